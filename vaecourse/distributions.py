@@ -1,0 +1,108 @@
+"""The diagonal-Gaussian posterior q(z|x), reparameterised sampling and closed-form KLs.
+
+Shape letters: B batch, D latent dimensions, S Monte-Carlo samples.
+Every KL here is summed over D and returned per example, (B,), in nats.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+from torch.distributions import Independent, Normal, kl_divergence, register_kl
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor | None = None,
+                   generator: torch.Generator | None = None) -> Tensor:
+    """z = mu + sigma * eps with eps ~ N(0, I) and sigma = exp(logvar / 2).  [kingma2014, Eq. 10]
+
+    The randomness lives in eps, outside the parameters, so dz/dmu and dz/dlogvar exist and
+    gradients of E_q[f(z)] flow back into the encoder.
+    """
+    if eps is None:
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)  # (B, D)
+    return mu + torch.exp(0.5 * logvar) * eps  # (B, D)
+
+
+def kl_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, diag e^logvar) || N(0, I)) = 1/2 sum_d (mu^2 + e^logvar - 1 - logvar).  [kingma2014, App. B]"""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)  # (B,)
+
+
+def kl_diagonal_gaussians(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
+    """KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p)), both diagonal, summed over D.  (B,)
+
+    = 1/2 sum_d [ logvar_p - logvar_q + (e^logvar_q + (mu_q - mu_p)^2) / e^logvar_p - 1 ]
+    With mu_p = 0 and logvar_p = 0 it reduces to :func:`kl_standard_normal`.
+    """
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1.0).sum(dim=-1)
+
+
+def log_normal(z: Tensor, mu: Tensor | float = 0.0, logvar: Tensor | float = 0.0) -> Tensor:
+    """log N(z; mu, diag e^logvar) summed over the last dimension: -1/2 sum_d [log 2pi + logvar + (z-mu)^2/e^logvar]."""
+    logvar = torch.as_tensor(logvar, dtype=z.dtype, device=z.device)
+    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(dim=-1)
+
+
+def monte_carlo_kl(mu: Tensor, logvar: Tensor, n_samples: int,
+                   generator: torch.Generator | None = None) -> Tensor:
+    """Unbiased estimate of KL(q || N(0, I)) from S samples: mean_s [log q(z_s) - log p(z_s)].  (S, B)
+
+    Returned per sample so the variance of the estimator can be studied; ``.mean(0)`` is the estimate.
+    """
+    eps = torch.randn((n_samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)  # (S, B, D)
+    z = reparameterize(mu, logvar, eps)  # (S, B, D)
+    return log_normal(z, mu, logvar) - log_normal(z)  # (S, B)
+
+
+class DiagonalGaussian(Independent):
+    """q(z|x) = N(mu, diag(sigma^2)) over D dimensions: batch shape (B,), event shape (D,).
+
+    A ``torch.distributions`` object (``log_prob``, ``rsample``, ``mean``, ``variance`` work as
+    usual) that also keeps ``mu`` and ``logvar``, the two encoder outputs the equations use.
+    """
+
+    def __init__(self, mu: Tensor, logvar: Tensor):
+        if mu.shape != logvar.shape:
+            raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+        if mu.dim() < 1:
+            raise ValueError("mu must have at least one dimension (the latent dimension D)")
+        super().__init__(Normal(mu, torch.exp(0.5 * logvar), validate_args=False), 1, validate_args=False)
+        self.mu = mu
+        self.logvar = logvar
+
+    def rsample(self, sample_shape: torch.Size | tuple = (), generator: torch.Generator | None = None) -> Tensor:
+        eps = torch.randn((*sample_shape, *self.mu.shape), generator=generator, device=self.mu.device,
+                          dtype=self.mu.dtype)
+        return reparameterize(self.mu, self.logvar, eps)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        return log_normal(value, self.mu, self.logvar)
+
+    def kl_to_standard_normal(self) -> Tensor:
+        """KL(q || N(0, I)) per example, (B,)."""
+        return kl_standard_normal(self.mu, self.logvar)
+
+    def kl_per_dimension(self) -> Tensor:
+        """KL(q_d || N(0, 1)) for each latent dimension d, (B, D): the active-unit diagnostic."""
+        return 0.5 * (self.mu.pow(2) + self.logvar.exp() - 1.0 - self.logvar)
+
+
+@register_kl(DiagonalGaussian, DiagonalGaussian)
+def _kl_diagonal_diagonal(q: DiagonalGaussian, p: DiagonalGaussian) -> Tensor:
+    return kl_diagonal_gaussians(q.mu, q.logvar, p.mu, p.logvar)
+
+
+def standard_normal(batch_shape: tuple[int, ...], dim: int, device=None, dtype=torch.float32) -> DiagonalGaussian:
+    """The prior p(z) = N(0, I) with the given batch shape and D = ``dim``.  [slides, Eq. 5]"""
+    zeros = torch.zeros((*batch_shape, dim), device=device, dtype=dtype)
+    return DiagonalGaussian(zeros, zeros)
+
+
+__all__ = [
+    "DiagonalGaussian", "kl_diagonal_gaussians", "kl_divergence", "kl_standard_normal", "log_normal",
+    "monte_carlo_kl", "reparameterize", "standard_normal",
+]

@@ -1,0 +1,6 @@
+"""Models: the VAE (and beta-VAE, the same model with another objective)."""
+
+from vaecourse.models.base import MODEL_REGISTRY, CourseModel, register_model
+from vaecourse.models.vae import VAE, VAEOutput
+
+__all__ = ["MODEL_REGISTRY", "VAE", "CourseModel", "VAEOutput", "register_model"]

@@ -1,0 +1,91 @@
+"""The variational auto-encoder: q(z|x) = N(mu(x), diag sigma^2(x)), p(z) = N(0, I), p(x|z) from a decoder.
+
+beta-VAE is this same model trained with another objective (vaecourse.objectives.beta).
+Shape letters: B batch, D latent dimensions, C/H/W image channels/height/width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+
+from vaecourse.distributions import DiagonalGaussian, reparameterize
+from vaecourse.likelihoods import LikelihoodHead
+from vaecourse.models.base import CourseModel, check_images, register_model
+from vaecourse.nn import build_decoder, build_encoder
+
+
+@dataclass(frozen=True)
+class VAEOutput:
+    """What ``model(x)`` returns: the posterior, its reparameterised sample, and p(x|z)."""
+
+    q_z: DiagonalGaussian  # q(z|x): batch (B,), event (D,)
+    z: Tensor  # (B, D), z ~ q(z|x) by reparameterisation
+    p_x: Distribution  # p(x|z): batch (B,), event (C, H, W)
+
+
+@register_model
+class VAE(CourseModel):
+    """A VAE with a named encoder/decoder pair (see :mod:`vaecourse.nn`).
+
+    >>> model = VAE(latent_dim=10, encoder="conv64")          # Burgess et al. on 64x64 dSprites
+    >>> out = model(torch.rand(8, 1, 64, 64).round())
+    >>> out.z.shape, out.p_x.log_prob(torch.zeros(8, 1, 64, 64)).shape
+    (torch.Size([8, 10]), torch.Size([8]))
+    """
+
+    def __init__(self, latent_dim: int = 10, encoder: str = "conv64", image_shape: tuple[int, int, int] = (1, 64, 64),
+                 likelihood: str = "bernoulli", decoder: str | None = None):
+        super().__init__()
+        if not isinstance(latent_dim, int) or latent_dim <= 0:
+            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+        image_shape = tuple(int(s) for s in image_shape)
+        if len(image_shape) != 3 or min(image_shape) <= 0:
+            raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {image_shape}")
+        decoder = encoder if decoder is None else decoder
+        self._remember(latent_dim=latent_dim, encoder=encoder, image_shape=image_shape, likelihood=likelihood,
+                       decoder=decoder)
+        self.latent_dim = latent_dim
+        self.image_shape = image_shape
+        self.encoder = build_encoder(encoder, image_shape, latent_dim)
+        self.decoder = build_decoder(decoder, image_shape, latent_dim)
+        self.likelihood = LikelihoodHead(likelihood)
+
+    def check_input(self, x: Tensor) -> None:
+        check_images(x, self.image_shape, unit_range=self.likelihood.name == "bernoulli", who=type(self).__name__)
+
+    def encode(self, x: Tensor) -> DiagonalGaussian:
+        """q(z|x): the encoder outputs (mu, logvar), each (B, D)."""
+        self.check_input(x)
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)  # (B, D), (B, D)
+        return DiagonalGaussian(mu, logvar)
+
+    def decode(self, z: Tensor) -> Distribution:
+        """p(x|z), whose ``log_prob(x)`` is summed over pixels: (B,)."""
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"decode expected z of shape (B, {self.latent_dim}), got {tuple(z.shape)}")
+        return self.likelihood(self.decoder(z))
+
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> VAEOutput:
+        q_z = self.encode(x)
+        z = reparameterize(q_z.mu, q_z.logvar, generator=generator)  # (B, D)
+        return VAEOutput(q_z=q_z, z=z, p_x=self.decode(z))
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n images E[x|z] with z ~ p(z) = N(0, I): (n, C, H, W)."""
+        z = torch.randn((n, self.latent_dim), generator=generator).to(self.device)
+        return self.decode(z).mean
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """E[x|z] at the posterior mean z = mu(x): (B, C, H, W)."""
+        return self.decode(self.encode(x).mu).mean
+
+    @torch.no_grad()
+    def embed(self, x: Tensor) -> Tensor:
+        """The posterior means mu(x), (B, D): the representation the metrics read."""
+        return self.encode(x).mu

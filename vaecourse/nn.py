@@ -1,0 +1,125 @@
+"""Reusable encoder and decoder bodies, by name.
+
+An encoder body maps images (B, C, H, W) to 2D numbers, the mean and log-variance of q(z|x);
+a decoder body maps z (B, D) to the parameters of p(x|z), shaped like the image (B, C, H, W).
+
+- ``mlp``    Higgins et al. for dSprites: 4096 -> 1200 -> 1200 (ReLU) encoder;
+             D -> 1200 -> 1200 -> 1200 (tanh) -> 4096 decoder.  [higgins2017, App. A.1]
+- ``conv64`` Burgess et al.: four 4x4 stride-2 convolutions with 32 channels, then 256 -> 256;
+             the decoder mirrors it with transposed convolutions.  [burgess2018, App. A.1]
+- ``conv32`` the same design for 32x32 images (three convolutions): the cheap dSprites model
+             that trains in CPU minutes on average-pooled images.
+- ``mlp28``  a small MLP for 28x28 images: 784 -> 512 -> 256, mirrored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+ARCHITECTURES = ("mlp", "conv64", "conv32", "mlp28")
+
+
+def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """Linear layers with ``activation`` between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+class _ConvEncoder(nn.Module):
+    """n_conv 4x4 stride-2 convolutions (32 channels) -> 256 -> 256 -> 2D.  [burgess2018, App. A.1]"""
+
+    def __init__(self, in_channels: int, image_size: int, n_conv: int, out_features: int):
+        super().__init__()
+        convs: list[nn.Module] = []
+        channels = in_channels
+        for _ in range(n_conv):
+            convs += [nn.Conv2d(channels, 32, 4, stride=2, padding=1), nn.ReLU()]
+            channels = 32
+        self.convs = nn.Sequential(*convs)
+        side = image_size // 2 ** n_conv  # 64 -> 4 with four halvings
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(32 * side * side, 256), nn.ReLU(),
+                                  nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, out_features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.convs(x))
+
+
+class _ConvDecoder(nn.Module):
+    """D -> 256 -> 256 -> 32*s*s, then n_conv 4x4 stride-2 transposed convolutions to the image."""
+
+    def __init__(self, latent_dim: int, out_channels: int, image_size: int, n_conv: int):
+        super().__init__()
+        self.side = image_size // 2 ** n_conv
+        self.head = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                                  nn.Linear(256, 32 * self.side * self.side), nn.ReLU())
+        layers: list[nn.Module] = []
+        for i in range(n_conv):
+            last = i == n_conv - 1
+            layers.append(nn.ConvTranspose2d(32, out_channels if last else 32, 4, stride=2, padding=1))
+            if not last:
+                layers.append(nn.ReLU())
+        self.deconvs = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        h = self.head(z).view(-1, 32, self.side, self.side)
+        return self.deconvs(h)
+
+
+class _FlatDecoder(nn.Module):
+    """An MLP decoder whose flat output is reshaped to the image."""
+
+    def __init__(self, body: nn.Module, image_shape: tuple[int, int, int]):
+        super().__init__()
+        self.body = body
+        self.image_shape = tuple(image_shape)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.body(z).view(-1, *self.image_shape)
+
+
+def _expect_shape(name: str, image_shape: tuple[int, int, int], allowed: Sequence[tuple[int, int]]) -> None:
+    if tuple(image_shape[1:]) not in [tuple(a) for a in allowed]:
+        sizes = " or ".join(f"{h}x{w}" for h, w in allowed)
+        raise ValueError(f"the {name!r} architecture expects {sizes} images, got image_shape={tuple(image_shape)}")
+
+
+def build_encoder(name: str, image_shape: tuple[int, int, int], latent_dim: int) -> nn.Module:
+    """The encoder body ``name`` for images of ``image_shape``: (B, C, H, W) -> (B, 2D)."""
+    c, h, w = image_shape
+    pixels = c * h * w
+    if name == "mlp":
+        return nn.Sequential(nn.Flatten(), mlp([pixels, 1200, 1200, 2 * latent_dim]))
+    if name == "mlp28":
+        return nn.Sequential(nn.Flatten(), mlp([pixels, 512, 256, 2 * latent_dim]))
+    if name == "conv64":
+        _expect_shape(name, image_shape, [(64, 64)])
+        return _ConvEncoder(c, 64, 4, 2 * latent_dim)
+    if name == "conv32":
+        _expect_shape(name, image_shape, [(32, 32)])
+        return _ConvEncoder(c, 32, 3, 2 * latent_dim)
+    raise ValueError(f"unknown encoder {name!r}: expected one of {ARCHITECTURES}")
+
+
+def build_decoder(name: str, image_shape: tuple[int, int, int], latent_dim: int) -> nn.Module:
+    """The decoder body ``name``: (B, D) -> parameters of p(x|z) shaped (B, C, H, W)."""
+    c, h, w = image_shape
+    pixels = c * h * w
+    if name == "mlp":
+        return _FlatDecoder(mlp([latent_dim, 1200, 1200, 1200, pixels], activation=nn.Tanh), image_shape)
+    if name == "mlp28":
+        return _FlatDecoder(mlp([latent_dim, 256, 512, pixels]), image_shape)
+    if name == "conv64":
+        return _ConvDecoder(latent_dim, c, 64, 4)
+    if name == "conv32":
+        return _ConvDecoder(latent_dim, c, 32, 3)
+    raise ValueError(f"unknown decoder {name!r}: expected one of {ARCHITECTURES}")
+
+
+__all__ = ["ARCHITECTURES", "build_decoder", "build_encoder", "mlp"]

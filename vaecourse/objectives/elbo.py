@@ -1,0 +1,94 @@
+"""The evidence lower bound and the importance-weighted bound, as per-example terms.
+
+ELBO(x) = E_q(z|x)[log p(x|z)] - KL(q(z|x) || p(z))                      [slides, Eq. 1]
+L_k(x)  = E[ log 1/k sum_i p(x, z_i) / q(z_i|x) ],  z_i ~ q(z|x)           [burda2016, Eq. 8]
+
+Reductions: sum over pixels and latent dimensions first, mean over the batch last; nats per example.
+Shape letters: B batch, D latent dimensions, S importance samples in one chunk.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from vaecourse.distributions import log_normal
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What an objective returns: per-example terms (B,), the scalar it optimises, and extras.
+
+    ``elbo`` is always the true ELBO, whatever ``loss`` is (a beta, capacity or Lagrangian
+    objective logs the real bound beside what it optimises).
+    """
+
+    log_px_z: Tensor  # (B,) single-sample estimate of E_q log p(x|z)
+    kl: Tensor  # (B,) KL(q(z|x) || p(z))
+    elbo: Tensor  # (B,) log_px_z - kl
+    loss: Tensor  # () what the optimiser minimises
+    extras: dict[str, Tensor] = field(default_factory=dict)  # e.g. {"beta": ..., "capacity": ...}
+
+    def scalars(self) -> dict[str, Tensor]:
+        """Batch means of every term, detached: what a log or a progress bar shows (nats per example)."""
+        out = {"loss": self.loss.detach(), "elbo": self.elbo.detach().mean(),
+               "log_px_z": self.log_px_z.detach().mean(), "kl": self.kl.detach().mean()}
+        out.update({k: v.detach().float().mean() for k, v in self.extras.items()})
+        return out
+
+
+def elbo_terms(output, x: Tensor) -> tuple[Tensor, Tensor]:
+    """(log p(x|z), KL(q||p)) per example from a model output with ``q_z``, ``p_x`` (and a N(0, I) prior)."""
+    log_px_z = output.p_x.log_prob(x)  # (B,) summed over pixels
+    kl = output.q_z.kl_to_standard_normal()  # (B,) closed form, summed over D
+    return log_px_z, kl
+
+
+def elbo(output, x: Tensor) -> Terms:
+    """The plain VAE objective: maximise the ELBO, i.e. minimise its negative batch mean.  [slides, Eq. 1]"""
+    log_px_z, kl = elbo_terms(output, x)
+    bound = log_px_z - kl  # (B,)
+    return Terms(log_px_z=log_px_z, kl=kl, elbo=bound, loss=-bound.mean())
+
+
+def log_mean_exp(a: Tensor, dim: int = 0) -> Tensor:
+    """log (1/n) sum exp(a) along ``dim``, stably: max + log mean exp(a - max)."""
+    return torch.logsumexp(a, dim=dim) - math.log(a.shape[dim])
+
+
+@torch.no_grad()
+def importance_weighted_bound(model, x: Tensor, k: int = 5000, *, chunk_size: int = 250,
+                              generator: torch.Generator | None = None) -> Tensor:
+    """The k-sample importance-weighted bound L_k(x) <= log p(x), per example (B,).  [burda2016, Eq. 8]
+
+    log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x),  L_k = logsumexp_i(log w_i) - log k.
+    The k samples are drawn ``chunk_size`` at a time and folded into a running logsumexp, so
+    memory grows with the chunk, not with k: k = 5000 fits where 5000 decoded batches would not.
+    L_1 is the ELBO (in expectation); L_k rises towards log p(x) as k grows.
+    """
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k (the number of importance samples) must be an integer >= 1, got {k!r}")
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    q = model.encode(x)
+    mu, logvar = q.mu, q.logvar  # (B, D)
+    batch = x.shape[0]
+    running = torch.full((batch,), -math.inf, device=x.device, dtype=mu.dtype)  # logsumexp so far
+    done = 0
+    while done < k:
+        s = min(chunk_size, k - done)
+        eps = torch.randn((s, *mu.shape), generator=generator).to(mu.device, mu.dtype)  # (S, B, D)
+        z = mu + torch.exp(0.5 * logvar) * eps  # (S, B, D)
+        flat_z = z.reshape(s * batch, -1)  # (S*B, D)
+        flat_x = x.unsqueeze(0).expand(s, *x.shape).reshape(s * batch, *x.shape[1:])
+        log_px_z = model.decode(flat_z).log_prob(flat_x).view(s, batch)  # (S, B)
+        log_w = log_px_z + log_normal(z) - log_normal(z, mu, logvar)  # (S, B)
+        running = torch.logaddexp(running, torch.logsumexp(log_w, dim=0))
+        done += s
+    return running - math.log(k)  # (B,)
+
+
+__all__ = ["Terms", "elbo", "elbo_terms", "importance_weighted_bound", "log_mean_exp"]
