@@ -1,0 +1,223 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 1 — The evidence lower bound (ELBO)
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vaecourse/vaecourse/blob/main/notebooks/01_elbo.ipynb)
+#
+# A variational auto-encoder (VAE) learns two networks at once: an **encoder** $q_\phi(z\mid x)$ that
+# turns an image into a distribution over a few latent numbers $z$, and a **decoder** $p_\theta(x\mid z)$
+# that turns latent numbers back into an image. It is trained by maximising, for each image,
+#
+# $$\mathcal{L}(x) \;=\; \underbrace{\mathbb{E}_{q_\phi(z\mid x)}\big[\log p_\theta(x\mid z)\big]}_{\text{reconstruction}}
+# \;-\; \underbrace{\mathrm{KL}\big(q_\phi(z\mid x)\,\|\,p(z)\big)}_{\text{prior}} \qquad \text{(slides, Eq. 1)}$$
+#
+# a lower bound on $\log p_\theta(x)$: the **ELBO**.
+#
+# **By the end of this notebook you will be able to**
+# 1. say what each term of Eq. (1) measures and compute it, per example, in nats;
+# 2. explain why the reparameterisation $z = \mu + \sigma\odot\varepsilon$ lets gradients reach the encoder;
+# 3. compare the closed-form KL with its Monte-Carlo estimate, and see why the closed form is used;
+# 4. write the VAE training loop yourself and train a VAE on dSprites;
+# 5. read a trained VAE through reconstructions, samples and latent traversals.
+#
+# Exercises for this chapter: `exercises/01_elbo.ipynb` (solutions in `solutions/01_elbo.ipynb`).
+
+# %% tags=["colab"]
+# On Colab only: install the course library from the repository (torch and numpy are left as Colab has them).
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "vaecourse @ git+https://github.com/vaecourse/vaecourse"], check=True)
+
+# %%
+import time
+
+import matplotlib.pyplot as plt  # noqa: F401  (activates inline figures)
+import numpy as np
+import torch
+from IPython.display import display
+from tqdm.auto import tqdm
+
+import vaecourse
+from vaecourse.data import DSprites
+from vaecourse.distributions import kl_standard_normal, monte_carlo_kl, reparameterize
+from vaecourse.models import VAE
+from vaecourse.viz import history_figure, image_grid, kl_estimator_figure, reconstruction_figure, traversal_figure
+from vaecourse.widgets import traversal_explorer
+
+FAST = vaecourse.fast_mode()  # CI sets VAECOURSE_FAST=1: tiny runs that only prove the notebook works
+device = vaecourse.default_device("auto")  # cuda, then mps, then cpu
+generator = vaecourse.seed_everything(0)
+print(f"vaecourse {vaecourse.__version__}, torch {torch.__version__}, device {device}, FAST={FAST}")
+
+# %% [markdown]
+# ## 1. The data: dSprites
+#
+# dSprites (Matthey et al., 2017) is a set of 64×64 binary images of a white shape on black, one image for
+# every combination of five **generative factors**: shape (square, ellipse, heart), scale (6 values),
+# orientation (40 values over $2\pi$), position X and position Y (32 values each) — 737,280 images.
+# `vaecourse` renders them on the fly, on whatever device trains the model, so there is nothing to download.
+
+# %%
+dsprites = DSprites(device=device)
+print(dict(zip(dsprites.factor_names, dsprites.factor_sizes)), "->", len(dsprites), "images")
+images, factors = dsprites.sample(16, generator=generator)
+display(image_grid(images, ncols=8, title="16 random dSprites"))
+
+# %% [markdown]
+# ## 2. Eq. (1) term by term
+#
+# * $p(z) = \mathcal N(0, I)$ — the **prior** over $D$ latent numbers.
+# * $q_\phi(z\mid x) = \mathcal N\big(\mu_\phi(x), \operatorname{diag}\sigma^2_\phi(x)\big)$ — the encoder outputs a mean
+#   and a log-variance per latent dimension.
+# * $p_\theta(x\mid z) = \prod_{\text{pixels } j} \mathrm{Bernoulli}\big(x_j;\, \operatorname{sigmoid}(f_\theta(z)_j)\big)$ —
+#   the decoder outputs one logit per pixel.
+#
+# **Reconstruction term.** $\log p_\theta(x\mid z) = \sum_j \big[x_j \ell_j - \operatorname{softplus}(\ell_j)\big]$ with
+# logits $\ell = f_\theta(z)$: a sum over all 4,096 pixels, so it is in nats *per image*. (Averaging over pixels
+# instead would silently divide this term by 4,096 and turn the model into a $\beta$-VAE with $\beta = 4096$.)
+#
+# **Prior term.** For diagonal Gaussians the KL has a closed form:
+# $$\mathrm{KL}\big(q\,\|\,\mathcal N(0,I)\big) = \tfrac12 \sum_{d=1}^{D}\big(\mu_d^2 + \sigma_d^2 - 1 - \log\sigma_d^2\big).$$
+# It is zero exactly when $q$ is the prior, and grows as the code of $x$ moves away from it.
+
+# %%
+mu = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+logvar = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, np.log(0.25)]])
+print("KL per example (nats):", kl_standard_normal(mu, logvar))
+# row 0 is the prior itself (KL 0); row 1 shifts one mean by 1 (KL 1/2); row 2 also shrinks a variance.
+
+# %% [markdown]
+# ## 3. The reparameterisation trick
+#
+# The ELBO is an expectation over $z\sim q_\phi(z\mid x)$, and we need its gradient with respect to $\phi$.
+# Sampling $z$ directly hides $\phi$ inside a random number generator: there is nothing to differentiate.
+# Writing the same sample as a deterministic function of $\phi$ and parameter-free noise,
+# $$z = \mu_\phi(x) + \sigma_\phi(x)\odot\varepsilon,\qquad \varepsilon\sim\mathcal N(0, I),\qquad \sigma = e^{\frac12\log\sigma^2},$$
+# moves the randomness out of the way, and $\partial z/\partial\mu = 1$, $\partial z/\partial\log\sigma^2 = \tfrac12\sigma\varepsilon$.
+
+# %%
+mu = torch.zeros(1, 3, requires_grad=True)
+logvar = torch.zeros(1, 3, requires_grad=True)
+
+z_plain = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()  # a sample, but no path back
+print("plain sample requires grad:", z_plain.requires_grad)
+
+eps = torch.randn(1, 3, generator=generator)
+z = reparameterize(mu, logvar, eps)  # mu + exp(logvar / 2) * eps
+(z ** 2).sum().backward()  # any function of z
+print("d/dmu     =", mu.grad, " (= 2 z)")
+print("d/dlogvar =", logvar.grad, " (= 2 z * sigma * eps / 2)")
+
+# %% [markdown]
+# ## 4. Closed-form versus Monte-Carlo KL
+#
+# The KL is also an expectation, $\mathbb E_q[\log q(z) - \log p(z)]$, so it could be estimated from samples like the
+# reconstruction term. The estimate is unbiased but noisy, and its standard deviation only falls like $1/\sqrt{S}$
+# with $S$ samples. With the closed form the KL adds no noise to the gradient at all.
+
+# %%
+mu_q = torch.tensor([[1.0, -0.5, 0.3, 0.0]])
+logvar_q = torch.tensor([[-1.0, 0.5, -2.0, 0.0]])
+exact = kl_standard_normal(mu_q, logvar_q).item()
+counts = [1, 4, 16, 64, 256]
+repeats = 200 if FAST else 2000
+estimates = [monte_carlo_kl(mu_q.expand(repeats, -1), logvar_q.expand(repeats, -1), s, generator=generator)
+             .mean(0).numpy() for s in counts]
+print(f"closed form: {exact:.4f} nats; Monte-Carlo means: " + ", ".join(f"S={s}: {e.mean():.3f}" for s, e in zip(counts, estimates)))
+display(kl_estimator_figure(counts, estimates, exact))
+
+# %% [markdown]
+# ## 5. The model, and the training loop written out
+#
+# The encoder and decoder are those of Burgess et al. (2018) for 64×64 images (`conv64`): four 4×4 stride-2
+# convolutions with 32 channels, then 256 → 256 → $2D$ numbers ($\mu$ and $\log\sigma^2$); the decoder mirrors it.
+# Below, each line of the loop is one piece of Eq. (1). Later chapters call `vaecourse.train.fit`, which is this
+# same loop with a progress bar, callbacks, checks for NaNs and device handling.
+
+# %%
+latent_dim = 10
+model = VAE(latent_dim=latent_dim, encoder="conv64", image_shape=(1, 64, 64)).to(device)
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+steps = 40 if FAST else 3000
+batch_size = 64
+print(f"{sum(p.numel() for p in model.parameters()):,} parameters; {steps} steps of {batch_size} images")
+
+# %%
+history = {"elbo": [], "log_px_z": [], "kl": []}
+start = time.perf_counter()
+for step, (x, _) in enumerate(tqdm(dsprites.batches(batch_size, steps, generator=generator), total=steps)):
+    q = model.encode(x)  # q(z|x): mu, logvar, each (B, D)
+    z = reparameterize(q.mu, q.logvar)  # z = mu + sigma * eps, (B, D)
+    log_px_z = model.decode(z).log_prob(x)  # log p(x|z), summed over pixels, (B,)
+    kl = kl_standard_normal(q.mu, q.logvar)  # KL(q || p), summed over D, (B,)
+    elbo = log_px_z - kl  # Eq. (1), per example, (B,)
+    loss = -elbo.mean()  # maximise the ELBO = minimise its negative batch mean
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    for key, value in (("elbo", elbo), ("log_px_z", log_px_z), ("kl", kl)):
+        history[key].append(value.mean().item())
+seconds = time.perf_counter() - start
+print(f"trained in {seconds:.0f} s ({steps * batch_size / seconds:.0f} images/s on {device}); "
+      f"final ELBO {np.mean(history['elbo'][-50:]):.1f} nats "
+      f"(reconstruction {np.mean(history['log_px_z'][-50:]):.1f}, KL {np.mean(history['kl'][-50:]):.1f})")
+
+# %% [markdown]
+# ## 6. What was learned
+#
+# First the curves. Early on the KL is pushed to almost zero (the codes carry no information and every
+# reconstruction is the average blob); then the reconstruction term pays for information to flow, and the KL
+# rises as the latents start to describe position, scale and shape.
+
+# %%
+from vaecourse.train import History  # noqa: E402  (the same History that fit() returns)
+
+curves = History(steps=list(range(len(history["elbo"]))), records=history)
+display(history_figure(curves, smooth=5 if FAST else 50))
+
+# %%
+model.eval()
+x_test, factors_test = dsprites.sample(10, generator=generator)
+display(reconstruction_figure(x_test, model.reconstruct(x_test), n=10))
+display(image_grid(model.sample(10, generator=generator), ncols=10, title="samples: z ~ N(0, I), decoded"))
+
+# %% [markdown]
+# **Latent traversals.** Take the code $\mu(x)$ of one image, change one latent dimension at a time across
+# $[-3, 3]$ and decode. A plain VAE ($\beta = 1$) uses several latents for each factor and mixes factors in each
+# latent: Chapter 2 shows how a larger $\beta$ pulls them apart. The static grid shows every dimension; the slider
+# below explores one at a time.
+
+# %%
+z0 = model.embed(x_test[:1]).cpu()[0]
+display(traversal_figure(model, z0, title="each row: one latent dimension varied, the others fixed at mu(x)"))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+traversal_explorer(model, z0)
+
+# %% [markdown]
+# ## Recap
+# * The ELBO is reconstruction minus KL, per example, in nats; both sums run over pixels or latent dimensions,
+#   and only the final average runs over the batch.
+# * Reparameterisation makes the sample a differentiable function of the encoder outputs.
+# * The closed-form KL removes a whole source of gradient noise.
+# * Next: `exercises/01_elbo.ipynb`, then Chapter 2, where the KL term gets a weight $\beta$ and a meaning as a constraint.
+#
+# **References** (keys as in `docs/references.md`): [kingma2014] Auto-Encoding Variational Bayes;
+# [rezende2014] Stochastic backpropagation; [burgess2018] Understanding disentangling in β-VAE;
+# [matthey2017] dSprites.

@@ -1,0 +1,134 @@
+"""Command line: ``python -m vaecourse VERB ...`` (train, show, evaluate, data, build-exercises).
+
+Nothing here runs at import time; argparse is only built when the module is executed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _train(args: argparse.Namespace) -> int:
+    from vaecourse.cli_train import train_from_args
+    return train_from_args(args)
+
+
+def _show(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from vaecourse import checkpoints
+    from vaecourse.checkpoints import atomic_write
+    from vaecourse.viz import traversal_figure
+
+    model = checkpoints.load(args.checkpoint)
+    values = np.linspace(-args.span, args.span, args.columns)
+    z = torch.zeros(model.latent_dim)
+    fig = traversal_figure(model, z, values=values, title=f"{Path(args.checkpoint).name}: traversals around z = 0")
+    out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(".png")
+    atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=args.dpi))
+    print(f"wrote {out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from vaecourse import checkpoints
+    from vaecourse.cli_train import make_dataset
+    from vaecourse.objectives import elbo, importance_weighted_bound
+
+    model = checkpoints.load(args.checkpoint, map_location=args.device if args.device != "auto" else "cpu")
+    dataset = make_dataset(args.dataset, model.device, image_shape=tuple(model.image_shape))
+    generator = torch.Generator().manual_seed(args.seed)
+    x = dataset.evaluation_batch(args.n, generator)
+    with torch.no_grad():
+        terms = elbo(model(x), x)
+    print(f"ELBO {terms.elbo.mean():.2f}  log p(x|z) {terms.log_px_z.mean():.2f}  KL {terms.kl.mean():.2f} "
+          f"(nats per example, {args.n} examples)")
+    if args.k:
+        bound = importance_weighted_bound(model, x, args.k, chunk_size=args.chunk, generator=generator)
+        print(f"importance-weighted log p(x) estimate, k={args.k}: {bound.mean():.2f} nats")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    if args.name == "dsprites":
+        from vaecourse.data.dsprites import load_official_dsprites
+        data = load_official_dsprites(args.path, download=args.download, cache_dir=args.cache_dir)
+        print(f"official dSprites verified: {len(data)} images")
+        return 0
+    raise SystemExit(f"unknown data set {args.name!r}")
+
+
+def _build_exercises(args: argparse.Namespace) -> int:
+    from vaecourse import exercises
+
+    root = Path(args.root)
+    if args.check:
+        problems = exercises.check_built(root)
+        for problem in problems:
+            print(problem)
+        print("up to date" if not problems else f"{len(problems)} file(s) out of date: run "
+              "`python -m vaecourse build-exercises`")
+        return 1 if problems else 0
+    for path in exercises.build_all(root):
+        print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vaecourse",
+                                     description="vaecourse: train, inspect and evaluate the course's models.")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    from vaecourse.cli_train import add_train_arguments
+    train = verbs.add_parser("train", help="train a model (progress bar, periodic checkpoints, resume, CSV/JSON log)")
+    add_train_arguments(train)
+    train.set_defaults(func=_train)
+
+    show = verbs.add_parser("show", help="write a latent-traversal PNG for a checkpoint")
+    show.add_argument("checkpoint")
+    show.add_argument("--out", help="PNG path (default: the checkpoint's path with .png)")
+    show.add_argument("--span", type=float, default=3.0, help="traverse each latent over [-span, span]")
+    show.add_argument("--columns", type=int, default=9)
+    show.add_argument("--dpi", type=int, default=100)
+    show.set_defaults(func=_show)
+
+    evaluate = verbs.add_parser("evaluate", help="ELBO and importance-weighted log-likelihood of a checkpoint")
+    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("--dataset", default="dsprites")
+    evaluate.add_argument("--n", type=int, default=256, help="number of evaluation examples")
+    evaluate.add_argument("--k", type=int, default=0, help="importance samples (0: ELBO only)")
+    evaluate.add_argument("--chunk", type=int, default=250, help="importance samples per chunk (memory)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--device", default="auto")
+    evaluate.set_defaults(func=_evaluate)
+
+    data = verbs.add_parser("data", help="verify (or, with --download, fetch) an official data file")
+    data.add_argument("name", choices=["dsprites"])
+    data.add_argument("--path", default=None, help="the file, if you already have it")
+    data.add_argument("--download", action="store_true", help="download into the cache, then verify its checksum")
+    data.add_argument("--cache-dir", default=None)
+    data.set_defaults(func=_data)
+
+    build = verbs.add_parser("build-exercises", help="rebuild notebooks' .ipynb twins and exercises/ from solutions/")
+    build.add_argument("--check", action="store_true", help="only report what is out of date (exit 1 if anything)")
+    build.add_argument("--root", default=".", help="repository root")
+    build.set_defaults(func=_build_exercises)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

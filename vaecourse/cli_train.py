@@ -1,0 +1,135 @@
+"""The ``train`` verb: long runs for lab GPUs and Colab, written so that a notebook can load the result.
+
+A run writes ``OUT`` (a checkpoint: model, hyper-parameters, optimiser and RNG state, history, the command
+line) every ``--checkpoint-every`` steps and at the end, plus ``OUT.csv``/``OUT.json`` logs of the terms;
+``--resume`` continues an interrupted run from ``OUT`` to the same total number of steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import platform
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from vaecourse import checkpoints
+from vaecourse.runtime import default_device
+
+DATASETS = ("dsprites",)
+
+
+@dataclass
+class TrainingData:
+    """Batches for the command line: a renderer or a loader behind one small interface."""
+
+    batches: Callable  # (batch_size, steps, generator) -> iterator of (x, ...)
+    evaluation_batch: Callable  # (n, generator) -> x
+    image_shape: tuple[int, int, int]
+
+
+def make_dataset(name: str, device: torch.device, image_shape: tuple[int, ...] | None = None) -> TrainingData:
+    """The named data set, rendered or loaded on ``device``."""
+    if name == "dsprites":
+        from vaecourse.data import DSprites
+        data = DSprites(device=device)
+        return TrainingData(batches=data.batches, evaluation_batch=lambda n, g: data.sample(n, generator=g)[0],
+                            image_shape=(1, 64, 64))
+    raise ValueError(f"unknown dataset {name!r}: expected one of {DATASETS}")
+
+
+def objective_names() -> tuple[str, ...]:
+    from vaecourse.objectives import OBJECTIVES
+    return tuple(OBJECTIVES)
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="vae", choices=["vae"], help="model family")
+    parser.add_argument("--encoder", default="conv64", help="encoder/decoder architecture (mlp, conv64, conv32, mlp28)")
+    parser.add_argument("--latent-dim", type=int, default=10)
+    parser.add_argument("--objective", default="elbo", help=f"training objective ({', '.join(objective_names())})")
+    parser.add_argument("--dataset", default="dsprites", help=f"data set ({', '.join(DATASETS)})")
+    parser.add_argument("--steps", type=int, default=10_000, help="total optimiser steps")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
+    parser.add_argument("--clip-grad-norm", type=float, default=None)
+    parser.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints")
+    parser.add_argument("--resume", action="store_true", help="continue the run saved at --out")
+    parser.add_argument("--out", required=True, help="checkpoint path, e.g. runs/beta4.pt")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+
+
+def _write_logs(out: Path, history) -> None:
+    """OUT.csv (one row per step) and OUT.json (the whole history), each written atomically."""
+    keys = history.keys()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["step", *keys])
+    for i, step in enumerate(history.steps):
+        writer.writerow([step, *(f"{history.records[k][i]:.6g}" for k in keys)])
+    checkpoints.atomic_write(out.with_suffix(".csv"), lambda tmp: Path(tmp).write_text(buffer.getvalue()))
+    checkpoints.atomic_write(out.with_suffix(".json"),
+                             lambda tmp: Path(tmp).write_text(json.dumps(history.to_dict())))
+
+
+def train_from_args(args: argparse.Namespace) -> int:
+    from vaecourse.models import VAE
+    from vaecourse.objectives import make_objective
+    from vaecourse.train import Every, History, fit
+
+    if args.steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    if args.checkpoint_every < 1:
+        raise ValueError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
+    device = default_device(args.device)
+    out = Path(args.out)
+    objective = make_objective(args.objective, args)
+    data = make_dataset(args.dataset, device)
+    generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(args.seed)
+    torch.manual_seed(args.seed)
+    model = VAE(latent_dim=args.latent_dim, encoder=args.encoder, image_shape=data.image_shape).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    history, start = History(), 0
+    if args.resume:
+        saved = checkpoints.read(out, expected_class=type(model), map_location=device)
+        if saved.hparams != model.hparams:
+            raise ValueError(f"cannot resume {out}: it holds {saved.hparams}, this command builds {model.hparams}")
+        model.load_state_dict(saved.model.state_dict())
+        optimizer.load_state_dict(saved.extra["optimizer"])
+        generator.set_state(saved.extra["generator_state"])
+        torch.set_rng_state(saved.extra["torch_rng_state"])
+        history = History.from_dict(saved.extra["history"])
+        start = int(saved.extra["step"]) + 1
+        print(f"resuming {out} at step {start} of {args.steps}")
+    command = " ".join(shlex.quote(a) for a in ["python", "-m", "vaecourse", *sys.argv[1:]])
+    started = time.time()
+
+    def save(step: int, *_):
+        checkpoints.save(model, out, step=step, total_steps=args.steps, optimizer=optimizer.state_dict(),
+                         generator_state=generator.get_state(), torch_rng_state=torch.get_rng_state(),
+                         history=history.to_dict(), objective=args.objective, dataset=args.dataset,
+                         command=command, machine=f"{platform.node()} {platform.machine()} {device}",
+                         seconds=history.seconds + (time.time() - started), arguments=vars(args) | {"func": None})
+        _write_logs(out, history)
+
+    remaining = args.steps - start
+    if remaining > 0:
+        periodic = Every(args.checkpoint_every, lambda step, *rest: step > start and save(step))
+        fit(model, objective, data.batches(args.batch_size, remaining, generator=generator), steps=remaining,
+            optimizer=optimizer, device=device, seed=None, clip_grad_norm=args.clip_grad_norm,
+            callbacks=[periodic], progress=not args.no_progress, desc=out.name, start_step=start, history=history)
+    save(args.steps - 1)
+    last = history.last(window=min(100, len(history)))
+    print(f"wrote {out} after {args.steps} steps: ELBO {last.get('elbo', float('nan')):.2f} nats "
+          f"(log p(x|z) {last.get('log_px_z', float('nan')):.2f}, KL {last.get('kl', float('nan')):.2f})")
+    return 0

@@ -1,0 +1,102 @@
+"""Image grids: data, reconstructions and latent traversals.  Shape letters: N images, C/H/W, D latent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+
+
+def _as_hwc(image: Tensor) -> np.ndarray:
+    """(C, H, W) tensor in [0, 1] -> (H, W) or (H, W, 3) array for imshow."""
+    array = image.detach().float().cpu().clamp(0, 1).numpy()
+    return array[0] if array.shape[0] == 1 else np.transpose(array, (1, 2, 0))
+
+
+def _draw(ax, image: Tensor) -> None:
+    ax.imshow(_as_hwc(image), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def image_grid(images: Tensor, ncols: int = 8, title: str | None = None, size: float = 1.2,
+               row_labels: Sequence[str] | None = None) -> Figure:
+    """Images (N, C, H, W) in [0, 1] laid out ``ncols`` to a row."""
+    n = images.shape[0]
+    nrows = max(1, -(-n // ncols))
+    fig = Figure(figsize=(size * ncols, size * nrows + (0.4 if title else 0)))
+    axes = np.atleast_2d(fig.subplots(nrows, ncols, squeeze=False))
+    for i, ax in enumerate(axes.flat):
+        if i < n:
+            _draw(ax, images[i])
+        else:
+            ax.axis("off")
+    if row_labels is not None:
+        for r, label in enumerate(row_labels[:nrows]):
+            axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def reconstruction_figure(x: Tensor, x_hat: Tensor, n: int = 8, title: str = "data (top) and reconstructions") -> Figure:
+    """Two rows: n inputs and their reconstructions E[x | z = mu(x)]."""
+    n = min(n, x.shape[0])
+    return image_grid(torch.cat([x[:n].cpu(), x_hat[:n].cpu()]), ncols=n, title=title,
+                      row_labels=["x", "x̂"])
+
+
+@torch.no_grad()
+def traversal_images(model, z: Tensor, dims: Sequence[int], values: Sequence[float] | Tensor) -> Tensor:
+    """Decoded means for z with dimension d set to each value: (len(dims), len(values), C, H, W).
+
+    z is one latent vector (D,) — usually mu(x) of an example, or zeros (the prior's centre).
+    """
+    z = torch.as_tensor(z, dtype=torch.float32).flatten()
+    values = torch.as_tensor(values, dtype=torch.float32)
+    device = next(model.parameters()).device
+    rows = []
+    for d in dims:
+        if not 0 <= int(d) < z.numel():
+            raise ValueError(f"latent dimension {d} does not exist: the model has {z.numel()} (0..{z.numel() - 1})")
+        zs = z.repeat(len(values), 1)  # (V, D)
+        zs[:, int(d)] = values
+        rows.append(model.decode(zs.to(device)).mean.cpu())
+    return torch.stack(rows)
+
+
+def traversal_figure(model, z: Tensor, dims: Sequence[int] | None = None,
+                     values: Sequence[float] | Tensor = tuple(np.linspace(-3, 3, 9)),
+                     labels: Sequence[str] | None = None, title: str | None = "latent traversals",
+                     highlight: tuple[int, float] | None = None) -> Figure:
+    """Rows: latent dimensions; columns: the value given to that dimension, the others held at z.
+
+    ``highlight=(dim, value)`` frames the cell nearest that value (the widgets use it).
+    """
+    z = torch.as_tensor(z, dtype=torch.float32).flatten()
+    dims = list(range(z.numel())) if dims is None else list(dims)
+    values = torch.as_tensor(values, dtype=torch.float32)
+    grid = traversal_images(model, z, dims, values)  # (R, V, C, H, W)
+    nrows, ncols = grid.shape[:2]
+    fig = Figure(figsize=(1.0 * ncols + 0.8, 1.0 * nrows + 0.6))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for r in range(nrows):
+        for c in range(ncols):
+            _draw(axes[r, c], grid[r, c])
+            if r == nrows - 1:
+                axes[r, c].set_xlabel(f"{values[c].item():.1f}")
+        axes[r, 0].set_ylabel(labels[r] if labels else f"z{dims[r]}", rotation=0, ha="right", va="center")
+    if highlight is not None and highlight[0] in dims:
+        r = dims.index(highlight[0])
+        c = int(torch.argmin((values - highlight[1]).abs()))
+        for spine in axes[r, c].spines.values():
+            spine.set_edgecolor("tab:red")
+            spine.set_linewidth(2.5)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,65 @@
+"""Training curves and estimator diagnostics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def _smooth(y: np.ndarray, window: int) -> np.ndarray:
+    if window <= 1 or len(y) < window:
+        return y
+    kernel = np.ones(window) / window
+    return np.convolve(y, kernel, mode="valid")
+
+
+def history_figure(history, panels: Sequence[Sequence[str]] = (("elbo",), ("log_px_z",), ("kl",)),
+                   smooth: int = 25, titles: Sequence[str] | None = None) -> Figure:
+    """One panel per group of terms from a :class:`vaecourse.train.History`, against the step.
+
+    Curves are moving averages over ``smooth`` steps (the raw values are faint behind them).
+    """
+    steps = np.asarray(history.steps)
+    fig = Figure(figsize=(4.2 * len(panels), 3.2))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for i, (ax, keys) in enumerate(zip(axes, panels)):
+        for key in keys:
+            y = history[key]
+            ax.plot(steps, y, alpha=0.25, lw=0.8)
+            ys = _smooth(y, smooth)
+            ax.plot(steps[len(steps) - len(ys):], ys, lw=1.8, label=key, color=ax.lines[-1].get_color())
+        ax.set_xlabel("step")
+        ax.set_ylabel("nats per example")
+        ax.set_title(titles[i] if titles else ", ".join(keys))
+        if len(keys) > 1:
+            ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def kl_estimator_figure(sample_counts: Sequence[int], estimates: Sequence[np.ndarray], exact: float) -> Figure:
+    """Spread of the Monte-Carlo KL estimator against the number of samples, with the closed form.
+
+    ``estimates[i]`` holds repeated estimates that each averaged ``sample_counts[i]`` samples.
+    """
+    fig = Figure(figsize=(8.5, 3.2))
+    ax_box, ax_std = fig.subplots(1, 2)
+    ax_box.boxplot([np.asarray(e) for e in estimates], labels=[str(s) for s in sample_counts], showfliers=False)
+    ax_box.axhline(exact, color="tab:red", lw=1.5, label="closed form")
+    ax_box.set_xlabel("samples per estimate")
+    ax_box.set_ylabel("KL estimate (nats)")
+    ax_box.legend()
+    stds = [np.std(e) for e in estimates]
+    ax_std.loglog(sample_counts, stds, "o-", label="measured std")
+    ax_std.loglog(sample_counts, stds[0] * np.sqrt(sample_counts[0] / np.asarray(sample_counts, float)), "--",
+                  label=r"$\propto 1/\sqrt{S}$")
+    ax_std.set_xlabel("samples per estimate S")
+    ax_std.set_ylabel("standard deviation")
+    ax_std.legend()
+    for ax in (ax_box, ax_std):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,42 @@
+"""Thin ipywidgets wiring: sliders in, a figure from :mod:`vaecourse.viz` out.
+
+No plotting logic lives here (DESIGN.md §4): each explorer names a pure render function that tests
+call headless, and only connects sliders to it with ``continuous_update=False``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from vaecourse.viz import traversal_figure
+
+
+def render_traversal(model, z: torch.Tensor, dim: int, value: float, span: float = 3.0, steps: int = 9):
+    """The figure the traversal explorer shows: row ``dim`` traversed over [-span, span], and the
+    decoded image at ``value`` framed in red. Pure: same inputs, same figure."""
+    values = np.linspace(-span, span, steps)
+    return traversal_figure(model, z, dims=[dim], values=values, highlight=(dim, value),
+                            title=f"z{dim} = {value:+.2f} (others held at their values)")
+
+
+def traversal_explorer(model, z: torch.Tensor, span: float = 3.0):
+    """Sliders for a latent dimension and its value; shows that row of the traversal."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    z = torch.as_tensor(z, dtype=torch.float32).flatten()
+    dim = widgets.IntSlider(value=0, min=0, max=z.numel() - 1, description="latent", continuous_update=False)
+    value = widgets.FloatSlider(value=0.0, min=-span, max=span, step=0.25, description="value",
+                                continuous_update=False)
+
+    def show(dim: int, value: float) -> None:
+        display(render_traversal(model, z, dim, value, span=span))
+
+    out = widgets.interactive_output(show, {"dim": dim, "value": value})
+    return widgets.VBox([widgets.HBox([dim, value]), out])
+
+
+__all__ = ["render_traversal", "traversal_explorer"]
