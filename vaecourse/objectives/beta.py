@@ -1,0 +1,125 @@
+"""beta-VAE objectives: the KL term weighted, capped, or constrained.
+
+The problem behind them [slides, Eq. 6-8; higgins2017, Eq. 2-3]:
+    max E_x E_q log p(x|z)   subject to   KL(q(z|x) || p(z)) < epsilon
+Its Lagrangian (KKT) is  E_q log p(x|z) - beta (KL - epsilon),  beta >= 0,  and for a fixed multiplier the
+epsilon term is a constant, leaving the beta-VAE objective  E_q log p(x|z) - beta KL  [slides, Eq. 9].
+
+Every function returns :class:`~vaecourse.objectives.elbo.Terms` whose ``elbo`` is the true ELBO (beta = 1),
+whatever the loss optimises. Reductions: sums over pixels and latents, mean over the batch last.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from vaecourse.objectives.elbo import Terms, elbo_terms
+
+
+def _non_negative(name: str, value: float) -> float:
+    if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    return float(value)
+
+
+def beta_vae(output, x: Tensor, beta: float = 4.0) -> Terms:
+    """E_q log p(x|z) - beta * KL(q(z|x) || p(z)), maximised.  [slides, Eq. 9; higgins2017, Eq. 4]
+
+    beta = 1 is the plain ELBO; beta > 1 presses the posterior towards the factorised prior.
+    ``beta`` is the un-normalised weight (see :func:`normalised_beta` for the paper's beta_norm).
+    """
+    beta = _non_negative("beta", beta)
+    log_px_z, kl = elbo_terms(output, x)  # (B,), (B,)
+    objective = log_px_z - beta * kl  # (B,)
+    return Terms(log_px_z=log_px_z, kl=kl, elbo=log_px_z - kl, loss=-objective.mean(),
+                 extras={"beta": torch.tensor(beta)})
+
+
+def capacity_at(step: int, c_max: float = 25.0, c_steps: int = 100_000, c_start_step: int = 0) -> float:
+    """The capacity C (nats) at ``step``: 0 until ``c_start_step``, then linear up to ``c_max`` at
+    ``c_start_step + c_steps``, then held.  [burgess2018, Sec. 5]"""
+    if c_steps <= 0:
+        raise ValueError(f"the capacity schedule must last at least one step: c_steps={c_steps!r}")
+    progress = min(max((step - c_start_step) / c_steps, 0.0), 1.0)
+    return c_max * progress
+
+
+def capacity_vae(output, x: Tensor, step: int = 0, gamma: float = 1000.0, c_max: float = 25.0,
+                 c_steps: int = 100_000, c_start_step: int = 0) -> Terms:
+    """E_q log p(x|z) - gamma * |KL(q(z|x) || p(z)) - C|, C raised linearly.  [burgess2018, Eq. 8]
+
+    Dataset-average KL is pushed to the target C; as C grows, information is let through the
+    bottleneck a little at a time, so the factor that buys most reconstruction per nat comes first.
+    Burgess et al. on dSprites: gamma = 1000, C from 0 to 25 nats over 100,000 steps.
+    """
+    gamma = _non_negative("gamma", gamma)
+    _non_negative("c_max", c_max)
+    if c_start_step < 0:
+        raise ValueError(f"c_start_step must be >= 0, got {c_start_step!r}")
+    target = capacity_at(step, c_max, c_steps, c_start_step)
+    log_px_z, kl = elbo_terms(output, x)  # (B,), (B,)
+    objective = log_px_z - gamma * (kl - target).abs()  # (B,)
+    return Terms(log_px_z=log_px_z, kl=kl, elbo=log_px_z - kl, loss=-objective.mean(),
+                 extras={"capacity": torch.tensor(target), "gamma": torch.tensor(gamma)})
+
+
+def dual_ascent_step(beta: float, kl: float, epsilon: float, lr: float) -> float:
+    """beta <- max(0, beta + lr * (KL - epsilon)): gradient ascent on the dual.  [slides, Eq. 8]
+
+    The multiplier grows while the constraint KL < epsilon is violated and shrinks (to 0 at most)
+    while it holds with slack: complementary slackness, beta * (KL - epsilon) = 0, at a KKT point.
+    """
+    return max(0.0, beta + lr * (kl - epsilon))
+
+
+class ConstrainedVAE:
+    """The constrained problem of Eq. (6)-(7) solved by its Lagrangian with a learned multiplier.
+
+    Each call returns the Lagrangian terms for the model update (beta held fixed for this step),
+    then updates beta by dual ascent on the batch-mean KL. With ``lr_dual = 0`` the multiplier is
+    frozen and the objective is exactly beta-VAE with that beta (the KKT view of Eq. 9).
+
+        objective = ConstrainedVAE(epsilon=20.0, lr_dual=0.01, beta=1.0)
+        fit(model, objective, data, steps=...)      # objective.beta_trace holds the multiplier
+    """
+
+    def __init__(self, epsilon: float, lr_dual: float = 0.01, beta: float = 1.0):
+        self.epsilon = _non_negative("epsilon", epsilon)
+        self.lr_dual = _non_negative("lr_dual", lr_dual)
+        self.beta = _non_negative("beta", beta)
+        self.beta_trace: list[float] = []
+
+    def __call__(self, output, x: Tensor) -> Terms:
+        log_px_z, kl = elbo_terms(output, x)  # (B,), (B,)
+        beta = self.beta
+        lagrangian = log_px_z - beta * (kl - self.epsilon)  # (B,)  Eq. (8)
+        self.beta_trace.append(beta)
+        if self.lr_dual > 0:
+            self.beta = dual_ascent_step(beta, kl.detach().mean().item(), self.epsilon, self.lr_dual)
+        return Terms(log_px_z=log_px_z, kl=kl, elbo=log_px_z - kl, loss=-lagrangian.mean(),
+                     extras={"beta": torch.tensor(beta), "constraint": (kl.detach() - self.epsilon)})
+
+
+def normalised_beta(beta: float, latent_dim: int, n_pixels: int) -> float:
+    """beta_norm = beta * M / N for M latents and N input pixels.  [higgins2017, App. A.6]
+
+    Higgins et al. quote beta_norm so that values compare across input and latent sizes; e.g. beta = 4
+    with M = 10 latents on 64x64 dSprites (N = 4096) is beta_norm ~= 0.0098.
+    """
+    if latent_dim <= 0 or n_pixels <= 0:
+        raise ValueError(f"latent_dim and n_pixels must be positive, got {latent_dim} and {n_pixels}")
+    return _non_negative("beta", beta) * latent_dim / n_pixels
+
+
+def unnormalised_beta(beta_norm: float, latent_dim: int, n_pixels: int) -> float:
+    """The inverse of :func:`normalised_beta`: beta = beta_norm * N / M, the weight :func:`beta_vae` takes."""
+    if latent_dim <= 0 or n_pixels <= 0:
+        raise ValueError(f"latent_dim and n_pixels must be positive, got {latent_dim} and {n_pixels}")
+    return _non_negative("beta_norm", beta_norm) * n_pixels / latent_dim
+
+
+__all__ = ["ConstrainedVAE", "beta_vae", "capacity_at", "capacity_vae", "dual_ascent_step", "normalised_beta",
+           "unnormalised_beta"]
