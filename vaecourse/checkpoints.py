@@ -8,6 +8,7 @@ read back with ``torch.load(..., weights_only=True)`` (no pickled code is ever e
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,22 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
     payload = {"format": FORMAT, "vaecourse_version": vaecourse.__version__, "model_class": name,
                "hparams": dict(model.hparams),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "extra": extra}
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+    def write_and_verify(tmp: str) -> None:
+        torch.save(payload, tmp)
+        try:  # never replace a good checkpoint by one that load() would refuse
+            torch.load(tmp, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise ValueError("cannot save: the extra values must be plain Python values and tensors "
+                             f"(what torch.load(weights_only=True) reads back); {_first_line(err)}") from err
+
+    return atomic_write(path, write_and_verify)
+
+
+def _first_line(err: Exception) -> str:
+    """An exception's first line without terminal colour codes: ``TypeName: message``."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 @dataclass(frozen=True)
@@ -79,7 +95,7 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated zip, random bytes, a pickle with code in it...
         raise ValueError(f"{path} is not a readable vaecourse checkpoint (corrupted, truncated, or written by "
-                         f"something else): {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from err
+                         f"something else): {_first_line(err)}") from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{path} is not a vaecourse checkpoint: expected format {FORMAT!r}, found {found!r}")

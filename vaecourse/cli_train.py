@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 from vaecourse import checkpoints
 from vaecourse.runtime import default_device
@@ -37,12 +38,24 @@ class TrainingData:
 
 
 def make_dataset(name: str, device: torch.device, image_shape: tuple[int, ...] | None = None) -> TrainingData:
-    """The named data set, rendered or loaded on ``device``."""
+    """The named data set, rendered or loaded on ``device``; ``image_shape`` (C, H, W) may ask for the
+    images average-pooled to a smaller side (e.g. 64x64 dSprites seen at 32x32 by the ``conv32`` model)."""
     if name == "dsprites":
         from vaecourse.data import DSprites
         data = DSprites(device=device)
-        return TrainingData(batches=data.batches, evaluation_batch=lambda n, g: data.sample(n, generator=g)[0],
-                            image_shape=(1, 64, 64))
+        side = 64 if image_shape is None else int(image_shape[-1])
+        if 64 % side:
+            raise ValueError(f"dSprites can be pooled from 64x64 to a divisor of 64, got a side of {side}")
+        pool = 64 // side
+
+        def shrink(x: torch.Tensor) -> torch.Tensor:
+            return F.avg_pool2d(x, pool) if pool > 1 else x  # grey values in [0, 1]: the fraction of pixels on
+
+        def batches(batch_size, steps, generator):
+            return ((shrink(x), f) for x, f in data.batches(batch_size, steps, generator=generator))
+
+        return TrainingData(batches=batches, evaluation_batch=lambda n, g: shrink(data.sample(n, generator=g)[0]),
+                            image_shape=(1, side, side))
     raise ValueError(f"unknown dataset {name!r}: expected one of {DATASETS}")
 
 
@@ -55,6 +68,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="vae", choices=["vae"], help="model family")
     parser.add_argument("--encoder", default="conv64", help="encoder/decoder architecture (mlp, conv64, conv32, mlp28)")
     parser.add_argument("--latent-dim", type=int, default=10)
+    parser.add_argument("--image-size", type=int, default=64, help="side of the images the model sees (32: pooled)")
     parser.add_argument("--objective", default="elbo", help=f"training objective ({', '.join(objective_names())})")
     parser.add_argument("--beta", type=float, default=4.0, help="KL weight (beta); the initial multiplier for constrained")
     parser.add_argument("--gamma", type=float, default=1000.0, help="capacity objective: weight of |KL - C|")
@@ -101,7 +115,7 @@ def train_from_args(args: argparse.Namespace) -> int:
     device = default_device(args.device)
     out = Path(args.out)
     objective = make_objective(args.objective, args)
-    data = make_dataset(args.dataset, device)
+    data = make_dataset(args.dataset, device, image_shape=(1, args.image_size, args.image_size))
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(args.seed)
     torch.manual_seed(args.seed)
     model = VAE(latent_dim=args.latent_dim, encoder=args.encoder, image_shape=data.image_shape).to(device)
@@ -116,6 +130,8 @@ def train_from_args(args: argparse.Namespace) -> int:
         generator.set_state(saved.extra["generator_state"])
         torch.set_rng_state(saved.extra["torch_rng_state"])
         history = History.from_dict(saved.extra["history"])
+        if hasattr(objective, "load_state_dict"):
+            objective.load_state_dict(saved.extra["objective_state"])
         start = int(saved.extra["step"]) + 1
         print(f"resuming {out} at step {start} of {args.steps}")
     command = " ".join(shlex.quote(a) for a in ["python", "-m", "vaecourse", *sys.argv[1:]])
@@ -124,7 +140,8 @@ def train_from_args(args: argparse.Namespace) -> int:
     def save(step: int, *_):
         checkpoints.save(model, out, step=step, total_steps=args.steps, optimizer=optimizer.state_dict(),
                          generator_state=generator.get_state(), torch_rng_state=torch.get_rng_state(),
-                         history=history.to_dict(), objective=args.objective, dataset=args.dataset,
+                         history=history.to_dict(), objective=args.objective,
+                         objective_state=objective.state_dict() if hasattr(objective, "state_dict") else {}, dataset=args.dataset,
                          command=command, machine=f"{platform.node()} {platform.machine()} {device}",
                          seconds=history.seconds + (time.time() - started), arguments=vars(args) | {"func": None})
         _write_logs(out, history)

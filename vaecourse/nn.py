@@ -116,8 +116,10 @@ def build_decoder(name: str, image_shape: tuple[int, int, int], latent_dim: int)
     if name == "mlp28":
         return _FlatDecoder(mlp([latent_dim, 256, 512, pixels]), image_shape)
     if name == "conv64":
+        _expect_shape(name, image_shape, [(64, 64)])
         return _ConvDecoder(latent_dim, c, 64, 4)
     if name == "conv32":
+        _expect_shape(name, image_shape, [(32, 32)])
         return _ConvDecoder(latent_dim, c, 32, 3)
     raise ValueError(f"unknown decoder {name!r}: expected one of {ARCHITECTURES}")
 

@@ -102,6 +102,14 @@ class ConstrainedVAE:
         return Terms(log_px_z=log_px_z, kl=kl, elbo=log_px_z - kl, loss=-lagrangian.mean(),
                      extras={"beta": torch.tensor(beta), "constraint": (kl.detach() - self.epsilon)})
 
+    def state_dict(self) -> dict:
+        """The multiplier and its trace, so an interrupted run resumes with the same beta."""
+        return {"beta": self.beta, "beta_trace": list(self.beta_trace)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.beta = float(state["beta"])
+        self.beta_trace = [float(b) for b in state["beta_trace"]]
+
 
 def normalised_beta(beta: float, latent_dim: int, n_pixels: int) -> float:
     """beta_norm = beta * M / N for M latents and N input pixels.  [higgins2017, App. A.6]

@@ -80,7 +80,8 @@ def importance_weighted_bound(model, x: Tensor, k: int = 5000, *, chunk_size: in
     done = 0
     while done < k:
         s = min(chunk_size, k - done)
-        eps = torch.randn((s, *mu.shape), generator=generator).to(mu.device, mu.dtype)  # (S, B, D)
+        # one draw per sample, so the samples (and the bound) do not depend on how k is chunked
+        eps = torch.stack([torch.randn(mu.shape, generator=generator) for _ in range(s)]).to(mu.device, mu.dtype)  # (S, B, D)
         z = mu + torch.exp(0.5 * logvar) * eps  # (S, B, D)
         flat_z = z.reshape(s * batch, -1)  # (S*B, D)
         flat_x = x.unsqueeze(0).expand(s, *x.shape).reshape(s * batch, *x.shape[1:])

@@ -1,0 +1,74 @@
+"""The command line, end to end on tiny runs: train, resume, show, evaluate, errors."""
+
+import json
+
+import pytest
+import torch
+
+from vaecourse import checkpoints
+from vaecourse.__main__ import main
+
+TINY = ["--encoder", "conv32", "--image-size", "32", "--latent-dim", "3", "--batch-size", "8", "--no-progress"]
+
+
+def test_help_lists_every_verb(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for verb in ("train", "show", "evaluate", "data", "build-exercises"):
+        assert verb in text
+
+
+def test_train_writes_checkpoint_and_logs_then_show_and_evaluate(tmp_path, capsys):
+    out = tmp_path / "runs" / "beta4.pt"
+    assert main(["train", "--objective", "beta", "--beta", "4", "--steps", "6", "--checkpoint-every", "2",
+                 "--out", str(out), *TINY]) == 0
+    saved = checkpoints.read(out)
+    assert saved.extra["step"] == 5 and saved.extra["objective"] == "beta"
+    assert saved.hparams["encoder"] == "conv32" and saved.hparams["image_shape"] == [1, 32, 32]
+    log = json.loads(out.with_suffix(".json").read_text())
+    assert log["steps"] == list(range(6))
+    assert all(b == 4.0 for b in log["records"]["beta"])
+    rows = out.with_suffix(".csv").read_text().splitlines()
+    assert rows[0].startswith("step,") and len(rows) == 7
+    assert main(["show", str(out)]) == 0
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["evaluate", str(out), "--n", "8", "--k", "4", "--chunk", "2"]) == 0
+    assert "importance-weighted" in capsys.readouterr().out
+    assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_resume_continues_to_the_same_result_as_an_uninterrupted_run(tmp_path):
+    whole, split = tmp_path / "whole.pt", tmp_path / "split.pt"
+    common = ["--objective", "constrained", "--epsilon", "5", "--lr-dual", "0.1", *TINY]
+    assert main(["train", "--steps", "6", "--out", str(whole), *common]) == 0
+    assert main(["train", "--steps", "3", "--out", str(split), *common]) == 0
+    assert main(["train", "--steps", "6", "--resume", "--out", str(split), *common]) == 0
+    a, b = checkpoints.read(whole), checkpoints.read(split)
+    assert a.extra["history"]["steps"] == b.extra["history"]["steps"] == list(range(6))
+    assert a.extra["objective_state"]["beta_trace"] == pytest.approx(b.extra["objective_state"]["beta_trace"])
+    assert a.extra["objective_state"]["beta"] == pytest.approx(b.extra["objective_state"]["beta"])
+    for key, value in a.model.state_dict().items():
+        assert torch.allclose(value, b.model.state_dict()[key], atol=1e-5), key
+
+
+def test_resume_refuses_a_checkpoint_of_another_configuration(tmp_path, capsys):
+    out = tmp_path / "run.pt"
+    assert main(["train", "--steps", "2", "--out", str(out), *TINY]) == 0
+    assert main(["train", "--steps", "4", "--resume", "--out", str(out), *TINY[:4], "--latent-dim", "4",
+                 *TINY[6:]]) == 2
+    assert "cannot resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--objective", "nonsense"], "unknown objective 'nonsense'"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--objective", "beta", "--beta", "-1"], "beta must be a non-negative number"),
+    (["--objective", "capacity", "--c-steps", "0"], "must last at least one step"),
+    (["--encoder", "resnet"], "unknown encoder 'resnet'"),
+])
+def test_bad_arguments_get_clear_errors(tmp_path, capsys, arguments, message):
+    assert main(["train", "--steps", "2", "--out", str(tmp_path / "x.pt"), *TINY, *arguments]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.pt").exists()
