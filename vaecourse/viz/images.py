@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
+from vaecourse.viz.figure import CourseFigure as Figure
 from torch import Tensor
 
 

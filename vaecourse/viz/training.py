@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
+from vaecourse.viz.figure import CourseFigure as Figure
 
 
 def _smooth(y: np.ndarray, window: int) -> np.ndarray:
@@ -47,7 +47,8 @@ def kl_estimator_figure(sample_counts: Sequence[int], estimates: Sequence[np.nda
     """
     fig = Figure(figsize=(8.5, 3.2))
     ax_box, ax_std = fig.subplots(1, 2)
-    ax_box.boxplot([np.asarray(e) for e in estimates], labels=[str(s) for s in sample_counts], showfliers=False)
+    ax_box.boxplot([np.asarray(e) for e in estimates], showfliers=False)
+    ax_box.set_xticks(range(1, len(sample_counts) + 1), [str(s) for s in sample_counts])
     ax_box.axhline(exact, color="tab:red", lw=1.5, label="closed form")
     ax_box.set_xlabel("samples per estimate")
     ax_box.set_ylabel("KL estimate (nats)")
