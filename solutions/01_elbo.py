@@ -14,7 +14,7 @@
 # %% [markdown]
 # # Chapter 1 exercises — the ELBO, piece by piece
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vaecourse/vaecourse/blob/main/exercises/01_elbo.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vaecourse/vaecourse/blob/main/solutions/01_elbo.ipynb)
 #
 # Four functions, each the code form of one line of the lecture (`notebooks/01_elbo.ipynb`). Fill in the body
 # where it says `raise NotImplementedError`, run the cell, then run the **check** cell below it: it compares
