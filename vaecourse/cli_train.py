@@ -71,6 +71,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, default=64, help="side of the images the model sees (32: pooled)")
     parser.add_argument("--objective", default="elbo", help=f"training objective ({', '.join(objective_names())})")
     parser.add_argument("--beta", type=float, default=4.0, help="KL weight (beta); the initial multiplier for constrained")
+    parser.add_argument("--kl-warmup", type=int, default=0, help="beta objective: steps over which the KL weight ramps 0 -> beta")
     parser.add_argument("--gamma", type=float, default=1000.0, help="capacity objective: weight of |KL - C|")
     parser.add_argument("--c-max", type=float, default=25.0, help="capacity objective: final capacity C in nats")
     parser.add_argument("--c-steps", type=int, default=100_000, help="capacity objective: steps to raise C from 0")

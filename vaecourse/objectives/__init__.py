@@ -3,16 +3,17 @@
 from functools import partial
 
 from vaecourse.objectives.beta import (ConstrainedVAE, beta_vae, capacity_at, capacity_vae, dual_ascent_step,
+                                       kl_weight,
                                        normalised_beta, unnormalised_beta)
 from vaecourse.objectives.elbo import Terms, elbo, elbo_terms, importance_weighted_bound, log_mean_exp
 
-__all__ = ["ConstrainedVAE", "Terms", "beta_vae", "capacity_at", "capacity_vae", "dual_ascent_step", "elbo",
+__all__ = ["ConstrainedVAE", "Terms", "beta_vae", "capacity_at", "capacity_vae", "dual_ascent_step", "elbo", "kl_weight",
            "elbo_terms", "importance_weighted_bound", "log_mean_exp", "normalised_beta", "unnormalised_beta"]
 
 # The objectives the command line can name: name -> factory(args namespace) -> objective callable.
 OBJECTIVES = {
     "elbo": lambda args: elbo,
-    "beta": lambda args: partial(beta_vae, beta=args.beta),
+    "beta": lambda args: partial(beta_vae, beta=args.beta, warmup_steps=args.kl_warmup),
     "capacity": lambda args: partial(capacity_vae, gamma=args.gamma, c_max=args.c_max, c_steps=args.c_steps,
                                      c_start_step=args.c_start_step),
     "constrained": lambda args: ConstrainedVAE(epsilon=args.epsilon, lr_dual=args.lr_dual, beta=args.beta),

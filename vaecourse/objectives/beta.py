@@ -25,13 +25,24 @@ def _non_negative(name: str, value: float) -> float:
     return float(value)
 
 
-def beta_vae(output, x: Tensor, beta: float = 4.0) -> Terms:
+def kl_weight(step: int, warmup_steps: int) -> float:
+    """Linear KL warm-up: the weight rises from 0 to 1 over the first ``warmup_steps``, then stays 1.
+    [sonderby2016, Eq. 26] (there over epochs). 0 warm-up steps means weight 1 from the start."""
+    if warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps!r}")
+    return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
+
+
+def beta_vae(output, x: Tensor, beta: float = 4.0, step: int = 0, warmup_steps: int = 0) -> Terms:
     """E_q log p(x|z) - beta * KL(q(z|x) || p(z)), maximised.  [slides, Eq. 9; higgins2017, Eq. 4]
 
     beta = 1 is the plain ELBO; beta > 1 presses the posterior towards the factorised prior.
     ``beta`` is the un-normalised weight (see :func:`normalised_beta` for the paper's beta_norm).
+    With ``warmup_steps`` the weight ramps linearly from 0 to beta over that many steps: it keeps a
+    freshly initialised VAE out of the collapsed "average image" optimum (KL = 0) it can sit in for
+    thousands of steps on dSprites.
     """
-    beta = _non_negative("beta", beta)
+    beta = _non_negative("beta", beta) * kl_weight(step, warmup_steps)
     log_px_z, kl = elbo_terms(output, x)  # (B,), (B,)
     objective = log_px_z - beta * kl  # (B,)
     return Terms(log_px_z=log_px_z, kl=kl, elbo=log_px_z - kl, loss=-objective.mean(),
@@ -129,5 +140,5 @@ def unnormalised_beta(beta_norm: float, latent_dim: int, n_pixels: int) -> float
     return _non_negative("beta_norm", beta_norm) * n_pixels / latent_dim
 
 
-__all__ = ["ConstrainedVAE", "beta_vae", "capacity_at", "capacity_vae", "dual_ascent_step", "normalised_beta",
+__all__ = ["ConstrainedVAE", "beta_vae", "kl_weight", "capacity_at", "capacity_vae", "dual_ascent_step", "normalised_beta",
            "unnormalised_beta"]

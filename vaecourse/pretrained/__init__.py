@@ -1,0 +1,96 @@
+"""Small checkpoints shipped with the course (train-or-load), each verified by its SHA-256.
+
+Each was written by ``python -m vaecourse train ...``; the command, steps, machine, time and final terms are
+stored inside the checkpoint (``info(name)``) and listed in ``README.md`` beside this file. ``MANIFEST.json``
+holds each file's SHA-256; a file that does not match is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaecourse import checkpoints
+
+HERE = Path(__file__).resolve().parent
+MANIFEST = HERE / "MANIFEST.json"
+
+
+def _manifest() -> dict[str, dict[str, Any]]:
+    return json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+
+
+def names() -> list[str]:
+    """The checkpoints listed in the manifest."""
+    return sorted(_manifest())
+
+
+def path(name: str) -> Path:
+    return HERE / f"{name}.pt"
+
+
+def available(name: str) -> bool:
+    """True when ``name`` is listed and its file is present."""
+    return name in _manifest() and path(name).is_file()
+
+
+def sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verified(name: str) -> Path:
+    manifest = _manifest()
+    if name not in manifest:
+        raise ValueError(f"no shipped checkpoint called {name!r}; available: {names()}")
+    file = path(name)
+    if not file.is_file():
+        raise FileNotFoundError(f"the shipped checkpoint {file} is missing (reinstall vaecourse)")
+    actual, expected = sha256(file), manifest[name]["sha256"]
+    if actual != expected:
+        raise ValueError(f"{file} is damaged: SHA-256 {actual}, expected {expected}")
+    return file
+
+
+def load(name: str, map_location: str | torch.device = "cpu") -> torch.nn.Module:
+    """The shipped model ``name``, verified, in eval mode."""
+    return checkpoints.load(_verified(name), map_location=map_location)
+
+
+def info(name: str) -> dict[str, Any]:
+    """How ``name`` was made: command, steps, seconds, machine, final terms (from the checkpoint itself)."""
+    saved = checkpoints.read(_verified(name))
+    extra = saved.extra
+    history = extra.get("history", {}).get("records", {})
+    last = {k: sum(v[-100:]) / len(v[-100:]) for k, v in history.items() if v}
+    return {"steps": int(extra.get("total_steps", extra.get("step", -1) + 1)), "command": extra.get("command"),
+            "seconds": extra.get("seconds"), "machine": extra.get("machine"), "final_terms": last,
+            "hparams": saved.hparams}
+
+
+__all__ = ["available", "info", "load", "names", "path", "sha256"]
+
+
+def publish(source: str | Path, name: str) -> Path:
+    """Maintainers: copy a ``train`` checkpoint here without its optimiser state, and record its SHA-256.
+
+    The slim copy keeps the model, the command line, steps, seconds, machine and the history of terms.
+    """
+    saved = checkpoints.read(source)
+    keep = {k: v for k, v in saved.extra.items() if k not in {"optimizer", "generator_state", "torch_rng_state"}}
+    target = checkpoints.save(saved.model, path(name), **keep)
+    manifest = _manifest()
+    manifest[name] = {"sha256": sha256(target), "bytes": target.stat().st_size}
+    text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+    checkpoints.atomic_write(MANIFEST, lambda tmp: Path(tmp).write_text(text))
+    return target
+
+
+__all__.append("publish")
