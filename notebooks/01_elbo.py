@@ -210,8 +210,8 @@ display(image_grid(model.sample(10, generator=generator), ncols=10, title="sampl
 # %% [markdown]
 # After three CPU minutes the VAE places and sizes the shapes well, but draws them all as round blobs: position
 # and scale carry most of the pixels, so they are learnt first; shape and orientation change only a few pixels
-# at the rim and take many more steps. The course ships a VAE trained the same way for 40,000 steps (the exact
-# command and its scores are in `vaecourse/pretrained/README.md`): compare its reconstructions.
+# at the rim and take many more steps. The course ships a VAE trained the same way for longer (the exact
+# command, steps, time and scores are in `vaecourse/pretrained/README.md`): compare its reconstructions.
 
 # %%
 if pretrained.available("ch1_vae_conv64"):

@@ -70,7 +70,7 @@ def info(name: str) -> dict[str, Any]:
     extra = saved.extra
     history = extra.get("history", {}).get("records", {})
     last = {k: sum(v[-100:]) / len(v[-100:]) for k, v in history.items() if v}
-    return {"steps": int(extra.get("total_steps", extra.get("step", -1) + 1)), "command": extra.get("command"),
+    return {"steps": int(extra.get("step", -1)) + 1, "command": extra.get("command"),
             "seconds": extra.get("seconds"), "machine": extra.get("machine"), "final_terms": last,
             "hparams": saved.hparams}
 
