@@ -97,3 +97,12 @@ def test_bad_hyper_parameters_are_refused_clearly(batch, call, message):
     model, x = batch
     with pytest.raises(ValueError, match=message):
         call(_output(model, x), x)
+
+
+def test_objectives_refuse_a_batch_that_is_not_the_models(batch):
+    model, x = batch
+    out = _output(model, x)
+    with pytest.raises(ValueError, match=r"expected the batch the model was given, of shape \(6, 1, 28, 28\), got \(5, 1, 28, 28\)"):
+        elbo(out, x[:5])
+    with pytest.raises(ValueError, match="floating-point images, got dtype torch.uint8"):
+        beta_vae(out, x.to(torch.uint8))

@@ -42,6 +42,12 @@ class Terms:
 
 def elbo_terms(output, x: Tensor) -> tuple[Tensor, Tensor]:
     """(log p(x|z), KL(q||p)) per example from a model output with ``q_z``, ``p_x`` (and a N(0, I) prior)."""
+    expected = tuple(output.p_x.batch_shape + output.p_x.event_shape)
+    if not isinstance(x, torch.Tensor) or tuple(x.shape) != expected:
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"the objective expected the batch the model was given, of shape {expected}, got {got}")
+    if not x.is_floating_point():
+        raise ValueError(f"the objective expected floating-point images, got dtype {x.dtype}")
     log_px_z = output.p_x.log_prob(x)  # (B,) summed over pixels
     kl = output.q_z.kl_to_standard_normal()  # (B,) closed form, summed over D
     return log_px_z, kl
