@@ -5,7 +5,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CONDA_NAMES = {"torch": "pytorch"}  # pip name -> conda-forge name where they differ
+CONDA_NAMES = {"torch": "pytorch", "playwright": "playwright-python"}  # pip -> conda-forge, where they differ
 
 
 def _name(requirement: str) -> str:

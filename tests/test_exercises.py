@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vaecourse.exercises import ExerciseBuildError, build_all, check_built, ipynb_text, stub_solutions
+from vaecourse.exercises import (ExerciseBuildError, build_all, build_exercises, build_notebooks, check_built,
+                                 ipynb_text, main, stub_solutions)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,15 +40,87 @@ def test_stub_replaces_the_region_and_keeps_the_instructions():
         namespace["double"](3)
 
 
+def test_one_exercise_may_fence_several_regions_of_its_cell_and_titles_do_not_leak_across_cells():
+    text = ("# %%\ndef f(x):\n    # Exercise 2.3: two steps — fill both\n    # BEGIN SOLUTION\n    y = x\n"
+            "    # END SOLUTION\n    z = y\n    # BEGIN SOLUTION\n    return z\n    # END SOLUTION\n")
+    stubbed = stub_solutions(text)
+    assert stubbed.count('raise NotImplementedError("Exercise 2.3: two steps — fill both")') == 2
+    assert "    z = y\n" in stubbed  # the code between the regions is kept
+    leaking = "# %%\n# Exercise 2.3: t\nx = 1\n\n# %%\ndef g():\n    # BEGIN SOLUTION\n    pass\n    # END SOLUTION\n"
+    with pytest.raises(ExerciseBuildError, match=r"99_x.py:7: .*in the same cell"):
+        stub_solutions(leaking, "solutions/99_x.py")
+
+
+def test_quotes_in_a_title_stay_valid_python_and_markdown_regions_become_an_answer_prompt():
+    text = ('# %%\ndef f():\n    # Exercise 1.9: return "yes" \\o/\n    # BEGIN SOLUTION\n    return "yes"\n'
+            '    # END SOLUTION\n\n# %% [markdown]\n# Exercise 1.10: explain why\n# BEGIN SOLUTION\n'
+            '# Because the KL is never negative.\n# END SOLUTION\n')
+    stubbed = stub_solutions(text)
+    namespace: dict = {}
+    exec(compile(stubbed.split("# %% [markdown]")[0], "<ex>", "exec"), namespace)
+    with pytest.raises(NotImplementedError) as raised:
+        namespace["f"]()
+    assert str(raised.value) == 'Exercise 1.9: return "yes" \\o/'
+    assert "# *Exercise 1.10: explain why — write your answer here.*\n" in stubbed
+    assert "never negative" not in stubbed
+
+
 @pytest.mark.parametrize("broken, message", [
-    ("    # Exercise 1.1: t\n    # BEGIN SOLUTION\n    pass\n", "never closed"),
-    ("    # END SOLUTION\n", "without a matching"),
-    ("    # Exercise 1.1: t\n    # BEGIN SOLUTION\n    # BEGIN SOLUTION\n    # END SOLUTION\n", "nested"),
+    ("    # Exercise 1.1: t\n    # BEGIN SOLUTION\n    pass\n", r"99_x.py:2: .*never closed"),
+    ("    # END SOLUTION\n", r"99_x.py:1: .*without a matching"),
+    ("    # Exercise 1.1: t\n    # BEGIN SOLUTION\n    # BEGIN SOLUTION\n    # END SOLUTION\n", r"99_x.py:3: nested"),
     ("def f():\n    # BEGIN SOLUTION\n    pass\n    # END SOLUTION\n", "without a '# Exercise N.M: title'"),
+    ("# %%\n# Exercise 1.1: t\n# BEGIN SOLUTION\nx = 1\n# %%\n# END SOLUTION\n", r"99_x.py:3: .*before the next cell"),
+    ("# Exercise 1.1: t\n# BEGIN SOLUTION 1.1\n# END SOLUTION\n", "unexpected text after"),
 ])
 def test_bad_markers_are_reported_with_their_line(broken, message):
     with pytest.raises(ExerciseBuildError, match=message):
         stub_solutions(broken, "solutions/99_x.py")
+
+
+def test_a_marker_error_writes_nothing_and_check_reports_it(tmp_path):
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "01_good.py").write_text(SOLUTION)
+    (tmp_path / "solutions" / "02_bad.py").write_text("# %%\n# END SOLUTION\n")
+    with pytest.raises(ExerciseBuildError, match="02_bad.py:2"):
+        build_all(tmp_path)
+    assert not (tmp_path / "exercises").exists() and not (tmp_path / "solutions" / "01_good.ipynb").exists()
+    assert check_built(tmp_path) == ["cannot build: solutions/02_bad.py:2: '# END SOLUTION' without a matching "
+                                     "'# BEGIN SOLUTION'"]
+    assert main(tmp_path, check=True) == 2
+    assert main(tmp_path) == 2
+
+
+def test_build_notebooks_and_build_exercises_each_write_their_own_part(tmp_path, capsys):
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "solutions" / "09_double.py").write_text(SOLUTION)
+    (tmp_path / "notebooks" / "09_double.py").write_text("# %%\nprint('lecture')\n")
+    assert {p.relative_to(tmp_path).as_posix() for p in build_exercises(tmp_path)} == {
+        "exercises/09_double.py", "exercises/09_double.ipynb"}
+    assert {p.relative_to(tmp_path).as_posix() for p in build_notebooks(tmp_path)} == {
+        "notebooks/09_double.ipynb", "solutions/09_double.ipynb"}
+    assert build_exercises(tmp_path) == [] and build_notebooks(tmp_path) == []
+    assert main(tmp_path, check=True) == 0
+    assert "up to date" in capsys.readouterr().out
+    (tmp_path / "notebooks" / "10_lonely.ipynb").write_text("{}")
+    assert main(tmp_path, check=True) == 1
+    assert "notebooks/10_lonely.ipynb: has no .py twin" in capsys.readouterr().out
+
+
+def test_a_notebook_with_outputs_or_an_edited_cell_is_out_of_date_but_json_layout_is_not(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_a.py").write_text("# %%\nprint(1)\n")
+    build_all(tmp_path)
+    target = tmp_path / "notebooks" / "01_a.ipynb"
+    notebook = json.loads(target.read_text())
+    target.write_text(json.dumps(notebook, indent=2, sort_keys=True))  # another JSON layout, same notebook
+    assert check_built(tmp_path) == [] and build_all(tmp_path) == []
+    notebook["cells"][0]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["1\n"]}]
+    target.write_text(json.dumps(notebook))
+    assert check_built(tmp_path) == ["notebooks/01_a.ipynb: differs from what its .py source builds (edit the .py, "
+                                     "then rebuild)"]
+    assert build_all(tmp_path) == [target] and check_built(tmp_path) == []
 
 
 def test_build_on_a_fresh_tree_is_complete_and_idempotent(tmp_path):
@@ -84,6 +157,13 @@ def test_command_line_check_reports_up_to_date():
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "up to date" in result.stdout
+
+
+def test_kernelspec_and_no_outputs_in_every_committed_notebook():
+    for path in sorted(ROOT.glob("*/[0-9]*.ipynb")):
+        notebook = json.loads(path.read_text())
+        assert notebook["metadata"]["kernelspec"]["name"] == "python3", path
+        assert all(not cell.get("outputs") for cell in notebook["cells"]), f"{path} was committed with outputs"
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "solutions").glob("[0-9]*.py")))

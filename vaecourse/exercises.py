@@ -13,57 +13,87 @@ In a solutions file, each exercise's code is fenced like this (see docs/exercise
         return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
         # END SOLUTION
 
-and the build turns the fenced lines into
+and the build turns the fenced lines (markers included) into
         raise NotImplementedError("Exercise 1.2: closed-form KL(q || N(0, I)) per example, ...")
-at the indentation of the BEGIN line. The nearest ``# Exercise N.M: title`` comment above a BEGIN line
-names it. ``.ipynb`` files carry no outputs; a build writes a file only when its content changes, through a
-temporary file and a rename.
+at the indentation of the BEGIN line (in a markdown cell, a written-answer region becomes
+``# *Exercise N.M: title — write your answer here.*``). The exercise is named by the nearest ``# Exercise N.M: title`` comment
+above the BEGIN line *in the same cell* (a cell may hold several regions of one exercise). ``.ipynb`` files
+carry no outputs and fixed cell ids; a build writes a file only when its content changes, through a temporary
+file and a rename, so rebuilding an up-to-date tree writes nothing.
+
+Command line (``python -m vaecourse build-exercises [--check] [--root DIR]``) calls :func:`main`.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 SOURCE_DIRS = ("notebooks", "solutions")
-BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\s*$")
-END = re.compile(r"^[ \t]*# END SOLUTION\s*$")
-TITLE = re.compile(r"^[ \t]*# (?P<title>Exercise \d+\.\d+: .+?)\s*$")
+EXERCISE_DIR = "exercises"
+SOURCE_GLOB = "[0-9]*.py"  # NN_name.py; helper modules without a leading number are not notebooks
+
+CELL = re.compile(r"^# %%(?P<header>.*)$")  # a percent cell boundary: "# %%", "# %% [markdown]", "# %% tags=[...]"
+BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\b(?P<rest>.*)$")
+END = re.compile(r"^[ \t]*# END SOLUTION\b.*$")
+TITLE = re.compile(r"^[ \t]*# (?P<title>Exercise (?P<number>\d+\.\d+): .+?)\s*$")
 
 
 class ExerciseBuildError(ValueError):
-    """A solutions file whose markers cannot be turned into exercises."""
+    """A solutions file whose markers cannot be turned into exercises (the message names file and line)."""
 
 
+# ------------------------------------------------------------------------------------------- the transformation
 def stub_solutions(text: str, source: str = "<solutions>") -> str:
-    """Replace every ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` region by a NotImplementedError stub."""
+    """Replace every ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` region by a NotImplementedError stub.
+
+    Raises :class:`ExerciseBuildError` for a BEGIN with no ``# Exercise N.M: title`` above it in its cell,
+    a nested BEGIN, an END without a BEGIN, a region left open at the end of its cell or file, and text after
+    the BEGIN marker (``# BEGIN SOLUTION 1.2`` is not a form this build knows: name the exercise in the
+    ``# Exercise N.M:`` comment instead).
+    """
     out: list[str] = []
-    title: str | None = None
-    inside: tuple[int, str] | None = None  # (line number of BEGIN, indentation)
+    title: str | None = None  # the exercise named in the current cell
+    inside: int | None = None  # line number of the open BEGIN
+    markdown = False  # the current cell is a markdown cell (a written answer, not code)
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
-        if inside is None:
-            if (match := TITLE.match(line)) is not None:
-                title = match["title"]
-            if (match := BEGIN.match(line)) is not None:
-                if title is None:
-                    raise ExerciseBuildError(f"{source}:{number}: '# BEGIN SOLUTION' without a '# Exercise N.M: title' "
-                                             "comment above it to name the exercise")
-                inside = (number, match["indent"])
+        bare = line.rstrip("\r\n")
+        if (cell := CELL.match(bare)) is not None:
+            if inside is not None:
+                raise ExerciseBuildError(f"{source}:{inside}: '# BEGIN SOLUTION' is not closed by '# END SOLUTION' "
+                                         f"before the next cell starts (line {number})")
+            title = None
+            markdown = "[markdown]" in cell["header"] or "[md]" in cell["header"]
+        if inside is not None:
+            if BEGIN.match(bare):
+                raise ExerciseBuildError(f"{source}:{number}: nested '# BEGIN SOLUTION' (the one at line "
+                                         f"{inside} is still open)")
+            if END.match(bare):
+                inside = None
+            continue
+        if (match := TITLE.match(bare)) is not None:
+            title = match["title"]
+        if (match := BEGIN.match(bare)) is not None:
+            if match["rest"].strip():
+                raise ExerciseBuildError(f"{source}:{number}: unexpected text after '# BEGIN SOLUTION' "
+                                         f"({match['rest'].strip()!r}): name the exercise in a "
+                                         "'# Exercise N.M: title' comment above the marker")
+            if title is None:
+                raise ExerciseBuildError(f"{source}:{number}: '# BEGIN SOLUTION' without a '# Exercise N.M: title' "
+                                         "comment above it in the same cell to name the exercise")
+            inside = number
+            if markdown:  # a written answer: leave a visible place for it
+                out.append(f'{match["indent"]}# *{title} — write your answer here.*\n')
+            else:
                 message = title.replace("\\", "\\\\").replace('"', '\\"')
                 out.append(f'{match["indent"]}raise NotImplementedError("{message}")\n')
-                title = None
-                continue
-            if END.match(line):
-                raise ExerciseBuildError(f"{source}:{number}: '# END SOLUTION' without a matching '# BEGIN SOLUTION'")
-            out.append(line)
-        else:
-            if BEGIN.match(line):
-                raise ExerciseBuildError(f"{source}:{number}: nested '# BEGIN SOLUTION' (the one at line "
-                                         f"{inside[0]} is still open)")
-            if END.match(line):
-                inside = None
+            continue
+        if END.match(bare):
+            raise ExerciseBuildError(f"{source}:{number}: '# END SOLUTION' without a matching '# BEGIN SOLUTION'")
+        out.append(line)
     if inside is not None:
-        raise ExerciseBuildError(f"{source}:{inside[0]}: '# BEGIN SOLUTION' is never closed by '# END SOLUTION'")
+        raise ExerciseBuildError(f"{source}:{inside}: '# BEGIN SOLUTION' is never closed by '# END SOLUTION'")
     return "".join(out)
 
 
@@ -82,55 +112,171 @@ def ipynb_text(py_text: str) -> str:
     notebook.metadata["language_info"] = {"name": "python"}
     for number, cell in enumerate(notebook.cells):
         cell["id"] = f"cell-{number:03d}"  # nbformat would draw random ids: keep rebuilds byte-identical
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
     return jupytext.writes(notebook, fmt="ipynb")
+
+
+def _notebook_content(text: str) -> object:
+    """What makes two .ipynb texts the same notebook: cells (type, source, metadata, no outputs) and metadata.
+
+    Comparing this instead of bytes keeps the drift check independent of the JSON layout a given
+    jupytext/nbformat version writes (indentation, key order, nbformat_minor).
+    """
+    notebook = json.loads(text)
+    cells = []
+    for cell in notebook.get("cells", []):
+        source = cell.get("source", "")
+        cells.append((cell.get("cell_type"), "".join(source) if isinstance(source, list) else source,
+                      cell.get("metadata", {}), cell.get("outputs", []), cell.get("execution_count")))
+    metadata = {k: v for k, v in notebook.get("metadata", {}).items() if k != "jupytext"}
+    return notebook.get("nbformat"), metadata, cells
+
+
+def _same(path: Path, content: str) -> bool:
+    """True when the file at ``path`` already holds ``content`` (for .ipynb: the same notebook)."""
+    try:
+        current = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    if current == content:
+        return True
+    if path.suffix == ".ipynb":
+        try:
+            return _notebook_content(current) == _notebook_content(content)
+        except (ValueError, TypeError, AttributeError):
+            return False
+    return False
+
+
+# ------------------------------------------------------------------------------------------- planning and writing
+def _sources(root: Path, folder: str) -> list[Path]:
+    return sorted((root / folder).glob(SOURCE_GLOB)) if (root / folder).is_dir() else []
+
+
+def planned_notebooks(root: str | Path) -> dict[Path, str]:
+    """The ``.ipynb`` twin of every ``notebooks/NN_*.py`` and ``solutions/NN_*.py``, and its content."""
+    root = Path(root)
+    return {source.with_suffix(".ipynb"): ipynb_text(source.read_text(encoding="utf-8"))
+            for folder in SOURCE_DIRS for source in _sources(root, folder)}
+
+
+def planned_exercises(root: str | Path) -> dict[Path, str]:
+    """``exercises/NN_*.py`` and ``.ipynb`` for every ``solutions/NN_*.py``, and their content."""
+    root = Path(root)
+    files: dict[Path, str] = {}
+    for source in _sources(root, "solutions"):
+        exercise = exercise_text(source.read_text(encoding="utf-8"), source.relative_to(root).as_posix())
+        target = root / EXERCISE_DIR / source.name
+        files[target] = exercise
+        files[target.with_suffix(".ipynb")] = ipynb_text(exercise)
+    return files
 
 
 def planned_files(root: str | Path) -> dict[Path, str]:
     """Every generated file and the content the build gives it."""
-    root = Path(root)
-    files: dict[Path, str] = {}
-    for folder in SOURCE_DIRS:
-        for source in sorted((root / folder).glob("[0-9]*.py")):
-            text = source.read_text(encoding="utf-8")
-            files[source.with_suffix(".ipynb")] = ipynb_text(text)
-            if folder == "solutions":
-                exercise = exercise_text(text, str(source.relative_to(root)))
-                target = root / "exercises" / source.name
-                files[target] = exercise
-                files[target.with_suffix(".ipynb")] = ipynb_text(exercise)
-    return files
+    return {**planned_notebooks(root), **planned_exercises(root)}
 
 
 def _write_if_changed(path: Path, content: str) -> bool:
     from vaecourse.checkpoints import atomic_write
 
-    if path.exists() and path.read_text(encoding="utf-8") == content:
+    if _same(path, content):
         return False
-    atomic_write(path, lambda tmp: Path(tmp).write_text(content, encoding="utf-8"))
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(content)
+
+    atomic_write(path, write)
     return True
 
 
+def _write(files: dict[Path, str]) -> list[Path]:
+    return [path for path, content in files.items() if _write_if_changed(path, content)]
+
+
+def build_notebooks(root: str | Path = ".") -> list[Path]:
+    """Write the ``.ipynb`` twins of notebooks/ and solutions/ that changed; return the paths written."""
+    return _write(planned_notebooks(root))
+
+
+def build_exercises(root: str | Path = ".") -> list[Path]:
+    """Write exercises/ (``.py`` and ``.ipynb``) from solutions/ where it changed; return the paths written.
+
+    Every solutions file is stubbed before anything is written, so a marker error leaves the tree untouched.
+    """
+    return _write(planned_exercises(root))
+
+
 def build_all(root: str | Path = ".") -> list[Path]:
-    """Write every generated file whose content changed; return the paths written."""
-    return [path for path, content in planned_files(root).items() if _write_if_changed(path, content)]
+    """Write every generated file whose content changed; return the paths written.
+
+    All contents are computed first: a bad marker anywhere raises before any file is written.
+    """
+    return _write(planned_files(root))
 
 
 def check_built(root: str | Path = ".") -> list[str]:
-    """What is out of date: generated files that differ from a fresh build, are missing, or have no source."""
+    """What is out of date, one line per file (empty when the tree is what a build would produce).
+
+    Reports generated files that are missing or differ from a fresh build, files in exercises/ with no
+    source in solutions/, and ``.ipynb`` files in notebooks/ or solutions/ that have no ``.py`` twin.
+    A marker error in a solutions file is reported as a problem too, not raised.
+    """
     root = Path(root)
-    planned = planned_files(root)
-    problems = []
+    problems: list[str] = []
+    try:
+        planned = planned_notebooks(root)
+        planned.update(planned_exercises(root))
+    except ExerciseBuildError as error:
+        return [f"cannot build: {error}"]
     for path, content in planned.items():
-        name = path.relative_to(root)
+        name = path.relative_to(root).as_posix()
         if not path.exists():
             problems.append(f"{name}: missing (generated from its .py source)")
-        elif path.read_text(encoding="utf-8") != content:
+        elif not _same(path, content):
             problems.append(f"{name}: differs from what its .py source builds (edit the .py, then rebuild)")
-    for stray in sorted((root / "exercises").glob("*")) if (root / "exercises").is_dir() else []:
-        if stray.suffix in {".py", ".ipynb"} and stray not in planned:
-            problems.append(f"{stray.relative_to(root)}: has no source in solutions/")
+    if (root / EXERCISE_DIR).is_dir():
+        for stray in sorted((root / EXERCISE_DIR).iterdir()):
+            if stray.suffix in {".py", ".ipynb"} and stray not in planned:
+                problems.append(f"{stray.relative_to(root).as_posix()}: has no source in solutions/ "
+                                "(exercises/ is generated: delete it, or add solutions/" f"{stray.stem}.py)")
+    for folder in SOURCE_DIRS:
+        for notebook in sorted((root / folder).glob("*.ipynb")) if (root / folder).is_dir() else []:
+            if notebook not in planned:
+                problems.append(f"{notebook.relative_to(root).as_posix()}: has no .py twin (the .py percent file is "
+                                "the source: `jupytext --to py:percent` it, then rebuild)")
     return problems
 
 
-__all__ = ["ExerciseBuildError", "build_all", "check_built", "exercise_text", "ipynb_text", "planned_files",
-           "stub_solutions"]
+def main(root: str | Path = ".", check: bool = False) -> int:
+    """``python -m vaecourse build-exercises [--check]``: rebuild (or only report), print, return an exit code.
+
+    Exit 0 when the build succeeded or, with ``check``, when everything is up to date; 1 when ``check``
+    found files out of date; 2 when a solutions file has marker errors.
+    """
+    root = Path(root)
+    if check:
+        problems = check_built(root)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"{len(problems)} problem(s): run `python -m vaecourse build-exercises` and commit the result")
+            return 2 if any(p.startswith("cannot build:") for p in problems) else 1
+        print("notebooks and exercises are up to date")
+        return 0
+    try:
+        written = build_all(root)
+    except ExerciseBuildError as error:
+        print(f"error: {error}")
+        return 2
+    for path in written:
+        print(f"wrote {path.relative_to(root).as_posix() if path.is_relative_to(root) else path}")
+    print(f"{len(written)} file(s) written" if written else "notebooks and exercises are up to date")
+    return 0
+
+
+__all__ = ["ExerciseBuildError", "build_all", "build_exercises", "build_notebooks", "check_built", "exercise_text",
+           "ipynb_text", "main", "planned_exercises", "planned_files", "planned_notebooks", "stub_solutions"]

@@ -1,0 +1,168 @@
+"""The exercise checks: references pass, stubs say "not done yet", each typical mistake gets its own message."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vaecourse import check
+from vaecourse.distributions import kl_standard_normal
+from vaecourse.distributions import reparameterize as ref_reparameterize
+from vaecourse.likelihoods import bernoulli_log_prob
+
+
+def ref_elbo(model, x, eps):
+    q = model.encode(x)
+    z = ref_reparameterize(q.mu, q.logvar, eps)
+    return model.decode(z).log_prob(x) - kl_standard_normal(q.mu, q.logvar)
+
+
+REFERENCES = {
+    "reparameterize": ref_reparameterize,
+    "gaussian_kl": kl_standard_normal,
+    "bernoulli_log_likelihood": bernoulli_log_prob,
+    "elbo": ref_elbo,
+}
+
+
+def verdict(name, fn, capsys):
+    ok = getattr(check, name)(fn)
+    return ok, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_reference_passes(name, capsys):
+    ok, out = verdict(name, REFERENCES[name], capsys)
+    assert ok is True
+    assert out.startswith("✅"), out
+
+
+def test_alternative_correct_forms_pass(capsys):
+    assert verdict("gaussian_kl", lambda mu, lv: -0.5 * (1 + lv - mu**2 - lv.exp()).sum(dim=1), capsys)[0]
+    assert verdict("bernoulli_log_likelihood", lambda l, x: -F.binary_cross_entropy_with_logits(
+        l, x, reduction="none").sum(dim=(1, 2, 3)), capsys)[0]
+    assert verdict("bernoulli_log_likelihood", lambda l, x: torch.distributions.Bernoulli(logits=l).log_prob(x)
+                   .flatten(1).sum(1), capsys)[0]
+
+
+@pytest.mark.parametrize("name, exercise", [("reparameterize", "1.1"), ("gaussian_kl", "1.2"),
+                                            ("bernoulli_log_likelihood", "1.3"), ("elbo", "1.4")])
+def test_stub_is_not_done_yet(name, exercise, capsys):
+    def stub(*args):
+        raise NotImplementedError(f"Exercise {exercise}: do the thing")
+
+    ok, out = verdict(name, stub, capsys)
+    assert ok is False
+    assert out.startswith(f"Exercise {exercise} is not done yet: do the thing.")
+    assert "library's version" in out
+
+
+def test_stub_without_message_uses_default_todo(capsys):
+    def stub(mu, logvar):
+        raise NotImplementedError
+
+    ok, out = verdict("gaussian_kl", stub, capsys)
+    assert not ok and "Exercise 1.2 is not done yet: return the closed-form KL" in out
+
+
+def test_other_errors_are_reported_not_raised(capsys):
+    def broken(mu, logvar):
+        raise RuntimeError("boom")
+
+    ok, out = verdict("gaussian_kl", broken, capsys)
+    assert ok is False
+    assert "RuntimeError: boom" in out and "in broken" in out and "Hint:" in out
+
+
+def test_not_a_function(capsys):
+    ok, out = verdict("gaussian_kl", 3.0, capsys)
+    assert not ok and "pass the function itself" in out
+
+
+def test_bad_return_type(capsys):
+    ok, out = verdict("gaussian_kl", lambda mu, lv: 1.0, capsys)
+    assert not ok and "should be a torch.Tensor, got float" in out
+
+
+MISTAKES = [
+    # reparameterize(mu, logvar, eps)
+    ("reparameterize", lambda mu, lv, eps: mu + lv.exp() * eps, "the variance"),
+    ("reparameterize", lambda mu, lv, eps: mu + torch.exp(0.5 * lv) * torch.randn_like(mu), "drew your own noise"),
+    ("reparameterize", lambda mu, lv, eps: mu + torch.exp(0.5 * lv), "ignores eps"),
+    ("reparameterize", lambda mu, lv, eps: (mu + torch.exp(0.5 * lv) * eps).sum(1), "has shape (5,)"),
+    ("reparameterize", lambda mu, lv, eps: (mu + torch.exp(0.5 * lv) * eps).detach(), "z carries no gradient"),
+    ("reparameterize", lambda mu, lv, eps: mu.detach() + torch.exp(0.5 * lv) * eps, "no gradient reaches mu"),
+    ("reparameterize", lambda mu, lv, eps: mu + torch.exp(0.5 * lv.detach()) * eps, "no gradient reaches logvar"),
+    ("reparameterize", lambda mu, lv, eps: mu + 1.01 * torch.exp(0.5 * lv) * eps, "z differs from mu + exp"),
+    # gaussian_kl(mu, logvar)
+    ("gaussian_kl", lambda mu, lv: 0.5 * (1 + lv - mu**2 - lv.exp()).sum(-1), "KL came out negative"),
+    ("gaussian_kl", lambda mu, lv: 0.5 * (-mu**2 - lv.exp() + 1 + lv).sum(-1), "exactly −KL"),
+    ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 - lv.exp() - 1 + lv).sum(-1), "sign of the log-variance term"),
+    ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 + lv).sum(-1), "sign of the log-variance term"),
+    ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv), "forgot to sum over the latent dimensions"),
+    ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(), "never over the batch"),
+    ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(-1).mean(), "never over the batch"),
+    ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(0), "summed over the batch"),
+    ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 + torch.exp(0.5 * lv) - 1 - lv).sum(-1), "sigma = exp(logvar / 2)"),
+    ("gaussian_kl", lambda mu, lv: (mu**2 + lv.exp() - 1 - lv).sum(-1), "twice the closed form"),
+    ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).mean(-1), "averaged over the latent"),
+    ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(-1), "differs from the closed form by"),
+    # bernoulli_log_likelihood(logits, x)
+    ("bernoulli_log_likelihood", lambda l, x: (x * l - F.softplus(l)).flatten(1).mean(1), "averaged over the pixels"),
+    ("bernoulli_log_likelihood", lambda l, x: F.binary_cross_entropy_with_logits(l, x, reduction="none").sum((1, 2, 3)),
+     "returned the binary cross-entropy"),
+    ("bernoulli_log_likelihood", lambda l, x: (x * l.log() + (1 - x) * (1 - l).log()).sum((1, 2, 3)),
+     "treated the logits as probabilities"),
+    ("bernoulli_log_likelihood",
+     lambda l, x: -F.binary_cross_entropy(l.clamp(0, 1), x, reduction="none").sum((1, 2, 3)),
+     "treated the logits as probabilities"),
+    ("bernoulli_log_likelihood", lambda l, x: (x * torch.sigmoid(l).log() + (1 - x) * (1 - torch.sigmoid(l)).log())
+     .sum((1, 2, 3)), "softplus"),
+    ("bernoulli_log_likelihood", lambda l, x: (x * torch.log(torch.sigmoid(l) + 1e-8)
+                                               + (1 - x) * torch.log(1 - torch.sigmoid(l) + 1e-8)).sum((1, 2, 3)),
+     "for logits of ±100"),
+    ("bernoulli_log_likelihood", lambda l, x: x * l - F.softplus(l), "one number per pixel"),
+    ("bernoulli_log_likelihood", lambda l, x: -F.binary_cross_entropy_with_logits(l, x), "never over the batch"),
+    # elbo(model, x, eps)
+    ("elbo", lambda m, x, eps: -ref_elbo(m, x, eps), "returned the loss"),
+    ("elbo", lambda m, x, eps: m.decode(ref_reparameterize(m.encode(x).mu, m.encode(x).logvar, eps)).log_prob(x),
+     "KL term is missing"),
+    ("elbo", lambda m, x, eps: ref_elbo(m, x, eps) + 2 * m.encode(x).kl_to_standard_normal(), "you added the KL"),
+    ("elbo", lambda m, x, eps: ref_elbo(m, x, eps).mean(), "never over the batch"),
+    ("elbo", lambda m, x, eps: m.decode(m.encode(x).mu).log_prob(x) - m.encode(x).kl_to_standard_normal(),
+     "ignored eps"),
+    ("elbo", lambda m, x, eps: (lambda out: out.p_x.log_prob(x) - out.q_z.kl_to_standard_normal())(m(x)),
+     "drew your own noise"),
+]
+
+
+@pytest.mark.parametrize("name, fn, message", MISTAKES,
+                         ids=[f"{name}-{i}" for i, (name, _, _) in enumerate(MISTAKES)])
+def test_mistake_is_named(name, fn, message, capsys):
+    ok, out = verdict(name, fn, capsys)
+    assert ok is False
+    assert out.startswith("❌"), out
+    assert message in out, out
+    assert "library's version" in out
+
+
+def test_inputs_are_not_shared(capsys):
+    """A function that overwrites its inputs in place cannot spoil the later trials or the reference."""
+    def mutating(mu, logvar):
+        out = kl_standard_normal(mu, logvar)
+        mu.zero_()
+        logvar.fill_(3.0)
+        return out
+
+    assert verdict("gaussian_kl", mutating, capsys)[0]
+
+
+def test_check_leaves_global_rng_alone(capsys):
+    torch.manual_seed(0)
+    before = torch.rand(3)
+    torch.manual_seed(0)
+    check.elbo(ref_elbo)
+    check.gaussian_kl(kl_standard_normal)
+    capsys.readouterr()
+    assert torch.equal(torch.rand(3), before)
