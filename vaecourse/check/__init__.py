@@ -1,0 +1,15 @@
+"""Exercise checks with feedback: ``check.<name>(your_function)`` prints a verdict and returns True/False.
+
+A notebook calls a check after each exercise and falls back to the library when it fails::
+
+    if not check.gaussian_kl(gaussian_kl):
+        gaussian_kl = distributions.kl_standard_normal
+
+One module per chapter (``elbo``, ...); the machinery they share is in :mod:`vaecourse.check.core`.
+A check never raises: an unsolved stub prints what to do, any other failure prints a diagnosis, and both
+return False.
+"""
+
+from vaecourse.check.elbo import bernoulli_log_likelihood, elbo, gaussian_kl, reparameterize
+
+__all__ = ["bernoulli_log_likelihood", "elbo", "gaussian_kl", "reparameterize"]
