@@ -67,8 +67,21 @@ def test_resume_refuses_a_checkpoint_of_another_configuration(tmp_path, capsys):
     (["--objective", "beta", "--beta", "-1"], "beta must be a non-negative number"),
     (["--objective", "capacity", "--c-steps", "0"], "must last at least one step"),
     (["--encoder", "resnet"], "unknown encoder 'resnet'"),
+    (["--objective", "capacity", "--gamma", "-1"], "gamma must be a non-negative number"),
+    (["--objective", "capacity", "--c-start-step", "-5"], "c_start_step must be >= 0"),
+    (["--objective", "constrained", "--epsilon", "-2"], "epsilon must be a non-negative number"),
+    (["--objective", "constrained", "--lr-dual", "-0.1"], "lr_dual must be a non-negative number"),
+    (["--objective", "beta_norm", "--beta", "-0.01"], "beta_norm must be a non-negative number"),
 ])
 def test_bad_arguments_get_clear_errors(tmp_path, capsys, arguments, message):
     assert main(["train", "--steps", "2", "--out", str(tmp_path / "x.pt"), *TINY, *arguments]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_normalised_beta_is_selectable_by_name(tmp_path):
+    """--objective beta_norm reads --beta as Higgins et al.'s beta_norm = beta M / N and trains with beta."""
+    out = tmp_path / "norm.pt"
+    assert main(["train", "--objective", "beta_norm", "--beta", "0.01", "--steps", "2", "--out", str(out), *TINY]) == 0
+    logged = json.loads(out.with_suffix(".json").read_text())["records"]["beta"]
+    assert logged == pytest.approx([0.01 * 32 * 32 / 3] * 2)  # N = 32x32 pixels, M = 3 latents

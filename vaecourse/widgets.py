@@ -40,3 +40,55 @@ def traversal_explorer(model, z: torch.Tensor, span: float = 3.0):
 
 
 __all__ = ["render_traversal", "traversal_explorer"]
+
+
+# ---- chapter 2 (beta-VAE): explorers over several models --------------------------------------------
+def sweep_traversal_explorer(models: dict, x: torch.Tensor, span: float = 3.0):
+    """Pick a model (e.g. of a beta sweep), a latent dimension and its value; shows the decoded image and
+    the whole traversal row around the code mu(x) of the first image (``viz.traversal_row_figure``)."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    from vaecourse.viz.beta import traversal_row_figure
+
+    if not models:
+        raise ValueError("sweep_traversal_explorer needs at least one model")
+    labels = list(models)
+    latent_dim = models[labels[0]].latent_dim
+    choice = widgets.Dropdown(options=labels, value=labels[0], description="model")
+    dim = widgets.IntSlider(value=0, min=0, max=latent_dim - 1, description="latent", continuous_update=False)
+    value = widgets.FloatSlider(value=0.0, min=-span, max=span, step=0.25, description="value",
+                                continuous_update=False)
+    codes = {label: model.embed(x[:1].to(model.device)).cpu()[0] for label, model in models.items()}
+
+    def show(label: str, dim: int, value: float) -> None:
+        display(traversal_row_figure(models[label], codes[label], dim, value, span=span,
+                                     title=f"{label}: latent {dim} traversed around mu(x)"))
+
+    out = widgets.interactive_output(show, {"label": choice, "dim": dim, "value": value})
+    return widgets.VBox([widgets.HBox([choice, dim, value]), out])
+
+
+def beta_explorer(models: dict, x: torch.Tensor, n_latents: int = 5):
+    """Slide through the models of a beta sweep: reconstructions, per-dimension KL and the traversals of the
+    most informative latents of each (``viz.sweep_model_figure``); a second slider picks the image."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    from vaecourse.viz.beta import sweep_model_figure
+
+    if not models:
+        raise ValueError("beta_explorer needs at least one model")
+    labels = list(models)
+    choice = widgets.SelectionSlider(options=labels, value=labels[0], description="model", continuous_update=False)
+    example = widgets.IntSlider(value=0, min=0, max=x.shape[0] - 1, description="image", continuous_update=False)
+
+    def show(label: str, example: int) -> None:
+        order = [example] + [i for i in range(x.shape[0]) if i != example]  # traversals start from this image
+        display(sweep_model_figure(models[label], x[order], label, n_latents=n_latents))
+
+    out = widgets.interactive_output(show, {"label": choice, "example": example})
+    return widgets.VBox([widgets.HBox([choice, example]), out])
+
+
+__all__ += ["beta_explorer", "sweep_traversal_explorer"]

@@ -13,3 +13,8 @@ return False.
 from vaecourse.check.elbo import bernoulli_log_likelihood, elbo, gaussian_kl, reparameterize
 
 __all__ = ["bernoulli_log_likelihood", "elbo", "gaussian_kl", "reparameterize"]
+
+# chapter 2 (beta-VAE)
+from vaecourse.check.beta import active_latents, beta_vae_loss, capacity_schedule, dual_ascent  # noqa: E402
+
+__all__ += ["active_latents", "beta_vae_loss", "capacity_schedule", "dual_ascent"]

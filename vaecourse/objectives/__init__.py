@@ -14,6 +14,9 @@ __all__ = ["ConstrainedVAE", "Terms", "beta_vae", "capacity_at", "capacity_vae",
 OBJECTIVES = {
     "elbo": lambda args: elbo,
     "beta": lambda args: partial(beta_vae, beta=args.beta, warmup_steps=args.kl_warmup),
+    # --beta read as Higgins et al.'s normalised beta_norm = beta M / N, converted for M latents, N pixels
+    "beta_norm": lambda args: partial(beta_vae, beta=unnormalised_beta(args.beta, args.latent_dim, args.image_size ** 2),
+                                      warmup_steps=args.kl_warmup),
     "capacity": lambda args: partial(capacity_vae, gamma=args.gamma, c_max=args.c_max, c_steps=args.c_steps,
                                      c_start_step=args.c_start_step),
     "constrained": lambda args: ConstrainedVAE(epsilon=args.epsilon, lr_dual=args.lr_dual, beta=args.beta),

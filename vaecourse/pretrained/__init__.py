@@ -94,3 +94,13 @@ def publish(source: str | Path, name: str) -> Path:
 
 
 __all__.append("publish")
+
+
+def history(name: str):
+    """The training History (per-step terms: loss, elbo, log_px_z, kl, beta, ...) stored in ``name``, verified."""
+    from vaecourse.train import History
+
+    return History.from_dict(checkpoints.read(_verified(name)).extra.get("history", {"steps": [], "records": {}}))
+
+
+__all__.append("history")

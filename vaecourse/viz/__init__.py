@@ -9,3 +9,10 @@ from vaecourse.viz.training import history_figure, kl_estimator_figure
 
 __all__ = ["history_figure", "image_grid", "kl_estimator_figure", "reconstruction_figure", "traversal_figure",
            "traversal_images"]
+
+# chapter 2 (beta-VAE)
+from vaecourse.viz.beta import (kl_per_dimension_figure, multiplier_figure, rate_distortion_figure,  # noqa: E402
+                                sweep_model_figure, traversal_row_figure)
+
+__all__ += ["kl_per_dimension_figure", "multiplier_figure", "rate_distortion_figure", "sweep_model_figure",
+            "traversal_row_figure"]

@@ -1,0 +1,97 @@
+"""How fast does a beta-VAE find position X, position Y and scale? |Spearman rho| against CPU time, per seed.
+
+Trains a VAE from scratch with the beta objective on rendered dSprites (optionally average-pooled to
+32x32) and every ``--eval-every`` steps prints, per seed: steps, CPU seconds of this process, wall seconds
+and the |rho| of the distinct latents matched to posX / posY / scale
+(vaecourse.metrics.factor_latent_correlations, 2048 fresh images). Stops at ``--steps`` or when the
+process has used ``--cpu-budget`` CPU seconds. CPU seconds (not wall) make runs on a shared machine
+comparable; with ``--threads 1`` they are single-core seconds.
+
+    python benchmarks/bench_beta_factors.py --encoder conv32 --image-size 32 --seeds 0 1 2 --cpu-budget 180
+    python benchmarks/bench_beta_factors.py --encoder conv64 --image-size 64 --seeds 0 --cpu-budget 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+from vaecourse.data import DSprites
+from vaecourse.metrics import factor_latent_correlations
+from vaecourse.models import VAE
+from vaecourse.objectives import beta_vae
+from vaecourse.train import History, fit
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--encoder", default="conv32")
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--latent-dim", type=int, default=10)
+    p.add_argument("--beta", type=float, default=4.0)
+    p.add_argument("--kl-warmup", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--cpu-budget", type=float, default=180.0, help="CPU seconds per seed")
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--save", default=None, help="save each seed's final model to SAVE.seedN.pt")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    data = DSprites()
+    pool = 64 // args.image_size
+
+    def shrink(x):
+        return F.avg_pool2d(x, pool) if pool > 1 else x
+
+    print(f"encoder={args.encoder} image={args.image_size} beta={args.beta} warmup={args.kl_warmup} "
+          f"batch={args.batch_size} lr={args.lr} threads={torch.get_num_threads()}", flush=True)
+    finals = []
+    for seed in args.seeds:
+        torch.manual_seed(seed)
+        model = VAE(latent_dim=args.latent_dim, encoder=args.encoder, image_shape=(1, args.image_size, args.image_size))
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+        objective = partial(beta_vae, beta=args.beta, warmup_steps=args.kl_warmup)
+        stream = data.batches(args.batch_size, generator=torch.Generator().manual_seed(seed))
+        history, step = History(), 0
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        while True:
+            chunk = min(args.eval_every, args.steps - step)
+            fit(model, objective, stream, steps=chunk, optimizer=optimizer, device="cpu", seed=None, transform=shrink,
+                progress=False, start_step=step, history=history)
+            step += chunk
+            cpu = time.process_time() - cpu0
+            model.eval()
+            score = factor_latent_correlations(data, lambda x: model.embed(shrink(x)),
+                                               generator=torch.Generator().manual_seed(1234))
+            model.train()
+            last = history.last(window=min(100, len(history)))
+            rhos = " ".join(f"{n}={r:.3f}(z{i})" for n, r, i in zip(score["factor_names"], score["abs_rho"], score["latent"]))
+            print(f"seed={seed} step={step} cpu_s={cpu:.0f} wall_s={time.perf_counter() - wall0:.0f} "
+                  f"kl={last['kl']:.1f} log_px_z={last['log_px_z']:.1f} {rhos} separate={score['separate']}", flush=True)
+            if step >= args.steps or cpu >= args.cpu_budget:
+                break
+        finals.append((seed, step, cpu, score["abs_rho"], score["separate"]))
+        if args.save:
+            from vaecourse import checkpoints
+            checkpoints.save(model, f"{args.save}.seed{seed}.pt", step=step - 1, history=history.to_dict())
+    print("final:", flush=True)
+    for seed, step, cpu, rho, separate in finals:
+        print(f"  seed {seed}: {step} steps, {cpu:.0f} CPU s, |rho| posX/posY/scale = "
+              + " / ".join(f"{r:.3f}" for r in rho) + f", separate={separate}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Which latents carry information: the KL to the prior, split by latent dimension.
+
+For a diagonal Gaussian posterior the KL to N(0, I) is a sum over dimensions [kingma2014, App. B]:
+
+    KL(q(z|x) || p(z)) = sum_d KL_d,   KL_d = 1/2 (mu_d^2 + sigma_d^2 - 1 - log sigma_d^2)
+
+A dimension whose average KL_d is near 0 says the same thing for every image (q(z_d|x) = p(z_d)): it is
+switched off, and the decoder ignores it. beta > 1 switches dimensions off until only the ones that buy the
+most reconstruction per nat remain [higgins2017, Sec. 4; burgess2018, Sec. 4]: the bar chart of the
+batch-mean KL_d is how chapter 2 counts the "active" latents.
+
+Shape letters: B batch, D latent dimensions.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def kl_per_dimension(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL_d = 1/2 (mu_d^2 + e^logvar_d - 1 - logvar_d) per example and dimension: (B, D) -> (B, D).
+
+    Summed over the last dimension it is :func:`vaecourse.distributions.kl_standard_normal`.
+    """
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)  # (B, D)
+
+
+@torch.no_grad()
+def model_kl_per_dimension(model, x: Tensor) -> Tensor:
+    """The batch-mean KL_d of ``model``'s posterior on images ``x``: (D,), in nats."""
+    q = model.encode(x.to(model.device))
+    return kl_per_dimension(q.mu, q.logvar).mean(dim=0).cpu()  # (D,)
+
+
+def active_latents(kl: Tensor, threshold: float = 0.1) -> Tensor:
+    """The dimensions whose batch-mean KL exceeds ``threshold`` nats, most informative first.
+
+    kl: per-example, per-dimension KLs (B, D) (or their batch mean (D,)). Returns a LongTensor of
+    dimension indices sorted by decreasing mean KL.
+    """
+    kl = torch.as_tensor(kl)
+    if kl.dim() not in (1, 2):
+        raise ValueError(f"active_latents expected KLs of shape (B, D) or (D,), got {tuple(kl.shape)}")
+    if threshold < 0:
+        raise ValueError(f"threshold must be >= 0 nats, got {threshold}")
+    mean = kl.mean(dim=0) if kl.dim() == 2 else kl  # (D,)
+    order = torch.argsort(mean, descending=True, stable=True)  # (D,)
+    return order[mean[order] > threshold]
+
+
+__all__ = ["active_latents", "kl_per_dimension", "model_kl_per_dimension"]

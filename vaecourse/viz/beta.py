@@ -1,0 +1,186 @@
+"""Figures of chapter 2 (beta-VAE): the rate-distortion picture, per-dimension KL, the multiplier's trace,
+a traversal row with its decoded image, and one model of a beta sweep at a glance.
+
+Pure functions: numbers or models in, a :class:`~vaecourse.viz.figure.CourseFigure` out (the widgets in
+:mod:`vaecourse.widgets` only wire sliders to them). Shape letters: N images, D latent dimensions, V values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vaecourse.viz.figure import CourseFigure as Figure
+from vaecourse.viz.images import _draw, traversal_images
+
+
+def rate_distortion_figure(points: Sequence[Mapping], title: str = "rate-distortion: what each beta buys") -> Figure:
+    """Each trained model as a point (rate = KL, distortion = -E log p(x|z)), both in nats per image.
+
+    ``points``: mappings with ``label``, ``kl`` and ``log_px_z`` (and optionally ``marker``). Dashed lines
+    are constant ELBO (rate + distortion = -ELBO): the lower-left, the better the bound; beta-VAE trades along
+    the curve, buying a lower rate with more distortion [alemi2018, Fig. 1; higgins2017, Eq. 4].
+    """
+    if not points:
+        raise ValueError("rate_distortion_figure needs at least one point")
+    rate = np.array([float(p["kl"]) for p in points])
+    distortion = np.array([-float(p["log_px_z"]) for p in points])
+    fig = Figure(figsize=(5.6, 4.2))
+    ax = fig.subplots()
+    span = max(rate.max(), 1.0)
+    for level in np.unique(np.round((rate + distortion) / 10) * 10):
+        xs = np.linspace(0, span * 1.15, 50)
+        ax.plot(xs, level - xs, ls="--", lw=0.7, color="0.75", zorder=0)
+    for p, r, d in zip(points, rate, distortion):
+        ax.scatter([r], [d], s=45, marker=p.get("marker", "o"), zorder=3)
+        ax.annotate(str(p["label"]), (r, d), textcoords="offset points", xytext=(6, 4), fontsize=9)
+    pad = 0.1 * (distortion.max() - distortion.min() + 1.0)
+    ax.set_xlim(0, span * 1.15)
+    ax.set_ylim(max(0.0, distortion.min() - pad), distortion.max() + pad)
+    ax.set_xlabel("rate: KL(q(z|x) || p(z))  [nats]")
+    ax.set_ylabel("distortion: -E_q log p(x|z)  [nats]")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def kl_per_dimension_figure(kls: Mapping[str, Sequence[float] | Tensor], threshold: float = 0.1,
+                            title: str = "KL per latent dimension (batch mean)") -> Figure:
+    """One bar chart per model: the mean KL_d of each latent dimension, bars above ``threshold`` (active) dark.
+
+    ``kls``: label -> (D,) per-dimension KLs in nats (e.g. from ``metrics.model_kl_per_dimension``).
+    """
+    if not kls:
+        raise ValueError("kl_per_dimension_figure needs at least one model")
+    n = len(kls)
+    fig = Figure(figsize=(min(3.0 * n, 15.0), 2.9))
+    axes = fig.subplots(1, n, squeeze=False, sharey=True)[0]
+    top = max(float(np.max(np.asarray(torch.as_tensor(v)))) for v in kls.values())
+    for ax, (label, values) in zip(axes, kls.items()):
+        values = np.asarray(torch.as_tensor(values, dtype=torch.float64))
+        active = values > threshold
+        ax.bar(np.arange(len(values)), values, color=np.where(active, "tab:blue", "0.8"))
+        ax.axhline(threshold, color="tab:red", lw=0.8, ls=":")
+        ax.set_xticks(np.arange(len(values)))
+        ax.set_xticklabels([str(i) for i in range(len(values))], fontsize=7)
+        ax.set_title(f"{label}: {int(active.sum())} active", fontsize=10)
+        ax.set_xlabel("latent d")
+        ax.set_ylim(0, top * 1.1 + 1e-6)
+    axes[0].set_ylabel("mean KL_d [nats]")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _smooth(y: np.ndarray, window: int) -> np.ndarray:
+    if window <= 1 or len(y) < window:
+        return y
+    return np.convolve(y, np.ones(window) / window, mode="valid")
+
+
+def multiplier_figure(runs: Mapping[str, object], epsilon: float | None = None, smooth: int = 50,
+                      title: str = "the Lagrange multiplier against fixed beta") -> Figure:
+    """Three panels against the step: the multiplier beta, the KL (with the bound epsilon) and log p(x|z).
+
+    ``runs``: label -> a History (or any mapping with ``steps`` and ``records``) holding ``beta`` and ``kl``
+    and ``log_px_z``. A fixed-beta run draws a flat line in the first panel: the same Lagrangian with its
+    multiplier frozen [slides, Eq. 8-9].
+    """
+    if not runs:
+        raise ValueError("multiplier_figure needs at least one run")
+    fig = Figure(figsize=(13.0, 3.4))
+    axes = fig.subplots(1, 3)
+    for label, history in runs.items():
+        steps = np.asarray(history.steps if hasattr(history, "steps") else history["steps"])
+        records = history.records if hasattr(history, "records") else history["records"]
+        for ax, key in zip(axes, ("beta", "kl", "log_px_z")):
+            if key not in records:
+                raise ValueError(f"run {label!r} has no {key!r} in its history (it has {sorted(records)})")
+            y = _smooth(np.asarray(records[key], dtype=float), 1 if key == "beta" else smooth)
+            ax.plot(steps[len(steps) - len(y):], y, label=label, lw=1.6)
+    if epsilon is not None:
+        axes[1].axhline(epsilon, color="black", ls="--", lw=1, label=f"epsilon = {epsilon:g}")
+    for ax, name in zip(axes, ("multiplier beta", "KL [nats]", "log p(x|z) [nats]")):
+        ax.set_xlabel("step")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def traversal_row_figure(model, z: Tensor, dim: int, value: float, span: float = 3.0, steps: int = 9,
+                         title: str | None = None) -> Figure:
+    """The decoded image with latent ``dim`` set to ``value`` (large, left) beside the whole row of that
+    dimension traversed over [-span, span] (right), the cell nearest ``value`` framed in red."""
+    z = torch.as_tensor(z, dtype=torch.float32).flatten()
+    values = torch.linspace(-span, span, steps)
+    row = traversal_images(model, z, [dim], values)[0]  # (V, C, H, W)
+    image = traversal_images(model, z, [dim], torch.tensor([float(value)]))[0, 0]  # (C, H, W)
+    fig = Figure(figsize=(2.4 + 1.0 * steps, 2.4))
+    grid = fig.add_gridspec(2, steps + 3)
+    big = fig.add_subplot(grid[:, :2])
+    _draw(big, image)
+    big.set_title(f"z{dim} = {value:+.2f}", fontsize=10)
+    nearest = int(torch.argmin((values - float(value)).abs()))
+    for c in range(steps):
+        ax = fig.add_subplot(grid[0, 3 + c])
+        _draw(ax, row[c])
+        ax.set_xlabel(f"{values[c].item():.1f}", fontsize=8)
+        if c == nearest:
+            for spine in ax.spines.values():
+                spine.set_edgecolor("tab:red")
+                spine.set_linewidth(2.5)
+    fig.suptitle(title or f"latent {dim} traversed, the others held at their values")
+    return fig
+
+
+@torch.no_grad()
+def sweep_model_figure(model, x: Tensor, label: str, n_latents: int = 5, span: float = 2.5, steps: int = 7,
+                       threshold: float = 0.1) -> Figure:
+    """One model of a beta sweep at a glance: data and reconstructions (top), its per-dimension KL (left)
+    and traversals of its ``n_latents`` most informative latents around the first image's code (right)."""
+    from vaecourse.metrics.latent_kl import kl_per_dimension
+
+    x = x.to(model.device)
+    q = model.encode(x)
+    kl = kl_per_dimension(q.mu, q.logvar).mean(dim=0).cpu()  # (D,)
+    recon = model.decode(q.mu).mean.cpu()  # (N, C, H, W)
+    order = torch.argsort(kl, descending=True)[:n_latents].tolist()
+    values = torch.linspace(-span, span, steps)
+    grid = traversal_images(model, q.mu[0].cpu(), order, values)  # (R, V, C, H, W)
+    n = x.shape[0]
+    cols = max(n, steps + 4)
+    fig = Figure(figsize=(1.0 * cols, 2.2 + 1.0 * len(order)))
+    spec = fig.add_gridspec(2 + len(order), cols)
+    for i in range(n):
+        for r, images in enumerate((x.cpu(), recon)):
+            ax = fig.add_subplot(spec[r, i])
+            _draw(ax, images[i])
+            if i == 0:
+                ax.set_ylabel("x" if r == 0 else "x̂", rotation=0, ha="right", va="center")
+    bars = fig.add_subplot(spec[2:, :3])
+    bars.barh(np.arange(len(kl)), kl.numpy(), color=np.where(kl.numpy() > threshold, "tab:blue", "0.8"))
+    bars.invert_yaxis()
+    bars.set_yticks(np.arange(len(kl)))
+    bars.set_yticklabels([f"z{d}" for d in range(len(kl))], fontsize=7)
+    bars.set_xlabel("mean KL_d [nats]")
+    for r, d in enumerate(order):
+        for c in range(steps):
+            ax = fig.add_subplot(spec[2 + r, 4 + c])
+            _draw(ax, grid[r, c])
+            if c == 0:
+                ax.set_ylabel(f"z{d}", rotation=0, ha="right", va="center", fontsize=8)
+            if r == len(order) - 1:
+                ax.set_xlabel(f"{values[c].item():.1f}", fontsize=8)
+    fig.suptitle(f"{label}: KL {kl.sum().item():.1f} nats, {int((kl > threshold).sum())} active latents")
+    return fig
+
+
+__all__ = ["kl_per_dimension_figure", "multiplier_figure", "rate_distortion_figure", "sweep_model_figure",
+           "traversal_row_figure"]
