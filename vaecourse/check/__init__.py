@@ -13,3 +13,8 @@ return False.
 from vaecourse.check.elbo import bernoulli_log_likelihood, elbo, gaussian_kl, reparameterize
 
 __all__ = ["bernoulli_log_likelihood", "elbo", "gaussian_kl", "reparameterize"]
+
+# chapter 3: disentanglement metrics
+from vaecourse.check.metrics import classifier_accuracy, fixed_factor_pairs, mig_normalisation, z_diff  # noqa: E402
+
+__all__ += ["classifier_accuracy", "fixed_factor_pairs", "mig_normalisation", "z_diff"]

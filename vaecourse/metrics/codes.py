@@ -37,6 +37,7 @@ from vaecourse.data.base import GroundTruthDataset
 RepresentationFn = Callable[[Tensor], object]  # images (B, C, H, W) -> codes (B, D), tensor or array
 
 DEFAULT_ENCODE_BATCH = 1024
+RENDER_BATCH = 8192  # images rendered per call (a float32 64x64 batch of 8192 is 134 MB)
 
 
 # ---- checks ---------------------------------------------------------------------------------------
@@ -97,15 +98,22 @@ def check_codes(codes, n: int, dim: int | None = None, who: str = "representatio
 
 
 # ---- the two ways to get codes ----------------------------------------------------------------------
-def _encode(dataset, representation_fn: RepresentationFn, factors: Tensor, batch_size: int) -> np.ndarray:
-    """Render ``factors (n, K)`` and encode them in batches -> float64 ``(n, D)``."""
-    chunks, dim = [], None
+def _encode(dataset, representation_fn: RepresentationFn, factors: Tensor, batch_size: int,
+            dim: int | None = None) -> np.ndarray:
+    """Render ``factors (n, K)`` and encode them in batches of ``batch_size`` -> float64 ``(n, D)``.
+
+    Images are rendered ``RENDER_BATCH`` at a time (the renderer is several times faster per image on large
+    batches than on small ones) and handed to the representation ``batch_size`` at a time.
+    """
+    chunks = []
     with torch.no_grad():
-        for start in range(0, factors.shape[0], batch_size):
-            part = factors[start:start + batch_size]
-            codes = check_codes(representation_fn(dataset.render(part)), part.shape[0], dim)  # (b, D)
-            dim = codes.shape[1]
-            chunks.append(codes)
+        for first in range(0, factors.shape[0], RENDER_BATCH):
+            images = dataset.render(factors[first:first + RENDER_BATCH])  # (r, C, H, W)
+            for start in range(0, images.shape[0], batch_size):
+                part = images[start:start + batch_size]
+                codes = check_codes(representation_fn(part), part.shape[0], dim)  # (b, D)
+                dim = codes.shape[1]
+                chunks.append(codes)
     if not chunks:
         raise ValueError("no factors to encode")
     return np.concatenate(chunks)
@@ -147,17 +155,14 @@ def encode_grid(dataset, representation_fn: RepresentationFn, *, batch_size: int
     n = int(dataset.num_combinations)
     started = time.perf_counter()
     chunks, dim = [], None
-    starts = range(0, n, batch_size)
+    starts = range(0, n, RENDER_BATCH)
     if progress:
         from tqdm.auto import tqdm
-        starts = tqdm(starts, desc="encoding the grid", total=math.ceil(n / batch_size))
-    with torch.no_grad():
-        for start in starts:
-            index = torch.arange(start, min(start + batch_size, n))
-            factors = dataset.factors_at(index)  # (b, K)
-            codes = check_codes(representation_fn(dataset.render(factors)), len(index), dim)
-            dim = codes.shape[1]
-            chunks.append(codes)
+        starts = tqdm(starts, desc="encoding the grid", total=math.ceil(n / RENDER_BATCH))
+    for start in starts:
+        factors = dataset.factors_at(torch.arange(start, min(start + RENDER_BATCH, n)))  # (r, K)
+        chunks.append(_encode(dataset, representation_fn, factors, batch_size, dim))
+        dim = chunks[-1].shape[1]
     return CodeCache(dataset=dataset, codes=np.concatenate(chunks), seconds=time.perf_counter() - started)
 
 
