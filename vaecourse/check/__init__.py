@@ -18,3 +18,7 @@ __all__ = ["bernoulli_log_likelihood", "elbo", "gaussian_kl", "reparameterize"]
 from vaecourse.check.beta import active_latents, beta_vae_loss, capacity_schedule, dual_ascent  # noqa: E402
 
 __all__ += ["active_latents", "beta_vae_loss", "capacity_schedule", "dual_ascent"]
+# chapter 3: disentanglement metrics
+from vaecourse.check.metrics import classifier_accuracy, fixed_factor_pairs, mig_normalisation, z_diff  # noqa: E402
+
+__all__ += ["classifier_accuracy", "fixed_factor_pairs", "mig_normalisation", "z_diff"]

@@ -1,0 +1,53 @@
+"""A ground-truth data set whose "images" are the factors themselves: the known-answer test bed of the metrics.
+
+``FactorImages((3, 6, 40, 32, 32))`` has the grid of dSprites, but the observation of a factor vector is the
+vector itself, scaled to [0, 1] and shaped like a 1 x K image. The identity representation
+``lambda x: x.flatten(1)`` is then a perfectly disentangled code (one dimension per factor), and any other
+code is a known function of the factors: a rotation entangles them, a constant knows nothing, noise
+knows nothing either. The metrics' known-answer tests and chapter 3's ceiling use it.
+
+Shape letters: n examples, K factors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from vaecourse.data.base import GroundTruthDataset
+
+
+class FactorImages(GroundTruthDataset):
+    """Factor classes ``(n, K)`` rendered as ``(n, 1, 1, K)`` images: class / (size - 1) (0 for a constant factor)."""
+
+    def __init__(self, factor_sizes: Sequence[int], factor_names: Sequence[str] | None = None,
+                 device: str | torch.device = "cpu"):
+        sizes = tuple(int(s) for s in factor_sizes)
+        if not sizes or min(sizes) < 1:
+            raise ValueError(f"factor_sizes must be positive ints, at least one factor; got {tuple(factor_sizes)}")
+        names = tuple(factor_names) if factor_names is not None else tuple(f"v{k}" for k in range(len(sizes)))
+        if len(names) != len(sizes):
+            raise ValueError(f"{len(names)} factor names for {len(sizes)} factor sizes")
+        self.factor_sizes, self.factor_names = sizes, names
+        self.device = torch.device(device)
+        self._scale = torch.tensor([max(s - 1, 1) for s in sizes], dtype=torch.float32, device=self.device)  # (K,)
+
+    def __repr__(self) -> str:
+        return f"FactorImages({self.factor_sizes})"
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (1, 1, self.num_factors)
+
+    def factor_values(self, factors) -> Tensor:
+        """class / (size - 1), in [0, 1] -> ``(n, K)``."""
+        return self.check_factors(factors).float() / self._scale
+
+    def render(self, factors) -> Tensor:
+        """The factor values as ``(n, 1, 1, K)`` "images"."""
+        return self.factor_values(factors)[:, None, None, :]
+
+
+__all__ = ["FactorImages"]
