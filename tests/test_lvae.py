@@ -257,3 +257,17 @@ def test_bad_inputs_are_refused():
         ladder_elbo(model(_images()), _images(), epoch=1, warmup_epochs=-1)
     with pytest.raises(ValueError, match="n_samples"):
         model.layer_means(_images(), n_samples=0)
+
+
+def test_importance_weights_reuse_the_bottom_up_pass_exactly():
+    model, x = _model("ladder", batch_norm=True), _images()
+    model.train()
+    model(x)  # running statistics away from their initial values
+    model.eval()
+    S = 5
+    log_w = model.log_importance_weights(x, S, generator=torch.Generator().manual_seed(11))
+    g = torch.Generator().manual_seed(11)
+    draws = [[torch.randn((B, d), generator=g) for d in model.latent_sizes] for _ in range(S)]
+    for s in range(S):  # sample by sample, each a full forward pass with its own bottom-up pass
+        out = model(x, eps=draws[s])
+        torch.testing.assert_close(log_w[s], out.p_x.log_prob(x) + out.log_p_z - out.log_q_z)

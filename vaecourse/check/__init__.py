@@ -11,5 +11,7 @@ return False.
 """
 
 from vaecourse.check.elbo import bernoulli_log_likelihood, elbo, gaussian_kl, reparameterize
+from vaecourse.check.ladder import log_mean_exp, precision_weighted_merge, unit_activity, warmup_weight  # chapter 4
 
 __all__ = ["bernoulli_log_likelihood", "elbo", "gaussian_kl", "reparameterize"]
+__all__ += ["log_mean_exp", "precision_weighted_merge", "unit_activity", "warmup_weight"]

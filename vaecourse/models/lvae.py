@@ -208,9 +208,10 @@ class LadderVAE(CourseModel):
 
     # ------------------------------------------------------------------------------------------------ forward
     def forward(self, x: Tensor, generator: torch.Generator | None = None,
-                eps: Sequence[Tensor] | None = None) -> LadderOutput:
+                eps: Sequence[Tensor] | None = None, hats: Sequence[tuple[Tensor, Tensor]] | None = None) -> LadderOutput:
         """One reparameterised pass. ``eps`` (one (B, D_i) standard-normal tensor per layer) fixes the noise;
-        otherwise it is drawn from ``generator``, layer 0 first."""
+        otherwise it is drawn from ``generator``, layer 0 first. ``hats`` (ladder only) reuses a bottom-up
+        pass already computed for these x (importance sampling repeats the same images)."""
         self.check_input(x)
         eps = self._noise(x.shape[0], eps, generator, x)
         L = self.n_layers
@@ -219,7 +220,7 @@ class LadderVAE(CourseModel):
         z: list = [None] * L
         if self.inference == "ladder":
             # 1. deterministic bottom-up pass [Eq. 19-21]
-            hats = self.bottom_up(x)
+            hats = self.bottom_up(x) if hats is None else list(hats)
             # 2. top-down pass: the top layer takes the bottom-up estimate as it is (mu_q,L = mu_hat_L) [Eq. 25]
             q[L - 1] = hats[L - 1]
             for i in reversed(range(L)):
@@ -290,7 +291,11 @@ class LadderVAE(CourseModel):
         eps = [torch.stack(e) for e in zip(*[[torch.randn((B, d), generator=generator) for d in self.latent_sizes]
                                             for _ in range(n_samples)])]  # L tensors (S, B, D_i)
         flat_x = x.unsqueeze(0).expand(n_samples, *x.shape).reshape(n_samples * B, *x.shape[1:])  # (S*B, C, H, W)
-        out = self.forward(flat_x, eps=[e.reshape(n_samples * B, -1) for e in eps])
+        hats = None
+        if self.inference == "ladder" and not self.training:  # x is deterministic bottom-up: run it once, not S times
+            hats = [tuple(t.unsqueeze(0).expand(n_samples, *t.shape).reshape(n_samples * B, -1) for t in pair)
+                    for pair in self.bottom_up(x)]
+        out = self.forward(flat_x, eps=[e.reshape(n_samples * B, -1) for e in eps], hats=hats)
         log_w = out.p_x.log_prob(flat_x) + out.log_p_z - out.log_q_z  # (S*B,)
         return log_w.view(n_samples, B)
 
