@@ -41,6 +41,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from vaecourse.objectives import elbo, importance_weighted_bound
 
     model = checkpoints.load(args.checkpoint, map_location=args.device if args.device != "auto" else "cpu")
+    model.eval()  # batch norm (chapter 4) scores with its running statistics
     dataset = make_dataset(args.dataset, model.device, image_shape=tuple(model.image_shape))
     generator = torch.Generator().manual_seed(args.seed)
     x = dataset.evaluation_batch(args.n, generator)
@@ -59,6 +60,12 @@ def _data(args: argparse.Namespace) -> int:
         from vaecourse.data.dsprites import load_official_dsprites
         data = load_official_dsprites(args.path, download=args.download, cache_dir=args.cache_dir)
         print(f"official dSprites verified: {len(data)} images")
+        return 0
+    if args.name == "mnist":
+        from vaecourse.data.mnist import load_mnist
+        root = args.path or (Path(args.cache_dir) / "mnist" if args.cache_dir else None)
+        digits = load_mnist(root, download=args.download)
+        print(f"MNIST verified (MD5): {len(digits.train)} training and {len(digits.test)} test images")
         return 0
     raise SystemExit(f"unknown data set {args.name!r}")
 
@@ -108,8 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=_evaluate)
 
     data = verbs.add_parser("data", help="verify (or, with --download, fetch) an official data file")
-    data.add_argument("name", choices=["dsprites"])
-    data.add_argument("--path", default=None, help="the file, if you already have it")
+    data.add_argument("name", choices=["dsprites", "mnist"])
+    data.add_argument("--path", default=None, help="the file (mnist: the folder of IDX files), if you already have it")
     data.add_argument("--download", action="store_true", help="download into the cache, then verify its checksum")
     data.add_argument("--cache-dir", default=None)
     data.set_defaults(func=_data)

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from vaecourse import checkpoints
 from vaecourse.runtime import default_device
 
-DATASETS = ("dsprites",)
+DATASETS = ("dsprites", "mnist", "digits")
 
 
 @dataclass
@@ -35,6 +35,7 @@ class TrainingData:
     batches: Callable  # (batch_size, steps, generator) -> iterator of (x, ...)
     evaluation_batch: Callable  # (n, generator) -> x
     image_shape: tuple[int, int, int]
+    examples: int | None = None  # training-set size when finite (epochs for warm-up schedules)
 
 
 def make_dataset(name: str, device: torch.device, image_shape: tuple[int, ...] | None = None) -> TrainingData:
@@ -56,7 +57,33 @@ def make_dataset(name: str, device: torch.device, image_shape: tuple[int, ...] |
 
         return TrainingData(batches=batches, evaluation_batch=lambda n, g: shrink(data.sample(n, generator=g)[0]),
                             image_shape=(1, side, side))
+    if name in ("mnist", "digits"):
+        return _digit_dataset(name, device)
     raise ValueError(f"unknown dataset {name!r}: expected one of {DATASETS}")
+
+
+def _digit_dataset(name: str, device: torch.device) -> TrainingData:
+    """MNIST from the verified cache (``python -m vaecourse data mnist --download``) or scikit-learn's digits,
+    shuffled every epoch and dynamically binarised batch by batch [sonderby2016]."""
+    from vaecourse.data.mnist import dynamic_binarize, load_mnist, load_sklearn_digits
+    digits = load_mnist() if name == "mnist" else load_sklearn_digits()
+    train, test = digits.train.to(device), digits.test.to(device)
+
+    def batches(batch_size, steps, generator):
+        done = 0
+        while done < steps:
+            order = torch.randperm(len(train), generator=generator, device=generator.device).to(device)
+            for start in range(0, len(train) - batch_size + 1, batch_size):
+                if done == steps:
+                    return
+                yield dynamic_binarize(train[order[start:start + batch_size]], generator), None
+                done += 1
+
+    def evaluation_batch(n, generator):
+        return dynamic_binarize(test[:n], generator)
+
+    return TrainingData(batches=batches, evaluation_batch=evaluation_batch, image_shape=tuple(digits.image_shape),
+                        examples=len(train))
 
 
 def objective_names() -> tuple[str, ...]:
@@ -65,7 +92,7 @@ def objective_names() -> tuple[str, ...]:
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="vae", choices=["vae"], help="model family")
+    parser.add_argument("--model", default="vae", choices=["vae", "lvae"], help="model family (lvae: chapter 4)")
     parser.add_argument("--encoder", default="conv64", help="encoder/decoder architecture (mlp, conv64, conv32, mlp28)")
     parser.add_argument("--latent-dim", type=int, default=10)
     parser.add_argument("--image-size", type=int, default=64, help="side of the images the model sees (32: pooled)")
@@ -79,6 +106,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epsilon", type=float, default=25.0, help="constrained objective: KL bound in nats")
     parser.add_argument("--lr-dual", type=float, default=0.01, help="constrained objective: dual-ascent step size")
     parser.add_argument("--dataset", default="dsprites", help=f"data set ({', '.join(DATASETS)})")
+    # chapter 4: hierarchical / Ladder VAE
+    parser.add_argument("--latent-sizes", default="64,32,16,8,4", help="lvae: units per stochastic layer, bottom first")
+    parser.add_argument("--hidden-sizes", default="512,256,128,64,32", help="lvae: MLP width per layer, bottom first")
+    parser.add_argument("--inference", default="ladder", choices=["ladder", "bottom_up"], help="lvae: inference model")
+    parser.add_argument("--no-batch-norm", action="store_true", help="lvae: no batch normalisation")
+    parser.add_argument("--warmup-epochs", type=float, default=200.0, help="ladder objective: epochs of KL warm-up (N_t)")
     parser.add_argument("--steps", type=int, default=10_000, help="total optimiser steps")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -104,8 +137,22 @@ def _write_logs(out: Path, history) -> None:
                              lambda tmp: Path(tmp).write_text(json.dumps(history.to_dict())))
 
 
+def _sizes(text: str, flag: str) -> list[int]:
+    try:
+        return [int(s) for s in str(text).split(",")]
+    except ValueError:
+        raise ValueError(f"{flag} expects comma-separated integers such as 64,32,16, got {text!r}") from None
+
+
+def _build_model(args: argparse.Namespace, image_shape):
+    from vaecourse.models import VAE, LadderVAE
+    if args.model == "lvae":
+        return LadderVAE(_sizes(args.latent_sizes, "--latent-sizes"), _sizes(args.hidden_sizes, "--hidden-sizes"),
+                         inference=args.inference, batch_norm=not args.no_batch_norm, image_shape=image_shape)
+    return VAE(latent_dim=args.latent_dim, encoder=args.encoder, image_shape=image_shape)
+
+
 def train_from_args(args: argparse.Namespace) -> int:
-    from vaecourse.models import VAE
     from vaecourse.objectives import make_objective
     from vaecourse.train import Every, History, fit
 
@@ -115,11 +162,12 @@ def train_from_args(args: argparse.Namespace) -> int:
         raise ValueError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
     device = default_device(args.device)
     out = Path(args.out)
-    objective = make_objective(args.objective, args)
     data = make_dataset(args.dataset, device, image_shape=(1, args.image_size, args.image_size))
+    args.steps_per_epoch = max(1, data.examples // args.batch_size) if data.examples else None
+    objective = make_objective(args.objective, args)
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(args.seed)
     torch.manual_seed(args.seed)
-    model = VAE(latent_dim=args.latent_dim, encoder=args.encoder, image_shape=data.image_shape).to(device)
+    model = _build_model(args, data.image_shape).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     history, start = History(), 0
     if args.resume:

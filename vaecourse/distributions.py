@@ -102,7 +102,24 @@ def standard_normal(batch_shape: tuple[int, ...], dim: int, device=None, dtype=t
     return DiagonalGaussian(zeros, zeros)
 
 
+def precision_weighted_merge(mu_hat: Tensor, var_hat: Tensor, mu_p: Tensor, var_p: Tensor) -> tuple[Tensor, Tensor]:
+    """Combine two Gaussian opinions about the same unit by adding precisions.  [sonderby2016, Eq. 23-24]
+
+        sigma_q^2 = 1 / (sigma_hat^-2 + sigma_p^-2)
+        mu_q      = (mu_hat sigma_hat^-2 + mu_p sigma_p^-2) / (sigma_hat^-2 + sigma_p^-2)
+
+    ``(mu_hat, var_hat)`` is the bottom-up "approximate likelihood" from the data, ``(mu_p, var_p)`` the
+    top-down prior; the result is the normalised product N(mu_hat, var_hat) * N(mu_p, var_p), each
+    element-wise. The more certain source (smaller variance) pulls the mean towards itself, and the
+    merged variance is smaller than either. Variances, not log-variances, go in and come out.
+    """
+    precision_hat, precision_p = 1.0 / var_hat, 1.0 / var_p  # (..., D)
+    var = 1.0 / (precision_hat + precision_p)  # Eq. (23)
+    mu = (mu_hat * precision_hat + mu_p * precision_p) * var  # Eq. (24)
+    return mu, var
+
+
 __all__ = [
-    "DiagonalGaussian", "kl_diagonal_gaussians", "kl_divergence", "kl_standard_normal", "log_normal",
+    "DiagonalGaussian", "kl_diagonal_gaussians", "precision_weighted_merge", "kl_divergence", "kl_standard_normal", "log_normal",
     "monte_carlo_kl", "reparameterize", "standard_normal",
 ]

@@ -11,6 +11,7 @@ return False.
 """
 
 from vaecourse.check.elbo import bernoulli_log_likelihood, elbo, gaussian_kl, reparameterize
+from vaecourse.check.ladder import log_mean_exp, precision_weighted_merge, unit_activity, warmup_weight  # chapter 4
 
 __all__ = ["bernoulli_log_likelihood", "elbo", "gaussian_kl", "reparameterize"]
 
@@ -22,3 +23,4 @@ __all__ += ["active_latents", "beta_vae_loss", "capacity_schedule", "dual_ascent
 from vaecourse.check.metrics import classifier_accuracy, fixed_factor_pairs, mig_normalisation, z_diff  # noqa: E402
 
 __all__ += ["classifier_accuracy", "fixed_factor_pairs", "mig_normalisation", "z_diff"]
+__all__ += ["log_mean_exp", "precision_weighted_merge", "unit_activity", "warmup_weight"]

@@ -20,6 +20,14 @@ from vaecourse.data.dsprites import (
     load_official_dsprites,
 )
 
+from vaecourse.data.mnist import (  # chapter 4: handwritten digits
+    DigitImages,
+    dynamic_binarize,
+    load_digit_images,
+    load_mnist,
+    load_sklearn_digits,
+)
+
 __all__ = [
     "GroundTruthDataset", "mixed_radix_bases",
     "FactorImages",
@@ -27,3 +35,4 @@ __all__ = [
     "DSPRITES_FACTOR_NAMES", "DSPRITES_FACTOR_SIZES", "DSPRITES_SHAPE_NAMES",
     "OFFICIAL_BLOB_ID", "OFFICIAL_FILENAME", "OFFICIAL_URL",
 ]
+__all__ += ["DigitImages", "dynamic_binarize", "load_digit_images", "load_mnist", "load_sklearn_digits"]

@@ -18,3 +18,7 @@ from vaecourse.metrics.factorvae import factorvae
 from vaecourse.metrics.higgins import higgins
 from vaecourse.metrics.mig import mig
 from vaecourse.metrics.sap import sap
+"""Metrics: functions of data and a representation (or a model) returning a dict."""
+
+from vaecourse.metrics.likelihood import test_log_likelihood
+from vaecourse.metrics.units import KLRecorder, active_units, kl_per_unit, unit_activity

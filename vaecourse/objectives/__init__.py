@@ -6,9 +6,11 @@ from vaecourse.objectives.beta import (ConstrainedVAE, beta_vae, capacity_at, ca
                                        kl_weight,
                                        normalised_beta, unnormalised_beta)
 from vaecourse.objectives.elbo import Terms, elbo, elbo_terms, importance_weighted_bound, log_mean_exp
+from vaecourse.objectives.ladder import ladder_elbo  # chapter 4
 
 __all__ = ["ConstrainedVAE", "Terms", "beta_vae", "capacity_at", "capacity_vae", "dual_ascent_step", "elbo", "kl_weight",
            "elbo_terms", "importance_weighted_bound", "log_mean_exp", "normalised_beta", "unnormalised_beta"]
+__all__ += ["ladder_elbo"]
 
 # The objectives the command line can name: name -> factory(args namespace) -> objective callable.
 OBJECTIVES = {
@@ -20,6 +22,8 @@ OBJECTIVES = {
     "capacity": lambda args: partial(capacity_vae, gamma=args.gamma, c_max=args.c_max, c_steps=args.c_steps,
                                      c_start_step=args.c_start_step),
     "constrained": lambda args: ConstrainedVAE(epsilon=args.epsilon, lr_dual=args.lr_dual, beta=args.beta),
+    "ladder": lambda args: partial(ladder_elbo, warmup_epochs=args.warmup_epochs,
+                                   steps_per_epoch=getattr(args, "steps_per_epoch", None)),
 }
 
 

@@ -41,7 +41,11 @@ class Terms:
 
 
 def elbo_terms(output, x: Tensor) -> tuple[Tensor, Tensor]:
-    """(log p(x|z), KL(q||p)) per example from a model output with ``q_z``, ``p_x`` (and a N(0, I) prior)."""
+    """(log p(x|z), KL(q||p)) per example from a model output with ``q_z``, ``p_x`` (and a N(0, I) prior).
+
+    An output that carries its own per-example ``kl`` (the hierarchical models of chapter 4, whose prior
+    p(z_i | z_{i+1}) is not N(0, I)) is trusted for the KL term.
+    """
     expected = tuple(output.p_x.batch_shape + output.p_x.event_shape)
     if not isinstance(x, torch.Tensor) or tuple(x.shape) != expected:
         got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -49,6 +53,8 @@ def elbo_terms(output, x: Tensor) -> tuple[Tensor, Tensor]:
     if not x.is_floating_point():
         raise ValueError(f"the objective expected floating-point images, got dtype {x.dtype}")
     log_px_z = output.p_x.log_prob(x)  # (B,) summed over pixels
+    if getattr(output, "kl", None) is not None:  # a model whose prior is not N(0, I) (a hierarchy) reports its KL
+        return log_px_z, output.kl  # (B,)
     kl = output.q_z.kl_to_standard_normal()  # (B,) closed form, summed over D
     return log_px_z, kl
 
@@ -74,28 +80,47 @@ def importance_weighted_bound(model, x: Tensor, k: int = 5000, *, chunk_size: in
     The k samples are drawn ``chunk_size`` at a time and folded into a running logsumexp, so
     memory grows with the chunk, not with k: k = 5000 fits where 5000 decoded batches would not.
     L_1 is the ELBO (in expectation); L_k rises towards log p(x) as k grows.
+    A model with a ``log_importance_weights(x, S, generator=...) -> (S, B)`` method (the hierarchical
+    models of chapter 4, whose q and p span several layers) supplies its own weights.
     """
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k (the number of importance samples) must be an integer >= 1, got {k!r}")
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
-    q = model.encode(x)
-    mu, logvar = q.mu, q.logvar  # (B, D)
+    if hasattr(model, "log_importance_weights"):  # a model that scores its own samples (a hierarchy)
+        log_weights = model.log_importance_weights
+    else:
+        log_weights = _vae_log_weights(model, x)
     batch = x.shape[0]
-    running = torch.full((batch,), -math.inf, device=x.device, dtype=mu.dtype)  # logsumexp so far
+    running = torch.full((batch,), -math.inf, device=x.device)  # logsumexp so far
     done = 0
     while done < k:
         s = min(chunk_size, k - done)
-        # one draw per sample, so the samples (and the bound) do not depend on how k is chunked
+        log_w = log_weights(x, s, generator=generator)  # (S, B)
+        running = torch.logaddexp(running.to(log_w.dtype), torch.logsumexp(log_w, dim=0))
+        done += s
+    return running - math.log(k)  # (B,)
+
+
+def _vae_log_weights(model, x: Tensor):
+    """log w_s = log p(x|z_s) + log N(z_s; 0, I) - log q(z_s|x) for a VAE, as a function of (x, S): (S, B).
+
+    The encoder runs once; each call draws S new samples, one draw per sample, so the samples (and the
+    bound) do not depend on how k is chunked.
+    """
+    q = model.encode(x)
+    mu, logvar = q.mu, q.logvar  # (B, D)
+    batch = x.shape[0]
+
+    def log_weights(x: Tensor, s: int, generator: torch.Generator | None = None) -> Tensor:
         eps = torch.stack([torch.randn(mu.shape, generator=generator) for _ in range(s)]).to(mu.device, mu.dtype)  # (S, B, D)
         z = mu + torch.exp(0.5 * logvar) * eps  # (S, B, D)
         flat_z = z.reshape(s * batch, -1)  # (S*B, D)
         flat_x = x.unsqueeze(0).expand(s, *x.shape).reshape(s * batch, *x.shape[1:])
         log_px_z = model.decode(flat_z).log_prob(flat_x).view(s, batch)  # (S, B)
-        log_w = log_px_z + log_normal(z) - log_normal(z, mu, logvar)  # (S, B)
-        running = torch.logaddexp(running, torch.logsumexp(log_w, dim=0))
-        done += s
-    return running - math.log(k)  # (B,)
+        return log_px_z + log_normal(z) - log_normal(z, mu, logvar)  # (S, B)
+
+    return log_weights
 
 
 __all__ = ["Terms", "elbo", "elbo_terms", "importance_weighted_bound", "log_mean_exp"]

@@ -6,6 +6,7 @@ in a notebook and nothing leaks between calls; widgets call these and only wire 
 
 from vaecourse.viz.images import image_grid, reconstruction_figure, traversal_figure, traversal_images
 from vaecourse.viz.training import history_figure, kl_estimator_figure
+from vaecourse.viz.ladder import active_units_figure, kl_heatmap_figure, layer_pca_figure, pca_2d  # chapter 4
 
 __all__ = ["history_figure", "image_grid", "kl_estimator_figure", "reconstruction_figure", "traversal_figure",
            "traversal_images"]
@@ -16,3 +17,4 @@ from vaecourse.viz.beta import (kl_per_dimension_figure, multiplier_figure, rate
 
 __all__ += ["kl_per_dimension_figure", "multiplier_figure", "rate_distortion_figure", "sweep_model_figure",
             "traversal_row_figure"]
+__all__ += ["active_units_figure", "kl_heatmap_figure", "layer_pca_figure", "pca_2d"]

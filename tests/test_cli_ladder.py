@@ -1,0 +1,49 @@
+"""The command line for chapter 4: train a Ladder VAE on the offline digits, evaluate it, refuse bad sizes."""
+
+import pytest
+import torch
+
+from vaecourse import checkpoints
+from vaecourse.__main__ import main
+from vaecourse.models import LadderVAE
+
+
+def test_train_and_evaluate_an_lvae(tmp_path, capsys):
+    out = tmp_path / "lvae.pt"
+    code = main(["train", "--model", "lvae", "--dataset", "digits", "--objective", "ladder", "--latent-sizes", "6,3",
+                 "--hidden-sizes", "32,16", "--warmup-epochs", "1", "--steps", "30", "--batch-size", "50",
+                 "--checkpoint-every", "10", "--out", str(out), "--no-progress", "--device", "cpu"])
+    assert code == 0
+    saved = checkpoints.read(out)
+    model = saved.model
+    assert isinstance(model, LadderVAE) and model.latent_sizes == (6, 3) and model.hparams["batch_norm"]
+    weights = saved.extra["history"]["records"]["kl_weight"]
+    # 1,500 images / 50 = 30 steps per epoch: the weight rises linearly over the one warm-up epoch
+    assert weights[0] == 0.0 and weights[15] == pytest.approx(0.5) and weights[-1] == pytest.approx(29 / 30)
+    assert "kl_layer1" in saved.extra["history"]["records"]
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--dataset", "digits", "--n", "20", "--k", "10", "--chunk", "3",
+                 "--device", "cpu"]) == 0
+    text = capsys.readouterr().out
+    assert "ELBO" in text and "importance-weighted log p(x) estimate, k=10" in text
+
+
+def test_bottom_up_without_batch_norm(tmp_path):
+    out = tmp_path / "vae.pt"
+    assert main(["train", "--model", "lvae", "--dataset", "digits", "--inference", "bottom_up", "--no-batch-norm",
+                 "--latent-sizes", "4,2", "--hidden-sizes", "16,8", "--steps", "3", "--out", str(out),
+                 "--no-progress", "--device", "cpu"]) == 0
+    model = checkpoints.load(out)
+    assert model.inference == "bottom_up" and not any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())
+
+
+def test_bad_sizes_and_missing_mnist(tmp_path, capsys, monkeypatch):
+    args = ["train", "--model", "lvae", "--dataset", "digits", "--steps", "1", "--out", str(tmp_path / "x.pt"),
+            "--no-progress", "--device", "cpu"]
+    assert main(args + ["--latent-sizes", "4,2", "--hidden-sizes", "16"]) == 2
+    assert "one entry per stochastic layer" in capsys.readouterr().err
+    assert main(args + ["--latent-sizes", "4,x"]) == 2
+    assert "comma-separated integers" in capsys.readouterr().err
+    monkeypatch.setenv("VAECOURSE_CACHE", str(tmp_path / "empty-cache"))
+    assert main(["data", "mnist"]) == 2
+    assert "download" in capsys.readouterr().err

@@ -1,0 +1,234 @@
+"""Handwritten digits for chapter 4: the real MNIST (IDX files, verified) and an offline default.
+
+- :func:`load_mnist` reads the four official IDX files [lecun1998] from a folder (by default the course
+  cache, ``$VAECOURSE_CACHE`` or ``~/.cache/vaecourse/mnist``). With ``download=True`` a missing file is
+  fetched from a standard mirror, decompressed, and kept only when the MD5 of the decompressed IDX file is
+  the published one; a file already there is checked the same way. Anything else is a clear error.
+- :func:`load_sklearn_digits` is the offline default, used in FAST mode and whenever MNIST is absent: the
+  1,797 real handwritten 8x8 digits that ship inside scikit-learn (UCI optdigits, [alpaydin1998]),
+  bilinearly upsampled to 20x20 and padded to 28x28 the way MNIST centres its 20x20 digits.
+- :func:`load_digit_images` picks one: ``"mnist"``, ``"digits"`` or ``"auto"`` (MNIST when it is cached).
+- :func:`dynamic_binarize`: a fresh Bernoulli sample of the grey images at every use, as Sønderby et al.
+  train (each epoch sees new binary images drawn from the same grey levels).
+
+Images are float tensors in [0, 1] of shape (N, 1, 28, 28); labels are int64 (N,).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from vaecourse.data.dsprites import default_cache_dir
+
+# name: (file name, MD5 of the decompressed IDX file, expected number of dimensions)
+MNIST_FILES = {
+    "train_images": ("train-images-idx3-ubyte", "6bbc9ace898e44ae57da46a324031adb", 3),
+    "train_labels": ("train-labels-idx1-ubyte", "a25bea736e30d166cdddb491f175f624", 1),
+    "test_images": ("t10k-images-idx3-ubyte", "2646ac647ad5339dbf082846283269ea", 3),
+    "test_labels": ("t10k-labels-idx1-ubyte", "27ae3e4e09519cfbb04c329615203637", 1),
+}
+MNIST_MIRRORS = (  # each serves FILE.gz; the first that answers is used
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+IDX_UBYTE = 0x08  # the only element type MNIST uses (unsigned byte)
+
+
+@dataclass(frozen=True)
+class DigitImages:
+    """Grey images in [0, 1] with labels, split into train and test, and where they came from."""
+
+    train: Tensor  # (N, 1, 28, 28) float32
+    train_labels: Tensor  # (N,) int64
+    test: Tensor  # (M, 1, 28, 28) float32
+    test_labels: Tensor  # (M,) int64
+    source: str  # a sentence naming the data, for notebooks and logs
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train.shape[1:])
+
+    def __repr__(self) -> str:
+        return f"DigitImages({self.source}: {len(self.train)} train, {len(self.test)} test, {self.image_shape})"
+
+
+# ------------------------------------------------------------------------------------------------ IDX files
+def read_idx(path: str | os.PathLike, expected_dims: int | None = None) -> np.ndarray:
+    """Read one IDX file of unsigned bytes [lecun1998]: 2 zero bytes, a type byte (0x08), a byte with the
+    number of dimensions n, n big-endian int32 sizes, then the data. Returns a uint8 array.
+
+    A wrong magic number, a dimension count other than ``expected_dims``, or a file shorter or longer
+    than its header says is a ValueError naming the file and what was found.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    if len(data) < 4:
+        raise ValueError(f"{path} is not an IDX file: only {len(data)} bytes, not even the 4-byte magic number")
+    magic = int.from_bytes(data[:4], "big")
+    zero, kind, ndim = data[0] | data[1], data[2], data[3]
+    if zero != 0 or kind != IDX_UBYTE or ndim == 0:
+        raise ValueError(f"{path} has magic number 0x{magic:08x}; an IDX file of unsigned bytes starts with "
+                         f"0x000008NN (NN = number of dimensions, e.g. 0x00000803 for images, 0x00000801 for "
+                         "labels). Is it still gzip-compressed, or another file?")
+    if expected_dims is not None and ndim != expected_dims:
+        raise ValueError(f"{path} holds a {ndim}-dimensional array (magic 0x{magic:08x}), expected "
+                         f"{expected_dims} dimensions (magic 0x{0x800 + expected_dims:08x})")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{path} is truncated: {len(data)} bytes, but its header alone needs {header}")
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(shape))
+    if len(data) != expected:
+        what = "truncated" if len(data) < expected else "longer than its header says"
+        raise ValueError(f"{path} is {what}: its header announces shape {shape}, i.e. {expected} bytes, "
+                         f"but the file has {len(data)}")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape).copy()
+
+
+def md5_of(path: str | os.PathLike) -> str:
+    digest = hashlib.md5()
+    with Path(path).open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fetch(url: str, out) -> None:
+    """Stream ``url`` into the binary file object ``out`` (the only function here that touches the network)."""
+    with urllib.request.urlopen(url, timeout=60) as response:
+        shutil.copyfileobj(response, out, length=1 << 20)
+
+
+def _download_idx(name: str, dest: Path, md5: str, mirrors=MNIST_MIRRORS) -> None:
+    """Fetch NAME.gz from the first mirror that answers, decompress, verify the MD5, then rename into place."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for mirror in mirrors:
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out, tempfile.TemporaryFile() as packed:
+                _fetch(mirror + name + ".gz", packed)
+                packed.seek(0)
+                with gzip.GzipFile(fileobj=packed) as unpacked:
+                    shutil.copyfileobj(unpacked, out, length=1 << 20)
+            actual = md5_of(tmp)
+            if actual != md5:
+                raise ValueError(f"{mirror}{name}.gz decompressed to a file with MD5 {actual}, expected {md5}")
+            os.replace(tmp, dest)
+            return
+        except (OSError, ValueError, EOFError) as err:  # network errors are OSErrors; try the next mirror
+            errors.append(f"{mirror}: {err}")
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    raise RuntimeError(f"could not download a verified {name}; nothing was kept. Tried: " + "; ".join(errors))
+
+
+def mnist_dir(root: str | os.PathLike | None = None) -> Path:
+    """The folder the IDX files are read from: ``root``, else ``<cache>/mnist``."""
+    return Path(root).expanduser() if root is not None else default_cache_dir() / "mnist"
+
+
+def load_mnist(root: str | os.PathLike | None = None, *, download: bool = False, verify: bool = True,
+               mirrors=MNIST_MIRRORS) -> DigitImages:
+    """The 60,000 + 10,000 MNIST digits [lecun1998] from the four IDX files in ``root`` (see :func:`mnist_dir`).
+
+    Each file is checked against the MD5 of the official decompressed file (``verify=False`` skips that,
+    for a subset you wrote yourself; the IDX structure is always checked). A missing file is downloaded
+    only with ``download=True``; otherwise a FileNotFoundError says how to get it.
+    """
+    folder = mnist_dir(root)
+    arrays = {}
+    for key, (name, md5, ndim) in MNIST_FILES.items():
+        path = folder / name
+        if not path.exists():
+            if not download:
+                raise FileNotFoundError(
+                    f"MNIST file {name} is not in {folder}. Fetch the four files (about 11 MB, verified by MD5) "
+                    "with load_mnist(download=True) or `python -m vaecourse data mnist --download`, or put the "
+                    "decompressed IDX files there yourself; load_sklearn_digits() needs no download at all.")
+            _download_idx(name, path, md5, mirrors)
+        elif verify and (actual := md5_of(path)) != md5:
+            raise ValueError(f"{path} is not the official MNIST file: MD5 {actual}, expected {md5}. Delete it and "
+                             "load with download=True, or pass verify=False for a file you wrote yourself.")
+        arrays[key] = read_idx(path, expected_dims=ndim)
+    for part in ("train", "test"):
+        n_images, n_labels = len(arrays[f"{part}_images"]), len(arrays[f"{part}_labels"])
+        if n_images != n_labels:
+            raise ValueError(f"MNIST {part} split has {n_images} images but {n_labels} labels")
+
+    def images(a: np.ndarray) -> Tensor:
+        return torch.from_numpy(a).float().div_(255.0).unsqueeze(1)  # (N, 1, 28, 28) in [0, 1]
+
+    return DigitImages(train=images(arrays["train_images"]), train_labels=torch.from_numpy(arrays["train_labels"]).long(),
+                       test=images(arrays["test_images"]), test_labels=torch.from_numpy(arrays["test_labels"]).long(),
+                       source=f"MNIST (LeCun et al.), IDX files from {folder}")
+
+
+# ------------------------------------------------------------------------------------------ offline default
+def upsample_digits(images8: Tensor, side: int = 28, digit_side: int = 20) -> Tensor:
+    """8x8 images in [0, 1], (N, 8, 8) -> (N, 1, side, side): bilinear to ``digit_side``, then zero padding
+    around it (MNIST digits sit in a 20x20 box centred in 28x28)."""
+    if images8.dim() != 3:
+        raise ValueError(f"expected (N, H, W) images, got shape {tuple(images8.shape)}")
+    big = F.interpolate(images8.unsqueeze(1), size=(digit_side, digit_side), mode="bilinear", align_corners=False)
+    pad = side - digit_side
+    return F.pad(big, (pad // 2, pad - pad // 2, pad // 2, pad - pad // 2)).clamp_(0.0, 1.0)  # (N, 1, side, side)
+
+
+def load_sklearn_digits(n_test: int = 297, seed: int = 0) -> DigitImages:
+    """scikit-learn's 1,797 handwritten 8x8 digits (grey levels 0-16), as 28x28 images in [0, 1].
+
+    They ship inside scikit-learn (BSD licence), so nothing is downloaded. A fixed permutation (``seed``)
+    splits off ``n_test`` test images.
+    """
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.from_numpy(bunch.images).float() / 16.0  # (1797, 8, 8)
+    labels = torch.from_numpy(bunch.target).long()
+    if not 0 < n_test < len(images):
+        raise ValueError(f"n_test must be between 1 and {len(images) - 1}, got {n_test}")
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
+    big = upsample_digits(images[order])
+    labels = labels[order]
+    return DigitImages(train=big[n_test:], train_labels=labels[n_test:], test=big[:n_test], test_labels=labels[:n_test],
+                       source="scikit-learn's 1,797 handwritten 8x8 digits (UCI optdigits), upsampled to 28x28")
+
+
+def load_digit_images(source: str = "auto", root: str | os.PathLike | None = None, *,
+                      download: bool = False) -> DigitImages:
+    """``"mnist"`` (the IDX files, see :func:`load_mnist`), ``"digits"`` (scikit-learn's, offline) or ``"auto"``:
+    MNIST when its four files are in ``root``/the cache (or ``download``), else the offline digits."""
+    if source == "mnist":
+        return load_mnist(root, download=download)
+    if source == "digits":
+        return load_sklearn_digits()
+    if source == "auto":
+        folder = mnist_dir(root)
+        if download or all((folder / name).exists() for name, _, _ in MNIST_FILES.values()):
+            return load_mnist(root, download=download)
+        return load_sklearn_digits()
+    raise ValueError(f"unknown digit source {source!r}: expected 'mnist', 'digits' or 'auto'")
+
+
+def dynamic_binarize(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """A fresh binary image per call: each pixel ~ Bernoulli(grey level).  [sonderby2016, Sec. 3]"""
+    if not x.is_floating_point():
+        raise ValueError(f"dynamic_binarize expected grey images in [0, 1] (floating point), got dtype {x.dtype}")
+    return torch.bernoulli(x, generator=generator)
+
+
+__all__ = ["MNIST_FILES", "MNIST_MIRRORS", "DigitImages", "dynamic_binarize", "load_digit_images", "load_mnist",
+           "load_sklearn_digits", "md5_of", "mnist_dir", "read_idx", "upsample_digits"]

@@ -1,0 +1,106 @@
+"""Which latent units are used: per-unit KL over training and the active-unit statistic.
+
+- Active units [burda2016, Sec. 5.2]: A_u = Cov_x(E_{q(u|x)}[u]) for each unit u; a unit is *active*
+  when A_u > 0.01. An inactive unit's posterior mean does not move with the input: it carries nothing.
+- Per-unit KL [sonderby2016, Fig. 4]: KL(q(z_ik | .) || p(z_ik | z_{i+1})) for each unit, averaged over the
+  data; a unit whose KL stays near 0 has collapsed onto its prior. :class:`KLRecorder` keeps one row per
+  epoch, the heatmap of log KL over training (:func:`vaecourse.viz.ladder.kl_heatmap_figure`).
+
+Note: in a Ladder VAE a lower-layer unit's posterior mean is pulled towards its prior mean mu_p(z_{i+1}),
+which varies with x; A_u can then count a unit whose own KL is tiny. Read both diagnostics side by side.
+
+Shape letters: N examples, B batch, D_i units of layer i, U all units (sum D_i), E epochs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+ACTIVE_THRESHOLD = 0.01
+
+
+def unit_activity(means: Tensor) -> Tensor:
+    """A_u = Cov_x(E_q[u]): the variance over examples of each unit's posterior mean, (N, D) -> (D,).
+
+    The unbiased (N - 1) variance, as ``numpy.cov`` computes it.
+    """
+    if means.dim() != 2 or means.shape[0] < 2:
+        raise ValueError(f"unit_activity expected posterior means of shape (N >= 2, D), got {tuple(means.shape)}")
+    return means.var(dim=0, unbiased=True)  # (D,)
+
+
+@torch.no_grad()
+def active_units(images: Tensor, representation_fn: Callable[[Tensor], Tensor | Sequence[Tensor]], *,
+                 threshold: float = ACTIVE_THRESHOLD, batch_size: int = 500) -> dict:
+    """Count active units per layer: A_u > ``threshold``.  [burda2016, Sec. 5.2]
+
+    ``representation_fn(x)`` returns E_q[u] for a batch: a tensor (B, D) or one tensor per layer (e.g.
+    ``lambda x: model.layer_means(x, n_samples=10)``). Returns ``{"active_per_layer": [...],
+    "active": total, "units_per_layer": [...], "activity": [array (D_i,) of A_u per layer], "threshold"}``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if threshold < 0:
+        raise ValueError(f"threshold must be >= 0, got {threshold}")
+    chunks: list[list[Tensor]] = []
+    for start in range(0, images.shape[0], batch_size):
+        out = representation_fn(images[start:start + batch_size])
+        layers = [out] if isinstance(out, Tensor) else list(out)
+        chunks.append([m.detach().double().cpu() for m in layers])
+    per_layer = [torch.cat(parts) for parts in zip(*chunks)]  # (N, D_i) each
+    activity = [unit_activity(m) for m in per_layer]
+    active = [int((a > threshold).sum()) for a in activity]
+    return {"active_per_layer": active, "active": sum(active), "units_per_layer": [len(a) for a in activity],
+            "activity": [a.numpy() for a in activity], "threshold": threshold}
+
+
+@torch.no_grad()
+def kl_per_unit(model, images: Tensor, *, batch_size: int = 500, generator: torch.Generator | None = None) -> np.ndarray:
+    """The data-average KL of every unit, (U,), layers concatenated from layer 0 (next to x) up.  [sonderby2016, Fig. 4]"""
+    total, n = None, 0
+    for start in range(0, images.shape[0], batch_size):
+        x = images[start:start + batch_size]
+        units = torch.cat(model(x, generator=generator).kl_units, dim=-1).double().sum(0).cpu()  # (U,)
+        total = units if total is None else total + units
+        n += x.shape[0]
+    return (total / n).numpy()
+
+
+class KLRecorder:
+    """A ``fit`` callback that averages the per-unit KLs of the training batches over each epoch.
+
+    The objective must put them in ``terms.extras["kl_units"]`` (B, U), as
+    :func:`vaecourse.objectives.ladder.ladder_elbo` does. ``recorder.epochs`` is an (E, U) array, one row
+    per completed epoch: the paper's heatmap of log KL per unit over training.
+    """
+
+    def __init__(self, steps_per_epoch: int):
+        if steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
+        self.steps_per_epoch = steps_per_epoch
+        self.rows: list[np.ndarray] = []
+        self._sum: Tensor | None = None
+        self._count = 0
+
+    def __call__(self, step: int, model, terms) -> None:
+        units = terms.extras.get("kl_units") if hasattr(terms, "extras") else None
+        if units is None:
+            raise ValueError("KLRecorder needs terms.extras['kl_units'] (B, U): train with "
+                             "vaecourse.objectives.ladder_elbo and a hierarchical model")
+        batch_mean = units.detach().double().mean(0)  # (U,)
+        self._sum = batch_mean if self._sum is None else self._sum + batch_mean
+        self._count += 1
+        if (step + 1) % self.steps_per_epoch == 0:
+            self.rows.append((self._sum / self._count).cpu().numpy())
+            self._sum, self._count = None, 0
+
+    @property
+    def epochs(self) -> np.ndarray:
+        return np.stack(self.rows) if self.rows else np.zeros((0, 0))
+
+
+__all__ = ["ACTIVE_THRESHOLD", "KLRecorder", "active_units", "kl_per_unit", "unit_activity"]

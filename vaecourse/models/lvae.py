@@ -1,0 +1,324 @@
+"""Hierarchical VAEs with L stochastic layers: bottom-up inference (the "VAE") or the Ladder VAE.
+
+Generative model, shared by both          [sonderby2016, Eq. 10-12; slides, Eq. (10)-(12)]
+    p(z) = p(z_L) prod_{i<L} p(z_i | z_{i+1}),   p(z_L) = N(0, I),
+    p(z_i | z_{i+1}) = N(mu_p,i(z_{i+1}), sigma^2_p,i(z_{i+1})),   p(x | z_1) = Bernoulli(mu_p,0(z_1)).
+
+Inference, ``inference="bottom_up"``      [sonderby2016, Eq. 13-18]
+    q(z|x) = q(z_1|x) prod_{i>1} q(z_i | z_{i-1}),   each a Gaussian whose (mu, sigma^2) come from
+    d(y) = MLP(y), mu = Linear(d), sigma^2 = Softplus(Linear(d)) with y = x, then the sample z_{i-1}.
+
+Inference, ``inference="ladder"``         [sonderby2016, Eq. 19-25]
+    1. a deterministic bottom-up pass d_n = MLP(d_{n-1}), d_0 = x, gives (mu_hat_i, sigma_hat^2_i) per layer;
+    2. a top-down pass samples z_L ~ N(mu_hat_L, sigma_hat^2_L), then for i = L-1 ... 1 merges the data's
+       (mu_hat_i, sigma_hat^2_i) with the generative (mu_p,i, sigma^2_p,i)(z_{i+1}) by precision weighting
+       (:func:`vaecourse.distributions.precision_weighted_merge`) and samples z_i from the result.
+    The top-down pass reuses the generative model's own networks: inference and generation share the
+    same top-down dependency structure.
+
+Defaults are the paper's MNIST model: 5 stochastic layers of 64, 32, 16, 8, 4 units, deterministic blocks
+of 2 layers with 512, 256, 128, 64, 32 units, batch norm, leaky ReLU, softplus variances with a small floor.
+With one stochastic layer both inference schemes are the VAE: q(z|x) = N(mu_hat(x), sigma_hat^2(x)),
+p(z) = N(0, I) (tests/test_lvae.py).
+
+Shape letters: B batch, L stochastic layers, D_i units of layer i, P pixels, S importance samples.
+Layer index i runs 0 ... L-1 in code (z_1 ... z_L in the paper); layer 0 is next to the data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributions import Distribution
+
+from vaecourse.distributions import DiagonalGaussian, log_normal, precision_weighted_merge
+from vaecourse.likelihoods import LikelihoodHead
+from vaecourse.models.base import CourseModel, check_images, register_model
+
+INFERENCE = ("ladder", "bottom_up")
+PAPER_LATENT_SIZES = (64, 32, 16, 8, 4)
+PAPER_HIDDEN_SIZES = (512, 256, 128, 64, 32)
+
+
+@dataclass(frozen=True)
+class LadderOutput:
+    """What ``model(x)`` returns. Per-layer tuples run from layer 0 (next to x) to layer L-1 (the top).
+
+    ``kl`` is the KL term of the ELBO, per example: the closed-form conditional KLs summed (ladder:
+    z_{i+1} is drawn before z_i, so KL(q(z_i|.) || p(z_i|z_{i+1})) is exact given the sample), or, for
+    bottom-up inference where z_{i+1} is drawn *from* z_i, the Monte-Carlo estimate log q(z) - log p(z)
+    at the sample (closed form only for the top layer). ``kl_units`` is the diagnostic of the paper's
+    Figure 4: the closed-form KL of each unit to its conditional prior, given the sampled parents.
+    """
+
+    q_z: DiagonalGaussian  # all layers' conditional posteriors concatenated: batch (B,), event (sum D_i,)
+    z: Tensor  # (B, sum D_i) the sample, layers concatenated in order 0 ... L-1
+    p_x: Distribution  # p(x | z_1): batch (B,), event (C, H, W)
+    q_layers: tuple[DiagonalGaussian, ...]  # q(z_i | .) per layer, (B, D_i)
+    p_layers: tuple[DiagonalGaussian, ...]  # p(z_i | z_{i+1}) per layer (the top one is N(0, I)), (B, D_i)
+    z_layers: tuple[Tensor, ...]  # (B, D_i) per layer
+    kl_units: tuple[Tensor, ...]  # (B, D_i) per layer: KL(q(z_ik|.) || p(z_ik|z_{i+1})) in nats
+    kl: Tensor  # (B,) the ELBO's KL term
+    log_p_z: Tensor  # (B,) log p(z) = sum_i log p(z_i | z_{i+1}) at the sample
+    log_q_z: Tensor  # (B,) log q(z | x) = sum_i log q(z_i | .) at the sample
+
+    @property
+    def kl_layers(self) -> tuple[Tensor, ...]:
+        """KL per layer and example, (B,) each: ``kl_units`` summed over the units of the layer."""
+        return tuple(k.sum(dim=-1) for k in self.kl_units)
+
+
+def _positive_sizes(name: str, sizes) -> tuple[int, ...]:
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) == 0:
+        raise ValueError(f"{name} must be a non-empty list of positive integers, got {sizes!r}")
+    out = []
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, int) or s <= 0:
+            raise ValueError(f"{name} must be a list of positive integers, got {list(sizes)!r}")
+        out.append(int(s))
+    return tuple(out)
+
+
+class DeterministicBlock(nn.Sequential):
+    """d(y) = MLP(y): ``n_layers`` x [Linear -> (BatchNorm) -> LeakyReLU], all of width ``width``.  [Eq. 16, 19]"""
+
+    def __init__(self, n_in: int, width: int, n_layers: int, batch_norm: bool):
+        layers: list[nn.Module] = []
+        for j in range(n_layers):
+            layers.append(nn.Linear(n_in if j == 0 else width, width))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(width))
+            layers.append(nn.LeakyReLU(0.1))
+        super().__init__(*layers)
+
+
+class GaussianHead(nn.Module):
+    """mu = Linear(d), sigma^2 = Softplus(Linear(d)) + floor.  [sonderby2016, Eq. 17-18, 20-21]
+
+    The floor keeps a precision 1 / sigma^2 finite when a unit becomes very certain.
+    """
+
+    def __init__(self, width: int, units: int, var_floor: float):
+        super().__init__()
+        self.mu = nn.Linear(width, units)
+        self.var = nn.Linear(width, units)
+        self.var_floor = var_floor
+
+    def forward(self, d: Tensor) -> tuple[Tensor, Tensor]:
+        return self.mu(d), F.softplus(self.var(d)) + self.var_floor  # (B, D), (B, D)
+
+
+def _gaussian_kl_units(mu_q: Tensor, var_q: Tensor, mu_p: Tensor, var_p: Tensor) -> Tensor:
+    """KL(N(mu_q, var_q) || N(mu_p, var_p)) per unit (not summed), (B, D)."""
+    return 0.5 * (torch.log(var_p) - torch.log(var_q) + (var_q + (mu_q - mu_p).pow(2)) / var_p - 1.0)
+
+
+@register_model
+class LadderVAE(CourseModel):
+    """A hierarchical VAE with ``len(latent_sizes)`` stochastic layers; ``inference`` picks the posterior.
+
+    >>> model = LadderVAE(latent_sizes=[8, 4], hidden_sizes=[32, 16])
+    >>> out = model(torch.rand(5, 1, 28, 28).bernoulli())
+    >>> [tuple(z.shape) for z in out.z_layers], tuple(out.kl.shape)
+    ([(5, 8), (5, 4)], (5,))
+    """
+
+    def __init__(self, latent_sizes: Sequence[int] = PAPER_LATENT_SIZES,
+                 hidden_sizes: Sequence[int] = PAPER_HIDDEN_SIZES, *, inference: str = "ladder",
+                 batch_norm: bool = True, mlp_layers: int = 2, var_floor: float = 1e-4,
+                 image_shape: tuple[int, int, int] = (1, 28, 28), likelihood: str = "bernoulli"):
+        super().__init__()
+        latent_sizes = _positive_sizes("latent_sizes", latent_sizes)
+        hidden_sizes = _positive_sizes("hidden_sizes", hidden_sizes)
+        if len(latent_sizes) != len(hidden_sizes):
+            raise ValueError(f"latent_sizes and hidden_sizes must have one entry per stochastic layer, got "
+                             f"{len(latent_sizes)} latent sizes {list(latent_sizes)} and {len(hidden_sizes)} "
+                             f"hidden sizes {list(hidden_sizes)}")
+        if inference not in INFERENCE:
+            raise ValueError(f"unknown inference {inference!r}: expected one of {INFERENCE}")
+        if isinstance(mlp_layers, bool) or not isinstance(mlp_layers, int) or mlp_layers < 1:
+            raise ValueError(f"mlp_layers must be an integer >= 1, got {mlp_layers!r}")
+        if not isinstance(var_floor, (int, float)) or not var_floor > 0:
+            raise ValueError(f"var_floor must be a positive number, got {var_floor!r}")
+        image_shape = tuple(int(s) for s in image_shape)
+        if len(image_shape) != 3 or min(image_shape) <= 0:
+            raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {image_shape}")
+        self._remember(latent_sizes=list(latent_sizes), hidden_sizes=list(hidden_sizes), inference=inference,
+                       batch_norm=bool(batch_norm), mlp_layers=mlp_layers, var_floor=float(var_floor),
+                       image_shape=image_shape, likelihood=likelihood)
+        self.latent_sizes, self.hidden_sizes = latent_sizes, hidden_sizes
+        self.inference, self.image_shape = inference, image_shape
+        self.n_layers = L = len(latent_sizes)
+        pixels = math.prod(image_shape)
+
+        def block(n_in: int, width: int) -> DeterministicBlock:
+            return DeterministicBlock(n_in, width, mlp_layers, batch_norm)
+
+        # inference: layer i reads d_{i-1} (ladder, Eq. 19) or the sample z_{i-1} (bottom-up, Eq. 15-16)
+        inputs = [pixels] + list(hidden_sizes[:-1] if inference == "ladder" else latent_sizes[:-1])
+        self.up = nn.ModuleList(block(inputs[i], hidden_sizes[i]) for i in range(L))
+        self.q_heads = nn.ModuleList(GaussianHead(hidden_sizes[i], latent_sizes[i], var_floor) for i in range(L))
+        # generation: p(z_i | z_{i+1}) through the block between the two layers (width hidden_sizes[i+1])
+        self.down = nn.ModuleList(block(latent_sizes[i + 1], hidden_sizes[i + 1]) for i in range(L - 1))
+        self.p_heads = nn.ModuleList(GaussianHead(hidden_sizes[i + 1], latent_sizes[i], var_floor)
+                                     for i in range(L - 1))
+        self.decoder = nn.Sequential(block(latent_sizes[0], hidden_sizes[0]), nn.Linear(hidden_sizes[0], pixels))
+        self.likelihood = LikelihoodHead(likelihood)
+
+    # ------------------------------------------------------------------------------------------------ pieces
+    @property
+    def latent_dim(self) -> int:
+        return sum(self.latent_sizes)
+
+    def check_input(self, x: Tensor) -> None:
+        check_images(x, self.image_shape, unit_range=self.likelihood.name == "bernoulli", who=type(self).__name__)
+
+    def prior_step(self, i: int, z_above: Tensor) -> tuple[Tensor, Tensor]:
+        """(mu_p, sigma^2_p) of p(z_i | z_{i+1}) for layer i < L-1.  [sonderby2016, Eq. 11]"""
+        return self.p_heads[i](self.down[i](z_above))
+
+    def decode(self, z: Tensor) -> Distribution:
+        """p(x | z_1) from the bottom layer's sample z_1, (B, D_1); ``log_prob`` is per example.  [Eq. 12]"""
+        if z.dim() != 2 or z.shape[1] != self.latent_sizes[0]:
+            raise ValueError(f"decode expected z_1 of shape (B, {self.latent_sizes[0]}), got {tuple(z.shape)}")
+        return self.likelihood(self.decoder(z).view(-1, *self.image_shape))
+
+    def bottom_up(self, x: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """The ladder's deterministic pass: (mu_hat_i, sigma_hat^2_i) for every layer.  [Eq. 19-21]"""
+        d = x.flatten(1)  # d_0 = x, (B, P)
+        hats = []
+        for up, head in zip(self.up, self.q_heads):
+            d = up(d)  # d_n = MLP(d_{n-1})
+            hats.append(head(d))  # (B, D_i), (B, D_i)
+        return hats
+
+    def _noise(self, batch: int, eps, generator, like: Tensor) -> list[Tensor]:
+        if eps is None:
+            return [torch.randn((batch, d), generator=generator).to(like.device, like.dtype) for d in self.latent_sizes]
+        eps = list(eps)
+        if len(eps) != self.n_layers or any(tuple(e.shape) != (batch, d) for e, d in zip(eps, self.latent_sizes)):
+            raise ValueError(f"eps must be {self.n_layers} tensors of shapes "
+                             f"{[(batch, d) for d in self.latent_sizes]}, got {[tuple(e.shape) for e in eps]}")
+        return [e.to(like.device, like.dtype) for e in eps]
+
+    # ------------------------------------------------------------------------------------------------ forward
+    def forward(self, x: Tensor, generator: torch.Generator | None = None,
+                eps: Sequence[Tensor] | None = None, hats: Sequence[tuple[Tensor, Tensor]] | None = None) -> LadderOutput:
+        """One reparameterised pass. ``eps`` (one (B, D_i) standard-normal tensor per layer) fixes the noise;
+        otherwise it is drawn from ``generator``, layer 0 first. ``hats`` (ladder only) reuses a bottom-up
+        pass already computed for these x (importance sampling repeats the same images)."""
+        self.check_input(x)
+        eps = self._noise(x.shape[0], eps, generator, x)
+        L = self.n_layers
+        q: list = [None] * L  # (mu_q, var_q) per layer
+        p: list = [None] * L  # (mu_p, var_p) per layer
+        z: list = [None] * L
+        if self.inference == "ladder":
+            # 1. deterministic bottom-up pass [Eq. 19-21]
+            hats = self.bottom_up(x) if hats is None else list(hats)
+            # 2. top-down pass: the top layer takes the bottom-up estimate as it is (mu_q,L = mu_hat_L) [Eq. 25]
+            q[L - 1] = hats[L - 1]
+            for i in reversed(range(L)):
+                if i < L - 1:
+                    p[i] = self.prior_step(i, z[i + 1])  # the generative model's own top-down step [Eq. 11]
+                    q[i] = precision_weighted_merge(*hats[i], *p[i])  # [Eq. 23-24]
+                mu, var = q[i]
+                z[i] = mu + var.sqrt() * eps[i]  # z_i ~ q(z_i | .) [Eq. 25]
+        else:
+            # bottom-up inference: q(z_1|x) then q(z_i|z_{i-1}) [Eq. 13-18]
+            h = x.flatten(1)
+            for i in range(L):
+                q[i] = self.q_heads[i](self.up[i](h))
+                mu, var = q[i]
+                z[i] = mu + var.sqrt() * eps[i]
+                h = z[i]
+            # the generative model scores the sample top-down [Eq. 10-11]
+            for i in range(L - 1):
+                p[i] = self.prior_step(i, z[i + 1])
+        zeros = torch.zeros_like(z[L - 1])
+        p[L - 1] = (zeros, torch.ones_like(zeros))  # p(z_L) = N(0, I)
+
+        q_layers = tuple(DiagonalGaussian(mu, torch.log(var)) for mu, var in q)
+        p_layers = tuple(DiagonalGaussian(mu, torch.log(var)) for mu, var in p)
+        kl_units = tuple(_gaussian_kl_units(*q[i], *p[i]) for i in range(L))  # (B, D_i) each
+        log_q = [qi.log_prob(zi) for qi, zi in zip(q_layers, z)]  # (B,) each
+        log_p = [pi.log_prob(zi) for pi, zi in zip(p_layers, z)]  # (B,) each
+        if self.inference == "ladder":
+            kl = torch.stack([k.sum(-1) for k in kl_units]).sum(0)  # exact given the sampled parents
+        else:  # z_{i+1} depends on z_i: only the top layer's KL has a closed form
+            kl = kl_units[L - 1].sum(-1) + sum(log_q[i] - log_p[i] for i in range(L - 1))
+        return LadderOutput(
+            q_z=DiagonalGaussian(torch.cat([g.mu for g in q_layers], -1), torch.cat([g.logvar for g in q_layers], -1)),
+            z=torch.cat(z, dim=-1), p_x=self.decode(z[0]), q_layers=q_layers, p_layers=p_layers,
+            z_layers=tuple(z), kl_units=kl_units, kl=kl, log_p_z=torch.stack(log_p).sum(0),
+            log_q_z=torch.stack(log_q).sum(0))
+
+    # ------------------------------------------------------------------------------------------------ helpers
+    def encode(self, x: Tensor, generator: torch.Generator | None = None) -> DiagonalGaussian:
+        """q(z|x) as every layer's conditional Gaussian, concatenated, (B, sum D_i); the parents are one
+        sample (a hierarchical posterior is only Gaussian given them)."""
+        return self.forward(x, generator=generator).q_z
+
+    @torch.no_grad()
+    def embed(self, x: Tensor) -> Tensor:
+        """The posterior means with every parent at its own mean (no noise), (B, sum D_i)."""
+        return self.forward(x, eps=[x.new_zeros(x.shape[0], d) for d in self.latent_sizes]).q_z.mu
+
+    @torch.no_grad()
+    def layer_means(self, x: Tensor, n_samples: int = 10, generator: torch.Generator | None = None) -> list[Tensor]:
+        """E_q[z_i] per layer, (B, D_i): the conditional means averaged over ``n_samples`` draws of the
+        parents (for the top layer of a ladder, or the bottom layer of bottom-up inference, it is exact)."""
+        if not isinstance(n_samples, int) or n_samples < 1:
+            raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+        total = None
+        for _ in range(n_samples):
+            out = self.forward(x, generator=generator)
+            means = [g.mu for g in out.q_layers]
+            total = means if total is None else [t + m for t, m in zip(total, means)]
+        return [t / n_samples for t in total]
+
+    @torch.no_grad()
+    def log_importance_weights(self, x: Tensor, n_samples: int,
+                               generator: torch.Generator | None = None) -> Tensor:
+        """log w_s = log p(x | z_1^s) + log p(z^s) - log q(z^s | x) for S samples of the whole hierarchy,
+        (S, B).  [burda2016, Eq. 8]  The noise is drawn sample by sample, so chunking does not change it."""
+        B = x.shape[0]
+        eps = [torch.stack(e) for e in zip(*[[torch.randn((B, d), generator=generator) for d in self.latent_sizes]
+                                            for _ in range(n_samples)])]  # L tensors (S, B, D_i)
+        flat_x = x.unsqueeze(0).expand(n_samples, *x.shape).reshape(n_samples * B, *x.shape[1:])  # (S*B, C, H, W)
+        hats = None
+        if self.inference == "ladder" and not self.training:  # x is deterministic bottom-up: run it once, not S times
+            hats = [tuple(t.unsqueeze(0).expand(n_samples, *t.shape).reshape(n_samples * B, -1) for t in pair)
+                    for pair in self.bottom_up(x)]
+        out = self.forward(flat_x, eps=[e.reshape(n_samples * B, -1) for e in eps], hats=hats)
+        log_w = out.p_x.log_prob(flat_x) + out.log_p_z - out.log_q_z  # (S*B,)
+        return log_w.view(n_samples, B)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, layers: bool = False):
+        """Ancestral samples from p: z_L ~ N(0, I), z_i ~ p(z_i | z_{i+1}), then E[x | z_1]: (n, C, H, W).
+        With ``layers=True`` also the list of z_i, (n, D_i)."""
+        dtype = next(self.parameters()).dtype
+        z = torch.randn((n, self.latent_sizes[-1]), generator=generator).to(self.device, dtype)
+        zs = [z]
+        for i in reversed(range(self.n_layers - 1)):
+            mu, var = self.prior_step(i, z)
+            z = mu + var.sqrt() * torch.randn(mu.shape, generator=generator).to(mu.device, dtype)
+            zs.insert(0, z)
+        images = self.decode(z).mean
+        return (images, zs) if layers else images
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """E[x | z_1] with every latent at its conditional posterior mean: (B, C, H, W)."""
+        out = self.forward(x, eps=[x.new_zeros(x.shape[0], d) for d in self.latent_sizes])
+        return out.p_x.mean
+
+
+__all__ = ["INFERENCE", "PAPER_HIDDEN_SIZES", "PAPER_LATENT_SIZES", "DeterministicBlock", "GaussianHead",
+           "LadderOutput", "LadderVAE"]

@@ -1,0 +1,52 @@
+"""The hierarchical ELBO with KL warm-up, for the models of :mod:`vaecourse.models.lvae`.
+
+L_T(x) = -beta KL(q(z|x) || p(z)) + E_q[log p(x|z)],  beta rising linearly 0 -> 1 over the first N_t
+epochs                                                     [sonderby2016, Eq. 26; slides, Eq. (26)]
+
+Warm-up starts as a deterministic auto-encoder (beta = 0, reconstruction only) and brings the KL in
+gradually, so units are not pressed onto their prior before they have learned to carry information;
+Sønderby et al. use N_t = 200 epochs on MNIST. The schedule is :func:`vaecourse.objectives.beta.kl_weight`
+read in epochs. ``elbo`` in the returned terms is always the true bound (beta = 1).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from vaecourse.objectives.beta import kl_weight
+from vaecourse.objectives.elbo import Terms, elbo_terms
+
+
+def ladder_elbo(output, x: Tensor, epoch: float | None = None, step: int | None = None, *,
+                warmup_epochs: float = 200.0, steps_per_epoch: int | None = None) -> Terms:
+    """E_q log p(x|z) - beta(epoch) KL, maximised; per-layer KLs are logged beside it.  [sonderby2016, Eq. 26]
+
+    ``fit`` passes ``epoch`` (step / steps per epoch) when the data's length is known; a stream of
+    batches passes only ``step``, and then ``steps_per_epoch`` converts it. ``warmup_epochs = 0``
+    trains the plain ELBO from the start. The extras hold ``kl_weight``, ``kl_layer{i}`` (nats per
+    example, layer i = 0 next to the data) and ``kl_units`` (B, sum D_i), the per-unit KLs that
+    :class:`vaecourse.metrics.units.KLRecorder` averages per epoch.
+    """
+    if epoch is None:
+        if step is None:
+            epoch = 0.0
+        else:
+            if steps_per_epoch is None or steps_per_epoch < 1:
+                raise ValueError("ladder_elbo was given a step but no epoch: pass steps_per_epoch (>= 1) "
+                                 f"to convert, got {steps_per_epoch!r}")
+            epoch = step / steps_per_epoch
+    if warmup_epochs < 0:
+        raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs!r}")
+    beta = kl_weight(epoch, warmup_epochs)
+    log_px_z, kl = elbo_terms(output, x)  # (B,), (B,)
+    objective = log_px_z - beta * kl  # (B,)  Eq. (26)
+    extras: dict[str, Tensor] = {"kl_weight": torch.tensor(beta)}
+    units = getattr(output, "kl_units", None)
+    if units is not None:
+        extras.update({f"kl_layer{i}": k.detach().sum(-1) for i, k in enumerate(units)})
+        extras["kl_units"] = torch.cat([k.detach() for k in units], dim=-1)  # (B, sum D_i)
+    return Terms(log_px_z=log_px_z, kl=kl, elbo=log_px_z - kl, loss=-objective.mean(), extras=extras)
+
+
+__all__ = ["ladder_elbo"]

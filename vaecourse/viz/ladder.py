@@ -1,0 +1,113 @@
+"""Figures of chapter 4: per-unit KL heatmaps over training, active units per layer, PCA of each layer.
+
+Pure functions of arrays (no model inside): they return a :class:`~vaecourse.viz.figure.CourseFigure`.
+Shape letters: E epochs, U all units (layers concatenated from layer 0, next to x), N examples, D_i units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from matplotlib.colors import Normalize
+
+from vaecourse.viz.figure import CourseFigure
+
+LOG_KL_FLOOR = 1e-4  # KLs below this are drawn as this (log10 = -4): "inactive"
+
+
+def kl_heatmap_figure(runs: Mapping[str, np.ndarray], layer_sizes: Sequence[int], *, title: str | None = None,
+                      vmin: float = -4.0, vmax: float | None = None) -> CourseFigure:
+    """One panel per run: log10 of each unit's KL (rows, grouped by layer) over epochs (columns).
+    [sonderby2016, Fig. 4] Dark = KL near 0 = an inactive unit; white lines separate the layers."""
+    if not runs:
+        raise ValueError("kl_heatmap_figure needs at least one run")
+    total = int(sum(layer_sizes))
+    logs = {}
+    for name, kl in runs.items():
+        kl = np.asarray(kl, dtype=float)
+        if kl.ndim != 2 or kl.shape[1] != total:
+            raise ValueError(f"run {name!r}: expected per-unit KLs of shape (epochs, {total}), got {kl.shape}")
+        logs[name] = np.log10(np.maximum(kl, LOG_KL_FLOOR)).T  # (U, E)
+    vmax = max(float(v.max()) for v in logs.values()) if vmax is None else vmax
+    norm = Normalize(vmin=vmin, vmax=max(vmax, vmin + 1e-3))
+    fig = CourseFigure(figsize=(3.4 * len(runs) + 1.0, 4.2))
+    axes = fig.subplots(1, len(runs), squeeze=False)[0]
+    edges = np.cumsum(layer_sizes)[:-1] - 0.5
+    image = None
+    for ax, (name, log_kl) in zip(axes, logs.items()):
+        image = ax.imshow(log_kl, aspect="auto", origin="lower", cmap="viridis", norm=norm, interpolation="nearest",
+                          extent=(0.5, log_kl.shape[1] + 0.5, -0.5, total - 0.5))
+        for e in edges:
+            ax.axhline(e, color="white", lw=0.8)
+        centres = np.cumsum(layer_sizes) - np.asarray(layer_sizes) / 2 - 0.5
+        ax.set_yticks(centres, [f"z{i + 1}" for i in range(len(layer_sizes))])
+        ax.set_xlabel("epoch")
+        ax.set_title(name, fontsize=10)
+    fig.colorbar(image, ax=list(axes), label="log10 KL(q || p) per unit (nats)", shrink=0.9)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def active_units_figure(runs: Mapping[str, Sequence[int]], layer_sizes: Sequence[int], *,
+                        title: str = "Active units per layer (A_u > 0.01)") -> CourseFigure:
+    """Grouped bars: active units in each layer for each run, with the layer sizes as outlines."""
+    if not runs:
+        raise ValueError("active_units_figure needs at least one run")
+    L = len(layer_sizes)
+    for name, counts in runs.items():
+        if len(counts) != L:
+            raise ValueError(f"run {name!r}: expected {L} counts (one per layer), got {len(counts)}")
+    fig = CourseFigure(figsize=(1.2 * L + 1.5 * len(runs) / 2 + 2.5, 3.4))
+    ax = fig.subplots()
+    width = 0.8 / len(runs)
+    x = np.arange(L)
+    for j, (name, counts) in enumerate(runs.items()):
+        bars = ax.bar(x + (j - (len(runs) - 1) / 2) * width, counts, width, label=name)
+        ax.bar_label(bars, fontsize=7)
+    ax.bar(x, layer_sizes, 0.86, fill=False, edgecolor="grey", linestyle=":", label="units in layer")
+    ax.set_xticks(x, [f"z{i + 1} ({d})" for i, d in enumerate(layer_sizes)])
+    ax.set_yscale("symlog", linthresh=4)
+    ax.set_ylabel("active units")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, ncols=2)
+    return fig
+
+
+def pca_2d(z: np.ndarray | torch.Tensor) -> np.ndarray:
+    """The first two principal components of the rows of z, (N, D) -> (N, 2) (zero-padded when D = 1)."""
+    z = np.asarray(z.detach().cpu() if isinstance(z, torch.Tensor) else z, dtype=float)
+    if z.ndim != 2 or len(z) < 2:
+        raise ValueError(f"pca_2d expected (N >= 2, D) samples, got shape {z.shape}")
+    centred = z - z.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    out = centred @ vt[:2].T
+    return np.pad(out, ((0, 0), (0, 2 - out.shape[1]))) if out.shape[1] < 2 else out
+
+
+def layer_pca_figure(samples: Sequence, labels=None, *, title: str | None = None) -> CourseFigure:
+    """One scatter per layer: posterior samples z_i projected on their first two principal components,
+    coloured by digit label.  [sonderby2016, Fig. 5] Collapsed layers show as a blob with no class structure."""
+    if not samples:
+        raise ValueError("layer_pca_figure needs samples of at least one layer")
+    fig = CourseFigure(figsize=(2.6 * len(samples), 2.8))
+    axes = fig.subplots(1, len(samples), squeeze=False)[0]
+    colours = None if labels is None else np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
+    scatter = None
+    for i, (ax, z) in enumerate(zip(axes, samples)):
+        xy = pca_2d(z)
+        scatter = ax.scatter(xy[:, 0], xy[:, 1], c=colours, cmap="tab10", s=4, vmin=-0.5, vmax=9.5)
+        ax.set_title(f"z{i + 1} ({np.asarray(z.shape)[1]} units)", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_aspect("equal", adjustable="datalim")
+    if colours is not None:
+        fig.colorbar(scatter, ax=list(axes), ticks=range(10), label="digit", shrink=0.8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+__all__ = ["active_units_figure", "kl_heatmap_figure", "layer_pca_figure", "pca_2d"]
