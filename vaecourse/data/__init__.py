@@ -18,6 +18,7 @@ from vaecourse.data.dsprites import (
     git_blob_id,
     load_official_dsprites,
 )
+from vaecourse.data.pendulum import Pendulum, render_scene as render_pendulum  # chapter 5
 
 __all__ = [
     "GroundTruthDataset", "mixed_radix_bases",
@@ -25,3 +26,4 @@ __all__ = [
     "DSPRITES_FACTOR_NAMES", "DSPRITES_FACTOR_SIZES", "DSPRITES_SHAPE_NAMES",
     "OFFICIAL_BLOB_ID", "OFFICIAL_FILENAME", "OFFICIAL_URL",
 ]
+__all__ += ["Pendulum", "render_pendulum"]  # chapter 5
