@@ -4,3 +4,7 @@ from vaecourse.models.base import MODEL_REGISTRY, CourseModel, register_model
 from vaecourse.models.vae import VAE, VAEOutput
 
 __all__ = ["MODEL_REGISTRY", "VAE", "CourseModel", "VAEOutput", "register_model"]
+
+from vaecourse.models.causalvae import CausalVAE, CausalVAEOutput, ConditionalVAE  # noqa: E402  chapter 5
+
+__all__ += ["CausalVAE", "CausalVAEOutput", "ConditionalVAE"]
