@@ -145,7 +145,7 @@ def train_from_args(args: argparse.Namespace) -> int:
                  ConditionalVAE(concept_dim=args.concept_dim, encoder=args.encoder, image_shape=data.image_shape)).to(device)
     else:
         model = VAE(latent_dim=args.latent_dim, encoder=args.encoder, image_shape=data.image_shape).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    optimizer = torch.optim.Adam(model.parameter_groups(args.lr) if causal else model.parameters(), lr=args.lr)
     history, start = History(), 0
     if args.resume:
         saved = checkpoints.read(out, expected_class=type(model), map_location=device)

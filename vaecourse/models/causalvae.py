@@ -129,6 +129,15 @@ class CausalVAE(CourseModel):
         else:
             self.register_buffer("A_raw", torch.zeros(n_concepts, n_concepts))
 
+    def parameter_groups(self, lr: float, graph_lr_scale: float = 10.0) -> list[dict]:
+        """Optimiser groups: A learns ``graph_lr_scale`` times faster than the networks (it has 12 numbers and
+        small gradients next to the networks' thousands): ``torch.optim.Adam(model.parameter_groups(1e-3))``."""
+        others = [p for name, p in self.named_parameters() if name != "A_raw"]
+        groups = [{"params": others, "lr": lr}]
+        if self.causal:
+            groups.append({"params": [self.A_raw], "lr": lr * graph_lr_scale})
+        return groups
+
     # ---- the graph --------------------------------------------------------------------------------
     def adjacency(self) -> Tensor:
         """A (n, n) with a zero diagonal (no self-loops): A[j, i] != 0 is an edge j -> i."""

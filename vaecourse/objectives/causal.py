@@ -8,8 +8,10 @@
 
 The constraint H(A) = 0 is enforced by an augmented Lagrangian [zheng2018, Sec. 4]: the loss adds
 alpha H(A) + rho/2 H(A)^2; every ``update_every`` steps the multiplier takes a dual-ascent step
-alpha <- alpha + rho H(A), and rho grows tenfold (up to ``rho_max``) while H(A) has not fallen below a quarter
-of its previous value. ``alpha`` is therefore Eq. (41)'s alpha, learned rather than fixed.
+alpha <- alpha + rho H(A), and rho grows tenfold (up to ``rho_max`` = 100) while H(A) has not fallen below a
+quarter of its previous value. ``alpha`` is therefore Eq. (41)'s alpha, learned rather than fixed. (A larger
+rho_max froze A near zero in our pendulum runs: the symmetric start A = 0 first grows 2-cycles, which a huge
+penalty pins down instead of letting one direction win.)
 
 sigma in l_u: tanh, since our labels u are centred on [-1, 1] (the paper's logistic function suits labels in
 [0, 1]); it makes l_u a nonlinear regression of each concept on its parents in A.
@@ -107,7 +109,7 @@ class CausalObjective:
     """
 
     def __init__(self, beta: float = 1.0, gamma: float = 1.0, alpha: float = 0.0, rho: float = 1.0,
-                 update_every: int = 100, rho_max: float = 1e4, rho_growth: float = 10.0):
+                 update_every: int = 100, rho_max: float = 100.0, rho_growth: float = 10.0, h_tol: float = 1e-8):
         for name, value in (("beta", beta), ("gamma", gamma), ("alpha", alpha), ("rho", rho), ("rho_max", rho_max)):
             if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
@@ -115,6 +117,7 @@ class CausalObjective:
             raise ValueError(f"update_every must be a positive integer, got {update_every!r}")
         self.beta, self.gamma, self.alpha, self.rho = float(beta), float(gamma), float(alpha), float(rho)
         self.update_every, self.rho_max, self.rho_growth = update_every, float(rho_max), float(rho_growth)
+        self.h_tol = float(h_tol)
         self.h_previous = math.inf
         self.trace: list[tuple[int, float, float, float]] = []  # (step, H, alpha, rho) at each dual update
 
@@ -125,7 +128,10 @@ class CausalObjective:
         return terms
 
     def dual_update(self, step: int, h: float) -> None:
-        """alpha <- alpha + rho H; rho *= growth while H has not dropped below a quarter of its last value."""
+        """alpha <- alpha + rho H; rho *= growth while H has not dropped below a quarter of its last value.
+        Nothing changes once H <= h_tol (the constraint holds)."""
+        if h <= self.h_tol:
+            return
         self.alpha += self.rho * h
         if h > 0.25 * self.h_previous:
             self.rho = min(self.rho * self.rho_growth, self.rho_max)

@@ -9,3 +9,9 @@ from vaecourse.viz.training import history_figure, kl_estimator_figure
 
 __all__ = ["history_figure", "image_grid", "kl_estimator_figure", "reconstruction_figure", "traversal_figure",
            "traversal_images"]
+
+from vaecourse.viz.causal import (adjacency_figure, intervention_grid_figure, mic_matrix_figure,  # noqa: E402
+                                  render_intervention, score_figure, scm_scatter_figure)  # chapter 5
+
+__all__ += ["adjacency_figure", "intervention_grid_figure", "mic_matrix_figure", "render_intervention", "score_figure",
+            "scm_scatter_figure"]
