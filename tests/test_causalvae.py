@@ -116,18 +116,20 @@ def test_objective_terms_and_a_step_lowers_the_loss():
 
 
 def test_augmented_lagrangian_pushes_a_cycle_away():
-    A = torch.tensor([[0.0, 1.0], [1.0, 0.0]], requires_grad=True)
+    target = torch.tensor([[0.0, 1.0], [0.6, 0.0]])  # a 2-cycle the data would like; the weaker edge must go
+    A = target.clone().requires_grad_(True)
     objective = CausalObjective(rho=1.0, update_every=10)
     opt = torch.optim.Adam([A], lr=0.05)
-    for step in range(1, 400):
+    for step in range(1, 600):
         H = dag_constraint(A)
-        loss = objective.alpha * H + 0.5 * objective.rho * H ** 2 + (A - torch.tensor([[0.0, 1.0], [1.0, 0.0]])).pow(2).sum()
+        loss = objective.alpha * H + 0.5 * objective.rho * H ** 2 + (A - target).pow(2).sum()
         opt.zero_grad()
         loss.backward()
         opt.step()
         if step % 10 == 0:
             objective.dual_update(step, float(dag_constraint(A.detach())))
     assert dag_constraint(A.detach()).item() < 1e-3 and objective.alpha > 0
+    assert A[0, 1].item() > 0.5 and abs(A[1, 0].item()) < 0.05
     state = objective.state_dict()
     again = CausalObjective()
     again.load_state_dict(state)
