@@ -81,7 +81,10 @@ def test_a_checkpoint_of_another_model_class_names_both(saved):
     _rewrite(saved, model_class="CausalVAE")
     with pytest.raises(ValueError, match=r"holds a CausalVAE model, but a VAE was expected"):
         load(saved, expected_class="VAE")
-    with pytest.raises(ValueError, match=r"unknown class 'CausalVAE'; known: \[.*'VAE'.*\]"):
+    with pytest.raises(ValueError, match=r"hyper-parameters .* do not fit a CausalVAE"):
+        read(saved)
+    _rewrite(saved, model_class="NoSuchVAE")
+    with pytest.raises(ValueError, match=r"unknown class 'NoSuchVAE'; known: \[.*'VAE'.*\]"):
         read(saved)
 
 

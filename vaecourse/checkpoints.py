@@ -109,7 +109,10 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
             raise ValueError(f"{path} holds a {name} model, but a {expected} was expected")
     if name not in MODEL_REGISTRY:
         raise ValueError(f"{path} holds a model of unknown class {name!r}; known: {sorted(MODEL_REGISTRY)}")
-    model = MODEL_REGISTRY[name](**payload["hparams"])
+    try:
+        model = MODEL_REGISTRY[name](**payload["hparams"])
+    except TypeError as err:  # hyper-parameters of another model (or another version)
+        raise ValueError(f"{path}: the hyper-parameters {payload['hparams']} do not fit a {name}: {err}") from err
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as err:

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from vaecourse import checkpoints
 from vaecourse.runtime import default_device
 
-DATASETS = ("dsprites", "mnist", "digits")
+DATASETS = ("dsprites", "mnist", "digits", "pendulum")
+CAUSAL_MODELS = ("causalvae", "cvae")  # chapter 5: label-conditioned models, trained on (images, labels) batches
 
 
 @dataclass
@@ -59,6 +60,13 @@ def make_dataset(name: str, device: torch.device, image_shape: tuple[int, ...] |
                             image_shape=(1, side, side))
     if name in ("mnist", "digits"):
         return _digit_dataset(name, device)
+    if name == "pendulum":  # chapter 5: rendered at the requested side directly, batches of (images, labels u)
+        from vaecourse.data import Pendulum
+        side = 64 if image_shape is None else int(image_shape[-1])
+        pendulum = Pendulum(size=side, device=device)
+        return TrainingData(batches=lambda batch_size, steps, generator: pendulum.batches(batch_size, steps, generator),
+                            evaluation_batch=lambda n, g: pendulum.render(pendulum.sample_factors(n, g)),
+                            image_shape=pendulum.image_shape)
     raise ValueError(f"unknown dataset {name!r}: expected one of {DATASETS}")
 
 
@@ -92,7 +100,8 @@ def objective_names() -> tuple[str, ...]:
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="vae", choices=["vae", "lvae"], help="model family (lvae: chapter 4)")
+    parser.add_argument("--model", default="vae", choices=["vae", "lvae", *CAUSAL_MODELS],
+                        help="model family (lvae: chapter 4; causalvae, cvae: chapter 5, with --dataset pendulum)")
     parser.add_argument("--encoder", default="conv64", help="encoder/decoder architecture (mlp, conv64, conv32, mlp28)")
     parser.add_argument("--latent-dim", type=int, default=10)
     parser.add_argument("--image-size", type=int, default=64, help="side of the images the model sees (32: pooled)")
@@ -122,6 +131,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run saved at --out")
     parser.add_argument("--out", required=True, help="checkpoint path, e.g. runs/beta4.pt")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    # chapter 5 (CausalVAE); with --model causalvae the objective "elbo" means Eq. (41) ("causal")
+    parser.add_argument("--concept-dim", type=int, default=4, help="causalvae/cvae: latent dimensions per concept")
+    parser.add_argument("--lu-weight", type=float, default=1.0, help="causalvae: weight of l_u (Eq. 38)")
+    parser.add_argument("--lm-weight", type=float, default=1.0, help="causalvae: weight of l_m (Eq. 39)")
+    parser.add_argument("--a-init", default="zero", choices=["zero", "random"], help="causalvae: initial A")
 
 
 def _write_logs(out: Path, history) -> None:
@@ -145,7 +159,11 @@ def _sizes(text: str, flag: str) -> list[int]:
 
 
 def _build_model(args: argparse.Namespace, image_shape):
-    from vaecourse.models import VAE, LadderVAE
+    from vaecourse.models import VAE, CausalVAE, ConditionalVAE, LadderVAE
+    if args.model == "causalvae":
+        return CausalVAE(concept_dim=args.concept_dim, encoder=args.encoder, image_shape=image_shape, a_init=args.a_init)
+    if args.model == "cvae":
+        return ConditionalVAE(concept_dim=args.concept_dim, encoder=args.encoder, image_shape=image_shape)
     if args.model == "lvae":
         return LadderVAE(_sizes(args.latent_sizes, "--latent-sizes"), _sizes(args.hidden_sizes, "--hidden-sizes"),
                          inference=args.inference, batch_norm=not args.no_batch_norm, image_shape=image_shape)
@@ -162,13 +180,18 @@ def train_from_args(args: argparse.Namespace) -> int:
         raise ValueError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
     device = default_device(args.device)
     out = Path(args.out)
+    causal = getattr(args, "model", "vae") in CAUSAL_MODELS
+    if causal and args.dataset != "pendulum":
+        raise ValueError(f"--model {args.model} needs labelled data: use --dataset pendulum")
+    if causal and args.objective == "elbo":
+        args.objective = "causal" if args.model == "causalvae" else "cvae"
     data = make_dataset(args.dataset, device, image_shape=(1, args.image_size, args.image_size))
     args.steps_per_epoch = max(1, data.examples // args.batch_size) if data.examples else None
     objective = make_objective(args.objective, args)
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(args.seed)
     torch.manual_seed(args.seed)
     model = _build_model(args, data.image_shape).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    optimizer = torch.optim.Adam(model.parameter_groups(args.lr) if causal else model.parameters(), lr=args.lr)
     history, start = History(), 0
     if args.resume:
         saved = checkpoints.read(out, expected_class=type(model), map_location=device)

@@ -122,6 +122,23 @@ def _batches(data, batch_size: int, generator: torch.Generator) -> tuple[Iterato
     return cycle(), per_epoch
 
 
+def _labels(batch, device) -> Tensor:
+    """The labels u of a labelled batch: the second entry of an (images, labels) tuple, or batch['u']."""
+    if isinstance(batch, dict) and "u" in batch:
+        return batch["u"].to(device)
+    if isinstance(batch, Sequence) and len(batch) >= 2 and isinstance(batch[1], Tensor):
+        return batch[1].to(device)
+    raise ValueError("this model takes labels (model(x, u)): give fit batches of (images, labels) or dicts with 'u'")
+
+
+def _takes_labels(model: torch.nn.Module) -> bool:
+    """True when ``model.forward`` has a ``u`` parameter (label-conditioned models: CausalVAE, ConditionalVAE)."""
+    try:
+        return "u" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _accepted_keywords(objective: Callable) -> set[str]:
     try:
         params = inspect.signature(objective).parameters.values()
@@ -150,6 +167,9 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
                how often non-finite values are looked for.
     start_step, history  continue a run (resume) with its step counter and history.
 
+    A model whose ``forward`` takes labels ``u`` (CausalVAE) is called as ``model(x, u)`` with the second entry
+    of each (images, labels) batch.
+
     A NaN or infinite loss or term stops training with a FloatingPointError naming the step and term.
     """
     if (steps is None) == (epochs is None):
@@ -171,6 +191,7 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     log_every = log_every or (1 if dev.type == "cpu" else 10)
     keywords = _accepted_keywords(objective)
+    labelled = _takes_labels(model)
     history = history if history is not None else History()
 
     bar = None
@@ -195,7 +216,8 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
                 hyper["step"] = step
             if "epoch" in keywords:
                 hyper["epoch"] = step / per_epoch if per_epoch else None
-            terms = objective(model(x), x, **hyper)
+            output = model(x, _labels(batch, dev)) if labelled else model(x)
+            terms = objective(output, x, **hyper)
             optimizer.zero_grad(set_to_none=True)
             terms.loss.backward()
             if clip_grad_norm is not None:

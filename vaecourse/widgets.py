@@ -92,3 +92,27 @@ def beta_explorer(models: dict, x: torch.Tensor, n_latents: int = 5):
 
 
 __all__ += ["beta_explorer", "sweep_traversal_explorer"]
+# ---- chapter 5: the intervention explorer -----------------------------------------------------------
+def intervention_explorer(counterfactual_fn, dataset, concepts, span: float = 1.2):
+    """One slider per concept, each starting at the scene's own (label-scale) value: a slider moved away from it
+    sets do(z_i = c). Shows the model's counterfactual beside the simulator's (viz.causal.render_intervention)."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    from vaecourse.viz.causal import render_intervention
+
+    concepts = torch.as_tensor(concepts, dtype=torch.float64).reshape(1, -1)
+    start = dataset.labels(concepts)[0].tolist()
+    sliders = {f"c{i}": widgets.FloatSlider(value=round(v, 2), min=-span, max=span, step=0.05, description=name[:14],
+                                            continuous_update=False)
+               for i, (name, v) in enumerate(zip(dataset.concept_names, start))}
+
+    def show(**values) -> None:
+        moved = {i: values[f"c{i}"] for i in range(len(start)) if abs(values[f"c{i}"] - round(start[i], 2)) > 1e-9}
+        display(render_intervention(counterfactual_fn, dataset, concepts, moved))
+
+    out = widgets.interactive_output(show, sliders)
+    return widgets.VBox([widgets.HBox(list(sliders.values())[:2]), widgets.HBox(list(sliders.values())[2:]), out])
+
+
+__all__ += ["intervention_explorer"]

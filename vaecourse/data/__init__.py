@@ -19,6 +19,7 @@ from vaecourse.data.dsprites import (
     git_blob_id,
     load_official_dsprites,
 )
+from vaecourse.data.pendulum import Pendulum, render_scene as render_pendulum  # chapter 5
 
 from vaecourse.data.mnist import (  # chapter 4: handwritten digits
     DigitImages,
@@ -36,3 +37,4 @@ __all__ = [
     "OFFICIAL_BLOB_ID", "OFFICIAL_FILENAME", "OFFICIAL_URL",
 ]
 __all__ += ["DigitImages", "dynamic_binarize", "load_digit_images", "load_mnist", "load_sklearn_digits"]
+__all__ += ["Pendulum", "render_pendulum"]  # chapter 5

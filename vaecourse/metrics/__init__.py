@@ -22,3 +22,6 @@ from vaecourse.metrics.sap import sap
 
 from vaecourse.metrics.likelihood import test_log_likelihood
 from vaecourse.metrics.units import KLRecorder, active_units, kl_per_unit, unit_activity
+"""Metrics: functions of (dataset, representation_fn, *, generator, sizes...) -> dict."""
+
+from vaecourse.metrics import causal, mic  # noqa: F401  chapter 5

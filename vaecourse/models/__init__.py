@@ -6,3 +6,7 @@ from vaecourse.models.lvae import LadderOutput, LadderVAE  # chapter 4
 
 __all__ = ["MODEL_REGISTRY", "VAE", "CourseModel", "VAEOutput", "register_model"]
 __all__ += ["LadderOutput", "LadderVAE"]
+
+from vaecourse.models.causalvae import CausalVAE, CausalVAEOutput, ConditionalVAE  # noqa: E402  chapter 5
+
+__all__ += ["CausalVAE", "CausalVAEOutput", "ConditionalVAE"]

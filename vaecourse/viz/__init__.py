@@ -18,3 +18,8 @@ from vaecourse.viz.beta import (kl_per_dimension_figure, multiplier_figure, rate
 __all__ += ["kl_per_dimension_figure", "multiplier_figure", "rate_distortion_figure", "sweep_model_figure",
             "traversal_row_figure"]
 __all__ += ["active_units_figure", "kl_heatmap_figure", "layer_pca_figure", "pca_2d"]
+from vaecourse.viz.causal import (adjacency_figure, intervention_grid_figure, mic_matrix_figure,  # noqa: E402
+                                  render_intervention, score_figure, scm_scatter_figure)  # chapter 5
+
+__all__ += ["adjacency_figure", "intervention_grid_figure", "mic_matrix_figure", "render_intervention", "score_figure",
+            "scm_scatter_figure"]

@@ -1,0 +1,194 @@
+"""CausalVAE, its objective (Eq. 36-41) and the conditional baseline: identities, shapes, bad input, training."""
+
+import math
+
+import pytest
+import torch
+
+from vaecourse import checkpoints
+from vaecourse.models import CausalVAE, ConditionalVAE
+from vaecourse.models.causalvae import gaussian_kl_to_label_prior
+from vaecourse.objectives.causal import (CausalObjective, causal_vae_loss, conditional_vae_loss, dag_constraint,
+                                         dag_constraint_grad, label_loss)
+from vaecourse.scm import causal_matrix, linear_solve
+from vaecourse.train import fit
+
+SHAPE = (3, 32, 32)
+
+
+def tiny(cls=CausalVAE, **kw):
+    torch.manual_seed(0)
+    return cls(n_concepts=4, concept_dim=2, encoder="conv32", image_shape=SHAPE, **kw)
+
+
+def batch(b=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, *SHAPE, generator=g), torch.randn(b, 4, generator=g)
+
+
+def test_dag_constraint_known_values_and_gradient():
+    assert dag_constraint(torch.zeros(3, 3)).item() == 0
+    assert dag_constraint(torch.tensor([[0.0, 2.0, 0.0], [0.0, 0.0, -1.0], [0.0, 0.0, 0.0]])).item() == pytest.approx(0)
+    # a 2-cycle a <-> b with weights 1: (I + A o A)^2 = [[2, 2], [2, 2]], trace 4, H = 2
+    assert dag_constraint(torch.tensor([[0.0, 1.0], [1.0, 0.0]])).item() == pytest.approx(2.0)
+    assert dag_constraint(0.5 * torch.eye(2)).item() > 0  # self-loops are cycles too
+    A = torch.randn(4, 4, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(dag_constraint(A), A)
+    assert torch.allclose(grad, dag_constraint_grad(A.detach()))
+
+
+def test_causal_layer_matches_the_linear_scm():
+    model = tiny()
+    with torch.no_grad():
+        model.A_raw.copy_(torch.tensor([[0.0, 0.7, 0.0, 0.0], [0.0, 0.0, -1.2, 0.0], [0.0] * 4, [0.5, 0.0, 0.0, 0.0]]))
+    eps = torch.randn(5, 4, 2)
+    z = model.causal_layer(eps.reshape(5, 8)).view(5, 4, 2)
+    for r in range(2):  # each of the k columns is the linear SCM z = A^T z + eps
+        assert torch.allclose(z[:, :, r], linear_solve(model.adjacency().detach(), eps[:, :, r]), atol=1e-5)
+    assert torch.allclose(model.causal_matrix(), causal_matrix(model.adjacency().detach()), atol=1e-6)
+
+
+def test_kl_to_label_prior_matches_torch_distributions():
+    A = torch.tensor([[0.0, 0.8, 0.0], [0.0, 0.0, 0.5], [0.0, 0.0, 0.0]], dtype=torch.float64)
+    C = causal_matrix(A)
+    mu, logvar, u = torch.randn(2, 3, 2, dtype=torch.float64), torch.randn(2, 3, 2, dtype=torch.float64), \
+        torch.randn(2, 3, dtype=torch.float64)
+    want = torch.zeros(2, dtype=torch.float64)
+    for r in range(2):
+        q = torch.distributions.MultivariateNormal(mu[:, :, r] @ C.T, C @ torch.diag_embed(logvar[:, :, r].exp()) @ C.T)
+        p = torch.distributions.MultivariateNormal(u, torch.eye(3, dtype=torch.float64))
+        want += torch.distributions.kl_divergence(q, p)
+    assert torch.allclose(gaussian_kl_to_label_prior(C, mu, logvar, u), want)
+
+
+def test_a_zero_gives_independent_latents_and_local_interventions():
+    model = tiny()  # A starts at zero
+    assert torch.equal(model.adjacency(), torch.zeros(4, 4))
+    eps = torch.randn(20000, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        z = model.structural(model.causal_layer(eps)) + eps  # the decoder's input under the prior
+    cov = torch.cov(z.T)
+    assert (cov - torch.diag(torch.diag(cov))).abs().max() < 0.05  # independent blocks
+    x, u = batch()
+    model.eval()
+    base = model.intervene_latent(x, u, {})
+    moved = model.intervene_latent(x, u, {1: 2.5})
+    assert torch.allclose(moved.view(-1, 4, 2)[:, 1], torch.full((6, 2), 2.5))
+    assert torch.allclose(moved.view(-1, 4, 2)[:, [0, 2, 3]], base.view(-1, 4, 2)[:, [0, 2, 3]], atol=1e-6)
+
+
+def test_intervention_reaches_descendants_only():
+    model = tiny()
+    with torch.no_grad():
+        model.A_raw.copy_(torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0] * 4, [0.0] * 4]))  # 0->1->2
+    model.eval()
+    x, u = batch()
+    base = model.intervene_latent(x, u, {}).view(-1, 4, 2)
+    for value in (-3.0, 0.0, 7.5):  # any value, not only 0
+        moved = model.intervene_latent(x, u, {0: value}).view(-1, 4, 2)
+        assert torch.allclose(moved[:, 0], torch.full((6, 2), value))
+        assert torch.allclose(moved[:, 3], base[:, 3], atol=1e-6)  # not a descendant
+        assert not torch.allclose(moved[:, 2], base[:, 2])  # a grandchild
+    per_example = model.intervene_latent(x, u, {0: torch.arange(6.0)}).view(-1, 4, 2)
+    assert torch.allclose(per_example[:, 0, 0], torch.arange(6.0))
+    assert model.intervene(x, u, {2: 1.0}).shape == (6, *SHAPE)
+
+
+def test_objective_terms_and_a_step_lowers_the_loss():
+    model = tiny(a_init="random")
+    x, u = batch(16)
+    out = model(x, u, generator=torch.Generator().manual_seed(0))
+    terms = causal_vae_loss(out, x, alpha=0.5, rho=1.0, beta=2.0, gamma=3.0)
+    H = dag_constraint(out.A)
+    manual = (-terms.elbo.mean() + 0.5 * H + 0.5 * H ** 2 + 2.0 * label_loss(u, out.A).mean()
+              + 3.0 * (out.z - out.g).pow(2).sum(1).mean())
+    assert torch.allclose(terms.loss, manual)
+    assert torch.allclose(terms.elbo, terms.log_px_z - terms.extras["kl_eps"] - terms.extras["kl_z"])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(2):
+        t = causal_vae_loss(model(x, u, generator=torch.Generator().manual_seed(0)), x, beta=1.0, gamma=1.0)
+        losses.append(t.loss.item())
+        opt.zero_grad()
+        t.loss.backward()
+        opt.step()
+    assert losses[1] < losses[0]
+
+
+def test_augmented_lagrangian_pushes_a_cycle_away():
+    target = torch.tensor([[0.0, 1.0], [0.6, 0.0]])  # a 2-cycle the data would like; the weaker edge must go
+    A = target.clone().requires_grad_(True)
+    objective = CausalObjective(rho=1.0, update_every=10)
+    opt = torch.optim.Adam([A], lr=0.05)
+    for step in range(1, 600):
+        H = dag_constraint(A)
+        loss = objective.alpha * H + 0.5 * objective.rho * H ** 2 + (A - target).pow(2).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 10 == 0:
+            objective.dual_update(step, float(dag_constraint(A.detach())))
+    assert dag_constraint(A.detach()).item() < 1e-3 and objective.alpha > 0
+    assert A[0, 1].item() > 0.5 and abs(A[1, 0].item()) < 0.05
+    state = objective.state_dict()
+    again = CausalObjective()
+    again.load_state_dict(state)
+    assert again.alpha == objective.alpha and again.rho == objective.rho
+
+
+def test_conditional_baseline_has_no_graph_and_one_kl():
+    model = tiny(ConditionalVAE)
+    x, u = batch()
+    out = model(x, u)
+    assert not any(p is model.A_raw for p in model.parameters())
+    assert torch.equal(out.z, out.eps) and torch.equal(out.z_tilde, out.z)
+    terms = conditional_vae_loss(out, x)
+    assert torch.allclose(terms.elbo, terms.log_px_z - out.kl_z)
+
+
+def test_fit_passes_labels_and_checkpoints_round_trip(tmp_path):
+    model = tiny()
+    x, u = batch(8)
+    history = fit(model, CausalObjective(), [(x, u)], steps=3, batch_size=8, progress=False, device="cpu")
+    assert len(history) == 3 and "H" in history.keys()
+    checkpoints.save(model, tmp_path / "c.pt")
+    again = checkpoints.load(tmp_path / "c.pt")
+    assert type(again) is CausalVAE and again.hparams == model.hparams
+    assert torch.allclose(again.adjacency(), model.adjacency())
+    model.eval(), again.eval()
+    assert torch.allclose(again.embed(x, u), model.embed(x, u))
+    with pytest.raises(ValueError, match="labels"):
+        fit(tiny(), CausalObjective(), x, steps=1, batch_size=8, progress=False, device="cpu")
+
+
+def test_bad_input():
+    model = tiny()
+    x, u = batch()
+    with pytest.raises(ValueError, match=r"labels u of shape \(6, 4\)"):
+        model(x, u[:, :3])
+    with pytest.raises(ValueError, match="concept index"):
+        model.intervene(x, u, {4: 1.0})
+    with pytest.raises(ValueError, match="finite"):
+        model.intervene(x, u, {0: math.nan})
+    with pytest.raises(ValueError, match="never the true graph"):
+        tiny(a_init="true")
+    with pytest.raises(ValueError, match="square"):
+        dag_constraint(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"shape \(B, 4\)"):
+        label_loss(torch.zeros(3, 5), torch.zeros(4, 4))
+    with pytest.raises(ValueError, match="non-negative"):
+        CausalObjective(beta=-1.0)
+
+
+def test_command_line_trains_causalvae_on_the_pendulum(tmp_path, capsys):
+    from vaecourse.__main__ import main
+
+    out = tmp_path / "c.pt"
+    assert main(["train", "--model", "causalvae", "--dataset", "pendulum", "--image-size", "32", "--encoder", "conv32",
+                 "--steps", "2", "--batch-size", "4", "--out", str(out), "--no-progress"]) == 0
+    saved = checkpoints.read(out)
+    assert saved.model_class == "CausalVAE" and saved.extra["objective"] == "causal"
+    assert set(saved.extra["objective_state"]) == {"alpha", "rho", "h_previous", "trace"}
+    assert main(["train", "--model", "causalvae", "--dataset", "dsprites", "--steps", "1", "--out",
+                 str(tmp_path / "bad.pt")]) == 2
+    assert "needs labelled data" in capsys.readouterr().err

@@ -1,0 +1,104 @@
+"""MIC/TIC on known cases, structural Hamming distance, intervention fidelity against the simulator itself."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from vaecourse.data.pendulum import TRUE_GRAPH, Pendulum
+from vaecourse.metrics.causal import (ConceptRegressor, intervention_fidelity, label_values,
+                                      structural_hamming_distance)
+from vaecourse.metrics.mic import characteristic_matrix, equipartition, grid_bound, mic, mic_tic, mic_tic_matrices
+
+
+def test_mic_noiseless_functions_are_near_one():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, 1000)
+    for y in (x, 3 * x + 2, x ** 2, np.sin(6 * x), np.exp(x), np.abs(x)):
+        assert mic(x, y) > 0.97
+    # a balanced two-valued step function is noiseless too; an unbalanced one tops out at H(Y) / log 2
+    assert mic(x, (x > np.median(x)).astype(float)) > 0.99
+    p = (x > 0.3).mean()
+    assert mic(x, (x > 0.3).astype(float)) == pytest.approx(-(p * np.log2(p) + (1 - p) * np.log2(1 - p)), abs=1e-6)
+
+
+def test_mic_independent_is_near_zero_and_falls_with_n():
+    rng = np.random.default_rng(1)
+    small = mic(rng.uniform(size=300), rng.uniform(size=300))
+    large = mic(rng.uniform(size=3000), rng.uniform(size=3000))
+    assert large < 0.12 and large < small < 0.3
+    m, t = mic_tic(rng.normal(size=1000), rng.normal(size=1000))
+    assert t < m < 0.2
+
+
+def test_mic_is_symmetric_and_orders_noise_levels():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(size=800)
+    y = x + 0.3 * rng.normal(size=800)
+    assert mic(x, y) == mic(y, x)
+    assert mic(x, x + 0.05 * rng.normal(size=800)) > mic(x, y) > mic(x, x + 3 * rng.normal(size=800))
+    M = characteristic_matrix(x, y)
+    assert np.allclose(M, characteristic_matrix(y, x).T, equal_nan=True)  # transposed roles
+
+
+def test_mic_is_invariant_to_monotone_transformations():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(size=500)
+    y = x + 0.2 * rng.normal(size=500)
+    assert mic(x, y) == pytest.approx(mic(np.exp(3 * x), y ** 3 + 5 * y))
+
+
+def test_equipartition_and_ties():
+    rows = equipartition(np.arange(12.0), 3)
+    assert rows.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    rows = equipartition(np.array([0, 0, 0, 0, 0, 0, 1, 2.0]), 4)  # ties stay in one row
+    assert len(set(rows[:6].tolist())) == 1
+    assert grid_bound(7308) == int(7308 ** 0.6)
+
+
+def test_mic_matrices_and_bad_input():
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(400, 2))
+    mics, tics = mic_tic_matrices(z, np.stack([z[:, 1] ** 2, rng.normal(size=400)], 1))
+    assert mics.shape == (2, 2) and mics[1, 0] > 0.9 and mics[0, 0] < 0.3 and (tics <= mics + 1e-12).all()
+    with pytest.raises(ValueError, match="same number of points"):
+        mic(np.zeros(10), np.zeros(11))
+    with pytest.raises(ValueError, match="finite"):
+        mic(np.r_[np.nan, np.zeros(9)], np.zeros(10))
+    with pytest.raises(ValueError, match="at least 4"):
+        mic([1, 2], [1, 2])
+
+
+def test_structural_hamming_distance():
+    assert structural_hamming_distance(TRUE_GRAPH * 0.9, TRUE_GRAPH) == 0
+    assert structural_hamming_distance(torch.zeros(4, 4), TRUE_GRAPH) == 4  # four missing edges
+    assert structural_hamming_distance(TRUE_GRAPH.T, TRUE_GRAPH) == 4  # four reversals
+    learned = TRUE_GRAPH.clone()
+    learned[0, 1] = -0.8  # one extra edge (a negative weight is an edge too)
+    learned[1, 3] = 0.1  # one below the threshold: missing
+    assert structural_hamming_distance(learned, TRUE_GRAPH, threshold=0.3) == 2
+    with pytest.raises(ValueError, match=r"\(4, 4\)"):
+        structural_hamming_distance(torch.zeros(3, 3), TRUE_GRAPH)
+
+
+def test_intervention_fidelity_of_the_simulator_itself_is_perfect():
+    data = Pendulum(size=32)
+
+    def simulator(x, u, i, v):  # the true counterfactual: what a perfect model would decode
+        concepts = data.from_labels(u)
+        value = float(data.from_labels(torch.full((1, 4), v))[0, i])
+        return data.counterfactual(concepts, **{data.concept_names[i]: value})[0]
+
+    def ignore(x, u, i, v):  # a model that ignores the intervention
+        return x
+
+    regressor = ConceptRegressor()
+    g = torch.Generator().manual_seed(0)
+    perfect = intervention_fidelity(data, simulator, regressor, n=8, generator=g)
+    lazy = intervention_fidelity(data, ignore, regressor, n=8, generator=torch.Generator().manual_seed(0))
+    assert perfect["pixel_mse"] < 1e-10 and lazy["pixel_mse"] > 1e-4
+    assert np.allclose(perfect["theta"]["concept_mae"], perfect["theta"]["reference_mae"])
+    values = label_values(data, 0, 3)
+    assert values.shape == (3,) and values[0] < 0 < values[2] and abs(values[2].item()) <= 1 + 1e-6
+    assert math.isfinite(lazy["intervened_concept_mae"])

@@ -1,0 +1,362 @@
+"""The pendulum scene of CausalVAE as an explicit structural causal model, rendered without matplotlib.
+
+Geometry (the scene of [yang2021, Sec. 5.1] and its public data generator, in scene units):
+- the scene is 20 wide and 22 high: x in [0, 20], y in [-1, 21]; it fills the whole image;
+- the pendulum hangs from the pivot (10, 10.5); the bob's centre is (10 + 8 sin theta, 10.5 - 8 cos theta),
+  radius 1.5 (firebrick), the rod a black segment from the pivot to the bob's centre;
+- the sun (orange, radius 3) sits on the line through the pivot with slope tan phi, at height 20.5;
+- the shadow lies on the ground y = -0.5 between the projections, along the light direction, of the pivot and
+  of the bob's far edge (10 + 9.5 sin theta, 10.5 - 9.5 cos theta); shadow position = the midpoint of the two
+  projections, shadow length = max(3, |their difference|).
+A point (x, y) projects to the ground at x + (-0.5 - y) cot phi (cot, not 1/tan, so phi = pi/2 is fine).
+
+The SCM [slides, "Structural Causal model"; pearl2009]: theta and phi are roots (exogenous: uniform), and
+    shadow_length   = max(3, |p(pivot) - p(far edge)|) + eps_l
+    shadow_position = (p(pivot) + p(far edge)) / 2     + eps_p
+with eps_l = eps_p = 0 unless ``shadow_noise`` is set. ``do()`` on any of the four concepts renders the image
+the intervened scene produces: do(phi) moves the sun and the shadow; do(shadow_length) changes the shadow alone,
+which breaks the physics (the slides' do(shadow = 0) example). ``counterfactual`` answers "this image, had
+do(...) held" by abduction, action, prediction.
+
+The paper's grid: theta = i pi / 200 for i in -40..43 (84 values) and phi = j pi / 200 for j in 60..147
+without 100 (87 values): 7,308 images, 96x96 RGB. The train/test split is fixed: a permutation of the 7,308
+flat indices drawn with ``torch.Generator().manual_seed(0)``; its first 20% (1,462 images) is the test set.
+
+Rendering: signed distances to each shape, turned into coverage with a one-pixel box filter
+(anti-aliased); the rod is drawn under the bob, and the pendulum, the sun and the shadow (which never overlap)
+darken a white image. Layers that depend on theta alone (rod, bob) or phi alone (sun) are computed once per
+distinct value in a batch; the horizontal shadow bar's coverage is exact and separable (columns x rows). Line thickness (0.85 scene units, 4 pixels at 96x96,
+matplotlib's linewidth 3 at 96 dpi) scales with the image.
+
+Shape letters: n images, K = 4 concepts, H = W = size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+
+import torch
+from torch import Tensor
+
+from vaecourse.data.base import GroundTruthDataset
+from vaecourse.scm import SCM, Equation
+
+CONCEPTS = ("theta", "phi", "shadow_length", "shadow_position")  # the paper's label order (i, j, shade, mid)
+CONCEPT_LABELS = ("pendulum angle θ", "light angle φ", "shadow length", "shadow position")
+TRUE_GRAPH = torch.tensor([[0.0, 0.0, 1.0, 1.0],   # theta -> shadow length, shadow position
+                           [0.0, 0.0, 1.0, 1.0],   # phi   -> shadow length, shadow position
+                           [0.0, 0.0, 0.0, 0.0],
+                           [0.0, 0.0, 0.0, 0.0]])
+THETA_STEPS = tuple(range(-40, 44))  # i
+PHI_STEPS = tuple(j for j in range(60, 148) if j != 100)  # j
+# u = (value - centre) / scale: the public generator's label normalisation (i/44, (j-100)/40, (l-7)/7.5, (p-10)/10)
+LABEL_CENTRE = (0.0, math.pi / 2, 7.0, 10.0)
+LABEL_SCALE = (44 * math.pi / 200, 40 * math.pi / 200, 7.5, 10.0)
+# the values do() accepts (the scene stays meaningful; the grid covers a part of each)
+RANGES = {"theta": (-math.pi / 3, math.pi / 3), "phi": (0.2 * math.pi, 0.8 * math.pi),
+          "shadow_length": (0.0, 40.0), "shadow_position": (-10.0, 30.0)}
+
+SCENE_X, SCENE_Y = (0.0, 20.0), (-1.0, 21.0)
+PIVOT = (10.0, 10.5)
+ROD, BOB_RADIUS, FAR_EDGE = 8.0, 1.5, 9.5
+SUN_HEIGHT, SUN_RADIUS, GROUND = 20.5, 3.0, -0.5
+LINE = 0.85  # thickness of the rod and the shadow, scene units
+MIN_SHADOW = 3.0
+WHITE = (1.0, 1.0, 1.0)
+COLOURS = {"rod": (0.0, 0.0, 0.0), "bob": (178 / 255, 34 / 255, 34 / 255), "sun": (1.0, 165 / 255, 0.0),
+           "shadow": (0.0, 0.0, 0.0)}
+
+
+# -------------------------------------------------------------------------------------------- geometry
+def ground_projection(x: Tensor, y: Tensor, phi: Tensor, height: float = GROUND) -> Tensor:
+    """Where the light ray through (x, y) with slope tan(phi) meets the line y = height."""
+    return x + (height - y) * torch.cos(phi) / torch.sin(phi)
+
+
+def sun_position(phi: Tensor) -> Tensor:
+    """x of the sun: the line through the pivot with slope tan(phi), at height 20.5."""
+    return ground_projection(torch.full_like(phi, PIVOT[0]), torch.full_like(phi, PIVOT[1]), phi, SUN_HEIGHT)
+
+
+def bob_centre(theta: Tensor) -> tuple[Tensor, Tensor]:
+    return PIVOT[0] + ROD * torch.sin(theta), PIVOT[1] - ROD * torch.cos(theta)
+
+
+def shadow(theta: Tensor, phi: Tensor) -> tuple[Tensor, Tensor]:
+    """(shadow length, shadow position) the physics gives for (theta, phi), each (n,)."""
+    theta, phi = torch.as_tensor(theta, dtype=torch.float64), torch.as_tensor(phi, dtype=torch.float64)
+    pivot = ground_projection(torch.full_like(theta, PIVOT[0]), torch.full_like(theta, PIVOT[1]), phi)
+    edge = ground_projection(PIVOT[0] + FAR_EDGE * torch.sin(theta), PIVOT[1] - FAR_EDGE * torch.cos(theta), phi)
+    return torch.clamp((pivot - edge).abs(), min=MIN_SHADOW), (pivot + edge) / 2
+
+
+def pendulum_scm(shadow_noise: float = 0.0) -> SCM:
+    """The scene's SCM: theta, phi roots (uniform over the paper's grid range); the shadow from both."""
+    lo_t, hi_t = THETA_STEPS[0] * math.pi / 200, THETA_STEPS[-1] * math.pi / 200
+    lo_p, hi_p = PHI_STEPS[0] * math.pi / 200, PHI_STEPS[-1] * math.pi / 200
+
+    def uniform(lo, hi):
+        return lambda n, g: lo + (hi - lo) * torch.rand(n, generator=g, dtype=torch.float64)
+
+    def root(_pa, eps):
+        return eps
+
+    def length(pa, eps):
+        return shadow(pa["theta"], pa["phi"])[0] + eps
+
+    def position(pa, eps):
+        return shadow(pa["theta"], pa["phi"])[1] + eps
+
+    def noise(n, g):
+        return shadow_noise * torch.randn(n, generator=g, dtype=torch.float64)
+
+    return SCM({"theta": Equation((), root, noise=uniform(lo_t, hi_t)),
+                "phi": Equation((), root, noise=uniform(lo_p, hi_p)),
+                "shadow_length": Equation(("theta", "phi"), length, noise=noise),
+                "shadow_position": Equation(("theta", "phi"), position, noise=noise)}, ranges=RANGES)
+
+
+# -------------------------------------------------------------------------------------------- rendering
+def _grid(size: int, device) -> tuple[Tensor, Tensor, float]:
+    """Pixel-centre coordinates in scene units: x (W,), y (H,) (top row first), and the pixel size."""
+    sx = (SCENE_X[1] - SCENE_X[0]) / size
+    sy = (SCENE_Y[1] - SCENE_Y[0]) / size
+    x = SCENE_X[0] + (torch.arange(size, device=device, dtype=torch.float32) + 0.5) * sx  # (W,)
+    y = SCENE_Y[1] - (torch.arange(size, device=device, dtype=torch.float32) + 0.5) * sy  # (H,)
+    return x, y, math.sqrt(sx * sy)
+
+
+def _coverage(distance: Tensor, pixel: float) -> Tensor:
+    """Signed distance (negative inside) -> fraction of a pixel covered (box filter one pixel wide)."""
+    return (0.5 - distance / pixel).clamp_(0.0, 1.0)
+
+
+def _disc(cx: Tensor, cy: Tensor, r: float, x: Tensor, y: Tensor, pixel: float) -> Tensor:
+    """Coverage of discs centred (cx, cy) (m,): (m, H, W)."""
+    d = torch.sqrt((x[None, None, :] - cx[:, None, None]) ** 2 + (y[None, :, None] - cy[:, None, None]) ** 2) - r
+    return _coverage(d, pixel)
+
+
+def _segment(ax: float, ay: float, bx: Tensor, by: Tensor, width: float, x: Tensor, y: Tensor, pixel: float) -> Tensor:
+    """Coverage of segments (ax, ay)-(bx, by) of the given width, round-capped: (m, H, W)."""
+    px, py = x[None, None, :] - ax, y[None, :, None] - ay  # (1, 1, W), (1, H, 1)
+    vx, vy = (bx - ax)[:, None, None], (by - ay)[:, None, None]  # (m, 1, 1)
+    t = ((px * vx + py * vy) / (vx * vx + vy * vy).clamp_min(1e-12)).clamp(0.0, 1.0)  # (m, H, W)
+    d = torch.sqrt((px - t * vx) ** 2 + (py - t * vy) ** 2) - width / 2
+    return _coverage(d, pixel)
+
+
+def _interval(lo: Tensor, hi: Tensor, edges: Tensor) -> Tensor:
+    """Exact fraction of each pixel [edges[k], edges[k+1]] inside [lo, hi] (m,): (m, P)."""
+    left, right = edges[:-1], edges[1:]
+    overlap = torch.minimum(hi[:, None], right[None, :]) - torch.maximum(lo[:, None], left[None, :])
+    return (overlap / (right - left)[None, :]).clamp(0.0, 1.0)
+
+
+def _band(y: Tensor, lo: float, hi: float, pixel: float) -> slice:
+    """The rows whose centres lie within [lo - pixel, hi + pixel] (y runs from the top row down)."""
+    inside = ((y >= lo - pixel) & (y <= hi + pixel)).nonzero()
+    return slice(int(inside[0]), int(inside[-1]) + 1) if len(inside) else slice(0, 0)
+
+
+def _darkness(alpha: Tensor, colour: tuple[float, float, float]) -> Tensor:
+    """How much a layer of coverage alpha (m, h, W) and this colour darkens white: (m, 3, h, W)."""
+    return alpha[:, None] * (1.0 - torch.tensor(colour, device=alpha.device))[None, :, None, None]
+
+
+def render_scene(concepts, size: int = 96, chunk: int = 1024) -> Tensor:
+    """Images of the scene with the given concept values (n, 4) = (theta, phi, shadow length, shadow position):
+    (n, 3, size, size) float32 in [0, 1]. Renders exactly what it is given (no physics): the SCM decides the
+    values, this draws them.
+
+    Within the ranges do() accepts the three layers never overlap (pendulum between y = 1 and 10.9, sun above
+    17.5, shadow below 0), so the image is white minus each layer's darkening, each computed on its band of
+    rows only, and the pendulum (rod under bob, composited) and the sun once per distinct angle.
+    """
+    concepts = torch.as_tensor(concepts)
+    if concepts.dim() != 2 or concepts.shape[1] != 4:
+        raise ValueError(f"concepts must have shape (n, 4) = {CONCEPTS}, got {tuple(concepts.shape)}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
+        raise ValueError(f"size must be an int >= 8 (pixels per side), got {size!r}")
+    if not torch.isfinite(concepts).all():
+        raise ValueError("concepts contain NaN or inf")
+    device = concepts.device
+    out = torch.ones((concepts.shape[0], 3, size, size), device=device)
+    x, y, pixel = _grid(size, device)
+    x_edges = torch.linspace(SCENE_X[0], SCENE_X[1], size + 1, device=device)
+    y_edges = torch.linspace(SCENE_Y[0], SCENE_Y[1], size + 1, device=device)  # ascending; rows are flipped
+    pend = _band(y, PIVOT[1] - ROD - BOB_RADIUS, PIVOT[1] + LINE / 2, pixel)
+    sun_rows = _band(y, SUN_HEIGHT - SUN_RADIUS, SCENE_Y[1], pixel)
+    # the shadow bar's exact row coverage (H,), top row first; it does not depend on the image
+    shadow_rows = _interval(torch.tensor([GROUND - LINE / 2], device=device),
+                            torch.tensor([GROUND + LINE / 2], device=device), y_edges).flip(1)[0]  # (H,)
+    bar = slice(int(shadow_rows.nonzero()[0]), int(shadow_rows.nonzero()[-1]) + 1)
+
+    def pendulum(t: Tensor) -> Tensor:  # rod, then the bob over it: (u, 3, h, W)
+        bx, by = bob_centre(t)
+        rod = _segment(PIVOT[0], PIVOT[1], bx, by, LINE, x, y[pend], pixel)
+        bob = _disc(bx, by, BOB_RADIUS, x, y[pend], pixel)
+        image = (1 - rod)[:, None].expand(-1, 3, -1, -1) * (1 - bob[:, None]) \
+            + bob[:, None] * torch.tensor(COLOURS["bob"], device=device)[None, :, None, None]
+        return 1 - image
+
+    def sun(p: Tensor) -> Tensor:
+        return _darkness(_disc(sun_position(p), torch.full_like(p, SUN_HEIGHT), SUN_RADIUS, x, y[sun_rows], pixel),
+                         COLOURS["sun"])
+
+    for start in range(0, concepts.shape[0], chunk):
+        theta, phi, length, position = concepts[start:start + chunk].to(torch.float32).unbind(1)
+        img = out[start:start + chunk]
+        unique, inverse = torch.unique(theta, return_inverse=True)
+        img[:, :, pend] -= pendulum(unique)[inverse]
+        unique, inverse = torch.unique(phi, return_inverse=True)
+        img[:, :, sun_rows] -= sun(unique)[inverse]
+        # the shadow: a black horizontal bar, exact separable coverage (columns x rows); length 0 draws nothing
+        cols = _interval(position - length / 2, position + length / 2, x_edges)  # (m, W)
+        img[:, :, bar] -= (shadow_rows[bar][None, :, None] * cols[:, None, :])[:, None]
+    return out.clamp_(0.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------- the data set
+def _check_do(values: Mapping[str, float | Tensor]) -> dict[str, Tensor]:
+    out = {}
+    for name, value in values.items():
+        if name not in CONCEPTS:
+            raise ValueError(f"unknown variable {name!r}: the pendulum's variables are {CONCEPTS}")
+        value = torch.as_tensor(value, dtype=torch.float64)
+        lo, hi = RANGES[name]
+        if not torch.isfinite(value).all() or bool((value < lo).any() or (value > hi).any()):
+            raise ValueError(f"do({name} = {value.min().item():.4g}) is out of range: {name} must be in "
+                             f"[{lo:.4g}, {hi:.4g}]")
+        out[name] = value
+    return out
+
+
+class Pendulum(GroundTruthDataset):
+    """The 7,308-image pendulum grid (factors: theta class i, phi class j), its SCM, do() and counterfactuals.
+
+    >>> data = Pendulum(size=64)
+    >>> x, factors = data[0]                      # (3, 64, 64), (2,)
+    >>> u = data.labels(data.concepts(factors[None]))   # (1, 4) normalised concepts, CausalVAE's u
+    """
+
+    factor_names = ("theta", "phi")
+    factor_sizes = (len(THETA_STEPS), len(PHI_STEPS))
+    concept_names = CONCEPTS
+    true_graph = TRUE_GRAPH
+    test_fraction = 0.2
+
+    def __init__(self, size: int = 96, noise_std: float = 0.0, shadow_noise: float = 0.0, device="cpu"):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 8:
+            raise ValueError(f"size must be an int >= 8, got {size!r}")
+        if noise_std < 0 or shadow_noise < 0:
+            raise ValueError(f"noise levels must be >= 0, got noise_std={noise_std}, shadow_noise={shadow_noise}")
+        self.size, self.noise_std, self.shadow_noise = size, float(noise_std), float(shadow_noise)
+        self.device = torch.device(device)
+        self.scm = pendulum_scm(shadow_noise)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (3, self.size, self.size)
+
+    # ---- factors and concepts -------------------------------------------------------------------
+    def factor_values(self, factors) -> Tensor:
+        """(theta, phi) in radians for factor classes (n, 2)."""
+        factors = self.check_factors(factors)
+        steps = torch.tensor(THETA_STEPS, device=self.device)[factors[:, 0]], \
+            torch.tensor(PHI_STEPS, device=self.device)[factors[:, 1]]
+        return torch.stack(steps, 1).to(torch.float64) * math.pi / 200
+
+    def concepts(self, factors) -> Tensor:
+        """The four concepts (theta, phi, shadow length, shadow position) of grid images: (n, 4) float64."""
+        theta, phi = self.factor_values(factors).unbind(1)
+        length, position = shadow(theta, phi)
+        return torch.stack([theta, phi, length, position], 1)
+
+    @staticmethod
+    def labels(concepts: Tensor) -> Tensor:
+        """u: concepts normalised as the public generator does, about [-1, 1] on the grid: (n, 4) float32."""
+        concepts = torch.as_tensor(concepts)
+        if concepts.dim() != 2 or concepts.shape[1] != 4:
+            raise ValueError(f"concepts must have shape (n, 4) = {CONCEPTS}, got {tuple(concepts.shape)}")
+        centre = torch.tensor(LABEL_CENTRE, dtype=torch.float64, device=concepts.device)
+        scale = torch.tensor(LABEL_SCALE, dtype=torch.float64, device=concepts.device)
+        return ((concepts.to(torch.float64) - centre) / scale).float()
+
+    @staticmethod
+    def from_labels(u: Tensor) -> Tensor:
+        """Concept values from normalised labels (the inverse of :meth:`labels`): (n, 4) float64."""
+        u = torch.as_tensor(u, dtype=torch.float64)
+        if u.dim() != 2 or u.shape[1] != 4:
+            raise ValueError(f"labels must have shape (n, 4) = {CONCEPTS}, got {tuple(u.shape)}")
+        return u * torch.tensor(LABEL_SCALE, dtype=torch.float64, device=u.device) \
+            + torch.tensor(LABEL_CENTRE, dtype=torch.float64, device=u.device)
+
+    # ---- images ---------------------------------------------------------------------------------
+    def render_concepts(self, concepts, generator: torch.Generator | None = None) -> Tensor:
+        """Images of arbitrary concept values (n, 4) (the physics is not applied), with observation noise."""
+        images = render_scene(torch.as_tensor(concepts, device=self.device), self.size)
+        if self.noise_std > 0:
+            noise = torch.randn(images.shape, generator=generator).to(self.device)
+            images = (images + self.noise_std * noise).clamp_(0.0, 1.0)
+        return images
+
+    def render(self, factors, generator: torch.Generator | None = None) -> Tensor:
+        """Images of grid points (n, 2) of factor classes: (n, 3, size, size) in [0, 1]."""
+        return self.render_concepts(self.concepts(factors), generator)
+
+    def do(self, n: int, generator: torch.Generator | None = None, **values) -> tuple[Tensor, Tensor]:
+        """n draws from the intervened scene do(values): (images (n, 3, H, W), concepts (n, 4)).
+
+        theta and phi, unless intervened on, are uniform over the grid's range; a shadow variable that is not
+        intervened on follows the physics of the (possibly intervened) angles."""
+        values = _check_do(values)
+        sample = self.scm.sample(n, generator, interventions=values)
+        concepts = torch.stack([sample[k] for k in CONCEPTS], 1)
+        return self.render_concepts(concepts, generator), concepts
+
+    def counterfactual(self, concepts, **values) -> tuple[Tensor, Tensor]:
+        """The true counterfactual of observed scenes (n, 4 concept values) under do(values):
+        abduction (the shadow noise), action, prediction. Returns (images (n, 3, H, W), concepts (n, 4))."""
+        concepts = torch.as_tensor(concepts, dtype=torch.float64)
+        if concepts.dim() != 2 or concepts.shape[1] != 4:
+            raise ValueError(f"concepts must have shape (n, 4) = {CONCEPTS}, got {tuple(concepts.shape)}")
+        values = _check_do(values)
+        observed = {name: concepts[:, k].cpu() for k, name in enumerate(CONCEPTS)}
+        cf = self.scm.counterfactual(observed, **{k: v.cpu() for k, v in values.items()})
+        cf = torch.stack([cf[k].expand(concepts.shape[0]) for k in CONCEPTS], 1).to(self.device)
+        return self.render_concepts(cf), cf
+
+    # ---- split and batches ----------------------------------------------------------------------
+    def split_indices(self, split: str) -> Tensor:
+        """Flat indices of the fixed split: "train" (5,846 images), "test" (1,462) or "all" (7,308)."""
+        order = torch.randperm(self.num_combinations, generator=torch.Generator().manual_seed(0))
+        n_test = round(self.test_fraction * self.num_combinations)
+        if split == "test":
+            return order[:n_test].sort().values.to(self.device)
+        if split == "train":
+            return order[n_test:].sort().values.to(self.device)
+        if split == "all":
+            return torch.arange(self.num_combinations, device=self.device)
+        raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
+
+    def tensors(self, split: str = "train", generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """The whole split in memory: (images (n, 3, H, W), labels u (n, 4), concepts (n, 4))."""
+        factors = self.factors_at(self.split_indices(split))
+        concepts = self.concepts(factors)
+        return self.render_concepts(concepts, generator), self.labels(concepts), concepts
+
+    def batches(self, batch_size: int, steps: int, generator: torch.Generator | None = None,
+                split: str = "train") -> Iterator[tuple[Tensor, Tensor]]:
+        """``steps`` random (images, labels u) minibatches from a split, rendered on the fly."""
+        indices = self.split_indices(split)
+        where = generator.device if generator is not None else torch.device("cpu")
+        for _ in range(steps):
+            pick = indices[torch.randint(len(indices), (batch_size,), generator=generator, device=where).to(self.device)]
+            concepts = self.concepts(self.factors_at(pick))
+            yield self.render_concepts(concepts, generator), self.labels(concepts)
+
+
+__all__ = ["CONCEPTS", "CONCEPT_LABELS", "PHI_STEPS", "Pendulum", "RANGES", "THETA_STEPS", "TRUE_GRAPH",
+           "bob_centre", "ground_projection", "pendulum_scm", "render_scene", "shadow", "sun_position"]

@@ -1,0 +1,266 @@
+"""CausalVAE [yang2021]: an encoder to exogenous eps, a linear SCM layer, a mask layer, a decoder.
+
+    eps ~ q(eps|x, u) = N(h(x, u), diag sigma^2)           encoder h(x, u)          [slides, Eq. 30-31]
+    z   = A^T z + eps = (I - A^T)^{-1} eps = C eps         causal layer, A learned  [slides, Eq. 27-28]
+    z~_i = g_i(A_i o z; eta_i) + eps_i                     mask layer               [slides, "Step 2"; yang2021, Eq. 6]
+    x   ~ p(x|z~) = decoder f(z~)                                                   [slides, Eq. 29]
+    prior p(eps) = N(0, I),  p(z|u) = prod_i N(u_i 1, I)   one block per concept    [slides, Eq. 32-33]
+
+Each of the n concepts owns a block of k latent dimensions (D = n k); the causal layer mixes blocks, not
+dimensions within a block: z[:, i, :] = sum_j C[i, j] eps[:, j, :]. A[j, i] != 0 is an edge j -> i, so column
+A_i holds the parents of concept i and ``A_i o z`` keeps only their blocks. A starts at zero or small random
+values, never at a known graph: the graph is learned (the public reference code starts from the true one).
+
+Interventions do(z_i = c) take any real value c (in the label scale u): abduction (eps at the posterior
+mean), action (block i set to c), prediction (the mask layer's equations re-run n times in topological
+fashion, so every descendant is recomputed from its intervened parents and its own eps).
+
+``ConditionalVAE`` is the same model without the causal and mask layers (A = 0, z~ = z = eps, prior
+p(z|u)): the conditional baseline of the paper.
+
+Shape letters: B batch, n concepts, k dimensions per concept, D = n k, C/H/W image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributions import Distribution
+
+from vaecourse.distributions import DiagonalGaussian, reparameterize
+from vaecourse.likelihoods import LikelihoodHead
+from vaecourse.models.base import CourseModel, check_images, register_model
+from vaecourse.nn import build_decoder, build_encoder, mlp
+
+
+@dataclass(frozen=True)
+class CausalVAEOutput:
+    """What ``model(x, u)`` returns (every latent is (B, D), concept-major: block i is [i k, (i + 1) k))."""
+
+    q_eps: DiagonalGaussian  # q(eps|x, u): batch (B,), event (D,)
+    eps: Tensor  # (B, D) reparameterised sample of eps
+    z: Tensor  # (B, D) causal layer output C eps
+    z_mean: Tensor  # (B, D) mean of q(z|x, u) = C mu
+    g: Tensor  # (B, D) mask layer's prediction g_i(A_i o z) of each block from its parents
+    z_tilde: Tensor  # (B, D) g + eps: what the decoder reads
+    p_x: Distribution  # p(x|z~): batch (B,), event (C, H, W)
+    u: Tensor  # (B, n) the labels
+    A: Tensor  # (n, n) the adjacency matrix used (diagonal 0)
+    kl_z: Tensor  # (B,) KL(q(z|x, u) || p(z|u)), summed over the k columns   [slides, Eq. 37]
+    causal: bool = True  # False for the conditional baseline (z = eps: a single KL)
+
+
+def gaussian_kl_to_label_prior(C: Tensor, mu: Tensor, logvar: Tensor, u: Tensor) -> Tensor:
+    """KL(N(C mu, C diag(sigma^2) C^T) || N(u, I)) for each of the k columns, summed: (B,).
+
+    mu, logvar (B, n, k); u (B, n). Per column: 0.5 [tr S + |C mu - u|^2 - n - log det S] with
+    S = C diag(sigma^2) C^T, tr S = sum_ij C_ij^2 sigma_j^2, log det S = sum_j log sigma_j^2 + 2 log|det C|.
+    """
+    n = C.shape[0]
+    mean = torch.einsum("ij,bjk->bik", C, mu)  # (B, n, k)
+    trace = torch.einsum("ij,bjk->bk", C ** 2, logvar.exp())  # (B, k)
+    logdet_c = torch.linalg.slogdet(C)[1]  # log |det C| (0 when A is a DAG)
+    logdet = logvar.sum(1) + 2 * logdet_c  # (B, k)
+    sq = (mean - u[:, :, None]).pow(2).sum(1)  # (B, k)
+    return 0.5 * (trace + sq - n - logdet).sum(1)
+
+
+class MaskLayer(nn.Module):
+    """g_i(A_i o z; eta_i): one small MLP per concept, reading only its parents' blocks.  [yang2021, Eq. 6]"""
+
+    def __init__(self, n: int, k: int, hidden: int = 32):
+        super().__init__()
+        self.n, self.k = n, k
+        self.w1 = nn.Parameter(torch.randn(n, n * k, hidden) / (n * k) ** 0.5)
+        self.b1 = nn.Parameter(torch.zeros(n, hidden))
+        self.w2 = nn.Parameter(torch.randn(n, hidden, k) / hidden ** 0.5)
+        self.b2 = nn.Parameter(torch.zeros(n, k))
+
+    def forward(self, z: Tensor, A: Tensor) -> Tensor:
+        """z (B, n, k), A (n, n) -> g (B, n, k); g_i sees z_j scaled by A[j, i] (0: not a parent)."""
+        masked = z[:, None, :, :] * A.T[None, :, :, None]  # (B, n_child, n_parent, k)
+        h = F.elu(torch.einsum("bif,ifh->bih", masked.flatten(2), self.w1) + self.b1)  # (B, n, hidden)
+        return torch.einsum("bih,ihk->bik", h, self.w2) + self.b2
+
+
+@register_model
+class CausalVAE(CourseModel):
+    """CausalVAE with n concepts of k dimensions each, for images of ``image_shape`` (C, H, W).
+
+    >>> model = CausalVAE(n_concepts=4, concept_dim=4, encoder="conv32", image_shape=(3, 32, 32))
+    >>> out = model(torch.rand(8, 3, 32, 32), torch.zeros(8, 4))
+    >>> out.z.shape, model.adjacency().shape
+    (torch.Size([8, 16]), torch.Size([4, 4]))
+    """
+
+    causal = True
+
+    def __init__(self, n_concepts: int = 4, concept_dim: int = 4, encoder: str = "conv64",
+                 image_shape: tuple[int, int, int] = (3, 64, 64), likelihood: str = "bernoulli",
+                 a_init: str = "zero", mask_hidden: int = 32, seed_a: int = 0):
+        super().__init__()
+        for name, value in (("n_concepts", n_concepts), ("concept_dim", concept_dim), ("mask_hidden", mask_hidden)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if a_init not in ("zero", "random"):
+            raise ValueError(f"a_init must be 'zero' or 'random' (never the true graph), got {a_init!r}")
+        image_shape = tuple(int(s) for s in image_shape)
+        if len(image_shape) != 3 or min(image_shape) <= 0:
+            raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {image_shape}")
+        self._remember(n_concepts=n_concepts, concept_dim=concept_dim, encoder=encoder, image_shape=image_shape,
+                       likelihood=likelihood, a_init=a_init, mask_hidden=mask_hidden, seed_a=seed_a)
+        self.n, self.k = n_concepts, concept_dim
+        self.latent_dim = n_concepts * concept_dim
+        self.image_shape = image_shape
+        features = 64
+        self.encoder = build_encoder(encoder, image_shape, features // 2)  # (B, C, H, W) -> (B, 64)
+        self.head = mlp([features + n_concepts, 128, 2 * self.latent_dim])  # h(x, u): [features, u] -> (mu, logvar)
+        self.decoder = build_decoder(encoder, image_shape, self.latent_dim)
+        self.likelihood = LikelihoodHead(likelihood)
+        A0 = torch.zeros(n_concepts, n_concepts)
+        if a_init == "random":
+            A0 = 0.1 * (2 * torch.rand(n_concepts, n_concepts, generator=torch.Generator().manual_seed(seed_a)) - 1)
+        if self.causal:
+            self.A_raw = nn.Parameter(A0)
+            self.mask = MaskLayer(n_concepts, concept_dim, mask_hidden)
+        else:
+            self.register_buffer("A_raw", torch.zeros(n_concepts, n_concepts))
+
+    def parameter_groups(self, lr: float, graph_lr_scale: float = 10.0) -> list[dict]:
+        """Optimiser groups: A learns ``graph_lr_scale`` times faster than the networks (it has 12 numbers and
+        small gradients next to the networks' thousands): ``torch.optim.Adam(model.parameter_groups(1e-3))``."""
+        others = [p for name, p in self.named_parameters() if name != "A_raw"]
+        groups = [{"params": others, "lr": lr}]
+        if self.causal:
+            groups.append({"params": [self.A_raw], "lr": lr * graph_lr_scale})
+        return groups
+
+    # ---- the graph --------------------------------------------------------------------------------
+    def adjacency(self) -> Tensor:
+        """A (n, n) with a zero diagonal (no self-loops): A[j, i] != 0 is an edge j -> i."""
+        return self.A_raw * (1 - torch.eye(self.n, device=self.A_raw.device))
+
+    def causal_matrix(self) -> Tensor:
+        """C = (I - A^T)^{-1}.  [slides, Eq. 27]"""
+        eye = torch.eye(self.n, device=self.A_raw.device)
+        return torch.linalg.inv(eye - self.adjacency().T)
+
+    # ---- checks -----------------------------------------------------------------------------------
+    def check_input(self, x: Tensor, u: Tensor) -> None:
+        check_images(x, self.image_shape, unit_range=self.likelihood.name == "bernoulli", who=type(self).__name__)
+        if not isinstance(u, Tensor) or u.dim() != 2 or u.shape[1] != self.n or u.shape[0] != x.shape[0]:
+            got = tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__
+            raise ValueError(f"{type(self).__name__} expected labels u of shape ({x.shape[0]}, {self.n}), one column "
+                             f"per concept, got {got}")
+
+    # ---- the layers -------------------------------------------------------------------------------
+    def encode(self, x: Tensor, u: Tensor) -> DiagonalGaussian:
+        """q(eps|x, u) with mean h(x, u): (B, D).  [slides, Eq. 30-31]"""
+        self.check_input(x, u)
+        u = u.to(x.dtype)
+        mu, logvar = self.head(torch.cat([self.encoder(x), u], 1)).chunk(2, dim=-1)  # (B, D), (B, D)
+        return DiagonalGaussian(mu, logvar)
+
+    def causal_layer(self, eps: Tensor) -> Tensor:
+        """z = (I - A^T)^{-1} eps, block-wise: (B, D) -> (B, D).  [slides, Eq. 27]"""
+        if not self.causal:
+            return eps
+        eye = torch.eye(self.n, device=eps.device)
+        blocks = eps.view(-1, self.n, self.k)  # (B, n, k)
+        return torch.linalg.solve(eye - self.adjacency().T, blocks).reshape(-1, self.latent_dim)
+
+    def structural(self, z: Tensor) -> Tensor:
+        """g_i(A_i o z) for every concept (B, D); zeros for the conditional baseline (no mask layer)."""
+        if not self.causal:
+            return torch.zeros_like(z)
+        return self.mask(z.view(-1, self.n, self.k), self.adjacency()).reshape(-1, self.latent_dim)
+
+    def decode(self, z_tilde: Tensor) -> Distribution:
+        """p(x|z~) = decoder f(z~); ``log_prob(x)`` summed over pixels: (B,).  [slides, Eq. 29]"""
+        if z_tilde.dim() != 2 or z_tilde.shape[1] != self.latent_dim:
+            raise ValueError(f"decode expected z of shape (B, {self.latent_dim}), got {tuple(z_tilde.shape)}")
+        return self.likelihood(self.decoder(z_tilde))
+
+    def forward(self, x: Tensor, u: Tensor, generator: torch.Generator | None = None) -> CausalVAEOutput:
+        q = self.encode(x, u)
+        eps = reparameterize(q.mu, q.logvar, generator=generator)  # (B, D)
+        z = self.causal_layer(eps)  # (B, D)
+        g = self.structural(z)  # (B, D)
+        z_tilde = g + eps if self.causal else z
+        C = self.causal_matrix() if self.causal else torch.eye(self.n, device=x.device)
+        kl_z = gaussian_kl_to_label_prior(C, q.mu.view(-1, self.n, self.k), q.logvar.view(-1, self.n, self.k),
+                                          u.to(q.mu.dtype))
+        return CausalVAEOutput(q_eps=q, eps=eps, z=z, z_mean=self.causal_layer(q.mu), g=g, z_tilde=z_tilde,
+                               p_x=self.decode(z_tilde), u=u, A=self.adjacency(), kl_z=kl_z,
+                               causal=self.causal)
+
+    # ---- using a trained model -------------------------------------------------------------------
+    @torch.no_grad()
+    def embed(self, x: Tensor, u: Tensor) -> Tensor:
+        """The mean of q(z|x, u), (B, D): the representation the metrics read."""
+        return self.causal_layer(self.encode(x, u).mu)
+
+    @torch.no_grad()
+    def concept_latents(self, x: Tensor, u: Tensor) -> Tensor:
+        """One number per concept: the mean over its block of E[z|x, u], (B, n)."""
+        return self.embed(x, u).view(-1, self.n, self.k).mean(2)
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor, u: Tensor) -> Tensor:
+        return self.intervene(x, u, {})
+
+    def _propagate(self, z: Tensor, eps: Tensor, fixed: dict[int, Tensor]) -> Tensor:
+        """Prediction step: z~ = g(A o z~) + eps with the intervened blocks held, iterated n times (for a DAG,
+        each pass carries the change one generation further down)."""
+        blocks = z.view(-1, self.n, self.k).clone()
+        for i, value in fixed.items():
+            blocks[:, i] = value
+        if not self.causal:
+            return blocks.reshape(-1, self.latent_dim)
+        e = eps.view(-1, self.n, self.k)
+        for _ in range(self.n):
+            blocks = self.mask(blocks, self.adjacency()) + e
+            for i, value in fixed.items():
+                blocks[:, i] = value
+        return blocks.reshape(-1, self.latent_dim)
+
+    @torch.no_grad()
+    def intervene_latent(self, x: Tensor, u: Tensor, interventions: dict[int, float | Tensor]) -> Tensor:
+        """z~ under do(z_i = c_i) (B, D): abduction (eps = posterior mean), action, prediction."""
+        fixed = {}
+        for i, value in interventions.items():
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.n:
+                raise ValueError(f"interventions are keyed by concept index 0..{self.n - 1}, got {i!r}")
+            value = torch.as_tensor(value, dtype=torch.float32, device=x.device)
+            if value.dim() > 1 or (value.dim() == 1 and value.shape[0] != x.shape[0]) or not torch.isfinite(value).all():
+                raise ValueError(f"do(z_{i} = c) needs a finite number or one value per example ({x.shape[0]},), "
+                                 f"got {tuple(value.shape)}")
+            fixed[i] = value[:, None] if value.dim() == 1 else value
+        eps = self.encode(x, u).mu  # abduction at the posterior mean
+        z = self.causal_layer(eps)
+        return self._propagate(z, eps, fixed)
+
+    @torch.no_grad()
+    def intervene(self, x: Tensor, u: Tensor, interventions: dict[int, float | Tensor]) -> Tensor:
+        """The decoded counterfactual E[x | do(z_i = c_i)] for each image: (B, C, H, W)."""
+        return self.decode(self.intervene_latent(x, u, interventions)).mean
+
+
+@register_model
+class ConditionalVAE(CausalVAE):
+    """The conditional baseline: q(z|x, u), p(z|u) = N(u, I) per concept block, p(x|z); no causal or mask layer."""
+
+    causal = False
+
+    def __init__(self, n_concepts: int = 4, concept_dim: int = 4, encoder: str = "conv64",
+                 image_shape: tuple[int, int, int] = (3, 64, 64), likelihood: str = "bernoulli"):
+        super().__init__(n_concepts=n_concepts, concept_dim=concept_dim, encoder=encoder, image_shape=image_shape,
+                         likelihood=likelihood)
+        self._remember(n_concepts=n_concepts, concept_dim=concept_dim, encoder=encoder,
+                       image_shape=tuple(int(s) for s in image_shape), likelihood=likelihood)
+
+
+__all__ = ["CausalVAE", "CausalVAEOutput", "ConditionalVAE", "MaskLayer", "gaussian_kl_to_label_prior"]

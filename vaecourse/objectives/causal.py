@@ -1,0 +1,151 @@
+"""CausalVAE's objective: the ELBO of Eq. (36)-(37), l_u, l_m and the acyclicity constraint H(A) = 0.
+
+    ELBO = E_q log p(x|z) - KL(q(eps|x, u) || p(eps)) - KL(q(z|x, u) || p(z|u))       [slides, Eq. 36-37]
+    l_u  = E ||u - sigma(A^T u)||^2                                                    [slides, Eq. 38]
+    l_m  = E_z sum_i ||z_i - g_i(A_i o z; eta_i)||^2                                   [slides, Eq. 39]
+    H(A) = tr((I + A o A)^n) - n  (= 0 exactly when A is a DAG)                        [slides, Eq. 40]
+    L    = -ELBO + alpha H(A) + beta l_u + gamma l_m                                   [slides, Eq. 41]
+
+The constraint H(A) = 0 is enforced by an augmented Lagrangian [zheng2018, Sec. 4]: the loss adds
+alpha H(A) + rho/2 H(A)^2; every ``update_every`` steps the multiplier takes a dual-ascent step
+alpha <- alpha + rho H(A), and rho grows tenfold (up to ``rho_max`` = 100) while H(A) has not fallen below a
+quarter of its previous value. ``alpha`` is therefore Eq. (41)'s alpha, learned rather than fixed. (A larger
+rho_max froze A near zero in our pendulum runs: the symmetric start A = 0 first grows 2-cycles, which a huge
+penalty pins down instead of letting one direction win.)
+
+sigma in l_u: tanh, since our labels u are centred on [-1, 1] (the paper's logistic function suits labels in
+[0, 1]); it makes l_u a nonlinear regression of each concept on its parents in A.
+
+"ELBO" here is the paper's Eq. (36)-(37), logged as ``elbo`` beside the loss; the conditional baseline (no
+causal layer) has only the KL to p(z|u). Reductions: sums over pixels and latents, mean over the batch last.
+Shape letters: B batch, n concepts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from vaecourse.objectives.elbo import Terms
+from vaecourse.scm import check_adjacency
+
+
+def dag_constraint(A: Tensor) -> Tensor:
+    """H(A) = tr((I + A o A)^n) - n >= 0, zero iff the weighted graph A has no cycle.  [slides, Eq. 40]
+
+    (I + A o A)^n sums, with positive weights, every walk of length <= n; its trace counts closed walks,
+    i.e. cycles, and n such walks of length 0 (the identity) are subtracted.
+    """
+    A = check_adjacency(A)
+    n = A.shape[0]
+    return torch.trace(torch.linalg.matrix_power(torch.eye(n, dtype=A.dtype, device=A.device) + A * A, n)) - n
+
+
+def dag_constraint_grad(A: Tensor) -> Tensor:
+    """dH/dA = 2 n [(I + A o A)^{n-1}]^T o A (closed form, for checking autograd)."""
+    A = check_adjacency(A)
+    n = A.shape[0]
+    M = torch.linalg.matrix_power(torch.eye(n, dtype=A.dtype, device=A.device) + A * A, n - 1)
+    return 2 * n * M.T * A
+
+
+def label_loss(u: Tensor, A: Tensor) -> Tensor:
+    """l_u per example: ||u - tanh(A^T u)||^2, (B,).  [slides, Eq. 38]  (A^T u)_j = sum_i A_ij u_i = (u A)_j."""
+    A = check_adjacency(A)
+    if u.dim() != 2 or u.shape[1] != A.shape[0]:
+        raise ValueError(f"labels u must have shape (B, {A.shape[0]}), one column per concept, got {tuple(u.shape)}")
+    return (u - torch.tanh(u @ A)).pow(2).sum(1)
+
+
+def mask_loss(z: Tensor, g: Tensor) -> Tensor:
+    """l_m per example: sum_i ||z_i - g_i(A_i o z)||^2, (B,).  [slides, Eq. 39]"""
+    return (z - g).pow(2).sum(1)
+
+
+def causal_terms(output, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(log p(x|z~), KL_eps, KL_z, ELBO) per example from a CausalVAE output.  [slides, Eq. 36-37]"""
+    expected = tuple(output.p_x.batch_shape + output.p_x.event_shape)
+    if not isinstance(x, Tensor) or tuple(x.shape) != expected:
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"the objective expected the batch the model was given, of shape {expected}, got {got}")
+    log_px_z = output.p_x.log_prob(x)  # (B,)
+    if output.causal:  # CausalVAE: eps and z both KL'd
+        kl_eps = output.q_eps.kl_to_standard_normal()  # (B,)
+    else:  # the conditional baseline: z = eps, one KL (to p(z|u))
+        kl_eps = torch.zeros_like(log_px_z)
+    kl = kl_eps + output.kl_z
+    return log_px_z, kl_eps, output.kl_z, log_px_z - kl
+
+
+def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, beta: float = 1.0,
+                    gamma: float = 1.0) -> Terms:
+    """-ELBO + alpha H(A) + rho/2 H(A)^2 + beta l_u + gamma l_m (Eq. 41 with the augmented term)."""
+    for name, value in (("beta", beta), ("gamma", gamma), ("rho", rho)):
+        if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+            raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    log_px_z, kl_eps, kl_z, bound = causal_terms(output, x)
+    H = dag_constraint(output.A)
+    l_u = label_loss(output.u.to(output.A.dtype), output.A)  # (B,)
+    l_m = mask_loss(output.z, output.g)  # (B,)
+    loss = -bound.mean() + alpha * H + 0.5 * rho * H ** 2 + beta * l_u.mean() + gamma * l_m.mean()
+    return Terms(log_px_z=log_px_z, kl=kl_eps + kl_z, elbo=bound, loss=loss,
+                 extras={"kl_eps": kl_eps.detach(), "kl_z": kl_z.detach(), "l_u": l_u.detach(), "l_m": l_m.detach(),
+                         "H": H.detach(), "alpha": torch.tensor(float(alpha)), "rho": torch.tensor(float(rho))})
+
+
+def conditional_vae_loss(output, x: Tensor) -> Terms:
+    """The conditional baseline: -E log p(x|z) + KL(q(z|x, u) || p(z|u)); nothing else."""
+    log_px_z, _, kl_z, bound = causal_terms(output, x)
+    return Terms(log_px_z=log_px_z, kl=kl_z, elbo=bound, loss=-bound.mean())
+
+
+class CausalObjective:
+    """Eq. (41) with H(A) = 0 enforced by an augmented Lagrangian; call it as ``objective(output, x, step=...)``.
+
+        objective = CausalObjective(beta=1.0, gamma=1.0)
+        fit(model, objective, pendulum.batches(64, steps), steps=steps)   # objective.alpha, objective.rho
+    """
+
+    def __init__(self, beta: float = 1.0, gamma: float = 1.0, alpha: float = 0.0, rho: float = 1.0,
+                 update_every: int = 100, rho_max: float = 100.0, rho_growth: float = 10.0, h_tol: float = 1e-8):
+        for name, value in (("beta", beta), ("gamma", gamma), ("alpha", alpha), ("rho", rho), ("rho_max", rho_max)):
+            if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        if not isinstance(update_every, int) or update_every < 1:
+            raise ValueError(f"update_every must be a positive integer, got {update_every!r}")
+        self.beta, self.gamma, self.alpha, self.rho = float(beta), float(gamma), float(alpha), float(rho)
+        self.update_every, self.rho_max, self.rho_growth = update_every, float(rho_max), float(rho_growth)
+        self.h_tol = float(h_tol)
+        self.h_previous = math.inf
+        self.trace: list[tuple[int, float, float, float]] = []  # (step, H, alpha, rho) at each dual update
+
+    def __call__(self, output, x: Tensor, step: int = 0) -> Terms:
+        terms = causal_vae_loss(output, x, alpha=self.alpha, rho=self.rho, beta=self.beta, gamma=self.gamma)
+        if step > 0 and step % self.update_every == 0:
+            self.dual_update(step, float(terms.extras["H"]))
+        return terms
+
+    def dual_update(self, step: int, h: float) -> None:
+        """alpha <- alpha + rho H; rho *= growth while H has not dropped below a quarter of its last value.
+        Nothing changes once H <= h_tol (the constraint holds)."""
+        if h <= self.h_tol:
+            return
+        self.alpha += self.rho * h
+        if h > 0.25 * self.h_previous:
+            self.rho = min(self.rho * self.rho_growth, self.rho_max)
+        self.h_previous = h
+        self.trace.append((step, h, self.alpha, self.rho))
+
+    def state_dict(self) -> dict:
+        return {"alpha": self.alpha, "rho": self.rho, "h_previous": self.h_previous, "trace": list(self.trace)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.alpha, self.rho = float(state["alpha"]), float(state["rho"])
+        self.h_previous = float(state["h_previous"])
+        self.trace = [tuple(t) for t in state["trace"]]
+
+
+__all__ = ["CausalObjective", "causal_terms", "causal_vae_loss", "conditional_vae_loss", "dag_constraint",
+           "dag_constraint_grad", "label_loss", "mask_loss"]

@@ -1,0 +1,346 @@
+"""Structural causal models: sampling, do() interventions and counterfactuals.  [pearl2009, Sec. 7.1]
+
+A causal model is an ordered triple <eps, X, F> [slides, "Structural Causal model"]: exogenous
+variables eps (noise, determined outside the model), endogenous variables X, and structural
+equations F, one per endogenous variable, x_i = f_i(x_pa(i), eps_i).
+
+- ``SCM.sample``          draw eps, then evaluate the equations in topological order (observational).
+- ``SCM.do``              replace equations by constants: the edges into those variables are cut.
+- ``SCM.counterfactual``  Pearl's three steps: abduction (recover eps from an observation), action
+                          (do), prediction (re-evaluate the equations with the abducted eps).
+
+The linear-Gaussian SCM of CausalVAE's causal layer [yang2021, Eq. 1; slides, Eq. 27-28]:
+    z = A^T z + eps = (I - A^T)^{-1} eps,   eps ~ N(0, diag s^2),
+with A[i, j] != 0 meaning an edge i -> j (A's column j holds the parents of j). Its covariance is
+C diag(s^2) C^T with C = (I - A^T)^{-1}. Linear-Gaussian data identify the graph only up to its
+Markov equivalence class [slides, remark under Eq. 28]: :func:`linear_scm_from_covariance` builds, for
+any ordering of the variables, a linear SCM with exactly the same covariance (so the same Gaussian
+distribution); for a chain the reversed chain fits as well, for a collider any ordering that puts the
+collider first needs an extra edge.
+
+Shape letters: n samples, K variables. Values of one variable are tensors of shape (n,).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+Values = dict[str, Tensor]  # variable name -> (n,)
+
+
+# ---------------------------------------------------------------------------------------------- graphs
+def check_adjacency(A, n: int | None = None, *, name: str = "A") -> Tensor:
+    """``A`` as a float tensor (K, K), or a ValueError saying what was expected and what came."""
+    A = torch.as_tensor(A)
+    if A.dim() != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"{name} must be a square (K, K) adjacency matrix (A[i, j] != 0: edge i -> j), "
+                         f"got shape {tuple(A.shape)}")
+    if n is not None and A.shape[0] != n:
+        raise ValueError(f"{name} must be ({n}, {n}) for {n} variables, got shape {tuple(A.shape)}")
+    if not A.is_floating_point():
+        A = A.to(torch.get_default_dtype())
+    if not torch.isfinite(A).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return A
+
+
+def topological_order(A) -> list[int]:
+    """An order of the nodes in which every parent comes before its children (Kahn's algorithm).
+
+    Raises ValueError naming a cycle when the graph (edges where A != 0) is not acyclic.
+    """
+    A = check_adjacency(A)
+    adj = (A != 0).cpu()
+    k = adj.shape[0]
+    indegree = adj.sum(0).tolist()
+    ready = [i for i in range(k) if indegree[i] == 0]
+    order: list[int] = []
+    while ready:
+        i = ready.pop(0)
+        order.append(i)
+        for j in range(k):
+            if adj[i, j]:
+                indegree[j] -= 1
+                if indegree[j] == 0:
+                    ready.append(j)
+    if len(order) < k:
+        left = [i for i in range(k) if i not in order]
+        raise ValueError(f"the graph has a cycle through nodes {left}: a structural causal model needs a DAG "
+                         "(directed acyclic graph)")
+    return order
+
+
+def is_dag(A) -> bool:
+    """True when the edges A != 0 form a directed acyclic graph (self-loops count as cycles)."""
+    try:
+        topological_order(A)
+    except ValueError:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------ the SCM
+@dataclass(frozen=True)
+class Equation:
+    """x = f(parents, eps): ``f(values_of_parents: dict[name, (n,)], eps: (n,)) -> (n,)``.
+
+    ``noise(n, generator) -> (n,)`` draws eps (standard normal by default, ``scale`` times).
+    ``abduct(values_of_parents, x) -> eps`` recovers the noise from an observation; by default the
+    equation is taken to be additive, x = f(pa, 0) + eps, so eps = x - f(pa, 0).
+    """
+
+    parents: tuple[str, ...]
+    f: Callable[[Values, Tensor], Tensor]
+    scale: float = 1.0
+    noise: Callable[[int, torch.Generator | None], Tensor] | None = None
+    abduct: Callable[[Values, Tensor], Tensor] | None = None
+
+    def draw(self, n: int, generator: torch.Generator | None) -> Tensor:
+        if self.noise is not None:
+            return self.noise(n, generator)
+        return self.scale * torch.randn(n, generator=generator, dtype=torch.get_default_dtype())
+
+    def recover(self, parents: Values, x: Tensor) -> Tensor:
+        if self.abduct is not None:
+            return self.abduct(parents, x)
+        return x - self.f(parents, torch.zeros_like(x))
+
+
+def constant(value: float | Tensor) -> Equation:
+    """The equation do(x = value) puts in place: no parents, no noise."""
+    value = torch.as_tensor(value, dtype=torch.get_default_dtype())
+
+    def f(_parents: Values, eps: Tensor) -> Tensor:
+        return value.expand_as(eps).clone() if value.dim() == 0 else value.clone()
+
+    return Equation(parents=(), f=f, scale=0.0, abduct=lambda _p, x: torch.zeros_like(x))
+
+
+class SCM:
+    """A structural causal model <eps, X, F>: one :class:`Equation` per endogenous variable.
+
+    >>> scm = SCM({"x": Equation((), lambda pa, e: e), "y": Equation(("x",), lambda pa, e: 2 * pa["x"] + e)})
+    >>> scm.names, scm.graph().tolist()
+    (('x', 'y'), [[0.0, 1.0], [0.0, 0.0]])
+    """
+
+    def __init__(self, equations: Mapping[str, Equation], ranges: Mapping[str, tuple[float, float]] | None = None):
+        if not equations:
+            raise ValueError("an SCM needs at least one equation")
+        self.equations: dict[str, Equation] = dict(equations)
+        self.ranges = dict(ranges or {})
+        names = tuple(self.equations)
+        for name, eq in self.equations.items():
+            for parent in eq.parents:
+                if parent not in self.equations:
+                    raise ValueError(f"the equation of {name!r} names an unknown parent {parent!r}; "
+                                     f"variables are {names}")
+        self.names = names
+        self.order = [names[i] for i in topological_order(self.graph())]  # refuses cyclic graphs
+
+    def graph(self) -> Tensor:
+        """The adjacency matrix (K, K) in ``self.names`` order: A[i, j] = 1 for an edge i -> j."""
+        index = {name: i for i, name in enumerate(self.equations)}
+        A = torch.zeros(len(index), len(index))
+        for name, eq in self.equations.items():
+            for parent in eq.parents:
+                A[index[parent], index[name]] = 1.0
+        return A
+
+    def parents(self, name: str) -> tuple[str, ...]:
+        return self.equations[self._known(name)].parents
+
+    def _known(self, name: str) -> str:
+        if name not in self.equations:
+            raise ValueError(f"unknown variable {name!r}: this SCM has {self.names}")
+        return name
+
+    def _check_values(self, values: Mapping[str, float | Tensor], what: str) -> dict[str, Tensor]:
+        out = {}
+        for name, value in values.items():
+            self._known(name)
+            value = torch.as_tensor(value, dtype=torch.get_default_dtype())
+            if not torch.isfinite(value).all():
+                raise ValueError(f"{what} {name} must be finite, got {value}")
+            if name in self.ranges:
+                lo, hi = self.ranges[name]
+                if bool((value < lo).any() or (value > hi).any()):
+                    raise ValueError(f"{what} {name} = {value.min().item():.4g}..{value.max().item():.4g} is outside "
+                                     f"its range [{lo:.4g}, {hi:.4g}]")
+            out[name] = value
+        return out
+
+    # ---- observational and interventional sampling ----------------------------------------------
+    def evaluate(self, eps: Mapping[str, Tensor]) -> Values:
+        """Evaluate the equations in topological order for given exogenous values (each (n,))."""
+        values: Values = {}
+        for name in self.order:
+            eq = self.equations[name]
+            values[name] = eq.f({p: values[p] for p in eq.parents}, eps[name])
+        return {name: values[name] for name in self.names}
+
+    def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Values:
+        """Draw the exogenous variables eps: one (n,) tensor per endogenous variable."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative int, got {n!r}")
+        return {name: self.equations[name].draw(n, generator) for name in self.names}
+
+    def sample(self, n: int, generator: torch.Generator | None = None,
+               interventions: Mapping[str, float | Tensor] | None = None) -> Values:
+        """n joint samples of X (observational, or under ``do(interventions)``)."""
+        scm = self.do(**interventions) if interventions else self
+        return scm.evaluate(scm.sample_noise(n, generator))
+
+    def do(self, **values: float | Tensor) -> "SCM":
+        """The intervened model do(x_i = v_i, ...): each named equation becomes the constant v_i, so the
+        edges into x_i are cut while the rest of F is unchanged.  [pearl2009, Def. 7.1.2]"""
+        values = self._check_values(values, "do()")
+        equations = dict(self.equations)
+        for name, value in values.items():
+            equations[name] = constant(value)
+        return type(self)._rebuild(self, equations)
+
+    @classmethod
+    def _rebuild(cls, template: "SCM", equations: Mapping[str, Equation]) -> "SCM":
+        return SCM(equations, template.ranges)
+
+    # ---- counterfactuals -------------------------------------------------------------------------
+    def abduct(self, observation: Mapping[str, Tensor]) -> Values:
+        """Step 1, abduction: the exogenous eps that reproduce a full observation of X."""
+        missing = [n for n in self.names if n not in observation]
+        if missing:
+            raise ValueError(f"abduction needs every variable observed; missing {missing}")
+        obs = {k: torch.as_tensor(v, dtype=torch.get_default_dtype()) for k, v in observation.items()
+               if self._known(k)}
+        return {name: self.equations[name].recover({p: obs[p] for p in self.equations[name].parents}, obs[name])
+                for name in self.names}
+
+    def counterfactual(self, observation: Mapping[str, Tensor], **interventions: float | Tensor) -> Values:
+        """What X would have been, had do(interventions) held, for the units observed in ``observation``.
+
+        abduction (eps from the observation) -> action (do) -> prediction (evaluate with that eps).
+        [pearl2009, Thm. 7.1.7]
+        """
+        eps = self.abduct(observation)
+        return self.do(**interventions).evaluate(eps)
+
+
+# ------------------------------------------------------------------------------------ linear-Gaussian
+def causal_matrix(A) -> Tensor:
+    """C = (I - A^T)^{-1}, so that z = C eps solves z = A^T z + eps.  [slides, Eq. 27]"""
+    A = check_adjacency(A)
+    eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
+    return torch.linalg.inv(eye - A.T)
+
+
+def linear_solve(A, eps: Tensor) -> Tensor:
+    """z = (I - A^T)^{-1} eps for a batch eps (n, K) -> (n, K).  [slides, Eq. 27-28]
+
+    Row by row z_n = C eps_n, i.e. Z = E C^T; solved, not inverted.
+    """
+    A = check_adjacency(A)
+    if eps.dim() != 2 or eps.shape[1] != A.shape[0]:
+        raise ValueError(f"eps must have shape (n, {A.shape[0]}), got {tuple(eps.shape)}")
+    eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
+    return torch.linalg.solve(eye - A.T, eps.T.to(A.dtype)).T
+
+
+def linear_covariance(A, scale: float | Sequence[float] | Tensor = 1.0) -> Tensor:
+    """Cov(z) = C diag(s^2) C^T for z = A^T z + eps, eps ~ N(0, diag s^2)."""
+    C = causal_matrix(A)
+    s = torch.as_tensor(scale, dtype=C.dtype).expand(C.shape[0])
+    return C @ torch.diag(s ** 2) @ C.T
+
+
+def linear_scm(A, names: Sequence[str] | None = None, scale: float | Sequence[float] = 1.0) -> SCM:
+    """The SCM x_j = sum_i A[i, j] x_i + eps_j, eps_j ~ N(0, s_j^2). A must be a DAG."""
+    A = check_adjacency(A)
+    k = A.shape[0]
+    names = tuple(names) if names is not None else tuple(f"x{i + 1}" for i in range(k))
+    if len(names) != k:
+        raise ValueError(f"{k} names expected for a ({k}, {k}) matrix, got {len(names)}")
+    scales = [float(s) for s in torch.as_tensor(scale, dtype=torch.float64).expand(k)]
+    equations = {}
+    for j, name in enumerate(names):
+        parents = tuple(names[i] for i in range(k) if A[i, j] != 0)
+        weights = {names[i]: float(A[i, j]) for i in range(k) if A[i, j] != 0}
+
+        def f(pa: Values, eps: Tensor, weights=weights) -> Tensor:
+            return eps + sum((w * pa[p] for p, w in weights.items()), torch.zeros_like(eps))
+
+        equations[name] = Equation(parents=parents, f=f, scale=scales[j])
+    return SCM(equations)
+
+
+def chain(b: float = 1.0, c: float = 1.0) -> SCM:
+    """x1 -> x2 -> x3:  x2 = b x1 + eps2,  x3 = c x2 + eps3."""
+    return linear_scm([[0, b, 0], [0, 0, c], [0, 0, 0]])
+
+
+def fork(b: float = 1.0, c: float = 1.0) -> SCM:
+    """x1 <- x2 -> x3 (x2 the common cause):  x1 = b x2 + eps1,  x3 = c x2 + eps3."""
+    return linear_scm([[0, 0, 0], [b, 0, c], [0, 0, 0]])
+
+
+def collider(b: float = 1.0, c: float = 1.0) -> SCM:
+    """x1 -> x2 <- x3 (x2 the common effect):  x2 = b x1 + c x3 + eps2."""
+    return linear_scm([[0, b, 0], [0, 0, 0], [0, c, 0]])
+
+
+def linear_scm_from_covariance(cov, order: Sequence[int]) -> tuple[Tensor, Tensor]:
+    """(A, s): a linear-Gaussian SCM whose variables come in ``order`` and whose covariance is ``cov``.
+
+    Each variable is regressed on all those before it in the order (its residual is eps). Any
+    positive-definite covariance admits one such SCM for every order, so observational Gaussian data
+    cannot tell these models apart; edges with weight 0 show which orders keep the true skeleton
+    (members of the Markov equivalence class) and which need extra edges.
+    """
+    cov = torch.as_tensor(cov, dtype=torch.float64)
+    k = cov.shape[0]
+    order = [int(i) for i in order]
+    if sorted(order) != list(range(k)):
+        raise ValueError(f"order must be a permutation of 0..{k - 1}, got {order}")
+    A = torch.zeros(k, k, dtype=torch.float64)
+    s2 = torch.zeros(k, dtype=torch.float64)
+    for pos, j in enumerate(order):
+        before = order[:pos]
+        if not before:
+            s2[j] = cov[j, j]
+            continue
+        S = cov[before][:, before]
+        w = torch.linalg.solve(S, cov[before, j])  # regression weights of x_j on its predecessors
+        A[before, j] = w
+        s2[j] = cov[j, j] - cov[before, j] @ w  # residual variance
+    return A, s2.sqrt()
+
+
+def markov_equivalent(A, B) -> bool:
+    """Same skeleton and same v-structures (a -> c <- b with a, b not adjacent) [verma1990, Thm. 1]."""
+    A, B = (check_adjacency(M) != 0 for M in (A, B))
+    if A.shape != B.shape:
+        return False
+    if not torch.equal(A | A.T, B | B.T):
+        return False
+
+    def v_structures(G: Tensor) -> set[tuple[int, int, int]]:
+        k = G.shape[0]
+        out = set()
+        for c in range(k):
+            pa = [i for i in range(k) if G[i, c]]
+            for a in pa:
+                for b in pa:
+                    if a < b and not (G[a, b] or G[b, a]):
+                        out.add((a, c, b))
+        return out
+
+    return v_structures(A) == v_structures(B)
+
+
+__all__ = ["Equation", "SCM", "causal_matrix", "chain", "check_adjacency", "collider", "constant", "fork", "is_dag",
+           "linear_covariance", "linear_scm", "linear_scm_from_covariance", "linear_solve", "markov_equivalent",
+           "topological_order"]

@@ -1,0 +1,149 @@
+"""Figures of chapter 5: SCM samples, the learned graph, MIC/TIC, intervention grids, the intervention explorer.
+
+Every function returns a :class:`CourseFigure` and draws nothing else (no pyplot state).
+Shape letters: n samples, K concepts, V values, C/H/W image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vaecourse.viz.figure import CourseFigure as Figure
+from vaecourse.viz.images import _draw
+
+
+def scm_scatter_figure(panels: Mapping[str, Mapping[str, Tensor]], x: str, y: str, max_points: int = 1500,
+                       title: str | None = None) -> Figure:
+    """One scatter plot of (x, y) per panel (e.g. "observational", "do(x2 = 1)"), sharing axes."""
+    fig = Figure(figsize=(3.2 * len(panels), 3.0))
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharex=True, sharey=True))
+    for ax, (name, sample) in zip(axes, panels.items()):
+        a, b = (sample[k].detach().cpu().numpy()[:max_points] for k in (x, y))
+        ax.scatter(a, b, s=4, alpha=0.4)
+        r = np.corrcoef(a, b)[0, 1] if a.std() > 0 and b.std() > 0 else float("nan")
+        ax.set_title(f"{name}\ncorr = {r:+.2f}", fontsize=9)
+        ax.set_xlabel(x)
+    axes[0].set_ylabel(y)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def adjacency_figure(learned: Tensor, true: Tensor, names: Sequence[str], threshold: float = 0.3,
+                     title: str | None = None) -> Figure:
+    """The learned A (weights, with thresholded edges marked) beside the true graph; rows cause columns."""
+    learned = torch.as_tensor(learned).detach().cpu().numpy()
+    true = torch.as_tensor(true).detach().cpu().numpy()
+    fig = Figure(figsize=(8.4, 3.6))
+    axes = fig.subplots(1, 2)
+    bound = max(1e-6, float(np.abs(learned).max()), 1.0)
+    for ax, matrix, label in ((axes[0], learned, "learned A"), (axes[1], true, "true graph")):
+        image = ax.imshow(matrix, cmap="RdBu_r", vmin=-bound, vmax=bound)
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.set_title(label)
+        ax.set_xlabel("effect (column)")
+        for i in range(len(names)):
+            for j in range(len(names)):
+                edge = abs(matrix[i, j]) > threshold
+                ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        fontweight="bold" if edge else "normal", color="black")
+    axes[0].set_ylabel("cause (row)")
+    fig.colorbar(image, ax=list(axes), shrink=0.8)
+    fig.suptitle(title or f"A[i, j] != 0: edge i -> j (bold: |A| > {threshold})")
+    return fig
+
+
+def score_figure(scores: Mapping[str, Mapping[str, float]], keys: Sequence[str] = ("mic", "tic"),
+                 title: str = "MIC and TIC with the true concepts (best-matching latent, mean over concepts)") -> Figure:
+    """Grouped bars: one group per score key, one bar per model."""
+    fig = Figure(figsize=(6.0, 3.2))
+    ax = fig.subplots()
+    models = list(scores)
+    width = 0.8 / max(1, len(models))
+    for m, model in enumerate(models):
+        values = [scores[model][k] for k in keys]
+        bars = ax.bar(np.arange(len(keys)) + m * width, values, width, label=model)
+        for bar, v in zip(bars, values):
+            ax.text(bar.get_x() + bar.get_width() / 2, v + 0.01, f"{v:.2f}", ha="center", fontsize=8)
+    ax.set_xticks(np.arange(len(keys)) + width * (len(models) - 1) / 2, [k.upper() for k in keys])
+    ax.set_ylim(0, 1.1)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def mic_matrix_figure(matrices: Mapping[str, np.ndarray], concept_names: Sequence[str]) -> Figure:
+    """MIC of each latent (rows) with each concept (columns), one panel per model."""
+    fig = Figure(figsize=(3.4 * len(matrices), 3.4))
+    axes = np.atleast_1d(fig.subplots(1, len(matrices)))
+    for ax, (name, matrix) in zip(axes, matrices.items()):
+        ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_xticks(range(len(concept_names)), concept_names, rotation=45, ha="right", fontsize=7)
+        ax.set_ylabel("latent")
+        ax.set_title(name, fontsize=9)
+        if matrix.shape[0] <= 8:
+            for i in range(matrix.shape[0]):
+                for j in range(matrix.shape[1]):
+                    ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7, color="white")
+    fig.tight_layout()
+    return fig
+
+
+def intervention_grid_figure(model_images: Tensor, true_images: Tensor, concept_names: Sequence[str],
+                             values: Sequence[Sequence[float]] | None = None,
+                             title: str = "do(concept = value): model (left) and simulator (right)") -> Figure:
+    """Two grids side by side, rows: the concept intervened on; columns: the values. (K, V, C, H, W) each."""
+    k, v = model_images.shape[:2]
+    fig = Figure(figsize=(1.0 * (2 * v + 1), 1.05 * k + 0.6))
+    axes = fig.subplots(k, 2 * v + 1, squeeze=False)
+    for i in range(k):
+        for j in range(v):
+            _draw(axes[i, j], model_images[i, j])
+            _draw(axes[i, v + 1 + j], true_images[i, j])
+            if values is not None:
+                axes[i, j].set_title(f"{values[i][j]:+.2f}", fontsize=6, pad=1)
+                axes[i, v + 1 + j].set_title(f"{values[i][j]:+.2f}", fontsize=6, pad=1)
+        axes[i, v].axis("off")
+        axes[i, 0].set_ylabel(concept_names[i], rotation=0, ha="right", va="center", fontsize=8)
+    axes[0, v // 2].annotate("model counterfactual", (0.5, 1.6), xycoords="axes fraction", ha="center", fontsize=9)
+    axes[0, v + 1 + v // 2].annotate("simulator (truth)", (0.5, 1.6), xycoords="axes fraction", ha="center", fontsize=9)
+    fig.suptitle(title, fontsize=10, y=1.0)
+    fig.subplots_adjust(wspace=0.05, hspace=0.35)
+    return fig
+
+
+def render_intervention(counterfactual_fn: Callable, dataset, concepts: Tensor,
+                        interventions: Mapping[int, float], concept_names: Sequence[str] | None = None) -> Figure:
+    """The intervention explorer's figure: the scene, the model's counterfactual under do(z_i = c_i) and the
+    simulator's true counterfactual. ``concepts`` (4,) are the scene's true concept values; ``interventions``
+    map concept index -> label value; ``counterfactual_fn(x, u, interventions) -> images``. Pure."""
+    names = list(concept_names or dataset.concept_names)
+    concepts = torch.as_tensor(concepts, dtype=torch.float64).reshape(1, -1)
+    u = dataset.labels(concepts)
+    x = dataset.render_concepts(concepts)
+    model_cf = counterfactual_fn(x, u, dict(interventions))
+    real = {}
+    for i, value in interventions.items():
+        real[names[i]] = float(dataset.from_labels(torch.full((1, len(names)), float(value)))[0, i])
+    true_cf, cf_concepts = dataset.counterfactual(concepts, **real)
+    fig = Figure(figsize=(7.5, 2.9))
+    axes = fig.subplots(1, 3)
+    what = ", ".join(f"{names[i]} = {v:+.2f}" for i, v in interventions.items()) or "nothing"
+    for ax, image, label in ((axes[0], x[0], "the scene"), (axes[1], model_cf[0], "model: do(" + what + ")"),
+                             (axes[2], true_cf[0], "simulator: the truth")):
+        _draw(ax, image)
+        ax.set_title(label, fontsize=8)
+    axes[2].set_xlabel(", ".join(f"{n[:8]} {c:.2f}" for n, c in zip(names, cf_concepts[0].tolist())), fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["adjacency_figure", "intervention_grid_figure", "mic_matrix_figure", "render_intervention",
+           "score_figure", "scm_scatter_figure"]
