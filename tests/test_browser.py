@@ -399,3 +399,37 @@ def test_the_server_and_its_kernels_are_stopped_also_after_a_failure(tmp_path):
             assert len(pids) >= 2, "the kernel did not start"
             1 / 0  # the test body fails
     assert pids and not any(alive(p) for p in pids), f"left running: {sorted(p for p in pids if alive(p))}"
+
+
+FROZEN = [  # a widget whose slider moves but whose image never changes: the check above must catch it
+    "import ipywidgets as w\nimport torch\nfrom IPython.display import display\nfrom vaecourse.viz import image_grid",
+    "figure = image_grid(torch.zeros(1, 1, 8, 8))\nslider = w.IntSlider(value=0, min=0, max=3, description='k', "
+    "continuous_update=False)\nw.VBox([slider, w.interactive_output(lambda k: display(figure), {'k': slider})])",
+]
+
+
+@pytest.mark.browser
+def test_a_slider_that_leaves_the_image_unchanged_is_caught(lab, browser, tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in FROZEN])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (lab.root_dir / "scratch").mkdir(exist_ok=True)
+    nbformat.write(nb, lab.root_dir / "scratch" / "frozen.ipynb")
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    page = context.new_page()
+    shots = Shots(page, tmp_path, "frozen")
+    try:
+        page.goto(lab.lab_url("scratch/frozen.ipynb"))
+        page.locator(CELLS).first.wait_for(timeout=60_000)
+        wait_for_idle_kernel(page, lab, shots)
+        assert run_all_cells(page, lab, shots) == 2
+        image = wait_for_image(page, 1, shots)
+        before, after = move_slider(page, page.locator(CELLS).nth(1).locator(".widget-slider"), shots, "k")
+        assert (before, after) == ("0", "3")
+        with pytest.raises(pytest.fail.Exception, match=r"did not show a new image(.|\n)*screenshot: .*failure\.png"):
+            wait_for_image(page, 1, shots, differs_from=image, timeout=5)
+        assert shots.taken[-1].is_file()
+    finally:
+        context.close()
+        lab.shutdown_sessions()
