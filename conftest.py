@@ -8,18 +8,27 @@ import pytest
 os.environ.setdefault("VAECOURSE_FAST", "1")
 
 
+CHROMIUM = os.environ.get("VAECOURSE_CHROMIUM", "/usr/bin/chromium")  # Debian's Chromium (apt-get install chromium)
+
+
 def _browser_missing() -> str | None:
-    """Why browser tests cannot run here (None when Playwright can launch a headless Chromium)."""
+    """Why browser tests cannot run here (None when Playwright can launch the system Chromium headless)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         return "needs playwright (pip install -e '.[browser]')"
     try:
+        import jupyterlab  # noqa: F401
+    except ImportError:
+        return "needs jupyterlab (pip install -e '.[widgets]')"
+    if not os.path.exists(CHROMIUM):
+        return f"needs Chromium at {CHROMIUM} (apt-get install chromium, or set VAECOURSE_CHROMIUM)"
+    try:
         with sync_playwright() as p:
-            p.chromium.launch(headless=True).close()
-    except Exception as error:  # no browser build installed, or it cannot start on this machine
+            p.chromium.launch(executable_path=CHROMIUM, headless=True).close()
+    except Exception as error:  # present but cannot start on this machine
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return f"needs a Chromium that Playwright can launch (`playwright install chromium`): {first}"
+        return f"Playwright cannot launch {CHROMIUM} headless: {first}"
     return None
 
 
@@ -34,6 +43,8 @@ def pytest_collection_modifyitems(config, items):
                     item.add_marker(skip)
     if any("browser" in item.keywords for item in items):
         reason = _browser_missing()
+        if reason is not None and os.environ.get("VAECOURSE_REQUIRE_BROWSER", "") == "1":
+            raise pytest.UsageError(f"VAECOURSE_REQUIRE_BROWSER=1 but the browser tests cannot run: {reason}")
         if reason is not None:
             skip = pytest.mark.skip(reason=reason)
             for item in items:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m vaecourse VERB ...`` (train, show, evaluate, data, build-exercises).
+"""Command line: ``python -m vaecourse VERB ...`` (train, show, evaluate, data, build-exercises, site).
 
 Nothing here runs at import time; argparse is only built when the module is executed.
 """
@@ -86,6 +86,11 @@ def _build_exercises(args: argparse.Namespace) -> int:
     return 0
 
 
+def _site(args: argparse.Namespace) -> int:
+    from vaecourse import site
+    return site.main(args.out, args.root, fast=not args.normal, timeout=args.timeout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vaecourse",
                                      description="vaecourse: train, inspect and evaluate the course's models.")
@@ -125,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--check", action="store_true", help="only report what is out of date (exit 1 if anything)")
     build.add_argument("--root", default=".", help="repository root")
     build.set_defaults(func=_build_exercises)
+
+    site = verbs.add_parser("site", help="execute every notebook (FAST mode) and render the course to static HTML")
+    site.add_argument("--out", default="_site", help="output folder (default: _site)")
+    site.add_argument("--root", default=".", help="repository root (holds notebooks/ and solutions/)")
+    site.add_argument("--normal", action="store_true", help="execute in normal mode: the real results (slow)")
+    site.add_argument("--timeout", type=int, default=900, help="per-cell timeout in seconds")
+    site.set_defaults(func=_site)
     return parser
 
 

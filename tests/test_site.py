@@ -1,0 +1,111 @@
+"""The course site: every notebook found on disk is executed in FAST mode and rendered with its figures."""
+
+import base64
+import html
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from vaecourse.__main__ import main
+from vaecourse.course import colab_url, find_notebooks
+from vaecourse.site import SITE_FOLDERS, WIDGET_MIME, build_site, replace_widgets
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG = re.compile(r'<img[^>]+src="data:image/png;base64,(?P<data>[A-Za-z0-9+/=\s]+)"')
+
+
+def _notebook(cells: list[str]) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Chapter 9 — a test\n\nyou will be able to\n1. pass")]
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nbformat.writes(nb)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The real course, built once for this module (every notebook of notebooks/ and solutions/, FAST mode)."""
+    out = tmp_path_factory.mktemp("site")
+    pages = build_site(out, ROOT, log=lambda line: None)
+    return out, pages
+
+
+def test_every_current_notebook_becomes_a_page_with_an_embedded_png_figure(site):
+    out, pages = site
+    expected = {nb.relpath for nb in find_notebooks(ROOT, SITE_FOLDERS)}
+    assert expected and {p.notebook.relpath for p in pages} == expected
+    for page in pages:
+        text = page.path.read_text(encoding="utf-8")
+        figures = PNG.findall(text)
+        assert figures, f"{page.path}: no embedded PNG figure"
+        assert base64.b64decode(figures[0])[:8] == b"\x89PNG\r\n\x1a\n", f"{page.path}: embedded data is not a PNG"
+        assert "Traceback" not in text and "Error</span>" not in text, f"{page.path}: an error output was rendered"
+        assert page.notebook.title in text and colab_url(page.notebook.relpath) in text
+        assert "../index.html" in text and "FAST mode" in text
+
+
+def test_widgets_show_their_static_figure_and_a_note_instead(site):
+    out, pages = site
+    for page in pages:
+        widget_cells = page.notebook.widget_cells()
+        text = page.path.read_text(encoding="utf-8")
+        assert text.count("vaecourse-widget-note\"><b>") == len(widget_cells), page.path
+        assert WIDGET_MIME not in text and "html-manager" not in text  # no widget JavaScript pulled from a CDN
+    assert any(p.notebook.widget_cells() for p in pages), "chapter 1's traversal explorer should be on the site"
+
+
+def test_index_maps_every_chapter_to_its_pages_and_colab(site):
+    out, pages = site
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for page in pages:
+        assert f'href="{page.notebook.folder}/{page.path.name}"' in index
+        assert (out / page.notebook.folder / page.path.name).is_file()
+    for notebook in find_notebooks(ROOT, ("exercises",)):
+        assert colab_url(notebook.relpath) in index
+    lecture = next(p for p in pages if p.notebook.folder == "notebooks")
+    for goal in lecture.notebook.goals:
+        assert html.escape(goal) in index
+
+
+def test_replace_widgets_notes_widget_cells_and_drops_other_widget_outputs():
+    nb = nbformat.reads(_notebook(["1", "2"]), as_version=4)
+    png = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
+    nb.cells[1].outputs = [png,  # a progress bar in an ordinary cell: frozen at 0 % without a kernel
+                           nbformat.v4.new_output("display_data", data={WIDGET_MIME: {"model_id": "a"},
+                                                                        "text/plain": "  0%|   | 0/300"})]
+    nb.cells[2].outputs = [nbformat.v4.new_output("display_data", data={WIDGET_MIME: {"model_id": "b"},
+                                                                        "text/plain": "VBox()"})]
+    nb.metadata["widgets"] = {"state": {}}
+    assert replace_widgets(nb, "https://colab/x", {2}) == 1
+    assert nb.cells[1].outputs == [png]
+    (note,) = nb.cells[2].outputs
+    assert "Interactive widget" in note.data["text/html"] and "https://colab/x" in note.data["text/html"]
+    assert WIDGET_MIME not in note.data and "widgets" not in nb.metadata
+
+
+def test_a_failing_notebook_stops_the_build_with_its_name_and_cell(tmp_path, capsys):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "09_broken.ipynb").write_text(_notebook(["x = 1", "raise ValueError('kaput 42')"]))
+    assert main(["site", "--root", str(tmp_path), "--out", str(tmp_path / "out"), "--timeout", "60"]) == 1
+    text = capsys.readouterr().out
+    assert "notebooks/09_broken.ipynb" in text and "kaput 42" in text
+    assert not (tmp_path / "out" / "index.html").exists()
+
+
+def test_no_notebooks_is_an_error_not_an_empty_site(tmp_path, capsys):
+    assert main(["site", "--root", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
+    assert "no notebooks found" in capsys.readouterr().out
+
+
+def test_a_small_notebook_builds_end_to_end_through_the_command_line(tmp_path, capsys):
+    (tmp_path / "notebooks").mkdir()
+    code = ["import vaecourse\nprint('FAST', vaecourse.fast_mode())",
+            "from vaecourse.viz import image_grid\nimport torch\nimage_grid(torch.rand(4, 1, 8, 8), ncols=2)"]
+    (tmp_path / "notebooks" / "09_small.ipynb").write_text(_notebook(code))
+    assert main(["site", "--root", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    page = (tmp_path / "out" / "notebooks" / "09_small.html").read_text()
+    assert "FAST True" in page and PNG.search(page)
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert "Chapter 9 — a test" in index and "<li>pass</li>" in index

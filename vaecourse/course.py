@@ -1,0 +1,206 @@
+"""The course as files: its notebooks, their titles, Colab badges, install cells and widget cells.
+
+Everything is discovered from the repository (``notebooks/NN_*.ipynb``, ``solutions/``, ``exercises/``), never
+from a hand-kept list, so a new chapter is picked up by the course site (:mod:`vaecourse.site`), the Colab test
+and the browser test as soon as its notebook exists.
+
+A *widget cell* is a code cell that calls a widget of :mod:`vaecourse.widgets`: a name the notebook imports from
+that module (``from vaecourse.widgets import traversal_explorer``) or reaches through it
+(``widgets.traversal_explorer(...)``), other than its pure ``render_*`` functions, which return figures.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+NOTEBOOK_DIRS = ("notebooks", "solutions", "exercises")  # lectures, exercises with solutions, generated exercises
+NOTEBOOK_GLOB = "[0-9]*.ipynb"  # NN_name.ipynb
+REPOSITORY = "vaecourse/vaecourse"  # owner/name on GitHub
+BRANCH = "main"
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BADGE = re.compile(r"\[!\[Open In Colab\]\((?P<image>[^)\s]+)\)\]\((?P<url>[^)\s]+)\)")
+WIDGETS_MODULE = "vaecourse.widgets"
+
+
+def colab_url(relpath: str) -> str:
+    """Where Colab opens the repository file ``relpath`` (a POSIX path from the repository root)."""
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{relpath}"
+
+
+def install_requirement() -> str:
+    """What the Colab install cell hands pip: the package, from the repository."""
+    return f"vaecourse @ git+https://github.com/{REPOSITORY}"
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+@dataclass(frozen=True)
+class WidgetCell:
+    """A code cell that shows a widget: its index among all cells, the widget functions it calls, its source."""
+
+    index: int
+    calls: tuple[str, ...]
+    source: str
+
+
+def widget_calls(source: str, widget_names: set[str] | None = None, aliases: set[str] | None = None) -> list[str]:
+    """The widget functions a cell calls.
+
+    ``widget_names``: bare names imported from :mod:`vaecourse.widgets`; ``aliases``: names bound to the module
+    itself (``from vaecourse import widgets`` binds ``widgets``). Calls to ``render_*`` and private names are
+    figures or helpers, not widgets. A cell that does not parse (cell magics) calls nothing.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names, aliases = widget_names or set(), aliases or set()
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in names:
+            name = func.id
+        elif (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in aliases):
+            name = func.attr
+        else:
+            continue
+        if not name.startswith(("render_", "_")):
+            found.append(name)
+    return found
+
+
+def _widget_imports(sources: list[str]) -> tuple[set[str], set[str]]:
+    """Names imported from vaecourse.widgets, and names bound to the module, across a notebook's code cells."""
+    names: set[str] = set()
+    aliases: set[str] = set()
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == WIDGETS_MODULE:
+                names.update(alias.asname or alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module == "vaecourse":
+                aliases.update(alias.asname or alias.name for alias in node.names if alias.name == "widgets")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name == WIDGETS_MODULE and alias.asname:
+                        aliases.add(alias.asname)
+    return names, aliases
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """One ``.ipynb`` of the course, read from disk."""
+
+    root: Path
+    path: Path
+
+    @property
+    def relpath(self) -> str:
+        """The path from the repository root, POSIX style (what a badge URL ends with)."""
+        return self.path.relative_to(self.root).as_posix()
+
+    @property
+    def folder(self) -> str:
+        """``notebooks``, ``solutions`` or ``exercises``."""
+        return self.path.parent.name
+
+    @property
+    def name(self) -> str:
+        """``01_elbo``."""
+        return self.path.stem
+
+    @property
+    def chapter(self) -> int:
+        """The chapter number from the file name (``01_elbo`` -> 1)."""
+        return int(re.match(r"\d+", self.name).group())
+
+    @cached_property
+    def cells(self) -> list[dict]:
+        return json.loads(self.path.read_text(encoding="utf-8")).get("cells", [])
+
+    def sources(self, cell_type: str | None = None) -> list[str]:
+        return [_source(c) for c in self.cells if cell_type is None or c.get("cell_type") == cell_type]
+
+    @property
+    def title(self) -> str:
+        """The first markdown heading (``# Chapter 1 — ...``), or the file name."""
+        for text in self.sources("markdown"):
+            for line in text.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+        return self.name
+
+    @property
+    def goals(self) -> list[str]:
+        """The numbered learning goals under "By the end of this notebook you will be able to" (may be empty)."""
+        for text in self.sources("markdown"):
+            lines = text.splitlines()
+            for i, line in enumerate(lines):
+                if "you will be able to" in line.lower():
+                    goals = []
+                    for item in lines[i + 1:]:
+                        match = re.match(r"\s*(?:\d+[.)]|[-*])\s+(.*)", item)
+                        if match is None:
+                            break
+                        goals.append(match.group(1).strip())
+                    return goals
+        return []
+
+    def badge_urls(self) -> list[str]:
+        """Target URLs of the "Open In Colab" badges in the notebook's markdown cells, in order."""
+        return [m["url"] for text in self.sources("markdown") for m in BADGE.finditer(text)]
+
+    @property
+    def colab_url(self) -> str:
+        """Where this notebook's own badge must point."""
+        return colab_url(self.relpath)
+
+    def first_code_cell(self) -> str | None:
+        sources = self.sources("code")
+        return sources[0] if sources else None
+
+    def widget_cells(self) -> list[WidgetCell]:
+        """The cells that show a widget, in order (empty for a notebook without widgets)."""
+        names, aliases = _widget_imports(self.sources("code"))
+        if not names and not aliases:
+            return []
+        cells = []
+        for index, cell in enumerate(self.cells):
+            if cell.get("cell_type") != "code":
+                continue
+            source = _source(cell)
+            if calls := widget_calls(source, names, aliases):
+                cells.append(WidgetCell(index, tuple(calls), source))
+        return cells
+
+
+def find_notebooks(root: str | Path, folders: tuple[str, ...] = NOTEBOOK_DIRS) -> list[Notebook]:
+    """Every ``NN_*.ipynb`` under ``root``'s course folders, folder by folder, sorted by name."""
+    root = Path(root).resolve()
+    found = []
+    for folder in folders:
+        if (root / folder).is_dir():
+            found.extend(Notebook(root, path) for path in sorted((root / folder).glob(NOTEBOOK_GLOB)))
+    return found
+
+
+def repository_root() -> Path:
+    """The checkout this package was imported from (the folder holding ``vaecourse/`` and ``notebooks/``)."""
+    return Path(__file__).resolve().parents[1]
+
+
+__all__ = ["BADGE", "COLAB_BADGE", "NOTEBOOK_DIRS", "Notebook", "WidgetCell", "colab_url", "find_notebooks",
+           "install_requirement", "repository_root", "widget_calls"]
