@@ -106,7 +106,7 @@ def layer_pca_figure(samples: Sequence, labels=None, *, title: str | None = None
     if colours is not None:
         fig.colorbar(scatter, ax=list(axes), ticks=range(10), label="digit", shrink=0.8)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, y=1.04)
     return fig
 
 
