@@ -13,3 +13,7 @@ return False.
 from vaecourse.check.elbo import bernoulli_log_likelihood, elbo, gaussian_kl, reparameterize
 
 __all__ = ["bernoulli_log_likelihood", "elbo", "gaussian_kl", "reparameterize"]
+
+from vaecourse.check.causal import causal_layer, dag_penalty, latent_intervention, scm_sample  # noqa: E402  chapter 5
+
+__all__ += ["causal_layer", "dag_penalty", "latent_intervention", "scm_sample"]
