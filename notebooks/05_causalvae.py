@@ -183,7 +183,8 @@ print("H(graph with the edge shadow_length -> theta added) =",
 # (the same encoder and label prior as CausalVAE, without the causal and mask layers). The course ships the
 # three models trained with the command line (`python -m vaecourse train --model causalvae --dataset pendulum
 # --image-size 32 --encoder conv32 ...`; commands, steps and times in `vaecourse/pretrained/README.md`). Set
-# `RETRAIN = True` to train them here instead (about 10 minutes on a 2-core laptop CPU, much less on a GPU).
+# `RETRAIN = True` to train them here instead (the three runs used about 5 minutes of CPU time in all, about 50 ms
+per step on one core; much less on a GPU).
 
 # %%
 RETRAIN = False
