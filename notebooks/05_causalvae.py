@@ -191,7 +191,7 @@ RETRAIN = False
 NAMES = {"CausalVAE": "ch5_causalvae_pendulum32", "conditional VAE": "ch5_cvae_pendulum32",
          "β-VAE": "ch5_betavae_pendulum32"}
 shipped = all(pretrained.available(name) for name in NAMES.values())
-steps = {"CausalVAE": 15, "conditional VAE": 15, "β-VAE": 15} if FAST else \
+steps = {"CausalVAE": 5, "conditional VAE": 5, "β-VAE": 5} if FAST else \
     {"CausalVAE": 2500, "conditional VAE": 2000, "β-VAE": 2000}
 
 
@@ -255,7 +255,7 @@ print(f"H(A) = {dag_constraint(A).item():.2e};  structural Hamming distance to t
 # latent and averaged. For the label-conditioned models each concept block is read as one number (its mean).
 
 # %%
-n_mic = 120 if FAST else 1000
+n_mic = 100 if FAST else 1000
 
 
 def representation(kind):
@@ -302,14 +302,14 @@ display(intervention_grid_figure(torch.stack(model_rows), torch.stack(true_rows)
 # follow the shadow).
 
 # %%
-regressor, regressor_report = train_concept_regressor(data, steps=20 if FAST else 800,
+regressor, regressor_report = train_concept_regressor(data, steps=10 if FAST else 800,
                                                       generator=torch.Generator().manual_seed(1))
 print("regressor R² on simulator test images:", {k: round(v, 3) for k, v in regressor_report["r2"].items()})
 fidelity = {}
 for kind in ("CausalVAE", "conditional VAE"):
     model = models[kind]
     fidelity[kind] = intervention_fidelity(data, lambda x, u, i, v, m=model: m.intervene(x, u, {i: v}), regressor,
-                                           n=16 if FAST else 128, generator=torch.Generator().manual_seed(2))
+                                           n=8 if FAST else 128, generator=torch.Generator().manual_seed(2))
     f = fidelity[kind]
     print(f"{kind:16s} pixel MSE {f['pixel_mse']:.4f}; error of the intervened concept read back "
           f"{f['intervened_concept_mae']:.3f} (label units)")
