@@ -1,6 +1,7 @@
 """CausalVAE, its objective (Eq. 36-41) and the conditional baseline: identities, shapes, bad input, training."""
 
 import math
+import time
 
 import pytest
 import torch
@@ -184,10 +185,13 @@ def test_command_line_trains_causalvae_on_the_pendulum(tmp_path, capsys):
     from vaecourse.__main__ import main
 
     out = tmp_path / "c.pt"
+    started = time.time()
     assert main(["train", "--model", "causalvae", "--dataset", "pendulum", "--image-size", "32", "--encoder", "conv32",
                  "--steps", "2", "--batch-size", "4", "--out", str(out), "--no-progress"]) == 0
+    wall = time.time() - started
     saved = checkpoints.read(out)
     assert saved.model_class == "CausalVAE" and saved.extra["objective"] == "causal"
+    assert 0 < saved.extra["seconds"] <= wall  # training time counted once
     assert set(saved.extra["objective_state"]) == {"alpha", "rho", "h_previous", "trace"}
     assert main(["train", "--model", "causalvae", "--dataset", "dsprites", "--steps", "1", "--out",
                  str(tmp_path / "bad.pt")]) == 2

@@ -93,3 +93,15 @@ def test_cyclic_graphs_and_bad_input_are_refused():
     with pytest.raises(ValueError, match="outside its range"):
         ranged.do(a=2.0)
     assert not scm.is_dag(torch.eye(2)) and scm.is_dag(torch.zeros(2, 2))
+
+
+def test_linear_sample_and_intervene_agree_with_the_scm():
+    A = torch.tensor([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.5, 3.0, 0.0]])  # x2 -> x1, x1 -> x3, x2 -> x3
+    eps = torch.randn(7, 3, generator=torch.Generator().manual_seed(0))
+    x = scm.linear_sample(A, eps)
+    assert torch.allclose(x, scm.linear_solve(A, eps), atol=1e-5)
+    model = scm.linear_scm(A, names=("a", "b", "c"))
+    evaluated = model.do(b=1.5).evaluate({"a": eps[:, 0], "b": eps[:, 1], "c": eps[:, 2]})
+    cut = scm.linear_sample(A, eps, {1: 1.5})
+    assert torch.allclose(cut, torch.stack([evaluated[k] for k in "abc"], 1), atol=1e-5)
+    assert torch.allclose(scm.linear_intervene(A, eps, 1, 1.5), cut, atol=1e-5)

@@ -207,7 +207,7 @@ def train_from_args(args: argparse.Namespace) -> int:
         start = int(saved.extra["step"]) + 1
         print(f"resuming {out} at step {start} of {args.steps}")
     command = " ".join(shlex.quote(a) for a in ["python", "-m", "vaecourse", *sys.argv[1:]])
-    started = time.time()
+    started, seconds_before = time.time(), history.seconds  # fit adds its own time to history.seconds when it ends
 
     def save(step: int, *_):
         checkpoints.save(model, out, step=step, total_steps=args.steps, optimizer=optimizer.state_dict(),
@@ -215,7 +215,7 @@ def train_from_args(args: argparse.Namespace) -> int:
                          history=history.to_dict(), objective=args.objective,
                          objective_state=objective.state_dict() if hasattr(objective, "state_dict") else {}, dataset=args.dataset,
                          command=command, machine=f"{platform.node()} {platform.machine()} {device}",
-                         seconds=history.seconds + (time.time() - started), arguments=vars(args) | {"func": None})
+                         seconds=seconds_before + (time.time() - started), arguments=vars(args) | {"func": None})
         _write_logs(out, history)
 
     remaining = args.steps - start

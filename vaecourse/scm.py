@@ -250,6 +250,31 @@ def linear_solve(A, eps: Tensor) -> Tensor:
     return torch.linalg.solve(eye - A.T, eps.T.to(A.dtype)).T
 
 
+def linear_sample(A, eps: Tensor, interventions: Mapping[int, float] | None = None) -> Tensor:
+    """Evaluate x_j = sum_i A[i, j] x_i + eps_j parents first, with do(x_j = v) for j in ``interventions``:
+    (n, K). The intervened equations are replaced by constants (their parents and noise are ignored)."""
+    A = check_adjacency(A)
+    if eps.dim() != 2 or eps.shape[1] != A.shape[0]:
+        raise ValueError(f"eps must have shape (n, {A.shape[0]}), got {tuple(eps.shape)}")
+    interventions = dict(interventions or {})
+    x = torch.zeros_like(eps, dtype=A.dtype)
+    for j in topological_order(A):
+        x[:, j] = float(interventions[j]) if j in interventions else x @ A[:, j] + eps[:, j]
+    return x
+
+
+def linear_intervene(A, eps: Tensor, index: int, value: float) -> Tensor:
+    """z under do(z_index = value) for the linear SCM z = A^T z + eps with the units' noise eps (n, K):
+    cut the edges into ``index``, fix it, and solve: a counterfactual when eps was abducted."""
+    A = check_adjacency(A).clone()
+    if not 0 <= int(index) < A.shape[0]:
+        raise ValueError(f"index must be in 0..{A.shape[0] - 1}, got {index}")
+    A[:, index] = 0  # action: no parents any more
+    eps = eps.clone().to(A.dtype)
+    eps[:, index] = value  # ... and its equation is the constant
+    return linear_solve(A, eps)
+
+
 def linear_covariance(A, scale: float | Sequence[float] | Tensor = 1.0) -> Tensor:
     """Cov(z) = C diag(s^2) C^T for z = A^T z + eps, eps ~ N(0, diag s^2)."""
     C = causal_matrix(A)
@@ -342,5 +367,5 @@ def markov_equivalent(A, B) -> bool:
 
 
 __all__ = ["Equation", "SCM", "causal_matrix", "chain", "check_adjacency", "collider", "constant", "fork", "is_dag",
-           "linear_covariance", "linear_scm", "linear_scm_from_covariance", "linear_solve", "markov_equivalent",
+           "linear_covariance", "linear_intervene", "linear_sample", "linear_scm", "linear_scm_from_covariance", "linear_solve", "markov_equivalent",
            "topological_order"]

@@ -24,3 +24,6 @@ from vaecourse.check.metrics import classifier_accuracy, fixed_factor_pairs, mig
 
 __all__ += ["classifier_accuracy", "fixed_factor_pairs", "mig_normalisation", "z_diff"]
 __all__ += ["log_mean_exp", "precision_weighted_merge", "unit_activity", "warmup_weight"]
+from vaecourse.check.causal import causal_layer, dag_penalty, latent_intervention, scm_sample  # noqa: E402  chapter 5
+
+__all__ += ["causal_layer", "dag_penalty", "latent_intervention", "scm_sample"]

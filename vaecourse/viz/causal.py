@@ -54,7 +54,9 @@ def adjacency_figure(learned: Tensor, true: Tensor, names: Sequence[str], thresh
                 ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7,
                         fontweight="bold" if edge else "normal", color="black")
     axes[0].set_ylabel("cause (row)")
-    fig.colorbar(image, ax=list(axes), shrink=0.8)
+    axes[1].set_yticks(range(len(names)), [])
+    fig.subplots_adjust(left=0.2, right=0.86, bottom=0.3, top=0.82, wspace=0.08)
+    fig.colorbar(image, cax=fig.add_axes((0.89, 0.3, 0.02, 0.52)))
     fig.suptitle(title or f"A[i, j] != 0: edge i -> j (bold: |A| > {threshold})")
     return fig
 
@@ -112,10 +114,10 @@ def intervention_grid_figure(model_images: Tensor, true_images: Tensor, concept_
                 axes[i, v + 1 + j].set_title(f"{values[i][j]:+.2f}", fontsize=6, pad=1)
         axes[i, v].axis("off")
         axes[i, 0].set_ylabel(concept_names[i], rotation=0, ha="right", va="center", fontsize=8)
-    axes[0, v // 2].annotate("model counterfactual", (0.5, 1.6), xycoords="axes fraction", ha="center", fontsize=9)
-    axes[0, v + 1 + v // 2].annotate("simulator (truth)", (0.5, 1.6), xycoords="axes fraction", ha="center", fontsize=9)
-    fig.suptitle(title, fontsize=10, y=1.0)
-    fig.subplots_adjust(wspace=0.05, hspace=0.35)
+    axes[0, v // 2].annotate("model counterfactual", (0.5, 1.35), xycoords="axes fraction", ha="center", fontsize=9)
+    axes[0, v + 1 + v // 2].annotate("simulator (truth)", (0.5, 1.35), xycoords="axes fraction", ha="center", fontsize=9)
+    fig.suptitle(title, fontsize=10, y=0.99)
+    fig.subplots_adjust(wspace=0.05, hspace=0.35, top=1 - 0.9 / (1.05 * k + 0.6))
     return fig
 
 
