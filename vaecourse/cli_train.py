@@ -136,6 +136,7 @@ def train_from_args(args: argparse.Namespace) -> int:
         start = int(saved.extra["step"]) + 1
         print(f"resuming {out} at step {start} of {args.steps}")
     command = " ".join(shlex.quote(a) for a in ["python", "-m", "vaecourse", *sys.argv[1:]])
+    earlier_seconds = history.seconds  # time spent before a resume; fit adds this run's time to history at its end
     started = time.time()
 
     def save(step: int, *_):
@@ -144,7 +145,7 @@ def train_from_args(args: argparse.Namespace) -> int:
                          history=history.to_dict(), objective=args.objective,
                          objective_state=objective.state_dict() if hasattr(objective, "state_dict") else {}, dataset=args.dataset,
                          command=command, machine=f"{platform.node()} {platform.machine()} {device}",
-                         seconds=history.seconds + (time.time() - started), arguments=vars(args) | {"func": None})
+                         seconds=earlier_seconds + (time.time() - started), arguments=vars(args) | {"func": None})
         _write_logs(out, history)
 
     remaining = args.steps - start
