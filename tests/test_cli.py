@@ -85,3 +85,13 @@ def test_normalised_beta_is_selectable_by_name(tmp_path):
     assert main(["train", "--objective", "beta_norm", "--beta", "0.01", "--steps", "2", "--out", str(out), *TINY]) == 0
     logged = json.loads(out.with_suffix(".json").read_text())["records"]["beta"]
     assert logged == pytest.approx([0.01 * 32 * 32 / 3] * 2)  # N = 32x32 pixels, M = 3 latents
+
+
+def test_recorded_seconds_count_the_run_once(tmp_path):
+    """The final checkpoint's wall seconds are this run's time once (fit's time was once added twice)."""
+    out = tmp_path / "timed.pt"
+    assert main(["train", "--steps", "20", "--out", str(out), *TINY]) == 0
+    saved = checkpoints.read(out).extra
+    fit_seconds = saved["history"]["seconds"]
+    assert fit_seconds > 0
+    assert fit_seconds <= saved["seconds"] < 1.5 * fit_seconds

@@ -61,3 +61,10 @@ def test_every_shipped_checkpoint_verifies_and_runs(name):
         inputs += (torch.zeros(2, model.n),)
     assert model.reconstruct(*inputs).shape == (2, *shape)
     assert pretrained.info(name)["command"].startswith("python -m vaecourse train")
+
+
+def test_history_of_a_shipped_checkpoint(shelf, tmp_path):
+    _train_checkpoint(tmp_path / "run.pt")
+    pretrained.publish(tmp_path / "run.pt", "tiny")
+    history = pretrained.history("tiny")
+    assert history.steps == [0, 1] and list(history["elbo"]) == [-3.0, -1.0]
