@@ -312,3 +312,20 @@ def test_other_bad_arguments():
         SubGrid(DATA, hue=[0])
     with pytest.raises(ValueError, match="distinct values in \\[0, 2\\]"):
         SubGrid(DATA, shape=[0, 3])
+
+
+def test_encode_grid_of_several_representations_renders_once_and_equals_one_at_a_time():
+    renders = []
+
+    class Counting(FactorImages):
+        def render(self, factors):
+            renders.append(len(factors))
+            return super().render(factors)
+
+    data = Counting((2, 3, 5))
+    both = encode_grid(data, {"id": identity, "rot": lambda x: x.flatten(1).double() @ ROTATION[:3, :3]}, batch_size=4)
+    assert sum(renders) == 30  # each grid point rendered once for both functions
+    assert np.array_equal(both["id"].codes, encode_grid(data, identity).codes)
+    assert both["rot"].codes.shape == (30, 3)
+    with pytest.raises(ValueError, match=r"representation_fn\['bad'\] must be a function of images"):
+        encode_grid(data, {"bad": 3})

@@ -9,3 +9,8 @@ from vaecourse.viz.training import history_figure, kl_estimator_figure
 
 __all__ = ["history_figure", "image_grid", "kl_estimator_figure", "reconstruction_figure", "traversal_figure",
            "traversal_images"]
+
+# chapter 3: disentanglement metrics
+from vaecourse.viz.metrics import grouped_score_bars, matrix_figure, score_bars, zdiff_figure  # noqa: E402
+
+__all__ += ["grouped_score_bars", "matrix_figure", "score_bars", "zdiff_figure"]
