@@ -15,7 +15,7 @@ from vaecourse.metrics.mig import mig_from_mutual_info
 
 
 def ref_classifier(x_train, y_train, x_eval, y_eval):
-    return linear_classifier_accuracy(x_train, y_train, x_eval, y_eval)[:2]
+    return linear_classifier_accuracy(x_train, y_train, x_eval, y_eval, standardize=False)[:2]
 
 
 def ref_mig(mi, entropy):

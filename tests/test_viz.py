@@ -68,3 +68,35 @@ def test_history_and_estimator_figures():
 def test_reconstruction_figure_has_two_rows():
     fig = reconstruction_figure(torch.rand(4, 1, 8, 8), torch.rand(4, 1, 8, 8), n=3)
     assert len([ax for ax in fig.axes if ax.images]) == 6
+
+
+# ---- chapter 3: metric figures -----------------------------------------------------------------------------
+def test_score_bars_show_mean_and_spread_over_seeds():
+    from vaecourse.viz import score_bars
+
+    fig = score_bars({"PCA": [0.6, 0.7, 0.8], "beta-VAE": [0.9]}, chance=0.2)
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches]
+    assert [round(b.get_height(), 6) for b in bars] == [0.7, 0.9]  # means over seeds
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["PCA", "beta-VAE"]
+    assert any(line.get_linestyle() == "--" and line.get_ydata()[0] == 0.2 for line in ax.lines)  # chance line
+    assert fig._repr_png_()[:4] == b"\x89PNG"
+
+
+def test_grouped_score_bars_one_bar_per_metric_and_representation():
+    from vaecourse.viz import grouped_score_bars
+
+    fig = grouped_score_bars({"a": {"higgins": [0.9, 0.8], "mig": [0.1]}, "b": {"higgins": [0.5], "mig": [0.4, 0.2]}})
+    heights = sorted(round(p.get_height(), 6) for p in fig.axes[0].patches)
+    assert heights == [0.1, 0.3, 0.5, 0.85]
+
+
+def test_matrix_and_zdiff_figures_draw_the_matrices():
+    from vaecourse.viz import matrix_figure, zdiff_figure
+
+    mi = np.arange(6.0).reshape(3, 2)
+    fig = matrix_figure({"MI": mi}, ["shape", "scale"])
+    assert np.array_equal(fig.axes[0].images[0].get_array(), mi)
+    features = np.array([[0.0, 1.0], [0.0, 3.0], [2.0, 0.0]])
+    fig = zdiff_figure(features, np.array([0, 0, 1]), ["a", "b"])
+    assert np.array_equal(fig.axes[0].images[0].get_array(), [[0.0, 2.0], [2.0, 0.0]])  # row y: mean z_diff

@@ -25,7 +25,7 @@ Shape letters: n or B examples, K factors, D code dimensions, N grid combination
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,30 +140,47 @@ class CodeCache:
         return self.codes[index]
 
 
-def encode_grid(dataset, representation_fn: RepresentationFn, *, batch_size: int = DEFAULT_ENCODE_BATCH,
-                progress: bool = False) -> CodeCache:
+def encode_grid(dataset, representation_fn: RepresentationFn | Mapping[str, RepresentationFn], *,
+                batch_size: int = DEFAULT_ENCODE_BATCH, progress: bool = False) -> CodeCache | dict[str, CodeCache]:
     """Encode every combination of ``dataset``'s factor grid once -> :class:`CodeCache`.
 
     Use the full data set on a GPU; on a CPU pass ``cpu_subgrid(dataset)`` (see the module docstring).
+    ``representation_fn`` may also be a mapping ``{name: fn}``: each chunk of the grid is then rendered once and
+    encoded by every function, and the result is ``{name: CodeCache}``.
     """
     import time
 
     check_dataset(dataset, "encode_grid")
     batch_size = check_count(batch_size, "batch_size")
-    if not callable(representation_fn):
-        raise ValueError(f"representation_fn must be a function of images, got {type(representation_fn).__name__}")
+    several = isinstance(representation_fn, Mapping)
+    functions = dict(representation_fn) if several else {"": representation_fn}
+    for name, fn in functions.items():
+        if not callable(fn):
+            raise ValueError(f"representation_fn{f'[{name!r}]' if several else ''} must be a function of images, "
+                             f"got {type(fn).__name__}")
     n = int(dataset.num_combinations)
-    started = time.perf_counter()
-    chunks, dim = [], None
+    chunks: dict[str, list[np.ndarray]] = {name: [] for name in functions}
+    seconds = dict.fromkeys(functions, 0.0)
     starts = range(0, n, RENDER_BATCH)
     if progress:
         from tqdm.auto import tqdm
         starts = tqdm(starts, desc="encoding the grid", total=math.ceil(n / RENDER_BATCH))
-    for start in starts:
-        factors = dataset.factors_at(torch.arange(start, min(start + RENDER_BATCH, n)))  # (r, K)
-        chunks.append(_encode(dataset, representation_fn, factors, batch_size, dim))
-        dim = chunks[-1].shape[1]
-    return CodeCache(dataset=dataset, codes=np.concatenate(chunks), seconds=time.perf_counter() - started)
+    with torch.no_grad():
+        for start in starts:
+            started = time.perf_counter()
+            images = dataset.render(dataset.factors_at(torch.arange(start, min(start + RENDER_BATCH, n))))  # (r, C, H, W)
+            rendering = (time.perf_counter() - started) / len(functions)  # shared out among the functions
+            for name, fn in functions.items():
+                started = time.perf_counter()
+                dim = chunks[name][0].shape[1] if chunks[name] else None
+                for first in range(0, images.shape[0], batch_size):
+                    part = images[first:first + batch_size]
+                    chunks[name].append(check_codes(fn(part), part.shape[0], dim))
+                    dim = chunks[name][-1].shape[1]
+                seconds[name] += rendering + time.perf_counter() - started
+    caches = {name: CodeCache(dataset=dataset, codes=np.concatenate(parts), seconds=seconds[name])
+              for name, parts in chunks.items()}
+    return caches if several else caches[""]
 
 
 class CodeSource:

@@ -14,7 +14,8 @@ The dimensions that encode factor y are the same in both images of every pair, s
 code those coordinates of z_diff are near zero and a **linear** classifier of low VC dimension predicts
 y; the score is its accuracy on held-out points. Defaults follow the large-scale study that reused the
 metric [locatello2019]: L = 64, 10,000 training and 5,000 evaluation points, a multinomial
-logistic regression (scikit-learn); both accuracies are reported.
+logistic regression (scikit-learn; features z-scored first, see ``linear_classifier_accuracy``); both
+accuracies are reported.
 
 Shape letters: P points (batches of pairs), L pairs per point, K factors, D code dimensions.
 """
@@ -77,17 +78,25 @@ def higgins_points(dataset, source: CodeSource, n_points: int, batch_size: int,
     return np.concatenate(features), np.concatenate(labels)
 
 
-def linear_classifier_accuracy(x_train, y_train, x_eval, y_eval, *, seed: int = 0,
-                               max_iter: int = 2000) -> tuple[float, float, object]:
+def linear_classifier_accuracy(x_train, y_train, x_eval, y_eval, *, seed: int = 0, max_iter: int = 2000,
+                               standardize: bool = True) -> tuple[float, float, object]:
     """Fit a multinomial logistic regression on the training points; accuracy on both sets, and the model.
 
     The classifier of low VC dimension [higgins2017, Sec. 3] as in [locatello2019]: scikit-learn's
-    ``LogisticRegression`` (L2, C = 1, lbfgs), here with more iterations so that it converges on raw pixels.
+    ``LogisticRegression`` (L2, C = 1, lbfgs), with enough iterations to converge on raw pixels.
+    ``standardize`` first z-scores each feature with the training points' mean and std: the L2 penalty then
+    does not depend on the units of the code (an untrained encoder's tiny codes would otherwise look like
+    chance), and rescaling a latent no longer changes the score. disentanglement_lib fits on raw features
+    (``standardize=False``).
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     model = LogisticRegression(max_iter=max_iter, random_state=seed)
+    if standardize:
+        model = make_pipeline(StandardScaler(), model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x_train, y_train)
@@ -97,7 +106,7 @@ def linear_classifier_accuracy(x_train, y_train, x_eval, y_eval, *, seed: int = 
 
 
 def higgins(dataset, representation_fn, *, generator: torch.Generator, batch_size: int = 64, n_train: int = 10_000,
-            n_eval: int = 5_000, encode_batch_size: int = DEFAULT_ENCODE_BATCH) -> dict:
+            n_eval: int = 5_000, standardize: bool = True, encode_batch_size: int = DEFAULT_ENCODE_BATCH) -> dict:
     """The beta-VAE disentanglement metric [higgins2017, Sec. 3] with the defaults of [locatello2019].
 
     dataset            a ground-truth data set (``DSprites``, ``cpu_subgrid(DSprites())``, ...)
@@ -105,6 +114,7 @@ def higgins(dataset, representation_fn, *, generator: torch.Generator, batch_siz
                        or a ``CodeCache`` from ``encode_grid(dataset, fn)`` (same scores, one encoder pass)
     generator          a seeded ``torch.Generator``: all the randomness (same seed, same score)
     batch_size         L, pairs averaged into one z_diff;  n_train, n_eval: classifier points
+    standardize        z-score the z_diff features before the classifier (see ``linear_classifier_accuracy``)
 
     Returns ``train_accuracy``, ``eval_accuracy`` (the score), ``chance`` (1/K), ``eval_accuracy_per_factor``
     (recall of each varying factor) and the sizes used.
@@ -123,7 +133,8 @@ def higgins(dataset, representation_fn, *, generator: torch.Generator, batch_siz
     x_eval, y_eval = higgins_points(dataset, source, n_eval, batch_size, generator)
     if np.unique(y_train).size < 2:
         raise ValueError(f"the {n_train} training points all fixed the same factor; use a larger n_train")
-    train, evaluation, model = linear_classifier_accuracy(x_train, y_train, x_eval, y_eval, seed=sklearn_seed(generator))
+    train, evaluation, model = linear_classifier_accuracy(x_train, y_train, x_eval, y_eval, seed=sklearn_seed(generator),
+                                                         standardize=standardize)
     predicted = model.predict(x_eval)
     names = [dataset.factor_names[k] for k in varying]
     per_factor = {names[j]: float(np.mean(predicted[y_eval == j] == j)) if np.any(y_eval == j) else float("nan")

@@ -23,3 +23,7 @@ from vaecourse.viz.causal import (adjacency_figure, intervention_grid_figure, mi
 
 __all__ += ["adjacency_figure", "intervention_grid_figure", "mic_matrix_figure", "render_intervention", "score_figure",
             "scm_scatter_figure"]
+# chapter 3: disentanglement metrics
+from vaecourse.viz.metrics import grouped_score_bars, matrix_figure, score_bars, zdiff_figure  # noqa: E402
+
+__all__ += ["grouped_score_bars", "matrix_figure", "score_bars", "zdiff_figure"]

@@ -1,0 +1,218 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 3 exercises — the disentanglement metric, piece by piece
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/vaecourse/vaecourse/blob/main/solutions/03_disentanglement_metric.ipynb)
+#
+# Four functions, each one step of the lecture (`notebooks/03_disentanglement_metric.ipynb`): the pairs that share
+# a factor, $z_\text{diff}$, the linear classifier, and MIG's normalisation. Fill in the body where it says
+# `raise NotImplementedError`, run the cell, then the **check** cell below it. If an exercise is not done yet the
+# check says so and the rest of the notebook uses the library's version, so *Run All* always reaches the end.
+# At the end your functions are assembled into the whole Higgins metric and compared with the library.
+
+# %% tags=["colab"]
+# On Colab only: install the course library from the repository (torch and numpy are left as Colab has them).
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "vaecourse @ git+https://github.com/vaecourse/vaecourse"], check=True)
+
+# %%
+import numpy as np
+import torch
+import torch.nn.functional as F
+from IPython.display import display
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+
+import vaecourse
+from vaecourse import check, metrics
+from vaecourse.data import DSprites, FactorImages
+from vaecourse.metrics import SubGrid
+from vaecourse.metrics.higgins import fixed_factor_pairs as library_pairs
+from vaecourse.metrics.higgins import linear_classifier_accuracy
+from vaecourse.metrics.higgins import z_diff as library_z_diff
+from vaecourse.metrics.mig import mig_from_mutual_info
+from vaecourse.viz import image_grid
+
+FAST = vaecourse.fast_mode()
+vaecourse.seed_everything(0)
+dsprites = DSprites()
+print(dict(zip(dsprites.factor_names, dsprites.factor_sizes)))
+
+# %% [markdown]
+# ## Exercise 3.1 — a batch of fixed-factor pairs
+#
+# Return two LongTensors `v1, v2` of shape `(batch_size, K)` — factor classes, one row per pair — such that every
+# pair agrees on factor `y` (a column index: 0 colour, 1 shape, 2 scale, 3 orientation, 4 posX, 5 posY) and all
+# other factors are drawn independently. Draw every random number from `generator`, with
+# `dataset.sample_factors(n, generator)` (uniform classes, shape `(n, K)`).
+
+# %%
+def fixed_factor_pairs(dataset, y, batch_size, generator):
+    # Exercise 3.1: a batch of fixed-factor pairs — return v1, v2 of shape (batch_size, K) that agree on column y only
+    # BEGIN SOLUTION
+    v1 = dataset.sample_factors(batch_size, generator)
+    v2 = dataset.sample_factors(batch_size, generator)
+    v2[:, y] = v1[:, y]
+    return v1, v2
+    # END SOLUTION
+
+
+# %%
+if not check.fixed_factor_pairs(fixed_factor_pairs):
+    fixed_factor_pairs = library_pairs  # fall back to the library so the notebook runs on
+
+# %%
+v1, v2 = fixed_factor_pairs(dsprites, 3, 8, torch.Generator().manual_seed(0))  # orientation shared
+display(image_grid(torch.cat([dsprites.render(v1), dsprites.render(v2)]), ncols=8,
+                   title="your pairs: each column shares its orientation"))
+
+# %% [markdown]
+# ## Exercise 3.2 — $z_\text{diff}$
+#
+# Given the codes of the two halves of a batch, `z1` and `z2` of shape `(L, D)`, return
+# $z^b_\text{diff} = \frac1L\sum_{l=1}^L |z_{1,l} - z_{2,l}|$, shape `(D,)`.
+
+# %%
+def z_diff(z1, z2):
+    # Exercise 3.2: z_diff — return the mean over the L pairs of |z1 - z2|, shape (D,)
+    # BEGIN SOLUTION
+    return (z1 - z2).abs().mean(dim=0)
+    # END SOLUTION
+
+
+# %%
+if not check.z_diff(z_diff):
+    z_diff = library_z_diff
+
+# %% [markdown]
+# ## Exercise 3.3 — the linear classifier
+#
+# Train a multinomial logistic regression (`sklearn.linear_model.LogisticRegression`, e.g. `max_iter=2000`) on
+# the training points `(x_train, y_train)` and return `(train_accuracy, eval_accuracy)`: the fraction of correct
+# predictions on the training points and on the held-out points `(x_eval, y_eval)`. The score of the metric is the
+# second number.
+
+# %%
+def classifier_accuracy(x_train, y_train, x_eval, y_eval):
+    # Exercise 3.3: the linear classifier — fit on the training points, return (train_accuracy, eval_accuracy)
+    # BEGIN SOLUTION
+    model = LogisticRegression(max_iter=2000).fit(x_train, y_train)
+    return model.score(x_train, y_train), model.score(x_eval, y_eval)
+    # END SOLUTION
+
+
+# %%
+if not check.classifier_accuracy(classifier_accuracy):
+    def classifier_accuracy(x_train, y_train, x_eval, y_eval):
+        return linear_classifier_accuracy(x_train, y_train, x_eval, y_eval)[:2]
+
+# %% [markdown]
+# ## Exercise 3.4 — MIG's entropy normalisation
+#
+# You are given the mutual information `mutual_info[j, k]` $= I(z_j; v_k)$ in nats, shape `(D, K)`, and each
+# factor's entropy `entropy[k]` $= H(v_k)$, shape `(K,)`. Return the MIG, one number:
+#
+# $$\mathrm{MIG} = \frac1K\sum_{k=1}^K \frac{I(z_{j^{(1)}}; v_k) - I(z_{j^{(2)}}; v_k)}{H(v_k)}$$
+#
+# where $j^{(1)}$ and $j^{(2)}$ are the dimensions with the largest and second-largest information about $v_k$.
+# Why divide by $H(v_k)$? Because $I(z; v_k) \le H(v_k)$: the division puts a 3-valued factor (shape) and a
+# 32-valued one (position) on the same scale [0, 1].
+
+# %%
+def mig_normalisation(mutual_info, entropy):
+    # Exercise 3.4: MIG's entropy normalisation — mean over factors of (top - second MI over the latents) / H(v_k)
+    # BEGIN SOLUTION
+    top = np.sort(mutual_info, axis=0)[::-1]
+    return float(np.mean((top[0] - top[1]) / entropy))
+    # END SOLUTION
+
+
+# %%
+if not check.mig_normalisation(mig_normalisation):
+    def mig_normalisation(mutual_info, entropy):
+        return mig_from_mutual_info(mutual_info, entropy)[0]
+
+# %% [markdown]
+# ## Put together: the Higgins metric from your functions
+#
+# Your four pieces make the whole metric. Below it runs on a small dSprites grid for a PCA code and for the ideal
+# code (the factors themselves, `FactorImages`), beside the library's `metrics.higgins` on the same data (with
+# `standardize=False`: a plain logistic regression on the raw z_diff, like yours). The two do not draw random numbers
+# in the same order, so expect close, not identical, accuracies; with few points (FAST mode) they scatter more.
+
+# %%
+grid = SubGrid(dsprites, orientation=range(0, 40, 8), posX=range(0, 32, 4), posY=range(0, 32, 4))
+varying = list(grid.varying_factors)
+n_train, n_eval, L = (100, 50, 32) if FAST else (2_000, 1_000, 64)
+
+
+def my_higgins(dataset, representation, seed):
+    g = torch.Generator().manual_seed(seed)
+
+    def points(n):
+        features, labels = [], []
+        for _ in range(n):
+            label = int(torch.randint(len(varying), (1,), generator=g))  # y ~ Unif over the varying factors
+            a, b = fixed_factor_pairs(dataset, varying[label], L, g)
+            codes = torch.as_tensor(representation(dataset.render(torch.cat([a, b]))), dtype=torch.float64)  # (2L, D)
+            features.append(z_diff(codes[:L], codes[L:]).numpy())
+            labels.append(label)
+        return np.array(features), np.array(labels)
+
+    return classifier_accuracy(*points(n_train), *points(n_eval))[1]
+
+
+x_fit = F.avg_pool2d(grid.render(grid.sample_factors(2_000, torch.Generator().manual_seed(1))), 2).flatten(1).numpy()
+pca = PCA(n_components=10, random_state=0).fit(x_fit)
+
+
+def pca_code(x):
+    return pca.transform(F.avg_pool2d(x, 2).flatten(1).numpy())
+
+
+oracle_grid = FactorImages(grid.factor_sizes, grid.factor_names)
+
+
+def ideal_code(x):
+    return x.flatten(1)[:, varying]
+
+
+for name, data, code in (("PCA", grid, pca_code), ("ideal code", oracle_grid, ideal_code)):
+    library = metrics.higgins(data, code, generator=torch.Generator().manual_seed(0), batch_size=L, n_train=n_train,
+                              n_eval=n_eval, standardize=False)["eval_accuracy"]
+    print(f"{name:10s} yours {my_higgins(data, code, 0):.3f}   library {library:.3f}   (chance {1 / len(varying):.2f})")
+
+# %% [markdown]
+# ## And MIG with your normalisation
+#
+# The library's `metrics.mig` returns the mutual-information matrix and the entropies it used; your function turns
+# them into the score.
+
+# %%
+result = metrics.mig(oracle_grid, ideal_code, generator=torch.Generator().manual_seed(0), n_points=2_000)
+print(f"ideal code: your MIG {mig_normalisation(result['mutual_info'], result['entropy']):.3f}, "
+      f"library {result['mig']:.3f}")
+result = metrics.mig(grid, pca_code, generator=torch.Generator().manual_seed(0), n_points=2_000)
+print(f"PCA:        your MIG {mig_normalisation(result['mutual_info'], result['entropy']):.3f}, "
+      f"library {result['mig']:.3f}")
+
+# %% [markdown]
+# **Going further.** (1) Replace the logistic regression by a k-nearest-neighbour classifier: what happens to the
+# PCA score, and why does Higgins et al. insist on a classifier of *low VC dimension*? (2) Rotate the ideal code by a
+# random orthogonal matrix (`torch.linalg.qr`) and recompute both metrics: which one notices?
