@@ -37,10 +37,12 @@ from functools import partial
 
 import matplotlib.pyplot as plt  # noqa: F401  (activates inline figures)
 import torch
+from IPython.display import display
 
 import vaecourse
 from vaecourse import check, distributions, metrics, objectives
 from vaecourse.data import dynamic_binarize, load_sklearn_digits
+from vaecourse.viz import active_units_figure
 from vaecourse.models import LadderVAE
 from vaecourse.train import fit
 
@@ -130,9 +132,13 @@ fit(model, partial(objectives.ladder_elbo, warmup_epochs=epochs / 2), digits.tra
 model.eval()
 test_x = dynamic_binarize(digits.test, torch.Generator().manual_seed(1))
 means = model.layer_means(test_x, n_samples=5, generator=torch.Generator().manual_seed(2))
+active = []
 for i, m in enumerate(means):
     a = unit_activity(m)
-    print(f"layer z{i + 1}: {int((a > 0.01).sum())} of {m.shape[1]} units active; A_u = {[round(v, 3) for v in a.tolist()]}")
+    active.append(int((a > 0.01).sum()))
+    print(f"layer z{i + 1}: {active[-1]} of {m.shape[1]} units active; A_u = {[round(v, 3) for v in a.tolist()]}")
+display(active_units_figure({"3-layer LVAE": active}, model.latent_sizes,
+                            title="Active units per layer, from your A_u (> 0.01)"))
 
 # %% [markdown]
 # ## Exercise 4.4 — a stable log-mean-exp
