@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vaecourse import check, scm
+from vaecourse import scm
 from vaecourse.objectives.causal import dag_constraint
 
+from checking import verdict  # noqa: E402  (tests/checking.py)
 
-def verdict(name, fn, capsys):
-    ok = getattr(check, name)(fn)
-    return ok, capsys.readouterr().out
+
 
 
 REFERENCES = {
