@@ -34,6 +34,9 @@ def test_train_writes_checkpoint_and_logs_then_show_and_evaluate(tmp_path, capsy
     assert rows[0].startswith("step,") and len(rows) == 7
     assert main(["show", str(out)]) == 0
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
+    assert main(["show", str(out), "--layer", "1"]) == 2  # one latent layer: --layer is a mistake, said so
+    assert "--layer applies to a hierarchical model" in capsys.readouterr().err
     assert main(["evaluate", str(out), "--n", "8", "--k", "4", "--chunk", "2"]) == 0
     assert "importance-weighted" in capsys.readouterr().out
     assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
@@ -95,3 +98,18 @@ def test_recorded_seconds_count_the_run_once(tmp_path):
     fit_seconds = saved["history"]["seconds"]
     assert fit_seconds > 0
     assert fit_seconds <= saved["seconds"] < 1.5 * fit_seconds
+
+
+@pytest.mark.parametrize("name", ["dsprites", "mnist"])
+def test_a_failed_download_is_a_clean_error_that_keeps_nothing(tmp_path, capsys, monkeypatch, name):
+    """No network: the data verb ends with exit code 2 and one line naming what was tried, not a traceback."""
+    from vaecourse.data import dsprites, mnist
+
+    def offline(url, out):
+        raise OSError(f"no route to host for {url}")
+
+    monkeypatch.setattr(dsprites if name == "dsprites" else mnist, "_fetch", offline)
+    assert main(["data", name, "--download", "--cache-dir", str(tmp_path / "cache")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: could not download") and "no route to host" in err and "Traceback" not in err
+    assert not any(p.is_file() for p in (tmp_path / "cache").rglob("*"))

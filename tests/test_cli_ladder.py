@@ -26,6 +26,14 @@ def test_train_and_evaluate_an_lvae(tmp_path, capsys):
                  "--device", "cpu"]) == 0
     text = capsys.readouterr().out
     assert "ELBO" in text and "importance-weighted log p(x) estimate, k=10" in text
+    # show: the top layer by default, any layer with --layer, a clear error for a layer that is not there
+    assert main(["show", str(out), "--columns", "3"]) == 0
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["show", str(out), "--layer", "1", "--columns", "3", "--out", str(tmp_path / "z1.png")]) == 0
+    assert (tmp_path / "z1.png").stat().st_size > 0
+    capsys.readouterr()
+    assert main(["show", str(out), "--layer", "3"]) == 2
+    assert "--layer must be between 1 and 2" in capsys.readouterr().err
 
 
 def test_bottom_up_without_batch_norm(tmp_path):

@@ -14,6 +14,7 @@ import torch
 
 from vaecourse.data import DSprites, GroundTruthDataset, OfficialDSprites, git_blob_id, load_official_dsprites
 from vaecourse.data import dsprites as ds
+from vaecourse.data.download import DownloadError
 
 SQUARE, ELLIPSE, HEART = 0, 1, 2
 SCALES = np.linspace(0.5, 1.0, 6)
@@ -436,8 +437,9 @@ def test_failed_download_leaves_nothing_behind(tmp_path, monkeypatch, data):
         raise ConnectionError("connection reset")
 
     monkeypatch.setattr(ds, "_fetch", broken)
-    with pytest.raises(ConnectionError):
+    with pytest.raises(DownloadError, match="could not download .*connection reset.*Nothing was kept") as err:
         load_official_dsprites(download=True, cache_dir=cache)
+    assert ds.OFFICIAL_URL in str(err.value) and isinstance(err.value.__cause__, ConnectionError)
     assert list(cache.iterdir()) == []
 
     monkeypatch.setattr(ds, "_fetch", lambda url, out: out.write(b"not the dSprites file"))

@@ -199,6 +199,34 @@ def test_sampling_and_layer_means():
     assert model.reconstruct(_images()).shape == (B, 1, 8, 8)
 
 
+def test_layer_decoders_traverse_each_layer_in_prior_standard_deviations():
+    model = _model("ladder").eval()
+    path = model.prior_mean_path()
+    assert [tuple(mu.shape) for mu, _ in path] == [(6,), (4,), (2,)]
+    torch.testing.assert_close(path[-1][0], torch.zeros(2))  # the top layer's prior is N(0, I)
+    # s = 0 is the prior's mean path, whichever layer is traversed: the same image from every layer
+    typical = model.decode(path[0][0][None]).mean
+    for layer in range(3):
+        torch.testing.assert_close(model.layer_decoder(layer).decode(torch.zeros(1, model.latent_sizes[layer])).mean,
+                                   typical)
+    # a step of s on unit j moves z_layer by s * sigma_p on unit j only, then follows the prior means down
+    mu, var = path[1]
+    s = torch.zeros(1, 4)
+    s[0, 2] = 1.5
+    z1, _ = model.prior_step(0, (mu + s * var.sqrt()))
+    torch.testing.assert_close(model.layer_decoder(1).decode(s).mean, model.decode(z1).mean)
+    # ... and the image does change
+    assert (model.layer_decoder(2).decode(torch.tensor([[3.0, 0.0]])).mean - typical).abs().max() > 1e-4
+    # with one layer the decoder in prior units is the model's own decoder (prior N(0, I))
+    one = _model("ladder", latent_sizes=[3], hidden_sizes=[8]).eval()
+    z = torch.randn(5, 3)
+    torch.testing.assert_close(one.layer_decoder(0).decode(z).mean, one.decode(z).mean)
+    with pytest.raises(ValueError, match=r"layer must be in 0..2"):
+        model.layer_decoder(3)
+    with pytest.raises(ValueError, match=r"expected z of shape \(B, 4\)"):
+        model.decode_from(1, torch.zeros(1, 6))
+
+
 def test_paper_defaults():
     model = LadderVAE()
     assert model.latent_sizes == (64, 32, 16, 8, 4) and model.hidden_sizes == (512, 256, 128, 64, 32)

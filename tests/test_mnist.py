@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from vaecourse.data import mnist
+from vaecourse.data.download import DownloadError
 from vaecourse.data.mnist import (MNIST_FILES, dynamic_binarize, load_digit_images, load_mnist, load_sklearn_digits,
                                   read_idx, upsample_digits)
 
@@ -87,7 +88,7 @@ def test_download_is_verified_and_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(mnist, "_fetch", fake_fetch)
     # against the official MD5s the tiny files fail: an error, and nothing is left in the folder
-    with pytest.raises(RuntimeError, match="could not download a verified"):
+    with pytest.raises(DownloadError, match="could not download a verified"):
         load_mnist(tmp_path / "cache", download=True)
     assert [p.name for p in (tmp_path / "cache").iterdir()] == []
     # with MD5s that match, the files are decompressed, verified and kept

@@ -25,8 +25,23 @@ def _show(args: argparse.Namespace) -> int:
 
     model = checkpoints.load(args.checkpoint)
     values = np.linspace(-args.span, args.span, args.columns)
-    z = torch.zeros(model.latent_dim)
-    fig = traversal_figure(model, z, values=values, title=f"{Path(args.checkpoint).name}: traversals around z = 0")
+    name = Path(args.checkpoint).name
+    if hasattr(model, "layer_decoder"):  # a Ladder VAE: one layer at a time, in prior standard deviations
+        layer = model.n_layers if args.layer is None else args.layer
+        if not 1 <= layer <= model.n_layers:
+            raise ValueError(f"--layer must be between 1 and {model.n_layers} for this {model.n_layers}-layer "
+                             f"model (z_1 is next to x), got {layer}")
+        decoder = model.layer_decoder(layer - 1)
+        fig = traversal_figure(decoder, torch.zeros(decoder.latent_dim), values=values,
+                               labels=[f"z{layer}[{j}]" for j in range(decoder.latent_dim)],
+                               title=f"{name}: layer z{layer}, each unit in prior standard deviations "
+                                     "(layers beneath at their prior means)")
+    elif args.layer is not None:
+        raise ValueError(f"--layer applies to a hierarchical model (lvae); {name} holds a "
+                         f"{type(model).__name__} with a single latent layer")
+    else:
+        fig = traversal_figure(model, torch.zeros(model.latent_dim), values=values,
+                               title=f"{name}: traversals around z = 0")
     out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(".png")
     atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=args.dpi))
     print(f"wrote {out}")
@@ -107,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--span", type=float, default=3.0, help="traverse each latent over [-span, span]")
     show.add_argument("--columns", type=int, default=9)
     show.add_argument("--dpi", type=int, default=100)
+    show.add_argument("--layer", type=int, default=None,
+                      help="Ladder VAE only: which stochastic layer to traverse, 1 (next to x) ... L (default: L)")
     show.set_defaults(func=_show)
 
     evaluate = verbs.add_parser("evaluate", help="ELBO and importance-weighted log-likelihood of a checkpoint")
@@ -142,9 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from vaecourse.data.download import DownloadError
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, DownloadError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -6,6 +6,7 @@
 
 from vaecourse.data.base import GroundTruthDataset, mixed_radix_bases
 from vaecourse.data.factors import FactorImages
+from vaecourse.data.download import DownloadError
 from vaecourse.data.dsprites import (
     FACTOR_NAMES as DSPRITES_FACTOR_NAMES,
     FACTOR_SIZES as DSPRITES_FACTOR_SIZES,
@@ -31,7 +32,7 @@ from vaecourse.data.mnist import (  # chapter 4: handwritten digits
 
 __all__ = [
     "GroundTruthDataset", "mixed_radix_bases",
-    "FactorImages",
+    "FactorImages", "DownloadError",
     "DSprites", "OfficialDSprites", "load_official_dsprites", "git_blob_id", "default_cache_dir",
     "DSPRITES_FACTOR_NAMES", "DSPRITES_FACTOR_SIZES", "DSPRITES_SHAPE_NAMES",
     "OFFICIAL_BLOB_ID", "OFFICIAL_FILENAME", "OFFICIAL_URL",

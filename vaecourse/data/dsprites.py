@@ -31,10 +31,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import shutil
 import sys
 import tempfile
-import urllib.request
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -43,6 +41,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
+
+from vaecourse.data.download import DownloadError, fetch as _fetch  # tests replace _fetch
 
 from vaecourse.data.base import GroundTruthDataset
 from vaecourse.runtime import default_device
@@ -455,19 +455,17 @@ def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(cache_dir).expanduser()
 
 
-def _fetch(url: str, out) -> None:
-    """Stream ``url`` into the binary file object ``out`` (the only function that touches the network)."""
-    with urllib.request.urlopen(url, timeout=60) as response:
-        shutil.copyfileobj(response, out, length=1 << 20)
-
-
 def _download(url: str, dest: Path, expected_blob_id: str | None) -> None:
     """Download to a temporary file beside ``dest``, verify it, then rename; nothing half-written stays."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
-            _fetch(url, out)
+            try:
+                _fetch(url, out)
+            except OSError as err:  # no network, DNS, a dropped connection, HTTP errors
+                raise DownloadError(f"could not download {url}: {err}. Nothing was kept; check the network, or "
+                                    "download the file yourself and pass path=...") from err
         if expected_blob_id is not None:
             actual = git_blob_id(tmp)
             if actual != expected_blob_id:

@@ -21,7 +21,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vaecourse.data.download import DownloadError, fetch as _fetch  # tests replace _fetch
 from vaecourse.data.dsprites import default_cache_dir
 
 # name: (file name, MD5 of the decompressed IDX file, expected number of dimensions)
@@ -105,12 +105,6 @@ def md5_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _fetch(url: str, out) -> None:
-    """Stream ``url`` into the binary file object ``out`` (the only function here that touches the network)."""
-    with urllib.request.urlopen(url, timeout=60) as response:
-        shutil.copyfileobj(response, out, length=1 << 20)
-
-
 def _download_idx(name: str, dest: Path, md5: str, mirrors=MNIST_MIRRORS) -> None:
     """Fetch NAME.gz from the first mirror that answers, decompress, verify the MD5, then rename into place."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +126,7 @@ def _download_idx(name: str, dest: Path, md5: str, mirrors=MNIST_MIRRORS) -> Non
             errors.append(f"{mirror}: {err}")
         finally:
             Path(tmp).unlink(missing_ok=True)
-    raise RuntimeError(f"could not download a verified {name}; nothing was kept. Tried: " + "; ".join(errors))
+    raise DownloadError(f"could not download a verified {name}; nothing was kept. Tried: " + "; ".join(errors))
 
 
 def mnist_dir(root: str | os.PathLike | None = None) -> Path:

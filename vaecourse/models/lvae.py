@@ -313,6 +313,35 @@ class LadderVAE(CourseModel):
         images = self.decode(z).mean
         return (images, zs) if layers else images
 
+    def decode_from(self, layer: int, z: Tensor) -> Distribution:
+        """p(x | z_layer): z (B, D_layer) carried down with every layer beneath at its conditional prior mean,
+        z_{i} = mu_p,i(z_{i+1}) for i < layer, then p(x | z_1).  [sonderby2016, Eq. 11-12]"""
+        if not 0 <= layer < self.n_layers:
+            raise ValueError(f"layer must be in 0..{self.n_layers - 1} (0 is next to x), got {layer}")
+        if z.dim() != 2 or z.shape[1] != self.latent_sizes[layer]:
+            raise ValueError(f"decode_from({layer}) expected z of shape (B, {self.latent_sizes[layer]}), "
+                             f"got {tuple(z.shape)}")
+        for i in reversed(range(layer)):
+            z, _ = self.prior_step(i, z)
+        return self.decode(z)
+
+    @torch.no_grad()
+    def prior_mean_path(self) -> list[tuple[Tensor, Tensor]]:
+        """(mu_p, sigma^2_p) of every layer, each (D_i,), along the prior's mean path: z_L = 0 with N(0, I),
+        then z_i = mu_p,i(z_{i+1}). The centre, and the scale, of a traversal of any layer."""
+        dtype = next(self.parameters()).dtype
+        z = torch.zeros(1, self.latent_sizes[-1], device=self.device, dtype=dtype)
+        path = [(z[0], torch.ones_like(z[0]))]
+        for i in reversed(range(self.n_layers - 1)):
+            mu, var = self.prior_step(i, z)
+            path.insert(0, (mu[0], var[0]))
+            z = mu
+        return path
+
+    def layer_decoder(self, layer: int) -> "PriorUnitsDecoder":
+        """Layer ``layer`` as a decoder in prior standard deviations, for traversals (see PriorUnitsDecoder)."""
+        return PriorUnitsDecoder(self, layer)
+
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
         """E[x | z_1] with every latent at its conditional posterior mean: (B, C, H, W)."""
@@ -320,5 +349,32 @@ class LadderVAE(CourseModel):
         return out.p_x.mean
 
 
+class PriorUnitsDecoder(nn.Module):
+    """One layer of a Ladder VAE seen as a decoder whose coordinates are prior standard deviations.
+
+    ``decode(s)`` with s (B, D_layer) sets z_layer = mu_p + s * sigma_p, where (mu_p, sigma^2_p) is the
+    layer's prior along the prior's mean path (:meth:`LadderVAE.prior_mean_path`; at the top layer 0 and 1),
+    and decodes it with :meth:`LadderVAE.decode_from`. So s = 0 is the prior's typical image and a traversal
+    of s_j over [-3, 3] sweeps unit j across its prior, whatever the layer: what the image functions of
+    ``vaecourse.viz`` expect of a model (``decode`` and ``parameters``).
+    """
+
+    def __init__(self, model: LadderVAE, layer: int):
+        super().__init__()
+        if not 0 <= layer < model.n_layers:
+            raise ValueError(f"layer must be in 0..{model.n_layers - 1} (0 is next to x), got {layer}")
+        self.model, self.layer = model, layer
+        mu, var = model.prior_mean_path()[layer]
+        self.register_buffer("centre", mu)  # (D,)
+        self.register_buffer("scale", var.sqrt())  # (D,)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.model.latent_sizes[self.layer]
+
+    def decode(self, s: Tensor) -> Distribution:
+        return self.model.decode_from(self.layer, self.centre + s * self.scale)
+
+
 __all__ = ["INFERENCE", "PAPER_HIDDEN_SIZES", "PAPER_LATENT_SIZES", "DeterministicBlock", "GaussianHead",
-           "LadderOutput", "LadderVAE"]
+           "LadderOutput", "LadderVAE", "PriorUnitsDecoder"]
