@@ -269,7 +269,12 @@ for name in ("VAE", "LVAE+BN+WU"):
 # python -m vaecourse train --model lvae --dataset mnist --objective ladder --warmup-epochs 200 \
 #        --batch-size 256 --lr 0.002 --steps 234000 --out runs/lvae5.pt     # 1,000 epochs of 234 steps
 # python -m vaecourse evaluate runs/lvae5.pt --dataset mnist --n 10000 --k 5000
+# python -m vaecourse show runs/lvae5.pt --layer 5     # traverse each unit of z5 (then --layer 4, ... 1)
 # ```
+#
+# `show --layer i` sweeps each unit of layer i over ±3 of its prior standard deviation, the layers above at their
+# prior means and the layers beneath following their conditional prior means: what each layer of the hierarchy
+# controls in the image (an inactive unit leaves its row unchanged).
 #
 # `--inference bottom_up` trains the hierarchical VAE and `--no-batch-norm` removes batch norm, for the other
 # three columns of the comparison.
