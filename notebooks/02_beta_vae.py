@@ -175,7 +175,7 @@ for side in (64, 32):
 # * **Five seeds, all checked.** The recipe of this section, β = 4, seeds 0–4, |ρ| for position X / position Y /
 #   scale after 4,500 steps, and the first evaluation (every 500 steps) at which all three cleared 0.9 on
 #   distinct latents (`benchmarks/bench_beta_factors.py --logvar-bias -4 --kl-warmup 0 --steps 4500 --seeds 0 1 2 3 4`,
-#   one thread, about 145 CPU seconds per seed):
+#   one thread, 132–151 CPU seconds per seed):
 #
 #   | seed | 0 | 1 | 2 | 3 | 4 |
 #   | --- | --- | --- | --- | --- | --- |
