@@ -7,7 +7,9 @@ and the |rho| of the distinct latents matched to posX / posY / scale
 process has used ``--cpu-budget`` CPU seconds. CPU seconds (not wall) make runs on a shared machine
 comparable; with ``--threads 1`` they are single-core seconds.
 
-    python benchmarks/bench_beta_factors.py --encoder conv32 --image-size 32 --seeds 0 1 2 --cpu-budget 180
+    python benchmarks/bench_beta_factors.py --encoder conv32 --image-size 32 --logvar-bias -4 --kl-warmup 0 \
+           --steps 4500 --seeds 0 1 2 3 4          # chapter 2's recipe, five seeds
+    python benchmarks/bench_beta_factors.py --encoder conv32 --image-size 32 --kl-warmup 500 --steps 4500 --seeds 0 1 2
     python benchmarks/bench_beta_factors.py --encoder conv64 --image-size 64 --seeds 0 --cpu-budget 600
 """
 
@@ -35,6 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--latent-dim", type=int, default=10)
     p.add_argument("--beta", type=float, default=4.0)
     p.add_argument("--kl-warmup", type=int, default=0)
+    p.add_argument("--logvar-bias", type=float, default=None, help="VAE(logvar_bias=...): start log sigma^2 there")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--steps", type=int, default=100_000)
@@ -56,15 +59,17 @@ def main(argv=None) -> int:
         return F.avg_pool2d(x, pool) if pool > 1 else x
 
     print(f"encoder={args.encoder} image={args.image_size} beta={args.beta} warmup={args.kl_warmup} "
-          f"batch={args.batch_size} lr={args.lr} threads={torch.get_num_threads()}", flush=True)
+          f"logvar_bias={args.logvar_bias} batch={args.batch_size} lr={args.lr} threads={torch.get_num_threads()}",
+          flush=True)
     finals = []
     for seed in args.seeds:
         torch.manual_seed(seed)
-        model = VAE(latent_dim=args.latent_dim, encoder=args.encoder, image_shape=(1, args.image_size, args.image_size))
+        model = VAE(latent_dim=args.latent_dim, encoder=args.encoder, image_shape=(1, args.image_size, args.image_size),
+                    logvar_bias=args.logvar_bias)
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
         objective = partial(beta_vae, beta=args.beta, warmup_steps=args.kl_warmup)
         stream = data.batches(args.batch_size, generator=torch.Generator().manual_seed(seed))
-        history, step = History(), 0
+        history, step, first_pass = History(), 0, None
         cpu0, wall0 = time.process_time(), time.perf_counter()
         while True:
             chunk = min(args.eval_every, args.steps - step)
@@ -80,16 +85,20 @@ def main(argv=None) -> int:
             rhos = " ".join(f"{n}={r:.3f}(z{i})" for n, r, i in zip(score["factor_names"], score["abs_rho"], score["latent"]))
             print(f"seed={seed} step={step} cpu_s={cpu:.0f} wall_s={time.perf_counter() - wall0:.0f} "
                   f"kl={last['kl']:.1f} log_px_z={last['log_px_z']:.1f} {rhos} separate={score['separate']}", flush=True)
+            if score["separate"] and first_pass is None:
+                first_pass = step
             if step >= args.steps or cpu >= args.cpu_budget:
                 break
-        finals.append((seed, step, cpu, score["abs_rho"], score["separate"]))
+        finals.append((seed, step, cpu, score["abs_rho"], score["separate"], first_pass))
         if args.save:
             from vaecourse import checkpoints
             checkpoints.save(model, f"{args.save}.seed{seed}.pt", step=step - 1, history=history.to_dict())
     print("final:", flush=True)
-    for seed, step, cpu, rho, separate in finals:
+    for seed, step, cpu, rho, separate, first in finals:
         print(f"  seed {seed}: {step} steps, {cpu:.0f} CPU s, |rho| posX/posY/scale = "
-              + " / ".join(f"{r:.3f}" for r in rho) + f", separate={separate}", flush=True)
+              + " / ".join(f"{r:.3f}" for r in rho) + f", separate={separate}, first separate at step {first}",
+              flush=True)
+    print(f"separate at the end: {sum(f[4] for f in finals)} of {len(finals)} seeds", flush=True)
     return 0
 
 

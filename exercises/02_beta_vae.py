@@ -133,7 +133,7 @@ if not check.active_latents(active_latents):
 # %%
 dsprites = DSprites(device=device)
 torch.manual_seed(0)
-model = VAE(latent_dim=10, encoder="conv32", image_shape=(1, 32, 32)).to(device)
+model = VAE(latent_dim=10, encoder="conv32", image_shape=(1, 32, 32), logvar_bias=-4.0).to(device)  # as in the lecture
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 epsilon, lr_dual, beta = 8.0, 0.01, 1.0
 steps = 20 if FAST else 1500  # about 1.5 minutes on a 2-core laptop CPU

@@ -42,6 +42,16 @@ def test_train_writes_checkpoint_and_logs_then_show_and_evaluate(tmp_path, capsy
     assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_train_logvar_bias_reaches_the_model_and_its_checkpoint(tmp_path):
+    """--logvar-bias -4 (chapter 2's recipe) builds VAE(logvar_bias=-4), and resume rebuilds the same model."""
+    out = tmp_path / "b.pt"
+    common = ["--objective", "beta", "--beta", "4", "--logvar-bias", "-4", *TINY]
+    assert main(["train", "--steps", "2", "--out", str(out), *common]) == 0
+    assert checkpoints.read(out).hparams["logvar_bias"] == -4.0
+    assert main(["train", "--steps", "3", "--resume", "--out", str(out), *common]) == 0
+    assert checkpoints.read(out).extra["step"] == 2
+
+
 def test_resume_continues_to_the_same_result_as_an_uninterrupted_run(tmp_path):
     whole, split = tmp_path / "whole.pt", tmp_path / "split.pt"
     common = ["--objective", "constrained", "--epsilon", "5", "--lr-dual", "0.1", *TINY]

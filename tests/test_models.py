@@ -230,3 +230,30 @@ def test_decode_with_the_wrong_latent_width_names_expected_and_given(small):
         small.decode(torch.zeros(2, 5))
     with pytest.raises(ValueError, match=r"decode expected z of shape \(B, 4\), got \(4,\)"):
         small.decode(torch.zeros(4))
+
+
+@pytest.mark.parametrize("encoder, shape", [("conv32", (1, 32, 32)), ("mlp28", (1, 28, 28))])
+def test_logvar_bias_starts_log_sigma_squared_there_and_round_trips(tmp_path, encoder, shape):
+    """VAE(logvar_bias=-4): the same random weights (same seed), only the log-variance bias moved, so
+    log sigma^2(x) = -4 + (the default model's log sigma^2(x) - its bias); kept in hparams for checkpoints."""
+    from vaecourse import checkpoints
+    torch.manual_seed(3)
+    plain = VAE(latent_dim=4, encoder=encoder, image_shape=shape)
+    torch.manual_seed(3)
+    biased = VAE(latent_dim=4, encoder=encoder, image_shape=shape, logvar_bias=-4.0)
+    assert "logvar_bias" not in plain.hparams and biased.hparams["logvar_bias"] == -4.0
+    x = torch.rand(5, *shape).round()
+    last = [m for m in plain.encoder.modules() if isinstance(m, nn.Linear)][-1]
+    expected = plain.encode(x).logvar - last.bias[4:] - 4.0  # (B, D)
+    torch.testing.assert_close(biased.encode(x).logvar, expected)
+    torch.testing.assert_close(biased.encode(x).mu, plain.encode(x).mu)
+    checkpoints.save(biased, tmp_path / "m.pt")
+    again = checkpoints.load(tmp_path / "m.pt")
+    assert again.hparams == biased.hparams
+    torch.testing.assert_close(again.encode(x).logvar, biased.encode(x).logvar)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "-4", True])
+def test_logvar_bias_must_be_a_finite_number(value):
+    with pytest.raises(ValueError, match=r"logvar_bias must be a finite number or None, got"):
+        VAE(latent_dim=2, encoder="conv32", image_shape=(1, 32, 32), logvar_bias=value)

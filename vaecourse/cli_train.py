@@ -104,6 +104,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model family (lvae: chapter 4; causalvae, cvae: chapter 5, with --dataset pendulum)")
     parser.add_argument("--encoder", default="conv64", help="encoder/decoder architecture (mlp, conv64, conv32, mlp28)")
     parser.add_argument("--latent-dim", type=int, default=10)
+    parser.add_argument("--logvar-bias", type=float, default=None,
+                        help="vae: start the encoder's log sigma^2 output at this bias (chapter 2 uses -4)")
     parser.add_argument("--image-size", type=int, default=64, help="side of the images the model sees (32: pooled)")
     parser.add_argument("--objective", default="elbo", help=f"training objective ({', '.join(objective_names())})")
     parser.add_argument("--beta", type=float, default=4.0, help="KL weight (beta); the initial multiplier for constrained")
@@ -167,7 +169,8 @@ def _build_model(args: argparse.Namespace, image_shape):
     if args.model == "lvae":
         return LadderVAE(_sizes(args.latent_sizes, "--latent-sizes"), _sizes(args.hidden_sizes, "--hidden-sizes"),
                          inference=args.inference, batch_norm=not args.no_batch_norm, image_shape=image_shape)
-    return VAE(latent_dim=args.latent_dim, encoder=args.encoder, image_shape=image_shape)
+    return VAE(latent_dim=args.latent_dim, encoder=args.encoder, image_shape=image_shape,
+               logvar_bias=getattr(args, "logvar_bias", None))
 
 
 def train_from_args(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ Shape letters: B batch, D latent dimensions, C/H/W image channels/height/width.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -35,10 +36,13 @@ class VAE(CourseModel):
     >>> out = model(torch.rand(8, 1, 64, 64).round())
     >>> out.z.shape, out.p_x.log_prob(torch.zeros(8, 1, 64, 64)).shape
     (torch.Size([8, 10]), torch.Size([8]))
+
+    ``logvar_bias`` (e.g. -4) starts log sigma^2(x) there instead of near 0: the chapter-2 recipe, which keeps a
+    beta-VAE on dSprites from sitting in the collapsed "average image" state (see ``_start_logvar_at``).
     """
 
     def __init__(self, latent_dim: int = 10, encoder: str = "conv64", image_shape: tuple[int, int, int] = (1, 64, 64),
-                 likelihood: str = "bernoulli", decoder: str | None = None):
+                 likelihood: str = "bernoulli", decoder: str | None = None, logvar_bias: float | None = None):
         super().__init__()
         if not isinstance(latent_dim, int) or latent_dim <= 0:
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
@@ -46,13 +50,33 @@ class VAE(CourseModel):
         if len(image_shape) != 3 or min(image_shape) <= 0:
             raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {image_shape}")
         decoder = encoder if decoder is None else decoder
+        if logvar_bias is not None and (isinstance(logvar_bias, bool) or not isinstance(logvar_bias, (int, float))
+                                        or not math.isfinite(logvar_bias)):
+            raise ValueError(f"logvar_bias must be a finite number or None, got {logvar_bias!r}")
+        extra = {} if logvar_bias is None else {"logvar_bias": float(logvar_bias)}  # old checkpoints stay equal
         self._remember(latent_dim=latent_dim, encoder=encoder, image_shape=image_shape, likelihood=likelihood,
-                       decoder=decoder)
+                       decoder=decoder, **extra)
         self.latent_dim = latent_dim
         self.image_shape = image_shape
         self.encoder = build_encoder(encoder, image_shape, latent_dim)
         self.decoder = build_decoder(decoder, image_shape, latent_dim)
         self.likelihood = LikelihoodHead(likelihood)
+        if logvar_bias is not None:
+            self._start_logvar_at(float(logvar_bias))
+
+    def _start_logvar_at(self, value: float) -> None:
+        """Set the bias of the encoder's output for log sigma^2 to ``value`` (the weights stay random).
+
+        At the default initialisation log sigma^2 ~ 0: z is mostly prior noise, the decoder learns the average
+        image faster than the encoder learns to be heard, and a beta-VAE on dSprites can sit in that collapsed
+        optimum (KL ~ 0) for thousands of steps, how long depending on the seed. With -4 (sigma ~ 0.14) z carries
+        the random encoder's features from the first step, so the decoder uses them from the start.
+        """
+        last = [m for m in self.encoder.modules() if isinstance(m, torch.nn.Linear)]
+        if not last or last[-1].out_features != 2 * self.latent_dim:
+            raise ValueError(f"logvar_bias needs an encoder ending in a Linear layer of {2 * self.latent_dim} outputs")
+        with torch.no_grad():
+            last[-1].bias[self.latent_dim:] = value
 
     def check_input(self, x: Tensor) -> None:
         check_images(x, self.image_shape, unit_range=self.likelihood.name == "bernoulli", who=type(self).__name__)
