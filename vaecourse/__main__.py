@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--dpi", type=int, default=100)
     show.set_defaults(func=_show)
 
-    evaluate = verbs.add_parser("evaluate", help="ELBO and importance-weighted log-likelihood of a checkpoint")
+    evaluate = verbs.add_parser("evaluate", help="ELBO and importance-weighted log-likelihood of a checkpoint "
+                                "(causalvae/cvae: ELBO terms, MIC/TIC and the learned graph on pendulum test images)")
     evaluate.add_argument("checkpoint")
     evaluate.add_argument("--dataset", default=None, help="default dsprites; pendulum for causalvae/cvae")
     evaluate.add_argument("--n", type=int, default=256, help="number of evaluation examples")
