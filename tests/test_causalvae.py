@@ -8,9 +8,9 @@ import torch
 
 from vaecourse import checkpoints
 from vaecourse.models import CausalVAE, ConditionalVAE
-from vaecourse.models.causalvae import gaussian_kl_to_label_prior
+from vaecourse.models.causalvae import MaskLayer, gaussian_kl_to_label_prior
 from vaecourse.objectives.causal import (CausalObjective, causal_vae_loss, conditional_vae_loss, dag_constraint,
-                                         dag_constraint_grad, label_loss)
+                                         dag_constraint_grad, label_loss, learn_graph_from_labels)
 from vaecourse.scm import causal_matrix, linear_solve
 from vaecourse.train import fit
 
@@ -36,6 +36,27 @@ def test_dag_constraint_known_values_and_gradient():
     A = torch.randn(4, 4, dtype=torch.float64, requires_grad=True)
     (grad,) = torch.autograd.grad(dag_constraint(A), A)
     assert torch.allclose(grad, dag_constraint_grad(A.detach()))
+
+
+def test_mask_layer_depends_on_a_parent_no_more_than_its_entry_in_A():
+    """|g_i(z) - g_i(z')| <= sum_j |A[j, i]| |z_j - z'_j| whatever the MLP's raw weights: a tiny A entry is a weak
+    edge, so H(A) and the thresholded A describe what the mask layer reads (an unnormalised MLP can scale a 0.01
+    entry back up, and a cycle of small entries then passes full information while H(A) ~ 0)."""
+    torch.manual_seed(0)
+    n, k = 4, 3
+    mask = MaskLayer(n, k, hidden=16)
+    with torch.no_grad():  # raw weights far from their initial scale change nothing
+        mask.w1.mul_(1e3)
+        mask.w2.mul_(1e3)
+    A = torch.tensor([[0.0, 1e-2, 0.0, 2.0], [0.5, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1e-3], [0.0, 0.0, 0.0, 0.0]])
+    z = torch.randn(64, n, k)
+    for j in range(n):
+        moved = z.clone()
+        moved[:, j] += torch.randn(64, k)  # change parent j only
+        change = (mask(moved, A) - mask(z, A)).norm(dim=2)  # (B, n_child)
+        bound = A[j].abs()[None, :] * (moved[:, j] - z[:, j]).norm(dim=1, keepdim=True)  # (B, n_child)
+        assert (change <= bound * (1 + 1e-5) + 1e-6).all(), (j, (change - bound).max())
+    assert (mask(z, A) - mask(z, torch.zeros(n, n))).abs().max() > 1e-2  # and the real edges are used
 
 
 def test_causal_layer_matches_the_linear_scm():
@@ -137,6 +158,48 @@ def test_augmented_lagrangian_pushes_a_cycle_away():
     assert again.alpha == objective.alpha and again.rho == objective.rho
 
 
+def test_graph_from_labels_recovers_a_known_edge_and_stays_acyclic():
+    g = torch.Generator().manual_seed(0)
+    x1 = 0.5 * torch.randn(4000, generator=g)
+    u = torch.stack([x1, torch.tanh(1.5 * x1), 0.3 * torch.randn(4000, generator=g)], 1)  # x1 -> x2, x3 apart
+    A, lu = learn_graph_from_labels(u, support=torch.tensor([[0, 1, 0], [0, 0, 0], [0, 0, 0]]), steps=800)
+    assert A[0, 1].item() == pytest.approx(1.5, abs=0.05) and (A.abs().sum() - A[0, 1].abs()).item() == 0
+    assert lu == pytest.approx((u[:, 0] ** 2 + u[:, 2] ** 2).mean().item(), rel=0.02)  # only the roots are left
+    class LabelMask(torch.nn.Module):  # a nonlinear predictor of each label from its parents (bounded by |A|)
+        def __init__(self):
+            super().__init__()
+            self.mask = MaskLayer(3, 1)
+
+        def forward(self, u, A):
+            return self.mask(u[:, :, None], A)[:, :, 0]
+
+    torch.manual_seed(0)
+    A, fit = learn_graph_from_labels(u, support=torch.tensor([[0, 1, 0], [0, 0, 0], [0, 0, 0]]), steps=800,
+                                     predictor=LabelMask(), predictor_lr=1e-2)
+    roots = (u[:, 0] ** 2 + u[:, 2] ** 2).mean().item()
+    assert roots <= fit < roots + 0.1 * u[:, 1].var().item() and abs(A[0, 1].item()) > 1  # slope 1.5 needs |A| >~ 1
+    A, lu = learn_graph_from_labels(u, steps=800, a_init="random")  # free graph: acyclic, better than no edge
+    assert dag_constraint(A).item() < 1e-2 and lu < label_loss(u, torch.zeros(3, 3)).mean().item()
+    with pytest.raises(ValueError, match="never the true graph"):
+        learn_graph_from_labels(u, a_init="true")
+    with pytest.raises(ValueError, match=r"\(N, n\)"):
+        learn_graph_from_labels(u[:, 0])
+    with pytest.raises(ValueError, match=r"support must be \(3, 3\)"):
+        learn_graph_from_labels(u, support=torch.zeros(2, 2))
+
+
+def test_pendulum_labels_do_not_orient_the_true_graph():
+    """What the chapter teaches: l_u on the pendulum's labels is lower on graphs with the shadow as a cause than on
+    the true graph, so no optimiser setting can recover the true orientation from the labels alone."""
+    from vaecourse.data import Pendulum
+    from vaecourse.data.pendulum import TRUE_GRAPH
+    data = Pendulum(size=32)
+    u = data.labels(data.concepts(data.factors_at(data.split_indices("train")))).float()
+    true_lu = learn_graph_from_labels(u, support=TRUE_GRAPH, steps=500)[1]
+    reversed_lu = learn_graph_from_labels(u, support=TRUE_GRAPH.T, steps=500)[1]
+    assert reversed_lu < true_lu - 0.1
+
+
 def test_conditional_baseline_has_no_graph_and_one_kl():
     model = tiny(ConditionalVAE)
     x, u = batch()
@@ -196,3 +259,21 @@ def test_command_line_trains_causalvae_on_the_pendulum(tmp_path, capsys):
     assert main(["train", "--model", "causalvae", "--dataset", "dsprites", "--steps", "1", "--out",
                  str(tmp_path / "bad.pt")]) == 2
     assert "needs labelled data" in capsys.readouterr().err
+
+
+def test_command_line_evaluates_causal_checkpoints_or_says_why_not(tmp_path, capsys):
+    from vaecourse.__main__ import main
+
+    for model in ("causalvae", "cvae"):
+        out = tmp_path / f"{model}.pt"
+        assert main(["train", "--model", model, "--dataset", "pendulum", "--image-size", "32", "--encoder", "conv32",
+                     "--steps", "1", "--batch-size", "4", "--out", str(out), "--no-progress"]) == 0
+        capsys.readouterr()
+        assert main(["evaluate", str(out), "--n", "16"]) == 0
+        printed = capsys.readouterr().out
+        assert "KL_z" in printed and "MIC" in printed and "TIC" in printed
+        assert ("structural Hamming distance" in printed) == (model == "causalvae")
+        assert main(["evaluate", str(out), "--dataset", "dsprites"]) == 2
+        assert "need labelled images" in capsys.readouterr().err
+        assert main(["evaluate", str(out), "--k", "4"]) == 2
+        assert "importance sampling" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vaecourse.data.pendulum import TRUE_GRAPH, Pendulum
-from vaecourse.metrics.causal import (ConceptRegressor, intervention_fidelity, label_values,
+from vaecourse.metrics.causal import (ConceptRegressor, causal_model_report, intervention_fidelity, label_values,
                                       structural_hamming_distance)
 from vaecourse.metrics.mic import characteristic_matrix, equipartition, grid_bound, mic, mic_tic, mic_tic_matrices
 
@@ -102,3 +102,20 @@ def test_intervention_fidelity_of_the_simulator_itself_is_perfect():
     values = label_values(data, 0, 3)
     assert values.shape == (3,) and values[0] < 0 < values[2] and abs(values[2].item()) <= 1 + 1e-6
     assert math.isfinite(lazy["intervened_concept_mae"])
+
+
+def test_causal_model_report_of_a_model_whose_graph_is_the_truth():
+    from vaecourse.models import VAE, CausalVAE
+    torch.manual_seed(0)
+    model = CausalVAE(n_concepts=4, concept_dim=2, encoder="conv32", image_shape=(3, 32, 32)).eval()
+    with torch.no_grad():
+        model.A_raw.copy_(TRUE_GRAPH)  # set by hand here to test the report, never as an initialisation
+    data = Pendulum(size=32)
+    r = causal_model_report(model, data, n=16, generator=torch.Generator().manual_seed(0))
+    assert r["shd"] == 0 and r["H"] == 0 and r["n"] == 16
+    assert r["elbo"] == pytest.approx(r["log_px_z"] - r["kl_eps"] - r["kl_z"], rel=1e-5)
+    assert 0 <= r["tic"] <= r["mic"] <= 1 and r["l_u"] > 0 and r["l_m"] >= 0
+    with pytest.raises(ValueError, match="needs a CausalVAE or ConditionalVAE"):
+        causal_model_report(VAE(latent_dim=4, encoder="conv32", image_shape=(3, 32, 32)), data)
+    with pytest.raises(ValueError, match="n must be an integer >= 2"):
+        causal_model_report(model, data, n=1)

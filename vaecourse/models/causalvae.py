@@ -69,7 +69,14 @@ def gaussian_kl_to_label_prior(C: Tensor, mu: Tensor, logvar: Tensor, u: Tensor)
 
 
 class MaskLayer(nn.Module):
-    """g_i(A_i o z; eta_i): one small MLP per concept, reading only its parents' blocks.  [yang2021, Eq. 6]"""
+    """g_i(A_i o z; eta_i): one small MLP per concept, reading only its parents' blocks.  [yang2021, Eq. 6]
+
+    The weights are normalised so that A alone sets how strongly g_i depends on z_j: each parent's first-layer
+    weights (k x hidden) and each child's output weights (hidden x k) have unit Frobenius norm, and ELU is
+    1-Lipschitz, so ||g_i(z) - g_i(z')|| <= sum_j |A[j, i]| ||z_j - z'_j||. Without this the MLP can undo any
+    scale of A (A[j, i] = 0.01 times a weight of 100), a cycle of tiny entries then carries full information
+    while H(A) ~ A^4 stays near zero, and neither H(A) = 0 nor the thresholded A describes what g reads.
+    """
 
     def __init__(self, n: int, k: int, hidden: int = 32):
         super().__init__()
@@ -79,11 +86,20 @@ class MaskLayer(nn.Module):
         self.w2 = nn.Parameter(torch.randn(n, hidden, k) / hidden ** 0.5)
         self.b2 = nn.Parameter(torch.zeros(n, k))
 
+    def weights(self) -> tuple[Tensor, Tensor]:
+        """(w1, w2) normalised: w1 (n, n k, hidden) with unit norm per (child, parent block), w2 (n, hidden, k)
+        with unit norm per child."""
+        w1 = self.w1.view(self.n, self.n, self.k, -1)  # (n_child, n_parent, k, hidden)
+        w1 = w1 / w1.pow(2).sum((2, 3), keepdim=True).clamp_min(1e-12).sqrt()
+        w2 = self.w2 / self.w2.pow(2).sum((1, 2), keepdim=True).clamp_min(1e-12).sqrt()
+        return w1.reshape(self.n, self.n * self.k, -1), w2
+
     def forward(self, z: Tensor, A: Tensor) -> Tensor:
         """z (B, n, k), A (n, n) -> g (B, n, k); g_i sees z_j scaled by A[j, i] (0: not a parent)."""
+        w1, w2 = self.weights()
         masked = z[:, None, :, :] * A.T[None, :, :, None]  # (B, n_child, n_parent, k)
-        h = F.elu(torch.einsum("bif,ifh->bih", masked.flatten(2), self.w1) + self.b1)  # (B, n, hidden)
-        return torch.einsum("bih,ihk->bik", h, self.w2) + self.b2
+        h = F.elu(torch.einsum("bif,ifh->bih", masked.flatten(2), w1) + self.b1)  # (B, n, hidden)
+        return torch.einsum("bih,ihk->bik", h, w2) + self.b2
 
 
 @register_model

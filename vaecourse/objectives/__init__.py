@@ -39,9 +39,9 @@ __all__ += ["OBJECTIVES", "make_objective"]
 # chapter 5: CausalVAE (Eq. 36-41) and the conditional baseline
 from vaecourse.objectives.causal import (CausalObjective, causal_terms, causal_vae_loss,  # noqa: E402
                                          conditional_vae_loss, dag_constraint, dag_constraint_grad, label_loss,
-                                         mask_loss)
+                                         learn_graph_from_labels, mask_loss)
 
 OBJECTIVES["causal"] = lambda args: CausalObjective(beta=args.lu_weight, gamma=args.lm_weight)
 OBJECTIVES["cvae"] = lambda args: conditional_vae_loss
 __all__ += ["CausalObjective", "causal_terms", "causal_vae_loss", "conditional_vae_loss", "dag_constraint",
-            "dag_constraint_grad", "label_loss", "mask_loss"]
+            "dag_constraint_grad", "label_loss", "learn_graph_from_labels", "mask_loss"]

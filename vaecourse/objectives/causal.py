@@ -147,5 +147,60 @@ class CausalObjective:
         self.trace = [tuple(t) for t in state["trace"]]
 
 
+def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: int = 2000,
+                            batch_size: int = 64, lr: float = 1e-2, a_init: str = "zero", l1: float = 0.0,
+                            generator: torch.Generator | None = None, predictor: torch.nn.Module | None = None,
+                            predictor_lr: float = 1e-3) -> tuple[Tensor, float]:
+    """Learn A from the labels alone: min l_u (Eq. 38) + l1 |A|_1 subject to H(A) = 0 (Eq. 40), the part of
+    Eq. (41) that sees only u, with CausalVAE's augmented Lagrangian (``CausalObjective.dual_update``).
+
+    u (N, n) labels; ``support`` (n, n) of 0/1 restricts A to those edges (to score a given graph: the smallest
+    l_u any A on it reaches); ``a_init`` "zero" or "random" (uniform in [-0.1, 0.1]), never a known graph.
+    ``predictor(u, A) -> (B, n)``, a module trained alongside A at ``predictor_lr``, replaces tanh(A^T u) by a
+    nonlinear prediction of each label from its parents (e.g. a mask layer: the label analogue of l_m, Eq. 39).
+    Returns (A (n, n), the loss: mean over all N labels of ||u - tanh(A^T u)||^2, or of ||u - predictor(u, A)||^2).
+    Seconds for the pendulum's labels.
+    """
+    if not isinstance(u, Tensor) or u.dim() != 2 or u.shape[0] < 2:
+        raise ValueError(f"labels u must be a (N, n) tensor with N >= 2, got "
+                         f"{tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__}")
+    if a_init not in ("zero", "random"):
+        raise ValueError(f"a_init must be 'zero' or 'random' (never the true graph), got {a_init!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    n = u.shape[1]
+    u = u.detach().float()
+    allowed = 1 - torch.eye(n)
+    if support is not None:
+        allowed = allowed * (check_adjacency(support, n, name="support") != 0).float()
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    A0 = torch.zeros(n, n) if a_init == "zero" else 0.1 * (2 * torch.rand(n, n, generator=generator) - 1)
+    A_raw = torch.nn.Parameter(A0 * allowed)
+    groups = [{"params": [A_raw], "lr": lr}]
+    if predictor is not None:
+        groups.append({"params": list(predictor.parameters()), "lr": predictor_lr})
+
+    def fit(labels: Tensor, A: Tensor) -> Tensor:  # (B,)
+        if predictor is None:
+            return label_loss(labels, A)
+        return (labels - predictor(labels, A)).pow(2).sum(1)
+
+    optimiser = torch.optim.Adam(groups)
+    constraint = CausalObjective()
+    for step in range(1, steps + 1):
+        batch = u[torch.randint(0, u.shape[0], (min(batch_size, u.shape[0]),), generator=generator)]  # (B, n)
+        A = A_raw * allowed
+        H = dag_constraint(A)
+        loss = fit(batch, A).mean() + constraint.alpha * H + 0.5 * constraint.rho * H ** 2 + l1 * A.abs().sum()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if step % constraint.update_every == 0:
+            constraint.dual_update(step, float(H.detach()))
+    A = (A_raw * allowed).detach()
+    with torch.no_grad():
+        return A, float(fit(u, A).mean())
+
+
 __all__ = ["CausalObjective", "causal_terms", "causal_vae_loss", "conditional_vae_loss", "dag_constraint",
-           "dag_constraint_grad", "label_loss", "mask_loss"]
+           "dag_constraint_grad", "label_loss", "learn_graph_from_labels", "mask_loss"]
