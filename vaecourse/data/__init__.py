@@ -36,6 +36,6 @@ __all__ = [
     "DSprites", "OfficialDSprites", "load_official_dsprites", "git_blob_id", "default_cache_dir",
     "DSPRITES_FACTOR_NAMES", "DSPRITES_FACTOR_SIZES", "DSPRITES_SHAPE_NAMES",
     "OFFICIAL_BLOB_ID", "OFFICIAL_FILENAME", "OFFICIAL_URL",
+    "DigitImages", "dynamic_binarize", "load_digit_images", "load_mnist", "load_sklearn_digits",  # chapter 4
+    "Pendulum", "render_pendulum",  # chapter 5
 ]
-__all__ += ["DigitImages", "dynamic_binarize", "load_digit_images", "load_mnist", "load_sklearn_digits"]
-__all__ += ["Pendulum", "render_pendulum"]  # chapter 5

@@ -2,15 +2,13 @@
 
 from functools import partial
 
-from vaecourse.objectives.beta import (ConstrainedVAE, beta_vae, capacity_at, capacity_vae, dual_ascent_step,
-                                       kl_weight,
-                                       normalised_beta, unnormalised_beta)
 from vaecourse.objectives.elbo import Terms, elbo, elbo_terms, importance_weighted_bound, log_mean_exp
+from vaecourse.objectives.beta import (ConstrainedVAE, beta_vae, capacity_at, capacity_vae, dual_ascent_step,
+                                       kl_weight, normalised_beta, unnormalised_beta)  # chapter 2
 from vaecourse.objectives.ladder import ladder_elbo  # chapter 4
-
-__all__ = ["ConstrainedVAE", "Terms", "beta_vae", "capacity_at", "capacity_vae", "dual_ascent_step", "elbo", "kl_weight",
-           "elbo_terms", "importance_weighted_bound", "log_mean_exp", "normalised_beta", "unnormalised_beta"]
-__all__ += ["ladder_elbo"]
+from vaecourse.objectives.causal import (CausalObjective, causal_terms, causal_vae_loss, conditional_vae_loss,
+                                         dag_constraint, dag_constraint_grad, label_loss, learn_graph_from_labels,
+                                         mask_loss)  # chapter 5: CausalVAE (Eq. 36-41) and the conditional baseline
 
 # The objectives the command line can name: name -> factory(args namespace) -> objective callable.
 OBJECTIVES = {
@@ -24,6 +22,8 @@ OBJECTIVES = {
     "constrained": lambda args: ConstrainedVAE(epsilon=args.epsilon, lr_dual=args.lr_dual, beta=args.beta),
     "ladder": lambda args: partial(ladder_elbo, warmup_epochs=args.warmup_epochs,
                                    steps_per_epoch=getattr(args, "steps_per_epoch", None)),
+    "causal": lambda args: CausalObjective(beta=args.lu_weight, gamma=args.lm_weight),
+    "cvae": lambda args: conditional_vae_loss,
 }
 
 
@@ -34,14 +34,12 @@ def make_objective(name: str, args=None):
     return OBJECTIVES[name](args)
 
 
-__all__ += ["OBJECTIVES", "make_objective"]
-
-# chapter 5: CausalVAE (Eq. 36-41) and the conditional baseline
-from vaecourse.objectives.causal import (CausalObjective, causal_terms, causal_vae_loss,  # noqa: E402
-                                         conditional_vae_loss, dag_constraint, dag_constraint_grad, label_loss,
-                                         learn_graph_from_labels, mask_loss)
-
-OBJECTIVES["causal"] = lambda args: CausalObjective(beta=args.lu_weight, gamma=args.lm_weight)
-OBJECTIVES["cvae"] = lambda args: conditional_vae_loss
-__all__ += ["CausalObjective", "causal_terms", "causal_vae_loss", "conditional_vae_loss", "dag_constraint",
-            "dag_constraint_grad", "label_loss", "learn_graph_from_labels", "mask_loss"]
+__all__ = [
+    "Terms", "elbo", "elbo_terms", "importance_weighted_bound", "log_mean_exp",
+    "ConstrainedVAE", "beta_vae", "capacity_at", "capacity_vae", "dual_ascent_step", "kl_weight", "normalised_beta",
+    "unnormalised_beta",
+    "ladder_elbo",
+    "CausalObjective", "causal_terms", "causal_vae_loss", "conditional_vae_loss", "dag_constraint",
+    "dag_constraint_grad", "label_loss", "learn_graph_from_labels", "mask_loss",
+    "OBJECTIVES", "make_objective",
+]
