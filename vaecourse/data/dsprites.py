@@ -42,9 +42,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vaecourse.data.download import DownloadError, fetch as _fetch  # tests replace _fetch
-
 from vaecourse.data.base import GroundTruthDataset
+from vaecourse.data.download import DownloadError, fetch as _fetch  # tests replace _fetch
 from vaecourse.runtime import default_device
 
 __all__ = [

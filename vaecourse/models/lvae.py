@@ -313,11 +313,15 @@ class LadderVAE(CourseModel):
         images = self.decode(z).mean
         return (images, zs) if layers else images
 
+    def check_layer(self, layer: int) -> None:
+        """Refuse a layer index that is not 0 ... L-1 (0 is next to x)."""
+        if not 0 <= layer < self.n_layers:
+            raise ValueError(f"layer must be in 0..{self.n_layers - 1} (0 is next to x), got {layer}")
+
     def decode_from(self, layer: int, z: Tensor) -> Distribution:
         """p(x | z_layer): z (B, D_layer) carried down with every layer beneath at its conditional prior mean,
         z_{i} = mu_p,i(z_{i+1}) for i < layer, then p(x | z_1).  [sonderby2016, Eq. 11-12]"""
-        if not 0 <= layer < self.n_layers:
-            raise ValueError(f"layer must be in 0..{self.n_layers - 1} (0 is next to x), got {layer}")
+        self.check_layer(layer)
         if z.dim() != 2 or z.shape[1] != self.latent_sizes[layer]:
             raise ValueError(f"decode_from({layer}) expected z of shape (B, {self.latent_sizes[layer]}), "
                              f"got {tuple(z.shape)}")
@@ -361,8 +365,7 @@ class PriorUnitsDecoder(nn.Module):
 
     def __init__(self, model: LadderVAE, layer: int):
         super().__init__()
-        if not 0 <= layer < model.n_layers:
-            raise ValueError(f"layer must be in 0..{model.n_layers - 1} (0 is next to x), got {layer}")
+        model.check_layer(layer)
         self.model, self.layer = model, layer
         mu, var = model.prior_mean_path()[layer]
         self.register_buffer("centre", mu)  # (D,)

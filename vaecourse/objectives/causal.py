@@ -79,6 +79,11 @@ def causal_terms(output, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     return log_px_z, kl_eps, output.kl_z, log_px_z - kl
 
 
+def augmented_lagrangian_term(H: Tensor, alpha: float, rho: float) -> Tensor:
+    """alpha H(A) + rho/2 H(A)^2: the acyclicity constraint H(A) = 0 (Eq. 40) as Eq. (41) enforces it."""
+    return alpha * H + 0.5 * rho * H ** 2
+
+
 def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, beta: float = 1.0,
                     gamma: float = 1.0) -> Terms:
     """-ELBO + alpha H(A) + rho/2 H(A)^2 + beta l_u + gamma l_m (Eq. 41 with the augmented term)."""
@@ -89,7 +94,7 @@ def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, bet
     H = dag_constraint(output.A)
     l_u = label_loss(output.u.to(output.A.dtype), output.A)  # (B,)
     l_m = mask_loss(output.z, output.g)  # (B,)
-    loss = -bound.mean() + alpha * H + 0.5 * rho * H ** 2 + beta * l_u.mean() + gamma * l_m.mean()
+    loss = -bound.mean() + augmented_lagrangian_term(H, alpha, rho) + beta * l_u.mean() + gamma * l_m.mean()
     return Terms(log_px_z=log_px_z, kl=kl_eps + kl_z, elbo=bound, loss=loss,
                  extras={"kl_eps": kl_eps.detach(), "kl_z": kl_z.detach(), "l_u": l_u.detach(), "l_m": l_m.detach(),
                          "H": H.detach(), "alpha": torch.tensor(float(alpha)), "rho": torch.tensor(float(rho))})
@@ -191,7 +196,8 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
         batch = u[torch.randint(0, u.shape[0], (min(batch_size, u.shape[0]),), generator=generator)]  # (B, n)
         A = A_raw * allowed
         H = dag_constraint(A)
-        loss = fit(batch, A).mean() + constraint.alpha * H + 0.5 * constraint.rho * H ** 2 + l1 * A.abs().sum()
+        penalty = augmented_lagrangian_term(H, constraint.alpha, constraint.rho)
+        loss = fit(batch, A).mean() + penalty + l1 * A.abs().sum()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -202,5 +208,5 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
         return A, float(fit(u, A).mean())
 
 
-__all__ = ["CausalObjective", "causal_terms", "causal_vae_loss", "conditional_vae_loss", "dag_constraint",
-           "dag_constraint_grad", "label_loss", "learn_graph_from_labels", "mask_loss"]
+__all__ = ["CausalObjective", "augmented_lagrangian_term", "causal_terms", "causal_vae_loss", "conditional_vae_loss",
+           "dag_constraint", "dag_constraint_grad", "label_loss", "learn_graph_from_labels", "mask_loss"]
