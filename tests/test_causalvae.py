@@ -11,6 +11,7 @@ from vaecourse.models import CausalVAE, ConditionalVAE
 from vaecourse.models.causalvae import MaskLayer, gaussian_kl_to_label_prior
 from vaecourse.objectives.causal import (CausalObjective, causal_vae_loss, conditional_vae_loss, dag_constraint,
                                          dag_constraint_grad, label_loss, learn_graph_from_labels)
+from vaecourse.objectives.independence import noise_dependence
 from vaecourse.scm import causal_matrix, linear_solve
 from vaecourse.train import fit
 
@@ -137,6 +138,57 @@ def test_objective_terms_and_a_step_lowers_the_loss():
     assert losses[1] < losses[0]
 
 
+def test_mask_label_fit_and_independence_terms():
+    """label_fit="mask": l_u = ||u - g(A o u)||^2 with the model's own mask layer; independence adds
+    lambda * sum_{i<j} HSIC of the label residuals; the paper's loss is the default and logs l_ind too."""
+    model = tiny(a_init="random")
+    x, u = batch(16)
+    out = model(x, u, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(out.u_hat, model.mask(u[:, :, None].expand(-1, -1, 2), out.A).mean(2))
+    plain = causal_vae_loss(out, x, alpha=0.5, rho=1.0)
+    terms = causal_vae_loss(out, x, alpha=0.5, rho=1.0, label_fit="mask", independence=7.0, bandwidth=0.8)
+    r = u - out.u_hat
+    manual = (plain.loss - label_loss(u, out.A).mean() + r.pow(2).sum(1).mean() + 7.0 * noise_dependence(r, 0.8))
+    assert torch.allclose(terms.loss, manual) and torch.allclose(terms.extras["l_u"], r.pow(2).sum(1))
+    assert torch.allclose(plain.extras["l_ind"], noise_dependence(u - torch.tanh(u @ out.A)))
+    one = MaskLayer(4, 1)  # blocks of one dimension: predict_labels is the layer itself
+    assert torch.allclose(one.predict_labels(u, out.A), one(u[:, :, None], out.A)[:, :, 0])
+    objective = CausalObjective(label_fit="mask", independence=7.0, bandwidth=0.8)
+    assert torch.allclose(objective(out, x).loss, causal_vae_loss(out, x, rho=1.0, label_fit="mask",
+                                                                  independence=7.0, bandwidth=0.8).loss)
+    with pytest.raises(ValueError, match="label_fit must be one of"):
+        CausalObjective(label_fit="sigmoid")
+    with pytest.raises(ValueError, match="independence must be a non-negative"):
+        causal_vae_loss(out, x, independence=-1.0)
+    with pytest.raises(ValueError, match="predictor must be a MaskLayer"):
+        learn_graph_from_labels(u, predictor=torch.nn.Linear(4, 4))
+
+
+def test_graph_from_labels_keeps_the_elbo_off_A():
+    """graph_from="labels": the image side reads A detached, so -ELBO and l_m give A no gradient while l_u, the
+    independence term and H(A) do; the forward values are the same as with graph_from="all"."""
+    x, u = batch(8)
+    both = {src: tiny(a_init="random", graph_from=src) for src in ("all", "labels")}
+    both["labels"].load_state_dict(both["all"].state_dict())
+    outs = {src: m(x, u, generator=torch.Generator().manual_seed(0)) for src, m in both.items()}
+    assert torch.allclose(outs["all"].z_tilde, outs["labels"].z_tilde)
+    assert torch.allclose(outs["all"].kl_z, outs["labels"].kl_z)
+    for src, m in both.items():
+        terms = causal_vae_loss(outs[src], x, beta=0.0, gamma=1.0)  # -ELBO + l_m only (H = 0 at alpha = rho = 0)
+        m.zero_grad()
+        terms.loss.backward()
+        moved = m.A_raw.grad is not None and m.A_raw.grad.abs().sum().item() > 0
+        assert moved == (src == "all")
+    model = both["labels"]
+    model.zero_grad()
+    out = model(x, u)
+    causal_vae_loss(out, x, beta=1.0, gamma=0.0, label_fit="mask", independence=1.0).loss.backward()
+    assert model.A_raw.grad.abs().sum().item() > 0
+    assert "graph_from" not in tiny().hparams and tiny(graph_from="labels").hparams["graph_from"] == "labels"
+    with pytest.raises(ValueError, match="graph_from must be one of"):
+        tiny(graph_from="images")
+
+
 def test_augmented_lagrangian_pushes_a_cycle_away():
     target = torch.tensor([[0.0, 1.0], [0.6, 0.0]])  # a 2-cycle the data would like; the weaker edge must go
     A = target.clone().requires_grad_(True)
@@ -165,17 +217,9 @@ def test_graph_from_labels_recovers_a_known_edge_and_stays_acyclic():
     A, lu = learn_graph_from_labels(u, support=torch.tensor([[0, 1, 0], [0, 0, 0], [0, 0, 0]]), steps=800)
     assert A[0, 1].item() == pytest.approx(1.5, abs=0.05) and (A.abs().sum() - A[0, 1].abs()).item() == 0
     assert lu == pytest.approx((u[:, 0] ** 2 + u[:, 2] ** 2).mean().item(), rel=0.02)  # only the roots are left
-    class LabelMask(torch.nn.Module):  # a nonlinear predictor of each label from its parents (bounded by |A|)
-        def __init__(self):
-            super().__init__()
-            self.mask = MaskLayer(3, 1)
-
-        def forward(self, u, A):
-            return self.mask(u[:, :, None], A)[:, :, 0]
-
-    torch.manual_seed(0)
+    torch.manual_seed(0)  # a nonlinear predictor of each label from its parents (bounded by |A|)
     A, fit = learn_graph_from_labels(u, support=torch.tensor([[0, 1, 0], [0, 0, 0], [0, 0, 0]]), steps=800,
-                                     predictor=LabelMask(), predictor_lr=1e-2)
+                                     predictor=MaskLayer(3, 1), predictor_lr=1e-2)
     roots = (u[:, 0] ** 2 + u[:, 2] ** 2).mean().item()
     assert roots <= fit < roots + 0.1 * u[:, 1].var().item() and abs(A[0, 1].item()) > 1  # slope 1.5 needs |A| >~ 1
     A, lu = learn_graph_from_labels(u, steps=800, a_init="random")  # free graph: acyclic, better than no edge
@@ -198,6 +242,26 @@ def test_pendulum_labels_do_not_orient_the_true_graph():
     true_lu = learn_graph_from_labels(u, support=TRUE_GRAPH, steps=500)[1]
     reversed_lu = learn_graph_from_labels(u, support=TRUE_GRAPH.T, steps=500)[1]
     assert reversed_lu < true_lu - 0.1
+
+
+def test_independent_noise_orients_the_pendulum_graph_from_zero():
+    """The fix the chapter teaches: the same labels, the mask layer's equations, A from zero, plus the HSIC of the
+    residuals (an SCM's noises are independent). The four true edges come out, none reversed; at most one extra
+    edge (position -> length, which the angles already explain). Without the independence term: the failure."""
+    from vaecourse.data import Pendulum
+    from vaecourse.data.pendulum import TRUE_GRAPH
+    from vaecourse.metrics.causal import structural_hamming_distance
+    data = Pendulum(size=32)
+    u = data.labels(data.concepts(data.factors_at(data.split_indices("train")))).float()
+    torch.manual_seed(0)
+    A, fit = learn_graph_from_labels(u, steps=3000, batch_size=128, predictor=MaskLayer(4, 1), independence=10.0)
+    learned = A.abs() > 0.3
+    assert learned[TRUE_GRAPH != 0].all() and not learned[TRUE_GRAPH.T != 0].any(), A
+    assert structural_hamming_distance(A, TRUE_GRAPH) <= 1 and dag_constraint(A).item() < 1e-2
+    assert fit == pytest.approx((u[:, :2] - u[:, :2].mean(0)).pow(2).sum(1).mean().item(), rel=0.05)  # roots' var
+    torch.manual_seed(0)
+    A0, _ = learn_graph_from_labels(u, steps=3000, batch_size=128, predictor=MaskLayer(4, 1))
+    assert structural_hamming_distance(A0, TRUE_GRAPH) >= 3
 
 
 def test_conditional_baseline_has_no_graph_and_one_kl():
@@ -256,6 +320,13 @@ def test_command_line_trains_causalvae_on_the_pendulum(tmp_path, capsys):
     assert saved.model_class == "CausalVAE" and saved.extra["objective"] == "causal"
     assert 0 < saved.extra["seconds"] <= wall  # training time counted once
     assert set(saved.extra["objective_state"]) == {"alpha", "rho", "h_previous", "trace"}
+    fixed = tmp_path / "fixed.pt"
+    assert main(["train", "--model", "causalvae", "--dataset", "pendulum", "--image-size", "32", "--encoder", "conv32",
+                 "--steps", "2", "--batch-size", "4", "--label-fit", "mask", "--independence", "10", "--graph-from",
+                 "labels", "--out", str(fixed), "--no-progress"]) == 0
+    saved = checkpoints.read(fixed)
+    assert saved.model.graph_from == "labels" and saved.hparams["graph_from"] == "labels"
+    assert saved.extra["arguments"]["label_fit"] == "mask" and saved.extra["arguments"]["independence"] == 10.0
     assert main(["train", "--model", "causalvae", "--dataset", "dsprites", "--steps", "1", "--out",
                  str(tmp_path / "bad.pt")]) == 2
     assert "needs labelled data" in capsys.readouterr().err

@@ -138,6 +138,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lu-weight", type=float, default=1.0, help="causalvae: weight of l_u (Eq. 38)")
     parser.add_argument("--lm-weight", type=float, default=1.0, help="causalvae: weight of l_m (Eq. 39)")
     parser.add_argument("--a-init", default="zero", choices=["zero", "random"], help="causalvae: initial A")
+    parser.add_argument("--label-fit", default="tanh", choices=["tanh", "mask"],
+                        help="causalvae: l_u's prediction of u from its parents: sigma(A^T u) (Eq. 38, the paper) or "
+                             "the mask layer's equations on the labels")
+    parser.add_argument("--graph-from", default="all", choices=["all", "labels"],
+                        help="causalvae: which terms move A: the whole loss (the paper) or only the label terms and H(A)")
+    parser.add_argument("--independence", type=float, default=0.0,
+                        help="causalvae: weight of the HSIC dependence of the label residuals (0: the paper's loss)")
 
 
 def _write_logs(out: Path, history) -> None:
@@ -163,7 +170,8 @@ def _sizes(text: str, flag: str) -> list[int]:
 def _build_model(args: argparse.Namespace, image_shape):
     from vaecourse.models import VAE, CausalVAE, ConditionalVAE, LadderVAE
     if args.model == "causalvae":
-        return CausalVAE(concept_dim=args.concept_dim, encoder=args.encoder, image_shape=image_shape, a_init=args.a_init)
+        return CausalVAE(concept_dim=args.concept_dim, encoder=args.encoder, image_shape=image_shape, a_init=args.a_init,
+                         graph_from=args.graph_from)
     if args.model == "cvae":
         return ConditionalVAE(concept_dim=args.concept_dim, encoder=args.encoder, image_shape=image_shape)
     if args.model == "lvae":

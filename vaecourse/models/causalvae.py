@@ -15,6 +15,9 @@ Interventions do(z_i = c) take any real value c (in the label scale u): abductio
 mean), action (block i set to c), prediction (the mask layer's equations re-run n times in topological
 fashion, so every descendant is recomputed from its intervened parents and its own eps).
 
+``graph_from="labels"`` lets only the label terms and H(A) move A (the image side reads A detached): in the
+paper's setup the ELBO also pulls on A, and on the pendulum that pull keeps A's entries small (chapter 5).
+
 ``ConditionalVAE`` is the same model without the causal and mask layers (A = 0, z~ = z = eps, prior
 p(z|u)): the conditional baseline of the paper.
 
@@ -35,6 +38,8 @@ from vaecourse.likelihoods import LikelihoodHead
 from vaecourse.models.base import CourseModel, check_images, register_model
 from vaecourse.nn import build_decoder, build_encoder, mlp
 
+GRAPH_SOURCES = ("all", "labels")  # which terms move A: the whole loss (the paper), or the label terms and H(A)
+
 
 @dataclass(frozen=True)
 class CausalVAEOutput:
@@ -50,6 +55,7 @@ class CausalVAEOutput:
     u: Tensor  # (B, n) the labels
     A: Tensor  # (n, n) the adjacency matrix used (diagonal 0)
     kl_z: Tensor  # (B,) KL(q(z|x, u) || p(z|u)), summed over the k columns   [slides, Eq. 37]
+    u_hat: Tensor | None = None  # (B, n) the mask layer's equations on the labels, g_i(A_i o u) (None: baseline)
     causal: bool = True  # False for the conditional baseline (z = eps: a single KL)
 
 
@@ -101,6 +107,11 @@ class MaskLayer(nn.Module):
         h = F.elu(torch.einsum("bif,ifh->bih", masked.flatten(2), w1) + self.b1)  # (B, n, hidden)
         return torch.einsum("bih,ihk->bik", h, w2) + self.b2
 
+    def predict_labels(self, u: Tensor, A: Tensor) -> Tensor:
+        """The same equations on the labels: each concept's label from its parents' labels, (B, n) -> (B, n).
+        Label u_j enters as the block u_j 1_k (the mean of p(z_j|u)); the prediction is the mean of g_i's block."""
+        return self(u[:, :, None].expand(-1, -1, self.k), A).mean(2)
+
 
 @register_model
 class CausalVAE(CourseModel):
@@ -116,18 +127,22 @@ class CausalVAE(CourseModel):
 
     def __init__(self, n_concepts: int = 4, concept_dim: int = 4, encoder: str = "conv64",
                  image_shape: tuple[int, int, int] = (3, 64, 64), likelihood: str = "bernoulli",
-                 a_init: str = "zero", mask_hidden: int = 32, seed_a: int = 0):
+                 a_init: str = "zero", mask_hidden: int = 32, seed_a: int = 0, graph_from: str = "all"):
         super().__init__()
         for name, value in (("n_concepts", n_concepts), ("concept_dim", concept_dim), ("mask_hidden", mask_hidden)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if a_init not in ("zero", "random"):
             raise ValueError(f"a_init must be 'zero' or 'random' (never the true graph), got {a_init!r}")
+        if graph_from not in GRAPH_SOURCES:
+            raise ValueError(f"graph_from must be one of {GRAPH_SOURCES}, got {graph_from!r}")
         image_shape = tuple(int(s) for s in image_shape)
         if len(image_shape) != 3 or min(image_shape) <= 0:
             raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {image_shape}")
         self._remember(n_concepts=n_concepts, concept_dim=concept_dim, encoder=encoder, image_shape=image_shape,
-                       likelihood=likelihood, a_init=a_init, mask_hidden=mask_hidden, seed_a=seed_a)
+                       likelihood=likelihood, a_init=a_init, mask_hidden=mask_hidden, seed_a=seed_a,
+                       **({} if graph_from == "all" else {"graph_from": graph_from}))  # old checkpoints stay equal
+        self.graph_from = graph_from
         self.n, self.k = n_concepts, concept_dim
         self.latent_dim = n_concepts * concept_dim
         self.image_shape = image_shape
@@ -159,10 +174,16 @@ class CausalVAE(CourseModel):
         """A (n, n) with a zero diagonal (no self-loops): A[j, i] != 0 is an edge j -> i."""
         return self.A_raw * (1 - torch.eye(self.n, device=self.A_raw.device))
 
+    def image_graph(self) -> Tensor:
+        """A as the image side (causal layer, mask layer on z, KL of z) uses it: ``adjacency()`` itself, or with
+        graph_from="labels" the same values detached, so that only the label terms (l_u, the independence term)
+        and H(A) move A, while the ELBO and l_m do not pull on it."""
+        return self.adjacency().detach() if self.graph_from == "labels" else self.adjacency()
+
     def causal_matrix(self) -> Tensor:
         """C = (I - A^T)^{-1}.  [slides, Eq. 27]"""
         eye = torch.eye(self.n, device=self.A_raw.device)
-        return torch.linalg.inv(eye - self.adjacency().T)
+        return torch.linalg.inv(eye - self.image_graph().T)
 
     # ---- checks -----------------------------------------------------------------------------------
     def check_input(self, x: Tensor, u: Tensor) -> None:
@@ -186,13 +207,13 @@ class CausalVAE(CourseModel):
             return eps
         eye = torch.eye(self.n, device=eps.device)
         blocks = eps.view(-1, self.n, self.k)  # (B, n, k)
-        return torch.linalg.solve(eye - self.adjacency().T, blocks).reshape(-1, self.latent_dim)
+        return torch.linalg.solve(eye - self.image_graph().T, blocks).reshape(-1, self.latent_dim)
 
     def structural(self, z: Tensor) -> Tensor:
         """g_i(A_i o z) for every concept (B, D); zeros for the conditional baseline (no mask layer)."""
         if not self.causal:
             return torch.zeros_like(z)
-        return self.mask(z.view(-1, self.n, self.k), self.adjacency()).reshape(-1, self.latent_dim)
+        return self.mask(z.view(-1, self.n, self.k), self.image_graph()).reshape(-1, self.latent_dim)
 
     def decode(self, z_tilde: Tensor) -> Distribution:
         """p(x|z~) = decoder f(z~); ``log_prob(x)`` summed over pixels: (B,).  [slides, Eq. 29]"""
@@ -211,7 +232,8 @@ class CausalVAE(CourseModel):
                                           u.to(q.mu.dtype))
         return CausalVAEOutput(q_eps=q, eps=eps, z=z, z_mean=self.causal_layer(q.mu), g=g, z_tilde=z_tilde,
                                p_x=self.decode(z_tilde), u=u, A=self.adjacency(), kl_z=kl_z,
-                               causal=self.causal)
+                               u_hat=self.mask.predict_labels(u.to(q.mu.dtype), self.adjacency()) if self.causal
+                               else None, causal=self.causal)
 
     # ---- using a trained model -------------------------------------------------------------------
     @torch.no_grad()
@@ -279,4 +301,4 @@ class ConditionalVAE(CausalVAE):
                        image_shape=tuple(int(s) for s in image_shape), likelihood=likelihood)
 
 
-__all__ = ["CausalVAE", "CausalVAEOutput", "ConditionalVAE", "MaskLayer", "gaussian_kl_to_label_prior"]
+__all__ = ["GRAPH_SOURCES", "CausalVAE", "CausalVAEOutput", "ConditionalVAE", "MaskLayer", "gaussian_kl_to_label_prior"]

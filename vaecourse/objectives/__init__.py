@@ -8,7 +8,8 @@ from vaecourse.objectives.beta import (ConstrainedVAE, beta_vae, capacity_at, ca
 from vaecourse.objectives.ladder import ladder_elbo  # chapter 4
 from vaecourse.objectives.causal import (CausalObjective, causal_terms, causal_vae_loss, conditional_vae_loss,
                                          dag_constraint, dag_constraint_grad, label_loss, learn_graph_from_labels,
-                                         mask_loss)  # chapter 5: CausalVAE (Eq. 36-41) and the conditional baseline
+                                         label_residuals, mask_loss)  # chapter 5: CausalVAE (Eq. 36-41), the CVAE
+from vaecourse.objectives.independence import hsic, noise_dependence  # chapter 5: independent exogenous noise
 
 # The objectives the command line can name: name -> factory(args namespace) -> objective callable.
 OBJECTIVES = {
@@ -22,7 +23,8 @@ OBJECTIVES = {
     "constrained": lambda args: ConstrainedVAE(epsilon=args.epsilon, lr_dual=args.lr_dual, beta=args.beta),
     "ladder": lambda args: partial(ladder_elbo, warmup_epochs=args.warmup_epochs,
                                    steps_per_epoch=getattr(args, "steps_per_epoch", None)),
-    "causal": lambda args: CausalObjective(beta=args.lu_weight, gamma=args.lm_weight),
+    "causal": lambda args: CausalObjective(beta=args.lu_weight, gamma=args.lm_weight, label_fit=args.label_fit,
+                                           independence=args.independence),
     "cvae": lambda args: conditional_vae_loss,
 }
 
@@ -40,6 +42,7 @@ __all__ = [
     "unnormalised_beta",
     "ladder_elbo",
     "CausalObjective", "causal_terms", "causal_vae_loss", "conditional_vae_loss", "dag_constraint",
-    "dag_constraint_grad", "label_loss", "learn_graph_from_labels", "mask_loss",
+    "dag_constraint_grad", "label_loss", "label_residuals", "learn_graph_from_labels", "mask_loss",
+    "hsic", "noise_dependence",
     "OBJECTIVES", "make_objective",
 ]

@@ -16,6 +16,14 @@ penalty pins down instead of letting one direction win.)
 sigma in l_u: tanh, since our labels u are centred on [-1, 1] (the paper's logistic function suits labels in
 [0, 1]); it makes l_u a nonlinear regression of each concept on its parents in A.
 
+Two additions of this course, both off by default (the paper's loss), both measured in chapter 5:
+    label_fit="mask"  l_u = E ||u - g(A o u)||^2: the mask layer's own equations on the labels
+                      (``MaskLayer.predict_labels``) instead of sigma(A^T u), which cannot express the shadow
+                      length (not monotone in theta);
+    independence=lam  + lam sum_{i<j} HSIC(r_i, r_j), r = u - (prediction): the label residuals are the graph's
+                      exogenous noises, and an SCM's noises are independent (``objectives.independence``). l_u
+                      alone is lowest on wrong graphs on the pendulum's labels; this term orients the colliders.
+
 "ELBO" here is the paper's Eq. (36)-(37), logged as ``elbo`` beside the loss; the conditional baseline (no
 causal layer) has only the KL to p(z|u). Reductions: sums over pixels and latents, mean over the batch last.
 Shape letters: B batch, n concepts.
@@ -29,7 +37,10 @@ import torch
 from torch import Tensor
 
 from vaecourse.objectives.elbo import Terms
+from vaecourse.objectives.independence import noise_dependence
 from vaecourse.scm import check_adjacency
+
+LABEL_FITS = ("tanh", "mask")  # l_u's prediction of u from its parents: sigma(A^T u) (Eq. 38) or the mask layer
 
 
 def dag_constraint(A: Tensor) -> Tensor:
@@ -51,12 +62,24 @@ def dag_constraint_grad(A: Tensor) -> Tensor:
     return 2 * n * M.T * A
 
 
-def label_loss(u: Tensor, A: Tensor) -> Tensor:
-    """l_u per example: ||u - tanh(A^T u)||^2, (B,).  [slides, Eq. 38]  (A^T u)_j = sum_i A_ij u_i = (u A)_j."""
+def label_residuals(u: Tensor, A: Tensor) -> Tensor:
+    """r = u - tanh(A^T u), (B, n): what the labels' parents leave unexplained.  (A^T u)_j = sum_i A_ij u_i."""
     A = check_adjacency(A)
     if u.dim() != 2 or u.shape[1] != A.shape[0]:
         raise ValueError(f"labels u must have shape (B, {A.shape[0]}), one column per concept, got {tuple(u.shape)}")
-    return (u - torch.tanh(u @ A)).pow(2).sum(1)
+    return u - torch.tanh(u @ A)
+
+
+def label_loss(u: Tensor, A: Tensor) -> Tensor:
+    """l_u per example: ||u - tanh(A^T u)||^2, (B,).  [slides, Eq. 38]"""
+    return label_residuals(u, A).pow(2).sum(1)
+
+
+def check_label_fit(label_fit: str, independence: float) -> None:
+    if label_fit not in LABEL_FITS:
+        raise ValueError(f"label_fit must be one of {LABEL_FITS}, got {label_fit!r}")
+    if isinstance(independence, bool) or not isinstance(independence, (int, float)) or not independence >= 0:
+        raise ValueError(f"independence must be a non-negative number, got {independence!r}")
 
 
 def mask_loss(z: Tensor, g: Tensor) -> Tensor:
@@ -85,19 +108,28 @@ def augmented_lagrangian_term(H: Tensor, alpha: float, rho: float) -> Tensor:
 
 
 def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, beta: float = 1.0,
-                    gamma: float = 1.0) -> Terms:
-    """-ELBO + alpha H(A) + rho/2 H(A)^2 + beta l_u + gamma l_m (Eq. 41 with the augmented term)."""
+                    gamma: float = 1.0, label_fit: str = "tanh", independence: float = 0.0,
+                    bandwidth: float = 0.5) -> Terms:
+    """-ELBO + alpha H(A) + rho/2 H(A)^2 + beta l_u + gamma l_m (Eq. 41 with the augmented term)
+    + independence * sum_{i<j} HSIC(r_i, r_j) over the label residuals r (logged as ``l_ind`` in every case)."""
     for name, value in (("beta", beta), ("gamma", gamma), ("rho", rho)):
         if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
             raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    check_label_fit(label_fit, independence)
     log_px_z, kl_eps, kl_z, bound = causal_terms(output, x)
     H = dag_constraint(output.A)
-    l_u = label_loss(output.u.to(output.A.dtype), output.A)  # (B,)
+    u = output.u.to(output.A.dtype)
+    r = label_residuals(u, output.A) if label_fit == "tanh" else u - output.u_hat  # (B, n)
+    l_u = r.pow(2).sum(1)  # (B,)
     l_m = mask_loss(output.z, output.g)  # (B,)
+    l_ind = noise_dependence(r, bandwidth)
     loss = -bound.mean() + augmented_lagrangian_term(H, alpha, rho) + beta * l_u.mean() + gamma * l_m.mean()
+    if independence > 0:
+        loss = loss + independence * l_ind
     return Terms(log_px_z=log_px_z, kl=kl_eps + kl_z, elbo=bound, loss=loss,
                  extras={"kl_eps": kl_eps.detach(), "kl_z": kl_z.detach(), "l_u": l_u.detach(), "l_m": l_m.detach(),
-                         "H": H.detach(), "alpha": torch.tensor(float(alpha)), "rho": torch.tensor(float(rho))})
+                         "l_ind": l_ind.detach(), "H": H.detach(), "alpha": torch.tensor(float(alpha)),
+                         "rho": torch.tensor(float(rho))})
 
 
 def conditional_vae_loss(output, x: Tensor) -> Terms:
@@ -114,7 +146,10 @@ class CausalObjective:
     """
 
     def __init__(self, beta: float = 1.0, gamma: float = 1.0, alpha: float = 0.0, rho: float = 1.0,
-                 update_every: int = 100, rho_max: float = 100.0, rho_growth: float = 10.0, h_tol: float = 1e-8):
+                 update_every: int = 100, rho_max: float = 100.0, rho_growth: float = 10.0, h_tol: float = 1e-8,
+                 label_fit: str = "tanh", independence: float = 0.0, bandwidth: float = 0.5):
+        check_label_fit(label_fit, independence)
+        self.label_fit, self.independence, self.bandwidth = label_fit, float(independence), float(bandwidth)
         for name, value in (("beta", beta), ("gamma", gamma), ("alpha", alpha), ("rho", rho), ("rho_max", rho_max)):
             if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
@@ -127,7 +162,8 @@ class CausalObjective:
         self.trace: list[tuple[int, float, float, float]] = []  # (step, H, alpha, rho) at each dual update
 
     def __call__(self, output, x: Tensor, step: int = 0) -> Terms:
-        terms = causal_vae_loss(output, x, alpha=self.alpha, rho=self.rho, beta=self.beta, gamma=self.gamma)
+        terms = causal_vae_loss(output, x, alpha=self.alpha, rho=self.rho, beta=self.beta, gamma=self.gamma,
+                                label_fit=self.label_fit, independence=self.independence, bandwidth=self.bandwidth)
         if step > 0 and step % self.update_every == 0:
             self.dual_update(step, float(terms.extras["H"]))
         return terms
@@ -154,16 +190,20 @@ class CausalObjective:
 
 def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: int = 2000,
                             batch_size: int = 64, lr: float = 1e-2, a_init: str = "zero", l1: float = 0.0,
-                            generator: torch.Generator | None = None, predictor: torch.nn.Module | None = None,
-                            predictor_lr: float = 1e-3) -> tuple[Tensor, float]:
-    """Learn A from the labels alone: min l_u (Eq. 38) + l1 |A|_1 subject to H(A) = 0 (Eq. 40), the part of
-    Eq. (41) that sees only u, with CausalVAE's augmented Lagrangian (``CausalObjective.dual_update``).
+                            generator: torch.Generator | None = None, predictor=None,
+                            predictor_lr: float = 1e-3, independence: float = 0.0,
+                            bandwidth: float = 0.5) -> tuple[Tensor, float]:
+    """Learn A from the labels alone: min l_u (Eq. 38) + l1 |A|_1 [+ independence * sum_{i<j} HSIC(r_i, r_j)]
+    subject to H(A) = 0 (Eq. 40), the part of Eq. (41) that sees only u, with CausalVAE's augmented Lagrangian
+    (``CausalObjective.dual_update``).
 
     u (N, n) labels; ``support`` (n, n) of 0/1 restricts A to those edges (to score a given graph: the smallest
     l_u any A on it reaches); ``a_init`` "zero" or "random" (uniform in [-0.1, 0.1]), never a known graph.
-    ``predictor(u, A) -> (B, n)``, a module trained alongside A at ``predictor_lr``, replaces tanh(A^T u) by a
-    nonlinear prediction of each label from its parents (e.g. a mask layer: the label analogue of l_m, Eq. 39).
-    Returns (A (n, n), the loss: mean over all N labels of ||u - tanh(A^T u)||^2, or of ||u - predictor(u, A)||^2).
+    ``predictor``, a ``MaskLayer(n, k)`` trained alongside A at ``predictor_lr``, replaces tanh(A^T u) by its
+    ``predict_labels(u, A)``: a nonlinear prediction of each label from its parents (CausalVAE's label_fit="mask").
+    ``independence`` > 0 adds the HSIC dependence of the residuals r (``objectives.independence``).
+    Returns (A (n, n), the squared error: mean over all N labels of ||r||^2, r = u - tanh(A^T u) or
+    u - predictor.predict_labels(u, A)).
     Seconds for the pendulum's labels.
     """
     if not isinstance(u, Tensor) or u.dim() != 2 or u.shape[0] < 2:
@@ -173,6 +213,9 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
         raise ValueError(f"a_init must be 'zero' or 'random' (never the true graph), got {a_init!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    check_label_fit("tanh", independence)
+    if predictor is not None and not hasattr(predictor, "predict_labels"):
+        raise ValueError(f"predictor must be a MaskLayer (with predict_labels), got {type(predictor).__name__}")
     n = u.shape[1]
     u = u.detach().float()
     allowed = 1 - torch.eye(n)
@@ -185,10 +228,10 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
     if predictor is not None:
         groups.append({"params": list(predictor.parameters()), "lr": predictor_lr})
 
-    def fit(labels: Tensor, A: Tensor) -> Tensor:  # (B,)
+    def residuals(labels: Tensor, A: Tensor) -> Tensor:  # (B, n)
         if predictor is None:
-            return label_loss(labels, A)
-        return (labels - predictor(labels, A)).pow(2).sum(1)
+            return label_residuals(labels, A)
+        return labels - predictor.predict_labels(labels, A)
 
     optimiser = torch.optim.Adam(groups)
     constraint = CausalObjective()
@@ -197,7 +240,10 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
         A = A_raw * allowed
         H = dag_constraint(A)
         penalty = augmented_lagrangian_term(H, constraint.alpha, constraint.rho)
-        loss = fit(batch, A).mean() + penalty + l1 * A.abs().sum()
+        r = residuals(batch, A)  # (B, n)
+        loss = r.pow(2).sum(1).mean() + penalty + l1 * A.abs().sum()
+        if independence > 0:
+            loss = loss + independence * noise_dependence(r, bandwidth)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -205,8 +251,9 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
             constraint.dual_update(step, float(H.detach()))
     A = (A_raw * allowed).detach()
     with torch.no_grad():
-        return A, float(fit(u, A).mean())
+        return A, float(residuals(u, A).pow(2).sum(1).mean())
 
 
 __all__ = ["CausalObjective", "augmented_lagrangian_term", "causal_terms", "causal_vae_loss", "conditional_vae_loss",
-           "dag_constraint", "dag_constraint_grad", "label_loss", "learn_graph_from_labels", "mask_loss"]
+           "dag_constraint", "dag_constraint_grad", "label_loss", "label_residuals", "learn_graph_from_labels",
+           "mask_loss", "LABEL_FITS"]
