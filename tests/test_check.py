@@ -165,3 +165,22 @@ def test_check_leaves_global_rng_alone(capsys):
     check.gaussian_kl(kl_standard_normal)
     capsys.readouterr()
     assert torch.equal(torch.rand(3), before)
+
+
+def test_package_exports_exactly_the_chapter_checks():
+    """``check.__all__`` is the union of the chapter modules' ``__all__`` (core is machinery, not a check), every
+    name resolves to that module's function, and every ``check.<name>(`` a solution notebook calls is exported."""
+    import importlib
+    import pkgutil
+    import re
+    from pathlib import Path
+
+    chapters = [importlib.import_module(f"vaecourse.check.{m.name}") for m in pkgutil.iter_modules(check.__path__)
+                if m.name != "core"]
+    expected = {name: getattr(module, name) for module in chapters for name in module.__all__}
+    assert len(check.__all__) == len(set(check.__all__)), "a name is listed twice in check.__all__"
+    assert sorted(check.__all__) == sorted(expected)
+    assert all(getattr(check, name) is fn for name, fn in expected.items())
+    solutions = Path(__file__).resolve().parents[1] / "solutions"
+    used = {m for path in solutions.glob("*.py") for m in re.findall(r"\bcheck\.(\w+)\(", path.read_text())}
+    assert used and used <= set(check.__all__), sorted(used - set(check.__all__))

@@ -119,3 +119,23 @@ def test_causal_model_report_of_a_model_whose_graph_is_the_truth():
         causal_model_report(VAE(latent_dim=4, encoder="conv32", image_shape=(3, 32, 32)), data)
     with pytest.raises(ValueError, match="n must be an integer >= 2"):
         causal_model_report(model, data, n=1)
+
+
+def test_causal_model_report_scores_mic_tic_on_the_images_it_renders_once(monkeypatch):
+    """The report renders its n images once and its MIC/TIC are mic_tic_score's on those same images (equal
+    generators draw equal images); it used to render a second, different draw of n images for MIC/TIC."""
+    from vaecourse.metrics.mic import mic_tic_score
+    from vaecourse.models import CausalVAE
+    torch.manual_seed(0)
+    model = CausalVAE(n_concepts=4, concept_dim=2, encoder="conv32", image_shape=(3, 32, 32)).eval()
+    data = Pendulum(size=32)
+    rendered = []
+    render = data.render_concepts
+    monkeypatch.setattr(data, "render_concepts", lambda concepts, **kw: rendered.append(len(concepts)) or
+                        render(concepts, **kw))
+    r = causal_model_report(model, data, n=24, generator=torch.Generator().manual_seed(3))
+    assert rendered == [24]
+    alone = mic_tic_score(data, model.concept_latents, generator=torch.Generator().manual_seed(3), n=24)
+    assert (r["mic"], r["tic"]) == (alone["mic"], alone["tic"])
+    other = mic_tic_score(data, model.concept_latents, generator=torch.Generator().manual_seed(4), n=24)
+    assert (other["mic"], other["tic"]) != (alone["mic"], alone["tic"])  # another draw scores differently

@@ -10,20 +10,21 @@ A check never raises: an unsolved stub prints what to do, any other failure prin
 return False.
 """
 
+# chapter 1: the ELBO
 from vaecourse.check.elbo import bernoulli_log_likelihood, elbo, gaussian_kl, reparameterize
-from vaecourse.check.ladder import log_mean_exp, precision_weighted_merge, unit_activity, warmup_weight  # chapter 4
-
-__all__ = ["bernoulli_log_likelihood", "elbo", "gaussian_kl", "reparameterize"]
-
-# chapter 2 (beta-VAE)
-from vaecourse.check.beta import active_latents, beta_vae_loss, capacity_schedule, dual_ascent  # noqa: E402
-
-__all__ += ["active_latents", "beta_vae_loss", "capacity_schedule", "dual_ascent"]
+# chapter 2: beta-VAE
+from vaecourse.check.beta import active_latents, beta_vae_loss, capacity_schedule, dual_ascent
 # chapter 3: disentanglement metrics
-from vaecourse.check.metrics import classifier_accuracy, fixed_factor_pairs, mig_normalisation, z_diff  # noqa: E402
+from vaecourse.check.metrics import classifier_accuracy, fixed_factor_pairs, mig_normalisation, z_diff
+# chapter 4: Ladder VAE
+from vaecourse.check.ladder import log_mean_exp, precision_weighted_merge, unit_activity, warmup_weight
+# chapter 5: CausalVAE
+from vaecourse.check.causal import causal_layer, dag_penalty, latent_intervention, scm_sample
 
-__all__ += ["classifier_accuracy", "fixed_factor_pairs", "mig_normalisation", "z_diff"]
-__all__ += ["log_mean_exp", "precision_weighted_merge", "unit_activity", "warmup_weight"]
-from vaecourse.check.causal import causal_layer, dag_penalty, latent_intervention, scm_sample  # noqa: E402  chapter 5
-
-__all__ += ["causal_layer", "dag_penalty", "latent_intervention", "scm_sample"]
+__all__ = [
+    "bernoulli_log_likelihood", "elbo", "gaussian_kl", "reparameterize",
+    "active_latents", "beta_vae_loss", "capacity_schedule", "dual_ascent",
+    "classifier_accuracy", "fixed_factor_pairs", "mig_normalisation", "z_diff",
+    "log_mean_exp", "precision_weighted_merge", "unit_activity", "warmup_weight",
+    "causal_layer", "dag_penalty", "latent_intervention", "scm_sample",
+]

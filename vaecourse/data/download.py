@@ -1,14 +1,24 @@
-"""Downloads that fail cleanly: the one function that touches the network, and the error it ends in.
+"""Downloads that fail cleanly: the one function that touches the network, and the one that keeps a file.
 
-The loaders (``data/dsprites.py``, ``data/mnist.py``) stream into a temporary file beside the destination,
-verify it against a published checksum, and only then rename it into place; on any failure the temporary
-file is removed and a :class:`DownloadError` says what was tried, so nothing half-written is ever kept.
+- ``fetch(url, out)``: stream a URL into an open binary file; the only network call in the library.
+- ``download_verified(dest, write, ...)``: ``write(out)`` fills a temporary file beside ``dest``; it is checked
+  against a published checksum and only then renamed into place (``files.atomic_write``). On any failure the
+  temporary file is removed, so nothing half-written or unverified is ever kept.
+
+The loaders (``data/dsprites.py``, ``data/mnist.py``) pass a ``write`` that calls ``fetch`` (and, for MNIST,
+decompresses) and turn network failures into a :class:`DownloadError` that says what was tried.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from vaecourse.files import atomic_write
 
 
 class DownloadError(OSError):
@@ -21,4 +31,25 @@ def fetch(url: str, out) -> None:
         shutil.copyfileobj(response, out, length=1 << 20)
 
 
-__all__ = ["DownloadError", "fetch"]
+def download_verified(dest: str | os.PathLike, write: Callable[[BinaryIO], object], *, source: str,
+                      digest: Callable[[str], str] | None = None, expected: str | None = None,
+                      digest_name: str = "checksum") -> Path:
+    """Keep ``dest`` only if what ``write(out)`` puts in a temporary file beside it has ``digest(file) == expected``.
+
+    ``expected=None`` skips the check (a file you trust). A wrong checksum is a ValueError naming ``source``, both
+    values and the size; any error (from ``write`` too) removes the temporary file and leaves ``dest`` as it was.
+    """
+    if expected is not None and digest is None:
+        raise ValueError(f"expected {digest_name} {expected} given without a digest function to compute it")
+
+    def write_and_verify(tmp: str) -> None:
+        with open(tmp, "wb") as out:
+            write(out)
+        if expected is not None and (actual := digest(tmp)) != expected:
+            raise ValueError(f"downloaded {source} but it is not the expected file: expected {digest_name} {expected}, "
+                             f"got {actual} ({os.path.getsize(tmp)} bytes); nothing was kept")
+
+    return atomic_write(dest, write_and_verify)
+
+
+__all__ = ["DownloadError", "download_verified", "fetch"]

@@ -32,7 +32,6 @@ import hashlib
 import math
 import os
 import sys
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -43,7 +42,7 @@ import torch
 from torch import Tensor
 
 from vaecourse.data.base import GroundTruthDataset
-from vaecourse.data.download import DownloadError, fetch as _fetch  # tests replace _fetch
+from vaecourse.data.download import DownloadError, download_verified, fetch as _fetch  # tests replace _fetch
 from vaecourse.runtime import default_device
 
 __all__ = [
@@ -455,25 +454,16 @@ def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
 
 
 def _download(url: str, dest: Path, expected_blob_id: str | None) -> None:
-    """Download to a temporary file beside ``dest``, verify it, then rename; nothing half-written stays."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                _fetch(url, out)
-            except OSError as err:  # no network, DNS, a dropped connection, HTTP errors
-                raise DownloadError(f"could not download {url}: {err}. Nothing was kept; check the network, or "
-                                    "download the file yourself and pass path=...") from err
-        if expected_blob_id is not None:
-            actual = git_blob_id(tmp)
-            if actual != expected_blob_id:
-                raise ValueError(f"downloaded {url} but it is not the expected file: expected git blob id "
-                                 f"{expected_blob_id}, got {actual} ({os.path.getsize(tmp)} bytes); nothing was kept")
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Fetch ``url`` into ``dest`` via ``download_verified`` (temporary file, blob id, rename)."""
+    def write(out) -> None:
+        try:
+            _fetch(url, out)
+        except OSError as err:  # no network, DNS, a dropped connection, HTTP errors
+            raise DownloadError(f"could not download {url}: {err}. Nothing was kept; check the network, or "
+                                "download the file yourself and pass path=...") from err
+
+    download_verified(dest, write, source=url, digest=git_blob_id, expected=expected_blob_id,
+                      digest_name="git blob id")
 
 
 def load_official_dsprites(path: str | os.PathLike | None = None, *, download: bool = False,

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vaecourse.data.download import DownloadError, fetch as _fetch  # tests replace _fetch
+from vaecourse.data.download import DownloadError, download_verified, fetch as _fetch  # tests replace _fetch
 from vaecourse.data.dsprites import default_cache_dir
 
 # name: (file name, MD5 of the decompressed IDX file, expected number of dimensions)
@@ -107,25 +107,22 @@ def md5_of(path: str | os.PathLike) -> str:
 
 def _download_idx(name: str, dest: Path, md5: str, mirrors=MNIST_MIRRORS) -> None:
     """Fetch NAME.gz from the first mirror that answers, decompress, verify the MD5, then rename into place."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
     errors = []
     for mirror in mirrors:
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out, tempfile.TemporaryFile() as packed:
-                _fetch(mirror + name + ".gz", packed)
+        url = mirror + name + ".gz"
+
+        def write(out, url=url) -> None:  # the IDX file, decompressed from the fetched .gz
+            with tempfile.TemporaryFile() as packed:
+                _fetch(url, packed)
                 packed.seek(0)
                 with gzip.GzipFile(fileobj=packed) as unpacked:
                     shutil.copyfileobj(unpacked, out, length=1 << 20)
-            actual = md5_of(tmp)
-            if actual != md5:
-                raise ValueError(f"{mirror}{name}.gz decompressed to a file with MD5 {actual}, expected {md5}")
-            os.replace(tmp, dest)
+
+        try:
+            download_verified(dest, write, source=url, digest=md5_of, expected=md5, digest_name="MD5 (decompressed)")
             return
         except (OSError, ValueError, EOFError) as err:  # network errors are OSErrors; try the next mirror
             errors.append(f"{mirror}: {err}")
-        finally:
-            Path(tmp).unlink(missing_ok=True)
     raise DownloadError(f"could not download a verified {name}; nothing was kept. Tried: " + "; ".join(errors))
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from vaecourse.metrics.mic import mic_tic_summary, split_concepts
 from vaecourse.scm import check_adjacency
 
 
@@ -90,9 +91,7 @@ def intervention_fidelity(dataset, counterfactual_fn: Callable, regressor: nn.Mo
     true counterfactual itself (``reference_mae``, the instrument's own error).
     """
     names = dataset.concept_names
-    indices = dataset.split_indices(split)
-    pick = torch.randperm(len(indices), generator=generator)[:n].to(indices.device)
-    concepts = dataset.concepts(dataset.factors_at(indices[pick]))
+    concepts = split_concepts(dataset, split, n, generator)
     u = dataset.labels(concepts)
     x = dataset.render_concepts(concepts)
     out = {}
@@ -120,26 +119,24 @@ def causal_model_report(model, dataset, *, n: int = 256, generator: torch.Genera
     """A label-conditioned model (CausalVAE or the conditional VAE) scored on ``n`` labelled images of ``split``.
 
     Returns the per-example means of log p(x|z~), KL_eps, KL_z and the ELBO (Eq. 36-37), MIC and TIC of the
-    concept latents [reshef2011] on the same number of images, and for CausalVAE also l_u (Eq. 38), l_m (Eq. 39),
-    H(A) (Eq. 40), the learned A and its structural Hamming distance to the true graph at ``threshold``.
+    concept latents [reshef2011] on the same images (rendered once; what ``mic_tic_score(dataset,
+    model.concept_latents, ...)`` gives on them), and for CausalVAE also l_u (Eq. 38), l_m (Eq. 39), H(A) (Eq. 40),
+    the learned A and its structural Hamming distance to the true graph at ``threshold``.
     """
-    from vaecourse.metrics.mic import mic_tic_score
     from vaecourse.objectives.causal import causal_terms, dag_constraint, label_loss, mask_loss
 
     if not hasattr(model, "concept_latents"):
         raise ValueError(f"causal_model_report needs a CausalVAE or ConditionalVAE, got {type(model).__name__}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
-    indices = dataset.split_indices(split)
-    pick = torch.randperm(len(indices), generator=generator)[:n].to(indices.device)
-    concepts = dataset.concepts(dataset.factors_at(indices[pick]))
+    concepts = split_concepts(dataset, split, n, generator)  # (n, K)
     u = dataset.labels(concepts).to(model.device)
     x = dataset.render_concepts(concepts).to(model.device)
     output = model(x, u, generator=generator)
     log_px_z, kl_eps, kl_z, elbo = causal_terms(output, x)
-    report = {"n": len(pick), "elbo": float(elbo.mean()), "log_px_z": float(log_px_z.mean()),
+    report = {"n": len(concepts), "elbo": float(elbo.mean()), "log_px_z": float(log_px_z.mean()),
               "kl_eps": float(kl_eps.mean()), "kl_z": float(kl_z.mean())}
-    mic = mic_tic_score(dataset, model.concept_latents, generator=generator, split=split, n=n)
+    mic = mic_tic_summary(model.concept_latents(x, u).cpu().numpy(), concepts.cpu().numpy())  # the same images
     report.update(mic=mic["mic"], tic=mic["tic"])
     if output.causal:
         A = output.A.detach().cpu()

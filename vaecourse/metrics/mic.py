@@ -159,38 +159,50 @@ def mic_tic_matrices(latents, concepts, alpha: float = ALPHA, c: float = CLUMPS)
     return mics, tics
 
 
-def mic_tic_score(dataset, representation_fn: Callable, *, generator=None, split: str = "test",
-                  n: int | None = None, batch_size: int = 256, alpha: float = ALPHA, c: float = CLUMPS) -> dict:
-    """MIC and TIC between a learned representation and the true concepts, as [yang2021, Table 1] reports them.
-
-    ``representation_fn(images, labels) -> (n, D)`` (a model that ignores labels takes them and drops them).
-    For each concept the best-matching latent dimension (highest MIC) is found; ``mic`` and ``tic`` are the
-    means over concepts at those dimensions. With D = K, ``mic_aligned``/``tic_aligned`` read latent k against
-    concept k (CausalVAE's concept blocks). ``n`` images of ``split`` (all of it by default) are used.
-    """
+def split_concepts(dataset, split: str = "test", n: int | None = None, generator=None):
+    """The true concepts (n, K) of ``n`` images of ``split`` drawn without replacement (all of it, in order,
+    when ``n`` is None): the one draw the chapter 5 scores share, so equal generators pick equal images."""
     import torch
 
     indices = dataset.split_indices(split)
     if n is not None:
-        pick = torch.randperm(len(indices), generator=generator)[:n]
-        indices = indices[pick.to(indices.device)]
-    concepts = dataset.concepts(dataset.factors_at(indices))
-    labels = dataset.labels(concepts)
-    parts = []
-    for start in range(0, len(indices), batch_size):
-        x = dataset.render_concepts(concepts[start:start + batch_size])
-        parts.append(torch.as_tensor(representation_fn(x, labels[start:start + batch_size].to(x.device))).detach().cpu())
-    latents = torch.cat(parts).numpy()
-    mics, tics = mic_tic_matrices(latents, concepts.cpu().numpy(), alpha, c)
+        indices = indices[torch.randperm(len(indices), generator=generator)[:n].to(indices.device)]
+    return dataset.concepts(dataset.factors_at(indices))
+
+
+def mic_tic_summary(latents, concepts, alpha: float = ALPHA, c: float = CLUMPS) -> dict:
+    """MIC and TIC of codes (n, D) against the true concepts (n, K) of the same n images, as [yang2021, Table 1]
+    reports them: for each concept the best-matching latent dimension (highest MIC) is found; ``mic`` and ``tic``
+    are the means over concepts at those dimensions. With D = K, ``mic_aligned``/``tic_aligned`` read latent k
+    against concept k (CausalVAE's concept blocks)."""
+    mics, tics = mic_tic_matrices(latents, concepts, alpha, c)
+    concept = np.arange(mics.shape[1])
     best = mics.argmax(0)  # (K,)
-    out = {"mic": float(mics[best, np.arange(mics.shape[1])].mean()),
-           "tic": float(tics[best, np.arange(mics.shape[1])].mean()),
-           "mic_matrix": mics, "tic_matrix": tics, "best_latent": best, "n": len(indices)}
+    out = {"mic": float(mics[best, concept].mean()), "tic": float(tics[best, concept].mean()),
+           "mic_matrix": mics, "tic_matrix": tics, "best_latent": best, "n": len(latents)}
     if mics.shape[0] == mics.shape[1]:
         out["mic_aligned"] = float(np.diag(mics).mean())
         out["tic_aligned"] = float(np.diag(tics).mean())
     return out
 
 
+def mic_tic_score(dataset, representation_fn: Callable, *, generator=None, split: str = "test",
+                  n: int | None = None, batch_size: int = 256, alpha: float = ALPHA, c: float = CLUMPS) -> dict:
+    """MIC and TIC between a learned representation and the true concepts (:func:`mic_tic_summary`).
+
+    ``representation_fn(images, labels) -> (n, D)`` (a model that ignores labels takes them and drops them).
+    ``n`` images of ``split`` (all of it by default, :func:`split_concepts`) are rendered ``batch_size`` at a time.
+    """
+    import torch
+
+    concepts = split_concepts(dataset, split, n, generator)
+    labels = dataset.labels(concepts)
+    parts = []
+    for start in range(0, len(concepts), batch_size):
+        x = dataset.render_concepts(concepts[start:start + batch_size])
+        parts.append(torch.as_tensor(representation_fn(x, labels[start:start + batch_size].to(x.device))).detach().cpu())
+    return mic_tic_summary(torch.cat(parts).numpy(), concepts.cpu().numpy(), alpha, c)
+
+
 __all__ = ["ALPHA", "CLUMPS", "characteristic_matrix", "equipartition", "grid_bound", "mic", "mic_tic",
-           "mic_tic_matrices", "mic_tic_score"]
+           "mic_tic_matrices", "mic_tic_score", "mic_tic_summary", "split_concepts"]
