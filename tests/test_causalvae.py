@@ -96,7 +96,8 @@ def test_a_zero_gives_independent_latents_and_local_interventions():
     model.eval()
     base = model.intervene_latent(x, u, {})
     moved = model.intervene_latent(x, u, {1: 2.5})
-    assert torch.allclose(moved.view(-1, 4, 2)[:, 1], torch.full((6, 2), 2.5))
+    z = model.embed(x, u).view(-1, 4, 2)  # each block's abducted value
+    assert torch.allclose((moved - base).view(-1, 4, 2)[:, 1], 2.5 - z[:, 1], atol=1e-5)  # moved by c - z_1
     assert torch.allclose(moved.view(-1, 4, 2)[:, [0, 2, 3]], base.view(-1, 4, 2)[:, [0, 2, 3]], atol=1e-6)
 
 
@@ -107,14 +108,21 @@ def test_intervention_reaches_descendants_only():
     model.eval()
     x, u = batch()
     base = model.intervene_latent(x, u, {}).view(-1, 4, 2)
+    z = model.embed(x, u).view(-1, 4, 2)
     for value in (-3.0, 0.0, 7.5):  # any value, not only 0
         moved = model.intervene_latent(x, u, {0: value}).view(-1, 4, 2)
-        assert torch.allclose(moved[:, 0], torch.full((6, 2), value))
+        assert torch.allclose(moved[:, 0] - base[:, 0], value - z[:, 0], atol=1e-5)
         assert torch.allclose(moved[:, 3], base[:, 3], atol=1e-6)  # not a descendant
         assert not torch.allclose(moved[:, 2], base[:, 2])  # a grandchild
     per_example = model.intervene_latent(x, u, {0: torch.arange(6.0)}).view(-1, 4, 2)
-    assert torch.allclose(per_example[:, 0, 0], torch.arange(6.0))
+    assert torch.allclose(per_example[:, 0, 0] - base[:, 0, 0], torch.arange(6.0) - z[:, 0, 0], atol=1e-5)
+    sink = model.intervene_latent(x, u, {2: 1.0}).view(-1, 4, 2)  # the end of the chain: nothing else moves
+    assert torch.allclose(sink[:, 2] - base[:, 2], 1.0 - z[:, 2], atol=1e-5)
+    assert torch.allclose(sink[:, :2], base[:, :2], atol=1e-6) and torch.allclose(sink[:, 3], base[:, 3], atol=1e-6)
     assert model.intervene(x, u, {2: 1.0}).shape == (6, *SHAPE)
+    # no intervention: the forward pass's decoder input at the posterior mean, g(A o C mu) + mu
+    mu = model.encode(x, u).mu
+    assert torch.allclose(base.reshape(6, -1), model.structural(model.causal_layer(mu)) + mu, atol=1e-5)
 
 
 def test_objective_terms_and_a_step_lowers_the_loss():
@@ -165,12 +173,16 @@ def test_mask_label_fit_and_independence_terms():
 
 
 def test_graph_from_labels_keeps_the_elbo_off_A():
-    """graph_from="labels": the image side reads A detached, so -ELBO and l_m give A no gradient while l_u, the
-    independence term and H(A) do; the forward values are the same as with graph_from="all"."""
+    """graph_from="labels": the image side reads A detached, so -ELBO and l_m give A no gradient while l_u (through
+    the model's own label equations), the independence term and H(A) do; the image side computes the same values
+    as with graph_from="all"."""
     x, u = batch(8)
     both = {src: tiny(a_init="random", graph_from=src) for src in ("all", "labels")}
-    both["labels"].load_state_dict(both["all"].state_dict())
+    missing = both["labels"].load_state_dict(both["all"].state_dict(), strict=False).missing_keys
+    assert missing and all(key.startswith("label_equations.") for key in missing)  # its own label equations
     outs = {src: m(x, u, generator=torch.Generator().manual_seed(0)) for src, m in both.items()}
+    labels = both["labels"]
+    assert torch.allclose(outs["labels"].u_hat, labels.label_equations(u[:, :, None], labels.adjacency())[:, :, 0])
     assert torch.allclose(outs["all"].z_tilde, outs["labels"].z_tilde)
     assert torch.allclose(outs["all"].kl_z, outs["labels"].kl_z)
     for src, m in both.items():
@@ -323,10 +335,14 @@ def test_command_line_trains_causalvae_on_the_pendulum(tmp_path, capsys):
     fixed = tmp_path / "fixed.pt"
     assert main(["train", "--model", "causalvae", "--dataset", "pendulum", "--image-size", "32", "--encoder", "conv32",
                  "--steps", "2", "--batch-size", "4", "--label-fit", "mask", "--independence", "10", "--graph-from",
-                 "labels", "--out", str(fixed), "--no-progress"]) == 0
+                 "labels", "--shadow-noise", "1.0", "--out", str(fixed), "--no-progress"]) == 0
     saved = checkpoints.read(fixed)
     assert saved.model.graph_from == "labels" and saved.hparams["graph_from"] == "labels"
     assert saved.extra["arguments"]["label_fit"] == "mask" and saved.extra["arguments"]["independence"] == 10.0
+    assert saved.extra["arguments"]["shadow_noise"] == 1.0
+    assert main(["train", "--dataset", "dsprites", "--steps", "1", "--shadow-noise", "1", "--out",
+                 str(tmp_path / "bad2.pt")]) == 2
+    assert "--shadow-noise applies to --dataset pendulum only" in capsys.readouterr().err
     assert main(["train", "--model", "causalvae", "--dataset", "dsprites", "--steps", "1", "--out",
                  str(tmp_path / "bad.pt")]) == 2
     assert "needs labelled data" in capsys.readouterr().err

@@ -115,6 +115,25 @@ def test_counterfactuals():
     assert torch.allclose(cf[:, 2], shadow(cf[:, 0], cf[:, 1])[0] + 2.0)
 
 
+def test_shadow_noise_gives_the_shadow_its_own_exogenous_noise():
+    """shadow_noise s: the angles are untouched, each shadow gets eps ~ N(0, s^2) (scene units), reproducibly from a
+    generator, in the batches the models train on too; s = 0 keeps the paper's deterministic scene."""
+    factors = Pendulum(size=32).factors_at(torch.arange(0, 7308, 3))  # 2,436 grid scenes
+    exact = Pendulum(size=32).concepts(factors)
+    noisy_data = Pendulum(size=32, shadow_noise=1.0)
+    noisy = noisy_data.concepts(factors, torch.Generator().manual_seed(0))
+    assert torch.equal(noisy[:, :2], exact[:, :2])
+    eps = noisy[:, 2:] - exact[:, 2:]
+    assert eps.std(0).sub(1.0).abs().max() < 0.06 and eps.mean(0).abs().max() < 0.06
+    assert abs(torch.corrcoef(eps.T)[0, 1].item()) < 0.06  # independent noises for length and position
+    assert torch.equal(noisy, noisy_data.concepts(factors, torch.Generator().manual_seed(0)))
+    assert torch.equal(Pendulum(size=32).concepts(factors, torch.Generator().manual_seed(0)), exact)
+    images, u = next(noisy_data.batches(16, 1, torch.Generator().manual_seed(3)))
+    concepts = noisy_data.from_labels(u)
+    assert torch.allclose(images, noisy_data.render_concepts(concepts), atol=1e-4)  # the images show the labels
+    assert (concepts[:, 2] - torch.stack(shadow(concepts[:, 0], concepts[:, 1]))[0]).abs().max() > 0.1
+
+
 def test_labels_round_trip_and_range():
     data = Pendulum(size=32)
     concepts = data.concepts(data.factors_at(torch.arange(0, 7308, 7)))

@@ -39,9 +39,11 @@ class TrainingData:
     examples: int | None = None  # training-set size when finite (epochs for warm-up schedules)
 
 
-def make_dataset(name: str, device: torch.device, image_shape: tuple[int, ...] | None = None) -> TrainingData:
+def make_dataset(name: str, device: torch.device, image_shape: tuple[int, ...] | None = None,
+                 shadow_noise: float = 0.0) -> TrainingData:
     """The named data set, rendered or loaded on ``device``; ``image_shape`` (C, H, W) may ask for the
-    images average-pooled to a smaller side (e.g. 64x64 dSprites seen at 32x32 by the ``conv32`` model)."""
+    images average-pooled to a smaller side (e.g. 64x64 dSprites seen at 32x32 by the ``conv32`` model);
+    ``shadow_noise`` gives the pendulum's shadow its own exogenous noise (scene units)."""
     if name == "dsprites":
         from vaecourse.data import DSprites
         data = DSprites(device=device)
@@ -63,7 +65,7 @@ def make_dataset(name: str, device: torch.device, image_shape: tuple[int, ...] |
     if name == "pendulum":  # chapter 5: rendered at the requested side directly, batches of (images, labels u)
         from vaecourse.data import Pendulum
         side = 64 if image_shape is None else int(image_shape[-1])
-        pendulum = Pendulum(size=side, device=device)
+        pendulum = Pendulum(size=side, device=device, shadow_noise=shadow_noise)
         return TrainingData(batches=lambda batch_size, steps, generator: pendulum.batches(batch_size, steps, generator),
                             evaluation_batch=lambda n, g: pendulum.render(pendulum.sample_factors(n, g)),
                             image_shape=pendulum.image_shape)
@@ -138,6 +140,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lu-weight", type=float, default=1.0, help="causalvae: weight of l_u (Eq. 38)")
     parser.add_argument("--lm-weight", type=float, default=1.0, help="causalvae: weight of l_m (Eq. 39)")
     parser.add_argument("--a-init", default="zero", choices=["zero", "random"], help="causalvae: initial A")
+    parser.add_argument("--shadow-noise", type=float, default=0.0,
+                        help="pendulum: standard deviation of the shadow's own noise, in scene units (0: the paper's "
+                             "scene, where the shadow is a function of the angles)")
     parser.add_argument("--label-fit", default="tanh", choices=["tanh", "mask"],
                         help="causalvae: l_u's prediction of u from its parents: sigma(A^T u) (Eq. 38, the paper) or "
                              "the mask layer's equations on the labels")
@@ -192,11 +197,14 @@ def train_from_args(args: argparse.Namespace) -> int:
     device = default_device(args.device)
     out = Path(args.out)
     causal = getattr(args, "model", "vae") in CAUSAL_MODELS
+    if getattr(args, "shadow_noise", 0.0) and args.dataset != "pendulum":
+        raise ValueError(f"--shadow-noise applies to --dataset pendulum only, got --dataset {args.dataset}")
     if causal and args.dataset != "pendulum":
         raise ValueError(f"--model {args.model} needs labelled data: use --dataset pendulum")
     if causal and args.objective == "elbo":
         args.objective = "causal" if args.model == "causalvae" else "cvae"
-    data = make_dataset(args.dataset, device, image_shape=(1, args.image_size, args.image_size))
+    data = make_dataset(args.dataset, device, image_shape=(1, args.image_size, args.image_size),
+                        shadow_noise=args.shadow_noise)
     args.steps_per_epoch = max(1, data.examples // args.batch_size) if data.examples else None
     objective = make_objective(args.objective, args)
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(args.seed)

@@ -268,10 +268,20 @@ class Pendulum(GroundTruthDataset):
             torch.tensor(PHI_STEPS, device=self.device)[factors[:, 1]]
         return torch.stack(steps, 1).to(torch.float64) * math.pi / 200
 
-    def concepts(self, factors) -> Tensor:
-        """The four concepts (theta, phi, shadow length, shadow position) of grid images: (n, 4) float64."""
+    def concepts(self, factors, generator: torch.Generator | None = None) -> Tensor:
+        """The four concepts (theta, phi, shadow length, shadow position) of grid images: (n, 4) float64.
+
+        With ``shadow_noise`` > 0 each image's shadow gets its own exogenous noise, eps_l, eps_p ~ N(0, s^2) in
+        scene units (the SCM's equations above; clipped to ``RANGES``), drawn from ``generator``: the shadow is
+        then no longer a function of the angles, so a decoder has to read it from the shadow's own latents."""
         theta, phi = self.factor_values(factors).unbind(1)
         length, position = shadow(theta, phi)
+        if self.shadow_noise > 0:
+            where = generator.device if generator is not None else torch.device("cpu")
+            eps = self.shadow_noise * torch.randn((theta.shape[0], 2), generator=generator, device=where,
+                                                  dtype=torch.float64).to(self.device)  # (n, 2)
+            length = (length + eps[:, 0]).clamp(*RANGES["shadow_length"])
+            position = (position + eps[:, 1]).clamp(*RANGES["shadow_position"])
         return torch.stack([theta, phi, length, position], 1)
 
     @staticmethod
@@ -304,7 +314,7 @@ class Pendulum(GroundTruthDataset):
 
     def render(self, factors, generator: torch.Generator | None = None) -> Tensor:
         """Images of grid points (n, 2) of factor classes: (n, 3, size, size) in [0, 1]."""
-        return self.render_concepts(self.concepts(factors), generator)
+        return self.render_concepts(self.concepts(factors, generator), generator)
 
     def do(self, n: int, generator: torch.Generator | None = None, **values) -> tuple[Tensor, Tensor]:
         """n draws from the intervened scene do(values): (images (n, 3, H, W), concepts (n, 4)).
@@ -344,7 +354,7 @@ class Pendulum(GroundTruthDataset):
     def tensors(self, split: str = "train", generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """The whole split in memory: (images (n, 3, H, W), labels u (n, 4), concepts (n, 4))."""
         factors = self.factors_at(self.split_indices(split))
-        concepts = self.concepts(factors)
+        concepts = self.concepts(factors, generator)
         return self.render_concepts(concepts, generator), self.labels(concepts), concepts
 
     def batches(self, batch_size: int, steps: int, generator: torch.Generator | None = None,
@@ -354,7 +364,7 @@ class Pendulum(GroundTruthDataset):
         where = generator.device if generator is not None else torch.device("cpu")
         for _ in range(steps):
             pick = indices[torch.randint(len(indices), (batch_size,), generator=generator, device=where).to(self.device)]
-            concepts = self.concepts(self.factors_at(pick))
+            concepts = self.concepts(self.factors_at(pick), generator)
             yield self.render_concepts(concepts, generator), self.labels(concepts)
 
 

@@ -167,7 +167,7 @@ def split_concepts(dataset, split: str = "test", n: int | None = None, generator
     indices = dataset.split_indices(split)
     if n is not None:
         indices = indices[torch.randperm(len(indices), generator=generator)[:n].to(indices.device)]
-    return dataset.concepts(dataset.factors_at(indices))
+    return dataset.concepts(dataset.factors_at(indices), generator)  # (the pendulum's shadow noise, if any)
 
 
 def mic_tic_summary(latents, concepts, alpha: float = ALPHA, c: float = CLUMPS) -> dict:

@@ -11,12 +11,16 @@ dimensions within a block: z[:, i, :] = sum_j C[i, j] eps[:, j, :]. A[j, i] != 0
 A_i holds the parents of concept i and ``A_i o z`` keeps only their blocks. A starts at zero or small random
 values, never at a known graph: the graph is learned (the public reference code starts from the true one).
 
-Interventions do(z_i = c) take any real value c (in the label scale u): abduction (eps at the posterior
-mean), action (block i set to c), prediction (the mask layer's equations re-run n times in topological
-fashion, so every descendant is recomputed from its intervened parents and its own eps).
+Interventions do(z_i = c) take any real value c (in the label scale u, where the prior p(z|u) puts z): abduction
+(eps at the posterior mean), action (block i's equation replaced by c), prediction in the model's own generative
+map: z' from the causal layer with block i cut from its parents, then the decoder's input
+z~ = g(A o z') + (z' - A^T z') (``_propagate``), so every descendant is recomputed from its intervened parents
+and its own eps, and the intervened block's input moves by c - z_i.
 
-``graph_from="labels"`` lets only the label terms and H(A) move A (the image side reads A detached): in the
-paper's setup the ELBO also pulls on A, and on the pendulum that pull keeps A's entries small (chapter 5).
+``graph_from="labels"`` lets only the label terms and H(A) move A (the image side reads A detached), and gives
+the label terms their own equations g_i(A_i o u) (a ``MaskLayer`` on one number per concept) instead of the mask
+layer's: in the paper's setup the ELBO also pulls on A, and on the pendulum that pull keeps A's entries small;
+sharing the mask layer with the image side let an entry of A grow where g_i had gone flat (chapter 5).
 
 ``ConditionalVAE`` is the same model without the causal and mask layers (A = 0, z~ = z = eps, prior
 p(z|u)): the conditional baseline of the paper.
@@ -55,7 +59,7 @@ class CausalVAEOutput:
     u: Tensor  # (B, n) the labels
     A: Tensor  # (n, n) the adjacency matrix used (diagonal 0)
     kl_z: Tensor  # (B,) KL(q(z|x, u) || p(z|u)), summed over the k columns   [slides, Eq. 37]
-    u_hat: Tensor | None = None  # (B, n) the mask layer's equations on the labels, g_i(A_i o u) (None: baseline)
+    u_hat: Tensor | None = None  # (B, n) each label predicted from its parents' labels, g_i(A_i o u) (None: baseline)
     causal: bool = True  # False for the conditional baseline (z = eps: a single KL)
 
 
@@ -157,6 +161,8 @@ class CausalVAE(CourseModel):
         if self.causal:
             self.A_raw = nn.Parameter(A0)
             self.mask = MaskLayer(n_concepts, concept_dim, mask_hidden)
+            if graph_from == "labels":  # the label equations of their own, u_i ~ g_i(A_i o u), one number per concept
+                self.label_equations = MaskLayer(n_concepts, 1, mask_hidden)
         else:
             self.register_buffer("A_raw", torch.zeros(n_concepts, n_concepts))
 
@@ -176,8 +182,8 @@ class CausalVAE(CourseModel):
 
     def image_graph(self) -> Tensor:
         """A as the image side (causal layer, mask layer on z, KL of z) uses it: ``adjacency()`` itself, or with
-        graph_from="labels" the same values detached, so that only the label terms (l_u, the independence term)
-        and H(A) move A, while the ELBO and l_m do not pull on it."""
+        graph_from="labels" the same values detached, so that only the label terms (l_u through the model's own
+        label equations, the independence term) and H(A) move A, while the ELBO and l_m do not pull on it."""
         return self.adjacency().detach() if self.graph_from == "labels" else self.adjacency()
 
     def causal_matrix(self) -> Tensor:
@@ -209,6 +215,12 @@ class CausalVAE(CourseModel):
         blocks = eps.view(-1, self.n, self.k)  # (B, n, k)
         return torch.linalg.solve(eye - self.image_graph().T, blocks).reshape(-1, self.latent_dim)
 
+    def predict_labels(self, u: Tensor) -> Tensor:
+        """Each concept's label from its parents' labels, (B, n) -> (B, n), through A itself (never detached): the
+        label equations of graph_from="labels", else the mask layer's own equations (``MaskLayer.predict_labels``)."""
+        equations = self.label_equations if self.graph_from == "labels" else self.mask
+        return equations.predict_labels(u, self.adjacency())
+
     def structural(self, z: Tensor) -> Tensor:
         """g_i(A_i o z) for every concept (B, D); zeros for the conditional baseline (no mask layer)."""
         if not self.causal:
@@ -232,8 +244,8 @@ class CausalVAE(CourseModel):
                                           u.to(q.mu.dtype))
         return CausalVAEOutput(q_eps=q, eps=eps, z=z, z_mean=self.causal_layer(q.mu), g=g, z_tilde=z_tilde,
                                p_x=self.decode(z_tilde), u=u, A=self.adjacency(), kl_z=kl_z,
-                               u_hat=self.mask.predict_labels(u.to(q.mu.dtype), self.adjacency()) if self.causal
-                               else None, causal=self.causal)
+                               u_hat=self.predict_labels(u.to(q.mu.dtype)) if self.causal else None,
+                               causal=self.causal)
 
     # ---- using a trained model -------------------------------------------------------------------
     @torch.no_grad()
@@ -251,19 +263,28 @@ class CausalVAE(CourseModel):
         return self.intervene(x, u, {})
 
     def _propagate(self, z: Tensor, eps: Tensor, fixed: dict[int, Tensor]) -> Tensor:
-        """Prediction step: z~ = g(A o z~) + eps with the intervened blocks held, iterated n times (for a DAG,
-        each pass carries the change one generation further down)."""
-        blocks = z.view(-1, self.n, self.k).clone()
-        for i, value in fixed.items():
-            blocks[:, i] = value
-        if not self.causal:
-            return blocks.reshape(-1, self.latent_dim)
-        e = eps.view(-1, self.n, self.k)
-        for _ in range(self.n):
-            blocks = self.mask(blocks, self.adjacency()) + e
+        """Action and prediction in the model's own generative map z -> z~ (B, D).
+
+        z' solves the causal layer's SCM z = A^T z + eps with each intervened block's equation replaced by its
+        value (incoming edges cut; Eq. 27 with those columns of A zeroed); the decoder then reads
+        z~ = g(A o z') + (z' - A^T z'). For a block not intervened on, z' - A^T z' is its abducted eps, so z~ is
+        the forward pass's g + eps recomputed from the new parents; for an intervened block it is the noise that
+        gives it the value c, so its decoder input moves by exactly c - z_i, whatever g_i's offset."""
+        blocks = z.view(-1, self.n, self.k)
+        if not self.causal:  # z~ = z: the block itself is the decoder's input
+            blocks = blocks.clone()
             for i, value in fixed.items():
                 blocks[:, i] = value
-        return blocks.reshape(-1, self.latent_dim)
+            return blocks.reshape(-1, self.latent_dim)
+        A = self.adjacency()
+        cut, e = A.clone(), eps.view(-1, self.n, self.k).clone()
+        for i, value in fixed.items():
+            cut[:, i] = 0  # action: no parents any more ...
+            e[:, i] = value  # ... and the equation is the constant
+        eye = torch.eye(self.n, device=eps.device)
+        z_do = torch.linalg.solve(eye - cut.T, e)  # (B, n, k)
+        linear = torch.einsum("ji,bjk->bik", A, z_do)  # (A^T z')_i = sum_j A[j, i] z'_j
+        return (self.mask(z_do, A) + z_do - linear).reshape(-1, self.latent_dim)
 
     @torch.no_grad()
     def intervene_latent(self, x: Tensor, u: Tensor, interventions: dict[int, float | Tensor]) -> Tensor:
