@@ -87,10 +87,12 @@ def _evaluate_causal(model, args: argparse.Namespace) -> int:
                          f"layers (eps, z) tied to the labels; use --k 0")
     if model.image_shape[0] != 3 or model.image_shape[1] != model.image_shape[2]:
         raise ValueError(f"{name} was trained on images {tuple(model.image_shape)}; the pendulum is square RGB")
-    data = Pendulum(size=model.image_shape[1], device=model.device)
+    from vaecourse import checkpoints
+    shadow_noise = float(checkpoints.read(args.checkpoint).extra.get("arguments", {}).get("shadow_noise", 0.0))
+    data = Pendulum(size=model.image_shape[1], device=model.device, shadow_noise=shadow_noise)  # its training scene
     r = causal_model_report(model, data, n=args.n, generator=torch.Generator().manual_seed(args.seed))
     print(f"ELBO {r['elbo']:.2f}  log p(x|z) {r['log_px_z']:.2f}  KL_eps {r['kl_eps']:.2f}  KL_z {r['kl_z']:.2f} "
-          f"(nats per example, {r['n']} test images)")
+          f"(nats per example, {r['n']} test images, shadow noise {shadow_noise:g} as in training)")
     print(f"MIC {r['mic']:.3f}  TIC {r['tic']:.3f} (concept latents vs the true concepts)")
     if "A" in r:
         print(f"l_u {r['l_u']:.3f}  l_m {r['l_m']:.3f}  H(A) {r['H']:.2e}  structural Hamming distance to the true "
