@@ -168,6 +168,9 @@ def test_mask_label_fit_and_independence_terms():
         CausalObjective(label_fit="sigmoid")
     with pytest.raises(ValueError, match="independence must be a non-negative"):
         causal_vae_loss(out, x, independence=-1.0)
+    baseline = tiny(ConditionalVAE)
+    with pytest.raises(ValueError, match="needs a CausalVAE output with label predictions"):
+        causal_vae_loss(baseline(x, u), x, label_fit="mask")
     with pytest.raises(ValueError, match="predictor must be a MaskLayer"):
         learn_graph_from_labels(u, predictor=torch.nn.Linear(4, 4))
 

@@ -17,9 +17,9 @@ sigma in l_u: tanh, since our labels u are centred on [-1, 1] (the paper's logis
 [0, 1]); it makes l_u a nonlinear regression of each concept on its parents in A.
 
 Two additions of this course, both off by default (the paper's loss), both measured in chapter 5:
-    label_fit="mask"  l_u = E ||u - g(A o u)||^2: the mask layer's own equations on the labels
-                      (``MaskLayer.predict_labels``) instead of sigma(A^T u), which cannot express the shadow
-                      length (not monotone in theta);
+    label_fit="mask"  l_u = E ||u - g(A o u)||^2: the model's label equations, a bounded mask-layer network
+                      (``CausalVAE.predict_labels``, ``out.u_hat``), instead of sigma(A^T u), which cannot express
+                      the shadow length (not monotone in theta);
     independence=lam  + lam sum_{i<j} HSIC(r_i, r_j), r = u - (prediction): the label residuals are the graph's
                       exogenous noises, and an SCM's noises are independent (``objectives.independence``). l_u
                       alone is lowest on wrong graphs on the pendulum's labels; this term orients the colliders.
@@ -119,6 +119,8 @@ def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, bet
     log_px_z, kl_eps, kl_z, bound = causal_terms(output, x)
     H = dag_constraint(output.A)
     u = output.u.to(output.A.dtype)
+    if label_fit == "mask" and output.u_hat is None:
+        raise ValueError("label_fit='mask' needs a CausalVAE output with label predictions (u_hat); got none")
     r = label_residuals(u, output.A) if label_fit == "tanh" else u - output.u_hat  # (B, n)
     l_u = r.pow(2).sum(1)  # (B,)
     l_m = mask_loss(output.z, output.g)  # (B,)
