@@ -196,11 +196,11 @@ print("H(graph with the edge shadow_length -> theta added) =",
 # Two CausalVAEs: one with the paper's loss (Eq. 41), and one with the change §5 below motivates and measures
 # (`label_fit="mask"`, `independence=10`, `graph_from="labels"`: the label equations are the mask layer's kind of
 # network, the dependence of their residuals is penalised, and only the label terms move A). The baselines: a
-# **β-VAE** (chapter 2's VAE with β = 4 and 16 latents, no labels) and a **conditional VAE** (the same encoder and
+# **β-VAE** (chapter 2's VAE and recipe, β = 4, 16 latents, no labels) and a **conditional VAE** (the same encoder and
 # label prior as CausalVAE, without the causal and mask layers). The course ships the four models trained with the
 # command line (`python -m vaecourse train --model causalvae --dataset pendulum --image-size 32 --encoder conv32
 # ...`; commands, steps and times in `vaecourse/pretrained/README.md`). Set `RETRAIN = True` to train them here
-# instead (the four runs used about 13 minutes of CPU time in all, 40–50 ms per step on one core; much less on a
+# instead (the four runs used about 11 minutes of CPU time in all, 35–45 ms per step on one core; much less on a
 # GPU).
 
 # %%
@@ -222,7 +222,7 @@ def build(kind):
                          graph_from="labels")
     if kind == "conditional VAE":
         return ConditionalVAE(concept_dim=4, encoder="conv32", image_shape=(3, SIZE, SIZE))
-    return VAE(latent_dim=16, encoder="conv32", image_shape=(3, SIZE, SIZE))
+    return VAE(latent_dim=16, encoder="conv32", image_shape=(3, SIZE, SIZE), logvar_bias=-4)  # chapter 2's recipe
 
 
 models, histories = {}, {}
@@ -236,7 +236,7 @@ else:
         model = build(kind)
         objective = {"CausalVAE": CausalObjective(), INDEPENDENT: CausalObjective(label_fit="mask", independence=10.0),
                      "conditional VAE": conditional_vae_loss,
-                     "β-VAE": lambda out, x, step: beta_vae(out, x, beta=4.0, step=step, warmup_steps=500)}[kind]
+                     "β-VAE": lambda out, x, step: beta_vae(out, x, beta=4.0, step=step, warmup_steps=0)}[kind]
         optimizer = torch.optim.Adam(model.parameter_groups(1e-3) if isinstance(model, CausalVAE) and model.causal
                                      else model.parameters(), lr=1e-3)
         started = time.perf_counter()
@@ -273,10 +273,11 @@ for kind in ("CausalVAE", INDEPENDENT):
 # cannot hide a cycle and the thresholded A means what it says; the length edges need |A| of 2–3 because the
 # shadow length is a steep, non-monotone function of the angles.)
 #
-# Why does the paper's loss fail? In the paper A is driven mostly by $l_u=\lVert u-\sigma(A^\top u)\rVert^2$ (38), a regression of each
-# label on its parents. Take the labels alone — no images, seconds to run — and learn A from zero with $l_u$ and
-# the same augmented Lagrangian (`learn_graph_from_labels`); then give $l_u$ the *best* weights on three fixed
-# graphs: the true one, the reversed one (the shadow causes the angles) and the one just learned.
+# Why does the paper's loss fail? In the paper A is driven mostly by $l_u=\lVert u-\sigma(A^\top u)\rVert^2$
+# (38), a regression of each label on its parents. Take the labels alone — no images, seconds to run — and learn A
+# from zero with $l_u$ and the same augmented Lagrangian (`learn_graph_from_labels`); then give $l_u$ the *best*
+# weights on three fixed graphs: the true one, the reversed one (the shadow causes the angles) and the one just
+# learned.
 
 # %%
 paper_scene = Pendulum(size=SIZE)  # the labels of the paper's scene (no shadow noise): the shadow is exact
@@ -314,11 +315,11 @@ print(f"shadow position from (θ, φ) by a straight line: R² = {1 - residual.va
 # starts A at the true graph; this course does not, and reports what learning from zero gives.
 #
 # ### What does orient the edges: independent noise
-# An SCM's exogenous noises are **mutually independent** (§1: one independent εᵢ per variable). For a candidate graph
-# and its equations, the residuals $r_i = u_i - g_i(u_{\mathrm{pa}(i)})$ *are* that graph's noises. On the true graph
-# they are θ and φ themselves (independent by design) and two near-zero residuals of the effects. On the reversed
-# graph the two shadow labels become roots, and both are functions of the same (θ, φ): dependent noises, which no
-# SCM with that graph can produce. A squared error does not see this; a measure of dependence does. HSIC
+# An SCM's exogenous noises are **mutually independent** (§1: one independent εᵢ per variable). For a candidate
+# graph and its equations, the residuals $r_i = u_i - g_i(u_{\mathrm{pa}(i)})$ *are* that graph's noises. On the
+# true graph they are θ and φ themselves (independent by design) and two near-zero residuals of the effects. On
+# the reversed graph the two shadow labels become roots, and both are functions of the same (θ, φ): dependent
+# noises, which no SCM with that graph can produce. A squared error does not see this; a measure of dependence does. HSIC
 # [gretton2005] with Gaussian kernels,
 #
 # $$\mathrm{HSIC}(x, y) = \frac{1}{(m-1)^2}\operatorname{tr}(KHLH),\qquad K_{ab} = e^{-(x_a-x_b)^2/2s^2},\;
@@ -361,10 +362,12 @@ display(adjacency_figure(A_fixed, TRUE_GRAPH, CONCEPTS, title="labels only: l_u 
 # already explain); in the other two (seed 2, from zero and from random) the length edges never formed, even after
 # 12,000 steps (SHD 2: two true edges missing, none reversed). The length is a steep, non-monotone function of the
 # angles, and while its edges are small the bounded equations cannot fit it well enough to pull them up: a local
-# minimum of the optimisation, not of the score. No run reversed an edge. Why it works here is §1's lesson: the true graph has two colliders (θ → length ← φ,
-# θ → position ← φ) with θ and φ not adjacent, so its Markov equivalence class holds that graph alone; the
-# orientation is written in an independence, and now the loss reads independences. On a chain the same term could
-# not choose between a graph and its reverse when the noise is Gaussian and the equations linear.
+# minimum of the optimisation, not of the score. No run reversed an edge.
+#
+# Why it works here is §1's lesson: the true graph has two colliders (θ → length ← φ, θ → position ← φ) with θ and φ
+# not adjacent, so its Markov equivalence class holds that graph alone; the orientation is written in an
+# independence, and now the loss reads independences. On a chain the same term could not choose between a graph and
+# its reverse when the noise is Gaussian and the equations linear.
 #
 # **In the model.** `CausalVAE + independence` (§4) uses exactly this label loss: `label_fit="mask"` (a bounded
 # network per concept instead of σ(Aᵀu), which cannot express the shadow length: it is not monotone in θ) and
