@@ -55,10 +55,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from vaecourse.cli_train import make_dataset
     from vaecourse.objectives import elbo, importance_weighted_bound
 
-    model = checkpoints.load(args.checkpoint, map_location=args.device if args.device != "auto" else "cpu")
-    model.eval()  # batch norm (chapter 4) scores with its running statistics
+    saved = checkpoints.read(args.checkpoint, map_location=args.device if args.device != "auto" else "cpu")
+    model = saved.model.eval()  # batch norm (chapter 4) scores with its running statistics
     if hasattr(model, "concept_latents"):  # chapter 5: label-conditioned models are scored on labelled pendulum images
-        return _evaluate_causal(model, args)
+        return _evaluate_causal(model, args, saved.extra)
     dataset = make_dataset(args.dataset or "dsprites", model.device, image_shape=tuple(model.image_shape))
     generator = torch.Generator().manual_seed(args.seed)
     x = dataset.evaluation_batch(args.n, generator)
@@ -72,7 +72,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_causal(model, args: argparse.Namespace) -> int:
+def _evaluate_causal(model, args: argparse.Namespace, extra: dict) -> int:
     import torch
 
     from vaecourse.data import Pendulum
@@ -87,8 +87,7 @@ def _evaluate_causal(model, args: argparse.Namespace) -> int:
                          f"layers (eps, z) tied to the labels; use --k 0")
     if model.image_shape[0] != 3 or model.image_shape[1] != model.image_shape[2]:
         raise ValueError(f"{name} was trained on images {tuple(model.image_shape)}; the pendulum is square RGB")
-    from vaecourse import checkpoints
-    shadow_noise = float(checkpoints.read(args.checkpoint).extra.get("arguments", {}).get("shadow_noise", 0.0))
+    shadow_noise = float(extra.get("arguments", {}).get("shadow_noise", 0.0))
     data = Pendulum(size=model.image_shape[1], device=model.device, shadow_noise=shadow_noise)  # its training scene
     r = causal_model_report(model, data, n=args.n, generator=torch.Generator().manual_seed(args.seed))
     print(f"ELBO {r['elbo']:.2f}  log p(x|z) {r['log_px_z']:.2f}  KL_eps {r['kl_eps']:.2f}  KL_z {r['kl_z']:.2f} "

@@ -197,14 +197,15 @@ def train_from_args(args: argparse.Namespace) -> int:
     device = default_device(args.device)
     out = Path(args.out)
     causal = getattr(args, "model", "vae") in CAUSAL_MODELS
-    if getattr(args, "shadow_noise", 0.0) and args.dataset != "pendulum":
+    shadow_noise = getattr(args, "shadow_noise", 0.0)
+    if shadow_noise and args.dataset != "pendulum":
         raise ValueError(f"--shadow-noise applies to --dataset pendulum only, got --dataset {args.dataset}")
     if causal and args.dataset != "pendulum":
         raise ValueError(f"--model {args.model} needs labelled data: use --dataset pendulum")
     if causal and args.objective == "elbo":
         args.objective = "causal" if args.model == "causalvae" else "cvae"
     data = make_dataset(args.dataset, device, image_shape=(1, args.image_size, args.image_size),
-                        shadow_noise=args.shadow_noise)
+                        shadow_noise=shadow_noise)
     args.steps_per_epoch = max(1, data.examples // args.batch_size) if data.examples else None
     objective = make_objective(args.objective, args)
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(args.seed)

@@ -262,21 +262,15 @@ class CausalVAE(CourseModel):
     def reconstruct(self, x: Tensor, u: Tensor) -> Tensor:
         return self.intervene(x, u, {})
 
-    def _propagate(self, z: Tensor, eps: Tensor, fixed: dict[int, Tensor]) -> Tensor:
-        """Action and prediction in the model's own generative map z -> z~ (B, D).
+    def _propagate(self, eps: Tensor, fixed: dict[int, Tensor]) -> Tensor:
+        """Action and prediction in the model's own generative map, from abducted eps (B, D) to z~ (B, D).
 
         z' solves the causal layer's SCM z = A^T z + eps with each intervened block's equation replaced by its
         value (incoming edges cut; Eq. 27 with those columns of A zeroed); the decoder then reads
         z~ = g(A o z') + (z' - A^T z'). For a block not intervened on, z' - A^T z' is its abducted eps, so z~ is
         the forward pass's g + eps recomputed from the new parents; for an intervened block it is the noise that
         gives it the value c, so its decoder input moves by exactly c - z_i, whatever g_i's offset."""
-        blocks = z.view(-1, self.n, self.k)
-        if not self.causal:  # z~ = z: the block itself is the decoder's input
-            blocks = blocks.clone()
-            for i, value in fixed.items():
-                blocks[:, i] = value
-            return blocks.reshape(-1, self.latent_dim)
-        A = self.adjacency()
+        A = self.adjacency()  # zero for the conditional baseline, whose z~ is then z' itself
         cut, e = A.clone(), eps.view(-1, self.n, self.k).clone()
         for i, value in fixed.items():
             cut[:, i] = 0  # action: no parents any more ...
@@ -284,7 +278,7 @@ class CausalVAE(CourseModel):
         eye = torch.eye(self.n, device=eps.device)
         z_do = torch.linalg.solve(eye - cut.T, e)  # (B, n, k)
         linear = torch.einsum("ji,bjk->bik", A, z_do)  # (A^T z')_i = sum_j A[j, i] z'_j
-        return (self.mask(z_do, A) + z_do - linear).reshape(-1, self.latent_dim)
+        return self.structural(z_do.reshape(-1, self.latent_dim)) + (z_do - linear).reshape(-1, self.latent_dim)
 
     @torch.no_grad()
     def intervene_latent(self, x: Tensor, u: Tensor, interventions: dict[int, float | Tensor]) -> Tensor:
@@ -299,8 +293,7 @@ class CausalVAE(CourseModel):
                                  f"got {tuple(value.shape)}")
             fixed[i] = value[:, None] if value.dim() == 1 else value
         eps = self.encode(x, u).mu  # abduction at the posterior mean
-        z = self.causal_layer(eps)
-        return self._propagate(z, eps, fixed)
+        return self._propagate(eps, fixed)
 
     @torch.no_grad()
     def intervene(self, x: Tensor, u: Tensor, interventions: dict[int, float | Tensor]) -> Tensor:

@@ -11,18 +11,11 @@ whatever the loss optimises. Reductions: sums over pixels and latents, mean over
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor
 
-from vaecourse.objectives.elbo import Terms, elbo_terms
-
-
-def _non_negative(name: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-    return float(value)
+from vaecourse.objectives.elbo import Terms, elbo_terms, non_negative
 
 
 def kl_weight(step: int, warmup_steps: int) -> float:
@@ -42,7 +35,7 @@ def beta_vae(output, x: Tensor, beta: float = 4.0, step: int = 0, warmup_steps: 
     freshly initialised VAE out of the collapsed "average image" optimum (KL = 0) it can sit in for
     thousands of steps on dSprites.
     """
-    beta = _non_negative("beta", beta) * kl_weight(step, warmup_steps)
+    beta = non_negative("beta", beta) * kl_weight(step, warmup_steps)
     log_px_z, kl = elbo_terms(output, x)  # (B,), (B,)
     objective = log_px_z - beta * kl  # (B,)
     return Terms(log_px_z=log_px_z, kl=kl, elbo=log_px_z - kl, loss=-objective.mean(),
@@ -66,8 +59,8 @@ def capacity_vae(output, x: Tensor, step: int = 0, gamma: float = 1000.0, c_max:
     bottleneck a little at a time, so the factor that buys most reconstruction per nat comes first.
     Burgess et al. on dSprites: gamma = 1000, C from 0 to 25 nats over 100,000 steps.
     """
-    gamma = _non_negative("gamma", gamma)
-    _non_negative("c_max", c_max)
+    gamma = non_negative("gamma", gamma)
+    non_negative("c_max", c_max)
     if c_start_step < 0:
         raise ValueError(f"c_start_step must be >= 0, got {c_start_step!r}")
     target = capacity_at(step, c_max, c_steps, c_start_step)
@@ -98,9 +91,9 @@ class ConstrainedVAE:
     """
 
     def __init__(self, epsilon: float, lr_dual: float = 0.01, beta: float = 1.0):
-        self.epsilon = _non_negative("epsilon", epsilon)
-        self.lr_dual = _non_negative("lr_dual", lr_dual)
-        self.beta = _non_negative("beta", beta)
+        self.epsilon = non_negative("epsilon", epsilon)
+        self.lr_dual = non_negative("lr_dual", lr_dual)
+        self.beta = non_negative("beta", beta)
         self.beta_trace: list[float] = []
 
     def __call__(self, output, x: Tensor) -> Terms:
@@ -130,14 +123,14 @@ def normalised_beta(beta: float, latent_dim: int, n_pixels: int) -> float:
     """
     if latent_dim <= 0 or n_pixels <= 0:
         raise ValueError(f"latent_dim and n_pixels must be positive, got {latent_dim} and {n_pixels}")
-    return _non_negative("beta", beta) * latent_dim / n_pixels
+    return non_negative("beta", beta) * latent_dim / n_pixels
 
 
 def unnormalised_beta(beta_norm: float, latent_dim: int, n_pixels: int) -> float:
     """The inverse of :func:`normalised_beta`: beta = beta_norm * N / M, the weight :func:`beta_vae` takes."""
     if latent_dim <= 0 or n_pixels <= 0:
         raise ValueError(f"latent_dim and n_pixels must be positive, got {latent_dim} and {n_pixels}")
-    return _non_negative("beta_norm", beta_norm) * n_pixels / latent_dim
+    return non_negative("beta_norm", beta_norm) * n_pixels / latent_dim
 
 
 __all__ = ["ConstrainedVAE", "beta_vae", "kl_weight", "capacity_at", "capacity_vae", "dual_ascent_step", "normalised_beta",

@@ -36,7 +36,7 @@ import math
 import torch
 from torch import Tensor
 
-from vaecourse.objectives.elbo import Terms
+from vaecourse.objectives.elbo import Terms, non_negative
 from vaecourse.objectives.independence import noise_dependence
 from vaecourse.scm import check_adjacency
 
@@ -75,11 +75,9 @@ def label_loss(u: Tensor, A: Tensor) -> Tensor:
     return label_residuals(u, A).pow(2).sum(1)
 
 
-def check_label_fit(label_fit: str, independence: float) -> None:
+def check_label_fit(label_fit: str) -> None:
     if label_fit not in LABEL_FITS:
         raise ValueError(f"label_fit must be one of {LABEL_FITS}, got {label_fit!r}")
-    if isinstance(independence, bool) or not isinstance(independence, (int, float)) or not independence >= 0:
-        raise ValueError(f"independence must be a non-negative number, got {independence!r}")
 
 
 def mask_loss(z: Tensor, g: Tensor) -> Tensor:
@@ -112,10 +110,9 @@ def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, bet
                     bandwidth: float = 0.5) -> Terms:
     """-ELBO + alpha H(A) + rho/2 H(A)^2 + beta l_u + gamma l_m (Eq. 41 with the augmented term)
     + independence * sum_{i<j} HSIC(r_i, r_j) over the label residuals r (logged as ``l_ind`` in every case)."""
-    for name, value in (("beta", beta), ("gamma", gamma), ("rho", rho)):
-        if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
-            raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-    check_label_fit(label_fit, independence)
+    for name, value in (("beta", beta), ("gamma", gamma), ("rho", rho), ("independence", independence)):
+        non_negative(name, value)
+    check_label_fit(label_fit)
     log_px_z, kl_eps, kl_z, bound = causal_terms(output, x)
     H = dag_constraint(output.A)
     u = output.u.to(output.A.dtype)
@@ -150,11 +147,11 @@ class CausalObjective:
     def __init__(self, beta: float = 1.0, gamma: float = 1.0, alpha: float = 0.0, rho: float = 1.0,
                  update_every: int = 100, rho_max: float = 100.0, rho_growth: float = 10.0, h_tol: float = 1e-8,
                  label_fit: str = "tanh", independence: float = 0.0, bandwidth: float = 0.5):
-        check_label_fit(label_fit, independence)
+        check_label_fit(label_fit)
+        for name, value in (("beta", beta), ("gamma", gamma), ("alpha", alpha), ("rho", rho), ("rho_max", rho_max),
+                            ("independence", independence)):
+            non_negative(name, value)
         self.label_fit, self.independence, self.bandwidth = label_fit, float(independence), float(bandwidth)
-        for name, value in (("beta", beta), ("gamma", gamma), ("alpha", alpha), ("rho", rho), ("rho_max", rho_max)):
-            if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
         if not isinstance(update_every, int) or update_every < 1:
             raise ValueError(f"update_every must be a positive integer, got {update_every!r}")
         self.beta, self.gamma, self.alpha, self.rho = float(beta), float(gamma), float(alpha), float(rho)
@@ -215,7 +212,7 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
         raise ValueError(f"a_init must be 'zero' or 'random' (never the true graph), got {a_init!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    check_label_fit("tanh", independence)
+    non_negative("independence", independence)
     if predictor is not None and not hasattr(predictor, "predict_labels"):
         raise ValueError(f"predictor must be a MaskLayer (with predict_labels), got {type(predictor).__name__}")
     n = u.shape[1]

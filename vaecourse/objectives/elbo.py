@@ -18,6 +18,13 @@ from torch import Tensor
 from vaecourse.distributions import log_normal
 
 
+def non_negative(name: str, value: float) -> float:
+    """``value`` as a float if it is a non-negative number (a hyper-parameter weight); else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class Terms:
     """What an objective returns: per-example terms (B,), the scalar it optimises, and extras.
@@ -123,4 +130,4 @@ def _vae_log_weights(model, x: Tensor):
     return log_weights
 
 
-__all__ = ["Terms", "elbo", "elbo_terms", "importance_weighted_bound", "log_mean_exp"]
+__all__ = ["Terms", "elbo", "elbo_terms", "importance_weighted_bound", "log_mean_exp", "non_negative"]
