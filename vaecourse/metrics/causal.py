@@ -71,7 +71,7 @@ def train_concept_regressor(dataset, *, steps: int = 1500, batch_size: int = 64,
 
 def label_values(dataset, concept: int, count: int, low: float = 0.05, high: float = 0.95) -> Tensor:
     """``count`` label values of a concept, evenly spaced between its train-split quantiles (V,)."""
-    u = dataset.labels(dataset.concepts(dataset.factors_at(dataset.split_indices("train"))))  # (n, K), no rendering
+    u = dataset.labels(split_concepts(dataset, "train"))  # (n, K), the whole split, no rendering
     q = torch.quantile(u[:, concept].double(), torch.tensor([low, high], dtype=torch.float64))
     return torch.linspace(float(q[0]), float(q[1]), count)
 
