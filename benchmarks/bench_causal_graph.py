@@ -22,9 +22,10 @@ import math
 import torch
 
 from vaecourse.data.pendulum import TRUE_GRAPH, Pendulum
+from vaecourse.graph_fit import learn_graph_from_labels
 from vaecourse.metrics.causal import structural_hamming_distance
-from vaecourse.models.causalvae import MaskLayer
-from vaecourse.objectives.causal import dag_constraint, learn_graph_from_labels
+from vaecourse.models.causal import MaskLayer
+from vaecourse.objectives.causal import dag_constraint
 
 
 def main() -> None:

@@ -52,8 +52,7 @@ from sklearn.decomposition import PCA, FastICA
 
 import vaecourse
 from vaecourse import metrics, pretrained
-from vaecourse.cli_train import make_dataset
-from vaecourse.data import DSprites, FactorImages
+from vaecourse.data import DSprites, FactorImages, make_dataset
 from vaecourse.metrics import SubGrid, cpu_subgrid, encode_grid
 from vaecourse.metrics.codes import CodeSource, sklearn_seed
 from vaecourse.metrics.higgins import fixed_factor_pairs, higgins_points, linear_classifier_accuracy, z_diff

@@ -25,7 +25,7 @@
 #
 # **By the end of this notebook you will be able to**
 # 1. write the generative model (Eq. 10-12), the bottom-up inference model (Eq. 13-18) and the Ladder VAE's
-#    top-down inference (Eq. 19-25) and point to the line of `vaecourse.models.lvae` for each;
+#    top-down inference (Eq. 19-25) and point to the line of `vaecourse.models.ladder` for each;
 # 2. explain the precision-weighted merge as a product of two Gaussians;
 # 3. train with warm-up (Eq. 26) and read the per-unit KL heatmap over training;
 # 4. count active units per layer and estimate the test log-likelihood by importance sampling;
@@ -116,7 +116,7 @@ for i in range(3):
     print(f"data N({mu_hat[i]:.0f}, {var_hat[i]:5.2f}) x prior N(0, 1) -> q = N({mu_q[i]:.3f}, {var_q[i]:.3f})")
 
 # %% [markdown]
-# In code (`vaecourse/models/lvae.py`, `LadderVAE.forward`) the ladder is two loops:
+# In code (`vaecourse/models/ladder.py`, `LadderVAE.forward`) the ladder is two loops:
 #
 # ```python
 # hats = self.bottom_up(x)                                     # Eq. 19-21: (mu_hat_i, var_hat_i) per layer

@@ -62,9 +62,9 @@ from vaecourse.metrics.causal import (intervention_fidelity, label_values, struc
                                       train_concept_regressor)
 from vaecourse.metrics.mic import mic_tic_score
 from vaecourse.models import VAE, CausalVAE, ConditionalVAE
-from vaecourse.models.causalvae import MaskLayer
-from vaecourse.objectives import (CausalObjective, beta_vae, conditional_vae_loss, dag_constraint,
-                                  learn_graph_from_labels, noise_dependence)
+from vaecourse.models.causal import MaskLayer
+from vaecourse.graph_fit import learn_graph_from_labels
+from vaecourse.objectives import CausalObjective, beta_vae, conditional_vae_loss, dag_constraint, noise_dependence
 from vaecourse.train import History, fit
 from vaecourse.viz import (adjacency_figure, history_figure, image_grid, intervention_grid_figure, mic_matrix_figure,
                            score_figure, scm_scatter_figure)

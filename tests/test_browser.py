@@ -1,6 +1,6 @@
 """The widgets as learners meet them: JupyterLab in headless Chromium, every widget notebook run and its sliders moved.
 
-For every course notebook with a widget cell (found by :mod:`vaecourse.course`, no hand-kept list), the test opens
+For every course notebook with a widget cell (found by :mod:`vaecourse.authoring.course`, no hand-kept list), the test opens
 it in a JupyterLab started here, runs all cells in FAST mode, waits for the kernel, moves each slider of each widget
 with the keyboard and checks that the image the widget shows is different image data afterwards. Screenshots of
 every step are kept in the test's temporary directory and named in failure messages.
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from vaecourse.course import NOTEBOOK_DIRS, find_notebooks
+from vaecourse.authoring.course import NOTEBOOK_DIRS, find_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("VAECOURSE_CHROMIUM", "/usr/bin/chromium")

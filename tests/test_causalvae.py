@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from vaecourse import checkpoints
+from vaecourse.graph_fit import learn_graph_from_labels
 from vaecourse.models import CausalVAE, ConditionalVAE
-from vaecourse.models.causalvae import MaskLayer, gaussian_kl_to_label_prior
+from vaecourse.models.causal import MaskLayer, gaussian_kl_to_label_prior
 from vaecourse.objectives.causal import (CausalObjective, causal_vae_loss, conditional_vae_loss, dag_constraint,
-                                         dag_constraint_grad, label_loss, learn_graph_from_labels)
+                                         dag_constraint_grad, label_loss)
 from vaecourse.objectives.independence import noise_dependence
 from vaecourse.scm import causal_matrix, linear_solve
 from vaecourse.train import fit
@@ -324,7 +325,7 @@ def test_bad_input():
 
 
 def test_command_line_trains_causalvae_on_the_pendulum(tmp_path, capsys):
-    from vaecourse.__main__ import main
+    from vaecourse.cli import main
 
     out = tmp_path / "c.pt"
     started = time.time()
@@ -352,7 +353,7 @@ def test_command_line_trains_causalvae_on_the_pendulum(tmp_path, capsys):
 
 
 def test_command_line_evaluates_causal_checkpoints_or_says_why_not(tmp_path, capsys):
-    from vaecourse.__main__ import main
+    from vaecourse.cli import main
 
     for model, noise in (("causalvae", "0"), ("cvae", "0.5")):
         out = tmp_path / f"{model}.pt"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vaecourse import checkpoints
-from vaecourse.__main__ import main
+from vaecourse.cli import main
 
 TINY = ["--encoder", "conv32", "--image-size", "32", "--latent-dim", "3", "--batch-size", "8", "--no-progress"]
 
@@ -113,12 +113,12 @@ def test_recorded_seconds_count_the_run_once(tmp_path):
 @pytest.mark.parametrize("name", ["dsprites", "mnist"])
 def test_a_failed_download_is_a_clean_error_that_keeps_nothing(tmp_path, capsys, monkeypatch, name):
     """No network: the data verb ends with exit code 2 and one line naming what was tried, not a traceback."""
-    from vaecourse.data import dsprites, mnist
+    from vaecourse.data import dsprites_official, mnist
 
     def offline(url, out):
         raise OSError(f"no route to host for {url}")
 
-    monkeypatch.setattr(dsprites if name == "dsprites" else mnist, "_fetch", offline)
+    monkeypatch.setattr(dsprites_official if name == "dsprites" else mnist, "_fetch", offline)
     assert main(["data", name, "--download", "--cache-dir", str(tmp_path / "cache")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: could not download") and "no route to host" in err and "Traceback" not in err

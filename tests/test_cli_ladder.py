@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from vaecourse import checkpoints
-from vaecourse.__main__ import main
+from vaecourse.cli import main
 from vaecourse.models import LadderVAE
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from vaecourse.course import BADGE, COLAB_BADGE, REPOSITORY, colab_url, find_notebooks, install_requirement
+from vaecourse.authoring.course import BADGE, COLAB_BADGE, REPOSITORY, colab_url, find_notebooks, install_requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = find_notebooks(ROOT)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from vaecourse.course import find_notebooks, widget_calls
+from vaecourse.authoring.course import find_notebooks, widget_calls
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = find_notebooks(ROOT)

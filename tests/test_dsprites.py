@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from vaecourse.data import DSprites, GroundTruthDataset, OfficialDSprites, git_blob_id, load_official_dsprites
+from vaecourse.data import download
 from vaecourse.data import dsprites as ds
+from vaecourse.data import dsprites_official as official
 from vaecourse.data.download import DownloadError
 
 SQUARE, ELLIPSE, HEART = 0, 1, 2
@@ -343,7 +345,7 @@ def test_official_loader_reads_a_subset_file(tmp_path, data):
     missing = data.factors_at(torch.tensor([next(i for i in range(len(data)) if i not in stored)]))
     with pytest.raises(ValueError, match="not in this file"):
         loaded.render(missing)
-    packed, _ = ds._read_npz(path, require_full=False, chunk_rows=5)  # images streamed in several chunks
+    packed, _ = official._read_npz(path, require_full=False, chunk_rows=5)  # images streamed in several chunks
     assert torch.equal(OfficialDSprites(torch.from_numpy(packed), classes).render(classes), images)
 
 
@@ -425,7 +427,7 @@ def test_missing_file_without_download_says_how_to_get_it(tmp_path, monkeypatch)
     assert "download=True" in message and ds.OFFICIAL_URL in message
     with pytest.raises(FileNotFoundError, match="arg-cache"):
         load_official_dsprites(cache_dir=tmp_path / "arg-cache")
-    assert ds.default_cache_dir(None) == tmp_path / "env-cache"
+    assert download.default_cache_dir(None) == tmp_path / "env-cache"
 
 
 def test_failed_download_leaves_nothing_behind(tmp_path, monkeypatch, data):
@@ -436,13 +438,13 @@ def test_failed_download_leaves_nothing_behind(tmp_path, monkeypatch, data):
         out.write(b"PK\x03\x04" + bytes(1000))
         raise ConnectionError("connection reset")
 
-    monkeypatch.setattr(ds, "_fetch", broken)
+    monkeypatch.setattr(official, "_fetch", broken)
     with pytest.raises(DownloadError, match="could not download .*connection reset.*Nothing was kept") as err:
         load_official_dsprites(download=True, cache_dir=cache)
     assert ds.OFFICIAL_URL in str(err.value) and isinstance(err.value.__cause__, ConnectionError)
     assert list(cache.iterdir()) == []
 
-    monkeypatch.setattr(ds, "_fetch", lambda url, out: out.write(b"not the dSprites file"))
+    monkeypatch.setattr(official, "_fetch", lambda url, out: out.write(b"not the dSprites file"))
     with pytest.raises(ValueError) as err:
         load_official_dsprites(download=True, cache_dir=cache)
     assert ds.OFFICIAL_BLOB_ID in str(err.value) and "got" in str(err.value)
@@ -452,7 +454,7 @@ def test_failed_download_leaves_nothing_behind(tmp_path, monkeypatch, data):
 def test_successful_download_is_renamed_into_place(tmp_path, monkeypatch, data):
     source = tmp_path / "source.npz"
     _write_subset(source, data)
-    monkeypatch.setattr(ds, "_fetch", lambda url, out: out.write(source.read_bytes()))
+    monkeypatch.setattr(official, "_fetch", lambda url, out: out.write(source.read_bytes()))
     cache = tmp_path / "cache"
     loaded = load_official_dsprites(download=True, cache_dir=cache, expected_blob_id=None)
     assert len(loaded) == 12

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vaecourse.exercises import (ExerciseBuildError, build_all, build_exercises, build_notebooks, check_built,
+from vaecourse.authoring.exercises import (ExerciseBuildError, build_all, build_exercises, build_notebooks, check_built,
                                  ipynb_text, main, stub_solutions)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from sklearn.metrics import mutual_info_score
 
 from vaecourse.data import DSprites, FactorImages
 from vaecourse.metrics import SubGrid, cpu_subgrid, dci, encode_grid, factorvae, higgins, mig, sap
-from vaecourse.metrics.codes import check_codes
+from vaecourse.metrics.checks import check_codes
 from vaecourse.metrics.dci import completeness, disentanglement
 from vaecourse.metrics.higgins import fixed_factor_pairs, fixed_factor_pairs_batched, z_diff
 from vaecourse.metrics.mig import (discrete_entropy, discrete_mutual_info, histogram_discretize,

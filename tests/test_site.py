@@ -8,9 +8,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from vaecourse.__main__ import main
-from vaecourse.course import colab_url, find_notebooks
-from vaecourse.site import SITE_FOLDERS, WIDGET_MIME, build_site, replace_widgets
+from vaecourse.cli import main
+from vaecourse.authoring.course import colab_url, find_notebooks
+from vaecourse.authoring.site import SITE_FOLDERS, WIDGET_MIME, build_site, replace_widgets
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = re.compile(r'<img[^>]+src="data:image/png;base64,(?P<data>[A-Za-z0-9+/=\s]+)"')

@@ -4,9 +4,9 @@
 ``load_official_dsprites`` loads (and on request downloads) the official file, verified.
 """
 
-from vaecourse.data.base import GroundTruthDataset, mixed_radix_bases
+from vaecourse.data.base import GroundTruthDataset, check_dataset, mixed_radix_bases
 from vaecourse.data.factors import FactorImages
-from vaecourse.data.download import DownloadError
+from vaecourse.data.download import DownloadError, default_cache_dir
 from vaecourse.data.dsprites import (
     FACTOR_NAMES as DSPRITES_FACTOR_NAMES,
     FACTOR_SIZES as DSPRITES_FACTOR_SIZES,
@@ -15,11 +15,10 @@ from vaecourse.data.dsprites import (
     OFFICIAL_URL,
     SHAPE_NAMES as DSPRITES_SHAPE_NAMES,
     DSprites,
-    OfficialDSprites,
-    default_cache_dir,
-    git_blob_id,
-    load_official_dsprites,
 )
+from vaecourse.data.dsprites_official import OfficialDSprites, git_blob_id, load_official_dsprites
+from vaecourse.data.views import SubGrid, cpu_subgrid  # a data set seen differently is a data set
+from vaecourse.data.catalog import DATASETS, TrainingData, make_dataset  # the data sets a run names
 from vaecourse.data.pendulum import Pendulum, render_scene as render_pendulum  # chapter 5
 
 from vaecourse.data.mnist import (  # chapter 4: handwritten digits
@@ -31,7 +30,8 @@ from vaecourse.data.mnist import (  # chapter 4: handwritten digits
 )
 
 __all__ = [
-    "GroundTruthDataset", "mixed_radix_bases",
+    "GroundTruthDataset", "check_dataset", "mixed_radix_bases", "SubGrid", "cpu_subgrid",
+    "DATASETS", "TrainingData", "make_dataset",
     "FactorImages", "DownloadError",
     "DSprites", "OfficialDSprites", "load_official_dsprites", "git_blob_id", "default_cache_dir",
     "DSPRITES_FACTOR_NAMES", "DSPRITES_FACTOR_SIZES", "DSPRITES_SHAPE_NAMES",

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-__all__ = ["GroundTruthDataset", "mixed_radix_bases"]
+__all__ = ["GroundTruthDataset", "check_dataset", "mixed_radix_bases"]
 
 
 def mixed_radix_bases(sizes: Sequence[int]) -> tuple[int, ...]:
@@ -160,3 +160,17 @@ class GroundTruthDataset(Dataset, abc.ABC):
     def as_torch_dataset(self) -> Dataset:
         """A ``torch.utils.data.Dataset`` of (image, factors) pairs: the data set itself."""
         return self
+
+
+def check_dataset(dataset, who: str, min_varying: int = 1) -> GroundTruthDataset:
+    """Return ``dataset`` if it is a ground-truth data set (``who`` names the caller in the error) with at least ``min_varying`` varying factors."""
+    needed = ("factor_sizes", "sample_factors", "render", "index_of")
+    missing = [name for name in needed if not hasattr(dataset, name)]
+    if missing:
+        raise ValueError(f"{who} needs a data set with ground-truth factors (a vaecourse.data.GroundTruthDataset "
+                         f"such as DSprites); got {type(dataset).__name__}, which has no {', '.join(missing)}")
+    varying = [k for k, size in enumerate(dataset.factor_sizes) if size > 1]
+    if len(varying) < min_varying:
+        raise ValueError(f"{who} needs at least {min_varying} factor(s) that take more than one value; the data set's "
+                         f"factor sizes are {tuple(dataset.factor_sizes)}")
+    return dataset

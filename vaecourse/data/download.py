@@ -1,11 +1,12 @@
 """Downloads that fail cleanly: the one function that touches the network, and the one that keeps a file.
 
 - ``fetch(url, out)``: stream a URL into an open binary file; the only network call in the library.
+- ``default_cache_dir()``: where downloaded files are kept (``$VAECOURSE_CACHE``, else ``~/.cache/vaecourse``).
 - ``download_verified(dest, write, ...)``: ``write(out)`` fills a temporary file beside ``dest``; it is checked
   against a published checksum and only then renamed into place (``files.atomic_write``). On any failure the
   temporary file is removed, so nothing half-written or unverified is ever kept.
 
-The loaders (``data/dsprites.py``, ``data/mnist.py``) pass a ``write`` that calls ``fetch`` (and, for MNIST,
+The loaders (``data/dsprites_official.py``, ``data/mnist.py``) pass a ``write`` that calls ``fetch`` (and, for MNIST,
 decompresses) and turn network failures into a :class:`DownloadError` that says what was tried.
 """
 
@@ -21,6 +22,9 @@ from typing import BinaryIO
 from vaecourse.files import atomic_write
 
 
+CACHE_ENV = "VAECOURSE_CACHE"
+
+
 class DownloadError(OSError):
     """A download that did not produce a verified file (no network, a mirror down, a wrong checksum)."""
 
@@ -29,6 +33,13 @@ def fetch(url: str, out) -> None:
     """Stream ``url`` into the binary file object ``out`` (60 s timeout per read)."""
     with urllib.request.urlopen(url, timeout=60) as response:
         shutil.copyfileobj(response, out, length=1 << 20)
+
+
+def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """``cache_dir`` if given, else ``$VAECOURSE_CACHE``, else ``~/.cache/vaecourse``."""
+    if cache_dir is None:
+        cache_dir = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "vaecourse"
+    return Path(cache_dir).expanduser()
 
 
 def download_verified(dest: str | os.PathLike, write: Callable[[BinaryIO], object], *, source: str,
@@ -52,4 +63,4 @@ def download_verified(dest: str | os.PathLike, write: Callable[[BinaryIO], objec
     return atomic_write(dest, write_and_verify)
 
 
-__all__ = ["DownloadError", "download_verified", "fetch"]
+__all__ = ["CACHE_ENV", "DownloadError", "default_cache_dir", "download_verified", "fetch"]

@@ -29,8 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vaecourse.data.download import DownloadError, download_verified, fetch as _fetch  # tests replace _fetch
-from vaecourse.data.dsprites import default_cache_dir
+from vaecourse.data.download import DownloadError, default_cache_dir, download_verified, fetch as _fetch  # tests replace _fetch
 
 # name: (file name, MD5 of the decompressed IDX file, expected number of dimensions)
 MNIST_FILES = {

@@ -9,7 +9,8 @@ images (B, C, H, W) to codes (B, D) (``model.embed``: the posterior mean), or is
 from vaecourse.metrics.correlation import factor_latent_correlations, spearman_matrix
 from vaecourse.metrics.latent_kl import active_latents, kl_per_dimension, model_kl_per_dimension
 # chapter 3: the disentanglement metrics, and the encode-once cache they share
-from vaecourse.metrics.codes import CodeCache, SubGrid, as_representation, cpu_subgrid, encode_grid
+from vaecourse.data.views import SubGrid, cpu_subgrid  # the views metrics run on (they live in data/)
+from vaecourse.metrics.codes import CodeCache, as_representation, encode_grid
 from vaecourse.metrics.dci import dci
 from vaecourse.metrics.factorvae import factorvae
 from vaecourse.metrics.higgins import higgins

@@ -13,11 +13,13 @@ model_fn), ...)``. Both draw the same factors from the same generator, so with a
 they return the same scores (``tests/test_metrics.py`` checks it).
 
 Which grid: the full dSprites grid is 737,280 images. On a GPU that is one pass of a few seconds. On a
-laptop CPU a conv encoder needs minutes for it, so :func:`cpu_subgrid` documents a smaller grid, the
+laptop CPU a conv encoder needs minutes for it, so ``data.cpu_subgrid`` documents a smaller grid, the
 **CPU subsample**: every 4th orientation (10 of 40, 0 to 2 pi in steps of 4 pi / 39) and every 2nd
-position (16 of 32 in x and y), all shapes and scales, 46,080 images. A :class:`SubGrid` is itself a
+position (16 of 32 in x and y), all shapes and scales, 46,080 images. A ``data.SubGrid`` is itself a
 ground-truth data set (factor classes renumbered 0..n-1), so the direct path can run on it too, and
 cached and direct still agree; its scores are those of the coarser grid, not of the full one.
+
+The inputs are checked by :mod:`vaecourse.metrics.checks`.
 
 Shape letters: n or B examples, K factors, D code dimensions, N grid combinations.
 """
@@ -25,7 +27,7 @@ Shape letters: n or B examples, K factors, D code dimensions, N grid combination
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,68 +35,12 @@ import torch
 from torch import Tensor
 
 from vaecourse.data.base import GroundTruthDataset
+from vaecourse.metrics.checks import check_codes, check_count, check_dataset, check_generator
 
 RepresentationFn = Callable[[Tensor], object]  # images (B, C, H, W) -> codes (B, D), tensor or array
 
 DEFAULT_ENCODE_BATCH = 1024
 RENDER_BATCH = 8192  # images rendered per call (a float32 64x64 batch of 8192 is 134 MB)
-
-
-# ---- checks ---------------------------------------------------------------------------------------
-def check_dataset(dataset, who: str, min_varying: int = 1) -> GroundTruthDataset:
-    """Return ``dataset`` if it is a ground-truth data set with at least ``min_varying`` varying factors."""
-    needed = ("factor_sizes", "sample_factors", "render", "index_of")
-    missing = [name for name in needed if not hasattr(dataset, name)]
-    if missing:
-        raise ValueError(f"{who} needs a data set with ground-truth factors (a vaecourse.data.GroundTruthDataset "
-                         f"such as DSprites); got {type(dataset).__name__}, which has no {', '.join(missing)}")
-    varying = [k for k, size in enumerate(dataset.factor_sizes) if size > 1]
-    if len(varying) < min_varying:
-        raise ValueError(f"{who} needs at least {min_varying} factor(s) that take more than one value; the data set's "
-                         f"factor sizes are {tuple(dataset.factor_sizes)}")
-    return dataset
-
-
-def check_count(value, name: str, at_least: int = 1, why: str = "") -> int:
-    """An int >= ``at_least`` (a size or a number of points), or a ValueError that says so."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < at_least:
-        raise ValueError(f"{name} must be an int >= {at_least}{f' ({why})' if why else ''}, got {value!r}")
-    return int(value)
-
-
-def check_generator(generator, who: str) -> torch.Generator:
-    if not isinstance(generator, torch.Generator):
-        raise ValueError(f"{who} needs generator=torch.Generator(...).manual_seed(seed) (all randomness comes from "
-                         f"it, so a fixed seed gives a fixed score); got {type(generator).__name__}")
-    return generator
-
-
-def check_codes(codes, n: int, dim: int | None = None, who: str = "representation_fn") -> np.ndarray:
-    """The output of a representation function as float64 ``(n, D)``, or a ValueError naming the problem."""
-    if isinstance(codes, Tensor):
-        codes = codes.detach().to("cpu", torch.float64).numpy()
-    try:
-        codes = np.asarray(codes, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{who} must return a (batch, D) tensor or array of numbers, got {type(codes).__name__}") \
-            from error
-    if codes.ndim != 2:
-        raise ValueError(f"{who} must return a 2-D (batch, D) array, one code per image; got shape {codes.shape} "
-                         f"for a batch of {n} images" + (" (flatten each code to a vector)" if codes.ndim > 2 else ""))
-    if codes.shape[0] != n:
-        raise ValueError(f"{who} returned {codes.shape[0]} codes for a batch of {n} images; it must return one code "
-                         "per image, shape (batch, D)")
-    if codes.shape[1] == 0:
-        raise ValueError(f"{who} returned codes with 0 dimensions, shape {codes.shape}")
-    if dim is not None and codes.shape[1] != dim:
-        raise ValueError(f"{who} returned codes of {codes.shape[1]} dimensions after codes of {dim}: the dimension "
-                         "must not change between batches")
-    finite = np.isfinite(codes)
-    if not finite.all():
-        row, col = np.argwhere(~finite)[0]
-        raise ValueError(f"{who} returned {codes[row, col]} (NaN or inf) at row {row}, dimension {col}; every code "
-                         "must be finite")
-    return codes
 
 
 # ---- the two ways to get codes ----------------------------------------------------------------------
@@ -241,61 +187,6 @@ def sklearn_seed(generator: torch.Generator) -> int:
     return int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
 
 
-# ---- a smaller grid -----------------------------------------------------------------------------------
-class SubGrid(GroundTruthDataset):
-    """``dataset`` restricted to some classes of some factors; classes are renumbered 0..n-1.
-
-    ``SubGrid(dsprites, orientation=range(0, 40, 4), posX=range(0, 32, 2))`` keeps those classes; factors
-    not named keep all their classes. Rendering and factor values go through the parent data set.
-    """
-
-    def __init__(self, dataset, **keep: Sequence[int]):
-        check_dataset(dataset, "SubGrid")
-        self.parent = dataset
-        self.factor_names = tuple(dataset.factor_names)
-        self.device = dataset.device
-        unknown = set(keep) - set(self.factor_names)
-        if unknown:
-            raise ValueError(f"unknown factor(s) {sorted(unknown)}; the data set's factors are {self.factor_names}")
-        self.kept: list[Tensor] = []
-        for name, size in zip(self.factor_names, dataset.factor_sizes):
-            classes = torch.as_tensor(list(keep.get(name, range(size))), dtype=torch.long)
-            if classes.numel() == 0 or bool(((classes < 0) | (classes >= size)).any()) \
-                    or classes.unique().numel() != classes.numel():
-                raise ValueError(f"the classes kept for {name!r} must be distinct values in [0, {size - 1}], "
-                                 f"got {classes.tolist()}")
-            self.kept.append(classes.to(self.device))
-        self.factor_sizes = tuple(int(c.numel()) for c in self.kept)
-
-    def __repr__(self) -> str:
-        return f"SubGrid({self.parent!r}, sizes={self.factor_sizes})"
-
-    @property
-    def image_shape(self):
-        return getattr(self.parent, "image_shape", None)
-
-    def parent_factors(self, factors) -> Tensor:
-        """Classes of the sub-grid ``(n, K)`` -> classes of the parent grid ``(n, K)``."""
-        factors = self.check_factors(factors)
-        return torch.stack([self.kept[k][factors[:, k]] for k in range(self.num_factors)], dim=1)
-
-    def render(self, factors) -> Tensor:
-        return self.parent.render(self.parent_factors(factors))
-
-    def factor_values(self, factors) -> Tensor:
-        return self.parent.factor_values(self.parent_factors(factors))
-
-
-def cpu_subgrid(dataset, orientation_step: int = 4, position_step: int = 2) -> SubGrid:
-    """The documented CPU subsample of dSprites: every 4th orientation, every 2nd position (46,080 images)."""
-    names = tuple(dataset.factor_names)
-    if not {"orientation", "posX", "posY"} <= set(names):
-        raise ValueError(f"cpu_subgrid expects dSprites factors (orientation, posX, posY), got {names}")
-    size = dict(zip(names, dataset.factor_sizes))
-    return SubGrid(dataset, orientation=range(0, size["orientation"], orientation_step),
-                   posX=range(0, size["posX"], position_step), posY=range(0, size["posY"], position_step))
-
-
 def as_representation(fn: Callable[[Tensor], Tensor], transform: Callable[[Tensor], Tensor] | None = None,
                       device: str | torch.device | None = None) -> RepresentationFn:
     """Wrap ``fn`` (e.g. ``model.embed``) as a representation: images -> ``transform`` -> ``device`` -> codes."""
@@ -310,6 +201,5 @@ def as_representation(fn: Callable[[Tensor], Tensor], transform: Callable[[Tenso
     return representation
 
 
-__all__ = ["CodeCache", "CodeSource", "DEFAULT_ENCODE_BATCH", "RepresentationFn", "SubGrid", "as_representation",
-           "check_codes", "check_count", "check_dataset", "check_generator", "cpu_subgrid", "encode_grid",
+__all__ = ["CodeCache", "CodeSource", "DEFAULT_ENCODE_BATCH", "RepresentationFn", "as_representation", "encode_grid",
            "factor_code_batch", "sklearn_seed", "train_eval_codes"]

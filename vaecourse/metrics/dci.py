@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, check_count, sklearn_seed, train_eval_codes
+from vaecourse.metrics.checks import check_count
+from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, sklearn_seed, train_eval_codes
 
 EPS = 1e-11  # keeps log(0) out of the entropies, as in [locatello2019]
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vaecourse.metrics.codes import (DEFAULT_ENCODE_BATCH, CodeSource, check_count, check_dataset, check_generator)
+from vaecourse.metrics.checks import check_count, check_dataset, check_generator
+from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, CodeSource
 
 POINTS_PER_DRAW = 64
 

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vaecourse.metrics.codes import (DEFAULT_ENCODE_BATCH, CodeSource, check_count, check_dataset, check_generator,
-                                     sklearn_seed)
+from vaecourse.metrics.checks import check_count, check_dataset, check_generator
+from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, CodeSource, sklearn_seed
 
 POINTS_PER_DRAW = 64  # points drawn (and encoded) together; fixed, so the draws do not depend on batch sizes
 

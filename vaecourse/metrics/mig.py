@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vaecourse.metrics.codes import (DEFAULT_ENCODE_BATCH, CodeSource, check_count, check_dataset, check_generator,
-                                     factor_code_batch)
+from vaecourse.metrics.checks import check_count, check_dataset, check_generator
+from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, CodeSource, factor_code_batch
 
 
 def histogram_discretize(codes: np.ndarray, bins: int = 20) -> np.ndarray:

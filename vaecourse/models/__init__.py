@@ -3,8 +3,8 @@
 
 from vaecourse.models.base import MODEL_REGISTRY, CourseModel, register_model
 from vaecourse.models.vae import VAE, VAEOutput
-from vaecourse.models.lvae import LadderOutput, LadderVAE
-from vaecourse.models.causalvae import CausalVAE, CausalVAEOutput, ConditionalVAE
+from vaecourse.models.ladder import LadderOutput, LadderVAE
+from vaecourse.models.causal import CausalVAE, CausalVAEOutput, ConditionalVAE
 
 __all__ = ["MODEL_REGISTRY", "CourseModel", "register_model", "VAE", "VAEOutput", "LadderOutput", "LadderVAE",
            "CausalVAE", "CausalVAEOutput", "ConditionalVAE"]

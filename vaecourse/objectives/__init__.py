@@ -7,8 +7,8 @@ from vaecourse.objectives.beta import (ConstrainedVAE, beta_vae, capacity_at, ca
                                        kl_weight, normalised_beta, unnormalised_beta)  # chapter 2
 from vaecourse.objectives.ladder import ladder_elbo  # chapter 4
 from vaecourse.objectives.causal import (CausalObjective, causal_terms, causal_vae_loss, conditional_vae_loss,
-                                         dag_constraint, dag_constraint_grad, label_loss, learn_graph_from_labels,
-                                         label_residuals, mask_loss)  # chapter 5: CausalVAE (Eq. 36-41), the CVAE
+                                         dag_constraint, dag_constraint_grad, label_loss, label_residuals,
+                                         mask_loss)  # chapter 5: CausalVAE (Eq. 36-41), the CVAE
 from vaecourse.objectives.independence import hsic, noise_dependence  # chapter 5: independent exogenous noise
 
 # The objectives the command line can name: name -> factory(args namespace) -> objective callable.
@@ -42,7 +42,7 @@ __all__ = [
     "unnormalised_beta",
     "ladder_elbo",
     "CausalObjective", "causal_terms", "causal_vae_loss", "conditional_vae_loss", "dag_constraint",
-    "dag_constraint_grad", "label_loss", "label_residuals", "learn_graph_from_labels", "mask_loss",
+    "dag_constraint_grad", "label_loss", "label_residuals", "mask_loss",
     "hsic", "noise_dependence",
     "OBJECTIVES", "make_objective",
 ]

@@ -1,4 +1,4 @@
-"""The hierarchical ELBO with KL warm-up, for the models of :mod:`vaecourse.models.lvae`.
+"""The hierarchical ELBO with KL warm-up, for the models of :mod:`vaecourse.models.ladder`.
 
 L_T(x) = -beta KL(q(z|x) || p(z)) + E_q[log p(x|z)],  beta rising linearly 0 -> 1 over the first N_t
 epochs                                                     [sonderby2016, Eq. 26; slides, Eq. (26)]

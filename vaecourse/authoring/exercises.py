@@ -30,6 +30,8 @@ import json
 import re
 from pathlib import Path
 
+from vaecourse.files import atomic_write
+
 SOURCE_DIRS = ("notebooks", "solutions")
 EXERCISE_DIR = "exercises"
 SOURCE_GLOB = "[0-9]*.py"  # NN_name.py; helper modules without a leading number are not notebooks
@@ -180,8 +182,6 @@ def planned_files(root: str | Path) -> dict[Path, str]:
 
 
 def _write_if_changed(path: Path, content: str) -> bool:
-    from vaecourse.checkpoints import atomic_write
-
     if _same(path, content):
         return False
 

@@ -7,7 +7,7 @@
     DIR/solutions/NN_name.html     each exercise notebook with its solutions, executed
 
 so a learner can read the course, figures included, without a kernel. Notebooks are found on disk
-(:func:`vaecourse.course.find_notebooks`): a new chapter appears on the site as soon as its notebook exists.
+(:func:`vaecourse.authoring.course.find_notebooks`): a new chapter appears on the site as soon as its notebook exists.
 A widget needs a kernel, so its output is replaced by a note pointing at the static figure every widget cell
 is preceded by (DESIGN.md §4) and at Colab; other widget outputs (tqdm's progress bars) are left out. FAST-mode pages say that their figures come from tiny runs.
 
@@ -24,7 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vaecourse.course import COLAB_BADGE, Notebook, colab_url, find_notebooks, repository_root
+from vaecourse.authoring.course import COLAB_BADGE, Notebook, colab_url, find_notebooks, repository_root
+from vaecourse.files import atomic_write
 
 SITE_FOLDERS = ("notebooks", "solutions")  # exercises/ are the same pages with the answers cut out
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -200,8 +201,6 @@ def build_site(out: str | Path = "_site", root: str | Path | None = None, folder
     Raises :class:`SiteBuildError` when there is no notebook or one of them fails (nothing is half-written: each
     page goes through a temporary file and a rename).
     """
-    from vaecourse.checkpoints import atomic_write
-
     root = Path(root) if root is not None else repository_root()
     out = Path(out)
     notebooks = find_notebooks(root, folders)

@@ -1,7 +1,7 @@
 """The course as files: its notebooks, their titles, Colab badges, install cells and widget cells.
 
 Everything is discovered from the repository (``notebooks/NN_*.ipynb``, ``solutions/``, ``exercises/``), never
-from a hand-kept list, so a new chapter is picked up by the course site (:mod:`vaecourse.site`), the Colab test
+from a hand-kept list, so a new chapter is picked up by the course site (:mod:`vaecourse.authoring.site`), the Colab test
 and the browser test as soon as its notebook exists.
 
 A *widget cell* is a code cell that calls a widget of :mod:`vaecourse.widgets`: a name the notebook imports from
@@ -199,7 +199,7 @@ def find_notebooks(root: str | Path, folders: tuple[str, ...] = NOTEBOOK_DIRS) -
 
 def repository_root() -> Path:
     """The checkout this package was imported from (the folder holding ``vaecourse/`` and ``notebooks/``)."""
-    return Path(__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[2]
 
 
 __all__ = ["BADGE", "COLAB_BADGE", "NOTEBOOK_DIRS", "Notebook", "WidgetCell", "colab_url", "find_notebooks",

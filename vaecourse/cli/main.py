@@ -1,0 +1,189 @@
+"""The command line's front door: ``python -m vaecourse VERB ...`` (train, show, evaluate, data, build-exercises,
+site) and the ``vaecourse`` console script both call :func:`main`.
+
+Nothing here runs at import time; argparse is only built when :func:`main` (or :func:`build_parser`) is called.
+The ``train`` verb lives in :mod:`vaecourse.cli.train`; the maintainer verbs call :mod:`vaecourse.authoring`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _train(args: argparse.Namespace) -> int:
+    from vaecourse.cli.train import train_from_args
+    return train_from_args(args)
+
+
+def _show(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from vaecourse import checkpoints
+    from vaecourse.files import atomic_write
+    from vaecourse.viz import traversal_figure
+
+    model = checkpoints.load(args.checkpoint)
+    values = np.linspace(-args.span, args.span, args.columns)
+    name = Path(args.checkpoint).name
+    if hasattr(model, "layer_decoder"):  # a Ladder VAE: one layer at a time, in prior standard deviations
+        layer = model.n_layers if args.layer is None else args.layer
+        if not 1 <= layer <= model.n_layers:
+            raise ValueError(f"--layer must be between 1 and {model.n_layers} for this {model.n_layers}-layer "
+                             f"model (z_1 is next to x), got {layer}")
+        decoder = model.layer_decoder(layer - 1)
+        fig = traversal_figure(decoder, torch.zeros(decoder.latent_dim), values=values,
+                               labels=[f"z{layer}[{j}]" for j in range(decoder.latent_dim)],
+                               title=f"{name}: layer z{layer}, each unit in prior standard deviations "
+                                     "(layers beneath at their prior means)")
+    elif args.layer is not None:
+        raise ValueError(f"--layer applies to a hierarchical model (lvae); {name} holds a "
+                         f"{type(model).__name__} with a single latent layer")
+    else:
+        fig = traversal_figure(model, torch.zeros(model.latent_dim), values=values,
+                               title=f"{name}: traversals around z = 0")
+    out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(".png")
+    atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=args.dpi))
+    print(f"wrote {out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from vaecourse import checkpoints
+    from vaecourse.data.catalog import make_dataset
+    from vaecourse.objectives import elbo, importance_weighted_bound
+
+    saved = checkpoints.read(args.checkpoint, map_location=args.device if args.device != "auto" else "cpu")
+    model = saved.model.eval()  # batch norm (chapter 4) scores with its running statistics
+    if hasattr(model, "concept_latents"):  # chapter 5: label-conditioned models are scored on labelled pendulum images
+        return _evaluate_causal(model, args, saved.extra)
+    dataset = make_dataset(args.dataset or "dsprites", model.device, image_shape=tuple(model.image_shape))
+    generator = torch.Generator().manual_seed(args.seed)
+    x = dataset.evaluation_batch(args.n, generator)
+    with torch.no_grad():
+        terms = elbo(model(x), x)
+    print(f"ELBO {terms.elbo.mean():.2f}  log p(x|z) {terms.log_px_z.mean():.2f}  KL {terms.kl.mean():.2f} "
+          f"(nats per example, {args.n} examples)")
+    if args.k:
+        bound = importance_weighted_bound(model, x, args.k, chunk_size=args.chunk, generator=generator)
+        print(f"importance-weighted log p(x) estimate, k={args.k}: {bound.mean():.2f} nats")
+    return 0
+
+
+def _evaluate_causal(model, args: argparse.Namespace, extra: dict) -> int:
+    import torch
+
+    from vaecourse.data import Pendulum
+    from vaecourse.metrics.causal import causal_model_report
+
+    name = type(model).__name__
+    if args.dataset not in (None, "pendulum"):
+        raise ValueError(f"{name} checkpoints need labelled images: evaluate them with --dataset pendulum "
+                         f"(or no --dataset), not {args.dataset!r}")
+    if args.k:
+        raise ValueError(f"--k (importance sampling) is not available for {name}: its bound has two latent "
+                         f"layers (eps, z) tied to the labels; use --k 0")
+    if model.image_shape[0] != 3 or model.image_shape[1] != model.image_shape[2]:
+        raise ValueError(f"{name} was trained on images {tuple(model.image_shape)}; the pendulum is square RGB")
+    shadow_noise = float(extra.get("arguments", {}).get("shadow_noise", 0.0))
+    data = Pendulum(size=model.image_shape[1], device=model.device, shadow_noise=shadow_noise)  # its training scene
+    r = causal_model_report(model, data, n=args.n, generator=torch.Generator().manual_seed(args.seed))
+    print(f"ELBO {r['elbo']:.2f}  log p(x|z) {r['log_px_z']:.2f}  KL_eps {r['kl_eps']:.2f}  KL_z {r['kl_z']:.2f} "
+          f"(nats per example, {r['n']} test images, shadow noise {shadow_noise:g} as in training)")
+    print(f"MIC {r['mic']:.3f}  TIC {r['tic']:.3f} (concept latents vs the true concepts)")
+    if "A" in r:
+        print(f"l_u {r['l_u']:.3f}  l_m {r['l_m']:.3f}  H(A) {r['H']:.2e}  structural Hamming distance to the true "
+              f"graph {r['shd']} (|A| > {r['threshold']})")
+        print("A (rows cause columns):", [[round(v, 2) for v in row] for row in r["A"].tolist()])
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    if args.name == "dsprites":
+        from vaecourse.data.dsprites_official import load_official_dsprites
+        data = load_official_dsprites(args.path, download=args.download, cache_dir=args.cache_dir)
+        print(f"official dSprites verified: {len(data)} images")
+        return 0
+    if args.name == "mnist":
+        from vaecourse.data.mnist import load_mnist
+        root = args.path or (Path(args.cache_dir) / "mnist" if args.cache_dir else None)
+        digits = load_mnist(root, download=args.download)
+        print(f"MNIST verified (MD5): {len(digits.train)} training and {len(digits.test)} test images")
+        return 0
+    raise SystemExit(f"unknown data set {args.name!r}")
+
+
+def _build_exercises(args: argparse.Namespace) -> int:
+    from vaecourse.authoring import exercises
+    return exercises.main(args.root, check=args.check)
+
+
+def _site(args: argparse.Namespace) -> int:
+    from vaecourse.authoring import site
+    return site.main(args.out, args.root, fast=not args.normal, timeout=args.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vaecourse",
+                                     description="vaecourse: train, inspect and evaluate the course's models.")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    from vaecourse.cli.train import add_train_arguments
+    train = verbs.add_parser("train", help="train a model (progress bar, periodic checkpoints, resume, CSV/JSON log)")
+    add_train_arguments(train)
+    train.set_defaults(func=_train)
+
+    show = verbs.add_parser("show", help="write a latent-traversal PNG for a checkpoint")
+    show.add_argument("checkpoint")
+    show.add_argument("--out", help="PNG path (default: the checkpoint's path with .png)")
+    show.add_argument("--span", type=float, default=3.0, help="traverse each latent over [-span, span]")
+    show.add_argument("--columns", type=int, default=9)
+    show.add_argument("--dpi", type=int, default=100)
+    show.add_argument("--layer", type=int, default=None,
+                      help="Ladder VAE only: which stochastic layer to traverse, 1 (next to x) ... L (default: L)")
+    show.set_defaults(func=_show)
+
+    evaluate = verbs.add_parser("evaluate", help="ELBO and importance-weighted log-likelihood of a checkpoint "
+                                "(causalvae/cvae: ELBO terms, MIC/TIC and the learned graph on pendulum test images)")
+    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("--dataset", default=None, help="default dsprites; pendulum for causalvae/cvae")
+    evaluate.add_argument("--n", type=int, default=256, help="number of evaluation examples")
+    evaluate.add_argument("--k", type=int, default=0, help="importance samples (0: ELBO only)")
+    evaluate.add_argument("--chunk", type=int, default=250, help="importance samples per chunk (memory)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--device", default="auto")
+    evaluate.set_defaults(func=_evaluate)
+
+    data = verbs.add_parser("data", help="verify (or, with --download, fetch) an official data file")
+    data.add_argument("name", choices=["dsprites", "mnist"])
+    data.add_argument("--path", default=None, help="the file (mnist: the folder of IDX files), if you already have it")
+    data.add_argument("--download", action="store_true", help="download into the cache, then verify its checksum")
+    data.add_argument("--cache-dir", default=None)
+    data.set_defaults(func=_data)
+
+    build = verbs.add_parser("build-exercises", help="rebuild notebooks' .ipynb twins and exercises/ from solutions/")
+    build.add_argument("--check", action="store_true", help="only report what is out of date (exit 1 if anything is, 2 if a solutions file cannot be built)")
+    build.add_argument("--root", default=".", help="repository root")
+    build.set_defaults(func=_build_exercises)
+
+    site = verbs.add_parser("site", help="execute every notebook (FAST mode) and render the course to static HTML")
+    site.add_argument("--out", default="_site", help="output folder (default: _site)")
+    site.add_argument("--root", default=".", help="repository root (holds notebooks/ and solutions/)")
+    site.add_argument("--normal", action="store_true", help="execute in normal mode: the real results (slow)")
+    site.add_argument("--timeout", type=int, default=900, help="per-cell timeout in seconds")
+    site.set_defaults(func=_site)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from vaecourse.data.download import DownloadError
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, DownloadError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

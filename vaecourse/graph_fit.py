@@ -1,0 +1,90 @@
+"""The label-only fit of chapter 5: learn the causal graph A from the concept labels u alone.
+
+A second, small training loop beside :func:`vaecourse.train.fit`: it optimises only the part of CausalVAE's loss
+(Eq. 41) that sees the labels, l_u (Eq. 38) subject to H(A) = 0 (Eq. 40), with the same augmented Lagrangian
+(:class:`vaecourse.objectives.CausalObjective`'s dual update). Chapter 5 uses it to ask what the labels alone
+say about the graph (the best l_u on each candidate graph, the graph learned from zero), and
+``benchmarks/bench_causal_graph.py`` measures it over seeds.
+
+Shape letters: N labelled examples, B batch, n concepts.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from vaecourse.objectives.causal import (CausalObjective, augmented_lagrangian_term, dag_constraint,
+                                         label_residuals)
+from vaecourse.objectives.elbo import non_negative
+from vaecourse.objectives.independence import noise_dependence
+from vaecourse.scm import check_adjacency
+
+
+def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: int = 2000,
+                            batch_size: int = 64, lr: float = 1e-2, a_init: str = "zero", l1: float = 0.0,
+                            generator: torch.Generator | None = None, predictor=None,
+                            predictor_lr: float = 1e-3, independence: float = 0.0,
+                            bandwidth: float = 0.5) -> tuple[Tensor, float]:
+    """Learn A from the labels alone: min l_u (Eq. 38) + l1 |A|_1 [+ independence * sum_{i<j} HSIC(r_i, r_j)]
+    subject to H(A) = 0 (Eq. 40), the part of Eq. (41) that sees only u, with CausalVAE's augmented Lagrangian
+    (``CausalObjective.dual_update``).
+
+    u (N, n) labels; ``support`` (n, n) of 0/1 restricts A to those edges (to score a given graph: the smallest
+    l_u any A on it reaches); ``a_init`` "zero" or "random" (uniform in [-0.1, 0.1]), never a known graph.
+    ``predictor``, a ``MaskLayer(n, k)`` trained alongside A at ``predictor_lr``, replaces tanh(A^T u) by its
+    ``predict_labels(u, A)``: a nonlinear prediction of each label from its parents (CausalVAE's label_fit="mask").
+    ``independence`` > 0 adds the HSIC dependence of the residuals r (``objectives.independence``).
+    Returns (A (n, n), the squared error: mean over all N labels of ||r||^2, r = u - tanh(A^T u) or
+    u - predictor.predict_labels(u, A)).
+    Seconds for the pendulum's labels.
+    """
+    if not isinstance(u, Tensor) or u.dim() != 2 or u.shape[0] < 2:
+        raise ValueError(f"labels u must be a (N, n) tensor with N >= 2, got "
+                         f"{tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__}")
+    if a_init not in ("zero", "random"):
+        raise ValueError(f"a_init must be 'zero' or 'random' (never the true graph), got {a_init!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    non_negative("independence", independence)
+    if predictor is not None and not hasattr(predictor, "predict_labels"):
+        raise ValueError(f"predictor must be a MaskLayer (with predict_labels), got {type(predictor).__name__}")
+    n = u.shape[1]
+    u = u.detach().float()
+    allowed = 1 - torch.eye(n)
+    if support is not None:
+        allowed = allowed * (check_adjacency(support, n, name="support") != 0).float()
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    A0 = torch.zeros(n, n) if a_init == "zero" else 0.1 * (2 * torch.rand(n, n, generator=generator) - 1)
+    A_raw = torch.nn.Parameter(A0 * allowed)
+    groups = [{"params": [A_raw], "lr": lr}]
+    if predictor is not None:
+        groups.append({"params": list(predictor.parameters()), "lr": predictor_lr})
+
+    def residuals(labels: Tensor, A: Tensor) -> Tensor:  # (B, n)
+        if predictor is None:
+            return label_residuals(labels, A)
+        return labels - predictor.predict_labels(labels, A)
+
+    optimiser = torch.optim.Adam(groups)
+    constraint = CausalObjective()
+    for step in range(1, steps + 1):
+        batch = u[torch.randint(0, u.shape[0], (min(batch_size, u.shape[0]),), generator=generator)]  # (B, n)
+        A = A_raw * allowed
+        H = dag_constraint(A)
+        penalty = augmented_lagrangian_term(H, constraint.alpha, constraint.rho)
+        r = residuals(batch, A)  # (B, n)
+        loss = r.pow(2).sum(1).mean() + penalty + l1 * A.abs().sum()
+        if independence > 0:
+            loss = loss + independence * noise_dependence(r, bandwidth)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if step % constraint.update_every == 0:
+            constraint.dual_update(step, float(H.detach()))
+    A = (A_raw * allowed).detach()
+    with torch.no_grad():
+        return A, float(residuals(u, A).pow(2).sum(1).mean())
+
+
+__all__ = ["learn_graph_from_labels"]

@@ -1,0 +1,58 @@
+"""The checked inputs of the metrics: a ground-truth data set, counts, a generator, and the codes a
+representation function returns (each a ValueError naming what was expected and what came).
+
+Shape letters: n examples, D code dimensions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vaecourse.data.base import check_dataset
+
+
+def check_count(value, name: str, at_least: int = 1, why: str = "") -> int:
+    """An int >= ``at_least`` (a size or a number of points), or a ValueError that says so."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < at_least:
+        raise ValueError(f"{name} must be an int >= {at_least}{f' ({why})' if why else ''}, got {value!r}")
+    return int(value)
+
+
+def check_generator(generator, who: str) -> torch.Generator:
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"{who} needs generator=torch.Generator(...).manual_seed(seed) (all randomness comes from "
+                         f"it, so a fixed seed gives a fixed score); got {type(generator).__name__}")
+    return generator
+
+
+def check_codes(codes, n: int, dim: int | None = None, who: str = "representation_fn") -> np.ndarray:
+    """The output of a representation function as float64 ``(n, D)``, or a ValueError naming the problem."""
+    if isinstance(codes, Tensor):
+        codes = codes.detach().to("cpu", torch.float64).numpy()
+    try:
+        codes = np.asarray(codes, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{who} must return a (batch, D) tensor or array of numbers, got {type(codes).__name__}") \
+            from error
+    if codes.ndim != 2:
+        raise ValueError(f"{who} must return a 2-D (batch, D) array, one code per image; got shape {codes.shape} "
+                         f"for a batch of {n} images" + (" (flatten each code to a vector)" if codes.ndim > 2 else ""))
+    if codes.shape[0] != n:
+        raise ValueError(f"{who} returned {codes.shape[0]} codes for a batch of {n} images; it must return one code "
+                         "per image, shape (batch, D)")
+    if codes.shape[1] == 0:
+        raise ValueError(f"{who} returned codes with 0 dimensions, shape {codes.shape}")
+    if dim is not None and codes.shape[1] != dim:
+        raise ValueError(f"{who} returned codes of {codes.shape[1]} dimensions after codes of {dim}: the dimension "
+                         "must not change between batches")
+    finite = np.isfinite(codes)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        raise ValueError(f"{who} returned {codes[row, col]} (NaN or inf) at row {row}, dimension {col}; every code "
+                         "must be finite")
+    return codes
+
+
+__all__ = ["check_codes", "check_count", "check_dataset", "check_generator"]
