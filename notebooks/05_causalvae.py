@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -57,7 +59,7 @@ from IPython.display import display
 import vaecourse
 from vaecourse import checkpoints, pretrained, scm
 from vaecourse.data import Pendulum
-from vaecourse.data.pendulum import CONCEPTS, TRUE_GRAPH
+from vaecourse.data.pendulum import CONCEPTS, TRUE_GRAPH, official_images, render_scene
 from vaecourse.metrics.causal import (intervention_fidelity, label_values, structural_hamming_distance,
                                       train_concept_regressor)
 from vaecourse.metrics.mic import mic_tic_score
@@ -67,7 +69,7 @@ from vaecourse.graph_fit import learn_graph_from_labels
 from vaecourse.objectives import CausalObjective, beta_vae, conditional_vae_loss, dag_constraint, noise_dependence
 from vaecourse.train import History, fit
 from vaecourse.viz import (adjacency_figure, history_figure, image_grid, intervention_grid_figure, mic_matrix_figure,
-                           score_figure, scm_scatter_figure)
+                           pendulum_reference_figure, score_figure, scm_scatter_figure)
 from vaecourse.widgets import intervention_explorer
 
 FAST = vaecourse.fast_mode()  # CI sets VAECOURSE_FAST=1: tiny runs that only prove the notebook works
@@ -155,6 +157,23 @@ lit = data.counterfactual(concepts, phi=math.pi / 2)[0]
 no_shadow = data.counterfactual(concepts, shadow_length=0.0)[0]
 display(image_grid(torch.cat([lit, no_shadow]).cpu(), ncols=8,
                    title="the same scenes under do(phi = pi/2) (top) and do(shadow length = 0) (bottom)"))
+
+# %% [markdown]
+# **Is this the paper's data?** The paper's generator draws the scene with matplotlib on a 1 × 1 inch figure saved at
+# 96 dpi; the scene fills matplotlib's default axes box, not the image, so it sits inside white margins, the sun
+# (at height 20.5, radius 3) is cut by the box into a half disc, and circles come out slightly oval (3.72 pixels
+# per unit across, 3.36 up). The simulator draws the same figure in torch. Four images the official generator
+# wrote ship with the course; here they are above the simulator's images of the same (θ, φ), and the 32 × 32
+# images the models below see (the 96 × 96 figure averaged over 3 × 3 blocks).
+
+# %%
+official, official_concepts = official_images()
+simulated = render_scene(official_concepts, 96)
+drawn_sim, drawn_paper = simulated.min(1).values < 0.5, official.min(1).values < 0.5  # pixels with ink
+print(f"mean |simulator - paper| per pixel: {(simulated - official).abs().mean().item():.4f} (of 1); IoU of the "
+      f"drawn pixels: {(drawn_sim & drawn_paper).sum().item() / (drawn_sim | drawn_paper).sum().item():.3f}")
+display(pendulum_reference_figure(official, simulated, Pendulum(size=SIZE).render_concepts(official_concepts),
+                                  titles=[f"θ = {t:+.2f}, φ = {p:.2f}" for t, p in official_concepts[:, :2].tolist()]))
 
 # %% [markdown]
 # do(φ) moves the sun *and* the shadow (the shadow's equations still hold); do(shadow length = 0) removes the

@@ -1,12 +1,16 @@
-"""The pendulum simulator: geometry known answers, do() semantics, counterfactuals, determinism, bad input."""
+"""The pendulum simulator: geometry known answers, the paper's images (official files and the official generator's
+matplotlib artists as an oracle), do() semantics, counterfactuals, determinism, bad input."""
 
+import hashlib
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from vaecourse.data.pendulum import (CONCEPTS, TRUE_GRAPH, Pendulum, ground_projection, render_scene, shadow,
-                                     sun_position)
+from vaecourse.data.pendulum import (CONCEPTS, COLOURS, FIGURE, OFFICIAL_REFERENCE, OFFICIAL_REFERENCE_SHA256,
+                                     TRUE_GRAPH, Pendulum, _interval, ground_projection, official_images,
+                                     render_scene, shadow, sun_position)
 from vaecourse.scm import is_dag
 
 
@@ -41,30 +45,135 @@ def test_geometry_known_answers():
     assert ground_projection(torch.tensor(3.0), torch.tensor(-0.5), torch.tensor(1.0)).item() == pytest.approx(3.0)
 
 
-def _colour_centroid(image, colour, tol=0.1):
-    mask = ((image - torch.tensor(colour)[:, None, None]).abs() < tol).all(0)
-    rows, cols = mask.nonzero(as_tuple=True)
-    return rows.float().mean().item(), cols.float().mean().item(), int(mask.sum())
+# ---------------------------------------------------------------------------- the paper's images
+def _official_generator(concepts) -> torch.Tensor:
+    """The official generator's drawing (trustworthyAI research/CausalVAE/causal_data/pendulum.py, commit 46c3d29),
+    its artists, colours, sizes, limits and savefig(dpi=96) on a 1 x 1 inch figure, with matplotlib's Agg and
+    default style: (n, 3, 96, 96) in [0, 1]. The oracle the torch renderer is compared with."""
+    import matplotlib.style
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Circle, Polygon
+
+    images = []
+    with matplotlib.style.context("default"):
+        for theta, phi, length, position in torch.as_tensor(concepts, dtype=torch.float64).tolist():
+            fig = Figure(figsize=(1.0, 1.0), dpi=96)
+            ax = fig.add_subplot(111)
+            x, y = 10 + 8 * math.sin(theta), 10.5 - 8 * math.cos(theta)
+            light = 10 + (20.5 - 10.5) / math.tan(phi)  # the generator's projection(theta, phi, 10, 10.5, 20.5)
+            for artist in (Polygon(([10, 10.5], [x, y]), color="black", linewidth=3),
+                           Circle((x, y), 1.5, color="firebrick"), Circle((light, 20.5), 3, color="orange"),
+                           Polygon(([position - length / 2, -0.5], [position + length / 2, -0.5]), color="black",
+                                   linewidth=3)):
+                ax.add_artist(artist)
+            ax.set_xlim((0, 20))
+            ax.set_ylim((-1, 21))
+            ax.axis("off")
+            canvas = FigureCanvasAgg(fig)
+            canvas.draw()
+            images.append(torch.from_numpy(np.asarray(canvas.buffer_rgba())[..., :3].copy()))
+    return torch.stack(images).permute(0, 3, 1, 2).float() / 255
 
 
-def test_rendering_draws_the_geometry():
-    size = 96
-    img = render_scene(torch.tensor([[0.0, math.pi / 4, 5.0, 6.0]]), size)[0]
-    assert img.shape == (3, size, size) and img.min() >= 0 and img.max() <= 1
-    # bob at (10, 2.5): column (10 / 20) * 96 = 48, row (21 - 2.5) / 22 * 96 = 80.7
-    r, c, n = _colour_centroid(img, (178 / 255, 34 / 255, 34 / 255))
-    assert abs(c + 0.5 - 48) < 0.8 and abs(r + 0.5 - 80.7) < 1.0 and n > 20
-    # sun at x = 20 (centre on the right border), y = 20.5
-    r, c, n = _colour_centroid(img, (1.0, 165 / 255, 0.0))
-    assert c > 85 and r < 12 and n > 20
-    # shadow: black bar from x = 3.5 to 8.5 at y = -0.5 (row 93.8); the rod is far above
-    bottom = img[:, 90:, :].min(0).values  # darkest channel per pixel
-    cols = (bottom < 0.5).any(0).nonzero().flatten()
-    assert abs(cols.min().item() - 3.5 / 20 * 96) <= 1 and abs(cols.max().item() + 1 - 8.5 / 20 * 96) <= 1
-    # anti-aliased: partial coverage exists at edges
-    assert ((img > 0.05) & (img < 0.95)).any()
-    small = render_scene(torch.tensor([[0.0, math.pi / 4, 5.0, 6.0]]), 64)
-    assert small.shape == (1, 3, 64, 64)
+def _parts(images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Masks (n, H, W) of the drawn pixels (some channel darker than 0.5) and of each part: the colour whose blend
+    with white, 1 - a (1 - colour), explains the pixel best (least squares over a), so grey edges count as black."""
+    drawn = images.min(1).values < 0.5
+    darkening = (1 - images).movedim(1, -1)[..., None, :]  # (n, H, W, 1, 3)
+    ink = 1 - torch.tensor([COLOURS["sun"], COLOURS["bob"], COLOURS["rod"]])  # (3 colours, 3 channels)
+    alpha = (darkening * ink).sum(-1, keepdim=True) / (ink * ink).sum(-1, keepdim=True)  # (n, H, W, 3, 1)
+    nearest = ((darkening - alpha * ink) ** 2).sum(-1).argmin(-1)  # (n, H, W)
+    return {"drawn": drawn, "sun": drawn & (nearest == 0), "bob": drawn & (nearest == 1),
+            "rod + shadow": drawn & (nearest == 2)}
+
+
+def _iou(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (a & b).sum().item() / max((a | b).sum().item(), 1)
+
+
+def _area_resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(n, 3, 96, 96) -> (n, 3, size, size): each output pixel the area average of the input (PIL's BOX filter)."""
+    source = torch.arange(FIGURE + 1, dtype=torch.float32)
+    weights = _interval(source[:-1], source[1:], torch.linspace(0, FIGURE, size + 1)).T  # (size, 96)
+    return weights @ images @ weights.T
+
+
+def _grid_concepts(ij) -> torch.Tensor:
+    theta, phi = (torch.tensor(v, dtype=torch.float64) * math.pi / 200 for v in zip(*ij))
+    return torch.stack([theta, phi, *shadow(theta, phi)], 1)
+
+
+# (i, j): extremes of both angles (the sun cut at the left and the right, the shadow clipped), the vertical
+# rod (i = 0, snapped by Agg), light from overhead (j = 99, 101), and a spread of others
+SCENES = [(-40, 60), (-40, 147), (43, 60), (43, 147), (0, 60), (0, 99), (0, 146), (-18, 146), (5, 145), (36, 115),
+          (1, 101), (-1, 80), (20, 70), (-25, 130), (10, 120), (-33, 62), (28, 89), (35, 77), (-7, 110), (14, 108)]
+
+
+def test_shipped_reference_images_are_intact_and_labelled_by_the_physics():
+    assert hashlib.sha256(OFFICIAL_REFERENCE.read_bytes()).hexdigest() == OFFICIAL_REFERENCE_SHA256
+    images, concepts = official_images()
+    assert images.shape == (4, 3, 96, 96) and concepts.shape == (4, 4)
+    length, position = shadow(concepts[:, 0], concepts[:, 1])
+    assert torch.allclose(length, concepts[:, 2], atol=1e-6) and torch.allclose(position, concepts[:, 3], atol=1e-6)
+
+
+def test_the_matplotlib_oracle_reproduces_the_official_images():
+    images, concepts = official_images()
+    oracle = _official_generator(concepts)
+    assert (oracle - images).abs().mean() < 1e-3 and _iou(_parts(oracle)["drawn"], _parts(images)["drawn"]) > 0.99
+
+
+def test_renderer_draws_the_official_images():
+    images, concepts = official_images()
+    ours = render_scene(concepts, 96)
+    assert (ours - images).abs().mean() < 1e-3  # measured 2-3e-4
+    theirs, mine = _parts(images), _parts(ours)
+    for part in theirs:
+        for k in range(4):
+            if theirs[part][k].any():
+                assert _iou(mine[part][k], theirs[part][k]) >= 0.95, (part, k)
+        assert _iou(mine[part], theirs[part]) >= 0.98, part  # was 0.17 with the earlier framing
+
+
+def test_renderer_matches_the_official_generator_across_the_grid():
+    concepts = _grid_concepts(SCENES)
+    # and off the grid: do(shadow length = 0), a shadow displaced by shadow noise, do(theta = pi / 3)
+    concepts = torch.cat([concepts, torch.tensor([[0.3, 1.2, 0.0, 8.0], [-0.2, 2.0, 9.3, 13.1],
+                                                  [math.pi / 3, 1.0, 12.0, 3.0]], dtype=torch.float64)])
+    oracle, ours = _official_generator(concepts), render_scene(concepts, 96)
+    error = (ours - oracle).abs().mean((1, 2, 3))
+    assert error.max() < 1e-3, error  # measured <= 3.3e-4
+    theirs, mine = _parts(oracle), _parts(ours)
+    ious = [_iou(mine["drawn"][k], theirs["drawn"][k]) for k in range(len(concepts))]
+    assert min(ious) >= 0.98, ious
+    for part in ("sun", "bob", "rod + shadow"):
+        assert _iou(mine[part], theirs[part]) >= 0.97, part
+
+
+def test_framing_known_answers():
+    """The issue's check on (i, j) = (-18, 146): the shadow covers columns 45-84 and rows 82-84 (snapped, clipped at
+    row 85 by the axes box), the sun rows 12-23 and columns 12-27 (a half disc, cut at x = 0); margins stay white."""
+    image = render_scene(_grid_concepts([(-18, 146)]), 96)[0]
+    parts = _parts(image[None])
+    rows, cols = parts["sun"][0].nonzero(as_tuple=True)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (12, 23, 12, 27)
+    dark = (image.max(0).values < 0.5)  # black pixels
+    rows, cols = dark[70:].nonzero(as_tuple=True)
+    assert (rows.min() + 70, rows.max() + 70, cols.min(), cols.max()) == (82, 84, 45, 84)
+    assert (image[:, :12] == 1).all() and (image[:, 85:] == 1).all() and (image[:, :, :12] == 1).all() \
+        and (image[:, :, 86:] == 1).all()  # outside the axes box
+    assert ((image > 0.05) & (image < 0.95)).any()  # anti-aliased
+
+
+@pytest.mark.parametrize("size", [32, 48, 64])
+def test_other_sizes_are_the_96_image_resized_by_area(size):
+    concepts = _grid_concepts(SCENES[:12])
+    expected = _area_resize(_official_generator(concepts), size)
+    ours = render_scene(concepts, size)
+    assert ours.shape == (12, 3, size, size)
+    assert (ours - expected).abs().mean() < 2e-3  # measured 6e-4 (32), 4e-4 (48), 1e-3 (64)
+    assert _iou(_parts(ours)["drawn"], _parts(expected)["drawn"]) > 0.95
 
 
 def test_render_is_deterministic_and_batched_equals_one_by_one():
@@ -106,8 +215,8 @@ def test_counterfactuals():
     # the shadow length alone: the sun and pendulum pixels stay, the physics is broken
     broken_images, broken = data.counterfactual(concepts, shadow_length=0.0)
     assert torch.allclose(broken[:, [0, 1, 3]], concepts[:, [0, 1, 3]]) and torch.all(broken[:, 2] == 0)
-    assert torch.allclose(broken_images[:, :, :26], data.render(factors)[:, :, :26], atol=1e-6)
-    assert (broken_images[:, :, 28:] > 0.99).all()  # no shadow left
+    assert torch.allclose(broken_images[:, :, :27], data.render(factors)[:, :, :27], atol=1e-6)
+    assert (broken_images[:, :, 27:] > 0.99).all() and (data.render(factors)[:, :, 27:] < 0.5).any()  # no shadow left
     # abduction keeps the unit's own shadow noise: a scene rendered with a longer shadow keeps its excess
     odd = concepts.clone()
     odd[:, 2] += 2.0

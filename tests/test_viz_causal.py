@@ -3,13 +3,14 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from vaecourse import scm
-from vaecourse.data.pendulum import TRUE_GRAPH, Pendulum
+from vaecourse.data.pendulum import TRUE_GRAPH, Pendulum, official_images, render_scene
 from vaecourse.models import CausalVAE
-from vaecourse.viz import (adjacency_figure, intervention_grid_figure, mic_matrix_figure, render_intervention,
-                           score_figure, scm_scatter_figure)
+from vaecourse.viz import (adjacency_figure, intervention_grid_figure, mic_matrix_figure, pendulum_reference_figure,
+                           render_intervention, score_figure, scm_scatter_figure)
 from vaecourse.viz.figure import CourseFigure
 
 
@@ -26,6 +27,19 @@ def test_static_figures_render():
     grid = intervention_grid_figure(torch.rand(4, 3, 3, 16, 16), torch.rand(4, 3, 3, 16, 16), names,
                                     values=[[-1, 0, 1]] * 4)
     assert len(grid.axes) == 4 * 7
+
+
+def test_pendulum_reference_figure_shows_the_official_images_above_the_simulator():
+    official, concepts = official_images()
+    simulated, small = render_scene(concepts, 96), Pendulum(size=32).render_concepts(concepts)
+    fig = pendulum_reference_figure(official, simulated, small, titles=["a", "b", "c", "d"])
+    assert len(fig.axes) == 12 and fig.axes[0].get_title() == "a"
+    assert np.allclose(fig.axes[0].images[0].get_array(), official[0].permute(1, 2, 0).numpy())
+    assert np.allclose(fig.axes[5].images[0].get_array(), simulated[1].permute(1, 2, 0).numpy())
+    assert fig.axes[8].images[0].get_array().shape == (32, 32, 3)
+    assert len(pendulum_reference_figure(official, simulated).axes) == 8
+    with pytest.raises(ValueError, match="same number of images"):
+        pendulum_reference_figure(official, simulated[:2])
 
 
 def test_render_intervention_is_pure_and_shows_the_simulator_truth():

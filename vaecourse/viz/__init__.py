@@ -15,8 +15,8 @@ from vaecourse.viz.metrics import grouped_score_bars, matrix_figure, score_bars,
 # chapter 4: the hierarchy
 from vaecourse.viz.ladder import active_units_figure, kl_heatmap_figure, layer_pca_figure, pca_2d
 # chapter 5: SCMs and CausalVAE
-from vaecourse.viz.causal import (adjacency_figure, intervention_grid_figure, mic_matrix_figure, render_intervention,
-                                  score_figure, scm_scatter_figure)
+from vaecourse.viz.causal import (adjacency_figure, intervention_grid_figure, mic_matrix_figure,
+                                  pendulum_reference_figure, render_intervention, score_figure, scm_scatter_figure)
 
 __all__ = [
     "image_grid", "reconstruction_figure", "traversal_figure", "traversal_images", "history_figure",
@@ -25,6 +25,6 @@ __all__ = [
     "traversal_row_figure",
     "grouped_score_bars", "matrix_figure", "score_bars", "zdiff_figure",
     "active_units_figure", "kl_heatmap_figure", "layer_pca_figure", "pca_2d",
-    "adjacency_figure", "intervention_grid_figure", "mic_matrix_figure", "render_intervention", "score_figure",
-    "scm_scatter_figure",
+    "adjacency_figure", "intervention_grid_figure", "mic_matrix_figure", "pendulum_reference_figure",
+    "render_intervention", "score_figure", "scm_scatter_figure",
 ]

@@ -121,6 +121,28 @@ def intervention_grid_figure(model_images: Tensor, true_images: Tensor, concept_
     return fig
 
 
+def pendulum_reference_figure(official: Tensor, simulated: Tensor, small: Tensor | None = None,
+                              titles: Sequence[str] | None = None) -> Figure:
+    """The paper's images (top row) above the simulator's images of the same concepts (second row) and, if given,
+    the simulator at the size the models see (third row, each pixel drawn as a block). (n, 3, H, W) each. Pure."""
+    rows = [("paper's\ngenerator", official), ("simulator\n96 x 96", simulated)]
+    if small is not None:
+        rows.append((f"simulator\n{small.shape[-1]} x {small.shape[-2]}", small))
+    n = official.shape[0]
+    if any(images.shape[0] != n for _, images in rows):
+        raise ValueError(f"every row needs the same number of images, got {[images.shape[0] for _, images in rows]}")
+    fig = Figure(figsize=(1.6 * n + 1.0, 1.6 * len(rows) + 0.3))
+    axes = fig.subplots(len(rows), n, squeeze=False)
+    for r, (label, images) in enumerate(rows):
+        for k in range(n):
+            _draw(axes[r, k], images[k])
+            if r == 0 and titles is not None:
+                axes[r, k].set_title(titles[k], fontsize=7)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def render_intervention(counterfactual_fn: Callable, dataset, concepts: Tensor,
                         interventions: Mapping[int, float], concept_names: Sequence[str] | None = None) -> Figure:
     """The intervention explorer's figure: the scene, the model's counterfactual under do(z_i = c_i) and the
@@ -147,5 +169,5 @@ def render_intervention(counterfactual_fn: Callable, dataset, concepts: Tensor,
     return fig
 
 
-__all__ = ["adjacency_figure", "intervention_grid_figure", "mic_matrix_figure", "render_intervention",
-           "score_figure", "scm_scatter_figure"]
+__all__ = ["adjacency_figure", "intervention_grid_figure", "mic_matrix_figure", "pendulum_reference_figure",
+           "render_intervention", "score_figure", "scm_scatter_figure"]
