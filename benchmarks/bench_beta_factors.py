@@ -21,9 +21,8 @@ import time
 from functools import partial
 
 import torch
-import torch.nn.functional as F
 
-from vaecourse.data import DSprites
+from vaecourse.data import DSprites, Pooled
 from vaecourse.metrics import factor_latent_correlations
 from vaecourse.models import VAE
 from vaecourse.objectives import beta_vae
@@ -52,12 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    data = DSprites()
-    pool = 64 // args.image_size
-
-    def shrink(x):
-        return F.avg_pool2d(x, pool) if pool > 1 else x
-
+    data = Pooled(DSprites(), side=args.image_size)  # what the model sees (64: the renders themselves)
     print(f"encoder={args.encoder} image={args.image_size} beta={args.beta} warmup={args.kl_warmup} "
           f"logvar_bias={args.logvar_bias} batch={args.batch_size} lr={args.lr} threads={torch.get_num_threads()}",
           flush=True)
@@ -73,13 +67,12 @@ def main(argv=None) -> int:
         cpu0, wall0 = time.process_time(), time.perf_counter()
         while True:
             chunk = min(args.eval_every, args.steps - step)
-            fit(model, objective, stream, steps=chunk, optimizer=optimizer, device="cpu", seed=None, transform=shrink,
+            fit(model, objective, stream, steps=chunk, optimizer=optimizer, device="cpu", seed=None,
                 progress=False, start_step=step, history=history)
             step += chunk
             cpu = time.process_time() - cpu0
             model.eval()
-            score = factor_latent_correlations(data, lambda x: model.embed(shrink(x)),
-                                               generator=torch.Generator().manual_seed(1234))
+            score = factor_latent_correlations(data, model.embed, generator=torch.Generator().manual_seed(1234))
             model.train()
             last = history.last(window=min(100, len(history)))
             rhos = " ".join(f"{n}={r:.3f}(z{i})" for n, r, i in zip(score["factor_names"], score["abs_rho"], score["latent"]))

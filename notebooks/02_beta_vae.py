@@ -47,12 +47,11 @@ from functools import partial
 import matplotlib.pyplot as plt  # noqa: F401  (activates inline figures)
 import numpy as np
 import torch
-import torch.nn.functional as F
 from IPython.display import display
 
 import vaecourse
 from vaecourse import pretrained
-from vaecourse.data import DSprites
+from vaecourse.data import DSprites, Pooled
 from vaecourse.metrics import active_latents, factor_latent_correlations, model_kl_per_dimension
 from vaecourse.models import VAE
 from vaecourse.objectives import (ConstrainedVAE, beta_vae, capacity_at, elbo, normalised_beta,
@@ -104,17 +103,13 @@ print(f"vaecourse {vaecourse.__version__}, torch {torch.__version__}, device {de
 # on the same batch: the losses differ by exactly the constant $\beta\varepsilon$, so their gradients are equal.
 
 # %%
-dsprites = DSprites(device=device)
-
-
-def pool(x):
-    """64x64 dSprites average-pooled to 32x32: grey edge pixels keep the sub-pixel position (see section 3)."""
-    return F.avg_pool2d(x, 2)
-
+# what this chapter's models see: 64x64 dSprites average-pooled to 32x32 (grey edge pixels keep the sub-pixel
+# position; see section 2). A view of a data set is a data set: same factors, the images pooled.
+dsprites32 = Pooled(DSprites(device=device), side=32)
 
 torch.manual_seed(0)
 demo = VAE(latent_dim=10, encoder="conv32", image_shape=(1, 32, 32)).to(device)
-x_demo = pool(dsprites.sample(64, generator=generator)[0])
+x_demo = dsprites32.sample(64, generator=generator)[0]
 out = demo(x_demo)
 beta, epsilon = 4.0, 12.0
 frozen = ConstrainedVAE(epsilon=epsilon, lr_dual=0.0, beta=beta)
@@ -153,7 +148,7 @@ for side in (64, 32):
 # The papers train for hundreds of thousands of steps on a GPU. This chapter has to run in a lab session on a
 # laptop CPU, so its experiments make these choices (each measured; see `vaecourse/pretrained/README.md`):
 #
-# * **Images average-pooled from 64×64 to 32×32** (`pool` above). A quarter of the pixels, and the grey edge pixels
+# * **Images average-pooled from 64×64 to 32×32** (`Pooled(DSprites(), side=32)` above). A quarter of the pixels, and the grey edge pixels
 #   still carry the sub-pixel position of the shape. Fine detail is lost: a heart and a square of the same size
 #   are harder to tell apart, so *shape* and *orientation* are not expected to separate here.
 # * **A three-convolution encoder (`conv32`)**: the Burgess et al. design with one stride-2 layer fewer.
@@ -204,8 +199,8 @@ def train_vae(objective, steps, seed=seed, desc="training"):
     """The recipe of `python -m vaecourse train --encoder conv32 --image-size 32 --logvar-bias -4` (same seeding)."""
     torch.manual_seed(seed)
     model = VAE(latent_dim=latent_dim, encoder="conv32", image_shape=(1, 32, 32), logvar_bias=logvar_bias).to(device)
-    stream = dsprites.batches(batch_size, generator=torch.Generator().manual_seed(seed))
-    history = fit(model, objective, stream, steps=steps, lr=lr, device=device, seed=None, transform=pool, desc=desc)
+    stream = dsprites32.batches(batch_size, generator=torch.Generator().manual_seed(seed))
+    history = fit(model, objective, stream, steps=steps, lr=lr, device=device, seed=None, desc=desc)
     return model.eval(), history
 
 
@@ -222,7 +217,7 @@ print(f"{steps} steps in {time.perf_counter() - started:.0f} s on {device}: "
 
 # %%
 def correlations(model):
-    return factor_latent_correlations(dsprites, lambda x: model.embed(pool(x)), generator=torch.Generator().manual_seed(1))
+    return factor_latent_correlations(dsprites32, model.embed, generator=torch.Generator().manual_seed(1))
 
 
 score4 = correlations(model4)
@@ -233,9 +228,9 @@ print("three distinct latents with |rho| >= 0.9:", score4["separate"])
 # %%
 labels = {d: f"z{d} ({name})" for name, d, rho in zip(score4["factor_names"], score4["latent"], score4["abs_rho"])
           if rho >= 0.5}
-kl4 = model_kl_per_dimension(model4, pool(dsprites.sample(512, generator=generator)[0]))
+kl4 = model_kl_per_dimension(model4, dsprites32.sample(512, generator=generator)[0])
 dims4 = active_latents(kl4, 0.1).tolist() or list(range(latent_dim))
-x_probe = pool(dsprites.sample(1, generator=generator)[0])
+x_probe = dsprites32.sample(1, generator=generator)[0]
 display(traversal_figure(model4, model4.embed(x_probe).cpu()[0], dims=dims4, labels=[labels.get(d, f"z{d}") for d in dims4],
                          values=np.linspace(-2.5, 2.5, 9),
                          title="beta = 4, trained above: the active latents, traversed (matched factor in brackets)"))
@@ -283,7 +278,7 @@ print(f"{len(models)} models ready in {time.perf_counter() - started:.0f} s")
 # the average image (about 142 nats here), whatever its β.
 
 # %%
-x_eval = pool(dsprites.sample(1024, generator=torch.Generator().manual_seed(7))[0])
+x_eval = dsprites32.sample(1024, generator=torch.Generator().manual_seed(7))[0]
 points = []
 with torch.no_grad():
     for label, model in models.items():

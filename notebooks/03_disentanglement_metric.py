@@ -52,7 +52,7 @@ from sklearn.decomposition import PCA, FastICA
 
 import vaecourse
 from vaecourse import metrics, pretrained
-from vaecourse.data import DSprites, FactorImages, make_dataset
+from vaecourse.data import DSprites, FactorImages, Pooled, make_dataset
 from vaecourse.metrics import SubGrid, cpu_subgrid, encode_grid
 from vaecourse.metrics.codes import CodeSource, sklearn_seed
 from vaecourse.metrics.higgins import fixed_factor_pairs, higgins_points, linear_classifier_accuracy, z_diff
@@ -96,6 +96,7 @@ else:
 K = len(grid.varying_factors)
 factor_names = [grid.factor_names[k] for k in grid.varying_factors]
 print(f"grid: {dict(zip(grid.factor_names, grid.factor_sizes))} -> {len(grid):,} images; K = {K} varying factors")
+seen = Pooled(grid, side=32)  # the same grid as every representation below sees it: 64x64 renders pooled to 32x32
 
 # The metric's sizes: the defaults of the large-scale study that reused it [locatello2019], smaller in FAST mode.
 HIGGINS = dict(batch_size=64, n_train=10_000, n_eval=5_000) if not FAST else dict(batch_size=64, n_train=200, n_eval=100)
@@ -157,26 +158,21 @@ display(zdiff_figure(features, labels, factor_names, title="ideal code: mean z_d
 # a linear, decorrelated code of the pixels. Fixing a factor lowers several coordinates a little instead of one to zero.
 
 # %%
-def pooled(x, side=32):
-    """dSprites 64x64 -> side x side by average pooling (the conv32 models see 32x32)."""
-    return F.avg_pool2d(x, 64 // side)
-
-
 n_fit = 500 if FAST else 5_000
-x_fit = pooled(grid.render(grid.sample_factors(n_fit, generator(2)))).flatten(1).double().cpu().numpy()  # (n, 1024)
+x_fit = seen.render(seen.sample_factors(n_fit, generator(2))).flatten(1).double().cpu().numpy()  # (n, 1024)
 
 
 def sklearn_representation(model):
-    """A fitted PCA / FastICA as a representation of images: pool, flatten, transform (in float64: FastICA's
+    """A fitted PCA / FastICA as a representation of 32x32 images: flatten, transform (in float64: FastICA's
     whitening in float32 loses the decorrelation on these 1,024-pixel images; we measured components correlated up
     to 1.0 on the very images it was fitted on)."""
-    return lambda x: model.transform(pooled(x).flatten(1).double().cpu().numpy())
+    return lambda x: model.transform(x.flatten(1).double().cpu().numpy())
 
 
 pca = PCA(n_components=10, random_state=0).fit(x_fit)
-pca_cache = encode_grid(grid, sklearn_representation(pca), batch_size=2048)  # the grid encoded once (section 1)
-pca_source = CodeSource(grid, pca_cache, "pca")  # codes of factors: a lookup in the cache
-features, labels = higgins_points(grid, pca_source, 100 if FAST else 500, 64, generator(1))
+pca_cache = encode_grid(seen, sklearn_representation(pca), batch_size=2048)  # the grid encoded once (section 1)
+pca_source = CodeSource(seen, pca_cache, "pca")  # codes of factors: a lookup in the cache
+features, labels = higgins_points(seen, pca_source, 100 if FAST else 500, 64, generator(1))
 display(zdiff_figure(features, labels, factor_names, title="PCA (10 components): mean z_diff per fixed factor"))
 
 # %% [markdown]
@@ -186,11 +182,11 @@ display(zdiff_figure(features, labels, factor_names, title="PCA (10 components):
 
 # %%
 g = generator(3)
-x_train, y_train = higgins_points(grid, pca_source, HIGGINS["n_train"], HIGGINS["batch_size"], g)
-x_eval, y_eval = higgins_points(grid, pca_source, HIGGINS["n_eval"], HIGGINS["batch_size"], g)
+x_train, y_train = higgins_points(seen, pca_source, HIGGINS["n_train"], HIGGINS["batch_size"], g)
+x_eval, y_eval = higgins_points(seen, pca_source, HIGGINS["n_eval"], HIGGINS["batch_size"], g)
 train_accuracy, eval_accuracy, _ = linear_classifier_accuracy(x_train, y_train, x_eval, y_eval, seed=sklearn_seed(g))
 print(f"by hand:      train accuracy {train_accuracy:.3f}, eval accuracy {eval_accuracy:.3f}  (chance {1 / K:.2f})")
-library = metrics.higgins(grid, pca_cache, generator=generator(3), **HIGGINS)
+library = metrics.higgins(seen, pca_cache, generator=generator(3), **HIGGINS)
 print(f"the library:  train accuracy {library['train_accuracy']:.3f}, eval accuracy {library['eval_accuracy']:.3f}")
 assert library["eval_accuracy"] == eval_accuracy and library["train_accuracy"] == train_accuracy
 print("per factor (eval):", {k: round(v, 2) for k, v in library["eval_accuracy_per_factor"].items()})
@@ -249,31 +245,27 @@ for beta in BETAS:
         print(f"beta={beta:g} seed={seed}: {how}, {time.perf_counter() - started:.0f} s so far")
 
 # %%
-def vae_representation(model):
-    return lambda x: model.embed(pooled(x).to(model.device))  # the posterior mean mu(x), (B, 10)
-
-
 def representations(seed: int) -> dict:
     """Every representation of the comparison, for one seed: name -> function of images."""
-    x_seed = pooled(grid.render(grid.sample_factors(n_fit, generator(200 + seed)))).flatten(1).double().cpu().numpy()
+    x_seed = seen.render(seen.sample_factors(n_fit, generator(200 + seed))).flatten(1).double().cpu().numpy()
     torch.manual_seed(seed)
     untrained = VAE(latent_dim=10, encoder="conv32", image_shape=(1, 32, 32)).to(device).eval()
     reps = {
-        "raw pixels": lambda x: pooled(x, 16).flatten(1),
+        "raw pixels": lambda x: F.avg_pool2d(x, 2).flatten(1),  # 32x32 -> 16x16: 256 numbers
         "PCA": sklearn_representation(PCA(n_components=10, random_state=seed).fit(x_seed)),
         "ICA": sklearn_representation(FastICA(n_components=10, whiten="unit-variance", max_iter=100 if FAST else 2000, tol=1e-3,
                                               random_state=seed).fit(x_seed)),
-        "untrained VAE": vae_representation(untrained),
+        "untrained VAE": untrained.embed,  # the posterior mean mu(x), (B, 10)
     }
     for beta in BETAS:
-        reps["VAE (β=1)" if beta == 1 else f"β-VAE (β={beta:g})"] = vae_representation(vaes[beta, seed])
+        reps["VAE (β=1)" if beta == 1 else f"β-VAE (β={beta:g})"] = vaes[beta, seed].embed
     return reps
 
 
 caches = {}  # (name, seed) -> CodeCache: the grid encoded once per representation and seed
 started = time.perf_counter()
 for seed in SEEDS:
-    for name, cache in encode_grid(grid, representations(seed), batch_size=2048).items():  # renders the grid once
+    for name, cache in encode_grid(seen, representations(seed), batch_size=2048).items():  # renders the grid once
         caches[name, seed] = cache
 print(f"encoded {len(caches)} representations of {len(grid):,} images in {time.perf_counter() - started:.0f} s")
 names = list(dict.fromkeys(name for name, _ in caches))
@@ -285,7 +277,7 @@ names = list(dict.fromkeys(name for name, _ in caches))
 # over seeds and the dots the seeds themselves. The dashed line is chance, $1/K$.
 
 # %%
-higgins_scores = {name: [metrics.higgins(grid, caches[name, seed], generator=generator(seed), **HIGGINS)["eval_accuracy"]
+higgins_scores = {name: [metrics.higgins(seen, caches[name, seed], generator=generator(seed), **HIGGINS)["eval_accuracy"]
                          for seed in SEEDS] for name in names}
 for name, values in higgins_scores.items():
     print(f"{name:16s} {np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}")
@@ -314,7 +306,7 @@ display(score_bars(higgins_scores, chance=1 / K, ylabel="Higgins metric (eval ac
 
 # %%
 MIG = dict(n_points=10_000) if not FAST else dict(n_points=500)
-mig_results = {name: metrics.mig(grid, caches[name, SEEDS[0]], generator=generator(0), **MIG)
+mig_results = {name: metrics.mig(seen, caches[name, SEEDS[0]], generator=generator(0), **MIG)
                for name in ("PCA", "ICA", names[-1])}
 for name in ("PCA", "ICA"):
     codes = caches[name, SEEDS[0]].codes
@@ -348,7 +340,7 @@ for name, fn in (("ideal code", oracle), ("ideal code, rotated", rotated_oracle)
                         "MIG": [metrics.mig(oracle_grid, fn, generator=generator(s), **MIG)["mig"] for s in SEEDS]}
 for name in ("untrained VAE", "PCA"):
     saturation[name] = {"Higgins": higgins_scores[name],
-                        "MIG": [metrics.mig(grid, caches[name, s], generator=generator(s), **MIG)["mig"] for s in SEEDS]}
+                        "MIG": [metrics.mig(seen, caches[name, s], generator=generator(s), **MIG)["mig"] for s in SEEDS]}
 for name, row in saturation.items():
     print(f"{name:20s} Higgins {np.mean(row['Higgins']):.3f}   MIG {np.mean(row['MIG']):.3f}")
 display(grouped_score_bars(saturation, title="Higgins stays high on entangled codes; MIG does not"))
@@ -399,7 +391,7 @@ for seed in SEEDS:
         for label, value in all_metrics(oracle_grid, fn, seed).items():
             table[name].setdefault(label, []).append(value)
     for name in names[1:]:
-        for label, value in all_metrics(grid, caches[name, seed], seed).items():
+        for label, value in all_metrics(seen, caches[name, seed], seed).items():
             table.setdefault(name, {}).setdefault(label, []).append(value)
 print(f"all metrics, {len(table)} representations x {len(SEEDS)} seeds: {time.perf_counter() - started:.0f} s")
 print(f"{'':22s}" + "".join(f"{label[:12]:>14s}" for label in SIZES))

@@ -34,12 +34,11 @@ if "google.colab" in sys.modules:
 # %%
 import matplotlib.pyplot as plt  # noqa: F401  (activates inline figures)
 import torch
-import torch.nn.functional as F
 from IPython.display import display
 
 import vaecourse
 from vaecourse import check, metrics, objectives
-from vaecourse.data import DSprites
+from vaecourse.data import DSprites, Pooled
 from vaecourse.models import VAE
 from vaecourse.objectives import elbo_terms
 from vaecourse.viz import kl_per_dimension_figure
@@ -141,14 +140,13 @@ if not check.active_latents(active_latents):
 # function.
 
 # %%
-dsprites = DSprites(device=device)
+dsprites32 = Pooled(DSprites(device=device), side=32)  # 64x64 pooled to 32x32, as in the lecture
 torch.manual_seed(0)
 model = VAE(latent_dim=10, encoder="conv32", image_shape=(1, 32, 32), logvar_bias=-4.0).to(device)  # as in the lecture
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 epsilon, lr_dual, beta = 8.0, 0.01, 1.0
 steps = 20 if FAST else 1500  # about 1.5 minutes on a 2-core laptop CPU
-for step, (x, _) in enumerate(dsprites.batches(64, steps, generator=generator)):
-    x = F.avg_pool2d(x, 2)  # 64x64 -> 32x32, as in the lecture
+for step, (x, _) in enumerate(dsprites32.batches(64, steps, generator=generator)):
     log_px_z, kl = elbo_terms(model(x), x)  # (B,), (B,)
     loss = beta_vae_loss(log_px_z, kl, beta)  # the multiplier, frozen for this step, is beta
     optimizer.zero_grad()
@@ -161,7 +159,7 @@ for step, (x, _) in enumerate(dsprites.batches(64, steps, generator=generator)):
 # %%
 model.eval()
 with torch.no_grad():
-    q = model.encode(F.avg_pool2d(dsprites.sample(512, generator=generator)[0], 2))
+    q = model.encode(dsprites32.sample(512, generator=generator)[0])
 per_dim = metrics.kl_per_dimension(q.mu, q.logvar)  # (B, D)
 print("active latents (mean KL > 0.1 nats), largest first:", active_latents(per_dim, 0.1).tolist())
 display(kl_per_dimension_figure({"your constrained run": per_dim.mean(0)}))

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vaecourse.data.epochs import shuffled_epochs
 from vaecourse.runtime import default_device
 
 Callback = Callable[[int, torch.nn.Module, object], None]
@@ -95,11 +96,8 @@ def _first_tensor(batch) -> Tensor:
 
 def _tensor_batches(data: Tensor, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
     """Endless shuffled minibatches from an in-memory tensor of examples (epochs back to back)."""
-    n = data.shape[0]
-    while True:
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
-            yield data[order[start:start + batch_size]]
+    for index in shuffled_epochs(data.shape[0], batch_size, generator):
+        yield data[index]
 
 
 def _batches(data, batch_size: int, generator: torch.Generator) -> tuple[Iterator, int | None]:

@@ -17,7 +17,8 @@ from vaecourse.data.dsprites import (
     DSprites,
 )
 from vaecourse.data.dsprites_official import OfficialDSprites, git_blob_id, load_official_dsprites
-from vaecourse.data.views import SubGrid, cpu_subgrid  # a data set seen differently is a data set
+from vaecourse.data.views import Pooled, SubGrid, cpu_subgrid  # a data set seen differently is a data set
+from vaecourse.data.epochs import shuffled_epochs
 from vaecourse.data.catalog import DATASETS, TrainingData, make_dataset  # the data sets a run names
 from vaecourse.data.pendulum import Pendulum, render_scene as render_pendulum  # chapter 5
 
@@ -30,8 +31,8 @@ from vaecourse.data.mnist import (  # chapter 4: handwritten digits
 )
 
 __all__ = [
-    "GroundTruthDataset", "check_dataset", "mixed_radix_bases", "SubGrid", "cpu_subgrid",
-    "DATASETS", "TrainingData", "make_dataset",
+    "GroundTruthDataset", "check_dataset", "mixed_radix_bases", "Pooled", "SubGrid", "cpu_subgrid",
+    "DATASETS", "TrainingData", "make_dataset", "shuffled_epochs",
     "FactorImages", "DownloadError",
     "DSprites", "OfficialDSprites", "load_official_dsprites", "git_blob_id", "default_cache_dir",
     "DSPRITES_FACTOR_NAMES", "DSPRITES_FACTOR_SIZES", "DSPRITES_SHAPE_NAMES",

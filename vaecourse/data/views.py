@@ -1,23 +1,79 @@
 """Views: a ground-truth data set seen differently is itself a ground-truth data set.
 
+- :class:`Pooled` average-pools the images to a smaller side and leaves the factors alone:
+  ``Pooled(DSprites(), side=32)`` is dSprites as chapters 2 and 3's ``conv32`` models see it (each pixel the fraction
+  of its 2x2 block that is on, so grey edge pixels keep the sub-pixel position);
 - :class:`SubGrid` keeps some classes of some factors (classes renumbered 0..n-1): a smaller grid, e.g. the
   documented CPU subsample of dSprites (:func:`cpu_subgrid`: every 4th orientation and every 2nd position, all
   shapes and scales, 46,080 of 737,280 images), on which metrics run in seconds rather than minutes on a CPU.
 
 A view renders and reads factor values through its parent, so a model trained on it, the metrics scoring it and
-``evaluate`` all see the same images.
+``evaluate`` all see the same images, and the model's representation function is simply ``model.embed``. Views
+compose: ``Pooled(cpu_subgrid(DSprites()), side=32)``.
 
 Shape letters: n or B examples, K factors, C channels, H rows, W columns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from vaecourse.data.base import GroundTruthDataset, check_dataset
+
+
+class Pooled(GroundTruthDataset):
+    """``dataset``'s images average-pooled to ``side`` x ``side``; the factors, their values and the grid unchanged.
+
+    ``side`` must divide the parent's (square) image side. ``render``, ``sample`` and ``batches`` (for a parent that
+    streams batches, such as ``DSprites.batches``) pool what the parent draws, on the parent's device, and draw
+    exactly the random numbers the parent would.
+    """
+
+    def __init__(self, dataset, side: int):
+        check_dataset(dataset, "Pooled")
+        shape = getattr(dataset, "image_shape", None)
+        if shape is None or len(shape) != 3 or shape[1] != shape[2]:
+            raise ValueError(f"Pooled needs a data set of square images with image_shape (C, H, H); "
+                             f"{type(dataset).__name__} has image_shape {shape}")
+        if isinstance(side, bool) or not isinstance(side, int) or side < 1 or shape[1] % side:
+            raise ValueError(f"Pooled: {type(dataset).__name__}'s {shape[1]}x{shape[2]} images can be average-pooled "
+                             f"to a side that divides {shape[1]}, got side={side!r}")
+        self.parent, self.side = dataset, side
+        self.kernel = shape[1] // side  # pixels per side of each averaged block
+        self.factor_names = tuple(dataset.factor_names)
+        self.factor_sizes = tuple(dataset.factor_sizes)
+        self.device = dataset.device
+
+    def __repr__(self) -> str:
+        return f"Pooled({self.parent!r}, side={self.side})"
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.parent.image_shape[0], self.side, self.side)
+
+    def pool(self, x: Tensor) -> Tensor:
+        """Parent images ``(B, C, H, H)`` -> ``(B, C, side, side)``, each pixel the mean of its block."""
+        return F.avg_pool2d(x, self.kernel) if self.kernel > 1 else x
+
+    def render(self, factors) -> Tensor:
+        return self.pool(self.parent.render(factors))
+
+    def factor_values(self, factors) -> Tensor:
+        return self.parent.factor_values(factors)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        x, factors = self.parent.sample(n, generator)
+        return self.pool(x), factors
+
+    def batches(self, batch_size: int, steps: int | None = None,
+                generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, ...]]:
+        """The parent's batches ``(images, factors or labels, ...)`` with the images pooled."""
+        for x, *rest in self.parent.batches(batch_size, steps, generator):
+            yield (self.pool(x), *rest)
 
 
 class SubGrid(GroundTruthDataset):
@@ -74,4 +130,4 @@ def cpu_subgrid(dataset, orientation_step: int = 4, position_step: int = 2) -> S
                    posX=range(0, size["posX"], position_step), posY=range(0, size["posY"], position_step))
 
 
-__all__ = ["SubGrid", "cpu_subgrid"]
+__all__ = ["Pooled", "SubGrid", "cpu_subgrid"]

@@ -187,19 +187,5 @@ def sklearn_seed(generator: torch.Generator) -> int:
     return int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
 
 
-def as_representation(fn: Callable[[Tensor], Tensor], transform: Callable[[Tensor], Tensor] | None = None,
-                      device: str | torch.device | None = None) -> RepresentationFn:
-    """Wrap ``fn`` (e.g. ``model.embed``) as a representation: images -> ``transform`` -> ``device`` -> codes."""
-
-    def representation(x: Tensor) -> Tensor:
-        if transform is not None:
-            x = transform(x)
-        if device is not None:
-            x = x.to(device)
-        return fn(x)
-
-    return representation
-
-
-__all__ = ["CodeCache", "CodeSource", "DEFAULT_ENCODE_BATCH", "RepresentationFn", "as_representation", "encode_grid",
+__all__ = ["CodeCache", "CodeSource", "DEFAULT_ENCODE_BATCH", "RepresentationFn", "encode_grid",
            "factor_code_batch", "sklearn_seed", "train_eval_codes"]
