@@ -143,14 +143,14 @@ def child(setting: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- the parent
 def _cpu_busy() -> float:
-    """Seconds all CPUs were busy since boot (/proc/stat first line), 0 where unknown."""
+    """Seconds the CPUs this benchmark may use were busy since boot (/proc/stat), 0 where unknown."""
+    from vaecourse.threads import allowed_cpus, parse_proc_stat
+
     try:
         with open("/proc/stat") as handle:
-            fields = handle.readline().split()
+            return parse_proc_stat(handle.read(), allowed_cpus(), os.sysconf("SC_CLK_TCK"))[0]
     except OSError:
         return 0.0
-    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def _proc_cpu(pid: int) -> float:
