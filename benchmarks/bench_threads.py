@@ -1,7 +1,8 @@
 """Images/s of chapter 2's training step, quiet and beside N busy processes, for each CPU thread setting (issue 17).
 
-The step: the library's conv32 VAE (latent 10, logvar_bias -4) with beta_vae(beta=4), batch 64, Adam 1e-3, on
-32x32 images held in memory (dSprites-like: random binary 64x64 pooled 2x2). One subprocess per setting and
+The step: chapter 2's, i.e. the library's conv32 VAE (latent 10, logvar_bias -4) with beta_vae(beta=4), batch 64,
+Adam 1e-3, on dSprites rendered each step and average-pooled to 32x32 (``--data dsprites``, the notebook's stream),
+or on random binary 64x64 images pooled the same way and held in memory (``--data memory``: the model alone). One subprocess per setting and
 round, started with a clean thread environment (OMP_NUM_THREADS, OMP_WAIT_POLICY, GOMP_SPINCOUNT,
 MKL_NUM_THREADS and VAECOURSE_THREADS removed, then the setting's own variables added), so each setting gets a
 fresh libgomp. In each round, every setting is timed quiet, then with ``--busy`` competing processes this script
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import itertools
 import json
 import os
 import signal
@@ -74,6 +76,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--busy", type=int, default=1, help="competing busy processes in the loaded case")
     parser.add_argument("--busy-limit", type=float, default=60.0, help="a busy process ends itself after this")
     parser.add_argument("--settings", nargs="*", choices=list(SETTINGS), help="a subset of the settings")
+    parser.add_argument("--data", choices=["dsprites", "memory"], default="dsprites",
+                        help="dsprites: rendered each step (chapter 2's stream); memory: random images held in memory")
     parser.add_argument("--json", help="also write the raw measurements here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -89,7 +93,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # ----------------------------------------------------------------------------------------------- the child
-def child(setting: str) -> None:
+def child(setting: str, data_kind: str) -> None:
     """Build the step, then answer 'run SECONDS' lines on stdin with 'images/s threads' on stdout."""
     threads, _, late_env = SETTINGS[setting]
     import torch
@@ -106,18 +110,18 @@ def child(setting: str) -> None:
     from vaecourse.objectives import beta_vae
 
     torch.manual_seed(0)
-    data = F.avg_pool2d((torch.rand(1024, 1, 64, 64) > 0.5).float(), 2)  # (N, 1, 32, 32)
     model = VAE(latent_dim=10, encoder="conv32", image_shape=(1, 32, 32), logvar_bias=-4.0)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    order = torch.randperm(len(data))
-    position = 0
+    if data_kind == "dsprites":
+        from vaecourse.data import DSprites
+        stream = DSprites().batches(BATCH, generator=torch.Generator().manual_seed(0))
+        batches = (images for images, _ in stream)
+    else:
+        data = (torch.rand(1024, 1, 64, 64) > 0.5).float()
+        batches = (data[torch.randint(len(data), (BATCH,))] for _ in itertools.count())
 
     def step():
-        nonlocal position
-        if position + BATCH > len(data):
-            position = 0
-        x = data[order[position:position + BATCH]]
-        position += BATCH
+        x = F.avg_pool2d(next(batches), 2)  # (B, 1, 32, 32), the notebook's pool()
         loss = beta_vae(model(x), x, beta=4.0).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -195,7 +199,7 @@ def child_env(setting: str) -> dict[str, str]:
 
 def measure(args, setting: str) -> dict:
     """One child: quiet window, then loaded window. Returns images/s, threads, loadavg, background cores."""
-    proc = subprocess.Popen([sys.executable, __file__, "--child", setting], env=child_env(setting),
+    proc = subprocess.Popen([sys.executable, __file__, "--child", setting, "--data", args.data], env=child_env(setting),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     _CHILDREN.append(proc)
     if proc.stdout.readline().strip() != "ready":
@@ -236,12 +240,12 @@ def measure(args, setting: str) -> dict:
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.child:
-        child(args.child)
+        child(args.child, args.data)
         return
     atexit.register(_kill_children)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    print(f"chapter 2 step (conv32 beta-VAE, batch {BATCH}) on {len(os.sched_getaffinity(0))} cores; "
+    print(f"chapter 2 step (conv32 beta-VAE, batch {BATCH}, data: {args.data}) on {len(os.sched_getaffinity(0))} cores; "
           f"{args.rounds} round(s), {args.window} s windows, loaded = {args.busy} busy process(es); "
           f"loadavg before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     results: dict[str, list[dict]] = {s: [] for s in args.settings}
