@@ -74,6 +74,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--settle", type=float, default=1.0,
                         help="untimed seconds of steps before each window (the load starts before them)")
     parser.add_argument("--busy", type=int, default=1, help="competing busy processes in the loaded case")
+    parser.add_argument("--busy-nice", type=int, default=0, help="niceness of the busy processes (0: as ours)")
     parser.add_argument("--busy-limit", type=float, default=60.0, help="a busy process ends itself after this")
     parser.add_argument("--settings", nargs="*", choices=list(SETTINGS), help="a subset of the settings")
     parser.add_argument("--data", choices=["dsprites", "memory"], default="dsprites",
@@ -174,8 +175,8 @@ def _loadavg() -> float:
         return float("nan")
 
 
-def start_busy(n: int, limit: float) -> list[subprocess.Popen]:
-    code = f"import time\nend = time.monotonic() + {limit}\nwhile time.monotonic() < end:\n    pass\n"
+def start_busy(n: int, limit: float, nice: int = 0) -> list[subprocess.Popen]:
+    code = f"import os, time\nos.nice({nice})\nend = time.monotonic() + {limit}\nwhile time.monotonic() < end:\n    pass\n"
     procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
     _CHILDREN.extend(procs)
     return procs
@@ -221,7 +222,7 @@ def measure(args, setting: str) -> dict:
 
     try:
         quiet = window([])
-        competitors = start_busy(args.busy, args.busy_limit)
+        competitors = start_busy(args.busy, args.busy_limit, args.busy_nice)
         try:
             loaded = window(competitors)
         finally:
@@ -246,7 +247,8 @@ def main(argv=None) -> None:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     print(f"chapter 2 step (conv32 beta-VAE, batch {BATCH}, data: {args.data}) on {len(os.sched_getaffinity(0))} cores; "
-          f"{args.rounds} round(s), {args.window} s windows, loaded = {args.busy} busy process(es); "
+          f"{args.rounds} round(s), {args.window} s windows, loaded = {args.busy} busy process(es) at nice "
+          f"{args.busy_nice}; "
           f"loadavg before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     results: dict[str, list[dict]] = {s: [] for s in args.settings}
     started = time.monotonic()

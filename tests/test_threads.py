@@ -25,6 +25,7 @@ def test_proc_stat_sums_the_allowed_cpus_busy_and_total():
     assert parse_proc_stat(STAT, [0], 100) == (3.8, 10.0)
     assert parse_proc_stat(STAT, [0, 1], 100) == (5.3, 20.0)
     assert parse_proc_stat(STAT, [1], 50) == (3.0, 20.0)
+    assert parse_proc_stat(STAT, [0], 100, count_nice=False) == (3.7, 10.0)  # niced time (10) counts as free
 
 
 def test_proc_stat_errors_name_what_is_missing():

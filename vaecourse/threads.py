@@ -10,6 +10,7 @@ something else keeps busy.
 
 How: ``/proc/stat`` counts, per CPU, the time spent busy since boot; this process's own CPU time
 (``time.process_time``, all its threads) is subtracted, which leaves the cores busy with *other* processes.
+Niced processes (nice > 0) are not counted: the scheduler gives their cores to us.
 ``ThreadGovernor.update`` re-reads it at most every ``interval`` seconds (a file read, ~50 us) and calls
 ``torch.set_num_threads`` only when the choice changes. ``fit`` calls it every step; importing ``vaecourse``
 makes the first choice and, inside IPython/Jupyter, re-checks before each cell runs, so evaluation cells get
@@ -54,11 +55,13 @@ def allowed_cpus() -> list[int]:
     return list(range(os.cpu_count() or 1))
 
 
-def parse_proc_stat(text: str, cpus: list[int], ticks_per_second: float) -> tuple[float, float]:
+def parse_proc_stat(text: str, cpus: list[int], ticks_per_second: float, *,
+                    count_nice: bool = True) -> tuple[float, float]:
     """(busy, total) seconds of the per-CPU lines ``cpuN`` of /proc/stat for N in ``cpus``.
 
     Fields (proc(5)): user nice system idle iowait irq softirq steal [guest guest_nice]; guest time is already
     inside user, so busy = user + nice + system + irq + softirq + steal and total = busy + idle + iowait.
+    ``count_nice=False`` counts the time of niced processes (nice > 0) as free: they yield a core to us.
 
     >>> parse_proc_stat("cpu  9 0 9 9 0 0 0 0\\ncpu0 10 2 3 80 5 0 0 0 0 0\\ncpu1 1 0 1 98 0 0 0 0\\n", [0], 100)
     (0.15, 1.0)
@@ -73,9 +76,9 @@ def parse_proc_stat(text: str, cpus: list[int], ticks_per_second: float) -> tupl
         if len(fields) < 9:
             raise ValueError(f"/proc/stat line {line!r}: expected at least 8 counters after the CPU name")
         user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
-        work = user + nice + system + irq + softirq + steal
-        busy += work
-        total += work + idle + iowait
+        work = user + system + irq + softirq + steal
+        busy += work + (nice if count_nice else 0)
+        total += work + nice + idle + iowait
         found += 1
     if found != len(wanted):
         raise ValueError(f"/proc/stat lists {found} of the CPUs {sorted(cpus)} this process may use")
@@ -88,7 +91,9 @@ def read_cpu(path: str = "/proc/stat") -> CpuReading | None:
     try:
         with open(path) as handle:
             text = handle.read()
-        busy, total = parse_proc_stat(text, cpus, os.sysconf("SC_CLK_TCK"))
+        # Niced processes give way to ours, so their time counts as free, unless we are niced too (then our
+        # own time is in that column and is subtracted below).
+        busy, total = parse_proc_stat(text, cpus, os.sysconf("SC_CLK_TCK"), count_nice=os.nice(0) > 0)
     except (OSError, ValueError, AttributeError):
         return None
     return CpuReading(busy=busy, total=total, own=time.process_time(), cpus=len(cpus))
