@@ -11,7 +11,7 @@ something else keeps busy.
 How: ``/proc/stat`` counts, per CPU, the time spent busy since boot; this process's own CPU time
 (``time.process_time``, all its threads) is subtracted, which leaves the cores busy with *other* processes.
 Niced processes (nice > 0) are not counted: the scheduler gives their cores to us.
-``ThreadGovernor.update`` re-reads it at most every ``interval`` seconds (a file read, ~50 us) and calls
+``ThreadGovernor.update`` re-reads it at most every ``interval`` seconds (a file read, about 0.1 ms) and calls
 ``torch.set_num_threads`` only when the choice changes. ``fit`` calls it every step; importing ``vaecourse``
 makes the first choice and, inside IPython/Jupyter, re-checks before each cell runs, so evaluation cells get
 it too. Where ``/proc/stat`` does not exist (macOS, Windows) nothing is changed.
@@ -19,7 +19,9 @@ it too. Where ``/proc/stat`` does not exist (macOS, Windows) nothing is changed.
 Settings: ``VAECOURSE_THREADS=N`` fixes N threads (no adapting); ``OMP_NUM_THREADS`` (or a
 ``torch.set_num_threads`` call of your own) caps the count the governor may use.
 
-This module does not import torch at import time: ``vaecourse/__init__`` reads it before torch is loaded.
+Environment variables are not the fix: libgomp reads ``OMP_WAIT_POLICY``/``GOMP_SPINCOUNT`` once, when torch
+loads it, so a notebook that imports torch first could not be helped (measured, docs/performance.md), and no
+spin setting was both fast when quiet and safe under load. ``torch.set_num_threads`` works at any time.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from dataclasses import dataclass
 
 THREADS_ENV = "VAECOURSE_THREADS"
 INTERVAL = 0.5  # seconds between two reads of /proc/stat during training (the reaction time to new load)
-# Hysteresis, in cores: drop a thread when the free cores fall below (threads - DROP_BELOW); add one back only
-# when they exceed (threads + 1 - RAISE_ABOVE). Free cores = cores - cores busy elsewhere.
+# Hysteresis, in cores (free cores = cores - cores busy elsewhere): drop threads when free < threads - DROP_MARGIN;
+# add one back only when free >= threads + 1 - RAISE_MARGIN. On 2 cores: 2 -> 1 above 0.45 cores busy elsewhere,
+# 1 -> 2 below 0.15.
 DROP_MARGIN = 0.45
 RAISE_MARGIN = 0.15
 
