@@ -101,10 +101,8 @@ def child(setting: str, data_kind: str) -> None:
     os.environ.update(late_env)  # too late for libgomp? that is what this setting measures
     import torch.nn.functional as F
 
-    follow = None
     if threads == "auto":
-        import vaecourse  # noqa: F401  (makes the first choice)
-        from vaecourse.threads import follow_load as follow
+        import vaecourse  # noqa: F401  (the first choice, then a re-check after every optimizer.step)
     else:
         torch.set_num_threads(threads)
     from vaecourse.models import VAE
@@ -127,8 +125,6 @@ def child(setting: str, data_kind: str) -> None:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if follow is not None:
-            follow()  # what fit does every step
 
     for _ in range(3):
         step()

@@ -159,24 +159,39 @@ def test_fixed_count_or_no_proc_stat_leaves_the_threads_alone():
     assert gov.update(force=True) == 2 and not gov.enabled and blind.sets == []
 
 
-def test_fit_follows_the_load_on_cpu(monkeypatch):
-    from vaecourse.models import VAE
-    from vaecourse.objectives import elbo
-    from vaecourse.train import fit
-
+def _loaded_governor(monkeypatch):
     machine = FakeMachine(threads_now=2, others=1.0)
     gov = machine.governor()
     gov.update(force=True)
     monkeypatch.setattr(threads, "_GOVERNOR", gov)
+    return machine
+
+
+def test_fit_follows_the_load(monkeypatch):
+    import vaecourse  # noqa: F401  (registers the optimiser-step hook)
+    from vaecourse.models import VAE
+    from vaecourse.objectives import elbo
+    from vaecourse.train import fit
+
+    machine = _loaded_governor(monkeypatch)
     torch.manual_seed(0)
     model = VAE(latent_dim=2, encoder="mlp", image_shape=(1, 4, 4))
-
-    def step_clock(step, model, terms):
-        machine.advance(1.0)
-
     fit(model, elbo, (torch.rand(32, 1, 4, 4) > 0.5).float(), steps=2, batch_size=8, device="cpu",
-        progress=False, callbacks=[step_clock])
+        progress=False, callbacks=[lambda step, model, terms: machine.advance(1.0)])
     assert machine.sets == [1]  # the second step saw one core busy elsewhere
+
+
+def test_a_hand_written_loop_follows_the_load(monkeypatch):
+    import vaecourse  # noqa: F401
+
+    machine = _loaded_governor(monkeypatch)
+    weight = torch.zeros(3, requires_grad=True)
+    optimizer = torch.optim.SGD([weight], lr=0.1)  # any optimiser: the hook is torch's global step hook
+    for _ in range(2):
+        machine.advance(1.0)
+        (weight - 1).pow(2).sum().backward()
+        optimizer.step()
+    assert machine.sets == [1]
 
 
 def test_start_registers_one_pre_run_cell_hook_in_ipython(monkeypatch):

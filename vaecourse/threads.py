@@ -12,9 +12,9 @@ How: ``/proc/stat`` counts, per CPU, the time spent busy since boot; this proces
 (``time.process_time``, all its threads) is subtracted, which leaves the cores busy with *other* processes.
 Niced processes (nice > 0) are not counted: the scheduler gives their cores to us.
 ``ThreadGovernor.update`` re-reads it at most every ``interval`` seconds (a file read, about 0.1 ms) and calls
-``torch.set_num_threads`` only when the choice changes. ``fit`` calls it every step; importing ``vaecourse``
-makes the first choice and, inside IPython/Jupyter, re-checks before each cell runs, so evaluation cells get
-it too. Where ``/proc/stat`` does not exist (macOS, Windows) nothing is changed.
+``torch.set_num_threads`` only when the choice changes. Importing ``vaecourse`` makes the first choice and
+registers a hook that re-checks after every optimiser step (``fit``, hand-written loops, any optimiser) and,
+inside IPython/Jupyter, before each cell runs, so evaluation cells get it too. Where ``/proc/stat`` does not exist (macOS, Windows) nothing is changed.
 
 Settings: ``VAECOURSE_THREADS=N`` fixes N threads (no adapting); ``OMP_NUM_THREADS`` (or a
 ``torch.set_num_threads`` call of your own) caps the count the governor may use.
@@ -215,7 +215,7 @@ _GOVERNOR: ThreadGovernor | None = None
 
 
 def governor() -> ThreadGovernor:
-    """The process-wide governor (created on first use, after torch is imported)."""
+    """The process-wide governor (created on first use; it imports torch)."""
     global _GOVERNOR
     if _GOVERNOR is None:
         _GOVERNOR = ThreadGovernor()
@@ -223,13 +223,24 @@ def governor() -> ThreadGovernor:
 
 
 def follow_load() -> int:
-    """Re-check the load now if the interval has passed; fit calls this every step. Returns the thread count."""
+    """Re-check the load now if the interval has passed (after every optimiser step). Returns the thread count."""
     return governor().update()
 
 
+_STEP_HOOK = None  # the handle of the optimizer-step hook, once registered
+
+
 def start(*, settle_seconds: float = 0.1) -> int:
-    """Make the first choice and, inside IPython, re-check before every cell. Called by ``import vaecourse``."""
+    """Make the first choice; re-check after every optimiser step and, inside IPython, before every cell.
+
+    Called by ``import vaecourse``. The step hook is torch's global ``register_optimizer_step_post_hook``: it
+    covers ``fit``, the loop chapter 1 writes by hand and any loop of the learner's, on every optimiser.
+    """
+    global _STEP_HOOK
     threads = governor().settle(settle_seconds)
+    if _STEP_HOOK is None:
+        from torch.optim.optimizer import register_optimizer_step_post_hook
+        _STEP_HOOK = register_optimizer_step_post_hook(lambda optimizer, args, kwargs: follow_load())
     try:
         from IPython import get_ipython
     except ImportError:

@@ -19,7 +19,6 @@ import torch
 from torch import Tensor
 
 from vaecourse.runtime import default_device
-from vaecourse.threads import follow_load
 
 Callback = Callable[[int, torch.nn.Module, object], None]
 
@@ -224,8 +223,6 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
             if clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
             optimizer.step()
-            if dev.type == "cpu":
-                follow_load()  # fewer CPU threads while other processes keep cores busy (vaecourse/threads.py)
             history.examples += x.shape[0]
             pending.append((step, terms.scalars()))
             if len(pending) >= log_every:
