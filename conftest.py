@@ -12,9 +12,12 @@ os.environ.setdefault("VAECOURSE_FAST", "1")
 
 def pytest_runtest_setup(item):
     """Re-check the load before each test: torch's CPU threads follow the cores other processes leave free
-    (vaecourse/threads.py, docs/performance.md). Notebook kernels do the same before each cell."""
+    (vaecourse/threads.py, docs/performance.md). Here only between tests, not after optimiser steps, so that a
+    test that trains twice and compares sees one thread count. Notebook kernels re-check before each cell and
+    after optimiser steps."""
     threads = sys.modules.get("vaecourse.threads")  # only once a test has imported vaecourse (and torch)
     if threads is not None:
+        threads.STEP_CHECKS = False
         threads.follow_load()
 
 

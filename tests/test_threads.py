@@ -160,6 +160,7 @@ def test_fixed_count_or_no_proc_stat_leaves_the_threads_alone():
 
 
 def _loaded_governor(monkeypatch):
+    monkeypatch.setattr(threads, "STEP_CHECKS", True)  # conftest turns step checks off in the test process
     machine = FakeMachine(threads_now=2, others=1.0)
     gov = machine.governor()
     gov.update(force=True)
@@ -192,6 +193,16 @@ def test_a_hand_written_loop_follows_the_load(monkeypatch):
         (weight - 1).pow(2).sum().backward()
         optimizer.step()
     assert machine.sets == [1]
+    monkeypatch.setattr(threads, "STEP_CHECKS", False)
+    machine.others = 0.0
+    for _ in range(2):
+        machine.advance(1.0)
+        optimizer.step()
+    assert machine.sets == [1]  # switched off: the steps did not look
+
+
+def test_the_test_process_re_checks_between_tests_only():
+    assert threads.STEP_CHECKS is False  # conftest.py: one thread count within a test (exact comparisons)
 
 
 def test_start_registers_one_pre_run_cell_hook_in_ipython(monkeypatch):
