@@ -14,8 +14,10 @@ Reported: median images/s over rounds, and its ratio to the quiet single-thread 
 (/proc/stat minus the benchmark's children) during the window. The goal of issue 17: loaded >= 0.8 and quiet
 >= the quiet ratio of "2 threads (torch default)".
 
-    python benchmarks/bench_threads.py            # 3 rounds, about 4-5 minutes on 2 cores
-    python benchmarks/bench_threads.py --quick    # 1 round, shorter windows, about 1 minute
+    python benchmarks/bench_threads.py            # 3 rounds, all eight settings (about 4 minutes expected quiet;
+                                                  # 9 minutes with 3 s windows on the busy shared machine)
+    python benchmarks/bench_threads.py --quick    # 1 round, six settings, 1.5 s windows (40 s measured)
+    VAECOURSE_THREADS=2 python benchmarks/bench_fit.py   # how any other benchmark gets a fixed thread count
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 round, 1.5 s windows, six settings (~1 minute)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--window", type=float, default=3.0, help="seconds timed per setting and load")
+    parser.add_argument("--window", type=float, default=2.5, help="seconds timed per setting and load")
     parser.add_argument("--settle", type=float, default=1.0,
                         help="untimed seconds of steps before each window (the load starts before them)")
     parser.add_argument("--busy", type=int, default=1, help="competing busy processes in the loaded case")
