@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -249,11 +250,8 @@ def start(*, settle_seconds: float = 0.1) -> int:
     if _STEP_HOOK is None:
         from torch.optim.optimizer import register_optimizer_step_post_hook
         _STEP_HOOK = register_optimizer_step_post_hook(_after_step)
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return threads
-    shell = get_ipython()
+    ipython = sys.modules.get("IPython")  # inside a kernel it is already loaded; never import it here
+    shell = ipython.get_ipython() if ipython is not None else None
     if shell is not None and not getattr(shell, "_vaecourse_follow_load", False):
         shell.events.register("pre_run_cell", lambda *_: follow_load())
         shell._vaecourse_follow_load = True
