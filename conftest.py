@@ -1,11 +1,24 @@
-"""Test-wide settings: FAST mode for every notebook kernel nbval starts, and the gpu / browser markers."""
+"""Test-wide settings: FAST mode for every notebook kernel nbval starts, the thread governor before each test,
+and the gpu / browser markers."""
 
 import os
+import sys
 
 import pytest
 
 # nbval's kernels inherit this process's environment: notebooks run their FAST (CI-sized) path.
 os.environ.setdefault("VAECOURSE_FAST", "1")
+
+
+def pytest_runtest_setup(item):
+    """Re-check the load before each test: torch's CPU threads follow the cores other processes leave free
+    (vaecourse/threads.py, docs/performance.md). Here only between tests, not after optimiser steps, so that a
+    test that trains twice and compares sees one thread count. Notebook kernels re-check before each cell and
+    after optimiser steps."""
+    threads = sys.modules.get("vaecourse.threads")  # only once a test has imported vaecourse (and torch)
+    if threads is not None:
+        threads.STEP_CHECKS = False
+        threads.follow_load()
 
 
 CHROMIUM = os.environ.get("VAECOURSE_CHROMIUM", "/usr/bin/chromium")  # Debian's Chromium (apt-get install chromium)

@@ -159,7 +159,8 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
                batches (a DataLoader, ``DSprites.batches(...)``); batches may be (images, factors) tuples.
     steps      optimiser steps to take, or ``epochs`` over the data (needs a known epoch length).
     device     "auto" picks cuda, then mps, then cpu; the model and every batch are moved there.
-    seed       seeds torch (and the shuffling) so CPU runs repeat exactly; None leaves RNGs alone.
+    seed       seeds torch (and the shuffling) so CPU runs repeat exactly at one thread count (the thread
+               governor may change it with the load: VAECOURSE_THREADS=N fixes it); None leaves RNGs alone.
     transform  applied to each batch on the device (e.g. dynamic binarisation, pooling).
     log_every  steps between reads of the terms from the device (1 on CPU, 10 on accelerators): also
                how often non-finite values are looked for.
