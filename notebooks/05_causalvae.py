@@ -55,16 +55,15 @@ import torch
 from IPython.display import display
 
 import vaecourse
-from vaecourse import checkpoints, pretrained, scm
+from vaecourse import checkpoints, pretrained, recipes, scm
 from vaecourse.data import Pendulum
 from vaecourse.data.pendulum import CONCEPTS, TRUE_GRAPH
+from vaecourse.graph_fit import learn_graph_from_labels
 from vaecourse.metrics.causal import (intervention_fidelity, label_values, structural_hamming_distance,
                                       train_concept_regressor)
 from vaecourse.metrics.mic import mic_tic_score
-from vaecourse.models import VAE, CausalVAE, ConditionalVAE
 from vaecourse.models.causal import MaskLayer
-from vaecourse.graph_fit import learn_graph_from_labels
-from vaecourse.objectives import CausalObjective, beta_vae, conditional_vae_loss, dag_constraint, noise_dependence
+from vaecourse.objectives import dag_constraint, noise_dependence
 from vaecourse.train import History, fit
 from vaecourse.viz import (adjacency_figure, history_figure, image_grid, intervention_grid_figure, mic_matrix_figure,
                            score_figure, scm_scatter_figure)
@@ -73,7 +72,7 @@ from vaecourse.widgets import intervention_explorer
 FAST = vaecourse.fast_mode()  # CI sets VAECOURSE_FAST=1: tiny runs that only prove the notebook works
 device = vaecourse.default_device("auto")  # cuda, then mps, then cpu
 generator = vaecourse.seed_everything(0)
-SIZE = 32
+SIZE = recipes.get("ch5-causalvae").image_size  # 32x32 RGB, as every chapter-5 recipe
 print(f"vaecourse {vaecourse.__version__}, torch {torch.__version__}, device {device}, FAST={FAST}")
 
 # %% [markdown]
@@ -143,7 +142,8 @@ for name, model, order in (("chain", scm.chain(), [2, 1, 0]), ("collider", scm.c
 # are their effects. The grid of the paper has 84 × 87 = 7,308 images; a fixed 20% is the test set.
 
 # %%
-SHADOW_NOISE = 1.0  # scene units: each shadow's own exogenous noise (eps_l, eps_p); 0 is the paper's scene
+SHADOW_NOISE = recipes.get("ch5-causalvae").shadow_noise  # 1.0 scene units: each shadow's own exogenous noise
+# (eps_l, eps_p), as the chapter's recipes train with; 0 is the paper's scene
 data = Pendulum(size=SIZE, device=device, shadow_noise=SHADOW_NOISE)
 print(f"{len(data)} images, train {len(data.split_indices('train'))}, test {len(data.split_indices('test'))}; "
       f"concepts {CONCEPTS}")
@@ -209,22 +209,16 @@ print("H(graph with the edge shadow_length -> theta added) =",
 RETRAIN = False
 INDEPENDENT = "CausalVAE + independence"
 NAMES = {"CausalVAE": "ch5_causalvae_pendulum32", INDEPENDENT: "ch5_causalvae_indep_pendulum32",
-         "conditional VAE": "ch5_cvae_pendulum32", "β-VAE": "ch5_betavae_pendulum32"}
+         "conditional VAE": "ch5_cvae_pendulum32", "β-VAE": "ch5_betavae_pendulum32"}  # the shipped checkpoints
+RECIPES = {"CausalVAE": recipes.get("ch5-causalvae"), INDEPENDENT: recipes.get("ch5-causalvae-indep"),
+           "conditional VAE": recipes.get("ch5-cvae"), "β-VAE": recipes.get("ch5-betavae")}  # how each was trained
 shipped = all(pretrained.available(name) for name in NAMES.values())
-steps = {kind: 5 for kind in NAMES} if FAST else \
-    {"CausalVAE": 6000, INDEPENDENT: 6000, "conditional VAE": 2000, "β-VAE": 2000}
+steps = {kind: 5 if FAST else recipe.steps for kind, recipe in RECIPES.items()}  # 6,000 / 6,000 / 2,000 / 2,000
 
 
 def build(kind):
     torch.manual_seed(0)
-    if kind == "CausalVAE":
-        return CausalVAE(concept_dim=4, encoder="conv32", image_shape=(3, SIZE, SIZE), a_init="zero")
-    if kind == INDEPENDENT:
-        return CausalVAE(concept_dim=4, encoder="conv32", image_shape=(3, SIZE, SIZE), a_init="zero",
-                         graph_from="labels")
-    if kind == "conditional VAE":
-        return ConditionalVAE(concept_dim=4, encoder="conv32", image_shape=(3, SIZE, SIZE))
-    return VAE(latent_dim=16, encoder="conv32", image_shape=(3, SIZE, SIZE), logvar_bias=-4)  # chapter 2's recipe
+    return recipes.make_model(RECIPES[kind], data.image_shape)  # e.g. CausalVAE(concept_dim=4, encoder="conv32", ...)
 
 
 models, histories = {}, {}
@@ -236,11 +230,8 @@ if shipped and not RETRAIN and not FAST:
 else:
     for kind in NAMES:
         model = build(kind)
-        objective = {"CausalVAE": CausalObjective(), INDEPENDENT: CausalObjective(label_fit="mask", independence=10.0),
-                     "conditional VAE": conditional_vae_loss,
-                     "β-VAE": lambda out, x, step: beta_vae(out, x, beta=4.0, step=step, warmup_steps=0)}[kind]
-        optimizer = torch.optim.Adam(model.parameter_groups(1e-3) if isinstance(model, CausalVAE) and model.causal
-                                     else model.parameters(), lr=1e-3)
+        objective = recipes.make_objective(RECIPES[kind], model)  # CausalObjective(label_fit=..., independence=...), ...
+        optimizer = recipes.make_optimizer(RECIPES[kind], model)  # Adam 1e-3 (CausalVAE's A at 1e-2)
         started = time.perf_counter()
         histories[kind] = fit(model, objective, data.batches(64, steps[kind], generator), steps=steps[kind],
                               optimizer=optimizer, device=device, progress=not FAST, desc=kind)
