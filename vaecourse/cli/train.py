@@ -100,8 +100,7 @@ def _write_logs(out: Path, history) -> None:
     for i, step in enumerate(history.steps):
         writer.writerow([step, *(f"{history.records[k][i]:.6g}" for k in keys)])
     atomic_write(out.with_suffix(".csv"), lambda tmp: Path(tmp).write_text(buffer.getvalue()))
-    atomic_write(out.with_suffix(".json"),
-                             lambda tmp: Path(tmp).write_text(json.dumps(history.to_dict())))
+    atomic_write(out.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(history.to_dict())))
 
 
 def _sizes(text: str, flag: str) -> tuple[int, ...]:
