@@ -7,9 +7,10 @@ and the |rho| of the distinct latents matched to posX / posY / scale
 process has used ``--cpu-budget`` CPU seconds. CPU seconds (not wall) make runs on a shared machine
 comparable; with ``--threads 1`` they are single-core seconds.
 
-    python benchmarks/bench_beta_factors.py --encoder conv32 --image-size 32 --logvar-bias -4 --kl-warmup 0 \
-           --steps 4500 --seeds 0 1 2 3 4          # chapter 2's recipe, five seeds
-    python benchmarks/bench_beta_factors.py --encoder conv32 --image-size 32 --kl-warmup 500 --steps 4500 --seeds 0 1 2
+The run is a recipe (``vaecourse/recipes.py``, default ``ch2-beta4``); the flags below override its fields.
+
+    python benchmarks/bench_beta_factors.py --steps 4500 --seeds 0 1 2 3 4      # chapter 2's recipe, five seeds
+    python benchmarks/bench_beta_factors.py --logvar-bias none --kl-warmup 500 --steps 4500 --seeds 0 1 2  # the old one
     python benchmarks/bench_beta_factors.py --encoder conv64 --image-size 64 --seeds 0 --cpu-budget 600
 """
 
@@ -18,28 +19,32 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from functools import partial
+from dataclasses import replace
 
 import torch
 
-from vaecourse.data import DSprites, Pooled
+from vaecourse import recipes
 from vaecourse.metrics import factor_latent_correlations
-from vaecourse.models import VAE
-from vaecourse.objectives import beta_vae
 from vaecourse.train import History, fit
+
+
+def _float_or_none(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--encoder", default="conv32")
-    p.add_argument("--image-size", type=int, default=32)
-    p.add_argument("--latent-dim", type=int, default=10)
-    p.add_argument("--beta", type=float, default=4.0)
-    p.add_argument("--kl-warmup", type=int, default=0)
-    p.add_argument("--logvar-bias", type=float, default=None, help="VAE(logvar_bias=...): start log sigma^2 there")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--recipe", default="ch2-beta4", choices=tuple(recipes.RECIPES), help="the run (default ch2-beta4)")
+    p.add_argument("--encoder", default=argparse.SUPPRESS)
+    p.add_argument("--image-size", type=int, default=argparse.SUPPRESS)
+    p.add_argument("--latent-dim", type=int, default=argparse.SUPPRESS)
+    p.add_argument("--beta", type=float, default=argparse.SUPPRESS)
+    p.add_argument("--kl-warmup", type=int, default=argparse.SUPPRESS)
+    p.add_argument("--logvar-bias", type=_float_or_none, default=argparse.SUPPRESS,
+                   help="VAE(logvar_bias=...): start log sigma^2 there (none: the default initialisation)")
+    p.add_argument("--batch-size", type=int, default=argparse.SUPPRESS)
+    p.add_argument("--lr", type=float, default=argparse.SUPPRESS)
+    p.add_argument("--steps", type=int, default=argparse.SUPPRESS, help="(default: the recipe's)")
     p.add_argument("--cpu-budget", type=float, default=180.0, help="CPU seconds per seed")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -51,22 +56,22 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    data = Pooled(DSprites(), side=args.image_size)  # what the model sees (64: the renders themselves)
-    print(f"encoder={args.encoder} image={args.image_size} beta={args.beta} warmup={args.kl_warmup} "
-          f"logvar_bias={args.logvar_bias} batch={args.batch_size} lr={args.lr} threads={torch.get_num_threads()}",
-          flush=True)
+    recipe = replace(recipes.get(args.recipe), **{k: v for k, v in vars(args).items() if k in recipes.FIELDS})
+    data = recipes.make_data(recipe, "cpu").dataset  # Pooled(DSprites(), side=image_size): what the model sees
+    print(f"recipe={args.recipe} encoder={recipe.encoder} image={recipe.image_size} beta={recipe.beta} "
+          f"warmup={recipe.kl_warmup} logvar_bias={recipe.logvar_bias} batch={recipe.batch_size} lr={recipe.lr} "
+          f"threads={torch.get_num_threads()}", flush=True)
     finals = []
     for seed in args.seeds:
         torch.manual_seed(seed)
-        model = VAE(latent_dim=args.latent_dim, encoder=args.encoder, image_shape=(1, args.image_size, args.image_size),
-                    logvar_bias=args.logvar_bias)
-        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-        objective = partial(beta_vae, beta=args.beta, warmup_steps=args.kl_warmup)
-        stream = data.batches(args.batch_size, generator=torch.Generator().manual_seed(seed))
+        model = recipes.make_model(recipe, data.image_shape)
+        optimizer = recipes.make_optimizer(recipe, model)
+        objective = recipes.make_objective(recipe, model)
+        stream = data.batches(recipe.batch_size, generator=torch.Generator().manual_seed(seed))
         history, step, first_pass = History(), 0, None
         cpu0, wall0 = time.process_time(), time.perf_counter()
         while True:
-            chunk = min(args.eval_every, args.steps - step)
+            chunk = min(args.eval_every, recipe.steps - step)
             fit(model, objective, stream, steps=chunk, optimizer=optimizer, device="cpu", seed=None,
                 progress=False, start_step=step, history=history)
             step += chunk
@@ -80,7 +85,7 @@ def main(argv=None) -> int:
                   f"kl={last['kl']:.1f} log_px_z={last['log_px_z']:.1f} {rhos} separate={score['separate']}", flush=True)
             if score["separate"] and first_pass is None:
                 first_pass = step
-            if step >= args.steps or cpu >= args.cpu_budget:
+            if step >= recipe.steps or cpu >= args.cpu_budget:
                 break
         finals.append((seed, step, cpu, score["abs_rho"], score["separate"], first_pass))
         if args.save:

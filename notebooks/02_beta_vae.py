@@ -42,7 +42,6 @@ if "google.colab" in sys.modules:
 
 # %%
 import time
-from functools import partial
 
 import matplotlib.pyplot as plt  # noqa: F401  (activates inline figures)
 import numpy as np
@@ -50,13 +49,12 @@ import torch
 from IPython.display import display
 
 import vaecourse
-from vaecourse import pretrained
+from vaecourse import pretrained, recipes
 from vaecourse.data import DSprites, Pooled
 from vaecourse.metrics import active_latents, factor_latent_correlations, model_kl_per_dimension
 from vaecourse.models import VAE
 from vaecourse.objectives import (ConstrainedVAE, beta_vae, capacity_at, elbo, normalised_beta,
                                   unnormalised_beta)
-from vaecourse.train import History, fit
 from vaecourse.viz import (kl_per_dimension_figure, multiplier_figure, rate_distortion_figure, sweep_model_figure,
                            traversal_figure, traversal_row_figure)
 from vaecourse.widgets import beta_explorer, sweep_traversal_explorer
@@ -191,21 +189,19 @@ for side in (64, 32):
 # From scratch, on dSprites rendered on the fly and pooled to 32×32.
 
 # %%
-latent_dim, batch_size, lr, logvar_bias, seed = 10, 64, 1e-3, -4.0, 0
-steps = 40 if FAST else 4500  # about 3 minutes on a 2-core laptop CPU; seconds on a GPU
+recipe4 = recipes.get("ch2-beta4")  # section 2's choices as one named record (vaecourse/recipes.py)
+latent_dim = recipe4.latent_dim
+steps = 40 if FAST else recipe4.steps  # 4,500: about 3 minutes on a 2-core laptop CPU; seconds on a GPU
 
 
-def train_vae(objective, steps, seed=seed, desc="training"):
-    """The recipe of `python -m vaecourse train --encoder conv32 --image-size 32 --logvar-bias -4` (same seeding)."""
-    torch.manual_seed(seed)
-    model = VAE(latent_dim=latent_dim, encoder="conv32", image_shape=(1, 32, 32), logvar_bias=logvar_bias).to(device)
-    stream = dsprites32.batches(batch_size, generator=torch.Generator().manual_seed(seed))
-    history = fit(model, objective, stream, steps=steps, lr=lr, device=device, seed=None, desc=desc)
-    return model.eval(), history
+def train_vae(recipe, steps, desc="training"):
+    """`python -m vaecourse train --recipe NAME` without its checkpoints: the same data view (`dsprites32`), model,
+    objective, optimiser and seeding as the command that wrote the shipped checkpoint."""
+    return recipes.train(recipe, device=device, steps=steps, desc=desc)
 
 
 started = time.perf_counter()
-model4, history4 = train_vae(partial(beta_vae, beta=4.0), steps, desc="beta = 4")
+model4, history4 = train_vae(recipe4, steps, desc="beta = 4")
 print(f"{steps} steps in {time.perf_counter() - started:.0f} s on {device}: "
       f"log p(x|z) {history4.last(100)['log_px_z']:.1f}, KL {history4.last(100)['kl']:.1f} nats")
 
@@ -241,23 +237,22 @@ display(traversal_figure(model4, model4.embed(x_probe).cpu()[0], dims=dims4, lab
 # A sweep over β = 1, 2, 4, 8, 16 and one run of the constrained problem (ε = 8 nats, dual ascent with η = 0.01)
 # takes longer than a lab session on a CPU. On a GPU this notebook trains them here, from scratch, with exactly
 # the settings of section 2; on a CPU it loads the checkpoints the course ships, each written by
-# `python -m vaecourse train` with those same settings (commands, machine, time and scores in
-# `vaecourse/pretrained/README.md`).
+# `python -m vaecourse train` from the same recipes (`ch2-beta1` … `ch2-beta16`, `ch2-constrained`; commands, machine,
+# time and scores in `vaecourse/pretrained/README.md`).
 
 # %%
 BETAS = (1, 2, 4, 8, 16)
-EPSILON, LR_DUAL = 8.0, 0.01
-RUNS = {f"beta={b}": (f"ch2_beta{b}", partial(beta_vae, beta=float(b))) for b in BETAS}
-RUNS["Lagrangian"] = ("ch2_constrained", None)  # a fresh ConstrainedVAE per run: it carries its multiplier
+RUNS = {f"beta={b}": (f"ch2_beta{b}", recipes.get(f"ch2-beta{b}")) for b in BETAS}  # shelf name, recipe
+RUNS["Lagrangian"] = ("ch2_constrained", recipes.get("ch2-constrained"))  # epsilon = 8 nats, dual ascent from beta = 1
+EPSILON = RUNS["Lagrangian"][1].epsilon
 TRAIN_HERE = device.type == "cuda"  # a GPU trains the sweep from scratch; a CPU loads what the course ships
 sweep_steps = steps  # 4,500, as the shipped checkpoints
 
 models, histories = {}, {}
 started = time.perf_counter()
-for label, (name, objective) in RUNS.items():
-    objective = objective or ConstrainedVAE(epsilon=EPSILON, lr_dual=LR_DUAL, beta=1.0)
+for label, (name, recipe) in RUNS.items():
     if TRAIN_HERE or (FAST and not pretrained.available(name)):
-        models[label], histories[label] = train_vae(objective, sweep_steps, desc=label)
+        models[label], histories[label] = train_vae(recipe, sweep_steps, desc=label)
     elif pretrained.available(name):
         models[label], histories[label] = pretrained.load(name).to(device), pretrained.history(name)
         print(f"{label}: loaded {name}, {pretrained.info(name)['steps']} steps")

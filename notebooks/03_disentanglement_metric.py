@@ -41,7 +41,6 @@ if "google.colab" in sys.modules:
 
 # %%
 import time
-from functools import partial
 
 import matplotlib.pyplot as plt  # noqa: F401  (activates inline figures)
 import numpy as np
@@ -51,13 +50,12 @@ from IPython.display import display
 from sklearn.decomposition import PCA, FastICA
 
 import vaecourse
-from vaecourse import metrics, pretrained
-from vaecourse.data import DSprites, FactorImages, Pooled, make_dataset
-from vaecourse.metrics import SubGrid, cpu_subgrid, encode_grid
+from vaecourse import metrics, pretrained, recipes
+from vaecourse.data import DSprites, FactorImages, Pooled, SubGrid, cpu_subgrid
+from vaecourse.metrics import encode_grid
 from vaecourse.metrics.codes import CodeSource, sklearn_seed
 from vaecourse.metrics.higgins import fixed_factor_pairs, higgins_points, linear_classifier_accuracy, z_diff
 from vaecourse.models import VAE
-from vaecourse.objectives import beta_vae
 from vaecourse.train import fit
 from vaecourse.viz import grouped_score_bars, image_grid, matrix_figure, score_bars, zdiff_figure
 
@@ -218,12 +216,16 @@ SEEDS = (0, 1)
 BETAS = (1.0, 4.0) if FAST else (1.0, 4.0, 8.0)
 STEPS = 5 if FAST else 4_500  # chapter 2's recipe
 TRAIN_HERE = FAST or device.type == "cuda"  # a CPU in normal mode loads what the course ships
-training_data = make_dataset("dsprites", device, image_shape=(1, 32, 32))  # 64x64 renders pooled to 32x32
 
 
 def shelf_name(beta: float, seed: int) -> str:
     """Seed 0 is chapter 2's sweep model; seed 1 was trained for this chapter with the same command, --seed 1."""
     return f"ch2_beta{beta:g}" if seed == 0 else f"ch3_beta{beta:g}_seed{seed}"
+
+
+def recipe(beta: float, seed: int) -> recipes.Recipe:
+    """The recipe of that checkpoint: chapter 2's (conv32 on dSprites pooled to 32x32, ...) with this beta and seed."""
+    return recipes.get(f"ch2-beta{beta:g}" if seed == 0 else f"ch3-beta{beta:g}-seed{seed}")
 
 
 vaes = {}  # (beta, seed) -> trained model
@@ -232,10 +234,13 @@ for beta in BETAS:
     for seed in SEEDS:
         name = shelf_name(beta, seed)
         if TRAIN_HERE or not pretrained.available(name):
+            run = recipe(beta, seed)
+            training_data = recipes.make_data(run, device)  # Pooled(DSprites(), side=32), as `seen` above
             torch.manual_seed(seed)
-            model = VAE(latent_dim=10, encoder="conv32", image_shape=(1, 32, 32), logvar_bias=-4.0)
-            history = fit(model, partial(beta_vae, beta=beta), training_data.batches(64, STEPS, generator(100 + seed)),
-                          steps=STEPS, device=device, seed=seed, progress=False)
+            model = recipes.make_model(run, training_data.image_shape)
+            history = fit(model, recipes.make_objective(run, model),
+                          training_data.batches(run.batch_size, STEPS, generator(100 + seed)), steps=STEPS,
+                          lr=run.lr, device=device, seed=seed, progress=False)
             last = history.last(window=min(100, len(history)))
             how = f"trained here for {STEPS} steps: ELBO {last['elbo']:.1f} nats (KL {last['kl']:.1f})"
         else:

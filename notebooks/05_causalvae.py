@@ -1,7 +1,6 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -57,25 +56,24 @@ import torch
 from IPython.display import display
 
 import vaecourse
-from vaecourse import checkpoints, pretrained, scm
+from vaecourse import checkpoints, pretrained, recipes, scm
 from vaecourse.data import Pendulum
-from vaecourse.data.pendulum import CONCEPTS, TRUE_GRAPH, official_images, render_scene
+from vaecourse.data.pendulum import CONCEPTS, TRUE_GRAPH
+from vaecourse.graph_fit import learn_graph_from_labels
 from vaecourse.metrics.causal import (intervention_fidelity, label_values, structural_hamming_distance,
                                       train_concept_regressor)
 from vaecourse.metrics.mic import mic_tic_score
-from vaecourse.models import VAE, CausalVAE, ConditionalVAE
 from vaecourse.models.causal import MaskLayer
-from vaecourse.graph_fit import learn_graph_from_labels
-from vaecourse.objectives import CausalObjective, beta_vae, conditional_vae_loss, dag_constraint, noise_dependence
+from vaecourse.objectives import dag_constraint, noise_dependence
 from vaecourse.train import History, fit
 from vaecourse.viz import (adjacency_figure, history_figure, image_grid, intervention_grid_figure, mic_matrix_figure,
-                           pendulum_reference_figure, score_figure, scm_scatter_figure)
+                           score_figure, scm_scatter_figure)
 from vaecourse.widgets import intervention_explorer
 
 FAST = vaecourse.fast_mode()  # CI sets VAECOURSE_FAST=1: tiny runs that only prove the notebook works
 device = vaecourse.default_device("auto")  # cuda, then mps, then cpu
 generator = vaecourse.seed_everything(0)
-SIZE = 32
+SIZE = recipes.get("ch5-causalvae").image_size  # 32x32 RGB, as every chapter-5 recipe
 print(f"vaecourse {vaecourse.__version__}, torch {torch.__version__}, device {device}, FAST={FAST}")
 
 # %% [markdown]
@@ -145,7 +143,8 @@ for name, model, order in (("chain", scm.chain(), [2, 1, 0]), ("collider", scm.c
 # are their effects. The grid of the paper has 84 × 87 = 7,308 images; a fixed 20% is the test set.
 
 # %%
-SHADOW_NOISE = 1.0  # scene units: each shadow's own exogenous noise (eps_l, eps_p); 0 is the paper's scene
+SHADOW_NOISE = recipes.get("ch5-causalvae").shadow_noise  # 1.0 scene units: each shadow's own exogenous noise
+# (eps_l, eps_p), as the chapter's recipes train with; 0 is the paper's scene
 data = Pendulum(size=SIZE, device=device, shadow_noise=SHADOW_NOISE)
 print(f"{len(data)} images, train {len(data.split_indices('train'))}, test {len(data.split_indices('test'))}; "
       f"concepts {CONCEPTS}")
@@ -157,23 +156,6 @@ lit = data.counterfactual(concepts, phi=math.pi / 2)[0]
 no_shadow = data.counterfactual(concepts, shadow_length=0.0)[0]
 display(image_grid(torch.cat([lit, no_shadow]).cpu(), ncols=8,
                    title="the same scenes under do(phi = pi/2) (top) and do(shadow length = 0) (bottom)"))
-
-# %% [markdown]
-# **Is this the paper's data?** The paper's generator draws the scene with matplotlib on a 1 × 1 inch figure saved at
-# 96 dpi; the scene fills matplotlib's default axes box, not the image, so it sits inside white margins, the sun
-# (at height 20.5, radius 3) is cut by the box into a half disc, and circles come out slightly oval (3.72 pixels
-# per unit across, 3.36 up). The simulator draws the same figure in torch. Four images the official generator
-# wrote ship with the course; here they are above the simulator's images of the same (θ, φ), and the 32 × 32
-# images the models below see (the 96 × 96 figure averaged over 3 × 3 blocks).
-
-# %%
-official, official_concepts = official_images()
-simulated = render_scene(official_concepts, 96)
-drawn_sim, drawn_paper = simulated.min(1).values < 0.5, official.min(1).values < 0.5  # pixels with ink
-print(f"mean |simulator - paper| per pixel: {(simulated - official).abs().mean().item():.4f} (of 1); IoU of the "
-      f"drawn pixels: {(drawn_sim & drawn_paper).sum().item() / (drawn_sim | drawn_paper).sum().item():.3f}")
-display(pendulum_reference_figure(official, simulated, Pendulum(size=SIZE).render_concepts(official_concepts),
-                                  titles=[f"θ = {t:+.2f}, φ = {p:.2f}" for t, p in official_concepts[:, :2].tolist()]))
 
 # %% [markdown]
 # do(φ) moves the sun *and* the shadow (the shadow's equations still hold); do(shadow length = 0) removes the
@@ -228,22 +210,16 @@ print("H(graph with the edge shadow_length -> theta added) =",
 RETRAIN = False
 INDEPENDENT = "CausalVAE + independence"
 NAMES = {"CausalVAE": "ch5_causalvae_pendulum32", INDEPENDENT: "ch5_causalvae_indep_pendulum32",
-         "conditional VAE": "ch5_cvae_pendulum32", "β-VAE": "ch5_betavae_pendulum32"}
+         "conditional VAE": "ch5_cvae_pendulum32", "β-VAE": "ch5_betavae_pendulum32"}  # the shipped checkpoints
+RECIPES = {"CausalVAE": recipes.get("ch5-causalvae"), INDEPENDENT: recipes.get("ch5-causalvae-indep"),
+           "conditional VAE": recipes.get("ch5-cvae"), "β-VAE": recipes.get("ch5-betavae")}  # how each was trained
 shipped = all(pretrained.available(name) for name in NAMES.values())
-steps = {kind: 5 for kind in NAMES} if FAST else \
-    {"CausalVAE": 6000, INDEPENDENT: 6000, "conditional VAE": 2000, "β-VAE": 2000}
+steps = {kind: 5 if FAST else recipe.steps for kind, recipe in RECIPES.items()}  # 6,000 / 6,000 / 2,000 / 2,000
 
 
 def build(kind):
     torch.manual_seed(0)
-    if kind == "CausalVAE":
-        return CausalVAE(concept_dim=4, encoder="conv32", image_shape=(3, SIZE, SIZE), a_init="zero")
-    if kind == INDEPENDENT:
-        return CausalVAE(concept_dim=4, encoder="conv32", image_shape=(3, SIZE, SIZE), a_init="zero",
-                         graph_from="labels")
-    if kind == "conditional VAE":
-        return ConditionalVAE(concept_dim=4, encoder="conv32", image_shape=(3, SIZE, SIZE))
-    return VAE(latent_dim=16, encoder="conv32", image_shape=(3, SIZE, SIZE), logvar_bias=-4)  # chapter 2's recipe
+    return recipes.make_model(RECIPES[kind], data.image_shape)  # e.g. CausalVAE(concept_dim=4, encoder="conv32", ...)
 
 
 models, histories = {}, {}
@@ -255,11 +231,8 @@ if shipped and not RETRAIN and not FAST:
 else:
     for kind in NAMES:
         model = build(kind)
-        objective = {"CausalVAE": CausalObjective(), INDEPENDENT: CausalObjective(label_fit="mask", independence=10.0),
-                     "conditional VAE": conditional_vae_loss,
-                     "β-VAE": lambda out, x, step: beta_vae(out, x, beta=4.0, step=step, warmup_steps=0)}[kind]
-        optimizer = torch.optim.Adam(model.parameter_groups(1e-3) if isinstance(model, CausalVAE) and model.causal
-                                     else model.parameters(), lr=1e-3)
+        objective = recipes.make_objective(RECIPES[kind], model)  # CausalObjective(label_fit=..., independence=...), ...
+        optimizer = recipes.make_optimizer(RECIPES[kind], model)  # Adam 1e-3 (CausalVAE's A at 1e-2)
         started = time.perf_counter()
         histories[kind] = fit(model, objective, data.batches(64, steps[kind], generator), steps=steps[kind],
                               optimizer=optimizer, device=device, progress=not FAST, desc=kind)

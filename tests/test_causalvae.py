@@ -130,7 +130,7 @@ def test_objective_terms_and_a_step_lowers_the_loss():
     model = tiny(a_init="random")
     x, u = batch(16)
     out = model(x, u, generator=torch.Generator().manual_seed(0))
-    terms = causal_vae_loss(out, x, alpha=0.5, rho=1.0, beta=2.0, gamma=3.0)
+    terms = causal_vae_loss(out, x, alpha=0.5, rho=1.0, lu_weight=2.0, lm_weight=3.0)
     H = dag_constraint(out.A)
     manual = (-terms.elbo.mean() + 0.5 * H + 0.5 * H ** 2 + 2.0 * label_loss(u, out.A).mean()
               + 3.0 * (out.z - out.g).pow(2).sum(1).mean())
@@ -139,7 +139,7 @@ def test_objective_terms_and_a_step_lowers_the_loss():
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
     for _ in range(2):
-        t = causal_vae_loss(model(x, u, generator=torch.Generator().manual_seed(0)), x, beta=1.0, gamma=1.0)
+        t = causal_vae_loss(model(x, u, generator=torch.Generator().manual_seed(0)), x, lu_weight=1.0, lm_weight=1.0)
         losses.append(t.loss.item())
         opt.zero_grad()
         t.loss.backward()
@@ -190,7 +190,7 @@ def test_graph_from_labels_keeps_the_elbo_off_A():
     assert torch.allclose(outs["all"].z_tilde, outs["labels"].z_tilde)
     assert torch.allclose(outs["all"].kl_z, outs["labels"].kl_z)
     for src, m in both.items():
-        terms = causal_vae_loss(outs[src], x, beta=0.0, gamma=1.0)  # -ELBO + l_m only (H = 0 at alpha = rho = 0)
+        terms = causal_vae_loss(outs[src], x, lu_weight=0.0, lm_weight=1.0)  # -ELBO + l_m only (H = 0 at alpha = rho = 0)
         m.zero_grad()
         terms.loss.backward()
         moved = m.A_raw.grad is not None and m.A_raw.grad.abs().sum().item() > 0
@@ -198,7 +198,7 @@ def test_graph_from_labels_keeps_the_elbo_off_A():
     model = both["labels"]
     model.zero_grad()
     out = model(x, u)
-    causal_vae_loss(out, x, beta=1.0, gamma=0.0, label_fit="mask", independence=1.0).loss.backward()
+    causal_vae_loss(out, x, lu_weight=1.0, lm_weight=0.0, label_fit="mask", independence=1.0).loss.backward()
     assert model.A_raw.grad.abs().sum().item() > 0
     assert "graph_from" not in tiny().hparams and tiny(graph_from="labels").hparams["graph_from"] == "labels"
     with pytest.raises(ValueError, match="graph_from must be one of"):
@@ -321,7 +321,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match=r"shape \(B, 4\)"):
         label_loss(torch.zeros(3, 5), torch.zeros(4, 4))
     with pytest.raises(ValueError, match="non-negative"):
-        CausalObjective(beta=-1.0)
+        CausalObjective(lu_weight=-1.0)
 
 
 def test_command_line_trains_causalvae_on_the_pendulum(tmp_path, capsys):
@@ -346,7 +346,7 @@ def test_command_line_trains_causalvae_on_the_pendulum(tmp_path, capsys):
     assert saved.extra["arguments"]["shadow_noise"] == 1.0
     assert main(["train", "--dataset", "dsprites", "--steps", "1", "--shadow-noise", "1", "--out",
                  str(tmp_path / "bad2.pt")]) == 2
-    assert "--shadow-noise applies to --dataset pendulum only" in capsys.readouterr().err
+    assert "shadow_noise applies to dataset 'pendulum' only" in capsys.readouterr().err
     assert main(["train", "--model", "causalvae", "--dataset", "dsprites", "--steps", "1", "--out",
                  str(tmp_path / "bad.pt")]) == 2
     assert "needs labelled data" in capsys.readouterr().err

@@ -5,7 +5,7 @@ import inspect
 import pytest
 import torch
 
-from vaecourse import checkpoints, pretrained
+from vaecourse import checkpoints, pretrained, recipes
 from vaecourse.models import VAE
 
 
@@ -16,11 +16,12 @@ def shelf(tmp_path, monkeypatch):
     return tmp_path
 
 
-def _train_checkpoint(path):
+def _train_checkpoint(path, recipe="ch1-vae"):
     model = VAE(latent_dim=2, encoder="mlp28", image_shape=(1, 28, 28))
     optimizer = torch.optim.Adam(model.parameters())
     checkpoints.save(model, path, step=9, total_steps=10, optimizer=optimizer.state_dict(), command="python -m x",
-                     history={"steps": [0, 1], "records": {"elbo": [-3.0, -1.0]}}, seconds=1.5, machine="test")
+                     history={"steps": [0, 1], "records": {"elbo": [-3.0, -1.0]}}, seconds=1.5, machine="test",
+                     recipe=recipe)
     return model
 
 
@@ -34,6 +35,14 @@ def test_publish_then_load_round_trip(shelf, tmp_path):
     info = pretrained.info("tiny")
     assert info["steps"] == 10 and info["command"] == "python -m x" and info["final_terms"]["elbo"] == -2.0
     assert "optimizer" not in checkpoints.read(pretrained.path("tiny")).extra  # shipped slim
+    assert pretrained.recipe("tiny") == recipes.get("ch1-vae")
+
+
+def test_publish_refuses_a_run_that_is_not_a_named_recipe(shelf, tmp_path):
+    _train_checkpoint(tmp_path / "run.pt", recipe="ch1-vae + seed")  # a recipe with a field changed on the command line
+    with pytest.raises(ValueError, match="not from one of the course's recipes"):
+        pretrained.publish(tmp_path / "run.pt", "tiny")
+    assert not pretrained.available("tiny")
 
 
 def test_damaged_or_missing_files_are_refused(shelf, tmp_path):
@@ -61,6 +70,30 @@ def test_every_shipped_checkpoint_verifies_and_runs(name):
         inputs += (torch.zeros(2, model.n),)
     assert model.reconstruct(*inputs).shape == (2, *shape)
     assert pretrained.info(name)["command"].startswith("python -m vaecourse train")
+
+
+@pytest.mark.parametrize("name", pretrained.names())
+def test_every_shipped_checkpoint_was_trained_from_its_recipe(name):
+    """MANIFEST.json names each checkpoint's recipe; the hyper-parameters stored in the checkpoint (the train verb's
+    arguments, and the model's own) are the recipe's. (Checkpoints written before a field existed do not store it.)"""
+    recipe = pretrained.recipe(name)
+    saved = checkpoints.read(pretrained.path(name))
+    stored = saved.extra["arguments"]
+    compared = 0
+    stored = {"batch_norm": not stored["no_batch_norm"]} | stored if "no_batch_norm" in stored else stored  # old flag
+    for field, value in recipe.arguments().items():
+        if field == "name" or field not in stored:
+            continue
+        kept = stored[field]
+        if field.endswith("_sizes") and isinstance(kept, str):  # the flag's text, e.g. "64,32,16,8,4"
+            kept = [int(n) for n in kept.split(",")]
+        assert kept == value, f"{name}: {field} is {kept!r} in the checkpoint, {value!r} in recipe {recipe.name}"
+        compared += 1
+    assert compared >= 19  # the oldest (chapter 1) stores 19 of the fields
+    assert recipe.objective == saved.extra["objective"] and recipe.dataset == saved.extra["dataset"]
+    assert recipe.steps == int(saved.extra["step"]) + 1
+    built = recipes.make_model(recipe, tuple(saved.hparams["image_shape"]))
+    assert built.hparams == saved.hparams
 
 
 def test_history_of_a_shipped_checkpoint(shelf, tmp_path):

@@ -1,8 +1,10 @@
 """The ``train`` verb: long runs for lab GPUs and Colab, written so that a notebook can load the result.
 
-A run writes ``OUT`` (a checkpoint: model, hyper-parameters, optimiser and RNG state, history, the command
-line) every ``--checkpoint-every`` steps and at the end, plus ``OUT.csv``/``OUT.json`` logs of the terms;
-``--resume`` continues an interrupted run from ``OUT`` to the same total number of steps.
+A run is a :class:`vaecourse.recipes.Recipe`: ``--recipe NAME`` starts from one of the course's named runs and every
+other flag overrides one field (``--recipe ch2-beta4 --seed 1``); without ``--recipe`` the flags override the
+defaults. A run writes ``OUT`` (a checkpoint: model, hyper-parameters, the recipe's fields and name, optimiser and RNG
+state, history, the command line) every ``--checkpoint-every`` steps and at the end, plus ``OUT.csv``/``OUT.json``
+logs of the terms; ``--resume`` continues an interrupted run from ``OUT`` to the same total number of steps.
 """
 
 from __future__ import annotations
@@ -15,71 +17,78 @@ import platform
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from vaecourse import checkpoints
-from vaecourse.data.catalog import DATASETS, make_dataset
+from vaecourse import checkpoints, recipes
+from vaecourse.data.catalog import DATASETS
+from vaecourse.files import atomic_write
 from vaecourse.runtime import default_device
 
-CAUSAL_MODELS = ("causalvae", "cvae")  # chapter 5: label-conditioned models, trained on (images, labels) batches
-
-
-def objective_names() -> tuple[str, ...]:
-    from vaecourse.objectives import OBJECTIVES
-    return tuple(OBJECTIVES)
+DEFAULTS = recipes.Recipe()
+RUN_OPTIONS = ("device", "checkpoint_every", "resume", "out", "no_progress")  # how to run, not what is trained
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="vae", choices=["vae", "lvae", *CAUSAL_MODELS],
-                        help="model family (lvae: chapter 4; causalvae, cvae: chapter 5, with --dataset pendulum)")
-    parser.add_argument("--encoder", default="conv64", help="encoder/decoder architecture (mlp, conv64, conv32, mlp28)")
-    parser.add_argument("--latent-dim", type=int, default=10)
-    parser.add_argument("--logvar-bias", type=float, default=None,
-                        help="vae: start the encoder's log sigma^2 output at this bias (chapter 2 uses -4)")
-    parser.add_argument("--image-size", type=int, default=64, help="side of the images the model sees (32: pooled)")
-    parser.add_argument("--objective", default="elbo", help=f"training objective ({', '.join(objective_names())})")
-    parser.add_argument("--beta", type=float, default=4.0, help="KL weight (beta); the initial multiplier for constrained")
-    parser.add_argument("--kl-warmup", type=int, default=0, help="beta objective: steps over which the KL weight ramps 0 -> beta")
-    parser.add_argument("--gamma", type=float, default=1000.0, help="capacity objective: weight of |KL - C|")
-    parser.add_argument("--c-max", type=float, default=25.0, help="capacity objective: final capacity C in nats")
-    parser.add_argument("--c-steps", type=int, default=100_000, help="capacity objective: steps to raise C from 0")
-    parser.add_argument("--c-start-step", type=int, default=0, help="capacity objective: step at which C starts rising")
-    parser.add_argument("--epsilon", type=float, default=25.0, help="constrained objective: KL bound in nats")
-    parser.add_argument("--lr-dual", type=float, default=0.01, help="constrained objective: dual-ascent step size")
-    parser.add_argument("--dataset", default="dsprites", help=f"data set ({', '.join(DATASETS)})")
+    """The ``train`` flags: one per recipe field (absent unless given, so a recipe's value stands), and the run's."""
+
+    def field(flag: str, help: str, **kwargs) -> None:
+        name = flag[2:].replace("-", "_")
+        shown = ",".join(map(str, getattr(DEFAULTS, name))) if name.endswith("_sizes") else getattr(DEFAULTS, name)
+        parser.add_argument(flag, default=argparse.SUPPRESS, help=f"{help} (default {shown})", **kwargs)
+
+    parser.add_argument("--recipe", default=None, choices=tuple(recipes.RECIPES), metavar="NAME",
+                        help="start from a named run of the course (" + ", ".join(recipes.RECIPES) + "); the other "
+                             "flags override its fields")
+    field("--model", "model family (lvae: chapter 4; causalvae, cvae: chapter 5, with --dataset pendulum)",
+          choices=recipes.MODELS)
+    field("--encoder", "encoder/decoder architecture (mlp, conv64, conv32, mlp28)")
+    field("--latent-dim", "latent dimensions (vae)", type=int)
+    field("--logvar-bias", "vae: start the encoder's log sigma^2 output at this bias (chapter 2 uses -4)", type=float)
+    field("--image-size", "side of the images the model sees (dSprites 32: Pooled(DSprites(), side=32))", type=int)
+    field("--objective", f"training objective ({', '.join(recipes.OBJECTIVES)})")
+    field("--beta", "KL weight (beta); the initial multiplier for constrained", type=float)
+    field("--kl-warmup", "beta objective: steps over which the KL weight ramps 0 -> beta", type=int)
+    field("--gamma", "capacity objective: weight of |KL - C|", type=float)
+    field("--c-max", "capacity objective: final capacity C in nats", type=float)
+    field("--c-steps", "capacity objective: steps to raise C from 0", type=int)
+    field("--c-start-step", "capacity objective: step at which C starts rising", type=int)
+    field("--epsilon", "constrained objective: KL bound in nats", type=float)
+    field("--lr-dual", "constrained objective: dual-ascent step size", type=float)
+    field("--dataset", f"data set ({', '.join(DATASETS)})")
     # chapter 4: hierarchical / Ladder VAE
-    parser.add_argument("--latent-sizes", default="64,32,16,8,4", help="lvae: units per stochastic layer, bottom first")
-    parser.add_argument("--hidden-sizes", default="512,256,128,64,32", help="lvae: MLP width per layer, bottom first")
-    parser.add_argument("--inference", default="ladder", choices=["ladder", "bottom_up"], help="lvae: inference model")
-    parser.add_argument("--no-batch-norm", action="store_true", help="lvae: no batch normalisation")
-    parser.add_argument("--warmup-epochs", type=float, default=200.0, help="ladder objective: epochs of KL warm-up (N_t)")
-    parser.add_argument("--steps", type=int, default=10_000, help="total optimiser steps")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
+    field("--latent-sizes", "lvae: units per stochastic layer, bottom first")
+    field("--hidden-sizes", "lvae: MLP width per layer, bottom first")
+    field("--inference", "lvae: inference model", choices=["ladder", "bottom_up"])
+    parser.add_argument("--no-batch-norm", dest="batch_norm", action="store_false", default=argparse.SUPPRESS,
+                        help="lvae: no batch normalisation")
+    field("--warmup-epochs", "ladder objective: epochs of KL warm-up (N_t)", type=float)
+    field("--steps", "total optimiser steps", type=int)
+    field("--batch-size", "examples per step", type=int)
+    field("--lr", "Adam's learning rate", type=float)
+    field("--seed", "seeds torch and the batches", type=int)
+    field("--clip-grad-norm", "clip the gradient norm", type=float)
+    # chapter 5 (CausalVAE); with --model causalvae the objective "elbo" means Eq. (41) ("causal")
+    field("--concept-dim", "causalvae/cvae: latent dimensions per concept", type=int)
+    field("--lu-weight", "causalvae: weight of l_u (Eq. 38; the paper's beta in Eq. 41)", type=float)
+    field("--lm-weight", "causalvae: weight of l_m (Eq. 39; the paper's gamma in Eq. 41)", type=float)
+    field("--a-init", "causalvae: initial A", choices=["zero", "random"])
+    field("--shadow-noise", "pendulum: standard deviation of the shadow's own noise, in scene units (0: the paper's "
+                            "scene, where the shadow is a function of the angles)", type=float)
+    field("--label-fit", "causalvae: l_u's prediction of u from its parents: sigma(A^T u) (Eq. 38, the paper) or the "
+                         "mask layer's equations on the labels", choices=["tanh", "mask"])
+    field("--graph-from", "causalvae: which terms move A: the whole loss (the paper) or only the label terms and H(A)",
+          choices=["all", "labels"])
+    field("--independence", "causalvae: weight of the HSIC dependence of the label residuals (0: the paper's loss)",
+          type=float)
+    # how to run (not part of the recipe)
     parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
-    parser.add_argument("--clip-grad-norm", type=float, default=None)
     parser.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints")
     parser.add_argument("--resume", action="store_true", help="continue the run saved at --out")
     parser.add_argument("--out", required=True, help="checkpoint path, e.g. runs/beta4.pt")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
-    # chapter 5 (CausalVAE); with --model causalvae the objective "elbo" means Eq. (41) ("causal")
-    parser.add_argument("--concept-dim", type=int, default=4, help="causalvae/cvae: latent dimensions per concept")
-    parser.add_argument("--lu-weight", type=float, default=1.0, help="causalvae: weight of l_u (Eq. 38)")
-    parser.add_argument("--lm-weight", type=float, default=1.0, help="causalvae: weight of l_m (Eq. 39)")
-    parser.add_argument("--a-init", default="zero", choices=["zero", "random"], help="causalvae: initial A")
-    parser.add_argument("--shadow-noise", type=float, default=0.0,
-                        help="pendulum: standard deviation of the shadow's own noise, in scene units (0: the paper's "
-                             "scene, where the shadow is a function of the angles)")
-    parser.add_argument("--label-fit", default="tanh", choices=["tanh", "mask"],
-                        help="causalvae: l_u's prediction of u from its parents: sigma(A^T u) (Eq. 38, the paper) or "
-                             "the mask layer's equations on the labels")
-    parser.add_argument("--graph-from", default="all", choices=["all", "labels"],
-                        help="causalvae: which terms move A: the whole loss (the paper) or only the label terms and H(A)")
-    parser.add_argument("--independence", type=float, default=0.0,
-                        help="causalvae: weight of the HSIC dependence of the label residuals (0: the paper's loss)")
 
 
 def _write_logs(out: Path, history) -> None:
@@ -90,58 +99,43 @@ def _write_logs(out: Path, history) -> None:
     writer.writerow(["step", *keys])
     for i, step in enumerate(history.steps):
         writer.writerow([step, *(f"{history.records[k][i]:.6g}" for k in keys)])
-    checkpoints.atomic_write(out.with_suffix(".csv"), lambda tmp: Path(tmp).write_text(buffer.getvalue()))
-    checkpoints.atomic_write(out.with_suffix(".json"),
-                             lambda tmp: Path(tmp).write_text(json.dumps(history.to_dict())))
+    atomic_write(out.with_suffix(".csv"), lambda tmp: Path(tmp).write_text(buffer.getvalue()))
+    atomic_write(out.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(history.to_dict())))
 
 
-def _sizes(text: str, flag: str) -> list[int]:
+def _sizes(text: str, flag: str) -> tuple[int, ...]:
     try:
-        return [int(s) for s in str(text).split(",")]
+        return tuple(int(s) for s in str(text).split(","))
     except ValueError:
         raise ValueError(f"{flag} expects comma-separated integers such as 64,32,16, got {text!r}") from None
 
 
-def _build_model(args: argparse.Namespace, image_shape):
-    from vaecourse.models import VAE, CausalVAE, ConditionalVAE, LadderVAE
-    if args.model == "causalvae":
-        return CausalVAE(concept_dim=args.concept_dim, encoder=args.encoder, image_shape=image_shape, a_init=args.a_init,
-                         graph_from=args.graph_from)
-    if args.model == "cvae":
-        return ConditionalVAE(concept_dim=args.concept_dim, encoder=args.encoder, image_shape=image_shape)
-    if args.model == "lvae":
-        return LadderVAE(_sizes(args.latent_sizes, "--latent-sizes"), _sizes(args.hidden_sizes, "--hidden-sizes"),
-                         inference=args.inference, batch_norm=not args.no_batch_norm, image_shape=image_shape)
-    return VAE(latent_dim=args.latent_dim, encoder=args.encoder, image_shape=image_shape,
-               logvar_bias=getattr(args, "logvar_bias", None))
+def recipe_from_args(args: argparse.Namespace) -> recipes.Recipe:
+    """The run the flags describe: ``--recipe`` (or the defaults) with every given flag replacing its field."""
+    given = {k: v for k, v in vars(args).items() if k in recipes.FIELDS}
+    for name in ("latent_sizes", "hidden_sizes"):
+        if name in given:
+            given[name] = _sizes(given[name], "--" + name.replace("_", "-"))
+    base = recipes.get(args.recipe) if args.recipe else DEFAULTS
+    changed = base.name if not (args.recipe and given) else f"{base.name} + {', '.join(given)}"
+    return replace(base, **given, name=changed)
 
 
 def train_from_args(args: argparse.Namespace) -> int:
-    from vaecourse.objectives import make_objective
     from vaecourse.train import Every, History, fit
 
-    if args.steps < 1:
-        raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    recipe = recipe_from_args(args)
     if args.checkpoint_every < 1:
         raise ValueError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
     device = default_device(args.device)
     out = Path(args.out)
-    causal = getattr(args, "model", "vae") in CAUSAL_MODELS
-    shadow_noise = getattr(args, "shadow_noise", 0.0)
-    if shadow_noise and args.dataset != "pendulum":
-        raise ValueError(f"--shadow-noise applies to --dataset pendulum only, got --dataset {args.dataset}")
-    if causal and args.dataset != "pendulum":
-        raise ValueError(f"--model {args.model} needs labelled data: use --dataset pendulum")
-    if causal and args.objective == "elbo":
-        args.objective = "causal" if args.model == "causalvae" else "cvae"
-    data = make_dataset(args.dataset, device, image_shape=(1, args.image_size, args.image_size),
-                        shadow_noise=shadow_noise)
-    args.steps_per_epoch = max(1, data.examples // args.batch_size) if data.examples else None
-    objective = make_objective(args.objective, args)
-    generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(args.seed)
-    torch.manual_seed(args.seed)
-    model = _build_model(args, data.image_shape).to(device)
-    optimizer = torch.optim.Adam(model.parameter_groups(args.lr) if causal else model.parameters(), lr=args.lr)
+    data = recipes.make_data(recipe, device)
+    generator = recipes.make_generator(recipe, device)
+    torch.manual_seed(recipe.seed)
+    model = recipes.make_model(recipe, data.image_shape).to(device)
+    steps_per_epoch = max(1, data.examples // recipe.batch_size) if data.examples else None
+    objective = recipes.make_objective(recipe, model, steps_per_epoch)
+    optimizer = recipes.make_optimizer(recipe, model)
     history, start = History(), 0
     if args.resume:
         saved = checkpoints.read(out, expected_class=type(model), map_location=device)
@@ -155,27 +149,29 @@ def train_from_args(args: argparse.Namespace) -> int:
         if hasattr(objective, "load_state_dict"):
             objective.load_state_dict(saved.extra["objective_state"])
         start = int(saved.extra["step"]) + 1
-        print(f"resuming {out} at step {start} of {args.steps}")
+        print(f"resuming {out} at step {start} of {recipe.steps}")
     command = " ".join(shlex.quote(a) for a in ["python", "-m", "vaecourse", *sys.argv[1:]])
+    arguments = recipe.arguments() | {k: getattr(args, k) for k in RUN_OPTIONS}
     started, seconds_before = time.time(), history.seconds  # fit adds its own time to history.seconds when it ends
 
     def save(step: int, *_):
-        checkpoints.save(model, out, step=step, total_steps=args.steps, optimizer=optimizer.state_dict(),
+        checkpoints.save(model, out, step=step, total_steps=recipe.steps, optimizer=optimizer.state_dict(),
                          generator_state=generator.get_state(), torch_rng_state=torch.get_rng_state(),
-                         history=history.to_dict(), objective=args.objective,
-                         objective_state=objective.state_dict() if hasattr(objective, "state_dict") else {}, dataset=args.dataset,
-                         command=command, machine=f"{platform.node()} {platform.machine()} {device}",
-                         seconds=seconds_before + (time.time() - started), arguments=vars(args) | {"func": None})
+                         history=history.to_dict(), objective=recipe.objective,
+                         objective_state=objective.state_dict() if hasattr(objective, "state_dict") else {},
+                         dataset=recipe.dataset, recipe=recipe.name, command=command,
+                         machine=f"{platform.node()} {platform.machine()} {device}",
+                         seconds=seconds_before + (time.time() - started), arguments=arguments)
         _write_logs(out, history)
 
-    remaining = args.steps - start
+    remaining = recipe.steps - start
     if remaining > 0:
         periodic = Every(args.checkpoint_every, lambda step, *rest: step > start and save(step))
-        fit(model, objective, data.batches(args.batch_size, remaining, generator=generator), steps=remaining,
-            optimizer=optimizer, device=device, seed=None, clip_grad_norm=args.clip_grad_norm,
+        fit(model, objective, data.batches(recipe.batch_size, remaining, generator), steps=remaining,
+            optimizer=optimizer, device=device, seed=None, clip_grad_norm=recipe.clip_grad_norm,
             callbacks=[periodic], progress=not args.no_progress, desc=out.name, start_step=start, history=history)
-    save(args.steps - 1)
+    save(recipe.steps - 1)
     last = history.last(window=min(100, len(history)))
-    print(f"wrote {out} after {args.steps} steps: ELBO {last.get('elbo', float('nan')):.2f} nats "
+    print(f"wrote {out} after {recipe.steps} steps: ELBO {last.get('elbo', float('nan')):.2f} nats "
           f"(log p(x|z) {last.get('log_px_z', float('nan')):.2f}, KL {last.get('kl', float('nan')):.2f})")
     return 0

@@ -1,7 +1,10 @@
-"""Data sets with known ground-truth factors: dSprites [matthey2017] (rendered or the official file).
+"""Data sets with known ground-truth factors: dSprites [matthey2017] (rendered or the official file), the pendulum
+(chapter 5), handwritten digits (chapter 4), and views of them.
 
 ``GroundTruthDataset`` is the protocol the metrics rely on; ``DSprites`` renders on any device;
-``load_official_dsprites`` loads (and on request downloads) the official file, verified.
+``load_official_dsprites`` loads (and on request downloads) the official file, verified. A view of a data set is a
+data set (``Pooled(DSprites(), side=32)``, ``SubGrid``), so training, metrics and ``evaluate`` share one object;
+``make_dataset`` gives the named data sets a run trains on.
 """
 
 from vaecourse.data.base import GroundTruthDataset, check_dataset, mixed_radix_bases

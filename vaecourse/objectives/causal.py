@@ -6,6 +6,9 @@
     H(A) = tr((I + A o A)^n) - n  (= 0 exactly when A is a DAG)                        [slides, Eq. 40]
     L    = -ELBO + alpha H(A) + beta l_u + gamma l_m                                   [slides, Eq. 41]
 
+In code the paper's beta and gamma are ``lu_weight`` and ``lm_weight`` (the weights of l_u and l_m; "beta" is
+kept for the KL weight of chapter 2).
+
 The constraint H(A) = 0 is enforced by an augmented Lagrangian [zheng2018, Sec. 4]: the loss adds
 alpha H(A) + rho/2 H(A)^2; every ``update_every`` steps the multiplier takes a dual-ascent step
 alpha <- alpha + rho H(A), and rho grows tenfold (up to ``rho_max`` = 100) while H(A) has not fallen below a
@@ -105,12 +108,13 @@ def augmented_lagrangian_term(H: Tensor, alpha: float, rho: float) -> Tensor:
     return alpha * H + 0.5 * rho * H ** 2
 
 
-def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, beta: float = 1.0,
-                    gamma: float = 1.0, label_fit: str = "tanh", independence: float = 0.0,
+def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, lu_weight: float = 1.0,
+                    lm_weight: float = 1.0, label_fit: str = "tanh", independence: float = 0.0,
                     bandwidth: float = 0.5) -> Terms:
-    """-ELBO + alpha H(A) + rho/2 H(A)^2 + beta l_u + gamma l_m (Eq. 41 with the augmented term)
-    + independence * sum_{i<j} HSIC(r_i, r_j) over the label residuals r (logged as ``l_ind`` in every case)."""
-    for name, value in (("beta", beta), ("gamma", gamma), ("rho", rho), ("independence", independence)):
+    """-ELBO + alpha H(A) + rho/2 H(A)^2 + lu_weight l_u + lm_weight l_m (Eq. 41, the paper's beta and gamma, with the
+    augmented term) + independence * sum_{i<j} HSIC(r_i, r_j) over the label residuals r (logged as ``l_ind``)."""
+    for name, value in (("lu_weight", lu_weight), ("lm_weight", lm_weight), ("rho", rho),
+                        ("independence", independence)):
         non_negative(name, value)
     check_label_fit(label_fit)
     log_px_z, kl_eps, kl_z, bound = causal_terms(output, x)
@@ -122,7 +126,7 @@ def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, bet
     l_u = r.pow(2).sum(1)  # (B,)
     l_m = mask_loss(output.z, output.g)  # (B,)
     l_ind = noise_dependence(r, bandwidth)
-    loss = -bound.mean() + augmented_lagrangian_term(H, alpha, rho) + beta * l_u.mean() + gamma * l_m.mean()
+    loss = -bound.mean() + augmented_lagrangian_term(H, alpha, rho) + lu_weight * l_u.mean() + lm_weight * l_m.mean()
     if independence > 0:
         loss = loss + independence * l_ind
     return Terms(log_px_z=log_px_z, kl=kl_eps + kl_z, elbo=bound, loss=loss,
@@ -140,29 +144,31 @@ def conditional_vae_loss(output, x: Tensor) -> Terms:
 class CausalObjective:
     """Eq. (41) with H(A) = 0 enforced by an augmented Lagrangian; call it as ``objective(output, x, step=...)``.
 
-        objective = CausalObjective(beta=1.0, gamma=1.0)
+        objective = CausalObjective(lu_weight=1.0, lm_weight=1.0)
         fit(model, objective, pendulum.batches(64, steps), steps=steps)   # objective.alpha, objective.rho
     """
 
-    def __init__(self, beta: float = 1.0, gamma: float = 1.0, alpha: float = 0.0, rho: float = 1.0,
+    def __init__(self, lu_weight: float = 1.0, lm_weight: float = 1.0, alpha: float = 0.0, rho: float = 1.0,
                  update_every: int = 100, rho_max: float = 100.0, rho_growth: float = 10.0, h_tol: float = 1e-8,
                  label_fit: str = "tanh", independence: float = 0.0, bandwidth: float = 0.5):
         check_label_fit(label_fit)
-        for name, value in (("beta", beta), ("gamma", gamma), ("alpha", alpha), ("rho", rho), ("rho_max", rho_max),
-                            ("independence", independence)):
+        for name, value in (("lu_weight", lu_weight), ("lm_weight", lm_weight), ("alpha", alpha), ("rho", rho),
+                            ("rho_max", rho_max), ("independence", independence)):
             non_negative(name, value)
         self.label_fit, self.independence, self.bandwidth = label_fit, float(independence), float(bandwidth)
         if not isinstance(update_every, int) or update_every < 1:
             raise ValueError(f"update_every must be a positive integer, got {update_every!r}")
-        self.beta, self.gamma, self.alpha, self.rho = float(beta), float(gamma), float(alpha), float(rho)
+        self.lu_weight, self.lm_weight = float(lu_weight), float(lm_weight)  # Eq. 41's beta and gamma
+        self.alpha, self.rho = float(alpha), float(rho)
         self.update_every, self.rho_max, self.rho_growth = update_every, float(rho_max), float(rho_growth)
         self.h_tol = float(h_tol)
         self.h_previous = math.inf
         self.trace: list[tuple[int, float, float, float]] = []  # (step, H, alpha, rho) at each dual update
 
     def __call__(self, output, x: Tensor, step: int = 0) -> Terms:
-        terms = causal_vae_loss(output, x, alpha=self.alpha, rho=self.rho, beta=self.beta, gamma=self.gamma,
-                                label_fit=self.label_fit, independence=self.independence, bandwidth=self.bandwidth)
+        terms = causal_vae_loss(output, x, alpha=self.alpha, rho=self.rho, lu_weight=self.lu_weight,
+                                lm_weight=self.lm_weight, label_fit=self.label_fit, independence=self.independence,
+                                bandwidth=self.bandwidth)
         if step > 0 and step % self.update_every == 0:
             self.dual_update(step, float(terms.extras["H"]))
         return terms

@@ -1,8 +1,9 @@
 """Small checkpoints shipped with the course (train-or-load), each verified by its SHA-256.
 
-Each was written by ``python -m vaecourse train ...``; the command, steps, machine, time and final terms are
-stored inside the checkpoint (``info(name)``) and listed in ``README.md`` beside this file. ``MANIFEST.json``
-holds each file's SHA-256; a file that does not match is refused.
+Each was written by ``python -m vaecourse train ...`` from a named recipe (:mod:`vaecourse.recipes`; ``recipe(name)``);
+the command, steps, machine, time and final terms are stored inside the checkpoint (``info(name)``) and listed in
+``README.md`` beside this file. ``MANIFEST.json`` holds each file's SHA-256 and recipe name; a file whose SHA-256 does
+not match is refused.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import torch
 
 from vaecourse import checkpoints
+from vaecourse.files import atomic_write
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "MANIFEST.json"
@@ -64,6 +66,16 @@ def load(name: str, map_location: str | torch.device = "cpu") -> torch.nn.Module
     return checkpoints.load(_verified(name), map_location=map_location)
 
 
+def recipe(name: str):
+    """The recipe (:class:`vaecourse.recipes.Recipe`) the shipped checkpoint ``name`` was trained from."""
+    from vaecourse import recipes
+
+    manifest = _manifest()
+    if name not in manifest:
+        raise ValueError(f"no shipped checkpoint called {name!r}; available: {names()}")
+    return recipes.get(manifest[name]["recipe"])
+
+
 def info(name: str) -> dict[str, Any]:
     """How ``name`` was made: command, steps, seconds, machine, final terms (from the checkpoint itself)."""
     saved = checkpoints.read(_verified(name))
@@ -75,21 +87,28 @@ def info(name: str) -> dict[str, Any]:
             "hparams": saved.hparams}
 
 
-__all__ = ["available", "info", "load", "names", "path", "sha256"]
+__all__ = ["available", "info", "load", "names", "path", "recipe", "sha256"]
 
 
 def publish(source: str | Path, name: str) -> Path:
-    """Maintainers: copy a ``train`` checkpoint here without its optimiser state, and record its SHA-256.
+    """Maintainers: copy a ``train`` checkpoint here without its optimiser state, and record its SHA-256 and recipe.
 
-    The slim copy keeps the model, the command line, steps, seconds, machine and the history of terms.
+    The slim copy keeps the model, the command line, steps, seconds, machine and the history of terms. The source must
+    have been trained from a named recipe as it stands (``train --recipe NAME`` with no field changed).
     """
+    from vaecourse import recipes
+
     saved = checkpoints.read(source)
+    recipe_name = saved.extra.get("recipe")
+    if recipe_name not in recipes.RECIPES:
+        raise ValueError(f"{source} was trained from {recipe_name!r}, not from one of the course's recipes "
+                         f"{tuple(recipes.RECIPES)}: train it with --recipe NAME (and no other field changed)")
     keep = {k: v for k, v in saved.extra.items() if k not in {"optimizer", "generator_state", "torch_rng_state"}}
     target = checkpoints.save(saved.model, path(name), **keep)
     manifest = _manifest()
-    manifest[name] = {"sha256": sha256(target), "bytes": target.stat().st_size}
+    manifest[name] = {"sha256": sha256(target), "bytes": target.stat().st_size, "recipe": recipe_name}
     text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
-    checkpoints.atomic_write(MANIFEST, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(MANIFEST, lambda tmp: Path(tmp).write_text(text))
     return target
 
 
