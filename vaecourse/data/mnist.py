@@ -147,7 +147,8 @@ def load_mnist(root: str | os.PathLike | None = None, *, download: bool = False,
                 raise FileNotFoundError(
                     f"MNIST file {name} is not in {folder}. Fetch the four files (about 11 MB, verified by MD5) "
                     "with load_mnist(download=True) or `python -m vaecourse data mnist --download`, or put the "
-                    "decompressed IDX files there yourself; load_mnist5k() (5,000 shipped MNIST digits) needs no download.")
+                    "decompressed IDX files there yourself; load_mnist5k() (5,000 shipped MNIST digits) needs no "
+                    "download.")
             _download_idx(name, path, md5, mirrors)
         elif verify and (actual := md5_of(path)) != md5:
             raise ValueError(f"{path} is not the official MNIST file: MD5 {actual}, expected {md5}. Delete it and "

