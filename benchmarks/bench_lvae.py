@@ -2,7 +2,7 @@
 
 1. Training throughput (images/s): ``fit`` with ``ladder_elbo`` (warm-up) and dynamic binarisation,
    the paper's model (5 layers 64-32-16-8-4, MLPs 512-256-128-64-32, batch norm), batch 256, on MNIST when
-   its IDX files are in the cache, else on scikit-learn's digits upsampled to 28x28 (same shapes, same cost).
+   its IDX files are in the cache, else on the 5,000 MNIST digits shipped with the package (same shapes, same cost).
 2. The importance-weighted log-likelihood with k samples (default k = 5000 on 1,000 test images): time and
    peak memory. Each setting runs in a fresh subprocess and reports its peak resident memory (VmHWM, reset
    after the model and data are loaded) minus the resident memory at that point, so the growth with k and with the chunk size can
@@ -29,7 +29,7 @@ def _data(n_test: int):
     from vaecourse.data.mnist import dynamic_binarize, load_digit_images
     digits = load_digit_images("auto")
     test = digits.test
-    while len(test) < n_test:  # the offline digits have 297 test images: repeat them for the timing
+    while len(test) < n_test:  # the shipped digits have 1,000 test images: repeat them for a larger timing
         test = torch.cat([test, digits.test])
     return digits, dynamic_binarize(test[:n_test], torch.Generator().manual_seed(0))
 

@@ -41,7 +41,7 @@ from IPython.display import display
 
 import vaecourse
 from vaecourse import check, distributions, metrics, objectives
-from vaecourse.data import dynamic_binarize, load_sklearn_digits
+from vaecourse.data import dynamic_binarize, load_mnist5k
 from vaecourse.viz import active_units_figure
 from vaecourse.models import LadderVAE
 from vaecourse.train import fit
@@ -130,14 +130,14 @@ if not check.unit_activity(unit_activity):
     unit_activity = metrics.unit_activity
 
 # %% [markdown]
-# Now use it on a small 3-layer Ladder VAE trained for a moment on the offline digits (scikit-learn's
-# handwritten digits upsampled to 28x28; see the lecture notebook). `layer_means` estimates
+# Now use it on a small 3-layer Ladder VAE trained for a moment on the offline digits (5,000 real MNIST digits
+# shipped with the course, 4,000 for training; see the lecture notebook). `layer_means` estimates
 # $\mathbb E_q[z_i]$ per layer by averaging the conditional means over samples of the layers above.
 
 # %%
-digits = load_sklearn_digits()
+digits = load_mnist5k()
 model = LadderVAE(latent_sizes=[16, 8, 4], hidden_sizes=[128, 64, 32])
-epochs = 2 if FAST else 15
+epochs = 2 if FAST else 8
 fit(model, partial(objectives.ladder_elbo, warmup_epochs=epochs / 2), digits.train[:384] if FAST else digits.train,
     epochs=epochs, batch_size=64, lr=2e-3, transform=dynamic_binarize, progress=False)
 model.eval()

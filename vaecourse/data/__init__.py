@@ -30,8 +30,8 @@ from vaecourse.data.mnist import (  # chapter 4: handwritten digits
     dynamic_binarize,
     load_digit_images,
     load_mnist,
-    load_sklearn_digits,
 )
+from vaecourse.data.mnist5k import load_mnist5k  # chapter 4's offline default: 5,000 real MNIST digits, shipped
 
 __all__ = [
     "GroundTruthDataset", "check_dataset", "mixed_radix_bases", "Pooled", "SubGrid", "cpu_subgrid",
@@ -40,6 +40,6 @@ __all__ = [
     "DSprites", "OfficialDSprites", "load_official_dsprites", "git_blob_id", "default_cache_dir",
     "DSPRITES_FACTOR_NAMES", "DSPRITES_FACTOR_SIZES", "DSPRITES_SHAPE_NAMES",
     "OFFICIAL_BLOB_ID", "OFFICIAL_FILENAME", "OFFICIAL_URL",
-    "DigitImages", "dynamic_binarize", "load_digit_images", "load_mnist", "load_sklearn_digits",  # chapter 4
+    "DigitImages", "dynamic_binarize", "load_digit_images", "load_mnist", "load_mnist5k",  # chapter 4
     "Pendulum", "render_pendulum",  # chapter 5
 ]

@@ -54,10 +54,10 @@ def make_dataset(name: str, device: torch.device, image_shape: tuple[int, ...] |
 
 
 def _digit_dataset(name: str, device: torch.device) -> TrainingData:
-    """MNIST from the verified cache (``python -m vaecourse data mnist --download``) or scikit-learn's digits,
-    shuffled every epoch and dynamically binarised batch by batch [sonderby2016]."""
-    from vaecourse.data.mnist import dynamic_binarize, load_mnist, load_sklearn_digits
-    digits = load_mnist() if name == "mnist" else load_sklearn_digits()
+    """MNIST from the verified cache (``python -m vaecourse data mnist --download``) or, for ``digits``, the 5,000
+    MNIST digits shipped in the package, shuffled every epoch and dynamically binarised batch by batch [sonderby2016]."""
+    from vaecourse.data.mnist import dynamic_binarize, load_digit_images
+    digits = load_digit_images(name)
     train, test = digits.train.to(device), digits.test.to(device)
 
     def batches(batch_size, steps, generator):

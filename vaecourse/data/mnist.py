@@ -4,10 +4,10 @@
   cache, ``$VAECOURSE_CACHE`` or ``~/.cache/vaecourse/mnist``). With ``download=True`` a missing file is
   fetched from a standard mirror, decompressed, and kept only when the MD5 of the decompressed IDX file is
   the published one; a file already there is checked the same way. Anything else is a clear error.
-- :func:`load_sklearn_digits` is the offline default, used in FAST mode and whenever MNIST is absent: the
-  1,797 real handwritten 8x8 digits that ship inside scikit-learn (UCI optdigits, [alpaydin1998]),
-  bilinearly upsampled to 20x20 and padded to 28x28 the way MNIST centres its 20x20 digits.
-- :func:`load_digit_images` picks one: ``"mnist"``, ``"digits"`` or ``"auto"`` (MNIST when it is cached).
+- The offline default, used in FAST mode and whenever MNIST is absent, is 5,000 real MNIST digits shipped
+  inside the package (:func:`vaecourse.data.mnist5k.load_mnist5k`, a fixed stratified 4,000 / 1,000 split).
+- :func:`load_digit_images` picks one: ``"mnist"``, ``"mnist5k"`` (also called ``"digits"``, the command
+  line's name for the offline digits) or ``"auto"`` (MNIST when it is cached).
 - :func:`dynamic_binarize`: a fresh Bernoulli sample of the grey images at every use, as Sønderby et al.
   train (each epoch sees new binary images drawn from the same grey levels).
 
@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from vaecourse.data.download import DownloadError, default_cache_dir, download_verified, fetch as _fetch  # tests replace _fetch
@@ -147,7 +146,8 @@ def load_mnist(root: str | os.PathLike | None = None, *, download: bool = False,
                 raise FileNotFoundError(
                     f"MNIST file {name} is not in {folder}. Fetch the four files (about 11 MB, verified by MD5) "
                     "with load_mnist(download=True) or `python -m vaecourse data mnist --download`, or put the "
-                    "decompressed IDX files there yourself; load_sklearn_digits() needs no download at all.")
+                    "decompressed IDX files there yourself; load_mnist5k() (5,000 shipped MNIST digits) needs no "
+                    "download.")
             _download_idx(name, path, md5, mirrors)
         elif verify and (actual := md5_of(path)) != md5:
             raise ValueError(f"{path} is not the official MNIST file: MD5 {actual}, expected {md5}. Delete it and "
@@ -166,51 +166,24 @@ def load_mnist(root: str | os.PathLike | None = None, *, download: bool = False,
                        source=f"MNIST (LeCun et al.), IDX files from {folder}")
 
 
-# ------------------------------------------------------------------------------------------ offline default
-def upsample_digits(images8: Tensor, side: int = 28, digit_side: int = 20) -> Tensor:
-    """8x8 images in [0, 1], (N, 8, 8) -> (N, 1, side, side): bilinear to ``digit_side``, then zero padding
-    around it (MNIST digits sit in a 20x20 box centred in 28x28)."""
-    if images8.dim() != 3:
-        raise ValueError(f"expected (N, H, W) images, got shape {tuple(images8.shape)}")
-    big = F.interpolate(images8.unsqueeze(1), size=(digit_side, digit_side), mode="bilinear", align_corners=False)
-    pad = side - digit_side
-    return F.pad(big, (pad // 2, pad - pad // 2, pad // 2, pad - pad // 2)).clamp_(0.0, 1.0)  # (N, 1, side, side)
-
-
-def load_sklearn_digits(n_test: int = 297, seed: int = 0) -> DigitImages:
-    """scikit-learn's 1,797 handwritten 8x8 digits (grey levels 0-16), as 28x28 images in [0, 1].
-
-    They ship inside scikit-learn (BSD licence), so nothing is downloaded. A fixed permutation (``seed``)
-    splits off ``n_test`` test images.
-    """
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    images = torch.from_numpy(bunch.images).float() / 16.0  # (1797, 8, 8)
-    labels = torch.from_numpy(bunch.target).long()
-    if not 0 < n_test < len(images):
-        raise ValueError(f"n_test must be between 1 and {len(images) - 1}, got {n_test}")
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
-    big = upsample_digits(images[order])
-    labels = labels[order]
-    return DigitImages(train=big[n_test:], train_labels=labels[n_test:], test=big[:n_test], test_labels=labels[:n_test],
-                       source="scikit-learn's 1,797 handwritten 8x8 digits (UCI optdigits), upsampled to 28x28")
-
-
+# ---------------------------------------------------------------------------------------------- the choice
 def load_digit_images(source: str = "auto", root: str | os.PathLike | None = None, *,
                       download: bool = False) -> DigitImages:
-    """``"mnist"`` (the IDX files, see :func:`load_mnist`), ``"digits"`` (scikit-learn's, offline) or ``"auto"``:
-    MNIST when its four files are in ``root``/the cache (or ``download``), else the offline digits."""
+    """``"mnist"`` (the IDX files, see :func:`load_mnist`), ``"mnist5k"`` or its synonym ``"digits"`` (the 5,000
+    shipped MNIST digits, offline, see :func:`~vaecourse.data.mnist5k.load_mnist5k`) or ``"auto"``: MNIST when
+    its four files are in ``root``/the cache (or ``download``), else the shipped digits."""
+    from vaecourse.data.mnist5k import load_mnist5k
+
     if source == "mnist":
         return load_mnist(root, download=download)
-    if source == "digits":
-        return load_sklearn_digits()
+    if source in ("mnist5k", "digits"):
+        return load_mnist5k()
     if source == "auto":
         folder = mnist_dir(root)
         if download or all((folder / name).exists() for name, _, _ in MNIST_FILES.values()):
             return load_mnist(root, download=download)
-        return load_sklearn_digits()
-    raise ValueError(f"unknown digit source {source!r}: expected 'mnist', 'digits' or 'auto'")
+        return load_mnist5k()
+    raise ValueError(f"unknown digit source {source!r}: expected 'mnist', 'mnist5k' (or 'digits') or 'auto'")
 
 
 def dynamic_binarize(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -221,4 +194,4 @@ def dynamic_binarize(x: Tensor, generator: torch.Generator | None = None) -> Ten
 
 
 __all__ = ["MNIST_FILES", "MNIST_MIRRORS", "DigitImages", "dynamic_binarize", "load_digit_images", "load_mnist",
-           "load_sklearn_digits", "md5_of", "mnist_dir", "read_idx", "upsample_digits"]
+           "md5_of", "mnist_dir", "read_idx"]

@@ -20,7 +20,8 @@ from vaecourse.metrics.mig import mig
 from vaecourse.metrics.sap import sap
 # chapter 4: test log-likelihood and active units of a hierarchy
 from vaecourse.metrics.likelihood import test_log_likelihood
-from vaecourse.metrics.units import KLRecorder, active_units, kl_per_unit, unit_activity
+from vaecourse.metrics.units import (ACTIVE_THRESHOLD, KLRecorder, active_units, kl_active_units, kl_per_unit,
+                                     unit_activity)
 # chapter 5: MIC/TIC and the causal scores (used as modules: metrics.mic, metrics.causal)
 from vaecourse.metrics import causal, mic
 
@@ -28,6 +29,7 @@ __all__ = [
     "factor_latent_correlations", "spearman_matrix", "active_latents", "kl_per_dimension", "model_kl_per_dimension",
     "CodeCache", "SubGrid", "cpu_subgrid", "encode_grid",
     "dci", "factorvae", "higgins", "mig", "sap",
-    "test_log_likelihood", "KLRecorder", "active_units", "kl_per_unit", "unit_activity",
+    "test_log_likelihood", "ACTIVE_THRESHOLD", "KLRecorder", "active_units", "kl_active_units", "kl_per_unit",
+    "unit_activity",
     "causal", "mic",
 ]

@@ -7,7 +7,8 @@
   epoch, the heatmap of log KL over training (:func:`vaecourse.viz.ladder.kl_heatmap_figure`).
 
 Note: in a Ladder VAE a lower-layer unit's posterior mean is pulled towards its prior mean mu_p(z_{i+1}),
-which varies with x; A_u can then count a unit whose own KL is tiny. Read both diagnostics side by side.
+which varies with x; A_u can then count a unit whose own KL is tiny. Read both diagnostics side by side:
+:func:`kl_active_units` counts the units the heatmap shows as active (data-average KL above the threshold).
 
 Shape letters: N examples, B batch, D_i units of layer i, U all units (sum D_i), E epochs.
 """
@@ -58,6 +59,27 @@ def active_units(images: Tensor, representation_fn: Callable[[Tensor], Tensor | 
             "activity": [a.numpy() for a in activity], "threshold": threshold}
 
 
+def kl_active_units(kl: np.ndarray | Tensor, layer_sizes: Sequence[int], *,
+                    threshold: float = ACTIVE_THRESHOLD) -> dict:
+    """The heatmap's reading of activity: a unit is active when its data-average KL(q || p) exceeds ``threshold``
+    nats [sonderby2016, Fig. 4]. ``kl`` is (U,), layers concatenated from layer 0 up (e.g. the last row of
+    ``KLRecorder.epochs``, or :func:`kl_per_unit`). Returns the same keys as :func:`active_units`, with the KLs
+    under ``"kl"`` instead of ``"activity"``.
+
+    A_u > 0.01 and KL > 0.01 nats are different statistics: for a unit whose prior is a fixed N(0, 1) and whose
+    posterior variance stays near 1, KL ~ A_u / 2, but a ladder's conditional prior moves with x (see above).
+    """
+    kl = np.asarray(kl, dtype=float)
+    if kl.ndim != 1 or kl.shape[0] != sum(layer_sizes):
+        raise ValueError(f"kl_active_units expected one KL per unit, shape ({sum(layer_sizes)},), got {kl.shape}")
+    if threshold < 0:
+        raise ValueError(f"threshold must be >= 0, got {threshold}")
+    per_layer = np.split(kl, np.cumsum(layer_sizes)[:-1])
+    active = [int((k > threshold).sum()) for k in per_layer]
+    return {"active_per_layer": active, "active": sum(active), "units_per_layer": [len(k) for k in per_layer],
+            "kl": per_layer, "threshold": threshold}
+
+
 @torch.no_grad()
 def kl_per_unit(model, images: Tensor, *, batch_size: int = 500, generator: torch.Generator | None = None) -> np.ndarray:
     """The data-average KL of every unit, (U,), layers concatenated from layer 0 (next to x) up.  [sonderby2016, Fig. 4]"""
@@ -103,4 +125,4 @@ class KLRecorder:
         return np.stack(self.rows) if self.rows else np.zeros((0, 0))
 
 
-__all__ = ["ACTIVE_THRESHOLD", "KLRecorder", "active_units", "kl_per_unit", "unit_activity"]
+__all__ = ["ACTIVE_THRESHOLD", "KLRecorder", "active_units", "kl_active_units", "kl_per_unit", "unit_activity"]

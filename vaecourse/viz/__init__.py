@@ -13,7 +13,7 @@ from vaecourse.viz.beta import (kl_per_dimension_figure, multiplier_figure, rate
 # chapter 3: metric scores
 from vaecourse.viz.metrics import grouped_score_bars, matrix_figure, score_bars, zdiff_figure
 # chapter 4: the hierarchy
-from vaecourse.viz.ladder import active_units_figure, kl_heatmap_figure, layer_pca_figure, pca_2d
+from vaecourse.viz.ladder import active_units_figure, depth_figure, kl_heatmap_figure, layer_pca_figure, pca_2d
 # chapter 5: SCMs and CausalVAE
 from vaecourse.viz.causal import (adjacency_figure, intervention_grid_figure, mic_matrix_figure,
                                   pendulum_reference_figure, render_intervention, score_figure, scm_scatter_figure)
@@ -24,7 +24,7 @@ __all__ = [
     "kl_per_dimension_figure", "multiplier_figure", "rate_distortion_figure", "sweep_model_figure",
     "traversal_row_figure",
     "grouped_score_bars", "matrix_figure", "score_bars", "zdiff_figure",
-    "active_units_figure", "kl_heatmap_figure", "layer_pca_figure", "pca_2d",
+    "active_units_figure", "depth_figure", "kl_heatmap_figure", "layer_pca_figure", "pca_2d",
     "adjacency_figure", "intervention_grid_figure", "mic_matrix_figure", "pendulum_reference_figure",
     "render_intervention", "score_figure", "scm_scatter_figure",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.colors import Normalize
@@ -18,9 +19,14 @@ LOG_KL_FLOOR = 1e-4  # KLs below this are drawn as this (log10 = -4): "inactive"
 
 
 def kl_heatmap_figure(runs: Mapping[str, np.ndarray], layer_sizes: Sequence[int], *, title: str | None = None,
-                      vmin: float = -4.0, vmax: float | None = None) -> CourseFigure:
+                      vmin: float = -4.0, vmax: float | None = None, threshold: float | None = None) -> CourseFigure:
     """One panel per run: log10 of each unit's KL (rows, grouped by layer) over epochs (columns).
-    [sonderby2016, Fig. 4] Dark = KL near 0 = an inactive unit; white lines separate the layers."""
+    [sonderby2016, Fig. 4] Dark = KL near 0 = an inactive unit; white lines separate the layers.
+
+    With ``threshold`` (nats) the colour scale starts there and every KL below it is drawn white, as the
+    paper draws inactive units: the white cells of the last column are exactly the units that
+    :func:`vaecourse.metrics.kl_active_units` counts as inactive at that threshold (layers then separated in black).
+    """
     if not runs:
         raise ValueError("kl_heatmap_figure needs at least one run")
     total = int(sum(layer_sizes))
@@ -31,42 +37,61 @@ def kl_heatmap_figure(runs: Mapping[str, np.ndarray], layer_sizes: Sequence[int]
             raise ValueError(f"run {name!r}: expected per-unit KLs of shape (epochs, {total}), got {kl.shape}")
         logs[name] = np.log10(np.maximum(kl, LOG_KL_FLOOR)).T  # (U, E)
     vmax = max(float(v.max()) for v in logs.values()) if vmax is None else vmax
+    cmap, line = "viridis", "white"
+    if threshold is not None:
+        if threshold <= 0:
+            raise ValueError(f"threshold must be > 0 nats (it is drawn on a log scale), got {threshold}")
+        vmin, line = float(np.log10(threshold)), "black"
+        cmap = matplotlib.colormaps["viridis"].with_extremes(under="white")
     norm = Normalize(vmin=vmin, vmax=max(vmax, vmin + 1e-3))
     fig = CourseFigure(figsize=(3.4 * len(runs) + 1.0, 4.2))
     axes = fig.subplots(1, len(runs), squeeze=False)[0]
     edges = np.cumsum(layer_sizes)[:-1] - 0.5
     image = None
     for ax, (name, log_kl) in zip(axes, logs.items()):
-        image = ax.imshow(log_kl, aspect="auto", origin="lower", cmap="viridis", norm=norm, interpolation="nearest",
+        image = ax.imshow(log_kl, aspect="auto", origin="lower", cmap=cmap, norm=norm, interpolation="nearest",
                           extent=(0.5, log_kl.shape[1] + 0.5, -0.5, total - 0.5))
         for e in edges:
-            ax.axhline(e, color="white", lw=0.8)
+            ax.axhline(e, color=line, lw=0.8)
         centres = np.cumsum(layer_sizes) - np.asarray(layer_sizes) / 2 - 0.5
         ax.set_yticks(centres, [f"z{i + 1}" for i in range(len(layer_sizes))])
         ax.set_xlabel("epoch")
         ax.set_title(name, fontsize=10)
-    fig.colorbar(image, ax=list(axes), label="log10 KL(q || p) per unit (nats)", shrink=0.9)
+    label = "log10 KL(q || p) per unit (nats)" + ("" if threshold is None else f"; white: below {threshold:g}")
+    fig.colorbar(image, ax=list(axes), label=label, shrink=0.9, extend="neither" if threshold is None else "min")
     if title:
         fig.suptitle(title)
     return fig
 
 
 def active_units_figure(runs: Mapping[str, Sequence[int]], layer_sizes: Sequence[int], *,
+                        kl_runs: Mapping[str, Sequence[int]] | None = None,
                         title: str = "Active units per layer (A_u > 0.01)") -> CourseFigure:
-    """Grouped bars: active units in each layer for each run, with the layer sizes as outlines."""
+    """Grouped bars: active units in each layer for each run, with the layer sizes as outlines.
+
+    ``kl_runs`` (same names) adds, beside each run's bar, a hatched bar of the units active by their KL
+    (:func:`vaecourse.metrics.kl_active_units`): the two readings side by side."""
     if not runs:
         raise ValueError("active_units_figure needs at least one run")
+    if kl_runs is not None and set(kl_runs) != set(runs):
+        raise ValueError(f"kl_runs must name the same runs as runs: got {sorted(kl_runs)} and {sorted(runs)}")
     L = len(layer_sizes)
-    for name, counts in runs.items():
+    for name, counts in [*runs.items(), *(kl_runs or {}).items()]:
         if len(counts) != L:
             raise ValueError(f"run {name!r}: expected {L} counts (one per layer), got {len(counts)}")
-    fig = CourseFigure(figsize=(1.2 * L + 1.5 * len(runs) / 2 + 2.5, 3.4))
+    per_run = 1 if kl_runs is None else 2
+    fig = CourseFigure(figsize=(1.2 * L * per_run + 1.5 * len(runs) / 2 + 2.5, 3.4))
     ax = fig.subplots()
-    width = 0.8 / len(runs)
+    width = 0.8 / (len(runs) * per_run)
     x = np.arange(L)
     for j, (name, counts) in enumerate(runs.items()):
-        bars = ax.bar(x + (j - (len(runs) - 1) / 2) * width, counts, width, label=name)
+        offset = (per_run * j - (per_run * len(runs) - 1) / 2) * width
+        bars = ax.bar(x + offset, counts, width, label=name if kl_runs is None else f"{name}: A_u")
         ax.bar_label(bars, fontsize=7)
+        if kl_runs is not None:
+            kl_bars = ax.bar(x + offset + width, kl_runs[name], width, color=bars.patches[0].get_facecolor(),
+                             alpha=0.45, hatch="//", edgecolor="black", linewidth=0.3, label=f"{name}: KL")
+            ax.bar_label(kl_bars, fontsize=7)
     ax.bar(x, layer_sizes, 0.86, fill=False, edgecolor="grey", linestyle=":", label="units in layer")
     ax.set_xticks(x, [f"z{i + 1} ({d})" for i, d in enumerate(layer_sizes)])
     ax.set_yscale("symlog", linthresh=4)
@@ -110,4 +135,24 @@ def layer_pca_figure(samples: Sequence, labels=None, *, title: str | None = None
     return fig
 
 
-__all__ = ["active_units_figure", "kl_heatmap_figure", "layer_pca_figure", "pca_2d"]
+def depth_figure(results: Mapping[str, Mapping[int, tuple[float, float]]], *, k: int,
+                 title: str = "Test log-likelihood against the number of stochastic layers") -> CourseFigure:
+    """[sonderby2016, Fig. 3]: one line per inference model, log p(x) >= L_k (nats) against the number of
+    stochastic layers, with +-1 standard error. ``results[name][layers] = (log_likelihood, standard_error)``."""
+    if not results or not all(results.values()):
+        raise ValueError("depth_figure needs at least one model with at least one depth")
+    fig = CourseFigure(figsize=(4.8, 3.4))
+    ax = fig.subplots()
+    for name, by_depth in results.items():
+        depths = sorted(by_depth)
+        ll, se = np.array([by_depth[d] for d in depths], dtype=float).T
+        ax.errorbar(depths, ll, yerr=se, marker="o", capsize=3, label=name)
+    ax.set_xticks(sorted({d for by_depth in results.values() for d in by_depth}))
+    ax.set_xlabel("stochastic layers L")
+    ax.set_ylabel(f"test log p(x) >= L_{k} (nats)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+__all__ = ["active_units_figure", "depth_figure", "kl_heatmap_figure", "layer_pca_figure", "pca_2d"]

