@@ -190,6 +190,36 @@ def test_images_on_another_device_than_the_model_are_refused(kind):
     refused(lambda: run(model, images(build(kind))), "device", "meta", "cpu")
 
 
+# ------------------------------------------------------------------------------ the causal models' labels u
+BAD_LABELS = {  # name -> (labels for a batch of 3 images, words)
+    "nan": (lambda: torch.tensor([[0.1, math.nan]] * 3), ("NaN",)),
+    "inf": (lambda: torch.tensor([[0.1, math.inf]] * 3), ("inf",)),
+    "one_column": (lambda: torch.zeros(3, 1), ("(3, 2)", "(3, 1)")),
+    "other_batch": (lambda: torch.zeros(2, N_CONCEPTS), ("(3, 2)", "(2, 2)")),
+    "one_axis": (lambda: torch.zeros(3 * N_CONCEPTS), ("(3, 2)",)),
+    "list": (lambda: [[0.0] * N_CONCEPTS] * 3, ("list",)),
+    "complex": (lambda: torch.zeros(3, N_CONCEPTS, dtype=torch.complex64), ("complex",)),
+}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_LABELS))
+@pytest.mark.parametrize("kind", ["causalvae", "cvae"])
+def test_bad_labels_are_refused(kind, bad):
+    model = build(kind)
+    make, words = BAD_LABELS[bad]
+    refused(lambda: model(images(model), make()), *words)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.int64, torch.float16])
+@pytest.mark.parametrize("kind", ["causalvae", "cvae"])
+def test_labels_of_any_real_dtype_are_read_as_float(kind, dtype):
+    model = build(kind).eval()
+    u = torch.tensor([[1, 0], [0, -1], [1, 1]])
+    with torch.no_grad():
+        got = works(lambda: model.embed(images(model), u.to(dtype)))
+        torch.testing.assert_close(got, model.embed(images(model), u.float()))
+
+
 # --------------------------------------------------------------------------------- the Ladder VAE's batch norm
 @pytest.mark.parametrize("kind", ["ladder", "ladder_bottom_up"])
 def test_a_batch_of_one_in_training_mode_is_refused_with_the_reason(kind):
