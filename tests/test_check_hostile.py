@@ -208,3 +208,49 @@ def test_mig_no_longer_matches_what_is_not_a_number(capsys):
     for value in (None, "a string", {}, [], ...):
         ok, out = run("mig_normalisation", lambda mi, h, v=value: v, capsys)
         assert ok is False and "matches" not in out, out
+
+
+def test_tracing_runs_at_full_speed_after_checks():
+    """A debugger or coverage (sys.settrace) still works after a check, a timed-out one included: no interruption
+    is left pending, and CPython's pending-exception flag is not left set (clearing an undelivered interruption
+    with PyThreadState_SetAsyncExc(id, NULL) left it set, and then traced code hung). In a subprocess, so that a
+    regression fails here instead of hanging the test run."""
+    import subprocess
+    import sys
+
+    script = """
+import sys, time
+from vaecourse import check
+from vaecourse.check import core
+core.TIME_LIMIT = 0.3
+
+def endless(*args):
+    while True:
+        pass
+
+def loop(n=20_000):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+def traced_seconds():
+    def tracer(frame, event, arg):
+        return tracer
+    sys.settrace(tracer)
+    try:
+        start = time.perf_counter()
+        loop()
+        return time.perf_counter() - start
+    finally:
+        sys.settrace(None)
+
+before = min(traced_seconds() for _ in range(3))
+assert not check.gaussian_kl(endless)
+assert check.z_diff(lambda z1, z2: (z1 - z2).abs().mean(dim=0))
+after = min(traced_seconds() for _ in range(3))
+print(before, after)
+assert after < 5 * before + 0.05, (before, after)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -178,14 +178,15 @@ class LearnerFunction:
         self.fn, self.limit = fn, limit
         self.thread = threading.get_ident()
         self.lock = threading.Lock()
-        self.inside = False  # the learner's code is running (only then may the watchdog interrupt it)
+        self.inside = False  # the learner's code is running: only then may the watchdog interrupt it
+        self.fired = False  # the watchdog interrupted this call
         self.returned: Any = _NOTHING
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         stop = threading.Event()
         watchdog = threading.Thread(target=self._watch, args=(stop,), daemon=True, name="vaecourse-check-watchdog")
         with self.lock:
-            self.inside = True
+            self.inside, self.fired = True, False
         if _SET_ASYNC_EXC is not None:
             watchdog.start()
         try:
@@ -196,15 +197,31 @@ class LearnerFunction:
             error._raised_by_learner = True  # tells run_check who failed: the learner's code, not the check
             raise
         finally:
-            with self.lock:
-                self.inside = False
-                if _SET_ASYNC_EXC is not None:  # drop an interruption fired but not yet delivered
-                    _SET_ASYNC_EXC(ctypes.c_ulong(self.thread), None)
+            self._leave()
             stop.set()
             if watchdog.is_alive():
                 watchdog.join()
         self.returned = out
         return out
+
+    def _leave(self) -> None:
+        """Mark the learner's code as finished, then let an interruption fired but not yet delivered land here.
+
+        Clearing it instead (PyThreadState_SetAsyncExc(id, NULL)) would leave CPython's "pending asynchronous
+        exception" flag set for good: every later bytecode would take the slow path, and code under sys.settrace
+        (a debugger, coverage) would crawl. An interruption can land on any bytecode, this method's included,
+        hence the retry; none can be fired once ``inside`` is False, so the loop ends."""
+        while True:
+            try:
+                with self.lock:
+                    self.inside = False
+                    fired = self.fired
+                if fired:
+                    for _ in range(100):  # backward jumps: where CPython delivers a pending asynchronous exception
+                        pass
+                return
+            except TimedOut:
+                continue
 
     def _watch(self, stop: threading.Event) -> None:
         if stop.wait(self.limit):
@@ -213,6 +230,7 @@ class LearnerFunction:
             with self.lock:
                 if not self.inside:
                     return
+                self.fired = True
                 _SET_ASYNC_EXC(ctypes.c_ulong(self.thread), ctypes.py_object(TimedOut))
             if stop.wait(0.5):
                 return
