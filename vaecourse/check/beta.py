@@ -4,13 +4,16 @@ Burgess capacity schedule, and the active latents read off the per-dimension KL.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from vaecourse.check.core import (F64, Problem, as64, batch_shape_rules, close, expect, finite_rule, fmt, run_check,
-                                  seeded, shape_of, tensor_rules)
+from vaecourse.check.core import (F64, Problem, as64, batch_shape_rules, close, describe, device_rule, expect,
+                                  finite_rule, fmt, is_real_number, number_value, run_check, seeded, shape_of,
+                                  tensor_rules)
 
 
 def beta_vae_loss(fn: Callable[[Tensor, Tensor, float], Tensor]) -> bool:
@@ -61,27 +64,20 @@ def beta_vae_loss(fn: Callable[[Tensor, Tensor, float], Tensor]) -> bool:
                      hint="log_px_z and kl have shape (B,); return (-(log_px_z - beta * kl)).mean(), a 0-d tensor")
 
 
-def _number(o: Any) -> float:
-    return float(o.item() if isinstance(o, Tensor) else o)
-
-
-def _is_number(o: Any) -> bool:
-    """A Python number or a one-element tensor (what a scalar exercise may return)."""
-    return (isinstance(o, (int, float)) and not isinstance(o, bool)) or (isinstance(o, Tensor) and o.numel() == 1)
-
-
 def _matches(out: Any, want: float) -> bool:
-    return _is_number(out) and math.isclose(_number(out), want, rel_tol=1e-9, abs_tol=1e-9)
+    return is_real_number(out) and math.isclose(number_value(out), want, rel_tol=1e-9, abs_tol=1e-9)
 
 
 def _number_rules(name: str, where: str) -> list:
-    """The first diagnostics of a check whose answer is one number."""
+    """The first diagnostics of a check whose answer is one number (a Python, numpy or one-element tensor)."""
     return [
-        (lambda o: not isinstance(o, (int, float, Tensor)) or isinstance(o, bool),
-         lambda o: f"return {name} as a number, got {type(o).__name__}"),
-        (lambda o: isinstance(o, Tensor) and o.numel() != 1,
-         lambda o: f"return one number ({name}), got a tensor of shape {tuple(o.shape)}"),
-        (lambda o: not math.isfinite(_number(o)), f"{name} is not finite {where}"),
+        (lambda o: not isinstance(o, (numbers.Real, Tensor, np.ndarray)) or isinstance(o, (bool, np.bool_)),
+         lambda o: f"return {name} as a number, got {describe(o)}"),
+        (lambda o: (o.numel() if isinstance(o, Tensor) else np.size(o)) != 1,
+         lambda o: f"return one number ({name}), got {describe(o)}"),
+        (lambda o: isinstance(o, Tensor) and o.device.type != "cpu", device_rule(name)[1]),
+        (lambda o: not is_real_number(o), lambda o: f"return {name} as a real number, got {describe(o)}"),
+        (lambda o: not math.isfinite(number_value(o)), f"{name} is not finite {where}"),
     ]
 
 
@@ -106,19 +102,19 @@ def dual_ascent(fn: Callable[[float, float, float, float], float]) -> bool:
                 return
             expect(out, [
                 *_number_rules("the new beta", f"for {at}; {formula}"),
-                (lambda o: _number(o) < 0,
-                 lambda o: f"the new beta is negative ({_number(o):.3f}) for {at}: clip it at 0, {formula}"),
-                (lambda o: math.isclose(_number(o), max(0.0, beta - lr * (kl - eps)), abs_tol=1e-9) and kl != eps,
+                (lambda o: number_value(o) < 0,
+                 lambda o: f"the new beta is negative ({number_value(o):.3f}) for {at}: clip it at 0, {formula}"),
+                (lambda o: math.isclose(number_value(o), max(0.0, beta - lr * (kl - eps)), abs_tol=1e-9) and kl != eps,
                  f"the step goes the wrong way for {at}: {why or 'beta follows the constraint violation kl − epsilon'}; "
                  f"{formula}"),
-                (lambda o: math.isclose(_number(o), beta + lr * (kl - eps), abs_tol=1e-9) and want != beta + lr * (kl - eps),
+                (lambda o: math.isclose(number_value(o), beta + lr * (kl - eps), abs_tol=1e-9) and want != beta + lr * (kl - eps),
                  f"for {at} your beta is not clipped at 0: {why}; {formula}"),
-                (lambda o: math.isclose(_number(o), max(0.0, beta + (kl - eps)), abs_tol=1e-9) and lr != 1,
+                (lambda o: math.isclose(number_value(o), max(0.0, beta + (kl - eps)), abs_tol=1e-9) and lr != 1,
                  f"the step ignores the step size lr: {formula}"),
-                (lambda o: math.isclose(_number(o), max(0.0, lr * (kl - eps)), abs_tol=1e-9) and beta != 0,
+                (lambda o: math.isclose(number_value(o), max(0.0, lr * (kl - eps)), abs_tol=1e-9) and beta != 0,
                  f"the new beta should start from the old one: {formula}"),
-                (lambda o: not math.isclose(_number(o), want, rel_tol=1e-9, abs_tol=1e-9),
-                 lambda o: f"for {at} you return {_number(o):.4f}, expected {want:.4f}"
+                (lambda o: not math.isclose(number_value(o), want, rel_tol=1e-9, abs_tol=1e-9),
+                 lambda o: f"for {at} you return {number_value(o):.4f}, expected {want:.4f}"
                            + (f" ({why})" if why else "") + f"; {formula}"),
             ])
         return run
@@ -143,17 +139,17 @@ def capacity_schedule(fn: Callable[[int, float, int], float]) -> bool:
                 return
             expect(out, [
                 *_number_rules("the capacity C", f"at {at}; {formula}"),
-                (lambda o: step > c_steps and math.isclose(_number(o), c_max * step / c_steps, rel_tol=1e-9),
+                (lambda o: step > c_steps and math.isclose(number_value(o), c_max * step / c_steps, rel_tol=1e-9),
                  f"at {at} C kept growing past c_max: after c_steps the capacity is held at c_max; {formula}"),
-                (lambda o: 0 < step < c_steps and math.isclose(_number(o), c_max * (step // c_steps), abs_tol=1e-9),
+                (lambda o: 0 < step < c_steps and math.isclose(number_value(o), c_max * (step // c_steps), abs_tol=1e-9),
                  f"at {at} C is {c_max * (step // c_steps):g}: integer division (//) rounds the progress down to 0; "
                  f"use step / c_steps; {formula}"),
-                (lambda o: 0 < step < c_steps and math.isclose(_number(o), min(step / c_steps, 1.0), rel_tol=1e-9),
+                (lambda o: 0 < step < c_steps and math.isclose(number_value(o), min(step / c_steps, 1.0), rel_tol=1e-9),
                  f"at {at} you returned the fraction of the schedule done; multiply it by c_max (nats): {formula}"),
-                (lambda o: math.isclose(_number(o), c_max * (1 - min(step / c_steps, 1.0)), abs_tol=1e-9) and want != c_max / 2,
+                (lambda o: math.isclose(number_value(o), c_max * (1 - min(step / c_steps, 1.0)), abs_tol=1e-9) and want != c_max / 2,
                  f"the schedule runs backwards at {at}: C rises from 0 to c_max; {formula}"),
-                (lambda o: not math.isclose(_number(o), want, rel_tol=1e-9, abs_tol=1e-9),
-                 lambda o: f"at {at} you return C = {_number(o):.4f}, expected {want:.4f}; {formula}"),
+                (lambda o: not math.isclose(number_value(o), want, rel_tol=1e-9, abs_tol=1e-9),
+                 lambda o: f"at {at} you return C = {number_value(o):.4f}, expected {want:.4f}; {formula}"),
             ])
         return run
 
@@ -186,7 +182,8 @@ def active_latents(fn: Callable[[Tensor, float], Tensor]) -> bool:
             by_any = torch.argsort(mean, descending=True)[(kl > threshold).any(0)[torch.argsort(mean, descending=True)]]
             expect(out, [
                 (lambda o: not isinstance(o, Tensor),
-                 lambda o: f"return a torch.Tensor of dimension indices, got {type(o).__name__}"),
+                 lambda o: f"return a torch.Tensor of dimension indices, got {describe(o)}"),
+                device_rule("the result"),
                 (lambda o: o.dtype == torch.bool,
                  "you returned a boolean mask; return the indices of the active dimensions (torch.nonzero or "
                  "argsort), most informative first"),

@@ -7,8 +7,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from vaecourse.check.core import (F64, Problem, close, expect, finite_rule, fmt, run_check, seeded, tensor_rules,
-                                  worst)
+from vaecourse.check.core import (F64, Problem, close, describe, device_rule, expect, finite_rule, fmt, run_check,
+                                  seeded, tensor_rules, worst)
 from vaecourse.objectives.causal import dag_constraint, dag_constraint_grad
 from vaecourse.scm import linear_intervene, linear_sample, linear_solve
 
@@ -124,7 +124,10 @@ def dag_penalty(fn: Callable[[Tensor], Tensor]) -> bool:
     def values(f: Callable) -> None:
         out = f(A.clone())
         expect(out, [
-            (lambda o: not isinstance(o, Tensor), lambda o: f"H should be a torch.Tensor, got {type(o).__name__}"),
+            (lambda o: not isinstance(o, Tensor), lambda o: f"H should be a torch.Tensor, got {describe(o)}"),
+            device_rule("H"),
+            (lambda o: not o.is_floating_point(), lambda o: f"H has dtype {o.dtype}; it should be a floating-point "
+             "tensor"),
             (lambda o: o.numel() != 1, lambda o: f"H should be a single number, got shape {tuple(o.shape)}: "
              "take the trace of the matrix power"),
             (lambda o: close(o.reshape(()), want + n), "you forgot to subtract n: tr(I^n) = n even for a DAG"),
@@ -141,7 +144,8 @@ def dag_penalty(fn: Callable[[Tensor], Tensor]) -> bool:
              f"{fmt(want)} for this A with two cycles"),
         ])
         dag = torch.tensor([[0.0, 2.0, -1.0], [0.0, 0.0, 3.0], [0.0, 0.0, 0.0]], dtype=F64)
-        if not close(f(dag).reshape(()), torch.zeros((), dtype=F64), atol=1e-9):
+        if not close(f(dag), torch.zeros((), dtype=F64), atol=1e-9) and not close(f(dag), torch.zeros(1, dtype=F64),
+                                                                                 atol=1e-9):
             raise Problem("H should be exactly 0 for a DAG (this upper-triangular A), whatever its weights")
 
     def gradient(f: Callable) -> None:

@@ -9,8 +9,8 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from vaecourse.check.core import (F64, Problem, as64, close, expect, finite_rule, fmt, run_check, seeded, shape_of,
-                                  tensor_rules, worst)
+from vaecourse.check.core import (F64, Problem, as64, close, describe, expect, finite_rule, fmt, is_real_number,
+                                  number_value, run_check, seeded, shape_of, tensor_rules, worst)
 
 
 def precision_weighted_merge(fn: Callable[[Tensor, Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]) -> bool:
@@ -27,8 +27,7 @@ def precision_weighted_merge(fn: Callable[[Tensor, Tensor, Tensor, Tensor], tupl
     def run(f: Callable) -> None:
         out = f(mu_hat.clone(), var_hat.clone(), mu_p.clone(), var_p.clone())
         if not isinstance(out, (tuple, list)) or len(out) != 2:
-            raise Problem(f"return two tensors, (mu_q, var_q); got {type(out).__name__}"
-                          + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""))
+            raise Problem(f"return two tensors, (mu_q, var_q); got {describe(out)}")
         mu, var = out
         expect(var, [
             *tensor_rules("var_q", (B, D), meaning="one variance per example and unit, like var_hat"),
@@ -84,10 +83,9 @@ def warmup_weight(fn: Callable[[float, float], float]) -> bool:
                                   f"and beta = 1 from the start: {rule}") from None
             else:
                 value = f(epoch, n_t)
-            try:
-                got[(epoch, n_t)] = float(value)
-            except (TypeError, ValueError):
-                raise Problem(f"return one number (a float), got {type(value).__name__}") from None
+            if not is_real_number(value):
+                raise Problem(f"return one number (a float), got {describe(value)}")
+            got[(epoch, n_t)] = number_value(value)
         if math.isclose(got[(0, 200)], 1.0) and math.isclose(got[(200, 200)], 0.0):
             raise Problem(f"your weight falls from 1 to 0; warm-up starts from 0 (a plain auto-encoder) and rises to 1: {rule}")
         if got[(1000, 200)] > 1.0 + 1e-9:

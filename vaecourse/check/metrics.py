@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vaecourse.check.core import F64, Problem, close, expect, finite_rule, fmt, run_check, seeded, tensor_rules
+from vaecourse.check.core import (F64, Problem, close, describe, device_rule, expect, finite_rule, fmt,
+                                  is_real_number, number_value, run_check, seeded, tensor_rules)
 
 DSPRITES_SIZES = (1, 3, 6, 40, 32, 32)
 
@@ -31,9 +32,13 @@ def fixed_factor_pairs(fn: Callable[..., Any]) -> bool:
             (lambda o: isinstance(o, Tensor) and o.dim() == 3 and o.shape[0] == 2,
              "you returned one stacked tensor (2, L, K); return the two batches as a tuple: return v1, v2"),
             (lambda o: not isinstance(o, (tuple, list)) or len(o) != 2,
-             lambda o: f"expected a pair (v1, v2), got {type(o).__name__}: return v1, v2"),
+             lambda o: f"expected a pair (v1, v2), got {describe(o)}: return v1, v2"),
             (lambda o: any(not isinstance(v, Tensor) for v in o),
-             "v1 and v2 should be tensors of factor classes (dataset.sample_factors returns them)"),
+             lambda o: "v1 and v2 should be tensors of factor classes (dataset.sample_factors returns them), got "
+                       + " and ".join(describe(v) for v in o)),
+            (lambda o: any(v.device.type != "cpu" for v in o),
+             lambda o: "v1 and v2 should be tensors on the CPU, like the dataset's factors, got "
+                       + " and ".join(describe(v) for v in o)),
             (lambda o: any(v.is_floating_point() for v in o),
              "v1 and v2 should hold integer class indices (torch.long), as dataset.sample_factors returns them"),
             (lambda o: any(tuple(v.shape) == (K, L) for v in o),
@@ -43,9 +48,11 @@ def fixed_factor_pairs(fn: Callable[..., Any]) -> bool:
                        f"{tuple(o[0].shape)} and {tuple(o[1].shape)}"),
         ]
 
+    def pairs(f: Callable, seed: int) -> tuple[Tensor, Tensor]:
+        return expect(f(data, y, L, seeded(seed)), pair_rules(None))
+
     def structure(f: Callable) -> None:
-        out = expect(f(data, y, L, seeded(31)), pair_rules(None))
-        v1, v2 = (v.cpu() for v in out)
+        v1, v2 = pairs(f, 31)
         try:
             data.check_factors(v1), data.check_factors(v2)
         except ValueError as error:
@@ -74,8 +81,7 @@ def fixed_factor_pairs(fn: Callable[..., Any]) -> bool:
                           "vectors, dataset.sample_factors(batch_size, generator)")
 
     def randomness(f: Callable) -> None:
-        a, b = f(data, y, L, seeded(5)), f(data, y, L, seeded(5))
-        c = f(data, y, L, seeded(6))
+        a, b, c = pairs(f, 5), pairs(f, 5), pairs(f, 6)
         if not (torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])):
             raise Problem("the same seeded generator gave different pairs: draw all randomness from the generator "
                           "you are given, dataset.sample_factors(batch_size, generator)")
@@ -150,18 +156,19 @@ def classifier_accuracy(fn: Callable[..., Any]) -> bool:
     tol = 0.03  # other solvers / iterations of the same linear model land within this
 
     def near(a, b):
-        return abs(float(a) - float(b)) <= tol
+        return abs(number_value(a) - float(b)) <= tol
 
     def run(f: Callable) -> None:
         out = f(x_train.copy(), y_train.copy(), x_eval.copy(), y_eval.copy())
         expect(out, [
             (lambda o: not isinstance(o, (tuple, list)) or len(o) != 2,
-             lambda o: f"expected a pair (train_accuracy, eval_accuracy), got {type(o).__name__}"),
-            (lambda o: any(not np.isscalar(v) and np.ndim(v) != 0 for v in o),
-             "each accuracy should be a single number: np.mean(predictions == labels)"),
-            (lambda o: any(not 0 <= float(v) <= 1 for v in o),
-             lambda o: f"accuracies are fractions in [0, 1], got {float(o[0]):.3f} and {float(o[1]):.3f}"
-                       + (" (percent? divide by 100)" if any(1 < float(v) <= 100 for v in o) else "")),
+             lambda o: f"expected a pair (train_accuracy, eval_accuracy), got {describe(o)}"),
+            (lambda o: not all(is_real_number(v) for v in o),
+             lambda o: "each accuracy should be a single number (np.mean(predictions == labels)), got "
+                       + " and ".join(describe(v) for v in o)),
+            (lambda o: any(not 0 <= number_value(v) <= 1 for v in o),
+             lambda o: f"accuracies are fractions in [0, 1], got {number_value(o[0]):.3f} and {number_value(o[1]):.3f}"
+                       + (" (percent? divide by 100)" if any(1 < number_value(v) <= 100 for v in o) else "")),
             (lambda o: near(o[0], 1 - train) and near(o[1], 1 - evaluation),
              "you returned error rates (1 - accuracy); return the accuracies, the fraction predicted correctly"),
             (lambda o: near(o[0], on_eval[0]) and near(o[1], on_eval[1]),
@@ -170,13 +177,13 @@ def classifier_accuracy(fn: Callable[..., Any]) -> bool:
             (lambda o: near(o[0], evaluation) and near(o[1], train) and not near(train, evaluation),
              "train and eval are swapped: return (train_accuracy, eval_accuracy)"),
             (lambda o: near(o[1], train) and not near(train, evaluation),
-             lambda o: f"your eval accuracy ({float(o[1]):.3f}) equals the training accuracy: score the held-out "
+             lambda o: f"your eval accuracy ({number_value(o[1]):.3f}) equals the training accuracy: score the held-out "
                        "points (x_eval, y_eval), never the ones the classifier was fitted on"),
-            (lambda o: float(o[0]) >= 0.999 and train < 0.999,
+            (lambda o: number_value(o[0]) >= 0.999 and train < 0.999,
              "training accuracy 1.0: that is not a linear classifier of low VC dimension (or it was fitted on "
              "the training points many times); use sklearn.linear_model.LogisticRegression"),
             (lambda o: not near(o[0], train) or not near(o[1], evaluation),
-             lambda o: f"got train {float(o[0]):.3f}, eval {float(o[1]):.3f}; a multinomial logistic regression "
+             lambda o: f"got train {number_value(o[0]):.3f}, eval {number_value(o[1]):.3f}; a multinomial logistic regression "
                        f"fitted on (x_train, y_train) gives train {train:.3f}, eval {evaluation:.3f}: fit "
                        "LogisticRegression(max_iter=2000) on the training points only"),
         ])
@@ -200,18 +207,18 @@ def mig_normalisation(fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
     want = float(np.mean(gaps / entropy))
     by_latent = np.sort(mi, axis=1)[:, ::-1]
 
-    def value(o: Any) -> float:
-        return float(np.asarray(o))
+    value = number_value
 
     def run(f: Callable) -> None:
         out = f(mi.copy(), entropy.copy())
         expect(out, [
             (lambda o: isinstance(o, tuple),
              "return the score alone (one number), not a tuple"),
-            (lambda o: np.size(o) == 3,
+            (lambda o: isinstance(o, (list, np.ndarray, Tensor)) and (o.numel() if isinstance(o, Tensor)
+                                                                      else np.size(o)) == 3,
              "you returned one gap per factor: MIG is their mean over the factors"),
-            (lambda o: np.size(o) != 1,
-             lambda o: f"MIG is a single number, got shape {np.shape(o)}"),
+            (lambda o: not is_real_number(o),
+             lambda o: f"MIG is a single number (a float), got {describe(o)}"),
             (lambda o: not np.isfinite(value(o)), "MIG came out NaN or inf: the entropies here are positive"),
             (lambda o: np.isclose(value(o), np.mean(gaps)),
              "you did not divide by the factor's entropy: each gap is (top − second) / H(v_k), so factors with "

@@ -334,17 +334,28 @@ def official_images() -> tuple[Tensor, Tensor]:
 
 
 # ---------------------------------------------------------------------------------------- the data set
+def _in_range(name: str, value: Tensor, what: str) -> Tensor:
+    """``value`` if every entry is inside ``RANGES[name]`` (the scene stays meaningful), else a ValueError naming
+    the first value outside (NaN included)."""
+    lo, hi = RANGES[name]
+    outside = ~((value >= lo) & (value <= hi))  # NaN is outside too
+    if outside.any():
+        raise ValueError(f"{what} is out of range: expected {name} in [{lo:.4g}, {hi:.4g}], "
+                         f"got {value[outside].flatten()[0].item():.4g}")
+    return value
+
+
 def _check_do(values: Mapping[str, float | Tensor]) -> dict[str, Tensor]:
     out = {}
     for name, value in values.items():
         if name not in CONCEPTS:
-            raise ValueError(f"unknown variable {name!r}: the pendulum's variables are {CONCEPTS}")
-        value = torch.as_tensor(value, dtype=torch.float64)
-        lo, hi = RANGES[name]
-        if not torch.isfinite(value).all() or bool((value < lo).any() or (value > hi).any()):
-            raise ValueError(f"do({name} = {value.min().item():.4g}) is out of range: {name} must be in "
-                             f"[{lo:.4g}, {hi:.4g}]")
-        out[name] = value
+            raise ValueError(f"do() expected one of the pendulum's variables {CONCEPTS}, got unknown variable {name!r}")
+        try:
+            tensor = torch.as_tensor(value, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"do({name} = ...) needs a number or a tensor of numbers, got {type(value).__name__}") \
+                from None
+        out[name] = _in_range(name, tensor, f"do({name} = ...)")
     return out
 
 
@@ -448,7 +459,8 @@ class Pendulum(GroundTruthDataset):
         if concepts.dim() != 2 or concepts.shape[1] != 4:
             raise ValueError(f"concepts must have shape (n, 4) = {CONCEPTS}, got {tuple(concepts.shape)}")
         values = _check_do(values)
-        observed = {name: concepts[:, k].cpu() for k, name in enumerate(CONCEPTS)}
+        observed = {name: _in_range(name, concepts[:, k].cpu(), "an observed scene")
+                    for k, name in enumerate(CONCEPTS)}
         cf = self.scm.counterfactual(observed, **{k: v.cpu() for k, v in values.items()})
         cf = torch.stack([cf[k].expand(concepts.shape[0]) for k in CONCEPTS], 1).to(self.device)
         return self.render_concepts(cf), cf

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -28,12 +29,24 @@ class CourseModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
 
-def check_images(x: Any, image_shape: tuple[int, ...], *, unit_range: bool, who: str) -> None:
-    """Raise a ValueError saying what was expected and what came, for a batch of images.
+    def check_input(self, x: Any) -> Tensor:
+        """The images ``x`` checked (:func:`check_images`) and in the model's dtype."""
+        return check_images(x, self.image_shape, unit_range=self.likelihood.name == "bernoulli",
+                            who=type(self).__name__, device=self.device, dtype=self.dtype)
 
-    ``image_shape`` is (C, H, W); a batch is (B, C, H, W) floating point, in [0, 1] when
-    ``unit_range`` (a Bernoulli likelihood scores pixel probabilities).
+
+def check_images(x: Any, image_shape: tuple[int, ...], *, unit_range: bool, who: str,
+                 device: torch.device | None = None, dtype: torch.dtype | None = None) -> Tensor:
+    """``x`` as a batch the model can read, or a ValueError saying what was expected and what came.
+
+    ``image_shape`` is (C, H, W); a batch is a non-empty (B, C, H, W) floating-point tensor of finite values, on
+    ``device`` (the model's), in [0, 1] when ``unit_range`` (a Bernoulli likelihood scores pixel probabilities).
+    Any floating dtype is accepted and returned in ``dtype`` (the model's), so float64 or float16 images simply
+    work. One ``aminmax`` pass finds NaN and inf (NaN propagates to both ends) and the range together.
     """
     if not isinstance(x, Tensor):
         raise ValueError(f"{who} expected a torch.Tensor of images, got {type(x).__name__}")
@@ -43,8 +56,21 @@ def check_images(x: Any, image_shape: tuple[int, ...], *, unit_range: bool, who:
     if x.dim() != len(image_shape) + 1 or tuple(x.shape[1:]) != tuple(image_shape):
         raise ValueError(f"{who} expected images of shape (B, {', '.join(map(str, image_shape))}), "
                          f"got {tuple(x.shape)}")
-    if unit_range and x.numel():
-        lo, hi = torch.aminmax(x.detach())
-        if lo < 0 or hi > 1:
-            raise ValueError(f"{who} expected pixel values in [0, 1] for a Bernoulli likelihood, "
-                             f"got values from {lo.item():.3g} to {hi.item():.3g}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{who} expected a non-empty batch of images (B >= 1), got an empty one of shape "
+                         f"{tuple(x.shape)}")
+    if x.device.type == "meta":
+        raise ValueError(f"{who} expected images with values, got a tensor on the meta device (shapes only)")
+    if device is not None and x.device != device:
+        raise ValueError(f"{who} expected images on the model's device {device}, got them on {x.device}: "
+                         f"move them with x.to({str(device)!r})")
+    if dtype is not None:
+        x = x.to(dtype)
+    lo, hi = (v.item() for v in torch.aminmax(x.detach()))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        found = "NaN" if math.isnan(lo) else "inf"
+        raise ValueError(f"{who} expected finite pixel values, got images containing {found}")
+    if unit_range and (lo < 0 or hi > 1):
+        raise ValueError(f"{who} expected pixel values in [0, 1] for a Bernoulli likelihood, "
+                         f"got values from {lo:.3g} to {hi:.3g}")
+    return x

@@ -39,7 +39,7 @@ from torch.distributions import Distribution
 
 from vaecourse.distributions import DiagonalGaussian, reparameterize
 from vaecourse.likelihoods import LikelihoodHead
-from vaecourse.models.base import CourseModel, check_images, register_model
+from vaecourse.models.base import CourseModel, register_model
 from vaecourse.nn import build_decoder, build_encoder, mlp
 
 GRAPH_SOURCES = ("all", "labels")  # which terms move A: the whole loss (the paper), or the label terms and H(A)
@@ -192,17 +192,21 @@ class CausalVAE(CourseModel):
         return torch.linalg.inv(eye - self.image_graph().T)
 
     # ---- checks -----------------------------------------------------------------------------------
-    def check_input(self, x: Tensor, u: Tensor) -> None:
-        check_images(x, self.image_shape, unit_range=self.likelihood.name == "bernoulli", who=type(self).__name__)
+    def check_input(self, x: Tensor, u: Tensor) -> Tensor:
+        x = super().check_input(x)
         if not isinstance(u, Tensor) or u.dim() != 2 or u.shape[1] != self.n or u.shape[0] != x.shape[0]:
             got = tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__
             raise ValueError(f"{type(self).__name__} expected labels u of shape ({x.shape[0]}, {self.n}), one column "
                              f"per concept, got {got}")
+        if u.is_complex() or not torch.isfinite(u).all():
+            found = f"dtype {u.dtype}" if u.is_complex() else "NaN or inf"
+            raise ValueError(f"{type(self).__name__} expected finite real labels u, got {found}")
+        return x
 
     # ---- the layers -------------------------------------------------------------------------------
     def encode(self, x: Tensor, u: Tensor) -> DiagonalGaussian:
         """q(eps|x, u) with mean h(x, u): (B, D).  [slides, Eq. 30-31]"""
-        self.check_input(x, u)
+        x = self.check_input(x, u)
         u = u.to(x.dtype)
         mu, logvar = self.head(torch.cat([self.encoder(x), u], 1)).chunk(2, dim=-1)  # (B, D), (B, D)
         return DiagonalGaussian(mu, logvar)

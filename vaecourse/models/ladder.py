@@ -38,7 +38,7 @@ from torch.distributions import Distribution
 
 from vaecourse.distributions import DiagonalGaussian, log_normal, precision_weighted_merge
 from vaecourse.likelihoods import LikelihoodHead
-from vaecourse.models.base import CourseModel, check_images, register_model
+from vaecourse.models.base import CourseModel, register_model
 
 INFERENCE = ("ladder", "bottom_up")
 PAPER_LATENT_SIZES = (64, 32, 16, 8, 4)
@@ -175,9 +175,6 @@ class LadderVAE(CourseModel):
     def latent_dim(self) -> int:
         return sum(self.latent_sizes)
 
-    def check_input(self, x: Tensor) -> None:
-        check_images(x, self.image_shape, unit_range=self.likelihood.name == "bernoulli", who=type(self).__name__)
-
     def prior_step(self, i: int, z_above: Tensor) -> tuple[Tensor, Tensor]:
         """(mu_p, sigma^2_p) of p(z_i | z_{i+1}) for layer i < L-1.  [sonderby2016, Eq. 11]"""
         return self.p_heads[i](self.down[i](z_above))
@@ -212,7 +209,11 @@ class LadderVAE(CourseModel):
         """One reparameterised pass. ``eps`` (one (B, D_i) standard-normal tensor per layer) fixes the noise;
         otherwise it is drawn from ``generator``, layer 0 first. ``hats`` (ladder only) reuses a bottom-up
         pass already computed for these x (importance sampling repeats the same images)."""
-        self.check_input(x)
+        x = self.check_input(x)
+        if self.training and self.hparams["batch_norm"] and x.shape[0] == 1:
+            raise ValueError(f"{type(self).__name__} in training mode expected a batch of >= 2 images, got 1: batch "
+                             "norm normalises each unit over the batch, and one image has no spread; train on "
+                             "larger batches, or call model.eval() to use the model on a single image")
         eps = self._noise(x.shape[0], eps, generator, x)
         L = self.n_layers
         q: list = [None] * L  # (mu_q, var_q) per layer

@@ -15,7 +15,7 @@ from torch.distributions import Distribution
 
 from vaecourse.distributions import DiagonalGaussian, reparameterize
 from vaecourse.likelihoods import LikelihoodHead
-from vaecourse.models.base import CourseModel, check_images, register_model
+from vaecourse.models.base import CourseModel, register_model
 from vaecourse.nn import build_decoder, build_encoder
 
 
@@ -78,12 +78,9 @@ class VAE(CourseModel):
         with torch.no_grad():
             last[-1].bias[self.latent_dim:] = value
 
-    def check_input(self, x: Tensor) -> None:
-        check_images(x, self.image_shape, unit_range=self.likelihood.name == "bernoulli", who=type(self).__name__)
-
     def encode(self, x: Tensor) -> DiagonalGaussian:
         """q(z|x): the encoder outputs (mu, logvar), each (B, D)."""
-        self.check_input(x)
+        x = self.check_input(x)
         mu, logvar = self.encoder(x).chunk(2, dim=-1)  # (B, D), (B, D)
         return DiagonalGaussian(mu, logvar)
 

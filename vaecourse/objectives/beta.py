@@ -11,6 +11,8 @@ whatever the loss optimises. Reductions: sums over pixels and latents, mean over
 
 from __future__ import annotations
 
+import math
+import numbers
 
 import torch
 from torch import Tensor
@@ -21,8 +23,9 @@ from vaecourse.objectives.elbo import Terms, elbo_terms, non_negative
 def kl_weight(step: int, warmup_steps: int) -> float:
     """Linear KL warm-up: the weight rises from 0 to 1 over the first ``warmup_steps``, then stays 1.
     [sonderby2016, Eq. 26] (there over epochs). 0 warm-up steps means weight 1 from the start."""
-    if warmup_steps < 0:
-        raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps!r}")
+    warmup_steps = non_negative("warmup_steps", warmup_steps)
+    if isinstance(step, bool) or not isinstance(step, numbers.Real) or not math.isfinite(step):
+        raise ValueError(f"the warm-up's position (a step or an epoch) must be a finite number, got {step!r}")
     return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
 
 
@@ -45,8 +48,8 @@ def beta_vae(output, x: Tensor, beta: float = 4.0, step: int = 0, warmup_steps: 
 def capacity_at(step: int, c_max: float = 25.0, c_steps: int = 100_000, c_start_step: int = 0) -> float:
     """The capacity C (nats) at ``step``: 0 until ``c_start_step``, then linear up to ``c_max`` at
     ``c_start_step + c_steps``, then held.  [burgess2018, Sec. 5]"""
-    if c_steps <= 0:
-        raise ValueError(f"the capacity schedule must last at least one step: c_steps={c_steps!r}")
+    if isinstance(c_steps, bool) or not isinstance(c_steps, (int, float)) or not 0 < c_steps < math.inf:
+        raise ValueError(f"the capacity schedule must last at least one step: c_steps must be positive, got {c_steps!r}")
     progress = min(max((step - c_start_step) / c_steps, 0.0), 1.0)
     return c_max * progress
 

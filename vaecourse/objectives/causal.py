@@ -39,7 +39,7 @@ import math
 import torch
 from torch import Tensor
 
-from vaecourse.objectives.elbo import Terms, non_negative
+from vaecourse.objectives.elbo import Terms, check_target, non_negative
 from vaecourse.objectives.independence import noise_dependence
 from vaecourse.scm import check_adjacency
 
@@ -90,10 +90,7 @@ def mask_loss(z: Tensor, g: Tensor) -> Tensor:
 
 def causal_terms(output, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """(log p(x|z~), KL_eps, KL_z, ELBO) per example from a CausalVAE output.  [slides, Eq. 36-37]"""
-    expected = tuple(output.p_x.batch_shape + output.p_x.event_shape)
-    if not isinstance(x, Tensor) or tuple(x.shape) != expected:
-        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"the objective expected the batch the model was given, of shape {expected}, got {got}")
+    x = check_target(output, x)
     log_px_z = output.p_x.log_prob(x)  # (B,)
     if output.causal:  # CausalVAE: eps and z both KL'd
         kl_eps = output.q_eps.kl_to_standard_normal()  # (B,)

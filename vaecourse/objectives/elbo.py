@@ -19,9 +19,11 @@ from vaecourse.distributions import log_normal
 
 
 def non_negative(name: str, value: float) -> float:
-    """``value`` as a float if it is a non-negative number (a hyper-parameter weight); else a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+    """``value`` as a float if it is a non-negative finite number (a hyper-parameter weight); else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    if value == math.inf:
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
     return float(value)
 
 
@@ -47,18 +49,29 @@ class Terms:
         return out
 
 
+def check_target(output, x) -> Tensor:
+    """``x``, the batch the model was given, checked against the output and in the output's dtype: a ValueError
+    naming what was expected and what came for another shape, a non-float dtype, an empty batch or NaN/inf."""
+    expected = tuple(output.p_x.batch_shape + output.p_x.event_shape)
+    if not isinstance(x, Tensor) or tuple(x.shape) != expected:
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"the objective expected the batch the model was given, of shape {expected}, got {got}")
+    if not x.is_floating_point():
+        raise ValueError(f"the objective expected floating-point images, got dtype {x.dtype}")
+    if x.shape[0] == 0:
+        raise ValueError(f"the objective expected a non-empty batch, got an empty one of shape {tuple(x.shape)}")
+    if not all(math.isfinite(v.item()) for v in torch.aminmax(x.detach())):  # NaN reaches both ends; one pass
+        raise ValueError("the objective expected finite pixel values, got images containing NaN or inf")
+    return x.to(output.z.dtype)
+
+
 def elbo_terms(output, x: Tensor) -> tuple[Tensor, Tensor]:
     """(log p(x|z), KL(q||p)) per example from a model output with ``q_z``, ``p_x`` (and a N(0, I) prior).
 
     An output that carries its own per-example ``kl`` (the hierarchical models of chapter 4, whose prior
     p(z_i | z_{i+1}) is not N(0, I)) is trusted for the KL term.
     """
-    expected = tuple(output.p_x.batch_shape + output.p_x.event_shape)
-    if not isinstance(x, torch.Tensor) or tuple(x.shape) != expected:
-        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"the objective expected the batch the model was given, of shape {expected}, got {got}")
-    if not x.is_floating_point():
-        raise ValueError(f"the objective expected floating-point images, got dtype {x.dtype}")
+    x = check_target(output, x)
     log_px_z = output.p_x.log_prob(x)  # (B,) summed over pixels
     if getattr(output, "kl", None) is not None:  # a model whose prior is not N(0, I) (a hierarchy) reports its KL
         return log_px_z, output.kl  # (B,)
@@ -130,4 +143,4 @@ def _vae_log_weights(model, x: Tensor):
     return log_weights
 
 
-__all__ = ["Terms", "elbo", "elbo_terms", "importance_weighted_bound", "log_mean_exp", "non_negative"]
+__all__ = ["Terms", "check_target", "elbo", "elbo_terms", "importance_weighted_bound", "log_mean_exp", "non_negative"]

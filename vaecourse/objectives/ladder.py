@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from vaecourse.objectives.beta import kl_weight
-from vaecourse.objectives.elbo import Terms, elbo_terms
+from vaecourse.objectives.elbo import Terms, elbo_terms, non_negative
 
 
 def ladder_elbo(output, x: Tensor, epoch: float | None = None, step: int | None = None, *,
@@ -33,12 +33,10 @@ def ladder_elbo(output, x: Tensor, epoch: float | None = None, step: int | None 
             epoch = 0.0
         else:
             if steps_per_epoch is None or steps_per_epoch < 1:
-                raise ValueError("ladder_elbo was given a step but no epoch: pass steps_per_epoch (>= 1) "
-                                 f"to convert, got {steps_per_epoch!r}")
+                raise ValueError("ladder_elbo was given a step but no epoch: it needs steps_per_epoch (>= 1) to "
+                                 f"convert, got {steps_per_epoch!r}")
             epoch = step / steps_per_epoch
-    if warmup_epochs < 0:
-        raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs!r}")
-    beta = kl_weight(epoch, warmup_epochs)
+    beta = kl_weight(epoch, non_negative("warmup_epochs", warmup_epochs))
     log_px_z, kl = elbo_terms(output, x)  # (B,), (B,)
     objective = log_px_z - beta * kl  # (B,)  Eq. (26)
     extras: dict[str, Tensor] = {"kl_weight": torch.tensor(beta)}

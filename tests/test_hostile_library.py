@@ -1,0 +1,405 @@
+"""The library under hostile or careless use (issue 14): every case either behaves correctly or is refused with a
+ValueError/TypeError whose message is one line naming what was expected and what came, never a traceback from
+inside torch and never a silently wrong result.
+
+Each case is a tiny model (4x4 images) or a call of a pure function, so the whole file runs in seconds. A failing
+case says which way it failed, so counts can be read off a run: ``TRACEBACK`` (an error raised from inside torch or
+of another type), ``ACCEPTED`` (no error where one was due), ``WRONG`` (a result that is not finite or not right),
+``MESSAGE`` (refused, but the message is not one line naming what was expected and what came).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import traceback
+
+import numpy as np
+import pytest
+import torch
+
+from vaecourse.data.pendulum import RANGES, Pendulum
+from vaecourse.models import VAE
+from vaecourse.models.causalvae import CausalVAE, ConditionalVAE
+from vaecourse.models.lvae import LadderVAE
+from vaecourse.objectives import (CausalObjective, ConstrainedVAE, beta_vae, capacity_vae, causal_vae_loss,
+                                  conditional_vae_loss, elbo, kl_weight, ladder_elbo)
+
+TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+N_CONCEPTS = 2
+
+MODELS = {
+    "vae": lambda: VAE(latent_dim=2, encoder="mlp28", image_shape=(1, 4, 4)),
+    "vae_gaussian": lambda: VAE(latent_dim=2, encoder="mlp28", image_shape=(1, 4, 4), likelihood="gaussian"),
+    "ladder": lambda: LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8], image_shape=(1, 4, 4)),
+    "ladder_bottom_up": lambda: LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8], image_shape=(1, 4, 4),
+                                          inference="bottom_up"),
+    "causalvae": lambda: CausalVAE(n_concepts=N_CONCEPTS, concept_dim=1, encoder="mlp28", image_shape=(3, 4, 4)),
+    "cvae": lambda: ConditionalVAE(n_concepts=N_CONCEPTS, concept_dim=1, encoder="mlp28", image_shape=(3, 4, 4)),
+}
+
+
+def build(kind: str):
+    torch.manual_seed(0)
+    return MODELS[kind]()
+
+
+def images(model, batch: int = 3, dtype=torch.float32) -> torch.Tensor:
+    return torch.rand(batch, *model.image_shape, generator=torch.Generator().manual_seed(1)).to(dtype)
+
+
+def run(model, x, **kwargs):
+    """model(x) for any model kind (the causal ones also read labels u, one row per image)."""
+    if isinstance(model, CausalVAE):
+        batch = x.shape[0] if isinstance(x, torch.Tensor) and x.dim() > 0 else 3
+        return model(x, torch.zeros(batch, model.n), **kwargs)
+    return model(x, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------------ verdicts
+def _from_torch(error: BaseException) -> bool:
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and os.path.abspath(frames[-1].filename).startswith(TORCH_DIR)
+
+
+def refused(call, *words: str) -> str:
+    """``call()`` must raise a ValueError/TypeError of the library whose message is one line, says what was
+    expected and what came (``got``), and contains each of ``words`` (case-insensitive)."""
+    try:
+        result = call()
+    except (ValueError, TypeError) as error:
+        message = str(error)
+        if _from_torch(error):
+            pytest.fail(f"TRACEBACK from inside torch: {type(error).__name__}: {message}")
+        if "\n" in message or "got" not in message or not any(w in message for w in ("expected", "must", "needs")):
+            pytest.fail(f"MESSAGE not one line naming what was expected and what came: {message!r}")
+        missing = [w for w in words if w.lower() not in message.lower()]
+        if missing:
+            pytest.fail(f"MESSAGE does not mention {missing}: {message!r}")
+        return message
+    except Exception as error:  # noqa: BLE001 - what the test classifies
+        where = "from inside torch" if _from_torch(error) else "of the wrong type"
+        pytest.fail(f"TRACEBACK {where}: {type(error).__name__}: {error}")
+    pytest.fail(f"ACCEPTED: no error, returned {type(result).__name__}")
+
+
+def works(call):
+    """``call()`` must succeed; the result is returned for the case to check."""
+    try:
+        return call()
+    except Exception as error:  # noqa: BLE001
+        where = "from inside torch" if _from_torch(error) else "from the library"
+        pytest.fail(f"TRACEBACK {where} on a valid input: {type(error).__name__}: {error}")
+
+
+def finite(*tensors) -> None:
+    for t in tensors:
+        if not torch.isfinite(t).all():
+            pytest.fail(f"WRONG: a result is not finite: {t}")
+
+
+# ---------------------------------------------------------------------------------------- models: bad images
+def _with(value):
+    def make(model):
+        x = images(model)
+        x[0, 0, 0, 0] = value
+        return x
+    return make
+
+
+BAD_IMAGES = {  # name -> (make images for the model, words the message must contain)
+    "nan": (_with(math.nan), ("NaN",)),
+    "inf": (_with(math.inf), ("inf",)),
+    "minus_inf": (_with(-math.inf), ("inf",)),
+    "empty_batch": (lambda m: images(m, batch=0), ("empty", "(0, ")),
+    "no_channel_axis": (lambda m: images(m)[:, 0], ("shape",)),
+    "five_axes": (lambda m: images(m)[None], ("shape",)),
+    "scalar": (lambda m: torch.tensor(0.5), ("shape",)),
+    "uint8": (lambda m: (images(m) * 255).to(torch.uint8), ("uint8",)),
+    "bool": (lambda m: images(m) > 0.5, ("bool",)),
+    "complex": (lambda m: images(m).to(torch.complex64), ("complex",)),
+    "list": (lambda m: images(m).tolist(), ("list",)),
+    "numpy": (lambda m: images(m).numpy(), ("ndarray",)),
+    "meta_device": (lambda m: torch.empty(3, *m.image_shape, device="meta"), ("meta",)),
+}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_IMAGES))
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_bad_images_are_refused_by_every_model(kind, bad):
+    model = build(kind)
+    make, words = BAD_IMAGES[bad]
+    refused(lambda: run(model, make(model)), *words)
+
+
+@pytest.mark.parametrize("kind", ["vae", "ladder", "ladder_bottom_up", "causalvae", "cvae"])
+def test_pixels_outside_the_unit_interval_are_refused_for_a_bernoulli_likelihood(kind):
+    model = build(kind)
+    refused(lambda: run(model, images(model) * 3), "[0, 1]")
+
+
+def test_a_gaussian_likelihood_takes_any_finite_values():
+    model = build("vae_gaussian")
+    out = works(lambda: model(images(model) * 7 - 3))
+    finite(out.p_x.log_prob(images(model) * 7 - 3))
+
+
+GOOD_IMAGES = {  # name -> (make images from float32 ones, expect the same output as float32)
+    "float64": (lambda x: x.double(), True),
+    "float16": (lambda x: x.half(), False),
+    "bfloat16": (lambda x: x.bfloat16(), False),
+    "requires_grad": (lambda x: x.clone().requires_grad_(True), True),
+    "non_contiguous": (lambda x: x.transpose(2, 3).contiguous().transpose(2, 3), True),
+    "channels_last": (lambda x: x.contiguous(memory_format=torch.channels_last), True),
+    "batch_of_one": (lambda x: x[:1], None),
+}
+
+
+@pytest.mark.parametrize("good", sorted(GOOD_IMAGES))
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_other_valid_images_simply_work(kind, good):
+    """Any floating dtype is read in the model's own dtype; layouts and a batch of one image work (in eval mode
+    for a batch-norm model)."""
+    model = build(kind).eval()
+    change, same = GOOD_IMAGES[good]
+    x32 = images(model)
+    x = change(x32)
+    with torch.no_grad():
+        embed = (lambda v: model.embed(v, torch.zeros(v.shape[0], model.n))) if isinstance(model, CausalVAE) \
+            else model.embed
+        got = works(lambda: embed(x))
+        want = embed(x32)[: x.shape[0]]
+        out = works(lambda: run(model, x, generator=torch.Generator().manual_seed(0)))
+    finite(got, out.p_x.log_prob(x.detach().float()))
+    assert got.dtype == torch.float32
+    if same:
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    elif same is None:
+        torch.testing.assert_close(got, embed(x32)[:1])
+
+
+def test_a_float64_model_keeps_float64():
+    model = build("vae").double()
+    out = works(lambda: model(images(model, dtype=torch.float64)))
+    assert out.z.dtype == torch.float64
+
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_images_on_another_device_than_the_model_are_refused(kind):
+    model = build(kind).to("meta")
+    refused(lambda: run(model, images(build(kind))), "device", "meta", "cpu")
+
+
+# ------------------------------------------------------------------------------ the causal models' labels u
+BAD_LABELS = {  # name -> (labels for a batch of 3 images, words)
+    "nan": (lambda: torch.tensor([[0.1, math.nan]] * 3), ("NaN",)),
+    "inf": (lambda: torch.tensor([[0.1, math.inf]] * 3), ("inf",)),
+    "one_column": (lambda: torch.zeros(3, 1), ("(3, 2)", "(3, 1)")),
+    "other_batch": (lambda: torch.zeros(2, N_CONCEPTS), ("(3, 2)", "(2, 2)")),
+    "one_axis": (lambda: torch.zeros(3 * N_CONCEPTS), ("(3, 2)",)),
+    "list": (lambda: [[0.0] * N_CONCEPTS] * 3, ("list",)),
+    "complex": (lambda: torch.zeros(3, N_CONCEPTS, dtype=torch.complex64), ("complex",)),
+}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_LABELS))
+@pytest.mark.parametrize("kind", ["causalvae", "cvae"])
+def test_bad_labels_are_refused(kind, bad):
+    model = build(kind)
+    make, words = BAD_LABELS[bad]
+    refused(lambda: model(images(model), make()), *words)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.int64, torch.float16])
+@pytest.mark.parametrize("kind", ["causalvae", "cvae"])
+def test_labels_of_any_real_dtype_are_read_as_float(kind, dtype):
+    model = build(kind).eval()
+    u = torch.tensor([[1, 0], [0, -1], [1, 1]])
+    with torch.no_grad():
+        got = works(lambda: model.embed(images(model), u.to(dtype)))
+        torch.testing.assert_close(got, model.embed(images(model), u.float()))
+
+
+# --------------------------------------------------------------------------------- the Ladder VAE's batch norm
+@pytest.mark.parametrize("kind", ["ladder", "ladder_bottom_up"])
+def test_a_batch_of_one_in_training_mode_is_refused_with_the_reason(kind):
+    model = build(kind).train()
+    refused(lambda: model(images(model, batch=1)), "batch norm", "1", "eval()")
+
+
+@pytest.mark.parametrize("kind", ["ladder", "ladder_bottom_up"])
+def test_a_batch_of_one_trains_without_batch_norm(kind):
+    torch.manual_seed(0)
+    model = LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8], image_shape=(1, 4, 4), batch_norm=False,
+                      inference="bottom_up" if kind == "ladder_bottom_up" else "ladder").train()
+    x = images(model, batch=1)
+    terms = ladder_elbo(works(lambda: model(x)), x)
+    finite(terms.loss)
+
+
+# ------------------------------------------------------------------------------------------------ objectives
+OBJECTIVES = {  # name -> (model kind, a fresh objective(output, x); ConstrainedVAE updates its beta per call)
+    "elbo": ("vae", lambda: elbo),
+    "elbo_gaussian": ("vae_gaussian", lambda: elbo),
+    "beta_vae": ("vae", lambda: lambda o, x: beta_vae(o, x, beta=4.0)),
+    "capacity_vae": ("vae", lambda: lambda o, x: capacity_vae(o, x, step=10, c_steps=100)),
+    "constrained": ("vae", lambda: ConstrainedVAE(epsilon=5.0)),
+    "ladder_elbo": ("ladder", lambda: lambda o, x: ladder_elbo(o, x, epoch=1.0, warmup_epochs=10)),
+    "causal_vae_loss": ("causalvae", lambda: causal_vae_loss),
+    "causal_objective": ("causalvae", lambda: CausalObjective()),
+    "conditional_vae_loss": ("cvae", lambda: conditional_vae_loss),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+def test_float64_images_give_the_float32_loss(name):
+    kind, fresh = OBJECTIVES[name]
+    model = build(kind).eval()
+    x = images(model)
+    want = fresh()(run(model, x, generator=torch.Generator().manual_seed(0)), x).loss
+    terms = works(lambda: fresh()(run(model, x.double(), generator=torch.Generator().manual_seed(0)), x.double()))
+    finite(terms.loss)
+    torch.testing.assert_close(terms.loss.float(), want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+def test_float64_targets_beside_a_float32_output_work(name):
+    kind, fresh = OBJECTIVES[name]
+    model = build(kind).eval()
+    x = images(model)
+    out = run(model, x, generator=torch.Generator().manual_seed(0))
+    want = fresh()(out, x).loss
+    torch.testing.assert_close(works(lambda: fresh()(out, x.double())).loss.float(), want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+def test_an_empty_batch_is_refused(name):
+    kind, fresh = OBJECTIVES[name]
+    model = build(kind)
+    x = images(model, batch=0)
+    refused(lambda: fresh()(run(model, x), x), "empty")
+
+
+TARGETS = {  # name -> (make a target from the model's valid batch x, words)
+    "nan_target": (lambda x: x.masked_fill(x > 0.9, math.nan), ("NaN",)),
+    "int_target": (lambda x: (x > 0.5).long(), ("int64",)),
+    "wrong_shape_target": (lambda x: x[:2], ("shape",)),
+    "list_target": (lambda x: x.tolist(), ("list",)),
+    "empty_target": (lambda x: x[:0], ("shape",)),
+}
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+def test_a_target_that_is_not_the_models_batch_is_refused(name, target):
+    kind, fresh = OBJECTIVES[name]
+    model = build(kind)
+    x = images(model)
+    make, words = TARGETS[target]
+    out = run(model, x)
+    refused(lambda: fresh()(out, make(x)), *words)
+
+
+HYPER = {  # name -> (call with the output and x, words)
+    "beta_nan": (lambda o, x: beta_vae(o, x, beta=math.nan), ("beta",)),
+    "beta_inf": (lambda o, x: beta_vae(o, x, beta=math.inf), ("beta", "inf")),
+    "beta_negative": (lambda o, x: beta_vae(o, x, beta=-1.0), ("beta",)),
+    "beta_string": (lambda o, x: beta_vae(o, x, beta="4"), ("beta",)),
+    "beta_bool": (lambda o, x: beta_vae(o, x, beta=True), ("beta",)),
+    "warmup_negative": (lambda o, x: beta_vae(o, x, warmup_steps=-5), ("warmup",)),
+    "warmup_nan": (lambda o, x: beta_vae(o, x, step=3, warmup_steps=math.nan), ("warmup",)),
+    "gamma_inf": (lambda o, x: capacity_vae(o, x, gamma=math.inf), ("gamma",)),
+    "c_steps_zero": (lambda o, x: capacity_vae(o, x, c_steps=0), ("c_steps",)),
+    "c_max_nan": (lambda o, x: capacity_vae(o, x, c_max=math.nan), ("c_max",)),
+    "epsilon_negative": (lambda o, x: ConstrainedVAE(epsilon=-1.0), ("epsilon",)),
+    "lr_dual_nan": (lambda o, x: ConstrainedVAE(epsilon=1.0, lr_dual=math.nan), ("lr_dual",)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HYPER))
+def test_bad_hyper_parameters_are_refused(case):
+    model = build("vae")
+    x = images(model)
+    call, words = HYPER[case]
+    refused(lambda: call(model(x), x), *words)
+
+
+LADDER_HYPER = {
+    "warmup_epochs_nan": (dict(epoch=1.0, warmup_epochs=math.nan), ("warmup",)),
+    "warmup_epochs_negative": (dict(epoch=1.0, warmup_epochs=-1.0), ("warmup",)),
+    "epoch_nan": (dict(epoch=math.nan), ("epoch",)),
+    "step_without_steps_per_epoch": (dict(step=5), ("steps_per_epoch",)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LADDER_HYPER))
+def test_bad_ladder_schedules_are_refused(case):
+    model = build("ladder")
+    x = images(model)
+    kwargs, words = LADDER_HYPER[case]
+    refused(lambda: ladder_elbo(model(x), x, **kwargs), *words)
+
+
+@pytest.mark.parametrize("warmup", [math.nan, -1, math.inf])
+def test_kl_weight_refuses_a_warmup_that_is_not_a_non_negative_finite_number(warmup):
+    refused(lambda: kl_weight(3, warmup), "warmup")
+
+
+CAUSAL_HYPER = {
+    "independence_nan": (lambda: CausalObjective(independence=math.nan), ("independence",)),
+    "rho_inf": (lambda: CausalObjective(rho=math.inf), ("rho",)),
+    "update_every_zero": (lambda: CausalObjective(update_every=0), ("update_every",)),
+    "label_fit_unknown": (lambda: CausalObjective(label_fit="sigmoid"), ("label_fit",)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CAUSAL_HYPER))
+def test_bad_causal_hyper_parameters_are_refused(case):
+    call, words = CAUSAL_HYPER[case]
+    refused(call, *words)
+
+
+# --------------------------------------------------------------------------------------- the pendulum's do()
+@pytest.fixture(scope="module")
+def pendulum():
+    return Pendulum(size=8)
+
+
+def _observed(pendulum, **changes):
+    concepts = pendulum.concepts(torch.tensor([[3, 4], [40, 50]]))
+    for name, value in changes.items():
+        concepts[0, list(RANGES).index(name)] = value
+    return concepts
+
+
+PENDULUM_REFUSED = {  # name -> (call(pendulum), words)
+    "observed_theta_1000": (lambda p: p.counterfactual(_observed(p, theta=1000.0), phi=1.5), ("theta", "1000")),
+    "observed_phi_negative": (lambda p: p.counterfactual(_observed(p, phi=-1.0), theta=0.1), ("phi",)),
+    "observed_shadow_negative": (lambda p: p.counterfactual(_observed(p, shadow_length=-3.0), theta=0.1),
+                                 ("shadow_length",)),
+    "observed_nan": (lambda p: p.counterfactual(_observed(p, shadow_position=math.nan), theta=0.1),
+                     ("shadow_position", "nan")),
+    "observed_wrong_shape": (lambda p: p.counterfactual(torch.zeros(2, 3), theta=0.1), ("shape",)),
+    "do_theta_1000": (lambda p: p.counterfactual(_observed(p), theta=1000.0), ("theta", "1000")),
+    "do_phi_nan": (lambda p: p.counterfactual(_observed(p), phi=math.nan), ("phi",)),
+    "do_unknown_variable": (lambda p: p.counterfactual(_observed(p), gravity=9.8), ("gravity",)),
+    "do_one_value_out_of_range": (lambda p: p.do(2, theta=torch.tensor([0.1, 2.0])), ("theta", "2")),
+    "do_shadow_length_negative": (lambda p: p.do(2, shadow_length=-1.0), ("shadow_length",)),
+    "do_string_value": (lambda p: p.do(2, theta="0.1"), ("theta", "str")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PENDULUM_REFUSED))
+def test_the_pendulum_refuses_values_outside_the_scene(pendulum, case):
+    call, words = PENDULUM_REFUSED[case]
+    refused(lambda: call(pendulum), *words)
+
+
+def test_counterfactuals_of_observed_scenes_stay_in_the_scene(pendulum):
+    """Over the whole do() range of theta, the counterfactual shadow of grid scenes stays in its range."""
+    observed = pendulum.concepts(torch.tensor([[0, 0], [83, 86], [40, 43]]))
+    for theta in torch.linspace(*RANGES["theta"], 7, dtype=torch.float64).tolist():
+        _, cf = works(lambda: pendulum.counterfactual(observed, theta=theta))
+        lo, hi = RANGES["shadow_length"]
+        assert ((cf[:, 2] >= lo) & (cf[:, 2] <= hi)).all(), cf
+        np.testing.assert_allclose(cf[:, 0].numpy(), theta)
