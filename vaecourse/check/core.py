@@ -194,7 +194,10 @@ class LearnerFunction:
         except TimedOut:
             raise
         except Exception as error:
-            error._raised_by_learner = True  # tells run_check who failed: the learner's code, not the check
+            try:
+                error._raised_by_learner = True  # tells run_check who failed: the learner's code, not the check
+            except Exception:  # an exception type without attributes: reported as the check's failure to read
+                pass
             raise
         finally:
             self._leave()
