@@ -166,3 +166,20 @@ def test_heart_curve_is_the_parametric_heart():
     centre = (points[:, 1].max() + points[:, 1].min()) / 2
     assert abs(centre - ds.HEART_BOX_SHIFT) < 1e-6
     assert np.allclose(ds._heart_curve(np.array([0.0, math.pi]))[:, 0], 0.0)  # notch and point on the axis
+
+
+def test_simulated_vs_official_figure_shows_pairs_and_counts_differences(data, frames):
+    from vaecourse.viz import simulated_vs_official_figure
+
+    simulated = data.render_uint8(torch.as_tensor(frames["latents_classes"]))
+    fig = simulated_vs_official_figure(frames["imgs"], simulated, row_labels=ds.SHAPE_NAMES,
+                                       column_labels=[str(s) for s in range(6)])
+    assert fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len([ax for ax in fig.axes if ax.images]) == 36  # 18 official + 18 simulated
+    assert [ax.get_title() for ax in fig.axes[6:12]] == ["exact"] * 6  # the square row's simulated frames
+    shifted = simulated.roll(1, dims=-1)  # one column off: every frame differs, by its height x 2 pixels
+    fig = simulated_vs_official_figure(frames["imgs"], shifted, row_labels=ds.SHAPE_NAMES, column_labels=list("abcdef"))
+    assert fig.axes[6].get_title() == f"{2 * int(frames['imgs'][0].any(1).sum())} px differ"
+    with pytest.raises(ValueError, match="18 official and simulated frames"):
+        simulated_vs_official_figure(frames["imgs"][:17], simulated[:17], row_labels=ds.SHAPE_NAMES,
+                                     column_labels=list("abcdef"))
