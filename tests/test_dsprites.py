@@ -132,11 +132,19 @@ def _inside_reference(shape, scale, theta, cx, cy, size=64):
     if shape == SQUARE:
         return (u.abs() <= 9.6 * scale) & (v.abs() <= 9.6 * scale)
     if shape == ELLIPSE:
-        return (u / (12.8 * scale)) ** 2 + (v / (7.2 * scale)) ** 2 <= 1
-    p = u / (ds._HEART_SIDE * scale)  # the heart: a turned square plus two discs
-    q = v / (ds._HEART_SIDE * ds._HEART_STRETCH * scale) + ds._HEART_Q_CENTROID
-    lobe = ((p.abs() - ds._M) ** 2 + (q - ds._M) ** 2) <= ds._R ** 2
-    return (p.abs() + q.abs() <= ds._D) | lobe
+        a, b = ds.ELLIPSE_SEMI_AXES
+        return (u / (a * scale)) ** 2 + (v / (b * scale)) ** 2 <= 1
+    return _inside_polygon(torch.from_numpy(ds._HEART_OUTLINE) * scale, u, v)  # the heart's outline polygon
+
+
+def _inside_polygon(vertices, u, v):
+    """Even-odd rule, one edge at a time: is each point (u, v) inside the polygon ``(E, 2)``? -> bool."""
+    inside = torch.zeros_like(u, dtype=torch.bool)
+    for (u0, v0), (u1, v1) in zip(vertices.tolist(), vertices.roll(-1, 0).tolist()):
+        if v0 != v1:
+            crosses = (v0 <= v) != (v1 <= v)
+            inside ^= crosses & (u < u0 + (v - v0) * (u1 - u0) / (v1 - v0))
+    return inside
 
 
 @pytest.mark.parametrize("image_size", [64, 40, 100])
@@ -191,10 +199,11 @@ def test_square_pixel_count_is_its_area(data):
 
 def test_ellipse_pixel_count_is_its_area(data):
     scales = torch.from_numpy(SCALES)
-    area = math.pi * 12.8 * 7.2 * scales**2  # (6,)
+    a, b = ds.ELLIPSE_SEMI_AXES
+    area = math.pi * a * b * scales**2  # (6,)
     counts = _random_counts(data, ELLIPSE, seed=2)
     assert ((counts.mean(1) / area - 1).abs() < 0.01).all()
-    half_perimeter = math.pi * (12.8 + 7.2) * scales / 2
+    half_perimeter = math.pi * (a + b) * scales / 2
     assert ((counts - area[:, None]).abs() <= half_perimeter[:, None] + 1).all()
 
 
@@ -204,9 +213,11 @@ def test_heart_size_lobes_and_area(data):
                                              for y in (0, 14, 31)]))[:, 0]
     width = images.any(1).sum(1).double()  # columns touched
     height = images.any(2).sum(1).double()  # rows touched
-    # pixel extent of a length L: between L - 2 (round ends can miss the last row of centres) and L + 1
-    assert (width - 19.2 * scales > -2).all() and (width - 19.2 * scales <= 1).all()
-    assert (height - 17.75 * scales > -2).all() and (height - 17.75 * scales <= 1).all()
+    # pixel extent of a length L: between L - 2 (round ends can miss the last row of centres) and L + 1;
+    # the point is sharp, so the last 2 px of the box's height can hold no pixel centre
+    box_width, box_height = ds.HEART_BOX
+    assert (width - box_width * scales > -2).all() and (width - box_width * scales <= 1).all()
+    assert (height - box_height * scales > -3).all() and (height - box_height * scales <= 1).all()
     assert (width - height).mean() > 0  # wider than tall
     for image in images:  # lobes up: more pixels in the top half of the bounding box
         rows = image.any(1).nonzero()[:, 0]
@@ -215,8 +226,8 @@ def test_heart_size_lobes_and_area(data):
         upper = image[top:int(middle)].sum()
         lower = image[math.ceil(middle):bottom + 1].sum()
         assert upper > 1.3 * lower
-    # the analytic area of the construction: (1 + pi R^2) side^2 stretch
-    area = (1 + math.pi * ds._R**2) * (ds._HEART_SIDE * torch.from_numpy(SCALES)) ** 2 * ds._HEART_STRETCH
+    # the analytic area of the outline polygon (shoelace), times scale^2
+    area = _polygon_area_centroid(ds._HEART_OUTLINE)[0] * torch.from_numpy(SCALES) ** 2
     assert ((_random_counts(data, HEART, seed=3).mean(1) / area - 1).abs() < 0.01).all()
     # at scale 1 the top row of the heart shows the two lobes apart (the notch)
     image = data.render(_factors(HEART, 5, 0, 15, 15))[0, 0]
@@ -225,12 +236,26 @@ def test_heart_size_lobes_and_area(data):
     assert runs == 2
 
 
+def _polygon_area_centroid(vertices):
+    """(area, centroid u, centroid v) of a polygon ``(E, 2)`` (shoelace formulas), area positive."""
+    u, v = vertices[:, 0], vertices[:, 1]
+    u1, v1 = np.roll(u, -1), np.roll(v, -1)
+    cross = u * v1 - u1 * v
+    area = cross.sum() / 2
+    return abs(area), ((u + u1) * cross).sum() / (6 * area), ((v + v1) * cross).sum() / (6 * area)
+
+
 def test_centroid_sits_at_the_position_factor(data):
     factors = data.sample_factors(6000, torch.Generator().manual_seed(5))
     cx, cy = _centroid(data.render(factors))
     ex, ey = _centre(factors)
+    # the heart turns about the position point, its area centroid 1.98 scale px toward the lobes
+    _, _, lift = _polygon_area_centroid(ds._HEART_OUTLINE)
+    theta = torch.from_numpy(ds.FACTOR_VALUES[3])[factors[:, 3]]
+    lift = torch.where(factors[:, 1] == HEART, lift * torch.from_numpy(ds.FACTOR_VALUES[2])[factors[:, 2]], 0.0)
+    ex, ey = ex - lift * torch.sin(theta), ey - lift * torch.cos(theta)  # v up turned counter-clockwise
     assert (cx - ex).abs().max() < 0.5 and (cy - ey).abs().max() < 0.5
-    for shape in (SQUARE, ELLIPSE, HEART):  # all three shapes sit at the centre, not only the symmetric ones
+    for shape in (SQUARE, ELLIPSE, HEART):  # all three shapes, not only the symmetric ones
         chosen = factors[:, 1] == shape
         assert chosen.sum() > 1000 and (cx - ex)[chosen].abs().max() < 0.5
 

@@ -7,23 +7,31 @@ combination of six ground-truth factors (official order, last factor fastest)::
     x posX (32: 0..1) x posY (32: 0..1)
 
 ``DSprites`` draws the images itself, batched and on the training device, so no notebook needs a
-download. Geometry (canvas pixels, y grows downward): the shape's centre sits at
-``(16 + 32 posX, 16 + 32 posY)``; a pixel is on when its centre ``(px + 0.5, py + 0.5)`` lies inside
-the shape; orientation turns the shape counter-clockwise on screen; the square's side is
-``19.2 scale``, the ellipse's semi-axes ``12.8 scale x 7.2 scale`` (long axis horizontal at
-orientation 0), the heart is ``19.2 scale`` wide and ``17.75 scale`` tall with its lobes up; every
-shape turns about its area centroid, which is the centre above.
+download, and draws the official images: all 18 official frames at orientation 0 and position (0, 0)
+(vaecourse/data/reference) are pixel-exact. Geometry (canvas pixels, y grows downward): the position
+point is ``(16 + 32 posX, 16 + 32 posY)``; a pixel is on when its centre ``(px + 0.5, py + 0.5)`` lies
+inside the shape; orientation turns the shape counter-clockwise on screen about the position point;
+the square's side is ``19.2 scale`` and the ellipse's semi-axes ``12.75 scale x 7.22 scale`` (long
+axis horizontal at orientation 0), both centred on the position point. The heart is the classic
+parametric heart curve x = 16 sin^3 t, y = 13 cos t - 5 cos 2t - 2 cos 3t - cos 4t (the dSprites
+author drew it as a mesh of generated vertices in LOVE2D), lobes up, its bounding box stretched to
+``19.2 scale x 19.15 scale`` with its centre ``0.25 scale`` below the position point, so its area
+centroid sits ``1.98 scale`` above that point and circles it as the heart turns. Why these numbers:
+they are the ones that draw the six official frames of each shape exactly (fitted to all six scales at
+once); the official heart turns about the position point, not its centroid.
 
-How it renders fast: a row of the canvas crosses a convex piece of a shape in one x-interval, found
-analytically (a slab |a x + b| <= 1 or a quadratic (a1 x + b1)^2 + (a2 x + b2)^2 <= 1). The square is
-two slabs, the ellipse one quadratic, the heart a square turned 45 degrees plus two discs (its
-lobes). Each row's intervals become 32-bit masks, and a 256-entry table turns each mask byte into 8
-pixels: 64 x 3 intervals per image are solved instead of 4,096 pixels tested.
+How it renders fast: a row of the canvas crosses a convex shape in one x-interval, found analytically
+(a slab |a x + b| <= 1 or a quadratic (a1 x + b1)^2 + (a2 x + b2)^2 <= 1): the square is two slabs,
+the ellipse one quadratic. The heart is a 160-vertex polygon of its curve; each edge is crossed by one
+or two rows, and a row's crossings add up to its mask (+2^k leaving, -2^k entering at column k), so
+no sorting is needed. Each row's intervals become 32-bit masks, and a 256-entry table turns each mask
+byte into 8 pixels: about 64 intervals and 320 crossings per image instead of 4,096 pixels tested.
 
 ``OfficialDSprites`` wraps the official ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`` (loaded
 with ``load_official_dsprites``, verified by its git blob id; downloads only on ``download=True``).
 
-Shape letters: B batch, K factors (6), H rows, W columns, P pieces (intervals per row), N stored images.
+Shape letters: B batch, K factors (6), H rows, W columns, P pieces (intervals per row), E polygon
+vertices, R rows per edge, C crossings (E R), N stored images.
 """
 
 from __future__ import annotations
@@ -59,35 +67,55 @@ FACTOR_VALUES = (  # the real values, as in the official file's latents_values (
 
 # ---- geometry, in pixels of the 64x64 canvas, at scale 1 ----------------------------------------
 CANVAS = 64
-POS_OFFSET, POS_SPAN = 16.0, 32.0     # centre = 16 + 32 pos
+POS_OFFSET, POS_SPAN = 16.0, 32.0     # position point = 16 + 32 pos
 SQUARE_HALF_SIDE = 9.6                # side 19.2
-ELLIPSE_SEMI_AXES = (12.8, 7.2)       # long axis along u (horizontal at orientation 0)
-HEART_WIDTH, HEART_HEIGHT = 19.2, 17.75
+ELLIPSE_SEMI_AXES = (12.75, 7.22)     # long axis along u (horizontal at orientation 0); fitted, see below
+HEART_BOX = (19.2, 19.15)             # width, height of the heart curve's bounding box
+HEART_BOX_SHIFT = -0.25               # the box centre sits this far above (+) / below (-) the position point
+HEART_VERTICES = 160                  # polygon vertices of the outline, equally spaced along it
 
-# The heart, in units of its square's side: the square turned 45 degrees, |p| + |q| <= D, plus two
-# discs of radius R centred on the midpoints (+-M, M) of its upper edges (the lobes).
-_D = 1 / math.sqrt(2)                 # half-diagonal of the unit square
-_M = _D / 2                           # lobe centres (+-M, M)
-_R = 0.5                              # lobe radius: half the side, so each lobe covers its edge
-_HEART_SIDE = HEART_WIDTH / (2 * (_M + _R))                   # width = 2 (M + R) sides
-_HEART_STRETCH = HEART_HEIGHT / (_HEART_SIDE * (_M + _R + _D))  # height M + R + D sides, ~1.1% taller
-# Area centroid of the heart (in q): the square (area 1, centroid 0) plus two outer half-discs (area
-# pi R^2 / 2 each, centroid 4R / (3 pi) out from the edge midpoint along the normal (1, 1)/sqrt 2).
-_HEART_Q_CENTROID = math.pi * _R**2 * (_M + 4 * _R / (3 * math.pi) / math.sqrt(2)) / (1 + math.pi * _R**2)
+# The ellipse: semi-axes fitted to the six official orientation-0 frames at once (every pair in
+# a = 12.715..12.780, b = 7.205..7.225 draws all six pixel-exact; 12.8 x 7.2 missed two by 4 pixels).
+#
+# The heart is the classic parametric heart curve (the dSprites author drew it as a mesh of
+# procedurally generated vertices in LOVE2D, github.com/deepmind/dsprites-dataset issue 2):
+#     x(t) = 16 sin^3 t,   y(t) = 13 cos t - 5 cos 2t - 2 cos 3t - cos 4t,   0 <= t < 2 pi,
+# stretched so that its bounding box is HEART_BOX (x: -16..16, y: -17..11.92 before stretching) and
+# shifted so that the box centre is HEART_BOX_SHIFT above the position point, all times scale; it
+# turns about the position point. These three numbers draw all six official orientation-0 hearts
+# pixel-exact; the area centroid then sits 1.98 scale px above the position point (toward the lobes)
+# and circles it as the heart turns.
+_HEART_Y_RANGE = (-17.0, 11.923251973289343)  # min and max of y(t) (max at t = 0.6346)
 
-# Linear forms f(u, v) = (cu u + cv v) / scale + c0 of the shape frame (u along the shape's axis, v
-# up, origin at the shape's centre). The heart's frame: p = u / side, q = v / (side stretch) + q_c,
-# so that the heart turns about its area centroid.
-_HU = 1 / _HEART_SIDE                    # dp/du
-_HV = 1 / (_HEART_SIDE * _HEART_STRETCH)  # dq/dv
-_QC = _HEART_Q_CENTROID
+
+def _heart_curve(t: np.ndarray) -> np.ndarray:
+    """Points of the heart at curve parameters ``t`` in the shape frame (u right, v up), scale 1 -> ``(n, 2)``."""
+    x = 16 * np.sin(t) ** 3
+    y = 13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t)
+    low, high = _HEART_Y_RANGE
+    u = x * HEART_BOX[0] / 32.0
+    v = (y - (low + high) / 2) * HEART_BOX[1] / (high - low) + HEART_BOX_SHIFT
+    return np.stack([u, v], axis=1)
+
+
+def _heart_outline(vertices: int) -> np.ndarray:
+    """The outline as a polygon of ``vertices`` points equally spaced along its length -> ``(E, 2)``.
+
+    The right half (t = 0 .. pi, notch to point) is spaced by arc length and mirrored, so the notch
+    and the point are vertices. Clockwise in the shape frame (u right, v up).
+    """
+    t = np.linspace(0.0, math.pi, 4001)
+    step = np.linalg.norm(np.diff(_heart_curve(t), axis=0), axis=1)
+    length = np.concatenate([[0.0], np.cumsum(step)])
+    half = _heart_curve(np.interp(np.linspace(0.0, length[-1], vertices // 2 + 1), length, t))  # notch .. point
+    left = half[-2:0:-1] * np.array([-1.0, 1.0])  # point .. notch on the other side, ends excluded
+    return np.concatenate([half, left])
+
+
 _SQUARE_SLABS = ((1 / SQUARE_HALF_SIDE, 0.0, 0.0), (0.0, 1 / SQUARE_HALF_SIDE, 0.0))  # |u| <= h, |v| <= h
 _ELLIPSE_DISC = ((1 / ELLIPSE_SEMI_AXES[0], 0.0, 0.0), (0.0, 1 / ELLIPSE_SEMI_AXES[1], 0.0))  # (u/a)^2 + (v/b)^2 <= 1
-_HEART_SLABS = ((_HU / _D, _HV / _D, _QC / _D), (_HU / _D, -_HV / _D, -_QC / _D))  # |p + q| <= D, |p - q| <= D
-_HEART_LOBES = (
-    ((_HU / _R, 0.0, _M / _R), (0.0, _HV / _R, (_QC - _M) / _R)),   # ((p + M)/R)^2 + ((q - M)/R)^2 <= 1
-    ((_HU / _R, 0.0, -_M / _R), (0.0, _HV / _R, (_QC - _M) / _R)),  # ((p - M)/R)^2 + ((q - M)/R)^2 <= 1
-)
+_HEART_OUTLINE = _heart_outline(HEART_VERTICES)  # (E, 2)
+_HEART_EDGE = float(np.linalg.norm(np.roll(_HEART_OUTLINE, -1, 0) - _HEART_OUTLINE, axis=1).max())
 
 # ---- the official file ----------------------------------------------------------------------------
 OFFICIAL_FILENAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
@@ -133,11 +161,11 @@ def _intersect(a: tuple[Tensor, Tensor], b: tuple[Tensor, Tensor]) -> tuple[Tens
 
 def _row_intervals(shape: Tensor, scale: Tensor, theta: Tensor, cx: Tensor, cy: Tensor,
                    rows: Tensor) -> tuple[Tensor, Tensor]:
-    """For every image and row, P = 3 x-intervals [lo, hi] whose union is the shape -> ``(B, H, P)`` each.
+    """For every image and row, the x-interval [lo, hi] of a square or an ellipse -> ``(B, H, 1)`` each.
 
-    Square: one interval (two slabs intersected). Ellipse: one. Heart: the turned square and its two
-    lobes. Unused pieces are empty (lo = +inf, hi = -inf). All three shapes are solved for every
-    image and then selected, so there is no branching and no host synchronisation on a GPU.
+    Square: two slabs intersected. Ellipse: one quadratic. Hearts (drawn by ``_polygon_words``) get an
+    empty interval (lo = +inf, hi = -inf). Both shapes are solved for every image and then selected,
+    so there is no branching and no host synchronisation on a GPU.
     """
     inv_scale, cos, sin = 1.0 / scale, torch.cos(theta), torch.sin(theta)  # (B,)
 
@@ -146,16 +174,50 @@ def _row_intervals(shape: Tensor, scale: Tensor, theta: Tensor, cx: Tensor, cy: 
 
     square = _intersect(_slab(*form(_SQUARE_SLABS[0])), _slab(*form(_SQUARE_SLABS[1])))
     ellipse = _disc(*form(_ELLIPSE_DISC[0]), *form(_ELLIPSE_DISC[1]))
-    diamond = _intersect(_slab(*form(_HEART_SLABS[0])), _slab(*form(_HEART_SLABS[1])))
-    lobes = [_disc(*form(lobe[0]), *form(lobe[1])) for lobe in _HEART_LOBES]
+    is_square, is_ellipse = (shape == 0)[:, None], (shape == 1)[:, None]  # (B, 1)
+    lo = torch.where(is_square, square[0], torch.where(is_ellipse, ellipse[0], math.inf))
+    hi = torch.where(is_square, square[1], torch.where(is_ellipse, ellipse[1], -math.inf))
+    return lo[..., None], hi[..., None]  # (B, H, 1)
 
-    is_square, is_ellipse, is_heart = (shape == 0)[:, None], (shape == 1)[:, None], (shape == 2)[:, None]  # (B, 1)
-    lo = [torch.where(is_square, square[0], torch.where(is_ellipse, ellipse[0], diamond[0]))]
-    hi = [torch.where(is_square, square[1], torch.where(is_ellipse, ellipse[1], diamond[1]))]
-    for lobe in lobes:
-        lo.append(torch.where(is_heart, lobe[0], math.inf))
-        hi.append(torch.where(is_heart, lobe[1], -math.inf))
-    return torch.stack(lo, dim=-1), torch.stack(hi, dim=-1)  # (B, H, P)
+
+def _polygon_words(vertices: Tensor, keep: Tensor, scale: Tensor, theta: Tensor, cx: Tensor, cy: Tensor,
+                   size: int, max_scale: float) -> list[Tensor]:
+    """Row masks of a simple polygon, one int64 ``(B, H)`` per 64 columns (zero where ``keep`` is False).
+
+    The polygon (``(E, 2)`` shape-frame vertices at scale 1, clockwise) is scaled by ``scale``, turned
+    by ``theta`` and put at (cx, cy) canvas pixels. An edge is crossed by the rows whose centre y lies
+    in [min y, max y) of its ends (at most ``edge * max_scale / pixel + 1`` rows). Walking a row, the
+    crossings alternate entry, exit; an entry at x switches on the pixels from k = ceil(x - 1/2), an
+    exit switches them off from floor(x - 1/2) + 1, and a row's mask is the sum over its crossings of
+    -2^k (entry) or +2^k (exit): the intervals' masks 2^end - 2^start, added up with no sorting.
+    Edges going down on screen (y increasing) are exits, as the outline runs clockwise in the shape frame.
+    """
+    pixel = CANVAS / size
+    cos, sin = torch.cos(theta)[:, None], torch.sin(theta)[:, None]  # (B, 1)
+    u, v = vertices[:, 0] * scale[:, None], vertices[:, 1] * scale[:, None]  # (B, E)
+    x0 = (cx[:, None] + u * cos - v * sin) / pixel  # target pixels, y down
+    y0 = (cy[:, None] - u * sin - v * cos) / pixel
+    x1, y1 = x0.roll(-1, dims=1), y0.roll(-1, dims=1)  # (B, E) the edge's other end
+    first = torch.ceil(torch.minimum(y0, y1) - 0.5)  # (B, E) first row whose centre is >= min y
+    stop = torch.ceil(torch.maximum(y0, y1) - 0.5)  # rows first .. stop - 1 cross the edge
+    reach = int(_HEART_EDGE * max_scale / pixel) + 1
+    row = first[..., None] + torch.arange(reach, device=x0.device, dtype=x0.dtype)  # (B, E, R)
+    t = (row + 0.5 - y0[..., None]) / torch.where(y1 == y0, 1.0, y1 - y0)[..., None]
+    x = x0[..., None] + t * (x1 - x0)[..., None]  # (B, E, R) where the row's centre line crosses the edge
+    exit_ = (y1 > y0)[..., None]
+    k = torch.where(exit_, torch.floor(x - 0.5) + 1, torch.ceil(x - 0.5)).clamp_(0, size).long()
+    valid = (row < stop[..., None]) & (row >= 0) & (row < size) & keep[:, None, None]
+    sign = torch.where(exit_, 1, -1) * valid  # (B, E, R) 0 for crossings that do not count
+    index = torch.where(valid, row, 0).long().flatten(1)  # (B, C)
+    words = []
+    for first_column in range(0, size, 64):
+        halves = []
+        for offset in (0, 32):
+            bit = (k - (first_column + offset)).clamp(0, 32)
+            values = (sign * (1 << bit)).flatten(1)  # (B, C)
+            halves.append(torch.zeros(x.shape[0], size, dtype=torch.long, device=x.device).scatter_add_(1, index, values))
+        words.append(halves[0] | (halves[1] << 32))  # (B, H)
+    return words
 
 
 def _bit_table(device: torch.device) -> Tensor:
@@ -176,10 +238,11 @@ def _bits(start: Tensor, end: Tensor, first: int) -> Tensor:
     return (1 << e).sub_(1 << s)  # 2^e - 2^s: bits s..e-1 (exact: at most 2^32)
 
 
-def _fill_rows(lo: Tensor, hi: Tensor, width: int, table: Tensor) -> Tensor:
+def _fill_rows(lo: Tensor, hi: Tensor, width: int, table: Tensor, extra: list[Tensor] | None = None) -> Tensor:
     """Pixels whose centre lies in a union of x-intervals -> ``uint8 (B, H, W)`` of 0/1.
 
-    ``lo``, ``hi`` are ``(B, H, P)`` in pixel units of the target canvas (pixel px spans [px, px + 1]).
+    ``lo``, ``hi`` are ``(B, H, P)`` in pixel units of the target canvas (pixel px spans [px, px + 1]);
+    ``extra`` holds more row masks to OR in, one int64 ``(B, H)`` per 64 columns.
     """
     # 1. pixel px is on when lo <= px + 0.5 <= hi: px in [start, end)
     start = torch.ceil(lo - 0.5).clamp_(0, width)
@@ -192,7 +255,7 @@ def _fill_rows(lo: Tensor, hi: Tensor, width: int, table: Tensor) -> Tensor:
         mask = masks[..., 0]
         for p in range(1, masks.shape[-1]):
             mask = mask | masks[..., p]  # (B, H)
-        words.append(mask)
+        words.append(mask if extra is None else mask | extra[first // 64])
     # 3. each mask byte -> 8 pixels through the table
     byte = torch.stack(words, dim=-1).view(torch.uint8)  # (B, H, 8 words)  in memory order
     if sys.byteorder == "big":
@@ -225,6 +288,7 @@ class DSprites(GroundTruthDataset):
         self.dtype = dtype
         self._values = [torch.as_tensor(v, dtype=torch.float32, device=self.device) for v in FACTOR_VALUES]
         self._table = _bit_table(self.device)
+        self._heart = torch.as_tensor(_HEART_OUTLINE, dtype=torch.float32, device=self.device)  # (E, 2)
         self._pixel = CANVAS / image_size  # canvas units per pixel
         self._rows = (torch.arange(image_size, device=self.device, dtype=torch.float32) + 0.5) * self._pixel  # (H,)
 
@@ -279,7 +343,8 @@ class DSprites(GroundTruthDataset):
         if bool((real["scale"] <= 0).any()):
             raise ValueError(f"scale must be positive, got min {float(real['scale'].min())}")
         theta = torch.remainder(real["orientation"], 2 * math.pi)  # 0 and 2 pi give the same image
-        return self._draw(kind, real["scale"], theta, real["pos_x"], real["pos_y"], dtype)
+        return self._draw(kind, real["scale"], theta, real["pos_x"], real["pos_y"], dtype,
+                          max_scale=float(real["scale"].max()) if real["scale"].numel() else 1.0)
 
     def _render_classes(self, factors: Tensor, dtype: torch.dtype | None) -> Tensor:
         """Checked factor classes ``(B, K)`` -> images; no host synchronisation."""
@@ -289,12 +354,13 @@ class DSprites(GroundTruthDataset):
         return self._draw(shape, values[2][scale], theta, values[4][pos_x], values[5][pos_y], dtype)
 
     def _draw(self, shape: Tensor, scale: Tensor, theta: Tensor, pos_x: Tensor, pos_y: Tensor,
-              dtype: torch.dtype | None) -> Tensor:
-        """The renderer: (B,) factor values -> ``(B, 1, H, W)``."""
+              dtype: torch.dtype | None, max_scale: float = 1.0) -> Tensor:
+        """The renderer: (B,) factor values -> ``(B, 1, H, W)``; ``max_scale`` bounds ``scale``."""
         cx = POS_OFFSET + POS_SPAN * pos_x  # (B,)  centre in canvas pixels, y down
         cy = POS_OFFSET + POS_SPAN * pos_y
-        lo, hi = _row_intervals(shape, scale, theta, cx, cy, self._rows)  # (B, H, P) canvas units
-        images = _fill_rows(lo / self._pixel, hi / self._pixel, self.image_size, self._table)  # (B, H, W)
+        lo, hi = _row_intervals(shape, scale, theta, cx, cy, self._rows)  # (B, H, 1) canvas units
+        hearts = _polygon_words(self._heart, shape == 2, scale, theta, cx, cy, self.image_size, max_scale)
+        images = _fill_rows(lo / self._pixel, hi / self._pixel, self.image_size, self._table, hearts)  # (B, H, W)
         images = images.unsqueeze(1)  # (B, 1, H, W)
         dtype = self.dtype if dtype is None else dtype
         return images if dtype == torch.uint8 else images.to(dtype)

@@ -6,6 +6,7 @@ in a notebook and nothing leaks between calls; widgets call these and only wire 
 
 # chapter 1: images, reconstructions, traversals, training curves
 from vaecourse.viz.images import image_grid, reconstruction_figure, traversal_figure, traversal_images
+from vaecourse.viz.data import simulated_vs_official_figure
 from vaecourse.viz.training import history_figure, kl_estimator_figure
 # chapter 2: the beta sweep
 from vaecourse.viz.beta import (kl_per_dimension_figure, multiplier_figure, rate_distortion_figure,
@@ -20,7 +21,7 @@ from vaecourse.viz.causal import (adjacency_figure, intervention_grid_figure, mi
 
 __all__ = [
     "image_grid", "reconstruction_figure", "traversal_figure", "traversal_images", "history_figure",
-    "kl_estimator_figure",
+    "kl_estimator_figure", "simulated_vs_official_figure",
     "kl_per_dimension_figure", "multiplier_figure", "rate_distortion_figure", "sweep_model_figure",
     "traversal_row_figure",
     "grouped_score_bars", "matrix_figure", "score_bars", "zdiff_figure",

@@ -1,0 +1,58 @@
+"""The simulators beside the real data: simulated frames next to official reference frames.  N frames, H/W."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from vaecourse.viz.figure import CourseFigure as Figure
+
+
+def _frames(images, name: str) -> np.ndarray:
+    """(N, H, W) or (N, 1, H, W) images in [0, 1] -> float array (N, H, W)."""
+    array = images.detach().float().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images, float)
+    if array.ndim == 4 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 3:
+        raise ValueError(f"{name} must be images (N, H, W) or (N, 1, H, W), got shape {array.shape}")
+    return array
+
+
+def simulated_vs_official_figure(official, simulated, row_labels: Sequence[str], column_labels: Sequence[str],
+                                 title: str = "official (top of each pair) and simulated", size: float = 1.0) -> Figure:
+    """Official frames and the simulator's frames of the same factors, in pairs of rows.
+
+    ``official`` and ``simulated`` are (N, H, W) (or (N, 1, H, W)) with N = len(row_labels) x len(column_labels),
+    row-major: frame r * columns + c shows row label r at column label c. Each simulated frame is titled
+    with the number of pixels that differ from the official one ("exact" when none).
+    """
+    official, simulated = _frames(official, "official"), _frames(simulated, "simulated")
+    rows, cols = len(row_labels), len(column_labels)
+    if official.shape != simulated.shape or official.shape[0] != rows * cols:
+        raise ValueError(f"need {rows} x {cols} = {rows * cols} official and simulated frames of one shape, got "
+                         f"{official.shape} and {simulated.shape}")
+    fig = Figure(figsize=(size * cols, size * 2 * rows + 0.5))
+    axes = fig.subplots(2 * rows, cols, squeeze=False)
+    for r in range(rows):
+        for c in range(cols):
+            i = r * cols + c
+            wrong = int(((official[i] > 0.5) != (simulated[i] > 0.5)).sum())
+            for k, (image, label) in enumerate(((official[i], "official"), (simulated[i], "simulated"))):
+                ax = axes[2 * r + k, c]
+                ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if k == 1:
+                    ax.set_title("exact" if wrong == 0 else f"{wrong} px differ", fontsize=7, pad=2)
+                elif r == 0:
+                    ax.set_title(column_labels[c], fontsize=8)
+                if c == 0:
+                    ax.set_ylabel(f"{row_labels[r]}\n{label}", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["simulated_vs_official_figure"]
