@@ -20,8 +20,8 @@ import torch
 
 from vaecourse.data.pendulum import RANGES, Pendulum
 from vaecourse.models import VAE
-from vaecourse.models.causalvae import CausalVAE, ConditionalVAE
-from vaecourse.models.lvae import LadderVAE
+from vaecourse.models.causal import CausalVAE, ConditionalVAE
+from vaecourse.models.ladder import LadderVAE
 from vaecourse.objectives import (CausalObjective, ConstrainedVAE, beta_vae, capacity_vae, causal_vae_loss,
                                   conditional_vae_loss, elbo, kl_weight, ladder_elbo)
 
