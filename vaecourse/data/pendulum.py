@@ -37,8 +37,8 @@ at 96 dpi, in matplotlib's default subplot box with the axis off, so the scene d
 - draw order rod, bob, sun, shadow, anti-aliased by area coverage (Agg).
 Why: the course claims a learner sees the paper's data without downloading it, so the default is that data,
 checked against official images (``official_images``, IoU of the drawn pixels >= 0.99, mean absolute error
-~2e-4 at 96 x 96). The course's earlier framing (the scene stretched over the whole image) was removed, not kept
-as an option: no measurement showed it helping small images.
+~2e-4 at 96 x 96). The course's earlier framing (the scene stretched over the whole image) was removed: it could have
+stayed only as an option measured to help small images, and no such measurement was made.
 
 Rendering: signed distances (in figure pixels) to each shape, turned into coverage with a box filter one output
 pixel wide; the rod and the shadow's rows and columns use the exact coverage of a band. At ``size`` 96 this is
