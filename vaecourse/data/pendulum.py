@@ -252,7 +252,7 @@ def render_scene(concepts, size: int = 96, chunk: int = 1024) -> Tensor:
 
     At ``size`` 96 these are the generator's pixels; at another size, the same figure seen through larger or
     smaller pixels (each output pixel averages the figure over its area), which is what resizing the 96 x 96
-    image by area gives. Within the ranges do() accepts the three layers never overlap (pendulum between y = 1
+    image by area gives. Within the ranges do() accepts the three layers never overlap (pendulum between y = 0.8
     and 11.1, sun above 17.3, shadow below 0.1), so the image is white minus each layer's darkening, each
     computed on its band of rows only, and the pendulum (rod under bob, composited) and the sun once per
     distinct angle; the axes box clips the result.
