@@ -37,8 +37,8 @@ at 96 dpi, in matplotlib's default subplot box with the axis off, so the scene d
 - draw order rod, bob, sun, shadow, anti-aliased by area coverage (Agg).
 Why: the course claims a learner sees the paper's data without downloading it, so the default is that data,
 checked against official images (``official_images``, IoU of the drawn pixels >= 0.99, mean absolute error
-~2e-4 at 96 x 96). The course's earlier framing (the scene stretched over the whole image) was removed, not kept
-as an option: no measurement showed it helping small images.
+~2e-4 at 96 x 96). The course's earlier framing (the scene stretched over the whole image) was removed: it could have
+stayed only as an option measured to help small images, and no such measurement was made.
 
 Rendering: signed distances (in figure pixels) to each shape, turned into coverage with a box filter one output
 pixel wide; the rod and the shadow's rows and columns use the exact coverage of a band. At ``size`` 96 this is
@@ -252,7 +252,7 @@ def render_scene(concepts, size: int = 96, chunk: int = 1024) -> Tensor:
 
     At ``size`` 96 these are the generator's pixels; at another size, the same figure seen through larger or
     smaller pixels (each output pixel averages the figure over its area), which is what resizing the 96 x 96
-    image by area gives. Within the ranges do() accepts the three layers never overlap (pendulum between y = 1
+    image by area gives. Within the ranges do() accepts the three layers never overlap (pendulum between y = 0.8
     and 11.1, sun above 17.3, shadow below 0.1), so the image is white minus each layer's darkening, each
     computed on its band of rows only, and the pendulum (rod under bob, composited) and the sun once per
     distinct angle; the axes box clips the result.
