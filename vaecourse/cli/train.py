@@ -1,8 +1,10 @@
 """The ``train`` verb: long runs for lab GPUs and Colab, written so that a notebook can load the result.
 
 A run writes ``OUT`` (a checkpoint: model, hyper-parameters, optimiser and RNG state, history, the command
-line) every ``--checkpoint-every`` steps and at the end, plus ``OUT.csv``/``OUT.json`` logs of the terms;
-``--resume`` continues an interrupted run from ``OUT`` to the same total number of steps.
+line) every ``--checkpoint-every`` steps and at the end, plus ``OUT.log.csv``/``OUT.log.json`` logs of the terms;
+``--resume`` continues an interrupted run from ``OUT`` to the same total number of steps (``--overwrite`` replaces
+it), and Ctrl-C saves the last finished step (:mod:`vaecourse.cli.outputs`; argument checks:
+:mod:`vaecourse.cli.checks`; exact resumption: :mod:`vaecourse.cli.resume`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from pathlib import Path
 import torch
 
 from vaecourse import checkpoints
+from vaecourse.cli.checks import check_batch_fits, check_combination
+from vaecourse.cli.outputs import Interruption, check_train_out, log_paths
+from vaecourse.cli.resume import check_resumable, resumed_batches
 from vaecourse.data.catalog import DATASETS, make_dataset
 from vaecourse.runtime import default_device
 
@@ -63,6 +68,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clip-grad-norm", type=float, default=None)
     parser.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints")
     parser.add_argument("--resume", action="store_true", help="continue the run saved at --out")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint at --out")
     parser.add_argument("--out", required=True, help="checkpoint path, e.g. runs/beta4.pt")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     # chapter 5 (CausalVAE); with --model causalvae the objective "elbo" means Eq. (41) ("causal")
@@ -83,15 +89,16 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _write_logs(out: Path, history) -> None:
-    """OUT.csv (one row per step) and OUT.json (the whole history), each written atomically."""
+    """OUT.log.csv (one row per step) and OUT.log.json (the whole history), each written atomically."""
     keys = history.keys()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["step", *keys])
     for i, step in enumerate(history.steps):
         writer.writerow([step, *(f"{history.records[k][i]:.6g}" for k in keys)])
-    checkpoints.atomic_write(out.with_suffix(".csv"), lambda tmp: Path(tmp).write_text(buffer.getvalue()))
-    checkpoints.atomic_write(out.with_suffix(".json"),
+    csv_log, json_log = log_paths(out)
+    checkpoints.atomic_write(csv_log, lambda tmp: Path(tmp).write_text(buffer.getvalue()))
+    checkpoints.atomic_write(json_log,
                              lambda tmp: Path(tmp).write_text(json.dumps(history.to_dict())))
 
 
@@ -124,8 +131,10 @@ def train_from_args(args: argparse.Namespace) -> int:
         raise ValueError(f"--steps must be >= 1, got {args.steps}")
     if args.checkpoint_every < 1:
         raise ValueError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
+    check_combination(args)
     device = default_device(args.device)
     out = Path(args.out)
+    check_train_out(out, resume=args.resume, overwrite=getattr(args, "overwrite", False))
     causal = getattr(args, "model", "vae") in CAUSAL_MODELS
     shadow_noise = getattr(args, "shadow_noise", 0.0)
     if shadow_noise and args.dataset != "pendulum":
@@ -136,17 +145,21 @@ def train_from_args(args: argparse.Namespace) -> int:
         args.objective = "causal" if args.model == "causalvae" else "cvae"
     data = make_dataset(args.dataset, device, image_shape=(1, args.image_size, args.image_size),
                         shadow_noise=shadow_noise)
+    check_batch_fits(args, data.examples)
     args.steps_per_epoch = max(1, data.examples // args.batch_size) if data.examples else None
     objective = make_objective(args.objective, args)
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(args.seed)
     torch.manual_seed(args.seed)
     model = _build_model(args, data.image_shape).to(device)
     optimizer = torch.optim.Adam(model.parameter_groups(args.lr) if causal else model.parameters(), lr=args.lr)
-    history, start = History(), 0
+    history, start, saved = History(), 0, None
     if args.resume:
         saved = checkpoints.read(out, expected_class=type(model), map_location=device)
         if saved.hparams != model.hparams:
             raise ValueError(f"cannot resume {out}: it holds {saved.hparams}, this command builds {model.hparams}")
+        if not check_resumable(saved, out, args):
+            print(f"{out} already holds all {args.steps} steps; nothing to do (give more --steps to train further)")
+            return 0
         model.load_state_dict(saved.model.state_dict())
         optimizer.load_state_dict(saved.extra["optimizer"])
         generator.set_state(saved.extra["generator_state"])
@@ -159,8 +172,11 @@ def train_from_args(args: argparse.Namespace) -> int:
     command = " ".join(shlex.quote(a) for a in ["python", "-m", "vaecourse", *sys.argv[1:]])
     started, seconds_before = time.time(), history.seconds  # fit adds its own time to history.seconds when it ends
 
+    batches, epoch_start = resumed_batches(data, args, generator, start, saved.extra if saved else None)
+
     def save(step: int, *_):
         checkpoints.save(model, out, step=step, total_steps=args.steps, optimizer=optimizer.state_dict(),
+                         epoch_generator_state=epoch_start.state,
                          generator_state=generator.get_state(), torch_rng_state=torch.get_rng_state(),
                          history=history.to_dict(), objective=args.objective,
                          objective_state=objective.state_dict() if hasattr(objective, "state_dict") else {}, dataset=args.dataset,
@@ -169,12 +185,17 @@ def train_from_args(args: argparse.Namespace) -> int:
         _write_logs(out, history)
 
     remaining = args.steps - start
-    if remaining > 0:
-        periodic = Every(args.checkpoint_every, lambda step, *rest: step > start and save(step))
-        fit(model, objective, data.batches(args.batch_size, remaining, generator=generator), steps=remaining,
-            optimizer=optimizer, device=device, seed=None, clip_grad_norm=args.clip_grad_norm,
-            callbacks=[periodic], progress=not args.no_progress, desc=out.name, start_step=start, history=history)
-    save(args.steps - 1)
+    periodic = Every(args.checkpoint_every, lambda step, *rest: step > start and save(step))
+    with Interruption() as stop:
+        try:
+            fit(model, objective, batches, steps=remaining, optimizer=optimizer, device=device, seed=None,
+                clip_grad_norm=args.clip_grad_norm, callbacks=[epoch_start, periodic, stop], progress=not args.no_progress,
+                desc=out.name, start_step=start, history=history)
+        except FloatingPointError as err:
+            raise ValueError(f"{err} {stop.kept(out)}") from None
+        if stop.requested and stop.last_step != args.steps - 1:
+            return stop.report(out, save, args.steps, sys.argv[1:])
+        save(args.steps - 1)
     last = history.last(window=min(100, len(history)))
     print(f"wrote {out} after {args.steps} steps: ELBO {last.get('elbo', float('nan')):.2f} nats "
           f"(log p(x|z) {last.get('log_px_z', float('nan')):.2f}, KL {last.get('kl', float('nan')):.2f})")
