@@ -85,16 +85,20 @@ T = ["train", "--steps", "2", "--out", "{ws}/new.pt", *VAE]  # a fine command; c
 # (case id, argv with {ws} for the workspace, expected exit status, a piece of the one error line)
 REFUSED = [
     # numbers that mean nothing
-    *[(f"lr {v}", [*T, "--lr", v], "argument --lr: expected a finite number > 0") for v in ("0", "-1", "nan", "inf", "abc")],
+    *[(f"lr {v}", [*T, "--lr", v], "argument --lr: expected a finite number > 0")
+      for v in ("0", "-1", "nan", "inf", "abc", "1e300")],  # 1e300 overflows float32 inside Adam
     *[(f"clip {v}", [*T, "--clip-grad-norm", v], "argument --clip-grad-norm: expected a finite number > 0")
       for v in ("-1", "0", "nan", "inf")],
     *[(f"warmup {v}", [*T, "--objective", "beta", "--warmup-epochs", v], "argument --warmup-epochs: expected a finite "
        "number >= 0") for v in ("nan", "-1", "inf")],
     *[(f"beta {v}", [*T, "--objective", "beta", "--beta", v], "argument --beta") for v in ("nan", "inf", "-1", "-inf")],
     *[(f"steps {v}", [*T, "--steps", v], "argument --steps: expected a positive integer") for v in ("0", "-3", "1.5", "1e3")],
-    *[(f"batch {v}", [*T, "--batch-size", v], "argument --batch-size") for v in ("0", "-1", "1e11", "100000000000")],
+    *[(f"batch {v}", [*T, "--batch-size", v], "argument --batch-size") for v in ("0", "-1", "1e11", "100000000000", "65537")],
     *[(f"image size {v}", [*T, "--image-size", v], "argument --image-size: expected a positive integer")
       for v in ("0", "-32", "3.5")],
+    ("image size 100000", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--image-size", "100000"],
+     "argument --image-size: expected an image side in pixels of at most 1,024"),
+    ("beta 1e39", [*T, "--objective", "beta", "--beta", "1e39"], "a float32: at most 3.4e+38 in size"),
     *[(f"latent {v}", [*T, "--latent-dim", v], "argument --latent-dim: expected a positive integer") for v in ("0", "-1")],
     ("checkpoint every 0", [*T, "--checkpoint-every", "0"], "argument --checkpoint-every"),
     ("kl warmup -1", [*T, "--objective", "beta", "--kl-warmup", "-1"], "argument --kl-warmup: expected an integer >= 0"),
@@ -192,6 +196,7 @@ REFUSED = [
       for v in ("nan", "0", "-1", "inf")],
     ("show columns 0", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--columns", "0"], "argument --columns"),
     ("show dpi 0", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--dpi", "0"], "argument --dpi"),
+    ("show dpi 100000", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--dpi", "100000"], "at most 1,200"),
     ("show layer on a vae", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--layer", "1"],
      "--layer applies to a hierarchical model"),
     ("show layer 9", ["show", "{ws}/lvae.pt", "--out", "{ws}/s.png", "--layer", "9"], "--layer must be between 1 and 2"),
@@ -291,6 +296,24 @@ def test_a_dead_process_temporary_is_removed_by_the_next_write(ws, capsys):
     mine.write_bytes(b"being written")
     assert run(["train", "--steps", "3", "--resume", "--out", str(ws / "vae.pt"), *VAE], capsys)[0] == 0
     assert not stale.exists() and mine.exists()
+
+
+def test_running_out_of_memory_is_one_line(ws, capsys, monkeypatch):
+    """torch's allocator reports in a RuntimeError; the command line says what to ask less of. Other
+    RuntimeErrors are bugs and keep their traceback."""
+    from vaecourse.data import catalog
+
+    def huge(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you "
+                           "tried to allocate 144000000000000 bytes.\nmore detail")
+
+    monkeypatch.setattr(catalog, "make_dataset", huge)
+    code, _, err = run(["evaluate", str(ws / "vae.pt")], capsys)
+    assert code == 2
+    assert_one_error_line(err, "out of memory: [enforce fail")
+    monkeypatch.setattr(catalog, "make_dataset", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["evaluate", str(ws / "vae.pt")])
 
 
 # ---- resume is exact for every model: N steps at once == N/2 steps, then --resume ------------------------------

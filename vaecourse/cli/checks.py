@@ -15,6 +15,9 @@ from collections.abc import Callable
 
 MAX_BATCH = 65_536  # one batch of 64x64 float images is 1 GiB at this size: larger is a typo (1e11), not a plan
 MAX_SEED = 2 ** 63 - 1  # torch.Generator.manual_seed's range for non-negative seeds
+MAX_FLOAT = 3.4e38  # training runs in float32: a larger value overflows to inf inside the optimiser
+MAX_SIDE = 1024  # image side in pixels: the course's images are 28 to 64; 1024 is already 3 MiB per RGB image
+MAX_DPI = 1200  # a traversal PNG of 9 columns at 1200 dpi is already poster-sized
 
 
 class UsageError(Exception):
@@ -36,8 +39,9 @@ def _number(text: str, flag_kind: str, convert: Callable[[str], float | int]) ->
         value = convert(text)
     except (TypeError, ValueError):
         raise argparse.ArgumentTypeError(f"expected {flag_kind}, got {text!r}") from None
-    if isinstance(value, float) and not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected {flag_kind}, got {text!r}")
+    if isinstance(value, float) and not (math.isfinite(value) and abs(value) <= MAX_FLOAT):
+        raise argparse.ArgumentTypeError(f"expected {flag_kind} (a float32: at most {MAX_FLOAT:g} in size), "
+                                         f"got {text!r}")
     return value
 
 
@@ -59,11 +63,19 @@ def non_negative_int(text: str) -> int:
     return value
 
 
-def batch_size(text: str) -> int:
-    value = positive_int(text)
-    if value > MAX_BATCH:
-        raise argparse.ArgumentTypeError(f"expected a batch of at most {MAX_BATCH:,} examples, got {text!r}")
-    return value
+def _at_most(limit: int, what: str) -> Callable[[str], int]:
+    def bounded(text: str) -> int:
+        value = positive_int(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"expected {what} of at most {limit:,}, got {text!r}")
+        return value
+    bounded.__name__ = f"at_most_{limit}"
+    return bounded
+
+
+image_side = _at_most(MAX_SIDE, "an image side in pixels")
+batch_size = _at_most(MAX_BATCH, "a batch size")
+dpi = _at_most(MAX_DPI, "a resolution in dots per inch")
 
 
 def seed(text: str) -> int:
@@ -92,14 +104,14 @@ def non_negative(text: str) -> float:
 
 
 TRAIN_TYPES = {
-    "latent_dim": positive_int, "logvar_bias": finite, "image_size": positive_int, "beta": non_negative,
+    "latent_dim": positive_int, "logvar_bias": finite, "image_size": image_side, "beta": non_negative,
     "kl_warmup": non_negative_int, "gamma": non_negative, "c_max": non_negative, "c_steps": positive_int,
     "c_start_step": non_negative_int, "epsilon": non_negative, "lr_dual": non_negative,
     "warmup_epochs": non_negative, "steps": positive_int, "batch_size": batch_size, "lr": positive, "seed": seed,
     "clip_grad_norm": positive, "checkpoint_every": positive_int, "concept_dim": positive_int,
     "lu_weight": non_negative, "lm_weight": non_negative, "shadow_noise": non_negative, "independence": non_negative,
 }
-SHOW_TYPES = {"span": positive, "columns": positive_int, "dpi": positive_int}
+SHOW_TYPES = {"span": positive, "columns": positive_int, "dpi": dpi}
 EVALUATE_TYPES = {"n": positive_int, "k": non_negative_int, "chunk": positive_int, "seed": seed}
 SITE_TYPES = {"timeout": positive_int}
 
@@ -150,4 +162,5 @@ def check_batch_fits(args: argparse.Namespace, examples: int | None) -> None:
 
 
 __all__ = ["COMBINATIONS", "Parser", "UsageError", "batch_size", "check_batch_fits", "check_combination",
-           "constrain", "finite", "non_negative", "non_negative_int", "positive", "positive_int", "seed"]
+           "constrain", "dpi", "finite", "image_side", "non_negative", "non_negative_int", "positive", "positive_int",
+           "seed"]

@@ -219,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(err))
     except OSError as err:  # the file system refused (permissions, a full disk, a path through a file)
         return _fail(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))
+    except MemoryError as err:
+        return _fail(f"out of memory ({err or 'MemoryError'}): ask for less (--batch-size, --image-size, --n, --dpi)")
+    except RuntimeError as err:  # torch's allocators say so in a RuntimeError (torch.OutOfMemoryError on a GPU)
+        if "allocate" not in str(err) and "out of memory" not in str(err):
+            raise
+        return _fail(f"out of memory: {str(err).splitlines()[0]}: ask for less (--batch-size, --image-size, --n)")
     except KeyboardInterrupt:  # a second Ctrl-C in train, or one outside training: files are whole (atomic writes)
         print("interrupted (Ctrl-C); every file written so far is complete", file=sys.stderr)
         return INTERRUPTED
