@@ -131,7 +131,8 @@ class Interruption:
 
     def __enter__(self) -> "Interruption":
         try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # nohup, `cmd &`: SIGINT stays ignored
+                self._previous = signal.signal(signal.SIGINT, self._handle)
         except ValueError:  # not the main thread (a notebook's worker): Ctrl-C keeps its usual meaning
             self._previous = None
         return self
