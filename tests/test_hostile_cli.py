@@ -50,6 +50,8 @@ def prepared(tmp_path_factory) -> Path:
     (root / "run.pt.log.csv").write_text("my own notes, where run.pt's log would go\n")
     (root / "afile").write_text("a plain file\n")
     (root / "folder").mkdir()
+    for folder in ("notebooks", "solutions"):  # enough of a repository root for the site/build-exercises cases
+        (root / folder).mkdir()
     return root
 
 
@@ -204,6 +206,8 @@ REFUSED = [
     ("show nothing", ["show", "{ws}/none.pt"], "no checkpoint at"),
     ("show a CSV", ["show", "{ws}/notes.csv", "--out", "{ws}/s.png"], "not a readable vaecourse checkpoint"),
     ("show truncated", ["show", "{ws}/truncated.pt"], "not a readable vaecourse checkpoint"),
+    ("show --out another checkpoint", ["show", "{ws}/vae.pt", "--out", "{ws}/lvae.pt"], "exists and is not a traversal PNG"),
+    ("show --out a CSV", ["show", "{ws}/vae.pt", "--out", "{ws}/notes.csv"], "exists and is not a traversal PNG"),
     ("show --out a directory", ["show", "{ws}/vae.pt", "--out", "{ws}/folder"], "is a directory"),
     ("show --out through a file", ["show", "{ws}/vae.pt", "--out", "{ws}/afile/s.png"], "is a file, not a folder"),
     # evaluate
@@ -218,6 +222,7 @@ REFUSED = [
     ("evaluate vae on digits", ["evaluate", "{ws}/vae.pt", "--dataset", "digits"],
      "holds a model of (1, 32, 32) images trained on dsprites; --dataset digits gives (1, 28, 28)"),
     ("evaluate vae on imagenet", ["evaluate", "{ws}/vae.pt", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    ("pendulum batch 0", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--batch-size", "0"], "--batch-size"),
     ("evaluate causal with k", ["evaluate", "{ws}/causal.pt", "--k", "5"], "--k (importance sampling) is not available"),
     ("evaluate causal on dsprites", ["evaluate", "{ws}/causal.pt", "--dataset", "dsprites"], "need labelled images"),
     ("evaluate nothing", ["evaluate", "{ws}/none.pt"], "no checkpoint at"),
@@ -227,6 +232,9 @@ REFUSED = [
     ("site into the repository", ["site", "--root", "{ws}", "--out", "{ws}"], "into the repository"),
     ("site into notebooks", ["site", "--root", "{ws}", "--out", "{ws}/notebooks"], "inside the sources"),
     ("site onto a file", ["site", "--root", "{ws}", "--out", "{ws}/afile"], "is a file, not a folder"),
+    ("site from no repository", ["site", "--root", "{ws}/none", "--out", "{ws}/site"], "is not the repository root"),
+    ("exercises from no repository", ["build-exercises", "--root", "{ws}/none", "--check"], "is not the repository root"),
+    ("exercises from a file", ["build-exercises", "--root", "{ws}/afile"], "is not the repository root"),
     ("site timeout 0", ["site", "--timeout", "0"], "argument --timeout"),
     ("data unknown", ["data", "cifar"], "argument name: invalid choice: 'cifar'"),
     ("data missing file", ["data", "dsprites", "--path", "{ws}/none.npz"], "none.npz"),
@@ -279,6 +287,13 @@ def test_out_named_like_a_log_keeps_checkpoint_and_logs_apart(ws, capsys):
     assert checkpoints.read(out).extra["step"] == 2
     assert (ws / "m.csv.log.csv").read_text().splitlines()[0].startswith("step,")
     assert len((ws / "m.csv.log.csv").read_text().splitlines()) == 4
+
+
+def test_show_replaces_a_png_and_nothing_else(ws, capsys):
+    before = hashes(ws)
+    assert run(["show", str(ws / "vae.pt"), "--out", str(ws / "traversal.png"), "--columns", "3"], capsys)[0] == 0
+    after = hashes(ws)
+    assert after.pop("traversal.png") != before.pop("traversal.png") and after == before
 
 
 def test_overwrite_replaces_and_a_fresh_out_is_written(ws, capsys):

@@ -139,6 +139,8 @@ def _data(args: argparse.Namespace) -> int:
 
 def _build_exercises(args: argparse.Namespace) -> int:
     from vaecourse.authoring import exercises
+    from vaecourse.cli.outputs import check_repository_root
+    check_repository_root(Path(args.root))
     return exercises.main(args.root, check=args.check)
 
 

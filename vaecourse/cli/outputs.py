@@ -83,18 +83,36 @@ def check_train_out(out: Path, *, resume: bool, overwrite: bool) -> None:
                              "or choose another --out")
 
 
-def refuse_overwriting_input(out: Path, source: Path, *, what: str, flag: str = "--out") -> None:
-    """Refuse to write ``out`` when it is the input file ``source`` itself (same path, link, or hard link)."""
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def refuse_overwriting_input(out: Path, source: Path, *, what: str, flag: str = "--out",
+                             signature: bytes = PNG_SIGNATURE) -> None:
+    """Refuse to write ``out`` when it is the input file ``source`` itself (same path, link, or hard link), or an
+    existing file of another kind (a file that does not start with ``signature``: a checkpoint, notes...)."""
     same = out.resolve() == source.resolve()
     if not same and out.exists() and source.exists():
         same = os.path.samefile(out, source)
     if same:
         raise ValueError(f"the {what} would be written over its input {source}; choose another name with {flag}")
     check_writable(out, flag)
+    if out.is_file():
+        with open(out, "rb") as handle:
+            if handle.read(len(signature)) != signature:
+                raise ValueError(f"{flag} {out} exists and is not a {what} (it would be replaced); choose another name")
+
+
+def check_repository_root(root: Path, flag: str = "--root") -> None:
+    """The maintainer verbs read ``notebooks/`` and ``solutions/`` under the repository root."""
+    missing = [folder for folder in ("notebooks", "solutions") if not (root / folder).is_dir()]
+    if missing:
+        raise ValueError(f"{flag} {root} is not the repository root: it has no {' or '.join(f'{m}/' for m in missing)} "
+                         "folder")
 
 
 def check_site_out(out: Path, root: Path) -> None:
     """``site`` writes NN_name.html pages and index.html under ``out``: never the repository or its sources."""
+    check_repository_root(root)
     out, root = out.resolve(), root.resolve()
     if out == root or out in root.parents:
         raise ValueError(f"site --out {out} would write the pages into the repository {root} itself; "
@@ -173,5 +191,5 @@ def resume_command(argv: list[str]) -> str:
     return " ".join(shlex.quote(a) for a in ["python", "-m", "vaecourse", *words])
 
 
-__all__ = ["INTERRUPTED", "Interruption", "check_site_out", "check_train_out", "check_writable", "log_paths",
+__all__ = ["INTERRUPTED", "Interruption", "check_repository_root", "check_site_out", "check_train_out", "check_writable", "log_paths",
            "refuse_overwriting_input", "resume_command"]
