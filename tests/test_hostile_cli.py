@@ -238,6 +238,7 @@ REFUSED = [
     ("site timeout 0", ["site", "--timeout", "0"], "argument --timeout"),
     ("data unknown", ["data", "cifar"], "argument name: invalid choice: 'cifar'"),
     ("data missing file", ["data", "dsprites", "--path", "{ws}/none.npz"], "none.npz"),
+    ("data a folder", ["data", "dsprites", "--path", "{ws}/folder"], "Is a directory:"),
 ]
 
 
@@ -329,6 +330,20 @@ def test_running_out_of_memory_is_one_line(ws, capsys, monkeypatch):
     monkeypatch.setattr(catalog, "make_dataset", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
     with pytest.raises(RuntimeError, match="a bug"):
         main(["evaluate", str(ws / "vae.pt")])
+
+
+def test_ctrl_c_before_training_is_one_line_and_status_130(ws, capsys, monkeypatch):
+    """Ctrl-C while the data is prepared (before the handler that saves steps): nothing half-written, one line."""
+    from vaecourse.cli import train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "make_dataset", interrupted)
+    before = hashes(ws)
+    code, _, err = run(["train", "--steps", "3", "--resume", "--out", str(ws / "vae.pt"), *VAE], capsys)
+    assert code == 130 and err.strip() == "interrupted (Ctrl-C); every file written so far is complete"
+    assert hashes(ws) == before
 
 
 # ---- resume is exact for every model: N steps at once == N/2 steps, then --resume ------------------------------
