@@ -102,17 +102,19 @@ def refuse_overwriting_input(out: Path, source: Path, *, what: str, flag: str = 
                 raise ValueError(f"{flag} {out} exists and is not a {what} (it would be replaced); choose another name")
 
 
-def check_repository_root(root: Path, flag: str = "--root") -> None:
-    """The maintainer verbs read ``notebooks/`` and ``solutions/`` under the repository root."""
-    missing = [folder for folder in ("notebooks", "solutions") if not (root / folder).is_dir()]
-    if missing:
-        raise ValueError(f"{flag} {root} is not the repository root: it has no {' or '.join(f'{m}/' for m in missing)} "
+def check_repository_root(root: Path, folders: tuple[str, ...] = ("notebooks", "solutions"),
+                          flag: str = "--root") -> None:
+    """The maintainer verbs read the repository root: a folder, holding one of ``folders`` when given."""
+    if not root.is_dir():
+        raise ValueError(f"{flag} {root} is not a folder (the repository root is expected)")
+    if folders and not any((root / folder).is_dir() for folder in folders):
+        raise ValueError(f"{flag} {root} is not the repository root: it has no {' or '.join(f + '/' for f in folders)} "
                          "folder")
 
 
 def check_site_out(out: Path, root: Path) -> None:
     """``site`` writes NN_name.html pages and index.html under ``out``: never the repository or its sources."""
-    check_repository_root(root)
+    check_repository_root(root, folders=())  # a root without notebooks is the site builder's own error (exit 1)
     out, root = out.resolve(), root.resolve()
     if out == root or out in root.parents:
         raise ValueError(f"site --out {out} would write the pages into the repository {root} itself; "
