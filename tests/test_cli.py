@@ -27,10 +27,10 @@ def test_train_writes_checkpoint_and_logs_then_show_and_evaluate(tmp_path, capsy
     saved = checkpoints.read(out)
     assert saved.extra["step"] == 5 and saved.extra["objective"] == "beta"
     assert saved.hparams["encoder"] == "conv32" and saved.hparams["image_shape"] == [1, 32, 32]
-    log = json.loads(out.with_suffix(".json").read_text())
+    log = json.loads(out.with_name(out.name + ".log.json").read_text())
     assert log["steps"] == list(range(6))
     assert all(b == 4.0 for b in log["records"]["beta"])
-    rows = out.with_suffix(".csv").read_text().splitlines()
+    rows = out.with_name(out.name + ".log.csv").read_text().splitlines()
     assert rows[0].startswith("step,") and len(rows) == 7
     assert main(["show", str(out)]) == 0
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -77,14 +77,14 @@ def test_resume_refuses_a_checkpoint_of_another_configuration(tmp_path, capsys):
 @pytest.mark.parametrize("arguments, message", [
     (["--objective", "nonsense"], "unknown objective 'nonsense'"),
     (["--device", "tpu"], "unknown device 'tpu'"),
-    (["--objective", "beta", "--beta", "-1"], "beta must be a non-negative number"),
-    (["--objective", "capacity", "--c-steps", "0"], "must last at least one step"),
+    (["--objective", "beta", "--beta", "-1"], "argument --beta: expected a finite number >= 0, got '-1'"),
+    (["--objective", "capacity", "--c-steps", "0"], "argument --c-steps: expected a positive integer, got '0'"),
     (["--encoder", "resnet"], "unknown encoder 'resnet'"),
-    (["--objective", "capacity", "--gamma", "-1"], "gamma must be a non-negative number"),
-    (["--objective", "capacity", "--c-start-step", "-5"], "c_start_step must be >= 0"),
-    (["--objective", "constrained", "--epsilon", "-2"], "epsilon must be a non-negative number"),
-    (["--objective", "constrained", "--lr-dual", "-0.1"], "lr_dual must be a non-negative number"),
-    (["--objective", "beta_norm", "--beta", "-0.01"], "beta_norm must be a non-negative number"),
+    (["--objective", "capacity", "--gamma", "-1"], "argument --gamma: expected a finite number >= 0"),
+    (["--objective", "capacity", "--c-start-step", "-5"], "argument --c-start-step: expected an integer >= 0"),
+    (["--objective", "constrained", "--epsilon", "-2"], "argument --epsilon: expected a finite number >= 0"),
+    (["--objective", "constrained", "--lr-dual", "-0.1"], "argument --lr-dual: expected a finite number >= 0"),
+    (["--objective", "beta_norm", "--beta", "-0.01"], "argument --beta: expected a finite number >= 0"),
 ])
 def test_bad_arguments_get_clear_errors(tmp_path, capsys, arguments, message):
     assert main(["train", "--steps", "2", "--out", str(tmp_path / "x.pt"), *TINY, *arguments]) == 2
@@ -96,7 +96,7 @@ def test_normalised_beta_is_selectable_by_name(tmp_path):
     """--objective beta_norm reads --beta as Higgins et al.'s beta_norm = beta M / N and trains with beta."""
     out = tmp_path / "norm.pt"
     assert main(["train", "--objective", "beta_norm", "--beta", "0.01", "--steps", "2", "--out", str(out), *TINY]) == 0
-    logged = json.loads(out.with_suffix(".json").read_text())["records"]["beta"]
+    logged = json.loads(out.with_name(out.name + ".log.json").read_text())["records"]["beta"]
     assert logged == pytest.approx([0.01 * 32 * 32 / 3] * 2)  # N = 32x32 pixels, M = 3 latents
 
 

@@ -8,7 +8,7 @@ import torch
 
 from vaecourse.models import VAE
 from vaecourse.objectives import Terms, elbo
-from vaecourse.train import Every, History, fit
+from vaecourse.train import Every, History, StopTraining, fit
 
 SHAPE = (1, 8, 8)
 
@@ -148,6 +148,22 @@ def test_callbacks_receive_step_model_and_terms_every_step_and_every_n():
     assert sparse == [0, 3, 6]
     with pytest.raises(ValueError, match="Every\\(n, ...\\) needs n >= 1, got 0"):
         Every(0, callback)
+
+
+@pytest.mark.parametrize("log_every", [1, 5])
+def test_a_callback_can_stop_training_after_its_step_with_every_term_logged(log_every):
+    """StopTraining (Ctrl-C in the command line) ends fit after the step whose callback raised it: the model has
+    taken exactly those steps, and the history holds each of them, even the ones not yet read from the device."""
+    def stop_after_two(step, model, terms):
+        if step == 2:
+            raise StopTraining
+
+    stopped, whole = _model(), _model()
+    history = _fit(stopped, _data(), steps=6, log_every=log_every, callbacks=[stop_after_two])
+    reference = _fit(whole, _data(), steps=3)
+    assert history.steps == [0, 1, 2] and history.records == reference.records
+    for a, b in zip(stopped.parameters(), whole.parameters()):
+        assert torch.equal(a, b)
 
 
 def _nan_at(step_to_fail, term):

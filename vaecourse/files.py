@@ -2,24 +2,68 @@
 
 Used by checkpoints (``checkpoints.save``) and downloads (``data.download.download_verified``). ``os.replace``
 is atomic on one file system, so a reader sees the old file or the new one, never half of one.
+
+The temporary file is named ``.NAME.pidPID.RANDOM.tmp``. A process killed while writing (SIGKILL, power loss)
+cannot remove its own; the next write of the same target removes those whose process ``PID`` is gone
+(:func:`remove_stale_temporaries`), so they never pile up beside a checkpoint.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 
+def _temporary_prefix(path: Path) -> str:
+    return f".{path.name}.pid"
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process (or a platform without kill): leave its file alone
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that writes of ``path`` left behind when their process died; return them."""
+    path = Path(path)
+    prefix = _temporary_prefix(path)
+    pattern = re.compile(re.escape(prefix) + r"(\d+)\.[^/]*\.tmp$")
+    removed = []
+    try:
+        candidates = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    for candidate in candidates:
+        match = pattern.match(candidate.name)
+        if match and not _process_alive(int(match.group(1))):
+            try:
+                candidate.unlink()
+                removed.append(candidate)
+            except OSError:
+                pass
+    return removed
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it onto ``path``.
 
-    On any error the temporary file is removed and ``path`` is left as it was.
+    On any error the temporary file is removed and ``path`` is left as it was. Temporary files of earlier
+    writes of ``path`` whose process died are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -34,4 +78,4 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     return path
 
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "remove_stale_temporaries"]

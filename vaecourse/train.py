@@ -67,6 +67,10 @@ class History:
                    seconds=float(d.get("seconds", 0.0)), examples=int(d.get("examples", 0)))
 
 
+class StopTraining(Exception):
+    """Raised by a callback to end training after the step that just finished (fit returns the history)."""
+
+
 class Every:
     """Run ``callback`` only every ``n`` steps (and at step 0): ``fit(..., callbacks=[Every(100, plot)])``."""
 
@@ -169,7 +173,8 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
     A model whose ``forward`` takes labels ``u`` (CausalVAE) is called as ``model(x, u)`` with the second entry
     of each (images, labels) batch.
 
-    A NaN or infinite loss or term stops training with a FloatingPointError naming the step and term.
+    A NaN or infinite loss or term stops training with a FloatingPointError naming the step and term. A callback
+    that raises :class:`StopTraining` ends training after its step (Ctrl-C in the command line).
     """
     if (steps is None) == (epochs is None):
         raise ValueError("fit needs exactly one of steps=... or epochs=...")
@@ -226,8 +231,11 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
             pending.append((step, terms.scalars()))
             if len(pending) >= log_every:
                 _flush(pending, history, bar)
-            for callback in callbacks:
-                callback(step, model, terms)
+            try:
+                for callback in callbacks:
+                    callback(step, model, terms)
+            except StopTraining:
+                break
         _flush(pending, history, bar)
     finally:
         history.seconds += time.perf_counter() - started
@@ -259,4 +267,4 @@ def _flush(pending: list[tuple[int, dict[str, Tensor]]], history: History, bar) 
     pending.clear()
 
 
-__all__ = ["Every", "History", "fit"]
+__all__ = ["Every", "History", "StopTraining", "fit"]

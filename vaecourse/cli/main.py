@@ -3,6 +3,8 @@ site) and the ``vaecourse`` console script both call :func:`main`.
 
 Nothing here runs at import time; argparse is only built when :func:`main` (or :func:`build_parser`) is called.
 The ``train`` verb lives in :mod:`vaecourse.cli.train`; the maintainer verbs call :mod:`vaecourse.authoring`.
+Arguments are checked by :mod:`vaecourse.cli.checks` and outputs by :mod:`vaecourse.cli.outputs` before any
+work starts, so every mistake ends in one ``error: ...`` line and exit status 2 (Ctrl-C in ``train``: 130).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from vaecourse.cli import checks
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -25,6 +29,9 @@ def _show(args: argparse.Namespace) -> int:
     from vaecourse.files import atomic_write
     from vaecourse.viz import traversal_figure
 
+    from vaecourse.cli.outputs import refuse_overwriting_input
+    out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(".png")
+    refuse_overwriting_input(out, Path(args.checkpoint), what="traversal PNG")
     model = checkpoints.load(args.checkpoint)
     values = np.linspace(-args.span, args.span, args.columns)
     name = Path(args.checkpoint).name
@@ -44,7 +51,6 @@ def _show(args: argparse.Namespace) -> int:
     else:
         fig = traversal_figure(model, torch.zeros(model.latent_dim), values=values,
                                title=f"{name}: traversals around z = 0")
-    out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(".png")
     atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=args.dpi))
     print(f"wrote {out}")
     return 0
@@ -56,18 +62,32 @@ def _evaluate(args: argparse.Namespace) -> int:
     from vaecourse import checkpoints
     from vaecourse.data.catalog import make_dataset
     from vaecourse.objectives import elbo, importance_weighted_bound
+    from vaecourse.runtime import default_device
 
-    saved = checkpoints.read(args.checkpoint, map_location=args.device if args.device != "auto" else "cpu")
+    device = "cpu" if args.device == "auto" else default_device(args.device)  # an unknown device is named as such
+    saved = checkpoints.read(args.checkpoint, map_location=device)
     model = saved.model.eval()  # batch norm (chapter 4) scores with its running statistics
     if hasattr(model, "concept_latents"):  # chapter 5: label-conditioned models are scored on labelled pendulum images
         return _evaluate_causal(model, args, saved.extra)
-    dataset = make_dataset(args.dataset or "dsprites", model.device, image_shape=tuple(model.image_shape))
+    trained_on = saved.extra.get("dataset")
+    name = args.dataset or trained_on or "dsprites"  # by default, the data the model was trained on
+    shape = tuple(model.image_shape)
+    try:
+        dataset = make_dataset(name, model.device, image_shape=shape)
+    except ValueError as err:
+        raise ValueError(f"{args.checkpoint} holds a model of {shape} images"
+                         f"{f' trained on {trained_on}' if trained_on else ''}: --dataset {name} cannot give them "
+                         f"({err})") from None
+    if tuple(dataset.image_shape) != shape:
+        raise ValueError(f"{args.checkpoint} holds a model of {shape} images"
+                         f"{f' trained on {trained_on}' if trained_on else ''}; --dataset {name} gives "
+                         f"{tuple(dataset.image_shape)} images")
     generator = torch.Generator().manual_seed(args.seed)
     x = dataset.evaluation_batch(args.n, generator)
     with torch.no_grad():
         terms = elbo(model(x), x)
     print(f"ELBO {terms.elbo.mean():.2f}  log p(x|z) {terms.log_px_z.mean():.2f}  KL {terms.kl.mean():.2f} "
-          f"(nats per example, {args.n} examples)")
+          f"(nats per example, {x.shape[0]} examples)")
     if args.k:
         bound = importance_weighted_bound(model, x, args.k, chunk_size=args.chunk, generator=generator)
         print(f"importance-weighted log p(x) estimate, k={args.k}: {bound.mean():.2f} nats")
@@ -119,16 +139,20 @@ def _data(args: argparse.Namespace) -> int:
 
 def _build_exercises(args: argparse.Namespace) -> int:
     from vaecourse.authoring import exercises
+    from vaecourse.cli.outputs import check_repository_root
+    check_repository_root(Path(args.root))
     return exercises.main(args.root, check=args.check)
 
 
 def _site(args: argparse.Namespace) -> int:
     from vaecourse.authoring import site
+    from vaecourse.cli.outputs import check_site_out
+    check_site_out(Path(args.out), Path(args.root))
     return site.main(args.out, args.root, fast=not args.normal, timeout=args.timeout)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vaecourse",
+    parser = checks.Parser(prog="python -m vaecourse",
                                      description="vaecourse: train, inspect and evaluate the course's models.")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
@@ -136,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = verbs.add_parser("train", help="train a model (progress bar, periodic checkpoints, resume, CSV/JSON log)")
     add_train_arguments(train)
     train.set_defaults(func=_train)
+    checks.constrain(train, checks.TRAIN_TYPES)
 
     show = verbs.add_parser("show", help="write a latent-traversal PNG for a checkpoint")
     show.add_argument("checkpoint")
@@ -146,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--layer", type=int, default=None,
                       help="Ladder VAE only: which stochastic layer to traverse, 1 (next to x) ... L (default: L)")
     show.set_defaults(func=_show)
+    checks.constrain(show, checks.SHOW_TYPES)
 
     evaluate = verbs.add_parser("evaluate", help="ELBO and importance-weighted log-likelihood of a checkpoint "
                                 "(causalvae/cvae: ELBO terms, MIC/TIC and the learned graph on pendulum test images)")
@@ -157,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--device", default="auto")
     evaluate.set_defaults(func=_evaluate)
+    checks.constrain(evaluate, checks.EVALUATE_TYPES)
 
     data = verbs.add_parser("data", help="verify (or, with --download, fetch) an official data file")
     data.add_argument("name", choices=["dsprites", "mnist"])
@@ -176,14 +203,35 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument("--normal", action="store_true", help="execute in normal mode: the real results (slow)")
     site.add_argument("--timeout", type=int, default=900, help="per-cell timeout in seconds")
     site.set_defaults(func=_site)
+    checks.constrain(site, checks.SITE_TYPES)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one verb; a mistake is one ``error: ...`` line on stderr and exit status 2 (Ctrl-C: 130)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except checks.UsageError as err:
+        return _fail(str(err))
+    from vaecourse.cli.outputs import INTERRUPTED
     from vaecourse.data.download import DownloadError
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, DownloadError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _fail(str(err))
+    except OSError as err:  # the file system refused (permissions, a full disk, a path through a file)
+        return _fail(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))
+    except MemoryError as err:
+        return _fail(f"out of memory ({err or 'MemoryError'}): ask for less (--batch-size, --image-size, --n, --dpi)")
+    except RuntimeError as err:  # torch's allocators say so in a RuntimeError (torch.OutOfMemoryError on a GPU)
+        if "allocate" not in str(err) and "out of memory" not in str(err):
+            raise
+        return _fail(f"out of memory: {str(err).splitlines()[0]}: ask for less (--batch-size, --image-size, --n)")
+    except KeyboardInterrupt:  # a second Ctrl-C in train, or one outside training: files are whole (atomic writes)
+        print("interrupted (Ctrl-C); every file written so far is complete", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _fail(message: str) -> int:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)  # one line, whatever the message held
+    return 2

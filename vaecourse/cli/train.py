@@ -3,8 +3,10 @@
 A run is a :class:`vaecourse.recipes.Recipe`: ``--recipe NAME`` starts from one of the course's named runs and every
 other flag overrides one field (``--recipe ch2-beta4 --seed 1``); without ``--recipe`` the flags override the
 defaults. A run writes ``OUT`` (a checkpoint: model, hyper-parameters, the recipe's fields and name, optimiser and RNG
-state, history, the command line) every ``--checkpoint-every`` steps and at the end, plus ``OUT.csv``/``OUT.json``
-logs of the terms; ``--resume`` continues an interrupted run from ``OUT`` to the same total number of steps.
+state, history, the command line) every ``--checkpoint-every`` steps and at the end, plus ``OUT.log.csv``/
+``OUT.log.json`` logs of the terms; ``--resume`` continues an interrupted run from ``OUT`` to the same total number of
+steps (``--overwrite`` replaces it), and Ctrl-C saves the last finished step (:mod:`vaecourse.cli.outputs`; argument
+checks: :mod:`vaecourse.cli.checks`; exact resumption: :mod:`vaecourse.cli.resume`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from pathlib import Path
 import torch
 
 from vaecourse import checkpoints, recipes
+from vaecourse.cli.checks import check_batch_fits, check_combination
+from vaecourse.cli.outputs import Interruption, check_train_out, log_paths
+from vaecourse.cli.resume import check_resumable, resumed_batches
 from vaecourse.data.catalog import DATASETS
 from vaecourse.files import atomic_write
 from vaecourse.runtime import default_device
@@ -87,20 +92,22 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     parser.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints")
     parser.add_argument("--resume", action="store_true", help="continue the run saved at --out")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint at --out")
     parser.add_argument("--out", required=True, help="checkpoint path, e.g. runs/beta4.pt")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
 
 
 def _write_logs(out: Path, history) -> None:
-    """OUT.csv (one row per step) and OUT.json (the whole history), each written atomically."""
+    """OUT.log.csv (one row per step) and OUT.log.json (the whole history), each written atomically."""
     keys = history.keys()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["step", *keys])
     for i, step in enumerate(history.steps):
         writer.writerow([step, *(f"{history.records[k][i]:.6g}" for k in keys)])
-    atomic_write(out.with_suffix(".csv"), lambda tmp: Path(tmp).write_text(buffer.getvalue()))
-    atomic_write(out.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(history.to_dict())))
+    csv_log, json_log = log_paths(out)
+    atomic_write(csv_log, lambda tmp: Path(tmp).write_text(buffer.getvalue()))
+    atomic_write(json_log, lambda tmp: Path(tmp).write_text(json.dumps(history.to_dict())))
 
 
 def _sizes(text: str, flag: str) -> tuple[int, ...]:
@@ -129,18 +136,24 @@ def train_from_args(args: argparse.Namespace) -> int:
         raise ValueError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
     device = default_device(args.device)
     out = Path(args.out)
+    check_combination(recipe)
+    check_train_out(out, resume=args.resume, overwrite=getattr(args, "overwrite", False))
     data = recipes.make_data(recipe, device)
+    check_batch_fits(recipe, data.examples)
     generator = recipes.make_generator(recipe, device)
     torch.manual_seed(recipe.seed)
     model = recipes.make_model(recipe, data.image_shape).to(device)
     steps_per_epoch = max(1, data.examples // recipe.batch_size) if data.examples else None
     objective = recipes.make_objective(recipe, model, steps_per_epoch)
     optimizer = recipes.make_optimizer(recipe, model)
-    history, start = History(), 0
+    history, start, saved = History(), 0, None
     if args.resume:
         saved = checkpoints.read(out, expected_class=type(model), map_location=device)
         if saved.hparams != model.hparams:
             raise ValueError(f"cannot resume {out}: it holds {saved.hparams}, this command builds {model.hparams}")
+        if not check_resumable(saved, out, recipe):
+            print(f"{out} already holds all {recipe.steps} steps; nothing to do (give more --steps to train further)")
+            return 0
         model.load_state_dict(saved.model.state_dict())
         optimizer.load_state_dict(saved.extra["optimizer"])
         generator.set_state(saved.extra["generator_state"])
@@ -154,8 +167,12 @@ def train_from_args(args: argparse.Namespace) -> int:
     arguments = recipe.arguments() | {k: getattr(args, k) for k in RUN_OPTIONS}
     started, seconds_before = time.time(), history.seconds  # fit adds its own time to history.seconds when it ends
 
+    batches, epoch_start = resumed_batches(data, recipe, steps_per_epoch, generator, start,
+                                           saved.extra if saved else None)
+
     def save(step: int, *_):
         checkpoints.save(model, out, step=step, total_steps=recipe.steps, optimizer=optimizer.state_dict(),
+                         epoch_generator_state=epoch_start.state,
                          generator_state=generator.get_state(), torch_rng_state=torch.get_rng_state(),
                          history=history.to_dict(), objective=recipe.objective,
                          objective_state=objective.state_dict() if hasattr(objective, "state_dict") else {},
@@ -165,12 +182,17 @@ def train_from_args(args: argparse.Namespace) -> int:
         _write_logs(out, history)
 
     remaining = recipe.steps - start
-    if remaining > 0:
-        periodic = Every(args.checkpoint_every, lambda step, *rest: step > start and save(step))
-        fit(model, objective, data.batches(recipe.batch_size, remaining, generator), steps=remaining,
-            optimizer=optimizer, device=device, seed=None, clip_grad_norm=recipe.clip_grad_norm,
-            callbacks=[periodic], progress=not args.no_progress, desc=out.name, start_step=start, history=history)
-    save(recipe.steps - 1)
+    periodic = Every(args.checkpoint_every, lambda step, *rest: step > start and save(step))
+    with Interruption() as stop:
+        try:
+            fit(model, objective, batches, steps=remaining, optimizer=optimizer, device=device, seed=None,
+                clip_grad_norm=recipe.clip_grad_norm, callbacks=[epoch_start, periodic, stop],
+                progress=not args.no_progress, desc=out.name, start_step=start, history=history)
+        except FloatingPointError as err:
+            raise ValueError(f"{err} {stop.kept(out)}") from None
+        if stop.requested and stop.last_step != recipe.steps - 1:
+            return stop.report(out, save, recipe.steps, sys.argv[1:])
+        save(recipe.steps - 1)
     last = history.last(window=min(100, len(history)))
     print(f"wrote {out} after {recipe.steps} steps: ELBO {last.get('elbo', float('nan')):.2f} nats "
           f"(log p(x|z) {last.get('log_px_z', float('nan')):.2f}, KL {last.get('kl', float('nan')):.2f})")

@@ -1,0 +1,415 @@
+"""The command line under hostile use (issue 14): every case ends in its exit status with at most one
+``error: ...`` line and no traceback, and every file that existed before it is byte-identical afterwards.
+
+The cases run in-process (``main(argv)``) on a workspace of tiny checkpoints, logs and a PNG, copied fresh for
+each case. Ctrl-C and SIGKILL need a real process: those few cases run ``python -m vaecourse`` in a subprocess
+(marked slow). Resumption is checked for all four model kinds: N steps in one go equal N/2, then ``--resume``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from vaecourse import checkpoints
+from vaecourse.cli import main
+
+VAE = ["--encoder", "conv32", "--image-size", "32", "--latent-dim", "3", "--batch-size", "4", "--no-progress",
+       "--device", "cpu"]
+LVAE = ["--model", "lvae", "--dataset", "digits", "--latent-sizes", "4,2", "--hidden-sizes", "8,8",
+        "--batch-size", "500", "--no-progress", "--device", "cpu"]  # 1,500 digits: 3 steps per epoch
+CAUSAL = ["--model", "causalvae", "--dataset", "pendulum", "--encoder", "conv32", "--image-size", "32",
+          "--batch-size", "4", "--no-progress", "--device", "cpu"]
+CVAE = ["--model", "cvae", *CAUSAL[2:]]
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    """Checkpoints of three model kinds (with their logs), a published one (no training state), a PNG,
+    a truncated checkpoint, a foreign CSV and a plain file."""
+    root = tmp_path_factory.mktemp("hostile")
+    assert main(["train", "--steps", "2", "--out", str(root / "vae.pt"), *VAE]) == 0
+    assert main(["train", "--steps", "2", "--objective", "ladder", "--warmup-epochs", "1",
+                 "--out", str(root / "lvae.pt"), *LVAE]) == 0
+    assert main(["train", "--steps", "2", "--out", str(root / "causal.pt"), *CAUSAL]) == 0
+    checkpoints.save(checkpoints.load(root / "vae.pt"), root / "published.pt")
+    assert main(["show", str(root / "vae.pt"), "--out", str(root / "traversal.png"), "--columns", "2"]) == 0
+    shutil.copy(root / "vae.pt", root / "vae.png")  # a checkpoint whose name ends in .png
+    data = (root / "vae.pt").read_bytes()
+    (root / "truncated.pt").write_bytes(data[: len(data) // 2])
+    (root / "notes.csv").write_text("my own notes, not a training log\n")
+    (root / "run.pt.log.csv").write_text("my own notes, where run.pt's log would go\n")
+    (root / "afile").write_text("a plain file\n")
+    (root / "folder").mkdir()
+    for folder in ("notebooks", "solutions"):  # enough of a repository root for the site/build-exercises cases
+        (root / folder).mkdir()
+    return root
+
+
+@pytest.fixture
+def ws(prepared, tmp_path) -> Path:
+    target = tmp_path / "ws"
+    shutil.copytree(prepared, target)
+    return target
+
+
+def hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_error_line(err: str, message: str) -> None:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
+    assert message in lines[0], (message, lines[0])
+
+
+T = ["train", "--steps", "2", "--out", "{ws}/new.pt", *VAE]  # a fine command; cases append one bad value
+
+# (case id, argv with {ws} for the workspace, expected exit status, a piece of the one error line)
+REFUSED = [
+    # numbers that mean nothing
+    *[(f"lr {v}", [*T, "--lr", v], "argument --lr: expected a finite number > 0")
+      for v in ("0", "-1", "nan", "inf", "abc", "1e300")],  # 1e300 overflows float32 inside Adam
+    *[(f"clip {v}", [*T, "--clip-grad-norm", v], "argument --clip-grad-norm: expected a finite number > 0")
+      for v in ("-1", "0", "nan", "inf")],
+    *[(f"warmup {v}", [*T, "--objective", "beta", "--warmup-epochs", v], "argument --warmup-epochs: expected a finite "
+       "number >= 0") for v in ("nan", "-1", "inf")],
+    *[(f"beta {v}", [*T, "--objective", "beta", "--beta", v], "argument --beta") for v in ("nan", "inf", "-1", "-inf")],
+    *[(f"steps {v}", [*T, "--steps", v], "argument --steps: expected a positive integer") for v in ("0", "-3", "1.5", "1e3")],
+    *[(f"batch {v}", [*T, "--batch-size", v], "argument --batch-size") for v in ("0", "-1", "1e11", "100000000000", "65537")],
+    *[(f"image size {v}", [*T, "--image-size", v], "argument --image-size: expected a positive integer")
+      for v in ("0", "-32", "3.5")],
+    ("image size 100000", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--image-size", "100000"],
+     "argument --image-size: expected an image side in pixels of at most 1,024"),
+    ("beta 1e39", [*T, "--objective", "beta", "--beta", "1e39"], "a float32: at most 3.4e+38 in size"),
+    *[(f"latent {v}", [*T, "--latent-dim", v], "argument --latent-dim: expected a positive integer") for v in ("0", "-1")],
+    ("checkpoint every 0", [*T, "--checkpoint-every", "0"], "argument --checkpoint-every"),
+    ("kl warmup -1", [*T, "--objective", "beta", "--kl-warmup", "-1"], "argument --kl-warmup: expected an integer >= 0"),
+    ("gamma nan", [*T, "--objective", "capacity", "--gamma", "nan"], "argument --gamma"),
+    ("c-max -1", [*T, "--objective", "capacity", "--c-max", "-1"], "argument --c-max"),
+    ("c-max inf", [*T, "--objective", "capacity", "--c-max", "inf"], "argument --c-max"),
+    ("c-steps 0", [*T, "--objective", "capacity", "--c-steps", "0"], "argument --c-steps"),
+    ("c-start -1", [*T, "--objective", "capacity", "--c-start-step", "-1"], "argument --c-start-step"),
+    ("epsilon nan", [*T, "--objective", "constrained", "--epsilon", "nan"], "argument --epsilon"),
+    ("lr-dual inf", [*T, "--objective", "constrained", "--lr-dual", "inf"], "argument --lr-dual"),
+    *[(f"seed {v}", [*T, "--seed", v], "argument --seed") for v in ("-1", str(2 ** 64), "x")],
+    ("concept-dim 0", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--concept-dim", "0"], "--concept-dim"),
+    ("lu-weight -1", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--lu-weight", "-1"], "--lu-weight"),
+    ("lm-weight nan", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--lm-weight", "nan"], "--lm-weight"),
+    ("independence inf", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--independence", "inf"],
+     "--independence"),
+    ("shadow-noise -0.5", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--shadow-noise", "-0.5"],
+     "--shadow-noise"),
+    *[(f"logvar-bias {v}", [*T, "--logvar-bias", v], "argument --logvar-bias: expected a finite number")
+      for v in ("nan", "inf")],
+    # combinations that cannot train, and names that do not exist
+    *[(f"vae x {o}", [*T, "--objective", o], f"--model vae cannot be trained with --objective {o}")
+      for o in ("causal", "cvae", "ladder")],
+    *[(f"lvae x {o}", ["train", "--steps", "2", "--out", "{ws}/l.pt", *LVAE, "--objective", o],
+       f"--model lvae cannot be trained with --objective {o}") for o in ("causal", "cvae", "beta_norm")],
+    *[(f"causalvae x {o}", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--objective", o],
+       "--model causalvae takes --objective elbo | causal | cvae") for o in ("beta", "capacity", "constrained", "ladder")],
+    ("cvae x beta", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CVAE, "--objective", "beta"],
+     "--objective beta goes with --model vae | lvae"),
+    ("objective nonsense", [*T, "--objective", "nonsense"], "unknown objective 'nonsense'"),
+    ("model nonsense", [*T, "--model", "gan"], "argument --model: invalid choice: 'gan'"),
+    ("encoder resnet", [*T, "--encoder", "resnet"], "unknown encoder 'resnet'"),
+    ("device gpu9", [*T, "--device", "gpu9"], "unknown device 'gpu9'"),
+    ("dataset imagenet", [*T, "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    ("inference sideways", ["train", "--steps", "2", "--out", "{ws}/l.pt", *LVAE, "--inference", "sideways"],
+     "argument --inference: invalid choice"),
+    ("lvae batch 1", ["train", "--steps", "2", "--out", "{ws}/l.pt", *LVAE, "--batch-size", "1"],
+     "needs --batch-size >= 2"),
+    ("digits batch 5000", ["train", "--steps", "2", "--out", "{ws}/l.pt", *LVAE, "--batch-size", "5000"],
+     "larger than the digits training set (4,000 images)"),
+    ("conv32 at 64", [*T, "--image-size", "64"], "'conv32' architecture expects 32x32 images"),
+    ("dsprites at 3", [*T, "--encoder", "mlp", "--image-size", "3"], "can be average-pooled to a side that divides 64, got side=3"),
+    ("shadow noise on dsprites", [*T, "--shadow-noise", "1"], "shadow_noise applies to dataset 'pendulum' only"),
+    ("causalvae on dsprites", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--dataset", "dsprites"],
+     "needs labelled data"),
+    ("latent sizes x", ["train", "--steps", "2", "--out", "{ws}/l.pt", *LVAE, "--latent-sizes", "4,x"],
+     "comma-separated integers"),
+    ("latent sizes 0", ["train", "--steps", "2", "--out", "{ws}/l.pt", *LVAE, "--latent-sizes", "0,2"],
+     "positive integers"),
+    ("unknown flag", [*T, "--learning-rate", "1"], "unrecognized arguments: --learning-rate 1"),
+    ("no verb", [], "the following arguments are required: VERB"),
+    ("unknown verb", ["fly"], "argument VERB: invalid choice: 'fly'"),
+    ("train without --out", ["train", "--steps", "2", *VAE], "the following arguments are required: --out"),
+    # --out: never over work, never found unusable after training
+    ("out onto a checkpoint", ["train", "--steps", "2", "--out", "{ws}/vae.pt", *VAE],
+     "already exists: add --resume to continue it, --overwrite to replace it"),
+    ("out onto another model", ["train", "--steps", "2", "--out", "{ws}/lvae.pt", *VAE], "already exists"),
+    ("out onto a PNG", ["train", "--steps", "2", "--out", "{ws}/traversal.png", *VAE], "already exists"),
+    ("resume and overwrite", ["train", "--steps", "4", "--resume", "--overwrite", "--out", "{ws}/vae.pt", *VAE],
+     "give one of them"),
+    ("out a directory", ["train", "--steps", "2", "--out", "{ws}/folder", *VAE], "is a directory"),
+    ("out through a file", ["train", "--steps", "2", "--out", "{ws}/afile/x.pt", *VAE], "afile is a file, not a folder"),
+    ("out empty", ["train", "--steps", "2", "--out", "", *VAE], "is a directory"),
+    ("foreign file at the log's name", ["train", "--steps", "2", "--out", "{ws}/run.pt", *VAE],
+     "would replace a file that is not a training log"),
+    ("resume nothing", ["train", "--steps", "4", "--resume", "--out", "{ws}/none.pt", *VAE], "no checkpoint at"),
+    ("resume fewer steps", ["train", "--steps", "1", "--resume", "--out", "{ws}/vae.pt", *VAE],
+     "already holds 2 steps and --steps 1 asks for fewer"),
+    ("resume another objective", ["train", "--steps", "4", "--resume", "--out", "{ws}/vae.pt", *VAE,
+                                  "--objective", "beta"], "trained with --objective elbo, this command asks for "
+                                                          "--objective beta"),
+    ("resume another dataset", ["train", "--steps", "4", "--resume", "--out", "{ws}/vae.pt", *VAE,
+                                "--dataset", "pendulum"], "cannot resume"),
+    ("resume a published model", ["train", "--steps", "4", "--resume", "--out", "{ws}/published.pt", *VAE],
+     "without training state"),
+    ("resume another class", ["train", "--steps", "4", "--resume", "--out", "{ws}/lvae.pt", *VAE],
+     "holds a LadderVAE model, but a VAE was expected"),
+    ("resume another size", ["train", "--steps", "4", "--resume", "--out", "{ws}/vae.pt", *VAE, "--latent-dim", "5"],
+     "cannot resume"),
+    ("resume a PNG", ["train", "--steps", "4", "--resume", "--out", "{ws}/traversal.png", *VAE],
+     "not a readable vaecourse checkpoint"),
+    ("resume a truncated file", ["train", "--steps", "4", "--resume", "--out", "{ws}/truncated.pt", *VAE],
+     "not a readable vaecourse checkpoint"),
+    ("resume a log", ["train", "--steps", "4", "--resume", "--out", "{ws}/vae.pt.log.json", *VAE],
+     "not a readable vaecourse checkpoint"),
+    # training that diverges: one line, and what is kept
+    ("lr 1e6 diverges", [*T, "--lr", "1e6", "--steps", "4"], "the term 'loss' is nan"),
+    ("diverging overwrite keeps the old file", ["train", "--steps", "3", "--overwrite", "--lr", "1e6",
+                                                "--out", "{ws}/vae.pt", *VAE], "holds the last checkpoint written (2 steps)"),
+    # show
+    ("show onto its checkpoint", ["show", "{ws}/vae.png"], "would be written over its input"),
+    ("show --out its checkpoint", ["show", "{ws}/vae.pt", "--out", "{ws}/vae.pt"], "would be written over its input"),
+    ("show --out a link to it", ["show", "{ws}/vae.pt", "--out", "{ws}/link.pt"], "would be written over its input"),
+    *[(f"show span {v}", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--span", v], "argument --span")
+      for v in ("nan", "0", "-1", "inf")],
+    ("show columns 0", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--columns", "0"], "argument --columns"),
+    ("show dpi 0", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--dpi", "0"], "argument --dpi"),
+    ("show dpi 100000", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--dpi", "100000"], "at most 1,200"),
+    ("show layer on a vae", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--layer", "1"],
+     "--layer applies to a hierarchical model"),
+    ("show layer 9", ["show", "{ws}/lvae.pt", "--out", "{ws}/s.png", "--layer", "9"], "--layer must be between 1 and 2"),
+    ("show layer 0", ["show", "{ws}/lvae.pt", "--out", "{ws}/s.png", "--layer", "0"], "--layer must be between 1 and 2"),
+    ("show nothing", ["show", "{ws}/none.pt"], "no checkpoint at"),
+    ("show a CSV", ["show", "{ws}/notes.csv", "--out", "{ws}/s.png"], "not a readable vaecourse checkpoint"),
+    ("show truncated", ["show", "{ws}/truncated.pt"], "not a readable vaecourse checkpoint"),
+    ("show --out another checkpoint", ["show", "{ws}/vae.pt", "--out", "{ws}/lvae.pt"], "exists and is not a traversal PNG"),
+    ("show --out a CSV", ["show", "{ws}/vae.pt", "--out", "{ws}/notes.csv"], "exists and is not a traversal PNG"),
+    ("show --out a directory", ["show", "{ws}/vae.pt", "--out", "{ws}/folder"], "is a directory"),
+    ("show --out through a file", ["show", "{ws}/vae.pt", "--out", "{ws}/afile/s.png"], "is a file, not a folder"),
+    # evaluate
+    *[(f"evaluate n {v}", ["evaluate", "{ws}/vae.pt", "--n", v], "argument --n: expected a positive integer")
+      for v in ("0", "-5")],
+    ("evaluate k -1", ["evaluate", "{ws}/vae.pt", "--k", "-1"], "argument --k"),
+    ("evaluate chunk 0", ["evaluate", "{ws}/vae.pt", "--chunk", "0"], "argument --chunk"),
+    ("evaluate seed -1", ["evaluate", "{ws}/vae.pt", "--seed", "-1"], "argument --seed"),
+    ("evaluate device gpu9", ["evaluate", "{ws}/vae.pt", "--device", "gpu9"], "unknown device 'gpu9'"),
+    ("evaluate lvae on dsprites", ["evaluate", "{ws}/lvae.pt", "--dataset", "dsprites"],
+     "holds a model of (1, 28, 28) images trained on digits"),
+    ("evaluate vae on digits", ["evaluate", "{ws}/vae.pt", "--dataset", "digits"],
+     "holds a model of (1, 32, 32) images trained on dsprites; --dataset digits gives (1, 28, 28)"),
+    ("evaluate vae on imagenet", ["evaluate", "{ws}/vae.pt", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    ("pendulum batch 0", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--batch-size", "0"], "--batch-size"),
+    ("evaluate causal with k", ["evaluate", "{ws}/causal.pt", "--k", "5"], "--k (importance sampling) is not available"),
+    ("evaluate causal on dsprites", ["evaluate", "{ws}/causal.pt", "--dataset", "dsprites"], "need labelled images"),
+    ("evaluate nothing", ["evaluate", "{ws}/none.pt"], "no checkpoint at"),
+    ("evaluate a PNG", ["evaluate", "{ws}/traversal.png"], "not a readable vaecourse checkpoint"),
+    ("evaluate truncated", ["evaluate", "{ws}/truncated.pt"], "not a readable vaecourse checkpoint"),
+    # site, data
+    ("site into the repository", ["site", "--root", "{ws}", "--out", "{ws}"], "into the repository"),
+    ("site into notebooks", ["site", "--root", "{ws}", "--out", "{ws}/notebooks"], "inside the sources"),
+    ("site onto a file", ["site", "--root", "{ws}", "--out", "{ws}/afile"], "is a file, not a folder"),
+    ("site from no folder", ["site", "--root", "{ws}/none", "--out", "{ws}/site"], "is not a folder"),
+    ("exercises from no folder", ["build-exercises", "--root", "{ws}/none", "--check"], "is not a folder"),
+    ("exercises from a file", ["build-exercises", "--root", "{ws}/afile"], "is not a folder"),
+    ("exercises from a folder of no repository", ["build-exercises", "--root", "{ws}/folder", "--check"],
+     "is not the repository root: it has no notebooks/ or solutions/ folder"),
+    ("site timeout 0", ["site", "--timeout", "0"], "argument --timeout"),
+    ("data unknown", ["data", "cifar"], "argument name: invalid choice: 'cifar'"),
+    ("data missing file", ["data", "dsprites", "--path", "{ws}/none.npz"], "none.npz"),
+    ("data a folder", ["data", "dsprites", "--path", "{ws}/folder"], "Is a directory:"),
+]
+
+
+@pytest.mark.parametrize("argv, message", [pytest.param(a, m, id=i) for i, a, m in REFUSED])
+def test_refused_with_one_line_and_nothing_changed(ws, capsys, argv, message):
+    (ws / "link.pt").symlink_to(ws / "vae.pt")
+    before = hashes(ws)
+    code, _, err = run([a.format(ws=ws) for a in argv], capsys)
+    assert code == 2, err
+    assert_one_error_line(err, message)
+    after = hashes(ws)
+    assert {k: after.get(k) for k in before} == before  # every input is byte-identical
+    assert not [name for name in after if name.endswith(".tmp")]
+
+
+ACCEPTED = [
+    # (id, argv, a piece of stdout): odd but meaningful commands that work and lose nothing
+    ("out named .csv", ["train", "--steps", "2", "--out", "{ws}/m.csv", *VAE], "wrote"),
+    ("out named .json", ["train", "--steps", "2", "--out", "{ws}/m.json", *VAE], "wrote"),
+    ("out named .log.csv", ["train", "--steps", "2", "--out", "{ws}/m.log.csv", *VAE], "wrote"),
+    ("out in new folders", ["train", "--steps", "2", "--out", "{ws}/a/b/c.pt", *VAE], "wrote"),
+    ("resume with as many steps", ["train", "--steps", "2", "--resume", "--out", "{ws}/vae.pt", *VAE],
+     "already holds all 2 steps; nothing to do"),
+    ("show a .png checkpoint elsewhere", ["show", "{ws}/vae.png", "--out", "{ws}/v.png", "--columns", "2"], "wrote"),
+    ("evaluate lvae on its own data", ["evaluate", "{ws}/lvae.pt", "--n", "8"], "ELBO"),
+    ("evaluate more digits than there are", ["evaluate", "{ws}/lvae.pt", "--n", "100000"], "examples)"),
+    ("evaluate the device spelled CPU", ["evaluate", "{ws}/vae.pt", "--n", "4", "--device", "CPU"], "ELBO"),
+]
+
+
+@pytest.mark.parametrize("argv, output", [pytest.param(a, o, id=i) for i, a, o in ACCEPTED])
+def test_accepted_and_nothing_lost(ws, capsys, argv, output):
+    before = hashes(ws)
+    code, out, err = run([a.format(ws=ws) for a in argv], capsys)
+    assert code == 0, err
+    assert output in out and "Traceback" not in err
+    after = hashes(ws)
+    assert {k: after.get(k) for k in before} == before
+    assert not [name for name in after if name.endswith(".tmp")]
+
+
+def test_out_named_like_a_log_keeps_checkpoint_and_logs_apart(ws, capsys):
+    """--out m.csv: the checkpoint is m.csv, the logs m.csv.log.csv / m.csv.log.json; a resume keeps it so."""
+    out = ws / "m.csv"
+    assert run(["train", "--steps", "2", "--out", str(out), *VAE], capsys)[0] == 0
+    assert run(["train", "--steps", "3", "--resume", "--out", str(out), *VAE], capsys)[0] == 0
+    assert checkpoints.read(out).extra["step"] == 2
+    assert (ws / "m.csv.log.csv").read_text().splitlines()[0].startswith("step,")
+    assert len((ws / "m.csv.log.csv").read_text().splitlines()) == 4
+
+
+def test_show_replaces_a_png_and_nothing_else(ws, capsys):
+    before = hashes(ws)
+    assert run(["show", str(ws / "vae.pt"), "--out", str(ws / "traversal.png"), "--columns", "3"], capsys)[0] == 0
+    after = hashes(ws)
+    assert after.pop("traversal.png") != before.pop("traversal.png") and after == before
+
+
+def test_overwrite_replaces_and_a_fresh_out_is_written(ws, capsys):
+    before = (ws / "lvae.pt").read_bytes()
+    assert run(["train", "--steps", "2", "--overwrite", "--out", str(ws / "lvae.pt"), *VAE], capsys)[0] == 0
+    assert (ws / "lvae.pt").read_bytes() != before and checkpoints.read(ws / "lvae.pt").model_class == "VAE"
+
+
+def test_a_dead_process_temporary_is_removed_by_the_next_write(ws, capsys):
+    """atomic_write names its temporary .NAME.pidPID.*.tmp; one whose process is gone (SIGKILL) is removed."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = ws / f".vae.pt.pid{int(dead.stdout)}.abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    mine = ws / f".vae.pt.pid{os.getpid()}.live.tmp"  # a live writer's file is left alone
+    mine.write_bytes(b"being written")
+    assert run(["train", "--steps", "3", "--resume", "--out", str(ws / "vae.pt"), *VAE], capsys)[0] == 0
+    assert not stale.exists() and mine.exists()
+
+
+def test_running_out_of_memory_is_one_line(ws, capsys, monkeypatch):
+    """torch's allocator reports in a RuntimeError; the command line says what to ask less of. Other
+    RuntimeErrors are bugs and keep their traceback."""
+    from vaecourse.data import catalog
+
+    def huge(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you "
+                           "tried to allocate 144000000000000 bytes.\nmore detail")
+
+    monkeypatch.setattr(catalog, "make_dataset", huge)
+    code, _, err = run(["evaluate", str(ws / "vae.pt")], capsys)
+    assert code == 2
+    assert_one_error_line(err, "out of memory: [enforce fail")
+    monkeypatch.setattr(catalog, "make_dataset", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["evaluate", str(ws / "vae.pt")])
+
+
+def test_ctrl_c_before_training_is_one_line_and_status_130(ws, capsys, monkeypatch):
+    """Ctrl-C while the data is prepared (before the handler that saves steps): nothing half-written, one line."""
+    from vaecourse.cli import train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train.recipes, "make_data", interrupted)
+    before = hashes(ws)
+    code, _, err = run(["train", "--steps", "3", "--resume", "--out", str(ws / "vae.pt"), *VAE], capsys)
+    assert code == 130 and err.strip() == "interrupted (Ctrl-C); every file written so far is complete"
+    assert hashes(ws) == before
+
+
+# ---- resume is exact for every model: N steps at once == N/2 steps, then --resume ------------------------------
+
+@pytest.mark.parametrize("kind, arguments, steps", [
+    ("vae", [*VAE, "--objective", "beta"], 4),
+    ("lvae", [*LVAE, "--objective", "ladder", "--warmup-epochs", "1"], 8),  # resumes mid-epoch (3 steps per epoch)
+    ("causalvae", CAUSAL, 4),
+    ("cvae", CVAE, 4),
+])
+def test_resume_matches_an_uninterrupted_run(tmp_path, capsys, kind, arguments, steps):
+    whole, split = tmp_path / "whole.pt", tmp_path / "split.pt"
+    assert run(["train", "--steps", str(steps), "--out", str(whole), *arguments], capsys)[0] == 0
+    assert run(["train", "--steps", str(steps // 2 + 1), "--out", str(split), *arguments], capsys)[0] == 0
+    assert run(["train", "--steps", str(steps), "--resume", "--out", str(split), *arguments], capsys)[0] == 0
+    a, b = checkpoints.read(whole), checkpoints.read(split)
+    assert a.extra["history"]["records"] == b.extra["history"]["records"]
+    for key, value in a.model.state_dict().items():
+        assert torch.equal(value, b.model.state_dict()[key]), (kind, key)
+
+
+# ---- Ctrl-C and SIGKILL: a real process ---------------------------------------------------------------------------
+
+@pytest.fixture
+def training_process(tmp_path):
+    """Start a long tiny run that checkpoints every 2 steps; yield (process, out) once its first checkpoint is there."""
+    out = tmp_path / "long.pt"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    process = subprocess.Popen([sys.executable, "-m", "vaecourse", "train", "--steps", "100000", "--checkpoint-every",
+                                "2", "--out", str(out), *VAE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    deadline = time.monotonic() + 60
+    while not out.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert out.exists(), process.communicate()[1] if process.poll() is not None else "no checkpoint within 60 s"
+    yield process, out
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_the_last_finished_step_and_says_how_to_resume(training_process, capsys):
+    process, out = training_process
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("interrupted: saved step ") and f"to {out}; continue with: " in err and "--resume" in err
+    saved = checkpoints.read(out).extra
+    done = int(err.split("saved step ")[1].split()[0])
+    assert saved["step"] == done - 1 and saved["history"]["steps"] == list(range(done))
+    assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
+    # the printed command continues the run (here to two more steps)
+    assert run(["train", "--steps", str(done + 2), "--resume", "--out", str(out), *VAE], capsys)[0] == 0
+    assert checkpoints.read(out).extra["step"] == done + 1
+
+
+@pytest.mark.slow
+def test_sigkill_leaves_a_whole_checkpoint_that_resumes(training_process, capsys):
+    process, out = training_process
+    process.kill()
+    process.wait()
+    saved = checkpoints.read(out).extra  # whole: atomic writes
+    done = saved["step"] + 1
+    assert run(["train", "--steps", str(done + 1), "--resume", "--out", str(out), *VAE], capsys)[0] == 0
+    assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]

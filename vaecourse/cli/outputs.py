@@ -1,0 +1,197 @@
+"""What the command line writes, made safe before any work starts: nothing is written over an input, a
+training run's ``--out`` is known to be writable before the first step, and Ctrl-C keeps the finished steps.
+
+- ``train --out OUT`` writes the checkpoint ``OUT`` and the logs ``OUT.log.csv`` and ``OUT.log.json``
+  (:func:`log_paths`: appended to the whole name, so a log can never be the checkpoint itself, whatever
+  ``OUT`` is called). An existing ``OUT`` is continued with ``--resume`` or replaced with ``--overwrite``,
+  never silently (:func:`check_train_out`).
+- ``show`` never writes its PNG over the checkpoint it reads; ``site`` never writes into its own sources
+  (:func:`refuse_overwriting_input`, :func:`check_site_out`).
+- :class:`Interruption`: during training, SIGINT (Ctrl-C) asks the loop to stop after the step in progress;
+  the ``train`` verb then saves that step and exits with status 130 (128 + SIGINT). A second Ctrl-C stops at
+  once, keeping the last periodic checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+INTERRUPTED = 130  # exit status after Ctrl-C: 128 + SIGINT, what shells report for a program stopped by it
+
+
+def log_paths(out: str | os.PathLike) -> tuple[Path, Path]:
+    """The training logs of the checkpoint ``out``: ``OUT.log.csv`` (a row per step), ``OUT.log.json`` (the history)."""
+    out = Path(out)
+    return out.with_name(out.name + ".log.csv"), out.with_name(out.name + ".log.json")
+
+
+def _is_training_log(path: Path) -> bool:
+    """True when ``path`` holds a log this verb wrote (so writing a new one loses nothing that is not in OUT)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+        if path.name.endswith(".csv"):
+            return head.startswith(b"step,") or head.strip() == b""
+        data = json.loads(path.read_text())
+        return isinstance(data, dict) and "steps" in data and "records" in data
+    except (OSError, ValueError):
+        return False
+
+
+def _existing_ancestor(path: Path) -> Path:
+    for parent in path.parents:
+        if parent.exists():
+            return parent
+    return Path(".")
+
+
+def check_writable(out: Path, flag: str = "--out") -> None:
+    """Refuse, before any work, an ``out`` that could never be written: a directory, a path through a file, a
+    folder this user cannot write in."""
+    if out.is_dir():
+        raise ValueError(f"{flag} {out} is a directory; give a file name inside it, e.g. {out / 'model.pt'}")
+    ancestor = _existing_ancestor(out)
+    if not ancestor.is_dir():
+        raise ValueError(f"{flag} {out} cannot be created: {ancestor} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=ancestor):  # the only true test of "can be written" (ACLs, read-only mounts)
+            pass
+    except OSError as err:
+        raise ValueError(f"{flag} {out} cannot be written: no permission to create files in {ancestor} "
+                         f"({err.strerror or err})") from None
+
+
+def check_train_out(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Everything ``train`` checks about ``--out`` before the first step (see the module's docstring)."""
+    if resume and overwrite:
+        raise ValueError("--resume continues the run at --out and --overwrite replaces it: give one of them")
+    check_writable(out)
+    if resume and not out.is_file():
+        raise ValueError(f"--resume: there is no checkpoint at {out} to continue (leave out --resume to start one)")
+    if out.is_file() and not (resume or overwrite):
+        raise ValueError(f"{out} already exists: add --resume to continue it, --overwrite to replace it, "
+                         "or choose another --out")
+    for log in log_paths(out):
+        if log.is_dir() or (log.exists() and not _is_training_log(log)):
+            raise ValueError(f"the training log {log} would replace a file that is not a training log; move it, "
+                             "or choose another --out")
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def refuse_overwriting_input(out: Path, source: Path, *, what: str, flag: str = "--out",
+                             signature: bytes = PNG_SIGNATURE) -> None:
+    """Refuse to write ``out`` when it is the input file ``source`` itself (same path, link, or hard link), or an
+    existing file of another kind (a file that does not start with ``signature``: a checkpoint, notes...)."""
+    same = out.resolve() == source.resolve()
+    if not same and out.exists() and source.exists():
+        same = os.path.samefile(out, source)
+    if same:
+        raise ValueError(f"the {what} would be written over its input {source}; choose another name with {flag}")
+    check_writable(out, flag)
+    if out.is_file():
+        with open(out, "rb") as handle:
+            if handle.read(len(signature)) != signature:
+                raise ValueError(f"{flag} {out} exists and is not a {what} (it would be replaced); choose another name")
+
+
+def check_repository_root(root: Path, folders: tuple[str, ...] = ("notebooks", "solutions"),
+                          flag: str = "--root") -> None:
+    """The maintainer verbs read the repository root: a folder, holding one of ``folders`` when given."""
+    if not root.is_dir():
+        raise ValueError(f"{flag} {root} is not a folder (the repository root is expected)")
+    if folders and not any((root / folder).is_dir() for folder in folders):
+        raise ValueError(f"{flag} {root} is not the repository root: it has no {' or '.join(f + '/' for f in folders)} "
+                         "folder")
+
+
+def check_site_out(out: Path, root: Path) -> None:
+    """``site`` writes NN_name.html pages and index.html under ``out``: never the repository or its sources."""
+    check_repository_root(root, folders=())  # a root without notebooks is the site builder's own error (exit 1)
+    out, root = out.resolve(), root.resolve()
+    if out == root or out in root.parents:
+        raise ValueError(f"site --out {out} would write the pages into the repository {root} itself; "
+                         "give a folder of its own (default: _site)")
+    for folder in ("notebooks", "solutions", "exercises", "vaecourse", "docs", "tests"):
+        source = root / folder
+        if out == source or source in out.parents:
+            raise ValueError(f"site --out {out} is inside the sources ({source}); give a folder of its own "
+                             "(default: _site)")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"site --out {out} is a file, not a folder")
+
+
+class Interruption:
+    """``with Interruption() as stop:`` turns the first SIGINT into ``stop.requested = True``; ``stop`` is also a
+    ``fit`` callback that then ends training after the step in progress (:class:`vaecourse.train.StopTraining`).
+    A second SIGINT raises KeyboardInterrupt as usual."""
+
+    def __init__(self):
+        self.requested = False
+        self.last_step: int | None = None  # the last step that finished in this run
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __call__(self, step: int, *_) -> None:
+        from vaecourse.train import StopTraining
+        self.last_step = step
+        if self.requested:
+            raise StopTraining
+
+    def __enter__(self) -> "Interruption":
+        try:
+            if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # nohup, `cmd &`: SIGINT stays ignored
+                self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread (a notebook's worker): Ctrl-C keeps its usual meaning
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def report(self, out: Path, save, total: int, argv: list[str]) -> int:
+        """After an interrupted ``fit``: save the last finished step, say where and how to resume, return 130."""
+        if self.last_step is None:
+            print(f"interrupted before the first step: {out} {'is unchanged' if out.exists() else 'was not written'}",
+                  file=sys.stderr)
+            return INTERRUPTED
+        save(self.last_step)
+        print(f"interrupted: saved step {self.last_step + 1} of {total} to {out}; continue with: "
+              f"{resume_command(argv)}", file=sys.stderr)
+        return INTERRUPTED
+
+    @staticmethod
+    def kept(out: Path) -> str:
+        """What ``out`` holds after training stopped early (one sentence for the error line)."""
+        if not out.is_file():
+            return f"Nothing was written to {out}."
+        from vaecourse import checkpoints
+        try:
+            step = int(checkpoints.read(out).extra["step"])
+        except (ValueError, KeyError, TypeError):
+            return f"{out} was left as it was."
+        return f"{out} holds the last checkpoint written ({step + 1} steps)."
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command line that continues the run of ``argv`` (the train verb's arguments): --resume, no --overwrite."""
+    words = [a for a in argv if a != "--overwrite"]
+    if "--resume" not in words:
+        words.append("--resume")
+    return " ".join(shlex.quote(a) for a in ["python", "-m", "vaecourse", *words])
+
+
+__all__ = ["INTERRUPTED", "Interruption", "check_repository_root", "check_site_out", "check_train_out", "check_writable", "log_paths",
+           "refuse_overwriting_input", "resume_command"]
