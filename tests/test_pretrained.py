@@ -51,7 +51,7 @@ def test_damaged_or_missing_files_are_refused(shelf, tmp_path):
     data = bytearray(pretrained.path("tiny").read_bytes())
     data[-10] ^= 0xFF
     pretrained.path("tiny").write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="damaged: SHA-256"):
+    with pytest.raises(ValueError, match="damaged or not the shipped file: SHA-256"):
         pretrained.load("tiny")
     with pytest.raises(ValueError, match="no shipped checkpoint called 'other'"):
         pretrained.load("other")

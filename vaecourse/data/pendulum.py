@@ -56,7 +56,6 @@ Shape letters: n images, K = 4 concepts, H = W = size.
 from __future__ import annotations
 
 import math
-import hashlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -66,6 +65,7 @@ import torch
 from torch import Tensor
 
 from vaecourse.data.base import GroundTruthDataset
+from vaecourse.files import verify_sha256
 from vaecourse.scm import SCM, Equation
 
 CONCEPTS = ("theta", "phi", "shadow_length", "shadow_position")  # the paper's label order (i, j, shade, mid)
@@ -322,10 +322,7 @@ def official_images() -> tuple[Tensor, Tensor]:
     the PNGs a_-40_60_3_2, a_-18_146_10_14, a_5_145_7_15 and a_36_115_3_14 (alpha all 255, dropped).
     Returns (images (4, 3, 96, 96) float32 in [0, 1], concepts (4, 4) float64 = (theta, phi, shadow length,
     shadow position) from the generator's float labels (i, j, shade, mid): theta = i pi / 200, phi = j pi / 200)."""
-    data = OFFICIAL_REFERENCE.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != OFFICIAL_REFERENCE_SHA256:
-        raise ValueError(f"{OFFICIAL_REFERENCE} is damaged: SHA-256 {digest}, expected {OFFICIAL_REFERENCE_SHA256}")
+    verify_sha256(OFFICIAL_REFERENCE, OFFICIAL_REFERENCE_SHA256)
     with np.load(OFFICIAL_REFERENCE, allow_pickle=False) as arrays:
         images = torch.from_numpy(arrays["imgs"]).permute(0, 3, 1, 2).float() / 255  # (4, 3, 96, 96)
         labels = torch.from_numpy(arrays["labels_float"]).double()  # (4, 4) = (i, j, shade, mid)

@@ -8,7 +8,6 @@ not match is refused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import torch
 
 from vaecourse import checkpoints
-from vaecourse.files import atomic_write
+from vaecourse.files import atomic_write, sha256_of, verify_sha256
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "MANIFEST.json"
@@ -40,14 +39,6 @@ def available(name: str) -> bool:
     return name in _manifest() and path(name).is_file()
 
 
-def sha256(file: Path) -> str:
-    digest = hashlib.sha256()
-    with open(file, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _verified(name: str) -> Path:
     manifest = _manifest()
     if name not in manifest:
@@ -55,10 +46,7 @@ def _verified(name: str) -> Path:
     file = path(name)
     if not file.is_file():
         raise FileNotFoundError(f"the shipped checkpoint {file} is missing (reinstall vaecourse)")
-    actual, expected = sha256(file), manifest[name]["sha256"]
-    if actual != expected:
-        raise ValueError(f"{file} is damaged: SHA-256 {actual}, expected {expected}")
-    return file
+    return verify_sha256(file, manifest[name]["sha256"], "Reinstall vaecourse")
 
 
 def load(name: str, map_location: str | torch.device = "cpu") -> torch.nn.Module:
@@ -87,7 +75,7 @@ def info(name: str) -> dict[str, Any]:
             "hparams": saved.hparams}
 
 
-__all__ = ["available", "info", "load", "names", "path", "recipe", "sha256"]
+__all__ = ["available", "info", "load", "names", "path", "recipe"]
 
 
 def publish(source: str | Path, name: str) -> Path:
@@ -106,7 +94,7 @@ def publish(source: str | Path, name: str) -> Path:
     keep = {k: v for k, v in saved.extra.items() if k not in {"optimizer", "generator_state", "torch_rng_state"}}
     target = checkpoints.save(saved.model, path(name), **keep)
     manifest = _manifest()
-    manifest[name] = {"sha256": sha256(target), "bytes": target.stat().st_size, "recipe": recipe_name}
+    manifest[name] = {"sha256": sha256_of(target), "bytes": target.stat().st_size, "recipe": recipe_name}
     text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
     atomic_write(MANIFEST, lambda tmp: Path(tmp).write_text(text))
     return target

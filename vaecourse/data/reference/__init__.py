@@ -6,10 +6,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
+
+from vaecourse.files import verify_sha256
 
 __all__ = ["dsprites_orientation0", "DSPRITES_ORIENTATION0_FILE", "DSPRITES_ORIENTATION0_SHA256"]
 
@@ -23,10 +24,6 @@ def dsprites_orientation0() -> dict[str, np.ndarray]:
     Rows are square, ellipse, heart, each at scales 0.5 .. 1 (official factor order and values). The file
     is checked against its SHA-256 first; a changed file is a ValueError.
     """
-    data = DSPRITES_ORIENTATION0_FILE.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != DSPRITES_ORIENTATION0_SHA256:
-        raise ValueError(f"{DSPRITES_ORIENTATION0_FILE} is not the shipped reference file: expected SHA-256 "
-                         f"{DSPRITES_ORIENTATION0_SHA256}, got {digest}")
+    verify_sha256(DSPRITES_ORIENTATION0_FILE, DSPRITES_ORIENTATION0_SHA256)
     with np.load(DSPRITES_ORIENTATION0_FILE, allow_pickle=False) as npz:
         return {key: npz[key] for key in ("imgs", "latents_classes", "latents_values")}
