@@ -10,8 +10,8 @@ from vaecourse import checkpoints
 from vaecourse.graph_fit import learn_graph_from_labels
 from vaecourse.models import CausalVAE, ConditionalVAE
 from vaecourse.models.causal import MaskLayer, gaussian_kl_to_label_prior
-from vaecourse.objectives.causal import (CausalObjective, causal_vae_loss, conditional_vae_loss, dag_constraint,
-                                         dag_constraint_grad, label_loss)
+from vaecourse.objectives.causal import (CausalObjective, causal_terms, causal_vae_loss, conditional_vae_loss,
+                                         dag_constraint, dag_constraint_grad, label_loss)
 from vaecourse.objectives.independence import noise_dependence
 from vaecourse.scm import causal_matrix, linear_solve
 from vaecourse.train import fit
@@ -83,6 +83,28 @@ def test_kl_to_label_prior_matches_torch_distributions():
         p = torch.distributions.MultivariateNormal(u, torch.eye(3, dtype=torch.float64))
         want += torch.distributions.kl_divergence(q, p)
     assert torch.allclose(gaussian_kl_to_label_prior(C, mu, logvar, u), want)
+
+
+def test_elbo_is_eq_36_37_built_from_the_output_by_hand():
+    """What notebook 05 computes in its prior-and-ELBO cell: the Bernoulli log-likelihood, the closed-form KL of eps
+    to N(0, I) (Eq. 32) and torch.distributions' KL of q(z|x, u) = N(C mu, C diag sigma^2 C^T) to N(u, I) (Eq. 33, 35),
+    per latent column, equal causal_terms' (Eq. 36-37)."""
+    model = tiny()
+    with torch.no_grad():
+        model.A_raw.copy_(torch.tensor([[0.0, 0.7, 0.0, 0.0], [0.0, 0.0, -1.2, 0.0], [0.0] * 4, [0.5, 0.0, 0.0, 0.0]]))
+    x, u = torch.rand(6, 3, 32, 32).round(), torch.randn(6, 4)
+    out = model(x, u, generator=torch.Generator().manual_seed(0))
+    mu, var = out.q_eps.mu.view(6, 4, -1), out.q_eps.logvar.exp().view(6, 4, -1)
+    C = torch.linalg.inv(torch.eye(4) - out.A.T)
+    logits = out.p_x.base_dist.logits
+    log_px = (x * logits - torch.nn.functional.softplus(logits)).flatten(1).sum(1)
+    kl_eps = 0.5 * (mu ** 2 + var - 1 - var.log()).flatten(1).sum(1)
+    kl_z = sum(torch.distributions.kl_divergence(
+        torch.distributions.MultivariateNormal(mu[:, :, r] @ C.T, C @ torch.diag_embed(var[:, :, r]) @ C.T),
+        torch.distributions.MultivariateNormal(u, torch.eye(4))) for r in range(mu.shape[2]))
+    terms = causal_terms(out, x)
+    for mine, lib in zip((log_px, kl_eps, kl_z, log_px - kl_eps - kl_z), terms):
+        assert torch.allclose(mine, lib, rtol=1e-4, atol=1e-3)
 
 
 def test_a_zero_gives_independent_latents_and_local_interventions():
