@@ -78,6 +78,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                              "the mask layer's equations on the labels")
     parser.add_argument("--graph-from", default="all", choices=["all", "labels"],
                         help="causalvae: which terms move A: the whole loss (the paper) or only the label terms and H(A)")
+    parser.add_argument("--shadow-weight", type=float, default=1.0,
+                        help="causalvae, pendulum: weight of the shadow's rows in the loss's log p(x|z) (1: none)")
+    parser.add_argument("--latent-scm", default="linear", choices=["linear", "equations"],
+                        help="causalvae: the latent SCM: the paper's linear layer then the mask layer, or (with "
+                             "--graph-from labels) z = g(A o z) + eps through the label equations")
     parser.add_argument("--independence", type=float, default=0.0,
                         help="causalvae: weight of the HSIC dependence of the label residuals (0: the paper's loss)")
 
@@ -106,7 +111,7 @@ def _build_model(args: argparse.Namespace, image_shape):
     from vaecourse.models import VAE, CausalVAE, ConditionalVAE, LadderVAE
     if args.model == "causalvae":
         return CausalVAE(concept_dim=args.concept_dim, encoder=args.encoder, image_shape=image_shape, a_init=args.a_init,
-                         graph_from=args.graph_from)
+                         graph_from=args.graph_from, latent_scm=getattr(args, "latent_scm", "linear"))
     if args.model == "cvae":
         return ConditionalVAE(concept_dim=args.concept_dim, encoder=args.encoder, image_shape=image_shape)
     if args.model == "lvae":
@@ -137,8 +142,14 @@ def train_from_args(args: argparse.Namespace) -> int:
     data = make_dataset(args.dataset, device, image_shape=(1, args.image_size, args.image_size),
                         shadow_noise=shadow_noise)
     args.steps_per_epoch = max(1, data.examples // args.batch_size) if data.examples else None
+    if getattr(args, "shadow_weight", 1.0) != 1.0:
+        if args.dataset != "pendulum" or args.model != "causalvae":
+            raise ValueError("--shadow-weight applies to --model causalvae --dataset pendulum only")
+        from vaecourse.data import Pendulum
+        rows = Pendulum(size=args.image_size, device=device).shadow_rows()[:, None].float()  # (H, 1)
+        args.pixel_weights = 1 + (args.shadow_weight - 1) * rows
     objective = make_objective(args.objective, args)
-    generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(args.seed)
+    vars(args).pop("pixel_weights", None)  # rebuilt from --shadow-weight; the checkpoint keeps the flag    generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(args.seed)
     torch.manual_seed(args.seed)
     model = _build_model(args, data.image_shape).to(device)
     optimizer = torch.optim.Adam(model.parameter_groups(args.lr) if causal else model.parameters(), lr=args.lr)

@@ -24,7 +24,8 @@ OBJECTIVES = {
     "ladder": lambda args: partial(ladder_elbo, warmup_epochs=args.warmup_epochs,
                                    steps_per_epoch=getattr(args, "steps_per_epoch", None)),
     "causal": lambda args: CausalObjective(beta=args.lu_weight, gamma=args.lm_weight, label_fit=args.label_fit,
-                                           independence=args.independence),
+                                           independence=args.independence,
+                                           pixel_weights=getattr(args, "pixel_weights", None)),
     "cvae": lambda args: conditional_vae_loss,
 }
 
