@@ -149,7 +149,8 @@ def train_from_args(args: argparse.Namespace) -> int:
         rows = Pendulum(size=args.image_size, device=device).shadow_rows()[:, None].float()  # (H, 1)
         args.pixel_weights = 1 + (args.shadow_weight - 1) * rows
     objective = make_objective(args.objective, args)
-    vars(args).pop("pixel_weights", None)  # rebuilt from --shadow-weight; the checkpoint keeps the flag    generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(args.seed)
+    vars(args).pop("pixel_weights", None)  # rebuilt from --shadow-weight; the checkpoint keeps the flag
+    generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(args.seed)
     torch.manual_seed(args.seed)
     model = _build_model(args, data.image_shape).to(device)
     optimizer = torch.optim.Adam(model.parameter_groups(args.lr) if causal else model.parameters(), lr=args.lr)
