@@ -315,13 +315,14 @@ class CausalVAE(CourseModel):
         z~ = g(A o z') + (z' - A^T z'). For a block not intervened on, z' - A^T z' is its abducted eps, so z~ is
         the forward pass's g + eps recomputed from the new parents; for an intervened block it is the noise that
         gives it the value c, so its decoder input moves by exactly c - z_i, whatever g_i's offset.
-        (latent_scm="equations": the intervened block is shifted to mean c, keeping its abducted spread, and the
-        others solve their equations with their own eps; the decoder reads z'.)"""
+        (latent_scm="equations": the intervened block is set to c 1_k, and the others solve their equations with
+        their own eps; the decoder reads z'. Keeping the block's abducted spread around the new mean instead left
+        the old concept drawn: the encoder writes a concept into the block's directions, not only its mean; measured
+        on the pendulum, do(theta)'s concept error 0.38 against 0.15 with the block set whole.)"""
         if self.latent_scm == "equations":
-            e = eps.view(-1, self.n, self.k)
-            z = self._solve_equations(e)
-            blocks = {i: z[:, i] - z[:, i].mean(1, keepdim=True) + value for i, value in fixed.items()}
-            return self._solve_equations(e, blocks).reshape(-1, self.latent_dim)
+            blocks = {i: value.expand(eps.shape[0], self.k) if value.dim() < 2 else value.expand(-1, self.k)
+                      for i, value in fixed.items()}
+            return self._solve_equations(eps.view(-1, self.n, self.k), blocks).reshape(-1, self.latent_dim)
         A = self.adjacency()  # zero for the conditional baseline, whose z~ is then z' itself
         cut, e = A.clone(), eps.view(-1, self.n, self.k).clone()
         for i, value in fixed.items():
