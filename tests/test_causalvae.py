@@ -452,3 +452,19 @@ def test_pixel_weights_weight_the_likelihood_in_the_loss_only():
     assert torch.equal(weighted.elbo, plain.elbo)  # the logged ELBO stays Eq. 36's
     with pytest.raises(ValueError, match="pixel_weights must be a non-negative"):
         CausalObjective(pixel_weights=-torch.ones(32, 32))
+
+
+def test_prior_std_narrows_the_label_prior_of_the_equations_model():
+    with pytest.raises(ValueError, match="prior_std applies to latent_scm='equations'"):
+        tiny(prior_std=0.5)
+    with pytest.raises(ValueError, match=r"prior_std must be a number in \(0, 1\]"):
+        tiny(graph_from="labels", latent_scm="equations", prior_std=0.0)
+    wide, narrow = (tiny(graph_from="labels", latent_scm="equations", prior_std=s) for s in (1.0, 0.25))
+    assert "prior_std" not in wide.hparams and narrow.hparams["prior_std"] == 0.25
+    x, u = batch()
+    a = wide(x, u, generator=torch.Generator().manual_seed(0))
+    b = narrow(x, u, generator=torch.Generator().manual_seed(0))  # same weights (same seed), same sample
+    assert torch.allclose(a.z, b.z)
+    target = u.repeat_interleave(2, 1)
+    want = 0.5 * (-b.q_eps.logvar - 1 + math.log(0.0625) + (b.z - target) ** 2 / 0.0625).sum(1)  # log N ratio
+    assert torch.allclose(b.kl_z, want, atol=1e-4) and (b.kl_z > a.kl_z).all()

@@ -80,6 +80,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="causalvae: which terms move A: the whole loss (the paper) or only the label terms and H(A)")
     parser.add_argument("--shadow-weight", type=float, default=1.0,
                         help="causalvae, pendulum: weight of the shadow's rows in the loss's log p(x|z) (1: none)")
+    parser.add_argument("--prior-std", type=float, default=1.0,
+                        help="causalvae with --latent-scm equations: p(z|u) = N(u, s^2 I) (1: the paper's)")
     parser.add_argument("--latent-scm", default="linear", choices=["linear", "equations"],
                         help="causalvae: the latent SCM: the paper's linear layer then the mask layer, or (with "
                              "--graph-from labels) z = g(A o z) + eps through the label equations")
@@ -111,7 +113,8 @@ def _build_model(args: argparse.Namespace, image_shape):
     from vaecourse.models import VAE, CausalVAE, ConditionalVAE, LadderVAE
     if args.model == "causalvae":
         return CausalVAE(concept_dim=args.concept_dim, encoder=args.encoder, image_shape=image_shape, a_init=args.a_init,
-                         graph_from=args.graph_from, latent_scm=getattr(args, "latent_scm", "linear"))
+                         graph_from=args.graph_from, latent_scm=getattr(args, "latent_scm", "linear"),
+                         prior_std=getattr(args, "prior_std", 1.0))
     if args.model == "cvae":
         return ConditionalVAE(concept_dim=args.concept_dim, encoder=args.encoder, image_shape=image_shape)
     if args.model == "lvae":

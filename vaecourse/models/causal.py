@@ -28,7 +28,11 @@ nonlinear SCM whose mask layer the paper puts after the linear one, solved paren
 (= z~). The image side reads g and A detached, so the labels alone learn the graph and its equations, and z_i, pulled
 to u_i by the prior, stays on its own concept. The map eps -> z is triangular with unit diagonal on a DAG, so
 log q(z|x, u) = log q(eps|x, u) and KL(q(z|x, u) || p(z|u)) = E_q[-1/2 sum log sigma^2 - D/2 + 1/2 ||z - u||^2]
-(the expectation of ||(eps - mu) / sigma||^2 taken exactly, that of ||z - u||^2 by the sample).
+(the expectation of ||(eps - mu) / sigma||^2 taken exactly, that of ||z - u||^2 by the sample). ``prior_std`` s
+narrows that prior to p(z|u) = N(u 1, s^2 I) (the paper's lambda_2(u) = 1 is s = 1): with s = 1 the encoder
+scaled theta's latent to about 2.2 u (measured), so do(z = c), given in label units, drew the pendulum at c / 2.2,
+and left the shadow's latents as noisy as the prior (posterior sigma 0.9), so the decoder drew the shadow from the
+angles.
 
 ``ConditionalVAE`` is the same model without the causal and mask layers (A = 0, z~ = z = eps, prior
 p(z|u)): the conditional baseline of the paper.
@@ -38,6 +42,7 @@ Shape letters: B batch, n concepts, k dimensions per concept, D = n k, C/H/W ima
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -145,7 +150,7 @@ class CausalVAE(CourseModel):
     def __init__(self, n_concepts: int = 4, concept_dim: int = 4, encoder: str = "conv64",
                  image_shape: tuple[int, int, int] = (3, 64, 64), likelihood: str = "bernoulli",
                  a_init: str = "zero", mask_hidden: int = 32, seed_a: int = 0, graph_from: str = "all",
-                 latent_scm: str = "linear"):
+                 latent_scm: str = "linear", prior_std: float = 1.0):
         super().__init__()
         for name, value in (("n_concepts", n_concepts), ("concept_dim", concept_dim), ("mask_hidden", mask_hidden)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -156,6 +161,10 @@ class CausalVAE(CourseModel):
             raise ValueError(f"graph_from must be one of {GRAPH_SOURCES}, got {graph_from!r}")
         if latent_scm not in LATENT_SCMS:
             raise ValueError(f"latent_scm must be one of {LATENT_SCMS}, got {latent_scm!r}")
+        if isinstance(prior_std, bool) or not isinstance(prior_std, (int, float)) or not 0 < prior_std <= 1:
+            raise ValueError(f"prior_std must be a number in (0, 1], got {prior_std!r}")
+        if prior_std != 1.0 and latent_scm != "equations":
+            raise ValueError("prior_std applies to latent_scm='equations' (the paper's p(z|u) = N(u, I) otherwise)")
         if latent_scm == "equations" and graph_from != "labels":
             raise ValueError("latent_scm='equations' uses the label equations, which graph_from='labels' learns; "
                              f"got graph_from={graph_from!r}")
@@ -165,8 +174,9 @@ class CausalVAE(CourseModel):
         self._remember(n_concepts=n_concepts, concept_dim=concept_dim, encoder=encoder, image_shape=image_shape,
                        likelihood=likelihood, a_init=a_init, mask_hidden=mask_hidden, seed_a=seed_a,
                        **({} if graph_from == "all" else {"graph_from": graph_from}),  # old checkpoints stay equal
-                       **({} if latent_scm == "linear" else {"latent_scm": latent_scm}))
-        self.graph_from, self.latent_scm = graph_from, latent_scm
+                       **({} if latent_scm == "linear" else {"latent_scm": latent_scm}),
+                       **({} if prior_std == 1.0 else {"prior_std": float(prior_std)}))
+        self.graph_from, self.latent_scm, self.prior_std = graph_from, latent_scm, float(prior_std)
         self.n, self.k = n_concepts, concept_dim
         self.latent_dim = n_concepts * concept_dim
         self.image_shape = image_shape
@@ -282,7 +292,8 @@ class CausalVAE(CourseModel):
         z_tilde = g + eps if self.causal and self.latent_scm == "linear" else z  # ("equations": z = g + eps)
         if self.latent_scm == "equations":  # unit-Jacobian map: KL with E||(eps - mu)/sigma||^2 = D exactly
             target = u.to(q.mu.dtype).repeat_interleave(self.k, 1)  # (B, D): block i's prior mean u_i 1_k
-            kl_z = 0.5 * (-q.logvar - 1 + (z - target).pow(2)).sum(1)
+            s2 = self.prior_std ** 2  # p(z|u) = N(u, s^2 I)
+            kl_z = 0.5 * (-q.logvar - 1 + math.log(s2) + (z - target).pow(2) / s2).sum(1)
         else:
             C = self.causal_matrix() if self.causal else torch.eye(self.n, device=x.device)
             kl_z = gaussian_kl_to_label_prior(C, q.mu.view(-1, self.n, self.k), q.logvar.view(-1, self.n, self.k),
