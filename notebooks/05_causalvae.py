@@ -561,37 +561,44 @@ for kind in ("CausalVAE", INDEPENDENT, "conditional VAE"):
 
 # %%
 beta_model = models["β-VAE"]
-shadow_mic = scores["β-VAE"]["mic_matrix"][:, 2:]  # (latents, [length, position])
-latent, concept = np.unravel_index(int(np.argmax(shadow_mic)), shadow_mic.shape)
-latent, concept = int(latent), 2 + int(concept)
 with torch.no_grad():
     codes = beta_model.embed(data.render_concepts(data.concepts(data.factors_at(data.split_indices("test")[:256]))))
-    low, high = torch.quantile(codes[:, latent], torch.tensor([0.05, 0.95], device=codes.device)).tolist()
-    walk = beta_model.embed(x0).repeat(7, 1)
-    walk[:, latent] = torch.linspace(low, high, 7, device=walk.device)
-    walked = beta_model.decode(walk).mean
-    read = regressor(walked).cpu()  # (7, 4) concepts read back, label units
-print(f"β-VAE latent {latent} best matches {CONCEPTS[concept]} (MIC {shadow_mic.max():.2f}); traversing it from "
-      f"{low:+.2f} to {high:+.2f}, the regressor reads:")
-print(f"{'latent value':>12s} " + " ".join(f"{name:>15s}" for name in CONCEPTS))
-for value, row in zip(walk[:, latent].tolist(), read.tolist()):
-    print(f"{value:12.2f} " + " ".join(f"{v:15.2f}" for v in row))
-moved = (read.max(0).values - read.min(0).values).tolist()
-print("range of each concept along the walk:", {name: round(m, 2) for name, m in zip(CONCEPTS, moved)})
-shadow_values = torch.linspace(read[:, concept].min().item(), read[:, concept].max().item(), 7)
-truth_row = torch.cat([data.counterfactual(scene, **{CONCEPTS[concept]: float(data.from_labels(
-    torch.full((1, 4), v))[0, concept])})[0] for v in shadow_values.tolist()])
-display(image_grid(torch.cat([walked.cpu(), truth_row.cpu()]), ncols=7,
-                   row_labels=["β-VAE walk", f"do({CONCEPTS[concept]})"],
-                   title=f"top: the β-VAE's latent {latent} traversed; bottom: the simulator's do({CONCEPTS[concept]}) "
-                         "over the same range (the angles stay)"))
+active = codes.std(0) > 0.1  # latents whose posterior mean moves across images (the others are collapsed)
+shadow_mic = np.where(active.cpu().numpy()[:, None], scores["β-VAE"]["mic_matrix"][:, 2:], -1.0)  # [length, position]
+if not active.any():
+    print("every β-VAE latent is collapsed (posterior means vary by < 0.1 across test images): nothing to walk")
+else:
+    latent, concept = np.unravel_index(int(np.argmax(shadow_mic)), shadow_mic.shape)
+    latent, concept = int(latent), 2 + int(concept)
+    with torch.no_grad():
+        low, high = torch.quantile(codes[:, latent], torch.tensor([0.05, 0.95], device=codes.device)).tolist()
+        walk = beta_model.embed(x0).repeat(7, 1)
+        walk[:, latent] = torch.linspace(low, high, 7, device=walk.device)
+        walked = beta_model.decode(walk).mean
+        read = regressor(walked).cpu()  # (7, 4) concepts read back, label units
+    print(f"β-VAE latent {latent} (of {int(active.sum())} in use) best matches {CONCEPTS[concept]} "
+          f"(MIC {shadow_mic.max():.2f}); traversing it from {low:+.2f} to {high:+.2f}, the regressor reads:")
+    print(f"{'latent value':>12s} " + " ".join(f"{name:>15s}" for name in CONCEPTS))
+    for value, row in zip(walk[:, latent].tolist(), read.tolist()):
+        print(f"{value:12.2f} " + " ".join(f"{v:15.2f}" for v in row))
+    moved = (read.max(0).values - read.min(0).values).tolist()
+    print("range of each concept along the walk:", {name: round(m, 2) for name, m in zip(CONCEPTS, moved)})
+    shadow_values = torch.linspace(read[:, concept].min().item(), read[:, concept].max().item(), 7)
+    truth_row = torch.cat([data.counterfactual(scene, **{CONCEPTS[concept]: float(data.from_labels(
+        torch.full((1, 4), v))[0, concept])})[0] for v in shadow_values.tolist()])
+    display(image_grid(torch.cat([walked.cpu(), truth_row.cpu()]), ncols=7,
+                       row_labels=["β-VAE walk", f"do({CONCEPTS[concept]})"],
+                       title=f"top: the β-VAE's latent {latent} traversed; bottom: the simulator's "
+                             f"do({CONCEPTS[concept]}) over the same range (the angles stay)"))
 
 # %% [markdown]
 # Along the walk the shadow changes, and so do the pendulum and the light (the angles' ranges printed above): the
 # latent encodes a *mixture* of the causes and their effect, since in the data a shadow only ever moves when an
 # angle moves. No choice of one β-VAE latent is do(shadow): the model has no variable that is the shadow alone and
-# no equations that say what depends on it. CausalVAE is built to have both.
-#
+# no equations that say what depends on it. CausalVAE is built to have both. (If the cell reports no latent in
+# use, the β-VAE loaded here has stopped using its latents altogether, the posterior collapse of chapter 2, and
+# there is nothing to walk.)
+
 # %% [markdown]
 # Read the rows for θ and φ first. The model that learned the graph makes counterfactuals about 2.5 times closer
 # to the simulator's than the paper-loss CausalVAE or the conditional VAE (pixel error 0.0065 against 0.0171 and
