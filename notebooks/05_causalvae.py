@@ -592,10 +592,13 @@ else:
                              f"do({CONCEPTS[concept]}) over the same range (the angles stay)"))
 
 # %% [markdown]
-# Along the walk the shadow changes, and so do the pendulum and the light (the angles' ranges printed above): the
-# latent encodes a *mixture* of the causes and their effect, since in the data a shadow only ever moves when an
-# angle moves. No choice of one β-VAE latent is do(shadow): the model has no variable that is the shadow alone and
-# no equations that say what depends on it. CausalVAE is built to have both. (If the cell reports no latent in
+# Read the ranges the cell prints: a latent that is the shadow alone would move only the shadow's two concepts.
+# In the data a shadow only ever moves when an angle moves, so an unsupervised latent that tracks the shadow tracks
+# a *mixture* of the causes and their effect, and walking it moves the angles too. (Measured in one run on this scene,
+# a VAE with β = 1 and 2,000 steps: the latent best matching the shadow position moved the light angle φ by 0.08
+# label units and the shadow's length and position by only 0.04 and 0.05; only two of its 16 latents were in use.)
+# No choice of one β-VAE latent is do(shadow): the model has no variable that is the shadow alone and no equations
+# that say what depends on it. CausalVAE is built to have both. (If the cell reports no latent in
 # use, the β-VAE loaded here has stopped using its latents altogether, the posterior collapse of chapter 2, and
 # there is nothing to walk.)
 
