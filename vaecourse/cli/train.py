@@ -84,7 +84,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="causalvae with --latent-scm equations: p(z|u) = N(u, s^2 I) (1: the paper's)")
     parser.add_argument("--latent-scm", default="linear", choices=["linear", "equations"],
                         help="causalvae: the latent SCM: the paper's linear layer then the mask layer, or (with "
-                             "--graph-from labels) z = g(A o z) + eps through the label equations")
+                             "--graph-from labels) z = g(A o z) + eps through the label equations (l_m is then ||eps||^2: "
+                             "use --lm-weight 0)")
     parser.add_argument("--independence", type=float, default=0.0,
                         help="causalvae: weight of the HSIC dependence of the label residuals (0: the paper's loss)")
 

@@ -28,7 +28,8 @@ nonlinear SCM whose mask layer the paper puts after the linear one, solved paren
 (= z~). The image side reads g and A detached, so the labels alone learn the graph and its equations, and z_i, pulled
 to u_i by the prior, stays on its own concept. The map eps -> z is triangular with unit diagonal on a DAG, so
 log q(z|x, u) = log q(eps|x, u) and KL(q(z|x, u) || p(z|u)) = E_q[-1/2 sum log sigma^2 - D/2 + 1/2 ||z - u||^2]
-(the expectation of ||(eps - mu) / sigma||^2 taken exactly, that of ||z - u||^2 by the sample). ``prior_std`` s
+(the expectation of ||(eps - mu) / sigma||^2 taken exactly, that of ||z - u||^2 by the sample). Its ``g`` is
+g(A o z), so l_m = ||z - g||^2 is ||eps||^2 there: train it with gamma = 0 (``--lm-weight 0``). ``prior_std`` s
 narrows that prior to p(z|u) = N(u 1, s^2 I) (the paper's lambda_2(u) = 1 is s = 1): with s = 1 the encoder
 scaled theta's latent to about 2.2 u (measured), so do(z = c), given in label units, drew the pendulum at c / 2.2,
 and left the shadow's latents as noisy as the prior (posterior sigma 0.9), so the decoder drew the shadow from the
