@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -33,6 +34,13 @@
 # 5. explain, with a measurement, why learning A from the labels' squared error does not recover the pendulum's
 #    true graph, and recover it from A = 0 by asking that the exogenous noises be independent (HSIC).
 #
+# **What is the paper's and what is this course's.** §1–§3 and the model called "CausalVAE" below are the paper's
+# [yang2021]: its causal layer, mask layer and loss (Eq. 41). Three additions are **this course's own extension,
+# not the paper's**, all off by default: the *independence term* (`independence=λ`, an HSIC penalty on the label
+# residuals), the *mask-layer label fit* (`label_fit="mask"`, each label predicted from its parents by a small
+# network instead of σ(Aᵀu)), and *`graph_from="labels"`* (only the label terms move A). §4 trains a model with
+# them, "CausalVAE + independence", beside the paper's; §5 explains, with measurements, why each was needed.
+#
 # Exercises for this chapter: `exercises/05_causalvae.ipynb` (solutions in `solutions/05_causalvae.ipynb`).
 # Images are 32×32 here (the simulator renders any size; the paper's are 96×96) so that a 2-core laptop
 # trains the models within a lab session.
@@ -58,16 +66,17 @@ from IPython.display import display
 import vaecourse
 from vaecourse import checkpoints, pretrained, recipes, scm
 from vaecourse.data import Pendulum
-from vaecourse.data.pendulum import CONCEPTS, TRUE_GRAPH
+from vaecourse.data.pendulum import CONCEPTS, TRUE_GRAPH, official_images, render_scene
 from vaecourse.graph_fit import learn_graph_from_labels
 from vaecourse.metrics.causal import (intervention_fidelity, label_values, structural_hamming_distance,
                                       train_concept_regressor)
 from vaecourse.metrics.mic import mic_tic_score
 from vaecourse.models.causal import MaskLayer
-from vaecourse.objectives import dag_constraint, noise_dependence
+from vaecourse.objectives import (CausalObjective, beta_vae, causal_terms, conditional_vae_loss, dag_constraint,
+                                  noise_dependence)
 from vaecourse.train import History, fit
 from vaecourse.viz import (adjacency_figure, history_figure, image_grid, intervention_grid_figure, mic_matrix_figure,
-                           score_figure, scm_scatter_figure)
+                           pendulum_reference_figure, score_figure, scm_scatter_figure)
 from vaecourse.widgets import intervention_explorer
 
 FAST = vaecourse.fast_mode()  # CI sets VAECOURSE_FAST=1: tiny runs that only prove the notebook works
@@ -158,6 +167,23 @@ display(image_grid(torch.cat([lit, no_shadow]).cpu(), ncols=8,
                    title="the same scenes under do(phi = pi/2) (top) and do(shadow length = 0) (bottom)"))
 
 # %% [markdown]
+# **Is this the paper's data?** The paper's generator draws the scene with matplotlib on a 1 × 1 inch figure saved at
+# 96 dpi; the scene fills matplotlib's default axes box, not the image, so it sits inside white margins, the sun
+# (at height 20.5, radius 3) is cut by the box into a half disc, and circles come out slightly oval (3.72 pixels
+# per unit across, 3.36 up). The simulator draws the same figure in torch. Four images the official generator
+# wrote ship with the course; here they are above the simulator's images of the same (θ, φ), and the 32 × 32
+# images the models below see (the 96 × 96 figure averaged over 3 × 3 blocks).
+
+# %%
+official, official_concepts = official_images()
+simulated = render_scene(official_concepts, 96)
+drawn_sim, drawn_paper = simulated.min(1).values < 0.5, official.min(1).values < 0.5  # pixels with ink
+print(f"mean |simulator - paper| per pixel: {(simulated - official).abs().mean().item():.4f} (of 1); IoU of the "
+      f"drawn pixels: {(drawn_sim & drawn_paper).sum().item() / (drawn_sim | drawn_paper).sum().item():.3f}")
+display(pendulum_reference_figure(official, simulated, Pendulum(size=SIZE).render_concepts(official_concepts),
+                                  titles=[f"θ = {t:+.2f}, φ = {p:.2f}" for t, p in official_concepts[:, :2].tolist()]))
+
+# %% [markdown]
 # do(φ) moves the sun *and* the shadow (the shadow's equations still hold); do(shadow length = 0) removes the
 # shadow and nothing else — the physics is broken on purpose, as in the slides' do(shadow = 0) example. These
 # are the true counterfactuals a learned model will be compared with.
@@ -180,11 +206,33 @@ display(image_grid(torch.cat([lit, no_shadow]).cpu(), ncols=8,
 # $$\varepsilon \sim q(\varepsilon\mid x,u),\qquad z=(I-A^\top)^{-1}\varepsilon \;\;(27),\qquad
 # \tilde z_i = g_i(A_i\circ z;\eta_i)+\varepsilon_i,\qquad x\sim p(x\mid \tilde z).$$
 #
+# Three models of this chapter, side by side (slides, "Generative Model"):
+#
+# | model | generative model | inference model |
+# | --- | --- | --- |
+# | VAE (β-VAE baseline) | $p_\theta(x, z) = p_\theta(x\mid z)\,p(z)$, $p(z) = \mathcal N(0, I)$ | $q_\phi(z\mid x)$ |
+# | conditional VAE | $p_\theta(x, z\mid u) = p_\theta(x\mid z, u)\,p_\theta(z\mid u)$ | $q_\phi(z\mid x, u)$ |
+# | CausalVAE | $p_\theta(x, z, \varepsilon\mid u) = p_\theta(x\mid \varepsilon, z, u)\,p_\theta(\varepsilon, z\mid u)$, with $p_\theta(x\mid \varepsilon, z, u) = p_\theta(x\mid z)$ (29) and $p_\theta(\varepsilon, z\mid u) = p_\varepsilon(\varepsilon)\,p_\theta(z\mid u)$ (32) | $q_\phi(\varepsilon, z\mid x, u) = q_\phi(\varepsilon\mid x, u)\,\delta(z = C\varepsilon)$ (35) |
+#
+# (The library's conditional VAE decodes from z alone, $p_\theta(x\mid z)$: u enters through the encoder and the
+# prior, as in CausalVAE.) The decoder and encoder carry noise (29–31): $x = f(z) + \xi$ and $\varepsilon = h(x, u) + \zeta$,
+# with independent noises ξ ~ $p_\xi$ and ζ ~ $q_\zeta$. In the library ζ is the encoder's Gaussian,
+# $q_\phi(\varepsilon\mid x, u) = \mathcal N(h(x, u), \operatorname{diag}\sigma^2(x, u))$, so ζ ~ N(0, diag σ²) is what the
+# reparameterisation adds to the mean; ξ is the likelihood's: $p(x\mid \tilde z)$ is a Bernoulli per pixel with mean
+# $f(\tilde z)$, so ξ = x − f(z̃) is not Gaussian, and the decoder is the map f to that mean (both are measured on a
+# trained model in §4).
+#
 # Each of the four concepts owns a block of latent dimensions with prior $p(z_i\mid u)=\mathcal N(u_i, I)$ (32–33).
 # The loss (41) adds to $-$ELBO (36–37) the label term $l_u=\lVert u-\sigma(A^\top u)\rVert^2$ (38), the mask term
 # $l_m=\sum_i\lVert z_i-g_i(A_i\circ z)\rVert^2$ (39) and the acyclicity constraint
 # $H(A)=\operatorname{tr}((I+A\circ A)^n)-n=0$ (40), enforced by an augmented Lagrangian. A starts at **zero**: the
 # graph is learned, not given (the public reference code starts from the true graph).
+#
+# **σ in $l_u$ is tanh here.** The slides' σ is the logistic function, whose range (0, 1) suits labels in [0, 1];
+# the course's labels are centred on [−1, 1], so the library computes $l_u = \lVert u - \tanh(A^\top u)\rVert^2$
+# (`objectives.causal.label_residuals`). Everything "σ(Aᵀu)" below means that tanh. (The authors' public code
+# also writes H(A) in a scaled form, $\operatorname{tr}((I + A\circ A/n)^n) - n$ [yu2019]: zero for exactly the
+# same graphs; the library uses the slides' Eq. 40.)
 
 # %%
 print("H(true graph) =", dag_constraint(TRUE_GRAPH).item(), "(a DAG)")
@@ -195,8 +243,8 @@ print("H(graph with the edge shadow_length -> theta added) =",
 # %% [markdown]
 # ## 4. Train (or load) CausalVAE and two baselines on the same data
 #
-# Two CausalVAEs: one with the paper's loss (Eq. 41), and one with the change §5 below motivates and measures
-# (`label_fit="mask"`, `independence=10`, `graph_from="labels"`: the label equations are the mask layer's kind of
+# Two CausalVAEs: one with the paper's loss (Eq. 41), and one with **the course's extension** (not in the paper;
+# §5 below motivates and measures it) (`label_fit="mask"`, `independence=10`, `graph_from="labels"`: the label equations are the mask layer's kind of
 # network, the dependence of their residuals is penalised, and only the label terms move A). The baselines: a
 # **β-VAE** (chapter 2's VAE and recipe, β = 4, 16 latents, no labels) and a **conditional VAE** (the same encoder and
 # label prior as CausalVAE, without the causal and mask layers). The course ships the four models trained with the
@@ -247,6 +295,47 @@ for kind in ("CausalVAE", INDEPENDENT):  # (the paper-loss checkpoint predates l
     panels = [("elbo",), ("l_u", "l_m")] + ([("l_ind",)] if "l_ind" in histories[kind].keys() else []) + [("H",)]
     display(history_figure(histories[kind], panels=panels, smooth=1 if FAST else 50,
                            titles=[f"{kind}: ELBO"] + [", ".join(p) for p in panels[1:]]))
+
+# %% [markdown]
+# ### The prior and the ELBO, computed by hand
+# A training curve shows the ELBO as a number; here it is built from one forward pass of the paper-loss CausalVAE
+# on a batch of test images, term by term, with nothing but the output's tensors and the equations, and compared
+# with the library's objective (`objectives.causal.causal_terms`). The joint prior (32–33) is
+# $p(\varepsilon, z\mid u) = \mathcal N(\varepsilon; 0, I)\,\prod_i \mathcal N(z_i; u_i\mathbf 1, I)$; the posterior
+# over z is the causal layer's image of the posterior over ε (35), $q(z\mid x, u) = \mathcal N(C\mu, C\operatorname{diag}\sigma^2 C^\top)$
+# for each of the k latent columns, so both KLs of (37) are between Gaussians. The ELBO (36–37) is
+#
+# $$\mathrm{ELBO} = \mathbb E_{q}\log p(x\mid \tilde z) - D(q(\varepsilon\mid x, u)\,\|\,p(\varepsilon)) - D(q(z\mid x, u)\,\|\,p(z\mid u)).$$
+
+# %%
+batch_index = data.split_indices("test")[:64]
+batch_concepts = data.concepts(data.factors_at(batch_index), torch.Generator(device=device).manual_seed(0))
+xb, ub = data.render_concepts(batch_concepts), data.labels(batch_concepts).float()
+with torch.no_grad():
+    out = causal_model(xb, ub, generator=torch.Generator(device=device).manual_seed(0))
+n_c, k_c = causal_model.n, causal_model.k
+mu, var = out.q_eps.mu.view(-1, n_c, k_c), out.q_eps.logvar.exp().view(-1, n_c, k_c)  # q(eps|x, u), (B, n, k)
+C = torch.linalg.inv(torch.eye(n_c, device=device) - out.A.detach().T)  # z = C eps  (27)
+# log p(x|z~): Bernoulli per pixel with mean f(z~) = sigmoid(logits) (29), summed over pixels; with logits l,
+# x log sigmoid(l) + (1 - x) log(1 - sigmoid(l)) = x l - log(1 + e^l)
+logits = out.p_x.base_dist.logits
+log_px = (xb * logits - torch.nn.functional.softplus(logits)).flatten(1).sum(1)
+# D(q(eps|x, u) || p(eps) = N(0, I))  (32), closed form per dimension
+kl_eps = 0.5 * (mu ** 2 + var - 1 - var.log()).flatten(1).sum(1)
+# D(q(z|x, u) || p(z|u) = N(u, I))  (33, 35), one n-dimensional Gaussian per latent column, by torch.distributions
+kl_z = sum(torch.distributions.kl_divergence(
+    torch.distributions.MultivariateNormal(mu[:, :, r] @ C.T, C @ torch.diag_embed(var[:, :, r]) @ C.T),
+    torch.distributions.MultivariateNormal(ub, torch.eye(n_c, device=device))) for r in range(k_c))
+elbo = log_px - kl_eps - kl_z  # (36-37)
+lib_log_px, lib_kl_eps, lib_kl_z, lib_elbo = causal_terms(out, xb)
+for name, mine, lib in (("log p(x|z~)", log_px, lib_log_px), ("KL_eps", kl_eps, lib_kl_eps), ("KL_z", kl_z, lib_kl_z),
+                        ("ELBO", elbo, lib_elbo)):
+    print(f"{name:12s} by hand {mine.mean().item():9.3f}   library {lib.mean().item():9.3f}")
+assert torch.allclose(elbo, lib_elbo, rtol=1e-3, atol=0.05), "the hand-built ELBO should equal the library's"
+# the noises of (29)-(31): zeta = eps - h(x, u) is the encoder's reparameterised noise, xi = x - f(z~) the decoder's
+zeta, xi = out.eps - out.q_eps.mu, xb - out.p_x.mean
+print(f"zeta: std {zeta.std().item():.3f} (the encoder's own sigma, mean {out.q_eps.logvar.mul(0.5).exp().mean().item():.3f});"
+      f"  xi: mean {xi.mean().item():+.4f}, mean square {xi.pow(2).mean().item():.4f} per pixel")
 
 # %% [markdown]
 # ## 5. What did it learn?
@@ -391,24 +480,28 @@ def representation(kind):
 
 scores = {kind: mic_tic_score(data, representation(kind), generator=torch.Generator().manual_seed(0), n=n_mic)
           for kind in models}
+print(f"{'model':26s} {'sees labels':>11s} {'MIC':>6s} {'TIC':>6s}   (n = {n_mic} test images)")
 for kind, s in scores.items():
-    print(f"{kind:16s} MIC {s['mic']:.3f}  TIC {s['tic']:.3f}  (n = {s['n']})")
+    print(f"{kind:26s} {'no' if kind == 'β-VAE' else 'yes':>11s} {s['mic']:6.3f} {s['tic']:6.3f}")
+conditioned = [kind for kind in scores if kind != "β-VAE"]
+lowest = min(conditioned, key=lambda kind: scores[kind]["mic"])
+print(f"lowest MIC of the label-conditioned models: {lowest}; the β-VAE, which sees no labels, is "
+      f"{'above' if scores['β-VAE']['mic'] > scores[lowest]['mic'] else 'below'} it")
 display(score_figure(scores))
 display(mic_matrix_figure({k: s["mic_matrix"] for k, s in scores.items()}, CONCEPTS))
 
 # %% [markdown]
 # Label-conditioned models score high almost by construction: their prior ties block i to $u_i$. The β-VAE
-# sees no labels, so its MIC measures how well an unsupervised latent happens to line up with a concept.
-# The model that learned the true graph scores *lowest* of the label-conditioned ones (MIC 0.60 against 0.91 for the
-# paper-loss CausalVAE and 0.97 for the conditional VAE, shipped models; the β-VAE, which sees no labels, 0.52;
-# retrained in the notebook, 0.70 against 0.96, 0.97 and 0.44).
-# Its concept latents are the
-# causal layer's output z = (I − Aᵀ)⁻¹ε, and its A has entries of 2–3 (what the bounded label equations need):
-# read as linear coefficients they mix the angles' latents into the shadow's, and the prior N(uᵢ, I) is too weak
-# to pull each block back onto its own concept (the MIC matrix shows the blocks that moved). MIC and TIC measure
-# how well each block *reads off* a concept; they do not measure whether the model's interventions are right. The
-# next two sections do. (Run-to-run spread: earlier CausalVAE runs of 2,500 steps on the paper's scene, in the
-# earlier framing, scored MIC 0.867 and 0.968 from two starts of A; one run per model does not rank close scores.)
+# sees no labels, so its MIC measures how well an unsupervised latent happens to line up with a concept. Every
+# number is in the table the cell prints, beside its model's name. In every run we made, the model that learned
+# the true graph (CausalVAE + independence) had the *lowest* MIC of the label-conditioned models; whether it also
+# fell below the β-VAE changed from run to run (the cell's last line says which, for the models loaded here). Its
+# concept latents are the causal layer's output z = (I − Aᵀ)⁻¹ε, and its A has entries of 2–3 (what the bounded
+# label equations need): read as linear coefficients they mix the angles' latents into the shadow's, and the prior
+# N(uᵢ, I) is too weak to pull each block back onto its own concept (the MIC matrix shows the blocks that moved).
+# MIC and TIC measure how well each block *reads off* a concept; they do not measure whether the model's
+# interventions are right. The next two sections do. (One run per model does not rank close scores: earlier
+# CausalVAE runs of 2,500 steps scored MIC 0.867 and 0.968 from two starts of A.)
 #
 # ### Interventions next to the truth
 # For one test scene: each row intervenes on one concept's latent block, do(zᵢ = c), for five values c (label
@@ -452,6 +545,57 @@ for kind in ("CausalVAE", INDEPENDENT, "conditional VAE"):
               f"(regressor on the truth: {np.round(f[name]['reference_mae'], 3)})")
 
 # %% [markdown]
+# ### An independence-based model cannot intervene on the shadow
+# The slides' claim: disentanglement that assumes *independent* factors cannot extract causally related ones.
+# The β-VAE has no graph, and its KL term asks its latents to be independent; but in the data the shadow is not
+# independent of the angles. So whichever latent "is" the shadow carries the angles along. Take the β-VAE latent
+# whose MIC with a shadow concept is highest, traverse it on the test scene above (its other latents fixed), and
+# let the regressor read what the decoded images show:
+
+# %%
+beta_model = models["β-VAE"]
+with torch.no_grad():
+    codes = beta_model.embed(data.render_concepts(data.concepts(data.factors_at(data.split_indices("test")[:256]))))
+active = codes.std(0) > 0.1  # latents whose posterior mean moves across images (the others are collapsed)
+shadow_mic = np.where(active.cpu().numpy()[:, None], scores["β-VAE"]["mic_matrix"][:, 2:], -1.0)  # [length, position]
+if not active.any():
+    print("every β-VAE latent is collapsed (posterior means vary by < 0.1 across test images): nothing to walk")
+else:
+    latent, concept = np.unravel_index(int(np.argmax(shadow_mic)), shadow_mic.shape)
+    latent, concept = int(latent), 2 + int(concept)
+    with torch.no_grad():
+        low, high = torch.quantile(codes[:, latent], torch.tensor([0.05, 0.95], device=codes.device)).tolist()
+        walk = beta_model.embed(x0).repeat(7, 1)
+        walk[:, latent] = torch.linspace(low, high, 7, device=walk.device)
+        walked = beta_model.decode(walk).mean
+        read = regressor(walked).cpu()  # (7, 4) concepts read back, label units
+    print(f"β-VAE latent {latent} (of {int(active.sum())} in use) best matches {CONCEPTS[concept]} "
+          f"(MIC {shadow_mic.max():.2f}); traversing it from {low:+.2f} to {high:+.2f}, the regressor reads:")
+    print(f"{'latent value':>12s} " + " ".join(f"{name:>15s}" for name in CONCEPTS))
+    for value, row in zip(walk[:, latent].tolist(), read.tolist()):
+        print(f"{value:12.2f} " + " ".join(f"{v:15.2f}" for v in row))
+    moved = (read.max(0).values - read.min(0).values).tolist()
+    print("range of each concept along the walk:", {name: round(m, 2) for name, m in zip(CONCEPTS, moved)})
+    shadow_values = torch.linspace(read[:, concept].min().item(), read[:, concept].max().item(), 7)
+    truth_row = torch.cat([data.counterfactual(scene, **{CONCEPTS[concept]: float(data.from_labels(
+        torch.full((1, 4), v))[0, concept])})[0] for v in shadow_values.tolist()])
+    display(image_grid(torch.cat([walked.cpu(), truth_row.cpu()]), ncols=7,
+                       row_labels=["β-VAE walk", f"do({CONCEPTS[concept]})"],
+                       title=f"top: the β-VAE's latent {latent} traversed; bottom: the simulator's "
+                             f"do({CONCEPTS[concept]}) over the same range (the angles stay)"))
+
+# %% [markdown]
+# Read the ranges the cell prints: a latent that is the shadow alone would move only the shadow's two concepts.
+# In the data a shadow only ever moves when an angle moves, so an unsupervised latent that tracks the shadow tracks
+# a *mixture* of the causes and their effect, and walking it moves the angles too. (Measured in one run on this scene,
+# a VAE with β = 1 and 2,000 steps: the latent best matching the shadow position moved the light angle φ by 0.08
+# label units and the shadow's length and position by only 0.04 and 0.05; only two of its 16 latents were in use.)
+# No choice of one β-VAE latent is do(shadow): the model has no variable that is the shadow alone and no equations
+# that say what depends on it. CausalVAE is built to have both. (If the cell reports no latent in
+# use, the β-VAE loaded here has stopped using its latents altogether, the posterior collapse of chapter 2, and
+# there is nothing to walk.)
+
+# %% [markdown]
 # Read the rows for θ and φ first. The model that learned the graph makes counterfactuals about two to three times
 # closer to the simulator's than the paper-loss CausalVAE or the conditional VAE (pixel error 0.0024 against 0.0045
 # and 0.0068 for the shipped models; most pixels are the white margin and sky, so all three errors are small).
@@ -469,14 +613,102 @@ for kind in ("CausalVAE", INDEPENDENT, "conditional VAE"):
 # learned the graph, 200 test scenes; 0.01 for the paper-loss model, 0.05 for the conditional VAE). At 32×32, in
 # the paper's framing, the shadow is a bar 1⅓ pixels high, and the Bernoulli likelihood pays little for it; the
 # paper's images are 96×96.
+
+# %% [markdown]
+# ### One model for the whole promise
+# The models above each keep part of the promise: one learns the graph, another reads off the concepts, none
+# draws do(shadow). Three more changes, again **this course's extension, not the paper's**, each found by a short
+# measured run (`benchmarks/bench_causal_promise.py`; the runs and what each change bought are listed in
+# `vaecourse/pretrained/README.md`):
 #
-# ### Explore
-# Move a slider away from the scene's own value to set do(zᵢ = c); the model's counterfactual appears beside the
-# simulator's. (A static example follows for readers without a kernel.)
+# - **keep A's magnitudes out of a linear layer** (`latent_scm="equations"`): the latent concepts obey the label
+#   equations themselves, $z_i = \hat g_i(A_i\circ z) + \varepsilon_i$ (the nonlinear SCM that the paper's mask layer
+#   writes, solved parents-first), and the decoder reads z. Nothing mixes the blocks linearly, so each stays on its
+#   own concept, and do(zᵢ = c) recomputes the descendants through the same equations that learned the graph from
+#   the labels. (The KL of z stays exact in expectation: the map ε → z has a unit Jacobian determinant on a DAG.)
+# - **one latent per concept, and a narrower label prior** (`concept_dim=1`, `prior_std=0.1`, i.e.
+#   $p(z_i\mid u) = \mathcal N(u_i, 0.1^2)$ instead of the paper's $\mathcal N(u_i, 1)$): with the paper's prior the
+#   encoder put θ's latent at about 2.2 uᵢ, so do(z = c), given in label units, drew the pendulum at c / 2.2, and it
+#   left the shadow's latents as noisy as the prior (posterior σ ≈ 0.9), so the decoder drew the shadow from the
+#   angles. With four dimensions per concept it also hid the concept in the block's spread, which do() cannot set.
+# - optionally, **a likelihood that weights the shadow's pixels** (`--shadow-weight`): at 32×32 the shadow is a bar
+#   of two rows.
+#
+# The shipped model was trained with `python -m vaecourse train` (command, time and scores in
+# `vaecourse/pretrained/README.md`). Below: its graph, its concept alignment, its counterfactuals against the
+# simulator's, and the slides' example, do(shadow length = 0), beside the simulator's truth.
 
 # %%
-def counterfactual(x, u, interventions):  # the model that learned the graph
-    return independent_model.intervene(x.to(device), u.to(device), interventions).cpu()
+PROMISE = "ch5_causalvae_promise_pendulum32"
+promise_recipe = recipes.get("ch5-causalvae-promise")  # equations, concept_dim 1, prior_std 0.1, shadow weight 10
+if pretrained.available(PROMISE) and not RETRAIN and not FAST:
+    promise_model = pretrained.load(PROMISE).to(device)
+    print(f"loaded {PROMISE} ({pretrained.info(PROMISE)['steps']:,} steps)")
+else:
+    torch.manual_seed(0)
+    promise_model = recipes.make_model(promise_recipe, data.image_shape).to(device)  # CausalVAE(latent_scm=...)
+    promise_steps = 5 if FAST else promise_recipe.steps
+    fit(promise_model, recipes.make_objective(promise_recipe, promise_model),  # CausalObjective(pixel_weights=...)
+        data.batches(promise_recipe.batch_size, promise_steps, generator), steps=promise_steps, device=device,
+        progress=not FAST, optimizer=recipes.make_optimizer(promise_recipe, promise_model), desc="promise")
+    promise_model.eval()
+A_promise = promise_model.adjacency().detach().cpu()
+display(adjacency_figure(A_promise, TRUE_GRAPH, CONCEPTS, title="the promise model: learned A (rows cause columns)"))
+promise_scores = mic_tic_score(data, promise_model.concept_latents, generator=torch.Generator().manual_seed(0), n=n_mic)
+promise_fidelity = intervention_fidelity(data, lambda x, u, i, v: promise_model.intervene(x, u, {i: v}), regressor,
+                                         n=8 if FAST else 128, generator=torch.Generator().manual_seed(2))
+print(f"SHD {structural_hamming_distance(A_promise, TRUE_GRAPH)}; MIC {promise_scores['mic']:.3f}, "
+      f"TIC {promise_scores['tic']:.3f}  (goals: SHD 0, MIC >= 0.85, TIC >= 0.70)")
+for i, name in enumerate(CONCEPTS):
+    f = promise_fidelity[name]
+    print(f"do({name:15s}) intervened-concept error {f['concept_mae'][i]:.3f}, pixel MSE {f['pixel_mse']:.4f}  "
+          f"(goals: <= 0.15, <= 0.005); all concept errors {np.round(f['concept_mae'], 3)}")
+
+# %% [markdown]
+# **do(shadow length = 0).** The slides' example, on six test scenes: the observed image, the simulator's
+# counterfactual (the shadow gone, nothing else changed) and each model's.
+
+# %%
+erase_index = data.split_indices("test")[torch.randperm(len(data.split_indices("test")),
+                                                        generator=torch.Generator().manual_seed(3))[:6]]
+erase_concepts = data.concepts(data.factors_at(erase_index), torch.Generator(device=device).manual_seed(3))
+x_erase, u_erase = data.render_concepts(erase_concepts), data.labels(erase_concepts).float()
+zero_length = float(data.labels(torch.zeros(1, 4, dtype=torch.float64))[0, 2])  # length 0 in label units
+erase_truth = data.counterfactual(erase_concepts, shadow_length=0.0)[0]
+erase_rows = [x_erase, erase_truth] + [m.intervene(x_erase, u_erase, {2: zero_length})
+                                       for m in (promise_model, independent_model)]
+display(image_grid(torch.cat(erase_rows).cpu(), ncols=6,
+                   row_labels=["observed", "simulator", "promise model", INDEPENDENT],
+                   title="do(shadow length = 0): the truth erases the shadow"))
+shadow_band = data.shadow_rows()
+for label, images in zip(["promise model", INDEPENDENT], erase_rows[2:]):
+    left = ((1 - images[:, :, shadow_band]).sum() - (1 - erase_truth[:, :, shadow_band]).sum()) / \
+        (1 - x_erase[:, :, shadow_band]).sum()
+    print(f"{label:26s} shadow ink left after do(shadow length = 0): {left.item():.0%} of the observed shadow's")
+
+# %% [markdown]
+# **What it reaches, measured.** The shipped model, scored as above (and against issue 13's goals in
+# `vaecourse/pretrained/README.md`): its graph has the four true edges, none reversed, and one extra edge
+# (shadow position → length), so SHD 1 on this seed where the goal was 0; MIC 0.95 and TIC 0.85; do(θ), do(φ) and
+# do(shadow length) come within 0.07 label units of the simulator's counterfactuals, with pixel errors of
+# 0.0013–0.0020 (compare the §4 models' rows above); and do(shadow length = 0) erases most of the shadow (16 % of
+# its ink left over 64 test scenes), which no model of §4 does. **do(shadow position) is still out of reach**
+# (concept error 0.33 label units, pixel error 0.0077): the drawn shadow moves only part of the way. A likely
+# reason, not measured: the position is almost a straight line in (θ, φ), so the decoder can still draw it from the
+# angles' latents. Over five seeds of the same recipe (`benchmarks/bench_causal_promise.py`, 3,000 steps for seeds
+# 1–4): MIC/TIC, do(θ), do(φ) and do(shadow length) reached their goals on every seed, do(shadow position) on none;
+# the graph had SHD 0 on two of the four other seeds, SHD 1 (the same extra edge) on one, and on one the length
+# edges had not formed (SHD 3); no seed reversed an edge. The goal of SHD 0 on four seeds of five is not reached. A
+# shipped model and a notebook that tell the truth beat a tuned number.
+
+# %% [markdown]
+# ### Explore
+# Move a slider away from the scene's own value to set do(zᵢ = c); the model's counterfactual (the promise model's)
+# appears beside the simulator's. (A static example follows for readers without a kernel.)
+
+# %%
+def counterfactual(x, u, interventions):  # the promise model
+    return promise_model.intervene(x.to(device), u.to(device), interventions).cpu()
 
 
 from vaecourse.viz import render_intervention  # noqa: E402
@@ -486,6 +718,16 @@ display(render_intervention(counterfactual, Pendulum(size=SIZE), scene[0].cpu(),
 # %%
 # NBVAL_IGNORE_OUTPUT
 intervention_explorer(counterfactual, Pendulum(size=SIZE), scene[0].cpu())
+
+# %% [markdown]
+# ### The paper's other data: faces
+# Besides the pendulum (and a water-flow scene), [yang2021] trains CausalVAE on CelebA faces with two sets of
+# four binary attribute labels, each with its own graph. **CelebA(SMILE)**: gender, smile, eyes open and mouth
+# open, where gender and smile cause eyes open and smile causes mouth open (the slides' "Experiments"), so do(smile)
+# should open the mouth and narrow the eyes while do(mouth open) leaves the smile alone. **CelebA(BEARD)**: age,
+# gender, bald and beard, where age and gender cause bald and beard. There is no simulator of faces, so those
+# counterfactuals can only be looked at, not measured; that is why this chapter works on the pendulum, whose true
+# counterfactuals the simulator renders.
 
 # %% [markdown]
 # ## 6. Exercises
@@ -502,7 +744,11 @@ intervention_explorer(counterfactual, Pendulum(size=SIZE), scene[0].cpu())
 #   with the mask layer's kind of network and letting only the label terms move A, CausalVAE learns the true
 #   graph from A = 0; its counterfactuals for the causes then follow the simulator's far more closely, while its
 #   concept latents read off the concepts less cleanly (lower MIC). Physics-breaking interventions on the effects
-#   stay out of reach of a model trained on observational images.
+#   stay out of reach of those models.
+# - The course's further extension (the latents obeying the learned label equations, one latent per concept, a
+#   narrower label prior, the shadow's pixels weighted) keeps most of the promise in one model: high MIC, faithful
+#   do(θ), do(φ) and do(shadow length), and do(shadow length = 0) erases the shadow; do(shadow position) does not
+#   yet follow, and its graph kept one extra edge.
 # - CausalVAE = encoder to ε, a linear SCM layer with learned A, a mask layer of per-concept networks, a label
 #   prior; trained with Eq. (41) and an augmented Lagrangian on H(A) = 0.
 # - Counterfactual images can be *measured* when the data come from a simulator that knows the truth.

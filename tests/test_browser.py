@@ -340,6 +340,11 @@ def test_every_notebook_with_widgets_is_found():
     """The discovery the browser test relies on sees chapter 1's traversal explorer (no browser needed)."""
     found = {nb.relpath: [c.calls for c in nb.widget_cells()] for nb in WIDGET_NOTEBOOKS}
     assert ("traversal_explorer",) in found.get("notebooks/01_elbo.ipynb", []), found
+    assert ("intervention_explorer",) in found.get("notebooks/05_causalvae.ipynb", []), found
+
+
+# sliders that must be among those moved, per notebook: chapter 5's explorer must draw do(shadow length) (issue 13)
+REQUIRED_SLIDERS = {"notebooks/05_causalvae.ipynb": ("theta", "phi", "shadow_length", "shadow_positio")}
 
 
 @pytest.mark.browser
@@ -359,7 +364,7 @@ def test_widget_sliders_change_the_image(notebook, lab, browser, tmp_path):
         ran = time.monotonic() - started
         shots("ran-all")
         assert n_code == len(notebook.sources("code"))
-        moved = 0
+        moved, labels = 0, []
         for cell in notebook.widget_cells():
             container = page.locator(CELLS).nth(cell.index)
             container.scroll_into_view_if_needed()
@@ -376,7 +381,10 @@ def test_widget_sliders_change_the_image(notebook, lab, browser, tmp_path):
                 assert new_image != image, f"{label}: {before} -> {after} left the image unchanged ({shots.taken[-1]})"
                 image = new_image
                 moved += 1
+                labels.append(label)
         assert moved > 0
+        missing = [name for name in REQUIRED_SLIDERS.get(notebook.relpath, ()) if name not in labels]
+        assert not missing, f"sliders {missing} were not found and moved (moved: {labels})"
         print(f"{notebook.relpath}: Run All {ran:.1f} s, {moved} slider moves {time.monotonic() - started - ran:.1f} s")
     except Exception as error:  # an assertion or a Playwright timeout: name the screenshots (pytest.fail passes by)
         shots.fail(f"{type(error).__name__}: {error}")

@@ -10,8 +10,8 @@ from vaecourse import checkpoints
 from vaecourse.graph_fit import learn_graph_from_labels
 from vaecourse.models import CausalVAE, ConditionalVAE
 from vaecourse.models.causal import MaskLayer, gaussian_kl_to_label_prior
-from vaecourse.objectives.causal import (CausalObjective, causal_vae_loss, conditional_vae_loss, dag_constraint,
-                                         dag_constraint_grad, label_loss)
+from vaecourse.objectives.causal import (CausalObjective, causal_terms, causal_vae_loss, conditional_vae_loss,
+                                         dag_constraint, dag_constraint_grad, label_loss)
 from vaecourse.objectives.independence import noise_dependence
 from vaecourse.scm import causal_matrix, linear_solve
 from vaecourse.train import fit
@@ -83,6 +83,28 @@ def test_kl_to_label_prior_matches_torch_distributions():
         p = torch.distributions.MultivariateNormal(u, torch.eye(3, dtype=torch.float64))
         want += torch.distributions.kl_divergence(q, p)
     assert torch.allclose(gaussian_kl_to_label_prior(C, mu, logvar, u), want)
+
+
+def test_elbo_is_eq_36_37_built_from_the_output_by_hand():
+    """What notebook 05 computes in its prior-and-ELBO cell: the Bernoulli log-likelihood, the closed-form KL of eps
+    to N(0, I) (Eq. 32) and torch.distributions' KL of q(z|x, u) = N(C mu, C diag sigma^2 C^T) to N(u, I) (Eq. 33, 35),
+    per latent column, equal causal_terms' (Eq. 36-37)."""
+    model = tiny()
+    with torch.no_grad():
+        model.A_raw.copy_(torch.tensor([[0.0, 0.7, 0.0, 0.0], [0.0, 0.0, -1.2, 0.0], [0.0] * 4, [0.5, 0.0, 0.0, 0.0]]))
+    x, u = torch.rand(6, 3, 32, 32).round(), torch.randn(6, 4)
+    out = model(x, u, generator=torch.Generator().manual_seed(0))
+    mu, var = out.q_eps.mu.view(6, 4, -1), out.q_eps.logvar.exp().view(6, 4, -1)
+    C = torch.linalg.inv(torch.eye(4) - out.A.T)
+    logits = out.p_x.base_dist.logits
+    log_px = (x * logits - torch.nn.functional.softplus(logits)).flatten(1).sum(1)
+    kl_eps = 0.5 * (mu ** 2 + var - 1 - var.log()).flatten(1).sum(1)
+    kl_z = sum(torch.distributions.kl_divergence(
+        torch.distributions.MultivariateNormal(mu[:, :, r] @ C.T, C @ torch.diag_embed(var[:, :, r]) @ C.T),
+        torch.distributions.MultivariateNormal(u, torch.eye(4))) for r in range(mu.shape[2]))
+    terms = causal_terms(out, x)
+    for mine, lib in zip((log_px, kl_eps, kl_z, log_px - kl_eps - kl_z), terms):
+        assert torch.allclose(mine, lib, rtol=1e-4, atol=1e-3)
 
 
 def test_a_zero_gives_independent_latents_and_local_interventions():
@@ -355,14 +377,17 @@ def test_command_line_trains_causalvae_on_the_pendulum(tmp_path, capsys):
 def test_command_line_evaluates_causal_checkpoints_or_says_why_not(tmp_path, capsys):
     from vaecourse.cli import main
 
-    for model, noise in (("causalvae", "0"), ("cvae", "0.5")):
-        out = tmp_path / f"{model}.pt"
+    for model, noise, fit in (("causalvae", "0", "tanh"), ("cvae", "0.5", "tanh"), ("causalvae", "0", "mask")):
+        out = tmp_path / f"{model}_{fit}.pt"
         assert main(["train", "--model", model, "--dataset", "pendulum", "--image-size", "32", "--encoder", "conv32",
-                     "--steps", "1", "--batch-size", "4", "--shadow-noise", noise, "--out", str(out),
-                     "--no-progress"]) == 0
+                     "--steps", "1", "--batch-size", "4", "--shadow-noise", noise, "--label-fit", fit,
+                     "--out", str(out), "--no-progress"]) == 0
         capsys.readouterr()
         assert main(["evaluate", str(out), "--n", "16"]) == 0
         printed = capsys.readouterr().out
+        if model == "causalvae":  # the label loss it was trained with
+            assert ("mask-layer label equations, as trained" in printed) == (fit == "mask")
+            assert ("tanh(A^T u), Eq. 38, as trained" in printed) == (fit == "tanh")
         assert "KL_z" in printed and "MIC" in printed and "TIC" in printed
         assert f"shadow noise {float(noise):g} as in training" in printed
         assert ("structural Hamming distance" in printed) == (model == "causalvae")
@@ -370,3 +395,76 @@ def test_command_line_evaluates_causal_checkpoints_or_says_why_not(tmp_path, cap
         assert "need labelled images" in capsys.readouterr().err
         assert main(["evaluate", str(out), "--k", "4"]) == 2
         assert "importance sampling" in capsys.readouterr().err
+
+
+def test_latent_scm_equations_solves_the_label_equations_and_intervenes_on_them():
+    """latent_scm="equations": z = g(A o z) + eps with the label equations, the decoder reads z; do(z_i = c) shifts
+    block i to c and recomputes its descendants from their own eps; the KL of z is exact in expectation."""
+    with pytest.raises(ValueError, match="graph_from='labels'"):
+        tiny(latent_scm="equations")
+    with pytest.raises(ValueError, match="latent_scm must be one of"):
+        tiny(graph_from="labels", latent_scm="flow")
+    model = tiny(graph_from="labels", latent_scm="equations")
+    assert model.hparams["latent_scm"] == "equations" and not hasattr(model, "mask")
+    A = torch.tensor([[0.0, 0.0, 2.0, -1.0], [0.0, 0.0, -2.0, 1.0], [0.0] * 4, [0.0] * 4])  # theta, phi -> shadow
+    with torch.no_grad():
+        model.A_raw.copy_(A)
+    x, u = batch()
+    out = model(x, u, generator=torch.Generator().manual_seed(0))
+    z = out.z.view(6, 4, 2)
+    g = model.label_equations(z.mean(2, keepdim=True), A)  # (6, 4, 1)
+    assert torch.allclose(z, g + out.eps.view(6, 4, 2), atol=1e-5) and torch.equal(out.z_tilde, out.z)
+    before = model.intervene_latent(x, u, {}).view(6, 4, 2)
+    after = model.intervene_latent(x, u, {0: 0.7}).view(6, 4, 2)
+    assert torch.allclose(after[:, 0], torch.full((6, 2), 0.7))  # the whole block set to c
+    per_example = model.intervene_latent(x, u, {0: torch.linspace(-1, 1, 6)}).view(6, 4, 2)
+    assert torch.allclose(per_example[:, 0], torch.linspace(-1, 1, 6)[:, None].expand(6, 2))
+    assert torch.allclose(after[:, 1], before[:, 1])  # phi is no descendant of theta
+    eps = model.encode(x, u).mu.view(6, 4, 2)
+    recomputed = model.label_equations(after.mean(2, keepdim=True), A) + eps
+    assert torch.allclose(after[:, 2:], recomputed[:, 2:], atol=1e-5)  # the shadow blocks follow their equations
+    assert (after[:, 2:] - before[:, 2:]).abs().max() > 1e-3
+    # with A = 0, z = g(0) + eps is Gaussian: the sampled KL of z averages to the closed form
+    with torch.no_grad():
+        model.A_raw.zero_()
+        x1, u1 = x[:1].expand(4000, -1, -1, -1), u[:1].expand(4000, -1)
+        sampled = model(x1, u1, generator=torch.Generator().manual_seed(1)).kl_z.mean()
+        q = model.encode(x[:1], u[:1])
+        shift = model.label_equations(torch.zeros(1, 4, 1), A * 0).expand(-1, -1, 2).reshape(1, 8)
+        target = u[:1].repeat_interleave(2, 1)
+        exact = 0.5 * (q.logvar.exp() + (q.mu + shift - target) ** 2 - 1 - q.logvar).sum()
+    assert sampled.item() == pytest.approx(exact.item(), rel=0.03)
+
+
+def test_pixel_weights_weight_the_likelihood_in_the_loss_only():
+    model = tiny()
+    x, u = batch()
+    x = x.round()
+    out = model(x, u, generator=torch.Generator().manual_seed(0))
+    plain = causal_vae_loss(out, x)
+    assert causal_vae_loss(out, x, pixel_weights=torch.ones(32, 32)).loss.item() == pytest.approx(plain.loss.item())
+    rows = torch.zeros(32, 1)
+    rows[27:29] = 1.0  # only two rows count
+    weighted = causal_vae_loss(out, x, pixel_weights=rows)
+    want = -(out.p_x.base_dist.log_prob(x)[:, :, 27:29].flatten(1).sum(1) - out.q_eps.kl_to_standard_normal()
+             - out.kl_z).mean()
+    assert weighted.loss.item() == pytest.approx(want.item() + (plain.loss - (-plain.elbo.mean())).item(), rel=1e-5)
+    assert torch.equal(weighted.elbo, plain.elbo)  # the logged ELBO stays Eq. 36's
+    with pytest.raises(ValueError, match="pixel_weights must be a non-negative"):
+        CausalObjective(pixel_weights=-torch.ones(32, 32))
+
+
+def test_prior_std_narrows_the_label_prior_of_the_equations_model():
+    with pytest.raises(ValueError, match="prior_std applies to latent_scm='equations'"):
+        tiny(prior_std=0.5)
+    with pytest.raises(ValueError, match=r"prior_std must be a number in \(0, 1\]"):
+        tiny(graph_from="labels", latent_scm="equations", prior_std=0.0)
+    wide, narrow = (tiny(graph_from="labels", latent_scm="equations", prior_std=s) for s in (1.0, 0.25))
+    assert "prior_std" not in wide.hparams and narrow.hparams["prior_std"] == 0.25
+    x, u = batch()
+    a = wide(x, u, generator=torch.Generator().manual_seed(0))
+    b = narrow(x, u, generator=torch.Generator().manual_seed(0))  # same weights (same seed), same sample
+    assert torch.allclose(a.z, b.z)
+    target = u.repeat_interleave(2, 1)
+    want = 0.5 * (-b.q_eps.logvar - 1 + math.log(0.0625) + (b.z - target) ** 2 / 0.0625).sum(1)  # log N ratio
+    assert torch.allclose(b.kl_z, want, atol=1e-4) and (b.kl_z > a.kl_z).all()

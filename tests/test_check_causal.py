@@ -106,3 +106,15 @@ MISTAKES = [
 def test_typical_mistakes_get_their_message(name, mistake, message, capsys):
     ok, out = verdict(name, mistake, capsys)
     assert ok is False and out.startswith("❌") and message in out, out
+
+
+def test_the_authors_scaled_dag_constraint_is_recognised_as_valid(capsys):
+    """tr((I + A o A / n)^n) - n (the CausalVAE code's _h_A, from DAG-GNN) is a valid H: it passes and is named."""
+    def scaled(A):
+        n = A.shape[0]
+        return torch.trace(torch.linalg.matrix_power(torch.eye(n, dtype=A.dtype) + A * A / n, n)) - n
+
+    ok, out = verdict("dag_penalty", scaled, capsys)
+    assert ok is True and "scaled form of the CausalVAE authors' code" in out and "✅" in out
+    ok, out = verdict("dag_penalty", lambda A: scaled(A) + 0.0 * A.sum() + 1e-3, capsys)  # neither form: still wrong
+    assert ok is False and "expected 1.075" in out

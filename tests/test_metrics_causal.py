@@ -9,7 +9,7 @@ import torch
 from vaecourse.data.pendulum import TRUE_GRAPH, Pendulum
 from vaecourse.metrics.causal import (ConceptRegressor, causal_model_report, intervention_fidelity, label_values,
                                       structural_hamming_distance)
-from vaecourse.metrics.mic import characteristic_matrix, equipartition, grid_bound, mic, mic_tic, mic_tic_matrices
+from vaecourse.metrics.mic import characteristic_matrix, equipartition, grid_bound, mic, mic_tic, mic_tic_matrices, split_concepts
 
 
 def test_mic_noiseless_functions_are_near_one():
@@ -115,6 +115,14 @@ def test_causal_model_report_of_a_model_whose_graph_is_the_truth():
     assert r["shd"] == 0 and r["H"] == 0 and r["n"] == 16
     assert r["elbo"] == pytest.approx(r["log_px_z"] - r["kl_eps"] - r["kl_z"], rel=1e-5)
     assert 0 <= r["tic"] <= r["mic"] <= 1 and r["l_u"] > 0 and r["l_m"] >= 0
+    assert r["label_fit"] == "tanh"
+    masked = causal_model_report(model, data, n=16, generator=torch.Generator().manual_seed(0), label_fit="mask")
+    u = data.labels(split_concepts(data, "test", 16, torch.Generator().manual_seed(0)))
+    with torch.no_grad():  # the mask fit's l_u is the model's own label equations' squared error on the same labels
+        assert masked["l_u"] == pytest.approx(float((u - model.predict_labels(u)).pow(2).sum(1).mean()), rel=1e-5)
+    assert masked["label_fit"] == "mask" and masked["l_u"] != pytest.approx(r["l_u"])
+    with pytest.raises(ValueError, match="label_fit must be one of"):
+        causal_model_report(model, data, n=16, label_fit="sigmoid")
     with pytest.raises(ValueError, match="needs a CausalVAE or ConditionalVAE"):
         causal_model_report(VAE(latent_dim=4, encoder="conv32", image_shape=(3, 32, 32)), data)
     with pytest.raises(ValueError, match="n must be an integer >= 2"):

@@ -271,3 +271,15 @@ def test_bad_input():
     with pytest.raises(ValueError, match="split"):
         data.split_indices("valid")
     assert CONCEPTS == ("theta", "phi", "shadow_length", "shadow_position")
+
+
+def test_shadow_rows_hold_every_shadow_and_nothing_else():
+    """Pendulum.shadow_rows: the rows a shadow can darken; removing the shadow changes no other row."""
+    for size in (32, 96):
+        data = Pendulum(size=size)
+        rows = data.shadow_rows()
+        assert rows.shape == (size,) and 1 <= int(rows.sum()) <= 4
+        concepts = data.concepts(data.factors_at(torch.arange(0, len(data), 97)))
+        images, no_shadow = data.render_concepts(concepts), data.counterfactual(concepts, shadow_length=0.0)[0]
+        changed = (images - no_shadow).abs().amax((0, 1, 3)) > 0
+        assert changed.any() and not (changed & ~rows).any()

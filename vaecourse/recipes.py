@@ -49,6 +49,8 @@ class Recipe:
     concept_dim: int = 4  # causalvae / cvae: latent dimensions per concept
     a_init: str = "zero"  # causalvae: initial A ("zero" or "random")
     graph_from: str = "all"  # causalvae: which terms move A ("all": the paper; "labels")
+    latent_scm: str = "linear"  # causalvae: "linear" (the paper's layer, then the mask layer) or "equations" (course)
+    prior_std: float = 1.0  # causalvae, latent_scm "equations": p(z|u) = N(u, s^2 I) (1: the paper's)
     # the objective and its hyper-parameters
     objective: str = "elbo"
     beta: float = 4.0  # beta / beta_norm: the KL weight; constrained: the initial multiplier
@@ -64,6 +66,7 @@ class Recipe:
     lm_weight: float = 1.0  # causal: weight of l_m (Eq. 39; the paper's gamma in Eq. 41)
     label_fit: str = "tanh"  # causal: l_u's prediction of u from its parents ("tanh", Eq. 38, or "mask")
     independence: float = 0.0  # causal: weight of the HSIC dependence of the label residuals
+    shadow_weight: float = 1.0  # causal, pendulum: weight of the shadow's rows in the fit term's log p(x|z) (course)
     # the data view
     dataset: str = "dsprites"  # dsprites, mnist, digits, pendulum
     image_size: int = 64  # side the model sees (dSprites: Pooled(DSprites(), side); the pendulum: rendered so)
@@ -84,6 +87,11 @@ class Recipe:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{who}{name} must be a positive int, got {value!r}")
+        if self.latent_scm not in ("linear", "equations"):
+            raise ValueError(f"{who}unknown latent_scm {self.latent_scm!r}: expected 'linear' or 'equations'")
+        if self.shadow_weight != 1.0 and (self.model != "causalvae" or self.dataset != "pendulum"):
+            raise ValueError(f"{who}shadow_weight applies to model 'causalvae' on dataset 'pendulum' only, got model "
+                             f"{self.model!r} on {self.dataset!r}")
         if self.shadow_noise and self.dataset != "pendulum":
             raise ValueError(f"{who}shadow_noise applies to dataset 'pendulum' only, got dataset {self.dataset!r}")
         if self.model in CAUSAL_MODELS:
@@ -123,6 +131,11 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     _named("ch5-causalvae", **_CH5, model="causalvae", objective="causal", steps=6000),
     _named("ch5-causalvae-indep", **_CH5, model="causalvae", objective="causal", steps=6000, label_fit="mask",
            independence=10.0, graph_from="labels"),
+    # the course's model that keeps chapter 5's promise: the label equations as the latent SCM, one latent per
+    # concept, a narrow label prior and the shadow's rows weighted 10x (notebook 05, pretrained/README.md)
+    _named("ch5-causalvae-promise", **_CH5, model="causalvae", objective="causal", steps=6000, label_fit="mask",
+           independence=10.0, graph_from="labels", latent_scm="equations", lm_weight=0.0, concept_dim=1,
+           prior_std=0.1, shadow_weight=10.0),
     _named("ch5-cvae", **_CH5, model="cvae", objective="cvae", steps=2000),
     _named("ch5-betavae", **_CH5, model="vae", objective="beta", beta=4.0, kl_warmup=0, logvar_bias=-4.0,
            latent_dim=16, steps=2000),
@@ -148,7 +161,8 @@ def make_model(recipe: Recipe, image_shape: tuple[int, int, int]) -> torch.nn.Mo
     from vaecourse.models import VAE, CausalVAE, ConditionalVAE, LadderVAE
     if recipe.model == "causalvae":
         return CausalVAE(concept_dim=recipe.concept_dim, encoder=recipe.encoder, image_shape=image_shape,
-                         a_init=recipe.a_init, graph_from=recipe.graph_from)
+                         a_init=recipe.a_init, graph_from=recipe.graph_from, latent_scm=recipe.latent_scm,
+                         prior_std=recipe.prior_std)
     if recipe.model == "cvae":
         return ConditionalVAE(concept_dim=recipe.concept_dim, encoder=recipe.encoder, image_shape=image_shape)
     if recipe.model == "lvae":
@@ -182,8 +196,17 @@ def make_objective(recipe: Recipe, model: torch.nn.Module, steps_per_epoch: int 
         return partial(o.ladder_elbo, warmup_epochs=recipe.warmup_epochs, steps_per_epoch=steps_per_epoch)
     if name == "causal":
         return o.CausalObjective(lu_weight=recipe.lu_weight, lm_weight=recipe.lm_weight, label_fit=recipe.label_fit,
-                                 independence=recipe.independence)
+                                 independence=recipe.independence, pixel_weights=_pixel_weights(recipe))
     return o.conditional_vae_loss  # "cvae"
+
+
+def _pixel_weights(recipe: Recipe) -> torch.Tensor | None:
+    """The fit term's per-pixel weights (H, 1): the shadow's rows weighted ``shadow_weight``, the rest 1."""
+    if recipe.shadow_weight == 1.0:
+        return None
+    from vaecourse.data.pendulum import Pendulum
+    rows = Pendulum(size=recipe.image_size).shadow_rows()[:, None].float()  # (H, 1)
+    return 1 + (recipe.shadow_weight - 1) * rows
 
 
 def make_optimizer(recipe: Recipe, model: torch.nn.Module) -> torch.optim.Optimizer:

@@ -110,6 +110,7 @@ TRAIN_TYPES = {
     "warmup_epochs": non_negative, "steps": positive_int, "batch_size": batch_size, "lr": positive, "seed": seed,
     "clip_grad_norm": positive, "checkpoint_every": positive_int, "concept_dim": positive_int,
     "lu_weight": non_negative, "lm_weight": non_negative, "shadow_noise": non_negative, "independence": non_negative,
+    "prior_std": positive, "shadow_weight": non_negative,
 }
 SHOW_TYPES = {"span": positive, "columns": positive_int, "dpi": dpi}
 EVALUATE_TYPES = {"n": positive_int, "k": non_negative_int, "chunk": positive_int, "seed": seed}

@@ -86,6 +86,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                          "mask layer's equations on the labels", choices=["tanh", "mask"])
     field("--graph-from", "causalvae: which terms move A: the whole loss (the paper) or only the label terms and H(A)",
           choices=["all", "labels"])
+    field("--latent-scm", "causalvae: the latent SCM: the paper's linear layer then the mask layer, or (with "
+                          "--graph-from labels) z = g(A o z) + eps through the label equations (l_m is then ||eps||^2: "
+                          "use --lm-weight 0)", choices=["linear", "equations"])
+    field("--prior-std", "causalvae with --latent-scm equations: p(z|u) = N(u, s^2 I) (1: the paper's)", type=float)
+    field("--shadow-weight", "causalvae, pendulum: weight of the shadow's rows in the loss's log p(x|z) (1: none)",
+          type=float)
     field("--independence", "causalvae: weight of the HSIC dependence of the label residuals (0: the paper's loss)",
           type=float)
     # how to run (not part of the recipe)

@@ -462,6 +462,13 @@ class Pendulum(GroundTruthDataset):
         cf = torch.stack([cf[k].expand(concepts.shape[0]) for k in CONCEPTS], 1).to(self.device)
         return self.render_concepts(cf), cf
 
+    def shadow_rows(self) -> Tensor:
+        """(H,) bool: the image rows the shadow can darken (its bar on the ground, at this size)."""
+        wide = torch.tensor([[0.0, math.pi / 2, RANGES["shadow_length"][1], 10.0],
+                             [0.0, math.pi / 2, 0.0, 10.0]], dtype=torch.float64, device=self.device)
+        images = render_scene(wide, self.size)
+        return (images[0] - images[1]).abs().amax((0, 2)) > 0
+
     # ---- split and batches ----------------------------------------------------------------------
     def split_indices(self, split: str) -> Tensor:
         """Flat indices of the fixed split: "train" (5,846 images), "test" (1,462) or "all" (7,308)."""

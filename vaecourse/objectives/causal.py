@@ -27,6 +27,10 @@ Two additions of this course, both off by default (the paper's loss), both measu
                       exogenous noises, and an SCM's noises are independent (``objectives.independence``). l_u
                       alone is lowest on wrong graphs on the pendulum's labels; this term orients the colliders.
 
+One more, for the images: ``pixel_weights`` (a (C, H, W) or (H, W) map, default none) weights each pixel's term of
+log p(x|z~) in the *loss* (sum_pixels w log p(x_pixel|z~)), so a thin detail (the pendulum's shadow, a bar of one or
+two rows at 32 x 32) is worth more than its pixel count; the logged ``elbo`` and ``log_px_z`` stay Eq. (36)'s.
+
 "ELBO" here is the paper's Eq. (36)-(37), logged as ``elbo`` beside the loss; the conditional baseline (no
 causal layer) has only the KL to p(z|u). Reductions: sums over pixels and latents, mean over the batch last.
 Shape letters: B batch, n concepts.
@@ -105,11 +109,18 @@ def augmented_lagrangian_term(H: Tensor, alpha: float, rho: float) -> Tensor:
     return alpha * H + 0.5 * rho * H ** 2
 
 
+def weighted_log_likelihood(output, x: Tensor, pixel_weights: Tensor) -> Tensor:
+    """sum_pixels w_pixel log p(x_pixel|z~), (B,): each pixel's log-likelihood weighted by its map entry."""
+    per_pixel = output.p_x.base_dist.log_prob(x)  # (B, C, H, W)
+    return (per_pixel * pixel_weights.to(per_pixel)).flatten(1).sum(1)
+
+
 def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, lu_weight: float = 1.0,
                     lm_weight: float = 1.0, label_fit: str = "tanh", independence: float = 0.0,
-                    bandwidth: float = 0.5) -> Terms:
+                    bandwidth: float = 0.5, pixel_weights: Tensor | None = None) -> Terms:
     """-ELBO + alpha H(A) + rho/2 H(A)^2 + lu_weight l_u + lm_weight l_m (Eq. 41, the paper's beta and gamma, with the
-    augmented term) + independence * sum_{i<j} HSIC(r_i, r_j) over the label residuals r (logged as ``l_ind``)."""
+    augmented term) + independence * sum_{i<j} HSIC(r_i, r_j) over the label residuals r (logged as ``l_ind``);
+    ``pixel_weights`` (the course's option) weights each pixel's log-likelihood in the optimised fit term."""
     for name, value in (("lu_weight", lu_weight), ("lm_weight", lm_weight), ("rho", rho),
                         ("independence", independence)):
         non_negative(name, value)
@@ -123,7 +134,8 @@ def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, lu_
     l_u = r.pow(2).sum(1)  # (B,)
     l_m = mask_loss(output.z, output.g)  # (B,)
     l_ind = noise_dependence(r, bandwidth)
-    loss = -bound.mean() + augmented_lagrangian_term(H, alpha, rho) + lu_weight * l_u.mean() + lm_weight * l_m.mean()
+    fit = bound if pixel_weights is None else weighted_log_likelihood(output, x, pixel_weights) - kl_eps - kl_z
+    loss = -fit.mean() + augmented_lagrangian_term(H, alpha, rho) + lu_weight * l_u.mean() + lm_weight * l_m.mean()
     if independence > 0:
         loss = loss + independence * l_ind
     return Terms(log_px_z=log_px_z, kl=kl_eps + kl_z, elbo=bound, loss=loss,
@@ -147,8 +159,14 @@ class CausalObjective:
 
     def __init__(self, lu_weight: float = 1.0, lm_weight: float = 1.0, alpha: float = 0.0, rho: float = 1.0,
                  update_every: int = 100, rho_max: float = 100.0, rho_growth: float = 10.0, h_tol: float = 1e-8,
-                 label_fit: str = "tanh", independence: float = 0.0, bandwidth: float = 0.5):
+                 label_fit: str = "tanh", independence: float = 0.0, bandwidth: float = 0.5,
+                 pixel_weights: Tensor | None = None):
         check_label_fit(label_fit)
+        if pixel_weights is not None and (not isinstance(pixel_weights, Tensor) or pixel_weights.dim() not in (2, 3)
+                                          or not (pixel_weights >= 0).all()):
+            raise ValueError("pixel_weights must be a non-negative (C, H, W) or (H, W) tensor, got "
+                             f"{pixel_weights if not isinstance(pixel_weights, Tensor) else tuple(pixel_weights.shape)}")
+        self.pixel_weights = pixel_weights
         for name, value in (("lu_weight", lu_weight), ("lm_weight", lm_weight), ("alpha", alpha), ("rho", rho),
                             ("rho_max", rho_max), ("independence", independence)):
             non_negative(name, value)
@@ -165,7 +183,7 @@ class CausalObjective:
     def __call__(self, output, x: Tensor, step: int = 0) -> Terms:
         terms = causal_vae_loss(output, x, alpha=self.alpha, rho=self.rho, lu_weight=self.lu_weight,
                                 lm_weight=self.lm_weight, label_fit=self.label_fit, independence=self.independence,
-                                bandwidth=self.bandwidth)
+                                bandwidth=self.bandwidth, pixel_weights=self.pixel_weights)
         if step > 0 and step % self.update_every == 0:
             self.dual_update(step, float(terms.extras["H"]))
         return terms
@@ -191,4 +209,5 @@ class CausalObjective:
 
 
 __all__ = ["CausalObjective", "augmented_lagrangian_term", "causal_terms", "causal_vae_loss", "conditional_vae_loss",
-           "dag_constraint", "dag_constraint_grad", "label_loss", "label_residuals", "mask_loss", "LABEL_FITS"]
+           "dag_constraint", "dag_constraint_grad", "label_loss", "label_residuals", "mask_loss", "LABEL_FITS",
+           "weighted_log_likelihood"]
