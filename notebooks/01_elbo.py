@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -149,7 +151,7 @@ display(kl_estimator_figure(counts, estimates, exact))
 # convolutions with 32 channels, then 256 → 256 → $2D$ numbers ($\mu$ and $\log\sigma^2$); the decoder mirrors it.
 # Below, each line of the loop is one piece of Eq. (1). Later chapters call `vaecourse.train.fit`, which is this
 # same loop with a progress bar, callbacks, checks for NaNs and device handling.
-
+#
 #
 # **One practical detail: KL warm-up.** A freshly initialised VAE on dSprites can sit for thousands of steps in a
 # poor optimum: the encoder says nothing (KL = 0) and the decoder draws the average of all images, a faint
@@ -221,8 +223,10 @@ if pretrained.available("ch1_vae_conv64"):
     display(reconstruction_figure(x_test, long_model.reconstruct(x_test), n=10,
                                   title=f"the same data through the {pretrained.info('ch1_vae_conv64')['steps']:,}-step VAE"))
 else:
-    print("the pretrained chapter-1 model is not installed; train longer with "
-          "`python -m vaecourse train --objective beta --beta 1 --kl-warmup 500 --steps 40000 --out runs/ch1.pt`")
+    print("the pretrained chapter-1 model is not installed; train it with the command vaecourse/pretrained/README.md "
+          "records (15,000 steps): `python -m vaecourse train --model vae --encoder conv64 --objective beta --beta 1 "
+          "--kl-warmup 500 --dataset dsprites --steps 15000 --batch-size 64 --lr 1e-3 --seed 0 "
+          "--out runs/ch1_vae_conv64.pt`")
 
 # %% [markdown]
 # **Latent traversals.** Take the code $\mu(x)$ of one image, change one latent dimension at a time across
