@@ -141,3 +141,19 @@ def test_a_small_notebook_builds_end_to_end_through_the_command_line(tmp_path, c
     assert [o["text"] for o in kept.cells[2].outputs] == ["FAST False SITE True\n"]
     assert "image/png" in kept.cells[3].outputs[0]["data"]
     assert all("execution" not in cell.metadata for cell in kept.cells)
+
+
+def test_the_readme_links_a_rendered_copy_of_every_lecture():
+    """One click from the README to each lecture's real figures: rendered/NN_name.ipynb, executed, outputs kept."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for lecture in find_notebooks(ROOT, ("notebooks",)):
+        target = f"rendered/{lecture.name}.ipynb"
+        assert f"]({target})" in readme, f"README.md does not link {target}"
+        copy = ROOT / target
+        assert copy.is_file(), f"{target} is missing: python -m vaecourse site --rendered rendered (docs/rendered.md)"
+        nb = nbformat.read(copy, as_version=4)
+        assert "Rendered copy" in nb.cells[0].source and lecture.relpath in nb.cells[0].source, target
+        assert lecture.title in "".join(cell.source for cell in nb.cells[1:3]), f"{target} is not {lecture.relpath}"
+        outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+        assert any("image/png" in o.get("data", {}) for o in outputs), f"{target} has no figure"
+        assert not any(o.get("output_type") == "error" for o in outputs), f"{target} holds an error"

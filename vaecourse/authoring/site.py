@@ -161,7 +161,7 @@ def replace_widgets(nb, colab: str, widget_cells: set[int] = frozenset()) -> int
 def build_note(seconds: float | None, fast: bool) -> str:
     """One line: the mode, how long the execution took and when (UTC)."""
     mode = ("FAST mode (tiny runs that prove the code works; run the notebook for the real results)" if fast else
-            "normal mode (the chapter's real results; models the course ships were loaded, not retrained)")
+            "normal mode (the chapter's real results; a model the course ships was loaded rather than retrained)")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     took = f" in {seconds:.0f} s" if seconds is not None else ""
     return f"Executed in {mode}{took}, {when}."
