@@ -38,6 +38,8 @@ from pathlib import Path
 from vaecourse.authoring.course import COLAB_BADGE, Notebook, colab_url, find_notebooks, repository_root
 from vaecourse.files import atomic_write
 
+TIMEOUT_S = {True: 900, False: 3600}  # per cell, FAST and normal mode: a normal-mode cell on a loaded 2-core machine
+# ran past 900 s (chapter 1's training loop, before the site loaded its shipped run)
 SITE_FOLDERS = ("notebooks", "solutions")  # exercises/ are the same pages with the answers cut out
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = ("<div class=\"vaecourse-widget-note\"><b>Interactive widget.</b> It needs a running kernel: the "
@@ -280,11 +282,13 @@ The exercises check your code and explain what is wrong. {mode}</p>
 
 # ------------------------------------------------------------------------------------------- the build
 def build_site(out: str | Path = "_site", root: str | Path | None = None, folders: tuple[str, ...] = SITE_FOLDERS,
-               fast: bool = False, timeout: int = 900, log=print, rendered: str | Path | None = None) -> list[Page]:
+               fast: bool = False, timeout: int | None = None, log=print,
+               rendered: str | Path | None = None) -> list[Page]:
     """Execute and render every notebook of ``folders`` under ``root`` into ``out``; write the index last.
 
-    Normal mode unless ``fast``. With ``rendered``, each executed lecture (``notebooks/``) is also written there as
-    ``NN_name.ipynb`` with its outputs (:func:`rendered_notebook`). Raises :class:`SiteBuildError` when there is no
+    Normal mode unless ``fast``; ``timeout`` is per cell (default :data:`TIMEOUT_S` of the mode). With
+    ``rendered``, each executed lecture (``notebooks/``) is also written there as ``NN_name.ipynb`` with its outputs
+    (:func:`rendered_notebook`). Raises :class:`SiteBuildError` when there is no
     notebook, MathJax is missing, or a notebook fails (nothing is half-written: each page goes through a temporary
     file and a rename).
     """
@@ -296,6 +300,7 @@ def build_site(out: str | Path = "_site", root: str | Path | None = None, folder
     if not notebooks:
         raise SiteBuildError(f"no notebooks found under {root} in {', '.join(folders)}/ (expected NN_name.ipynb)")
     mathjax_source()  # fail before hours of execution, not after
+    timeout = timeout or TIMEOUT_S[bool(fast)]
     built = {nb.relpath for nb in notebooks}
     pages = []
     for notebook in notebooks:
@@ -319,7 +324,7 @@ def build_site(out: str | Path = "_site", root: str | Path | None = None, folder
     return pages
 
 
-def main(out: str | Path = "_site", root: str | Path | None = None, fast: bool = False, timeout: int = 900,
+def main(out: str | Path = "_site", root: str | Path | None = None, fast: bool = False, timeout: int | None = None,
          rendered: str | Path | None = None) -> int:
     """``python -m vaecourse site``: build, print one line per page, return an exit code (1 on failure)."""
     try:
@@ -330,6 +335,6 @@ def main(out: str | Path = "_site", root: str | Path | None = None, fast: bool =
     return 0
 
 
-__all__ = ["Page", "SITE_FOLDERS", "SiteBuildError", "build_note", "build_site", "copy_mathjax", "execute", "index_html",
+__all__ = ["Page", "SITE_FOLDERS", "TIMEOUT_S", "SiteBuildError", "build_note", "build_site", "copy_mathjax", "execute", "index_html",
            "kernel_environment", "main", "mathjax_source", "mathjax_url", "render", "rendered_notebook",
            "replace_widgets"]

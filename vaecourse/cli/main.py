@@ -179,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument("--rendered", default=None, metavar="DIR",
                       help="also write each executed lecture, outputs kept, to DIR/NN_name.ipynb (the repository's "
                            "rendered/ folder: docs/rendered.md)")
-    site.add_argument("--timeout", type=int, default=900, help="per-cell timeout in seconds")
+    site.add_argument("--timeout", type=int, default=None,
+                      help="per-cell timeout in seconds (default: 900 with --fast, 3600 in normal mode)")
     site.set_defaults(func=_site)
     return parser
 
