@@ -324,7 +324,8 @@ print("MIG:", {name: round(r["mig"], 3) for name, r in mig_results.items()})
 # ### The naive metric the slides reject: cross-correlation
 #
 # The numbers just printed are one half of the obvious metric: **cross-correlations**. Between code dimensions, they
-# measure independence, and PCA scores perfectly on it (0 by construction) while mixing the factors. Between code
+# measure independence, and PCA scores almost perfectly on it (0 on the images it was fitted on by construction;
+# 0.035 over the whole grid in the course's run) while mixing the factors. Between code
 # dimensions and factors, they give the obvious disentanglement score: for each factor $v_k$, the largest
 # $|\mathrm{corr}(z_j, v_k)|$ over the code dimensions $j$, averaged over the $K$ factors (1 for the ideal code).
 # The slides reject it ("cross correlation is not a good metric"). Two constructed codes show why. Both are built
@@ -387,8 +388,10 @@ display(grouped_score_bars(naive, title="cross-correlation ranks the entangled c
 # the mixed, entangled code a high one, the reverse of the truth. MIG reads mutual information, which a relabelling does not change,
 # so it gives the relabelled code the ideal code's score and drops for the mixed one. The Higgins metric, built from
 # the slides' fixed-factor pairs, gives both constructed codes the ideal score: it does not tell them apart at all,
-# which is the weakness of the next section. For the learned codes, compare their cross-correlation with their MIG:
-# a linear correlation only says how straight the relation is, not whether one dimension holds one factor.
+# which is the weakness of the next section. In the course's run (normal mode): cross-correlation 0.381 for the
+# relabelled code and 0.857 for the mixed one, MIG 0.997 and 0.307, Higgins 1.000 for both. For the learned codes,
+# compare their cross-correlation with their MIG: a linear correlation only says how straight the relation is, not
+# whether one dimension holds one factor.
 
 # %% [markdown]
 # ## 6. The weakness: the metric saturates
