@@ -47,7 +47,7 @@ def test_every_current_notebook_becomes_a_page_with_an_embedded_png_figure(site)
         assert page.notebook.title in text and colab_url(page.notebook.relpath) in text
         assert "../index.html" in text and "FAST mode" in text
         assert re.search(r"Executed in FAST mode[^<]* in \d+ s, \d{4}-\d\d-\d\d", text), f"{page.path}: no build time"
-        assert f'src="../mathjax/MathJax.js?config={MATHJAX_CONFIG}"' in text and "cdnjs" not in text
+        assert f'src="../mathjax/MathJax.js?config={MATHJAX_CONFIG}"' in text and "libs/mathjax" not in text
 
 
 def test_the_site_serves_its_own_mathjax_and_states_its_build_times(site):
@@ -57,7 +57,7 @@ def test_the_site_serves_its_own_mathjax_and_states_its_build_times(site):
     assert (out / "mathjax" / "fonts" / "HTML-CSS" / "STIX-Web" / "woff").is_dir()
     assert not (out / "mathjax" / "jax" / "output" / "SVG").exists()  # left out: the pages use HTML-CSS
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert 'src="mathjax/MathJax.js' in index and "cdnjs" not in index
+    assert 'src="mathjax/MathJax.js' in index and "libs/mathjax" not in index
     total = sum(page.seconds for page in pages)
     assert f"{len(pages)} notebooks executed in {total:.0f} s" in index
     for page in pages:
