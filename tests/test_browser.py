@@ -441,3 +441,62 @@ def test_a_slider_that_leaves_the_image_unchanged_is_caught(lab, browser, tmp_pa
     finally:
         context.close()
         lab.shutdown_sessions()
+
+
+# ----------------------------------------------------------------------------------------------- the site, offline
+MATH_NOTEBOOK = ("# Chapter 9 — maths offline\n\nThe KL of two Gaussians, with $\\beta$ in front:\n\n"
+                 "$$\\beta\\,\\mathrm{KL}\\big(q\\,\\|\\,p\\big) = \\tfrac12 \\sum_{d=1}^{D}\\big(\\mu_d^2 + \\sigma_d^2 - 1"
+                 " - \\log\\sigma_d^2\\big)$$")
+MATH_JS = """() => ({  // what MathJax 2 (HTML-CSS output) leaves in the page once it has typeset it
+    typeset: document.querySelectorAll('.MathJax, .MathJax_Display').length,
+    rawDollars: (document.body.innerText.match(/\\$/g) || []).length,
+    processing: document.querySelectorAll('.MathJax_Processing, .MathJax_Preview:not(:empty)').length,
+    errors: document.querySelectorAll('.MathJax_Error, merror').length,
+    text: (document.querySelector('.MathJax_Display') || {}).innerText || '',
+})"""
+
+
+@pytest.mark.browser
+def test_site_equations_render_as_math_with_the_network_blocked(browser, tmp_path):
+    """A page and the course map of a built site, opened from disk with every non-file request aborted: MathJax
+    (served from the site's own mathjax/ folder) turns the $...$ of a markdown cell into typeset maths."""
+    import nbformat
+
+    from vaecourse.authoring.site import build_site
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(MATH_NOTEBOOK),
+                                         nbformat.v4.new_code_cell("print(1 + 1)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "course" / "notebooks").mkdir(parents=True)
+    nbformat.write(nb, tmp_path / "course" / "notebooks" / "09_maths.ipynb")
+    out = tmp_path / "site"
+    build_site(out, tmp_path / "course", fast=True, log=lambda line: None)
+
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    blocked: list[str] = []
+
+    def offline(route):
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", offline)
+    page = context.new_page()
+    try:
+        for html_file, wanted in ((out / "notebooks" / "09_maths.html", 2), (out / "index.html", 0)):
+            page.goto(html_file.as_uri())
+            page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0 "
+                                   "&& !MathJax.Hub.queue.running", timeout=60_000)
+            page.wait_for_timeout(500)  # the typeset queue has emptied; let the last layout settle
+            state = page.evaluate(MATH_JS)
+            page.screenshot(path=str(tmp_path / f"{html_file.stem}.png"), full_page=True)
+            assert state["typeset"] >= wanted, f"{html_file.name}: MathJax typeset nothing offline: {state}"
+            assert state["errors"] == 0, f"{html_file.name}: MathJax reported an error: {state}"
+            if wanted:
+                assert state["rawDollars"] == 0, f"{html_file.name}: raw $...$ still shown: {state}"
+                assert "β" in state["text"] or "KL" in state["text"], state
+    finally:
+        context.close()
+    assert not any("mathjax" in url.lower() for url in blocked), f"MathJax was asked from the network: {blocked}"

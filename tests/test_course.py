@@ -33,7 +33,7 @@ def test_widget_calls(source, expected):
 
 def test_a_new_chapter_is_discovered_with_its_widgets(tmp_path):
     _write(tmp_path / "notebooks" / "07_new.ipynb", [
-        ("markdown", "# Chapter 7 — new\n\n**By the end you will be able to**\n1. one;\n2. two.\n\nMore text."),
+        ("markdown", "# Chapter 7 — new\n\n**By the end you will be able to**\n1. one;\n2. two,\n   continued.\n\nMore text."),
         ("code", "from vaecourse import widgets as w\nfrom vaecourse.widgets import render_beta, beta_explorer as be"),
         ("code", "display(render_beta(1))"),
         ("code", "# NBVAL_IGNORE_OUTPUT\nbe(models)"),
@@ -42,7 +42,7 @@ def test_a_new_chapter_is_discovered_with_its_widgets(tmp_path):
     _write(tmp_path / "notebooks" / "helper.ipynb", [("code", "1")])  # not NN_name: not a chapter
     (notebook,) = find_notebooks(tmp_path)
     assert (notebook.relpath, notebook.chapter, notebook.title) == ("notebooks/07_new.ipynb", 7, "Chapter 7 — new")
-    assert notebook.goals == ["one;", "two."]
+    assert notebook.goals == ["one;", "two, continued."]  # an indented line continues the goal above it
     assert [(c.index, c.calls) for c in notebook.widget_cells()] == [(3, ("be",)), (4, ("intervention_explorer",))]
 
 

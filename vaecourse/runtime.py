@@ -9,11 +9,21 @@ import numpy as np
 import torch
 
 FAST_ENV = "VAECOURSE_FAST"
+SITE_ENV = "VAECOURSE_SITE"
 
 
 def fast_mode() -> bool:
     """True when ``VAECOURSE_FAST`` is set to a true value (CI sets it): shrink data and steps."""
     return os.environ.get(FAST_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def site_mode() -> bool:
+    """True when ``VAECOURSE_SITE`` is set to a true value: the course site is being built in normal mode.
+
+    The site shows the real course, so a notebook whose normal mode would train a model that the course ships
+    (same recipe, same seed) loads the shipped checkpoint instead, and says so in its output.
+    """
+    return os.environ.get(SITE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def default_device(preference: str | torch.device | None = "auto") -> torch.device:

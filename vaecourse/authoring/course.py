@@ -153,9 +153,12 @@ class Notebook:
                     goals = []
                     for item in lines[i + 1:]:
                         match = re.match(r"\s*(?:\d+[.)]|[-*])\s+(.*)", item)
-                        if match is None:
+                        if match is not None:
+                            goals.append(match.group(1).strip())
+                        elif goals and item[:1].isspace() and item.strip():  # an indented continuation line
+                            goals[-1] += " " + item.strip()
+                        else:
                             break
-                        goals.append(match.group(1).strip())
                     return goals
         return []
 

@@ -1,25 +1,36 @@
-"""The course site: every lecture and solutions notebook executed (FAST mode by default) and rendered to static HTML.
+"""The course site: every lecture and solutions notebook executed (normal mode by default) and rendered to static HTML.
 
-``python -m vaecourse site [--out DIR]`` writes
+``python -m vaecourse site [--out DIR] [--rendered DIR2] [--fast]`` writes
 
-    DIR/index.html                 the course map: each chapter's title, learning goals, pages and Colab badges
+    DIR/index.html                 the course map: each chapter's title, learning goals, pages, Colab badges, build times
     DIR/notebooks/NN_name.html     each lecture, executed, with its figures embedded as PNG (data: URLs)
     DIR/solutions/NN_name.html     each exercise notebook with its solutions, executed
+    DIR/mathjax/                   MathJax 2, copied from the ``jupyter-server-mathjax`` package: equations render offline
+    DIR2/NN_name.ipynb             (with ``--rendered``) each executed lecture, outputs kept: what the repository's
+                                   ``rendered/`` folder holds, so GitHub shows the figures (docs/rendered.md)
 
 so a learner can read the course, figures included, without a kernel. Notebooks are found on disk
 (:func:`vaecourse.authoring.course.find_notebooks`): a new chapter appears on the site as soon as its notebook exists.
 A widget needs a kernel, so its output is replaced by a note pointing at the static figure every widget cell
-is preceded by (DESIGN.md §4) and at Colab; other widget outputs (tqdm's progress bars) are left out. FAST-mode pages say that their figures come from tiny runs.
+is preceded by (DESIGN.md §4) and at Colab; other widget outputs (tqdm's progress bars) are left out.
 
-The rendering is nbconvert's HTML export (``lab`` template); execution is nbclient with the ``python3`` kernel,
-``VAECOURSE_FAST`` set for it, and this package's checkout first on the kernel's ``PYTHONPATH``.
+Normal mode is the default, so the site shows the real course: the kernel gets ``VAECOURSE_FAST=0`` and
+``VAECOURSE_SITE=1`` (:func:`vaecourse.runtime.site_mode`), and a notebook whose normal mode would train a model the
+course ships loads the shipped checkpoint instead and prints that it did. ``fast=True`` (``--fast``, what the tests
+and CI use) runs the tiny FAST-mode versions; those pages say that their figures come from tiny runs. Every page
+shows how long its execution took, and the course map the total.
+
+The rendering is nbconvert's HTML export (``lab`` template) with MathJax served from the site itself; execution is
+nbclient with the ``python3`` kernel and this package's checkout first on the kernel's ``PYTHONPATH``.
 """
 
 from __future__ import annotations
 
+import datetime
 import html
 import os
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +38,8 @@ from pathlib import Path
 from vaecourse.authoring.course import COLAB_BADGE, Notebook, colab_url, find_notebooks, repository_root
 from vaecourse.files import atomic_write
 
+TIMEOUT_S = {True: 900, False: 3600}  # per cell, FAST and normal mode: a normal-mode cell on a loaded 2-core machine
+# ran past 900 s (chapter 1's training loop, before the site loaded its shipped run)
 SITE_FOLDERS = ("notebooks", "solutions")  # exercises/ are the same pages with the answers cut out
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = ("<div class=\"vaecourse-widget-note\"><b>Interactive widget.</b> It needs a running kernel: the "
@@ -39,6 +52,14 @@ STYLE = """<style>
 .vaecourse-widget-note { font: 14px/1.5 system-ui, sans-serif; border-left: 4px solid #f0ad4e;
                          background: #fff8e6; padding: 6px 12px; margin: 4px 0; }
 </style>"""
+# MathJax 2 as jupyter-server-mathjax ships it (HTML-CSS output with the STIX-Web fonts; no CommonHTML, no TeX
+# fonts): these settings are the classic Jupyter notebook's for that copy.
+MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
+MATHJAX_FONTS = """<script type="text/x-mathjax-config">
+MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], imageFont: null, preferredFont: null, webFont: "STIX-Web",
+                                 linebreaks: {automatic: true}}});
+</script>"""
+MATHJAX_SKIP = ("extensions/a11y", "jax/output/SVG")  # not used by the HTML-CSS output (3.7 and 2.9 MB)
 
 
 class SiteBuildError(RuntimeError):
@@ -54,11 +75,48 @@ class Page:
     seconds: float
 
 
+# ------------------------------------------------------------------------------------------- MathJax
+def mathjax_source() -> Path:
+    """The MathJax 2 folder of the ``jupyter-server-mathjax`` package (BSD-3; MathJax itself is Apache-2.0)."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError as error:
+        raise SiteBuildError("the site serves MathJax itself so equations render offline, and takes it from the "
+                             "jupyter-server-mathjax package, which is not installed: pip install -e '.[test]' "
+                             "(or pip install jupyter-server-mathjax)") from error
+    source = Path(jupyter_server_mathjax.__file__).parent / "static"
+    if not (source / "MathJax.js").is_file():
+        raise SiteBuildError(f"expected MathJax.js in {source} (jupyter-server-mathjax), found none")
+    return source
+
+
+def copy_mathjax(out: Path) -> Path:
+    """Copy MathJax into ``out/mathjax`` (HTML-CSS output, English only: about 3 MB); return the folder."""
+    source, target = mathjax_source(), out / "mathjax"
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        relative = Path(folder).relative_to(source).as_posix()
+        skipped = {name for name in names if f"{relative}/{name}".lstrip("./") in MATHJAX_SKIP}
+        if relative == "localization":
+            skipped |= {name for name in names if name != "en"}
+        return skipped
+
+    shutil.copytree(source, target, ignore=ignore, dirs_exist_ok=True)
+    return target
+
+
+def mathjax_url(depth: int) -> str:
+    """The site's own MathJax, relative to a page ``depth`` folders below the site's root."""
+    return f"{'../' * depth}mathjax/MathJax.js?config={MATHJAX_CONFIG}"
+
+
 # ------------------------------------------------------------------------------------------- execution
 def kernel_environment(fast: bool = True) -> dict[str, str]:
-    """The executing kernel's environment: FAST mode on (or off), this checkout first on PYTHONPATH."""
+    """The executing kernel's environment: FAST mode on (or off, with the site's load-what-ships switch on), this
+    checkout first on PYTHONPATH."""
     env = dict(os.environ)
     env["VAECOURSE_FAST"] = "1" if fast else "0"
+    env["VAECOURSE_SITE"] = "0" if fast else "1"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repository_root()), os.environ.get("PYTHONPATH")]))
     env.setdefault("MPLBACKEND", "Agg")
     return env
@@ -102,13 +160,21 @@ def replace_widgets(nb, colab: str, widget_cells: set[int] = frozenset()) -> int
 
 
 # ------------------------------------------------------------------------------------------- rendering
-def _nav(notebook: Notebook, fast: bool, depth: int = 1) -> str:
+def build_note(seconds: float | None, fast: bool) -> str:
+    """One line: the mode, how long the execution took and when (UTC)."""
+    mode = ("FAST mode (tiny runs that prove the code works; run the notebook for the real results)" if fast else
+            "normal mode (the chapter's real results; a model the course ships was loaded rather than retrained)")
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    took = f" in {seconds:.0f} s" if seconds is not None else ""
+    return f"Executed in {mode}{took}, {when}."
+
+
+def _nav(notebook: Notebook, fast: bool, depth: int = 1, seconds: float | None = None) -> str:
     up = "../" * depth
-    mode = ("Figures on this page come from FAST mode (tiny runs that prove the code works); run the notebook "
-            "for the real results." if fast else "Rendered in normal mode: the chapter's real results.")
     return (f'<nav class="vaecourse-nav"><a href="{up}index.html">&larr; Course map</a>'
             f'<a href="{html.escape(colab_url(notebook.relpath))}"><img src="{COLAB_BADGE}" alt="Open In Colab" '
-            f'style="vertical-align: middle"></a><span>{html.escape(notebook.relpath)}. {mode}</span></nav>')
+            f'style="vertical-align: middle"></a><span>{html.escape(notebook.relpath)}. '
+            f'{html.escape(build_note(seconds, fast))}</span></nav>')
 
 
 def _link_pages(body: str, built: set[str], folder: str) -> str:
@@ -121,16 +187,31 @@ def _link_pages(body: str, built: set[str], folder: str) -> str:
     return re.sub(r'href="(?P<target>(?!https?:|/)[^"#?]+\.ipynb)"', swap, body)
 
 
-def render(nb, notebook: Notebook, fast: bool, built: set[str] = frozenset()) -> str:
-    """The HTML page of an executed notebook: nbconvert's lab template, a navigation bar, widget notes."""
+def render(nb, notebook: Notebook, fast: bool, built: set[str] = frozenset(), seconds: float | None = None) -> str:
+    """The HTML page of an executed notebook: nbconvert's lab template with the site's MathJax, a navigation bar with
+    the build time, widget notes."""
     from nbconvert import HTMLExporter
 
     replace_widgets(nb, colab_url(notebook.relpath), {cell.index for cell in notebook.widget_cells()})
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    exporter = HTMLExporter(template_name="lab", embed_images=True, mathjax_url=mathjax_url(1))
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": notebook.title}})
-    body = body.replace("</head>", f"{STYLE}\n</head>", 1)
-    body = re.sub(r"(<body[^>]*>)", lambda m: f"{m.group(1)}\n{_nav(notebook, fast)}", body, count=1)
+    body = body.replace("</head>", f"{MATHJAX_FONTS}\n{STYLE}\n</head>", 1)
+    body = re.sub(r"(<body[^>]*>)", lambda m: f"{m.group(1)}\n{_nav(notebook, fast, seconds=seconds)}", body, count=1)
     return _link_pages(body, set(built), notebook.folder)
+
+
+def rendered_notebook(nb, notebook: Notebook, fast: bool, seconds: float | None = None):
+    """The executed notebook as the repository's ``rendered/`` folder keeps it: outputs kept (widgets already
+    replaced by :func:`render`), nbclient's per-cell timestamps dropped, a first cell saying how it was made."""
+    import nbformat
+
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    header = (f"> **Rendered copy** of [`{notebook.relpath}`](../{notebook.relpath}), made by "
+              f"`python -m vaecourse site --rendered rendered`. {build_note(seconds, fast)} To run it, open the "
+              f"notebook itself (or [Colab]({colab_url(notebook.relpath)})); do not edit this copy.")
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(header))
+    return nb
 
 
 def index_html(pages: list[Page], root: Path, fast: bool) -> str:
@@ -162,19 +243,24 @@ def index_html(pages: list[Page], root: Path, fast: bool) -> str:
         cells.append(f"<td>{'<br>'.join(work) or '&ndash;'}</td>")
         goals = "".join(f"<li>{html.escape(g)}</li>" for g in main.notebook.goals)
         cells.append(f"<td><ul>{goals}</ul></td>" if goals else "<td></td>")
+        cells.append("<td>" + "<br>".join(f"{page.notebook.folder}: {page.seconds:.0f} s"
+                                          for page in (lecture, solutions) if page) + "</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     mode = ("These pages were executed in FAST mode: tiny runs that show every figure but not the chapter's real "
             "results. Run a notebook (locally or on Colab) for those." if fast else
-            "These pages were executed in normal mode and show the chapters' real results.")
-    from nbconvert import HTMLExporter
-
-    mathjax = HTMLExporter().mathjax_url  # the same MathJax as the pages, for the goals' inline maths
+            "These pages were executed in normal mode and show the chapters' real results; where a chapter's normal "
+            "mode would train a model the course ships, the page loaded the shipped checkpoint instead.")
+    total = sum(page.seconds for page in pages)
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    timing = (f"Built {when}: {len(pages)} notebooks executed in {total:.0f} s ({total / 60:.1f} minutes) in all; "
+              "the last column gives each page's time.")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>vaecourse: the course</title>
 <script type="text/x-mathjax-config">
 MathJax.Hub.Config({{tex2jax: {{inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], processEscapes: true}}}});
 </script>
-<script src="{mathjax}"></script>
+{MATHJAX_FONTS}
+<script src="{mathjax_url(0)}"></script>
 <style>
 body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #d0d7de; padding: 6px 10px; vertical-align: top; }}
@@ -184,9 +270,10 @@ ul {{ margin: 0; padding-left: 1.2em; }}
 <h1>vaecourse: variational auto-encoders and disentanglement, runnable</h1>
 <p>Each chapter is a notebook; read it here, figures included, or open it on Colab to run and change it.
 The exercises check your code and explain what is wrong. {mode}</p>
+<p class="vaecourse-build">{timing}</p>
 <h2>Course map</h2>
 <table>
-<tr><th>Chapter</th><th>Lecture</th><th>Exercises</th><th>You will be able to</th></tr>
+<tr><th>Chapter</th><th>Lecture</th><th>Exercises</th><th>You will be able to</th><th>Executed in</th></tr>
 {chr(10).join(rows)}
 </table>
 </body></html>
@@ -195,17 +282,25 @@ The exercises check your code and explain what is wrong. {mode}</p>
 
 # ------------------------------------------------------------------------------------------- the build
 def build_site(out: str | Path = "_site", root: str | Path | None = None, folders: tuple[str, ...] = SITE_FOLDERS,
-               fast: bool = True, timeout: int = 900, log=print) -> list[Page]:
+               fast: bool = False, timeout: int | None = None, log=print,
+               rendered: str | Path | None = None) -> list[Page]:
     """Execute and render every notebook of ``folders`` under ``root`` into ``out``; write the index last.
 
-    Raises :class:`SiteBuildError` when there is no notebook or one of them fails (nothing is half-written: each
-    page goes through a temporary file and a rename).
+    Normal mode unless ``fast``; ``timeout`` is per cell (default :data:`TIMEOUT_S` of the mode). With
+    ``rendered``, each executed lecture (``notebooks/``) is also written there as ``NN_name.ipynb`` with its outputs
+    (:func:`rendered_notebook`). Raises :class:`SiteBuildError` when there is no
+    notebook, MathJax is missing, or a notebook fails (nothing is half-written: each page goes through a temporary
+    file and a rename).
     """
+    import nbformat
+
     root = Path(root) if root is not None else repository_root()
     out = Path(out)
     notebooks = find_notebooks(root, folders)
     if not notebooks:
         raise SiteBuildError(f"no notebooks found under {root} in {', '.join(folders)}/ (expected NN_name.ipynb)")
+    mathjax_source()  # fail before hours of execution, not after
+    timeout = timeout or TIMEOUT_S[bool(fast)]
     built = {nb.relpath for nb in notebooks}
     pages = []
     for notebook in notebooks:
@@ -213,26 +308,33 @@ def build_site(out: str | Path = "_site", root: str | Path | None = None, folder
         executed = execute(notebook, fast=fast, timeout=timeout)
         seconds = time.perf_counter() - started
         target = out / notebook.folder / f"{notebook.name}.html"
-        text = render(executed, notebook, fast, built)
+        text = render(executed, notebook, fast, built, seconds)
         atomic_write(target, lambda tmp, text=text: Path(tmp).write_text(text, encoding="utf-8"))
+        if rendered is not None and notebook.folder == "notebooks":
+            copy = nbformat.writes(rendered_notebook(executed, notebook, fast, seconds)) + "\n"
+            atomic_write(Path(rendered) / f"{notebook.name}.ipynb",
+                         lambda tmp, copy=copy: Path(tmp).write_text(copy, encoding="utf-8"))
         pages.append(Page(notebook, target, seconds))
         log(f"{notebook.relpath:36s} executed in {seconds:6.1f} s -> {target}")
+    copy_mathjax(out)
     index = out / "index.html"
     text = index_html(pages, root, fast)
     atomic_write(index, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    log(f"wrote {index} ({len(pages)} pages)")
+    log(f"wrote {index} ({len(pages)} pages, {sum(p.seconds for p in pages):.0f} s of execution)")
     return pages
 
 
-def main(out: str | Path = "_site", root: str | Path | None = None, fast: bool = True, timeout: int = 900) -> int:
+def main(out: str | Path = "_site", root: str | Path | None = None, fast: bool = False, timeout: int | None = None,
+         rendered: str | Path | None = None) -> int:
     """``python -m vaecourse site``: build, print one line per page, return an exit code (1 on failure)."""
     try:
-        build_site(out, root, fast=fast, timeout=timeout)
+        build_site(out, root, fast=fast, timeout=timeout, rendered=rendered)
     except SiteBuildError as error:
         print(f"error: {error}")
         return 1
     return 0
 
 
-__all__ = ["Page", "SITE_FOLDERS", "SiteBuildError", "build_site", "execute", "index_html", "kernel_environment",
-           "main", "render", "replace_widgets"]
+__all__ = ["Page", "SITE_FOLDERS", "TIMEOUT_S", "SiteBuildError", "build_note", "build_site", "copy_mathjax", "execute", "index_html",
+           "kernel_environment", "main", "mathjax_source", "mathjax_url", "render", "rendered_notebook",
+           "replace_widgets"]

@@ -151,7 +151,7 @@ def _site(args: argparse.Namespace) -> int:
     from vaecourse.authoring import site
     from vaecourse.cli.outputs import check_site_out
     check_site_out(Path(args.out), Path(args.root))
-    return site.main(args.out, args.root, fast=not args.normal, timeout=args.timeout)
+    return site.main(args.out, args.root, fast=args.fast, timeout=args.timeout, rendered=args.rendered)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,11 +200,17 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--root", default=".", help="repository root")
     build.set_defaults(func=_build_exercises)
 
-    site = verbs.add_parser("site", help="execute every notebook (FAST mode) and render the course to static HTML")
+    site = verbs.add_parser("site", help="execute every notebook (normal mode, shipped models) and render the course "
+                                         "to static HTML")
     site.add_argument("--out", default="_site", help="output folder (default: _site)")
     site.add_argument("--root", default=".", help="repository root (holds notebooks/ and solutions/)")
-    site.add_argument("--normal", action="store_true", help="execute in normal mode: the real results (slow)")
-    site.add_argument("--timeout", type=int, default=900, help="per-cell timeout in seconds")
+    site.add_argument("--fast", action="store_true",
+                      help="execute in FAST mode: tiny runs that prove the code works (what the tests and CI use)")
+    site.add_argument("--rendered", default=None, metavar="DIR",
+                      help="also write each executed lecture, outputs kept, to DIR/NN_name.ipynb (the repository's "
+                           "rendered/ folder: docs/rendered.md)")
+    site.add_argument("--timeout", type=int, default=None,
+                      help="per-cell timeout in seconds (default: 900 with --fast, 3600 in normal mode)")
     site.set_defaults(func=_site)
     checks.constrain(site, checks.SITE_TYPES)
     return parser
