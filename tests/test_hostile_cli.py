@@ -376,7 +376,10 @@ def training_process(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     process = subprocess.Popen([sys.executable, "-m", "vaecourse", "train", "--steps", "100000", "--checkpoint-every",
                                 "2", "--out", str(out), *VAE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=env)
+                               text=True, env=env,
+                               # a terminal's Ctrl-C: SIGINT at its default even where this test runs with it ignored
+                               # (nohup, a background job), which the train verb would otherwise respect
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not out.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
