@@ -150,7 +150,7 @@ for side in (64, 32):
 #   still carry the sub-pixel position of the shape. Fine detail is lost: a heart and a square of the same size
 #   are harder to tell apart, so *shape* and *orientation* are not expected to separate here.
 # * **A three-convolution encoder (`conv32`)**: the Burgess et al. design with one stride-2 layer fewer.
-# * **4,500 steps of batch 64, Adam 1e-3** for every model (the β = 4 model below: 2.5–3 minutes of one CPU
+# * **4,500 steps of batch 64, Adam 1e-3** for every model (the β = 4 model below: about 2.5 minutes of one CPU
 #   core), against 300,000+ steps in the papers. Shape and orientation need far longer; position and scale come
 #   first.
 # * **The encoder's log-variance starts at −4** (`VAE(..., logvar_bias=-4)`, `--logvar-bias -4`), i.e. $\sigma \approx 0.14$

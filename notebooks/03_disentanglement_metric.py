@@ -206,7 +206,7 @@ print("per factor (eval):", {k: round(v, 2) for k, v in library["eval_accuracy_p
 # Error bars are over seeds: a seed changes the training run (initialisation and data order) or, for PCA/ICA, the
 # images they are fitted on, *and* the metric's own sampling.
 #
-# **Train or load.** Six models of 4,500 steps take about 15 CPU minutes, more than this notebook's budget, so on a
+# **Train or load.** Six models of 4,500 steps take about 14 CPU minutes, more than this notebook's budget, so on a
 # CPU it loads them from the course's shelf: seed 0 is chapter 2's sweep (`ch2_beta1`, `ch2_beta4`, `ch2_beta8`) and
 # seed 1 was trained for this chapter with the same command and `--seed 1` (`ch3_beta*_seed1`; commands, times and
 # scores in `vaecourse/pretrained/README.md`). On a GPU the notebook trains all six here instead.
