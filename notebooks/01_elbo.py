@@ -180,7 +180,7 @@ display(kl_estimator_figure(counts, estimates, exact))
 latent_dim = 10
 model = VAE(latent_dim=latent_dim, encoder="conv64", image_shape=(1, 64, 64)).to(device)
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-steps = 40 if FAST else 3000  # about 3 minutes on a 2-core laptop CPU
+steps = 40 if FAST else 3000  # the whole notebook: ~3 min on a quiet 2-core CPU, ~5 min beside another busy program
 warmup = 10 if FAST else 500
 batch_size = 64
 print(f"{sum(p.numel() for p in model.parameters()):,} parameters; {steps} steps of {batch_size} images")
