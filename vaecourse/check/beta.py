@@ -11,9 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vaecourse.check.core import (F64, Problem, as64, batch_shape_rules, close, describe, device_rule, expect,
-                                  finite_rule, fmt, is_real_number, number_value, run_check, seeded, shape_of,
-                                  tensor_rules)
+from vaecourse.check.core import (F64, close, describe, device_rule, expect, finite_rule, fmt, is_real_number,
+                                  number_value, run_check, seeded, shape_of, tensor_rules)
 
 
 def beta_vae_loss(fn: Callable[[Tensor, Tensor, float], Tensor]) -> bool:

@@ -4,13 +4,13 @@ active-unit statistic, and the stable log-mean-exp behind the importance-weighte
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import Tensor
 
-from vaecourse.check.core import (F64, Problem, as64, close, describe, expect, finite_rule, fmt, is_real_number,
-                                  number_value, run_check, seeded, shape_of, tensor_rules, worst)
+from vaecourse.check.core import (F64, Problem, close, describe, expect, finite_rule, is_real_number, number_value,
+                                  run_check, seeded, shape_of, tensor_rules, worst)
 
 
 def precision_weighted_merge(fn: Callable[[Tensor, Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]) -> bool:

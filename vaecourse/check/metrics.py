@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vaecourse.check.core import (F64, Problem, close, describe, device_rule, expect, finite_rule, fmt,
-                                  is_real_number, number_value, run_check, seeded, tensor_rules)
+from vaecourse.check.core import (F64, Problem, close, describe, expect, finite_rule, fmt, is_real_number,
+                                  number_value, run_check, seeded, tensor_rules)
 
 DSPRITES_SIZES = (1, 3, 6, 40, 32, 32)
 
