@@ -527,11 +527,19 @@ for kind in ("CausalVAE", INDEPENDENT):
 # of the concepts a CNN regressor (trained on simulator images) reads back from the decoded image — for the
 # intervened concept itself and for the others (the shadow should follow the angles, the angles should not
 # follow the shadow).
+#
+# The regressor is a measuring instrument, and it must read each concept from that concept's own pixels. Trained
+# on observed scenes only, where the shadow nearly follows the angles, it learned to read the shadow's position
+# partly from the pendulum and the sun: on the simulator's own do(shadow position) images it was 0.10 label units
+# off on average (0.21 at the ends of the range), two thirds of the error we allow a model. So it is trained on
+# scenes whose shadow length and position are redrawn at random, independently of the angles (`free=(2, 3)`: the
+# simulator renders do(shadow) scenes), and we print its error on the truth beside every model's.
 
 # %%
-regressor, regressor_report = train_concept_regressor(data, steps=10 if FAST else 800,
+regressor, regressor_report = train_concept_regressor(data, steps=10 if FAST else 800, free=(2, 3),
                                                       generator=torch.Generator().manual_seed(1))
 print("regressor R² on simulator test images:", {k: round(v, 3) for k, v in regressor_report["r2"].items()})
+print("              ... with the shadow redrawn:", {k: round(v, 3) for k, v in regressor_report["r2_free"].items()})
 fidelity = {}
 for kind in ("CausalVAE", INDEPENDENT, "conditional VAE"):
     model = models[kind]

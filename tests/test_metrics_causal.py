@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from vaecourse.data.pendulum import TRUE_GRAPH, Pendulum
-from vaecourse.metrics.causal import (ConceptRegressor, causal_model_report, intervention_fidelity, label_values,
+from vaecourse.metrics.causal import (ConceptRegressor, causal_model_report, free_concepts, intervention_fidelity,
+                                      label_values, train_concept_regressor,
                                       structural_hamming_distance)
 from vaecourse.metrics.mic import characteristic_matrix, equipartition, grid_bound, mic, mic_tic, mic_tic_matrices, split_concepts
 
@@ -147,3 +148,30 @@ def test_causal_model_report_scores_mic_tic_on_the_images_it_renders_once(monkey
     assert (r["mic"], r["tic"]) == (alone["mic"], alone["tic"])
     other = mic_tic_score(data, model.concept_latents, generator=torch.Generator().manual_seed(4), n=24)
     assert (other["mic"], other["tic"]) != (alone["mic"], alone["tic"])  # another draw scores differently
+
+
+def test_free_concepts_redraw_only_their_columns_within_the_train_range():
+    data = Pendulum(size=32, shadow_noise=1.0)
+    concepts = split_concepts(data, "test", 500, torch.Generator().manual_seed(0))
+    moved = free_concepts(data, concepts, (2, 3), torch.Generator().manual_seed(1))
+    assert torch.equal(moved[:, :2], concepts[:, :2])  # the angles are kept
+    train = split_concepts(data, "train", generator=torch.Generator().manual_seed(0))
+    for i in (2, 3):
+        lo, hi = torch.quantile(train[:, i], torch.tensor([0.01, 0.99], dtype=torch.float64))
+        assert lo <= moved[:, i].min() and moved[:, i].max() <= hi
+        # independent of the angles now: the shadow no longer follows theta (it did before)
+        assert abs(np.corrcoef(moved[:, 0], moved[:, i])[0, 1]) < 0.15
+    assert abs(np.corrcoef(concepts[:, 1], concepts[:, 3])[0, 1]) > 0.5
+    again = free_concepts(data, concepts, (2, 3), torch.Generator().manual_seed(1))
+    assert torch.equal(moved, again)
+
+
+def test_concept_regressor_with_free_concepts_reports_both_r2_and_refuses_bad_indices():
+    data = Pendulum(size=32, shadow_noise=1.0)
+    regressor, report = train_concept_regressor(data, steps=2, batch_size=8, free=(2, 3),
+                                                generator=torch.Generator().manual_seed(0))
+    assert set(report) == {"r2", "r2_free"} and set(report["r2_free"]) == set(data.concept_names)
+    _, plain = train_concept_regressor(data, steps=2, batch_size=8, generator=torch.Generator().manual_seed(0))
+    assert set(plain) == {"r2"}
+    with pytest.raises(ValueError, match="free concepts are indices 0..3"):
+        train_concept_regressor(data, steps=1, free=(4,))

@@ -260,6 +260,13 @@ def test_bad_input():
         data.do(3, theta=2.0)
     with pytest.raises(ValueError, match="out of range"):
         data.counterfactual(data.concepts(torch.tensor([[0, 0]])), shadow_length=-1.0)
+    with pytest.raises(ValueError, match="out of range"):
+        data.counterfactual(data.concepts(torch.tensor([[0, 0]])), shadow_length=-1e-3)
+    # a float32 label at the range's edge, read back as a concept, lands a hair outside: put on the edge
+    edge = float(data.from_labels(data.labels(torch.tensor([[0.0, math.pi / 2, 0.0, 10.0]])))[0, 2])
+    assert -1e-6 < edge < 0
+    _, cf = data.counterfactual(data.concepts(torch.tensor([[0, 0]])), shadow_length=edge)
+    assert cf[0, 2] == 0.0
     with pytest.raises(ValueError, match=r"shape \(n, 4\)"):
         render_scene(torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r"shape \(n, 4\)"):

@@ -51,6 +51,7 @@ class Recipe:
     graph_from: str = "all"  # causalvae: which terms move A ("all": the paper; "labels")
     latent_scm: str = "linear"  # causalvae: "linear" (the paper's layer, then the mask layer) or "equations" (course)
     prior_std: float = 1.0  # causalvae, latent_scm "equations": p(z|u) = N(u, s^2 I) (1: the paper's)
+    decoder: str = "joint"  # causalvae: one decoder for all of z~, or "per_concept" (the authors' code)
     # the objective and its hyper-parameters
     objective: str = "elbo"
     beta: float = 4.0  # beta / beta_norm: the KL weight; constrained: the initial multiplier
@@ -121,9 +122,11 @@ def _named(name: str, **changes) -> Recipe:
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
     # chapter 1: the plain ELBO (beta = 1) after a 500-step KL warm-up, on 64x64 dSprites
-    _named("ch1-vae", encoder="conv64", objective="beta", beta=1.0, kl_warmup=500, steps=15_000),
+    # (the encoder's log sigma^2 starts at -4: with the warm-up alone the VAE sat in the collapsed state on dSprites)
+    _named("ch1-vae", encoder="conv64", objective="beta", beta=1.0, kl_warmup=500, logvar_bias=-4.0, steps=15_000),
     # the same run stopped at the notebook's 3,000 steps (its first 3,000 steps exactly): what the course site loads
-    _named("ch1-vae-3000", encoder="conv64", objective="beta", beta=1.0, kl_warmup=500, steps=3_000),
+    _named("ch1-vae-3000", encoder="conv64", objective="beta", beta=1.0, kl_warmup=500, logvar_bias=-4.0,
+           steps=3_000),
     # chapter 2: the beta sweep and the constrained problem (epsilon = 8 nats, dual ascent from beta = 1)
     *(_named(f"ch2-beta{b}", **_CH2, beta=float(b)) for b in (1, 2, 4, 8, 16)),
     _named("ch2-constrained", **_CH2 | dict(objective="constrained"), beta=1.0, epsilon=8.0, lr_dual=0.01),
@@ -164,7 +167,7 @@ def make_model(recipe: Recipe, image_shape: tuple[int, int, int]) -> torch.nn.Mo
     if recipe.model == "causalvae":
         return CausalVAE(concept_dim=recipe.concept_dim, encoder=recipe.encoder, image_shape=image_shape,
                          a_init=recipe.a_init, graph_from=recipe.graph_from, latent_scm=recipe.latent_scm,
-                         prior_std=recipe.prior_std)
+                         prior_std=recipe.prior_std, decoder=recipe.decoder)
     if recipe.model == "cvae":
         return ConditionalVAE(concept_dim=recipe.concept_dim, encoder=recipe.encoder, image_shape=image_shape)
     if recipe.model == "lvae":

@@ -90,6 +90,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                           "--graph-from labels) z = g(A o z) + eps through the label equations (l_m is then ||eps||^2: "
                           "use --lm-weight 0)", choices=["linear", "equations"])
     field("--prior-std", "causalvae with --latent-scm equations: p(z|u) = N(u, s^2 I) (1: the paper's)", type=float)
+    field("--decoder", "causalvae: one decoder reads all latents (joint), or one per concept block with their logits "
+                       "averaged (per_concept, as the authors' code)", choices=["joint", "per_concept"])
     field("--shadow-weight", "causalvae, pendulum: weight of the shadow's rows in the loss's log p(x|z) (1: none)",
           type=float)
     field("--independence", "causalvae: weight of the HSIC dependence of the label residuals (0: the paper's loss)",

@@ -333,13 +333,15 @@ def official_images() -> tuple[Tensor, Tensor]:
 # ---------------------------------------------------------------------------------------- the data set
 def _in_range(name: str, value: Tensor, what: str) -> Tensor:
     """``value`` if every entry is inside ``RANGES[name]`` (the scene stays meaningful), else a ValueError naming
-    the first value outside (NaN included)."""
+    the first value outside (NaN included). Values within a millionth of the range's width outside it are moved
+    onto its edge: a float32 label at the edge converted back (``from_labels``) lands up to ~1e-7 outside."""
     lo, hi = RANGES[name]
-    outside = ~((value >= lo) & (value <= hi))  # NaN is outside too
+    slack = 1e-6 * (hi - lo)
+    outside = ~((value >= lo - slack) & (value <= hi + slack))  # NaN is outside too
     if outside.any():
         raise ValueError(f"{what} is out of range: expected {name} in [{lo:.4g}, {hi:.4g}], "
                          f"got {value[outside].flatten()[0].item():.4g}")
-    return value
+    return value.clamp(lo, hi)
 
 
 def _check_do(values: Mapping[str, float | Tensor]) -> dict[str, Tensor]:

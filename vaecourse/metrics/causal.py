@@ -49,24 +49,65 @@ class ConceptRegressor(nn.Module):
         return self.body(x)
 
 
+def free_concepts(dataset, concepts: Tensor, free: Sequence[int], generator: torch.Generator | None = None,
+                  low: float = 0.01, high: float = 0.99) -> Tensor:
+    """``concepts`` (n, K) with the ``free`` columns redrawn independently of everything else, uniform between
+    their train-split ``low`` and ``high`` quantiles (concept units): scenes as do(concept_i = random value)
+    draws them. Other columns are kept."""
+    concepts = concepts.clone()
+    train = split_concepts(dataset, "train", generator=torch.Generator().manual_seed(0))  # (N, K), no rendering
+    for i in free:
+        q = torch.quantile(train[:, i].double(), torch.tensor([low, high], dtype=torch.float64))
+        draw = torch.rand(concepts.shape[0], generator=generator, dtype=torch.float64)
+        concepts[:, i] = (q[0] + (q[1] - q[0]) * draw).to(concepts)
+    return concepts
+
+
 def train_concept_regressor(dataset, *, steps: int = 1500, batch_size: int = 64, lr: float = 1e-3,
-                            generator: torch.Generator | None = None) -> tuple[ConceptRegressor, dict]:
-    """Fit the regressor to the train split's normalised labels; report R^2 per concept on the test split."""
+                            generator: torch.Generator | None = None,
+                            free: Sequence[int] = ()) -> tuple[ConceptRegressor, dict]:
+    """Fit the regressor to normalised labels of train-split scenes; report R^2 per concept on the test split.
+
+    ``free``: concepts redrawn independently in every training scene (``free_concepts``: the simulator renders
+    do(concept_i = random value)), so the regressor has to read them from their own pixels. An instrument for
+    counterfactuals needs this: trained on observed scenes only, it may read a child from its parents' pixels (on
+    the pendulum, where the shadow nearly follows the angles, it read the true do(shadow position) images 0.10
+    label units off on average, 0.21 at the range's ends). The report then adds ``r2_free``, R^2 on test scenes
+    with the same concepts redrawn."""
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    free = tuple(int(i) for i in free)
+    if any(not 0 <= i < len(dataset.concept_names) for i in free):
+        raise ValueError(f"free concepts are indices 0..{len(dataset.concept_names) - 1}, got {free}")
     regressor = ConceptRegressor(dataset.image_shape[0], len(dataset.concept_names)).to(dataset.device)
     optimiser = torch.optim.Adam(regressor.parameters(), lr=lr)
-    for x, u in dataset.batches(batch_size, steps, generator, split="train"):
+    if free:
+        def scenes():  # train-split scenes, the free concepts redrawn: (images, labels)
+            for _ in range(steps):
+                concepts = free_concepts(dataset, split_concepts(dataset, "train", batch_size, generator), free,
+                                         generator)
+                yield dataset.render_concepts(concepts), dataset.labels(concepts)
+        batches = scenes()
+    else:
+        batches = dataset.batches(batch_size, steps, generator, split="train")
+    for x, u in batches:
         loss = (regressor(x) - u).pow(2).sum(1).mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
     regressor.eval()
-    x, u, _ = dataset.tensors("test")
-    with torch.no_grad():
-        pred = torch.cat([regressor(x[i:i + 512]) for i in range(0, len(x), 512)])
-    r2 = 1 - (pred - u).pow(2).mean(0) / u.var(0, unbiased=False)
-    return regressor, {"r2": dict(zip(dataset.concept_names, r2.tolist()))}
+
+    def r2(x: Tensor, u: Tensor) -> dict:
+        with torch.no_grad():
+            pred = torch.cat([regressor(x[i:i + 512]) for i in range(0, len(x), 512)])
+        return dict(zip(dataset.concept_names, (1 - (pred - u).pow(2).mean(0) / u.var(0, unbiased=False)).tolist()))
+
+    x, u, concepts = dataset.tensors("test")
+    report = {"r2": r2(x, u)}
+    if free:
+        moved = free_concepts(dataset, concepts, free, torch.Generator().manual_seed(0))
+        report["r2_free"] = r2(dataset.render_concepts(moved), dataset.labels(moved))
+    return regressor, report
 
 
 def label_values(dataset, concept: int, count: int, low: float = 0.05, high: float = 0.95) -> Tensor:
@@ -151,6 +192,6 @@ def causal_model_report(model, dataset, *, n: int = 256, generator: torch.Genera
     return report
 
 
-__all__ = ["ConceptRegressor", "causal_model_report", "intervention_fidelity", "label_values",
+__all__ = ["ConceptRegressor", "causal_model_report", "free_concepts", "intervention_fidelity", "label_values",
            "structural_hamming_distance",
            "train_concept_regressor"]

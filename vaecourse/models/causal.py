@@ -58,6 +58,7 @@ from vaecourse.nn import build_decoder, build_encoder, mlp
 
 GRAPH_SOURCES = ("all", "labels")  # which terms move A: the whole loss (the paper), or the label terms and H(A)
 LATENT_SCMS = ("linear", "equations")  # z = (I - A^T)^{-1} eps then the mask layer (the paper), or z = g(A o z) + eps
+DECODERS = ("joint", "per_concept")  # one decoder reads all of z~, or one per concept block, logits averaged
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,26 @@ def gaussian_kl_to_label_prior(C: Tensor, mu: Tensor, logvar: Tensor, u: Tensor)
     logdet = logvar.sum(1) + 2 * logdet_c  # (B, k)
     sq = (mean - u[:, :, None]).pow(2).sum(1)  # (B, k)
     return 0.5 * (trace + sq - n - logdet).sum(1)
+
+
+class ConceptDecoders(nn.Module):
+    """One decoder per concept block, their logits averaged: f(z~) = (1/n) sum_i f_i(z~_i)   [the authors' code]
+
+    The public CausalVAE code decodes the pendulum this way (``Decoder_DAG.decode_sep``: four networks, one per
+    concept's latents, outputs summed and divided by four). Block i's network sees block i only, so a part of the
+    image that depends on two concepts at once (the shadow, on both angles) cannot be drawn by one angle's network:
+    the blocks that can draw it alone are the shadow's own.
+    """
+
+    def __init__(self, n: int, k: int, architecture: str, image_shape: tuple[int, int, int]):
+        super().__init__()
+        self.n, self.k = n, k
+        self.parts = nn.ModuleList(build_decoder(architecture, image_shape, k) for _ in range(n))
+
+    def forward(self, z: Tensor) -> Tensor:
+        """z~ (B, n k), concept-major -> logits (B, C, H, W)."""
+        blocks = z.view(-1, self.n, self.k)
+        return torch.stack([part(blocks[:, i]) for i, part in enumerate(self.parts)]).mean(0)
 
 
 class MaskLayer(nn.Module):
@@ -151,7 +172,7 @@ class CausalVAE(CourseModel):
     def __init__(self, n_concepts: int = 4, concept_dim: int = 4, encoder: str = "conv64",
                  image_shape: tuple[int, int, int] = (3, 64, 64), likelihood: str = "bernoulli",
                  a_init: str = "zero", mask_hidden: int = 32, seed_a: int = 0, graph_from: str = "all",
-                 latent_scm: str = "linear", prior_std: float = 1.0):
+                 latent_scm: str = "linear", prior_std: float = 1.0, decoder: str = "joint"):
         super().__init__()
         for name, value in (("n_concepts", n_concepts), ("concept_dim", concept_dim), ("mask_hidden", mask_hidden)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -162,6 +183,8 @@ class CausalVAE(CourseModel):
             raise ValueError(f"graph_from must be one of {GRAPH_SOURCES}, got {graph_from!r}")
         if latent_scm not in LATENT_SCMS:
             raise ValueError(f"latent_scm must be one of {LATENT_SCMS}, got {latent_scm!r}")
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
         if isinstance(prior_std, bool) or not isinstance(prior_std, (int, float)) or not 0 < prior_std <= 1:
             raise ValueError(f"prior_std must be a number in (0, 1], got {prior_std!r}")
         if prior_std != 1.0 and latent_scm != "equations":
@@ -176,7 +199,8 @@ class CausalVAE(CourseModel):
                        likelihood=likelihood, a_init=a_init, mask_hidden=mask_hidden, seed_a=seed_a,
                        **({} if graph_from == "all" else {"graph_from": graph_from}),  # old checkpoints stay equal
                        **({} if latent_scm == "linear" else {"latent_scm": latent_scm}),
-                       **({} if prior_std == 1.0 else {"prior_std": float(prior_std)}))
+                       **({} if prior_std == 1.0 else {"prior_std": float(prior_std)}),
+                       **({} if decoder == "joint" else {"decoder": decoder}))
         self.graph_from, self.latent_scm, self.prior_std = graph_from, latent_scm, float(prior_std)
         self.n, self.k = n_concepts, concept_dim
         self.latent_dim = n_concepts * concept_dim
@@ -184,7 +208,8 @@ class CausalVAE(CourseModel):
         features = 64
         self.encoder = build_encoder(encoder, image_shape, features // 2)  # (B, C, H, W) -> (B, 64)
         self.head = mlp([features + n_concepts, 128, 2 * self.latent_dim])  # h(x, u): [features, u] -> (mu, logvar)
-        self.decoder = build_decoder(encoder, image_shape, self.latent_dim)
+        self.decoder = (build_decoder(encoder, image_shape, self.latent_dim) if decoder == "joint"
+                        else ConceptDecoders(n_concepts, concept_dim, encoder, image_shape))
         self.likelihood = LikelihoodHead(likelihood)
         A0 = torch.zeros(n_concepts, n_concepts)
         if a_init == "random":
@@ -384,4 +409,5 @@ class ConditionalVAE(CausalVAE):
                        image_shape=tuple(int(s) for s in image_shape), likelihood=likelihood)
 
 
-__all__ = ["GRAPH_SOURCES", "LATENT_SCMS", "CausalVAE", "CausalVAEOutput", "ConditionalVAE", "MaskLayer", "gaussian_kl_to_label_prior"]
+__all__ = ["DECODERS", "GRAPH_SOURCES", "LATENT_SCMS", "CausalVAE", "CausalVAEOutput", "ConceptDecoders",
+           "ConditionalVAE", "MaskLayer", "gaussian_kl_to_label_prior"]
