@@ -246,8 +246,9 @@ display(image_grid(model.sample(10, generator=generator), ncols=10, title="sampl
 # and scale carry most of the pixels, so they are learnt first; shape and orientation change only a few pixels
 # at the rim and take many more steps. The course ships a VAE trained the same way for longer (the exact
 # command, steps, time and scores are in `vaecourse/pretrained/README.md`): compare its reconstructions. After
-# 15,000 steps it gets positions, sizes and the tilt of the ellipses right, but hearts and squares are still rounded:
-# even five times more training leaves shape, the factor with the fewest pixels, barely learnt.
+# 15,000 steps it gets positions and sizes right and draws ellipses elongated the right way when they lie near
+# horizontal or vertical (a tilted one comes back tilted less, or not at all); squares and hearts are still round
+# blobs: even five times more training leaves shape, the factor with the fewest pixels, barely learnt.
 
 # %%
 if pretrained.available("ch1_vae_conv64"):

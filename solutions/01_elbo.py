@@ -141,7 +141,7 @@ def library_elbo(model, x, eps):
 
 elbo_fn = elbo if elbo_ok else library_elbo
 dsprites = DSprites(device=device)
-model = VAE(latent_dim=10, encoder="conv64").to(device)
+model = VAE(latent_dim=10, encoder="conv64", logvar_bias=-4).to(device)  # log sigma^2 starts at -4: the lecture's section 5
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 steps = 20 if FAST else 1500
 for step, (x, _) in enumerate(dsprites.batches(64, steps, generator=generator)):
