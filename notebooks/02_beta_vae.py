@@ -596,7 +596,7 @@ beta_explorer(models, x_few)
 #   bars, and why a run that "did not disentangle" is not yet evidence against β.
 # * The same recipe on the full 64×64 images (`conv64`, `--logvar-bias -4`) costs about 4 times more CPU per step
 #   (125 ms against about 30 ms, one thread): measured with `benchmarks/bench_beta_factors.py --encoder conv64
-#   --image-size 64 --logvar-bias -4 --cpu-budget 600`, seed 0 cleared the 0.9 bar at step 2,500 (320 CPU seconds)
-#   and reached |ρ| 0.999 / 0.999 / 0.923 after 5,000 steps, 10 CPU minutes. It is the choice for a GPU
+#   --image-size 64 --steps 5000 --cpu-budget 600`, seed 0 cleared the 0.9 bar at step 2,500 (325 CPU seconds)
+#   and reached |ρ| 0.981 / 0.985 / 0.913 after 5,000 steps, 630 CPU seconds. It is the choice for a GPU
 #   (`python -m vaecourse train --encoder conv64 ...`, see the README).
 
