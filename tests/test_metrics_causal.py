@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from vaecourse.data.pendulum import TRUE_GRAPH, Pendulum
-from vaecourse.metrics.causal import (ConceptRegressor, causal_model_report, free_concepts, intervention_fidelity,
-                                      label_values, train_concept_regressor,
-                                      structural_hamming_distance)
+from vaecourse.metrics.causal import (ConceptRegressor, causal_model_report, free_concepts, free_ranges,
+                                      intervention_fidelity, label_values, structural_hamming_distance,
+                                      train_concept_regressor)
 from vaecourse.metrics.mic import characteristic_matrix, equipartition, grid_bound, mic, mic_tic, mic_tic_matrices, split_concepts
 
 
@@ -153,7 +153,7 @@ def test_causal_model_report_scores_mic_tic_on_the_images_it_renders_once(monkey
 def test_free_concepts_redraw_only_their_columns_within_the_train_range():
     data = Pendulum(size=32, shadow_noise=1.0)
     concepts = split_concepts(data, "test", 500, torch.Generator().manual_seed(0))
-    moved = free_concepts(data, concepts, (2, 3), torch.Generator().manual_seed(1))
+    moved = free_concepts(concepts, free_ranges(data, (2, 3)), torch.Generator().manual_seed(1))
     assert torch.equal(moved[:, :2], concepts[:, :2])  # the angles are kept
     train = split_concepts(data, "train", generator=torch.Generator().manual_seed(0))
     for i in (2, 3):
@@ -162,7 +162,7 @@ def test_free_concepts_redraw_only_their_columns_within_the_train_range():
         # independent of the angles now: the shadow no longer follows theta (it did before)
         assert abs(np.corrcoef(moved[:, 0], moved[:, i])[0, 1]) < 0.15
     assert abs(np.corrcoef(concepts[:, 1], concepts[:, 3])[0, 1]) > 0.5
-    again = free_concepts(data, concepts, (2, 3), torch.Generator().manual_seed(1))
+    again = free_concepts(concepts, free_ranges(data, (2, 3)), torch.Generator().manual_seed(1))
     assert torch.equal(moved, again)
 
 

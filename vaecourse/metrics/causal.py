@@ -49,17 +49,19 @@ class ConceptRegressor(nn.Module):
         return self.body(x)
 
 
-def free_concepts(dataset, concepts: Tensor, free: Sequence[int], generator: torch.Generator | None = None,
-                  low: float = 0.01, high: float = 0.99) -> Tensor:
-    """``concepts`` (n, K) with the ``free`` columns redrawn independently of everything else, uniform between
-    their train-split ``low`` and ``high`` quantiles (concept units): scenes as do(concept_i = random value)
-    draws them. Other columns are kept."""
-    concepts = concepts.clone()
+def free_ranges(dataset, free: Sequence[int], low: float = 0.01, high: float = 0.99) -> dict[int, Tensor]:
+    """For each concept in ``free``, its train-split ``low`` and ``high`` quantiles (concept units): {i: (2,)}."""
     train = split_concepts(dataset, "train", generator=torch.Generator().manual_seed(0))  # (N, K), no rendering
-    for i in free:
-        q = torch.quantile(train[:, i].double(), torch.tensor([low, high], dtype=torch.float64))
+    return {i: torch.quantile(train[:, i].double(), torch.tensor([low, high], dtype=torch.float64)) for i in free}
+
+
+def free_concepts(concepts: Tensor, ranges: dict[int, Tensor], generator: torch.Generator | None = None) -> Tensor:
+    """``concepts`` (n, K) with the columns of ``ranges`` (``free_ranges``) redrawn independently of everything
+    else, uniform within their range: scenes as do(concept_i = random value) draws them. Other columns are kept."""
+    concepts = concepts.clone()
+    for i, (lo, hi) in ranges.items():
         draw = torch.rand(concepts.shape[0], generator=generator, dtype=torch.float64)
-        concepts[:, i] = (q[0] + (q[1] - q[0]) * draw).to(concepts)
+        concepts[:, i] = (lo + (hi - lo) * draw).to(concepts)
     return concepts
 
 
@@ -68,12 +70,12 @@ def train_concept_regressor(dataset, *, steps: int = 1500, batch_size: int = 64,
                             free: Sequence[int] = ()) -> tuple[ConceptRegressor, dict]:
     """Fit the regressor to normalised labels of train-split scenes; report R^2 per concept on the test split.
 
-    ``free``: concepts redrawn independently in every training scene (``free_concepts``: the simulator renders
-    do(concept_i = random value)), so the regressor has to read them from their own pixels. An instrument for
-    counterfactuals needs this: trained on observed scenes only, it may read a child from its parents' pixels (on
-    the pendulum, where the shadow nearly follows the angles, it read the true do(shadow position) images 0.10
-    label units off on average, 0.21 at the range's ends). The report then adds ``r2_free``, R^2 on test scenes
-    with the same concepts redrawn."""
+    ``free``: concepts redrawn independently in every training scene (``free_concepts`` within ``free_ranges``: the
+    simulator renders do(concept_i = random value)), so the regressor has to read them from their own pixels. An
+    instrument for counterfactuals needs this: trained on observed scenes only, it may read a child from its
+    parents' pixels (on the pendulum, where the shadow nearly follows the angles, it read the true do(shadow
+    position) images 0.10 label units off on average, 0.21 at the range's ends). The report then adds ``r2_free``,
+    R^2 on test scenes with the same concepts redrawn."""
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     free = tuple(int(i) for i in free)
@@ -82,10 +84,11 @@ def train_concept_regressor(dataset, *, steps: int = 1500, batch_size: int = 64,
     regressor = ConceptRegressor(dataset.image_shape[0], len(dataset.concept_names)).to(dataset.device)
     optimiser = torch.optim.Adam(regressor.parameters(), lr=lr)
     if free:
+        ranges = free_ranges(dataset, free)  # once: the train split's quantiles
+
         def scenes():  # train-split scenes, the free concepts redrawn: (images, labels)
             for _ in range(steps):
-                concepts = free_concepts(dataset, split_concepts(dataset, "train", batch_size, generator), free,
-                                         generator)
+                concepts = free_concepts(split_concepts(dataset, "train", batch_size, generator), ranges, generator)
                 yield dataset.render_concepts(concepts), dataset.labels(concepts)
         batches = scenes()
     else:
@@ -105,7 +108,7 @@ def train_concept_regressor(dataset, *, steps: int = 1500, batch_size: int = 64,
     x, u, concepts = dataset.tensors("test")
     report = {"r2": r2(x, u)}
     if free:
-        moved = free_concepts(dataset, concepts, free, torch.Generator().manual_seed(0))
+        moved = free_concepts(concepts, ranges, torch.Generator().manual_seed(0))
         report["r2_free"] = r2(dataset.render_concepts(moved), dataset.labels(moved))
     return regressor, report
 
@@ -192,6 +195,7 @@ def causal_model_report(model, dataset, *, n: int = 256, generator: torch.Genera
     return report
 
 
-__all__ = ["ConceptRegressor", "causal_model_report", "free_concepts", "intervention_fidelity", "label_values",
+__all__ = ["ConceptRegressor", "causal_model_report", "free_concepts", "free_ranges", "intervention_fidelity",
+           "label_values",
            "structural_hamming_distance",
            "train_concept_regressor"]
