@@ -20,6 +20,11 @@ stop the goals of issue 13 are scored on the model's training scene (its shadow 
 - do(shadow length = 0): pixel MSE against the simulator's shadow-less truth, and the shadow's darkness left in
   the ground rows (1 = as dark as the observed shadow, 0 = erased).
 
+A recipe with ``--prune`` (the end-of-training ablation prune of the graph, ``CausalVAE.prune_graph``) is trained
+with the prune off up to every stop, so that pruning at one stop does not steer the training to the next, and is
+scored pruned as the recipe would end there (``recipes.finish`` on a copy); the line also gives the graph before
+pruning. The last stop's scores are those of the checkpoint ``train`` writes with the recipe itself.
+
 Prints one line per (seed, stop) and, per goal, the CPU seconds at the first stop that reached it (or "not
 reached"). Writes the table to ``--work``/report.json. Machine load changes CPU time little but does change it;
 say what else ran.
@@ -28,8 +33,10 @@ say what else ran.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -113,9 +120,13 @@ def main() -> None:
         if flag in recipe:
             raise SystemExit(f"the recipe must not set {flag}: the benchmark sets it")
     torch.set_num_threads(1)
-    from vaecourse import checkpoints
+    from vaecourse import checkpoints, recipes
     from vaecourse.cli import main as cli
+    from vaecourse.cli.main import build_parser
+    from vaecourse.cli.train import recipe_from_args
     from vaecourse.data import Pendulum
+    from vaecourse.metrics.causal import structural_hamming_distance
+    planned = recipe_from_args(build_parser().parse_args(["train", *recipe, "--out", "unused.pt"]))
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -125,21 +136,30 @@ def main() -> None:
         for i, steps in enumerate(sorted(args.at)):
             started = time.process_time()
             code = cli(["train", *recipe, "--seed", str(seed), "--steps", str(steps), "--out", str(out),
-                        "--checkpoint-every", str(max(args.at)), "--no-progress", *(["--resume"] if i else [])])
+                        "--checkpoint-every", str(max(args.at)), "--no-progress", *(["--resume"] if i else []),
+                        "--prune", "0"])  # pruned for scoring below: the next stop continues the unpruned run
             cpu += time.process_time() - started
             if code != 0:
                 raise SystemExit(f"training failed with exit code {code}")
             saved = checkpoints.read(out)
             noise = float(saved.extra["arguments"].get("shadow_noise", 0.0))
             data = Pendulum(size=saved.model.image_shape[1], shadow_noise=noise)
-            s = score(saved.model, data, regressor_for(data, work), args.mic_n, args.fid_n)
+            model, unpruned = saved.model, saved.model.adjacency().detach().cpu()
+            if planned.prune:
+                model = copy.deepcopy(saved.model)
+                rises = recipes.finish(replace(planned, seed=seed), model, data)
+            s = score(model, data, regressor_for(data, work), args.mic_n, args.fid_n)
             s.update(steps=steps, cpu_s=round(cpu, 1))
+            if planned.prune:
+                s.update(shd_unpruned=structural_hamming_distance(unpruned, data.true_graph),
+                         prune_rises={f"{j}->{i}": round(r, 4) for (j, i), r in rises.items()})
             rows.append(s)
             print(f"seed {seed} step {steps} cpu {cpu:.0f}s: SHD {s['shd']} (reversed {s['reversed']}) "
                   f"MIC {s['mic']:.3f} TIC {s['tic']:.3f} | "
                   + " ".join(f"{g[3:]} {s[g]['concept_error']:.3f}/{s[g]['pixel_mse']:.4f}" for g in GOALS[2:])
-                  + f" | erase mse {s['erase']['pixel_mse']:.4f} left {s['erase']['shadow_left']:.2f} | A {s['A']}",
-                  flush=True)
+                  + f" | erase mse {s['erase']['pixel_mse']:.4f} left {s['erase']['shadow_left']:.2f} | A {s['A']}"
+                  + (f" | before pruning SHD {s['shd_unpruned']}, l_u rise per edge {s['prune_rises']}"
+                     if planned.prune else ""), flush=True)
             report["runs"][seed] = rows
             (work / "report.json").write_text(json.dumps(report, indent=1))
     print("\nCPU seconds of training to the first stop that reached each goal (per seed):")

@@ -366,6 +366,17 @@ def test_command_line_trains_causalvae_on_the_pendulum(tmp_path, capsys):
     assert saved.model.graph_from == "labels" and saved.hparams["graph_from"] == "labels"
     assert saved.extra["arguments"]["label_fit"] == "mask" and saved.extra["arguments"]["independence"] == 10.0
     assert saved.extra["arguments"]["shadow_noise"] == 1.0
+    capsys.readouterr()
+    pruned = tmp_path / "pruned.pt"  # the promise recipe's own flags, two steps: the prune runs after the last
+    assert main(["train", "--recipe", "ch5-causalvae-promise", "--steps", "2", "--batch-size", "4", "--out",
+                 str(pruned), "--no-progress"]) == 0
+    assert "pruned the graph (--prune 0.01)" in capsys.readouterr().out
+    saved = checkpoints.read(pruned)
+    assert saved.extra["arguments"]["prune"] == 0.01 and saved.hparams["decoder"] == "shadow_rows"
+    assert "edge_mask" in saved.model.state_dict()
+    assert main(["train", "--model", "cvae", "--dataset", "pendulum", "--steps", "1", "--prune", "0.01", "--out",
+                 str(tmp_path / "bad3.pt")]) == 2
+    assert "prune applies to model 'causalvae'" in capsys.readouterr().err
     assert main(["train", "--dataset", "dsprites", "--steps", "1", "--shadow-noise", "1", "--out",
                  str(tmp_path / "bad2.pt")]) == 2
     assert "shadow_noise applies to dataset 'pendulum' only" in capsys.readouterr().err
@@ -490,3 +501,104 @@ def test_per_concept_decoders_average_the_blocks_own_logits_and_round_trip(tmp_p
     assert again.hparams == split.hparams and isinstance(again.decoder, type(split.decoder))
     split.eval(), again.eval()
     assert torch.allclose(again.reconstruct(x, u), split.reconstruct(x, u))
+
+
+def test_shadow_rows_decoder_draws_the_shadow_rows_from_the_shadow_blocks_only(tmp_path):
+    from vaecourse.data import Pendulum
+    model = tiny(decoder="shadow_rows")
+    assert model.hparams["decoder"] == "shadow_rows"
+    rows = Pendulum(size=32).shadow_rows()
+    assert torch.equal(model.decoder.rows, rows) and 0 < int(rows.sum()) < 32
+    z = torch.randn(5, model.latent_dim)
+    logits = model.decoder(z)
+    assert torch.equal(logits[:, :, ~rows], model.decoder.full(z)[:, :, ~rows])  # elsewhere: the joint decoder
+    angles, shadow = z.clone(), z.clone()
+    angles[:, :4] += 1.0  # blocks 0 and 1 (theta, phi)
+    shadow[:, 4:] += 1.0  # blocks 2 and 3 (shadow length, position)
+    assert torch.equal(model.decoder(angles)[:, :, rows], logits[:, :, rows])  # the angles cannot draw the shadow
+    assert not torch.allclose(model.decoder(shadow)[:, :, rows], logits[:, :, rows])
+    x, u = batch()
+    checkpoints.save(model, tmp_path / "rows.pt")
+    again = checkpoints.load(tmp_path / "rows.pt")
+    model.eval(), again.eval()
+    assert torch.allclose(again.reconstruct(x, u), model.reconstruct(x, u))
+
+
+def _pruning_model():
+    """A label-equations model with edges 0 -> 2 and 1 -> 2, and labels in which u_1 is constant: the edge 1 -> 2
+    then carries nothing (removing it changes no prediction), while u_2 = 0.9 u_0 + noise, which the label
+    equations are fitted to (A held)."""
+    model = tiny(graph_from="labels")
+    with torch.no_grad():
+        model.A_raw.zero_()
+        model.A_raw[0, 2], model.A_raw[1, 2] = 1.5, 0.8
+    g = torch.Generator().manual_seed(0)
+    u = torch.randn(200, 4, generator=g)
+    u[:, 1] = 0.0
+    u[:, 2] = 0.9 * u[:, 0] + 0.1 * u[:, 2]
+    optimiser = torch.optim.Adam(model.label_equations.parameters(), lr=1e-2)
+    for _ in range(300):
+        optimiser.zero_grad()
+        (u - model.predict_labels(u)).pow(2).sum(1).mean().backward()
+        optimiser.step()
+    return model, u
+
+
+def test_prune_graph_drops_the_edges_the_label_equations_do_not_need(tmp_path):
+    model, u = _pruning_model()
+    assert model.prune_graph(u, tolerance=0.0) and model.edge_mask.eq(1).all()  # tolerance 0 keeps every edge
+    before = (u - model.predict_labels(u)).pow(2).sum(1).mean()
+    rises = model.prune_graph(u, tolerance=0.01)
+    assert rises[(1, 2)] == pytest.approx(0.0, abs=1e-6) and rises[(0, 2)] > 0.01 * before
+    assert model.adjacency()[1, 2] == 0 and model.adjacency()[0, 2] == 1.5 and model.A_raw[1, 2] == 0.8
+    assert torch.allclose((u - model.predict_labels(u)).pow(2).sum(1).mean(), before)  # l_u unchanged
+    x, y = batch()
+    fit(model, CausalObjective(label_fit="mask"), [(x, y)] * 3, steps=3, batch_size=6, progress=False, device="cpu")
+    assert model.adjacency()[1, 2] == 0  # a pruned edge stays pruned in training
+    checkpoints.save(model, tmp_path / "pruned.pt")
+    assert torch.equal(checkpoints.load(tmp_path / "pruned.pt").adjacency(), model.adjacency())
+
+
+def test_checkpoints_from_before_pruning_load_with_every_edge_kept():
+    model, _ = _pruning_model()
+    state = model.state_dict()
+    del state["edge_mask"]  # as written before pruning existed
+    fresh = tiny(graph_from="labels")
+    fresh.load_state_dict(state)
+    assert fresh.edge_mask.eq(1).all() and torch.equal(fresh.adjacency(), model.adjacency())
+
+
+def test_prune_graph_bad_input():
+    model, u = _pruning_model()
+    with pytest.raises(ValueError, match=r"labels u of shape \(N, 4\)"):
+        model.prune_graph(u[:, :3])
+    with pytest.raises(ValueError, match="tolerance must be a number >= 0"):
+        model.prune_graph(u, tolerance=-0.1)
+    with pytest.raises(ValueError, match="no graph to prune"):
+        tiny(ConditionalVAE).prune_graph(u)
+
+
+def test_prune_edges_is_backward_elimination_on_a_known_loss():
+    """A linear label loss with a known answer: u_2 = u_0 + 0.05 u_1 + noise (unit variances), l_u = 1 on the whole
+    graph. Removing 0 -> 2 raises it by var(u_0) = 1, removing 1 -> 2 by 0.05^2 = 0.0025 (a quarter of 1 %), so at
+    a 1 % tolerance only 1 -> 2 goes, at 0 nothing, and an entry below the threshold is never tested."""
+    from vaecourse.graph_fit import prune_edges
+    g = torch.Generator().manual_seed(0)
+    u = torch.randn(20000, 3, generator=g, dtype=torch.float64)
+    noise = torch.randn(20000, generator=g, dtype=torch.float64)
+    for j in (0, 1):  # the noise orthogonal to both causes, so the rises are exactly c_j^2 mean(u_j^2)
+        noise = noise - (noise @ u[:, j]) / (u[:, j] @ u[:, j]) * u[:, j]
+    u[:, 2] = u[:, 0] + 0.05 * u[:, 1] + noise
+
+    def loss(A):  # l_u with the right coefficients on the edges present: u_2 - sum_j [A_j2 != 0] c_j u_j
+        return float((u[:, 2] - (A[0, 2] != 0) * u[:, 0] - (A[1, 2] != 0) * 0.05 * u[:, 1]).pow(2).mean())
+
+    A = torch.zeros(3, 3)
+    A[0, 2], A[1, 2], A[0, 1] = 2.0, 0.9, 0.1  # 0 -> 1 is below the threshold
+    keep, rises = prune_edges(A, loss, tolerance=0.01)
+    assert keep[1, 2] == 0 and keep[0, 2] == 1 and keep[0, 1] == 1 and set(rises) == {(0, 2), (1, 2)}
+    assert rises[(1, 2)] == pytest.approx(0.0025 * u[:, 1].pow(2).mean().item(), rel=1e-4)
+    assert rises[(0, 2)] == pytest.approx(u[:, 0].pow(2).mean().item(), rel=1e-3)
+    assert prune_edges(A, loss, tolerance=0.0)[0].eq(1).all()
+    with pytest.raises(ValueError, match=r"square \(n, n\)"):
+        prune_edges(torch.zeros(2, 3), loss)

@@ -55,6 +55,18 @@ def test_train_is_the_command_lines_run(tmp_path):
     assert history.to_dict()["records"]["loss"] == saved.extra["history"]["records"]["loss"]
 
 
+def test_train_ends_with_the_recipes_prune(tmp_path):
+    """recipes.train runs the command line's end-of-run step too: the promise recipe prunes its graph, and the
+    command line's checkpoint after the same steps holds the same edge mask and A."""
+    out = tmp_path / "promise.pt"
+    short = ["--steps", "3", "--batch-size", "4", "--no-progress"]
+    assert main(["train", "--recipe", "ch5-causalvae-promise", "--out", str(out), *short]) == 0
+    model, _ = recipes.train(replace(recipes.get("ch5-causalvae-promise"), batch_size=4), device="cpu", steps=3,
+                             progress=False)
+    saved = checkpoints.read(out).model
+    assert torch.equal(model.edge_mask, saved.edge_mask) and torch.equal(model.adjacency(), saved.adjacency())
+
+
 def test_beta_norm_counts_every_input_number_colour_included():
     """beta_norm = beta M / N with N = C * H * W [higgins2017]: an RGB 32x32 image has 3,072 numbers, not 1,024."""
     recipe = recipes.Recipe(objective="beta_norm", beta=0.01, dataset="pendulum", image_size=32, encoder="conv32")
@@ -70,6 +82,8 @@ def test_beta_norm_counts_every_input_number_colour_included():
     (dict(steps=0), "steps must be a positive int"),
     (dict(shadow_noise=1.0), "shadow_noise applies to dataset 'pendulum' only"),
     (dict(model="causalvae"), "needs labelled data"),
+    (dict(prune=0.01), "prune applies to model 'causalvae'"),
+    (dict(prune=-0.1), r"prune must be a fraction of l_u in \[0, 1\)"),
 ])
 def test_a_recipe_refuses_what_cannot_run(change, message):
     with pytest.raises(ValueError, match=message):

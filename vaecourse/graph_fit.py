@@ -4,7 +4,8 @@ A second, small training loop beside :func:`vaecourse.train.fit`: it optimises o
 (Eq. 41) that sees the labels, l_u (Eq. 38) subject to H(A) = 0 (Eq. 40), with the same augmented Lagrangian
 (:class:`vaecourse.objectives.CausalObjective`'s dual update). Chapter 5 uses it to ask what the labels alone
 say about the graph (the best l_u on each candidate graph, the graph learned from zero), and
-``benchmarks/bench_causal_graph.py`` measures it over seeds.
+``benchmarks/bench_causal_graph.py`` measures it over seeds. :func:`prune_edges` then drops the edges a fitted
+label loss does not need (the course's addition, not the paper's).
 
 Shape letters: N labelled examples, B batch, n concepts.
 """
@@ -12,6 +13,8 @@ Shape letters: N labelled examples, B batch, n concepts.
 from __future__ import annotations
 
 import torch
+from typing import Callable
+
 from torch import Tensor
 
 from vaecourse.objectives.causal import (CausalObjective, augmented_lagrangian_term, dag_constraint,
@@ -87,4 +90,39 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
         return A, float(residuals(u, A).pow(2).sum(1).mean())
 
 
-__all__ = ["learn_graph_from_labels"]
+def prune_edges(A: Tensor, label_loss: Callable[[Tensor], float], tolerance: float = 0.01,
+                threshold: float = 0.3) -> tuple[Tensor, dict[tuple[int, int], float]]:
+    """Backward elimination of the edges a fitted label loss does not need (the course's, not the paper's).
+
+    ``label_loss(A)`` is l_u of the labels with the (fitted, held) equations reading the graph A, e.g.
+    ``lambda A: float((u - equations.predict_labels(u, A)).pow(2).sum(1).mean())``. Among the edges with
+    |A[j, i]| > ``threshold``, the one whose removal raises l_u least is removed while that rise is below
+    ``tolerance`` times l_u of the whole graph; the others are then tested again. An edge whose parent the
+    equations barely read (the pendulum's shadow position -> length, which the angles already explain) goes; a true
+    edge, whose removal leaves its child unexplained, stays. Returns (keep (n, n): 1 kept, 0 removed; {(j, i): rise
+    in l_u without edge j -> i} for every edge tested, at its last test).
+    """
+    if not isinstance(A, Tensor) or A.dim() != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"A must be a square (n, n) tensor, got "
+                         f"{tuple(A.shape) if isinstance(A, Tensor) else type(A).__name__}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not tolerance >= 0:
+        raise ValueError(f"tolerance must be a number >= 0 (a fraction of l_u), got {tolerance!r}")
+    A = A.detach()
+    keep = torch.ones_like(A)
+    base, rises = label_loss(A), {}
+    while True:
+        edges = [tuple(e) for e in ((A * keep).abs() > threshold).nonzero().tolist()]
+        if not edges:
+            return keep, rises
+        current = label_loss(A * keep)
+        for j, i in edges:
+            keep[j, i] = 0
+            rises[(j, i)] = label_loss(A * keep) - current
+            keep[j, i] = 1
+        weakest = min(edges, key=rises.__getitem__)
+        if rises[weakest] >= tolerance * base:
+            return keep, rises
+        keep[weakest] = 0
+
+
+__all__ = ["learn_graph_from_labels", "prune_edges"]

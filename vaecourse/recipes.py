@@ -51,7 +51,8 @@ class Recipe:
     graph_from: str = "all"  # causalvae: which terms move A ("all": the paper; "labels")
     latent_scm: str = "linear"  # causalvae: "linear" (the paper's layer, then the mask layer) or "equations" (course)
     prior_std: float = 1.0  # causalvae, latent_scm "equations": p(z|u) = N(u, s^2 I) (1: the paper's)
-    decoder: str = "joint"  # causalvae: one decoder for all of z~, or "per_concept" (the authors' code)
+    decoder: str = "joint"  # causalvae: one decoder for all of z~, "per_concept" (the authors' code), "shadow_rows"
+    prune: float = 0.0  # causalvae: at the end, drop edges raising l_u by less than this fraction (0: keep all; course)
     # the objective and its hyper-parameters
     objective: str = "elbo"
     beta: float = 4.0  # beta / beta_norm: the KL weight; constrained: the initial multiplier
@@ -93,6 +94,11 @@ class Recipe:
         if self.shadow_weight != 1.0 and (self.model != "causalvae" or self.dataset != "pendulum"):
             raise ValueError(f"{who}shadow_weight applies to model 'causalvae' on dataset 'pendulum' only, got model "
                              f"{self.model!r} on {self.dataset!r}")
+        if isinstance(self.prune, bool) or not isinstance(self.prune, (int, float)) or not 0 <= self.prune < 1:
+            raise ValueError(f"{who}prune must be a fraction of l_u in [0, 1), got {self.prune!r}")
+        if self.prune and self.model != "causalvae":
+            raise ValueError(f"{who}prune applies to model 'causalvae' (it prunes the learned graph), got model "
+                             f"{self.model!r}")
         if self.shadow_noise and self.dataset != "pendulum":
             raise ValueError(f"{who}shadow_noise applies to dataset 'pendulum' only, got dataset {self.dataset!r}")
         if self.model in CAUSAL_MODELS:
@@ -137,10 +143,11 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     _named("ch5-causalvae-indep", **_CH5, model="causalvae", objective="causal", steps=6000, label_fit="mask",
            independence=10.0, graph_from="labels"),
     # the course's model that keeps chapter 5's promise: the label equations as the latent SCM, one latent per
-    # concept, a narrow label prior and the shadow's rows weighted 10x (notebook 05, pretrained/README.md)
+    # concept, a narrow label prior, the shadow's rows weighted 10x and drawn from the shadow's own latents, and
+    # the edges the label equations do not need pruned at the end (notebook 05, pretrained/README.md)
     _named("ch5-causalvae-promise", **_CH5, model="causalvae", objective="causal", steps=6000, label_fit="mask",
-           independence=10.0, graph_from="labels", latent_scm="equations", lm_weight=0.0, concept_dim=1,
-           prior_std=0.1, shadow_weight=10.0),
+           independence=30.0, graph_from="labels", latent_scm="equations", lm_weight=0.0, concept_dim=1,
+           prior_std=0.1, shadow_weight=10.0, decoder="shadow_rows", prune=0.01),
     _named("ch5-cvae", **_CH5, model="cvae", objective="cvae", steps=2000),
     _named("ch5-betavae", **_CH5, model="vae", objective="beta", beta=4.0, kl_warmup=0, logvar_bias=-4.0,
            latent_dim=16, steps=2000),
@@ -225,6 +232,18 @@ def make_generator(recipe: Recipe, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(recipe.seed)
 
 
+def finish(recipe: Recipe, model: torch.nn.Module, dataset) -> dict | None:
+    """What a run does after its last step: with ``recipe.prune``, drop the learned graph's edges that the label
+    equations do not need (``CausalVAE.prune_graph`` on the labels of ``dataset``'s training split, the pendulum
+    the run trained on, their shadow noise drawn with the recipe's seed). Returns the tested edges' rises in l_u,
+    or None."""
+    if not recipe.prune:
+        return None
+    generator = torch.Generator(device=dataset.device).manual_seed(recipe.seed)
+    labels = dataset.labels(dataset.split_concepts("train", generator)).float()
+    return model.prune_graph(labels, tolerance=recipe.prune)
+
+
 def train(recipe: Recipe, *, device: str | torch.device = "auto", steps: int | None = None, progress: bool = True,
           desc: str | None = None):
     """Train ``recipe`` from scratch (``steps`` overrides its steps) -> ``(model in eval mode, History)``.
@@ -244,8 +263,9 @@ def train(recipe: Recipe, *, device: str | torch.device = "auto", steps: int | N
     history = fit(model, objective, data.batches(recipe.batch_size, recipe.steps, generator), steps=recipe.steps,
                   optimizer=make_optimizer(recipe, model), device=device, seed=None,
                   clip_grad_norm=recipe.clip_grad_norm, progress=progress, desc=desc or recipe.name)
+    finish(recipe, model, data.dataset)
     return model.eval(), history
 
 
-__all__ = ["CAUSAL_MODELS", "FIELDS", "MODELS", "OBJECTIVES", "RECIPES", "Recipe", "get", "make_data", "make_generator",
-           "make_model", "make_objective", "make_optimizer", "train"]
+__all__ = ["CAUSAL_MODELS", "FIELDS", "MODELS", "OBJECTIVES", "RECIPES", "Recipe", "finish", "get", "make_data",
+           "make_generator", "make_model", "make_objective", "make_optimizer", "train"]

@@ -91,7 +91,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                           "use --lm-weight 0)", choices=["linear", "equations"])
     field("--prior-std", "causalvae with --latent-scm equations: p(z|u) = N(u, s^2 I) (1: the paper's)", type=float)
     field("--decoder", "causalvae: one decoder reads all latents (joint), or one per concept block with their logits "
-                       "averaged (per_concept, as the authors' code)", choices=["joint", "per_concept"])
+                       "averaged (per_concept, as the authors' code), or the shadow's rows from its own blocks (shadow_rows)",
+          choices=["joint", "per_concept", "shadow_rows"])
+    field("--prune", "causalvae: after the last step, drop each edge whose removal raises the label loss l_u by less "
+                     "than this fraction of it (0: keep every edge; the course's, not the paper's)", type=float)
     field("--shadow-weight", "causalvae, pendulum: weight of the shadow's rows in the loss's log p(x|z) (1: none)",
           type=float)
     field("--independence", "causalvae: weight of the HSIC dependence of the label residuals (0: the paper's loss)",
@@ -200,6 +203,11 @@ def train_from_args(args: argparse.Namespace) -> int:
             raise ValueError(f"{err} {stop.kept(out)}") from None
         if stop.requested and stop.last_step != recipe.steps - 1:
             return stop.report(out, save, recipe.steps, sys.argv[1:])
+        rises = recipes.finish(recipe, model, data.dataset)
+        if rises is not None:
+            print(f"pruned the graph (--prune {recipe.prune:g}): rise in l_u without each edge j -> i "
+                  f"{ {k: round(v, 4) for k, v in rises.items()} }; kept edges: "
+                  f"{(model.adjacency().abs() > 0.3).nonzero().tolist()}")
         save(recipe.steps - 1)
     last = history.last(window=min(100, len(history)))
     print(f"wrote {out} after {recipe.steps} steps: ELBO {last.get('elbo', float('nan')):.2f} nats "

@@ -58,7 +58,8 @@ from vaecourse.nn import build_decoder, build_encoder, mlp
 
 GRAPH_SOURCES = ("all", "labels")  # which terms move A: the whole loss (the paper), or the label terms and H(A)
 LATENT_SCMS = ("linear", "equations")  # z = (I - A^T)^{-1} eps then the mask layer (the paper), or z = g(A o z) + eps
-DECODERS = ("joint", "per_concept")  # one decoder reads all of z~, or one per concept block, logits averaged
+DECODERS = ("joint", "per_concept", "shadow_rows")  # one decoder reads all of z~; one per concept block, logits
+# averaged; or (the pendulum) the joint decoder with the shadow's rows drawn from the shadow's own blocks
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,35 @@ class ConceptDecoders(nn.Module):
         """z~ (B, n k), concept-major -> logits (B, C, H, W)."""
         blocks = z.view(-1, self.n, self.k)
         return torch.stack([part(blocks[:, i]) for i, part in enumerate(self.parts)]).mean(0)
+
+
+class ShadowRowsDecoder(nn.Module):
+    """The joint decoder, except on the rows the shadow can darken, whose logits are drawn from the shadow's own
+    blocks alone:  f(z~)[rows] = f_s(z~_length, z~_position),  f(z~)[other rows] = f(z~)   [the course's]
+
+    The pendulum's shadow lies on two ground rows that nothing else reaches (``Pendulum.shadow_rows``); the angles
+    reach them only through the shadow's latents (the label equations), so do(shadow position = c) has to move it.
+    """
+
+    def __init__(self, n: int, k: int, architecture: str, image_shape: tuple[int, int, int], rows: Tensor,
+                 owners: tuple[int, ...], hidden: int = 128):
+        super().__init__()
+        self.n, self.k, self.owners = n, k, tuple(owners)
+        self.image_shape = image_shape
+        self.full = build_decoder(architecture, image_shape, n * k)
+        self.register_buffer("rows", rows.bool().clone())
+        channels, _, width = image_shape
+        self.band = mlp([len(owners) * k, hidden, hidden, channels * int(rows.sum()) * width])
+
+    def forward(self, z: Tensor) -> Tensor:
+        """z~ (B, n k), concept-major -> logits (B, C, H, W)."""
+        logits = self.full(z)
+        own = z.view(-1, self.n, self.k)[:, list(self.owners)].flatten(1)  # (B, |owners| k)
+        channels, _, width = self.image_shape
+        band = self.band(own).view(-1, channels, int(self.rows.sum()), width)
+        out = logits.clone()
+        out[:, :, self.rows] = band
+        return out
 
 
 class MaskLayer(nn.Module):
@@ -208,8 +238,14 @@ class CausalVAE(CourseModel):
         features = 64
         self.encoder = build_encoder(encoder, image_shape, features // 2)  # (B, C, H, W) -> (B, 64)
         self.head = mlp([features + n_concepts, 128, 2 * self.latent_dim])  # h(x, u): [features, u] -> (mu, logvar)
-        self.decoder = (build_decoder(encoder, image_shape, self.latent_dim) if decoder == "joint"
-                        else ConceptDecoders(n_concepts, concept_dim, encoder, image_shape))
+        if decoder == "joint":
+            self.decoder = build_decoder(encoder, image_shape, self.latent_dim)
+        elif decoder == "per_concept":
+            self.decoder = ConceptDecoders(n_concepts, concept_dim, encoder, image_shape)
+        else:
+            from vaecourse.data.pendulum import Pendulum
+            self.decoder = ShadowRowsDecoder(n_concepts, concept_dim, encoder, image_shape,
+                                             Pendulum(size=image_shape[-1]).shadow_rows().cpu(), owners=(2, 3))
         self.likelihood = LikelihoodHead(likelihood)
         A0 = torch.zeros(n_concepts, n_concepts)
         if a_init == "random":
@@ -222,6 +258,12 @@ class CausalVAE(CourseModel):
                 self.label_equations = MaskLayer(n_concepts, 1, mask_hidden)
         else:
             self.register_buffer("A_raw", torch.zeros(n_concepts, n_concepts))
+        self.register_buffer("edge_mask", torch.ones(n_concepts, n_concepts))  # 0: an edge pruned (prune_graph)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints written before pruning existed have no edge mask: every edge is kept
+        state_dict.setdefault(prefix + "edge_mask", torch.ones_like(self.edge_mask))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def parameter_groups(self, lr: float, graph_lr_scale: float = 10.0) -> list[dict]:
         """Optimiser groups: A learns ``graph_lr_scale`` times faster than the networks (it has 12 numbers and
@@ -234,8 +276,27 @@ class CausalVAE(CourseModel):
 
     # ---- the graph --------------------------------------------------------------------------------
     def adjacency(self) -> Tensor:
-        """A (n, n) with a zero diagonal (no self-loops): A[j, i] != 0 is an edge j -> i."""
-        return self.A_raw * (1 - torch.eye(self.n, device=self.A_raw.device))
+        """A (n, n) with a zero diagonal (no self-loops) and the pruned edges zero: A[j, i] != 0 is an edge j -> i."""
+        return self.A_raw * (1 - torch.eye(self.n, device=self.A_raw.device)) * self.edge_mask
+
+    @torch.no_grad()
+    def prune_graph(self, u: Tensor, tolerance: float = 0.01, threshold: float = 0.3) -> dict[tuple[int, int], float]:
+        """Drop the edges the label equations do not need (the course's, not the paper's): backward elimination
+        (``graph_fit.prune_edges``) on l_u(A) = mean ||u - g(A o u)||^2 over the labels u (N, n), g the model's own
+        label equations (``predict_labels``). Removed edges stay zero (``edge_mask``), in training too. Returns
+        {(j, i): rise in l_u without edge j -> i} for every edge tested, the removed ones included."""
+        from vaecourse.graph_fit import prune_edges
+        if not self.causal:
+            raise ValueError("the conditional baseline has no graph to prune")
+        if not isinstance(u, Tensor) or u.dim() != 2 or u.shape[1] != self.n or u.shape[0] < 1:
+            got = tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__
+            raise ValueError(f"prune_graph expected labels u of shape (N, {self.n}), got {got}")
+        u = u.to(self.A_raw.device, self.A_raw.dtype)
+        equations = self.label_equations if self.graph_from == "labels" else self.mask
+        keep, rises = prune_edges(self.adjacency(), lambda A: float((u - equations.predict_labels(u, A)).pow(2)
+                                                                    .sum(1).mean()), tolerance, threshold)
+        self.edge_mask.mul_(keep)
+        return rises
 
     def image_graph(self) -> Tensor:
         """A as the image side (causal layer, mask layer on z, KL of z) uses it: ``adjacency()`` itself, or with
