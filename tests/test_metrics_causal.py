@@ -173,5 +173,9 @@ def test_concept_regressor_with_free_concepts_reports_both_r2_and_refuses_bad_in
     assert set(report) == {"r2", "r2_free"} and set(report["r2_free"]) == set(data.concept_names)
     _, plain = train_concept_regressor(data, steps=2, batch_size=8, generator=torch.Generator().manual_seed(0))
     assert set(plain) == {"r2"}
+    again, report_again = train_concept_regressor(data, steps=2, batch_size=8, free=(2, 3),
+                                                  generator=torch.Generator().manual_seed(0))
+    assert report_again == report  # equal generators, equal instruments (weights, batches, test noise)
+    assert all(torch.equal(a, b) for a, b in zip(regressor.state_dict().values(), again.state_dict().values()))
     with pytest.raises(ValueError, match="free concepts are indices 0..3"):
         train_concept_regressor(data, steps=1, free=(4,))
