@@ -250,13 +250,14 @@ print("H(graph with the edge shadow_length -> theta added) =",
 # Two CausalVAEs: one with the paper's loss (Eq. 41), and one with **the course's extension** (not in the paper;
 # §5 below motivates and measures it) (`label_fit="mask"`, `independence=10`, `graph_from="labels"`: the label equations are the mask layer's kind of
 # network, the dependence of their residuals is penalised, and only the label terms move A). The baselines: a
-# **β-VAE** (chapter 2's VAE and recipe, β = 4, 16 latents, no labels) and a **conditional VAE** (the same encoder and
+# **β-VAE** (chapter 2's VAE and recipe, β = 4, 16 latents, no labels, 6,000 steps) and a **conditional VAE** (the same encoder and
 # label prior as CausalVAE, without the causal and mask layers). The course ships the four models trained with the
 # command line (`python -m vaecourse train --model causalvae --dataset pendulum --image-size 32 --encoder conv32
 # ...`; commands, steps and times in `vaecourse/pretrained/README.md`). Set `RETRAIN = True` to train them here
 # instead: on the 2-core VM, while other sessions loaded it, the four trainings took 26 minutes and the whole
 # notebook 29 (10 minutes of CPU time; with nothing else running, on the course's earlier framing of the scene,
-# 9 and 10 minutes; much less on a GPU). That retrained CausalVAE + independence also learned exactly the true
+# 9 and 10 minutes; much less on a GPU), with the β-VAE's recipe then at 2,000 steps: its 6,000 steps now take 197 s
+# of CPU in all (234 s wall on the quiet VM, `python -m vaecourse train --recipe ch5-betavae`). That retrained CausalVAE + independence also learned exactly the true
 # graph (SHD 0), with a pixel error of its counterfactuals of 0.0030 against 0.0044 (paper's loss) and 0.0067
 # (conditional VAE); the numbers quoted below are the shipped models'.
 
@@ -634,26 +635,27 @@ else:
 # %% [markdown]
 # Read the ranges the cell prints: a latent that is the shadow alone would move only the shadow's two concepts.
 # In the data a shadow only ever moves when an angle moves, so an unsupervised latent that tracks the shadow tracks
-# a *mixture* of the causes and their effect, and walking it moves the angles too. (Measured in one run on this scene,
-# a VAE with β = 1 and 2,000 steps: the latent best matching the shadow position moved the light angle φ by 0.08
-# label units and the shadow's length and position by only 0.04 and 0.05; only two of its 16 latents were in use.)
-# No choice of one β-VAE latent is do(shadow): the model has no variable that is the shadow alone and no equations
-# that say what depends on it. CausalVAE is built to have both. (If the cell reports no latent in
-# use, the β-VAE loaded here has stopped using its latents altogether, the posterior collapse of chapter 2, and
-# there is nothing to walk.)
+# a *mixture* of the causes and their effect, and walking it moves the angles too. (The shipped β-VAE uses two of
+# its 16 latents; walking the one that best matches the shadow position moved the position by 0.78 label units and
+# the length by 0.71, and the light angle φ by 1.37 and θ by 0.37: the sun swings with the shadow, as the
+# regressor reads and the top row shows.) No choice of one β-VAE latent is do(shadow): the model has no variable
+# that is the shadow alone and no equations that say what depends on it. CausalVAE is built to have both. (If the
+# cell reports no latent in use, the β-VAE loaded here has stopped using its latents altogether, the posterior
+# collapse of chapter 2, and there is nothing to walk: with this recipe stopped at 2,000 steps instead of 6,000,
+# that is what happened on this scene.)
 
 # %% [markdown]
 # Read the rows for θ and φ first. The model that learned the graph makes counterfactuals about two to three times
 # closer to the simulator's than the paper-loss CausalVAE or the conditional VAE (pixel error 0.0024 against 0.0045
 # and 0.0068 for the shipped models; most pixels are the white margin and sky, so all three errors are small).
-# Under do(θ) it draws the intervened angle best (error 0.08 against 0.14 and 0.29) and keeps φ where it was
-# (0.02 against 0.11 and 0.06); the shadow it moves with θ about as well as the paper-loss model (length 0.11,
-# position 0.11, against 0.11 / 0.11, and 0.15 / 0.13 for the conditional VAE). Under do(φ) it is the closest on
-# all four concepts (0.04 / 0.05 / 0.11 / 0.06, against 0.09 / 0.14 / 0.14 / 0.09 and 0.05 / 0.34 / 0.21 / 0.18),
+# Under do(θ) it draws the intervened angle best (error 0.08 against 0.15 and 0.29) and keeps φ where it was
+# (0.02 against 0.11 and 0.05); the shadow it moves with θ about as well as the paper-loss model (length 0.11,
+# position 0.12, against 0.11 / 0.12, and 0.15 / 0.13 for the conditional VAE). Under do(φ) it is the closest on
+# all four concepts (0.04 / 0.05 / 0.11 / 0.06, against 0.09 / 0.14 / 0.14 / 0.10 and 0.05 / 0.34 / 0.20 / 0.18),
 # the shadow length its weakest. That is the graph at work: the shadow blocks are recomputed from the intervened
 # angle through the learned equations. The rows for the shadow are the limit of all three models: do(shadow
 # length = c) barely changes the drawn shadow (error about 0.4, where the regressor reads the true counterfactual
-# to 0.05). Two things stand in the way, both measured. Those counterfactuals break the physics — a shadow far
+# to 0.03). Two things stand in the way, both measured. Those counterfactuals break the physics — a shadow far
 # from where the angles put it — and no training image shows one. And even in plain reconstructions the decoders
 # draw almost none of the shadow's own variation: a scene whose shadow is 3 scene units longer than the angles put
 # it comes back about 0.02 label units longer where the regressor reads 0.38 on the true image (the model that

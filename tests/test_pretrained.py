@@ -128,3 +128,16 @@ def test_the_shipped_promise_model_keeps_chapter_5s_promise():
     rows = data.shadow_rows()
     left = ((1 - erased[:, :, rows]).sum() - (1 - truth[:, :, rows]).sum()) / (1 - x[:, :, rows]).sum()
     assert left < 0.4, f"{left:.0%} of the shadow's ink left after do(shadow length = 0)"
+
+
+def test_chapter_5s_beta_vae_uses_its_latents():
+    """Notebook 05 walks the β-VAE latent that best matches the shadow, to show the angles moving with it: a
+    collapsed β-VAE (every posterior mean constant across images) leaves nothing to walk."""
+    from vaecourse.data import Pendulum
+    from vaecourse.metrics.mic import split_concepts
+    model = pretrained.load("ch5_betavae_pendulum32").eval()
+    data = Pendulum(size=32, shadow_noise=pretrained.recipe("ch5_betavae_pendulum32").shadow_noise)
+    x = data.render_concepts(split_concepts(data, "test", 256, torch.Generator().manual_seed(0)))
+    with torch.no_grad():
+        spread = model.embed(x).std(0)
+    assert (spread > 0.1).sum() >= 2, f"posterior means' spread across test images: {spread}"
