@@ -12,9 +12,9 @@ Shape letters: N labelled examples, B batch, n concepts.
 
 from __future__ import annotations
 
-import torch
 from typing import Callable
 
+import torch
 from torch import Tensor
 
 from vaecourse.objectives.causal import (CausalObjective, augmented_lagrangian_term, dag_constraint,
