@@ -658,8 +658,9 @@ else:
 # to 0.03). Two things stand in the way, both measured. Those counterfactuals break the physics — a shadow far
 # from where the angles put it — and no training image shows one. And even in plain reconstructions the decoders
 # draw almost none of the shadow's own variation: a scene whose shadow is 3 scene units longer than the angles put
-# it comes back about 0.02 label units longer where the regressor reads 0.38 on the true image (the model that
-# learned the graph, 200 test scenes; 0.01 for the paper-loss model, 0.05 for the conditional VAE). At 32×32, in
+# it comes back about 0.02 label units longer where the regressor reads 0.39 on the true image (the model that
+# learned the graph, 200 test scenes; 0.02 for the paper-loss model, 0.06 for the conditional VAE, and 0.37 for
+# the promise model of the next section). At 32×32, in
 # the paper's framing, the shadow is a bar 1⅓ pixels high, and the Bernoulli likelihood pays little for it; the
 # paper's images are 96×96.
 
