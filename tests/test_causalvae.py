@@ -505,6 +505,8 @@ def test_per_concept_decoders_average_the_blocks_own_logits_and_round_trip(tmp_p
 
 def test_shadow_rows_decoder_draws_the_shadow_rows_from_the_shadow_blocks_only(tmp_path):
     from vaecourse.data import Pendulum
+    with pytest.raises(ValueError, match="needs the pendulum's 4 concepts, got n_concepts=3"):
+        CausalVAE(n_concepts=3, concept_dim=2, encoder="conv32", image_shape=SHAPE, decoder="shadow_rows")
     model = tiny(decoder="shadow_rows")
     assert model.hparams["decoder"] == "shadow_rows"
     rows = Pendulum(size=32).shadow_rows()

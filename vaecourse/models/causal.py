@@ -215,6 +215,9 @@ class CausalVAE(CourseModel):
             raise ValueError(f"latent_scm must be one of {LATENT_SCMS}, got {latent_scm!r}")
         if decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+        if decoder == "shadow_rows" and n_concepts != 4:
+            raise ValueError("decoder='shadow_rows' draws the pendulum's shadow from its concepts 2 and 3 (length, "
+                             f"position): it needs the pendulum's 4 concepts, got n_concepts={n_concepts}")
         if isinstance(prior_std, bool) or not isinstance(prior_std, (int, float)) or not 0 < prior_std <= 1:
             raise ValueError(f"prior_std must be a number in (0, 1], got {prior_std!r}")
         if prior_std != 1.0 and latent_scm != "equations":
