@@ -74,7 +74,7 @@ from vaecourse.data.pendulum import CONCEPTS, TRUE_GRAPH, official_images, rende
 from vaecourse.graph_fit import learn_graph_from_labels, prune_edges
 from vaecourse.metrics.causal import (intervention_fidelity, label_values, structural_hamming_distance,
                                       train_concept_regressor)
-from vaecourse.metrics.mic import mic_tic_score
+from vaecourse.metrics.mic import mic_tic_score, split_concepts
 from vaecourse.models.causal import MaskLayer
 from vaecourse.objectives import (CausalObjective, beta_vae, causal_terms, conditional_vae_loss, dag_constraint,
                                   noise_dependence)
@@ -464,7 +464,7 @@ display(adjacency_figure(A_fixed, TRUE_GRAPH, CONCEPTS, title="labels only: l_u 
 
 # %%
 chapter_scene = Pendulum(size=SIZE, shadow_noise=SHADOW_NOISE)
-u_chapter = chapter_scene.labels(chapter_scene.split_concepts("train", torch.Generator().manual_seed(0))).float()
+u_chapter = chapter_scene.labels(split_concepts(chapter_scene, "train", generator=torch.Generator().manual_seed(0))).float()
 torch.manual_seed(0)
 chapter_equations = MaskLayer(4, 1)
 A_chapter, _ = learn_graph_from_labels(u_chapter, steps=fix_steps, batch_size=128, predictor=chapter_equations,

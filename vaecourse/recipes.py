@@ -237,10 +237,11 @@ def finish(recipe: Recipe, model: torch.nn.Module, dataset) -> dict | None:
     equations do not need (``CausalVAE.prune_graph`` on the labels of ``dataset``'s training split, the pendulum
     the run trained on, their shadow noise drawn with the recipe's seed). Returns the tested edges' rises in l_u,
     or None."""
+    from vaecourse.metrics.mic import split_concepts
     if not recipe.prune:
         return None
     generator = torch.Generator(device=dataset.device).manual_seed(recipe.seed)
-    labels = dataset.labels(dataset.split_concepts("train", generator)).float()
+    labels = dataset.labels(split_concepts(dataset, "train", generator=generator)).float()
     return model.prune_graph(labels, tolerance=recipe.prune)
 
 

@@ -486,12 +486,9 @@ class Pendulum(GroundTruthDataset):
 
     def tensors(self, split: str = "train", generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """The whole split in memory: (images (n, 3, H, W), labels u (n, 4), concepts (n, 4))."""
-        concepts = self.split_concepts(split, generator)
+        factors = self.factors_at(self.split_indices(split))
+        concepts = self.concepts(factors, generator)
         return self.render_concepts(concepts, generator), self.labels(concepts), concepts
-
-    def split_concepts(self, split: str = "train", generator: torch.Generator | None = None) -> Tensor:
-        """Every scene of a split as concept values (n, 4), the shadow noise drawn from ``generator``."""
-        return self.concepts(self.factors_at(self.split_indices(split)), generator)
 
     def batches(self, batch_size: int, steps: int, generator: torch.Generator | None = None,
                 split: str = "train") -> Iterator[tuple[Tensor, Tensor]]:

@@ -127,18 +127,17 @@ class ShadowRowsDecoder(nn.Module):
                  owners: tuple[int, ...], hidden: int = 128):
         super().__init__()
         self.n, self.k, self.owners = n, k, tuple(owners)
-        self.image_shape = image_shape
         self.full = build_decoder(architecture, image_shape, n * k)
         self.register_buffer("rows", rows.bool().clone())
         channels, _, width = image_shape
-        self.band = mlp([len(owners) * k, hidden, hidden, channels * int(rows.sum()) * width])
+        self.band_shape = (channels, int(rows.sum()), width)  # the logits f_s draws: (C, shadow rows, W)
+        self.band = mlp([len(owners) * k, hidden, hidden, math.prod(self.band_shape)])
 
     def forward(self, z: Tensor) -> Tensor:
         """z~ (B, n k), concept-major -> logits (B, C, H, W)."""
         logits = self.full(z)
         own = z.view(-1, self.n, self.k)[:, list(self.owners)].flatten(1)  # (B, |owners| k)
-        channels, _, width = self.image_shape
-        band = self.band(own).view(-1, channels, int(self.rows.sum()), width)
+        band = self.band(own).view(-1, *self.band_shape)
         out = logits.clone()
         out[:, :, self.rows] = band
         return out
