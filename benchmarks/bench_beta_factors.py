@@ -25,7 +25,7 @@ import torch
 
 from vaecourse import recipes
 from vaecourse.metrics import factor_latent_correlations
-from vaecourse.train import History, fit
+from vaecourse.train import History, StopTraining
 
 
 def _float_or_none(text: str) -> float | None:
@@ -57,37 +57,39 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     recipe = replace(recipes.get(args.recipe), **{k: v for k, v in vars(args).items() if k in recipes.FIELDS})
-    data = recipes.make_data(recipe, "cpu").dataset  # Pooled(DSprites(), side=image_size): what the model sees
+    data = recipes.make_data(recipe, torch.device("cpu")).dataset  # Pooled(DSprites(), side): what the model sees
     print(f"recipe={args.recipe} encoder={recipe.encoder} image={recipe.image_size} beta={recipe.beta} "
           f"warmup={recipe.kl_warmup} logvar_bias={recipe.logvar_bias} batch={recipe.batch_size} lr={recipe.lr} "
           f"threads={torch.get_num_threads()}", flush=True)
     finals = []
     for seed in args.seeds:
-        torch.manual_seed(seed)
-        model = recipes.make_model(recipe, data.image_shape)
-        optimizer = recipes.make_optimizer(recipe, model)
-        objective = recipes.make_objective(recipe, model)
-        stream = data.batches(recipe.batch_size, generator=torch.Generator().manual_seed(seed))
-        history, step, first_pass = History(), 0, None
+        run = recipes.build(replace(recipe, seed=seed), device="cpu")  # the command line's run with --seed SEED
+        model, history, first_pass, score = run.model, History(), None, None
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        while True:
-            chunk = min(args.eval_every, recipe.steps - step)
-            fit(model, objective, stream, steps=chunk, optimizer=optimizer, device="cpu", seed=None,
-                progress=False, start_step=step, history=history)
-            step += chunk
+
+        def evaluate(step: int, *_) -> None:  # after every --eval-every steps (and the last): score, maybe stop
+            nonlocal first_pass, score
+            done = step + 1
+            if done % args.eval_every and done != recipe.steps:
+                return
             cpu = time.process_time() - cpu0
             model.eval()
             score = factor_latent_correlations(data, model.embed, generator=torch.Generator().manual_seed(1234))
             model.train()
             last = history.last(window=min(100, len(history)))
-            rhos = " ".join(f"{n}={r:.3f}(z{i})" for n, r, i in zip(score["factor_names"], score["abs_rho"], score["latent"]))
-            print(f"seed={seed} step={step} cpu_s={cpu:.0f} wall_s={time.perf_counter() - wall0:.0f} "
-                  f"kl={last['kl']:.1f} log_px_z={last['log_px_z']:.1f} {rhos} separate={score['separate']}", flush=True)
+            rhos = " ".join(f"{n}={r:.3f}(z{i})" for n, r, i in zip(score["factor_names"], score["abs_rho"],
+                                                                     score["latent"]))
+            print(f"seed={seed} step={done} cpu_s={cpu:.0f} wall_s={time.perf_counter() - wall0:.0f} "
+                  f"kl={last['kl']:.1f} log_px_z={last['log_px_z']:.1f} {rhos} separate={score['separate']}",
+                  flush=True)
             if score["separate"] and first_pass is None:
-                first_pass = step
-            if step >= recipe.steps or cpu >= args.cpu_budget:
-                break
-        finals.append((seed, step, cpu, score["abs_rho"], score["separate"], first_pass))
+                first_pass = done
+            if cpu >= args.cpu_budget:
+                raise StopTraining
+
+        recipes.train(run, history=history, callbacks=[evaluate], progress=False)
+        step = history.steps[-1] + 1
+        finals.append((seed, step, time.process_time() - cpu0, score["abs_rho"], score["separate"], first_pass))
         if args.save:
             from vaecourse import checkpoints
             checkpoints.save(model, f"{args.save}.seed{seed}.pt", step=step - 1, history=history.to_dict())

@@ -72,7 +72,7 @@ def erase_shadow(model, data, n: int = 64, seed: int = 3) -> dict:
     """do(shadow length = 0) on n test scenes: pixel MSE to the simulator's truth, and the darkness left in the
     rows the shadow occupies relative to the observed images' (1: unchanged, 0: erased as the truth is), summed over
     the scenes (a per-scene ratio blows up on a scene whose shadow lies outside the axes box)."""
-    from vaecourse.metrics.mic import split_concepts
+    from vaecourse.data.pendulum import split_concepts
     concepts = split_concepts(data, "test", n, torch.Generator().manual_seed(seed))
     x, u = data.render_concepts(concepts), data.labels(concepts)
     zero = float(data.labels(torch.tensor([[0.0, 0.0, 0.0, 0.0]], dtype=torch.float64))[0, 2])

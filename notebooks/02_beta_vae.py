@@ -327,9 +327,10 @@ steps = 40 if FAST else recipe4.steps  # 4,500: about 3 minutes on a 2-core lapt
 
 
 def train_vae(recipe, steps, desc="training"):
-    """`python -m vaecourse train --recipe NAME` without its checkpoints: the same data view (`dsprites32`), model,
-    objective, optimiser and seeding as the command that wrote the shipped checkpoint."""
-    return recipes.train(recipe, device=device, steps=steps, desc=desc)
+    """`python -m vaecourse train --recipe NAME` without its checkpoints: the same run (data view `dsprites32`,
+    model, objective, optimiser, seeding), built once from the recipe and trained by the one loop."""
+    run = recipes.build(recipe, device=device, steps=steps)
+    return run.model, recipes.train(run, desc=desc)
 
 
 started = time.perf_counter()

@@ -59,7 +59,6 @@ from vaecourse.metrics import encode_grid
 from vaecourse.metrics.codes import CodeSource, sklearn_seed
 from vaecourse.metrics.higgins import fixed_factor_pairs, higgins_points, linear_classifier_accuracy, z_diff
 from vaecourse.models import VAE
-from vaecourse.train import fit
 from vaecourse.viz import grouped_score_bars, image_grid, matrix_figure, score_bars, zdiff_figure
 
 FAST = vaecourse.fast_mode()  # CI sets VAECOURSE_FAST=1: tiny runs that only prove the notebook works
@@ -237,13 +236,9 @@ for beta in BETAS:
     for seed in SEEDS:
         name = shelf_name(beta, seed)
         if TRAIN_HERE or not pretrained.available(name):
-            run = recipe(beta, seed)
-            training_data = recipes.make_data(run, device)  # Pooled(DSprites(), side=32), as `seen` above
-            torch.manual_seed(seed)
-            model = recipes.make_model(run, training_data.image_shape)
-            history = fit(model, recipes.make_objective(run, model),
-                          training_data.batches(run.batch_size, STEPS, generator(100 + seed)), steps=STEPS,
-                          lr=run.lr, device=device, seed=seed, progress=False)
+            run = recipes.build(recipe(beta, seed), device=device, steps=STEPS)  # Pooled(DSprites(), side=32), ...
+            history = recipes.train(run, progress=False)  # the command line's run, as it trained the shipped models
+            model = run.model
             last = history.last(window=min(100, len(history)))
             how = f"trained here for {STEPS} steps: ELBO {last['elbo']:.1f} nats (KL {last['kl']:.1f})"
         else:

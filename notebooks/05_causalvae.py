@@ -68,17 +68,15 @@ import torch
 from IPython.display import display
 
 import vaecourse
-from vaecourse import checkpoints, pretrained, recipes, scm
+from vaecourse import pretrained, recipes, scm
 from vaecourse.data import Pendulum
-from vaecourse.data.pendulum import CONCEPTS, TRUE_GRAPH, official_images, render_scene
+from vaecourse.data.pendulum import CONCEPTS, TRUE_GRAPH, official_images, render_scene, split_concepts
 from vaecourse.graph_fit import learn_graph_from_labels, prune_edges
 from vaecourse.metrics.causal import (intervention_fidelity, label_values, structural_hamming_distance,
                                       train_concept_regressor)
-from vaecourse.metrics.mic import mic_tic_score, split_concepts
+from vaecourse.metrics.mic import mic_tic_score
 from vaecourse.models.causal import MaskLayer
-from vaecourse.objectives import (CausalObjective, beta_vae, causal_terms, conditional_vae_loss, dag_constraint,
-                                  noise_dependence)
-from vaecourse.train import History, fit
+from vaecourse.objectives import causal_terms, dag_constraint, noise_dependence
 from vaecourse.viz import (adjacency_figure, history_figure, image_grid, intervention_grid_figure, mic_matrix_figure,
                            pendulum_reference_figure, score_figure, scm_scatter_figure)
 from vaecourse.widgets import intervention_explorer
@@ -269,29 +267,20 @@ NAMES = {"CausalVAE": "ch5_causalvae_pendulum32", INDEPENDENT: "ch5_causalvae_in
 RECIPES = {"CausalVAE": recipes.get("ch5-causalvae"), INDEPENDENT: recipes.get("ch5-causalvae-indep"),
            "conditional VAE": recipes.get("ch5-cvae"), "β-VAE": recipes.get("ch5-betavae")}  # how each was trained
 shipped = all(pretrained.available(name) for name in NAMES.values())
-steps = {kind: 5 if FAST else recipe.steps for kind, recipe in RECIPES.items()}  # 6,000 / 6,000 / 2,000 / 2,000
-
-
-def build(kind):
-    torch.manual_seed(0)
-    return recipes.make_model(RECIPES[kind], data.image_shape)  # e.g. CausalVAE(concept_dim=4, encoder="conv32", ...)
-
+steps = {kind: 5 if FAST else recipe.steps for kind, recipe in RECIPES.items()}  # each recipe's own steps
 
 models, histories = {}, {}
 if shipped and not RETRAIN and not FAST:
     for kind, name in NAMES.items():
         models[kind] = pretrained.load(name).to(device)
-        histories[kind] = History.from_dict(checkpoints.read(pretrained.path(name)).extra["history"])
+        histories[kind] = pretrained.history(name)  # the history the checkpoint stored (its SHA-256 checked)
         print(f"{kind}: loaded {name} ({pretrained.info(name)['steps']:,} steps)")
 else:
-    for kind in NAMES:
-        model = build(kind)
-        objective = recipes.make_objective(RECIPES[kind], model)  # CausalObjective(label_fit=..., independence=...), ...
-        optimizer = recipes.make_optimizer(RECIPES[kind], model)  # Adam 1e-3 (CausalVAE's A at 1e-2)
+    for kind, recipe in RECIPES.items():
+        run = recipes.build(recipe, device=device, steps=steps[kind])  # CausalVAE(...), CausalObjective(...), Adam
         started = time.perf_counter()
-        histories[kind] = fit(model, objective, data.batches(64, steps[kind], generator), steps=steps[kind],
-                              optimizer=optimizer, device=device, progress=not FAST, desc=kind)
-        models[kind] = model.eval()
+        histories[kind] = recipes.train(run, progress=not FAST, desc=kind)  # the command line's run of the recipe
+        models[kind] = run.model
         print(f"{kind}: {steps[kind]} steps in {time.perf_counter() - started:.0f} s")
 causal_model, independent_model = models["CausalVAE"], models[INDEPENDENT]
 
@@ -706,15 +695,10 @@ if pretrained.available(PROMISE) and not RETRAIN and not FAST:
     promise_model = pretrained.load(PROMISE).to(device)
     print(f"loaded {PROMISE} ({pretrained.info(PROMISE)['steps']:,} steps)")
 else:
-    torch.manual_seed(0)
-    promise_model = recipes.make_model(promise_recipe, data.image_shape).to(device)  # CausalVAE(latent_scm=...)
-    promise_steps = 5 if FAST else promise_recipe.steps
-    fit(promise_model, recipes.make_objective(promise_recipe, promise_model),  # CausalObjective(pixel_weights=...)
-        data.batches(promise_recipe.batch_size, promise_steps, generator), steps=promise_steps, device=device,
-        progress=not FAST, optimizer=recipes.make_optimizer(promise_recipe, promise_model), desc="promise")
-    rises = recipes.finish(promise_recipe, promise_model, data)  # the prune: promise_model.prune_graph(u_train)
-    print("rise in l_u without each edge j -> i:", {edge: round(r, 4) for edge, r in rises.items()})
-    promise_model.eval()
+    promise_run = recipes.build(promise_recipe, device=device, steps=5 if FAST else None)  # CausalVAE(latent_scm=...)
+    recipes.train(promise_run, progress=not FAST, desc="promise")  # ... then the prune: model.prune_graph(u_train)
+    promise_model = promise_run.model
+    print("rise in l_u without each edge j -> i:", {edge: round(r, 4) for edge, r in promise_run.pruned.items()})
 A_promise = promise_model.adjacency().detach().cpu()
 display(adjacency_figure(A_promise, TRUE_GRAPH, CONCEPTS, title="the promise model: learned A (rows cause columns)"))
 promise_scores = mic_tic_score(data, promise_model.concept_latents, generator=torch.Generator().manual_seed(0), n=n_mic)

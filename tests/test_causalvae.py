@@ -376,10 +376,10 @@ def test_command_line_trains_causalvae_on_the_pendulum(tmp_path, capsys):
     assert "edge_mask" in saved.model.state_dict()
     assert main(["train", "--model", "cvae", "--dataset", "pendulum", "--steps", "1", "--prune", "0.01", "--out",
                  str(tmp_path / "bad3.pt")]) == 2
-    assert "prune applies to model 'causalvae'" in capsys.readouterr().err
+    assert "prune (--prune) applies to model causalvae only, not to model cvae" in capsys.readouterr().err
     assert main(["train", "--dataset", "dsprites", "--steps", "1", "--shadow-noise", "1", "--out",
                  str(tmp_path / "bad2.pt")]) == 2
-    assert "shadow_noise applies to dataset 'pendulum' only" in capsys.readouterr().err
+    assert "shadow_noise (--shadow-noise) applies to dataset pendulum only" in capsys.readouterr().err
     assert main(["train", "--model", "causalvae", "--dataset", "dsprites", "--steps", "1", "--out",
                  str(tmp_path / "bad.pt")]) == 2
     assert "needs labelled data" in capsys.readouterr().err
@@ -391,7 +391,8 @@ def test_command_line_evaluates_causal_checkpoints_or_says_why_not(tmp_path, cap
     for model, noise, fit in (("causalvae", "0", "tanh"), ("cvae", "0.5", "tanh"), ("causalvae", "0", "mask")):
         out = tmp_path / f"{model}_{fit}.pt"
         assert main(["train", "--model", model, "--dataset", "pendulum", "--image-size", "32", "--encoder", "conv32",
-                     "--steps", "1", "--batch-size", "4", "--shadow-noise", noise, "--label-fit", fit,
+                     "--steps", "1", "--batch-size", "4", "--shadow-noise", noise,
+                     *(["--label-fit", fit] if model == "causalvae" else []),  # (the CVAE's loss has no l_u)
                      "--out", str(out), "--no-progress"]) == 0
         capsys.readouterr()
         assert main(["evaluate", str(out), "--n", "16"]) == 0
@@ -505,10 +506,19 @@ def test_per_concept_decoders_average_the_blocks_own_logits_and_round_trip(tmp_p
 
 def test_shadow_rows_decoder_draws_the_shadow_rows_from_the_shadow_blocks_only(tmp_path):
     from vaecourse.data import Pendulum
-    with pytest.raises(ValueError, match="needs the pendulum's 4 concepts, got n_concepts=3"):
+    with pytest.raises(ValueError, match="needs band_rows and band_owners"):
         CausalVAE(n_concepts=3, concept_dim=2, encoder="conv32", image_shape=SHAPE, decoder="shadow_rows")
-    model = tiny(decoder="shadow_rows")
-    assert model.hparams["decoder"] == "shadow_rows"
+    with pytest.raises(ValueError, match="needs band_rows and band_owners"):  # and only it takes them
+        tiny(band_rows=[1], band_owners=[0])
+    for rows, owners in (([40], [0]), ([1, 1], [0]), ([1], [4]), ([], [0]), ([1.5], [0]), ([True], [0])):
+        with pytest.raises(ValueError, match="must be distinct integers in"):
+            tiny(decoder="shadow_rows", band_rows=rows, band_owners=owners)
+    # nothing of the scene in the class: any number of concepts, any band, any image size
+    other = CausalVAE(n_concepts=3, concept_dim=1, encoder="mlp", image_shape=(1, 16, 16), decoder="shadow_rows",
+                      band_rows=[0, 5, 9], band_owners=[1])
+    assert other.decoder(torch.randn(2, 3)).shape == (2, 1, 16, 16)
+    model = tiny(decoder="shadow_rows", **dict(zip(("band_rows", "band_owners"), Pendulum(size=32).shadow_band())))
+    assert model.hparams["decoder"] == "shadow_rows" and model.hparams["band_owners"] == [2, 3]
     rows = Pendulum(size=32).shadow_rows()
     assert torch.equal(model.decoder.rows, rows) and 0 < int(rows.sum()) < 32
     z = torch.randn(5, model.latent_dim)

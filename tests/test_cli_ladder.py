@@ -53,7 +53,7 @@ def test_bad_sizes_and_missing_mnist(tmp_path, capsys, monkeypatch):
     assert main(args + ["--latent-sizes", "4,2", "--hidden-sizes", "16"]) == 2
     assert "one entry per stochastic layer" in capsys.readouterr().err
     assert main(args + ["--latent-sizes", "4,x"]) == 2
-    assert "comma-separated integers" in capsys.readouterr().err
+    assert "comma-separated on the command line" in capsys.readouterr().err
     monkeypatch.setenv("VAECOURSE_CACHE", str(tmp_path / "empty-cache"))
     assert main(["data", "mnist"]) == 2
     assert "download" in capsys.readouterr().err

@@ -87,21 +87,21 @@ T = ["train", "--steps", "2", "--out", "{ws}/new.pt", *VAE]  # a fine command; c
 # (case id, argv with {ws} for the workspace, expected exit status, a piece of the one error line)
 REFUSED = [
     # numbers that mean nothing
-    *[(f"lr {v}", [*T, "--lr", v], "argument --lr: expected a finite number > 0")
+    *[(f"lr {v}", [*T, "--lr", v], "argument --lr: expected a learning rate > 0")
       for v in ("0", "-1", "nan", "inf", "abc", "1e300")],  # 1e300 overflows float32 inside Adam
     *[(f"clip {v}", [*T, "--clip-grad-norm", v], "argument --clip-grad-norm: expected a finite number > 0")
       for v in ("-1", "0", "nan", "inf")],
     *[(f"warmup {v}", [*T, "--objective", "beta", "--warmup-epochs", v], "argument --warmup-epochs: expected a finite "
        "number >= 0") for v in ("nan", "-1", "inf")],
     *[(f"beta {v}", [*T, "--objective", "beta", "--beta", v], "argument --beta") for v in ("nan", "inf", "-1", "-inf")],
-    *[(f"steps {v}", [*T, "--steps", v], "argument --steps: expected a positive integer") for v in ("0", "-3", "1.5", "1e3")],
+    *[(f"steps {v}", [*T, "--steps", v], "argument --steps: expected a number of steps between 1 and 1,000,000,000") for v in ("0", "-3", "1.5", "1e3")],
     *[(f"batch {v}", [*T, "--batch-size", v], "argument --batch-size") for v in ("0", "-1", "1e11", "100000000000", "65537")],
-    *[(f"image size {v}", [*T, "--image-size", v], "argument --image-size: expected a positive integer")
+    *[(f"image size {v}", [*T, "--image-size", v], "argument --image-size: expected an image side in pixels between 1 and 1,024")
       for v in ("0", "-32", "3.5")],
     ("image size 100000", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--image-size", "100000"],
-     "argument --image-size: expected an image side in pixels of at most 1,024"),
-    ("beta 1e39", [*T, "--objective", "beta", "--beta", "1e39"], "a float32: at most 3.4e+38 in size"),
-    *[(f"latent {v}", [*T, "--latent-dim", v], "argument --latent-dim: expected a positive integer") for v in ("0", "-1")],
+     "argument --image-size: expected an image side in pixels between 1 and 1,024"),
+    ("beta 1e39", [*T, "--objective", "beta", "--beta", "1e39"], "at most 3.4e+38 in size: float32"),
+    *[(f"latent {v}", [*T, "--latent-dim", v], "argument --latent-dim: expected a number of units between 1 and 65,536") for v in ("0", "-1")],
     ("checkpoint every 0", [*T, "--checkpoint-every", "0"], "argument --checkpoint-every"),
     ("kl warmup -1", [*T, "--objective", "beta", "--kl-warmup", "-1"], "argument --kl-warmup: expected an integer >= 0"),
     ("gamma nan", [*T, "--objective", "capacity", "--gamma", "nan"], "argument --gamma"),
@@ -122,34 +122,34 @@ REFUSED = [
     *[(f"logvar-bias {v}", [*T, "--logvar-bias", v], "argument --logvar-bias: expected a finite number")
       for v in ("nan", "inf")],
     # combinations that cannot train, and names that do not exist
-    *[(f"vae x {o}", [*T, "--objective", o], f"--model vae cannot be trained with --objective {o}")
+    *[(f"vae x {o}", [*T, "--objective", o], f"model vae cannot be trained with objective {o}")
       for o in ("causal", "cvae", "ladder")],
     *[(f"lvae x {o}", ["train", "--steps", "2", "--out", "{ws}/l.pt", *LVAE, "--objective", o],
-       f"--model lvae cannot be trained with --objective {o}") for o in ("causal", "cvae", "beta_norm")],
+       f"model lvae cannot be trained with objective {o}") for o in ("causal", "cvae", "beta_norm")],
     *[(f"causalvae x {o}", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--objective", o],
-       "--model causalvae takes --objective elbo | causal | cvae") for o in ("beta", "capacity", "constrained", "ladder")],
+       "model causalvae takes objective elbo | causal | cvae") for o in ("beta", "capacity", "constrained", "ladder")],
     ("cvae x beta", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CVAE, "--objective", "beta"],
-     "--objective beta goes with --model vae | lvae"),
-    ("objective nonsense", [*T, "--objective", "nonsense"], "unknown objective 'nonsense'"),
-    ("model nonsense", [*T, "--model", "gan"], "argument --model: invalid choice: 'gan'"),
-    ("encoder resnet", [*T, "--encoder", "resnet"], "unknown encoder 'resnet'"),
+     "objective beta goes with model vae | lvae"),
+    ("objective nonsense", [*T, "--objective", "nonsense"], "argument --objective: expected one of elbo, beta"),
+    ("model nonsense", [*T, "--model", "gan"], "argument --model: expected one of vae, lvae, causalvae, cvae, got 'gan'"),
+    ("encoder resnet", [*T, "--encoder", "resnet"], "argument --encoder: expected one of mlp, conv64, conv32, mlp28, got 'resnet'"),
     ("device gpu9", [*T, "--device", "gpu9"], "unknown device 'gpu9'"),
-    ("dataset imagenet", [*T, "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    ("dataset imagenet", [*T, "--dataset", "imagenet"], "argument --dataset: expected one of dsprites, mnist, digits, pendulum, got 'imagenet'"),
     ("inference sideways", ["train", "--steps", "2", "--out", "{ws}/l.pt", *LVAE, "--inference", "sideways"],
-     "argument --inference: invalid choice"),
+     "argument --inference: expected one of ladder, bottom_up"),
     ("lvae batch 1", ["train", "--steps", "2", "--out", "{ws}/l.pt", *LVAE, "--batch-size", "1"],
-     "needs --batch-size >= 2"),
+     "it needs batch_size >= 2, got 1 (or batch_norm=False, --no-batch-norm)"),
     ("digits batch 5000", ["train", "--steps", "2", "--out", "{ws}/l.pt", *LVAE, "--batch-size", "5000"],
      "larger than the digits training set (4,000 images)"),
     ("conv32 at 64", [*T, "--image-size", "64"], "'conv32' architecture expects 32x32 images"),
     ("dsprites at 3", [*T, "--encoder", "mlp", "--image-size", "3"], "can be average-pooled to a side that divides 64, got side=3"),
-    ("shadow noise on dsprites", [*T, "--shadow-noise", "1"], "shadow_noise applies to dataset 'pendulum' only"),
+    ("shadow noise on dsprites", [*T, "--shadow-noise", "1"], "shadow_noise (--shadow-noise) applies to dataset pendulum only"),
     ("causalvae on dsprites", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--dataset", "dsprites"],
      "needs labelled data"),
     ("latent sizes x", ["train", "--steps", "2", "--out", "{ws}/l.pt", *LVAE, "--latent-sizes", "4,x"],
-     "comma-separated integers"),
+     "argument --latent-sizes: expected layer sizes between 1 and 65,536, comma-separated"),
     ("latent sizes 0", ["train", "--steps", "2", "--out", "{ws}/l.pt", *LVAE, "--latent-sizes", "0,2"],
-     "positive integers"),
+     "got '0,2'"),
     ("unknown flag", [*T, "--learning-rate", "1"], "unrecognized arguments: --learning-rate 1"),
     ("no verb", [], "the following arguments are required: VERB"),
     ("unknown verb", ["fly"], "argument VERB: invalid choice: 'fly'"),
@@ -170,14 +170,13 @@ REFUSED = [
     ("resume fewer steps", ["train", "--steps", "1", "--resume", "--out", "{ws}/vae.pt", *VAE],
      "already holds 2 steps and --steps 1 asks for fewer"),
     ("resume another objective", ["train", "--steps", "4", "--resume", "--out", "{ws}/vae.pt", *VAE,
-                                  "--objective", "beta"], "trained with --objective elbo, this command asks for "
-                                                          "--objective beta"),
+                                  "--objective", "beta"], "with other settings: --objective beta (the run has elbo)"),
     ("resume another dataset", ["train", "--steps", "4", "--resume", "--out", "{ws}/vae.pt", *VAE,
                                 "--dataset", "pendulum"], "cannot resume"),
     ("resume a published model", ["train", "--steps", "4", "--resume", "--out", "{ws}/published.pt", *VAE],
      "without training state"),
     ("resume another class", ["train", "--steps", "4", "--resume", "--out", "{ws}/lvae.pt", *VAE],
-     "holds a LadderVAE model, but a VAE was expected"),
+     "lvae.pt with other settings: --encoder conv32 (the run has conv64)"),
     ("resume another size", ["train", "--steps", "4", "--resume", "--out", "{ws}/vae.pt", *VAE, "--latent-dim", "5"],
      "cannot resume"),
     ("resume a PNG", ["train", "--steps", "4", "--resume", "--out", "{ws}/traversal.png", *VAE],
@@ -198,7 +197,7 @@ REFUSED = [
       for v in ("nan", "0", "-1", "inf")],
     ("show columns 0", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--columns", "0"], "argument --columns"),
     ("show dpi 0", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--dpi", "0"], "argument --dpi"),
-    ("show dpi 100000", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--dpi", "100000"], "at most 1,200"),
+    ("show dpi 100000", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--dpi", "100000"], "between 1 and 1,200"),
     ("show layer on a vae", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--layer", "1"],
      "--layer applies to a hierarchical model"),
     ("show layer 9", ["show", "{ws}/lvae.pt", "--out", "{ws}/s.png", "--layer", "9"], "--layer must be between 1 and 2"),
@@ -405,6 +404,20 @@ def test_ctrl_c_saves_the_last_finished_step_and_says_how_to_resume(training_pro
     # the printed command continues the run (here to two more steps)
     assert run(["train", "--steps", str(done + 2), "--resume", "--out", str(out), *VAE], capsys)[0] == 0
     assert checkpoints.read(out).extra["step"] == done + 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_save_as_ctrl_c_does(training_process, capsys, signum):
+    """A batch scheduler's time limit (SIGTERM) or a closed terminal (SIGHUP) keeps every finished step, as Ctrl-C."""
+    process, out = training_process
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum, err
+    name = signal.Signals(signum).name
+    assert "Traceback" not in err and err.startswith(f"interrupted ({name}): saved step "), err
+    done = int(err.split("saved step ")[1].split()[0])
+    assert checkpoints.read(out).extra["step"] == done - 1
 
 
 @pytest.mark.slow

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from vaecourse.data.pendulum import (CONCEPTS, COLOURS, FIGURE, OFFICIAL_REFERENCE, OFFICIAL_REFERENCE_SHA256,
-                                     TRUE_GRAPH, Pendulum, _interval, ground_projection, official_images,
-                                     render_scene, shadow, sun_position)
+from vaecourse.data.pendulum import Pendulum
+from vaecourse.data.pendulum_scene import (CONCEPTS, COLOURS, FIGURE, OFFICIAL_REFERENCE, OFFICIAL_REFERENCE_SHA256,
+                                           TRUE_GRAPH, _interval, ground_projection, official_images, render_scene,
+                                           shadow, sun_position)
 from vaecourse.scm import is_dag
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vaecourse.models import VAE
-from vaecourse.objectives import Terms, elbo
+from vaecourse.objectives import Terms, elbo, schedule
 from vaecourse.train import Every, History, StopTraining, fit
 
 SHAPE = (1, 8, 8)
@@ -107,33 +107,49 @@ def test_epochs_over_a_tensor_take_n_over_batch_size_steps_and_see_every_example
 
 
 def test_objective_receives_step_and_epoch_when_it_declares_them():
+    """fit reads an objective's declared schedule (``@schedule``, through partials), never its signature: an objective
+    that declares nothing is called objective(output, x), even when it could take a step."""
     calls = []
 
+    @schedule("step")
     def with_step(output, x, step):
         calls.append(("step", step))
         return elbo(output, x)
 
+    @schedule("step", "epoch")
     def with_both(output, x, *, step, epoch):
         calls.append(("both", step, epoch))
         return elbo(output, x)
 
-    def with_kwargs(output, x, **hyper):
-        calls.append(("kwargs", hyper))
+    def undeclared(output, x, step=-1, **hyper):
+        calls.append(("undeclared", step, hyper))
         return elbo(output, x)
 
+    @schedule("step")
     def scaled(output, x, scale, step):
         calls.append(("partial", scale, step))
         return elbo(output, x)
 
+    class Stateful:
+        schedule = ("epoch",)
+
+        def __call__(self, output, x, epoch):
+            calls.append(("class", epoch))
+            return elbo(output, x)
+
     data = _data(32)  # 4 steps of 8 per epoch
     _fit(_model(), data, steps=2, objective=with_step)
     _fit(_model(), data, steps=6, objective=with_both)
-    _fit(_model(), data, steps=1, objective=with_kwargs)
+    _fit(_model(), data, steps=1, objective=undeclared)
     _fit(_model(), data, steps=1, objective=functools.partial(scaled, scale=2.0))
+    _fit(_model(), data, steps=2, objective=Stateful())
     assert calls[:2] == [("step", 0), ("step", 1)]
     assert calls[2:8] == [("both", s, s / 4) for s in range(6)]
-    assert calls[8] == ("kwargs", {"step": 0, "epoch": 0.0})
+    assert calls[8] == ("undeclared", -1, {})
     assert calls[9] == ("partial", 2.0, 0)
+    assert calls[10:] == [("class", 0.0), ("class", 0.25)]
+    with pytest.raises(ValueError, match="'step' and/or 'epoch'"):
+        schedule("epochs")
 
 
 def test_callbacks_receive_step_model_and_terms_every_step_and_every_n():
@@ -167,6 +183,7 @@ def test_a_callback_can_stop_training_after_its_step_with_every_term_logged(log_
 
 
 def _nan_at(step_to_fail, term):
+    @schedule("step")
     def objective(output, x, step):
         t = elbo(output, x)
         if step != step_to_fail:
@@ -197,9 +214,9 @@ def test_exactly_one_of_steps_or_epochs(kw):
 def test_bad_settings_raise_value_error():
     with pytest.raises(ValueError, match=r"unknown device 'tpu': expected 'auto', 'cpu'"):
         fit(_model(), elbo, _data(), steps=1, progress=False, device="tpu")
-    with pytest.raises(ValueError, match=r"batch_size must be >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"batch_size must be a batch size between 1 and 65,536, got 0"):
         _fit(_model(), _data(), batch_size=0)
-    with pytest.raises(ValueError, match=r"steps must be >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"steps must be an integer >= 0, got -1"):
         _fit(_model(), _data(), steps=-1)
     with pytest.raises(ValueError, match=r"epochs=... needs data whose length is known"):
         _fit(_model(), iter([_data(8)]), epochs=1)
@@ -260,6 +277,7 @@ def test_a_given_optimizer_is_used():
 def test_start_step_and_history_continue_a_run():
     model, steps_seen, callback_steps = _model(), [], []
 
+    @schedule("step")
     def objective(output, x, step):
         steps_seen.append(step)
         return elbo(output, x)
@@ -272,3 +290,24 @@ def test_start_step_and_history_continue_a_run():
     assert steps_seen == [0, 1, 2, 3, 4] and callback_steps == [3, 4]
     assert second.examples == 5 * 8
     assert _fit(model, _data(), steps=0).steps == []
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(lr=0.0), "fit's lr must be a learning rate > 0"),
+    (dict(lr=1e-46), "float32 can hold"),
+    (dict(lr=float("nan")), "fit's lr must be"),
+    (dict(clip_grad_norm=-1.0), "fit's clip_grad_norm must be a finite number > 0"),
+    (dict(batch_size=True), "fit's batch_size must be a batch size"),
+    (dict(batch_size=8.0), "fit's batch_size must be a batch size"),
+    (dict(steps=2.5), "fit's steps must be an integer >= 0"),
+    (dict(steps=-1), "fit's steps must be an integer >= 0"),
+    (dict(start_step=-3), "fit's start_step must be an integer >= 0"),
+])
+def test_fit_refuses_what_the_command_line_refuses(kwargs, message):
+    """fit shares the values' checks with Recipe and the command line: clip_grad_norm=-1 would turn descent into
+    ascent, lr=1e-46 is 0 in float32 and would train nothing, a bool is not a batch size."""
+    model = _model()
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=message):
+        fit(model, elbo, _data(), **({"steps": 2} | kwargs), progress=False, device="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -9,109 +9,187 @@ rate and seed. Its field names are the ``train`` verb's flags (``latent_dim`` is
 
 and a notebook's train-or-load, the shipped checkpoints' provenance (``pretrained/MANIFEST.json`` names each file's
 recipe; ``tests/test_pretrained.py`` checks the stored hyper-parameters against it) and the benchmarks all read the
-same record. :func:`train` is the command line's run without its checkpoints: the same seeding (``torch`` seeded,
-then the model built; the batches from a generator of their own seeded alike), so on a CPU a notebook that trains
-``RECIPES["ch2-beta4"]`` gets the shipped model's numbers.
+same record. A run is built from its recipe once and trained by one loop, whoever asks:
 
-Nothing here knows argparse: the command line turns its flags into ``dataclasses.replace(recipe, **flags)``.
+    run = recipes.build(recipes.get("ch2-beta4"), device="auto")   # data, generator, model, objective, optimiser
+    history = recipes.train(run)                                    # fit to the last step, then the recipe's end
+
+The command line adds only its flags, checkpoints and resumption around the same two calls; the notebooks and the
+benchmarks call them as they are, so on a CPU a notebook that trains ``RECIPES["ch2-beta4"]`` gets the shipped
+model's numbers.
+
+Nothing here knows argparse: the command line's flags are a loop over the fields (:func:`option` declares each
+field once: default, kind, help, what it applies to), turned into ``dataclasses.replace(recipe, **flags)``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 
 import torch
 
+from vaecourse import values as v
 from vaecourse.data.catalog import DATASETS, TrainingData, make_dataset
+from vaecourse.models import VAE, CausalVAE, ConditionalVAE, LadderVAE
 from vaecourse.runtime import default_device
 
-MODELS = ("vae", "lvae", "causalvae", "cvae")
-CAUSAL_MODELS = ("causalvae", "cvae")  # chapter 5: label-conditioned models, trained on (images, labels) batches
+MODELS = {"vae": VAE, "lvae": LadderVAE, "causalvae": CausalVAE, "cvae": ConditionalVAE}
 OBJECTIVES = ("elbo", "beta", "beta_norm", "capacity", "constrained", "ladder", "causal", "cvae")
+# which objectives each model can be trained with (the objective reads the fields of that model's output)
+COMBINATIONS = {
+    "vae": ("elbo", "beta", "beta_norm", "capacity", "constrained"),
+    "lvae": ("elbo", "beta", "capacity", "constrained", "ladder"),  # beta_norm counts M for one latent layer
+    "causalvae": ("elbo", "causal", "cvae"),
+    "cvae": ("elbo", "causal", "cvae"),
+}
+
+
+def option(default, kind: v.Kind, help: str, *, applies: dict[str, tuple[str, ...]] | None = None,
+           choices: tuple[str, ...] | None = None, flag: str | None = None):
+    """One Recipe field, declared once: its default, the kind of value it takes (:mod:`vaecourse.values`), the
+    help the ``train`` verb prints, and what it applies to (``applies=dict(model=("vae",))``: a value other than
+    the default, or the flag given, with another model is refused). The command line's flags are these fields."""
+    kind = v.one_of(*choices) if choices else kind
+    return field(default=default, metadata=dict(kind=kind, help=help, applies=applies or {}, choices=choices,
+                                                flag=flag))
+
+
+_VAE, _LVAE, _CAUSAL, _LABELLED = dict(model=("vae",)), dict(model=("lvae",)), dict(model=("causalvae",)), \
+    dict(model=("causalvae", "cvae"))
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """One training run. Defaults are the ``train`` verb's defaults; a named recipe sets what its run changed."""
+    """One training run. Defaults are the ``train`` verb's defaults; a named recipe sets what its run changed.
+
+    Each field is declared once, with :func:`option`: the flag ``--latent-dim``, its help and its check all come
+    from the declaration of ``latent_dim``. A recipe checks itself when it is made (``Recipe(...)``,
+    ``dataclasses.replace``, the command line alike): each value against its kind, the model against the data
+    and the objective, and each field against what it applies to.
+    """
 
     name: str = "custom"
     # the model
-    model: str = "vae"  # vae (chapters 1-3), lvae (4), causalvae / cvae (5)
-    encoder: str = "conv64"  # encoder/decoder architecture: mlp, conv64, conv32, mlp28
-    latent_dim: int = 10
-    logvar_bias: float | None = None  # vae: the encoder's log sigma^2 starts here (chapter 2: -4)
-    latent_sizes: tuple[int, ...] = (64, 32, 16, 8, 4)  # lvae: units per stochastic layer, bottom first
-    hidden_sizes: tuple[int, ...] = (512, 256, 128, 64, 32)  # lvae: MLP width per layer, bottom first
-    inference: str = "ladder"  # lvae: "ladder" or "bottom_up"
-    batch_norm: bool = True  # lvae
-    concept_dim: int = 4  # causalvae / cvae: latent dimensions per concept
-    a_init: str = "zero"  # causalvae: initial A ("zero" or "random")
-    graph_from: str = "all"  # causalvae: which terms move A ("all": the paper; "labels")
-    latent_scm: str = "linear"  # causalvae: "linear" (the paper's layer, then the mask layer) or "equations" (course)
-    prior_std: float = 1.0  # causalvae, latent_scm "equations": p(z|u) = N(u, s^2 I) (1: the paper's)
-    decoder: str = "joint"  # causalvae: one decoder for all of z~, "per_concept" (the authors' code), "shadow_rows"
-    prune: float = 0.0  # causalvae: at the end, drop edges raising l_u by less than this fraction (0: keep all; course)
+    model: str = option("vae", None, "model family (lvae: chapter 4; causalvae, cvae: chapter 5, with --dataset "
+                        "pendulum)", choices=tuple(MODELS))
+    encoder: str = option("conv64", None, "encoder/decoder architecture", choices=("mlp", "conv64", "conv32", "mlp28"),
+                          applies=dict(model=("vae", "causalvae", "cvae")))
+    latent_dim: int = option(10, v.units, "latent dimensions (vae)", applies=_VAE)
+    logvar_bias: float | None = option(None, v.finite.or_none(), "vae: start the encoder's log sigma^2 output at "
+                                       "this bias (chapter 2 uses -4)", applies=_VAE)
+    latent_sizes: tuple[int, ...] = option((64, 32, 16, 8, 4), v.layer_sizes, "lvae: units per stochastic layer, "
+                                           "bottom first", applies=_LVAE)
+    hidden_sizes: tuple[int, ...] = option((512, 256, 128, 64, 32), v.layer_sizes, "lvae: MLP width per layer, "
+                                           "bottom first", applies=_LVAE)
+    inference: str = option("ladder", None, "lvae: inference model", choices=("ladder", "bottom_up"), applies=_LVAE)
+    batch_norm: bool = option(True, v.Kind("True or False", lambda b: isinstance(b, bool)), "lvae: no batch "
+                              "normalisation", applies=_LVAE, flag="--no-batch-norm")
+    concept_dim: int = option(4, v.units, "causalvae/cvae: latent dimensions per concept", applies=_LABELLED)
+    a_init: str = option("zero", None, "causalvae: initial A", choices=("zero", "random"), applies=_CAUSAL)
+    graph_from: str = option("all", None, "causalvae: which terms move A: the whole loss (the paper) or only the "
+                             "label terms and H(A)", choices=("all", "labels"), applies=_CAUSAL)
+    latent_scm: str = option("linear", None, "causalvae: the latent SCM: the paper's linear layer then the mask "
+                             "layer, or (with --graph-from labels) z = g(A o z) + eps through the label equations "
+                             "(l_m is then ||eps||^2: use --lm-weight 0)", choices=("linear", "equations"),
+                             applies=_CAUSAL)
+    prior_std: float = option(1.0, v.real("a number in (0, 1]", lambda s: 0 < s <= 1), "causalvae with --latent-scm "
+                              "equations: p(z|u) = N(u, s^2 I) (1: the paper's)", applies=_CAUSAL)
+    decoder: str = option("joint", None, "causalvae: one decoder reads all latents (joint), or one per concept block "
+                          "with their logits averaged (per_concept, as the authors' code), or the shadow's rows from "
+                          "its own blocks (shadow_rows)", choices=("joint", "per_concept", "shadow_rows"),
+                          applies=_CAUSAL)
+    prune: float = option(0.0, v.fraction, "causalvae: after the last step, drop each edge whose removal raises the "
+                          "label loss l_u by less than this fraction of it (0: keep every edge; the course's, not the "
+                          "paper's)", applies=_CAUSAL)
     # the objective and its hyper-parameters
-    objective: str = "elbo"
-    beta: float = 4.0  # beta / beta_norm: the KL weight; constrained: the initial multiplier
-    kl_warmup: int = 0  # beta: steps over which the KL weight ramps 0 -> beta
-    gamma: float = 1000.0  # capacity: weight of |KL - C|
-    c_max: float = 25.0  # capacity: final capacity C (nats)
-    c_steps: int = 100_000  # capacity: steps to raise C from 0
-    c_start_step: int = 0  # capacity: step at which C starts rising
-    epsilon: float = 25.0  # constrained: KL budget (nats)
-    lr_dual: float = 0.01  # constrained: dual-ascent step size
-    warmup_epochs: float = 200.0  # ladder: epochs of KL warm-up
-    lu_weight: float = 1.0  # causal: weight of l_u (Eq. 38; the paper's beta in Eq. 41)
-    lm_weight: float = 1.0  # causal: weight of l_m (Eq. 39; the paper's gamma in Eq. 41)
-    label_fit: str = "tanh"  # causal: l_u's prediction of u from its parents ("tanh", Eq. 38, or "mask")
-    independence: float = 0.0  # causal: weight of the HSIC dependence of the label residuals
-    shadow_weight: float = 1.0  # causal, pendulum: weight of the shadow's rows in the fit term's log p(x|z) (course)
+    objective: str = option("elbo", None, "training objective", choices=OBJECTIVES)
+    beta: float = option(4.0, v.non_negative, "KL weight (beta); the initial multiplier for constrained",
+                         applies=dict(objective=("beta", "beta_norm", "constrained")))
+    kl_warmup: int = option(0, v.non_negative_int, "beta objective: steps over which the KL weight ramps 0 -> beta",
+                            applies=dict(objective=("beta", "beta_norm")))
+    gamma: float = option(1000.0, v.non_negative, "capacity objective: weight of |KL - C|",
+                          applies=dict(objective=("capacity",)))
+    c_max: float = option(25.0, v.non_negative, "capacity objective: final capacity C in nats",
+                          applies=dict(objective=("capacity",)))
+    c_steps: int = option(100_000, v.positive_int, "capacity objective: steps to raise C from 0",
+                          applies=dict(objective=("capacity",)))
+    c_start_step: int = option(0, v.non_negative_int, "capacity objective: step at which C starts rising",
+                               applies=dict(objective=("capacity",)))
+    epsilon: float = option(25.0, v.non_negative, "constrained objective: KL bound in nats",
+                            applies=dict(objective=("constrained",)))
+    lr_dual: float = option(0.01, v.non_negative, "constrained objective: dual-ascent step size",
+                            applies=dict(objective=("constrained",)))
+    warmup_epochs: float = option(200.0, v.non_negative, "ladder objective: epochs of KL warm-up (N_t)",
+                                  applies=dict(objective=("ladder",)))
+    lu_weight: float = option(1.0, v.non_negative, "causalvae: weight of l_u (Eq. 38; the paper's beta in Eq. 41)",
+                              applies=dict(objective=("causal",)))
+    lm_weight: float = option(1.0, v.non_negative, "causalvae: weight of l_m (Eq. 39; the paper's gamma in Eq. 41)",
+                              applies=dict(objective=("causal",)))
+    label_fit: str = option("tanh", None, "causalvae: l_u's prediction of u from its parents: sigma(A^T u) (Eq. 38, "
+                            "the paper) or the mask layer's equations on the labels", choices=("tanh", "mask"),
+                            applies=dict(objective=("causal",)))
+    independence: float = option(0.0, v.non_negative, "causalvae: weight of the HSIC dependence of the label "
+                                 "residuals (0: the paper's loss)", applies=dict(objective=("causal",)))
+    shadow_weight: float = option(1.0, v.non_negative, "causalvae, pendulum: weight of the shadow's rows in the "
+                                  "loss's log p(x|z) (1: none)",
+                                  applies=dict(model=("causalvae",), objective=("causal",), dataset=("pendulum",)))
     # the data view
-    dataset: str = "dsprites"  # dsprites, mnist, digits, pendulum
-    image_size: int = 64  # side the model sees (dSprites: Pooled(DSprites(), side); the pendulum: rendered so)
-    shadow_noise: float = 0.0  # pendulum: the shadow's own exogenous noise (scene units)
+    dataset: str = option("dsprites", None, "data set", choices=DATASETS)
+    image_size: int = option(64, v.image_side, "side of the images the model sees (dSprites 32: "
+                             "Pooled(DSprites(), side=32); the pendulum: rendered so)",
+                             applies=dict(dataset=("dsprites", "pendulum")))
+    shadow_noise: float = option(0.0, v.non_negative, "pendulum: standard deviation of the shadow's own noise, in "
+                                 "scene units (0: the paper's scene, where the shadow is a function of the angles)",
+                                 applies=dict(dataset=("pendulum",)))
     # the optimisation
-    steps: int = 10_000
-    batch_size: int = 64
-    lr: float = 1e-3
-    seed: int = 0
-    clip_grad_norm: float | None = None
+    steps: int = option(10_000, v.steps, "total optimiser steps")
+    batch_size: int = option(64, v.batch_size, "examples per step")
+    lr: float = option(1e-3, v.learning_rate, "Adam's learning rate")
+    seed: int = option(0, v.seed, "seeds torch and the batches")
+    clip_grad_norm: float | None = option(None, v.positive.or_none(), "clip the gradient norm")
 
     def __post_init__(self):
         who = "" if self.name == "custom" else f"recipe {self.name}: "
-        for name, allowed in (("model", MODELS), ("objective", OBJECTIVES), ("dataset", DATASETS)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{who}unknown {name} {getattr(self, name)!r}: expected one of {allowed}")
-        for name in ("steps", "batch_size", "image_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{who}{name} must be a positive int, got {value!r}")
-        if self.latent_scm not in ("linear", "equations"):
-            raise ValueError(f"{who}unknown latent_scm {self.latent_scm!r}: expected 'linear' or 'equations'")
-        if self.shadow_weight != 1.0 and (self.model != "causalvae" or self.dataset != "pendulum"):
-            raise ValueError(f"{who}shadow_weight applies to model 'causalvae' on dataset 'pendulum' only, got model "
-                             f"{self.model!r} on {self.dataset!r}")
-        if isinstance(self.prune, bool) or not isinstance(self.prune, (int, float)) or not 0 <= self.prune < 1:
-            raise ValueError(f"{who}prune must be a fraction of l_u in [0, 1), got {self.prune!r}")
-        if self.prune and self.model != "causalvae":
-            raise ValueError(f"{who}prune applies to model 'causalvae' (it prunes the learned graph), got model "
-                             f"{self.model!r}")
-        if self.shadow_noise and self.dataset != "pendulum":
-            raise ValueError(f"{who}shadow_noise applies to dataset 'pendulum' only, got dataset {self.dataset!r}")
-        if self.model in CAUSAL_MODELS:
+        for f in fields(self):
+            if f.metadata.get("kind") is not None:
+                object.__setattr__(self, f.name, f.metadata["kind"].check(who + f.name, getattr(self, f.name)))
+        if MODELS[self.model].takes_labels:
             if self.dataset != "pendulum":
                 raise ValueError(f"{who}model {self.model!r} needs labelled data: use dataset 'pendulum'")
             if self.objective == "elbo":  # a label-conditioned model's ELBO is Eq. (41) (causalvae) or the CVAE's
                 object.__setattr__(self, "objective", "causal" if self.model == "causalvae" else "cvae")
-        for name in ("latent_sizes", "hidden_sizes"):
-            object.__setattr__(self, name, tuple(int(n) for n in getattr(self, name)))
+        allowed = COMBINATIONS[self.model]
+        if self.objective not in allowed:
+            users = [m for m, names in COMBINATIONS.items() if self.objective in names]
+            raise ValueError(f"{who}model {self.model} cannot be trained with objective {self.objective}: model "
+                             f"{self.model} takes objective {' | '.join(allowed)}"
+                             + (f"; objective {self.objective} goes with model {' | '.join(users)}" if users else ""))
+        self.check_applies([f.name for f in fields(self) if getattr(self, f.name) != f.default])
+        if self.model == "lvae" and self.batch_norm and self.batch_size < 2:
+            raise ValueError(f"{who}model lvae normalises each batch (batch norm): it needs batch_size >= 2, got "
+                             f"{self.batch_size} (or batch_norm=False, --no-batch-norm)")
+
+    def check_applies(self, names: Sequence[str]) -> None:
+        """Refuse the fields ``names`` that do not apply to this recipe's model, objective or data set: the rule of
+        :func:`option`'s ``applies``, for changed values (here) and for every flag given (the command line)."""
+        who = "" if self.name == "custom" else f"recipe {self.name}: "
+        for f in fields(self):
+            for on, allowed in f.metadata.get("applies", {}).items() if f.name in names else ():
+                if getattr(self, on) not in allowed:
+                    raise ValueError(f"{who}{f.name} ({flag_of(f)}) applies to {on} {' | '.join(allowed)} only, "
+                                     f"not to {on} {getattr(self, on)}: leave it out (it would change nothing)")
 
     def arguments(self) -> dict:
         """The fields as a plain dict (tuples as lists): what a checkpoint stores as its ``arguments``."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def flag_of(f) -> str:
+    """The command-line flag of the Recipe field ``f`` (``latent_dim``: ``--latent-dim``)."""
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
 FIELDS = tuple(f.name for f in fields(Recipe))
@@ -162,19 +240,22 @@ def get(name: str) -> Recipe:
 
 
 # ---- building a run ------------------------------------------------------------------------------------------
-def make_data(recipe: Recipe, device: str | torch.device = "cpu") -> TrainingData:
+def make_data(recipe: Recipe, device: torch.device) -> TrainingData:
     """The recipe's data view on ``device`` (batches, evaluation batch, image shape, the view itself)."""
-    return make_dataset(recipe.dataset, default_device(device), image_shape=(1, recipe.image_size, recipe.image_size),
+    return make_dataset(recipe.dataset, device, image_shape=(1, recipe.image_size, recipe.image_size),
                         shadow_noise=recipe.shadow_noise)
 
 
-def make_model(recipe: Recipe, image_shape: tuple[int, int, int]) -> torch.nn.Module:
-    """The recipe's model for images of ``image_shape`` (C, H, W) (``make_data(recipe).image_shape``)."""
-    from vaecourse.models import VAE, CausalVAE, ConditionalVAE, LadderVAE
+def make_model(recipe: Recipe, data: TrainingData) -> torch.nn.Module:
+    """The recipe's model for the images of ``data`` (``make_data(recipe, device)``); the scene's layout, where
+    the model needs it (``decoder="shadow_rows"``), comes from the data set (``Pendulum.shadow_band``)."""
+    image_shape = tuple(data.image_shape)
     if recipe.model == "causalvae":
+        band = dict(zip(("band_rows", "band_owners"), data.dataset.shadow_band())) \
+            if recipe.decoder == "shadow_rows" else {}
         return CausalVAE(concept_dim=recipe.concept_dim, encoder=recipe.encoder, image_shape=image_shape,
                          a_init=recipe.a_init, graph_from=recipe.graph_from, latent_scm=recipe.latent_scm,
-                         prior_std=recipe.prior_std, decoder=recipe.decoder)
+                         prior_std=recipe.prior_std, decoder=recipe.decoder, **band)
     if recipe.model == "cvae":
         return ConditionalVAE(concept_dim=recipe.concept_dim, encoder=recipe.encoder, image_shape=image_shape)
     if recipe.model == "lvae":
@@ -184,8 +265,9 @@ def make_model(recipe: Recipe, image_shape: tuple[int, int, int]) -> torch.nn.Mo
                logvar_bias=recipe.logvar_bias)
 
 
-def make_objective(recipe: Recipe, model: torch.nn.Module, steps_per_epoch: int | None = None):
-    """The recipe's objective for ``model``; ``steps_per_epoch`` (finite data sets) times the ladder's warm-up.
+def make_objective(recipe: Recipe, model: torch.nn.Module, data: TrainingData, steps_per_epoch: int | None = None):
+    """The recipe's objective for ``model`` trained on ``data``; ``steps_per_epoch`` (finite data sets) times the
+    ladder's warm-up.
 
     ``beta_norm`` reads ``beta`` as Higgins et al.'s normalised beta_norm = beta M / N [higgins2017, Sec. 3] with
     M = the model's latent dimensions and N = its input size C * H * W (colour channels included).
@@ -208,23 +290,22 @@ def make_objective(recipe: Recipe, model: torch.nn.Module, steps_per_epoch: int 
         return partial(o.ladder_elbo, warmup_epochs=recipe.warmup_epochs, steps_per_epoch=steps_per_epoch)
     if name == "causal":
         return o.CausalObjective(lu_weight=recipe.lu_weight, lm_weight=recipe.lm_weight, label_fit=recipe.label_fit,
-                                 independence=recipe.independence, pixel_weights=_pixel_weights(recipe))
+                                 independence=recipe.independence, pixel_weights=_pixel_weights(recipe, data))
     return o.conditional_vae_loss  # "cvae"
 
 
-def _pixel_weights(recipe: Recipe) -> torch.Tensor | None:
-    """The fit term's per-pixel weights (H, 1): the shadow's rows weighted ``shadow_weight``, the rest 1."""
+def _pixel_weights(recipe: Recipe, data: TrainingData) -> torch.Tensor | None:
+    """The fit term's per-pixel weights (H, 1): the shadow's rows (the data set's) weighted ``shadow_weight``."""
     if recipe.shadow_weight == 1.0:
         return None
-    from vaecourse.data.pendulum import Pendulum
-    rows = Pendulum(size=recipe.image_size).shadow_rows()[:, None].float()  # (H, 1)
+    rows = torch.zeros(recipe.image_size, 1)
+    rows[data.dataset.shadow_band()[0]] = 1.0
     return 1 + (recipe.shadow_weight - 1) * rows
 
 
 def make_optimizer(recipe: Recipe, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """Adam at ``recipe.lr``; chapter 5's models through ``parameter_groups`` (A learns faster)."""
-    params = model.parameter_groups(recipe.lr) if recipe.model in CAUSAL_MODELS else model.parameters()
-    return torch.optim.Adam(params, lr=recipe.lr)
+    """Adam at ``recipe.lr`` over the model's parameter groups (CausalVAE's A learns faster)."""
+    return torch.optim.Adam(model.parameter_groups(recipe.lr), lr=recipe.lr)
 
 
 def make_generator(recipe: Recipe, device: torch.device) -> torch.Generator:
@@ -232,12 +313,97 @@ def make_generator(recipe: Recipe, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(recipe.seed)
 
 
+class EpochStart:
+    """A ``fit`` callback that remembers the generator's state at the start of the current epoch.
+
+    Epoch-shuffled data (MNIST, digits) draws an epoch's order once, at the epoch's first batch: restoring the
+    generator mid-epoch would draw a new order. A checkpoint keeps this state, so a resumed run starts the epoch
+    again from it and skips the batches already trained on (:meth:`Run.batches`).
+    """
+
+    def __init__(self, generator: torch.Generator, steps_per_epoch: int | None):
+        self.generator, self.per_epoch = generator, steps_per_epoch
+        self.state = generator.get_state()
+
+    def __call__(self, step: int, *_) -> None:
+        if self.per_epoch and (step + 1) % self.per_epoch == 0:  # the next batch starts an epoch: its order is drawn then
+            self.state = self.generator.get_state()
+
+
+@dataclass
+class Run:
+    """One training run, built from its recipe once (:func:`build`): the data view, the batches' generator, the
+    model, objective and optimiser, on one device. :func:`train` trains it; :meth:`state` is what a checkpoint
+    keeps to continue it exactly, :meth:`load_state` puts that back."""
+
+    recipe: Recipe
+    device: torch.device
+    data: TrainingData
+    generator: torch.Generator
+    model: torch.nn.Module
+    objective: Callable
+    optimizer: torch.optim.Optimizer
+    steps_per_epoch: int | None  # finite data sets (epoch-shuffled): batches per epoch
+    epoch_start: EpochStart
+    pruned: dict | None = None  # after the last step with ``recipe.prune``: the rise in l_u without each edge
+
+    def batches(self, start: int = 0) -> Iterator:
+        """Batches for steps ``start .. recipe.steps - 1``, identical to those of an uninterrupted run (rendered
+        data draws each batch from the generator alone; epoch-shuffled data restarts the epoch and skips)."""
+        recipe, per_epoch = self.recipe, self.steps_per_epoch
+        if not per_epoch or start == 0 or self.epoch_start.state is None:  # (None: a checkpoint from before epochs
+            self.epoch_start.state = self.generator.get_state()            # were kept: the generator's state is all)
+            return self.data.batches(recipe.batch_size, recipe.steps - start, self.generator)
+        epoch_begin = start // per_epoch * per_epoch
+        self.generator.set_state(self.epoch_start.state)
+        stream = self.data.batches(recipe.batch_size, recipe.steps - epoch_begin, self.generator)
+        for _ in range(start - epoch_begin):  # the epoch's batches already trained on: drawn again, not used
+            next(stream)
+        return stream
+
+    def state(self) -> dict:
+        """The training state a checkpoint keeps beside the model to continue this run exactly."""
+        objective_state = self.objective.state_dict() if hasattr(self.objective, "state_dict") else {}
+        return dict(optimizer=self.optimizer.state_dict(), generator_state=self.generator.get_state(),
+                    epoch_generator_state=self.epoch_start.state, torch_rng_state=torch.get_rng_state(),
+                    objective_state=objective_state)
+
+    def load_state(self, model_state: dict, state: dict) -> None:
+        """Put back the weights and the training state of :meth:`state` (a checkpoint's ``extra``)."""
+        self.model.load_state_dict(model_state)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator_state"])
+        self.epoch_start.state = state.get("epoch_generator_state")
+        torch.set_rng_state(state["torch_rng_state"])
+        if hasattr(self.objective, "load_state_dict"):
+            self.objective.load_state_dict(state["objective_state"])
+
+
+def build(recipe: Recipe, *, device: str | torch.device = "auto", steps: int | None = None) -> Run:
+    """The run of ``recipe`` (``steps`` overrides its steps) on ``device`` ("auto": cuda, then mps, then cpu),
+    resolved here once. The command line's seeding: the batches' generator seeded, ``torch`` seeded, the model
+    built, so a notebook that builds ``RECIPES["ch2-beta4"]`` on a CPU gets the shipped model's numbers."""
+    recipe = replace(recipe, steps=steps) if steps is not None else recipe
+    device = default_device(device)
+    data = make_data(recipe, device)
+    if data.examples is not None and recipe.batch_size > data.examples:
+        raise ValueError(f"batch_size {recipe.batch_size} is larger than the {recipe.dataset} training set "
+                         f"({data.examples:,} images): an epoch would hold no batch")
+    generator = make_generator(recipe, device)
+    torch.manual_seed(recipe.seed)
+    model = make_model(recipe, data).to(device)
+    per_epoch = max(1, data.examples // recipe.batch_size) if data.examples else None
+    objective = make_objective(recipe, model, data, per_epoch)
+    return Run(recipe, device, data, generator, model, objective, make_optimizer(recipe, model), per_epoch,
+               EpochStart(generator, per_epoch))
+
+
 def finish(recipe: Recipe, model: torch.nn.Module, dataset) -> dict | None:
     """What a run does after its last step: with ``recipe.prune``, drop the learned graph's edges that the label
-    equations do not need (``CausalVAE.prune_graph`` on the labels of ``dataset``'s training split, the pendulum
-    the run trained on, their shadow noise drawn with the recipe's seed). Returns the tested edges' rises in l_u,
-    or None."""
-    from vaecourse.metrics.mic import split_concepts
+    equations do not need (``CausalVAE.prune_graph`` on the labels of ``dataset``'s training split, their shadow
+    noise drawn with the recipe's seed). Returns the tested edges' rises in l_u, or None. (:func:`train` calls it;
+    a benchmark may call it on a copy of a model mid-run, to score it as the run would end there.)"""
+    from vaecourse.data.pendulum import split_concepts
     if not recipe.prune:
         return None
     generator = torch.Generator(device=dataset.device).manual_seed(recipe.seed)
@@ -245,28 +411,27 @@ def finish(recipe: Recipe, model: torch.nn.Module, dataset) -> dict | None:
     return model.prune_graph(labels, tolerance=recipe.prune)
 
 
-def train(recipe: Recipe, *, device: str | torch.device = "auto", steps: int | None = None, progress: bool = True,
+def train(run: Run, *, start_step: int = 0, history=None, callbacks: Sequence[Callable] = (), progress: bool = True,
           desc: str | None = None):
-    """Train ``recipe`` from scratch (``steps`` overrides its steps) -> ``(model in eval mode, History)``.
+    """Train ``run`` from ``start_step`` to its recipe's last step -> the History (``history`` continued).
 
-    The command line's seeding, step for step: the data's generator seeded, ``torch`` seeded, the model built.
+    After the last step the run does what its recipe asks at the end (:func:`finish`: the prune, whose rises in
+    l_u are kept in ``run.pruned``); a callback that stops training early (Ctrl-C on the command line) skips it.
+    The model is left in eval mode.
     """
     from vaecourse.train import fit
 
-    recipe = replace(recipe, steps=steps) if steps is not None else recipe
-    device = default_device(device)
-    data = make_data(recipe, device)
-    generator = make_generator(recipe, device)
-    torch.manual_seed(recipe.seed)
-    model = make_model(recipe, data.image_shape).to(device)
-    per_epoch = max(1, data.examples // recipe.batch_size) if data.examples else None
-    objective = make_objective(recipe, model, per_epoch)
-    history = fit(model, objective, data.batches(recipe.batch_size, recipe.steps, generator), steps=recipe.steps,
-                  optimizer=make_optimizer(recipe, model), device=device, seed=None,
-                  clip_grad_norm=recipe.clip_grad_norm, progress=progress, desc=desc or recipe.name)
-    finish(recipe, model, data.dataset)
-    return model.eval(), history
+    recipe = run.recipe
+    history = fit(run.model, run.objective, run.batches(start_step), steps=recipe.steps - start_step,
+                  optimizer=run.optimizer, device=run.device, seed=None, clip_grad_norm=recipe.clip_grad_norm,
+                  callbacks=[run.epoch_start, *callbacks], progress=progress, desc=desc or recipe.name,
+                  start_step=start_step, history=history)
+    if history.steps and history.steps[-1] == recipe.steps - 1:
+        run.pruned = finish(recipe, run.model, run.data.dataset)
+    run.model.eval()
+    return history
 
 
-__all__ = ["CAUSAL_MODELS", "FIELDS", "MODELS", "OBJECTIVES", "RECIPES", "Recipe", "finish", "get", "make_data",
-           "make_generator", "make_model", "make_objective", "make_optimizer", "train"]
+__all__ = ["COMBINATIONS", "EpochStart", "FIELDS", "MODELS", "OBJECTIVES", "RECIPES", "Recipe", "Run", "build",
+           "finish", "flag_of", "get", "make_data", "make_generator", "make_model", "make_objective", "make_optimizer",
+           "option", "train"]

@@ -1,23 +1,25 @@
 """fit(): the one training loop of the course (chapter 1 writes it by hand once; later chapters call this).
 
-It knows a model and an objective only by their call signatures:
-    output = model(x);  terms = objective(output, x[, step=..., epoch=...]);  terms.loss.backward()
+It knows a model and an objective only by what they declare:
+    output = model(x)  (model(x, u) when ``model.takes_labels``);
+    terms = objective(output, x[, step=..., epoch=...])  (what ``@schedule(...)`` says it reads);  terms.loss.backward()
 Everything else (live plots, checkpoints, schedules read from the step) hangs on callbacks
 ``callback(step, model, terms)``.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.data.epochs import shuffled_epochs
 from vaecourse.runtime import default_device
 
@@ -133,22 +135,11 @@ def _labels(batch, device) -> Tensor:
     raise ValueError("this model takes labels (model(x, u)): give fit batches of (images, labels) or dicts with 'u'")
 
 
-def _takes_labels(model: torch.nn.Module) -> bool:
-    """True when ``model.forward`` has a ``u`` parameter (label-conditioned models: CausalVAE, ConditionalVAE)."""
-    try:
-        return "u" in inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _accepted_keywords(objective: Callable) -> set[str]:
-    try:
-        params = inspect.signature(objective).parameters.values()
-    except (TypeError, ValueError):
-        return set()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return {"step", "epoch"}
-    return {p.name for p in params} & {"step", "epoch"}
+def _schedule(objective: Callable) -> tuple[str, ...]:
+    """What of the schedule ``objective`` declares it reads (``@schedule("step")``, seen through partials)."""
+    while isinstance(objective, partial):
+        objective = objective.func
+    return tuple(getattr(objective, "schedule", ()))
 
 
 def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None = None, epochs: float | None = None,
@@ -170,16 +161,23 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
                how often non-finite values are looked for.
     start_step, history  continue a run (resume) with its step counter and history.
 
-    A model whose ``forward`` takes labels ``u`` (CausalVAE) is called as ``model(x, u)`` with the second entry
-    of each (images, labels) batch.
+    A model with ``takes_labels`` (CausalVAE) is called as ``model(x, u)`` with the second entry of each
+    (images, labels) batch; an objective gets the step and epoch it declares (``@schedule("step")``).
 
     A NaN or infinite loss or term stops training with a FloatingPointError naming the step and term. A callback
     that raises :class:`StopTraining` ends training after its step (Ctrl-C in the command line).
     """
     if (steps is None) == (epochs is None):
         raise ValueError("fit needs exactly one of steps=... or epochs=...")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = values.batch_size.check("fit's batch_size", batch_size)  # the checks Recipe and the CLI apply
+    clip_grad_norm = values.positive.or_none().check("fit's clip_grad_norm", clip_grad_norm)
+    start_step = values.non_negative_int.check("fit's start_step", start_step)
+    if optimizer is None:
+        lr = values.learning_rate.check("fit's lr", lr)
+    if log_every is not None:
+        log_every = values.positive_int.check("fit's log_every", log_every)
+    if epochs is not None:
+        epochs = values.non_negative.check("fit's epochs", epochs)
     dev = default_device(device)
     model.to(dev)
     if seed is not None:
@@ -190,12 +188,11 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
         if per_epoch is None:
             raise ValueError("epochs=... needs data whose length is known (a tensor or a DataLoader); pass steps=...")
         steps = int(math.ceil(epochs * per_epoch))
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
+    steps = values.non_negative_int.check("fit's steps", steps)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     log_every = log_every or (1 if dev.type == "cpu" else 10)
-    keywords = _accepted_keywords(objective)
-    labelled = _takes_labels(model)
+    keywords = _schedule(objective)
+    labelled = getattr(model, "takes_labels", False)
     history = history if history is not None else History()
 
     bar = None

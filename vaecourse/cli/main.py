@@ -64,10 +64,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from vaecourse.objectives import elbo, importance_weighted_bound
     from vaecourse.runtime import default_device
 
-    device = "cpu" if args.device == "auto" else default_device(args.device)  # an unknown device is named as such
+    device = default_device(args.device)  # "auto": cuda, then mps, then cpu, as train resolves it
     saved = checkpoints.read(args.checkpoint, map_location=device)
     model = saved.model.eval()  # batch norm (chapter 4) scores with its running statistics
-    if hasattr(model, "concept_latents"):  # chapter 5: label-conditioned models are scored on labelled pendulum images
+    if model.takes_labels:  # chapter 5: label-conditioned models are scored on labelled pendulum images
         return _evaluate_causal(model, args, saved.extra)
     trained_on = saved.extra.get("dataset")
     name = args.dataset or trained_on or "dsprites"  # by default, the data the model was trained on
@@ -163,7 +163,6 @@ def build_parser() -> argparse.ArgumentParser:
     train = verbs.add_parser("train", help="train a model (progress bar, periodic checkpoints, resume, CSV/JSON log)")
     add_train_arguments(train)
     train.set_defaults(func=_train)
-    checks.constrain(train, checks.TRAIN_TYPES)
 
     show = verbs.add_parser("show", help="write a latent-traversal PNG for a checkpoint")
     show.add_argument("checkpoint")

@@ -7,9 +7,9 @@ training run's ``--out`` is known to be writable before the first step, and Ctrl
   never silently (:func:`check_train_out`).
 - ``show`` never writes its PNG over the checkpoint it reads; ``site`` never writes into its own sources
   (:func:`refuse_overwriting_input`, :func:`check_site_out`).
-- :class:`Interruption`: during training, SIGINT (Ctrl-C) asks the loop to stop after the step in progress;
-  the ``train`` verb then saves that step and exits with status 130 (128 + SIGINT). A second Ctrl-C stops at
-  once, keeping the last periodic checkpoint.
+- :class:`Interruption`: during training, SIGINT (Ctrl-C), SIGTERM and SIGHUP ask the loop to stop after the step
+  in progress; the ``train`` verb then saves that step and exits with status 128 + the signal (130 for Ctrl-C). A
+  second signal stops at once, keeping the last periodic checkpoint.
 """
 
 from __future__ import annotations
@@ -129,19 +129,32 @@ def check_site_out(out: Path, root: Path) -> None:
 
 
 class Interruption:
-    """``with Interruption() as stop:`` turns the first SIGINT into ``stop.requested = True``; ``stop`` is also a
-    ``fit`` callback that then ends training after the step in progress (:class:`vaecourse.train.StopTraining`).
-    A second SIGINT raises KeyboardInterrupt as usual."""
+    """``with Interruption() as stop:`` turns the first SIGINT (Ctrl-C), SIGTERM (a batch scheduler's time limit,
+    ``kill``) or SIGHUP (a closed terminal or laptop lid) into ``stop.requested = True``; ``stop`` is also a ``fit``
+    callback that then ends training after the step in progress (:class:`vaecourse.train.StopTraining`), and the
+    ``train`` verb saves that step. A second signal raises KeyboardInterrupt (the last periodic checkpoint stays)."""
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
     def __init__(self):
         self.requested = False
+        self.signum: int | None = None  # which signal asked
         self.last_step: int | None = None  # the last step that finished in this run
-        self._previous = None
+        self._previous: dict[int, object] = {}
 
     def _handle(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
+        self.requested, self.signum = True, signum
+
+    @property
+    def status(self) -> int:
+        """The exit status: 128 + the signal's number, what shells report for a program stopped by it (130: SIGINT)."""
+        return 128 + (self.signum or signal.SIGINT)
+
+    @property
+    def name(self) -> str:
+        return "Ctrl-C" if self.signum in (None, signal.SIGINT) else signal.Signals(self.signum).name
 
     def __call__(self, step: int, *_) -> None:
         from vaecourse.train import StopTraining
@@ -150,27 +163,30 @@ class Interruption:
             raise StopTraining
 
     def __enter__(self) -> "Interruption":
-        try:
-            if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # nohup, `cmd &`: SIGINT stays ignored
-                self._previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread (a notebook's worker): Ctrl-C keeps its usual meaning
-            self._previous = None
+        for signum in self.SIGNALS:
+            try:
+                if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup, `cmd &`: an ignored signal stays ignored
+                    self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not the main thread (a notebook's worker): the signals keep their usual meaning
+                pass
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
 
     def report(self, out: Path, save, total: int, argv: list[str]) -> int:
-        """After an interrupted ``fit``: save the last finished step, say where and how to resume, return 130."""
+        """After an interrupted ``fit``: save the last finished step, say where and how to resume, return the status."""
+        how = "" if self.name == "Ctrl-C" else f" ({self.name})"
         if self.last_step is None:
-            print(f"interrupted before the first step: {out} {'is unchanged' if out.exists() else 'was not written'}",
-                  file=sys.stderr)
-            return INTERRUPTED
+            _say(f"interrupted{how} before the first step: {out} "
+                 f"{'is unchanged' if out.exists() else 'was not written'}")
+            return self.status
         save(self.last_step)
-        print(f"interrupted: saved step {self.last_step + 1} of {total} to {out}; continue with: "
-              f"{resume_command(argv)}", file=sys.stderr)
-        return INTERRUPTED
+        _say(f"interrupted{how}: saved step {self.last_step + 1} of {total} to {out}; continue with: "
+             f"{resume_command(argv)}")
+        return self.status
 
     @staticmethod
     def kept(out: Path) -> str:
@@ -183,6 +199,14 @@ class Interruption:
         except (ValueError, KeyError, TypeError):
             return f"{out} was left as it was."
         return f"{out} holds the last checkpoint written ({step + 1} steps)."
+
+
+def _say(line: str) -> None:
+    """One line on stderr, if there still is one (after SIGHUP the terminal may be gone: the file is what counts)."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        pass
 
 
 def resume_command(argv: list[str]) -> str:

@@ -1,28 +1,57 @@
-"""``train --resume``: what a checkpoint must hold to be continued, and a batch stream that continues exactly.
+"""``train --resume``: what a checkpoint must hold to be continued, and the run it continues.
 
-A resumed run draws the same batches as an uninterrupted one. For rendered data (dSprites, the pendulum) every
-batch is drawn from the generator alone, so its saved state is enough. Epoch-shuffled data (MNIST, digits)
-draws an epoch's order once, at the epoch's first batch: restoring the generator mid-epoch would draw a new
-order. So the checkpoint also keeps the generator's state at the start of the current epoch
-(``epoch_generator_state``, kept up to date by :class:`EpochStart`), and :func:`resumed_batches` restores it,
-starts the epoch again and skips the batches already trained on.
+A resumed run is the run the checkpoint stored: its recipe's fields come from the checkpoint's ``arguments``, and
+a flag that would change one of them is refused (the checkpoint would record the new value as if it had been one
+run, and Adam would even keep the old learning rate); only ``--steps`` may change, to train further. The batches
+continue exactly (:meth:`vaecourse.recipes.Run.batches`).
 """
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from pathlib import Path
 
+from vaecourse import recipes
+
 TRAINING_STATE = ("step", "optimizer", "generator_state", "torch_rng_state", "history")
+MAY_CHANGE = ("steps",)  # what a resumed run may be given anew
+
+
+def stored_recipe(saved, out: Path, args) -> recipes.Recipe:
+    """The recipe of the run saved in ``saved`` (read from ``out``), with ``--steps`` if given; a given flag that
+    differs from the stored run, or a ``--recipe`` other than its own, is refused, naming each."""
+    missing = [key for key in TRAINING_STATE + ("arguments",) if key not in saved.extra]
+    if missing:
+        raise ValueError(f"cannot resume {out}: it holds a {saved.model_class} without training state (no "
+                         f"{', '.join(missing)}), e.g. a published or hand-saved model; load it with "
+                         "checkpoints.load, or train a new run with another --out")
+    stored = dict(saved.extra["arguments"])
+    if "no_batch_norm" in stored:  # the flag's old destination
+        stored.setdefault("batch_norm", not stored.pop("no_batch_norm"))
+    name = str(saved.extra.get("recipe", "custom"))
+    try:
+        recipe = recipes.Recipe(**{k: stored[k] for k in recipes.FIELDS if k in stored and k != "name"},
+                                name="custom")
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"cannot resume {out}: the run it stores is not one this version can rebuild ({err})") \
+            from None
+    recipe = replace(recipe, name=name)
+    given = {k: v for k, v in vars(args).items() if k in recipes.FIELDS}
+    changed = [f"{recipes.flag_of(f)} {given[f.name]} (the run has {getattr(recipe, f.name)})"
+               for f in fields(recipe) if f.name in given and f.name not in MAY_CHANGE
+               and f.metadata["kind"].check(f.name, given[f.name]) != getattr(recipe, f.name)]
+    if args.recipe and args.recipe != name.split(" + ")[0]:
+        changed.insert(0, f"--recipe {args.recipe} (the run is {name})")
+    if changed:
+        raise ValueError(f"cannot resume {out} with other settings: {'; '.join(changed)}. A resumed run continues "
+                         "the run it saved (only --steps may change); to train with other settings, start a new run "
+                         "with another --out (or --overwrite)")
+    return replace(recipe, steps=given["steps"]) if "steps" in given else recipe
 
 
 def check_resumable(saved, out: Path, recipe) -> bool:
     """Refuse a checkpoint that this run (a :class:`vaecourse.recipes.Recipe`) cannot continue; return False when it
     already holds every step."""
-    missing = [key for key in TRAINING_STATE if key not in saved.extra]
-    if missing:
-        raise ValueError(f"cannot resume {out}: it holds a {saved.model_class} without training state (no "
-                         f"{', '.join(missing)}), e.g. a published or hand-saved model; load it with "
-                         "checkpoints.load, or train a new run with another --out")
     for key, flag in (("objective", "--objective"), ("dataset", "--dataset")):
         if key in saved.extra and saved.extra[key] != getattr(recipe, key):
             raise ValueError(f"cannot resume {out}: it was trained with {flag} {saved.extra[key]}, this command "
@@ -34,33 +63,4 @@ def check_resumable(saved, out: Path, recipe) -> bool:
     return recipe.steps > done
 
 
-class EpochStart:
-    """A ``fit`` callback that remembers the generator's state at the start of the current epoch."""
-
-    def __init__(self, generator, steps_per_epoch: int | None, state=None):
-        self.generator, self.per_epoch = generator, steps_per_epoch
-        self.state = generator.get_state() if state is None else state
-
-    def __call__(self, step: int, *_) -> None:
-        if self.per_epoch and (step + 1) % self.per_epoch == 0:  # the next batch starts an epoch: its order is drawn then
-            self.state = self.generator.get_state()
-
-
-def resumed_batches(data, recipe, steps_per_epoch: int | None, generator, start: int, extra: dict | None):
-    """Batches for steps ``start .. recipe.steps - 1``, identical to those of an uninterrupted run, and the
-    :class:`EpochStart` callback that keeps the next checkpoint's ``epoch_generator_state``."""
-    per_epoch = steps_per_epoch if data.examples else None
-    saved_epoch = (extra or {}).get("epoch_generator_state")
-    if not per_epoch or start == 0 or saved_epoch is None:  # per-batch draws (or a checkpoint from before epochs
-        marks = EpochStart(generator, per_epoch)          # were kept): the generator's state is the whole story
-        return data.batches(recipe.batch_size, recipe.steps - start, generator=generator), marks
-    epoch_begin = start // per_epoch * per_epoch
-    generator.set_state(saved_epoch)
-    marks = EpochStart(generator, per_epoch, state=saved_epoch)
-    stream = data.batches(recipe.batch_size, recipe.steps - epoch_begin, generator=generator)
-    for _ in range(start - epoch_begin):  # the epoch's batches already trained on: drawn again, not used
-        next(stream)
-    return stream, marks
-
-
-__all__ = ["EpochStart", "TRAINING_STATE", "check_resumable", "resumed_batches"]
+__all__ = ["MAY_CHANGE", "TRAINING_STATE", "check_resumable", "stored_recipe"]

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from vaecourse.metrics.mic import mic_tic_summary, split_concepts
+from vaecourse.data.pendulum import split_concepts
+from vaecourse.metrics.mic import mic_tic_summary
 from vaecourse.scm import check_adjacency
 
 
@@ -177,7 +178,7 @@ def causal_model_report(model, dataset, *, n: int = 256, generator: torch.Genera
 
     check_label_fit(label_fit)
 
-    if not hasattr(model, "concept_latents"):
+    if not getattr(model, "takes_labels", False):
         raise ValueError(f"causal_model_report needs a CausalVAE or ConditionalVAE, got {type(model).__name__}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")

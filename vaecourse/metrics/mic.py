@@ -25,6 +25,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from vaecourse.data.pendulum import split_concepts
+
 ALPHA, CLUMPS = 0.6, 15.0
 
 
@@ -159,17 +161,6 @@ def mic_tic_matrices(latents, concepts, alpha: float = ALPHA, c: float = CLUMPS)
     return mics, tics
 
 
-def split_concepts(dataset, split: str = "test", n: int | None = None, generator=None):
-    """The true concepts (n, K) of ``n`` images of ``split`` drawn without replacement (all of it, in order,
-    when ``n`` is None): the one draw the chapter 5 scores share, so equal generators pick equal images."""
-    import torch
-
-    indices = dataset.split_indices(split)
-    if n is not None:
-        indices = indices[torch.randperm(len(indices), generator=generator)[:n].to(indices.device)]
-    return dataset.concepts(dataset.factors_at(indices), generator)  # (the pendulum's shadow noise, if any)
-
-
 def mic_tic_summary(latents, concepts, alpha: float = ALPHA, c: float = CLUMPS) -> dict:
     """MIC and TIC of codes (n, D) against the true concepts (n, K) of the same n images, as [yang2021, Table 1]
     reports them: for each concept the best-matching latent dimension (highest MIC) is found; ``mic`` and ``tic``
@@ -191,7 +182,7 @@ def mic_tic_score(dataset, representation_fn: Callable, *, generator=None, split
     """MIC and TIC between a learned representation and the true concepts (:func:`mic_tic_summary`).
 
     ``representation_fn(images, labels) -> (n, D)`` (a model that ignores labels takes them and drops them).
-    ``n`` images of ``split`` (all of it by default, :func:`split_concepts`) are rendered ``batch_size`` at a time.
+    ``n`` images of ``split`` (all of it by default, :func:`vaecourse.data.pendulum.split_concepts`) are rendered ``batch_size`` at a time.
     """
     import torch
 
@@ -205,4 +196,4 @@ def mic_tic_score(dataset, representation_fn: Callable, *, generator=None, split
 
 
 __all__ = ["ALPHA", "CLUMPS", "characteristic_matrix", "equipartition", "grid_bound", "mic", "mic_tic",
-           "mic_tic_matrices", "mic_tic_score", "mic_tic_summary", "split_concepts"]
+           "mic_tic_matrices", "mic_tic_score", "mic_tic_summary"]

@@ -21,6 +21,12 @@ class CourseModel(nn.Module):
     """Base class: keeps the constructor's keyword arguments in ``hparams`` (plain Python values)."""
 
     hparams: dict[str, Any]
+    takes_labels = False  # True for the label-conditioned models (chapter 5), called as model(x, u)
+
+    def parameter_groups(self, lr: float) -> list[dict]:
+        """The optimiser's parameter groups at learning rate ``lr``: one group here; a model whose parts learn at
+        other rates (CausalVAE's A) says so by overriding this. ``torch.optim.Adam(model.parameter_groups(lr))``."""
+        return [{"params": list(self.parameters()), "lr": lr}]
 
     def _remember(self, **hparams: Any) -> None:
         self.hparams = {k: (list(v) if isinstance(v, tuple) else v) for k, v in hparams.items()}

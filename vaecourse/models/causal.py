@@ -47,13 +47,13 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
 from vaecourse.distributions import DiagonalGaussian, reparameterize
 from vaecourse.likelihoods import LikelihoodHead
 from vaecourse.models.base import CourseModel, register_model
+from vaecourse.models.causal_layers import ConceptDecoders, MaskLayer, ShadowRowsDecoder
 from vaecourse.nn import build_decoder, build_encoder, mlp
 
 GRAPH_SOURCES = ("all", "labels")  # which terms move A: the whole loss (the paper), or the label terms and H(A)
@@ -95,97 +95,6 @@ def gaussian_kl_to_label_prior(C: Tensor, mu: Tensor, logvar: Tensor, u: Tensor)
     return 0.5 * (trace + sq - n - logdet).sum(1)
 
 
-class ConceptDecoders(nn.Module):
-    """One decoder per concept block, their logits averaged: f(z~) = (1/n) sum_i f_i(z~_i)   [the authors' code]
-
-    The public CausalVAE code decodes the pendulum this way (``Decoder_DAG.decode_sep``: four networks, one per
-    concept's latents, outputs summed and divided by four). Block i's network sees block i only, so a part of the
-    image that depends on two concepts at once (the shadow, on both angles) cannot be drawn by one angle's network:
-    the blocks that can draw it alone are the shadow's own.
-    """
-
-    def __init__(self, n: int, k: int, architecture: str, image_shape: tuple[int, int, int]):
-        super().__init__()
-        self.n, self.k = n, k
-        self.parts = nn.ModuleList(build_decoder(architecture, image_shape, k) for _ in range(n))
-
-    def forward(self, z: Tensor) -> Tensor:
-        """z~ (B, n k), concept-major -> logits (B, C, H, W)."""
-        blocks = z.view(-1, self.n, self.k)
-        return torch.stack([part(blocks[:, i]) for i, part in enumerate(self.parts)]).mean(0)
-
-
-class ShadowRowsDecoder(nn.Module):
-    """The joint decoder, except on the rows the shadow can darken, whose logits are drawn from the shadow's own
-    blocks alone:  f(z~)[rows] = f_s(z~_length, z~_position),  f(z~)[other rows] = f(z~)   [the course's]
-
-    The pendulum's shadow lies on two ground rows that nothing else reaches (``Pendulum.shadow_rows``); the angles
-    reach them only through the shadow's latents (the label equations), so do(shadow position = c) has to move it.
-    """
-
-    def __init__(self, n: int, k: int, architecture: str, image_shape: tuple[int, int, int], rows: Tensor,
-                 owners: tuple[int, ...], hidden: int = 128):
-        super().__init__()
-        self.n, self.k, self.owners = n, k, tuple(owners)
-        self.full = build_decoder(architecture, image_shape, n * k)
-        self.register_buffer("rows", rows.bool().clone())
-        channels, _, width = image_shape
-        self.band_shape = (channels, int(rows.sum()), width)  # the logits f_s draws: (C, shadow rows, W)
-        self.band = mlp([len(owners) * k, hidden, hidden, math.prod(self.band_shape)])
-
-    def forward(self, z: Tensor) -> Tensor:
-        """z~ (B, n k), concept-major -> logits (B, C, H, W)."""
-        logits = self.full(z)
-        own = z.view(-1, self.n, self.k)[:, list(self.owners)].flatten(1)  # (B, |owners| k)
-        band = self.band(own).view(-1, *self.band_shape)
-        out = logits.clone()
-        out[:, :, self.rows] = band
-        return out
-
-
-class MaskLayer(nn.Module):
-    """g_i(A_i o z; eta_i): one small MLP per concept, reading only its parents' blocks.  [yang2021, Eq. 6]
-
-    The weights are normalised so that A alone sets how strongly g_i depends on z_j: each parent's first-layer
-    weights (k x hidden) and each child's output weights (hidden x k) have unit Frobenius norm, and ELU is
-    1-Lipschitz, so ||g_i(z) - g_i(z')|| <= sum_j |A[j, i]| ||z_j - z'_j||. Without this the MLP can undo any
-    scale of A (A[j, i] = 0.01 times a weight of 100), a cycle of tiny entries then carries full information
-    while H(A) ~ A^4 stays near zero, and neither H(A) = 0 nor the thresholded A describes what g reads.
-    """
-
-    def __init__(self, n: int, k: int, hidden: int = 32):
-        super().__init__()
-        self.n, self.k = n, k
-        self.w1 = nn.Parameter(torch.randn(n, n * k, hidden) / (n * k) ** 0.5)
-        self.b1 = nn.Parameter(torch.zeros(n, hidden))
-        self.w2 = nn.Parameter(torch.randn(n, hidden, k) / hidden ** 0.5)
-        self.b2 = nn.Parameter(torch.zeros(n, k))
-
-    def weights(self) -> tuple[Tensor, Tensor]:
-        """(w1, w2) normalised: w1 (n, n k, hidden) with unit norm per (child, parent block), w2 (n, hidden, k)
-        with unit norm per child."""
-        w1 = self.w1.view(self.n, self.n, self.k, -1)  # (n_child, n_parent, k, hidden)
-        w1 = w1 / w1.pow(2).sum((2, 3), keepdim=True).clamp_min(1e-12).sqrt()
-        w2 = self.w2 / self.w2.pow(2).sum((1, 2), keepdim=True).clamp_min(1e-12).sqrt()
-        return w1.reshape(self.n, self.n * self.k, -1), w2
-
-    def forward(self, z: Tensor, A: Tensor, frozen: bool = False) -> Tensor:
-        """z (B, n, k), A (n, n) -> g (B, n, k); g_i sees z_j scaled by A[j, i] (0: not a parent). ``frozen``:
-        the weights enter detached (gradients reach z and A's callers only)."""
-        w1, w2 = self.weights()
-        b1, b2 = self.b1, self.b2
-        if frozen:
-            w1, w2, b1, b2 = w1.detach(), w2.detach(), b1.detach(), b2.detach()
-        masked = z[:, None, :, :] * A.T[None, :, :, None]  # (B, n_child, n_parent, k)
-        h = F.elu(torch.einsum("bif,ifh->bih", masked.flatten(2), w1) + b1)  # (B, n, hidden)
-        return torch.einsum("bih,ihk->bik", h, w2) + b2
-
-    def predict_labels(self, u: Tensor, A: Tensor) -> Tensor:
-        """The same equations on the labels: each concept's label from its parents' labels, (B, n) -> (B, n).
-        Label u_j enters as the block u_j 1_k (the mean of p(z_j|u)); the prediction is the mean of g_i's block."""
-        return self(u[:, :, None].expand(-1, -1, self.k), A).mean(2)
-
-
 @register_model
 class CausalVAE(CourseModel):
     """CausalVAE with n concepts of k dimensions each, for images of ``image_shape`` (C, H, W).
@@ -197,11 +106,13 @@ class CausalVAE(CourseModel):
     """
 
     causal = True
+    takes_labels = True  # called as model(x, u): fit, the command line, the metrics and the tests read this
 
     def __init__(self, n_concepts: int = 4, concept_dim: int = 4, encoder: str = "conv64",
                  image_shape: tuple[int, int, int] = (3, 64, 64), likelihood: str = "bernoulli",
                  a_init: str = "zero", mask_hidden: int = 32, seed_a: int = 0, graph_from: str = "all",
-                 latent_scm: str = "linear", prior_std: float = 1.0, decoder: str = "joint"):
+                 latent_scm: str = "linear", prior_std: float = 1.0, decoder: str = "joint",
+                 band_rows: list[int] | None = None, band_owners: list[int] | None = None):
         super().__init__()
         for name, value in (("n_concepts", n_concepts), ("concept_dim", concept_dim), ("mask_hidden", mask_hidden)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -214,9 +125,10 @@ class CausalVAE(CourseModel):
             raise ValueError(f"latent_scm must be one of {LATENT_SCMS}, got {latent_scm!r}")
         if decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
-        if decoder == "shadow_rows" and n_concepts != 4:
-            raise ValueError("decoder='shadow_rows' draws the pendulum's shadow from its concepts 2 and 3 (length, "
-                             f"position): it needs the pendulum's 4 concepts, got n_concepts={n_concepts}")
+        if (decoder == "shadow_rows") != (band_rows is not None and band_owners is not None):
+            raise ValueError("decoder='shadow_rows' needs band_rows and band_owners (which image rows the owning "
+                             "concepts draw alone, e.g. Pendulum.shadow_band()), and only it takes them; got "
+                             f"decoder={decoder!r}, band_rows={band_rows!r}, band_owners={band_owners!r}")
         if isinstance(prior_std, bool) or not isinstance(prior_std, (int, float)) or not 0 < prior_std <= 1:
             raise ValueError(f"prior_std must be a number in (0, 1], got {prior_std!r}")
         if prior_std != 1.0 and latent_scm != "equations":
@@ -232,7 +144,9 @@ class CausalVAE(CourseModel):
                        **({} if graph_from == "all" else {"graph_from": graph_from}),  # old checkpoints stay equal
                        **({} if latent_scm == "linear" else {"latent_scm": latent_scm}),
                        **({} if prior_std == 1.0 else {"prior_std": float(prior_std)}),
-                       **({} if decoder == "joint" else {"decoder": decoder}))
+                       **({} if decoder == "joint" else {"decoder": decoder}),
+                       **({} if band_rows is None else {"band_rows": [int(r) for r in band_rows],
+                                                        "band_owners": [int(o) for o in band_owners]}))
         self.graph_from, self.latent_scm, self.prior_std = graph_from, latent_scm, float(prior_std)
         self.n, self.k = n_concepts, concept_dim
         self.latent_dim = n_concepts * concept_dim
@@ -245,9 +159,7 @@ class CausalVAE(CourseModel):
         elif decoder == "per_concept":
             self.decoder = ConceptDecoders(n_concepts, concept_dim, encoder, image_shape)
         else:
-            from vaecourse.data.pendulum import Pendulum
-            self.decoder = ShadowRowsDecoder(n_concepts, concept_dim, encoder, image_shape,
-                                             Pendulum(size=image_shape[-1]).shadow_rows().cpu(), owners=(2, 3))
+            self.decoder = ShadowRowsDecoder(n_concepts, concept_dim, encoder, image_shape, band_rows, band_owners)
         self.likelihood = LikelihoodHead(likelihood)
         A0 = torch.zeros(n_concepts, n_concepts)
         if a_init == "random":
@@ -472,5 +384,5 @@ class ConditionalVAE(CausalVAE):
                        image_shape=tuple(int(s) for s in image_shape), likelihood=likelihood)
 
 
-__all__ = ["DECODERS", "GRAPH_SOURCES", "LATENT_SCMS", "CausalVAE", "CausalVAEOutput", "ConceptDecoders",
+__all__ = ["DECODERS", "GRAPH_SOURCES", "LATENT_SCMS", "CausalVAE", "CausalVAEOutput", "ConceptDecoders", "ShadowRowsDecoder",
            "ConditionalVAE", "MaskLayer", "gaussian_kl_to_label_prior"]

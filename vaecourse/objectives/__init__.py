@@ -1,9 +1,10 @@
-"""Objectives: pure functions (output, x, **hyper) -> Terms, with the true ELBO always inside.
+"""Objectives: pure functions (output, x, **hyper) -> Terms, with the true ELBO always inside; one that follows
+the training schedule declares what it reads (``@schedule("step")``) and ``fit`` passes exactly that.
 
 A run names its objective and hyper-parameters in a recipe (:mod:`vaecourse.recipes`, ``make_objective``).
 """
 
-from vaecourse.objectives.elbo import Terms, elbo, elbo_terms, importance_weighted_bound, log_mean_exp
+from vaecourse.objectives.elbo import Terms, elbo, elbo_terms, importance_weighted_bound, log_mean_exp, schedule
 from vaecourse.objectives.beta import (ConstrainedVAE, beta_vae, capacity_at, capacity_vae, dual_ascent_step,
                                        kl_weight, normalised_beta, unnormalised_beta)  # chapter 2
 from vaecourse.objectives.ladder import ladder_elbo  # chapter 4
@@ -13,7 +14,7 @@ from vaecourse.objectives.causal import (CausalObjective, causal_terms, causal_v
 from vaecourse.objectives.independence import hsic, noise_dependence  # chapter 5: independent exogenous noise
 
 __all__ = [
-    "Terms", "elbo", "elbo_terms", "importance_weighted_bound", "log_mean_exp",
+    "Terms", "elbo", "elbo_terms", "importance_weighted_bound", "log_mean_exp", "schedule",
     "ConstrainedVAE", "beta_vae", "capacity_at", "capacity_vae", "dual_ascent_step", "kl_weight", "normalised_beta",
     "unnormalised_beta",
     "ladder_elbo",

@@ -17,7 +17,7 @@ import numbers
 import torch
 from torch import Tensor
 
-from vaecourse.objectives.elbo import Terms, elbo_terms, non_negative
+from vaecourse.objectives.elbo import Terms, elbo_terms, non_negative, schedule
 
 
 def kl_weight(step: int, warmup_steps: int) -> float:
@@ -29,6 +29,7 @@ def kl_weight(step: int, warmup_steps: int) -> float:
     return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
 
 
+@schedule("step")
 def beta_vae(output, x: Tensor, beta: float = 4.0, step: int = 0, warmup_steps: int = 0) -> Terms:
     """E_q log p(x|z) - beta * KL(q(z|x) || p(z)), maximised.  [slides, Eq. 9; higgins2017, Eq. 4]
 
@@ -54,6 +55,7 @@ def capacity_at(step: int, c_max: float = 25.0, c_steps: int = 100_000, c_start_
     return c_max * progress
 
 
+@schedule("step")
 def capacity_vae(output, x: Tensor, step: int = 0, gamma: float = 1000.0, c_max: float = 25.0,
                  c_steps: int = 100_000, c_start_step: int = 0) -> Terms:
     """E_q log p(x|z) - gamma * |E_x KL(q(z|x) || p(z)) - C|, C raised linearly.  [burgess2018, Eq. 8]

@@ -157,6 +157,8 @@ class CausalObjective:
         fit(model, objective, pendulum.batches(64, steps), steps=steps)   # objective.alpha, objective.rho
     """
 
+    schedule = ("step",)  # fit passes the step (the dual updates run every update_every steps)
+
     def __init__(self, lu_weight: float = 1.0, lm_weight: float = 1.0, alpha: float = 0.0, rho: float = 1.0,
                  update_every: int = 100, rho_max: float = 100.0, rho_growth: float = 10.0, h_tol: float = 1e-8,
                  label_fit: str = "tanh", independence: float = 0.0, bandwidth: float = 0.5,

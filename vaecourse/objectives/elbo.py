@@ -27,6 +27,23 @@ def non_negative(name: str, value: float) -> float:
     return float(value)
 
 
+def schedule(*names: str):
+    """Decorator: the objective reads these of the training schedule ("step", "epoch") as keywords.
+
+    ``fit`` passes an objective exactly the schedule it declares (``@schedule("step")`` on a function, a
+    ``schedule = ("step",)`` attribute on a callable class; seen through ``functools.partial``), and nothing to an
+    objective that declares none: ``objective(output, x)``.
+    """
+    unknown = set(names) - {"step", "epoch"}
+    if unknown:
+        raise ValueError(f"an objective's schedule is read as 'step' and/or 'epoch', got {sorted(unknown)}")
+
+    def declare(objective):
+        objective.schedule = tuple(names)
+        return objective
+    return declare
+
+
 @dataclass(frozen=True)
 class Terms:
     """What an objective returns: per-example terms (B,), the scalar it optimises, and extras.
@@ -143,4 +160,5 @@ def _vae_log_weights(model, x: Tensor):
     return log_weights
 
 
-__all__ = ["Terms", "check_target", "elbo", "elbo_terms", "importance_weighted_bound", "log_mean_exp", "non_negative"]
+__all__ = ["Terms", "check_target", "elbo", "elbo_terms", "importance_weighted_bound", "log_mean_exp", "non_negative",
+           "schedule"]

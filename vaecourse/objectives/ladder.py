@@ -15,9 +15,10 @@ import torch
 from torch import Tensor
 
 from vaecourse.objectives.beta import kl_weight
-from vaecourse.objectives.elbo import Terms, elbo_terms, non_negative
+from vaecourse.objectives.elbo import Terms, elbo_terms, non_negative, schedule
 
 
+@schedule("epoch", "step")
 def ladder_elbo(output, x: Tensor, epoch: float | None = None, step: int | None = None, *,
                 warmup_epochs: float = 200.0, steps_per_epoch: int | None = None) -> Terms:
     """E_q log p(x|z) - beta(epoch) KL, maximised; per-layer KLs are logged beside it.  [sonderby2016, Eq. 26]

@@ -1,0 +1,126 @@
+"""What a number or a name of a run may be: one check, shared by :class:`vaecourse.recipes.Recipe`,
+:func:`vaecourse.train.fit` and the command line.
+
+A :class:`Kind` says in words what it expects ("a positive integer"), tests a Python value, and reads the
+command line's text. ``kind.check(name, value)`` returns the value (ints as int, floats as float) or raises a
+ValueError naming ``name``, what was expected and what came; called with a string, ``kind(text)`` is an argparse
+``type=`` that parses and checks (one ``error: argument --lr: expected ...`` line). Booleans are not numbers here
+(``True`` is not a batch size), NaN and inf are not finite numbers, and a float is not an integer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+MAX_BATCH = 65_536  # one batch of 64x64 float images is 1 GiB at this size: larger is a typo (1e11), not a plan
+MAX_SEED = 2 ** 63 - 1  # torch.Generator.manual_seed's range for non-negative seeds
+MAX_FLOAT = 3.4e38  # training runs in float32: a larger value overflows to inf inside the optimiser
+MAX_SIDE = 1024  # image side in pixels: the course's images are 28 to 64; 1024 is already 3 MiB per RGB image
+MAX_UNITS = 65_536  # latent or hidden units of one layer: 2^16 units of a 64x64 decoder is already 1 GiB of weights
+MAX_STEPS = 10 ** 9  # optimiser steps: a billion steps is years on a laptop
+MAX_DPI = 1200  # a traversal PNG of 9 columns at 1200 dpi is already poster-sized
+
+
+_REFUSED = object()  # what a converter returns for a value of the wrong type
+
+
+def _as_int(value: Any) -> Any:
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    return int(value) if ok else _REFUSED
+
+
+def _as_float(value: Any) -> Any:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return _REFUSED
+    value = float(value)
+    return value if math.isfinite(value) else _REFUSED
+
+
+def _as_sizes(value: Any) -> Any:
+    if isinstance(value, (str, bytes)):
+        return _REFUSED
+    try:
+        out = tuple(_as_int(v) for v in value)
+    except TypeError:
+        return _REFUSED
+    return out if out and _REFUSED not in out else _REFUSED
+
+
+def _parse_sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(s) for s in text.split(","))
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of value: ``expected`` in words, ``convert`` (Python value -> value, or refused), ``test`` on it."""
+
+    expected: str
+    test: Callable[[Any], bool]
+    convert: Callable[[Any], Any] = lambda value: value
+    parse: Callable[[str], Any] = str  # the command line's text -> a Python value
+    optional: bool = False  # None is also accepted (an option that is off)
+
+    def check(self, name: str, value: Any) -> Any:
+        """``value`` converted and checked, or a ValueError: ``{name} must be {expected}, got {value!r}``."""
+        if value is None and self.optional:
+            return None
+        converted = self.convert(value)
+        if converted is _REFUSED or not self.test(converted):
+            raise ValueError(f"{name} must be {self.expected}, got {value!r}")
+        return converted
+
+    def __call__(self, text: str) -> Any:
+        """argparse's ``type=``: the text parsed and checked, or an ArgumentTypeError saying what was expected."""
+        try:
+            return self.check("value", self.parse(str(text).strip()))
+        except (TypeError, ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"expected {self.expected}, got {text!r}") from None
+
+    def or_none(self) -> "Kind":
+        """This kind, or None."""
+        return replace(self, expected=f"{self.expected} (or None)", optional=True)
+
+
+def integer(expected: str, low: int, high: int) -> Kind:
+    """An int in [low, high] (not a bool, not a float)."""
+    return Kind(expected, lambda v: low <= v <= high, _as_int, int)
+
+
+def real(expected: str, test: Callable[[float], bool]) -> Kind:
+    """A finite number, at most MAX_FLOAT in size (training runs in float32), passing ``test``; kept as float."""
+    return Kind(f"{expected} (at most {MAX_FLOAT:g} in size: float32)", lambda v: abs(v) <= MAX_FLOAT and test(v),
+                _as_float, float)
+
+
+def one_of(*names: str) -> Kind:
+    """One of ``names``."""
+    return Kind(f"one of {', '.join(names)}", lambda v: v in names)
+
+
+positive_int = integer("a positive integer", 1, 2 ** 63 - 1)
+non_negative_int = integer("an integer >= 0", 0, 2 ** 63 - 1)
+seed = integer("a seed between 0 and 2**63 - 1", 0, MAX_SEED)
+steps = integer(f"a number of steps between 1 and {MAX_STEPS:,}", 1, MAX_STEPS)
+units = integer(f"a number of units between 1 and {MAX_UNITS:,}", 1, MAX_UNITS)
+batch_size = integer(f"a batch size between 1 and {MAX_BATCH:,}", 1, MAX_BATCH)
+image_side = integer(f"an image side in pixels between 1 and {MAX_SIDE:,}", 1, MAX_SIDE)
+dpi = integer(f"a resolution in dots per inch between 1 and {MAX_DPI:,}", 1, MAX_DPI)
+finite = real("a finite number", lambda v: True)
+positive = real("a finite number > 0", lambda v: v > 0)
+non_negative = real("a finite number >= 0", lambda v: v >= 0)
+fraction = real("a fraction in [0, 1)", lambda v: 0 <= v < 1)
+learning_rate = real("a learning rate > 0 that float32 can hold (at least about 1e-38)",
+                     lambda v: v > 0 and float(np.float32(v)) >= np.finfo(np.float32).tiny)
+layer_sizes = Kind(f"layer sizes between 1 and {MAX_UNITS:,}, comma-separated on the command line (e.g. 64,32,16)",
+                   lambda v: all(1 <= n <= MAX_UNITS for n in v), _as_sizes, _parse_sizes)
+
+
+__all__ = ["Kind", "MAX_BATCH", "MAX_DPI", "MAX_FLOAT", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS",
+           "batch_size", "dpi", "finite", "fraction", "image_side", "integer", "layer_sizes", "learning_rate",
+           "non_negative", "non_negative_int", "one_of", "positive", "positive_int", "real", "seed", "steps", "units"]
