@@ -71,3 +71,27 @@ def test_intervention_explorer_wires_one_slider_per_concept():
     assert isinstance(box, ipywidgets.VBox) and len(sliders) == 4
     assert all(not s.continuous_update for s in sliders)
     assert sliders[0].value == round(float(data.labels(data.concepts(torch.tensor([[3, 4]])))[0, 0]), 2)
+
+
+def test_every_intervention_slider_offers_only_what_the_simulator_accepts():
+    """Issue 25: the shadow-length slider offered -1.2 ... 1.2 label units, and below about -0.93 (a negative shadow)
+    the simulator refused with a traceback in the output area. Each slider's whole range, alone and with every other
+    slider at an end too, renders for scenes at the corners of the grid."""
+    import itertools
+
+    from vaecourse.viz.causal import render_intervention
+    from vaecourse.widgets import intervention_explorer, intervention_ranges
+
+    data = Pendulum(size=16)
+    ranges = intervention_ranges(data)
+    assert ranges[2][0] >= -0.9333 and all(lo < 0 < hi for lo, hi in ranges)
+    scenes = data.concepts(torch.tensor([[0, 0], [83, 0], [0, 86], [83, 86], [42, 43]]))
+    for scene in scenes:
+        box = intervention_explorer(lambda x, u, i: x, data, scene)
+        sliders = [w for row in box.children[:2] for w in row.children]
+        assert [(s.min, s.max) for s in sliders] == ranges
+        for i, (lo, hi) in enumerate(ranges):
+            for value in (lo, hi):
+                render_intervention(lambda x, u, i: x, data, scene, {i: value})
+        for corner in itertools.product(*ranges):
+            render_intervention(lambda x, u, i: x, data, scene, dict(enumerate(corner)))

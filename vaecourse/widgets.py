@@ -6,6 +6,8 @@ call headless, and only connects sliders to it with ``continuous_update=False``.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -93,6 +95,19 @@ def beta_explorer(models: dict, x: torch.Tensor, n_latents: int = 5):
 
 __all__ += ["beta_explorer", "sweep_traversal_explorer"]
 # ---- chapter 5: the intervention explorer -----------------------------------------------------------
+SLIDER_STEP = 0.05
+
+
+def intervention_ranges(dataset, span: float = 1.2) -> list[tuple[float, float]]:
+    """Each concept's slider range: [-span, span] cut to the label values the simulator accepts
+    (``dataset.label_ranges()``: below -0.93 a shadow length is negative), on the slider's step grid."""
+    out = []
+    for lo, hi in dataset.label_ranges():
+        lo, hi = max(-span, lo), min(span, hi)
+        out.append((math.ceil(lo / SLIDER_STEP - 1e-9) * SLIDER_STEP, math.floor(hi / SLIDER_STEP + 1e-9) * SLIDER_STEP))
+    return [(round(lo, 2), round(hi, 2)) for lo, hi in out]
+
+
 def intervention_explorer(counterfactual_fn, dataset, concepts, span: float = 1.2):
     """One slider per concept, each starting at the scene's own (label-scale) value: a slider moved away from it
     sets do(z_i = c). Shows the model's counterfactual beside the simulator's (viz.causal.render_intervention)."""
@@ -103,9 +118,10 @@ def intervention_explorer(counterfactual_fn, dataset, concepts, span: float = 1.
 
     concepts = torch.as_tensor(concepts, dtype=torch.float64).reshape(1, -1)
     start = dataset.labels(concepts)[0].tolist()
-    sliders = {f"c{i}": widgets.FloatSlider(value=round(v, 2), min=-span, max=span, step=0.05, description=name[:14],
-                                            continuous_update=False)
-               for i, (name, v) in enumerate(zip(dataset.concept_names, start))}
+    sliders = {f"c{i}": widgets.FloatSlider(value=round(v, 2), min=lo, max=hi, step=SLIDER_STEP,
+                                            description=name[:14], continuous_update=False)
+               for i, (name, v, (lo, hi)) in enumerate(zip(dataset.concept_names, start,
+                                                           intervention_ranges(dataset, span)))}
 
     def show(**values) -> None:
         moved = {i: values[f"c{i}"] for i in range(len(start)) if abs(values[f"c{i}"] - round(start[i], 2)) > 1e-9}
@@ -115,4 +131,4 @@ def intervention_explorer(counterfactual_fn, dataset, concepts, span: float = 1.
     return widgets.VBox([widgets.HBox(list(sliders.values())[:2]), widgets.HBox(list(sliders.values())[2:]), out])
 
 
-__all__ += ["intervention_explorer"]
+__all__ += ["intervention_explorer", "intervention_ranges"]

@@ -117,6 +117,12 @@ class Pendulum(GroundTruthDataset):
         return u * torch.tensor(LABEL_SCALE, dtype=torch.float64, device=u.device) \
             + torch.tensor(LABEL_CENTRE, dtype=torch.float64, device=u.device)
 
+    @staticmethod
+    def label_ranges() -> list[tuple[float, float]]:
+        """The label values do() accepts, per concept (``RANGES`` in label units): what a slider may offer."""
+        return [((lo - c) / s, (hi - c) / s) for (lo, hi), c, s in zip((RANGES[n] for n in CONCEPTS), LABEL_CENTRE,
+                                                                       LABEL_SCALE)]
+
     # ---- images ---------------------------------------------------------------------------------
     def render_concepts(self, concepts, generator: torch.Generator | None = None) -> Tensor:
         """Images of arbitrary concept values (n, 4) (the physics is not applied), with observation noise."""
