@@ -206,9 +206,9 @@ def test_loading_never_unpickles_custom_objects(saved, tmp_path):
         path = tmp_path / f"evil{i}.pt"
         torch.save({**payload, "extra": {"state": evil}}, path)
         EXECUTED.clear()
-        with pytest.raises(ValueError, match=r"is not a readable vaecourse checkpoint"):
+        with pytest.raises(ValueError, match=r"is not a readable vaecourse checkpoint") as refused:
             read(path)
-        assert EXECUTED == []
+        assert EXECUTED == [] and "weights_only=False" not in str(refused.value)  # never advise an unsafe load
     # the same file does run code under a full pickle load: the test file really is dangerous
     torch.load(tmp_path / "evil0.pt", weights_only=False)
     assert EXECUTED == [True]
@@ -225,3 +225,47 @@ def test_read_passes_weights_only_to_torch_load(saved, monkeypatch):
     monkeypatch.setattr(checkpoints.torch, "load", spy)
     read(saved)
     assert seen.get("weights_only") is True
+
+
+def test_a_flipped_byte_in_the_weights_is_found(saved, tmp_path):
+    """torch's zip reader does not check CRCs: one changed byte inside a tensor loads silently. The digest stored
+    at save time names the damaged file instead."""
+    data = bytearray(saved.read_bytes())
+    weight = max(torch.load(saved, weights_only=True)["state_dict"].values(), key=lambda t: t.numel())
+    at = bytes(data).find(weight.flatten()[:8].numpy().tobytes())
+    assert at > 0
+    data[at + 3] ^= 0x10
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"damaged.pt is damaged: its weights do not match the digest"):
+        read(damaged)
+
+
+def test_nan_weights_are_refused_with_the_reason(saved, tmp_path):
+    payload = torch.load(saved, weights_only=True)
+    key = next(iter(payload["state_dict"]))
+    payload["state_dict"][key] = payload["state_dict"][key] * float("nan")
+    payload.pop("state_digest")  # as a run that diverged would have written it
+    torch.save(payload, tmp_path / "nan.pt")
+    with pytest.raises(ValueError, match=rf"holds NaN or infinite weights \({key}\): the run that wrote it diverged"):
+        read(tmp_path / "nan.pt")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p.pop("hparams"), "has no 'hparams'"),
+    (lambda p: p.pop("state_dict"), "has no 'state_dict'"),
+    (lambda p: p.update(hparams=[1, 2]), "'hparams' should be a dict, found a list"),
+    (lambda p: p.update(model_class=3), "'model_class' should be a str"),
+    (lambda p: p.update(extra="x"), "'extra' should be a dict"),
+    (lambda p: p["state_dict"].update(extra_weight=3), r"the weights \['extra_weight'\] are not named tensors"),
+    (lambda p: p["hparams"].update(latent_dim="three"), "do not fit a VAE"),
+    (lambda p: p["hparams"].update(latent_dim=-3), "do not fit a VAE"),
+])
+def test_hand_edited_checkpoints_are_refused_in_one_sentence(saved, tmp_path, edit, message):
+    payload = torch.load(saved, weights_only=True)
+    edit(payload)
+    torch.save(payload, tmp_path / "edited.pt")
+    before = (tmp_path / "edited.pt").read_bytes()
+    with pytest.raises(ValueError, match=message):
+        read(tmp_path / "edited.pt")
+    assert (tmp_path / "edited.pt").read_bytes() == before

@@ -210,9 +210,29 @@ REFUSED = [
     ("show --out a directory", ["show", "{ws}/vae.pt", "--out", "{ws}/folder"], "is a directory"),
     ("show --out through a file", ["show", "{ws}/vae.pt", "--out", "{ws}/afile/s.png"], "is a file, not a folder"),
     # evaluate
-    *[(f"evaluate n {v}", ["evaluate", "{ws}/vae.pt", "--n", v], "argument --n: expected a positive integer")
+    *[(f"evaluate n {v}", ["evaluate", "{ws}/vae.pt", "--n", v], "argument --n: expected a number of examples between 1")
       for v in ("0", "-5")],
     ("evaluate k -1", ["evaluate", "{ws}/vae.pt", "--k", "-1"], "argument --k"),
+    # sizes that cannot fit: refused before anything is allocated (they ran for ever or ran out of memory)
+    ("evaluate k 1e20", ["evaluate", "{ws}/vae.pt", "--k", str(10 ** 20)], "importance samples between 0 and 100,000"),
+    ("evaluate n 1e20", ["evaluate", "{ws}/vae.pt", "--n", str(10 ** 20)], "examples between 1 and 1,000,000"),
+    ("latent 1e20", [*T, "--latent-dim", str(10 ** 20)], "units between 1 and 65,536"),
+    ("batch 1e9", [*T, "--batch-size", str(10 ** 9)], "batch size between 1 and 65,536"),
+    ("lr underflows float32", [*T, "--lr", "1e-46"], "that float32 can hold"),
+    # flags that do not apply to the model or objective: one rule, refused even at the default value
+    ("gamma with beta", [*T, "--objective", "beta", "--gamma", "1000"], "gamma (--gamma) applies to objective capacity"),
+    ("beta with elbo", [*T, "--beta", "4"], "beta (--beta) applies to objective beta | beta_norm | constrained"),
+    ("no-batch-norm on a vae", [*T, "--no-batch-norm"], "batch_norm (--no-batch-norm) applies to model lvae"),
+    ("decoder on a vae", [*T, "--decoder", "joint"], "decoder (--decoder) applies to model causalvae"),
+    ("image size on the digits", ["train", "--steps", "2", "--out", "{ws}/l.pt", *LVAE, "--image-size", "28"],
+     "image_size (--image-size) applies to dataset dsprites | pendulum"),
+    ("label fit with cvae", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CVAE, "--label-fit", "mask"],
+     "label_fit (--label-fit) applies to objective causal"),
+    # --resume continues the run it saved: a changed flag is refused, naming it and the stored value
+    *[(f"resume with another {flag}", ["train", "--steps", "4", "--resume", "--out", "{ws}/vae.pt", *VAE, flag, value],
+       f"{flag} {value} (the run has") for flag, value in (("--lr", "0.01"), ("--seed", "3"), ("--batch-size", "8"))],
+    ("resume with another recipe", ["train", "--steps", "4", "--resume", "--out", "{ws}/vae.pt", *VAE,
+                                    "--recipe", "ch2-beta4"], "--recipe ch2-beta4 (the run is"),
     ("evaluate chunk 0", ["evaluate", "{ws}/vae.pt", "--chunk", "0"], "argument --chunk"),
     ("evaluate seed -1", ["evaluate", "{ws}/vae.pt", "--seed", "-1"], "argument --seed"),
     ("evaluate device gpu9", ["evaluate", "{ws}/vae.pt", "--device", "gpu9"], "unknown device 'gpu9'"),
@@ -239,7 +259,7 @@ REFUSED = [
     ("site timeout 0", ["site", "--timeout", "0"], "argument --timeout"),
     ("data unknown", ["data", "cifar"], "argument name: invalid choice: 'cifar'"),
     ("data missing file", ["data", "dsprites", "--path", "{ws}/none.npz"], "none.npz"),
-    ("data a folder", ["data", "dsprites", "--path", "{ws}/folder"], "Is a directory:"),
+    ("data a folder", ["data", "dsprites", "--path", "{ws}/folder"], "folder: expected a regular file"),
 ]
 
 
@@ -429,3 +449,73 @@ def test_sigkill_leaves_a_whole_checkpoint_that_resumes(training_process, capsys
     done = saved["step"] + 1
     assert run(["train", "--steps", str(done + 1), "--resume", "--out", str(out), *VAE], capsys)[0] == 0
     assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("edit", [
+    lambda x: x.pop("optimizer"), lambda x: x.update(step="two"), lambda x: x.update(optimizer={"state": 3}),
+    lambda x: x.update(generator_state=torch.zeros(3)), lambda x: x.update(history={"steps": 1}),
+    lambda x: x.update(torch_rng_state="x"), lambda x: x.update(arguments=[1]),
+])
+def test_resume_of_a_hand_edited_training_state_is_one_line_and_changes_nothing(ws, capsys, edit):
+    """Issue 25: a crafted or hand-edited training state ended in a KeyError / TypeError / RuntimeError traceback."""
+    payload = torch.load(ws / "vae.pt", weights_only=True)
+    edit(payload["extra"])
+    torch.save(payload, ws / "edited.pt")
+    before = (ws / "edited.pt").read_bytes()
+    code, _, err = run(["train", "--steps", "4", "--resume", "--out", str(ws / "edited.pt"), *VAE], capsys)
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "cannot resume" in err and "edited.pt" in err
+    assert (ws / "edited.pt").read_bytes() == before
+
+
+def test_two_runs_on_one_out_cannot_both_write_it(ws, capsys):
+    """Issue 25: nothing locked --out, so two train runs (two new runs, a resume beside a run, an --overwrite beside
+    a run) both printed "wrote" and one finished run was gone. A run holds OUT.lock; the second is refused."""
+    from vaecourse.cli.outputs import RunLock
+
+    for argv in (["train", "--steps", "2", "--out", str(ws / "fresh.pt"), *VAE],
+                 ["train", "--steps", "4", "--resume", "--out", str(ws / "vae.pt"), *VAE],
+                 ["train", "--steps", "2", "--overwrite", "--out", str(ws / "vae.pt"), *VAE]):
+        before = hashes(ws)
+        with RunLock(Path(argv[argv.index("--out") + 1])):  # a run in progress on that file
+            code, _, err = run(argv, capsys)
+        assert code == 2 and "another train run is writing" in err and f"process {os.getpid()}" in err, err
+        assert {k: hashes(ws).get(k) for k in before} == before
+    assert run(["train", "--steps", "2", "--out", str(ws / "fresh.pt"), *VAE], capsys)[0] == 0  # free again
+    assert not list(ws.glob("*.lock"))  # and the lock is gone with its run
+
+
+@pytest.mark.parametrize("target", ["fifo", "/dev/null"])
+def test_out_and_data_paths_must_be_regular_files(ws, capsys, target):
+    """train --out / show --out onto a FIFO or a device replaced it with a regular file; data --path a FIFO hung."""
+    if target == "fifo":
+        os.mkfifo(ws / "fifo")
+        target = str(ws / "fifo")
+    for argv in (["train", "--steps", "2", "--out", target, *VAE], ["show", str(ws / "vae.pt"), "--out", target],
+                 ["data", "dsprites", "--path", target]):
+        code, _, err = run(argv, capsys)
+        assert code == 2 and "expected a regular file" in err, (argv, err)
+    assert not Path(target).is_file()
+
+
+def test_a_full_disk_is_found_before_training_and_a_failed_save_is_one_line(ws, capsys, monkeypatch):
+    """Issue 25: a full disk showed only at the first save, after the training, as a 35-line traceback from torch's
+    zip writer. The free space is compared with the checkpoint's size up front; a save that fails anyway (a
+    file-size limit) is one line saying what the file holds."""
+    import shutil as shutil_module
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda path: usage(10 ** 9, 10 ** 9, 1000))
+    code, _, err = run(["train", "--steps", "2", "--out", str(ws / "full.pt"), *VAE], capsys)
+    assert code == 2 and "MiB free and a checkpoint of this run needs about" in err, err
+    monkeypatch.undo()
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:626] . PytorchStreamWriter failed writing file "
+                           "data/3: file write failed\n(and 30 more lines)")
+
+    monkeypatch.setattr(checkpoints.torch, "save", fail)
+    code, _, err = run(["train", "--steps", "2", "--out", str(ws / "full.pt"), *VAE], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "could not save step 2 to" in err and "Nothing was written to" in err and not (ws / "full.pt").exists()

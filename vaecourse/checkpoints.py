@@ -7,7 +7,9 @@ read back with ``torch.load(..., weights_only=True)`` (no pickled code is ever e
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +34,10 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
     if name not in MODEL_REGISTRY or not hasattr(model, "hparams"):
         raise ValueError(f"cannot save a {name}: only registered vaecourse models ({sorted(MODEL_REGISTRY)}) "
                          "can be rebuilt from a checkpoint")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"format": FORMAT, "vaecourse_version": vaecourse.__version__, "model_class": name,
-               "hparams": dict(model.hparams),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "extra": extra}
+               "hparams": dict(model.hparams), "state_dict": state, "state_digest": state_digest(state),
+               "extra": extra}
 
     def write_and_verify(tmp: str) -> None:
         torch.save(payload, tmp)
@@ -47,10 +50,24 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
     return atomic_write(path, write_and_verify)
 
 
+def state_digest(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict: every tensor's name, dtype, shape and bytes, in name order. torch's zip reader does
+    not check the archive's CRCs, so a flipped byte in the weights would load silently; :func:`read` compares this."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
 def _first_line(err: Exception) -> str:
     """An exception's first line without terminal colour codes: ``TypeName: message``."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()
-    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
+    first = text.splitlines()[0] if text else ""
+    if "weights_only" in first:  # torch's advice to load unsafely: never passed on
+        first = "a safe load (weights_only=True) could not read it"
+    return f"{type(err).__name__}: {first}"
 
 
 @dataclass(frozen=True)
@@ -71,15 +88,21 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
+        raise FileNotFoundError(f"no checkpoint at {path}" + (" (not a regular file)" if path.exists() else ""))
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # truncated zip, random bytes, a pickle with code in it...
+    except Exception as err:  # truncated zip, random bytes, pickled code...
+        found = re.search(r"GLOBAL (\S+)", str(err)) if isinstance(err, pickle.UnpicklingError) else None
+        if found:  # pickled code or objects: refused, and never worth running (torch's advice to do so is dropped)
+            raise ValueError(f"{path} is not a readable vaecourse checkpoint: it holds pickled Python objects "
+                             f"({found.group(1)}) that a safe load refuses to run; vaecourse checkpoints hold only "
+                             "tensors and plain values, so do not load this file") from None
         raise ValueError(f"{path} is not a readable vaecourse checkpoint (corrupted, truncated, or written by "
-                         f"something else): {_first_line(err)}") from err
+                         f"something else): {_first_line(err)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{path} is not a vaecourse checkpoint: expected format {FORMAT!r}, found {found!r}")
+    _check_payload(path, payload)
     name = payload["model_class"]
     if expected_class is not None:
         expected = expected_class if isinstance(expected_class, str) else expected_class.__name__
@@ -89,15 +112,38 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
         raise ValueError(f"{path} holds a model of unknown class {name!r}; known: {sorted(MODEL_REGISTRY)}")
     try:
         model = MODEL_REGISTRY[name](**payload["hparams"])
-    except TypeError as err:  # hyper-parameters of another model (or another version)
-        raise ValueError(f"{path}: the hyper-parameters {payload['hparams']} do not fit a {name}: {err}") from err
+    except (TypeError, ValueError) as err:  # hyper-parameters of another model (or another version, or hand-edited)
+        raise ValueError(f"{path}: the hyper-parameters {payload['hparams']} do not fit a {name}: {err}") from None
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as err:
-        raise ValueError(f"{path}: the weights do not fit a {name}{payload['hparams']}: {err}") from err
+        raise ValueError(f"{path}: the weights do not fit a {name}{payload['hparams']}: "
+                         f"{str(err).splitlines()[0]}") from None
     model.to(map_location)
     return Checkpoint(model=model, extra=payload.get("extra", {}), model_class=name,
-                      hparams=payload["hparams"], vaecourse_version=payload.get("vaecourse_version", "?"))
+                      hparams=payload["hparams"], vaecourse_version=str(payload.get("vaecourse_version", "?")))
+
+
+def _check_payload(path: Path, payload: dict) -> None:
+    """Each part of a checkpoint of the right type, its weights whole (the digest, when stored) and finite."""
+    for key, kind in (("model_class", str), ("hparams", dict), ("state_dict", dict), ("extra", dict)):
+        if key not in payload and key != "extra":
+            raise ValueError(f"{path} is damaged or hand-edited: it has no {key!r}")
+        if key in payload and not isinstance(payload[key], kind):
+            raise ValueError(f"{path} is damaged or hand-edited: {key!r} should be a {kind.__name__}, found a "
+                             f"{type(payload[key]).__name__}")
+    state = payload["state_dict"]
+    bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise ValueError(f"{path} is damaged or hand-edited: the weights {bad[:3]} are not named tensors")
+    if "state_digest" in payload and payload["state_digest"] != state_digest(state):
+        raise ValueError(f"{path} is damaged: its weights do not match the digest stored when it was written (a "
+                         "changed byte on disk or in a copy); train it again or copy it again from its source")
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ValueError(f"{path} holds NaN or infinite weights ({key}): the run that wrote it diverged, so "
+                             "every image it draws and every score is meaningless; train it again with a smaller "
+                             "--lr or --clip-grad-norm")
 
 
 def load(path: str | os.PathLike, *, expected_class: str | type | None = None,
@@ -106,4 +152,4 @@ def load(path: str | os.PathLike, *, expected_class: str | type | None = None,
     return read(path, expected_class=expected_class, map_location=map_location).model.eval()
 
 
-__all__ = ["Checkpoint", "atomic_write", "load", "read", "save"]
+__all__ = ["Checkpoint", "atomic_write", "load", "read", "save", "state_digest"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import re
 import tempfile
 from collections.abc import Callable
@@ -55,13 +56,26 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def check_regular(path: str | os.PathLike, what: str = "file") -> Path:
+    """``path`` if it is absent or a regular file (a link to one included); a ValueError for a FIFO, a device
+    (``/dev/null``, ``/dev/zero``), a socket or a folder: reading one can hang for ever, and writing over one
+    would replace it by a regular file (as root, which Colab is, even ``/dev/null``)."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        kind = "a folder" if path.is_dir() else "a FIFO" if stat.S_ISFIFO(path.stat().st_mode) else \
+            "a device" if stat.S_ISCHR(path.stat().st_mode) or stat.S_ISBLK(path.stat().st_mode) else "not a regular file"
+        raise ValueError(f"{what} {path} is {kind}: expected a regular file")
+    return path
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it onto ``path``.
 
     On any error the temporary file is removed and ``path`` is left as it was. Temporary files of earlier
-    writes of ``path`` whose process died are removed first.
+    writes of ``path`` whose process died are removed first. Only a regular file is ever replaced
+    (:func:`check_regular`).
     """
-    path = Path(path)
+    path = check_regular(path, "cannot write")
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=path.parent)
@@ -98,4 +112,4 @@ def verify_sha256(path: str | os.PathLike, expected: str, remedy: str = "") -> P
     return path
 
 
-__all__ = ["atomic_write", "remove_stale_temporaries", "sha256_of", "verify_sha256"]
+__all__ = ["atomic_write", "check_regular", "remove_stale_temporaries", "sha256_of", "verify_sha256"]

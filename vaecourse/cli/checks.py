@@ -31,7 +31,9 @@ class Parser(argparse.ArgumentParser):
 
 
 SHOW_TYPES = {"span": values.positive, "columns": values.positive_int, "dpi": values.dpi}
-EVALUATE_TYPES = {"n": values.positive_int, "k": values.non_negative_int, "chunk": values.positive_int,
+EXAMPLES = values.integer("a number of examples between 1 and 1,000,000", 1, 10 ** 6)
+SAMPLES = values.integer("a number of importance samples between 0 and 100,000 (0: the ELBO only)", 0, 10 ** 5)
+EVALUATE_TYPES = {"n": EXAMPLES, "k": SAMPLES, "chunk": values.integer("a chunk size between 1 and 100,000", 1, 10 ** 5),
                   "seed": values.seed}
 SITE_TYPES = {"timeout": values.positive_int}
 

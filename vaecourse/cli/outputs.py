@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from vaecourse.files import check_regular
+
 INTERRUPTED = 130  # exit status after Ctrl-C: 128 + SIGINT, what shells report for a program stopped by it
 
 
@@ -56,6 +58,7 @@ def check_writable(out: Path, flag: str = "--out") -> None:
     folder this user cannot write in."""
     if out.is_dir():
         raise ValueError(f"{flag} {out} is a directory; give a file name inside it, e.g. {out / 'model.pt'}")
+    check_regular(out, flag)  # a FIFO or a device (/dev/null) would be replaced by a regular file
     ancestor = _existing_ancestor(out)
     if not ancestor.is_dir():
         raise ValueError(f"{flag} {out} cannot be created: {ancestor} is a file, not a folder")
@@ -126,6 +129,53 @@ def check_site_out(out: Path, root: Path) -> None:
                              "(default: _site)")
     if out.exists() and not out.is_dir():
         raise ValueError(f"site --out {out} is a file, not a folder")
+
+
+class RunLock:
+    """``with RunLock(out):`` holds ``OUT.lock`` (an exclusive ``flock``) while a ``train`` run may write ``out``:
+    a second run on the same ``--out`` (two new runs, a resume beside a run, an ``--overwrite`` beside a run) is
+    refused at once instead of both printing "wrote" and one finished run being lost. The lock dies with its
+    process (a killed run leaves nothing locked); the file is removed when the run ends."""
+
+    def __init__(self, out: Path):
+        self.out, self.path, self._fd = Path(out), Path(out).with_name(Path(out).name + ".lock"), None
+
+    def __enter__(self) -> "RunLock":
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock; the run goes on unlocked, as before
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            check_regular(self.path, "the lock file")
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                raise ValueError(f"another train run is writing {self.out} (process {holder}, lock {self.path}): "
+                                 "wait for it to finish, or give this run another --out") from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino  # not unlinked by a run that just ended
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            os.close(self._fd)
+            self._fd = None
 
 
 class Interruption:
@@ -217,5 +267,5 @@ def resume_command(argv: list[str]) -> str:
     return " ".join(shlex.quote(a) for a in ["python", "-m", "vaecourse", *words])
 
 
-__all__ = ["INTERRUPTED", "Interruption", "check_repository_root", "check_site_out", "check_train_out", "check_writable", "log_paths",
+__all__ = ["INTERRUPTED", "Interruption", "RunLock", "check_repository_root", "check_site_out", "check_train_out", "check_writable", "log_paths",
            "refuse_overwriting_input", "resume_command"]

@@ -25,6 +25,9 @@ def stored_recipe(saved, out: Path, args) -> recipes.Recipe:
         raise ValueError(f"cannot resume {out}: it holds a {saved.model_class} without training state (no "
                          f"{', '.join(missing)}), e.g. a published or hand-saved model; load it with "
                          "checkpoints.load, or train a new run with another --out")
+    if not isinstance(saved.extra["arguments"], dict):
+        raise ValueError(f"cannot resume {out}: its stored arguments are damaged or hand-edited (a "
+                         f"{type(saved.extra['arguments']).__name__}, not the run's fields)")
     stored = dict(saved.extra["arguments"])
     if "no_batch_norm" in stored:  # the flag's old destination
         stored.setdefault("batch_norm", not stored.pop("no_batch_norm"))

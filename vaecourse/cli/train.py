@@ -25,7 +25,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from vaecourse import checkpoints, recipes
-from vaecourse.cli.outputs import Interruption, check_train_out, log_paths
+from vaecourse.cli.outputs import Interruption, RunLock, check_train_out, check_writable, log_paths
 from vaecourse.cli.resume import check_resumable, stored_recipe
 from vaecourse.files import atomic_write
 from vaecourse.values import positive_int
@@ -74,6 +74,21 @@ def _write_logs(out: Path, history) -> None:
     atomic_write(json_log, lambda tmp: Path(tmp).write_text(json.dumps(history.to_dict())))
 
 
+def check_free_space(out: Path, run) -> None:
+    """Refuse, before the first step, a run whose checkpoint cannot fit in the free space of ``out``'s folder: the
+    model's weights and the optimiser's state (Adam: two moments per weight), written to a temporary file first."""
+    import shutil
+
+    tensors = [*run.model.state_dict().values()]
+    weights = sum(t.numel() * t.element_size() for t in tensors)
+    needed = 3 * weights + (1 << 20)  # weights, Adam's two moments, 1 MiB of history and logs
+    folder = next(p for p in (out.parent, *out.parents) if p.exists())
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise ValueError(f"--out {out}: its folder {folder} has {free / 2**20:,.1f} MiB free and a checkpoint of this "
+                         f"run needs about {needed / 2**20:,.1f} MiB; free some space or choose another --out")
+
+
 def given_fields(args: argparse.Namespace) -> dict:
     """The recipe fields the command line gave (flags absent are not in ``args``)."""
     return {k: v for k, v in vars(args).items() if k in recipes.FIELDS}
@@ -91,10 +106,17 @@ def recipe_from_args(args: argparse.Namespace) -> recipes.Recipe:
 
 
 def train_from_args(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    check_writable(out)
+    with RunLock(out):  # one run at a time on one --out, from the checks to the last save
+        check_train_out(out, resume=args.resume, overwrite=getattr(args, "overwrite", False))
+        return _train(out, args)
+
+
+def _train(out: Path, args: argparse.Namespace) -> int:
+    """The run, under the lock: build (or continue) it, train with periodic checkpoints, save; the exit status."""
     from vaecourse.train import Every, History
 
-    out = Path(args.out)
-    check_train_out(out, resume=args.resume, overwrite=getattr(args, "overwrite", False))
     saved = checkpoints.read(out) if args.resume else None
     recipe = stored_recipe(saved, out, args) if saved else recipe_from_args(args)
     run = recipes.build(recipe, device=args.device)
@@ -103,24 +125,39 @@ def train_from_args(args: argparse.Namespace) -> int:
         if saved.model_class != type(run.model).__name__ or saved.hparams != run.model.hparams:
             raise ValueError(f"cannot resume {out}: it holds {saved.model_class}{saved.hparams}, its recipe builds "
                              f"{type(run.model).__name__}{run.model.hparams}")
-        if not check_resumable(saved, out, recipe):
-            print(f"{out} already holds all {recipe.steps} steps; nothing to do (give more --steps to train further)")
-            return 0
-        run.load_state(saved.model.state_dict(), saved.extra)
-        history = History.from_dict(saved.extra["history"])
-        start = int(saved.extra["step"]) + 1
+        try:  # nothing is written before the whole state is back: a damaged one is refused, the file kept as it is
+            if not check_resumable(saved, out, recipe):
+                print(f"{out} already holds all {recipe.steps} steps; nothing to do (give more --steps to train "
+                      "further)")
+                return 0
+            run.load_state(saved.model.state_dict(), saved.extra)
+            history = History.from_dict(saved.extra["history"])
+            start = int(saved.extra["step"]) + 1
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as err:
+            if isinstance(err, ValueError) and str(err).startswith("cannot resume"):
+                raise
+            raise ValueError(f"cannot resume {out}: its training state is damaged or hand-edited "
+                             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'}); "
+                             "the file is left as it is: train a new run with another --out, or --overwrite") from None
         print(f"resuming {out} at step {start} of {recipe.steps}")
     command = " ".join(shlex.quote(a) for a in ["python", "-m", "vaecourse", *sys.argv[1:]])
     arguments = recipe.arguments() | {k: getattr(args, k) for k in RUN_OPTIONS}
     started, seconds_before = time.time(), history.seconds  # fit adds its own time to history.seconds when it ends
 
     def save(step: int, *_):
-        checkpoints.save(run.model, out, step=step, total_steps=recipe.steps, **run.state(),
-                         history=history.to_dict(), objective=recipe.objective, dataset=recipe.dataset,
-                         recipe=recipe.name, command=command,
-                         machine=f"{platform.node()} {platform.machine()} {run.device}",
-                         seconds=seconds_before + (time.time() - started), arguments=arguments)
-        _write_logs(out, history)
+        try:
+            checkpoints.save(run.model, out, step=step, total_steps=recipe.steps, **run.state(),
+                             history=history.to_dict(), objective=recipe.objective, dataset=recipe.dataset,
+                             recipe=recipe.name, command=command,
+                             machine=f"{platform.node()} {platform.machine()} {run.device}",
+                             seconds=seconds_before + (time.time() - started), arguments=arguments)
+            _write_logs(out, history)
+        except (OSError, RuntimeError) as err:  # a full disk, a file-size limit: torch's zip writer says RuntimeError
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0]
+            raise ValueError(f"could not save step {step + 1} to {out} ({reason}). {Interruption.kept(out)}") \
+                from None
+
+    check_free_space(out, run)
 
     periodic = Every(args.checkpoint_every, lambda step, *rest: step > start and save(step))
     with Interruption() as stop:

@@ -26,6 +26,7 @@ from vaecourse.data.download import DownloadError, default_cache_dir, download_v
 from vaecourse.data.download import fetch as _fetch  # tests replace _fetch
 from vaecourse.data.dsprites import (CANVAS, FACTOR_NAMES, FACTOR_SIZES, FACTOR_VALUES, OFFICIAL_BLOB_ID,
                                      OFFICIAL_FILENAME, OFFICIAL_URL, SHAPE_NAMES, _bit_table)
+from vaecourse.files import check_regular
 from vaecourse.runtime import default_device
 
 __all__ = ["OfficialDSprites", "load_official_dsprites", "git_blob_id"]
@@ -153,6 +154,7 @@ def load_official_dsprites(path: str | os.PathLike | None = None, *, download: b
     naming what is wrong. The pickled ``metadata`` entry is never unpickled.
     """
     path = Path(path).expanduser() if path is not None else default_cache_dir(cache_dir) / OFFICIAL_FILENAME
+    check_regular(path, "the dSprites file")  # a FIFO or /dev/zero would be read for ever
     if not path.exists():
         if not download:
             raise FileNotFoundError(
