@@ -1,8 +1,9 @@
 """environment.yml (conda-forge) and pyproject.toml (pip) name the same packages with the same bounds; Colab fits.
 
 pyproject's extras: ``widgets`` (JupyterLab + ipywidgets), ``test`` (the test command), ``browser`` (the real-browser
-widget tests), and ``dev`` = exactly their union. environment.yml = the runtime dependencies + ``dev``, conda-forge
-only, with PyTorch from conda-forge.
+widget tests), and ``dev``, which names the others (``vaecourse[widgets,test,browser]``, a reference pip follows) so
+that each package is declared once. environment.yml = the runtime dependencies + everything ``dev`` installs,
+conda-forge only, with PyTorch from conda-forge.
 """
 
 import tomllib
@@ -12,6 +13,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +36,33 @@ def _specs(requirements: list[str], where: str) -> dict[str, SpecifierSet]:
     return found
 
 
+def _is_the_project(requirement: Requirement) -> bool:
+    return canonicalize_name(requirement.name) == canonicalize_name(_project()["name"])
+
+
+def _extra(name: str, seen: tuple[str, ...] = ()) -> dict[str, SpecifierSet]:
+    """name -> version bounds of everything ``pip install -e ".[NAME]"`` adds: the extra's own packages, and those of
+    the extras it names through the project itself (``vaecourse[test]``), followed recursively. A package that two
+    of them list must have one bound."""
+    project = _project()
+    extras = project["optional-dependencies"]
+    assert name in extras, f"{' -> '.join(seen) or 'pyproject'} names an extra {name!r} that does not exist"
+    assert name not in seen, f"extras name each other in a loop: {' -> '.join((*seen, name))}"
+    found: dict[str, SpecifierSet] = {}
+    for text in extras[name]:
+        requirement = Requirement(text)
+        if _is_the_project(requirement):
+            assert requirement.extras and not requirement.specifier and requirement.marker is None \
+                and requirement.url is None, f"{name}: {text!r} should only name extras, as {project['name']}[a,b]"
+            parts = [_extra(other, (*seen, name)) for other in sorted(requirement.extras)]
+        else:
+            parts = [_specs([text], name)]
+        for part in parts:
+            for package, spec in part.items():
+                assert found.setdefault(package, spec) == spec, f"{name}: {package} has {found[package]} and {spec}"
+    return found
+
+
 def _environment() -> dict:
     return yaml.safe_load((ROOT / "environment.yml").read_text())
 
@@ -48,30 +77,35 @@ def test_pyproject_has_the_four_extras():
     assert set(EXTRAS) <= set(_project()["optional-dependencies"])
 
 
-def test_dev_is_exactly_widgets_test_and_browser():
+def test_dev_installs_everything_every_other_extra_does():
+    dev = _extra("dev")
+    for extra in sorted(set(_project()["optional-dependencies"]) - {"dev"}):
+        for name, spec in _extra(extra).items():
+            assert name in dev, f"pip install -e '.[dev]' misses {name}{spec} of the {extra} extra"
+            assert dev[name] == spec, f"{name}: {spec} in {extra}, {dev[name]} through dev"
+
+
+def test_dev_declares_no_package_that_another_extra_declares():
+    """dev refers to the other extras instead of copying them: a bound is written in one place only."""
     extras = _project()["optional-dependencies"]
-    union: dict[str, SpecifierSet] = {}
-    for extra in ("widgets", "test", "browser"):
-        for name, spec in _specs(extras[extra], extra).items():
-            assert union.setdefault(name, spec) == spec, f"{name}: {union[name]} in one extra, {spec} in {extra}"
-    dev = _specs(extras["dev"], "dev")
-    assert dev == union, (f"dev differs from widgets+test+browser: missing {sorted(union.keys() - dev.keys())}, "
-                          f"extra {sorted(dev.keys() - union.keys())}, "
-                          f"other bounds {sorted(n for n in dev.keys() & union.keys() if dev[n] != union[n])}")
+    own = _specs([r for r in extras["dev"] if not _is_the_project(Requirement(r))], "dev")
+    for extra in sorted(set(extras) - {"dev"}):
+        copied = sorted(own.keys() & _specs(extras[extra], extra).keys())
+        assert not copied, f"dev repeats {copied} from {extra}: name the extra instead, vaecourse[{extra}]"
 
 
 def test_extras_agree_with_the_runtime_dependencies():
     project = _project()
     runtime = _specs(project["dependencies"], "dependencies")
     for extra in EXTRAS:
-        for name, spec in _specs(project["optional-dependencies"][extra], extra).items():
+        for name, spec in _extra(extra).items():
             assert name not in runtime or runtime[name] == spec, f"{extra}: {name}{spec}, dependencies: {runtime[name]}"
 
 
 def test_conda_environment_lists_every_runtime_and_dev_package_with_the_same_bounds():
     project = _project()
     pip = {**_specs(project["dependencies"], "dependencies"),
-           **_specs(project["optional-dependencies"]["dev"], "dev")}
+           **_extra("dev")}
     expected = {CONDA_NAMES.get(name, name): spec for name, spec in pip.items()}
     conda = _conda_specs()
     assert conda.keys() == expected.keys(), (f"environment.yml misses {sorted(expected.keys() - conda.keys())}, "
@@ -96,10 +130,9 @@ def test_any_recent_python_is_accepted(python):
 
 @pytest.mark.parametrize("version", ["7.7.1", "8.1.5"])
 def test_colab_ipywidgets_is_accepted(version):
-    project = _project()
-    for where, requirements in [("dependencies", project["dependencies"]),
-                                *[(extra, project["optional-dependencies"][extra]) for extra in EXTRAS]]:
-        spec = _specs(requirements, where).get("ipywidgets")
+    for where, specs in [("dependencies", _specs(_project()["dependencies"], "dependencies")),
+                         *[(extra, _extra(extra)) for extra in EXTRAS]]:
+        spec = specs.get("ipywidgets")
         assert spec is None or Version(version) in spec, f"{where}: ipywidgets {spec} refuses {version}"
 
 

@@ -25,12 +25,8 @@ from vaecourse.data.epochs import shuffled_epochs
 from vaecourse.data.catalog import DATASETS, TrainingData, make_dataset  # the data sets a run names
 from vaecourse.data.pendulum import Pendulum, render_scene as render_pendulum  # chapter 5
 
-from vaecourse.data.mnist import (  # chapter 4: handwritten digits
-    DigitImages,
-    dynamic_binarize,
-    load_digit_images,
-    load_mnist,
-)
+from vaecourse.data.digit_images import DigitImages  # chapter 4: handwritten digits, what both loaders return
+from vaecourse.data.mnist import dynamic_binarize, load_digit_images, load_mnist
 from vaecourse.data.mnist5k import load_mnist5k  # chapter 4's offline default: 5,000 real MNIST digits, shipped
 
 __all__ = [

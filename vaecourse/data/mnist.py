@@ -21,14 +21,15 @@ import hashlib
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from vaecourse.data.digit_images import DigitImages  # also importable from here, as before
 from vaecourse.data.download import DownloadError, default_cache_dir, download_verified, fetch as _fetch  # tests replace _fetch
+from vaecourse.data.mnist5k import load_mnist5k
 
 # name: (file name, MD5 of the decompressed IDX file, expected number of dimensions)
 MNIST_FILES = {
@@ -42,24 +43,6 @@ MNIST_MIRRORS = (  # each serves FILE.gz; the first that answers is used
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 IDX_UBYTE = 0x08  # the only element type MNIST uses (unsigned byte)
-
-
-@dataclass(frozen=True)
-class DigitImages:
-    """Grey images in [0, 1] with labels, split into train and test, and where they came from."""
-
-    train: Tensor  # (N, 1, 28, 28) float32
-    train_labels: Tensor  # (N,) int64
-    test: Tensor  # (M, 1, 28, 28) float32
-    test_labels: Tensor  # (M,) int64
-    source: str  # a sentence naming the data, for notebooks and logs
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.train.shape[1:])
-
-    def __repr__(self) -> str:
-        return f"DigitImages({self.source}: {len(self.train)} train, {len(self.test)} test, {self.image_shape})"
 
 
 # ------------------------------------------------------------------------------------------------ IDX files
@@ -172,8 +155,6 @@ def load_digit_images(source: str = "auto", root: str | os.PathLike | None = Non
     """``"mnist"`` (the IDX files, see :func:`load_mnist`), ``"mnist5k"`` or its synonym ``"digits"`` (the 5,000
     shipped MNIST digits, offline, see :func:`~vaecourse.data.mnist5k.load_mnist5k`) or ``"auto"``: MNIST when
     its four files are in ``root``/the cache (or ``download``), else the shipped digits."""
-    from vaecourse.data.mnist5k import load_mnist5k
-
     if source == "mnist":
         return load_mnist(root, download=download)
     if source in ("mnist5k", "digits"):

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vaecourse.data.digit_images import DigitImages
 from vaecourse.files import atomic_write, sha256_of, verify_sha256
 
 MNIST5K_PATH = Path(__file__).with_name("mnist5k.npz")
@@ -127,11 +128,9 @@ def read_mnist5k(path: str | os.PathLike = MNIST5K_PATH, expected_sha256: str | 
 
 
 def load_mnist5k(n_test: int = N_TEST, seed: int = SPLIT_SEED, path: str | os.PathLike = MNIST5K_PATH,
-                 expected_sha256: str | None = MNIST5K_SHA256):
+                 expected_sha256: str | None = MNIST5K_SHA256) -> DigitImages:
     """The 5,000 shipped MNIST digits as grey images in [0, 1], split 4,000 / 1,000 (by default) with
-    :func:`stratified_split`. Returns :class:`vaecourse.data.mnist.DigitImages`."""
-    from vaecourse.data.mnist import DigitImages
-
+    :func:`stratified_split`."""
     images, labels = read_mnist5k(path, expected_sha256)
     train, test = stratified_split(labels, n_test, seed)
     x = torch.from_numpy(images).float().div_(255.0).unsqueeze(1)  # (N, 1, 28, 28) in [0, 1]

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from vaecourse.viz.figure import CourseFigure as Figure
-from vaecourse.viz.images import _draw, traversal_images
+from vaecourse.viz.images import draw_image, traversal_images
 
 
 def rate_distortion_figure(points: Sequence[Mapping], title: str = "rate-distortion: what each beta buys") -> Figure:
@@ -125,12 +125,12 @@ def traversal_row_figure(model, z: Tensor, dim: int, value: float, span: float =
     fig = Figure(figsize=(2.4 + 1.0 * steps, 2.4))
     grid = fig.add_gridspec(2, steps + 3)
     big = fig.add_subplot(grid[:, :2])
-    _draw(big, image)
+    draw_image(big, image)
     big.set_title(f"z{dim} = {value:+.2f}", fontsize=10)
     nearest = int(torch.argmin((values - float(value)).abs()))
     for c in range(steps):
         ax = fig.add_subplot(grid[0, 3 + c])
-        _draw(ax, row[c])
+        draw_image(ax, row[c])
         ax.set_xlabel(f"{values[c].item():.1f}", fontsize=8)
         if c == nearest:
             for spine in ax.spines.values():
@@ -161,7 +161,7 @@ def sweep_model_figure(model, x: Tensor, label: str, n_latents: int = 5, span: f
     for i in range(n):
         for r, images in enumerate((x.cpu(), recon)):
             ax = fig.add_subplot(spec[r, i])
-            _draw(ax, images[i])
+            draw_image(ax, images[i])
             if i == 0:
                 ax.set_ylabel("x" if r == 0 else "x̂", rotation=0, ha="right", va="center")
     bars = fig.add_subplot(spec[2:, :3])
@@ -173,7 +173,7 @@ def sweep_model_figure(model, x: Tensor, label: str, n_latents: int = 5, span: f
     for r, d in enumerate(order):
         for c in range(steps):
             ax = fig.add_subplot(spec[2 + r, 4 + c])
-            _draw(ax, grid[r, c])
+            draw_image(ax, grid[r, c])
             if c == 0:
                 ax.set_ylabel(f"z{d}", rotation=0, ha="right", va="center", fontsize=8)
             if r == len(order) - 1:

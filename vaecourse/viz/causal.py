@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from vaecourse.viz.figure import CourseFigure as Figure
-from vaecourse.viz.images import _draw
+from vaecourse.viz.images import draw_image
 
 
 def scm_scatter_figure(panels: Mapping[str, Mapping[str, Tensor]], x: str, y: str, max_points: int = 1500,
@@ -107,8 +107,8 @@ def intervention_grid_figure(model_images: Tensor, true_images: Tensor, concept_
     axes = fig.subplots(k, 2 * v + 1, squeeze=False)
     for i in range(k):
         for j in range(v):
-            _draw(axes[i, j], model_images[i, j])
-            _draw(axes[i, v + 1 + j], true_images[i, j])
+            draw_image(axes[i, j], model_images[i, j])
+            draw_image(axes[i, v + 1 + j], true_images[i, j])
             if values is not None:
                 axes[i, j].set_title(f"{values[i][j]:+.2f}", fontsize=6, pad=1)
                 axes[i, v + 1 + j].set_title(f"{values[i][j]:+.2f}", fontsize=6, pad=1)
@@ -135,7 +135,7 @@ def pendulum_reference_figure(official: Tensor, simulated: Tensor, small: Tensor
     axes = fig.subplots(len(rows), n, squeeze=False)
     for r, (label, images) in enumerate(rows):
         for k in range(n):
-            _draw(axes[r, k], images[k])
+            draw_image(axes[r, k], images[k])
             if r == 0 and titles is not None:
                 axes[r, k].set_title(titles[k], fontsize=7)
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
@@ -162,7 +162,7 @@ def render_intervention(counterfactual_fn: Callable, dataset, concepts: Tensor,
     what = ", ".join(f"{names[i]} = {v:+.2f}" for i, v in interventions.items()) or "nothing"
     for ax, image, label in ((axes[0], x[0], "the scene"), (axes[1], model_cf[0], "model: do(" + what + ")"),
                              (axes[2], true_cf[0], "simulator: the truth")):
-        _draw(ax, image)
+        draw_image(ax, image)
         ax.set_title(label, fontsize=8)
     axes[2].set_xlabel(", ".join(f"{n[:8]} {c:.2f}" for n, c in zip(names, cf_concepts[0].tolist())), fontsize=6)
     fig.tight_layout()

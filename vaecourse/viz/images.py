@@ -16,7 +16,10 @@ def _as_hwc(image: Tensor) -> np.ndarray:
     return array[0] if array.shape[0] == 1 else np.transpose(array, (1, 2, 0))
 
 
-def _draw(ax, image: Tensor) -> None:
+def draw_image(ax, image: Tensor) -> None:
+    """Show one image (C, H, W) on the matplotlib axes ``ax``: values clamped to [0, 1], grey for C = 1 (0 black,
+    1 white) and RGB for C = 3, pixels unsmoothed, no ticks. Every cell of the image grids here and in
+    :mod:`vaecourse.viz.beta` and :mod:`vaecourse.viz.causal` is drawn with it."""
     ax.imshow(_as_hwc(image), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -31,7 +34,7 @@ def image_grid(images: Tensor, ncols: int = 8, title: str | None = None, size: f
     axes = np.atleast_2d(fig.subplots(nrows, ncols, squeeze=False))
     for i, ax in enumerate(axes.flat):
         if i < n:
-            _draw(ax, images[i])
+            draw_image(ax, images[i])
         else:
             ax.axis("off")
     if row_labels is not None:
@@ -86,7 +89,7 @@ def traversal_figure(model, z: Tensor, dims: Sequence[int] | None = None,
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for r in range(nrows):
         for c in range(ncols):
-            _draw(axes[r, c], grid[r, c])
+            draw_image(axes[r, c], grid[r, c])
             if r == nrows - 1:
                 axes[r, c].set_xlabel(f"{values[c].item():.1f}")
         axes[r, 0].set_ylabel(labels[r] if labels else f"z{dims[r]}", rotation=0, ha="right", va="center")
@@ -100,3 +103,6 @@ def traversal_figure(model, z: Tensor, dims: Sequence[int] | None = None,
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+__all__ = ["draw_image", "image_grid", "reconstruction_figure", "traversal_figure", "traversal_images"]

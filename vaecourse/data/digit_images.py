@@ -1,0 +1,33 @@
+"""What chapter 4's digit loaders return: :class:`DigitImages`, grey images in [0, 1] with labels, split.
+
+Its own module so that both loaders build it without importing each other: :mod:`vaecourse.data.mnist5k` (the
+5,000 shipped digits) and :mod:`vaecourse.data.mnist` (the IDX files, and the choice between the two, which
+imports ``mnist5k``). Shapes: N train and M test images of (1, 28, 28).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class DigitImages:
+    """Grey images in [0, 1] with labels, split into train and test, and where they came from."""
+
+    train: Tensor  # (N, 1, 28, 28) float32
+    train_labels: Tensor  # (N,) int64
+    test: Tensor  # (M, 1, 28, 28) float32
+    test_labels: Tensor  # (M,) int64
+    source: str  # a sentence naming the data, for notebooks and logs
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train.shape[1:])
+
+    def __repr__(self) -> str:
+        return f"DigitImages({self.source}: {len(self.train)} train, {len(self.test)} test, {self.image_shape})"
+
+
+__all__ = ["DigitImages"]
