@@ -519,3 +519,22 @@ def test_a_full_disk_is_found_before_training_and_a_failed_save_is_one_line(ws, 
     code, _, err = run(["train", "--steps", "2", "--out", str(ws / "full.pt"), *VAE], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert "could not save step 2 to" in err and "Nothing was written to" in err and not (ws / "full.pt").exists()
+
+
+def test_a_named_recipe_with_more_steps_continues_its_shorter_twin(tmp_path, capsys, monkeypatch):
+    """pretrained/README.md's chapter-1 route: the ch1-vae-3000 run resumed with --recipe ch1-vae to 15,000 steps.
+    A --recipe that is the same run with other steps continues it (and names it); one that differs is refused."""
+    from dataclasses import replace as changed
+
+    from vaecourse import recipes
+    short = recipes.Recipe(name="t-short", encoder="conv32", image_size=32, latent_dim=3, batch_size=4, steps=2)
+    monkeypatch.setitem(recipes.RECIPES, "t-short", short)
+    monkeypatch.setitem(recipes.RECIPES, "t-long", changed(short, name="t-long", steps=4))
+    monkeypatch.setitem(recipes.RECIPES, "t-other", changed(short, name="t-other", steps=4, seed=5))
+    out = tmp_path / "run.pt"
+    assert run(["train", "--recipe", "t-short", "--out", str(out), "--no-progress"], capsys)[0] == 0
+    code, _, err = run(["train", "--recipe", "t-other", "--resume", "--out", str(out), "--no-progress"], capsys)
+    assert code == 2 and "--recipe t-other (the run is t-short; they differ in seed)" in err, err
+    assert run(["train", "--recipe", "t-long", "--resume", "--out", str(out), "--no-progress"], capsys)[0] == 0
+    saved = checkpoints.read(out).extra
+    assert saved["step"] == 3 and saved["recipe"] == "t-long"

@@ -214,8 +214,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     # chapter 2: the beta sweep and the constrained problem (epsilon = 8 nats, dual ascent from beta = 1)
     *(_named(f"ch2-beta{b}", **_CH2, beta=float(b)) for b in (1, 2, 4, 8, 16)),
     _named("ch2-constrained", **_CH2 | dict(objective="constrained"), beta=1.0, epsilon=8.0, lr_dual=0.01),
-    # chapter 3: chapter 2's recipe with a second seed
+    # chapter 3: chapter 2's recipe with a second seed; a third for β = 1 and 4 (chapter 2's transfer test: 3 seeds)
     *(_named(f"ch3-beta{b}-seed1", **_CH2, beta=float(b), seed=1) for b in (1, 4, 8)),
+    *(_named(f"ch3-beta{b}-seed2", **_CH2, beta=float(b), seed=2) for b in (1, 4)),
     # chapter 5: CausalVAE (the paper's loss; + the independence change), the conditional VAE and a beta-VAE
     _named("ch5-causalvae", **_CH5, model="causalvae", objective="causal", steps=6000),
     _named("ch5-causalvae-indep", **_CH5, model="causalvae", objective="causal", steps=6000, label_fit="mask",

@@ -19,7 +19,8 @@ MAY_CHANGE = ("steps",)  # what a resumed run may be given anew
 
 def stored_recipe(saved, out: Path, args) -> recipes.Recipe:
     """The recipe of the run saved in ``saved`` (read from ``out``), with ``--steps`` if given; a given flag that
-    differs from the stored run, or a ``--recipe`` other than its own, is refused, naming each."""
+    differs from the stored run is refused, naming each. ``--recipe NAME`` continues it when NAME is the same run with
+    other steps (``--recipe ch1-vae`` continues a ``ch1-vae-3000`` run to 15,000 steps, and names it so)."""
     missing = [key for key in TRAINING_STATE + ("arguments",) if key not in saved.extra]
     if missing:
         raise ValueError(f"cannot resume {out}: it holds a {saved.model_class} without training state (no "
@@ -43,8 +44,15 @@ def stored_recipe(saved, out: Path, args) -> recipes.Recipe:
     changed = [f"{recipes.flag_of(f)} {given[f.name]} (the run has {getattr(recipe, f.name)})"
                for f in fields(recipe) if f.name in given and f.name not in MAY_CHANGE
                and f.metadata["kind"].check(f.name, given[f.name]) != getattr(recipe, f.name)]
-    if args.recipe and args.recipe != name.split(" + ")[0]:
-        changed.insert(0, f"--recipe {args.recipe} (the run is {name})")
+    if args.recipe:  # a named recipe may continue the run when it is the same run with more steps (ch1-vae-3000)
+        named = recipes.get(args.recipe)
+        differ = [f.name for f in fields(named) if f.name not in ("name", *MAY_CHANGE)
+                  and getattr(named, f.name) != getattr(recipe, f.name)]
+        if differ:
+            changed.insert(0, f"--recipe {args.recipe} (the run is {name}; they differ in {', '.join(differ)})")
+        elif not changed:
+            recipe = replace(recipe, name=named.name if "steps" not in given else f"{named.name} + steps",
+                             steps=named.steps)
     if changed:
         raise ValueError(f"cannot resume {out} with other settings: {'; '.join(changed)}. A resumed run continues "
                          "the run it saved (only --steps may change); to train with other settings, start a new run "

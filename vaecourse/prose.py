@@ -1,0 +1,89 @@
+"""Prose that cannot drift from the results: sentences rendered from a cell's own values, and checked claims.
+
+A measured number typed into markdown goes stale at the next retrain, in FAST mode and on a GPU. So a lecture
+states what a cell measured by rendering the sentence from the values it computed, and every claim the chapter's
+argument rests on is checked on them:
+
+    say("The β = 4 code's probe scores R² {r4:.3f} on positions it never saw; β = 1's {r1:.3f}.", r4=r4, r1=r1)
+    claim("β = 4 transfers to unseen positions better than β = 1", r4 > r1 + 0.02,
+          measured=f"unseen R² {r4:.3f} against {r1:.3f}")
+
+:func:`say` shows Markdown built from the values (in every mode: FAST mode, a GPU run and the shipped models each
+state what they got). :func:`claim` shows a checked statement: held (✔ and what was measured), failed (a visible
+warning naming the statement and the measurement), or, in FAST mode, "not checked in FAST mode" (tiny runs prove
+the code works, not the result). A failed claim while the course site or ``rendered/`` is built
+(``VAECOURSE_SITE=1``) raises :class:`ClaimFailed`, so the build fails instead of publishing a lecture whose prose
+its outputs contradict. Markdown cells keep the reasoning and the papers' own (cited) figures;
+``tests/test_prose.py`` scans them for measured-looking numbers.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from vaecourse.runtime import fast_mode, site_mode
+
+
+class ClaimFailed(AssertionError):
+    """A checked claim did not hold while the course site (or ``rendered/``) was being built."""
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What :func:`say` and :func:`claim` display: Markdown for the notebook, plain text for a terminal."""
+
+    markdown: str
+    text: str
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _show(shown: Shown) -> Shown:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython comes with the course's notebooks
+        print(shown.text)
+        return shown
+    if get_ipython() is None:
+        print(shown.text)
+    else:
+        display(shown)
+    return shown
+
+
+def say(template: str, /, **values) -> Shown:
+    """Display the Markdown ``template.format(**values)``: a sentence of the lecture whose figures are this run's."""
+    text = template.format(**values)
+    return _show(Shown(markdown=text, text=text))
+
+
+def claim(statement: str, holds: bool, measured: str = "") -> Shown:
+    """Display the checked claim ``statement``: held, failed (a warning; :class:`ClaimFailed` in a site build),
+    or not checked in FAST mode. ``holds`` is the condition evaluated on the cell's own results; ``measured``
+    says what they were, in the chapter's terms."""
+    if not isinstance(holds, bool) and type(holds).__name__ != "bool_":  # numpy's bool too, nothing else
+        raise TypeError(f"claim({statement!r}, holds=...) needs a bool (the condition on the results), got "
+                        f"{type(holds).__name__}")
+    detail = f" ({measured})" if measured else ""
+    if fast_mode():
+        return _show(Shown(markdown=f"*Claim, not checked in FAST mode (tiny runs):* {statement}.",
+                           text=f"claim, not checked in FAST mode: {statement}"))
+    if holds:
+        return _show(Shown(markdown=f"✔ **Checked:** {statement}{detail}.", text=f"checked: {statement}{detail}"))
+    if site_mode():
+        raise ClaimFailed(f"the claim {statement!r} does not hold on this run{detail}: the lecture's prose would "
+                          "contradict its outputs")
+    warning = (f'<div style="border-left: 4px solid #c00; padding: 4px 8px; background: #fff0f0">'
+               f"⚠ <b>This claim did not hold on your run:</b> {html.escape(statement)}{html.escape(detail)}. The text "
+               "around it describes the course's shipped run; read your own numbers above, and see the chapter's "
+               "notes on how often this happens.</div>")
+    return _show(Shown(markdown=warning, text=f"WARNING, claim did not hold: {statement}{detail}"))
+
+
+__all__ = ["ClaimFailed", "Shown", "claim", "say"]
