@@ -176,8 +176,8 @@ display(kl_estimator_figure(counts, estimates, exact))
 # 0 to 1 over the first few hundred steps; after that the objective is exactly Eq. (1). Chapter 4 studies this
 # *warm-up* properly [sonderby2016, Eq. 26]. On these images the warm-up alone was not enough: with the encoder's
 # $\log\sigma^2$ starting near 0 ($\sigma \approx 1$, as wide as the prior), the sampled $z$ is mostly noise, the
-# decoder learns to ignore it, and three of four seeds we ran were still collapsed at step 600 (KL below 0.2 nats;
-# the fourth left at step ~600). So the encoder's last layer starts $\log\sigma^2$ at $-4$ ($\sigma \approx 0.14$):
+# decoder learns to ignore it, and three of four seeds we ran were still collapsed at step 600 (a KL of a tenth of
+# a nat or less; the fourth left at about that step; the figures: `vaecourse/pretrained/README.md`, chapter 1). So the encoder's last layer starts $\log\sigma^2$ at $-4$ ($\sigma \approx 0.14$):
 # from the first step $z$ carries what the encoder saw, and the decoder learns to read it. Chapter 2 uses the same
 # start and its appendix measures the collapse over seeds. Neither detail changes the objective after the warm-up.
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
+import numpy as np
+
 from vaecourse.runtime import fast_mode, site_mode
 
 
@@ -43,39 +45,43 @@ class Shown:
         return self.text
 
 
-def _show(shown: Shown) -> Shown:
+def _show(shown: Shown, show: bool) -> Shown | None:
+    """Display ``shown`` (Markdown in a notebook, text in a terminal) and return None, so a call on a cell's last
+    line is not shown twice; with ``show=False`` only return it."""
+    if not show:
+        return shown
     try:
         from IPython import get_ipython
         from IPython.display import display
     except ImportError:  # pragma: no cover - IPython comes with the course's notebooks
-        print(shown.text)
-        return shown
-    if get_ipython() is None:
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:
         print(shown.text)
     else:
         display(shown)
-    return shown
+    return None
 
 
-def say(template: str, /, **values) -> Shown:
-    """Display the Markdown ``template.format(**values)``: a sentence of the lecture whose figures are this run's."""
+def say(template: str, /, show: bool = True, **values) -> Shown | None:
+    """Display the Markdown ``template.format(**values)``: a sentence of the lecture whose figures are this run's.
+    ``show=False`` returns the :class:`Shown` instead of displaying it."""
     text = template.format(**values)
-    return _show(Shown(markdown=text, text=text))
+    return _show(Shown(markdown=text, text=text), show)
 
 
-def claim(statement: str, holds: bool, measured: str = "") -> Shown:
+def claim(statement: str, holds: bool, measured: str = "", show: bool = True) -> Shown | None:
     """Display the checked claim ``statement``: held, failed (a warning; :class:`ClaimFailed` in a site build),
     or not checked in FAST mode. ``holds`` is the condition evaluated on the cell's own results; ``measured``
-    says what they were, in the chapter's terms."""
-    if not isinstance(holds, bool) and type(holds).__name__ != "bool_":  # numpy's bool too, nothing else
+    says what they were, in the chapter's terms. ``show=False`` returns the :class:`Shown` instead."""
+    if not isinstance(holds, (bool, np.bool_)):  # numpy's bool too, nothing else (not a number, not None)
         raise TypeError(f"claim({statement!r}, holds=...) needs a bool (the condition on the results), got "
                         f"{type(holds).__name__}")
     detail = f" ({measured})" if measured else ""
     if fast_mode():
         return _show(Shown(markdown=f"*Claim, not checked in FAST mode (tiny runs):* {statement}.",
-                           text=f"claim, not checked in FAST mode: {statement}"))
+                           text=f"claim, not checked in FAST mode: {statement}"), show)
     if holds:
-        return _show(Shown(markdown=f"✔ **Checked:** {statement}{detail}.", text=f"checked: {statement}{detail}"))
+        return _show(Shown(markdown=f"✔ **Checked:** {statement}{detail}.", text=f"checked: {statement}{detail}"), show)
     if site_mode():
         raise ClaimFailed(f"the claim {statement!r} does not hold on this run{detail}: the lecture's prose would "
                           "contradict its outputs")
@@ -83,7 +89,7 @@ def claim(statement: str, holds: bool, measured: str = "") -> Shown:
                f"⚠ <b>This claim did not hold on your run:</b> {html.escape(statement)}{html.escape(detail)}. The text "
                "around it describes the course's shipped run; read your own numbers above, and see the chapter's "
                "notes on how often this happens.</div>")
-    return _show(Shown(markdown=warning, text=f"WARNING, claim did not hold: {statement}{detail}"))
+    return _show(Shown(markdown=warning, text=f"WARNING, claim did not hold: {statement}{detail}"), show)
 
 
 __all__ = ["ClaimFailed", "Shown", "claim", "say"]
