@@ -403,3 +403,62 @@ def test_counterfactuals_of_observed_scenes_stay_in_the_scene(pendulum):
         lo, hi = RANGES["shadow_length"]
         assert ((cf[:, 2] >= lo) & (cf[:, 2] <= hi)).all(), cf
         np.testing.assert_allclose(cf[:, 0].numpy(), theta)
+
+
+# ---- counts, sizes and thresholds of the public functions: one validation (vaecourse.values) -------------------
+# A bool is not a count, a float is not a count, NaN is not a threshold: each is refused in one line naming the
+# argument, before anything is allocated.
+def _tiny_vae():
+    return VAE(latent_dim=2, encoder="mlp", image_shape=(1, 4, 4))
+
+
+def _tiny_ladder():
+    return LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8], image_shape=(1, 4, 4))
+
+
+def _public_calls():
+    from vaecourse import distributions, metrics, seed_everything
+    from vaecourse.metrics.likelihood import test_log_likelihood
+    from vaecourse.objectives import importance_weighted_bound
+    mu = torch.zeros(2, 3)
+    x = torch.rand(2, 1, 4, 4).round()
+    return {
+        "seed_everything(True)": (lambda: seed_everything(True), "seed must be a seed"),
+        "seed_everything(2.5)": (lambda: seed_everything(2.5), "seed must be a seed"),
+        "seed_everything(-1)": (lambda: seed_everything(-1), "seed must be a seed"),
+        "monte_carlo_kl(S=True)": (lambda: distributions.monte_carlo_kl(mu, mu, True), "n_samples must be"),
+        "monte_carlo_kl(S=2.5)": (lambda: distributions.monte_carlo_kl(mu, mu, 2.5), "n_samples must be"),
+        "monte_carlo_kl(S=0)": (lambda: distributions.monte_carlo_kl(mu, mu, 0), "n_samples must be"),
+        "VAE.sample(True)": (lambda: _tiny_vae().sample(True), "n must be a batch size"),
+        "VAE.sample(10**12)": (lambda: _tiny_vae().sample(10 ** 12), "n must be a batch size"),
+        "LadderVAE.sample(2.5)": (lambda: _tiny_ladder().sample(2.5), "n must be a batch size"),
+        "LadderVAE(var_floor=inf)": (lambda: LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8],
+                                                       image_shape=(1, 4, 4), var_floor=math.inf), "var_floor must"),
+        "layer_means(n_samples=True)": (lambda: _tiny_ladder().layer_means(x, n_samples=True), "n_samples must be"),
+        "importance_weighted_bound(k=True)": (lambda: importance_weighted_bound(_tiny_vae(), x, k=True), "k \\("),
+        "test_log_likelihood(k=True)": (lambda: test_log_likelihood(_tiny_vae(), x, k=True), "k \\("),
+        "test_log_likelihood(batch_size=0)": (lambda: test_log_likelihood(_tiny_vae(), x, k=2, batch_size=0),
+                                              "batch_size must be"),
+        "active_latents(threshold=nan)": (lambda: metrics.active_latents(torch.ones(3), math.nan), "threshold"),
+        "active_units(threshold=nan)": (lambda: metrics.active_units(x, lambda b: b.flatten(1), threshold=math.nan),
+                                        "threshold must be"),
+        "CausalObjective(update_every=True)": (lambda: CausalObjective(update_every=True), "update_every must be"),
+        "active_latents(NaN KLs)": (lambda: metrics.active_latents(torch.tensor([math.nan, 1.0])), "finite KLs"),
+        "active_units(NaN codes)": (lambda: metrics.active_units(x, lambda b: torch.full((b.shape[0], 3), math.nan)),
+                                    "returned nan"),
+        "factor_latent_correlations(inf codes)": (lambda: metrics.factor_latent_correlations(
+            _dsprites(), lambda b: torch.full((b.shape[0], 3), math.inf), n=8), "returned inf"),
+    }
+
+
+def _dsprites():
+    from vaecourse.data import DSprites
+    return DSprites()
+
+
+@pytest.mark.parametrize("case", sorted(_public_calls()))
+def test_public_functions_refuse_counts_and_thresholds_that_mean_nothing(case):
+    call, message = _public_calls()[case]
+    with pytest.raises(ValueError, match=message) as refused:
+        call()
+    assert "\n" not in str(refused.value)

@@ -91,7 +91,11 @@ def test_one_latent_for_two_factors_is_not_separate():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"factors": ("colour",)}, "unknown factor names"),
-    ({"n": 2}, "need n >= 3"),
+    ({"n": 2}, r"n must be an integer >= 3 \(examples\), got 2"),
+    ({"n": True}, "got True"),
+    ({"batch_size": 0}, "batch_size must be a batch size"),
+    ({"threshold": float("nan")}, r"threshold must be a number in \[0, 1\]"),
+    ({"threshold": 1.5}, "got 1.5"),
 ])
 def test_factor_latent_correlations_refuses_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -127,7 +131,8 @@ def test_active_latents_sorted_by_batch_mean():
     assert active_latents(kl, 0.1).tolist() == [1, 2, 0]
     assert active_latents(kl.mean(0), 1.0).tolist() == [1]
     assert active_latents(kl, 10.0).tolist() == []
-    with pytest.raises(ValueError, match="threshold must be >= 0"):
-        active_latents(kl, -1.0)
+    for bad in (-1.0, float("nan"), float("inf"), True):
+        with pytest.raises(ValueError, match=r"threshold \(nats\) must be a finite number >= 0"):
+            active_latents(kl, bad)
     with pytest.raises(ValueError, match=r"\(B, D\) or \(D,\)"):
         active_latents(torch.zeros(2, 2, 2))

@@ -196,9 +196,10 @@ def test_values_outside_unit_range_are_rejected_for_bernoulli(small):
         small.encode(x)
 
 
-@pytest.mark.parametrize("latent_dim", [0, -3, 2.5, "4", None])
+@pytest.mark.parametrize("latent_dim", [0, -3, 2.5, "4", None, True, 10 ** 6])
 def test_latent_dim_must_be_a_positive_integer(latent_dim):
-    with pytest.raises(ValueError, match=rf"latent_dim must be a positive integer, got {latent_dim!r}"):
+    with pytest.raises(ValueError, match=rf"latent_dim must be a number of units between 1 and 65,536, got "
+                                         rf"{latent_dim!r}"):
         VAE(latent_dim=latent_dim, encoder="conv32", image_shape=(1, 32, 32))
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 
 ARCHITECTURES = ("mlp", "conv64", "conv32", "mlp28")

@@ -8,6 +8,8 @@ import random
 import numpy as np
 import torch
 
+from vaecourse import values
+
 FAST_ENV = "VAECOURSE_FAST"
 SITE_ENV = "VAECOURSE_SITE"
 
@@ -54,6 +56,7 @@ def default_device(preference: str | torch.device | None = "auto") -> torch.devi
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and PyTorch; return a CPU ``torch.Generator`` seeded the same way."""
+    seed = values.seed.check("seed", seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -23,7 +23,6 @@ Shape letters: n samples, K variables. Values of one variable are tensors of sha
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import math
 
-from collections.abc import Sequence
-
 import numpy as np
 import torch
 

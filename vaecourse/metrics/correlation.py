@@ -22,6 +22,9 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import rankdata
 from torch import Tensor
 
+from vaecourse import values
+from vaecourse.metrics.checks import check_codes
+
 
 def spearman_matrix(codes, factors) -> np.ndarray:
     """Spearman's rho between every latent column of ``codes`` (N, D) and every factor column (N, K) -> (D, K).
@@ -70,17 +73,16 @@ def factor_latent_correlations(dataset, representation_fn: Callable[[Tensor], Te
     unknown = [f for f in names if f not in dataset.factor_names]
     if unknown or not names:
         raise ValueError(f"unknown factor names {unknown or names}: the data set has {tuple(dataset.factor_names)}")
-    if n < 3 or batch_size < 1:
-        raise ValueError(f"need n >= 3 examples and batch_size >= 1, got n={n}, batch_size={batch_size}")
+    values.integer("an integer >= 3 (examples)", 3, 2 ** 63 - 1).check("n", n)
+    values.batch_size.check("batch_size", batch_size)
+    values.real("a number in [0, 1] (an |rho|)", lambda v: 0 <= v <= 1).check("threshold", threshold)
     columns = [list(dataset.factor_names).index(f) for f in names]
     classes = dataset.sample_factors(n, generator)  # (N, all factors)
     codes = []
     with torch.no_grad():
         for start in range(0, n, batch_size):
             codes.append(torch.as_tensor(representation_fn(dataset.render(classes[start:start + batch_size]))).cpu())
-    codes = torch.cat(codes)  # (N, D)
-    if codes.dim() != 2 or codes.shape[0] != n:
-        raise ValueError(f"representation_fn must return (B, D) codes, got {tuple(codes.shape)} for {n} images")
+    codes = torch.from_numpy(check_codes(torch.cat(codes), n))  # (N, D), finite
     rho = spearman_matrix(codes, classes[:, columns])  # (D, K); classes are monotone in the factor values
     magnitude = np.abs(rho)
     if magnitude.shape[0] < len(names):

@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from vaecourse import values
+
 
 def kl_per_dimension(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL_d = 1/2 (mu_d^2 + e^logvar_d - 1 - logvar_d) per example and dimension: (B, D) -> (B, D).
@@ -44,8 +46,9 @@ def active_latents(kl: Tensor, threshold: float = 0.1) -> Tensor:
     kl = torch.as_tensor(kl)
     if kl.dim() not in (1, 2):
         raise ValueError(f"active_latents expected KLs of shape (B, D) or (D,), got {tuple(kl.shape)}")
-    if threshold < 0:
-        raise ValueError(f"threshold must be >= 0 nats, got {threshold}")
+    values.non_negative.check("threshold (nats)", threshold)
+    if not torch.isfinite(kl).all():
+        raise ValueError("active_latents expected finite KLs, got NaN or inf: the run that produced them diverged")
     mean = kl.mean(dim=0) if kl.dim() == 2 else kl  # (D,)
     order = torch.argsort(mean, descending=True, stable=True)  # (D,)
     return order[mean[order] > threshold]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.objectives.elbo import importance_weighted_bound
 
 
@@ -19,10 +20,8 @@ def test_log_likelihood(model, images: Tensor, *, k: int = 5000, chunk_size: int
 
     Returns ``{"log_likelihood": mean, "per_example": tensor (N,), "k": k, "standard_error": ...}``.
     """
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k (the number of importance samples) must be an integer >= 1, got {k!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    values.positive_int.check("k (the number of importance samples)", k)
+    values.batch_size.check("batch_size", batch_size)
     was_training = model.training
     model.eval()  # batch norm uses its running statistics: a test image's score must not depend on its batch
     try:

@@ -21,6 +21,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vaecourse import values
+from vaecourse.metrics.checks import check_codes
+
 ACTIVE_THRESHOLD = 0.01
 
 
@@ -43,15 +46,14 @@ def active_units(images: Tensor, representation_fn: Callable[[Tensor], Tensor | 
     ``lambda x: model.layer_means(x, n_samples=10)``). Returns ``{"active_per_layer": [...],
     "active": total, "units_per_layer": [...], "activity": [array (D_i,) of A_u per layer], "threshold"}``.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if threshold < 0:
-        raise ValueError(f"threshold must be >= 0, got {threshold}")
+    values.batch_size.check("batch_size", batch_size)
+    values.non_negative.check("threshold", threshold)
     chunks: list[list[Tensor]] = []
     for start in range(0, images.shape[0], batch_size):
         out = representation_fn(images[start:start + batch_size])
         layers = [out] if isinstance(out, Tensor) else list(out)
-        chunks.append([m.detach().double().cpu() for m in layers])
+        chunks.append([torch.from_numpy(check_codes(m, m.shape[0] if isinstance(m, Tensor) else len(m),
+                                                    who="representation_fn (a layer's E_q[u])")) for m in layers])
     per_layer = [torch.cat(parts) for parts in zip(*chunks)]  # (N, D_i) each
     activity = [unit_activity(m) for m in per_layer]
     active = [int((a > threshold).sum()) for a in activity]

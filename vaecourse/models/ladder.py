@@ -36,7 +36,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
-from vaecourse.distributions import DiagonalGaussian, log_normal, precision_weighted_merge
+from vaecourse import values
+from vaecourse.distributions import DiagonalGaussian, precision_weighted_merge
 from vaecourse.likelihoods import LikelihoodHead
 from vaecourse.models.base import CourseModel, register_model
 
@@ -143,8 +144,7 @@ class LadderVAE(CourseModel):
             raise ValueError(f"unknown inference {inference!r}: expected one of {INFERENCE}")
         if isinstance(mlp_layers, bool) or not isinstance(mlp_layers, int) or mlp_layers < 1:
             raise ValueError(f"mlp_layers must be an integer >= 1, got {mlp_layers!r}")
-        if not isinstance(var_floor, (int, float)) or not var_floor > 0:
-            raise ValueError(f"var_floor must be a positive number, got {var_floor!r}")
+        values.positive.check("var_floor", var_floor)
         image_shape = tuple(int(s) for s in image_shape)
         if len(image_shape) != 3 or min(image_shape) <= 0:
             raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {image_shape}")
@@ -274,8 +274,7 @@ class LadderVAE(CourseModel):
     def layer_means(self, x: Tensor, n_samples: int = 10, generator: torch.Generator | None = None) -> list[Tensor]:
         """E_q[z_i] per layer, (B, D_i): the conditional means averaged over ``n_samples`` draws of the
         parents (for the top layer of a ladder, or the bottom layer of bottom-up inference, it is exact)."""
-        if not isinstance(n_samples, int) or n_samples < 1:
-            raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+        values.positive_int.check("n_samples", n_samples)
         total = None
         for _ in range(n_samples):
             out = self.forward(x, generator=generator)
@@ -305,7 +304,8 @@ class LadderVAE(CourseModel):
         """Ancestral samples from p: z_L ~ N(0, I), z_i ~ p(z_i | z_{i+1}), then E[x | z_1]: (n, C, H, W).
         With ``layers=True`` also the list of z_i, (n, D_i)."""
         dtype = next(self.parameters()).dtype
-        z = torch.randn((n, self.latent_sizes[-1]), generator=generator).to(self.device, dtype)
+        z = torch.randn((values.batch_size.check("n", n), self.latent_sizes[-1]), generator=generator).to(self.device,
+                                                                                                       dtype)
         zs = [z]
         for i in reversed(range(self.n_layers - 1)):
             mu, var = self.prior_step(i, z)

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
+from vaecourse import values
 from vaecourse.distributions import DiagonalGaussian, reparameterize
 from vaecourse.likelihoods import LikelihoodHead
 from vaecourse.models.base import CourseModel, register_model
@@ -44,8 +45,7 @@ class VAE(CourseModel):
     def __init__(self, latent_dim: int = 10, encoder: str = "conv64", image_shape: tuple[int, int, int] = (1, 64, 64),
                  likelihood: str = "bernoulli", decoder: str | None = None, logvar_bias: float | None = None):
         super().__init__()
-        if not isinstance(latent_dim, int) or latent_dim <= 0:
-            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+        latent_dim = values.units.check("latent_dim", latent_dim)
         image_shape = tuple(int(s) for s in image_shape)
         if len(image_shape) != 3 or min(image_shape) <= 0:
             raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {image_shape}")
@@ -98,7 +98,7 @@ class VAE(CourseModel):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n images E[x|z] with z ~ p(z) = N(0, I): (n, C, H, W)."""
-        z = torch.randn((n, self.latent_dim), generator=generator).to(self.device)
+        z = torch.randn((values.batch_size.check("n", n), self.latent_dim), generator=generator).to(self.device)
         return self.decode(z).mean
 
     @torch.no_grad()

@@ -43,6 +43,7 @@ import math
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.objectives.elbo import Terms, check_target, non_negative
 from vaecourse.objectives.independence import noise_dependence
 from vaecourse.scm import check_adjacency
@@ -173,8 +174,7 @@ class CausalObjective:
                             ("rho_max", rho_max), ("independence", independence)):
             non_negative(name, value)
         self.label_fit, self.independence, self.bandwidth = label_fit, float(independence), float(bandwidth)
-        if not isinstance(update_every, int) or update_every < 1:
-            raise ValueError(f"update_every must be a positive integer, got {update_every!r}")
+        values.positive_int.check("update_every", update_every)
         self.lu_weight, self.lm_weight = float(lu_weight), float(lm_weight)  # Eq. 41's beta and gamma
         self.alpha, self.rho = float(alpha), float(rho)
         self.update_every, self.rho_max, self.rho_growth = update_every, float(rho_max), float(rho_growth)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.distributions import log_normal
 
 
@@ -120,10 +121,8 @@ def importance_weighted_bound(model, x: Tensor, k: int = 5000, *, chunk_size: in
     A model with a ``log_importance_weights(x, S, generator=...) -> (S, B)`` method (the hierarchical
     models of chapter 4, whose q and p span several layers) supplies its own weights.
     """
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k (the number of importance samples) must be an integer >= 1, got {k!r}")
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    values.positive_int.check("k (the number of importance samples)", k)
+    values.positive_int.check("chunk_size", chunk_size)
     if hasattr(model, "log_importance_weights"):  # a model that scores its own samples (a hierarchy)
         log_weights = model.log_importance_weights
     else:
