@@ -462,3 +462,16 @@ def test_public_functions_refuse_counts_and_thresholds_that_mean_nothing(case):
     with pytest.raises(ValueError, match=message) as refused:
         call()
     assert "\n" not in str(refused.value)
+
+
+def test_readers_of_data_files_refuse_fifos_and_devices(tmp_path):
+    """A FIFO among the MNIST files, or /dev/zero as a source, would be read for ever: refused in one line."""
+    from vaecourse.data.mnist import load_mnist, md5_of, read_idx
+    from vaecourse.data.mnist5k import read_source_csv
+    from vaecourse.files import sha256_of
+    os.mkfifo(tmp_path / "train-images-idx3-ubyte")
+    for call in (lambda: read_idx(tmp_path / "train-images-idx3-ubyte"), lambda: md5_of("/dev/zero"),
+                 lambda: sha256_of(tmp_path / "train-images-idx3-ubyte"), lambda: read_source_csv("/dev/zero"),
+                 lambda: load_mnist(tmp_path)):
+        with pytest.raises(ValueError, match="expected a regular file"):
+            call()

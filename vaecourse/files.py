@@ -96,7 +96,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
 def sha256_of(path: str | os.PathLike) -> str:
     """The SHA-256 of a file, read in 1 MiB blocks: what shipped files (checkpoints, data) are pinned by."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open(check_regular(path, "cannot read"), "rb") as handle:  # a FIFO or /dev/zero would be read for ever
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

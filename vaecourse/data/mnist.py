@@ -30,6 +30,7 @@ from torch import Tensor
 from vaecourse.data.digit_images import DigitImages  # also importable from here, as before
 from vaecourse.data.download import DownloadError, default_cache_dir, download_verified, fetch as _fetch  # tests replace _fetch
 from vaecourse.data.mnist5k import load_mnist5k
+from vaecourse.files import check_regular
 
 # name: (file name, MD5 of the decompressed IDX file, expected number of dimensions)
 MNIST_FILES = {
@@ -53,7 +54,7 @@ def read_idx(path: str | os.PathLike, expected_dims: int | None = None) -> np.nd
     A wrong magic number, a dimension count other than ``expected_dims``, or a file shorter or longer
     than its header says is a ValueError naming the file and what was found.
     """
-    path = Path(path)
+    path = check_regular(path, "the MNIST file")  # a FIFO or /dev/zero would be read for ever
     data = path.read_bytes()
     if len(data) < 4:
         raise ValueError(f"{path} is not an IDX file: only {len(data)} bytes, not even the 4-byte magic number")
@@ -80,7 +81,7 @@ def read_idx(path: str | os.PathLike, expected_dims: int | None = None) -> np.nd
 
 def md5_of(path: str | os.PathLike) -> str:
     digest = hashlib.md5()
-    with Path(path).open("rb") as f:
+    with check_regular(path, "the MNIST file").open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()

