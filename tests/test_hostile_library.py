@@ -475,3 +475,29 @@ def test_readers_of_data_files_refuse_fifos_and_devices(tmp_path):
                  lambda: load_mnist(tmp_path)):
         with pytest.raises(ValueError, match="expected a regular file"):
             call()
+
+
+@pytest.mark.parametrize("metric, sizes", [
+    ("mig", {"n_points": 10 ** 12}), ("higgins", {"n_train": 10 ** 12}), ("higgins", {"batch_size": 10 ** 9}),
+    ("sap", {"n_train": 10 ** 12}), ("factorvae", {"n_variance": 10 ** 12}), ("dci", {"n_estimators": 10 ** 9}),
+])
+def test_metric_sizes_that_cannot_fit_are_refused_before_allocating(metric, sizes):
+    """A size of 10^12 reached the allocator (48 TB) or ran for ever; refused in one line naming it."""
+    from vaecourse import metrics
+    from vaecourse.data import DSprites, Pooled
+    with pytest.raises(ValueError, match=f"{next(iter(sizes))}.* at most 1,000,000, got"):
+        getattr(metrics, metric)(Pooled(DSprites(), 32), lambda x: x.flatten(1)[:, :3],
+                                 generator=torch.Generator().manual_seed(0), **sizes)
+
+
+@pytest.mark.parametrize("call", ["bound", "monte_carlo", "layer_means"])
+def test_importance_sample_counts_are_bounded(call):
+    """k = 10^15 importance samples ran for ever in chunks: at most values.MAX_SAMPLES."""
+    from vaecourse import distributions
+    from vaecourse.objectives import importance_weighted_bound
+    x = torch.rand(2, 1, 4, 4).round()
+    run = {"bound": lambda: importance_weighted_bound(_tiny_vae(), x, k=10 ** 15),
+           "monte_carlo": lambda: distributions.monte_carlo_kl(torch.zeros(2, 3), torch.zeros(2, 3), 10 ** 15),
+           "layer_means": lambda: _tiny_ladder().layer_means(x, n_samples=10 ** 15)}[call]
+    with pytest.raises(ValueError, match="between 1 and 100,000"):
+        run()

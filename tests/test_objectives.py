@@ -214,12 +214,12 @@ def test_chunk_size_does_not_change_the_bound_for_a_fixed_generator(tiny_vae):
 
 
 @pytest.mark.parametrize("kw,message", [
-    ({"k": 0}, r"k \(the number of importance samples\) must be a positive integer, got 0"),
+    ({"k": 0}, r"k \(the number of importance samples\) must be a number of samples between 1 and 100,000, got 0"),
     ({"k": -5}, r"got -5"),
-    ({"k": 2.5}, r"positive integer, got 2.5"),
-    ({"k": True}, r"positive integer, got True"),
-    ({"k": 10, "chunk_size": 0}, r"chunk_size must be a positive integer, got 0"),
-    ({"k": 10, "chunk_size": 1.5}, r"chunk_size must be a positive integer, got 1.5"),
+    ({"k": 2.5}, r"between 1 and 100,000, got 2.5"),
+    ({"k": True}, r"between 1 and 100,000, got True"),
+    ({"k": 10, "chunk_size": 0}, r"chunk_size must be a number of samples between 1 and 100,000, got 0"),
+    ({"k": 10, "chunk_size": 1.5}, r"chunk_size must be a number of samples between 1 and 100,000, got 1.5"),
 ])
 def test_bad_k_or_chunk_size_raise_value_error(kw, message):
     with pytest.raises(ValueError, match=message):

@@ -41,4 +41,4 @@ def test_the_docstring_names_every_submodule_a_notebook_or_exercise_imports():
 def test_importing_the_package_loads_no_submodule_beyond_the_switches():
     loaded = subprocess.run([sys.executable, "-c", "import sys, vaecourse; print(*sorted(m for m in sys.modules "
                              "if m.startswith('vaecourse.')))"], capture_output=True, text=True, check=True).stdout
-    assert set(loaded.split()) == {"vaecourse.runtime", "vaecourse.threads"}
+    assert set(loaded.split()) == {"vaecourse.runtime", "vaecourse.threads", "vaecourse.values"}

@@ -2,7 +2,8 @@
 
 Everything a notebook imports lives in this package. ``import vaecourse`` itself gives the run-time switches
 (:mod:`vaecourse.runtime`): ``fast_mode()``, ``site_mode()``, ``default_device()``, ``seed_everything()``, and
-``__version__``; it also starts the CPU thread governor (:mod:`vaecourse.threads`). Nothing else is loaded until
+``__version__`` (their arguments checked by :mod:`vaecourse.values`, the one validation of the whole library); it
+also starts the CPU thread governor (:mod:`vaecourse.threads`). Nothing else is loaded until
 it is imported, so the package stays light. The submodules the notebooks work with:
 
 - :mod:`vaecourse.data`: the data sets (``DSprites``, ``Pooled``, ``SubGrid``, ``FactorImages``, ``Pendulum``,
@@ -16,6 +17,8 @@ it is imported, so the package stays light. The submodules the notebooks work wi
 - :mod:`vaecourse.viz` and :mod:`vaecourse.widgets`: figures and the interactive explorers
 - :mod:`vaecourse.pretrained`, :mod:`vaecourse.checkpoints` and :mod:`vaecourse.recipes`: the shipped models, how
   a model is saved and loaded, and the recipes that trained them
+- :mod:`vaecourse.prose`: ``say`` (a lecture's sentence rendered from the cell's values) and ``claim`` (a checked
+  claim: a warning when it fails, a failed build of the site)
 - :mod:`vaecourse.scm` and :mod:`vaecourse.graph_fit`: structural causal models, and a causal graph learned
   from labels (chapter 5)
 

@@ -55,7 +55,7 @@ def monte_carlo_kl(mu: Tensor, logvar: Tensor, n_samples: int,
 
     Returned per sample so the variance of the estimator can be studied; ``.mean(0)`` is the estimate.
     """
-    n_samples = values.positive_int.check("n_samples", n_samples)
+    n_samples = values.samples.check("n_samples", n_samples)
     eps = torch.randn((n_samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)  # (S, B, D)
     z = reparameterize(mu, logvar, eps)  # (S, B, D)
     return log_normal(z, mu, logvar) - log_normal(z)  # (S, B)

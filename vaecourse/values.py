@@ -24,6 +24,8 @@ MAX_FLOAT = 3.4e38  # training runs in float32: a larger value overflows to inf 
 MAX_SIDE = 1024  # image side in pixels: the course's images are 28 to 64; 1024 is already 3 MiB per RGB image
 MAX_UNITS = 65_536  # latent or hidden units of one layer: 2^16 units of a 64x64 decoder is already 1 GiB of weights
 MAX_STEPS = 10 ** 9  # optimiser steps: a billion steps is years on a laptop
+MAX_EXAMPLES = 10 ** 6  # images or points one call encodes or samples: a million 64x64 images is 16 GiB of float32
+MAX_SAMPLES = 10 ** 5  # importance samples per image: k = 100,000 already takes hours for one test set on a CPU
 MAX_DPI = 1200  # a traversal PNG of 9 columns at 1200 dpi is already poster-sized
 
 
@@ -110,6 +112,8 @@ steps = integer(f"a number of steps between 1 and {MAX_STEPS:,}", 1, MAX_STEPS)
 units = integer(f"a number of units between 1 and {MAX_UNITS:,}", 1, MAX_UNITS)
 batch_size = integer(f"a batch size between 1 and {MAX_BATCH:,}", 1, MAX_BATCH)
 image_side = integer(f"an image side in pixels between 1 and {MAX_SIDE:,}", 1, MAX_SIDE)
+examples = integer(f"a number of examples between 1 and {MAX_EXAMPLES:,}", 1, MAX_EXAMPLES)
+samples = integer(f"a number of samples between 1 and {MAX_SAMPLES:,}", 1, MAX_SAMPLES)
 dpi = integer(f"a resolution in dots per inch between 1 and {MAX_DPI:,}", 1, MAX_DPI)
 finite = real("a finite number", lambda v: True)
 positive = real("a finite number > 0", lambda v: v > 0)
@@ -121,6 +125,7 @@ layer_sizes = Kind(f"layer sizes between 1 and {MAX_UNITS:,}, comma-separated on
                    lambda v: all(1 <= n <= MAX_UNITS for n in v), _as_sizes, _parse_sizes)
 
 
-__all__ = ["Kind", "MAX_BATCH", "MAX_DPI", "MAX_FLOAT", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS",
-           "batch_size", "dpi", "finite", "fraction", "image_side", "integer", "layer_sizes", "learning_rate",
-           "non_negative", "non_negative_int", "one_of", "positive", "positive_int", "real", "seed", "steps", "units"]
+__all__ = ["Kind", "MAX_BATCH", "MAX_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_SAMPLES", "MAX_SEED", "MAX_SIDE",
+           "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "examples", "finite", "fraction", "image_side", "integer",
+           "layer_sizes", "learning_rate", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
+           "real", "samples", "seed", "steps", "units"]

@@ -31,8 +31,9 @@ class Parser(argparse.ArgumentParser):
 
 
 SHOW_TYPES = {"span": values.positive, "columns": values.positive_int, "dpi": values.dpi}
-EXAMPLES = values.integer("a number of examples between 1 and 1,000,000", 1, 10 ** 6)
-SAMPLES = values.integer("a number of importance samples between 0 and 100,000 (0: the ELBO only)", 0, 10 ** 5)
+EXAMPLES = values.examples
+SAMPLES = values.integer(f"a number of importance samples between 0 and {values.MAX_SAMPLES:,} (0: the ELBO only)", 0,
+                         values.MAX_SAMPLES)
 EVALUATE_TYPES = {"n": EXAMPLES, "k": SAMPLES, "chunk": values.integer("a chunk size between 1 and 100,000", 1, 10 ** 5),
                   "seed": values.seed}
 SITE_TYPES = {"timeout": values.positive_int}

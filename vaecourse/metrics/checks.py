@@ -10,14 +10,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.data.base import check_dataset
 
 
 def check_count(value, name: str, at_least: int = 1, why: str = "") -> int:
-    """An int >= ``at_least`` (a size or a number of points), or a ValueError that says so."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < at_least:
-        raise ValueError(f"{name} must be an int >= {at_least}{f' ({why})' if why else ''}, got {value!r}")
-    return int(value)
+    """An int in [``at_least``, MAX_EXAMPLES] (a size or a number of points), or a ValueError that says so: a
+    million points is already minutes of encoding, and 10^12 would be refused only by the allocator."""
+    return values.integer(f"an int >= {at_least}{f' ({why})' if why else ''} and at most {values.MAX_EXAMPLES:,}",
+                          at_least, values.MAX_EXAMPLES).check(name, value)
 
 
 def check_generator(generator, who: str) -> torch.Generator:

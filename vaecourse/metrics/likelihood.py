@@ -20,7 +20,7 @@ def test_log_likelihood(model, images: Tensor, *, k: int = 5000, chunk_size: int
 
     Returns ``{"log_likelihood": mean, "per_example": tensor (N,), "k": k, "standard_error": ...}``.
     """
-    values.positive_int.check("k (the number of importance samples)", k)
+    values.samples.check("k (the number of importance samples)", k)
     values.batch_size.check("batch_size", batch_size)
     was_training = model.training
     model.eval()  # batch norm uses its running statistics: a test image's score must not depend on its batch

@@ -274,7 +274,7 @@ class LadderVAE(CourseModel):
     def layer_means(self, x: Tensor, n_samples: int = 10, generator: torch.Generator | None = None) -> list[Tensor]:
         """E_q[z_i] per layer, (B, D_i): the conditional means averaged over ``n_samples`` draws of the
         parents (for the top layer of a ladder, or the bottom layer of bottom-up inference, it is exact)."""
-        values.positive_int.check("n_samples", n_samples)
+        values.samples.check("n_samples", n_samples)
         total = None
         for _ in range(n_samples):
             out = self.forward(x, generator=generator)

@@ -121,8 +121,8 @@ def importance_weighted_bound(model, x: Tensor, k: int = 5000, *, chunk_size: in
     A model with a ``log_importance_weights(x, S, generator=...) -> (S, B)`` method (the hierarchical
     models of chapter 4, whose q and p span several layers) supplies its own weights.
     """
-    values.positive_int.check("k (the number of importance samples)", k)
-    values.positive_int.check("chunk_size", chunk_size)
+    values.samples.check("k (the number of importance samples)", k)
+    values.samples.check("chunk_size", chunk_size)
     if hasattr(model, "log_importance_weights"):  # a model that scores its own samples (a hierarchy)
         log_weights = model.log_importance_weights
     else:
