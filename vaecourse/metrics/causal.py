@@ -119,8 +119,9 @@ def train_concept_regressor(dataset, *, steps: int = 1500, batch_size: int = 64,
 
 
 def label_values(dataset, concept: int, count: int, low: float = 0.05, high: float = 0.95) -> Tensor:
-    """``count`` label values of a concept, evenly spaced between its train-split quantiles (V,)."""
-    u = dataset.labels(split_concepts(dataset, "train"))  # (n, K), the whole split, no rendering
+    """``count`` label values of a concept, evenly spaced between its train-split quantiles (V,): the same values on
+    every call (the shadow noise of the split drawn from a fixed generator)."""
+    u = dataset.labels(split_concepts(dataset, "train", generator=torch.Generator().manual_seed(0)))  # (n, K)
     q = torch.quantile(u[:, concept].double(), torch.tensor([low, high], dtype=torch.float64))
     return torch.linspace(float(q[0]), float(q[1]), count)
 
