@@ -143,6 +143,17 @@ def test_a_small_notebook_builds_end_to_end_through_the_command_line(tmp_path, c
     assert all("execution" not in cell.metadata for cell in kept.cells)
 
 
+def test_lectures_only_executes_the_lectures_and_not_the_solutions(tmp_path, capsys):
+    """Refreshing rendered/ needs the lectures only: --lectures-only leaves solutions/ unexecuted."""
+    for folder in ("notebooks", "solutions"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "09_small.ipynb").write_text(_notebook(["print('ran')"]))
+    assert main(["site", "--root", str(tmp_path), "--out", str(tmp_path / "out"), "--fast", "--lectures-only",
+                 "--rendered", str(tmp_path / "rendered")]) == 0
+    assert (tmp_path / "out" / "notebooks" / "09_small.html").is_file()
+    assert not (tmp_path / "out" / "solutions").exists() and (tmp_path / "rendered" / "09_small.ipynb").is_file()
+
+
 def test_the_readme_links_a_rendered_copy_of_every_lecture():
     """One click from the README to each lecture's real figures: rendered/NN_name.ipynb, executed, outputs kept."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -325,10 +325,10 @@ def build_site(out: str | Path = "_site", root: str | Path | None = None, folder
 
 
 def main(out: str | Path = "_site", root: str | Path | None = None, fast: bool = False, timeout: int | None = None,
-         rendered: str | Path | None = None) -> int:
+         rendered: str | Path | None = None, folders: tuple[str, ...] = SITE_FOLDERS) -> int:
     """``python -m vaecourse site``: build, print one line per page, return an exit code (1 on failure)."""
     try:
-        build_site(out, root, fast=fast, timeout=timeout, rendered=rendered)
+        build_site(out, root, folders=folders, fast=fast, timeout=timeout, rendered=rendered)
     except SiteBuildError as error:
         print(f"error: {error}")
         return 1

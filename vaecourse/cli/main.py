@@ -151,7 +151,9 @@ def _site(args: argparse.Namespace) -> int:
     from vaecourse.authoring import site
     from vaecourse.cli.outputs import check_site_out
     check_site_out(Path(args.out), Path(args.root))
-    return site.main(args.out, args.root, fast=args.fast, timeout=args.timeout, rendered=args.rendered)
+    folders = ("notebooks",) if args.lectures_only else site.SITE_FOLDERS
+    return site.main(args.out, args.root, fast=args.fast, timeout=args.timeout, rendered=args.rendered,
+                     folders=folders)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "rendered/ folder: docs/rendered.md)")
     site.add_argument("--timeout", type=int, default=None,
                       help="per-cell timeout in seconds (default: 900 with --fast, 3600 in normal mode)")
+    site.add_argument("--lectures-only", action="store_true",
+                      help="execute only the lectures (notebooks/), not the solutions: what refreshing rendered/ "
+                           "needs; the site's index then lists the lectures only")
     site.set_defaults(func=_site)
     checks.constrain(site, checks.SITE_TYPES)
     return parser
