@@ -328,7 +328,9 @@ traversal_explorer(explored, z0)
 #   and only the final average runs over the batch.
 # * Reparameterisation makes the sample a differentiable function of the encoder outputs.
 # * The closed-form KL removes a whole source of gradient noise.
-# * Next: `exercises/01_elbo.ipynb`, then Chapter 2, where the KL term gets a weight $\beta$ and a meaning as a constraint.
+# * Next: `exercises/01_elbo.ipynb` (four functions of this chapter's equations; then predict what the shipped VAE's
+#   decoder draws at $z = 0$, and read its traversal grid), then Chapter 2, where the KL term gets a weight $\beta$
+#   and a meaning as a constraint.
 #
 # **References** (keys as in `docs/references.md`): [kingma2014] Auto-Encoding Variational Bayes;
 # [rezende2014] Stochastic backpropagation; [burgess2018] Understanding disentangling in β-VAE;

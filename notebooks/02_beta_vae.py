@@ -680,7 +680,8 @@ beta_explorer(models, x_few)
 # * Chapter 3 turns "one latent per factor" into metrics.
 #
 # Next: `exercises/02_beta_vae.ipynb` — the β-VAE loss, the dual-ascent step, the capacity schedule, and the
-# active latents.
+# active latents; then predict how the learned multiplier moves for a smaller budget ε, choose your own ε and read
+# its β, and say which factor β = 16 gives up.
 #
 # **References** (keys as in `docs/references.md`): [higgins2017] β-VAE; [burgess2018] Understanding disentangling in
 # β-VAE; [alemi2018] Fixing a broken ELBO (rate–distortion); [boyd2004] Convex Optimization, §5.5.3 (KKT);

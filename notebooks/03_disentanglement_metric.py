@@ -545,7 +545,9 @@ claim("SAP is low even for the ideal code (under 0.5), and FactorVAE gives the u
 # ## Exercises
 #
 # `exercises/03_disentanglement_metric.ipynb`: build a batch of fixed-factor pairs, compute $z_\text{diff}$, train the
-# linear classifier, and normalise MIG's gap by the factor entropy — each checked against the library.
+# linear classifier, and normalise MIG's gap by the factor entropy — each checked against the library; then predict
+# which metric a rotation of the ideal code breaks, and vary the number of pairs per point L and read what it does
+# to the Higgins score.
 #
 # ## Recap
 #

@@ -1021,7 +1021,9 @@ intervention_explorer(counterfactual, Pendulum(size=SIZE), scene[0].cpu())
 # %% [markdown]
 # ## 6. Exercises
 # `exercises/05_causalvae.ipynb`: sample an SCM and intervene; write the causal layer $(I-A^\top)^{-1}\varepsilon$;
-# write H(A) and check its gradient; intervene on a latent and propagate to the descendants.
+# write H(A) and check its gradient; intervene on a latent and propagate to the descendants; then predict in which
+# panel a collider's causes are dependent and what do(shadow position) moves in the promise model, and vary the
+# independence weight of the label fit and read the graph it learns.
 #
 # ## 7. Recap
 # - An SCM is noise plus one equation per variable; do(·) swaps an equation for a constant; a counterfactual is
