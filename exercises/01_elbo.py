@@ -20,6 +20,11 @@
 # where it says `raise NotImplementedError`, run the cell, then run the **check** cell below it: it compares
 # your function with the library's on fixed inputs and tells you what is off. If an exercise is not done yet,
 # the check says so and the rest of the notebook uses the library's version, so *Run All* always reaches the end.
+#
+# Then two exercises to think through, on the VAE the course ships: **1.5** (*predict, then run*) asks what its
+# decoder draws for $z = 0$ before you see it, and **1.6** (*interpret*) asks you to read its latent traversals. You
+# answer in a small function; the check reads the run, tells you whether you were right, and explains the outcome
+# either way.
 
 # %% tags=["colab"]
 # On Colab only: install the course library from the repository (torch and numpy are left as Colab has them).
@@ -37,10 +42,10 @@ import torch.nn.functional as F
 from IPython.display import display
 
 import vaecourse
-from vaecourse import check, distributions, likelihoods
+from vaecourse import check, distributions, likelihoods, metrics, pretrained
 from vaecourse.data import DSprites
 from vaecourse.models import VAE
-from vaecourse.viz import reconstruction_figure
+from vaecourse.viz import image_grid, reconstruction_figure, traversal_figure, traversal_images
 
 FAST = vaecourse.fast_mode()
 device = vaecourse.default_device("auto")
@@ -56,8 +61,8 @@ generator = vaecourse.seed_everything(0)
 
 # %%
 def reparameterize(mu, logvar, eps):
-    # Exercise 1.1: reparameterised sampling — return mu + exp(logvar / 2) * eps
-    raise NotImplementedError("Exercise 1.1: reparameterised sampling — return mu + exp(logvar / 2) * eps")
+    # Exercise 1.1: reparameterised sampling — compute z from mu, logvar and the noise eps you are given, shape (B, D) (lecture section 3); the check tries several batch and latent sizes and needs gradients to reach mu and logvar
+    raise NotImplementedError("Exercise 1.1: reparameterised sampling — compute z from mu, logvar and the noise eps you are given, shape (B, D) (lecture section 3); the check tries several batch and latent sizes and needs gradients to reach mu and logvar")
 
 
 # %%
@@ -73,8 +78,8 @@ if not check.reparameterize(reparameterize):
 
 # %%
 def gaussian_kl(mu, logvar):
-    # Exercise 1.2: closed-form KL(q || N(0, I)) per example, summed over latent dimensions
-    raise NotImplementedError("Exercise 1.2: closed-form KL(q || N(0, I)) per example, summed over latent dimensions")
+    # Exercise 1.2: closed-form KL(q || N(0, I)) — compute it per example from mu and logvar, shape (B,) (lecture section 4); the check tries several sizes and compares the gradients with respect to mu and logvar
+    raise NotImplementedError("Exercise 1.2: closed-form KL(q || N(0, I)) — compute it per example from mu and logvar, shape (B,) (lecture section 4); the check tries several sizes and compares the gradients with respect to mu and logvar")
 
 
 # %%
@@ -86,14 +91,14 @@ if not check.gaussian_kl(gaussian_kl):
 #
 # The decoder gives one **logit** $\ell_j$ per pixel; the pixel is on with probability $\operatorname{sigmoid}(\ell_j)$.
 # Return $\log p(x\mid z) = \sum_j \big[x_j\log\operatorname{sigmoid}(\ell_j) + (1-x_j)\log(1-\operatorname{sigmoid}(\ell_j))\big]$
-# for each example, shape `(B,)`, summed over all pixels. Make it finite even for logits of ±100
-# (hint: $\log\operatorname{sigmoid}(\ell) = \ell - \operatorname{softplus}(\ell)$, or
-# `F.binary_cross_entropy_with_logits(..., reduction="none")`).
+# for each example, shape `(B,)`, summed over all pixels. Make it finite even for logits of ±150
+# (hint: $\log\operatorname{sigmoid}(\ell) = \ell - \operatorname{softplus}(\ell)$, and torch has a binary
+# cross-entropy that takes logits).
 
 # %%
 def bernoulli_log_likelihood(logits, x):
-    # Exercise 1.3: log p(x|z) per example, summed over pixels, stable for large logits
-    raise NotImplementedError("Exercise 1.3: log p(x|z) per example, summed over pixels, stable for large logits")
+    # Exercise 1.3: the Bernoulli log-likelihood — compute log p(x|z) per image from the decoder's logits and x, summed over pixels, shape (B,); the check tries other image sizes and float32 logits up to ±160
+    raise NotImplementedError("Exercise 1.3: the Bernoulli log-likelihood — compute log p(x|z) per image from the decoder's logits and x, summed over pixels, shape (B,); the check tries other image sizes and float32 logits up to ±160")
 
 
 # %%
@@ -109,8 +114,8 @@ if not check.bernoulli_log_likelihood(bernoulli_log_likelihood):
 
 # %%
 def elbo(model, x, eps):
-    # Exercise 1.4: per-example ELBO = log p(x|z) - KL(q(z|x) || p(z)), with z = mu + sigma * eps
-    raise NotImplementedError("Exercise 1.4: per-example ELBO = log p(x|z) - KL(q(z|x) || p(z)), with z = mu + sigma * eps")
+    # Exercise 1.4: the ELBO of a model — compute the per-example ELBO of Eq. (1) from model, x and the noise eps you are given, shape (B,); the check tries other sizes and compares the gradients reaching the encoder and the decoder
+    raise NotImplementedError("Exercise 1.4: the ELBO of a model — compute the per-example ELBO of Eq. (1) from model, x and the noise eps you are given, shape (B,); the check tries other sizes and compares the gradients reaching the encoder and the decoder")
 
 
 # %%
@@ -145,6 +150,59 @@ for step, (x, _) in enumerate(dsprites.batches(64, steps, generator=generator)):
 
 x_test, _ = dsprites.sample(8, generator=generator)
 display(reconstruction_figure(x_test, model.reconstruct(x_test)))
+
+# %% [markdown]
+# ## Exercise 1.5 — predict, then run: what does the decoder draw at $z = 0$?
+#
+# The course ships a VAE trained like yours for 15,000 steps (`ch1_vae_conv64`; the command and its scores are in
+# `vaecourse/pretrained/README.md`). Its prior is $p(z) = \mathcal N(0, I)$, so $z = 0$ is the prior's most probable
+# code. **Before you run the cell after next**, predict what its decoder draws for $z = 0$: `"blank"` (nothing),
+# `"average"` (a faint blur, the average of all dSprites images), `"centre"` (one sharp shape near the middle of
+# the image) or `"off-centre"` (one sharp shape away from the middle). The check reads the answer off the image.
+
+# %%
+def predict_prior_mean():
+    # Exercise 1.5: [predict] what does the shipped VAE's decoder draw at z = 0? Return "blank", "average", "centre" or "off-centre"
+    raise NotImplementedError("Exercise 1.5: [predict] what does the shipped VAE's decoder draw at z = 0? Return \"blank\", \"average\", \"centre\" or \"off-centre\"")
+
+
+# %%
+SHIPPED = "ch1_vae_conv64"
+shipped_vae = (pretrained.load(SHIPPED).to(device) if pretrained.available(SHIPPED) else model).eval()
+with torch.no_grad():
+    at_zero = shipped_vae.decode(torch.zeros(1, shipped_vae.latent_dim, device=device)).mean.cpu()  # (1, 1, 64, 64)
+average_image = dsprites.sample(2000, generator=torch.Generator().manual_seed(0))[0].mean(0, keepdim=True).cpu()
+display(image_grid(torch.cat([at_zero, average_image]), ncols=2,
+                   title="the decoder at z = 0 (left) and the average of 2,000 images (right)"))
+
+# %%
+answered = check.predict_prior_mean(predict_prior_mean, at_zero, average_image)
+
+# %% [markdown]
+# ## Exercise 1.6 — interpret: which latents does the decoder read?
+#
+# The grid below traverses each of the shipped VAE's 10 latents for one image: row $d$ sets $z_d$ to −3 … 3 and keeps
+# the other latents at the image's code $\mu(x)$. Look at the grid (not at any number printed elsewhere) and count
+# the rows in which the image changes. The check counts them from the same images and tells you which latents they
+# are and why the others are flat.
+
+# %%
+probe = dsprites.sample(1, generator=torch.Generator().manual_seed(3))[0]
+z_probe = shipped_vae.embed(probe).cpu()[0]
+display(traversal_figure(shipped_vae, z_probe, title="each row: one latent varied from -3 to 3, the others at mu(x)"))
+traversals = traversal_images(shipped_vae, z_probe, list(range(shipped_vae.latent_dim)), torch.linspace(-3, 3, 9))
+kl_shipped = metrics.model_kl_per_dimension(shipped_vae, dsprites.sample(512, generator=torch.Generator().manual_seed(1))[0])
+
+
+# %%
+def rows_that_move():
+    # Exercise 1.6: [interpret] in how many rows of the traversal grid does the image change? Return a whole number from 0 to 10
+    raise NotImplementedError("Exercise 1.6: [interpret] in how many rows of the traversal grid does the image change? Return a whole number from 0 to 10")
+
+
+# %%
+answered = check.interpret_traversals(rows_that_move, traversals, kl_shipped)
+
 
 # %% [markdown]
 # ## Going further

@@ -21,6 +21,11 @@
 # latents read off the per-dimension KL. Fill in each body where it says `raise NotImplementedError`, run the cell,
 # then the **check** cell below it. An unfinished exercise falls back to the library's version, so *Run All*
 # always reaches the end, where your functions train a constrained β-VAE together.
+#
+# Then three exercises to think through: **2.5** (*predict, then run*): what a tighter budget does to the multiplier;
+# **2.6** (*vary and measure*): a budget of your own choice, and the multiplier it ends with; **2.7** (*interpret*):
+# which factor the shipped β = 16 model lets go. You answer in a small function; the check reads the run, tells you
+# whether you were right, and explains the outcome either way.
 
 # %% tags=["colab"]
 # On Colab only: install the course library from the repository (torch and numpy are left as Colab has them).
@@ -32,16 +37,19 @@ if "google.colab" in sys.modules:
                     "vaecourse @ git+https://github.com/vaecourse/vaecourse"], check=True)
 
 # %%
+from dataclasses import replace
+
 import matplotlib.pyplot as plt  # noqa: F401  (activates inline figures)
+import numpy as np
 import torch
 from IPython.display import display
 
 import vaecourse
-from vaecourse import check, metrics, objectives
+from vaecourse import check, metrics, objectives, pretrained, recipes
 from vaecourse.data import DSprites, Pooled
 from vaecourse.models import VAE
 from vaecourse.objectives import elbo_terms
-from vaecourse.viz import kl_per_dimension_figure
+from vaecourse.viz import kl_per_dimension_figure, multiplier_figure, traversal_figure
 
 FAST = vaecourse.fast_mode()
 device = vaecourse.default_device("auto")
@@ -56,14 +64,13 @@ generator = vaecourse.seed_everything(0)
 
 # %%
 def beta_vae_loss(log_px_z, kl, beta):
-    # Exercise 2.1: the beta-VAE loss — return -mean(log_px_z - beta * kl)
-    raise NotImplementedError("Exercise 2.1: the beta-VAE loss — return -mean(log_px_z - beta * kl)")
+    # Exercise 2.1: the beta-VAE loss — compute the loss to minimise for the objective of Eq. (9) from log_px_z and kl (both (B,)) and beta, a 0-d tensor; the check tries other batch sizes and betas and compares the gradients
+    raise NotImplementedError("Exercise 2.1: the beta-VAE loss — compute the loss to minimise for the objective of Eq. (9) from log_px_z and kl (both (B,)) and beta, a 0-d tensor; the check tries other batch sizes and betas and compares the gradients")
 
 
 # %%
 if not check.beta_vae_loss(beta_vae_loss):
-    def beta_vae_loss(log_px_z, kl, beta):  # the library's objective, written on the two terms
-        return -(log_px_z - beta * kl).mean()
+    beta_vae_loss = objectives.beta_vae_loss  # the library's objective, on the two terms
 
 # %% [markdown]
 # ## Exercise 2.2 — one step of dual ascent on the multiplier
@@ -76,8 +83,8 @@ if not check.beta_vae_loss(beta_vae_loss):
 
 # %%
 def dual_ascent_step(beta, kl, epsilon, lr):
-    # Exercise 2.2: the dual-ascent step — return max(0, beta + lr * (kl - epsilon))
-    raise NotImplementedError("Exercise 2.2: the dual-ascent step — return max(0, beta + lr * (kl - epsilon))")
+    # Exercise 2.2: one dual-ascent step — compute the new multiplier from beta, the batch-mean kl, the budget epsilon and the step size lr (Eq. 8); the check tries violated, slack and active constraints, and fresh random ones
+    raise NotImplementedError("Exercise 2.2: one dual-ascent step — compute the new multiplier from beta, the batch-mean kl, the budget epsilon and the step size lr (Eq. 8); the check tries violated, slack and active constraints, and fresh random ones")
 
 
 # %%
@@ -93,8 +100,8 @@ if not check.dual_ascent(dual_ascent_step):
 
 # %%
 def capacity(step, c_max, c_steps):
-    # Exercise 2.3: the capacity schedule — return c_max * min(step / c_steps, 1)
-    raise NotImplementedError("Exercise 2.3: the capacity schedule — return c_max * min(step / c_steps, 1)")
+    # Exercise 2.3: the capacity schedule — compute the target capacity C in nats at this step from c_max and c_steps; the check tries steps before, at and after c_steps, and schedules of other lengths
+    raise NotImplementedError("Exercise 2.3: the capacity schedule — compute the target capacity C in nats at this step from c_max and c_steps; the check tries steps before, at and after c_steps, and schedules of other lengths")
 
 
 # %%
@@ -113,8 +120,8 @@ print("C over the dSprites schedule:", [round(capacity(s, 25.0, 100_000), 2) for
 
 # %%
 def active_latents(kl, threshold):
-    # Exercise 2.4: active latents — indices of the dimensions whose batch-mean KL > threshold, largest first
-    raise NotImplementedError("Exercise 2.4: active latents — indices of the dimensions whose batch-mean KL > threshold, largest first")
+    # Exercise 2.4: active latents — from the per-example KLs (B, D), find the dimensions whose batch-mean KL is above threshold, largest first, as a LongTensor; the check tries other sizes and latents that only a few images use
+    raise NotImplementedError("Exercise 2.4: active latents — from the per-example KLs (B, D), find the dimensions whose batch-mean KL is above threshold, largest first, as a LongTensor; the check tries other sizes and latents that only a few images use")
 
 
 # %%
@@ -153,6 +160,99 @@ with torch.no_grad():
 per_dim = metrics.kl_per_dimension(q.mu, q.logvar)  # (B, D)
 print("active latents (mean KL > 0.1 nats), largest first:", active_latents(per_dim, 0.1).tolist())
 display(kl_per_dimension_figure({"your constrained run": per_dim.mean(0)}))
+
+# %% [markdown]
+# ## Exercise 2.5 — predict, then run: the multiplier under a tighter budget
+#
+# The cell after next trains the chapter's constrained β-VAE twice, from the same seed, for a few hundred steps (the
+# library's recipe `ch2-constrained`: dual ascent from β = 1 with η = 0.01, the model and data of the run above):
+# once with the budget ε = 8 nats and once with a tighter ε = 4. **Before you run it**, predict: with ε = 4, will
+# the multiplier β at the end be `"higher"`, the `"same"` (within 10 %) or `"lower"` than with ε = 8? The check
+# compares the mean of β over the last tenth of each run.
+
+# %%
+def predict_multiplier():
+    # Exercise 2.5: [predict] with a tighter budget, epsilon = 4 nats instead of 8, will the multiplier end "higher", "same" or "lower"?
+    raise NotImplementedError("Exercise 2.5: [predict] with a tighter budget, epsilon = 4 nats instead of 8, will the multiplier end \"higher\", \"same\" or \"lower\"?")
+
+
+# %%
+short_steps = 20 if FAST else 300  # about 10 s per run on a 2-core laptop CPU
+
+
+def constrained_run(epsilon):
+    """The chapter's constrained run (recipe ch2-constrained) with another budget, for `short_steps` steps."""
+    recipe = replace(recipes.get("ch2-constrained"), epsilon=float(epsilon))
+    return recipes.train(recipes.build(recipe, device=device, steps=short_steps), progress=False)
+
+
+budget_runs = {epsilon: constrained_run(epsilon) for epsilon in (8.0, 4.0)}
+display(multiplier_figure({f"epsilon = {e:g}": h for e, h in budget_runs.items()}, smooth=1 if FAST else 10,
+                          title="the multiplier and the KL for two budgets"))
+
+# %%
+answered = check.predict_multiplier(predict_multiplier, budget_runs)
+
+# %% [markdown]
+# ## Exercise 2.6 — vary and measure: the multiplier at a budget of your choice
+#
+# Choose your own budget ε (between 2 and 14 nats, not 4 or 8, which ran above) in `my_epsilon`, run the next cell,
+# then write `final_multiplier(history)`: from the run's `History`, return the mean of `history["beta"]` (one value
+# per step) over the last tenth of its steps. The check recomputes it, and explains what your ε did to β beside the
+# two runs above. Try a large ε, say 12 or 14, and a small one.
+
+# %%
+def my_epsilon():
+    # Exercise 2.6: [vary and measure] choose your own budget: return epsilon in nats, from 2 to 14, other than 4 and 8
+    raise NotImplementedError("Exercise 2.6: [vary and measure] choose your own budget: return epsilon in nats, from 2 to 14, other than 4 and 8")
+
+
+# %%
+epsilon_mine = check.choose(my_epsilon, "2.6", "ε", low=2.0, high=14.0, default=12.0, taken=tuple(budget_runs),
+                            unit=" nats")
+budget_runs[epsilon_mine] = constrained_run(epsilon_mine)
+
+
+# %%
+def final_multiplier(history):
+    # Exercise 2.6: [vary and measure] read your run: return the mean of history["beta"] over the last tenth of its steps
+    raise NotImplementedError("Exercise 2.6: [vary and measure] read your run: return the mean of history[\"beta\"] over the last tenth of its steps")
+
+
+# %%
+answered = check.vary_epsilon(final_multiplier, budget_runs, epsilon_mine)
+
+# %% [markdown]
+# ## Exercise 2.7 — interpret: what does the tightest budget let go?
+#
+# The course ships the chapter's β sweep (`ch2_beta1` … `ch2_beta16`, trained by `python -m vaecourse train --recipe
+# ch2-betaB`). Below, for β = 16, the mean KL of each latent and the traversals of its active latents for one image.
+# Read the figures: which factor, `"posX"`, `"posY"` or `"scale"`, has **no** latent of its own at β = 16 (or
+# `"none"`)? The check measures each factor's best latent (|Spearman ρ| over 2,048 images, as the lecture does).
+
+# %%
+if pretrained.available("ch2_beta16"):
+    beta16 = pretrained.load("ch2_beta16").to(device).eval()
+else:  # not shipped with this copy: a short run of the same recipe (its answer may differ)
+    beta16 = recipes.build(recipes.get("ch2-beta16"), device=device, steps=short_steps).model.eval()
+x_sweep = dsprites32.sample(1024, generator=torch.Generator().manual_seed(7))[0]
+kl16 = metrics.model_kl_per_dimension(beta16, x_sweep)  # (D,)
+dims16 = metrics.active_latents(kl16, 0.1).tolist() or [int(kl16.argmax())]
+display(kl_per_dimension_figure({"beta = 16": kl16}, threshold=0.1))
+display(traversal_figure(beta16, beta16.embed(x_sweep[:1]).cpu()[0], dims=dims16, values=np.linspace(-2.5, 2.5, 9),
+                         title="beta = 16: its active latents, traversed"))
+scores16 = metrics.factor_latent_correlations(dsprites32, beta16.embed, generator=torch.Generator().manual_seed(1))
+
+
+# %%
+def dropped_factor():
+    # Exercise 2.7: [interpret] which factor has no latent of its own at beta = 16? Return "posX", "posY", "scale" or "none"
+    raise NotImplementedError("Exercise 2.7: [interpret] which factor has no latent of its own at beta = 16? Return \"posX\", \"posY\", \"scale\" or \"none\"")
+
+
+# %%
+answered = check.interpret_dropped_factor(dropped_factor, scores16, kl16)
+
 
 # %% [markdown]
 # ## Going further

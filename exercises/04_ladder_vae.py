@@ -21,6 +21,11 @@
 # Burda et al., and the stable log-mean-exp behind the importance-weighted log-likelihood. Fill in the body
 # where it says `raise NotImplementedError`, run the cell, then run the **check** cell below it. If an exercise
 # is not done yet, the check says so and the rest of the notebook uses the library's version.
+#
+# Then two exercises to think through: **4.5** (*predict, then run*): what training without warm-up does to the
+# number of active units; **4.6** (*vary and measure*): the number of importance samples, and how much tighter the
+# bound gets. You answer in a small function; the check reads the run, tells you whether you were right, and explains
+# the outcome either way.
 
 # %% tags=["colab"]
 # On Colab only: install the course library from the repository (torch and numpy are left as Colab has them).
@@ -66,8 +71,8 @@ torch.set_num_threads(2)
 
 # %%
 def precision_weighted_merge(mu_hat, var_hat, mu_p, var_p):
-    # Exercise 4.1: precision-weighted merge — return (mu_q, var_q) of Eq. (23)-(24)
-    raise NotImplementedError("Exercise 4.1: precision-weighted merge — return (mu_q, var_q) of Eq. (23)-(24)")
+    # Exercise 4.1: precision-weighted merge — compute (mu_q, var_q) of Eq. (23)-(24) from the two opinions' means and variances (B, D); the check tries other sizes and compares the gradients with respect to all four inputs
+    raise NotImplementedError("Exercise 4.1: precision-weighted merge — compute (mu_q, var_q) of Eq. (23)-(24) from the two opinions' means and variances (B, D); the check tries other sizes and compares the gradients with respect to all four inputs")
 
 
 # %%
@@ -91,8 +96,8 @@ print(f"merged mean {mu_q.item():.3f} (expected 2 * 10/11 = {20 / 11:.3f}), merg
 
 # %%
 def warmup_weight(epoch, n_t):
-    # Exercise 4.2: warm-up schedule — return beta = min(1, epoch / n_t), and 1 when n_t == 0
-    raise NotImplementedError("Exercise 4.2: warm-up schedule — return beta = min(1, epoch / n_t), and 1 when n_t == 0")
+    # Exercise 4.2: warm-up schedule — compute the KL weight beta of Eq. (26) at this epoch of an n_t-epoch warm-up; the check tries n_t = 0, fractional epochs and fresh schedules
+    raise NotImplementedError("Exercise 4.2: warm-up schedule — compute the KL weight beta of Eq. (26) at this epoch of an n_t-epoch warm-up; the check tries n_t = 0, fractional epochs and fresh schedules")
 
 
 # %%
@@ -110,8 +115,8 @@ print("beta at epochs 0, 50, 100, 200, 400 of a 200-epoch warm-up:",
 
 # %%
 def unit_activity(means):
-    # Exercise 4.3: active-unit statistic — return the variance over examples (dim 0) of each unit's mean, shape (D,)
-    raise NotImplementedError("Exercise 4.3: active-unit statistic — return the variance over examples (dim 0) of each unit's mean, shape (D,)")
+    # Exercise 4.3: active-unit statistic — compute A_u for every unit from the posterior means (N, D), shape (D,); the check tries other sizes and skewed means
+    raise NotImplementedError("Exercise 4.3: active-unit statistic — compute A_u for every unit from the posterior means (N, D), shape (D,); the check tries other sizes and skewed means")
 
 
 # %%
@@ -146,12 +151,13 @@ display(active_units_figure({"3-layer LVAE": active}, model.latent_sizes,
 # The importance-weighted estimate of $\log p(x)$ averages $k$ weights $w_s = p(x, z_s)/q(z_s\mid x)$ and takes
 # the log: $\mathcal L_k = \log \frac1k\sum_s w_s$. The log-weights of a real image are hundreds of nats below
 # zero, so `exp` underflows to 0 and the log gives $-\infty$. Compute $\log\frac1n\sum_i e^{a_i}$ along `dim`
-# stably: subtract the maximum $m$ first, $m + \log\frac1n\sum_i e^{a_i - m}$.
+# stably, using $\log\frac1n\sum_i e^{a_i} = m + \log\frac1n\sum_i e^{a_i - m}$, true for any constant $m$:
+# which $m$ keeps every term from over- and underflowing, in float32 too?
 
 # %%
 def log_mean_exp(a, dim):
-    # Exercise 4.4: stable log-mean-exp — return log(mean(exp(a))) along dim, subtracting the maximum first
-    raise NotImplementedError("Exercise 4.4: stable log-mean-exp — return log(mean(exp(a))) along dim, subtracting the maximum first")
+    # Exercise 4.4: stable log-mean-exp — compute the log-mean-exp of a along dim, finite for log-weights of ±1000 and in float32; the check tries other shapes, dims and a spread of hundreds of nats
+    raise NotImplementedError("Exercise 4.4: stable log-mean-exp — compute the log-mean-exp of a along dim, finite for log-weights of ±1000 and in float32; the check tries other shapes, dims and a spread of hundreds of nats")
 
 
 # %%
@@ -172,11 +178,79 @@ for k in (1, 10, k_max):
 print(f"library, same samples: {objectives.log_mean_exp(log_w, 0).mean().item():.2f} nats")
 
 # %% [markdown]
+# ## Exercise 4.5 — predict, then run: active units without warm-up
+#
+# The cell after next trains the small ladder above twice from the same initial weights: with the warm-up used above
+# (β rising from 0 to 1 over the first half of the epochs, Eq. 26) and without it (β = 1 from the first step). Then it
+# counts each model's active units by their KL, a unit being active when its data-average $\mathrm{KL}(q\,\|\,p)$ on
+# the test digits exceeds 0.01 nats (the lecture's second reading, the paper's Figure 4). **Before you run it**,
+# predict: without warm-up, will the ladder have `"more"`, the `"same"` number of, or `"fewer"` active units?
+
+# %%
+def predict_warmup():
+    # Exercise 4.5: [predict] train the ladder without warm-up: will it have "more", "same" or "fewer" active units (KL > 0.01 nats)?
+    raise NotImplementedError("Exercise 4.5: [predict] train the ladder without warm-up: will it have \"more\", \"same\" or \"fewer\" active units (KL > 0.01 nats)?")
+
+
+# %%
+def train_ladder(warmup_epochs):
+    """The small ladder of this notebook, from the same initial weights (seed 0), with the given warm-up."""
+    torch.manual_seed(0)
+    ladder = LadderVAE(latent_sizes=[16, 8, 4], hidden_sizes=[128, 64, 32])
+    fit(ladder, partial(objectives.ladder_elbo, warmup_epochs=warmup_epochs),
+        digits.train[:384] if FAST else digits.train, epochs=epochs, batch_size=64, lr=2e-3, transform=dynamic_binarize,
+        progress=False)  # about 10 s per model on a 2-core laptop CPU
+    return ladder.eval()
+
+
+warmup_runs = {}
+for label, warmup_epochs in (("with warm-up", epochs / 2), ("without warm-up", 0)):
+    ladder = train_ladder(warmup_epochs)
+    kl_units = metrics.kl_per_unit(ladder, test_x, generator=torch.Generator().manual_seed(2))
+    warmup_runs[label] = {
+        "kl": metrics.kl_active_units(kl_units, ladder.latent_sizes)["active_per_layer"],
+        "au": metrics.active_units(test_x, lambda b, m=ladder: m.layer_means(
+            b, n_samples=5, generator=torch.Generator().manual_seed(2)))["active_per_layer"]}
+display(active_units_figure({label: run["au"] for label, run in warmup_runs.items()}, ladder.latent_sizes,
+                            kl_runs={label: run["kl"] for label, run in warmup_runs.items()},
+                            title="Active units per layer: A_u > 0.01 (solid), KL > 0.01 nats (hatched)"))
+
+# %%
+answered = check.predict_warmup(predict_warmup, warmup_runs)
+
+# %% [markdown]
+# ## Exercise 4.6 — vary and measure: how much do more importance samples buy?
+#
+# `log_w` above holds the log-weights of `k_max` samples for each test image. Choose your own number of samples k
+# (a whole number from 2 to `k_max`) in `my_k`, then write `bound_gain(log_w, k)`: return $\mathcal L_k -
+# \mathcal L_1$ in nats, the mean over the images of the bound with the first k samples minus the bound with the first
+# sample alone (your `log_mean_exp` from 4.4 computes $\mathcal L_k$ from `log_w[:k]`). The check recomputes it and
+# puts it beside other k.
+
+# %%
+def my_k():
+    # Exercise 4.6: [vary and measure] choose the number of importance samples: return a whole number k from 2 to k_max
+    raise NotImplementedError("Exercise 4.6: [vary and measure] choose the number of importance samples: return a whole number k from 2 to k_max")
+
+
+def bound_gain(log_w, k):
+    # Exercise 4.6: [vary and measure] return L_k - L_1 in nats: the mean over the images of the bound with the first k samples of log_w (k_max, B) minus the bound with the first one
+    raise NotImplementedError("Exercise 4.6: [vary and measure] return L_k - L_1 in nats: the mean over the images of the bound with the first k samples of log_w (k_max, B) minus the bound with the first one")
+
+
+# %%
+k_mine = check.choose(my_k, "4.6", "k", low=2, high=k_max, default=min(25, k_max), integer=True)
+answered = check.vary_samples(bound_gain, log_w, k_mine)
+
+
+# %% [markdown]
 # ## Recap
 #
 # - The merge adds precisions; the more certain source moves the mean (Eq. 23-24).
 # - Warm-up turns the KL on gradually (Eq. 26), so units can start carrying information before the prior presses them.
 # - A unit is active when its posterior mean varies with the input (variance over examples > 0.01).
 # - Log-likelihood estimates need a log-mean-exp that subtracts the maximum.
+# - Warm-up matters for which units stay in use (4.5), and the importance-weighted bound tightens with k, fast at
+#   first, then slowly (4.6).
 #
 # Back to the lecture: `notebooks/04_ladder_vae.ipynb`.

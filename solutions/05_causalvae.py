@@ -21,6 +21,12 @@
 # your function with the library's on fixed inputs and tells you what is off. If an exercise is not done yet,
 # the check says so and the rest of the notebook uses the library's version, so *Run All* always reaches the end.
 #
+# Then three exercises to think through: **5.5** (*predict, then run*): conditioning on a collider against
+# intervening on it; **5.6** (*predict, then run*): what an intervention on an effect moves in a learned model's
+# images; **5.7** (*vary and measure*): the weight of the independence term, and the graph it lets the labels give.
+# You answer in a small function; the check reads the run, tells you whether you were right, and explains the outcome
+# either way.
+#
 # Convention throughout: $A_{ij}\neq 0$ is an edge $i\to j$, so column $j$ of A holds the parents of $x_j$, and
 # a batch of samples is a tensor with one **row** per sample.
 
@@ -39,9 +45,14 @@ import torch
 from IPython.display import display
 
 import vaecourse
-from vaecourse import check, scm
+from vaecourse import check, pretrained, scm
+from vaecourse.data import Pendulum
+from vaecourse.data.pendulum import CONCEPTS, TRUE_GRAPH, split_concepts
+from vaecourse.graph_fit import learn_graph_from_labels
+from vaecourse.metrics.causal import label_values
+from vaecourse.models.causal import MaskLayer
 from vaecourse.objectives import dag_constraint
-from vaecourse.viz import scm_scatter_figure
+from vaecourse.viz import adjacency_figure, intervention_grid_figure, scm_scatter_figure
 
 FAST = vaecourse.fast_mode()
 generator = vaecourse.seed_everything(0)
@@ -56,8 +67,11 @@ generator = vaecourse.seed_everything(0)
 
 # %%
 def sample_linear_scm(A, eps, interventions):
-    # Exercise 5.1: sampling an SCM and do() — evaluate the equations parents first, do() replaces an equation
+    # Exercise 5.1: sampling an SCM and do() — compute the samples x (n, K) of the linear SCM from A, eps and the interventions dict (lecture section 1); the check tries other DAGs, do(x = 0) and several interventions at once
     # BEGIN SOLUTION
+    # Why: in a topological order every parent is final before its children read it through column j of A; an
+    # intervened variable takes its constant whatever its parents and noise (tested by membership, so 0 counts),
+    # and its children then read that constant. x is a new tensor: A, eps and the dict are only read.
     x = torch.zeros_like(eps)
     for j in scm.topological_order(A):
         x[:, j] = interventions[j] if j in interventions else x @ A[:, j] + eps[:, j]
@@ -89,8 +103,10 @@ display(scm_scatter_figure(samples, "x1", "x3", title="chain x1 → x2 → x3"))
 
 # %%
 def causal_layer(A, eps):
-    # Exercise 5.2: the causal layer — return z = (I - A^T)^{-1} eps, row by row
+    # Exercise 5.2: the causal layer — compute z of Eq. (27) for every row of eps, differentiably in A and eps; the check tries other DAG sizes and compares the gradients
     # BEGIN SOLUTION
+    # Why: each row solves (I − A^T) z = eps; solving for all rows at once (eps.T as the right-hand columns) gives z
+    # without forming an inverse, and torch.linalg.solve is differentiable in A and eps.
     eye = torch.eye(A.shape[0], dtype=A.dtype)
     return torch.linalg.solve(eye - A.T, eps.T).T
     # END SOLUTION
@@ -115,8 +131,10 @@ print("max |causal_layer - sampler| =", (causal_layer(A_chain, eps) - sample_lin
 
 # %%
 def dag_penalty(A):
-    # Exercise 5.3: the acyclicity constraint H(A) — return tr((I + A * A)^n) - n
+    # Exercise 5.3: the acyclicity constraint — compute H(A) of Eq. (40) as a 0-d tensor, differentiable in A; the check tries graphs of several sizes, a DAG (H = 0) and the gradient
     # BEGIN SOLUTION
+    # Why: (I + A∘A)^n sums the weights of all walks of length <= n, every weight positive (A∘A cannot cancel); its
+    # trace counts the closed walks, i.e. the cycles, plus n empty walks, which the − n removes.
     n = A.shape[0]
     return torch.trace(torch.linalg.matrix_power(torch.eye(n, dtype=A.dtype) + A * A, n)) - n
     # END SOLUTION
@@ -140,14 +158,17 @@ print(f"H = {H.item():.3f}, dH/dA =\n{A_cycle.grad}")
 # ## Exercise 5.4 — an intervention on the latent
 #
 # A counterfactual in the latent SCM: the exogenous `eps` (B, n) of some examples has been abducted (the
-# encoder's mean). Return `z` (B, n) under do(z_i = value): **cut** the edges into z_i (column i of A), fix z_i to
+# encoder's mean). Return `z` (B, n) under do(z_i = value): **cut** the edges into z_i, fix z_i to
 # the value, keep every other ε, and solve $z = A^\top z + \varepsilon$ — so that the descendants of z_i follow
 # and its ancestors do not move. The value can be anything, not only 0.
 
 # %%
 def intervene_latent(A, eps, i, value):
-    # Exercise 5.4: an intervention on the latent — cut the edges into z_i, set it, keep the other eps, solve
+    # Exercise 5.4: an intervention on the latent — compute z under do(z_i = value) from A and the abducted eps, leaving A and eps unchanged; the check tries other DAGs, the value 0 and roots
     # BEGIN SOLUTION
+    # Why: zeroing column i removes z_i's parents (row i, its edges to its children, stays), setting eps_i = value
+    # makes its equation the constant, and solving again lets only its descendants follow; the clones leave the
+    # caller's A and eps intact.
     A_cut = A.clone()
     A_cut[:, i] = 0
     e = eps.clone()
@@ -171,3 +192,116 @@ print("do(z2 = 3)     ", intervene_latent(A_chain, e, 1, 3.0)[0].tolist())
 # %% [markdown]
 # That is all of CausalVAE's causal machinery: `vaecourse.models.CausalVAE` uses the same layer on blocks of
 # latent dimensions, a learned A kept acyclic by H, and a nonlinear mask layer for the prediction step.
+
+
+# %% [markdown]
+# ## Exercise 5.5 — predict, then run: conditioning or intervening on a collider
+#
+# In the collider $x_1 \to x_2 \leftarrow x_3$ ($x_2 = x_1 + x_3 + \varepsilon_2$), the cell after next draws samples
+# with your sampler of 5.1 and shows $(x_1, x_3)$ three ways: observed; observed but kept only where $x_2 \approx 1$
+# (conditioned); and under do($x_2 = 1$) (intervened). **Before you run it**, predict in which panel $x_1$ and $x_3$
+# will be dependent: `"observational"`, `"conditioned"` or `"intervened"`.
+
+# %%
+def predict_collider():
+    # Exercise 5.5: [predict] in the collider x1 -> x2 <- x3, where will x1 and x3 be dependent? Return "observational", "conditioned" (on x2 near 1) or "intervened" (under do(x2 = 1))
+    # BEGIN SOLUTION
+    # Explaining away: among the samples with x2 near 1, a large x1 goes with a small x3. do(x2 = 1) cuts the arrows
+    # into x2 and leaves x1 and x3 their own independent equations.
+    return "conditioned"
+    # END SOLUTION
+
+
+# %%
+A_collider = scm.collider().graph()
+eps_collider = torch.randn(3000, 3, generator=torch.Generator().manual_seed(5))
+observed = sample_linear_scm(A_collider, eps_collider, {})
+near_one = (observed[:, 1] - 1).abs() < 0.3
+collider_panels = {name: dict(zip(("x1", "x2", "x3"), x.T)) for name, x in (
+    ("observational", observed), ("conditioned", observed[near_one]),
+    ("intervened", sample_linear_scm(A_collider, eps_collider, {1: 1.0})))}
+display(scm_scatter_figure(collider_panels, "x1", "x3", title="collider x1 → x2 ← x3"))
+
+# %%
+answered = check.predict_collider(predict_collider, collider_panels)
+
+# %% [markdown]
+# ## Exercise 5.6 — predict, then run: intervening on an effect
+#
+# The course ships the chapter's "promise" CausalVAE (`ch5_causalvae_promise_pendulum32`; lecture §5), which learned
+# the pendulum's true graph from A = 0: θ and φ (the light) cause the shadow's length and position. The cell after
+# next asks it for do(θ = c) and do(shadow position = c) on one test scene, five values each, beside the simulator's
+# true counterfactuals. **Before you run it**, predict what moves in the model's images under do(shadow position = c):
+# `"shadow only"`, `"shadow and pendulum"`, `"pendulum only"` or `"nothing"`.
+
+# %%
+def predict_effect_intervention():
+    # Exercise 5.6: [predict] under do(shadow position = c) in the promise model, what moves? Return "shadow only", "shadow and pendulum", "pendulum only" or "nothing"
+    # BEGIN SOLUTION
+    # An intervention acts downstream only: it cuts theta -> position and phi -> position, so the pendulum and the sun
+    # keep their values, and the position has no child: only the shadow moves.
+    return "shadow only"
+    # END SOLUTION
+
+
+# %%
+pendulum = Pendulum(size=32, shadow_noise=1.0)  # the chapter's scene (recipe ch5-causalvae-promise)
+promise = pretrained.load("ch5_causalvae_promise_pendulum32").eval()
+scene = pendulum.concepts(pendulum.factors_at(pendulum.split_indices("test")[7:8]), torch.Generator().manual_seed(7))
+x_scene, u_scene = pendulum.render_concepts(scene), pendulum.labels(scene)
+model_rows, true_rows = {}, {}
+for i, name in enumerate(CONCEPTS):
+    if name not in ("theta", "shadow_position"):
+        continue
+    values = label_values(pendulum, i, 5).tolist()  # label units, 5th to 95th percentile of the training labels
+    with torch.no_grad():
+        model_rows[name] = torch.cat([promise.intervene(x_scene, u_scene, {i: v}) for v in values])  # (5, C, H, W)
+    true_rows[name] = torch.cat([pendulum.counterfactual(scene, **{name: float(pendulum.from_labels(
+        torch.full((1, 4), v))[0, i])})[0] for v in values])
+display(intervention_grid_figure(torch.stack([model_rows[n] for n in model_rows]),
+                                 torch.stack([true_rows[n] for n in model_rows]), list(model_rows),
+                                 title="do(concept = value): the promise model (left) and the simulator (right)"))
+
+# %%
+answered = check.predict_effect_intervention(predict_effect_intervention, model_rows, true_rows,
+                                             pendulum.shadow_rows())
+
+# %% [markdown]
+# ## Exercise 5.7 — vary and measure: the independence term orients the edges
+#
+# The lecture learns the pendulum's graph from its labels alone, from A = 0: label equations fitted by squared error
+# ($l_u$, Eq. 38) under H(A) = 0, plus λ times the HSIC dependence of their residuals. Choose your own λ ≥ 0 (up to
+# 100) in `my_independence` (try 0, and something like 10 or 30), run the next cell, and write `graph_distance(A)`:
+# return the structural Hamming distance of the learned A to the true graph, the number of node pairs (of 6) whose
+# edge is missing, extra or reversed, an edge being $|A_{ij}| > 0.3$. Read it off the figure or compute it; the
+# check recomputes it and names each wrong edge.
+
+# %%
+def my_independence():
+    # Exercise 5.7: [vary and measure] choose the weight of the independence term: return a number lambda from 0 to 100
+    # BEGIN SOLUTION
+    return 10.0
+    # END SOLUTION
+
+
+# %%
+independence_mine = check.choose(my_independence, "5.7", "λ", low=0.0, high=100.0, default=10.0)
+u_labels = pendulum.labels(split_concepts(pendulum, "train", generator=torch.Generator().manual_seed(0))).float()
+torch.manual_seed(0)
+label_equations = MaskLayer(4, 1)  # one small network per concept, fitted alongside A
+A_mine, _ = learn_graph_from_labels(u_labels, steps=150 if FAST else 4000, batch_size=128, predictor=label_equations,
+                                    independence=independence_mine)  # 7-20 s on a 2-core laptop CPU
+display(adjacency_figure(A_mine, TRUE_GRAPH, CONCEPTS, title=f"labels only, λ = {independence_mine:g}, from A = 0"))
+
+
+# %%
+def graph_distance(A):
+    # Exercise 5.7: [vary and measure] return the structural Hamming distance of A (rows cause columns, edge where |A| > 0.3) to the true graph, a whole number from 0 to 6
+    # BEGIN SOLUTION
+    learned, true = A.detach().abs() > 0.3, TRUE_GRAPH != 0
+    return sum(int((learned[i, j], learned[j, i]) != (true[i, j], true[j, i])) for i in range(4) for j in range(i + 1, 4))
+    # END SOLUTION
+
+
+# %%
+answered = check.vary_independence(graph_distance, A_mine, TRUE_GRAPH, independence_mine, names=CONCEPTS)

@@ -11,7 +11,7 @@ from vaecourse.distributions import kl_standard_normal
 from vaecourse.distributions import reparameterize as ref_reparameterize
 from vaecourse.likelihoods import bernoulli_log_prob
 
-from checking import verdict  # noqa: E402  (tests/checking.py)
+from checking import assert_caught, assert_precise, class_cases, verdict  # noqa: E402  (tests/checking.py)
 
 
 def ref_elbo(model, x, eps):
@@ -62,7 +62,7 @@ def test_stub_without_message_uses_default_todo(capsys):
         raise NotImplementedError
 
     ok, out = verdict("gaussian_kl", stub, capsys)
-    assert not ok and "Exercise 1.2 is not done yet: return the closed-form KL" in out
+    assert not ok and "Exercise 1.2 is not done yet: compute the closed-form KL" in out
 
 
 def test_other_errors_are_reported_not_raised(capsys):
@@ -90,10 +90,10 @@ MISTAKES = [
     ("reparameterize", lambda mu, lv, eps: mu + torch.exp(0.5 * lv) * torch.randn_like(mu), "drew your own noise"),
     ("reparameterize", lambda mu, lv, eps: mu + torch.exp(0.5 * lv), "ignores eps"),
     ("reparameterize", lambda mu, lv, eps: (mu + torch.exp(0.5 * lv) * eps).sum(1), "has shape (5,)"),
-    ("reparameterize", lambda mu, lv, eps: (mu + torch.exp(0.5 * lv) * eps).detach(), "z carries no gradient"),
+    ("reparameterize", lambda mu, lv, eps: (mu + torch.exp(0.5 * lv) * eps).detach(), "carries no gradient"),
     ("reparameterize", lambda mu, lv, eps: mu.detach() + torch.exp(0.5 * lv) * eps, "no gradient reaches mu"),
     ("reparameterize", lambda mu, lv, eps: mu + torch.exp(0.5 * lv.detach()) * eps, "no gradient reaches logvar"),
-    ("reparameterize", lambda mu, lv, eps: mu + 1.01 * torch.exp(0.5 * lv) * eps, "z differs from mu + exp"),
+    ("reparameterize", lambda mu, lv, eps: mu + 1.01 * torch.exp(0.5 * lv) * eps, "z differs from z = mu + sigma"),
     # gaussian_kl(mu, logvar)
     ("gaussian_kl", lambda mu, lv: 0.5 * (1 + lv - mu**2 - lv.exp()).sum(-1), "KL came out negative"),
     ("gaussian_kl", lambda mu, lv: 0.5 * (-mu**2 - lv.exp() + 1 + lv).sum(-1), "exactly −KL"),
@@ -106,7 +106,7 @@ MISTAKES = [
     ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 + torch.exp(0.5 * lv) - 1 - lv).sum(-1), "sigma = exp(logvar / 2)"),
     ("gaussian_kl", lambda mu, lv: (mu**2 + lv.exp() - 1 - lv).sum(-1), "twice the closed form"),
     ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).mean(-1), "averaged over the latent"),
-    ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(-1), "differs from the closed form by"),
+    ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(-1), "KL differs from the closed form at"),
     # bernoulli_log_likelihood(logits, x)
     ("bernoulli_log_likelihood", lambda l, x: (x * l - F.softplus(l)).flatten(1).mean(1), "averaged over the pixels"),
     ("bernoulli_log_likelihood", lambda l, x: F.binary_cross_entropy_with_logits(l, x, reduction="none").sum((1, 2, 3)),
@@ -120,7 +120,7 @@ MISTAKES = [
      .sum((1, 2, 3)), "softplus"),
     ("bernoulli_log_likelihood", lambda l, x: (x * torch.log(torch.sigmoid(l) + 1e-8)
                                                + (1 - x) * torch.log(1 - torch.sigmoid(l) + 1e-8)).sum((1, 2, 3)),
-     "for logits of ±100"),
+     "for logits of ±40 to ±160"),
     ("bernoulli_log_likelihood", lambda l, x: x * l - F.softplus(l), "one number per pixel"),
     ("bernoulli_log_likelihood", lambda l, x: -F.binary_cross_entropy_with_logits(l, x), "never over the batch"),
     # elbo(model, x, eps)
@@ -146,15 +146,17 @@ def test_mistake_is_named(name, fn, message, capsys):
     assert "library's version" in out
 
 
-def test_inputs_are_not_shared(capsys):
-    """A function that overwrites its inputs in place cannot spoil the later trials or the reference."""
+def test_a_function_that_changes_its_inputs_fails(capsys):
+    """A function that overwrites its inputs in place fails, even when its output is right: it spoils what the
+    notebook computes next from the same tensors (issue 24)."""
     def mutating(mu, logvar):
         out = kl_standard_normal(mu, logvar)
         mu.zero_()
         logvar.fill_(3.0)
         return out
 
-    assert verdict("gaussian_kl", mutating, capsys)[0]
+    ok, out = verdict("gaussian_kl", mutating, capsys)
+    assert not ok and "changed its input logvar in place" in out and "must not modify its inputs" in out, out
 
 
 def test_check_leaves_global_rng_alone(capsys):
@@ -184,3 +186,106 @@ def test_package_exports_exactly_the_chapter_checks():
     solutions = Path(__file__).resolve().parents[1] / "solutions"
     used = {m for path in solutions.glob("*.py") for m in re.findall(r"\bcheck\.(\w+)\(", path.read_text())}
     assert used and used <= set(check.__all__), sorted(used - set(check.__all__))
+
+
+# ---- issue 24: plausible wrong code of each class, each with its own message ------------------------------------
+def _kl(mu, lv):
+    return 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(-1)
+
+
+def _kl_no_grad(mu, lv):
+    with torch.no_grad():
+        return _kl(mu, lv)
+
+
+def _z_no_grad(mu, lv, eps):
+    with torch.no_grad():
+        return mu + torch.exp(0.5 * lv) * eps
+
+
+def _elbo_without(term):
+    def elbo(m, x, eps):
+        q = m.encode(x)
+        rec = m.decode(q.mu + torch.exp(0.5 * q.logvar) * eps).log_prob(x)
+        kl = kl_standard_normal(q.mu, q.logvar)
+        return (rec.detach() if term == "rec" else rec) - (kl.detach() if term == "kl" else kl)
+    return elbo
+
+
+def _elbo_no_grad(m, x, eps):
+    with torch.no_grad():
+        return ref_elbo(m, x, eps)
+
+
+def _z_in_place(mu, lv, eps):
+    return eps.mul_(torch.exp(0.5 * lv)).add_(mu)
+
+
+def _elbo_in_place(m, x, eps):
+    q = m.encode(x)
+    z = eps.mul_(torch.exp(0.5 * q.logvar)).add_(q.mu)  # writes z into the caller's eps
+    return m.decode(z).log_prob(x) - kl_standard_normal(q.mu, q.logvar)
+
+
+def _elbo_touches_weights(m, x, eps):
+    with torch.no_grad():
+        next(m.parameters()).mul_(1.5)
+    return ref_elbo(m, x, eps)
+
+
+def _bernoulli_clamps_logits(l, x):
+    l.clamp_(-30, 30)
+    return bernoulli_log_prob(l, x)
+
+
+CLASSES = {
+    "gradients cut": [
+        ("reparameterize", _z_no_grad, "carries no gradient"),
+        ("gaussian_kl", lambda mu, lv: _kl(mu, lv).detach(), "carries no gradient"),
+        ("gaussian_kl", lambda mu, lv: torch.tensor([_kl(m, v).item() for m, v in zip(mu, lv)], dtype=mu.dtype),
+         "carries no gradient"),
+        ("gaussian_kl", lambda mu, lv: torch.from_numpy(0.5 * (mu.numpy() ** 2 + lv.exp().numpy() - 1 - lv.numpy())
+                                                        .sum(-1)), ".numpy() on a tensor that needs a gradient"),
+        ("gaussian_kl", _kl_no_grad, "carries no gradient"),
+        ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 + lv.exp().detach() - 1 - lv).sum(-1),
+         "wrong gradient with respect to logvar"),
+        ("bernoulli_log_likelihood", lambda l, x: bernoulli_log_prob(l, x).detach(), "carries no gradient"),
+        ("elbo", _elbo_without("kl"), "its KL term carries no gradient"),
+        ("elbo", _elbo_without("rec"), "its reconstruction term log p(x|z) carries no gradient"),
+        ("elbo", _elbo_no_grad, "carries no gradient"),
+    ],
+    "right only for the tested shape": [
+        ("reparameterize", lambda mu, lv, eps: mu + torch.exp(0.5 * lv) * eps.reshape(5, 3), "right for B=5, D=3 but "
+                                                                                            "not for B="),
+        ("gaussian_kl", lambda mu, lv: _kl(mu, lv).reshape(5), "right for B=5, D=3 but not for"),
+        ("gaussian_kl", lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv)[:, :3].sum(-1), "right for B=5, D=3"),
+        ("bernoulli_log_likelihood", lambda l, x: (x * l - F.softplus(l)).view(4, 784).sum(1),
+         "right for B=4, C=1, H=28, W=28 but not for"),
+        ("elbo", lambda m, x, eps: ref_elbo(m, x, eps)[:5], "right for B=5, D=4 but not for"),
+    ],
+    "numerically fragile": [
+        ("bernoulli_log_likelihood", lambda l, x: (x * l - torch.log(1 + torch.exp(l))).flatten(1).sum(1),
+         "in float32 at logits of ±40 to ±160 the log-likelihood contains inf or NaN"),
+        ("bernoulli_log_likelihood", lambda l, x: (x * torch.log(torch.sigmoid(l)) + (1 - x) * torch.log(
+            1 - torch.sigmoid(l))).flatten(1).sum(1), "log(1 + exp(l)) overflows"),
+        ("bernoulli_log_likelihood", lambda l, x: -F.binary_cross_entropy(torch.sigmoid(l), x, reduction="none")
+         .flatten(1).sum(1), "clamping loses the tail"),
+    ],
+    "inputs mutated": [
+        ("reparameterize", _z_in_place, "changed its input eps in place"),
+        ("gaussian_kl", lambda mu, lv: 0.5 * (mu.pow_(2) + lv.exp() - 1 - lv).sum(-1), "changed its input mu in place"),
+        ("bernoulli_log_likelihood", _bernoulli_clamps_logits, "changed its input logits in place"),
+        ("elbo", _elbo_in_place, "changed its input eps in place"),
+        ("elbo", _elbo_touches_weights, "changed its input model in place"),
+    ],
+}
+
+
+@pytest.mark.parametrize("kind, name, fn, message", **class_cases(CLASSES))
+def test_each_class_of_wrong_code_is_caught_and_named(kind, name, fn, message, capsys):
+    assert_caught(name, fn, message, capsys)
+
+
+def test_differences_are_printed_at_a_precision_that_shows_them(capsys):
+    """Never "you return 0.0000, expected 0.0000": a KL off by 2e-5 prints two numbers that differ."""
+    assert_precise("gaussian_kl", lambda mu, lv: _kl(mu, lv) + 2e-5, capsys)

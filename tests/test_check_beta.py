@@ -6,7 +6,7 @@ import torch
 from vaecourse.metrics import active_latents
 from vaecourse.objectives import capacity_at, dual_ascent_step
 
-from checking import verdict  # noqa: E402  (tests/checking.py)
+from checking import assert_caught, assert_precise, class_cases, verdict  # noqa: E402  (tests/checking.py)
 
 REFERENCES = {
     "beta_vae_loss": lambda log_px_z, kl, beta: -(log_px_z - beta * kl).mean(),
@@ -62,7 +62,7 @@ MISTAKES = [
     ("dual_ascent", lambda b, k, e, lr: max(0.0, b + lr * (k - e)) * 1.01 + 1e-3, "expected"),
     ("capacity_schedule", lambda s, c, n: c * s / n, "kept growing past c_max"),
     ("capacity_schedule", lambda s, c, n: c * min(s // n, 1), "integer division"),
-    ("capacity_schedule", lambda s, c, n: min(s / n, 1.0), "multiply it by c_max"),
+    ("capacity_schedule", lambda s, c, n: min(s / n, 1.0), "the fraction of the schedule done"),
     ("capacity_schedule", lambda s, c, n: c * (1 - min(s / n, 1.0)), "runs backwards"),
     ("capacity_schedule", lambda s, c, n: "25", "as a number"),
     ("active_latents", lambda kl, t: kl.mean(0) > t, "boolean mask"),
@@ -73,7 +73,7 @@ MISTAKES = [
      "for one image only"),
     ("active_latents", lambda kl, t: (lambda s, o: o[s[o] > t])(kl.sum(0), kl.sum(0).argsort(descending=True)),
      "summed the KL over the batch"),
-    ("active_latents", lambda kl, t: kl.mean(0).argsort(descending=True), "you returned all 6 dimensions"),
+    ("active_latents", lambda kl, t: kl.mean(0).argsort(descending=True), "you returned all 7 dimensions"),
     ("active_latents", lambda kl, t: kl.mean(0).argsort(descending=True)[:2], "expected"),
 ]
 
@@ -84,3 +84,63 @@ def test_mistake_is_named(name, fn, message, capsys):
     assert ok is False and out.startswith("❌"), out
     assert message in out, out
     assert "library's version" in out
+
+
+# ---- issue 24: plausible wrong code of each class, each with its own message ------------------------------------
+def _loss_no_grad(l, k, b):
+    with torch.no_grad():
+        return -(l - b * k).mean()
+
+
+def _by_mean(m, t):
+    order = m.argsort(descending=True)
+    return order[m[order] > t]
+
+
+CLASSES = {
+    "gradients cut": [
+        ("beta_vae_loss", lambda l, k, b: -(l - b * k.detach()).mean(), "its KL term carries no gradient"),
+        ("beta_vae_loss", lambda l, k, b: torch.tensor((-(l - b * k).mean()).item(), dtype=l.dtype),
+         "carries no gradient"),
+        ("beta_vae_loss", _loss_no_grad, "carries no gradient"),
+    ],
+    "right only for the tested shape": [
+        ("beta_vae_loss", lambda l, k, b: -(l - b * k).sum() / 6, "right for B=6 but not for B="),
+        ("active_latents", lambda kl, t: _by_mean(kl[:8].mean(0), t), "the first 8 images alone give"),
+        ("active_latents", lambda kl, t: _by_mean(kl[:, :7].mean(0), t), "the first 7 latent dimensions only"),
+    ],
+    "semantics missed": [
+        ("active_latents", lambda kl, t: _by_mean(kl.median(0).values, t), "you took the median over the batch"),
+        ("dual_ascent", lambda b, k, e, lr: abs(b + lr * (k - e)), "absolute value of a negative step"),
+    ],
+    "inputs mutated": [
+        ("beta_vae_loss", lambda l, k, b: -(l - k.mul_(b)).mean(), "changed its input kl in place"),
+        ("active_latents", lambda kl, t: _by_mean(kl.div_(kl.shape[0]).sum(0), t), "changed its input kl in place"),
+    ],
+}
+
+
+@pytest.mark.parametrize("kind, name, fn, message", **class_cases(CLASSES))
+def test_each_class_of_wrong_code_is_caught_and_named(kind, name, fn, message, capsys):
+    assert_caught(name, fn, message, capsys)
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("beta_vae_loss", lambda l, k, b: -(l - b * k).mean() + 1e-3),
+    ("dual_ascent", lambda b, k, e, lr: max(0.0, b + lr * (k - e)) + 2e-5),
+    ("capacity_schedule", lambda s, c, n: c * min(s / n, 1.0) + 2e-5),
+])
+def test_differences_are_printed_at_a_precision_that_shows_them(name, fn, capsys):
+    assert_precise(name, fn, capsys)
+
+
+def test_cases_drawn_fresh_catch_a_function_tuned_to_the_printed_ones(capsys):
+    """A function right on the fixed cases only (a lookup table of the check's source) fails on the fresh ones."""
+    table = {(1.0, 30.0, 20.0, 0.1): 2.0, (3.0, 15.0, 20.0, 0.1): 2.5, (0.2, 0.0, 20.0, 0.1): 0.0,
+             (2.0, 25.0, 25.0, 0.5): 2.0, (0.7, 12.5, 10.0, 0.02): 0.75}
+    ok, out = verdict("dual_ascent", lambda b, k, e, lr: table.get((b, k, e, lr), 1.0), capsys)
+    assert not ok and "expected" in out, out
+    schedule = {(0, 25.0, 100_000): 0.0, (25_000, 25.0, 100_000): 6.25, (50_000, 25.0, 100_000): 12.5,
+                (100_000, 25.0, 100_000): 25.0, (250_000, 25.0, 100_000): 25.0, (7, 10.0, 20): 3.5}
+    ok, out = verdict("capacity_schedule", lambda s, c, n: schedule.get((s, c, n), 1.0), capsys)
+    assert not ok and "expected" in out, out

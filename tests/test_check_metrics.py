@@ -12,7 +12,8 @@ from vaecourse.metrics.higgins import linear_classifier_accuracy
 from vaecourse.metrics.higgins import z_diff as ref_z_diff
 from vaecourse.metrics.mig import mig_from_mutual_info
 
-from checking import verdict as checked  # noqa: E402  (tests/checking.py)
+from checking import assert_caught, assert_precise, class_cases  # noqa: E402  (tests/checking.py)
+from checking import verdict as checked  # noqa: E402
 
 
 def ref_classifier(x_train, y_train, x_eval, y_eval):
@@ -128,7 +129,7 @@ def _global_rng(dataset, y, batch_size, generator):
     (_pairs(_stacked), "one stacked tensor (2, L, K)"),
     (_pairs(_transposed), "shape (6, 256) = (K, L)"),
     (_pairs(_two_fixed), "also all agree on factor 1 (shape)"),
-    (_global_rng, "the same seeded generator gave different pairs"),
+    (_global_rng, "the generator you were given did not move"),
 ])
 def test_pair_mistakes(fn, message, capsys):
     ok, out = verdict("fixed_factor_pairs", fn, capsys)
@@ -199,3 +200,79 @@ def _gaps(mi):
 def test_mig_mistakes(fn, message, capsys):
     ok, out = verdict("mig_normalisation", fn, capsys)
     assert not ok and message in out, out
+
+
+# ---- issue 24: plausible wrong code of each class, each with its own message ------------------------------------
+# (No gradient class here: the metric's inputs are codes and factor classes, never trained through.)
+def _pairs_with_seed(seed_of):
+    def fn(dataset, y, batch_size, generator):
+        own = torch.Generator().manual_seed(seed_of(generator))
+        v1 = dataset.sample_factors(batch_size, own)
+        v2 = dataset.sample_factors(batch_size, own)
+        v2[:, y] = v1[:, y]
+        return v1, v2
+    return fn
+
+
+def _pairs_typed(dataset, y, batch_size, generator):
+    v1 = dataset.sample_factors(256, generator)  # the first test case's batch size, typed in
+    v2 = dataset.sample_factors(256, generator)
+    v2[:, y] = v1[:, y]
+    return v1, v2
+
+
+def _pairs_column_3(dataset, y, batch_size, generator):
+    v1 = dataset.sample_factors(batch_size, generator)
+    v2 = dataset.sample_factors(batch_size, generator)
+    v2[:, 3] = v1[:, 3]  # dSprites' orientation, typed in
+    return v1, v2
+
+
+def _mig_sorting_in_place(mi, h):
+    mi.sort(axis=0)
+    return float(np.mean((mi[-1] - mi[-2]) / h))
+
+
+def _classifier_centring_in_place(xt, yt, xe, ye):
+    xt -= xt.mean(0)
+    xe -= xe.mean(0)
+    model = _fit(xt, yt)
+    return model.score(xt, yt), model.score(xe, ye)
+
+
+def _classifier_typed_size(xt, yt, xe, ye):
+    model = _fit(xt, yt)
+    return model.score(xt, yt), float((model.predict(xe) == ye).sum() / 600)
+
+
+CLASSES = {
+    "right only for the tested shape": [
+        ("z_diff", lambda z1, z2: (z1 - z2).abs().sum(0) / 8, "right for L=8, D=4 but not for L="),
+        ("mig_normalisation", lambda mi, h: float(np.sum(_gaps(mi) / h) / 3), "right for D=4, K=3 but not for"),
+        ("fixed_factor_pairs", _pairs_typed, "right for L=256 but not for L="),
+        ("fixed_factor_pairs", _pairs_column_3, "right for L=256 but not for L="),
+        ("classifier_accuracy", _classifier_typed_size, "right for K=5, D=20, N=100 but not for"),
+    ],
+    "semantics missed": [
+        ("fixed_factor_pairs", _pairs_with_seed(lambda g: 31), "did not move"),
+        ("fixed_factor_pairs", _pairs_with_seed(lambda g: g.initial_seed()), "did not move"),
+    ],
+    "inputs mutated": [
+        ("z_diff", lambda z1, z2: z1.sub_(z2).abs_().mean(0), "changed its input z1 in place"),
+        ("mig_normalisation", _mig_sorting_in_place, "changed its input mutual_info in place"),
+        ("classifier_accuracy", _classifier_centring_in_place, "changed its input x_train in place"),
+    ],
+}
+
+
+@pytest.mark.parametrize("kind, name, fn, message", **class_cases(CLASSES))
+def test_each_class_of_wrong_code_is_caught_and_named(kind, name, fn, message, capsys):
+    assert_caught(name, fn, message, capsys)
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("z_diff", lambda z1, z2: (z1 - z2).abs().mean(0) + 2e-5),
+    ("mig_normalisation", lambda mi, h: float(np.mean(_gaps(mi) / h)) + 3e-5),
+])
+def test_differences_are_printed_at_a_precision_that_shows_them(name, fn, capsys):
+    assert_precise(name, fn, capsys)

@@ -1,14 +1,15 @@
 """The exercise build: stubs replace solutions, the tree is in sync, and unsolved notebooks still run."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from vaecourse.authoring.exercises import (ExerciseBuildError, build_all, build_exercises, build_notebooks, check_built,
-                                 ipynb_text, main, stub_solutions)
+from vaecourse.authoring.exercises import (BEGIN, END, TITLE, ExerciseBuildError, build_all, build_exercises,
+                                           build_notebooks, check_built, ipynb_text, main, stub_solutions)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -176,3 +177,97 @@ def test_every_solution_region_becomes_a_stub_in_exercises(name):
     assert regions >= 4, "each chapter has at least four exercises"
     assert exercise.count("raise NotImplementedError(\"Exercise") == regions
     assert "# BEGIN SOLUTION" not in exercise
+
+
+THINKING_TITLE = re.compile(r"^[ \t]*# Exercise (?P<number>\d+\.\d+): \[(?P<kind>predict|vary and measure|interpret)\]",
+                            re.MULTILINE)
+THINKING_CHECK = re.compile(r"\bcheck\.(?P<name>(?:predict|vary|interpret)_\w+)\(")
+
+
+def test_the_course_has_thirty_exercises_ten_of_them_to_think_through_and_each_is_checked():
+    """At least 30 exercises; at least 10 of the kinds that make a learner think ([predict], [vary and measure],
+    [interpret] at the start of the title), every kind used, at least two per chapter, each with its check call."""
+    from vaecourse import check
+
+    numbers, thinking = set(), {}
+    for path in sorted((ROOT / "solutions").glob("[0-9]*.py")):
+        text = path.read_text()
+        numbers |= {m.group(1) for m in re.finditer(r"^[ \t]*# Exercise (\d+\.\d+): ", text, re.MULTILINE)}
+        mine = {m["number"]: m["kind"] for m in THINKING_TITLE.finditer(text)}
+        assert len(mine) >= 2, f"{path.name}: at least two predict / vary / interpret exercises per chapter"
+        checked = {getattr(check, m["name"]).__doc__.split(":")[0] for m in THINKING_CHECK.finditer(text)}
+        assert checked == {f"Exercise {n}" for n in mine}, f"{path.name}: each thinking exercise has its own check"
+        thinking.update(mine)
+    assert len(numbers) >= 30, sorted(numbers)
+    assert len(thinking) >= 10 and set(thinking.values()) == {"predict", "vary and measure", "interpret"}, thinking
+
+
+# ---- stubs state the task, never the answer (issue 24) ----------------------------------------------------------
+GIVEAWAY = re.compile(r"\b(exp|log|mean|max|min|sum|abs|tr|var|softplus|sigmoid|sqrt)\s*\(|\|\s*\w+\s*-\s*\w+\s*\||"
+                      r"\^\{?-1|\)\^n")  # code-like maths in a title: exp(...), min(1, ...), |z1 - z2|, (...)^{-1}
+
+
+def _normalised(code):
+    """Whitespace removed, a leading `return` dropped, torch./np./F./math. prefixes dropped."""
+    text = re.sub(r"\s+", "", code)
+    return re.sub(r"\b(torch|np|F|math)\.", "", re.sub(r"^return", "", text))
+
+
+def _reference_expressions(solution):
+    """Each code line inside a solution fence (comments, i.e. the explanations, left out), normalised, and the
+    right-hand side of each assignment; only those longer than 15 characters (more than a trivial `return x`)."""
+    inside = False
+    for line in solution.splitlines():
+        if BEGIN.match(line) or END.match(line):
+            inside = BEGIN.match(line) is not None
+            continue
+        code = line.split("  #")[0]
+        if not inside or not code.strip() or code.strip().startswith("#"):
+            continue
+        assignment = re.match(r"^\s*[\w\[\]:, .]+?=(?!=)(.*)$", code)
+        for expression in (code, assignment and assignment.group(1)):
+            if expression and len(_normalised(expression)) > 15:
+                yield _normalised(expression)
+
+
+def leaked_answers(solution, exercise):
+    """The reference expressions of ``solution`` that occur, normalised, anywhere in the generated ``exercise``."""
+    haystack = _normalised(exercise)
+    return sorted({e for e in _reference_expressions(solution) if e in haystack})
+
+
+GIVING = """# %%
+def reparameterize(mu, logvar, eps):
+    # Exercise 9.2: sampling — TITLE
+    # BEGIN SOLUTION
+    # Why: sigma = exp(logvar / 2) is the standard deviation.
+    return mu + torch.exp(0.5 * logvar) * eps
+    # END SOLUTION
+"""
+
+
+@pytest.mark.parametrize("where, giveaway", [
+    ("title", GIVING.replace("TITLE", "return mu + torch.exp(0.5 * logvar) * eps")),
+    ("markdown", "# %% [markdown]\n# Return `mu + torch.exp(0.5*logvar) * eps`.\n\n" + GIVING.replace("TITLE", "z")),
+    ("fallback", GIVING.replace("TITLE", "z") + "\n\n# %%\ndef fallback(mu, logvar, eps):\n"
+                 "    return mu + torch.exp(0.5 * logvar) * eps\n"),
+])
+def test_a_stub_that_gives_the_answer_is_found(where, giveaway):
+    assert leaked_answers(giveaway, stub_solutions(giveaway)) == ["mu+exp(0.5*logvar)*eps"], where
+    clean = GIVING.replace("TITLE", "compute z from mu, logvar and the noise eps you are given")
+    assert leaked_answers(clean, stub_solutions(clean)) == []
+    assert GIVEAWAY.search("Exercise 1.1: reparameterised sampling — return mu + exp(logvar / 2) * eps")
+    assert GIVEAWAY.search("Exercise 3.2: z_diff — return the mean over the L pairs of |z1 - z2|, shape (D,)")
+    assert GIVEAWAY.search("Exercise 5.3: the acyclicity constraint H(A) — return tr((I + A * A)^n) - n")
+    assert not GIVEAWAY.search("Exercise 1.4: the ELBO of a model — compute the ELBO of Eq. (1), p(x|z) - KL(q(z|x)")
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "solutions").glob("[0-9]*.py")))
+def test_no_stub_contains_its_answer(name):
+    """No reference expression of a solution fence stands anywhere in the generated exercise (its stub messages, its
+    markdown, a fallback cell), and no exercise's title writes the answer as code-like maths."""
+    solution = (ROOT / "solutions" / f"{name}.py").read_text()
+    exercise = (ROOT / "exercises" / f"{name}.py").read_text()
+    assert leaked_answers(solution, exercise) == []
+    titles = [m["title"] for line in solution.splitlines() if (m := TITLE.match(line))]
+    assert titles and not [t for t in titles if GIVEAWAY.search(t)]

@@ -1,70 +1,104 @@
 """Exercise checks of chapter 2 (beta-VAE): the beta-VAE loss, the dual-ascent step on the multiplier, the
-Burgess capacity schedule, and the active latents read off the per-dimension KL."""
+Burgess capacity schedule, and the active latents read off the per-dimension KL.
+
+Besides the first test cases on fixed values, each check draws further cases from a fresh seed (other batch sizes,
+numbers of latents, multipliers, budgets and schedules), compares the loss's gradients with the reference's, and
+fails a function that changes its inputs.
+"""
 
 from __future__ import annotations
 
 import math
 import numbers
+import random
 from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from vaecourse.check.core import (F64, close, describe, device_rule, expect, finite_rule, fmt, is_real_number,
-                                  number_value, run_check, seeded, shape_of, tensor_rules)
+from vaecourse.check.core import (F64, Trial, across_sizes, assumed, called, close, describe, device_rule, expect,
+                                  finite_rule, fmt, fresh_seed, gradient_trial, is_real_number, mismatch, number_value,
+                                  run_check, shape_of, tensor_rules)
+
+UNCHANGED = "Notebook 02 reads the same tensors again after your function, so a changed input spoils what follows"
+
+
+def _beta_loss(log_px_z: Tensor, kl: Tensor, beta: float) -> Tensor:
+    return -(log_px_z - beta * kl).mean()
 
 
 def beta_vae_loss(fn: Callable[[Tensor, Tensor, float], Tensor]) -> bool:
     """Exercise 2.1: ``fn(log_px_z, kl, beta)`` -> the loss to minimise, -(1/B) sum_b (log p(x_b|z_b) - beta KL_b)."""
-    B = 6
-    g = seeded(21)
-    log_px_z = -50.0 - 20.0 * torch.rand(B, generator=g, dtype=F64)  # (B,) reconstruction terms, nats
-    kl = 2.0 + 10.0 * torch.rand(B, generator=g, dtype=F64)  # (B,) KLs, nats
-    formula = "loss = −mean over the batch of (log_px_z − beta · kl)"
+    formula = "loss = −(batch mean of log_px_z − beta · kl), Eq. (9) negated"
+    why = ("Notebook 02 trains with your loss: the term without a gradient is not optimised, and beta then weights "
+           "nothing the optimiser sees")
 
-    def trial(beta: float) -> Callable:
-        want = -(log_px_z - beta * kl).mean()
+    def build(sizes: dict[str, int], g: torch.Generator) -> list[Trial]:
+        B = sizes["B"]
+        log_px_z = -50.0 - 20.0 * torch.rand(B, generator=g, dtype=F64)  # (B,) reconstruction terms, nats
+        kl = 2.0 + 10.0 * torch.rand(B, generator=g, dtype=F64)  # (B,) KLs, nats
+        basic = tensor_rules("the loss", (), meaning="a single number, the batch mean", shape_rules=[
+            (lambda o: shape_of(o) == (B,),
+             f"the loss has shape ({B},), one value per example: average over the batch to get the single number "
+             "the optimiser minimises"),
+        ])
 
-        def run(f: Callable) -> None:
-            out = f(log_px_z.clone(), kl.clone(), beta)
-            if isinstance(out, Tensor) and out.is_floating_point() and close(out, want):
-                return  # right: the diagnostics below only name what is wrong
-            expect(out, [
-                *tensor_rules("the loss", (), meaning="a single number, the batch mean", shape_rules=[
-                    (lambda o: shape_of(o) == (B,),
-                     f"the loss has shape ({B},), one value per example: average over the batch (.mean()) to get "
-                     "the single number the optimiser minimises"),
-                ]),
-                finite_rule("the loss", formula),
-                (lambda o: close(o, -want),
-                 "the sign is flipped: you returned the objective (to maximise); the optimiser minimises, so "
-                 f"return its negative: {formula}"),
-                (lambda o: close(o, -(log_px_z - kl).mean()) and beta != 1.0,
-                 f"your loss ignores beta (it is the plain −ELBO): weight the KL by beta; {formula}"),
-                (lambda o: close(o, -(beta * log_px_z - kl).mean()),
-                 f"beta multiplies the reconstruction term; it weights the KL: {formula}"),
-                (lambda o: close(o, -beta * (log_px_z - kl).mean()),
-                 f"beta multiplies the whole ELBO, which only rescales the loss; it weights the KL alone: {formula}"),
-                (lambda o: close(o, -(log_px_z - kl / beta).mean()),
-                 f"you divided the KL by beta; multiply it: {formula}"),
-                (lambda o: close(o, -(log_px_z + beta * kl).mean()),
-                 f"the KL is added; it is a penalty, subtracted from the reconstruction term: {formula}"),
-                (lambda o: close(o, -(log_px_z - beta * kl).sum()),
-                 f"you summed over the batch; average it (.mean()), so the loss does not grow with the batch size: "
-                 f"{formula}"),
-                (lambda o: not close(o, want),
-                 lambda o: f"for beta = {beta:g} your loss is {fmt(o)}, expected {fmt(want)}; {formula}"),
-            ])
-        return run
+        def trial(beta: float) -> Trial:
+            want = _beta_loss(log_px_z, kl, beta)
 
-    return run_check("2.1", "the beta-VAE loss", "return −mean(log_px_z − beta · kl)", fn,
-                     [trial(4.0), trial(1.0), trial(0.5)],
-                     hint="log_px_z and kl have shape (B,); return (-(log_px_z - beta * kl)).mean(), a 0-d tensor")
+            def run(f: Callable) -> None:
+                out = called(f, (log_px_z.clone(), kl.clone(), beta), ("log_px_z", "kl", None), UNCHANGED)
+                if isinstance(out, Tensor) and out.is_floating_point() and close(out, want):
+                    return  # right: the diagnostics below only name what is wrong
+                expect(out, [
+                    *basic,
+                    finite_rule("the loss", formula),
+                    (lambda o: close(o, -want),
+                     "the sign is flipped: you returned the objective (to maximise); the optimiser minimises, so "
+                     f"return its negative: {formula}"),
+                    (lambda o: close(o, _beta_loss(log_px_z, kl, 1.0)) and beta != 1.0,
+                     f"your loss ignores beta (it is the plain −ELBO): weight the KL by beta; {formula}"),
+                    (lambda o: close(o, -(beta * log_px_z - kl).mean()),
+                     f"beta multiplies the reconstruction term; it weights the KL: {formula}"),
+                    (lambda o: close(o, -beta * (log_px_z - kl).mean()),
+                     f"beta multiplies the whole ELBO, which only rescales the loss; it weights the KL alone: "
+                     f"{formula}"),
+                    (lambda o: close(o, -(log_px_z - kl / beta).mean()),
+                     f"you divided the KL by beta; multiply it: {formula}"),
+                    (lambda o: close(o, -(log_px_z + beta * kl).mean()),
+                     f"the KL is added; it is a penalty, subtracted from the reconstruction term: {formula}"),
+                    (lambda o: close(o, -(log_px_z - beta * kl).sum()),
+                     "you summed over the batch; average it, so the loss does not grow with the batch size: "
+                     f"{formula}"),
+                    (lambda o: not close(o, want),
+                     lambda o: f"for beta = {beta:g}, {mismatch(float(o), float(want))}; {formula}"),
+                ])
+            return run
+
+        betas = (4.0, 1.0, 0.5) if B == 6 else (random.Random(fresh_seed()).uniform(1.5, 9.0),)
+        gradients = gradient_trial(_beta_loss, lambda: (log_px_z, kl, betas[0]), {0: "log_px_z", 1: "kl"}, basic,
+                                   "the loss", why, alternatives=[
+                                       (lambda l, k, b: -(l - b * k.detach()).mean(),
+                                        "your loss has the right value, but its KL term carries no gradient"),
+                                       (lambda l, k, b: -(l.detach() - b * k).mean(),
+                                        "your loss has the right value, but its reconstruction term carries no "
+                                        "gradient")])
+        return [*(trial(b) for b in betas), gradients]
+
+    return run_check("2.1", "the beta-VAE loss",
+                     "compute the loss to minimise for the beta-VAE objective of Eq. (9) from log_px_z, kl and beta",
+                     fn, across_sizes(build, {"B": 6}, {"B": (2, 12)}, seed=21, count=2,
+                                      advice=assumed("a batch size", "log_px_z.shape")),
+                     hint="log_px_z and kl have shape (B,); Eq. (9) is maximised, the optimiser minimises; return a "
+                          "0-d tensor")
+
+
+REL, ABS = 1e-6, 1e-6  # a float32 answer (torch.tensor of a float) is as right as a float64 one
 
 
 def _matches(out: Any, want: float) -> bool:
-    return is_real_number(out) and math.isclose(number_value(out), want, rel_tol=1e-9, abs_tol=1e-9)
+    return is_real_number(out) and math.isclose(number_value(out), want, rel_tol=REL, abs_tol=ABS)
 
 
 def _number_rules(name: str, where: str) -> list:
@@ -80,9 +114,13 @@ def _number_rules(name: str, where: str) -> list:
     ]
 
 
+def _near(o: Any, v: float) -> bool:
+    return math.isclose(number_value(o), v, rel_tol=REL, abs_tol=ABS)
+
+
 def dual_ascent(fn: Callable[[float, float, float, float], float]) -> bool:
     """Exercise 2.2: ``fn(beta, kl, epsilon, lr)`` -> max(0, beta + lr (kl − epsilon))."""
-    formula = "beta ← max(0, beta + lr · (kl − epsilon))"
+    formula = "the projected gradient-ascent step on the dual of Eq. (8)"
     cases = [  # (beta, kl, epsilon, lr, what the case shows)
         (1.0, 30.0, 20.0, 0.1, "the constraint KL < epsilon is violated (kl = 30 > epsilon = 20), so beta must grow"),
         (3.0, 15.0, 20.0, 0.1, "the constraint holds with slack (kl = 15 < epsilon = 20), so beta must shrink"),
@@ -90,9 +128,16 @@ def dual_ascent(fn: Callable[[float, float, float, float], float]) -> bool:
         (2.0, 25.0, 25.0, 0.5, "kl equals epsilon: the constraint is active and beta stays where it is"),
         (0.7, 12.5, 10.0, 0.02, None),
     ]
+    rng = random.Random(fresh_seed())  # cases the learner cannot read from this source
+    for _ in range(3):
+        cases.append((round(rng.uniform(0.0, 5.0), 3), round(rng.uniform(0.0, 40.0), 3),
+                      round(rng.uniform(1.0, 30.0), 3), rng.choice((0.003, 0.05, 0.2, 0.7)), None))
+    cases.append((rng.uniform(0.01, 0.5), rng.uniform(0.0, 2.0), rng.uniform(20.0, 40.0), rng.uniform(0.1, 0.5),
+                  "beta would go below 0 here; a multiplier of an inequality constraint is never negative"))
 
-    def trial(beta: float, kl: float, eps: float, lr: float, why: str | None) -> Callable:
+    def trial(beta: float, kl: float, eps: float, lr: float, why: str | None) -> Trial:
         want = max(0.0, beta + lr * (kl - eps))
+        unclipped = beta + lr * (kl - eps)
         at = f"beta={beta:g}, kl={kl:g}, epsilon={eps:g}, lr={lr:g}"
 
         def run(f: Callable) -> None:
@@ -102,33 +147,46 @@ def dual_ascent(fn: Callable[[float, float, float, float], float]) -> bool:
             expect(out, [
                 *_number_rules("the new beta", f"for {at}; {formula}"),
                 (lambda o: number_value(o) < 0,
-                 lambda o: f"the new beta is negative ({number_value(o):.3f}) for {at}: clip it at 0, {formula}"),
-                (lambda o: math.isclose(number_value(o), max(0.0, beta - lr * (kl - eps)), abs_tol=1e-9) and kl != eps,
-                 f"the step goes the wrong way for {at}: {why or 'beta follows the constraint violation kl − epsilon'}; "
-                 f"{formula}"),
-                (lambda o: math.isclose(number_value(o), beta + lr * (kl - eps), abs_tol=1e-9) and want != beta + lr * (kl - eps),
+                 lambda o: f"the new beta is negative ({number_value(o):.4g}) for {at}: a multiplier of an inequality "
+                           f"constraint is never negative, so the step is projected back onto beta ≥ 0"),
+                (lambda o: _near(o, max(0.0, beta - lr * (kl - eps))) and kl != eps,
+                 f"the step goes the wrong way for {at}: "
+                 f"{why or 'beta follows the constraint violation kl − epsilon'}; {formula}"),
+                (lambda o: _near(o, unclipped) and want != unclipped,
                  f"for {at} your beta is not clipped at 0: {why}; {formula}"),
-                (lambda o: math.isclose(number_value(o), max(0.0, beta + (kl - eps)), abs_tol=1e-9) and lr != 1,
+                (lambda o: _near(o, abs(unclipped)) and unclipped < 0,
+                 f"for {at} you took the absolute value of a negative step: the projection onto beta ≥ 0 ends at 0, "
+                 "it does not mirror"),
+                (lambda o: _near(o, max(0.0, beta + (kl - eps))) and lr != 1,
                  f"the step ignores the step size lr: {formula}"),
-                (lambda o: math.isclose(number_value(o), max(0.0, lr * (kl - eps)), abs_tol=1e-9) and beta != 0,
+                (lambda o: _near(o, max(0.0, lr * (kl - eps))) and beta != 0,
                  f"the new beta should start from the old one: {formula}"),
-                (lambda o: not math.isclose(number_value(o), want, rel_tol=1e-9, abs_tol=1e-9),
-                 lambda o: f"for {at} you return {number_value(o):.4f}, expected {want:.4f}"
-                           + (f" ({why})" if why else "") + f"; {formula}"),
+                (lambda o: not _near(o, want),
+                 lambda o: f"for {at} {mismatch(number_value(o), want)}" + (f" ({why})" if why else "")
+                           + f"; {formula}"),
             ])
         return run
 
-    return run_check("2.2", "the dual-ascent step", "return max(0, beta + lr * (kl - epsilon))", fn,
-                     [trial(*case) for case in cases], hint=f"{formula}; all four arguments are floats")
+    return run_check("2.2", "the dual-ascent step",
+                     "compute the new multiplier beta from beta, the batch-mean kl, the budget epsilon and the step "
+                     "size lr (the lecture's section 1, Eq. 8)", fn, [trial(*case) for case in cases],
+                     hint="ascent on the dual: beta moves by lr times the constraint's violation, and stays ≥ 0; all "
+                          "four arguments are floats")
 
 
 def capacity_schedule(fn: Callable[[int, float, int], float]) -> bool:
     """Exercise 2.3: ``fn(step, c_max, c_steps)`` -> C = c_max · min(step / c_steps, 1), in nats."""
-    formula = "C = c_max · min(step / c_steps, 1)"
+    formula = "C rises linearly from 0 nats at step 0 to c_max at step c_steps, then stays at c_max"
     cases = [(0, 25.0, 100_000), (25_000, 25.0, 100_000), (50_000, 25.0, 100_000), (100_000, 25.0, 100_000),
              (250_000, 25.0, 100_000), (7, 10.0, 20)]
+    rng = random.Random(fresh_seed())  # schedules the learner cannot read from this source
+    for _ in range(3):
+        c_steps = rng.randint(30, 300_000)
+        cases.append((rng.randint(1, c_steps - 1), round(rng.uniform(1.0, 60.0), 2), c_steps))
+    c_steps = rng.randint(30, 300_000)
+    cases.append((rng.randint(c_steps + 1, 3 * c_steps), round(rng.uniform(1.0, 60.0), 2), c_steps))
 
-    def trial(step: int, c_max: float, c_steps: int) -> Callable:
+    def trial(step: int, c_max: float, c_steps: int) -> Trial:
         want = c_max * min(step / c_steps, 1.0)
         at = f"step={step}, c_max={c_max:g}, c_steps={c_steps}"
 
@@ -138,22 +196,43 @@ def capacity_schedule(fn: Callable[[int, float, int], float]) -> bool:
                 return
             expect(out, [
                 *_number_rules("the capacity C", f"at {at}; {formula}"),
-                (lambda o: step > c_steps and math.isclose(number_value(o), c_max * step / c_steps, rel_tol=1e-9),
+                (lambda o: step > c_steps and _near(o, c_max * step / c_steps),
                  f"at {at} C kept growing past c_max: after c_steps the capacity is held at c_max; {formula}"),
-                (lambda o: 0 < step < c_steps and math.isclose(number_value(o), c_max * (step // c_steps), abs_tol=1e-9),
+                (lambda o: 0 < step < c_steps and _near(o, c_max * (step // c_steps)),
                  f"at {at} C is {c_max * (step // c_steps):g}: integer division (//) rounds the progress down to 0; "
-                 f"use step / c_steps; {formula}"),
-                (lambda o: 0 < step < c_steps and math.isclose(number_value(o), min(step / c_steps, 1.0), rel_tol=1e-9),
-                 f"at {at} you returned the fraction of the schedule done; multiply it by c_max (nats): {formula}"),
-                (lambda o: math.isclose(number_value(o), c_max * (1 - min(step / c_steps, 1.0)), abs_tol=1e-9) and want != c_max / 2,
+                 f"use true division; {formula}"),
+                (lambda o: 0 < step < c_steps and _near(o, min(step / c_steps, 1.0)),
+                 f"at {at} you returned the fraction of the schedule done; C is in nats, up to c_max: {formula}"),
+                (lambda o: _near(o, c_max * (1 - min(step / c_steps, 1.0))) and want != c_max / 2,
                  f"the schedule runs backwards at {at}: C rises from 0 to c_max; {formula}"),
-                (lambda o: not math.isclose(number_value(o), want, rel_tol=1e-9, abs_tol=1e-9),
-                 lambda o: f"at {at} you return C = {number_value(o):.4f}, expected {want:.4f}; {formula}"),
+                (lambda o: not _near(o, want),
+                 lambda o: f"at {at} {mismatch(number_value(o), want)}; {formula}"),
             ])
         return run
 
-    return run_check("2.3", "the capacity schedule", "return c_max * min(step / c_steps, 1)", fn,
-                     [trial(*case) for case in cases], hint=f"{formula}; step and c_steps are ints, c_max a float")
+    return run_check("2.3", "the capacity schedule",
+                     "compute the capacity C in nats at this step of the Burgess et al. schedule (lecture section 1)",
+                     fn, [trial(*case) for case in cases],
+                     hint=f"{formula}; step and c_steps are ints, c_max a float")
+
+
+def _kl_batch(B: int, D: int, g: torch.Generator, base: bool) -> Tensor:
+    """Per-example, per-dimension KLs (B, D) with two traps: a dimension that one image uses (its batch mean stays
+    below 0.1) and one that three images use heavily (active on the batch mean, 0 on the median)."""
+    if base:
+        level = torch.tensor([0.01, 3.0, 0.02, 1.6, 9.0, 0.15, 0.0], dtype=F64)  # (D,) nats
+        one, skew = 0, D - 1
+    else:
+        choices = torch.tensor([0.01, 0.02, 0.04, 0.15, 0.3, 1.6, 3.0, 5.0, 9.0], dtype=F64)
+        level = choices[torch.randint(len(choices), (D,), generator=g)]
+        level[-1] = 9.0  # the last latent is always active: a slice [:, :7] misses it, a slice of rows does not
+        one, skew = torch.randperm(D - 1, generator=g)[:2].tolist()
+    kl = level * (0.5 + torch.rand(B, D, generator=g, dtype=F64))  # (B, D)
+    kl[:, one] = 0.0
+    kl[0, one] = 0.5  # one image uses it (0.5 nats); the batch mean 0.5 / B stays below 0.1
+    kl[:, skew] = 0.0
+    kl[-3:, skew] = 6.0  # the last three images carry it: mean 18 / B > 1 nat, median 0
+    return kl
 
 
 def active_latents(fn: Callable[[Tensor, float], Tensor]) -> bool:
@@ -161,56 +240,86 @@ def active_latents(fn: Callable[[Tensor, float], Tensor]) -> bool:
     dimensions whose batch-mean KL exceeds ``threshold``, most informative first (a LongTensor)."""
     from vaecourse.metrics.latent_kl import active_latents as reference
 
-    B, D = 8, 6
-    g = seeded(24)
-    level = torch.tensor([0.01, 3.0, 0.02, 1.6, 9.0, 0.15], dtype=F64)  # (D,) active: 4, 1, 3 at 1 nat; 4, 1, 3, 5 at 0.1
-    kl = level * (0.5 + torch.rand(B, D, generator=g, dtype=F64))  # (B, D)
-    kl[:, 0] = 0.0
-    kl[0, 0] = 0.5  # dimension 0: one image uses it (0.5 nats), the batch mean (0.0625) stays below 0.1
-    formula = "mean over the batch (dim 0), keep the dimensions above the threshold, sort by decreasing mean KL"
+    formula = "average over the batch, keep the dimensions above the threshold, most informative first"
 
-    def trial(threshold: float) -> Callable:
-        want = reference(kl, threshold)
-        mean = kl.mean(dim=0)
+    def build(sizes: dict[str, int], g: torch.Generator) -> list[Trial]:
+        B, D = sizes["B"], sizes["D"]
+        kl = _kl_batch(B, D, g, base=(B, D) == (8, 7))
 
-        def run(f: Callable) -> None:
-            out = f(kl.clone(), threshold)
+        def trial(threshold: float) -> Trial:
+            want = reference(kl, threshold)
+            mean = kl.mean(dim=0)
+
+            def by(score: Tensor, keep: Tensor | None = None) -> Tensor:
+                order = torch.argsort(score, descending=True, stable=True)
+                return order[(score[order] > threshold) if keep is None else keep[order]]
+
             ascending = torch.argsort(mean)[mean[torch.argsort(mean)] > threshold]
             by_index = torch.nonzero(mean > threshold).flatten()
-            by_sum = torch.argsort(kl.sum(0), descending=True)[kl.sum(0)[torch.argsort(kl.sum(0), descending=True)] > threshold]
-            by_any = torch.argsort(mean, descending=True)[(kl > threshold).any(0)[torch.argsort(mean, descending=True)]]
-            expect(out, [
-                (lambda o: not isinstance(o, Tensor),
-                 lambda o: f"return a torch.Tensor of dimension indices, got {describe(o)}"),
-                device_rule("the result"),
-                (lambda o: o.dtype == torch.bool,
-                 "you returned a boolean mask; return the indices of the active dimensions (torch.nonzero or "
-                 "argsort), most informative first"),
-                (lambda o: o.is_floating_point() and shape_of(o) == (D,),
-                 "you returned a KL per dimension; return the indices of the dimensions above the threshold"),
-                (lambda o: o.is_floating_point(), "return integer indices (a LongTensor), not floats"),
-                (lambda o: o.dim() != 1, lambda o: f"return a 1-d tensor of indices, got shape {shape_of(o)}"),
-                (lambda o: o.numel() == D and len(want) < D,
-                 f"you returned all {D} dimensions; keep only those whose batch-mean KL is above the threshold: "
-                 f"{formula}"),
-                (lambda o: torch.equal(o.long(), by_sum) and not torch.equal(by_sum, want),
-                 f"you summed the KL over the batch; the threshold applies to the batch MEAN (nats per image): {formula}"),
-                (lambda o: torch.equal(o.long(), by_any) and not torch.equal(by_any, want),
-                 "dimension 0 is above the threshold for one image only: you kept a dimension that any example "
-                 f"uses; average over the batch first: {formula}"),
-                (lambda o: torch.equal(o.long(), ascending) and len(want) > 1,
-                 f"the right dimensions, in increasing order of KL; put the most informative first: {formula}"),
-                (lambda o: torch.equal(o.long(), by_index) and not torch.equal(by_index, want),
-                 f"the right dimensions, in index order; sort them by decreasing mean KL: {formula}"),
-                (lambda o: not torch.equal(o.long(), want),
-                 lambda o: f"with threshold {threshold:g} you return {o.tolist()}, expected {want.tolist()} "
-                           f"(batch-mean KL per dimension: {fmt(mean, 2)}); {formula}"),
-            ])
-        return run
+            by_sum = by(kl.sum(0))
+            by_any = by(mean, (kl > threshold).any(0))
+            by_median = by(kl.median(dim=0).values)
+            # a size typed in is the first test case's (B = 8, D = 7): what a slice to it gives at these sizes
+            first_rows = {k: reference(kl[:k], threshold) for k in (8,) if k < B}
+            first_dims = {k: reference(kl[:, :k], threshold) for k in (7,) if k < D}
 
-    return run_check("2.4", "active latents", "return the dimensions whose batch-mean KL is above the threshold, "
-                     "largest first", fn, [trial(1.0), trial(0.1), trial(100.0)],
-                     hint="mean = kl.mean(dim=0); order = mean.argsort(descending=True); return order[mean[order] > threshold]")
+            def equal(o: Tensor, v: Tensor) -> bool:
+                return o.shape == v.shape and torch.equal(o.long(), v)
+
+            def row_slice(o: Tensor) -> int | None:
+                return next((k for k, v in first_rows.items() if equal(o, v) and not equal(v, want)), None)
+
+            def dim_slice(o: Tensor) -> int | None:
+                return next((k for k, v in first_dims.items() if equal(o, v) and not equal(v, want)), None)
+
+            def run(f: Callable) -> None:
+                out = called(f, (kl.clone(), threshold), ("kl", None), UNCHANGED)
+                expect(out, [
+                    (lambda o: not isinstance(o, Tensor),
+                     lambda o: f"return a torch.Tensor of dimension indices, got {describe(o)}"),
+                    device_rule("the result"),
+                    (lambda o: o.dtype == torch.bool,
+                     "you returned a boolean mask; return the indices of the active dimensions, most informative "
+                     "first"),
+                    (lambda o: o.is_floating_point() and shape_of(o) == (D,),
+                     "you returned a KL per dimension; return the indices of the dimensions above the threshold"),
+                    (lambda o: o.is_floating_point(), "return integer indices (a LongTensor), not floats"),
+                    (lambda o: o.dim() != 1, lambda o: f"return a 1-d tensor of indices, got shape {shape_of(o)}"),
+                    (lambda o: o.numel() == D and len(want) < D,
+                     f"you returned all {D} dimensions; keep only those whose batch-mean KL is above the threshold: "
+                     f"{formula}"),
+                    (lambda o: equal(o, by_sum) and not equal(by_sum, want),
+                     "you summed the KL over the batch; the threshold applies to the batch MEAN (nats per image): "
+                     f"{formula}"),
+                    (lambda o: dim_slice(o) is not None,
+                     lambda o: f"your answer looks at the first {dim_slice(o)} latent dimensions only; kl has {D}"),
+                    (lambda o: row_slice(o) is not None,
+                     lambda o: f"your answer is what the first {row_slice(o)} images alone give: average over the "
+                               f"whole batch of {B} (read its size from kl, never type it)"),
+                    (lambda o: equal(o, by_median) and not equal(by_median, want),
+                     "you took the median over the batch: a dimension that a few images use heavily has median 0 "
+                     "but carries information on average; the threshold applies to the batch MEAN"),
+                    (lambda o: equal(o, by_any) and not equal(by_any, want),
+                     "a dimension above the threshold for one image only was kept: you kept any dimension that "
+                     f"some example uses; average over the batch first: {formula}"),
+                    (lambda o: equal(o, ascending) and len(want) > 1,
+                     f"the right dimensions, in increasing order of KL; put the most informative first: {formula}"),
+                    (lambda o: equal(o, by_index) and not equal(by_index, want),
+                     f"the right dimensions, in index order; sort them by decreasing mean KL: {formula}"),
+                    (lambda o: not equal(o, want),
+                     lambda o: f"with threshold {threshold:g} you return {o.tolist()}, expected {want.tolist()} "
+                               f"(batch-mean KL per dimension: {fmt(mean, 3)}); {formula}"),
+                ])
+            return run
+        return [trial(1.0), trial(0.1), trial(100.0)]
+
+    return run_check("2.4", "active latents",
+                     "find the latents whose batch-mean KL (in nats) is above the threshold, most informative first "
+                     "(lecture section 6)", fn,
+                     across_sizes(build, {"B": 8, "D": 7}, {"B": (10, 14), "D": (8, 11)}, seed=24,
+                                  advice=assumed("a batch size or a number of latents", "kl.shape")),
+                     hint="kl has shape (B, D): reduce over the batch, compare with the threshold, and order the "
+                          "surviving dimensions by their mean KL (torch.argsort gives an order)")
 
 
 __all__ = ["active_latents", "beta_vae_loss", "capacity_schedule", "dual_ascent"]

@@ -21,6 +21,25 @@ expected type, dtype, device or shape ("expected X, got Y"), and a condition tha
 output is itself a verdict ("the check cannot read what your function returned"), never a pass. Only an output
 that every diagnostic has read and none has faulted matches.
 
+Plausible wrong code must not pass either. The helpers below give every check the same five defences, each with
+its own message in the chapter's terms:
+
+- *gradients cut* (:func:`gradient_trial`, :func:`compare_gradients`): where the result is trained through, the
+  autograd gradients with respect to the inputs that need them are compared with the reference's, so a result
+  computed through ``.detach()``, ``.item()``, numpy or under ``torch.no_grad()`` fails even when its values are right;
+- *right only for the tested shape* (:func:`across_sizes`): the trials run again at sizes and on data drawn
+  from a fresh seed (:func:`fresh_generator`) that the learner can neither read nor hard-code, and a failure
+  there says "right for B=5, D=3 but not for B=7, D=4";
+- *numerically fragile* (:func:`float32_rules`): where a function must be stable, it also runs in float32 at
+  extreme inputs, against the reference computed in float64;
+- *inputs mutated* (:func:`called`): every call keeps a copy of the inputs and fails a function that changes them,
+  saying plainly that it must not;
+- *imprecise feedback* (:func:`mismatch`, :func:`differs`): numbers are printed with as many digits as it takes
+  for the learner's value and the expected one to read differently, with the difference beside them.
+
+A check also has a total time budget (``TOTAL_LIMIT`` over all the calls of one check) besides the limit of
+each call, so that many slow calls cannot hold the notebook either.
+
 A time limit guards the learner's code: each call of the learner's function gets ``TIME_LIMIT`` seconds. A
 watchdog thread then raises an exception *in the calling thread* (CPython's ``PyThreadState_SetAsyncExc``), which
 unwinds the learner's loop at its next bytecode, so the cell ends with "your function did not return within N
@@ -41,9 +60,12 @@ import ctypes
 import math
 import numbers
 import os
+import random
+import secrets
 import threading
+import time
 import traceback
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -53,6 +75,7 @@ FALLBACK = "The rest of the notebook uses the library's version for now."
 F64 = torch.float64
 RTOL, ATOL = 1e-5, 1e-6
 TIME_LIMIT = 10.0  # seconds per call of the learner's function (the checks' inputs are small: milliseconds)
+TOTAL_LIMIT = 30.0  # seconds for all the calls of one check together
 
 Rule = tuple[Callable[[Any], Any], Any]  # (condition on the learner's output, message or message(output))
 Trial = Callable[[Callable[..., Any]], None]
@@ -174,21 +197,32 @@ class LearnerFunction:
     """The learner's function as the trials call it: each call gets ``limit`` seconds (see the module docstring),
     an exception raised in it is marked as the learner's, and the last value it returned is kept for messages."""
 
-    def __init__(self, fn: Callable[..., Any], limit: float):
-        self.fn, self.limit = fn, limit
+    def __init__(self, fn: Callable[..., Any], limit: float, total: float = math.inf):
+        self.fn, self.limit, self.total = fn, limit, total
         self.thread = threading.get_ident()
         self.lock = threading.Lock()
         self.inside = False  # the learner's code is running: only then may the watchdog interrupt it
         self.fired = False  # the watchdog interrupted this call
         self.returned: Any = _NOTHING
+        self.spent, self.calls = 0.0, 0  # seconds inside the learner's code so far, and the number of calls
+        self.over_total = False  # the check's total budget ran out (rather than one call's limit)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        left = self.total - self.spent
+        if left <= 0:
+            self.over_total = True
+            raise TimedOut()
+        limit = min(self.limit, left)
+        self.over_total = limit < self.limit  # if this call is stopped, the total ran out
+        self.calls += 1
         stop = threading.Event()
-        watchdog = threading.Thread(target=self._watch, args=(stop,), daemon=True, name="vaecourse-check-watchdog")
+        watchdog = threading.Thread(target=self._watch, args=(stop, limit), daemon=True,
+                                    name="vaecourse-check-watchdog")
         with self.lock:
             self.inside, self.fired = True, False
         if _SET_ASYNC_EXC is not None:
             watchdog.start()
+        start = time.perf_counter()
         try:
             out = self.fn(*args, **kwargs)
         except TimedOut:
@@ -201,6 +235,7 @@ class LearnerFunction:
             raise
         finally:
             self._leave()
+            self.spent += time.perf_counter() - start
             stop.set()
             if watchdog.is_alive():
                 watchdog.join()
@@ -226,8 +261,8 @@ class LearnerFunction:
             except TimedOut:
                 continue
 
-    def _watch(self, stop: threading.Event) -> None:
-        if stop.wait(self.limit):
+    def _watch(self, stop: threading.Event, limit: float) -> None:
+        if stop.wait(limit):
             return  # returned in time
         while True:  # time is up: interrupt the learner's code, again every 0.5 s while it keeps running
             with self.lock:
@@ -244,7 +279,7 @@ def run_check(exercise: str, title: str, todo: str, fn: Any, trials: Sequence[Tr
     the learner's own stop, passes through)."""
     header = f"Exercise {exercise} ({title})"
     hint_line = f"\n   Hint: {hint}" if hint else ""
-    learner = LearnerFunction(fn, TIME_LIMIT)
+    learner = LearnerFunction(fn, TIME_LIMIT, TOTAL_LIMIT)
     try:
         if not callable(fn):
             raise Problem(f"expected your function, got {describe(fn)}: pass the function itself, "
@@ -255,9 +290,14 @@ def run_check(exercise: str, title: str, todo: str, fn: Any, trials: Sequence[Tr
         print(f"❌ {header}: {problem}\n   {FALLBACK}")
         return False
     except TimedOut:
-        print(f"❌ {header}: your function did not return within {TIME_LIMIT:g} seconds on the check's small inputs "
-              f"(it should take milliseconds): an endless loop, or a loop whose condition never changes?"
-              f"{hint_line}\n   {FALLBACK}")
+        if learner.over_total:
+            print(f"❌ {header}: your function took more than {TOTAL_LIMIT:g} seconds in all over the check's "
+                  f"{learner.calls} calls on small inputs (each should take milliseconds): a Python loop over every "
+                  f"element, or a loop that runs far longer than it needs?{hint_line}\n   {FALLBACK}")
+        else:
+            print(f"❌ {header}: your function did not return within {TIME_LIMIT:g} seconds on the check's small "
+                  f"inputs (it should take milliseconds): an endless loop, or a loop whose condition never changes?"
+                  f"{hint_line}\n   {FALLBACK}")
         return False
     except Exception as error:  # explain, never re-raise
         if isinstance(error, NotImplementedError) and _is_stub(error):
@@ -292,12 +332,39 @@ def close(out: Any, ref: Tensor, rtol: float = RTOL, atol: float = ATOL, equal_n
         return False
 
 
-def fmt(x: Any, digits: int = 3) -> str:
-    """A number or a small tensor, rounded for a message."""
+def fmt(x: Any, digits: int = 4) -> str:
+    """A number or a small tensor for a message, to ``digits`` significant digits (never "0.0000" for 3e-5)."""
     x = as64(x)
     if x.dim() == 0:
-        return f"{x.item():.{digits}f}"
-    return "[" + ", ".join(f"{v:.{digits}f}" for v in x.flatten().tolist()) + "]"
+        return f"{x.item():.{digits}g}"
+    return "[" + ", ".join(f"{v:.{digits}g}" for v in x.flatten().tolist()) + "]"
+
+
+def number_text(got: float, expected: float, digits: int = 4) -> tuple[str, str]:
+    """Both numbers with as many significant digits as it takes (``digits`` at least) for them to read differently:
+    never "you return 0.0000, expected 0.0000"."""
+    for n in range(digits, 18):
+        a, b = f"{got:.{n}g}", f"{expected:.{n}g}"
+        if a != b:
+            return a, b
+    return a, b
+
+
+def mismatch(got: float, expected: float) -> str:
+    """'you return X, expected Y (off by D)', X and Y printed so that they differ."""
+    a, b = number_text(float(got), float(expected))
+    return f"you return {a}, expected {b} (off by {abs(float(got) - float(expected)):.3g})"
+
+
+def differs(out: Any, want: Tensor, at: Callable[[tuple[int, ...]], str] | None = None) -> str:
+    """Where ``out`` is furthest from ``want`` and by how much: 'at <where> you return X, expected Y (off by D)'.
+    ``at`` names an index in the exercise's terms ("mu=0.3, logvar=-1"); by default the index itself."""
+    index, got, expected = worst(out, want)
+    try:
+        where = at(index) if at is not None else (f"index {index}" if index else "")
+    except Exception:
+        where = f"index {index}"
+    return (f"at {where} " if where else "") + mismatch(got, expected)
 
 
 def is_real_number(v: Any) -> bool:
@@ -368,6 +435,255 @@ def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-__all__ = ["ATOL", "F64", "FALLBACK", "RTOL", "TIME_LIMIT", "LearnerFunction", "Problem", "Rule", "TimedOut", "Trial",
-           "as64", "batch_shape_rules", "close", "describe", "device_rule", "expect", "finite_rule", "fmt",
-           "is_real_number", "number_value", "run_check", "seeded", "shape_of", "tensor_rules", "verdict", "worst"]
+# ------------------------------------------------------------------- defences against plausible wrong learner code
+# 1. Sizes and seeds the learner cannot read: a function right only for the first test case's shape, or only for
+#    the seed printed in the check's source, fails on the next ones.
+def fresh_seed() -> int:
+    """A seed from the operating system's entropy: never printed, different in every run of a check."""
+    return secrets.randbits(62)
+
+
+def fresh_generator() -> torch.Generator:
+    return seeded(fresh_seed())
+
+
+def fresh_sizes(base: Mapping[str, int], ranges: Mapping[str, tuple[int, int]], count: int = 2) -> list[dict[str, int]]:
+    """``count`` sets of sizes drawn fresh from ``ranges`` (bounds included): each size differs from the base's and,
+    within one set, from the other sizes, so that a hard-coded, transposed or swapped dimension shows. The first set
+    lies above the base where the range allows (a slice [:, :3] shows there), the second below, and so on."""
+    rng = random.SystemRandom()
+    out: list[dict[str, int]] = []
+    for attempt in range(1000):  # ranges always leave room; the bound only keeps a badly written range from hanging
+        if len(out) == count:
+            break
+        sizes = {}
+        for k, v in base.items():
+            if k not in ranges:
+                sizes[k] = v
+                continue
+            lo, hi = ranges[k]
+            side = [u for u in range(lo, hi + 1) if (u > v if len(out) % 2 == 0 else u < v)]
+            sizes[k] = rng.choice(side or [u for u in range(lo, hi + 1) if u != v] or [v])
+        if (len(set(sizes.values())) == len(sizes) or attempt > 500) and sizes not in out:
+            out.append(sizes)
+    return out
+
+
+def assumed(what: str, where: str) -> str:
+    """The advice after a mistake found only at other sizes: which size the function may have typed in, and where
+    to read it instead."""
+    return f"Does your function assume {what}? Read it from {where}, never type a size in"
+
+
+def show_sizes(sizes: Mapping[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sizes.items())
+
+
+def across_sizes(build: Callable[[dict[str, int], torch.Generator], Sequence[Trial]], base: Mapping[str, int],
+                 ranges: Mapping[str, tuple[int, int]], *, seed: int, advice: str, count: int = 2) -> list[Trial]:
+    """The trials ``build(sizes, generator)`` makes, first at ``base`` with the fixed ``seed`` (reproducible
+    messages), then at ``count`` fresh sizes on fresh data. A mistake found only there is reported as "right for
+    <base> but not for <sizes>: <what is wrong>. <advice>", ``advice`` saying where the sizes should come from."""
+    trials = list(build(dict(base), seeded(seed)))
+    for sizes in fresh_sizes(base, ranges, count):
+        trials += [_elsewhere(trial, sizes, base, advice) for trial in build(sizes, fresh_generator())]
+    return trials
+
+
+def _elsewhere(trial: Trial, sizes: Mapping[str, int], base: Mapping[str, int], advice: str) -> Trial:
+    def run(f: Callable) -> None:
+        lead = f"right for {show_sizes(base)} but not for {show_sizes(sizes)}"
+        try:
+            trial(f)
+        except Problem as problem:
+            raise Problem(f"{lead}: {problem}. {advice}") from None
+        except Exception as error:
+            if not getattr(error, "_raised_by_learner", False) or (isinstance(error, NotImplementedError)
+                                                                   and _is_stub(error)):
+                raise
+            first = (str(error).strip().splitlines() or [""])[0]
+            raise Problem(f"{lead}: there your function raised {type(error).__name__}"
+                          f"{': ' + first if first else ''}{where_in_learner_code(error)}. {advice}") from None
+    return run
+
+
+# 2. Inputs that must come back unchanged.
+def snapshot(value: Any) -> Any:
+    """A copy of an input to compare with after the call (tensors, arrays, dicts, lists, a module's weights)."""
+    if isinstance(value, Tensor):
+        return value.detach().clone()
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return {k: snapshot(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(snapshot(v) for v in value)
+    if isinstance(value, torch.nn.Module):
+        return {k: v.detach().clone() for k, v in value.state_dict().items()}
+    return value
+
+
+def same(a: Any, b: Any) -> bool:
+    """Two snapshots hold the same values (NaN equal to NaN)."""
+    try:
+        if isinstance(a, Tensor) or isinstance(b, Tensor):
+            return isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape == b.shape and a.dtype == b.dtype \
+                and bool(((a == b) | (a != a) & (b != b)).all())
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and \
+                np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        if isinstance(a, dict):
+            return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        if isinstance(a, (list, tuple)):
+            return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return bool(a == b) or (a != a and b != b)
+    except Exception:
+        return False
+
+
+def called(f: Callable, args: Sequence[Any], names: Sequence[str | None], why: str = "") -> Any:
+    """``f(*args)``, then a Problem if it changed an input that ``names`` names (None: not guarded, e.g. a generator,
+    whose state is meant to move). ``why`` says what a changed input spoils in the chapter."""
+    before = [snapshot(a) if name else None for a, name in zip(args, names)]
+    out = f(*args)
+    for arg, name, kept in zip(args, names, before):
+        if name and not same(kept, snapshot(arg)):
+            raise Problem(changed_message(name, arg, why))
+    return out
+
+
+def changed_message(name: str, value: Any, why: str = "") -> str:
+    if isinstance(value, torch.nn.Module):
+        how, copy = "its weights were changed", "leave the model's weights alone (no optimiser step, no in-place edits)"
+    elif isinstance(value, dict):
+        how, copy = "(.pop, del, or an assignment into it)", f"read it, or work on dict({name})"
+    elif isinstance(value, np.ndarray):
+        how, copy = f"(an assignment {name}[...] = ..., an in-place operator like -=, or {name}.sort())", \
+            f"np.sort({name}, ...) or {name}.copy()"
+    else:
+        how, copy = f"(an assignment {name}[...] = ..., an in-place operator like -= or *=, or a method ending in _ " \
+                    "such as .add_())", f"{name}.clone()"
+    return (f"your function changed its input {name} in place {how}. A function must not modify its inputs: work "
+            f"on a copy, {copy}" + (f". {why}" if why else ""))
+
+
+# 3. Gradients that must reach the inputs that need them.
+CUT = ".detach(), .data, .item(), float(...), numpy, torch.tensor(...) around a result, or torch.no_grad()"
+
+
+def _tensors(out: Any) -> list[Tensor]:
+    return [o for o in (out if isinstance(out, (tuple, list)) else (out,)) if isinstance(o, Tensor)]
+
+
+def _gradients(out: Any, leaves: Mapping[str, Sequence[Tensor]]) -> dict[str, list[Tensor | None]] | None:
+    """Gradients of a fixed random projection of ``out`` with respect to each group of leaves; None when no part of
+    ``out`` is attached to the graph."""
+    outs = [(i, o) for i, o in enumerate(_tensors(out)) if o.requires_grad]
+    if not outs:
+        return None
+    loss = sum((o.to(F64) * torch.randn(o.shape, generator=seeded(1000 + i), dtype=F64)).sum() for i, o in outs)
+    flat = [t for group in leaves.values() for t in group]
+    grads = list(torch.autograd.grad(loss, flat, allow_unused=True))
+    return {name: [grads.pop(0) for _ in group] for name, group in leaves.items()}
+
+
+def _same_gradients(a: Sequence[Tensor | None], b: Sequence[Tensor | None]) -> bool:
+    def full(g: Tensor | None, like: Tensor | None) -> Tensor | None:
+        return torch.zeros_like(like) if g is None and like is not None else g
+    return all((x is None and y is None) or (x is not None and y is not None and close(x, y, rtol=1e-5, atol=1e-7))
+               for x, y in ((full(x, y), full(y, x)) for x, y in zip(a, b)))
+
+
+def compare_gradients(out: Any, leaves: Mapping[str, Sequence[Tensor]], ref_out: Any,
+                      ref_leaves: Mapping[str, Sequence[Tensor]], name: str, why: str,
+                      alternatives: Sequence[tuple[Any, Mapping[str, Sequence[Tensor]], str]] = ()) -> None:
+    """Raise a Problem when the learner's ``out`` carries no gradient, or its gradient with respect to a group of
+    leaves is missing or differs from that of the reference's ``ref_out`` (computed from its own copies of the
+    leaves). ``alternatives``: (output, its leaves, message) of known wrong versions, named when the learner's
+    gradients equal theirs. ``why`` says, in the chapter's terms, what training would miss."""
+    mine = _gradients(out, leaves)
+    if mine is None:
+        raise Problem(f"{name} has the right values but carries no gradient: something cut the graph ({CUT}). {why}")
+    for alt_out, alt_leaves, message in alternatives:
+        theirs = _gradients(alt_out, alt_leaves)
+        if theirs is not None and all(_same_gradients(mine[k], theirs[k]) for k in mine):
+            raise Problem(f"{message}. {why}")
+    ref = _gradients(ref_out, ref_leaves)
+    for group in leaves:
+        got, want = mine[group], ref[group]
+        if all(g is None for g in got) and any(w is not None and bool(w.abs().max() > 0) for w in want):
+            raise Problem(f"{name} has the right values, but no gradient reaches {group}: something cut the graph "
+                          f"between them ({CUT}). {why}")
+        if not _same_gradients(got, want):
+            pairs = [(g if g is not None else torch.zeros_like(w), w) for g, w in zip(got, want) if w is not None]
+            largest = max(float((as64(g) - as64(w)).abs().max()) for g, w in pairs) if pairs else math.nan
+            raise Problem(f"{name} has the right values but the wrong gradient with respect to {group} (off by up to "
+                          f"{largest:.3g}): part of the computation reaches the result as a value only ({CUT} on one "
+                          f"term?). {why}")
+
+
+def gradient_trial(reference: Callable[..., Any], args: Callable[[], Sequence[Any]], wrt: Mapping[int, str],
+                   rules: Sequence[Rule], name: str, why: str,
+                   alternatives: Sequence[tuple[Callable[..., Any], str]] = ()) -> Trial:
+    """A trial: call the learner's function on ``args()`` with the arguments ``wrt`` names (position -> name)
+    requiring grad, check its output with ``rules``, then :func:`compare_gradients` with the reference (and the
+    wrong ``alternatives``, (function, message)) called on their own copies."""
+    def leaves_of() -> tuple[list[Any], dict[str, list[Tensor]]]:
+        given = list(args())
+        for i in wrt:
+            given[i] = given[i].detach().clone().requires_grad_(True)
+        return given, {wrt[i]: [given[i]] for i in wrt}
+
+    def run(f: Callable) -> None:
+        given, leaves = leaves_of()
+        out = expect(learner_call_with_grad(f, given, name, why), rules)
+        ref_given, ref_leaves = leaves_of()
+        alts = []
+        for alternative, message in alternatives:
+            alt_given, alt_leaves = leaves_of()
+            alts.append((alternative(*alt_given), alt_leaves, message))
+        compare_gradients(out, leaves, reference(*ref_given), ref_leaves, name, why, alts)
+    return run
+
+
+def learner_call_with_grad(f: Callable, args: Sequence[Any], name: str, why: str) -> Any:
+    """``f(*args)`` on inputs that require grad, torch's errors about them said in the exercise's terms (torch's
+    own advice for ``.numpy()``, "use tensor.detach().numpy()", would cut the gradient the check is looking for)."""
+    try:
+        return f(*args)
+    except RuntimeError as error:
+        text = str(error)
+        if not getattr(error, "_raised_by_learner", False):
+            raise
+        if "numpy" in text and "requires grad" in text:
+            where = where_in_learner_code(error)
+            raise Problem(f"your function calls .numpy() on a tensor that needs a gradient{where}: numpy cannot carry "
+                          f"gradients, and .detach() would cut them; compute {name} with torch operations only. {why}"
+                          ) from None
+        if "leaf Variable that requires grad" in text or "modified by an inplace operation" in text:
+            raise Problem(f"your function changes a tensor in place{where_in_learner_code(error)}, which breaks the "
+                          "gradient: a function must not modify its inputs, and an in-place edit of a value autograd "
+                          f"still needs corrupts the backward pass; work on copies (.clone()). {why}") from None
+        raise
+
+
+# 4. Stability where the function must be stable: float32 at extreme inputs.
+def float32_rules(name: str, want: Tensor, where: str, why: str,
+                  wrong: Sequence[tuple[Tensor, str]] = (), rtol: float = 1e-4, atol: float = 1e-3) -> list[Rule]:
+    """Rules for an output computed from float32 inputs at extreme values (``where`` names them), against ``want``
+    computed in float64 from the same inputs: each ``wrong`` (the value a fragile formula gives there, its message)
+    first, then finite, then close at float32's precision."""
+    return [
+        *[(lambda o, v=value: close(o, v, rtol=rtol, atol=atol, equal_nan=True), message) for value, message in wrong],
+        (lambda o: not torch.isfinite(o).all(), f"in float32 {where} {name} contains inf or NaN: {why}"),
+        (lambda o: not close(o, want, rtol=rtol, atol=atol),
+         lambda o: f"in float32 {where} {name} is inaccurate: {differs(o, want)}; {why}"),
+    ]
+
+
+__all__ = ["ATOL", "CUT", "F64", "FALLBACK", "RTOL", "TIME_LIMIT", "TOTAL_LIMIT", "LearnerFunction", "Problem", "Rule",
+           "TimedOut", "Trial", "across_sizes", "as64", "assumed", "batch_shape_rules", "called", "changed_message",
+           "close", "compare_gradients", "describe", "device_rule", "differs", "expect", "finite_rule", "float32_rules",
+           "fmt", "fresh_generator", "fresh_seed", "fresh_sizes", "gradient_trial", "is_real_number",
+           "learner_call_with_grad", "mismatch", "number_text", "number_value", "run_check", "same", "seeded",
+           "shape_of", "show_sizes", "snapshot", "tensor_rules", "verdict", "worst"]

@@ -29,6 +29,12 @@ def kl_weight(step: int, warmup_steps: int) -> float:
     return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
 
 
+def beta_vae_loss(log_px_z: Tensor, kl: Tensor, beta: float) -> Tensor:
+    """The loss to minimise for the beta-VAE objective, from its per-example terms (B,): the negated batch mean of
+    log p(x|z) - beta * KL.  [slides, Eq. 9]"""
+    return -(log_px_z - beta * kl).mean()
+
+
 @schedule("step")
 def beta_vae(output, x: Tensor, beta: float = 4.0, step: int = 0, warmup_steps: int = 0) -> Terms:
     """E_q log p(x|z) - beta * KL(q(z|x) || p(z)), maximised.  [slides, Eq. 9; higgins2017, Eq. 4]
@@ -41,8 +47,7 @@ def beta_vae(output, x: Tensor, beta: float = 4.0, step: int = 0, warmup_steps: 
     """
     beta = non_negative("beta", beta) * kl_weight(step, warmup_steps)
     log_px_z, kl = elbo_terms(output, x)  # (B,), (B,)
-    objective = log_px_z - beta * kl  # (B,)
-    return Terms(log_px_z=log_px_z, kl=kl, elbo=log_px_z - kl, loss=-objective.mean(),
+    return Terms(log_px_z=log_px_z, kl=kl, elbo=log_px_z - kl, loss=beta_vae_loss(log_px_z, kl, beta),
                  extras={"beta": torch.tensor(beta)})
 
 
