@@ -91,7 +91,7 @@ def test_one_latent_for_two_factors_is_not_separate():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"factors": ("colour",)}, "unknown factor names"),
-    ({"n": 2}, r"n must be an integer >= 3 \(examples\) and at most 1,000,000, got 2"),
+    ({"n": 2}, r"n must be an int >= 3 \(examples\) and at most 1,000,000, got 2"),
     ({"n": True}, "got True"),
     ({"batch_size": 0}, "batch_size must be a batch size"),
     ({"threshold": float("nan")}, r"threshold must be a number in \[0, 1\]"),

@@ -274,9 +274,11 @@ class LearnerFunction:
                 return
 
 
-def run_check(exercise: str, title: str, todo: str, fn: Any, trials: Sequence[Trial], hint: str = "") -> bool:
+def run_check(exercise: str, title: str, todo: str, fn: Any, trials: Sequence[Trial], hint: str = "",
+              fallback: str = FALLBACK, success: str | None = "matches the library on every test case.") -> bool:
     """Run the trials on ``fn``; print one verdict; return True when all pass. Never raises (a KeyboardInterrupt,
-    the learner's own stop, passes through)."""
+    the learner's own stop, passes through). ``fallback`` ends a failed verdict (what the notebook does next);
+    ``success`` is the passed verdict, or None for a caller that prints its own (the thinking exercises)."""
     header = f"Exercise {exercise} ({title})"
     hint_line = f"\n   Hint: {hint}" if hint else ""
     learner = LearnerFunction(fn, TIME_LIMIT, TOTAL_LIMIT)
@@ -287,21 +289,22 @@ def run_check(exercise: str, title: str, todo: str, fn: Any, trials: Sequence[Tr
         for trial in trials:
             trial(learner)
     except Problem as problem:
-        print(f"❌ {header}: {problem}\n   {FALLBACK}")
+        print(f"❌ {header}: {problem}\n   {fallback}")
         return False
     except TimedOut:
         if learner.over_total:
             print(f"❌ {header}: your function took more than {TOTAL_LIMIT:g} seconds in all over the check's "
                   f"{learner.calls} calls on small inputs (each should take milliseconds): a Python loop over every "
-                  f"element, or a loop that runs far longer than it needs?{hint_line}\n   {FALLBACK}")
+                  f"element, or a loop that runs far longer than it needs?{hint_line}\n   {fallback}")
         else:
             print(f"❌ {header}: your function did not return within {TIME_LIMIT:g} seconds on the check's small "
                   f"inputs (it should take milliseconds): an endless loop, or a loop whose condition never changes?"
-                  f"{hint_line}\n   {FALLBACK}")
+                  f"{hint_line}\n   {fallback}")
         return False
     except Exception as error:  # explain, never re-raise
         if isinstance(error, NotImplementedError) and _is_stub(error):
-            print(f"Exercise {exercise} is not done yet: {todo_from_stub(error, exercise, todo)}. {FALLBACK}")
+            what = todo_from_stub(error, exercise, todo)  # the stub's own words; a question keeps its "?"
+            print(f"Exercise {exercise} is not done yet: {what}{' ' if what.endswith('?') else '. '}{fallback}")
             return False
         message = str(error).strip().splitlines()
         message = f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
@@ -311,9 +314,10 @@ def run_check(exercise: str, title: str, todo: str, fn: Any, trials: Sequence[Tr
             what = f"the check cannot use what your function returned, {describe(learner.returned)} ({message})"
         else:
             what = f"the check itself failed ({message}); please report this"
-        print(f"❌ {header}: {what}{hint_line}\n   {FALLBACK}")
+        print(f"❌ {header}: {what}{hint_line}\n   {fallback}")
         return False
-    print(f"✅ {header}: matches the library on every test case.")
+    if success is not None:
+        print(f"✅ {header}: {success}")
     return True
 
 

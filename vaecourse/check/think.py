@@ -20,10 +20,8 @@ never raises: a failure to read the run's own results is reported in one line to
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
-import io
 import math
 from typing import Any, Callable, Mapping, Sequence
 
@@ -31,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vaecourse.check.core import FALLBACK, Rule, describe, expect, is_real_number, number_value, run_check
+from vaecourse.check.core import Rule, describe, expect, is_real_number, number_value, run_check
 
 _NO_ANSWER = object()
 PREDICTION_FOLLOW_UP = "Record your answer and run this cell again."
@@ -80,16 +78,9 @@ def ask(exercise: str, title: str, fn: Any, rules: Sequence[Rule], *args: Any, f
     def trial(learner: Callable) -> None:
         got["answer"] = expect(learner(*[copy.deepcopy(a) for a in args]), rules)
 
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        ok = run_check(exercise, title, title, fn, [trial])
-    lines = printed.getvalue().splitlines()
-    if ok:  # drop run_check's "matches the library" line: this check prints its own verdict
-        kept = [line for line in lines if not line.startswith(f"✅ Exercise {exercise} (")]
-        print("\n".join(kept), end="\n" if kept else "")
-        return got["answer"]
-    print("\n".join(lines).replace(FALLBACK, follow_up).replace(f"?. {follow_up}", f"? {follow_up}"))
-    return _NO_ANSWER
+    # no "matches the library" line: this check prints its own verdict, with the reason (report())
+    ok = run_check(exercise, title, title, fn, [trial], fallback=follow_up, success=None)
+    return got["answer"] if ok else _NO_ANSWER
 
 
 def report(exercise: str, title: str, right: bool, said: str, why: str) -> bool:
@@ -334,7 +325,7 @@ def vary_epsilon(fn: Callable[[Any], float], runs: Mapping[float, Any], epsilon:
     order = sorted(runs)
     ends = {e: tail_mean(_series(runs[e], "beta")) for e in order}
     kl_end = tail_mean(kl_trace)
-    measured = (f"β at the end of each run: " + ", ".join(f"ε = {e:g} → {ends[e]:.2f}" for e in order)
+    measured = ("β at the end of each run: " + ", ".join(f"ε = {e:g} → {ends[e]:.2f}" for e in order)
                 + f"; your run's KL ended at {kl_end:.2f} nats against ε = {epsilon:g}")
     misreadings = [(float(beta_trace[-1]), "β at the very last step, not the mean over the last tenth"),
                    (float(beta_trace[0]), "β at the first step (it starts at β₀)"),

@@ -34,8 +34,8 @@ SHOW_TYPES = {"span": values.positive, "columns": values.positive_int, "dpi": va
 EXAMPLES = values.examples
 SAMPLES = values.integer(f"a number of importance samples between 0 and {values.MAX_SAMPLES:,} (0: the ELBO only)", 0,
                          values.MAX_SAMPLES)
-EVALUATE_TYPES = {"n": EXAMPLES, "k": SAMPLES, "chunk": values.integer("a chunk size between 1 and 100,000", 1, 10 ** 5),
-                  "seed": values.seed}
+CHUNK = values.integer(f"a chunk size between 1 and {values.MAX_SAMPLES:,}", 1, values.MAX_SAMPLES)
+EVALUATE_TYPES = {"n": EXAMPLES, "k": SAMPLES, "chunk": CHUNK, "seed": values.seed}
 SITE_TYPES = {"timeout": values.positive_int}
 
 

@@ -23,7 +23,7 @@ from scipy.stats import rankdata
 from torch import Tensor
 
 from vaecourse import values
-from vaecourse.metrics.checks import check_codes
+from vaecourse.metrics.checks import check_codes, check_count
 
 
 def spearman_matrix(codes, factors) -> np.ndarray:
@@ -73,8 +73,7 @@ def factor_latent_correlations(dataset, representation_fn: Callable[[Tensor], Te
     unknown = [f for f in names if f not in dataset.factor_names]
     if unknown or not names:
         raise ValueError(f"unknown factor names {unknown or names}: the data set has {tuple(dataset.factor_names)}")
-    values.integer(f"an integer >= 3 (examples) and at most {values.MAX_EXAMPLES:,}", 3,
-                   values.MAX_EXAMPLES).check("n", n)
+    check_count(n, "n", at_least=3, why="examples")
     values.batch_size.check("batch_size", batch_size)
     values.real("a number in [0, 1] (an |rho|)", lambda v: 0 <= v <= 1).check("threshold", threshold)
     columns = [list(dataset.factor_names).index(f) for f in names]

@@ -50,10 +50,11 @@ def active_units(images: Tensor, representation_fn: Callable[[Tensor], Tensor | 
     values.non_negative.check("threshold", threshold)
     chunks: list[list[Tensor]] = []
     for start in range(0, images.shape[0], batch_size):
-        out = representation_fn(images[start:start + batch_size])
+        batch = images[start:start + batch_size]
+        out = representation_fn(batch)
         layers = [out] if isinstance(out, Tensor) else list(out)
-        chunks.append([torch.from_numpy(check_codes(m, m.shape[0] if isinstance(m, Tensor) else len(m),
-                                                    who="representation_fn (a layer's E_q[u])")) for m in layers])
+        chunks.append([torch.from_numpy(check_codes(m, len(batch), who="representation_fn (a layer's E_q[u])"))
+                       for m in layers])  # one finite row per image
     per_layer = [torch.cat(parts) for parts in zip(*chunks)]  # (N, D_i) each
     activity = [unit_activity(m) for m in per_layer]
     active = [int((a > threshold).sum()) for a in activity]
