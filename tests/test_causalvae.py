@@ -614,3 +614,190 @@ def test_prune_edges_is_backward_elimination_on_a_known_loss():
     assert prune_edges(A, loss, tolerance=0.0)[0].eq(1).all()
     with pytest.raises(ValueError, match=r"square \(n, n\)"):
         prune_edges(torch.zeros(2, 3), loss)
+
+
+def _layered(**kw):
+    model = tiny(decoder="layered", latent_scm="equations", graph_from="labels", **kw)
+    return model
+
+
+def test_layered_decoder_composites_layers_over_a_background_by_hand():
+    from vaecourse.models.causal_layers import LayeredDecoder
+    # nothing of the scene in the class: any number of concept blocks, any image size, layers default to blocks
+    other = LayeredDecoder(3, 2, "mlp", (1, 16, 16))
+    assert other.n_layers == 3 and other(torch.randn(2, 6)).shape == (2, 1, 16, 16)
+    assert LayeredDecoder(5, 1, "mlp", (2, 8, 12), layers=2)(torch.randn(3, 5)).shape == (3, 2, 8, 12)
+    decoder = LayeredDecoder(4, 2, "conv32", SHAPE).eval()
+    z = torch.randn(5, 8)
+    logits, owned = decoder.draw(z)
+    r = decoder.gates(5)  # eval: the deterministic gate clamp(sigmoid(log alpha) (zeta - gamma) + gamma, 0, 1)
+    want_r = (torch.sigmoid(decoder.gate_logits) * 1.2 - 0.1).clamp(0, 1)
+    assert torch.allclose(r, want_r.expand(5, -1, -1))
+    layers = [part((z.view(5, 4, 2) * r[:, l, :, None]).flatten(1)) for l, part in enumerate(decoder.parts)]
+    masks = torch.stack([torch.zeros(5, 32, 32)] + [layer[:, 3] for layer in layers], 1)
+    pi = masks.exp() / masks.exp().sum(1, keepdim=True)  # softmax over (background, layer 1, ..., layer L)
+    want = pi[:, 0, None] * decoder.background + sum(pi[:, l + 1, None] * layers[l][:, :3] for l in range(4))
+    assert torch.allclose(logits, want, atol=1e-5)
+    assert torch.allclose(owned, sum(pi[:, l + 1, None] * r[:, l, :, None, None] for l in range(4)), atol=1e-6)
+    assert torch.allclose(owned.sum(1) <= pi[:, 1:].sum(1) * 4 + 1e-6, torch.ones(5, 32, 32).bool())
+    # P(r != 0) = sigmoid(log alpha - beta log(-gamma / zeta))   [louizos2018, Eq. 12]
+    p = torch.sigmoid(decoder.gate_logits - (2 / 3) * math.log(0.1 / 1.1))
+    assert torch.allclose(decoder.open_probability(), p)
+
+
+def test_layered_decoder_a_block_no_gate_reads_cannot_change_any_pixel():
+    model = _layered().eval()
+    with torch.no_grad():
+        model.decoder.gate_logits.fill_(-10.0)  # every gate shut ...
+        model.decoder.gate_logits[:, 0] = 10.0  # ... except block 0's, in every layer
+    z = torch.randn(4, model.latent_dim)
+    moved, other = z.clone(), z.clone()
+    moved[:, 2:] += 3.0  # blocks 1..3: read by no layer
+    other[:, :2] += 1.0  # block 0
+    assert torch.equal(model.decoder(moved), model.decoder(z))
+    assert not torch.allclose(model.decoder(other), model.decoder(z))
+    x, u = batch(4)
+    owned = model.ownership(x, u)
+    assert owned.shape == (4, 4, 32, 32) and torch.equal(owned[:, 1:], torch.zeros_like(owned[:, 1:]))
+    # in training the gates are hard-concrete samples in [0, 1], exactly 0 or 1 much of the time
+    model.decoder.train()
+    with torch.no_grad():
+        model.decoder.gate_logits.zero_()
+    with torch.no_grad():
+        r = model.decoder.gates(2000)
+    assert 0 <= float(r.min()) and float(r.max()) <= 1
+    assert 0.05 < float((r == 0).float().mean()) < 0.5 and 0.05 < float((r == 1).float().mean()) < 0.5
+    # the share of exact zeros is 1 - P(r != 0)
+    assert abs(float((r == 0).float().mean()) - float(1 - model.decoder.open_probability().detach().mean())) < 0.02
+
+
+def test_ownership_term_adds_its_weight_times_the_pixels_each_concept_draws():
+    model = _layered()
+    x, u = batch()
+    out = model(x, u)
+    assert out.owned.shape == (6,) and bool((out.owned > 0).all())
+    base = causal_vae_loss(out, x, label_fit="mask", lm_weight=0.0)
+    paid = causal_vae_loss(out, x, label_fit="mask", lm_weight=0.0, ownership=0.25)
+    assert torch.allclose(paid.loss - base.loss, 0.25 * out.owned.mean())
+    assert torch.equal(paid.extras["l_own"], out.owned.detach()) and "l_own" not in base.extras
+    paid.loss.backward()
+    assert model.decoder.gate_logits.grad is not None and model.decoder.gate_logits.grad.abs().sum() > 0
+    joint = tiny(latent_scm="equations", graph_from="labels")
+    with pytest.raises(ValueError, match="decoder='layered'"):
+        causal_vae_loss(joint(x, u), x, label_fit="mask", ownership=0.1)
+    with pytest.raises(ValueError, match="decoder='layered'"):
+        joint.ownership(x, u)
+    with pytest.raises(ValueError, match="ownership"):
+        CausalObjective(ownership=-1.0)
+
+
+def test_label_dropout_lets_the_encoder_read_the_image_alone(tmp_path):
+    x, u = batch()
+    plain = tiny()
+    with pytest.raises(ValueError, match="labels always given"):
+        plain.encode(x, None)
+    for bad in (-0.1, 1.0, True, "half"):
+        with pytest.raises(ValueError, match="label_dropout must be a probability"):
+            tiny(label_dropout=bad)
+    model = _layered(label_dropout=0.5)
+    assert model.hparams["label_dropout"] == 0.5 and "label_dropout" not in plain.hparams
+    model.eval()
+    alone = model.encode(x, None).mu
+    assert torch.allclose(alone, model.encode(x, torch.randn(6, 4), given=torch.zeros(6, 1)).mu)  # u unread
+    assert not torch.allclose(alone, model.encode(x, u).mu)
+    assert model.concept_latents(x, None).shape == (6, 4) and model.intervene(x, None, {2: 0.0}).shape == x.shape
+    with pytest.raises(ValueError, match="forward needs the labels"):
+        model(x, None)
+    # in training, an example's labels are withheld with probability label_dropout
+    nearly = _layered(label_dropout=0.999999)
+    torch.manual_seed(1)
+    out = nearly(x, u)
+    assert torch.allclose(out.q_eps.mu, nearly.encode(x, None).mu, atol=1e-6)
+    target = u.repeat_interleave(2, 1)  # ... while the prior p(z|u) = N(u, I) still reads them
+    assert torch.allclose(out.kl_z, 0.5 * (-out.q_eps.logvar - 1 + (out.z - target).pow(2)).sum(1), atol=1e-5)
+    checkpoints.save(model, tmp_path / "layered.pt")
+    again = checkpoints.load(tmp_path / "layered.pt").eval()
+    assert again.hparams == model.hparams
+    assert torch.allclose(again.intervene(x, None, {1: 0.5}), model.intervene(x, None, {1: 0.5}))
+
+
+def test_command_line_trains_the_layered_model_and_refuses_its_flags_elsewhere(tmp_path, capsys):
+    from vaecourse.cli import main
+    common = ["train", "--model", "causalvae", "--dataset", "pendulum", "--image-size", "32", "--encoder", "conv32",
+              "--steps", "2", "--batch-size", "4", "--no-progress"]
+    out = tmp_path / "layered.pt"
+    assert main([*common, "--decoder", "layered", "--ownership", "0.02", "--label-dropout", "0.5",
+                 "--out", str(out)]) == 0
+    saved = checkpoints.read(out)
+    assert saved.hparams["decoder"] == "layered" and saved.hparams["label_dropout"] == 0.5
+    assert saved.extra["arguments"]["ownership"] == 0.02
+    capsys.readouterr()
+    assert main([*common, "--ownership", "0.02", "--out", str(tmp_path / "joint.pt")]) != 0
+    assert "applies to decoder layered only" in capsys.readouterr().err
+    assert not (tmp_path / "joint.pt").exists()
+
+
+def test_read_back_draws_a_counterfactual_and_reads_it_through_the_encoder_alone():
+    for bad in (dict(cycle=True), dict(cycle=True, label_dropout=0.5, latent_scm="linear"), dict(cycle=1)):
+        with pytest.raises(ValueError, match="cycle=True reads the model's counterfactuals back"):
+            tiny(**({"graph_from": "labels", "latent_scm": "equations"} | bad))
+    model = _layered(label_dropout=0.5, cycle=True, prior_std=0.5)
+    assert model.hparams["cycle"] is True
+    x, u = batch()
+    model.train()
+    torch.manual_seed(3)
+    out = model(x, u)
+    assert out.cycle.shape == (6,)
+    # by hand, with the generator where the forward pass left it: the same draws give the same term
+    eps, z = out.eps.detach(), out.z.detach()
+    state = torch.get_rng_state()
+    got = model.read_back(eps, z)
+    torch.set_rng_state(state)
+    i = int(torch.randint(4, (1,)))
+    c = z.view(6, 4, 2)[torch.randperm(6), i]
+    z_do = model._propagate(eps, {i: c})
+    assert torch.allclose(z_do.view(6, 4, 2)[:, i], c)  # the action: block i holds the other example's value
+    torch.set_rng_state(state)
+    torch.randint(4, (1,)), torch.randperm(6)
+    read = model.causal_layer(model.encode(model.decode(z_do).mean, None).mu)
+    assert torch.allclose(got, (read - z_do).pow(2).sum(1) / (2 * 0.5 ** 2), atol=1e-5)
+    # the objective adds cycle * mean, and its gradient reaches the decoder and the encoder
+    base = causal_vae_loss(out, x, label_fit="mask", lm_weight=0.0)
+    paid = causal_vae_loss(out, x, label_fit="mask", lm_weight=0.0, cycle=2.0)
+    assert torch.allclose(paid.loss - base.loss, 2.0 * out.cycle.mean())
+    assert torch.equal(paid.extras["l_cycle"], out.cycle.detach())
+    model.zero_grad()
+    out.cycle.mean().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.decoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+    model.eval()
+    assert model(x, u).cycle is None  # a training term only
+
+
+def test_label_reliance_tells_a_model_reading_labels_from_one_reading_pixels():
+    from vaecourse.data import Pendulum
+    from vaecourse.metrics.causal import label_reliance
+    data = Pendulum(size=32, shadow_noise=1.0)
+
+    class Reader(torch.nn.Module):  # reads "concepts" from the pixels or passes the labels through
+        takes_labels, label_dropout, device = True, 0.5, torch.device("cpu")
+
+        def __init__(self, from_pixels):
+            super().__init__()
+            self.from_pixels = from_pixels
+
+        def concept_latents(self, x, u):
+            if self.from_pixels or u is None:  # mean darkness of four image bands: a function of the scene only
+                return torch.stack([(1 - x[:, :, 8 * b:8 * b + 8]).mean((1, 2, 3)) for b in range(4)], 1)
+            return u
+
+    labels, pixels = (label_reliance(Reader(p), data, n=200, generator=torch.Generator().manual_seed(0))
+                      for p in (False, True))
+    assert labels["given"]["mic"] > 0.95 and labels["swapped_vs_fed"]["mic"] > 0.95
+    assert labels["swapped_vs_image"]["mic"] < 0.4  # the labels of another scene say nothing of this one
+    assert pixels["swapped_vs_image"]["mic"] == pytest.approx(pixels["given"]["mic"])  # the labels are not read
+    assert pixels["swapped_vs_fed"]["mic"] < pixels["swapped_vs_image"]["mic"]
+    assert pixels["withheld"]["mic"] == pytest.approx(pixels["given"]["mic"])
+    assert label_reliance(tiny(), data, n=20)["withheld"] is None  # a model that always reads its labels
+    with pytest.raises(ValueError, match="label-conditioned model"):
+        label_reliance(torch.nn.Linear(1, 1), data)

@@ -98,9 +98,12 @@ class Recipe:
     prior_std: float = option(1.0, v.real("a number in (0, 1]", lambda s: 0 < s <= 1), "causalvae with --latent-scm "
                               "equations: p(z|u) = N(u, s^2 I) (1: the paper's)", applies=_CAUSAL)
     decoder: str = option("joint", None, "causalvae: one decoder reads all latents (joint), or one per concept block "
-                          "with their logits averaged (per_concept, as the authors' code), or the shadow's rows from "
-                          "its own blocks (shadow_rows)", choices=("joint", "per_concept", "shadow_rows"),
-                          applies=_CAUSAL)
+                          "with their logits averaged (per_concept, as the authors' code), the shadow's rows from "
+                          "its own blocks (shadow_rows), or layers that learn which pixels each concept owns "
+                          "(layered)", choices=("joint", "per_concept", "shadow_rows", "layered"), applies=_CAUSAL)
+    label_dropout: float = option(0.0, v.fraction, "causalvae: probability that an example's labels are withheld from "
+                                  "the encoder in training, so that it learns to read the concepts from the image "
+                                  "alone (0: always given, the paper)", applies=_CAUSAL)
     prune: float = option(0.0, v.fraction, "causalvae: after the last step, drop each edge whose removal raises the "
                           "label loss l_u by less than this fraction of it (0: keep every edge; the course's, not the "
                           "paper's)", applies=_CAUSAL)
@@ -133,6 +136,10 @@ class Recipe:
                             applies=dict(objective=("causal",)))
     independence: float = option(0.0, v.non_negative, "causalvae: weight of the HSIC dependence of the label "
                                  "residuals (0: the paper's loss)", applies=dict(objective=("causal",)))
+    cycle: float = option(0.0, v.non_negative, "causalvae, labels withheld: weight of a counterfactual drawn and read "
+                          "back through the encoder (CausalVAE.read_back; 0: none)", applies=dict(objective=("causal",)))
+    ownership: float = option(0.0, v.non_negative, "causalvae, layered decoder: nats each pixel pays for every "
+                              "concept it reads", applies=dict(objective=("causal",), decoder=("layered",)))
     shadow_weight: float = option(1.0, v.non_negative, "causalvae, pendulum: weight of the shadow's rows in the "
                                   "loss's log p(x|z) (1: none)",
                                   applies=dict(model=("causalvae",), objective=("causal",), dataset=("pendulum",)))
@@ -256,7 +263,8 @@ def make_model(recipe: Recipe, data: TrainingData) -> torch.nn.Module:
             if recipe.decoder == "shadow_rows" else {}
         return CausalVAE(concept_dim=recipe.concept_dim, encoder=recipe.encoder, image_shape=image_shape,
                          a_init=recipe.a_init, graph_from=recipe.graph_from, latent_scm=recipe.latent_scm,
-                         prior_std=recipe.prior_std, decoder=recipe.decoder, **band)
+                         prior_std=recipe.prior_std, decoder=recipe.decoder, label_dropout=recipe.label_dropout,
+                         cycle=recipe.cycle > 0, **band)
     if recipe.model == "cvae":
         return ConditionalVAE(concept_dim=recipe.concept_dim, encoder=recipe.encoder, image_shape=image_shape)
     if recipe.model == "lvae":
@@ -291,7 +299,8 @@ def make_objective(recipe: Recipe, model: torch.nn.Module, data: TrainingData, s
         return partial(o.ladder_elbo, warmup_epochs=recipe.warmup_epochs, steps_per_epoch=steps_per_epoch)
     if name == "causal":
         return o.CausalObjective(lu_weight=recipe.lu_weight, lm_weight=recipe.lm_weight, label_fit=recipe.label_fit,
-                                 independence=recipe.independence, pixel_weights=_pixel_weights(recipe, data))
+                                 independence=recipe.independence, pixel_weights=_pixel_weights(recipe, data),
+                                 ownership=recipe.ownership, cycle=recipe.cycle)
     return o.conditional_vae_loss  # "cvae"
 
 

@@ -7,6 +7,9 @@
 - ``intervention_fidelity``: for do(concept_i = value) on the latent, compare the decoded counterfactual with
   the simulator's true counterfactual of the same scene [yang2021, Sec. 5.2, evaluated here quantitatively]:
   pixel error, and the error of the concepts the regressor reads from the decoded image.
+- ``label_reliance``: does a label-conditioned model read its concepts from the image, or pass the labels fed
+  beside it through? MIC / TIC of its concept latents with each image's own labels, with another scene's labels
+  (against those labels and against the scene in the image), and with the labels withheld.
 
 Metric functions take a counterfactual function, never a model class:
 ``counterfactual_fn(images, labels, concept_index, value) -> images``.
@@ -201,7 +204,44 @@ def causal_model_report(model, dataset, *, n: int = 256, generator: torch.Genera
     return report
 
 
-__all__ = ["ConceptRegressor", "causal_model_report", "free_concepts", "free_ranges", "intervention_fidelity",
+@torch.no_grad()
+def label_reliance(model, dataset, *, n: int = 1000, generator: torch.Generator | None = None,
+                   split: str = "test") -> dict:
+    """The concept latents' MIC / TIC on ``n`` images of ``split`` read three ways (each a :func:`mic_tic_summary`
+    dict; the course's measurement, not the paper's):
+
+    - ``given``: each image with its own labels u (what chapter 5's table reports);
+    - ``swapped_vs_fed`` / ``swapped_vs_image``: each image with the labels of another scene of the set (a random
+      derangement), scored against the labels fed and against the concepts actually in the image;
+    - ``withheld``: the image alone (``u=None``), for a model trained with ``label_dropout`` > 0; else None.
+
+    A model that reads its concepts from the image keeps ``swapped_vs_image`` near ``given``; one that passes the
+    labels through keeps ``swapped_vs_fed`` high instead, and its ``given`` score measured the labels, not the image.
+    """
+    if not getattr(model, "takes_labels", False):
+        raise ValueError(f"label_reliance needs a label-conditioned model (CausalVAE, ConditionalVAE), got "
+                         f"{type(model).__name__}")
+    concepts = split_concepts(dataset, split, n, generator)  # (n, K)
+    if len(concepts) < 4:
+        raise ValueError(f"label_reliance needs at least 4 images to score, got {len(concepts)}")
+    order = torch.randperm(len(concepts), generator=generator)
+    other = torch.empty_like(order)
+    other[order] = order.roll(1)  # image order[j] gets the labels of order[j - 1]: no image keeps its own
+    u = dataset.labels(concepts).to(model.device)
+    x = dataset.render_concepts(concepts).to(model.device)
+    truth, fed = concepts.cpu().numpy(), concepts[other.to(concepts.device)].cpu().numpy()
+
+    def latents(labels):
+        return torch.cat([model.concept_latents(x[i:i + 256], None if labels is None else labels[i:i + 256])
+                          for i in range(0, len(x), 256)]).cpu().numpy()
+
+    swapped = latents(u[other.to(u.device)])
+    return {"given": mic_tic_summary(latents(u), truth), "swapped_vs_fed": mic_tic_summary(swapped, fed),
+            "swapped_vs_image": mic_tic_summary(swapped, truth),
+            "withheld": mic_tic_summary(latents(None), truth) if getattr(model, "label_dropout", 0) > 0 else None}
+
+
+__all__ = ["ConceptRegressor", "causal_model_report", "label_reliance", "free_concepts", "free_ranges", "intervention_fidelity",
            "label_values",
            "structural_hamming_distance",
            "train_concept_regressor"]

@@ -53,13 +53,14 @@ from torch.distributions import Distribution
 from vaecourse.distributions import DiagonalGaussian, reparameterize
 from vaecourse.likelihoods import LikelihoodHead
 from vaecourse.models.base import CourseModel, register_model
-from vaecourse.models.causal_layers import ConceptDecoders, MaskLayer, ShadowRowsDecoder
+from vaecourse.models.causal_layers import ConceptDecoders, LayeredDecoder, MaskLayer, ShadowRowsDecoder
 from vaecourse.nn import build_decoder, build_encoder, mlp
 
 GRAPH_SOURCES = ("all", "labels")  # which terms move A: the whole loss (the paper), or the label terms and H(A)
 LATENT_SCMS = ("linear", "equations")  # z = (I - A^T)^{-1} eps then the mask layer (the paper), or z = g(A o z) + eps
-DECODERS = ("joint", "per_concept", "shadow_rows")  # one decoder reads all of z~; one per concept block, logits
-# averaged; or (the pendulum) the joint decoder with the shadow's rows drawn from the shadow's own blocks
+DECODERS = ("joint", "per_concept", "shadow_rows", "layered")  # one decoder reads all of z~; one per concept block,
+# logits averaged; (the pendulum) the joint decoder with the shadow's rows drawn from the shadow's own blocks; or
+# layers that learn which pixels each concept owns (LayeredDecoder: no layout given)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class CausalVAEOutput:
     kl_z: Tensor  # (B,) KL(q(z|x, u) || p(z|u)), summed over the k columns   [slides, Eq. 37]
     u_hat: Tensor | None = None  # (B, n) each label predicted from its parents' labels, g_i(A_i o u) (None: baseline)
     causal: bool = True  # False for the conditional baseline (z = eps: a single KL)
+    owned: Tensor | None = None  # (B,) sum over pixels and concepts of owned_i(p) (decoder="layered"; else None)
+    cycle: Tensor | None = None  # (B,) ||z^ - z'||^2 / 2 s^2 of a counterfactual read back (cycle=True, training)
 
 
 def gaussian_kl_to_label_prior(C: Tensor, mu: Tensor, logvar: Tensor, u: Tensor) -> Tensor:
@@ -112,7 +115,8 @@ class CausalVAE(CourseModel):
                  image_shape: tuple[int, int, int] = (3, 64, 64), likelihood: str = "bernoulli",
                  a_init: str = "zero", mask_hidden: int = 32, seed_a: int = 0, graph_from: str = "all",
                  latent_scm: str = "linear", prior_std: float = 1.0, decoder: str = "joint",
-                 band_rows: list[int] | None = None, band_owners: list[int] | None = None):
+                 band_rows: list[int] | None = None, band_owners: list[int] | None = None,
+                 label_dropout: float = 0.0, cycle: bool = False):
         super().__init__()
         for name, value in (("n_concepts", n_concepts), ("concept_dim", concept_dim), ("mask_hidden", mask_hidden)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -131,6 +135,12 @@ class CausalVAE(CourseModel):
                              f"decoder={decoder!r}, band_rows={band_rows!r}, band_owners={band_owners!r}")
         if isinstance(prior_std, bool) or not isinstance(prior_std, (int, float)) or not 0 < prior_std <= 1:
             raise ValueError(f"prior_std must be a number in (0, 1], got {prior_std!r}")
+        if isinstance(label_dropout, bool) or not isinstance(label_dropout, (int, float)) or not 0 <= label_dropout < 1:
+            raise ValueError(f"label_dropout must be a probability in [0, 1), got {label_dropout!r}")
+        if cycle is not False and (cycle is not True or label_dropout == 0 or latent_scm != "equations"):
+            raise ValueError("cycle=True reads the model's counterfactuals back through its encoder with the labels "
+                             "withheld: it needs label_dropout > 0 and latent_scm='equations'; got "
+                             f"cycle={cycle!r}, label_dropout={label_dropout!r}, latent_scm={latent_scm!r}")
         if prior_std != 1.0 and latent_scm != "equations":
             raise ValueError("prior_std applies to latent_scm='equations' (the paper's p(z|u) = N(u, I) otherwise)")
         if latent_scm == "equations" and graph_from != "labels":
@@ -146,20 +156,26 @@ class CausalVAE(CourseModel):
                        **({} if prior_std == 1.0 else {"prior_std": float(prior_std)}),
                        **({} if decoder == "joint" else {"decoder": decoder}),
                        **({} if band_rows is None else {"band_rows": [int(r) for r in band_rows],
-                                                        "band_owners": [int(o) for o in band_owners]}))
+                                                        "band_owners": [int(o) for o in band_owners]}),
+                       **({} if label_dropout == 0 else {"label_dropout": float(label_dropout)}),
+                       **({"cycle": True} if cycle else {}))
+        self.label_dropout, self.cycle = float(label_dropout), cycle
         self.graph_from, self.latent_scm, self.prior_std = graph_from, latent_scm, float(prior_std)
         self.n, self.k = n_concepts, concept_dim
         self.latent_dim = n_concepts * concept_dim
         self.image_shape = image_shape
         features = 64
         self.encoder = build_encoder(encoder, image_shape, features // 2)  # (B, C, H, W) -> (B, 64)
-        self.head = mlp([features + n_concepts, 128, 2 * self.latent_dim])  # h(x, u): [features, u] -> (mu, logvar)
+        given = 1 if label_dropout > 0 else 0  # label_dropout: a 0/1 input says whether u was given
+        self.head = mlp([features + n_concepts + given, 128, 2 * self.latent_dim])  # h(x, u): [features, u] -> (mu, logvar)
         if decoder == "joint":
             self.decoder = build_decoder(encoder, image_shape, self.latent_dim)
         elif decoder == "per_concept":
             self.decoder = ConceptDecoders(n_concepts, concept_dim, encoder, image_shape)
-        else:
+        elif decoder == "shadow_rows":
             self.decoder = ShadowRowsDecoder(n_concepts, concept_dim, encoder, image_shape, band_rows, band_owners)
+        else:
+            self.decoder = LayeredDecoder(n_concepts, concept_dim, encoder, image_shape)
         self.likelihood = LikelihoodHead(likelihood)
         A0 = torch.zeros(n_concepts, n_concepts)
         if a_init == "random":
@@ -224,8 +240,13 @@ class CausalVAE(CourseModel):
         return torch.linalg.inv(eye - self.image_graph().T)
 
     # ---- checks -----------------------------------------------------------------------------------
-    def check_input(self, x: Tensor, u: Tensor) -> Tensor:
+    def check_input(self, x: Tensor, u: Tensor | None) -> Tensor:
         x = super().check_input(x)
+        if u is None:
+            if self.label_dropout == 0:
+                raise ValueError(f"{type(self).__name__} was trained with its labels always given (label_dropout 0): "
+                                 "it cannot encode an image without u; pass the labels u")
+            return x
         if not isinstance(u, Tensor) or u.dim() != 2 or u.shape[1] != self.n or u.shape[0] != x.shape[0]:
             got = tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__
             raise ValueError(f"{type(self).__name__} expected labels u of shape ({x.shape[0]}, {self.n}), one column "
@@ -236,11 +257,17 @@ class CausalVAE(CourseModel):
         return x
 
     # ---- the layers -------------------------------------------------------------------------------
-    def encode(self, x: Tensor, u: Tensor) -> DiagonalGaussian:
-        """q(eps|x, u) with mean h(x, u): (B, D).  [slides, Eq. 30-31]"""
+    def encode(self, x: Tensor, u: Tensor | None, given: Tensor | None = None) -> DiagonalGaussian:
+        """q(eps|x, u) with mean h(x, u): (B, D).  [slides, Eq. 30-31]
+
+        ``u=None`` withholds the labels (a model trained with ``label_dropout`` > 0 reads its concepts from the
+        image alone, as it must on an image nobody labelled); ``given`` (B, 1) of 0/1 withholds them per example."""
         x = self.check_input(x, u)
-        u = u.to(x.dtype)
-        mu, logvar = self.head(torch.cat([self.encoder(x), u], 1)).chunk(2, dim=-1)  # (B, D), (B, D)
+        if given is None:
+            given = torch.full((x.shape[0], 1), float(u is not None), dtype=x.dtype, device=x.device)
+        u = torch.zeros(x.shape[0], self.n, dtype=x.dtype, device=x.device) if u is None else u.to(x.dtype)
+        inputs = [self.encoder(x), u] if self.label_dropout == 0 else [self.encoder(x), u * given, given]
+        mu, logvar = self.head(torch.cat(inputs, 1)).chunk(2, dim=-1)  # (B, D), (B, D)
         return DiagonalGaussian(mu, logvar)
 
     def _solve_equations(self, eps: Tensor, fixed: dict[int, Tensor] | None = None) -> Tensor:
@@ -289,8 +316,14 @@ class CausalVAE(CourseModel):
             raise ValueError(f"decode expected z of shape (B, {self.latent_dim}), got {tuple(z_tilde.shape)}")
         return self.likelihood(self.decoder(z_tilde))
 
-    def forward(self, x: Tensor, u: Tensor, generator: torch.Generator | None = None) -> CausalVAEOutput:
-        q = self.encode(x, u)
+    def forward(self, x: Tensor, u: Tensor | None, generator: torch.Generator | None = None) -> CausalVAEOutput:
+        if u is None:
+            raise ValueError(f"{type(self).__name__} trains on labelled images: forward needs the labels u (the prior "
+                             "p(z|u) reads them), got None")
+        given = None  # label_dropout in training: each example's u withheld from the encoder with that probability
+        if self.training and self.label_dropout > 0:
+            given = (torch.rand(x.shape[0], 1, device=x.device) >= self.label_dropout).to(x.dtype)
+        q = self.encode(x, u, given)  # (the prior p(z|u) below always has the labels: they are training data)
         eps = reparameterize(q.mu, q.logvar, generator=generator)  # (B, D)
         z = self.causal_layer(eps)  # (B, D)
         g = self.structural(z)  # (B, D)
@@ -303,24 +336,56 @@ class CausalVAE(CourseModel):
             C = self.causal_matrix() if self.causal else torch.eye(self.n, device=x.device)
             kl_z = gaussian_kl_to_label_prior(C, q.mu.view(-1, self.n, self.k), q.logvar.view(-1, self.n, self.k),
                                               u.to(q.mu.dtype))
+        owned = None
+        if isinstance(self.decoder, LayeredDecoder):  # the composite, and who drew each pixel (the ownership cost)
+            logits, who = self.decoder.draw(z_tilde)
+            p_x, owned = self.likelihood(logits), who.flatten(1).sum(1)
+        else:
+            p_x = self.decode(z_tilde)
         return CausalVAEOutput(q_eps=q, eps=eps, z=z, z_mean=self.causal_layer(q.mu), g=g, z_tilde=z_tilde,
-                               p_x=self.decode(z_tilde), u=u, A=self.adjacency(), kl_z=kl_z,
+                               p_x=p_x, u=u, A=self.adjacency(), kl_z=kl_z,
                                u_hat=self.predict_labels(u.to(q.mu.dtype)) if self.causal else None,
-                               causal=self.causal)
+                               causal=self.causal, owned=owned,
+                               cycle=self.read_back(eps, z) if self.cycle and self.training else None)
+
+    def read_back(self, eps: Tensor, z: Tensor) -> Tensor:
+        """A counterfactual of each example drawn and read back through the encoder, labels withheld   [the course's]
+
+            i ~ U{1..n};  c = z_i of another example of the batch;  z' = the latent under do(z_i = c) (descendants
+            recomputed, ``_propagate``);  x' = E[x|z'];  z^ = the encoder's latent of x' alone
+            read_back = ||z^ - z'||^2 / 2 s^2     (B,)    s = prior_std: the label prior's own scale
+
+        The decoder has to draw do(z_i = c) so that the image shows c and keeps every other concept at its z', and the
+        encoder has to read each concept from the pixels that show it (in the data the shadow nearly follows the
+        angles: read back, a shadow drawn from the angle latents does not move under do(shadow position))."""
+        i = int(torch.randint(self.n, (1,)))
+        blocks = z.view(-1, self.n, self.k)
+        c = blocks[torch.randperm(blocks.shape[0], device=z.device), i].detach()  # (B, k): values the data holds
+        z_do = self._propagate(eps, {i: c})  # (B, D)
+        read = self.causal_layer(self.encode(self.decode(z_do).mean, None).mu)  # (B, D)
+        return (read - z_do).pow(2).sum(1) / (2 * self.prior_std ** 2)
 
     # ---- using a trained model -------------------------------------------------------------------
     @torch.no_grad()
-    def embed(self, x: Tensor, u: Tensor) -> Tensor:
-        """The mean of q(z|x, u), (B, D): the representation the metrics read."""
+    def embed(self, x: Tensor, u: Tensor | None) -> Tensor:
+        """The mean of q(z|x, u), (B, D): the representation the metrics read (u=None: the labels withheld)."""
         return self.causal_layer(self.encode(x, u).mu)
 
     @torch.no_grad()
-    def concept_latents(self, x: Tensor, u: Tensor) -> Tensor:
+    def concept_latents(self, x: Tensor, u: Tensor | None) -> Tensor:
         """One number per concept: the mean over its block of E[z|x, u], (B, n)."""
         return self.embed(x, u).view(-1, self.n, self.k).mean(2)
 
     @torch.no_grad()
-    def reconstruct(self, x: Tensor, u: Tensor) -> Tensor:
+    def ownership(self, x: Tensor, u: Tensor | None) -> Tensor:
+        """owned_i(p) for each image (B, n, H, W): how much of each pixel each concept draws (decoder="layered")."""
+        if not isinstance(self.decoder, LayeredDecoder):
+            raise ValueError(f"only decoder='layered' learns which pixels each concept owns; this model's decoder "
+                             f"is {self.hparams.get('decoder', 'joint')!r}")
+        return self.decoder.draw(self.intervene_latent(x, u, {}))[1]
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor, u: Tensor | None) -> Tensor:
         return self.intervene(x, u, {})
 
     def _propagate(self, eps: Tensor, fixed: dict[int, Tensor]) -> Tensor:
@@ -350,7 +415,7 @@ class CausalVAE(CourseModel):
         return self.structural(z_do.reshape(-1, self.latent_dim)) + (z_do - linear).reshape(-1, self.latent_dim)
 
     @torch.no_grad()
-    def intervene_latent(self, x: Tensor, u: Tensor, interventions: dict[int, float | Tensor]) -> Tensor:
+    def intervene_latent(self, x: Tensor, u: Tensor | None, interventions: dict[int, float | Tensor]) -> Tensor:
         """z~ under do(z_i = c_i) (B, D): abduction (eps = posterior mean), action, prediction."""
         fixed = {}
         for i, value in interventions.items():
@@ -365,7 +430,7 @@ class CausalVAE(CourseModel):
         return self._propagate(eps, fixed)
 
     @torch.no_grad()
-    def intervene(self, x: Tensor, u: Tensor, interventions: dict[int, float | Tensor]) -> Tensor:
+    def intervene(self, x: Tensor, u: Tensor | None, interventions: dict[int, float | Tensor]) -> Tensor:
         """The decoded counterfactual E[x | do(z_i = c_i)] for each image: (B, C, H, W)."""
         return self.decode(self.intervene_latent(x, u, interventions)).mean
 
@@ -384,5 +449,6 @@ class ConditionalVAE(CausalVAE):
                        image_shape=tuple(int(s) for s in image_shape), likelihood=likelihood)
 
 
-__all__ = ["DECODERS", "GRAPH_SOURCES", "LATENT_SCMS", "CausalVAE", "CausalVAEOutput", "ConceptDecoders", "ShadowRowsDecoder",
+__all__ = ["DECODERS", "GRAPH_SOURCES", "LATENT_SCMS", "CausalVAE", "CausalVAEOutput", "ConceptDecoders",
+           "LayeredDecoder", "ShadowRowsDecoder",
            "ConditionalVAE", "MaskLayer", "gaussian_kl_to_label_prior"]

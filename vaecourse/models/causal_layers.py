@@ -1,6 +1,7 @@
 """CausalVAE's building blocks: the mask layer g_i(A_i o z) [yang2021, Eq. 6] and the decoders that read the
-concept blocks (one per block, as the authors' code; or the joint decoder with a band of rows drawn by the blocks
-that own it). They know nothing of any scene: a layout comes in as arguments (:class:`ShadowRowsDecoder`).
+concept blocks (one per block, as the authors' code; the joint decoder with a band of rows drawn by the blocks
+that own it; or layers that learn which pixels each concept draws). They know nothing of any scene: a layout comes
+in as arguments (:class:`ShadowRowsDecoder`) or is learned (:class:`LayeredDecoder`).
 
 Shape letters: B batch, n concepts, k latent dimensions per concept, C H W the image.
 """
@@ -69,6 +70,69 @@ class ShadowRowsDecoder(nn.Module):
         return out
 
 
+class LayeredDecoder(nn.Module):
+    """Layers that learn which pixels each concept owns, alpha-composited over a background   [the course's]
+
+        layer l = f_l(z o r_l) = (content logits c_l (C, H, W), mask logit m_l (H, W))      l = 1 .. L
+        pi(p)   = softmax(0, m_1(p), ..., m_L(p))         per pixel: background, layer 1, ..., layer L
+        x-logits(p) = pi_0(p) b(p) + sum_l pi_l(p) c_l(p)                     b: a learned background image
+        r_l in [0, 1]^n   which concept blocks layer l reads: one hard-concrete gate per (layer, block),
+                          exactly 0 or 1 most of the time, [louizos2018] Eq. 10-13
+        owned_i(p) = sum_l pi_l(p) r_li                   how much of pixel p concept i draws
+
+    A pixel changes under do(z_i = c) only through the layers that read block i (r_li > 0) and only where they
+    draw (pi_l > 0): what concept i owns. The loss pays ``ownership`` nats for every unit of sum_p sum_i owned_i(p)
+    (``CausalVAEOutput.owned``), so each pixel reads as few concepts as drawing it needs; a gate is an L0 switch
+    (a 0 cannot be undone by scaling the weights behind it, as a soft weight could). Nothing here knows a scene:
+    the number of layers defaults to the number of concept blocks n, layer l's gate on block l starts open and
+    the others half open (a symmetric start, block l first), and any image size the ``architecture`` builds works.
+    """
+
+    GAMMA, ZETA, TEMPERATURE = -0.1, 1.1, 2 / 3  # the hard-concrete stretch (gamma, zeta) and beta [louizos2018]
+
+    def __init__(self, n: int, k: int, architecture: str, image_shape: tuple[int, int, int], layers: int | None = None,
+                 own_logit: float = 3.0, other_logit: float = -1.6):
+        super().__init__()
+        channels, height, width = image_shape
+        self.n, self.k, self.channels = n, k, channels
+        self.n_layers = n if layers is None else layers
+        self.parts = nn.ModuleList(build_decoder(architecture, (channels + 1, height, width), n * k)
+                                   for _ in range(self.n_layers))  # each draws C content channels and a mask
+        self.background = nn.Parameter(torch.zeros(channels, height, width))  # b: logits of the empty scene
+        start = torch.full((self.n_layers, n), other_logit)
+        start[torch.arange(self.n_layers), torch.arange(self.n_layers) % n] = own_logit
+        self.gate_logits = nn.Parameter(start)  # log alpha of each (layer, block) gate
+
+    def open_probability(self) -> Tensor:
+        """P(r_li != 0) for each gate, (L, n): sigmoid(log alpha - beta log(-gamma / zeta)).  [louizos2018, Eq. 12]"""
+        return torch.sigmoid(self.gate_logits - self.TEMPERATURE * math.log(-self.GAMMA / self.ZETA))
+
+    def gates(self, batch: int) -> Tensor:
+        """r (B, L, n): a hard-concrete sample per example in training, the deterministic gate in eval mode.
+        s = sigmoid((log u - log(1 - u) + log alpha) / beta), r = clamp(s (zeta - gamma) + gamma, 0, 1)."""
+        if self.training:
+            noise = torch.rand(batch, *self.gate_logits.shape, device=self.gate_logits.device).clamp(1e-6, 1 - 1e-6)
+            s = torch.sigmoid((noise.log() - (-noise).log1p() + self.gate_logits) / self.TEMPERATURE)
+        else:
+            s = torch.sigmoid(self.gate_logits).expand(batch, -1, -1)
+        return (s * (self.ZETA - self.GAMMA) + self.GAMMA).clamp(0, 1)
+
+    def draw(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """z~ (B, n k) -> (logits (B, C, H, W), owned (B, n, H, W)): the composite and who drew each pixel."""
+        blocks = z.view(-1, self.n, self.k)
+        r = self.gates(blocks.shape[0])  # (B, L, n)
+        drawn = torch.stack([part((blocks * r[:, l, :, None]).flatten(1)) for l, part in enumerate(self.parts)], 1)
+        content, mask = drawn[:, :, :self.channels], drawn[:, :, self.channels]  # (B, L, C, H, W), (B, L, H, W)
+        pi = torch.cat([torch.zeros_like(mask[:, :1]), mask], 1).softmax(1)  # (B, 1 + L, H, W)
+        logits = pi[:, 0, None] * self.background + (pi[:, 1:, None] * content).sum(1)
+        owned = torch.einsum("blhw,bli->bihw", pi[:, 1:], r)  # (B, n, H, W)
+        return logits, owned
+
+    def forward(self, z: Tensor) -> Tensor:
+        """z~ (B, n k), concept-major -> logits (B, C, H, W)."""
+        return self.draw(z)[0]
+
+
 def _indices(name: str, values, size: int) -> list[int]:
     """``values`` as a non-empty list of distinct ints in [0, size), or a ValueError naming ``name``."""
     try:
@@ -124,4 +188,4 @@ class MaskLayer(nn.Module):
         return self(u[:, :, None].expand(-1, -1, self.k), A).mean(2)
 
 
-__all__ = ["ConceptDecoders", "MaskLayer", "ShadowRowsDecoder"]
+__all__ = ["ConceptDecoders", "LayeredDecoder", "MaskLayer", "ShadowRowsDecoder"]

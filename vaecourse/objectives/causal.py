@@ -27,6 +27,11 @@ Two additions of this course, both off by default (the paper's loss), both measu
                       exogenous noises, and an SCM's noises are independent (``objectives.independence``). l_u
                       alone is lowest on wrong graphs on the pendulum's labels; this term orients the colliders.
 
+``ownership`` (decoder="layered"): + ownership * sum_p sum_i owned_i(p), the nats each pixel pays for every
+concept block it reads (``LayeredDecoder``), logged as ``l_own``: each pixel draws from as few concepts as it needs.
+``cycle`` (a model built with cycle=True): + cycle * ||z^ - z'||^2 / 2 s^2, a counterfactual drawn and read back
+through the encoder with the labels withheld (``CausalVAE.read_back``), logged as ``l_cycle``.
+
 One more, for the images: ``pixel_weights`` (a (C, H, W) or (H, W) map, default none) weights each pixel's term of
 log p(x|z~) in the *loss* (sum_pixels w log p(x_pixel|z~)), so a thin detail (the pendulum's shadow, a bar of one or
 two rows at 32 x 32) is worth more than its pixel count; the logged ``elbo`` and ``log_px_z`` stay Eq. (36)'s.
@@ -118,12 +123,14 @@ def weighted_log_likelihood(output, x: Tensor, pixel_weights: Tensor) -> Tensor:
 
 def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, lu_weight: float = 1.0,
                     lm_weight: float = 1.0, label_fit: str = "tanh", independence: float = 0.0,
-                    bandwidth: float = 0.5, pixel_weights: Tensor | None = None) -> Terms:
+                    bandwidth: float = 0.5, pixel_weights: Tensor | None = None, ownership: float = 0.0,
+                    cycle: float = 0.0) -> Terms:
     """-ELBO + alpha H(A) + rho/2 H(A)^2 + lu_weight l_u + lm_weight l_m (Eq. 41, the paper's beta and gamma, with the
     augmented term) + independence * sum_{i<j} HSIC(r_i, r_j) over the label residuals r (logged as ``l_ind``);
-    ``pixel_weights`` (the course's option) weights each pixel's log-likelihood in the optimised fit term."""
+    ``pixel_weights`` (the course's option) weights each pixel's log-likelihood in the optimised fit term;
+    + ownership * owned (the layered decoder's pixels-times-concepts read, logged as ``l_own``)."""
     for name, value in (("lu_weight", lu_weight), ("lm_weight", lm_weight), ("rho", rho),
-                        ("independence", independence)):
+                        ("independence", independence), ("ownership", ownership), ("cycle", cycle)):
         non_negative(name, value)
     check_label_fit(label_fit)
     log_px_z, kl_eps, kl_z, bound = causal_terms(output, x)
@@ -139,10 +146,20 @@ def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, lu_
     loss = -fit.mean() + augmented_lagrangian_term(H, alpha, rho) + lu_weight * l_u.mean() + lm_weight * l_m.mean()
     if independence > 0:
         loss = loss + independence * l_ind
+    extras = {}
+    if ownership > 0:
+        if output.owned is None:
+            raise ValueError("ownership > 0 needs a model whose decoder learns which pixels each concept owns "
+                             "(decoder='layered'); this output has no ownership")
+        loss = loss + ownership * output.owned.mean()
+        extras["l_own"] = output.owned.detach()
+    if cycle > 0 and output.cycle is not None:  # (None in eval mode: the read-back is a training term)
+        loss = loss + cycle * output.cycle.mean()
+        extras["l_cycle"] = output.cycle.detach()
     return Terms(log_px_z=log_px_z, kl=kl_eps + kl_z, elbo=bound, loss=loss,
                  extras={"kl_eps": kl_eps.detach(), "kl_z": kl_z.detach(), "l_u": l_u.detach(), "l_m": l_m.detach(),
                          "l_ind": l_ind.detach(), "H": H.detach(), "alpha": torch.tensor(float(alpha)),
-                         "rho": torch.tensor(float(rho))})
+                         "rho": torch.tensor(float(rho)), **extras})
 
 
 def conditional_vae_loss(output, x: Tensor) -> Terms:
@@ -163,7 +180,7 @@ class CausalObjective:
     def __init__(self, lu_weight: float = 1.0, lm_weight: float = 1.0, alpha: float = 0.0, rho: float = 1.0,
                  update_every: int = 100, rho_max: float = 100.0, rho_growth: float = 10.0, h_tol: float = 1e-8,
                  label_fit: str = "tanh", independence: float = 0.0, bandwidth: float = 0.5,
-                 pixel_weights: Tensor | None = None):
+                 pixel_weights: Tensor | None = None, ownership: float = 0.0, cycle: float = 0.0):
         check_label_fit(label_fit)
         if pixel_weights is not None and (not isinstance(pixel_weights, Tensor) or pixel_weights.dim() not in (2, 3)
                                           or not (pixel_weights >= 0).all()):
@@ -171,8 +188,9 @@ class CausalObjective:
                              f"{pixel_weights if not isinstance(pixel_weights, Tensor) else tuple(pixel_weights.shape)}")
         self.pixel_weights = pixel_weights
         for name, value in (("lu_weight", lu_weight), ("lm_weight", lm_weight), ("alpha", alpha), ("rho", rho),
-                            ("rho_max", rho_max), ("independence", independence)):
+                            ("rho_max", rho_max), ("independence", independence), ("ownership", ownership), ("cycle", cycle)):
             non_negative(name, value)
+        self.ownership, self.cycle = float(ownership), float(cycle)
         self.label_fit, self.independence, self.bandwidth = label_fit, float(independence), float(bandwidth)
         values.positive_int.check("update_every", update_every)
         self.lu_weight, self.lm_weight = float(lu_weight), float(lm_weight)  # Eq. 41's beta and gamma
@@ -185,7 +203,8 @@ class CausalObjective:
     def __call__(self, output, x: Tensor, step: int = 0) -> Terms:
         terms = causal_vae_loss(output, x, alpha=self.alpha, rho=self.rho, lu_weight=self.lu_weight,
                                 lm_weight=self.lm_weight, label_fit=self.label_fit, independence=self.independence,
-                                bandwidth=self.bandwidth, pixel_weights=self.pixel_weights)
+                                bandwidth=self.bandwidth, pixel_weights=self.pixel_weights, ownership=self.ownership,
+                                cycle=self.cycle)
         if step > 0 and step % self.update_every == 0:
             self.dual_update(step, float(terms.extras["H"]))
         return terms
