@@ -78,7 +78,7 @@ def test_resume_refuses_a_checkpoint_of_another_configuration(tmp_path, capsys):
     (["--objective", "nonsense"], "argument --objective: expected one of elbo"),
     (["--device", "tpu"], "unknown device 'tpu'"),
     (["--objective", "beta", "--beta", "-1"], "argument --beta: expected a finite number >= 0"),
-    (["--objective", "capacity", "--c-steps", "0"], "argument --c-steps: expected a positive integer, got '0'"),
+    (["--objective", "capacity", "--c-steps", "0"], "argument --c-steps: expected a positive integer (at most 2**63 - 1 = 9,223,372,036,854,775,807), got '0'"),
     (["--encoder", "resnet"], "argument --encoder: expected one of mlp"),
     (["--objective", "capacity", "--gamma", "-1"], "argument --gamma: expected a finite number >= 0"),
     (["--objective", "capacity", "--c-start-step", "-5"], "argument --c-start-step: expected an integer >= 0"),

@@ -260,6 +260,16 @@ REFUSED = [
     ("data unknown", ["data", "cifar"], "argument name: invalid choice: 'cifar'"),
     ("data missing file", ["data", "dsprites", "--path", "{ws}/none.npz"], "none.npz"),
     ("data a folder", ["data", "dsprites", "--path", "{ws}/folder"], "folder: expected a regular file"),
+    # round two's held-out probe (issue 25): degenerate numbers and sizes the kinds did not bound
+    ("show span 1e30", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--span", "1e30"],
+     "argument --span: expected a span between 0.001 and 100 prior standard deviations"),
+    ("show columns 1e6", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--columns", str(10 ** 6)],
+     "argument --columns: expected a number of columns between 1 and 100"),
+    ("show a poster", ["show", "{ws}/vae.pt", "--out", "{ws}/s.png", "--columns", "100", "--dpi", "1200"],
+     "--dpi 1200 with 100 columns and 3 latents: the PNG would have"),
+    ("clip 1e-46 is 0 in float32", [*T, "--clip-grad-norm", "1e-46"], "at least about 1.2e-38"),
+    ("c-steps beyond int64 names its bound", [*T, "--objective", "capacity", "--c-steps", str(10 ** 19)],
+     "expected a positive integer (at most 2**63 - 1"),
 ]
 
 
@@ -451,16 +461,28 @@ def test_sigkill_leaves_a_whole_checkpoint_that_resumes(training_process, capsys
     assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+def _resave(payload, path) -> None:
+    """torch.save of a hand-edited payload with its content digest made to match: a crafted file, not a damaged one."""
+    payload["content_digest"] = checkpoints.content_digest(payload)
+    torch.save(payload, path)
+
+
 @pytest.mark.parametrize("edit", [
     lambda x: x.pop("optimizer"), lambda x: x.update(step="two"), lambda x: x.update(optimizer={"state": 3}),
     lambda x: x.update(generator_state=torch.zeros(3)), lambda x: x.update(history={"steps": 1}),
     lambda x: x.update(torch_rng_state="x"), lambda x: x.update(arguments=[1]),
+    # round two: crafted states that resumed silently (step -5 resumed at step -4; an optimiser saved at another
+    # learning rate trained on at it while the checkpoint recorded the recipe's)
+    lambda x: x.update(step=-5), lambda x: x.update(step=True), lambda x: x.update(step=0),
+    lambda x: x["optimizer"]["param_groups"][0].update(lr=100.0),
+    lambda x: x["history"]["records"].update(loss=["a", "b"]), lambda x: x["history"].update(seconds="long"),
 ])
 def test_resume_of_a_hand_edited_training_state_is_one_line_and_changes_nothing(ws, capsys, edit):
-    """Issue 25: a crafted or hand-edited training state ended in a KeyError / TypeError / RuntimeError traceback."""
+    """Issue 25: a crafted or hand-edited training state ended in a KeyError / TypeError / RuntimeError traceback,
+    or resumed a run silently changed."""
     payload = torch.load(ws / "vae.pt", weights_only=True)
     edit(payload["extra"])
-    torch.save(payload, ws / "edited.pt")
+    _resave(payload, ws / "edited.pt")
     before = (ws / "edited.pt").read_bytes()
     code, _, err = run(["train", "--steps", "4", "--resume", "--out", str(ws / "edited.pt"), *VAE], capsys)
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
@@ -538,3 +560,72 @@ def test_a_named_recipe_with_more_steps_continues_its_shorter_twin(tmp_path, cap
     assert run(["train", "--recipe", "t-long", "--resume", "--out", str(out), "--no-progress"], capsys)[0] == 0
     saved = checkpoints.read(out).extra
     assert saved["step"] == 3 and saved["recipe"] == "t-long"
+
+
+def test_an_edited_checkpoint_without_its_digest_is_refused_by_every_verb(ws, capsys):
+    """A hand edit that keeps the old content digest is found by read(), so show, evaluate and --resume all refuse it
+    in one line naming the file, before anything runs."""
+    payload = torch.load(ws / "vae.pt", weights_only=True)
+    payload["extra"]["arguments"]["lr"] = 0.5
+    torch.save(payload, ws / "edited.pt")
+    for argv in (["show", str(ws / "edited.pt"), "--out", str(ws / "e.png")], ["evaluate", str(ws / "edited.pt")],
+                 ["train", "--steps", "4", "--resume", "--out", str(ws / "edited.pt")]):
+        code, _, err = run(argv, capsys)
+        assert code == 2, err
+        assert_one_error_line(err, "edited.pt is damaged or was edited by hand")
+
+
+def test_weights_that_overflow_are_refused_by_show_and_evaluate(ws, capsys):
+    """Issue 25: finite but enormous weights gave a blank PNG and "ELBO nan" with no reason."""
+    payload = torch.load(ws / "vae.pt", weights_only=True)
+    for key, value in payload["state_dict"].items():  # every layer's weights, the decoder's included
+        if value.dim() > 1:
+            payload["state_dict"][key] = torch.full_like(value, 3e38)
+    payload["state_digest"] = checkpoints.state_digest(payload["state_dict"])
+    _resave(payload, ws / "huge.pt")
+    code, _, err = run(["show", str(ws / "huge.pt"), "--out", str(ws / "h.png")], capsys)
+    assert code == 2 and not (ws / "h.png").exists()
+    assert_one_error_line(err, "huge.pt: its decoder gives NaN or infinite pixels")
+    code, out, err = run(["evaluate", str(ws / "huge.pt"), "--n", "8"], capsys)
+    assert code == 2 and "ELBO" not in out
+    assert_one_error_line(err, "huge.pt: the model's ELBO on these images is not finite")
+
+
+def test_a_run_through_a_symlink_is_locked_and_written_through_it(ws, capsys):
+    """Issue 25 (probe): the lock was named after --out as spelt, so a --resume through a symlink ran beside the run
+    on its target, and the save replaced the link by a regular file. The lock is the target's; the link stays."""
+    from vaecourse.cli.outputs import RunLock
+
+    (ws / "alias.pt").symlink_to(ws / "vae.pt")
+    before = hashes(ws)
+    with RunLock(ws / "vae.pt"):
+        code, _, err = run(["train", "--steps", "4", "--resume", "--out", str(ws / "alias.pt")], capsys)
+    assert code == 2 and "another train run is writing" in err, err
+    assert hashes(ws) == before
+    assert run(["train", "--steps", "4", "--resume", "--out", str(ws / "alias.pt")], capsys)[0] == 0
+    assert (ws / "alias.pt").is_symlink() and checkpoints.read(ws / "vae.pt").extra["step"] == 3
+
+
+@pytest.mark.parametrize("log", ["fifo.pt.log.csv", "fifo.pt.log.json"])
+def test_a_fifo_where_a_log_goes_is_refused_not_read_for_ever(ws, capsys, log):
+    """Issue 25 (probe): check_train_out read an existing OUT.log.csv to see whether it was a log; a FIFO there hung."""
+    os.mkfifo(ws / log)
+    code, _, err = run(["train", "--steps", "2", "--out", str(ws / "fifo.pt"), *VAE], capsys)
+    assert code == 2
+    assert_one_error_line(err, f"the training log {ws / log} is a FIFO: expected a regular file")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after", [0.05, 0.4, 1.0])
+def test_ctrl_c_while_python_imports_the_course_is_one_line(tmp_path, after):
+    """Issue 25 (probe): `python -m vaecourse` imports the package before __main__ runs, so a Ctrl-C in the first
+    second (numpy, torch loading) was a KeyboardInterrupt traceback. The package answers it in one line."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    process = subprocess.Popen([sys.executable, "-m", "vaecourse", "train", "--steps", "100000", "--out",
+                                str(tmp_path / "x.pt"), *VAE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(after)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert process.returncode == 130 and err.startswith("interrupted"), (process.returncode, err)

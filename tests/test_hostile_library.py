@@ -501,3 +501,82 @@ def test_importance_sample_counts_are_bounded(call):
            "layer_means": lambda: _tiny_ladder().layer_means(x, n_samples=10 ** 15)}[call]
     with pytest.raises(ValueError, match="between 1 and 100,000"):
         run()
+
+
+# ---- issue 25, round two (a held-out probe of ~850 cases): each class it found, with a case of its own ------------
+@pytest.mark.parametrize("call, message", [
+    # the shared kinds say their bound: "a positive integer" refused 10**19, which is one
+    (lambda: __import__("vaecourse.values").values.positive_int.check("c_steps", 10 ** 19), r"at most 2\*\*63 - 1"),
+    # fit accepted what the command line refuses: 10^12 steps (for ever) and a float32-zero clipping norm
+    (lambda: _fit(steps=10 ** 12), "fit's steps must be a number of steps between 0 and 1,000,000,000"),
+    (lambda: _fit(steps=None, epochs=1e30), "fit's steps must be a number of steps between 0"),
+    (lambda: _fit(start_step=10 ** 30), "fit's start_step must be"),
+    (lambda: _fit(clip_grad_norm=1e-50), "clip_grad_norm must be a finite number > 0 \\(at least about 1.2e-38"),
+    # image shapes: floats, bools and sizes that cannot be allocated reached the layers
+    (lambda: VAE(latent_dim=2, encoder="mlp", image_shape=(1, 4.0, 4)), r"image_shape must be \(C, H, W\)"),
+    (lambda: VAE(latent_dim=2, encoder="mlp", image_shape=(1, True, 4)), r"image_shape must be \(C, H, W\)"),
+    (lambda: VAE(latent_dim=2, encoder="mlp", image_shape=(1, 10 ** 6, 10 ** 6)), "sides between 1 and 1,024"),
+    (lambda: LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8], image_shape=(1, 4, 4), mlp_layers=2.0),
+     "mlp_layers must be a number of layers between 1 and 64"),
+    (lambda: LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8], image_shape=(1, 4, 4), mlp_layers=10 ** 6),
+     "mlp_layers must be a number of layers"),
+    # the data's hand-written int checks, now the shared kinds: bounded before allocating
+    (lambda: _dsprites().sample_factors(10 ** 12), "n must be a number of examples between 0 and 1,000,000"),
+    (lambda: next(_dsprites().batches(10 ** 9, 1)), "batch_size must be a batch size between 1 and 65,536"),
+    (lambda: next(_dsprites().batches(4, 2.5)), "steps \\(None: endless\\) must be"),
+    (lambda: __import__("vaecourse.data").data.DSprites(image_size=10 ** 6), "image_size \\(64 for dSprites\\) must"),
+    (lambda: Pendulum(size=10 ** 6), "size must be an image side in pixels between 8 and 1,024"),
+    (lambda: Pendulum(size=True), "size must be an image side"),
+    (lambda: __import__("vaecourse.graph_fit").graph_fit.learn_graph_from_labels(torch.rand(8, 4), steps=10 ** 12),
+     "steps must be a number of steps between 1 and 1,000,000,000"),
+])
+def test_round_two_sizes_and_degenerate_numbers_are_refused(call, message):
+    with pytest.raises(ValueError, match=message) as refused:
+        call()
+    assert "\n" not in str(refused.value)
+
+
+def _fit(**kwargs):
+    from vaecourse.train import fit
+    return fit(_tiny_vae(), elbo, torch.rand(8, 1, 4, 4).round(), **({"steps": 2, "batch_size": 4, "progress": False,
+                                                                       "device": "cpu"} | kwargs))
+
+
+def test_numpy_integers_are_counts_and_shapes():
+    """The kinds take numpy integers (what arithmetic on shapes gives) as the ints they are."""
+    model = VAE(latent_dim=np.int64(2), encoder="mlp", image_shape=(np.int64(1), 4, 4))
+    assert model.image_shape == (1, 4, 4) and _dsprites().sample_factors(np.int64(3)).shape[0] == 3
+    assert Pendulum(size=np.int64(8)).size == 8
+
+
+def _saved_vae(tmp_path):
+    from vaecourse import checkpoints
+    torch.manual_seed(0)
+    return checkpoints.save(VAE(latent_dim=2, encoder="mlp28", image_shape=(1, 4, 4)), tmp_path / "m.pt", step=1,
+                            optimizer={"state": {0: {"exp_avg": torch.ones(3)}}, "param_groups": [{"lr": 1e-3}]},
+                            history={"steps": [0, 1], "records": {"loss": [3.0, 2.5]}})
+
+
+@pytest.mark.parametrize("where", ["exp_avg", "history", "lr"])
+def test_a_changed_byte_in_the_training_state_is_found(tmp_path, where):
+    """Issue 25: the digest covered the weights only, so one flipped byte in the optimiser's moments, a history value
+    or a stored learning rate loaded (and resumed) silently. The whole content is digested now."""
+    from vaecourse import checkpoints
+    path = _saved_vae(tmp_path)
+    data = bytearray(path.read_bytes())
+    needle = {"exp_avg": torch.ones(3).numpy().tobytes(), "history": np.float64(2.5).tobytes()[::-1],
+              "lr": np.float64(1e-3).tobytes()[::-1]}[where]  # pickle stores floats big-endian
+    at = bytes(data).find(needle)
+    assert at > 0, where
+    data[at + 2] ^= 0x04
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"m.pt is damaged or was edited by hand: what it holds"):
+        checkpoints.read(path)
+
+
+def test_every_extra_reads_back_as_written(tmp_path):
+    """save() verifies the content digest of what it wrote, so read() never refuses a file save() wrote."""
+    from vaecourse import checkpoints
+    path = checkpoints.save(VAE(latent_dim=2, encoder="mlp28", image_shape=(1, 4, 4)), tmp_path / "x.pt",
+                            shape=(1, 2), nested={"a": [1, 2.5, None, True, "s"]}, t=torch.zeros(2, dtype=torch.int8))
+    assert checkpoints.read(path).extra["nested"] == {"a": [1, 2.5, None, True, "s"]}

@@ -216,7 +216,7 @@ def test_bad_settings_raise_value_error():
         fit(_model(), elbo, _data(), steps=1, progress=False, device="tpu")
     with pytest.raises(ValueError, match=r"batch_size must be a batch size between 1 and 65,536, got 0"):
         _fit(_model(), _data(), batch_size=0)
-    with pytest.raises(ValueError, match=r"steps must be an integer >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"steps must be a number of steps between 0 and 1,000,000,000, got -1"):
         _fit(_model(), _data(), steps=-1)
     with pytest.raises(ValueError, match=r"epochs=... needs data whose length is known"):
         _fit(_model(), iter([_data(8)]), epochs=1)
@@ -299,9 +299,11 @@ def test_start_step_and_history_continue_a_run():
     (dict(clip_grad_norm=-1.0), "fit's clip_grad_norm must be a finite number > 0"),
     (dict(batch_size=True), "fit's batch_size must be a batch size"),
     (dict(batch_size=8.0), "fit's batch_size must be a batch size"),
-    (dict(steps=2.5), "fit's steps must be an integer >= 0"),
-    (dict(steps=-1), "fit's steps must be an integer >= 0"),
-    (dict(start_step=-3), "fit's start_step must be an integer >= 0"),
+    (dict(steps=2.5), "fit's steps must be a number of steps between 0"),
+    (dict(steps=-1), "fit's steps must be a number of steps between 0"),
+    (dict(steps=10 ** 12), "fit's steps must be a number of steps between 0 and 1,000,000,000"),
+    (dict(start_step=-3), "fit's start_step must be a number of steps between 0"),
+    (dict(clip_grad_norm=1e-46), "fit's clip_grad_norm must be a finite number > 0 \\(at least about 1.2e-38"),
 ])
 def test_fit_refuses_what_the_command_line_refuses(kwargs, message):
     """fit shares the values' checks with Recipe and the command line: clip_grad_norm=-1 would turn descent into

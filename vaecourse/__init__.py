@@ -27,6 +27,12 @@ decoders' p(x|z). ``python -m vaecourse`` is the command line (:mod:`vaecourse.c
 the references (tests/test_package.py keeps this list in step with the notebooks' and exercises' imports).
 """
 
+import sys
+
+if sys.argv[:1] == ["-m"]:  # `python -m vaecourse ...` is starting: a Ctrl-C while torch loads is one line
+    from vaecourse._starting import answer_ctrl_c_while_starting
+    answer_ctrl_c_while_starting()
+
 from vaecourse import threads
 from vaecourse.runtime import default_device, fast_mode, seed_everything, site_mode
 

@@ -1,15 +1,17 @@
 """``python -m vaecourse VERB ...``: the command line (:mod:`vaecourse.cli`).
 
 Importing the course (torch, numpy) takes a second or two; a Ctrl-C then is answered in one line, as one during
-the command is, never with a KeyboardInterrupt traceback.
+the command is, never with a KeyboardInterrupt traceback (the package's own import: :mod:`vaecourse._starting`).
 """
 
 import sys
 
 if __name__ == "__main__":
+    from vaecourse._starting import MESSAGE, started
     try:
         from vaecourse.cli import main
     except KeyboardInterrupt:
-        print("interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr)
+        print(MESSAGE, file=sys.stderr)
         sys.exit(130)
+    started()
     sys.exit(main())

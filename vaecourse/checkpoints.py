@@ -38,14 +38,18 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
     payload = {"format": FORMAT, "vaecourse_version": vaecourse.__version__, "model_class": name,
                "hparams": dict(model.hparams), "state_dict": state, "state_digest": state_digest(state),
                "extra": extra}
+    payload["content_digest"] = content_digest(payload)
 
     def write_and_verify(tmp: str) -> None:
         torch.save(payload, tmp)
         try:  # never replace a good checkpoint by one that load() would refuse
-            torch.load(tmp, map_location="cpu", weights_only=True)
+            back = torch.load(tmp, map_location="cpu", weights_only=True)
         except Exception as err:
             raise ValueError("cannot save: the extra values must be plain Python values and tensors "
                              f"(what torch.load(weights_only=True) reads back); {_first_line(err)}") from err
+        if content_digest(back) != payload["content_digest"]:
+            raise ValueError("cannot save: some extra values do not read back as they were written (plain Python "
+                             "values and tensors only: int, float, str, bool, None, lists, tuples, dicts)")
 
     return atomic_write(path, write_and_verify)
 
@@ -58,6 +62,39 @@ def state_digest(state: dict[str, torch.Tensor]) -> str:
         tensor = state[key].detach().cpu().contiguous()
         digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+DIGESTED = ("model_class", "hparams", "state_dict", "extra")  # what content_digest covers (the whole checkpoint)
+
+
+def content_digest(payload: dict) -> str:
+    """SHA-256 of everything a checkpoint holds but its format and digests: the model class, hyper-parameters,
+    weights and every extra value (optimiser state, RNG states, history, the stored recipe). A flipped byte in the
+    optimiser's moments or in a stored learning rate would otherwise resume a run silently changed; :func:`read`
+    compares it (files written before it existed carry only :func:`state_digest`)."""
+    digest = hashlib.sha256()
+
+    def feed(value) -> None:
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu().contiguous()
+            digest.update(f"T{tensor.dtype}{tuple(tensor.shape)}|".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        elif isinstance(value, dict):
+            digest.update(f"D{len(value)}|".encode())
+            for key, item in value.items():  # insertion order: what torch.load gives back
+                feed(key)
+                feed(item)
+        elif isinstance(value, (list, tuple)):
+            digest.update(f"{type(value).__name__[0]}{len(value)}|".encode())
+            for item in value:
+                feed(item)
+        else:  # str, int, float (repr round-trips exactly), bool, None, torch.Size...
+            digest.update(f"{type(value).__name__}:{value!r}|".encode())
+
+    for key in DIGESTED:
+        feed(key)
+        feed(payload.get(key))
     return digest.hexdigest()
 
 
@@ -119,6 +156,10 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
     except RuntimeError as err:
         raise ValueError(f"{path}: the weights do not fit a {name}{payload['hparams']}: "
                          f"{str(err).splitlines()[0]}") from None
+    if "content_digest" in payload and payload["content_digest"] != content_digest(payload):
+        raise ValueError(f"{path} is damaged or was edited by hand: what it holds (hyper-parameters, training state or "
+                         "history) does not match the digest stored when it was written; train it again or copy it "
+                         "again from its source")
     model.to(map_location)
     return Checkpoint(model=model, extra=payload.get("extra", {}), model_class=name,
                       hparams=payload["hparams"], vaecourse_version=str(payload.get("vaecourse_version", "?")))
@@ -152,4 +193,4 @@ def load(path: str | os.PathLike, *, expected_class: str | type | None = None,
     return read(path, expected_class=expected_class, map_location=map_location).model.eval()
 
 
-__all__ = ["Checkpoint", "atomic_write", "load", "read", "save", "state_digest"]
+__all__ = ["Checkpoint", "atomic_write", "content_digest", "load", "read", "save", "state_digest"]

@@ -73,9 +73,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
 
     On any error the temporary file is removed and ``path`` is left as it was. Temporary files of earlier
     writes of ``path`` whose process died are removed first. Only a regular file is ever replaced
-    (:func:`check_regular`).
+    (:func:`check_regular`); a symbolic link is written through (its target replaced, the link kept).
     """
     path = check_regular(path, "cannot write")
+    if path.is_symlink():  # write the file the link names (a resume through a link continues its target); the
+        path = Path(os.path.realpath(path))  # link itself stays a link
+        check_regular(path, "cannot write")
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=path.parent)

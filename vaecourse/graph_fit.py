@@ -17,6 +17,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.objectives.causal import (CausalObjective, augmented_lagrangian_term, dag_constraint,
                                          label_residuals)
 from vaecourse.objectives.elbo import non_negative
@@ -47,8 +48,7 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
                          f"{tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__}")
     if a_init not in ("zero", "random"):
         raise ValueError(f"a_init must be 'zero' or 'random' (never the true graph), got {a_init!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    steps = values.steps.check("steps", steps)
     non_negative("independence", independence)
     if predictor is not None and not hasattr(predictor, "predict_labels"):
         raise ValueError(f"predictor must be a MaskLayer (with predict_labels), got {type(predictor).__name__}")

@@ -171,7 +171,7 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
         raise ValueError("fit needs exactly one of steps=... or epochs=...")
     batch_size = values.batch_size.check("fit's batch_size", batch_size)  # the checks Recipe and the CLI apply
     clip_grad_norm = values.positive.or_none().check("fit's clip_grad_norm", clip_grad_norm)
-    start_step = values.non_negative_int.check("fit's start_step", start_step)
+    start_step = values.step_count.check("fit's start_step", start_step)
     if optimizer is None:
         lr = values.learning_rate.check("fit's lr", lr)
     if log_every is not None:
@@ -188,7 +188,7 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
         if per_epoch is None:
             raise ValueError("epochs=... needs data whose length is known (a tensor or a DataLoader); pass steps=...")
         steps = int(math.ceil(epochs * per_epoch))
-    steps = values.non_negative_int.check("fit's steps", steps)
+    steps = values.step_count.check("fit's steps", steps)  # the command line's bound: 10^9 steps is years
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     log_every = log_every or (1 if dev.type == "cpu" else 10)
     keywords = _schedule(objective)

@@ -105,27 +105,35 @@ def one_of(*names: str) -> Kind:
     return Kind(f"one of {', '.join(names)}", lambda v: v in names)
 
 
-positive_int = integer("a positive integer", 1, 2 ** 63 - 1)
-non_negative_int = integer("an integer >= 0", 0, 2 ** 63 - 1)
+MAX_INT = 2 ** 63 - 1  # what torch and numpy hold in an int64: a larger count cannot even be stored
+positive_int = integer(f"a positive integer (at most 2**63 - 1 = {MAX_INT:,})", 1, MAX_INT)
+non_negative_int = integer(f"an integer >= 0 (at most 2**63 - 1 = {MAX_INT:,})", 0, MAX_INT)
 seed = integer("a seed between 0 and 2**63 - 1", 0, MAX_SEED)
 steps = integer(f"a number of steps between 1 and {MAX_STEPS:,}", 1, MAX_STEPS)
+step_count = integer(f"a number of steps between 0 and {MAX_STEPS:,}", 0, MAX_STEPS)  # fit(steps=0) trains nothing
 units = integer(f"a number of units between 1 and {MAX_UNITS:,}", 1, MAX_UNITS)
 batch_size = integer(f"a batch size between 1 and {MAX_BATCH:,}", 1, MAX_BATCH)
 image_side = integer(f"an image side in pixels between 1 and {MAX_SIDE:,}", 1, MAX_SIDE)
+draws = integer(f"a number of examples between 0 and {MAX_EXAMPLES:,}", 0, MAX_EXAMPLES)  # 0: an empty draw
 examples = integer(f"a number of examples between 1 and {MAX_EXAMPLES:,}", 1, MAX_EXAMPLES)
 samples = integer(f"a number of samples between 1 and {MAX_SAMPLES:,}", 1, MAX_SAMPLES)
 dpi = integer(f"a resolution in dots per inch between 1 and {MAX_DPI:,}", 1, MAX_DPI)
 finite = real("a finite number", lambda v: True)
-positive = real("a finite number > 0", lambda v: v > 0)
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # about 1.2e-38: below it float32 keeps no precision (or is 0)
+positive = real(f"a finite number > 0 (at least about {FLOAT32_TINY:.2g}: float32)", lambda v: v >= FLOAT32_TINY)
 non_negative = real("a finite number >= 0", lambda v: v >= 0)
 fraction = real("a fraction in [0, 1)", lambda v: 0 <= v < 1)
 learning_rate = real("a learning rate > 0 that float32 can hold (at least about 1e-38)",
-                     lambda v: v > 0 and float(np.float32(v)) >= np.finfo(np.float32).tiny)
+                     lambda v: v > 0 and float(np.float32(v)) >= FLOAT32_TINY)
+MAX_CHANNELS = 4  # grey, RGB, RGBA: the course's images have 1 or 3
+image_shape = Kind(f"(C, H, W) with 1 to {MAX_CHANNELS} channels and sides between 1 and {MAX_SIDE:,} pixels", lambda v: len(v) == 3 and 1 <= v[0] <= MAX_CHANNELS and all(1 <= n <= MAX_SIDE for n in v[1:]),
+                   _as_sizes, _parse_sizes)
+layers = integer("a number of layers between 1 and 64", 1, 64)
 layer_sizes = Kind(f"layer sizes between 1 and {MAX_UNITS:,}, comma-separated on the command line (e.g. 64,32,16)",
                    lambda v: all(1 <= n <= MAX_UNITS for n in v), _as_sizes, _parse_sizes)
 
 
-__all__ = ["Kind", "MAX_BATCH", "MAX_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_SAMPLES", "MAX_SEED", "MAX_SIDE",
-           "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "examples", "finite", "fraction", "image_side", "integer",
-           "layer_sizes", "learning_rate", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
-           "real", "samples", "seed", "steps", "units"]
+__all__ = ["FLOAT32_TINY", "Kind", "MAX_BATCH", "MAX_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_SAMPLES",
+           "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "examples", "finite", "fraction", "image_side", "integer",
+           "image_shape", "layer_sizes", "layers", "learning_rate", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
+           "real", "samples", "seed", "step_count", "steps", "units"]

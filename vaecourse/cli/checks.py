@@ -30,7 +30,9 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see: {self.prog} --help)")
 
 
-SHOW_TYPES = {"span": values.positive, "columns": values.positive_int, "dpi": values.dpi}
+SPAN = values.real("a span between 0.001 and 100 prior standard deviations", lambda v: 0.001 <= v <= 100)
+COLUMNS = values.integer("a number of columns between 1 and 100", 1, 100)
+SHOW_TYPES = {"span": SPAN, "columns": COLUMNS, "dpi": values.dpi}
 EXAMPLES = values.examples
 SAMPLES = values.integer(f"a number of importance samples between 0 and {values.MAX_SAMPLES:,} (0: the ELBO only)", 0,
                          values.MAX_SAMPLES)

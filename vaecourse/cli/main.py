@@ -21,6 +21,10 @@ def _train(args: argparse.Namespace) -> int:
     return train_from_args(args)
 
 
+MAX_PIXELS = 10 ** 8  # a traversal PNG of 100 megapixels is 400 MB while drawn: a larger one is a typo, not a plan
+MAX_IMAGES = 2_000  # images in one traversal figure (latents x --columns): matplotlib takes minutes beyond
+
+
 def _show(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -41,6 +45,7 @@ def _show(args: argparse.Namespace) -> int:
             raise ValueError(f"--layer must be between 1 and {model.n_layers} for this {model.n_layers}-layer "
                              f"model (z_1 is next to x), got {layer}")
         decoder = model.layer_decoder(layer - 1)
+        _check_traversal(args, decoder, values)
         fig = traversal_figure(decoder, torch.zeros(decoder.latent_dim), values=values,
                                labels=[f"z{layer}[{j}]" for j in range(decoder.latent_dim)],
                                title=f"{name}: layer z{layer}, each unit in prior standard deviations "
@@ -49,11 +54,44 @@ def _show(args: argparse.Namespace) -> int:
         raise ValueError(f"--layer applies to a hierarchical model (lvae); {name} holds a "
                          f"{type(model).__name__} with a single latent layer")
     else:
+        _check_traversal(args, model, values)
         fig = traversal_figure(model, torch.zeros(model.latent_dim), values=values,
                                title=f"{name}: traversals around z = 0")
     atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=args.dpi))
     print(f"wrote {out}")
     return 0
+
+
+def _check_traversal(args: argparse.Namespace, decoder, values) -> None:
+    """Refuse, before drawing, a figure too large to draw (latents x --columns images, pixels at --dpi) and a model
+    whose decoded images are not finite (NaN/inf weights in effect: the PNG would be blank)."""
+    import torch
+
+    rows, columns = decoder.latent_dim, len(values)
+    if rows * columns > MAX_IMAGES:
+        raise ValueError(f"--columns {columns}: the traversal would draw {rows * columns:,} images ({rows} latents x "
+                         f"{columns} columns), expected at most {MAX_IMAGES:,}; give fewer --columns")
+    pixels = (columns + 0.8) * (rows + 0.6) * args.dpi ** 2  # traversal_figure's size in inches, at --dpi
+    if pixels > MAX_PIXELS:
+        raise ValueError(f"--dpi {args.dpi} with {columns} columns and {rows} latents: the PNG would have "
+                         f"{pixels / 1e6:,.0f} megapixels (about {4 * pixels / 2**30:,.1f} GiB while drawn), expected "
+                         f"at most {MAX_PIXELS / 1e6:,.0f}; lower --dpi or --columns")
+    with torch.no_grad():  # every latent vector of the figure, decoded once: its distribution's parameters
+        zs = torch.zeros(rows, columns, rows)  # (R, V, D): row r varies latent r over the values
+        zs[torch.arange(rows), :, torch.arange(rows)] = torch.as_tensor(values, dtype=torch.float32)
+        p_x = decoder.decode(zs.reshape(-1, rows).to(next(decoder.parameters()).device))
+        base = getattr(p_x, "base_dist", p_x)  # logits of a Bernoulli (inf draws as 1: a blank PNG), loc and scale
+        parameters = [value for name, value in vars(base).items() if name in base.arg_constraints]
+    if not all(torch.isfinite(t).all() for t in parameters if isinstance(t, torch.Tensor)):
+        raise ValueError(f"{args.checkpoint}: its decoder gives NaN or infinite pixels over --span {args.span:g} "
+                         "(its weights overflow float32), so the traversal would be blank; it is not a usable model: "
+                         "train it again with a smaller --lr or --clip-grad-norm")
+
+
+def _not_finite(checkpoint: str, what: str) -> ValueError:
+    return ValueError(f"{checkpoint}: the model's {what} on these images is not finite (its weights overflow "
+                      "float32), so no score it gives means anything; train it again with a smaller --lr or "
+                      "--clip-grad-norm")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -86,16 +124,24 @@ def _evaluate(args: argparse.Namespace) -> int:
     x = dataset.evaluation_batch(args.n, generator)
     with torch.no_grad():
         terms = elbo(model(x), x)
+    if not torch.isfinite(terms.elbo).all():
+        raise _not_finite(args.checkpoint, "ELBO")
     print(f"ELBO {terms.elbo.mean():.2f}  log p(x|z) {terms.log_px_z.mean():.2f}  KL {terms.kl.mean():.2f} "
           f"(nats per example, {x.shape[0]} examples)")
     if args.k:
         bound = importance_weighted_bound(model, x, args.k, chunk_size=args.chunk, generator=generator)
+        if not torch.isfinite(bound).all():
+            raise _not_finite(args.checkpoint, "importance-weighted bound")
         print(f"importance-weighted log p(x) estimate, k={args.k}: {bound.mean():.2f} nats")
     return 0
 
 
 def _evaluate_causal(model, args: argparse.Namespace, extra: dict) -> int:
+    import math
+
     import torch
+
+    from vaecourse import values
 
     from vaecourse.data import Pendulum
     from vaecourse.metrics.causal import causal_model_report
@@ -109,11 +155,20 @@ def _evaluate_causal(model, args: argparse.Namespace, extra: dict) -> int:
                          f"layers (eps, z) tied to the labels; use --k 0")
     if model.image_shape[0] != 3 or model.image_shape[1] != model.image_shape[2]:
         raise ValueError(f"{name} was trained on images {tuple(model.image_shape)}; the pendulum is square RGB")
-    shadow_noise = float(extra.get("arguments", {}).get("shadow_noise", 0.0))
+    stored = extra.get("arguments", {})
+    if not isinstance(stored, dict):
+        raise ValueError(f"{args.checkpoint}: its stored arguments are damaged or hand-edited (expected the run's "
+                         f"fields, found a {type(stored).__name__})")
+    try:  # the scene and the l_u it was trained with, as its recipe's kinds read them
+        shadow_noise = values.non_negative.check("its stored shadow_noise", stored.get("shadow_noise", 0.0))
+        label_fit = values.one_of("tanh", "mask").check("its stored label_fit", stored.get("label_fit", "tanh"))
+    except ValueError as err:
+        raise ValueError(f"{args.checkpoint}: {err}") from None
     data = Pendulum(size=model.image_shape[1], device=model.device, shadow_noise=shadow_noise)  # its training scene
-    label_fit = str(extra.get("arguments", {}).get("label_fit", "tanh"))  # the l_u it was trained with
     r = causal_model_report(model, data, n=args.n, generator=torch.Generator().manual_seed(args.seed),
                             label_fit=label_fit)
+    if not all(math.isfinite(r[k]) for k in ("elbo", "log_px_z", "kl_eps", "kl_z")):
+        raise _not_finite(args.checkpoint, "ELBO")
     print(f"ELBO {r['elbo']:.2f}  log p(x|z) {r['log_px_z']:.2f}  KL_eps {r['kl_eps']:.2f}  KL_z {r['kl_z']:.2f} "
           f"(nats per example, {r['n']} test images, shadow noise {shadow_noise:g} as in training)")
     print(f"MIC {r['mic']:.3f}  TIC {r['tic']:.3f} (concept latents vs the true concepts)")
@@ -223,9 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one verb; a mistake is one ``error: ...`` line on stderr and exit status 2 (Ctrl-C: 130)."""
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(argv)  # (imports torch: a Ctrl-C here is one line too)
     except checks.UsageError as err:
         return _fail(str(err))
+    except KeyboardInterrupt:
+        print("interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr)
+        return 130
     from vaecourse.cli.outputs import INTERRUPTED
     from vaecourse.data.download import DownloadError
     try:

@@ -81,6 +81,7 @@ def check_train_out(out: Path, *, resume: bool, overwrite: bool) -> None:
         raise ValueError(f"{out} already exists: add --resume to continue it, --overwrite to replace it, "
                          "or choose another --out")
     for log in log_paths(out):
+        check_regular(log, "the training log")  # a FIFO would be read for ever, a device replaced by a file
         if log.is_dir() or (log.exists() and not _is_training_log(log)):
             raise ValueError(f"the training log {log} would replace a file that is not a training log; move it, "
                              "or choose another --out")
@@ -138,7 +139,8 @@ class RunLock:
     process (a killed run leaves nothing locked); the file is removed when the run ends."""
 
     def __init__(self, out: Path):
-        self.out, self.path, self._fd = Path(out), Path(out).with_name(Path(out).name + ".lock"), None
+        real = Path(os.path.realpath(out))  # one file, one lock: a symlink or ../ spelling of OUT locks OUT itself
+        self.out, self.path, self._fd = Path(out), real.with_name(real.name + ".lock"), None
 
     def __enter__(self) -> "RunLock":
         try:

@@ -60,6 +60,54 @@ def stored_recipe(saved, out: Path, args) -> recipes.Recipe:
     return replace(recipe, steps=given["steps"]) if "steps" in given else recipe
 
 
+def check_training_state(saved, out: Path, run) -> None:
+    """Refuse a training state that is not the one this run wrote (crafted, hand-edited, or from another version):
+    its step a count, its history the steps 0 .. step with a number per term for each, and its optimiser's settings
+    (learning rates, Adam's betas...) those the recipe builds. Before, ``step`` -5 resumed at step -4 and an
+    optimiser saved with another learning rate trained on at that rate while the checkpoint recorded the recipe's."""
+    from vaecourse import values
+
+    def refuse(what: str):
+        raise ValueError(f"cannot resume {out}: its training state is damaged or hand-edited ({what}); the file is left "
+                         "as it is: train a new run with another --out, or --overwrite")
+
+    extra = saved.extra
+    try:
+        step = values.step_count.check("its step", extra["step"])
+    except ValueError as err:
+        refuse(str(err))
+    history = extra["history"]
+    if not isinstance(history, dict) or not isinstance(history.get("steps"), list) \
+            or not isinstance(history.get("records"), dict):
+        refuse(f"its history should be a dict of steps and records, found a {type(history).__name__}")
+    if history["steps"] != list(range(step + 1)):
+        refuse(f"its history holds steps {_span(history['steps'])}, expected 0 .. {step}, the steps it says it took")
+    for term, record in history["records"].items():
+        if not isinstance(record, list) or len(record) != step + 1 or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in record):
+            refuse(f"its history's {term!r} should be {step + 1} numbers, found "
+                   f"{len(record) if isinstance(record, list) else type(record).__name__}")
+    for key in ("seconds", "examples"):
+        if key in history and (isinstance(history[key], bool) or not isinstance(history[key], (int, float))):
+            refuse(f"its history's {key} should be a number, found {history[key]!r}")
+    optimizer = extra["optimizer"]
+    groups = optimizer.get("param_groups") if isinstance(optimizer, dict) else None
+    if not isinstance(groups, list) or len(groups) != len(run.optimizer.param_groups):
+        refuse(f"its optimiser should hold {len(run.optimizer.param_groups)} parameter groups, found "
+               f"{len(groups) if isinstance(groups, list) else type(groups).__name__}")
+    for i, (got, built) in enumerate(zip(groups, run.optimizer.param_groups)):
+        if not isinstance(got, dict):
+            refuse(f"its optimiser's group {i} is a {type(got).__name__}")
+        changed = [f"{key} {got[key]!r} (the recipe's {built[key]!r})" for key in built
+                   if key != "params" and key in got and got[key] != built[key]]
+        if changed:
+            refuse(f"its optimiser's group {i} has {', '.join(changed)}")
+
+
+def _span(steps: list) -> str:
+    return "none" if not steps else f"{steps[0]!r} .. {steps[-1]!r} ({len(steps)} entries)"
+
+
 def check_resumable(saved, out: Path, recipe) -> bool:
     """Refuse a checkpoint that this run (a :class:`vaecourse.recipes.Recipe`) cannot continue; return False when it
     already holds every step."""
@@ -74,4 +122,4 @@ def check_resumable(saved, out: Path, recipe) -> bool:
     return recipe.steps > done
 
 
-__all__ = ["MAY_CHANGE", "TRAINING_STATE", "check_resumable", "stored_recipe"]
+__all__ = ["MAY_CHANGE", "TRAINING_STATE", "check_resumable", "check_training_state", "stored_recipe"]

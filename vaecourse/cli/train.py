@@ -26,7 +26,7 @@ from pathlib import Path
 
 from vaecourse import checkpoints, recipes
 from vaecourse.cli.outputs import Interruption, RunLock, check_train_out, check_writable, log_paths
-from vaecourse.cli.resume import check_resumable, stored_recipe
+from vaecourse.cli.resume import check_resumable, check_training_state, stored_recipe
 from vaecourse.files import atomic_write
 from vaecourse.values import positive_int
 
@@ -126,6 +126,7 @@ def _train(out: Path, args: argparse.Namespace) -> int:
             raise ValueError(f"cannot resume {out}: it holds {saved.model_class}{saved.hparams}, its recipe builds "
                              f"{type(run.model).__name__}{run.model.hparams}")
         try:  # nothing is written before the whole state is back: a damaged one is refused, the file kept as it is
+            check_training_state(saved, out, run)
             if not check_resumable(saved, out, recipe):
                 print(f"{out} already holds all {recipe.steps} steps; nothing to do (give more --steps to train "
                       "further)")

@@ -16,6 +16,8 @@ import math
 from collections.abc import Sequence
 
 import torch
+
+from vaecourse import values
 from torch import Tensor
 from torch.utils.data import Dataset
 
@@ -129,8 +131,7 @@ class GroundTruthDataset(Dataset, abc.ABC):
         The draw happens on the generator's device (CPU by default) and is then moved to
         ``self.device``, so a seeded CPU generator gives the same factors on every device.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(f"n must be a non-negative int, got {n!r}")
+        n = values.draws.check("n", n)  # bounded before the (n, K) draw is allocated
         where = generator.device if generator is not None else torch.device("cpu")
         u = torch.rand((n, self.num_factors), generator=generator, device=where, dtype=torch.float64)  # (n, K)
         sizes = torch.tensor(self.factor_sizes, device=where)  # (K,)

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.data.base import GroundTruthDataset
 from vaecourse.runtime import default_device
 
@@ -278,8 +279,7 @@ class DSprites(GroundTruthDataset):
     shape_names = SHAPE_NAMES
 
     def __init__(self, device: str | torch.device = "cpu", image_size: int = 64, dtype: torch.dtype = torch.float32):
-        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
-            raise ValueError(f"image_size must be a positive int (64 for dSprites), got {image_size!r}")
+        image_size = values.image_side.check("image_size (64 for dSprites)", image_size)
         if not dtype.is_floating_point:
             raise ValueError(f"dtype must be a floating dtype (images in [0, 1]), got {dtype}; "
                              "use render(..., dtype=torch.uint8) for bytes")
@@ -373,10 +373,8 @@ class DSprites(GroundTruthDataset):
         Factors are uniform over the grid (what a shuffled pass over the official file sees) and the
         images are rendered on ``self.device``: this is the training stream, no DataLoader needed.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0):
-            raise ValueError(f"steps must be a non-negative int or None (endless), got {steps!r}")
+        batch_size = values.batch_size.check("batch_size", batch_size)
+        steps = values.step_count.or_none().check("steps (None: endless)", steps)
         step = 0
         while steps is None or step < steps:
             factors = self.sample_factors(batch_size, generator)
@@ -397,8 +395,7 @@ class DSprites(GroundTruthDataset):
         stop = len(self) if stop is None else stop
         if not 0 <= start <= stop <= len(self):
             raise ValueError(f"need 0 <= start <= stop <= {len(self)}, got start={start}, stop={stop}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        batch_size = values.batch_size.check("batch_size", batch_size)
         bases = torch.tensor(self.factor_bases, device=self.device)  # (K,)
         sizes = torch.tensor(self.factor_sizes, device=self.device)
         for first in range(start, stop, batch_size):

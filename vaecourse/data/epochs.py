@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
+
+from vaecourse import values
 from torch import Tensor
 
 
 def shuffled_epochs(n: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
     """Endless index batches ``(B,)`` (on the generator's device), epochs back to back."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"shuffled_epochs needs a positive number of examples, got {n!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    n = values.positive_int.check("shuffled_epochs' number of examples n", n)
+    batch_size = values.batch_size.check("batch_size", batch_size)
     while True:
         order = torch.randperm(n, generator=generator, device=generator.device)  # (n,)
         for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):

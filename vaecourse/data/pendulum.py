@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from vaecourse.data.base import GroundTruthDataset
-from vaecourse.data.pendulum_scene import (CONCEPT_LABELS, CONCEPTS, LABEL_CENTRE, LABEL_SCALE, PHI_STEPS, RANGES,
+from vaecourse.data.pendulum_scene import (CONCEPT_LABELS, CONCEPTS, LABEL_CENTRE, LABEL_SCALE, PHI_STEPS, RANGES, SIDE,
                                            THETA_STEPS, TRUE_GRAPH, bob_centre, ground_projection, official_images,
                                            pendulum_scm, render_scene, shadow, sun_position, to_pixels)
 
@@ -62,8 +62,7 @@ class Pendulum(GroundTruthDataset):
     test_fraction = 0.2
 
     def __init__(self, size: int = 96, noise_std: float = 0.0, shadow_noise: float = 0.0, device="cpu"):
-        if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-            raise ValueError(f"size must be an int >= 8, got {size!r}")
+        size = SIDE.check("size", size)
         if noise_std < 0 or shadow_noise < 0:
             raise ValueError(f"noise levels must be >= 0, got noise_std={noise_std}, shadow_noise={shadow_noise}")
         self.size, self.noise_std, self.shadow_noise = size, float(noise_std), float(shadow_noise)

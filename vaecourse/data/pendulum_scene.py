@@ -64,8 +64,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.files import verify_sha256
 from vaecourse.scm import SCM, Equation
+
+SIDE = values.integer(f"an image side in pixels between 8 and {values.MAX_SIDE:,}", 8, values.MAX_SIDE)  # a scene's
 
 CONCEPTS = ("theta", "phi", "shadow_length", "shadow_position")  # the paper's label order (i, j, shade, mid)
 CONCEPT_LABELS = ("pendulum angle θ", "light angle φ", "shadow length", "shadow position")
@@ -259,8 +262,7 @@ def render_scene(concepts, size: int = 96, chunk: int = 1024) -> Tensor:
     concepts = torch.as_tensor(concepts)
     if concepts.dim() != 2 or concepts.shape[1] != 4:
         raise ValueError(f"concepts must have shape (n, 4) = {CONCEPTS}, got {tuple(concepts.shape)}")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-        raise ValueError(f"size must be an int >= 8 (pixels per side), got {size!r}")
+    size = SIDE.check("size", size)
     if not torch.isfinite(concepts).all():
         raise ValueError("concepts contain NaN or inf")
     device = concepts.device

@@ -142,12 +142,9 @@ class LadderVAE(CourseModel):
                              f"hidden sizes {list(hidden_sizes)}")
         if inference not in INFERENCE:
             raise ValueError(f"unknown inference {inference!r}: expected one of {INFERENCE}")
-        if isinstance(mlp_layers, bool) or not isinstance(mlp_layers, int) or mlp_layers < 1:
-            raise ValueError(f"mlp_layers must be an integer >= 1, got {mlp_layers!r}")
+        mlp_layers = values.layers.check("mlp_layers", mlp_layers)
         values.positive.check("var_floor", var_floor)
-        image_shape = tuple(int(s) for s in image_shape)
-        if len(image_shape) != 3 or min(image_shape) <= 0:
-            raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {image_shape}")
+        image_shape = values.image_shape.check("image_shape", image_shape)  # bounded before any layer is built
         self._remember(latent_sizes=list(latent_sizes), hidden_sizes=list(hidden_sizes), inference=inference,
                        batch_norm=bool(batch_norm), mlp_layers=mlp_layers, var_floor=float(var_floor),
                        image_shape=image_shape, likelihood=likelihood)

@@ -46,9 +46,7 @@ class VAE(CourseModel):
                  likelihood: str = "bernoulli", decoder: str | None = None, logvar_bias: float | None = None):
         super().__init__()
         latent_dim = values.units.check("latent_dim", latent_dim)
-        image_shape = tuple(int(s) for s in image_shape)
-        if len(image_shape) != 3 or min(image_shape) <= 0:
-            raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {image_shape}")
+        image_shape = values.image_shape.check("image_shape", image_shape)  # bounded before any layer is built
         decoder = encoder if decoder is None else decoder
         if logvar_bias is not None and (isinstance(logvar_bias, bool) or not isinstance(logvar_bias, (int, float))
                                         or not math.isfinite(logvar_bias)):
