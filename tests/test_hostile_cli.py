@@ -100,7 +100,7 @@ REFUSED = [
       for v in ("0", "-32", "3.5")],
     ("image size 100000", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--image-size", "100000"],
      "argument --image-size: expected an image side in pixels between 1 and 1,024"),
-    ("beta 1e39", [*T, "--objective", "beta", "--beta", "1e39"], "at most 3.4e+38 in size: float32"),
+    ("beta 1e39", [*T, "--objective", "beta", "--beta", "1e39"], "at most 1e+06 in size: beyond it float32 losses"),
     *[(f"latent {v}", [*T, "--latent-dim", v], "argument --latent-dim: expected a number of units between 1 and 65,536") for v in ("0", "-1")],
     ("checkpoint every 0", [*T, "--checkpoint-every", "0"], "argument --checkpoint-every"),
     ("kl warmup -1", [*T, "--objective", "beta", "--kl-warmup", "-1"], "argument --kl-warmup: expected an integer >= 0"),
@@ -119,7 +119,7 @@ REFUSED = [
      "--independence"),
     ("shadow-noise -0.5", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--shadow-noise", "-0.5"],
      "--shadow-noise"),
-    *[(f"logvar-bias {v}", [*T, "--logvar-bias", v], "argument --logvar-bias: expected a finite number")
+    *[(f"logvar-bias {v}", [*T, "--logvar-bias", v], "argument --logvar-bias: expected a log-variance between -30 and 30")
       for v in ("nan", "inf")],
     # combinations that cannot train, and names that do not exist
     *[(f"vae x {o}", [*T, "--objective", o], f"model vae cannot be trained with objective {o}")
@@ -270,6 +270,24 @@ REFUSED = [
     ("clip 1e-46 is 0 in float32", [*T, "--clip-grad-norm", "1e-46"], "at least about 1.2e-38"),
     ("c-steps beyond int64 names its bound", [*T, "--objective", "capacity", "--c-steps", str(10 ** 19)],
      "expected a positive integer (at most 2**63 - 1"),
+    # the second probe of round two: a degenerate weight diverged at step 0 in a line that did not name the flag (or
+    # trained on garbage); every weight, bound and noise level is at most values.MAX_WEIGHT = 1e6, the encoder's
+    # starting log-variance within +-30, refused before anything is built
+    *[(f"{flag} {value}", [*base, flag, value], f"argument {flag}: expected {expected}")
+      for base, flag, value, expected in (
+          ([*T, "--objective", "constrained"], "--epsilon", "3e38", "a finite number >= 0 (at most 1e+06 in size"),
+          ([*T, "--objective", "constrained"], "--lr-dual", "1e38", "a finite number >= 0 (at most 1e+06 in size"),
+          ([*T, "--objective", "capacity"], "--gamma", "3e38", "a finite number >= 0 (at most 1e+06 in size"),
+          ([*T, "--objective", "beta"], "--beta", "3.3e38", "a finite number >= 0 (at most 1e+06 in size"),
+          (T, "--logvar-bias", "100", "a log-variance between -30 and 30"),
+          (T, "--logvar-bias", "-40", "a log-variance between -30 and 30"),
+          (["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL], "--lu-weight", "3e38", "a finite number >= 0"),
+          (["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL], "--independence", "3e38", "a finite number >= 0"),
+          (["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL], "--shadow-noise", "1e30", "a finite number >= 0"))],
+    # --chunk without importance sampling changes nothing: refused as train's flags that do not apply are
+    ("evaluate chunk without k", ["evaluate", "{ws}/vae.pt", "--chunk", "10", "--n", "4"],
+     "--chunk applies to importance sampling (--k 1 or more) only, not to --k 0"),
+    ("evaluate chunk with k 0", ["evaluate", "{ws}/vae.pt", "--chunk", "10", "--k", "0"], "--chunk applies to"),
 ]
 
 
@@ -297,6 +315,10 @@ ACCEPTED = [
     ("evaluate lvae on its own data", ["evaluate", "{ws}/lvae.pt", "--n", "8"], "ELBO"),
     ("evaluate more digits than there are", ["evaluate", "{ws}/lvae.pt", "--n", "100000"], "examples)"),
     ("evaluate the device spelled CPU", ["evaluate", "{ws}/vae.pt", "--n", "4", "--device", "CPU"], "ELBO"),
+    ("evaluate chunk with k", ["evaluate", "{ws}/vae.pt", "--n", "4", "--k", "3", "--chunk", "2"],
+     "importance-weighted log p(x) estimate, k=3"),
+    ("a weight at its bound trains", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--independence", "1e6"],
+     "wrote"),
 ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import traceback
 
 import numpy as np
@@ -580,3 +581,148 @@ def test_every_extra_reads_back_as_written(tmp_path):
     path = checkpoints.save(VAE(latent_dim=2, encoder="mlp28", image_shape=(1, 4, 4)), tmp_path / "x.pt",
                             shape=(1, 2), nested={"a": [1, 2.5, None, True, "s"]}, t=torch.zeros(2, dtype=torch.int8))
     assert checkpoints.read(path).extra["nested"] == {"a": [1, 2.5, None, True, "s"]}
+
+
+# ---- issue 25, round two's second held-out probe: what it still found, a case of each class ------------------------
+def _nan_vae():
+    model = _tiny_vae()
+    with torch.no_grad():
+        next(model.parameters())[0, 0] = math.nan
+    return model
+
+
+def _second_probe_calls():
+    from vaecourse import checkpoints, distributions, metrics
+    from vaecourse.data import DSprites, Pooled, views
+    from vaecourse.data.catalog import make_dataset
+    from vaecourse.data.mnist import dynamic_binarize
+    from vaecourse.graph_fit import learn_graph_from_labels
+    from vaecourse.metrics import mic
+    from vaecourse.train import Every
+    pendulum, cpu, g = Pendulum(size=8), torch.device("cpu"), torch.Generator().manual_seed(0)
+    model = _tiny_vae()
+    x = torch.rand(3, 1, 4, 4).round()
+    out = model(x)
+    u = torch.rand(16, 4)
+    return {  # name -> (call, regular expression the one-line message must match)
+        # fit's seed goes through the seed kind, as seed_everything's (torch's manual_seed took -1, raised on the rest)
+        "fit(seed=True)": (lambda: _fit(seed=True), "fit's seed must be a seed between 0 and 2\\*\\*63 - 1"),
+        "fit(seed=2.5)": (lambda: _fit(seed=2.5), "fit's seed must be a seed"),
+        "fit(seed=-1)": (lambda: _fit(seed=-1), "fit's seed must be a seed"),
+        "fit(transform=3)": (lambda: _fit(transform=3), "fit's transform must be a function"),
+        "fit(callbacks=[3])": (lambda: _fit(callbacks=[3]), "fit's callbacks must be a list of functions"),
+        "Every(2.5)": (lambda: Every(2.5, print), "Every's n .* must be a positive integer"),
+        "Every(True)": (lambda: Every(True, print), "Every's n .* must be a positive integer"),
+        # sizes that reached the allocator, bounded by the kinds and by an estimate of the memory
+        "Pendulum.do(n=10**12)": (lambda: pendulum.do(10 ** 12, theta=0.1), "do\\(\\)'s n must be a number of examples"),
+        "Pendulum(96).do(n=500_000)": (lambda: Pendulum(size=96).do(500_000, theta=0.1),
+                                       "do\\(\\)'s n must be at most 155,344 images .* got 500,000 \\(about 51.5 GiB\\)"),
+        "Pendulum.batches(10**9)": (lambda: pendulum.batches(10 ** 9, 1, g), "batch_size must be a batch size between"),
+        "Pendulum.batches(2.5)": (lambda: pendulum.batches(2.5, 1, g), "batch_size must be a batch size"),
+        "Pendulum.batches(steps=2.5)": (lambda: pendulum.batches(4, 2.5, g), "steps must be a number of steps"),
+        "LadderVAE(latent_sizes=[10**6, 2])": (lambda: LadderVAE(latent_sizes=[10 ** 6, 2], hidden_sizes=[8, 8],
+                                                                 image_shape=(1, 4, 4)),
+                                               "latent_sizes must be layer sizes between 1 and 65,536"),
+        "LadderVAE(hidden_sizes=[8, 8.5])": (lambda: LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8.5],
+                                                               image_shape=(1, 4, 4)), "hidden_sizes must be layer"),
+        # NaN and inf where they enter
+        "dynamic_binarize(NaN)": (lambda: dynamic_binarize(torch.full((2, 1, 4, 4), math.nan)),
+                                  "expected grey images in \\[0, 1\\] .*got NaN"),
+        "dynamic_binarize(2.0)": (lambda: dynamic_binarize(torch.full((2, 1, 4, 4), 2.0)), "got values from 2 to 2"),
+        "learn_graph_from_labels(NaN u)": (lambda: learn_graph_from_labels(u * math.nan, steps=2),
+                                           "labels u must be finite numbers, got NaN or inf"),
+        "kl_active_units(NaN)": (lambda: metrics.kl_active_units(np.array([math.nan, 1.0, 1.0]), [3]),
+                                 "expected finite KLs, got NaN or inf"),
+        "kl_active_units(layer_sizes=[2.5])": (lambda: metrics.kl_active_units(np.ones(3), [2.5]),
+                                               "layer_sizes must be layer sizes"),
+        "kl_active_units(sizes do not sum)": (lambda: metrics.kl_active_units(np.ones(3), [2]),
+                                              "one KL per unit of layer_sizes \\[2\\]"),
+        # checkpoints
+        "read(expected_class=3)": (lambda: checkpoints.read("nowhere.pt", expected_class=3),
+                                   "read's expected_class must be a model class or its name"),
+        # objective schedules: a float is not a step count, NaN and inf are not steps
+        "capacity_vae(c_steps=2.5)": (lambda: capacity_vae(out, x, c_steps=2.5), "c_steps .* must be a positive integer"),
+        "capacity_vae(c_start_step=nan)": (lambda: capacity_vae(out, x, c_start_step=math.nan),
+                                           "c_start_step .* must be an integer >= 0"),
+        "capacity_vae(step=inf)": (lambda: capacity_vae(out, x, step=math.inf), "step must be an integer >= 0"),
+        "beta_vae(warmup_steps=2.5)": (lambda: beta_vae(out, x, step=1, warmup_steps=2.5),
+                                       "warmup_steps .* must be an integer >= 0"),
+        "ladder_elbo(steps_per_epoch=2.5)": (lambda: ladder_elbo(_tiny_ladder()(x), x, step=3, steps_per_epoch=2.5),
+                                             "steps_per_epoch .* must be a positive integer"),
+        # the data's numbers
+        "Pendulum(shadow_noise=nan)": (lambda: Pendulum(size=8, shadow_noise=math.nan), "shadow_noise .* must be"),
+        "Pendulum(shadow_noise=True)": (lambda: Pendulum(size=8, shadow_noise=True), "shadow_noise .* must be"),
+        "Pendulum(shadow_noise='1')": (lambda: Pendulum(size=8, shadow_noise="1"), "shadow_noise .* must be"),
+        "Pendulum(noise_std=inf)": (lambda: Pendulum(size=8, noise_std=math.inf), "noise_std .* must be"),
+        "make_dataset(shadow_noise=nan)": (lambda: make_dataset("pendulum", cpu, image_shape=(3, 8, 8),
+                                                                shadow_noise=math.nan), "shadow_noise .* must be"),
+        "make_dataset(image_shape=(1, 32.0, 32))": (lambda: make_dataset("dsprites", cpu, image_shape=(1, 32.0, 32)),
+                                                    "make_dataset's image_shape must be \\(C, H, W\\)"),
+        "cpu_subgrid(orientation_step=0)": (lambda: views.cpu_subgrid(DSprites(), orientation_step=0),
+                                            "orientation_step must be a positive integer"),
+        "cpu_subgrid(position_step=2.5)": (lambda: views.cpu_subgrid(DSprites(), position_step=2.5),
+                                           "position_step must be a positive integer"),
+        "SubGrid(posX=[0, 2.5])": (lambda: views.SubGrid(DSprites(), posX=[0, 2.5]),
+                                   "the classes kept for 'posX' must be a list of ints"),
+        # learning rates and the other numbers of the graph fit
+        "learn_graph_from_labels(lr=0)": (lambda: learn_graph_from_labels(u, steps=2, lr=0.0), "lr .* must be a learning"),
+        "learn_graph_from_labels(lr=1e-46)": (lambda: learn_graph_from_labels(u, steps=2, lr=1e-46), "lr .* must be"),
+        "learn_graph_from_labels(lr=nan)": (lambda: learn_graph_from_labels(u, steps=2, lr=math.nan), "lr .* must be"),
+        "learn_graph_from_labels(batch_size=True)": (lambda: learn_graph_from_labels(u, steps=2, batch_size=True),
+                                                     "batch_size must be a batch size"),
+        # metrics and distributions: bools are not numbers, floats not counts
+        "mic(alpha=True)": (lambda: mic.mic(np.arange(20.0), np.arange(20.0), alpha=True), "alpha must be an exponent"),
+        "grid_bound(2.5)": (lambda: mic.grid_bound(2.5), "grid_bound's n .* must be a positive integer"),
+        "active_latents('ab')": (lambda: metrics.active_latents("ab"), "kl .* must be real numbers"),
+        "active_latents([True, False])": (lambda: metrics.active_latents([True, False]), "must be real numbers.*bool"),
+        "dci(bool codes)": (lambda: metrics.dci(Pooled(DSprites(), 32), lambda b: torch.ones(b.shape[0], 3,
+                                                                                             dtype=torch.bool),
+                                                generator=torch.Generator().manual_seed(0), n_train=20, n_eval=20),
+                            "must return real-valued codes .* got dtype torch.bool"),
+        "standard_normal(dim=True)": (lambda: distributions.standard_normal((2,), True), "dim .* must be a number of"),
+        "standard_normal(dim=2.0)": (lambda: distributions.standard_normal((2,), 2.0), "dim .* must be a number of"),
+        "monte_carlo_kl(generator='x')": (lambda: distributions.monte_carlo_kl(torch.zeros(2, 3), torch.zeros(2, 3), 3,
+                                                                               generator="x"),
+                                          "monte_carlo_kl's generator must be a torch.Generator"),
+        # the weights every loss reads, and the encoder's starting log-variance: bounded so float32 cannot overflow
+        "VAE(logvar_bias=100)": (lambda: VAE(latent_dim=2, encoder="mlp", image_shape=(1, 4, 4), logvar_bias=100.0),
+                                 "logvar_bias must be a log-variance between -30 and 30"),
+        "values.non_negative(3e38)": (lambda: __import__("vaecourse.values").values.non_negative.check("lu_weight", 3e38),
+                                      "lu_weight must be a finite number >= 0 \\(at most 1e\\+06 in size"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_second_probe_calls()))
+def test_second_probe_classes_are_refused_in_one_line_naming_the_argument(case):
+    call, message = _second_probe_calls()[case]
+    text = refused(call)
+    assert re.search(message, text), (message, text)
+
+
+def test_lists_of_kls_are_read_as_tensors():
+    """active_latents and kl_active_units take a list or an array of KLs as they take a tensor (one rule for both)."""
+    from vaecourse import metrics
+    assert metrics.active_latents([1.0, 2.0]).tolist() == metrics.active_latents(torch.tensor([1.0, 2.0])).tolist()
+    assert metrics.kl_active_units([0.5, 0.0, 1.0], [2, 1])["active_per_layer"] == [1, 1]
+
+
+def test_save_refuses_what_read_would_refuse_and_writes_nothing(tmp_path):
+    """NaN weights were written and then refused by read(); an extra that cannot be pickled was an AttributeError from
+    inside torch's zip writer. Both are refused before anything is written, naming the parameter or the extra."""
+    from vaecourse import checkpoints
+    with pytest.raises(ValueError, match=r"weights must be finite, got NaN or inf in encoder\.\S+weight.*nothing was "
+                                         r"written") as nan:
+        checkpoints.save(_nan_vae(), tmp_path / "n.pt")
+    with pytest.raises(ValueError, match=r"the extra value 'f' must be a plain Python value") as lam:
+        checkpoints.save(_tiny_vae(), tmp_path / "x.pt", step=1, f=lambda: 1)
+    assert "\n" not in str(nan.value) + str(lam.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pendulum_batches_are_checked_at_the_call():
+    """A bad batch size is refused when batches() is called, before the first batch is asked for; good ones work."""
+    pendulum = Pendulum(size=8)
+    with pytest.raises(ValueError, match="batch_size"):
+        pendulum.batches(0, 1)
+    images, labels = next(pendulum.batches(np.int64(4), 1, torch.Generator().manual_seed(0)))
+    assert images.shape == (4, 3, 8, 8) and labels.shape == (4, 4)

@@ -257,10 +257,10 @@ def test_warmup_weight_rises_linearly_and_the_true_elbo_is_logged():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(latent_sizes=[4, 2], hidden_sizes=[8]), "one entry per stochastic layer"),
-    (dict(latent_sizes=[4, 0], hidden_sizes=[8, 8]), "positive integers"),
-    (dict(latent_sizes=[4, 2], hidden_sizes=[8, -1]), "positive integers"),
-    (dict(latent_sizes=[], hidden_sizes=[]), "non-empty"),
-    (dict(latent_sizes=[4.5], hidden_sizes=[8]), "positive integers"),
+    (dict(latent_sizes=[4, 0], hidden_sizes=[8, 8]), "latent_sizes must be layer sizes between 1 and 65,536"),
+    (dict(latent_sizes=[4, 2], hidden_sizes=[8, -1]), "hidden_sizes must be layer sizes between 1 and 65,536"),
+    (dict(latent_sizes=[], hidden_sizes=[]), r"latent_sizes must be layer sizes .*, got \[\]"),
+    (dict(latent_sizes=[4.5], hidden_sizes=[8]), "latent_sizes must be layer sizes"),
     (dict(inference="top_down"), "unknown inference"),
     (dict(mlp_layers=0), "mlp_layers"),
     (dict(var_floor=0.0), "var_floor"),

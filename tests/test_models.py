@@ -256,5 +256,5 @@ def test_logvar_bias_starts_log_sigma_squared_there_and_round_trips(tmp_path, en
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), "-4", True])
 def test_logvar_bias_must_be_a_finite_number(value):
-    with pytest.raises(ValueError, match=r"logvar_bias must be a finite number or None, got"):
+    with pytest.raises(ValueError, match=r"logvar_bias must be a log-variance between -30 and 30 .*\(or None\), got"):
         VAE(latent_dim=2, encoder="conv32", image_shape=(1, 32, 32), logvar_bias=value)

@@ -162,7 +162,7 @@ def test_callbacks_receive_step_model_and_terms_every_step_and_every_n():
     assert [c[0] for c in calls] == list(range(7)) and all(c[1] and c[2] for c in calls)
     assert [c[3] for c in calls] == pytest.approx(list(history["loss"]))
     assert sparse == [0, 3, 6]
-    with pytest.raises(ValueError, match="Every\\(n, ...\\) needs n >= 1, got 0"):
+    with pytest.raises(ValueError, match="Every's n \\(run the callback every n steps\\) must be a positive integer .*got 0"):
         Every(0, callback)
 
 

@@ -35,13 +35,23 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
         raise ValueError(f"cannot save a {name}: only registered vaecourse models ({sorted(MODEL_REGISTRY)}) "
                          "can be rebuilt from a checkpoint")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    for key, tensor in state.items():  # read() would refuse the file: nothing is written
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ValueError(f"cannot save {path}: the {name}'s weights must be finite, got NaN or inf in {key} (the "
+                             "run that trained it diverged: train again with a smaller lr or clip_grad_norm); "
+                             "nothing was written")
     payload = {"format": FORMAT, "vaecourse_version": vaecourse.__version__, "model_class": name,
                "hparams": dict(model.hparams), "state_dict": state, "state_digest": state_digest(state),
                "extra": extra}
     payload["content_digest"] = content_digest(payload)
 
     def write_and_verify(tmp: str) -> None:
-        torch.save(payload, tmp)
+        try:
+            torch.save(payload, tmp)
+        except (pickle.PicklingError, AttributeError, TypeError) as err:  # a function, a lock, an open file...
+            raise ValueError(f"cannot save {path}: the extra value {_unpicklable(extra)!r} must be a plain Python "
+                             f"value or a tensor (int, float, str, bool, None, lists, tuples, dicts), got something "
+                             f"that cannot be stored ({_first_line(err)}); nothing was written") from None
         try:  # never replace a good checkpoint by one that load() would refuse
             back = torch.load(tmp, map_location="cpu", weights_only=True)
         except Exception as err:
@@ -52,6 +62,16 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
                              "values and tensors only: int, float, str, bool, None, lists, tuples, dicts)")
 
     return atomic_write(path, write_and_verify)
+
+
+def _unpicklable(extra: dict[str, Any]) -> str:
+    """The name of the first extra value pickle cannot store (what save's message names)."""
+    for key, value in extra.items():
+        try:
+            pickle.dumps(value)
+        except Exception:  # noqa: BLE001 - any refusal is the answer
+            return key
+    return "?"
 
 
 def state_digest(state: dict[str, torch.Tensor]) -> str:
@@ -123,6 +143,9 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
     Raises ValueError for a file that is not a vaecourse checkpoint (corrupted, truncated, foreign)
     or that holds another model class than ``expected_class``.
     """
+    if expected_class is not None and not isinstance(expected_class, (str, type)):
+        raise TypeError(f"read's expected_class must be a model class or its name (e.g. 'VAE'), got "
+                        f"{expected_class!r}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}" + (" (not a regular file)" if path.exists() else ""))

@@ -56,6 +56,7 @@ def monte_carlo_kl(mu: Tensor, logvar: Tensor, n_samples: int,
     Returned per sample so the variance of the estimator can be studied; ``.mean(0)`` is the estimate.
     """
     n_samples = values.samples.check("n_samples", n_samples)
+    generator = values.generator.or_none().check("monte_carlo_kl's generator", generator)
     eps = torch.randn((n_samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)  # (S, B, D)
     z = reparameterize(mu, logvar, eps)  # (S, B, D)
     return log_normal(z, mu, logvar) - log_normal(z)  # (S, B)
@@ -101,6 +102,8 @@ def _kl_diagonal_diagonal(q: DiagonalGaussian, p: DiagonalGaussian) -> Tensor:
 
 def standard_normal(batch_shape: tuple[int, ...], dim: int, device=None, dtype=torch.float32) -> DiagonalGaussian:
     """The prior p(z) = N(0, I) with the given batch shape and D = ``dim``.  [slides, Eq. 5]"""
+    batch_shape = values.shape.check("standard_normal's batch_shape", batch_shape)
+    dim = values.units.check("standard_normal's dim (latent dimensions)", dim)
     zeros = torch.zeros((*batch_shape, dim), device=device, dtype=dtype)
     return DiagonalGaussian(zeros, zeros)
 

@@ -48,7 +48,15 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
                          f"{tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__}")
     if a_init not in ("zero", "random"):
         raise ValueError(f"a_init must be 'zero' or 'random' (never the true graph), got {a_init!r}")
+    if not torch.isfinite(u.detach()).all():
+        raise ValueError(f"labels u must be finite numbers, got NaN or inf in {int((~torch.isfinite(u)).sum())} of "
+                         f"{u.numel()} values")
     steps = values.steps.check("steps", steps)
+    batch_size = values.batch_size.check("batch_size", batch_size)
+    lr = values.learning_rate.check("lr (the graph's learning rate)", lr)
+    predictor_lr = values.learning_rate.check("predictor_lr", predictor_lr)
+    l1 = values.non_negative.check("l1", l1)
+    bandwidth = values.positive.check("bandwidth", bandwidth)
     non_negative("independence", independence)
     if predictor is not None and not hasattr(predictor, "predict_labels"):
         raise ValueError(f"predictor must be a MaskLayer (with predict_labels), got {type(predictor).__name__}")

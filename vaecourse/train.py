@@ -77,9 +77,8 @@ class Every:
     """Run ``callback`` only every ``n`` steps (and at step 0): ``fit(..., callbacks=[Every(100, plot)])``."""
 
     def __init__(self, n: int, callback: Callback):
-        if n < 1:
-            raise ValueError(f"Every(n, ...) needs n >= 1, got {n}")
-        self.n, self.callback = n, callback
+        self.n = values.positive_int.check("Every's n (run the callback every n steps)", n)
+        self.callback = values.function.check("Every's callback", callback)
 
     def __call__(self, step: int, model: torch.nn.Module, terms) -> None:
         if step % self.n == 0:
@@ -172,12 +171,15 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
     batch_size = values.batch_size.check("fit's batch_size", batch_size)  # the checks Recipe and the CLI apply
     clip_grad_norm = values.positive.or_none().check("fit's clip_grad_norm", clip_grad_norm)
     start_step = values.step_count.check("fit's start_step", start_step)
+    seed = values.seed.or_none().check("fit's seed", seed)  # as seed_everything: torch's manual_seed took -1
+    transform = values.function.or_none().check("fit's transform", transform)
+    callbacks = values.functions.check("fit's callbacks", callbacks)
     if optimizer is None:
         lr = values.learning_rate.check("fit's lr", lr)
     if log_every is not None:
         log_every = values.positive_int.check("fit's log_every", log_every)
     if epochs is not None:
-        epochs = values.non_negative.check("fit's epochs", epochs)
+        epochs = values.epochs.check("fit's epochs", epochs)
     dev = default_device(device)
     model.to(dev)
     if seed is not None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import torch
 
 MAX_BATCH = 65_536  # one batch of 64x64 float images is 1 GiB at this size: larger is a typo (1e11), not a plan
 MAX_SEED = 2 ** 63 - 1  # torch.Generator.manual_seed's range for non-negative seeds
@@ -26,7 +27,10 @@ MAX_UNITS = 65_536  # latent or hidden units of one layer: 2^16 units of a 64x64
 MAX_STEPS = 10 ** 9  # optimiser steps: a billion steps is years on a laptop
 MAX_EXAMPLES = 10 ** 6  # images or points one call encodes or samples: a million 64x64 images is 16 GiB of float32
 MAX_SAMPLES = 10 ** 5  # importance samples per image: k = 100,000 already takes hours for one test set on a CPU
-MAX_DPI = 1200  # a traversal PNG of 9 columns at 1200 dpi is already poster-sized
+MAX_BYTES = 16 * 2 ** 30  # one array the course allocates at once: 16 GiB is more than a laptop or Colab has
+MAX_DPI = 1200
+MAX_WEIGHT = 1e6  # a loss weight, a bound in nats, a step size, a noise level, a number of epochs: the course's are
+WEIGHT_LIMIT = "beyond it float32 losses overflow"  # at most 1e4; a weight of 3e38 gave a loss of inf or NaN  # a traversal PNG of 9 columns at 1200 dpi is already poster-sized
 
 
 _REFUSED = object()  # what a converter returns for a value of the wrong type
@@ -52,6 +56,23 @@ def _as_sizes(value: Any) -> Any:
     except TypeError:
         return _REFUSED
     return out if out and _REFUSED not in out else _REFUSED
+
+
+def _as_tuple(value: Any) -> Any:
+    if isinstance(value, (str, bytes)):
+        return _REFUSED
+    try:
+        return tuple(value)
+    except TypeError:
+        return _REFUSED
+
+
+def _as_shape(value: Any) -> Any:
+    sizes = _as_tuple(value)
+    if sizes is _REFUSED:
+        return _REFUSED
+    sizes = tuple(_as_int(v) for v in sizes)
+    return _REFUSED if _REFUSED in sizes else sizes
 
 
 def _parse_sizes(text: str) -> tuple[int, ...]:
@@ -94,9 +115,10 @@ def integer(expected: str, low: int, high: int) -> Kind:
     return Kind(expected, lambda v: low <= v <= high, _as_int, int)
 
 
-def real(expected: str, test: Callable[[float], bool]) -> Kind:
-    """A finite number, at most MAX_FLOAT in size (training runs in float32), passing ``test``; kept as float."""
-    return Kind(f"{expected} (at most {MAX_FLOAT:g} in size: float32)", lambda v: abs(v) <= MAX_FLOAT and test(v),
+def real(expected: str, test: Callable[[float], bool], limit: float = MAX_FLOAT, why: str = "float32") -> Kind:
+    """A finite number, at most ``limit`` in size (MAX_FLOAT: training runs in float32), passing ``test``; kept as
+    float. ``why`` says where the limit comes from."""
+    return Kind(f"{expected} (at most {limit:g} in size: {why})", lambda v: abs(v) <= limit and test(v),
                 _as_float, float)
 
 
@@ -121,10 +143,20 @@ dpi = integer(f"a resolution in dots per inch between 1 and {MAX_DPI:,}", 1, MAX
 finite = real("a finite number", lambda v: True)
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # about 1.2e-38: below it float32 keeps no precision (or is 0)
 positive = real(f"a finite number > 0 (at least about {FLOAT32_TINY:.2g}: float32)", lambda v: v >= FLOAT32_TINY)
-non_negative = real("a finite number >= 0", lambda v: v >= 0)
+non_negative = real("a finite number >= 0", lambda v: v >= 0, MAX_WEIGHT, WEIGHT_LIMIT)
+epochs = real("a number of epochs >= 0", lambda v: v >= 0)  # then bounded as a number of steps (MAX_STEPS)
+MAX_LOGVAR = 30.0  # e^30 is 1e13: a log-variance beyond it overflows float32's KL (e^89 is inf) in the first steps
+log_variance = real(f"a log-variance between -{MAX_LOGVAR:g} and {MAX_LOGVAR:g}", lambda v: True, MAX_LOGVAR,
+                    f"e^{MAX_LOGVAR:g} is already 1e13; float32's exp overflows at 89")
 fraction = real("a fraction in [0, 1)", lambda v: 0 <= v < 1)
 learning_rate = real("a learning rate > 0 that float32 can hold (at least about 1e-38)",
                      lambda v: v > 0 and float(np.float32(v)) >= FLOAT32_TINY)
+function = Kind("a function (a callable)", callable)
+generator = Kind("a torch.Generator (e.g. torch.Generator().manual_seed(0))", lambda v: isinstance(v, torch.Generator))
+indices = Kind(f"a list of ints between 0 and {MAX_EXAMPLES:,}", lambda v: all(0 <= n <= MAX_EXAMPLES for n in v),
+               _as_shape)
+shape = replace(indices, expected=f"a shape: a tuple of sizes between 0 and {MAX_EXAMPLES:,}")
+functions = Kind("a list of functions (callables)", lambda v: all(callable(f) for f in v), _as_tuple)
 MAX_CHANNELS = 4  # grey, RGB, RGBA: the course's images have 1 or 3
 image_shape = Kind(f"(C, H, W) with 1 to {MAX_CHANNELS} channels and sides between 1 and {MAX_SIDE:,} pixels", lambda v: len(v) == 3 and 1 <= v[0] <= MAX_CHANNELS and all(1 <= n <= MAX_SIDE for n in v[1:]),
                    _as_sizes, _parse_sizes)
@@ -133,7 +165,17 @@ layer_sizes = Kind(f"layer sizes between 1 and {MAX_UNITS:,}, comma-separated on
                    lambda v: all(1 <= n <= MAX_UNITS for n in v), _as_sizes, _parse_sizes)
 
 
-__all__ = ["FLOAT32_TINY", "Kind", "MAX_BATCH", "MAX_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_SAMPLES",
-           "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "examples", "finite", "fraction", "image_side", "integer",
-           "image_shape", "layer_sizes", "layers", "learning_rate", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
-           "real", "samples", "seed", "step_count", "steps", "units"]
+def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") -> int:
+    """``count`` (already checked as a count), or a ValueError when ``count`` items of ``bytes_each`` bytes would
+    need more than MAX_BYTES at once, naming ``name`` and the estimate, before anything is allocated."""
+    if count * bytes_each > MAX_BYTES:
+        raise ValueError(f"{name} must be at most {MAX_BYTES // bytes_each:,} {what} ({bytes_each:,} bytes each, "
+                         f"{MAX_BYTES / 2 ** 30:g} GiB at once), got {count:,} (about "
+                         f"{count * bytes_each / 2 ** 30:,.1f} GiB)")
+    return count
+
+
+__all__ = ["FLOAT32_TINY", "Kind", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_SAMPLES", "MAX_WEIGHT",
+           "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "epochs", "examples", "finite", "fits_in_memory", "fraction", "function", "functions", "generator", "image_side", "integer",
+           "image_shape", "indices", "layer_sizes", "layers", "learning_rate", "log_variance", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
+           "real", "samples", "seed", "shape", "step_count", "steps", "units"]

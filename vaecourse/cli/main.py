@@ -23,6 +23,7 @@ def _train(args: argparse.Namespace) -> int:
 
 MAX_PIXELS = 10 ** 8  # a traversal PNG of 100 megapixels is 400 MB while drawn: a larger one is a typo, not a plan
 MAX_IMAGES = 2_000  # images in one traversal figure (latents x --columns): matplotlib takes minutes beyond
+CHUNK_DEFAULT = 250  # evaluate --chunk: importance samples encoded at once
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -102,6 +103,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from vaecourse.objectives import elbo, importance_weighted_bound
     from vaecourse.runtime import default_device
 
+    if args.chunk is not None and not args.k:  # the applies-rule of train's flags (Recipe.check_applies)
+        raise ValueError(f"--chunk applies to importance sampling (--k 1 or more) only, not to --k {args.k}: leave it "
+                         "out (it would change nothing)")
     device = default_device(args.device)  # "auto": cuda, then mps, then cpu, as train resolves it
     saved = checkpoints.read(args.checkpoint, map_location=device)
     model = saved.model.eval()  # batch norm (chapter 4) scores with its running statistics
@@ -129,7 +133,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"ELBO {terms.elbo.mean():.2f}  log p(x|z) {terms.log_px_z.mean():.2f}  KL {terms.kl.mean():.2f} "
           f"(nats per example, {x.shape[0]} examples)")
     if args.k:
-        bound = importance_weighted_bound(model, x, args.k, chunk_size=args.chunk, generator=generator)
+        bound = importance_weighted_bound(model, x, args.k, chunk_size=args.chunk or CHUNK_DEFAULT,
+                                          generator=generator)
         if not torch.isfinite(bound).all():
             raise _not_finite(args.checkpoint, "importance-weighted bound")
         print(f"importance-weighted log p(x) estimate, k={args.k}: {bound.mean():.2f} nats")
@@ -238,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--dataset", default=None, help="default dsprites; pendulum for causalvae/cvae")
     evaluate.add_argument("--n", type=int, default=256, help="number of evaluation examples")
     evaluate.add_argument("--k", type=int, default=0, help="importance samples (0: ELBO only)")
-    evaluate.add_argument("--chunk", type=int, default=250, help="importance samples per chunk (memory)")
+    evaluate.add_argument("--chunk", type=int, default=None,
+                          help=f"importance samples per chunk (memory; with --k; default {CHUNK_DEFAULT})")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--device", default="auto")
     evaluate.set_defaults(func=_evaluate)

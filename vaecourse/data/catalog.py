@@ -13,6 +13,7 @@ from typing import Callable
 
 import torch
 
+from vaecourse import values
 from vaecourse.data.epochs import shuffled_epochs
 
 DATASETS = ("dsprites", "mnist", "digits", "pendulum")
@@ -35,7 +36,9 @@ def make_dataset(name: str, device: torch.device, image_shape: tuple[int, ...] |
     (dSprites: the 64x64 renders seen through ``Pooled(DSprites(), side)``, e.g. 32 for the ``conv32`` models;
     the pendulum: rendered at that side); ``shadow_noise`` gives the pendulum's shadow its own exogenous noise
     (scene units)."""
-    side = 64 if image_shape is None else int(image_shape[-1])
+    image_shape = values.image_shape.or_none().check("make_dataset's image_shape", image_shape)
+    shadow_noise = values.non_negative.check("make_dataset's shadow_noise (scene units)", shadow_noise)
+    side = 64 if image_shape is None else image_shape[-1]
     if name == "dsprites":
         from vaecourse.data.dsprites import DSprites
         from vaecourse.data.views import Pooled

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import shutil
 import tempfile
@@ -170,8 +171,16 @@ def load_digit_images(source: str = "auto", root: str | os.PathLike | None = Non
 
 def dynamic_binarize(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """A fresh binary image per call: each pixel ~ Bernoulli(grey level).  [sonderby2016, Sec. 3]"""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"dynamic_binarize expected a tensor of grey images in [0, 1], got {type(x).__name__}")
     if not x.is_floating_point():
         raise ValueError(f"dynamic_binarize expected grey images in [0, 1] (floating point), got dtype {x.dtype}")
+    if x.numel():
+        lo, hi = (float(v) for v in torch.aminmax(x))  # one pass; NaN reaches both ends
+        if not (0.0 <= lo and hi <= 1.0):
+            what = "NaN" if math.isnan(lo) or math.isnan(hi) else f"values from {lo:g} to {hi:g}"
+            raise ValueError(f"dynamic_binarize expected grey images in [0, 1] (each pixel is a probability), "
+                             f"got {what}")
     return torch.bernoulli(x, generator=generator)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 import torch
 from torch import Tensor
 
+from vaecourse import values as kinds
 from vaecourse.data.base import GroundTruthDataset
 from vaecourse.data.pendulum_scene import (CONCEPT_LABELS, CONCEPTS, LABEL_CENTRE, LABEL_SCALE, PHI_STEPS, RANGES, SIDE,
                                            THETA_STEPS, TRUE_GRAPH, bob_centre, ground_projection, official_images,
@@ -63,9 +64,9 @@ class Pendulum(GroundTruthDataset):
 
     def __init__(self, size: int = 96, noise_std: float = 0.0, shadow_noise: float = 0.0, device="cpu"):
         size = SIDE.check("size", size)
-        if noise_std < 0 or shadow_noise < 0:
-            raise ValueError(f"noise levels must be >= 0, got noise_std={noise_std}, shadow_noise={shadow_noise}")
-        self.size, self.noise_std, self.shadow_noise = size, float(noise_std), float(shadow_noise)
+        noise_std = kinds.non_negative.check("noise_std (pixel noise)", noise_std)
+        shadow_noise = kinds.non_negative.check("shadow_noise (scene units)", shadow_noise)
+        self.size, self.noise_std, self.shadow_noise = size, noise_std, shadow_noise
         self.device = torch.device(device)
         self.scm = pendulum_scm(shadow_noise)
 
@@ -140,6 +141,7 @@ class Pendulum(GroundTruthDataset):
 
         theta and phi, unless intervened on, are uniform over the grid's range; a shadow variable that is not
         intervened on follows the physics of the (possibly intervened) angles."""
+        n = kinds.fits_in_memory("do()'s n", kinds.draws.check("do()'s n", n), self._image_bytes, "images")
         values = _check_do(values)
         sample = self.scm.sample(n, generator, interventions=values)
         concepts = torch.stack([sample[k] for k in CONCEPTS], 1)
@@ -171,6 +173,11 @@ class Pendulum(GroundTruthDataset):
         rows = self.shadow_rows().nonzero().flatten().tolist()
         return rows, [CONCEPTS.index("shadow_length"), CONCEPTS.index("shadow_position")]
 
+    @property
+    def _image_bytes(self) -> int:
+        """Bytes of one rendered image (3 x size x size float32)."""
+        return 4 * 3 * self.size * self.size
+
     # ---- split and batches ----------------------------------------------------------------------
     def split_indices(self, split: str) -> Tensor:
         """Flat indices of the fixed split: "train" (5,846 images), "test" (1,462) or "all" (7,308)."""
@@ -192,8 +199,15 @@ class Pendulum(GroundTruthDataset):
 
     def batches(self, batch_size: int, steps: int, generator: torch.Generator | None = None,
                 split: str = "train") -> Iterator[tuple[Tensor, Tensor]]:
-        """``steps`` random (images, labels u) minibatches from a split, rendered on the fly."""
+        """``steps`` random (images, labels u) minibatches from a split, rendered on the fly (the arguments are
+        checked at the call, before the first batch is asked for)."""
+        batch_size = kinds.fits_in_memory("batch_size", kinds.batch_size.check("batch_size", batch_size),
+                                          self._image_bytes, "images")
+        steps = kinds.step_count.check("steps", steps)
         indices = self.split_indices(split)
+        return self._batches(indices, batch_size, steps, generator)
+
+    def _batches(self, indices: Tensor, batch_size: int, steps: int, generator: torch.Generator | None):
         where = generator.device if generator is not None else torch.device("cpu")
         for _ in range(steps):
             pick = indices[torch.randint(len(indices), (batch_size,), generator=generator, device=where).to(self.device)]

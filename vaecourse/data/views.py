@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.data.base import GroundTruthDataset, check_dataset
 
 
@@ -93,7 +94,8 @@ class SubGrid(GroundTruthDataset):
             raise ValueError(f"unknown factor(s) {sorted(unknown)}; the data set's factors are {self.factor_names}")
         self.kept: list[Tensor] = []
         for name, size in zip(self.factor_names, dataset.factor_sizes):
-            classes = torch.as_tensor(list(keep.get(name, range(size))), dtype=torch.long)
+            kept = values.indices.check(f"the classes kept for {name!r}", keep[name]) if name in keep else range(size)
+            classes = torch.as_tensor(list(kept), dtype=torch.long)
             if classes.numel() == 0 or bool(((classes < 0) | (classes >= size)).any()) \
                     or classes.unique().numel() != classes.numel():
                 raise ValueError(f"the classes kept for {name!r} must be distinct values in [0, {size - 1}], "
@@ -126,6 +128,8 @@ def cpu_subgrid(dataset, orientation_step: int = 4, position_step: int = 2) -> S
     if not {"orientation", "posX", "posY"} <= set(names):
         raise ValueError(f"cpu_subgrid expects dSprites factors (orientation, posX, posY), got {names}")
     size = dict(zip(names, dataset.factor_sizes))
+    orientation_step = values.positive_int.check("cpu_subgrid's orientation_step", orientation_step)
+    position_step = values.positive_int.check("cpu_subgrid's position_step", position_step)
     return SubGrid(dataset, orientation=range(0, size["orientation"], orientation_step),
                    posX=range(0, size["posX"], position_step), posY=range(0, size["posY"], position_step))
 

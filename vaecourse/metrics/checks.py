@@ -28,8 +28,29 @@ def check_generator(generator, who: str) -> torch.Generator:
     return generator
 
 
+def check_numbers(value, name: str) -> Tensor:
+    """Real numbers as a floating tensor (a tensor keeps its device and floating dtype; an integer tensor, a numpy
+    array or a list of numbers is read as float64), or a ValueError naming ``name``: bools, complex numbers,
+    strings and None are not numbers here. NaN and inf are the caller's to refuse (with its own reason)."""
+    if isinstance(value, Tensor):
+        kind = "b" if value.dtype == torch.bool else "c" if value.is_complex() else "f"
+        if kind == "f":
+            return value if value.is_floating_point() else value.double()
+        got = f"a tensor of dtype {value.dtype}"
+    else:
+        array = None if isinstance(value, (str, bytes)) or value is None else np.asarray(value)
+        if array is not None and array.dtype.kind in "iuf":
+            return torch.from_numpy(array.astype(np.float64))
+        got = f"{type(value).__name__}" + (f" of dtype {array.dtype}" if array is not None else "")
+    raise ValueError(f"{name} must be real numbers (a tensor, an array or a list of floats), got {got}")
+
+
 def check_codes(codes, n: int, dim: int | None = None, who: str = "representation_fn") -> np.ndarray:
     """The output of a representation function as float64 ``(n, D)``, or a ValueError naming the problem."""
+    if isinstance(codes, Tensor) and (codes.dtype == torch.bool or codes.is_complex()):
+        raise ValueError(f"{who} must return real-valued codes (a float tensor or array), got dtype {codes.dtype}")
+    if isinstance(codes, np.ndarray) and codes.dtype.kind in "bc":
+        raise ValueError(f"{who} must return real-valued codes (a float tensor or array), got dtype {codes.dtype}")
     if isinstance(codes, Tensor):
         codes = codes.detach().to("cpu", torch.float64).numpy()
     try:
@@ -56,4 +77,4 @@ def check_codes(codes, n: int, dim: int | None = None, who: str = "representatio
     return codes
 
 
-__all__ = ["check_codes", "check_count", "check_dataset", "check_generator"]
+__all__ = ["check_codes", "check_numbers", "check_count", "check_dataset", "check_generator"]

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from vaecourse import values
+from vaecourse.metrics.checks import check_numbers
 
 
 def kl_per_dimension(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -40,10 +41,10 @@ def model_kl_per_dimension(model, x: Tensor) -> Tensor:
 def active_latents(kl: Tensor, threshold: float = 0.1) -> Tensor:
     """The dimensions whose batch-mean KL exceeds ``threshold`` nats, most informative first.
 
-    kl: per-example, per-dimension KLs (B, D) (or their batch mean (D,)). Returns a LongTensor of
+    kl: per-example, per-dimension KLs (B, D) (or their batch mean (D,)), a tensor, an array or a list. Returns a LongTensor of
     dimension indices sorted by decreasing mean KL.
     """
-    kl = torch.as_tensor(kl)
+    kl = check_numbers(kl, "active_latents' kl (per-dimension KLs)")  # a list or an array is read as a tensor
     if kl.dim() not in (1, 2):
         raise ValueError(f"active_latents expected KLs of shape (B, D) or (D,), got {tuple(kl.shape)}")
     values.non_negative.check("threshold (nats)", threshold)

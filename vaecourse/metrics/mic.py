@@ -25,9 +25,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from vaecourse import values
 from vaecourse.data.pendulum import split_concepts
 
 ALPHA, CLUMPS = 0.6, 15.0
+EXPONENT = values.real("an exponent in (0, 1]", lambda v: 0 < v <= 1)  # alpha: B(n) = n^alpha grid cells
 
 
 def _as_pair(x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -38,14 +40,14 @@ def _as_pair(x, y) -> tuple[np.ndarray, np.ndarray]:
     if x.size < 4:
         raise ValueError(f"MIC needs at least 4 points, got {x.size}")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError("x and y must be finite (no NaN or inf)")
+        raise ValueError("x and y must be finite numbers, got NaN or inf")
     return x, y
 
 
 def grid_bound(n: int, alpha: float = ALPHA) -> int:
     """B(n) = max(4, floor(n^alpha)): the largest number of grid cells a b considered."""
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    n = values.positive_int.check("grid_bound's n (the number of points)", n)
+    alpha = EXPONENT.check("alpha", alpha)
     return max(4, int(math.floor(n ** alpha)))
 
 
@@ -118,8 +120,7 @@ def _optimize_x_axis(x: np.ndarray, rows: np.ndarray, max_cols: int, c: float, o
 def characteristic_matrix(x, y, alpha: float = ALPHA, c: float = CLUMPS) -> np.ndarray:
     """M[a, b] = I*(a columns, b rows) / log min(a, b) for a b <= B(n), a, b >= 2 (NaN elsewhere)."""
     x, y = _as_pair(x, y)
-    if c <= 0:
-        raise ValueError(f"c must be positive, got {c!r}")
+    values.positive.check("c (the clumps factor)", c)
     B = grid_bound(x.size, alpha)
     x_order, y_order = np.argsort(x, kind="stable"), np.argsort(y, kind="stable")
     M = np.full((B // 2 + 1, B // 2 + 1), np.nan)

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from vaecourse import values
-from vaecourse.metrics.checks import check_codes
+from vaecourse.metrics.checks import check_codes, check_numbers
 
 ACTIVE_THRESHOLD = 0.01
 
@@ -72,11 +72,15 @@ def kl_active_units(kl: np.ndarray | Tensor, layer_sizes: Sequence[int], *,
     A_u > 0.01 and KL > 0.01 nats are different statistics: for a unit whose prior is a fixed N(0, 1) and whose
     posterior variance stays near 1, KL ~ A_u / 2, but a ladder's conditional prior moves with x (see above).
     """
-    kl = np.asarray(kl, dtype=float)
+    kl = check_numbers(kl, "kl_active_units' kl (per-unit KLs)").detach().cpu().double().numpy()
+    layer_sizes = values.layer_sizes.check("kl_active_units' layer_sizes", layer_sizes)
     if kl.ndim != 1 or kl.shape[0] != sum(layer_sizes):
-        raise ValueError(f"kl_active_units expected one KL per unit, shape ({sum(layer_sizes)},), got {kl.shape}")
-    if threshold < 0:
-        raise ValueError(f"threshold must be >= 0, got {threshold}")
+        raise ValueError(f"kl_active_units expected one KL per unit of layer_sizes {list(layer_sizes)}, shape "
+                         f"({sum(layer_sizes)},), got shape {kl.shape}")
+    if not np.isfinite(kl).all():
+        raise ValueError(f"kl_active_units expected finite KLs, got NaN or inf at unit {int(np.argmin(np.isfinite(kl)))}"
+                         ": the run that produced them diverged")
+    threshold = values.non_negative.check("threshold (nats)", threshold)
     per_layer = np.split(kl, np.cumsum(layer_sizes)[:-1])
     active = [int((k > threshold).sum()) for k in per_layer]
     return {"active_per_layer": active, "active": sum(active), "units_per_layer": [len(k) for k in per_layer],

@@ -74,17 +74,6 @@ class LadderOutput:
         return tuple(k.sum(dim=-1) for k in self.kl_units)
 
 
-def _positive_sizes(name: str, sizes) -> tuple[int, ...]:
-    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) == 0:
-        raise ValueError(f"{name} must be a non-empty list of positive integers, got {sizes!r}")
-    out = []
-    for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, int) or s <= 0:
-            raise ValueError(f"{name} must be a list of positive integers, got {list(sizes)!r}")
-        out.append(int(s))
-    return tuple(out)
-
-
 class DeterministicBlock(nn.Sequential):
     """d(y) = MLP(y): ``n_layers`` x [Linear -> (BatchNorm) -> LeakyReLU], all of width ``width``.  [Eq. 16, 19]"""
 
@@ -134,8 +123,8 @@ class LadderVAE(CourseModel):
                  batch_norm: bool = True, mlp_layers: int = 2, var_floor: float = 1e-4,
                  image_shape: tuple[int, int, int] = (1, 28, 28), likelihood: str = "bernoulli"):
         super().__init__()
-        latent_sizes = _positive_sizes("latent_sizes", latent_sizes)
-        hidden_sizes = _positive_sizes("hidden_sizes", hidden_sizes)
+        latent_sizes = values.layer_sizes.check("latent_sizes", latent_sizes)  # each layer at most MAX_UNITS units,
+        hidden_sizes = values.layer_sizes.check("hidden_sizes", hidden_sizes)  # as --latent-sizes/--hidden-sizes
         if len(latent_sizes) != len(hidden_sizes):
             raise ValueError(f"latent_sizes and hidden_sizes must have one entry per stochastic layer, got "
                              f"{len(latent_sizes)} latent sizes {list(latent_sizes)} and {len(hidden_sizes)} "

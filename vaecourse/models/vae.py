@@ -6,7 +6,6 @@ Shape letters: B batch, D latent dimensions, C/H/W image channels/height/width.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -48,9 +47,7 @@ class VAE(CourseModel):
         latent_dim = values.units.check("latent_dim", latent_dim)
         image_shape = values.image_shape.check("image_shape", image_shape)  # bounded before any layer is built
         decoder = encoder if decoder is None else decoder
-        if logvar_bias is not None and (isinstance(logvar_bias, bool) or not isinstance(logvar_bias, (int, float))
-                                        or not math.isfinite(logvar_bias)):
-            raise ValueError(f"logvar_bias must be a finite number or None, got {logvar_bias!r}")
+        logvar_bias = values.log_variance.or_none().check("logvar_bias", logvar_bias)  # 100 gave KL = inf at step 0
         extra = {} if logvar_bias is None else {"logvar_bias": float(logvar_bias)}  # old checkpoints stay equal
         self._remember(latent_dim=latent_dim, encoder=encoder, image_shape=image_shape, likelihood=likelihood,
                        decoder=decoder, **extra)

@@ -17,6 +17,7 @@ import numbers
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.objectives.elbo import Terms, elbo_terms, non_negative, schedule
 
 
@@ -45,6 +46,7 @@ def beta_vae(output, x: Tensor, beta: float = 4.0, step: int = 0, warmup_steps: 
     freshly initialised VAE out of the collapsed "average image" optimum (KL = 0) it can sit in for
     thousands of steps on dSprites.
     """
+    warmup_steps = values.non_negative_int.check("warmup_steps (a number of steps)", warmup_steps)
     beta = non_negative("beta", beta) * kl_weight(step, warmup_steps)
     log_px_z, kl = elbo_terms(output, x)  # (B,), (B,)
     return Terms(log_px_z=log_px_z, kl=kl, elbo=log_px_z - kl, loss=beta_vae_loss(log_px_z, kl, beta),
@@ -54,8 +56,9 @@ def beta_vae(output, x: Tensor, beta: float = 4.0, step: int = 0, warmup_steps: 
 def capacity_at(step: int, c_max: float = 25.0, c_steps: int = 100_000, c_start_step: int = 0) -> float:
     """The capacity C (nats) at ``step``: 0 until ``c_start_step``, then linear up to ``c_max`` at
     ``c_start_step + c_steps``, then held.  [burgess2018, Sec. 5]"""
-    if isinstance(c_steps, bool) or not isinstance(c_steps, (int, float)) or not 0 < c_steps < math.inf:
-        raise ValueError(f"the capacity schedule must last at least one step: c_steps must be positive, got {c_steps!r}")
+    c_steps = values.positive_int.check("c_steps (the capacity schedule must last at least one step)", c_steps)
+    c_start_step = values.non_negative_int.check("c_start_step (the step at which C starts rising)", c_start_step)
+    step = values.non_negative_int.check("the capacity schedule's step", step)
     progress = min(max((step - c_start_step) / c_steps, 0.0), 1.0)
     return c_max * progress
 
@@ -72,8 +75,6 @@ def capacity_vae(output, x: Tensor, step: int = 0, gamma: float = 1000.0, c_max:
     """
     gamma = non_negative("gamma", gamma)
     non_negative("c_max", c_max)
-    if c_start_step < 0:
-        raise ValueError(f"c_start_step must be >= 0, got {c_start_step!r}")
     target = capacity_at(step, c_max, c_steps, c_start_step)
     log_px_z, kl = elbo_terms(output, x)  # (B,), (B,)
     objective = log_px_z.mean() - gamma * (kl.mean() - target).abs()  # scalar: |batch-mean KL - C|, Eq. 8

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.objectives.beta import kl_weight
 from vaecourse.objectives.elbo import Terms, elbo_terms, non_negative, schedule
 
@@ -33,9 +34,8 @@ def ladder_elbo(output, x: Tensor, epoch: float | None = None, step: int | None 
         if step is None:
             epoch = 0.0
         else:
-            if steps_per_epoch is None or steps_per_epoch < 1:
-                raise ValueError("ladder_elbo was given a step but no epoch: it needs steps_per_epoch (>= 1) to "
-                                 f"convert, got {steps_per_epoch!r}")
+            steps_per_epoch = values.positive_int.check(
+                "ladder_elbo was given a step but no epoch: its steps_per_epoch (to convert)", steps_per_epoch)
             epoch = step / steps_per_epoch
     beta = kl_weight(epoch, non_negative("warmup_epochs", warmup_epochs))
     log_px_z, kl = elbo_terms(output, x)  # (B,), (B,)
