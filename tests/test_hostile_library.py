@@ -654,6 +654,8 @@ def _second_probe_calls():
         "Pendulum(shadow_noise=True)": (lambda: Pendulum(size=8, shadow_noise=True), "shadow_noise .* must be"),
         "Pendulum(shadow_noise='1')": (lambda: Pendulum(size=8, shadow_noise="1"), "shadow_noise .* must be"),
         "Pendulum(noise_std=inf)": (lambda: Pendulum(size=8, noise_std=math.inf), "noise_std .* must be"),
+        "Pendulum.do(theta=True)": (lambda: pendulum.do(2, theta=True), "do\\(theta = ...\\) needs a real number.*bool"),
+        "Pendulum.do(theta=1j)": (lambda: pendulum.do(2, theta=1j), "needs a real number.*complex"),
         "make_dataset(shadow_noise=nan)": (lambda: make_dataset("pendulum", cpu, image_shape=(3, 8, 8),
                                                                 shadow_noise=math.nan), "shadow_noise .* must be"),
         "make_dataset(image_shape=(1, 32.0, 32))": (lambda: make_dataset("dsprites", cpu, image_shape=(1, 32.0, 32)),
@@ -672,6 +674,7 @@ def _second_probe_calls():
                                                      "batch_size must be a batch size"),
         # metrics and distributions: bools are not numbers, floats not counts
         "mic(alpha=True)": (lambda: mic.mic(np.arange(20.0), np.arange(20.0), alpha=True), "alpha must be an exponent"),
+        "mic(lengths differ)": (lambda: mic.mic(np.arange(20.0), np.arange(19.0)), "the same length\\), got 20 and 19"),
         "grid_bound(2.5)": (lambda: mic.grid_bound(2.5), "grid_bound's n .* must be a positive integer"),
         "active_latents('ab')": (lambda: metrics.active_latents("ab"), "kl .* must be real numbers"),
         "active_latents([True, False])": (lambda: metrics.active_latents([True, False]), "must be real numbers.*bool"),

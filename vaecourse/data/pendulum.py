@@ -40,10 +40,13 @@ def _check_do(values: Mapping[str, float | Tensor]) -> dict[str, Tensor]:
         if name not in CONCEPTS:
             raise ValueError(f"do() expected one of the pendulum's variables {CONCEPTS}, got unknown variable {name!r}")
         try:
-            tensor = torch.as_tensor(value, dtype=torch.float64)
+            tensor = torch.as_tensor(value)
         except (TypeError, ValueError, RuntimeError):
-            raise ValueError(f"do({name} = ...) needs a number or a tensor of numbers, got {type(value).__name__}") \
-                from None
+            tensor = None
+        if tensor is None or tensor.dtype == torch.bool or tensor.is_complex():  # True is not an angle
+            got = type(value).__name__ + ("" if tensor is None else f" of dtype {tensor.dtype}")
+            raise ValueError(f"do({name} = ...) needs a real number or a tensor of real numbers, got {got}")
+        tensor = torch.as_tensor(value, dtype=torch.float64)  # (a Python float kept exact, not read as float32)
         out[name] = _in_range(name, tensor, f"do({name} = ...)")
     return out
 

@@ -36,7 +36,7 @@ def _as_pair(x, y) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x, dtype=np.float64).ravel()
     y = np.asarray(y, dtype=np.float64).ravel()
     if x.shape != y.shape:
-        raise ValueError(f"x and y must hold the same number of points, got {x.size} and {y.size}")
+        raise ValueError(f"x and y must hold the same number of points (the same length), got {x.size} and {y.size}")
     if x.size < 4:
         raise ValueError(f"MIC needs at least 4 points, got {x.size}")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
