@@ -74,6 +74,23 @@ def test_resume_refuses_a_checkpoint_of_another_configuration(tmp_path, capsys):
     assert "cannot resume" in capsys.readouterr().err
 
 
+def test_a_named_recipe_with_its_own_flags_resumes_given_them_again(tmp_path, capsys):
+    """--recipe NAME --seed 1 ... continues with the same flags (benchmarks/bench_causal_promise.py does so at every
+    stop); another value of one of them is still refused."""
+    out = tmp_path / "run.pt"
+    flags = ["--recipe", "ch5-cvae", "--seed", "1", "--batch-size", "4", "--no-progress", "--out", str(out)]
+    assert main(["train", *flags, "--steps", "2"]) == 0
+    assert main(["train", *flags, "--steps", "4", "--resume"]) == 0
+    saved = checkpoints.read(out)
+    assert saved.extra["step"] == 3 and saved.extra["arguments"]["seed"] == 1 and saved.extra["arguments"]["steps"] == 4
+    capsys.readouterr()
+    assert main(["train", *flags[:2], "--seed", "2", *flags[4:], "--steps", "6", "--resume"]) == 2
+    assert "--seed 2 (the run has 1)" in capsys.readouterr().err
+    assert main(["train", *flags[:2], *flags[6:], "--steps", "6", "--resume"]) == 2  # the recipe's own seed and batch
+    assert "they differ in batch_size, seed" in capsys.readouterr().err
+    assert checkpoints.read(out).extra["step"] == 3
+
+
 @pytest.mark.parametrize("arguments, message", [
     (["--objective", "nonsense"], "argument --objective: expected one of elbo"),
     (["--device", "tpu"], "unknown device 'tpu'"),

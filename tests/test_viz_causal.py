@@ -9,8 +9,8 @@ import torch
 from vaecourse import scm
 from vaecourse.data.pendulum import TRUE_GRAPH, Pendulum, official_images, render_scene
 from vaecourse.models import CausalVAE
-from vaecourse.viz import (adjacency_figure, intervention_grid_figure, mic_matrix_figure, pendulum_reference_figure,
-                           render_intervention, score_figure, scm_scatter_figure)
+from vaecourse.viz import (adjacency_figure, intervention_grid_figure, mic_matrix_figure, ownership_figure,
+                           pendulum_reference_figure, render_intervention, score_figure, scm_scatter_figure)
 from vaecourse.viz.figure import CourseFigure
 
 
@@ -27,6 +27,11 @@ def test_static_figures_render():
     grid = intervention_grid_figure(torch.rand(4, 3, 3, 16, 16), torch.rand(4, 3, 3, 16, 16), names,
                                     values=[[-1, 0, 1]] * 4)
     assert len(grid.axes) == 4 * 7
+    owned = torch.rand(4, 16, 16)
+    fig = ownership_figure(owned, names, image=torch.rand(3, 16, 16))
+    assert len(fig.axes) == 1 + 4 + 1 and fig._repr_png_()[:4] == b"\x89PNG"  # image, one panel per concept, bar
+    assert fig.axes[2].get_title() == f"{names[1]}: {float(owned[1].sum()):.0f} px"
+    assert len(ownership_figure(owned, names).axes) == 4 + 1
 
 
 def test_pendulum_reference_figure_shows_the_official_images_above_the_simulator():

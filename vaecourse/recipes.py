@@ -234,6 +234,12 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     _named("ch5-causalvae-promise", **_CH5, model="causalvae", objective="causal", steps=6000, label_fit="mask",
            independence=30.0, graph_from="labels", latent_scm="equations", lm_weight=0.0, concept_dim=1,
            prior_std=0.1, shadow_weight=10.0, decoder="shadow_rows", prune=0.01),
+    # the same promise without the scene's layout (issue 26): layers that learn which pixels each concept owns, an
+    # encoder that also reads the concepts with the labels withheld, and counterfactuals read back through it (no
+    # shadow weight, no rows given; notebook 05, pretrained/README.md)
+    _named("ch5-causalvae-layered", **_CH5, model="causalvae", objective="causal", steps=3000, label_fit="mask",
+           independence=30.0, graph_from="labels", latent_scm="equations", lm_weight=0.0, concept_dim=1,
+           prior_std=0.1, decoder="layered", ownership=0.02, label_dropout=0.5, cycle=1.0, prune=0.01),
     _named("ch5-cvae", **_CH5, model="cvae", objective="cvae", steps=2000),
     _named("ch5-betavae", **_CH5, model="vae", objective="beta", beta=4.0, kl_warmup=0, logvar_bias=-4.0,
            latent_dim=16, steps=6000),  # (at 2,000 steps every latent was still collapsed on the faithful scene)

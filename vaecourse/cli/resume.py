@@ -45,12 +45,15 @@ def stored_recipe(saved, out: Path, args) -> recipes.Recipe:
                for f in fields(recipe) if f.name in given and f.name not in MAY_CHANGE
                and f.metadata["kind"].check(f.name, given[f.name]) != getattr(recipe, f.name)]
     if args.recipe:  # a named recipe may continue the run when it is the same run with more steps (ch1-vae-3000)
+        overrides = {f.name: f.metadata["kind"].check(f.name, given[f.name]) for f in fields(recipe)
+                     if f.name in given and f.name not in MAY_CHANGE}  # the run's own flags, given again
         named = recipes.get(args.recipe)
+        as_given = replace(named, **overrides) if overrides and not changed else named
         differ = [f.name for f in fields(named) if f.name not in ("name", *MAY_CHANGE)
-                  and getattr(named, f.name) != getattr(recipe, f.name)]
+                  and getattr(as_given, f.name) != getattr(recipe, f.name)]
         if differ:
             changed.insert(0, f"--recipe {args.recipe} (the run is {name}; they differ in {', '.join(differ)})")
-        elif not changed:
+        elif not changed and not overrides:
             recipe = replace(recipe, name=named.name if "steps" not in given else f"{named.name} + steps",
                              steps=named.steps)
     if changed:

@@ -16,7 +16,7 @@ from vaecourse.viz.metrics import grouped_score_bars, matrix_figure, score_bars,
 # chapter 4: the hierarchy
 from vaecourse.viz.ladder import active_units_figure, depth_figure, kl_heatmap_figure, layer_pca_figure, pca_2d
 # chapter 5: SCMs and CausalVAE
-from vaecourse.viz.causal import (adjacency_figure, intervention_grid_figure, mic_matrix_figure,
+from vaecourse.viz.causal import (adjacency_figure, intervention_grid_figure, mic_matrix_figure, ownership_figure,
                                   pendulum_reference_figure, render_intervention, score_figure, scm_scatter_figure)
 
 __all__ = [
@@ -26,6 +26,6 @@ __all__ = [
     "traversal_row_figure",
     "grouped_score_bars", "matrix_figure", "score_bars", "zdiff_figure",
     "active_units_figure", "depth_figure", "kl_heatmap_figure", "layer_pca_figure", "pca_2d",
-    "adjacency_figure", "intervention_grid_figure", "mic_matrix_figure", "pendulum_reference_figure",
+    "adjacency_figure", "intervention_grid_figure", "mic_matrix_figure", "ownership_figure", "pendulum_reference_figure",
     "render_intervention", "score_figure", "scm_scatter_figure",
 ]

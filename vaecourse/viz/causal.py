@@ -61,6 +61,27 @@ def adjacency_figure(learned: Tensor, true: Tensor, names: Sequence[str], thresh
     return fig
 
 
+def ownership_figure(owned: Tensor, names: Sequence[str], image: Tensor | None = None,
+                     title: str = "which pixels each concept owns, learned (mean over test images)") -> Figure:
+    """One panel per concept: owned_i(p) (K, H, W) in [0, 1] (``CausalVAE.ownership``, averaged), after an example
+    image (C, H, W) when given."""
+    owned = torch.as_tensor(owned).detach().cpu()
+    panels = len(names) + (image is not None)
+    fig = Figure(figsize=(2.2 * panels, 2.5))
+    axes = np.atleast_1d(fig.subplots(1, panels))
+    if image is not None:
+        draw_image(axes[0], image)
+        axes[0].set_title("an observed image", fontsize=9)
+    for ax, name, share in zip(axes[panels - len(names):], names, owned):
+        shown = ax.imshow(share.numpy(), cmap="magma", vmin=0, vmax=1)
+        ax.set_title(f"{name}: {float(share.sum()):.0f} px", fontsize=9)
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.subplots_adjust(left=0.02, right=0.9, bottom=0.05, top=0.78, wspace=0.08)
+    fig.colorbar(shown, cax=fig.add_axes((0.92, 0.1, 0.012, 0.62)))
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def score_figure(scores: Mapping[str, Mapping[str, float]], keys: Sequence[str] = ("mic", "tic"),
                  title: str = "MIC and TIC with the true concepts (best-matching latent, mean over concepts)") -> Figure:
     """Grouped bars: one group per score key, one bar per model."""
@@ -169,5 +190,6 @@ def render_intervention(counterfactual_fn: Callable, dataset, concepts: Tensor,
     return fig
 
 
-__all__ = ["adjacency_figure", "intervention_grid_figure", "mic_matrix_figure", "pendulum_reference_figure",
+__all__ = ["adjacency_figure", "intervention_grid_figure", "mic_matrix_figure", "ownership_figure",
+           "pendulum_reference_figure",
            "render_intervention", "score_figure", "scm_scatter_figure"]
