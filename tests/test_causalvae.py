@@ -344,6 +344,14 @@ def test_bad_input():
         label_loss(torch.zeros(3, 5), torch.zeros(4, 4))
     with pytest.raises(ValueError, match="non-negative"):
         CausalObjective(lu_weight=-1.0)
+    for kw, message in ((dict(n_concepts=0), "n_concepts must be a number of units between 1 and 65,536"),
+                        (dict(concept_dim=True), "concept_dim must be a number of units"),
+                        (dict(mask_hidden=2.5), "mask_hidden must be a number of units"),
+                        (dict(concept_dim=10 ** 6), "concept_dim must be a number of units"),
+                        (dict(n_concepts=1000, concept_dim=100), r"latent size\) must be a number of units"),
+                        (dict(n_concepts=20_000, concept_dim=1), r"n_concepts must be at most .* got .* \(about")):
+        with pytest.raises(ValueError, match=message):  # refused before anything is allocated
+            CausalVAE(**({"n_concepts": 4, "concept_dim": 2, "encoder": "conv32", "image_shape": SHAPE} | kw))
 
 
 def test_command_line_trains_causalvae_on_the_pendulum(tmp_path, capsys):

@@ -178,8 +178,17 @@ def test_concept_regressor_with_free_concepts_reports_both_r2_and_refuses_bad_in
                                                   generator=torch.Generator().manual_seed(0))
     assert report_again == report  # equal generators, equal instruments (weights, batches, test noise)
     assert all(torch.equal(a, b) for a, b in zip(regressor.state_dict().values(), again.state_dict().values()))
-    with pytest.raises(ValueError, match="free concepts are indices 0..3"):
-        train_concept_regressor(data, steps=1, free=(4,))
+    for free in ((4,), (True,), (1.5,), (-1,)):
+        with pytest.raises(ValueError, match=r"free must be a concept index between 0 and 3 \(theta, phi"):
+            train_concept_regressor(data, steps=1, free=free)
+    for bad, message in ((dict(lr=0.0), "lr must be a learning rate"), (dict(lr=float("nan")), "lr must be"),
+                         (dict(steps=2.5), "steps must be a number of steps"), (dict(steps=True), "steps must be"),
+                         (dict(batch_size=10 ** 9), "batch_size must be a batch size")):
+        with pytest.raises(ValueError, match=message):
+            train_concept_regressor(data, **({"steps": 1} | bad))
+    for concept, count in ((9, 5), (-1, 5), (True, 5), (2, 2.5), (2, 0), (2, 10 ** 12)):
+        with pytest.raises(ValueError, match="concept must be a concept index|count must be a number"):
+            label_values(data, concept, count)
 
 
 def test_label_values_are_the_same_on_every_call_with_shadow_noise():

@@ -78,7 +78,7 @@ class Recipe:
     encoder: str = option("conv64", None, "encoder/decoder architecture", choices=("mlp", "conv64", "conv32", "mlp28"),
                           applies=dict(model=("vae", "causalvae", "cvae")))
     latent_dim: int = option(10, v.units, "latent dimensions (vae)", applies=_VAE)
-    logvar_bias: float | None = option(None, v.finite.or_none(), "vae: start the encoder's log sigma^2 output at "
+    logvar_bias: float | None = option(None, v.log_variance.or_none(), "vae: start the encoder's log sigma^2 output at "
                                        "this bias (chapter 2 uses -4)", applies=_VAE)
     latent_sizes: tuple[int, ...] = option((64, 32, 16, 8, 4), v.layer_sizes, "lvae: units per stochastic layer, "
                                            "bottom first", applies=_LVAE)

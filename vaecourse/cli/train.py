@@ -28,12 +28,9 @@ from vaecourse import checkpoints, recipes
 from vaecourse.cli.outputs import Interruption, RunLock, check_train_out, check_writable, log_paths
 from vaecourse.cli.resume import check_resumable, check_training_state, stored_recipe
 from vaecourse.files import atomic_write
-from vaecourse.values import log_variance, positive_int
+from vaecourse.values import positive_int
 
 DEFAULTS = recipes.Recipe()
-# flags whose model takes a narrower range than the recipe field's kind says: checked here so the refusal names the
-# flag before anything is built (VAE(logvar_bias=100) refuses too; the field itself belongs in recipes.py)
-NARROWER = {"logvar_bias": log_variance.or_none()}
 RUN_OPTIONS = ("device", "checkpoint_every", "resume", "out", "no_progress")  # how to run, not what is trained
 
 
@@ -52,7 +49,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                                 default=argparse.SUPPRESS, help=meta["help"])
             continue
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        parser.add_argument(recipes.flag_of(f), dest=f.name, type=NARROWER.get(f.name, meta["kind"]),
+        parser.add_argument(recipes.flag_of(f), dest=f.name, type=meta["kind"],
                             choices=meta["choices"],
                             default=argparse.SUPPRESS, help=f"{meta['help']} (default {shown})")
     # how to run (not part of the recipe)

@@ -81,11 +81,10 @@ def train_concept_regressor(dataset, *, steps: int = 1500, batch_size: int = 64,
     position) images 0.10 label units off on average, 0.21 at the range's ends). The report then adds ``r2_free``,
     R^2 on test scenes with the same concepts redrawn. With a ``generator`` the network's initial weights and the
     test scenes' shadow noise come from it too, so equal generators give equal instruments."""
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    free = tuple(int(i) for i in free)
-    if any(not 0 <= i < len(dataset.concept_names) for i in free):
-        raise ValueError(f"free concepts are indices 0..{len(dataset.concept_names) - 1}, got {free}")
+    from vaecourse import values
+    steps, batch_size = values.steps.check("steps", steps), values.batch_size.check("batch_size", batch_size)
+    lr = values.learning_rate.check("lr", lr)
+    free = tuple(_concept_index(dataset, i, "free") for i in free)
     with torch.random.fork_rng(devices=[]):  # the initial weights from ``generator``, torch's own RNG left alone
         if generator is not None:
             torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=generator, device=generator.device)))
@@ -124,9 +123,20 @@ def train_concept_regressor(dataset, *, steps: int = 1500, batch_size: int = 64,
 def label_values(dataset, concept: int, count: int, low: float = 0.05, high: float = 0.95) -> Tensor:
     """``count`` label values of a concept, evenly spaced between its train-split quantiles (V,): the same values on
     every call (the shadow noise of the split drawn from a fixed generator)."""
+    from vaecourse import values
+    concept, count = _concept_index(dataset, concept, "concept"), values.examples.check("count", count)
     u = dataset.labels(split_concepts(dataset, "train", generator=torch.Generator().manual_seed(0)))  # (n, K)
     q = torch.quantile(u[:, concept].double(), torch.tensor([low, high], dtype=torch.float64))
     return torch.linspace(float(q[0]), float(q[1]), count)
+
+
+def _concept_index(dataset, index, name: str) -> int:
+    """``index`` as a concept's index 0 .. K - 1 of ``dataset``, or a ValueError naming ``name``."""
+    count = len(dataset.concept_names)
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < count:
+        raise ValueError(f"{name} must be a concept index between 0 and {count - 1} ({', '.join(dataset.concept_names)}),"
+                         f" got {index!r}")
+    return int(index)
 
 
 @torch.no_grad()

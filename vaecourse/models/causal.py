@@ -50,6 +50,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
+from vaecourse import values
 from vaecourse.distributions import DiagonalGaussian, reparameterize
 from vaecourse.likelihoods import LikelihoodHead
 from vaecourse.models.base import CourseModel, register_model
@@ -118,9 +119,11 @@ class CausalVAE(CourseModel):
                  band_rows: list[int] | None = None, band_owners: list[int] | None = None,
                  label_dropout: float = 0.0, cycle: bool = False):
         super().__init__()
-        for name, value in (("n_concepts", n_concepts), ("concept_dim", concept_dim), ("mask_hidden", mask_hidden)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        n_concepts, concept_dim, mask_hidden = (values.units.check(name, value) for name, value in (
+            ("n_concepts", n_concepts), ("concept_dim", concept_dim), ("mask_hidden", mask_hidden)))
+        values.units.check("n_concepts * concept_dim (the latent size)", n_concepts * concept_dim)
+        values.fits_in_memory("n_concepts", n_concepts * n_concepts * concept_dim * mask_hidden, 4,
+                              "float32 weights of the mask layer (n_concepts^2 concept_dim mask_hidden)")
         if a_init not in ("zero", "random"):
             raise ValueError(f"a_init must be 'zero' or 'random' (never the true graph), got {a_init!r}")
         if graph_from not in GRAPH_SOURCES:
