@@ -35,6 +35,13 @@ scaled theta's latent to about 2.2 u (measured), so do(z = c), given in label un
 and left the shadow's latents as noisy as the prior (posterior sigma 0.9), so the decoder drew the shadow from the
 angles.
 
+``label_dropout`` p (the course's) withholds the labels from the encoder for a fraction p of the training images (its
+head then reads [features, u g, g], g = 1 when given), so ``encode(x, None)`` reads the concepts from the image alone,
+as a model must on an image nobody labelled; ``cycle=True`` adds ``read_back``: a counterfactual of each image drawn
+and read back through that encoder, which the objective weights (``CausalObjective(cycle=w)``). With
+``decoder="layered"`` (``LayeredDecoder``) each concept block draws its own layers and the model learns which pixels
+each concept owns (``ownership``); chapter 5 measures the three together (``recipes.get("ch5-causalvae-layered")``).
+
 ``ConditionalVAE`` is the same model without the causal and mask layers (A = 0, z~ = z = eps, prior
 p(z|u)): the conditional baseline of the paper.
 
