@@ -1086,11 +1086,11 @@ else:
 layered_model.eval()
 owner_concepts = split_concepts(data, "test", 256, torch.Generator().manual_seed(4))
 owner_images = data.render_concepts(owner_concepts)
-owned = layered_model.ownership(owner_images, None).mean(0).cpu()  # (4, H, W): labels withheld
-display(ownership_figure(owned, CONCEPTS, owner_images[0].cpu()))
+owned_each = layered_model.ownership(owner_images, None)  # (n, 4, H, W): labels withheld
+display(ownership_figure(owned_each.mean(0).cpu(), CONCEPTS, owner_images[0].cpu()))
 shadowless = data.counterfactual(owner_concepts, shadow_length=0.0)[0]  # the same scenes with no shadow
 shadow_ink = ((owner_images - shadowless).abs().amax(1) > 0.1)[:, None]  # (n, 1, H, W): each shadow's own pixels
-owned_there = (layered_model.ownership(owner_images, None) * shadow_ink).sum((0, 2, 3)).cpu()  # (4,)
+owned_there = (owned_each * shadow_ink).sum((0, 2, 3)).cpu()  # (4,)
 shadow_share = owned_there / owned_there.sum()  # who draws the shadow, per concept
 say("Of what the concepts draw on the shadow's own pixels, shadow length owns {l:.0%}, shadow position {p:.0%}, "
     "θ {t:.0%} and φ {f:.0%}.", l=float(shadow_share[2]), p=float(shadow_share[3]), t=float(shadow_share[0]),

@@ -705,7 +705,7 @@ def test_label_dropout_lets_the_encoder_read_the_image_alone(tmp_path):
     with pytest.raises(ValueError, match="labels always given"):
         plain.encode(x, None)
     for bad in (-0.1, 1.0, True, "half"):
-        with pytest.raises(ValueError, match="label_dropout must be a probability"):
+        with pytest.raises(ValueError, match=r"label_dropout must be a fraction in \[0, 1\)"):
             tiny(label_dropout=bad)
     model = _layered(label_dropout=0.5)
     assert model.hparams["label_dropout"] == 0.5 and "label_dropout" not in plain.hparams

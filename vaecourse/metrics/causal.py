@@ -134,8 +134,8 @@ def _concept_index(dataset, index, name: str) -> int:
     """``index`` as a concept's index 0 .. K - 1 of ``dataset``, or a ValueError naming ``name``."""
     count = len(dataset.concept_names)
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < count:
-        raise ValueError(f"{name} must be a concept index between 0 and {count - 1} ({', '.join(dataset.concept_names)}),"
-                         f" got {index!r}")
+        raise ValueError(f"{name} must be a concept index between 0 and {count - 1} "
+                         f"({', '.join(dataset.concept_names)}), got {index!r}")
     return int(index)
 
 
@@ -251,7 +251,8 @@ def label_reliance(model, dataset, *, n: int = 1000, generator: torch.Generator 
             "withheld": mic_tic_summary(latents(None), truth) if getattr(model, "label_dropout", 0) > 0 else None}
 
 
-__all__ = ["ConceptRegressor", "causal_model_report", "label_reliance", "free_concepts", "free_ranges", "intervention_fidelity",
+__all__ = ["ConceptRegressor", "causal_model_report", "label_reliance", "free_concepts", "free_ranges",
+           "intervention_fidelity",
            "label_values",
            "structural_hamming_distance",
            "train_concept_regressor"]

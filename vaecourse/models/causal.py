@@ -145,8 +145,7 @@ class CausalVAE(CourseModel):
                              f"decoder={decoder!r}, band_rows={band_rows!r}, band_owners={band_owners!r}")
         if isinstance(prior_std, bool) or not isinstance(prior_std, (int, float)) or not 0 < prior_std <= 1:
             raise ValueError(f"prior_std must be a number in (0, 1], got {prior_std!r}")
-        if isinstance(label_dropout, bool) or not isinstance(label_dropout, (int, float)) or not 0 <= label_dropout < 1:
-            raise ValueError(f"label_dropout must be a probability in [0, 1), got {label_dropout!r}")
+        label_dropout = values.fraction.check("label_dropout", label_dropout)
         if cycle is not False and (cycle is not True or label_dropout == 0 or latent_scm != "equations"):
             raise ValueError("cycle=True reads the model's counterfactuals back through its encoder with the labels "
                              "withheld: it needs label_dropout > 0 and latent_scm='equations'; got "
@@ -177,7 +176,7 @@ class CausalVAE(CourseModel):
         features = 64
         self.encoder = build_encoder(encoder, image_shape, features // 2)  # (B, C, H, W) -> (B, 64)
         given = 1 if label_dropout > 0 else 0  # label_dropout: a 0/1 input says whether u was given
-        self.head = mlp([features + n_concepts + given, 128, 2 * self.latent_dim])  # h(x, u): [features, u] -> (mu, logvar)
+        self.head = mlp([features + n_concepts + given, 128, 2 * self.latent_dim])  # h(x, u) -> (mu, logvar)
         if decoder == "joint":
             self.decoder = build_decoder(encoder, image_shape, self.latent_dim)
         elif decoder == "per_concept":

@@ -188,7 +188,8 @@ class CausalObjective:
                              f"{pixel_weights if not isinstance(pixel_weights, Tensor) else tuple(pixel_weights.shape)}")
         self.pixel_weights = pixel_weights
         for name, value in (("lu_weight", lu_weight), ("lm_weight", lm_weight), ("alpha", alpha), ("rho", rho),
-                            ("rho_max", rho_max), ("independence", independence), ("ownership", ownership), ("cycle", cycle)):
+                            ("rho_max", rho_max), ("independence", independence), ("ownership", ownership),
+                            ("cycle", cycle)):
             non_negative(name, value)
         self.ownership, self.cycle = float(ownership), float(cycle)
         self.label_fit, self.independence, self.bandwidth = label_fit, float(independence), float(bandwidth)
