@@ -74,19 +74,17 @@ def regressor_for(data, work: Path):
 @torch.no_grad()
 def erase_shadow(model, data, n: int = 64, seed: int = 3, withheld: bool = False) -> dict:
     """do(shadow length = 0) on n test scenes: pixel MSE to the simulator's truth, and the darkness left in the
-    rows the shadow occupies relative to the observed images' (1: unchanged, 0: erased as the truth is), summed over
-    the scenes (a per-scene ratio blows up on a scene whose shadow lies outside the axes box)."""
+    shadow's rows (``Pendulum.shadow_rows``) beyond the truth's, relative to the observed images' (1: unchanged, 0:
+    erased as the truth is; ``metrics.causal.ink_left``, as notebook 05)."""
     from vaecourse.data.pendulum import split_concepts
+    from vaecourse.metrics.causal import ink_left
     concepts = split_concepts(data, "test", n, torch.Generator().manual_seed(seed))
     x, u = data.render_concepts(concepts), data.labels(concepts)
     zero = float(data.labels(torch.tensor([[0.0, 0.0, 0.0, 0.0]], dtype=torch.float64))[0, 2])
     truth, _ = data.counterfactual(concepts, shadow_length=0.0)
     model_cf = model.intervene(x, None if withheld else u, {2: zero}).clamp(0, 1)
-    rows = (x - truth).abs().sum((0, 1, 3)) > 0  # the ground rows where the observed shadows lie
-    before = (1 - x[:, :, rows]).sum((1, 2, 3))
-    after = (1 - model_cf[:, :, rows]).sum((1, 2, 3)) - (1 - truth[:, :, rows]).sum((1, 2, 3))
     return {"pixel_mse": float((model_cf - truth).pow(2).mean()),
-            "shadow_left": float(after.sum() / before.sum().clamp_min(1e-6))}  # over all scenes, as notebook 05
+            "shadow_left": ink_left(x, model_cf, truth, data.shadow_rows())}
 
 
 def score(model, data, regressor, mic_n: int, fid_n: int, withheld: bool = False) -> dict:

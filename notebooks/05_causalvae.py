@@ -74,7 +74,7 @@ from vaecourse import pretrained, recipes, scm
 from vaecourse.data import Pendulum
 from vaecourse.data.pendulum import CONCEPTS, TRUE_GRAPH, official_images, render_scene, split_concepts
 from vaecourse.graph_fit import learn_graph_from_labels, prune_edges
-from vaecourse.metrics.causal import (intervention_fidelity, label_reliance, label_values,
+from vaecourse.metrics.causal import (ink_left, intervention_fidelity, label_reliance, label_values,
                                       structural_hamming_distance, train_concept_regressor)
 from vaecourse.metrics.mic import mic_tic_score, mic_tic_summary
 from vaecourse.models.causal import MaskLayer
@@ -942,26 +942,18 @@ erasers = {"promise model": promise_model, INDEPENDENT: independent_model, "Caus
 erase_rows = [x_erase, erase_truth] + [m.intervene(x_erase, u_erase, {2: zero_length}) for m in erasers.values()]
 display(image_grid(torch.cat(erase_rows).cpu(), ncols=6, row_labels=["observed", "simulator", *erasers],
                    title="do(shadow length = 0): the truth erases the shadow"))
-shadow_band = data.shadow_rows()
-
-
-def shadow_ink_left(images):
-    """The darkness left in the shadow's rows beyond the truth's, as a fraction of the observed shadow's."""
-    return float(((1 - images[:, :, shadow_band]).sum() - (1 - erase_truth[:, :, shadow_band]).sum())
-                 / (1 - x_erase[:, :, shadow_band]).sum())
-
-
-ink_left = {label: shadow_ink_left(images) for label, images in zip(erasers, erase_rows[2:])}
-for label, left in ink_left.items():
+ink_shares = {label: ink_left(x_erase, images, erase_truth, data.shadow_rows())  # (metrics.causal)
+              for label, images in zip(erasers, erase_rows[2:])}
+for label, left in ink_shares.items():
     print(f"{label:26s} shadow ink left after do(shadow length = 0): {left:.0%} of the observed shadow's")
 say("do(shadow length = 0) leaves {p:.0%} of the observed shadow's ink in the promise model's images; {others}.",
-    p=ink_left["promise model"], others="; ".join(f"{label} {left:.0%}" for label, left in ink_left.items()
+    p=ink_shares["promise model"], others="; ".join(f"{label} {left:.0%}" for label, left in ink_shares.items()
                                                    if label != "promise model"))
 claim("the promise model's do(shadow length = 0) erases most of the shadow (less than half of its ink left), and "
       "none of §4's models does (each leaves more than three quarters)",
-      ink_left["promise model"] < 0.5
-      and all(left > 0.75 for label, left in ink_left.items() if label != "promise model"),
-      measured=", ".join(f"{label} {left:.0%}" for label, left in ink_left.items()))
+      ink_shares["promise model"] < 0.5
+      and all(left > 0.75 for label, left in ink_shares.items() if label != "promise model"),
+      measured=", ".join(f"{label} {left:.0%}" for label, left in ink_shares.items()))
 
 # %% [markdown]
 # **What it reaches, measured.** The promise model of this run, scored as above against issue 13's goals (the checks
@@ -1116,7 +1108,7 @@ layered_error = {name: float(layered_fidelity[name]["concept_mae"][i]) for i, na
 layered_pixel = max(layered_fidelity[name]["pixel_mse"] for name in CONCEPTS)
 layered_reliance = label_reliance(layered_model, data, n=n_mic, generator=torch.Generator().manual_seed(0))
 layered_erased = layered_model.intervene(x_erase, None, {2: zero_length})
-ink_left["layered model"] = shadow_ink_left(layered_erased)
+ink_shares["layered model"] = ink_left(x_erase, layered_erased, erase_truth, data.shadow_rows())
 print(f"SHD {layered_shd}; labels withheld: MIC {layered_scores['mic']:.3f}, TIC {layered_scores['tic']:.3f}")
 for name in CONCEPTS:
     print(f"do({name:15s}) error {layered_error[name]:.3f}, pixel MSE {layered_fidelity[name]['pixel_mse']:.4f}   "
@@ -1132,7 +1124,7 @@ say("The layered model, from the image alone: SHD {shd}; MIC {mic:.3f}, TIC {tic
     "scenes' labels, its latents score MIC {fed:.3f} against those labels and {img:.3f} against the image.",
     shd=layered_shd, mic=layered_scores["mic"], tic=layered_scores["tic"], t=layered_error["theta"],
     f=layered_error["phi"], l=layered_error["shadow_length"], p=layered_error["shadow_position"], px=layered_pixel,
-    ink=ink_left["layered model"], pink=ink_left["promise model"], fed=layered_reliance["swapped_vs_fed"]["mic"],
+    ink=ink_shares["layered model"], pink=ink_shares["promise model"], fed=layered_reliance["swapped_vs_fed"]["mic"],
     img=layered_reliance["swapped_vs_image"]["mic"])
 claim("from the image alone, the layered model's concept latents read off the concepts (MIC ≥ 0.85, TIC ≥ 0.70)",
       layered_scores["mic"] >= 0.85 and layered_scores["tic"] >= 0.70,
@@ -1142,11 +1134,11 @@ claim("from the image alone, each of its do(θ), do(φ), do(shadow length), do(s
       all(e <= 0.15 for e in layered_error.values()) and layered_pixel <= 0.005,
       measured=", ".join(f"do({PROSE_NAME[n]}) {e:.3f}" for n, e in layered_error.items())
       + f"; pixel errors ≤ {layered_pixel:.4f}")
-section4_ink = [left for label, left in ink_left.items() if label not in ("promise model", "layered model")]
+section4_ink = [left for label, left in ink_shares.items() if label not in ("promise model", "layered model")]
 claim("its do(shadow length = 0) leaves less of the shadow than any §4 model, but more than the promise model",
-      ink_left["promise model"] < ink_left["layered model"] < min(section4_ink),
-      measured=f"layered {ink_left['layered model']:.0%}, promise {ink_left['promise model']:.0%}, §4 models at least "
-               f"{min(section4_ink):.0%}")
+      ink_shares["promise model"] < ink_shares["layered model"] < min(section4_ink),
+      measured=f"layered {ink_shares['layered model']:.0%}, promise {ink_shares['promise model']:.0%}, "
+               f"§4 models at least {min(section4_ink):.0%}")
 claim("the light angle's layer draws part of the shadow (more than a tenth of what the concepts draw on its pixels), "
       "which do(shadow length = 0) cannot remove", float(shadow_share[1]) > 0.1,
       measured=f"φ owns {float(shadow_share[1]):.0%} of the shadow's pixels")

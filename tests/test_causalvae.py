@@ -637,7 +637,7 @@ def test_layered_decoder_composites_layers_over_a_background_by_hand():
     assert LayeredDecoder(5, 1, "mlp", (2, 8, 12), layers=2)(torch.randn(3, 5)).shape == (3, 2, 8, 12)
     decoder = LayeredDecoder(4, 2, "conv32", SHAPE).eval()
     z = torch.randn(5, 8)
-    logits, owned = decoder.draw(z)
+    logits, owned, overlap = decoder.draw(z)
     r = decoder.gates(5)  # eval: the deterministic gate clamp(sigmoid(log alpha) (zeta - gamma) + gamma, 0, 1)
     want_r = (torch.sigmoid(decoder.gate_logits) * 1.2 - 0.1).clamp(0, 1)
     assert torch.allclose(r, want_r.expand(5, -1, -1))
@@ -648,6 +648,8 @@ def test_layered_decoder_composites_layers_over_a_background_by_hand():
     assert torch.allclose(logits, want, atol=1e-5)
     assert torch.allclose(owned, sum(pi[:, l + 1, None] * r[:, l, :, None, None] for l in range(4)), atol=1e-6)
     assert torch.allclose(owned.sum(1) <= pi[:, 1:].sum(1) * 4 + 1e-6, torch.ones(5, 32, 32).bool())
+    pairs = sum(pi[:, a] * pi[:, b] for a in range(5) for b in range(a + 1, 5))  # background and 4 layers
+    assert torch.allclose(overlap, pairs.flatten(1).sum(1), atol=1e-4)
     # P(r != 0) = sigmoid(log alpha - beta log(-gamma / zeta))   [louizos2018, Eq. 12]
     p = torch.sigmoid(decoder.gate_logits - (2 / 3) * math.log(0.1 / 1.1))
     assert torch.allclose(decoder.open_probability(), p)
@@ -809,3 +811,70 @@ def test_label_reliance_tells_a_model_reading_labels_from_one_reading_pixels():
     assert label_reliance(tiny(), data, n=20)["withheld"] is None  # a model that always reads its labels
     with pytest.raises(ValueError, match="label-conditioned model"):
         label_reliance(torch.nn.Linear(1, 1), data)
+
+
+def test_exclusive_term_pays_for_each_pair_of_layers_that_read_one_concept():
+    model = _layered()
+    decoder = model.decoder
+    with torch.no_grad():
+        decoder.gate_logits.fill_(-30.0)  # every gate shut: no block is read, nothing shared
+    assert float(decoder.shared().detach()) < 1e-9
+    with torch.no_grad():
+        decoder.gate_logits[:2, 0] = 30.0  # block 0 read by layers 0 and 1: one pair, P(open) ~ 1 each
+        decoder.gate_logits[2, 1] = 30.0  # block 1 by layer 2 alone: no pair
+    assert abs(float(decoder.shared().detach()) - 1.0) < 1e-6
+    with torch.no_grad():
+        decoder.gate_logits[3, 0] = 30.0  # three layers read block 0: three pairs
+    assert abs(float(decoder.shared().detach()) - 3.0) < 1e-6
+    # by hand on random gates: sum over blocks of sum_{l < l'} p_l p_l'
+    with torch.no_grad():
+        decoder.gate_logits.normal_()
+    p = decoder.open_probability()
+    want = sum(p[a, i] * p[b, i] for i in range(4) for a in range(4) for b in range(a + 1, 4))
+    assert torch.allclose(decoder.shared(), want)
+    x, u = batch()
+    out = model(x, u)
+    base = causal_vae_loss(out, x, label_fit="mask", lm_weight=0.0)
+    paid = causal_vae_loss(out, x, label_fit="mask", lm_weight=0.0, exclusive=5.0)
+    assert torch.allclose(paid.loss - base.loss, 5.0 * want)
+    assert paid.extras["l_share"].shape == (6,) and "l_share" not in base.extras
+    paid.loss.backward()
+    assert decoder.gate_logits.grad.abs().sum() > 0
+    joint = tiny(latent_scm="equations", graph_from="labels")
+    with pytest.raises(ValueError, match="exclusive > 0 needs a model whose decoder"):
+        causal_vae_loss(joint(x, u), x, label_fit="mask", exclusive=1.0)
+    with pytest.raises(ValueError, match="exclusive"):
+        CausalObjective(exclusive=float("nan"))
+
+
+def test_cycle_weight_on_a_model_that_does_not_read_back_is_refused_in_training_and_eval():
+    x, u = batch()
+    plain = _layered(label_dropout=0.5)  # built without cycle=True: no counterfactual is drawn
+    for mode in (plain.train, plain.eval):
+        mode()
+        with pytest.raises(ValueError, match=r"cycle=2 weights a counterfactual read back .* cycle=True"):
+            CausalObjective(label_fit="mask", cycle=2.0)(plain(x, u), x)
+    reading = _layered(label_dropout=0.5, cycle=True).eval()
+    assert CausalObjective(label_fit="mask", cycle=2.0)(reading(x, u), x).loss.isfinite()  # eval: no term, no error
+
+
+def test_overlap_term_is_zero_where_one_layer_draws_each_pixel_and_pays_for_blending():
+    model = _layered()
+    x, u = batch()
+    out = model(x, u)
+    assert out.overlap.shape == (6,) and bool((out.overlap > 0).all())
+    base = causal_vae_loss(out, x, label_fit="mask", lm_weight=0.0)
+    paid = causal_vae_loss(out, x, label_fit="mask", lm_weight=0.0, overlap=0.5)
+    assert torch.allclose(paid.loss - base.loss, 0.5 * out.overlap.mean())
+    assert torch.equal(paid.extras["l_overlap"], out.overlap.detach())
+    # an even blend of the 1 + L = 5 slots on every pixel: (1 - 5 (1/5)^2) / 2 per pixel, the most there is
+    decoder = model.decoder
+    with torch.no_grad():
+        for part in decoder.parts:
+            for p in part.parameters():
+                p.zero_()
+    z = torch.randn(3, model.latent_dim)
+    assert torch.allclose(decoder.draw(z).overlap, torch.full((3,), 0.4 * 32 * 32))
+    joint = tiny(latent_scm="equations", graph_from="labels")
+    with pytest.raises(ValueError, match="overlap > 0 needs a model whose decoder"):
+        causal_vae_loss(joint(x, u), x, label_fit="mask", overlap=1.0)

@@ -197,3 +197,27 @@ def test_label_values_are_the_same_on_every_call_with_shadow_noise():
     data = Pendulum(size=32, shadow_noise=1.0)
     for concept in (2, 3):  # the shadow's two concepts carry the noise
         assert torch.equal(label_values(data, concept, 5), label_values(data, concept, 5))
+
+
+def test_ink_left_is_the_share_of_the_observed_darkness_an_erasure_leaves():
+    from vaecourse.metrics.causal import ink_left
+    observed = torch.ones(2, 3, 4, 4)
+    observed[:, :, 3, :2] = 0.0  # a black bar of 2 pixels on row 3 of each image: ink 2 images x 3 channels x 2
+    truth = torch.ones_like(observed)  # the truth erases it
+    rows = torch.tensor([False, False, True, True])
+    assert ink_left(observed, observed, truth, rows) == 1.0  # nothing removed
+    assert ink_left(observed, truth, truth, rows) == 0.0  # removed as in the truth
+    half = observed.clone()
+    half[:, :, 3, :2] = 0.5  # half as dark
+    assert ink_left(observed, half, truth, rows) == 0.5
+    grey = truth.clone()
+    grey[0, :, 2] = 0.75  # erased, but the model darkened row 2 of one image (ink 3 channels x 4 x 0.25 = 3)
+    assert ink_left(observed, grey, truth, rows) == 3 / 12
+    assert ink_left(observed, grey, truth, torch.tensor([False, False, False, True])) == 0.0  # row 2 not counted
+    for bad_rows in (torch.zeros(4, dtype=torch.bool), torch.ones(3, dtype=torch.bool), torch.ones(4)):
+        with pytest.raises(ValueError, match="rows must be a boolean mask of the 4 image rows"):
+            ink_left(observed, truth, truth, bad_rows)
+    with pytest.raises(ValueError, match="one shape"):
+        ink_left(observed, truth[:1], truth, rows)
+    with pytest.raises(ValueError, match="no darkness"):
+        ink_left(truth, truth, truth, rows)

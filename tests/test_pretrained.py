@@ -108,7 +108,7 @@ def test_the_shipped_promise_model_keeps_chapter_5s_promise():
     regressor, are notebook 05's and benchmarks/bench_causal_promise.py's)."""
     from vaecourse.data import Pendulum
     from vaecourse.data.pendulum import CONCEPTS, TRUE_GRAPH
-    from vaecourse.metrics.causal import label_values, structural_hamming_distance
+    from vaecourse.metrics.causal import ink_left, label_values, structural_hamming_distance
     from vaecourse.data.pendulum import split_concepts
     model = pretrained.load("ch5_causalvae_promise_pendulum32").eval()
     assert structural_hamming_distance(model.adjacency().detach(), TRUE_GRAPH) == 0
@@ -123,8 +123,7 @@ def test_the_shipped_promise_model_keeps_chapter_5s_promise():
             assert mse <= 0.005, f"do({name} = {value:.2f}): pixel MSE {mse:.4f}"
     zero = float(data.labels(torch.zeros(1, 4, dtype=torch.float64))[0, 2])
     erased, truth = model.intervene(x, u, {2: zero}), data.counterfactual(concepts, shadow_length=0.0)[0]
-    rows = data.shadow_rows()
-    left = ((1 - erased[:, :, rows]).sum() - (1 - truth[:, :, rows]).sum()) / (1 - x[:, :, rows]).sum()
+    left = ink_left(x, erased, truth, data.shadow_rows())
     assert left < 0.4, f"{left:.0%} of the shadow's ink left after do(shadow length = 0)"
 
 

@@ -140,6 +140,12 @@ class Recipe:
                           "back through the encoder (CausalVAE.read_back; 0: none)", applies=dict(objective=("causal",)))
     ownership: float = option(0.0, v.non_negative, "causalvae, layered decoder: nats each pixel pays for every "
                               "concept it reads", applies=dict(objective=("causal",), decoder=("layered",)))
+    exclusive: float = option(0.0, v.non_negative, "causalvae, layered decoder: nats paid for each pair of layers "
+                              "that read one concept (0: none)", applies=dict(objective=("causal",),
+                                                                               decoder=("layered",)))
+    overlap: float = option(0.0, v.non_negative, "causalvae, layered decoder: nats each pixel pays for being blended "
+                            "from several layers (sum over pairs of pi_a pi_b; 0: none)",
+                            applies=dict(objective=("causal",), decoder=("layered",)))
     shadow_weight: float = option(1.0, v.non_negative, "causalvae, pendulum: weight of the shadow's rows in the "
                                   "loss's log p(x|z) (1: none)",
                                   applies=dict(model=("causalvae",), objective=("causal",), dataset=("pendulum",)))
@@ -306,7 +312,8 @@ def make_objective(recipe: Recipe, model: torch.nn.Module, data: TrainingData, s
     if name == "causal":
         return o.CausalObjective(lu_weight=recipe.lu_weight, lm_weight=recipe.lm_weight, label_fit=recipe.label_fit,
                                  independence=recipe.independence, pixel_weights=_pixel_weights(recipe, data),
-                                 ownership=recipe.ownership, cycle=recipe.cycle)
+                                 ownership=recipe.ownership, cycle=recipe.cycle, exclusive=recipe.exclusive,
+                                 overlap=recipe.overlap)
     return o.conditional_vae_loss  # "cvae"
 
 

@@ -10,6 +10,8 @@
 - ``label_reliance``: does a label-conditioned model read its concepts from the image, or pass the labels fed
   beside it through? MIC / TIC of its concept latents with each image's own labels, with another scene's labels
   (against those labels and against the scene in the image), and with the labels withheld.
+- ``ink_left``: how much of a part an intervention should remove is still drawn (do(shadow length = 0): the
+  shadow's darkness left in its rows, beyond the true counterfactual's, as a share of the observed shadow's).
 
 Metric functions take a counterfactual function, never a model class:
 ``counterfactual_fn(images, labels, concept_index, value) -> images``.
@@ -251,7 +253,30 @@ def label_reliance(model, dataset, *, n: int = 1000, generator: torch.Generator 
             "withheld": mic_tic_summary(latents(None), truth) if getattr(model, "label_dropout", 0) > 0 else None}
 
 
-__all__ = ["ConceptRegressor", "causal_model_report", "label_reliance", "free_concepts", "free_ranges",
+def ink_left(observed: Tensor, erased: Tensor, truth: Tensor, rows: Tensor) -> float:
+    """The darkness an intervention that removes a part leaves in ``rows``, as a share of the observed darkness:
+
+        ink(images) = sum over the images, channels, ``rows`` and columns of (1 - pixel)
+        ink_left    = (ink(erased) - ink(truth)) / ink(observed)       1: nothing removed, 0: removed as in the truth
+
+    ``observed``, ``erased`` (the model's counterfactual) and ``truth`` (the simulator's) are (n, C, H, W) in [0, 1];
+    ``rows`` a boolean (H,) mask (``Pendulum.shadow_rows()`` for the shadow). Summed over the images, not averaged
+    per image: a scene whose shadow falls outside the rows would divide by nearly nothing."""
+    shapes = {tuple(t.shape) for t in (observed, erased, truth)}
+    if len(shapes) != 1 or observed.dim() != 4:
+        raise ValueError(f"ink_left expected observed, erased and truth of one shape (n, C, H, W), got "
+                         f"{[tuple(t.shape) for t in (observed, erased, truth)]}")
+    rows = torch.as_tensor(rows, device=observed.device)
+    if rows.dtype != torch.bool or rows.shape != (observed.shape[2],) or not bool(rows.any()):
+        raise ValueError(f"rows must be a boolean mask of the {observed.shape[2]} image rows with at least one True, "
+                         f"got {rows.dtype} of shape {tuple(rows.shape)}")
+    ink = [(1 - images[:, :, rows]).sum() for images in (observed, erased, truth)]
+    if float(ink[0]) <= 0:
+        raise ValueError("ink_left: the observed images have no darkness in rows (nothing there to remove)")
+    return float((ink[1] - ink[2]) / ink[0])
+
+
+__all__ = ["ConceptRegressor", "causal_model_report", "ink_left", "label_reliance", "free_concepts", "free_ranges",
            "intervention_fidelity",
            "label_values",
            "structural_hamming_distance",

@@ -89,6 +89,9 @@ class CausalVAEOutput:
     causal: bool = True  # False for the conditional baseline (z = eps: a single KL)
     owned: Tensor | None = None  # (B,) sum over pixels and concepts of owned_i(p) (decoder="layered"; else None)
     cycle: Tensor | None = None  # (B,) ||z^ - z'||^2 / 2 s^2 of a counterfactual read back (cycle=True, training)
+    reads_back: bool = False  # the model was built with cycle=True (``cycle`` is None in eval mode all the same)
+    shared: Tensor | None = None  # () expected pairs of layers reading one concept block (decoder="layered")
+    overlap: Tensor | None = None  # (B,) sum over pixels of how much the layers blend (decoder="layered")
 
 
 def gaussian_kl_to_label_prior(C: Tensor, mu: Tensor, logvar: Tensor, u: Tensor) -> Tensor:
@@ -345,16 +348,18 @@ class CausalVAE(CourseModel):
             C = self.causal_matrix() if self.causal else torch.eye(self.n, device=x.device)
             kl_z = gaussian_kl_to_label_prior(C, q.mu.view(-1, self.n, self.k), q.logvar.view(-1, self.n, self.k),
                                               u.to(q.mu.dtype))
-        owned = None
+        owned = shared = overlap = None
         if isinstance(self.decoder, LayeredDecoder):  # the composite, and who drew each pixel (the ownership cost)
-            logits, who = self.decoder.draw(z_tilde)
-            p_x, owned = self.likelihood(logits), who.flatten(1).sum(1)
+            drawing = self.decoder.draw(z_tilde)
+            p_x, owned, overlap = self.likelihood(drawing.logits), drawing.owned.flatten(1).sum(1), drawing.overlap
+            shared = self.decoder.shared()
         else:
             p_x = self.decode(z_tilde)
         return CausalVAEOutput(q_eps=q, eps=eps, z=z, z_mean=self.causal_layer(q.mu), g=g, z_tilde=z_tilde,
                                p_x=p_x, u=u, A=self.adjacency(), kl_z=kl_z,
                                u_hat=self.predict_labels(u.to(q.mu.dtype)) if self.causal else None,
-                               causal=self.causal, owned=owned,
+                               causal=self.causal, owned=owned, shared=shared, overlap=overlap,
+                               reads_back=self.cycle,
                                cycle=self.read_back(eps, z) if self.cycle and self.training else None)
 
     def read_back(self, eps: Tensor, z: Tensor) -> Tensor:
@@ -391,7 +396,7 @@ class CausalVAE(CourseModel):
         if not isinstance(self.decoder, LayeredDecoder):
             raise ValueError(f"only decoder='layered' learns which pixels each concept owns; this model's decoder "
                              f"is {self.hparams.get('decoder', 'joint')!r}")
-        return self.decoder.draw(self.intervene_latent(x, u, {}))[1]
+        return self.decoder.draw(self.intervene_latent(x, u, {})).owned
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor, u: Tensor | None) -> Tensor:

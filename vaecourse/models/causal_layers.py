@@ -9,6 +9,7 @@ Shape letters: B batch, n concepts, k latent dimensions per concept, C H W the i
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -70,6 +71,13 @@ class ShadowRowsDecoder(nn.Module):
         return out
 
 
+class Drawing(NamedTuple):
+    """What :meth:`LayeredDecoder.draw` returns."""
+    logits: Tensor  # (B, C, H, W) the composite
+    owned: Tensor  # (B, n, H, W) owned_i(p): how much of pixel p concept i draws
+    overlap: Tensor  # (B,) sum_p sum_{a < b} pi_a(p) pi_b(p): how much the layers (and the background) blend
+
+
 class LayeredDecoder(nn.Module):
     """Layers that learn which pixels each concept owns, alpha-composited over a background   [the course's]
 
@@ -79,6 +87,8 @@ class LayeredDecoder(nn.Module):
         r_l in [0, 1]^n   which concept blocks layer l reads: one hard-concrete gate per (layer, block),
                           exactly 0 or 1 most of the time, [louizos2018] Eq. 10-13
         owned_i(p) = sum_l pi_l(p) r_li                   how much of pixel p concept i draws
+        shared     = sum_i sum_{l < l'} P(r_li != 0) P(r_l'i != 0)   expected pairs of layers reading one block
+        overlap    = sum_p sum_{a < b} pi_a(p) pi_b(p) = sum_p (1 - sum_a pi_a(p)^2) / 2     a, b over 0 .. L
 
     A pixel changes under do(z_i = c) only through the layers that read block i (r_li > 0) and only where they
     draw (pi_l > 0): what concept i owns. The loss pays ``ownership`` nats for every unit of sum_p sum_i owned_i(p)
@@ -86,6 +96,11 @@ class LayeredDecoder(nn.Module):
     (a 0 cannot be undone by scaling the weights behind it, as a soft weight could). Nothing here knows a scene:
     the number of layers defaults to the number of concept blocks n, layer l's gate on block l starts open and
     the others half open (a symmetric start, block l first), and any image size the ``architecture`` builds works.
+    ``shared`` (``CausalObjective(exclusive=w)``) asks each concept to be drawn by one layer: a concept whose
+    latent two layers read can move two parts of the image, the failure the pixel cost alone leaves open.
+    ``overlap`` (``CausalObjective(overlap=w)``) asks each pixel to be drawn by one layer (or the background): where
+    two layers blend, one can draw the average of a part from its causes upstream (the shadow from the light's
+    angle) and another only the rest, and an intervention on the part's own concept then removes only the rest.
     """
 
     GAMMA, ZETA, TEMPERATURE = -0.1, 1.1, 2 / 3  # the hard-concrete stretch (gamma, zeta) and beta [louizos2018]
@@ -107,6 +122,12 @@ class LayeredDecoder(nn.Module):
         """P(r_li != 0) for each gate, (L, n): sigmoid(log alpha - beta log(-gamma / zeta)).  [louizos2018, Eq. 12]"""
         return torch.sigmoid(self.gate_logits - self.TEMPERATURE * math.log(-self.GAMMA / self.ZETA))
 
+    def shared(self) -> Tensor:
+        """sum_i sum_{l < l'} p_li p_l'i = sum_i ((sum_l p_li)^2 - sum_l p_li^2) / 2, p = P(r != 0): the expected
+        number of pairs of layers that read the same concept block (0: each block is read by one layer at most)."""
+        p = self.open_probability()  # (L, n)
+        return (p.sum(0).pow(2) - p.pow(2).sum(0)).sum() / 2
+
     def gates(self, batch: int) -> Tensor:
         """r (B, L, n): a hard-concrete sample per example in training, the deterministic gate in eval mode.
         s = sigmoid((log u - log(1 - u) + log alpha) / beta), r = clamp(s (zeta - gamma) + gamma, 0, 1)."""
@@ -117,8 +138,8 @@ class LayeredDecoder(nn.Module):
             s = torch.sigmoid(self.gate_logits).expand(batch, -1, -1)
         return (s * (self.ZETA - self.GAMMA) + self.GAMMA).clamp(0, 1)
 
-    def draw(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """z~ (B, n k) -> (logits (B, C, H, W), owned (B, n, H, W)): the composite and who drew each pixel."""
+    def draw(self, z: Tensor) -> Drawing:
+        """z~ (B, n k) -> the composite's logits, who drew each pixel, and how much the layers blend (``Drawing``)."""
         blocks = z.view(-1, self.n, self.k)
         r = self.gates(blocks.shape[0])  # (B, L, n)
         drawn = torch.stack([part((blocks * r[:, l, :, None]).flatten(1)) for l, part in enumerate(self.parts)], 1)
@@ -126,11 +147,12 @@ class LayeredDecoder(nn.Module):
         pi = torch.cat([torch.zeros_like(mask[:, :1]), mask], 1).softmax(1)  # (B, 1 + L, H, W)
         logits = pi[:, 0, None] * self.background + (pi[:, 1:, None] * content).sum(1)
         owned = torch.einsum("blhw,bli->bihw", pi[:, 1:], r)  # (B, n, H, W)
-        return logits, owned
+        overlap = (1 - pi.pow(2).sum(1)).flatten(1).sum(1) / 2  # (B,)
+        return Drawing(logits, owned, overlap)
 
     def forward(self, z: Tensor) -> Tensor:
         """z~ (B, n k), concept-major -> logits (B, C, H, W)."""
-        return self.draw(z)[0]
+        return self.draw(z).logits
 
 
 def _indices(name: str, values, size: int) -> list[int]:

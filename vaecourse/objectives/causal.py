@@ -29,6 +29,10 @@ Two additions of this course, both off by default (the paper's loss), both measu
 
 ``ownership`` (decoder="layered"): + ownership * sum_p sum_i owned_i(p), the nats each pixel pays for every
 concept block it reads (``LayeredDecoder``), logged as ``l_own``: each pixel draws from as few concepts as it needs.
+``exclusive`` (decoder="layered"): + exclusive * sum_i sum_{l < l'} P(r_li != 0) P(r_l'i != 0), the expected pairs of
+layers that read one concept block (``LayeredDecoder.shared``), logged as ``l_share``: each concept drawn by one layer;
+``overlap`` (decoder="layered"): + overlap * sum_p sum_{a < b} pi_a(p) pi_b(p), how much the layers blend, logged as
+``l_overlap``: each pixel drawn by one layer.
 ``cycle`` (a model built with cycle=True): + cycle * ||z^ - z'||^2 / 2 s^2, a counterfactual drawn and read back
 through the encoder with the labels withheld (``CausalVAE.read_back``), logged as ``l_cycle``.
 
@@ -124,13 +128,16 @@ def weighted_log_likelihood(output, x: Tensor, pixel_weights: Tensor) -> Tensor:
 def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, lu_weight: float = 1.0,
                     lm_weight: float = 1.0, label_fit: str = "tanh", independence: float = 0.0,
                     bandwidth: float = 0.5, pixel_weights: Tensor | None = None, ownership: float = 0.0,
-                    cycle: float = 0.0) -> Terms:
+                    cycle: float = 0.0, exclusive: float = 0.0, overlap: float = 0.0) -> Terms:
     """-ELBO + alpha H(A) + rho/2 H(A)^2 + lu_weight l_u + lm_weight l_m (Eq. 41, the paper's beta and gamma, with the
     augmented term) + independence * sum_{i<j} HSIC(r_i, r_j) over the label residuals r (logged as ``l_ind``);
     ``pixel_weights`` (the course's option) weights each pixel's log-likelihood in the optimised fit term;
-    + ownership * owned (the layered decoder's pixels-times-concepts read, logged as ``l_own``)."""
+    + ownership * owned (the layered decoder's pixels-times-concepts read, logged as ``l_own``) + exclusive * shared
+    (its layers reading one concept, ``l_share``) + overlap * its layers' blending (``l_overlap``) + cycle * the
+    read-back (``l_cycle``)."""
     for name, value in (("lu_weight", lu_weight), ("lm_weight", lm_weight), ("rho", rho),
-                        ("independence", independence), ("ownership", ownership), ("cycle", cycle)):
+                        ("independence", independence), ("ownership", ownership), ("cycle", cycle),
+                        ("exclusive", exclusive), ("overlap", overlap)):
         non_negative(name, value)
     check_label_fit(label_fit)
     log_px_z, kl_eps, kl_z, bound = causal_terms(output, x)
@@ -147,12 +154,18 @@ def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, lu_
     if independence > 0:
         loss = loss + independence * l_ind
     extras = {}
-    if ownership > 0:
-        if output.owned is None:
-            raise ValueError("ownership > 0 needs a model whose decoder learns which pixels each concept owns "
-                             "(decoder='layered'); this output has no ownership")
-        loss = loss + ownership * output.owned.mean()
-        extras["l_own"] = output.owned.detach()
+    for name, weight, term, key in (("ownership", ownership, output.owned, "l_own"),
+                                    ("exclusive", exclusive, output.shared, "l_share"),
+                                    ("overlap", overlap, output.overlap, "l_overlap")):
+        if weight > 0:
+            if term is None:
+                raise ValueError(f"{name} > 0 needs a model whose decoder learns which pixels each concept owns "
+                                 f"(decoder='layered'); this output has no layers")
+            loss = loss + weight * term.mean()
+            extras[key] = term.detach().expand_as(log_px_z)
+    if cycle > 0 and not output.reads_back:
+        raise ValueError(f"cycle={cycle:g} weights a counterfactual read back through the encoder, which only a model "
+                         "built with cycle=True draws (CausalVAE(cycle=True, label_dropout > 0)); this one is not")
     if cycle > 0 and output.cycle is not None:  # (None in eval mode: the read-back is a training term)
         loss = loss + cycle * output.cycle.mean()
         extras["l_cycle"] = output.cycle.detach()
@@ -180,7 +193,8 @@ class CausalObjective:
     def __init__(self, lu_weight: float = 1.0, lm_weight: float = 1.0, alpha: float = 0.0, rho: float = 1.0,
                  update_every: int = 100, rho_max: float = 100.0, rho_growth: float = 10.0, h_tol: float = 1e-8,
                  label_fit: str = "tanh", independence: float = 0.0, bandwidth: float = 0.5,
-                 pixel_weights: Tensor | None = None, ownership: float = 0.0, cycle: float = 0.0):
+                 pixel_weights: Tensor | None = None, ownership: float = 0.0, cycle: float = 0.0,
+                 exclusive: float = 0.0, overlap: float = 0.0):
         check_label_fit(label_fit)
         if pixel_weights is not None and (not isinstance(pixel_weights, Tensor) or pixel_weights.dim() not in (2, 3)
                                           or not (pixel_weights >= 0).all()):
@@ -189,9 +203,10 @@ class CausalObjective:
         self.pixel_weights = pixel_weights
         for name, value in (("lu_weight", lu_weight), ("lm_weight", lm_weight), ("alpha", alpha), ("rho", rho),
                             ("rho_max", rho_max), ("independence", independence), ("ownership", ownership),
-                            ("cycle", cycle)):
+                            ("cycle", cycle), ("exclusive", exclusive), ("overlap", overlap)):
             non_negative(name, value)
-        self.ownership, self.cycle = float(ownership), float(cycle)
+        self.ownership, self.cycle, self.exclusive = float(ownership), float(cycle), float(exclusive)
+        self.overlap = float(overlap)
         self.label_fit, self.independence, self.bandwidth = label_fit, float(independence), float(bandwidth)
         values.positive_int.check("update_every", update_every)
         self.lu_weight, self.lm_weight = float(lu_weight), float(lm_weight)  # Eq. 41's beta and gamma
@@ -205,7 +220,7 @@ class CausalObjective:
         terms = causal_vae_loss(output, x, alpha=self.alpha, rho=self.rho, lu_weight=self.lu_weight,
                                 lm_weight=self.lm_weight, label_fit=self.label_fit, independence=self.independence,
                                 bandwidth=self.bandwidth, pixel_weights=self.pixel_weights, ownership=self.ownership,
-                                cycle=self.cycle)
+                                cycle=self.cycle, exclusive=self.exclusive, overlap=self.overlap)
         if step > 0 and step % self.update_every == 0:
             self.dual_update(step, float(terms.extras["H"]))
         return terms
