@@ -177,7 +177,7 @@ def test_diagonal_gaussian_rsample_shape_and_gradients():
 
 
 def test_mismatched_mu_and_logvar_shapes_raise_value_error():
-    with pytest.raises(ValueError, match=r"same shape, got \(4, 3\) and \(4, 2\)"):
+    with pytest.raises(ValueError, match=r"mu, logvar as tensors of one shape, got mu \(4, 3\), logvar \(4, 2\)"):
         DiagonalGaussian(torch.zeros(4, 3), torch.zeros(4, 2))
     with pytest.raises(ValueError, match="at least one dimension"):
         DiagonalGaussian(torch.tensor(0.0), torch.tensor(0.0))

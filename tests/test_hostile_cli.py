@@ -288,6 +288,46 @@ REFUSED = [
     ("evaluate chunk without k", ["evaluate", "{ws}/vae.pt", "--chunk", "10", "--n", "4"],
      "--chunk applies to importance sampling (--k 1 or more) only, not to --k 0"),
     ("evaluate chunk with k 0", ["evaluate", "{ws}/vae.pt", "--chunk", "10", "--k", "0"], "--chunk applies to"),
+    # the third probe of round two: a learning rate that overflows inside Adam (3e38: a traceback), a prior standard
+    # deviation that is 0 in float32 (inf at step 0), the latent SCM's rules and the latent size in the flags' words
+    ("lr 3e38 overflows inside Adam", [*T, "--lr", "3e38"], "argument --lr: expected a learning rate > 0 that float32 "
+     "can hold (at least about 1e-38) (at most 1e+06 in size"),
+    ("prior-std 1e-46", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--latent-scm", "equations",
+                         "--graph-from", "labels", "--prior-std", "1e-46"],
+     "argument --prior-std: expected a standard deviation between 0.001 and 1"),
+    ("prior-std with the linear SCM", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--prior-std", "0.5"],
+     "prior_std (--prior-std) applies to latent_scm equations only"),
+    ("cycle without withheld labels", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--cycle", "1"],
+     "cycle (--cycle) reads each counterfactual back with the labels withheld: it needs --label-dropout > 0"),
+    ("equations without labels' graph", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--latent-scm",
+                                         "equations"], "latent_scm (--latent-scm) 'equations' reads the label equations"),
+    ("concept-dim x 4 concepts beyond 65,536", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CVAE, "--concept-dim",
+                                                "65536"], "concept_dim (--concept-dim) x the pendulum's 4 concepts"),
+    # sizes that reached the allocator: the weights counted on the meta device, one step's activations measured on one
+    # image, both refused before anything is allocated, naming the flag and the estimate
+    ("batch 65536 conv64", ["train", "--steps", "2", "--out", "{ws}/b.pt", "--encoder", "conv64", "--batch-size",
+                            "65536", "--latent-dim", "3", "--no-progress", "--device", "cpu"],
+     "batch_size (--batch-size) 65,536: one training step of this model would hold about"),
+    ("batch 65536 mlp at 64", ["train", "--steps", "2", "--out", "{ws}/b.pt", "--encoder", "mlp", "--batch-size",
+                               "65536", "--latent-dim", "3", "--no-progress", "--device", "cpu"],
+     "GiB (0.26 MiB per image), expected at most 16 GiB: give --batch-size"),
+    ("pendulum 1024 through the mlp", ["train", "--steps", "2", "--out", "{ws}/b.pt", "--model", "cvae", "--dataset",
+                                       "pendulum", "--encoder", "mlp", "--image-size", "1024", "--batch-size", "4",
+                                       "--no-progress", "--device", "cpu"],
+     "the cvae model with encoder mlp on (3, 1024, 1024) images would have 7,557,327,952 weights"),
+    ("lvae layers of 65536", ["train", "--steps", "2", "--out", "{ws}/l.pt", *LVAE, "--latent-sizes", "65536,65536",
+                              "--hidden-sizes", "65536,65536"], "GiB with their gradients and Adam's two moments"),
+    ("evaluate chunk x n beyond memory", ["evaluate", "{ws}/vae.pt", "--n", "1000", "--k", "100000", "--chunk",
+                                          "100000"], "--chunk x --n (100,000 samples for each of 1,000 images)"),
+    # --overwrite replaces a checkpoint, never notes, a PNG or a log; site --rendered never writes into the sources
+    ("overwrite notes", ["train", "--steps", "2", "--overwrite", "--out", "{ws}/notes.csv", *VAE],
+     "already exists and is not a vaecourse checkpoint: train does not replace it, even with --overwrite"),
+    ("overwrite a PNG", ["train", "--steps", "2", "--overwrite", "--out", "{ws}/traversal.png", *VAE],
+     "is not a vaecourse checkpoint"),
+    ("overwrite a log", ["train", "--steps", "2", "--overwrite", "--out", "{ws}/vae.pt.log.json", *VAE],
+     "is not a vaecourse checkpoint"),
+    ("site --rendered into notebooks", ["site", "--root", "{ws}", "--out", "{ws}/site", "--rendered",
+                                        "{ws}/notebooks"], "site --rendered"),
 ]
 
 
@@ -498,6 +538,11 @@ def _resave(payload, path) -> None:
     lambda x: x.update(step=-5), lambda x: x.update(step=True), lambda x: x.update(step=0),
     lambda x: x["optimizer"]["param_groups"][0].update(lr=100.0),
     lambda x: x["history"]["records"].update(loss=["a", "b"]), lambda x: x["history"].update(seconds="long"),
+    # the third probe: Adam's moments of another shape (a traceback inside torch's Adam), a setting this version does
+    # not know (ignored: the run continued without it), a NaN in the history (resumed as if it were a number)
+    lambda x: [s.update(exp_avg=torch.zeros(1)) for s in x["optimizer"]["state"].values()],
+    lambda x: x["arguments"].update(frobnicate=1),
+    lambda x: x["history"]["records"]["loss"].__setitem__(0, float("nan")),
 ])
 def test_resume_of_a_hand_edited_training_state_is_one_line_and_changes_nothing(ws, capsys, edit):
     """Issue 25: a crafted or hand-edited training state ended in a KeyError / TypeError / RuntimeError traceback,
@@ -635,6 +680,49 @@ def test_a_fifo_where_a_log_goes_is_refused_not_read_for_ever(ws, capsys, log):
     code, _, err = run(["train", "--steps", "2", "--out", str(ws / "fifo.pt"), *VAE], capsys)
     assert code == 2
     assert_one_error_line(err, f"the training log {ws / log} is a FIFO: expected a regular file")
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--steps", "2", "--out", "{ws}/loop", *VAE], ["show", "{ws}/vae.pt", "--out", "{ws}/loop"],
+    ["show", "{ws}/loop", "--out", "{ws}/s.png"], ["evaluate", "{ws}/loop"]])
+def test_a_link_that_loops_is_refused_in_one_line(ws, capsys, argv):
+    """Issue 25 (third probe): a symbolic link to itself was replaced by train's checkpoint and was pathlib's
+    RuntimeError traceback in show."""
+    (ws / "loop").symlink_to(ws / "loop")
+    before = hashes(ws)
+    code, _, err = run([a.format(ws=ws) for a in argv], capsys)
+    assert code == 2, err
+    assert_one_error_line(err, "is a symbolic link that loops")
+    assert (ws / "loop").is_symlink() and hashes(ws) == before
+
+
+@pytest.mark.parametrize("log", ["vae.pt.log.json", "vae.pt.log.csv"])
+def test_a_log_linked_to_another_runs_log_is_not_written_through(ws, capsys, log):
+    """Issue 25 (third probe): OUT.log.json, a link to another run's log, was written through (that run's log lost)."""
+    suffix = log.rsplit(".", 1)[1]
+    (ws / f"q.pt.log.{suffix}").symlink_to(ws / log)
+    before = hashes(ws)
+    code, _, err = run(["train", "--steps", "2", "--out", str(ws / "q.pt"), *VAE], capsys)
+    assert code == 2 and hashes(ws) == before and not (ws / "q.pt").exists()
+    assert_one_error_line(err, f"is a link to {ws / log}, which is not this run's log")
+
+
+def test_the_step_estimate_keeps_the_run_as_it_was(tmp_path, capsys):
+    """The forward pass that measures a step's memory runs in eval mode with the random state forked: a run trains
+    exactly as before it (the checkpoint of a 2-step run equals one built and trained without the estimate)."""
+    from vaecourse import recipes
+    recipe = recipes.Recipe(encoder="conv32", image_size=32, latent_dim=3, batch_size=4, steps=2)
+    run_a = recipes.build(recipe, device="cpu")
+    recipes.train(run_a, progress=False)
+    original = recipes.check_step_fits
+    try:
+        recipes.check_step_fits = lambda *a: None
+        run_b = recipes.build(recipe, device="cpu")
+    finally:
+        recipes.check_step_fits = original
+    recipes.train(run_b, progress=False)
+    for key, value in run_a.model.state_dict().items():
+        assert torch.equal(value, run_b.model.state_dict()[key]), key
 
 
 @pytest.mark.slow

@@ -471,7 +471,9 @@ def test_readers_of_data_files_refuse_fifos_and_devices(tmp_path):
     from vaecourse.data.mnist5k import read_source_csv
     from vaecourse.files import sha256_of
     os.mkfifo(tmp_path / "train-images-idx3-ubyte")
+    from vaecourse.data.dsprites_official import git_blob_id  # the third probe: it read /dev/zero for ever
     for call in (lambda: read_idx(tmp_path / "train-images-idx3-ubyte"), lambda: md5_of("/dev/zero"),
+                 lambda: git_blob_id("/dev/zero"), lambda: git_blob_id(tmp_path / "train-images-idx3-ubyte"),
                  lambda: sha256_of(tmp_path / "train-images-idx3-ubyte"), lambda: read_source_csv("/dev/zero"),
                  lambda: load_mnist(tmp_path)):
         with pytest.raises(ValueError, match="expected a regular file"):
@@ -729,3 +731,103 @@ def test_pendulum_batches_are_checked_at_the_call():
         pendulum.batches(0, 1)
     images, labels = next(pendulum.batches(np.int64(4), 1, torch.Generator().manual_seed(0)))
     assert images.shape == (4, 3, 8, 8) and labels.shape == (4, 4)
+
+
+# ---- issue 25, round two's third held-out probe: the classes it found in the library, a case of each ----------------
+def _third_probe_calls():
+    from vaecourse import distributions, metrics, nn, objectives
+    from vaecourse.data import shuffled_epochs
+    x = torch.rand(3, 1, 4, 4).round()
+    out = _tiny_vae()(x)
+    return {  # name -> (call, regular expression the one-line message must match)
+        # sizes that reached the allocator: refused with an estimate, before anything is allocated
+        "mlp([65536] * 3)": (lambda: nn.mlp([65536] * 3), r"mlp\(\[65536, 65536, 65536\]\)'s weights must be at most "
+                                                         r"4,294,967,296 float32 weights .* got 8,589,934,592"),
+        "standard_normal((10**6, 10**6), 10)": (lambda: distributions.standard_normal((10 ** 6, 10 ** 6), 10),
+                                                r"standard_normal's batch_shape .* must be at most .* GiB"),
+        "monte_carlo_kl(10**5 draws of (10**4, 512))": (lambda: distributions.monte_carlo_kl(
+            torch.zeros(10 ** 4, 512), torch.zeros(10 ** 4, 512), 10 ** 5), r"monte_carlo_kl's n_samples must be at most"),
+        "importance_weighted_bound(chunk 10**5 x 10**4 images)": (lambda: objectives.importance_weighted_bound(
+            _tiny_vae(), torch.rand(10 ** 4, 1, 4, 4).round(), 10 ** 5, chunk_size=10 ** 5),
+            r"chunk_size \(100,000 samples for each of 10,000 images\) must be at most"),
+        "shuffled_epochs(10**12)": (lambda: next(shuffled_epochs(10 ** 12, 2, torch.Generator())),
+                                    r"shuffled_epochs' number of examples n must be a number of examples"),
+        # tracebacks from inside torch: shapes, types and axes checked at the call
+        "mlp([2.5, 3])": (lambda: nn.mlp([2.5, 3]), r"mlp's sizes\[0\] must be a positive integer"),
+        "mlp([])": (lambda: nn.mlp([]), r"at least two widths"),
+        "mlp('12')": (lambda: nn.mlp("12"), r"mlp's sizes must be a list of layer widths"),
+        "mlp([3])": (lambda: nn.mlp([3]), r"at least two widths"),
+        "build_decoder((1, 4.5, 4))": (lambda: nn.build_decoder("mlp", (1, 4.5, 4), 3),
+                                       r"build_decoder's image_shape must be \(C, H, W\)"),
+        "build_encoder(latent_dim=True)": (lambda: nn.build_encoder("mlp", (1, 4, 4), True),
+                                           r"build_encoder's latent_dim must be a number of units"),
+        "kl_diagonal_gaussians(shapes differ)": (lambda: distributions.kl_diagonal_gaussians(
+            torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(5, 7), torch.zeros(5, 7)),
+            r"expected mu_q, logvar_q, mu_p, logvar_p as tensors of one shape"),
+        "reparameterize(eps of another shape)": (lambda: distributions.reparameterize(
+            torch.zeros(2, 3), torch.zeros(2, 3), eps=torch.zeros(5, 5)), r"reparameterize expected eps of shape"),
+        "reparameterize(generator='x')": (lambda: distributions.reparameterize(torch.zeros(2, 3), torch.zeros(2, 3),
+                                                                              generator="x"),
+                                          r"reparameterize's generator must be a torch.Generator"),
+        "DiagonalGaussian(lists)": (lambda: distributions.DiagonalGaussian([0.0], [0.0]),
+                                    r"DiagonalGaussian expected mu, logvar as tensors of one shape"),
+        "log_mean_exp(dim=5)": (lambda: objectives.log_mean_exp(torch.zeros(2, 3), dim=5),
+                                r"log_mean_exp's dim must be an axis of a"),
+        "log_mean_exp(empty)": (lambda: objectives.log_mean_exp(torch.zeros(0, 3)), r"needs at least one value"),
+        "beta_vae_loss(shapes differ)": (lambda: objectives.beta_vae_loss(torch.zeros(3), torch.zeros(4), 2.0),
+                                         r"log_px_z and kl as tensors of one shape"),
+        "elbo(a tuple)": (lambda: objectives.elbo((1, 2), x), r"expected a model's output"),
+        # accepted silently: the schedules' and weights' numbers through the kinds
+        "capacity_at(c_max=-1)": (lambda: objectives.capacity_at(3, c_max=-1.0), r"c_max \(nats\) must be a finite"),
+        "dual_ascent_step(kl=inf)": (lambda: objectives.dual_ascent_step(1.0, math.inf, 1.0, 0.01),
+                                     r"kl \(the batch-mean KL, a float\) must be a finite number"),
+        "dual_ascent_step(lr=-1)": (lambda: objectives.dual_ascent_step(1.0, 3.0, 1.0, -1.0), r"lr must be a finite"),
+        "kl_weight(step=-3)": (lambda: objectives.kl_weight(-3, 5), r"position \(a step or an epoch\) must be a finite "
+                                                                    r"number >= 0"),
+        "normalised_beta(latent_dim=10.5)": (lambda: objectives.normalised_beta(4.0, 10.5, 4096),
+                                             r"latent_dim must be a number of units"),
+        "normalised_beta(n_pixels=True)": (lambda: objectives.normalised_beta(4.0, 10, True),
+                                           r"n_pixels must be a positive integer"),
+        "beta_vae_loss(beta=nan)": (lambda: objectives.beta_vae_loss(torch.zeros(3), torch.zeros(3), math.nan),
+                                    r"beta must be a finite number >= 0"),
+        "beta_vae(step=2.5)": (lambda: objectives.beta_vae(out, x, step=2.5, warmup_steps=5),
+                               r"beta_vae's step must be an integer >= 0"),
+        "beta_vae(beta=1e30)": (lambda: objectives.beta_vae(out, x, beta=1e30), r"beta must be a finite number >= 0 "
+                                                                              r"\(at most 1e\+06"),
+        "ladder_elbo(epoch=-1)": (lambda: objectives.ladder_elbo(_tiny_ladder()(x), x, epoch=-1.0),
+                                  r"position \(a step or an epoch\)"),
+        "unit_activity(NaN)": (lambda: metrics.unit_activity(torch.full((4, 3), math.nan)), r"finite posterior means"),
+        "KLRecorder(2.5)": (lambda: metrics.KLRecorder(2.5), r"KLRecorder's steps_per_epoch must be a positive integer"),
+        "kl_per_unit(batch_size=0)": (lambda: metrics.kl_per_unit(_tiny_ladder(), x, batch_size=0),
+                                      r"kl_per_unit's batch_size must be a batch size"),
+        "active_units(representation_fn='x')": (lambda: metrics.active_units(x, "x"),
+                                                r"active_units' representation_fn must be a function"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_third_probe_calls()))
+def test_third_probe_classes_are_refused_in_one_line_naming_the_argument(case):
+    call, message = _third_probe_calls()[case]
+    text = refused(call)
+    assert re.search(message, text), (message, text)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p["hparams"].update(image_shape=(4, 1024, 1024)), r"should have shape \(1200, 16384\) .*found|do not fit"),
+    (lambda p: p["state_dict"].update({k: v.long() for k, v in p["state_dict"].items() if v.dim() > 1}),
+     r"should be floating-point \(torch.float32\), found torch.int64"),
+])
+def test_read_checks_the_weights_against_the_hyper_parameters_before_building(tmp_path, edit, message):
+    """Issue 25 (third probe): hyper-parameters edited to a (4, 1024, 1024) mlp model reached the allocator (20 GB)
+    when read() built the model, and int64 weights were cast into the float weights silently. The model is built on
+    the meta device first and the stored weights compared with it (shapes and kinds)."""
+    from vaecourse import checkpoints
+    path = checkpoints.save(_tiny_vae(), tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    edit(payload)
+    payload["state_digest"] = checkpoints.state_digest(payload["state_dict"])
+    payload["content_digest"] = checkpoints.content_digest(payload)
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=message) as refused:
+        checkpoints.read(path)
+    assert "\n" not in str(refused.value)

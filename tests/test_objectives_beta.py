@@ -97,11 +97,11 @@ def test_normalised_beta_round_trip():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda o, x: beta_vae(o, x, beta=-1.0), "beta must be a non-negative number, got -1.0"),
-    (lambda o, x: capacity_vae(o, x, gamma=-5.0), "gamma must be a non-negative number"),
+    (lambda o, x: beta_vae(o, x, beta=-1.0), r"beta must be a finite number >= 0 \(at most 1e\+06 in size: .*\), got -1.0"),
+    (lambda o, x: capacity_vae(o, x, gamma=-5.0), "gamma must be a finite number >= 0"),
     (lambda o, x: capacity_vae(o, x, c_steps=0), "must last at least one step"),
-    (lambda o, x: ConstrainedVAE(epsilon=-1.0), "epsilon must be a non-negative number"),
-    (lambda o, x: normalised_beta(1.0, 0, 4096), "latent_dim and n_pixels must be positive"),
+    (lambda o, x: ConstrainedVAE(epsilon=-1.0), "epsilon must be a finite number >= 0"),
+    (lambda o, x: normalised_beta(1.0, 0, 4096), "latent_dim must be a number of units between 1 and 65,536, got 0"),
 ])
 def test_bad_hyper_parameters_are_refused_clearly(batch, call, message):
     model, x = batch

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 import vaecourse
-from vaecourse.files import atomic_write  # re-exported: checkpoints.atomic_write
+from vaecourse.files import atomic_write, check_regular  # atomic_write re-exported: checkpoints.atomic_write
 from vaecourse.models.base import MODEL_REGISTRY
 
 FORMAT = "vaecourse-checkpoint/1"
@@ -147,6 +147,8 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
         raise TypeError(f"read's expected_class must be a model class or its name (e.g. 'VAE'), got "
                         f"{expected_class!r}")
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        check_regular(path, "the checkpoint")  # a link that loops (a dangling one is "no checkpoint at")
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}" + (" (not a regular file)" if path.exists() else ""))
     try:
@@ -171,8 +173,18 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
     if name not in MODEL_REGISTRY:
         raise ValueError(f"{path} holds a model of unknown class {name!r}; known: {sorted(MODEL_REGISTRY)}")
     try:
-        model = MODEL_REGISTRY[name](**payload["hparams"])
+        # shapes only (hyper-parameters edited to 10^6 units allocate nothing here), the random state kept
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            shapes = MODEL_REGISTRY[name](**payload["hparams"])
     except (TypeError, ValueError) as err:  # hyper-parameters of another model (or another version, or hand-edited)
+        raise ValueError(f"{path}: the hyper-parameters {payload['hparams']} do not fit a {name}: {err}") from None
+    except (RuntimeError, NotImplementedError):  # a model that reads values while it is built: checked when built
+        shapes = None
+    if shapes is not None:
+        _check_weights_fit(path, payload, shapes.state_dict(), name)
+    try:
+        model = MODEL_REGISTRY[name](**payload["hparams"])
+    except (TypeError, ValueError) as err:
         raise ValueError(f"{path}: the hyper-parameters {payload['hparams']} do not fit a {name}: {err}") from None
     try:
         model.load_state_dict(payload["state_dict"])
@@ -208,6 +220,22 @@ def _check_payload(path: Path, payload: dict) -> None:
             raise ValueError(f"{path} holds NaN or infinite weights ({key}): the run that wrote it diverged, so "
                              "every image it draws and every score is meaningless; train it again with a smaller "
                              "--lr or --clip-grad-norm")
+
+
+def _check_weights_fit(path: Path, payload: dict, expected: dict[str, torch.Tensor], name: str) -> None:
+    """The stored weights are the tensors the hyper-parameters build, of their shapes and kinds (a float weight
+    stored as int64, bool or complex was cast silently), before the model itself is allocated."""
+    stored = payload["state_dict"]
+    for key, want in expected.items():
+        got = stored.get(key)
+        if got is None:
+            continue  # load_state_dict names the missing keys
+        if tuple(got.shape) != tuple(want.shape):
+            raise ValueError(f"{path}: the weights do not fit a {name}{payload['hparams']}: {key} should have shape "
+                             f"{tuple(want.shape)}, found {tuple(got.shape)}")
+        if want.is_floating_point() and not got.is_floating_point():
+            raise ValueError(f"{path} is damaged or hand-edited: the weights {key} should be floating-point "
+                             f"({want.dtype}), found {got.dtype}")
 
 
 def load(path: str | os.PathLike, *, expected_class: str | type | None = None,

@@ -24,9 +24,23 @@ def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor | None = None,
     The randomness lives in eps, outside the parameters, so dz/dmu and dz/dlogvar exist and
     gradients of E_q[f(z)] flow back into the encoder.
     """
+    _same_shapes("reparameterize", mu=mu, logvar=logvar)
+    if eps is not None and (not isinstance(eps, Tensor) or tuple(eps.shape[eps.dim() - mu.dim():]) != tuple(mu.shape)):
+        got = tuple(eps.shape) if isinstance(eps, Tensor) else type(eps).__name__
+        raise ValueError(f"reparameterize expected eps of shape (..., {', '.join(map(str, mu.shape))}) (mu's, with any "
+                         f"sample axes in front), got {got}")
     if eps is None:
+        generator = values.generator.or_none().check("reparameterize's generator", generator)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)  # (B, D)
     return mu + torch.exp(0.5 * logvar) * eps  # (B, D)
+
+
+def _same_shapes(who: str, **tensors) -> None:
+    """Each of ``tensors`` a tensor, all of one shape (a shape check costs nothing; values follow IEEE)."""
+    got = {name: tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__ for name, t in tensors.items()}
+    if not all(isinstance(t, Tensor) for t in tensors.values()) or len(set(got.values())) > 1:
+        raise ValueError(f"{who} expected {', '.join(tensors)} as tensors of one shape, got "
+                         + ", ".join(f"{name} {shape}" for name, shape in got.items()))
 
 
 def kl_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -40,6 +54,7 @@ def kl_diagonal_gaussians(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p
     = 1/2 sum_d [ logvar_p - logvar_q + (e^logvar_q + (mu_q - mu_p)^2) / e^logvar_p - 1 ]
     With mu_p = 0 and logvar_p = 0 it reduces to :func:`kl_standard_normal`.
     """
+    _same_shapes("kl_diagonal_gaussians", mu_q=mu_q, logvar_q=logvar_q, mu_p=mu_p, logvar_p=logvar_p)
     return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1.0).sum(dim=-1)
 
 
@@ -57,6 +72,9 @@ def monte_carlo_kl(mu: Tensor, logvar: Tensor, n_samples: int,
     """
     n_samples = values.samples.check("n_samples", n_samples)
     generator = values.generator.or_none().check("monte_carlo_kl's generator", generator)
+    _same_shapes("monte_carlo_kl", mu=mu, logvar=logvar)
+    values.fits_in_memory("monte_carlo_kl's n_samples", n_samples, 4 * mu.numel() * mu.element_size(),
+                          f"draws of {tuple(mu.shape)} (noise, z and two densities each)")
     eps = torch.randn((n_samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)  # (S, B, D)
     z = reparameterize(mu, logvar, eps)  # (S, B, D)
     return log_normal(z, mu, logvar) - log_normal(z)  # (S, B)
@@ -70,8 +88,7 @@ class DiagonalGaussian(Independent):
     """
 
     def __init__(self, mu: Tensor, logvar: Tensor):
-        if mu.shape != logvar.shape:
-            raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+        _same_shapes("DiagonalGaussian", mu=mu, logvar=logvar)
         if mu.dim() < 1:
             raise ValueError("mu must have at least one dimension (the latent dimension D)")
         super().__init__(Normal(mu, torch.exp(0.5 * logvar), validate_args=False), 1, validate_args=False)
@@ -104,6 +121,8 @@ def standard_normal(batch_shape: tuple[int, ...], dim: int, device=None, dtype=t
     """The prior p(z) = N(0, I) with the given batch shape and D = ``dim``.  [slides, Eq. 5]"""
     batch_shape = values.shape.check("standard_normal's batch_shape", batch_shape)
     dim = values.units.check("standard_normal's dim (latent dimensions)", dim)
+    values.fits_in_memory(f"standard_normal's batch_shape {batch_shape} x dim {dim}", math.prod(batch_shape) * dim,
+                          2 * torch.finfo(dtype).bits // 8, "values (mu and logvar, zeros)")
     zeros = torch.zeros((*batch_shape, dim), device=device, dtype=dtype)
     return DiagonalGaussian(zeros, zeros)
 

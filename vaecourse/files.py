@@ -10,6 +10,7 @@ cannot remove its own; the next write of the same target removes those whose pro
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -61,6 +62,13 @@ def check_regular(path: str | os.PathLike, what: str = "file") -> Path:
     (``/dev/null``, ``/dev/zero``), a socket or a folder: reading one can hang for ever, and writing over one
     would replace it by a regular file (as root, which Colab is, even ``/dev/null``)."""
     path = Path(path)
+    if path.is_symlink() and not path.exists():  # dangling, or a loop (a -> a), which nothing can read or write
+        try:
+            os.stat(path)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise ValueError(f"{what} {path} is a symbolic link that loops (it never reaches a file): expected "
+                                 "a regular file") from None
     if path.exists() and not path.is_file():
         kind = "a folder" if path.is_dir() else "a FIFO" if stat.S_ISFIFO(path.stat().st_mode) else \
             "a device" if stat.S_ISCHR(path.stat().st_mode) or stat.S_ISBLK(path.stat().st_mode) else "not a regular file"

@@ -18,11 +18,21 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from vaecourse import values
+
 ARCHITECTURES = ("mlp", "conv64", "conv32", "mlp28")
 
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
-    """Linear layers with ``activation`` between them (none after the last)."""
+    """Linear layers with ``activation`` between them (none after the last); ``sizes`` are at least two layer
+    widths, and their weights must fit in ``values.MAX_BYTES`` (checked before anything is allocated)."""
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+        raise TypeError(f"mlp's sizes must be a list of layer widths (e.g. [784, 512, 10]), got {sizes!r}")
+    sizes = [values.positive_int.check(f"mlp's sizes[{i}]", n) for i, n in enumerate(sizes)]
+    if len(sizes) < 2:
+        raise ValueError(f"mlp's sizes must be at least two widths (input and output), got {list(sizes)}")
+    values.fits_in_memory(f"mlp({list(sizes)})'s weights", sum(a * b for a, b in zip(sizes[:-1], sizes[1:])), 4,
+                          "float32 weights")
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out))
@@ -91,7 +101,8 @@ def _expect_shape(name: str, image_shape: tuple[int, int, int], allowed: Sequenc
 
 def build_encoder(name: str, image_shape: tuple[int, int, int], latent_dim: int) -> nn.Module:
     """The encoder body ``name`` for images of ``image_shape``: (B, C, H, W) -> (B, 2D)."""
-    c, h, w = image_shape
+    c, h, w = image_shape = values.image_shape.check("build_encoder's image_shape", image_shape)
+    latent_dim = values.units.check("build_encoder's latent_dim", latent_dim)
     pixels = c * h * w
     if name == "mlp":
         return nn.Sequential(nn.Flatten(), mlp([pixels, 1200, 1200, 2 * latent_dim]))
@@ -108,7 +119,8 @@ def build_encoder(name: str, image_shape: tuple[int, int, int], latent_dim: int)
 
 def build_decoder(name: str, image_shape: tuple[int, int, int], latent_dim: int) -> nn.Module:
     """The decoder body ``name``: (B, D) -> parameters of p(x|z) shaped (B, C, H, W)."""
-    c, h, w = image_shape
+    c, h, w = image_shape = values.image_shape.check("build_decoder's image_shape", image_shape)
+    latent_dim = values.units.check("build_decoder's latent_dim", latent_dim)
     pixels = c * h * w
     if name == "mlp":
         return _FlatDecoder(mlp([latent_dim, 1200, 1200, 1200, pixels], activation=nn.Tanh), image_shape)

@@ -95,8 +95,9 @@ class Recipe:
                              "layer, or (with --graph-from labels) z = g(A o z) + eps through the label equations "
                              "(l_m is then ||eps||^2: use --lm-weight 0)", choices=("linear", "equations"),
                              applies=_CAUSAL)
-    prior_std: float = option(1.0, v.real("a number in (0, 1]", lambda s: 0 < s <= 1), "causalvae with --latent-scm "
-                              "equations: p(z|u) = N(u, s^2 I) (1: the paper's)", applies=_CAUSAL)
+    prior_std: float = option(1.0, v.real("a standard deviation between 0.001 and 1", lambda s: 1e-3 <= s <= 1), "causalvae with --latent-scm "
+                              "equations: p(z|u) = N(u, s^2 I) (1: the paper's)",
+                              applies=dict(model=("causalvae",), latent_scm=("equations",)))
     decoder: str = option("joint", None, "causalvae: one decoder reads all latents (joint), or one per concept block "
                           "with their logits averaged (per_concept, as the authors' code), the shadow's rows from "
                           "its own blocks (shadow_rows), or layers that learn which pixels each concept owns "
@@ -181,6 +182,18 @@ class Recipe:
                              f"{self.model} takes objective {' | '.join(allowed)}"
                              + (f"; objective {self.objective} goes with model {' | '.join(users)}" if users else ""))
         self.check_applies([f.name for f in fields(self) if getattr(self, f.name) != f.default])
+        if MODELS[self.model].takes_labels:  # a block of concept_dim latents per concept of the pendulum
+            from vaecourse.data.pendulum import RANGES
+            v.units.check(f"{who}concept_dim (--concept-dim) x the pendulum's {len(RANGES)} concepts (the latent size)",
+                          len(RANGES) * self.concept_dim)
+        if self.model == "causalvae":  # the latent SCM's own rules, in the flags' words (CausalVAE checks them too)
+            if self.latent_scm == "equations" and self.graph_from != "labels":
+                raise ValueError(f"{who}latent_scm (--latent-scm) 'equations' reads the label equations, which only "
+                                 f"--graph-from labels learns: got graph_from {self.graph_from!r}")
+            if self.cycle and (self.label_dropout == 0 or self.latent_scm != "equations"):
+                raise ValueError(f"{who}cycle (--cycle) reads each counterfactual back with the labels withheld: it "
+                                 "needs --label-dropout > 0 and --latent-scm equations, got label_dropout "
+                                 f"{self.label_dropout:g} and latent_scm {self.latent_scm!r}")
         if self.model == "lvae" and self.batch_norm and self.batch_size < 2:
             raise ValueError(f"{who}model lvae normalises each batch (batch norm): it needs batch_size >= 2, got "
                              f"{self.batch_size} (or batch_norm=False, --no-batch-norm)")
@@ -402,6 +415,58 @@ class Run:
             self.objective.load_state_dict(state["objective_state"])
 
 
+_SIZES = "--latent-dim, --latent-sizes, --hidden-sizes, --concept-dim, --image-size or --encoder"
+
+
+def check_weights_fit(recipe: Recipe, data: TrainingData) -> None:
+    """Refuse, before a weight is allocated, a model whose weights, their gradients and Adam's two moments would
+    need more than ``values.MAX_BYTES``: the model is built on the meta device (shapes only) and its weights counted.
+    (A 1024x1024 pendulum through the ``mlp`` encoder is 3.8e9 weights in its first layer alone.)"""
+    try:
+        with torch.device("meta"):
+            shapes = make_model(recipe, data)
+    except (RuntimeError, NotImplementedError):  # a model that reads values while it is built: counted when built
+        return
+    weights = sum(p.numel() * p.element_size() for p in shapes.parameters())
+    if 4 * weights > v.MAX_BYTES:
+        encoder = "" if recipe.model == "lvae" else f" with encoder {recipe.encoder}"
+        raise ValueError(f"the {recipe.model} model{encoder} on {tuple(data.image_shape)} images "
+                         f"would have {weights // 4:,} weights: about {4 * weights / 2**30:,.1f} GiB with their "
+                         f"gradients and Adam's two moments, expected at most {v.MAX_BYTES / 2**30:g} GiB; choose "
+                         f"smaller sizes ({_SIZES})")
+
+
+def check_step_fits(recipe: Recipe, model: torch.nn.Module) -> None:
+    """Refuse, before the first step, a batch whose training step would need more than ``values.MAX_BYTES``: every
+    layer's output for one image (measured on a forward pass of a blank image, in eval mode, the random state kept)
+    is held for the backward pass beside its gradient and the layer's input, for each image of the batch. (A batch
+    of 65,536 64x64 images through ``conv64`` asked the allocator for 8 GiB in its first layer, then more.)"""
+    outputs: list[int] = []
+
+    def count(module, inputs, output):
+        if isinstance(output, torch.Tensor):
+            outputs.append(output.numel() * output.element_size())
+
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    hooks = [m.register_forward_hook(count) for m in leaves]
+    training = model.training
+    x = torch.zeros(1, *model.image_shape, device=model.device)
+    try:
+        with torch.random.fork_rng(devices=[model.device] if model.device.type == "cuda" else []), torch.no_grad():
+            model.eval()
+            model(x, torch.zeros(1, model.n, device=model.device)) if model.takes_labels else model(x)
+    finally:
+        model.train(training)
+        for hook in hooks:
+            hook.remove()
+    per_image = 3 * sum(outputs) + 2 * x.numel() * x.element_size()  # outputs, their gradients, inputs; the batch
+    if recipe.batch_size * per_image > v.MAX_BYTES:
+        raise ValueError(f"batch_size (--batch-size) {recipe.batch_size:,}: one training step of this model would hold "
+                         f"about {recipe.batch_size * per_image / 2**30:,.1f} GiB ({per_image / 2**20:,.2f} MiB per "
+                         f"image), expected at most {v.MAX_BYTES / 2**30:g} GiB: give --batch-size "
+                         f"{max(1, v.MAX_BYTES // per_image):,} or less")
+
+
 def build(recipe: Recipe, *, device: str | torch.device = "auto", steps: int | None = None) -> Run:
     """The run of ``recipe`` (``steps`` overrides its steps) on ``device`` ("auto": cuda, then mps, then cpu),
     resolved here once. The command line's seeding: the batches' generator seeded, ``torch`` seeded, the model
@@ -412,9 +477,11 @@ def build(recipe: Recipe, *, device: str | torch.device = "auto", steps: int | N
     if data.examples is not None and recipe.batch_size > data.examples:
         raise ValueError(f"batch_size {recipe.batch_size} is larger than the {recipe.dataset} training set "
                          f"({data.examples:,} images): an epoch would hold no batch")
+    check_weights_fit(recipe, data)
     generator = make_generator(recipe, device)
     torch.manual_seed(recipe.seed)
     model = make_model(recipe, data).to(device)
+    check_step_fits(recipe, model)
     per_epoch = max(1, data.examples // recipe.batch_size) if data.examples else None
     objective = make_objective(recipe, model, data, per_epoch)
     return Run(recipe, device, data, generator, model, objective, make_optimizer(recipe, model), per_epoch,

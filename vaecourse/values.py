@@ -150,7 +150,8 @@ log_variance = real(f"a log-variance between -{MAX_LOGVAR:g} and {MAX_LOGVAR:g}"
                     f"e^{MAX_LOGVAR:g} is already 1e13; float32's exp overflows at 89")
 fraction = real("a fraction in [0, 1)", lambda v: 0 <= v < 1)
 learning_rate = real("a learning rate > 0 that float32 can hold (at least about 1e-38)",
-                     lambda v: v > 0 and float(np.float32(v)) >= FLOAT32_TINY)
+                     lambda v: v > 0 and float(np.float32(v)) >= FLOAT32_TINY, MAX_WEIGHT,
+                     "Adam's first step is lr / (1 - beta1), ten times lr: 3e38 overflowed float32 inside it")
 function = Kind("a function (a callable)", callable)
 generator = Kind("a torch.Generator (e.g. torch.Generator().manual_seed(0))", lambda v: isinstance(v, torch.Generator))
 indices = Kind(f"a list of ints between 0 and {MAX_EXAMPLES:,}", lambda v: all(0 <= n <= MAX_EXAMPLES for n in v),

@@ -24,6 +24,7 @@ def _train(args: argparse.Namespace) -> int:
 MAX_PIXELS = 10 ** 8  # a traversal PNG of 100 megapixels is 400 MB while drawn: a larger one is a typo, not a plan
 MAX_IMAGES = 2_000  # images in one traversal figure (latents x --columns): matplotlib takes minutes beyond
 CHUNK_DEFAULT = 250  # evaluate --chunk: importance samples encoded at once
+EVALUATE_BATCH = 1024  # evaluate: images through the model at once (the default --n 256 in one batch, as before)
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -101,6 +102,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from vaecourse import checkpoints
     from vaecourse.data.catalog import make_dataset
     from vaecourse.objectives import elbo, importance_weighted_bound
+    from vaecourse.objectives.elbo import check_chunk_fits
     from vaecourse.runtime import default_device
 
     if args.chunk is not None and not args.k:  # the applies-rule of train's flags (Recipe.check_applies)
@@ -126,15 +128,18 @@ def _evaluate(args: argparse.Namespace) -> int:
                          f"{tuple(dataset.image_shape)} images")
     generator = torch.Generator().manual_seed(args.seed)
     x = dataset.evaluation_batch(args.n, generator)
-    with torch.no_grad():
-        terms = elbo(model(x), x)
-    if not torch.isfinite(terms.elbo).all():
+    chunk = args.chunk or CHUNK_DEFAULT
+    if args.k:  # before any work: --chunk samples of every image are decoded at once
+        check_chunk_fits("--chunk x --n", min(chunk, args.k), x)
+    with torch.no_grad():  # the images through the model a batch at a time: --n 1,000,000 at once held every layer
+        parts = [elbo(model(batch), batch) for batch in x.split(EVALUATE_BATCH)]
+    terms = {name: torch.cat([getattr(t, name) for t in parts]) for name in ("elbo", "log_px_z", "kl")}
+    if not torch.isfinite(terms["elbo"]).all():
         raise _not_finite(args.checkpoint, "ELBO")
-    print(f"ELBO {terms.elbo.mean():.2f}  log p(x|z) {terms.log_px_z.mean():.2f}  KL {terms.kl.mean():.2f} "
+    print(f"ELBO {terms['elbo'].mean():.2f}  log p(x|z) {terms['log_px_z'].mean():.2f}  KL {terms['kl'].mean():.2f} "
           f"(nats per example, {x.shape[0]} examples)")
     if args.k:
-        bound = importance_weighted_bound(model, x, args.k, chunk_size=args.chunk or CHUNK_DEFAULT,
-                                          generator=generator)
+        bound = importance_weighted_bound(model, x, args.k, chunk_size=chunk, generator=generator)
         if not torch.isfinite(bound).all():
             raise _not_finite(args.checkpoint, "importance-weighted bound")
         print(f"importance-weighted log p(x) estimate, k={args.k}: {bound.mean():.2f} nats")
@@ -210,7 +215,7 @@ def _build_exercises(args: argparse.Namespace) -> int:
 def _site(args: argparse.Namespace) -> int:
     from vaecourse.authoring import site
     from vaecourse.cli.outputs import check_site_out
-    check_site_out(Path(args.out), Path(args.root))
+    check_site_out(Path(args.out), Path(args.root), Path(args.rendered) if args.rendered else None)
     folders = ("notebooks",) if args.lectures_only else site.SITE_FOLDERS
     return site.main(args.out, args.root, fast=args.fast, timeout=args.timeout, rendered=args.rendered,
                      folders=folders)

@@ -77,14 +77,34 @@ def check_train_out(out: Path, *, resume: bool, overwrite: bool) -> None:
     check_writable(out)
     if resume and not out.is_file():
         raise ValueError(f"--resume: there is no checkpoint at {out} to continue (leave out --resume to start one)")
+    if out.is_file() and not resume and not _is_checkpoint(out):
+        raise ValueError(f"{out} already exists and is not a vaecourse checkpoint: train does not replace it, even "
+                         "with --overwrite (which replaces a checkpoint); move it, or choose another --out")
     if out.is_file() and not (resume or overwrite):
         raise ValueError(f"{out} already exists: add --resume to continue it, --overwrite to replace it, "
                          "or choose another --out")
-    for log in log_paths(out):
+    own_logs = log_paths(os.path.realpath(out))
+    for log, own in zip(log_paths(out), own_logs):
         check_regular(log, "the training log")  # a FIFO would be read for ever, a device replaced by a file
         if log.is_dir() or (log.exists() and not _is_training_log(log)):
             raise ValueError(f"the training log {log} would replace a file that is not a training log; move it, "
                              "or choose another --out")
+        if log.is_symlink() and Path(os.path.realpath(log)) != own:  # written through: another run's log replaced
+            raise ValueError(f"the training log {log} is a link to {os.path.realpath(log)}, which is not this run's "
+                             "log: writing it would replace that file; remove the link, or choose another --out")
+
+
+CHECKPOINT_MARK = b"vaecourse-checkpoint/"  # checkpoints.FORMAT, stored near the start of every checkpoint
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """True when ``path`` looks like a vaecourse checkpoint, whole or damaged (what --overwrite may replace): its
+    format string is in the pickle that torch stores first in the archive."""
+    try:
+        with open(path, "rb") as handle:
+            return CHECKPOINT_MARK in handle.read(1 << 16)
+    except OSError:
+        return False
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -94,6 +114,9 @@ def refuse_overwriting_input(out: Path, source: Path, *, what: str, flag: str = 
                              signature: bytes = PNG_SIGNATURE) -> None:
     """Refuse to write ``out`` when it is the input file ``source`` itself (same path, link, or hard link), or an
     existing file of another kind (a file that does not start with ``signature``: a checkpoint, notes...)."""
+    for path, name in ((source, "the input"), (out, flag)):
+        if path.is_symlink() and not path.exists():  # a link that loops cannot be resolved (pathlib's RuntimeError)
+            check_regular(path, name)
     same = out.resolve() == source.resolve()
     if not same and out.exists() and source.exists():
         same = os.path.samefile(out, source)
@@ -116,20 +139,29 @@ def check_repository_root(root: Path, folders: tuple[str, ...] = ("notebooks", "
                          "folder")
 
 
-def check_site_out(out: Path, root: Path) -> None:
-    """``site`` writes NN_name.html pages and index.html under ``out``: never the repository or its sources."""
+SOURCES = ("notebooks", "solutions", "exercises", "vaecourse", "docs", "tests")  # what site and --rendered never write
+
+
+def check_site_out(out: Path, root: Path, rendered: Path | None = None) -> None:
+    """``site`` writes NN_name.html pages and index.html under ``out``, and with ``--rendered`` each executed lecture
+    as NN_name.ipynb there: never into the repository itself or its sources (``--rendered notebooks`` replaced the
+    lectures by their executed copies)."""
     check_repository_root(root, folders=())  # a root without notebooks is the site builder's own error (exit 1)
-    out, root = out.resolve(), root.resolve()
-    if out == root or out in root.parents:
-        raise ValueError(f"site --out {out} would write the pages into the repository {root} itself; "
-                         "give a folder of its own (default: _site)")
-    for folder in ("notebooks", "solutions", "exercises", "vaecourse", "docs", "tests"):
-        source = root / folder
-        if out == source or source in out.parents:
-            raise ValueError(f"site --out {out} is inside the sources ({source}); give a folder of its own "
-                             "(default: _site)")
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"site --out {out} is a file, not a folder")
+    root = root.resolve()
+    for flag, folder, default in (("--out", out, "_site"), ("--rendered", rendered, "rendered")):
+        if folder is None:
+            continue
+        folder = folder.resolve()
+        if folder == root or folder in root.parents:
+            raise ValueError(f"site {flag} {folder} would write into the repository {root} itself; give a folder of "
+                             f"its own (e.g. {default})")
+        for name in SOURCES:
+            source = root / name
+            if folder == source or source in folder.parents:
+                raise ValueError(f"site {flag} {folder} is inside the sources ({source}): the executed notebooks "
+                                 f"would replace them; give a folder of its own (e.g. {default})")
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"site {flag} {folder} is a file, not a folder")
 
 
 class RunLock:

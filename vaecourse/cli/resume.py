@@ -8,13 +8,17 @@ continue exactly (:meth:`vaecourse.recipes.Run.batches`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields, replace
 from pathlib import Path
+
+import torch
 
 from vaecourse import recipes
 
 TRAINING_STATE = ("step", "optimizer", "generator_state", "torch_rng_state", "history")
 MAY_CHANGE = ("steps",)  # what a resumed run may be given anew
+RUN_OPTIONS = ("device", "checkpoint_every", "resume", "out", "no_progress")  # how to run: stored beside the fields
 
 
 def stored_recipe(saved, out: Path, args) -> recipes.Recipe:
@@ -32,6 +36,11 @@ def stored_recipe(saved, out: Path, args) -> recipes.Recipe:
     stored = dict(saved.extra["arguments"])
     if "no_batch_norm" in stored:  # the flag's old destination
         stored.setdefault("batch_norm", not stored.pop("no_batch_norm"))
+    unknown = sorted(str(k) for k in set(stored) - set(recipes.FIELDS) - set(RUN_OPTIONS))
+    if unknown:  # a setting this version cannot apply: resuming without it would continue another run
+        raise ValueError(f"cannot resume {out}: the run it stores has settings this version does not know "
+                         f"({', '.join(unknown)}), so it cannot continue it as it was; train a new run with another "
+                         "--out, or use the version that wrote it")
     name = str(saved.extra.get("recipe", "custom"))
     try:
         recipe = recipes.Recipe(**{k: stored[k] for k in recipes.FIELDS if k in stored and k != "name"},
@@ -87,7 +96,7 @@ def check_training_state(saved, out: Path, run) -> None:
         refuse(f"its history holds steps {_span(history['steps'])}, expected 0 .. {step}, the steps it says it took")
     for term, record in history["records"].items():
         if not isinstance(record, list) or len(record) != step + 1 or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in record):
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in record):
             refuse(f"its history's {term!r} should be {step + 1} numbers, found "
                    f"{len(record) if isinstance(record, list) else type(record).__name__}")
     for key in ("seconds", "examples"):
@@ -105,6 +114,15 @@ def check_training_state(saved, out: Path, run) -> None:
                    if key != "params" and key in got and got[key] != built[key]]
         if changed:
             refuse(f"its optimiser's group {i} has {', '.join(changed)}")
+    params = [p for group in run.optimizer.param_groups for p in group["params"]]  # what the state's indices name
+    state = optimizer.get("state", {})
+    for index, moments in state.items() if isinstance(state, dict) else ():
+        if not isinstance(index, int) or not 0 <= index < len(params) or not isinstance(moments, dict):
+            refuse(f"its optimiser's state names parameter {index!r}; the model has {len(params)}")
+        for key, value in moments.items():
+            if key != "step" and isinstance(value, torch.Tensor) and tuple(value.shape) != tuple(params[index].shape):
+                refuse(f"its optimiser's {key} for parameter {index} has shape {tuple(value.shape)}, the parameter "
+                       f"{tuple(params[index].shape)}")
 
 
 def _span(steps: list) -> str:
@@ -125,4 +143,4 @@ def check_resumable(saved, out: Path, recipe) -> bool:
     return recipe.steps > done
 
 
-__all__ = ["MAY_CHANGE", "TRAINING_STATE", "check_resumable", "check_training_state", "stored_recipe"]
+__all__ = ["MAY_CHANGE", "RUN_OPTIONS", "TRAINING_STATE", "check_resumable", "check_training_state", "stored_recipe"]

@@ -26,12 +26,11 @@ from pathlib import Path
 
 from vaecourse import checkpoints, recipes
 from vaecourse.cli.outputs import Interruption, RunLock, check_train_out, check_writable, log_paths
-from vaecourse.cli.resume import check_resumable, check_training_state, stored_recipe
+from vaecourse.cli.resume import RUN_OPTIONS, check_resumable, check_training_state, stored_recipe
 from vaecourse.files import atomic_write
 from vaecourse.values import positive_int
 
 DEFAULTS = recipes.Recipe()
-RUN_OPTIONS = ("device", "checkpoint_every", "resume", "out", "no_progress")  # how to run, not what is trained
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:

@@ -121,7 +121,7 @@ class OfficialDSprites(GroundTruthDataset):
 
 def git_blob_id(path: str | os.PathLike) -> str:
     """Git's object id of a file: ``sha1(b"blob <size>\\0" + bytes)`` (what ``git hash-object`` prints)."""
-    path = Path(path)
+    path = check_regular(path, "git_blob_id: cannot read")  # a FIFO or /dev/zero would be read for ever
     digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -19,8 +19,9 @@ from torch import Tensor
 
 def shuffled_epochs(n: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
     """Endless index batches ``(B,)`` (on the generator's device), epochs back to back."""
-    n = values.positive_int.check("shuffled_epochs' number of examples n", n)
+    n = values.examples.check("shuffled_epochs' number of examples n", n)
     batch_size = values.batch_size.check("batch_size", batch_size)
+    generator = values.generator.check("shuffled_epochs' generator", generator)
     while True:
         order = torch.randperm(n, generator=generator, device=generator.device)  # (n,)
         for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):

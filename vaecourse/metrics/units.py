@@ -32,6 +32,9 @@ def unit_activity(means: Tensor) -> Tensor:
 
     The unbiased (N - 1) variance, as ``numpy.cov`` computes it.
     """
+    means = check_numbers(means, "unit_activity's means")
+    if means.dim() == 2 and not torch.isfinite(means).all():
+        raise ValueError("unit_activity expected finite posterior means, got NaN or inf")
     if means.dim() != 2 or means.shape[0] < 2:
         raise ValueError(f"unit_activity expected posterior means of shape (N >= 2, D), got {tuple(means.shape)}")
     return means.var(dim=0, unbiased=True)  # (D,)
@@ -48,6 +51,9 @@ def active_units(images: Tensor, representation_fn: Callable[[Tensor], Tensor | 
     """
     values.batch_size.check("batch_size", batch_size)
     values.non_negative.check("threshold", threshold)
+    values.function.check("active_units' representation_fn", representation_fn)
+    if not isinstance(images, Tensor):
+        raise TypeError(f"active_units expected images as a tensor (N, C, H, W), got a {type(images).__name__}")
     chunks: list[list[Tensor]] = []
     for start in range(0, images.shape[0], batch_size):
         batch = images[start:start + batch_size]
@@ -90,6 +96,7 @@ def kl_active_units(kl: np.ndarray | Tensor, layer_sizes: Sequence[int], *,
 @torch.no_grad()
 def kl_per_unit(model, images: Tensor, *, batch_size: int = 500, generator: torch.Generator | None = None) -> np.ndarray:
     """The data-average KL of every unit, (U,), layers concatenated from layer 0 (next to x) up.  [sonderby2016, Fig. 4]"""
+    batch_size = values.batch_size.check("kl_per_unit's batch_size", batch_size)
     total, n = None, 0
     for start in range(0, images.shape[0], batch_size):
         x = images[start:start + batch_size]
@@ -108,9 +115,7 @@ class KLRecorder:
     """
 
     def __init__(self, steps_per_epoch: int):
-        if steps_per_epoch < 1:
-            raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
-        self.steps_per_epoch = steps_per_epoch
+        self.steps_per_epoch = values.positive_int.check("KLRecorder's steps_per_epoch", steps_per_epoch)
         self.rows: list[np.ndarray] = []
         self._sum: Tensor | None = None
         self._count = 0

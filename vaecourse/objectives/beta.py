@@ -11,29 +11,34 @@ whatever the loss optimises. Reductions: sums over pixels and latents, mean over
 
 from __future__ import annotations
 
-import math
-import numbers
 
 import torch
 from torch import Tensor
 
 from vaecourse import values
-from vaecourse.objectives.elbo import Terms, elbo_terms, non_negative, schedule
+from vaecourse.objectives.elbo import POSITION, Terms, elbo_terms, non_negative, schedule
 
 
 def kl_weight(step: int, warmup_steps: int) -> float:
     """Linear KL warm-up: the weight rises from 0 to 1 over the first ``warmup_steps``, then stays 1.
     [sonderby2016, Eq. 26] (there over epochs). 0 warm-up steps means weight 1 from the start."""
-    warmup_steps = non_negative("warmup_steps", warmup_steps)
-    if isinstance(step, bool) or not isinstance(step, numbers.Real) or not math.isfinite(step):
-        raise ValueError(f"the warm-up's position (a step or an epoch) must be a finite number, got {step!r}")
+    warmup_steps = POSITION.check("warmup_steps (the warm-up's length)", warmup_steps)
+    step = POSITION.check("the warm-up's position (a step or an epoch)", step)
     return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
 
 
 def beta_vae_loss(log_px_z: Tensor, kl: Tensor, beta: float) -> Tensor:
     """The loss to minimise for the beta-VAE objective, from its per-example terms (B,): the negated batch mean of
     log p(x|z) - beta * KL.  [slides, Eq. 9]"""
+    beta = non_negative("beta", beta)
+    if not isinstance(log_px_z, Tensor) or not isinstance(kl, Tensor) or log_px_z.shape != kl.shape:
+        raise TypeError(f"beta_vae_loss expected log_px_z and kl as tensors of one shape (B,), got "
+                        f"{_described(log_px_z)} and {_described(kl)}")
     return -(log_px_z - beta * kl).mean()
+
+
+def _described(value) -> str:
+    return f"shape {tuple(value.shape)}" if isinstance(value, Tensor) else f"a {type(value).__name__}"
 
 
 @schedule("step")
@@ -47,6 +52,7 @@ def beta_vae(output, x: Tensor, beta: float = 4.0, step: int = 0, warmup_steps: 
     thousands of steps on dSprites.
     """
     warmup_steps = values.non_negative_int.check("warmup_steps (a number of steps)", warmup_steps)
+    step = values.non_negative_int.check("beta_vae's step", step)
     beta = non_negative("beta", beta) * kl_weight(step, warmup_steps)
     log_px_z, kl = elbo_terms(output, x)  # (B,), (B,)
     return Terms(log_px_z=log_px_z, kl=kl, elbo=log_px_z - kl, loss=beta_vae_loss(log_px_z, kl, beta),
@@ -59,6 +65,7 @@ def capacity_at(step: int, c_max: float = 25.0, c_steps: int = 100_000, c_start_
     c_steps = values.positive_int.check("c_steps (the capacity schedule must last at least one step)", c_steps)
     c_start_step = values.non_negative_int.check("c_start_step (the step at which C starts rising)", c_start_step)
     step = values.non_negative_int.check("the capacity schedule's step", step)
+    c_max = non_negative("c_max (nats)", c_max)
     progress = min(max((step - c_start_step) / c_steps, 0.0), 1.0)
     return c_max * progress
 
@@ -88,6 +95,8 @@ def dual_ascent_step(beta: float, kl: float, epsilon: float, lr: float) -> float
     The multiplier grows while the constraint KL < epsilon is violated and shrinks (to 0 at most)
     while it holds with slack: complementary slackness, beta * (KL - epsilon) = 0, at a KKT point.
     """
+    beta, epsilon, lr = non_negative("beta", beta), non_negative("epsilon", epsilon), non_negative("lr", lr)
+    kl = values.finite.check("kl (the batch-mean KL, a float)", kl)
     return max(0.0, beta + lr * (kl - epsilon))
 
 
@@ -133,15 +142,13 @@ def normalised_beta(beta: float, latent_dim: int, n_pixels: int) -> float:
     Higgins et al. quote beta_norm so that values compare across input and latent sizes; e.g. beta = 4
     with M = 10 latents on 64x64 dSprites (N = 4096) is beta_norm ~= 0.0098.
     """
-    if latent_dim <= 0 or n_pixels <= 0:
-        raise ValueError(f"latent_dim and n_pixels must be positive, got {latent_dim} and {n_pixels}")
+    latent_dim, n_pixels = values.units.check("latent_dim", latent_dim), values.positive_int.check("n_pixels", n_pixels)
     return non_negative("beta", beta) * latent_dim / n_pixels
 
 
 def unnormalised_beta(beta_norm: float, latent_dim: int, n_pixels: int) -> float:
     """The inverse of :func:`normalised_beta`: beta = beta_norm * N / M, the weight :func:`beta_vae` takes."""
-    if latent_dim <= 0 or n_pixels <= 0:
-        raise ValueError(f"latent_dim and n_pixels must be positive, got {latent_dim} and {n_pixels}")
+    latent_dim, n_pixels = values.units.check("latent_dim", latent_dim), values.positive_int.check("n_pixels", n_pixels)
     return non_negative("beta_norm", beta_norm) * n_pixels / latent_dim
 
 

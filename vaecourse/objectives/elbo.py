@@ -20,12 +20,12 @@ from vaecourse.distributions import log_normal
 
 
 def non_negative(name: str, value: float) -> float:
-    """``value`` as a float if it is a non-negative finite number (a hyper-parameter weight); else a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-    if value == math.inf:
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+    """``value`` as a float if it is a weight, a bound or a step size (``values.non_negative``: finite, >= 0, at most
+    ``values.MAX_WEIGHT``, as the recipes' fields); else a ValueError naming ``name``."""
+    return values.non_negative.check(name, value)
+
+
+POSITION = values.real("a finite number >= 0 (a step or an epoch)", lambda v: v >= 0)  # a schedule's position
 
 
 def schedule(*names: str):
@@ -70,6 +70,9 @@ class Terms:
 def check_target(output, x) -> Tensor:
     """``x``, the batch the model was given, checked against the output and in the output's dtype: a ValueError
     naming what was expected and what came for another shape, a non-float dtype, an empty batch or NaN/inf."""
+    if not isinstance(getattr(output, "p_x", None), torch.distributions.Distribution):
+        raise TypeError(f"the objective expected a model's output (model(x), with p_x, q_z and z), got "
+                        f"{type(output).__name__}")
     expected = tuple(output.p_x.batch_shape + output.p_x.event_shape)
     if not isinstance(x, Tensor) or tuple(x.shape) != expected:
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
@@ -106,6 +109,12 @@ def elbo(output, x: Tensor) -> Terms:
 
 def log_mean_exp(a: Tensor, dim: int = 0) -> Tensor:
     """log (1/n) sum exp(a) along ``dim``, stably: max + log mean exp(a - max)."""
+    if not isinstance(a, Tensor):
+        raise TypeError(f"log_mean_exp expected a tensor a, got a {type(a).__name__}")
+    dim = values.integer(f"an axis of a (between {-a.dim()} and {a.dim() - 1})", -a.dim(), a.dim() - 1).check(
+        "log_mean_exp's dim", dim)
+    if a.shape[dim] == 0:
+        raise ValueError(f"log_mean_exp needs at least one value along dim {dim}, got a of shape {tuple(a.shape)}")
     return torch.logsumexp(a, dim=dim) - math.log(a.shape[dim])
 
 
@@ -123,6 +132,7 @@ def importance_weighted_bound(model, x: Tensor, k: int = 5000, *, chunk_size: in
     """
     values.samples.check("k (the number of importance samples)", k)
     values.samples.check("chunk_size", chunk_size)
+    check_chunk_fits("chunk_size", min(chunk_size, k), x)
     if hasattr(model, "log_importance_weights"):  # a model that scores its own samples (a hierarchy)
         log_weights = model.log_importance_weights
     else:
@@ -136,6 +146,16 @@ def importance_weighted_bound(model, x: Tensor, k: int = 5000, *, chunk_size: in
         running = torch.logaddexp(running.to(log_w.dtype), torch.logsumexp(log_w, dim=0))
         done += s
     return running - math.log(k)  # (B,)
+
+
+def check_chunk_fits(name: str, chunk_size: int, x: Tensor) -> None:
+    """Refuse a chunk of importance samples whose decoded images would not fit in ``values.MAX_BYTES``: each chunk
+    decodes ``chunk_size`` samples for every image of ``x`` at once (the images repeated, the decoder's output and its
+    log-probabilities: about three copies). 100,000 samples of 1,000 32x32 images asked the allocator for 410 GB."""
+    images = x.shape[0] if isinstance(x, Tensor) and x.dim() > 0 else 1
+    pixels = x[0].numel() if isinstance(x, Tensor) and x.dim() > 0 else 1
+    values.fits_in_memory(f"{name} ({chunk_size:,} samples for each of {images:,} images)", chunk_size * images,
+                          3 * 4 * pixels, "decoded images at once")
 
 
 def _vae_log_weights(model, x: Tensor):
