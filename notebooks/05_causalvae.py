@@ -1164,6 +1164,15 @@ claim("it reads the image, not the labels fed: with other scenes' labels its MIC
 # the paper's larger images would need, cost between three and four times as much per step, and after 1,500 steps
 # it had met none of the goals but do(φ) (the same file).
 #
+# The obvious repair does not work, and why is worth a moment. Paying for every pair of layers that read the same
+# concept (`CausalObjective(exclusive=w)`, in the library to try) does keep one concept per layer, but it keeps
+# *exactly* one: no layer then reads both shadow length and position, which the shadow needs (how long it is and where
+# it lies), so the layer that can predict most of the shadow from a single concept, the light angle's, draws it, and
+# do(shadow length = 0) removes almost none of it. Paying for pixels drawn by two layers at once (`overlap=w`) settles
+# early which layer owns which region, before the latents line up with the concepts, and keeps the wrong answer
+# (measured at 1,500 steps: the pair cost alone on one seed, both costs together on two; same file). Which pixels a
+# concept owns depends on which concepts act *together* on a part; a cost on counting does not know that.
+#
 # What a learner should take from the difference: the layout the promise model was given is worth a lot. It stands
 # for knowledge the data barely contain, because the shadow hardly moves apart from the angles, so a decoder left to
 # learn ownership from observational images alone is pulled towards drawing the shadow from the angles. What moved
