@@ -1,0 +1,60 @@
+"""``python -m vaecourse`` while Python is still loading the course: a Ctrl-C there is one line, not a traceback
+(issue 25; ``vaecourse/_starting.py``).
+
+The moments are read from the process itself, not from a clock: a fixed delay lands anywhere from Python's own
+start-up (before any of the course's code runs, where nothing of ours can answer) to the training on a loaded
+machine. ``/proc/PID/maps`` says which shared libraries the process has loaded so far; numpy's and torch's are
+loaded by the imports the package's handler covers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN = ["train", "--steps", "100000", "--encoder", "conv32", "--image-size", "32", "--latent-dim", "3",
+         "--batch-size", "4", "--no-progress", "--device", "cpu"]
+
+
+def wait_until_loaded(process: subprocess.Popen, library: str, limit: float = 60.0) -> bool:
+    """Poll the process's memory map until ``library`` appears in it (True) or the process ends (False)."""
+    maps = Path(f"/proc/{process.pid}/maps")
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if library in maps.read_text():
+                return True
+        except OSError:  # the process is ending
+            return False
+        time.sleep(0.002)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/PID/maps (Linux)")
+@pytest.mark.parametrize("moment", ["numpy loading", "torch loading", "one second in"])
+def test_ctrl_c_while_python_imports_the_course_is_one_line(tmp_path, moment):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    process = subprocess.Popen([sys.executable, "-m", "vaecourse", *TRAIN, "--out", str(tmp_path / "x.pt")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        if moment == "one second in":
+            time.sleep(1.0)
+        else:
+            library = "_multiarray_umath" if moment == "numpy loading" else "libtorch"
+            assert wait_until_loaded(process, library), f"{library} never loaded"
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert process.returncode == 130 and err.startswith("interrupted"), (process.returncode, err)
+    assert not (tmp_path / "x.pt").exists() or moment == "one second in"
