@@ -189,7 +189,7 @@ def test_mask_label_fit_and_independence_terms():
                                                                   independence=7.0, bandwidth=0.8).loss)
     with pytest.raises(ValueError, match="label_fit must be one of"):
         CausalObjective(label_fit="sigmoid")
-    with pytest.raises(ValueError, match="independence must be a non-negative"):
+    with pytest.raises(ValueError, match="independence must be a finite number >= 0"):
         causal_vae_loss(out, x, independence=-1.0)
     baseline = tiny(ConditionalVAE)
     with pytest.raises(ValueError, match="needs a CausalVAE output with label predictions"):
@@ -342,7 +342,7 @@ def test_bad_input():
         dag_constraint(torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r"shape \(B, 4\)"):
         label_loss(torch.zeros(3, 5), torch.zeros(4, 4))
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match="lu_weight must be a finite number >= 0"):
         CausalObjective(lu_weight=-1.0)
     for kw, message in ((dict(n_concepts=0), "n_concepts must be a number of units between 1 and 65,536"),
                         (dict(concept_dim=True), "concept_dim must be a number of units"),
@@ -477,8 +477,9 @@ def test_pixel_weights_weight_the_likelihood_in_the_loss_only():
 def test_prior_std_narrows_the_label_prior_of_the_equations_model():
     with pytest.raises(ValueError, match="prior_std applies to latent_scm='equations'"):
         tiny(prior_std=0.5)
-    with pytest.raises(ValueError, match=r"prior_std must be a number in \(0, 1\]"):
-        tiny(graph_from="labels", latent_scm="equations", prior_std=0.0)
+    for bad in (0.0, 1e-46, 1.5, True, float("nan"), "0.1"):  # 1e-46: s^2 is 0 in float32, the KL infinite
+        with pytest.raises(ValueError, match=r"prior_std must be a standard deviation between 0.001 and 1"):
+            tiny(graph_from="labels", latent_scm="equations", prior_std=bad)
     wide, narrow = (tiny(graph_from="labels", latent_scm="equations", prior_std=s) for s in (1.0, 0.25))
     assert "prior_std" not in wide.hparams and narrow.hparams["prior_std"] == 0.25
     x, u = batch()
@@ -878,3 +879,26 @@ def test_overlap_term_is_zero_where_one_layer_draws_each_pixel_and_pays_for_blen
     joint = tiny(latent_scm="equations", graph_from="labels")
     with pytest.raises(ValueError, match="overlap > 0 needs a model whose decoder"):
         causal_vae_loss(joint(x, u), x, label_fit="mask", overlap=1.0)
+
+
+def test_objective_and_terms_refuse_what_means_nothing_naming_the_argument():
+    """Issue 25 (the third probe's cases in these files): the augmented Lagrangian's schedule, HSIC's inputs and
+    l_m's shapes were taken as given (a growth below 1 shrinks rho, a NaN bandwidth gives NaN, (B, D) - (D,)
+    broadcast)."""
+    from vaecourse.objectives.causal import mask_loss
+    from vaecourse.objectives.independence import hsic
+    for name, bad in (("rho_growth", 0.5), ("rho_growth", float("nan")), ("h_tol", -1.0), ("h_tol", True),
+                      ("bandwidth", 0.0), ("bandwidth", float("inf")), ("bandwidth", "wide")):
+        with pytest.raises(ValueError, match=f"^{name} must be"):
+            CausalObjective(**{name: bad})
+    assert CausalObjective(rho_growth=1.0, h_tol=0.0).rho_growth == 1.0  # the edges are allowed
+    with pytest.raises(ValueError, match="mask_loss expects z and g of one shape"):
+        mask_loss(torch.zeros(3, 4), torch.zeros(4))
+    with pytest.raises(ValueError, match="mask_loss expects z and g of one shape"):
+        mask_loss(torch.zeros(3, 4), torch.zeros(3, 5))
+    with pytest.raises(TypeError, match="hsic expects two floating-point tensors, got list"):
+        hsic([1.0, 2.0], [3.0, 4.0])
+    with pytest.raises(TypeError, match="int64"):
+        hsic(torch.tensor([1.0, 2.0]), torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="bandwidth must be"):
+        hsic(torch.randn(4), torch.randn(4), bandwidth=-1.0)

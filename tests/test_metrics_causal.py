@@ -221,3 +221,18 @@ def test_ink_left_is_the_share_of_the_observed_darkness_an_erasure_leaves():
         ink_left(observed, truth[:1], truth, rows)
     with pytest.raises(ValueError, match="no darkness"):
         ink_left(truth, truth, truth, rows)
+
+
+def test_quantile_ranges_refuse_what_is_not_a_range_naming_the_argument():
+    from vaecourse.metrics.causal import free_ranges, label_values
+    data = Pendulum(size=32)
+    for low, high, words in ((float("nan"), 0.9, "low must be a quantile"), (0.1, 1.5, "high must be a quantile"),
+                             (0.9, 0.1, "low must be below high"), (True, 0.9, "low must be a quantile")):
+        with pytest.raises(ValueError, match=words):
+            label_values(data, 0, 3, low=low, high=high)
+        with pytest.raises(ValueError, match=words):
+            free_ranges(data, [2], low=low, high=high)
+    with pytest.raises(ValueError, match=r"free \(a concept index\) must be a concept index between 0 and 3"):
+        free_ranges(data, [9])
+    ranges = free_ranges(data, [2, 3], low=0.0, high=1.0)
+    assert set(ranges) == {2, 3} and all(r[0] < r[1] for r in ranges.values())

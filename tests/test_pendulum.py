@@ -291,3 +291,21 @@ def test_shadow_rows_hold_every_shadow_and_nothing_else():
         images, no_shadow = data.render_concepts(concepts), data.counterfactual(concepts, shadow_length=0.0)[0]
         changed = (images - no_shadow).abs().amax((0, 1, 3)) > 0
         assert changed.any() and not (changed & ~rows).any()
+
+
+def test_scene_and_data_set_refuse_what_means_nothing_naming_the_argument():
+    """Issue 25 (the third probe): a chunk of 0 was Python's "range() arg 3 must not be zero", 2.5 a TypeError, bool
+    concepts were drawn as 0/1 angles, a million scenes reached the allocator, and device "gpu9" was torch's
+    "Invalid device string"."""
+    scenes = torch.tensor([[0.0, 1.0, 2.0, 0.0]] * 2)
+    for bad in (0, 2.5, True, -1):
+        with pytest.raises(ValueError, match=r"chunk \(scenes drawn at once\) must be a batch size"):
+            render_scene(scenes, 32, chunk=bad)
+    with pytest.raises(ValueError, match="concepts must be real numbers"):
+        render_scene(torch.ones(2, 4, dtype=torch.bool), 32)
+    with pytest.raises(ValueError, match=r"concepts \(scenes\) must be at most .* 96x96 images .* got 1,000,000"):
+        render_scene(torch.zeros(1, 4).expand(1_000_000, 4), 96)
+    assert render_scene(scenes, 32, chunk=1).shape == (2, 3, 32, 32)  # one scene at a time gives the same images
+    assert torch.equal(render_scene(scenes, 32, chunk=1), render_scene(scenes, 32))
+    with pytest.raises(ValueError, match="unknown device 'gpu9'"):
+        Pendulum(size=32, device="gpu9")

@@ -34,6 +34,7 @@ import torch
 from vaecourse import values as v
 from vaecourse.data.catalog import DATASETS, TrainingData, make_dataset
 from vaecourse.models import VAE, CausalVAE, ConditionalVAE, LadderVAE
+from vaecourse.models.causal import PRIOR_STD
 from vaecourse.runtime import default_device
 
 MODELS = {"vae": VAE, "lvae": LadderVAE, "causalvae": CausalVAE, "cvae": ConditionalVAE}
@@ -95,8 +96,8 @@ class Recipe:
                              "layer, or (with --graph-from labels) z = g(A o z) + eps through the label equations "
                              "(l_m is then ||eps||^2: use --lm-weight 0)", choices=("linear", "equations"),
                              applies=_CAUSAL)
-    prior_std: float = option(1.0, v.real("a standard deviation between 0.001 and 1", lambda s: 1e-3 <= s <= 1), "causalvae with --latent-scm "
-                              "equations: p(z|u) = N(u, s^2 I) (1: the paper's)",
+    prior_std: float = option(1.0, PRIOR_STD, "causalvae with --latent-scm equations: p(z|u) = N(u, s^2 I) (1: the "
+                              "paper's)",
                               applies=dict(model=("causalvae",), latent_scm=("equations",)))
     decoder: str = option("joint", None, "causalvae: one decoder reads all latents (joint), or one per concept block "
                           "with their logits averaged (per_concept, as the authors' code), the shadow's rows from "

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from vaecourse import values as kinds
 from vaecourse.data.base import GroundTruthDataset
+from vaecourse.runtime import default_device
 from vaecourse.data.pendulum_scene import (CONCEPT_LABELS, CONCEPTS, LABEL_CENTRE, LABEL_SCALE, PHI_STEPS, RANGES, SIDE,
                                            THETA_STEPS, TRUE_GRAPH, bob_centre, ground_projection, official_images,
                                            pendulum_scm, render_scene, shadow, sun_position, to_pixels)
@@ -70,7 +71,7 @@ class Pendulum(GroundTruthDataset):
         noise_std = kinds.non_negative.check("noise_std (pixel noise)", noise_std)
         shadow_noise = kinds.non_negative.check("shadow_noise (scene units)", shadow_noise)
         self.size, self.noise_std, self.shadow_noise = size, noise_std, shadow_noise
-        self.device = torch.device(device)
+        self.device = default_device(device)  # checked: 'cpu', 'cuda[:N]', 'mps' or 'auto'
         self.scm = pendulum_scm(shadow_noise)
 
     @property

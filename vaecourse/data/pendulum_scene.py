@@ -263,8 +263,13 @@ def render_scene(concepts, size: int = 96, chunk: int = 1024) -> Tensor:
     if concepts.dim() != 2 or concepts.shape[1] != 4:
         raise ValueError(f"concepts must have shape (n, 4) = {CONCEPTS}, got {tuple(concepts.shape)}")
     size = SIDE.check("size", size)
+    chunk = values.batch_size.check("chunk (scenes drawn at once)", chunk)
+    if concepts.dtype == torch.bool or concepts.is_complex():
+        raise ValueError(f"concepts must be real numbers (theta, phi, shadow length, shadow position), got dtype "
+                         f"{concepts.dtype}")
     if not torch.isfinite(concepts).all():
         raise ValueError("concepts contain NaN or inf")
+    values.fits_in_memory("concepts (scenes)", concepts.shape[0], 4 * 3 * size * size, f"{size}x{size} images")
     device = concepts.device
     out = torch.ones((concepts.shape[0], 3, size, size), device=device)
     pixel = FIGURE / size  # figure pixels per output pixel

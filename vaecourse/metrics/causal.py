@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from vaecourse import values
 from vaecourse.data.pendulum import split_concepts
 from vaecourse.metrics.mic import mic_tic_summary
 from vaecourse.scm import check_adjacency
@@ -57,6 +58,8 @@ class ConceptRegressor(nn.Module):
 
 def free_ranges(dataset, free: Sequence[int], low: float = 0.01, high: float = 0.99) -> dict[int, Tensor]:
     """For each concept in ``free``, its train-split ``low`` and ``high`` quantiles (concept units): {i: (2,)}."""
+    free = [_concept_index(dataset, i, "free (a concept index)") for i in values.indices.check("free", free)]
+    low, high = _quantiles(low, high)
     train = split_concepts(dataset, "train", generator=torch.Generator().manual_seed(0))  # (N, K), no rendering
     return {i: torch.quantile(train[:, i].double(), torch.tensor([low, high], dtype=torch.float64)) for i in free}
 
@@ -83,7 +86,6 @@ def train_concept_regressor(dataset, *, steps: int = 1500, batch_size: int = 64,
     position) images 0.10 label units off on average, 0.21 at the range's ends). The report then adds ``r2_free``,
     R^2 on test scenes with the same concepts redrawn. With a ``generator`` the network's initial weights and the
     test scenes' shadow noise come from it too, so equal generators give equal instruments."""
-    from vaecourse import values
     steps, batch_size = values.steps.check("steps", steps), values.batch_size.check("batch_size", batch_size)
     lr = values.learning_rate.check("lr", lr)
     free = tuple(_concept_index(dataset, i, "free") for i in free)
@@ -125,11 +127,22 @@ def train_concept_regressor(dataset, *, steps: int = 1500, batch_size: int = 64,
 def label_values(dataset, concept: int, count: int, low: float = 0.05, high: float = 0.95) -> Tensor:
     """``count`` label values of a concept, evenly spaced between its train-split quantiles (V,): the same values on
     every call (the shadow noise of the split drawn from a fixed generator)."""
-    from vaecourse import values
     concept, count = _concept_index(dataset, concept, "concept"), values.examples.check("count", count)
+    low, high = _quantiles(low, high)
     u = dataset.labels(split_concepts(dataset, "train", generator=torch.Generator().manual_seed(0)))  # (n, K)
     q = torch.quantile(u[:, concept].double(), torch.tensor([low, high], dtype=torch.float64))
     return torch.linspace(float(q[0]), float(q[1]), count)
+
+
+QUANTILE = values.real("a quantile in [0, 1]", lambda q: 0 <= q <= 1)
+
+
+def _quantiles(low, high) -> tuple[float, float]:
+    """(low, high) as quantiles with low < high, or a ValueError naming them."""
+    low, high = QUANTILE.check("low", low), QUANTILE.check("high", high)
+    if not low < high:
+        raise ValueError(f"low must be below high (quantiles), got low={low:g}, high={high:g}")
+    return low, high
 
 
 def _concept_index(dataset, index, name: str) -> int:

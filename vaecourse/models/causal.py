@@ -71,6 +71,10 @@ DECODERS = ("joint", "per_concept", "shadow_rows", "layered")  # one decoder rea
 # layers that learn which pixels each concept owns (LayeredDecoder: no layout given)
 
 
+# s of p(z|u) = N(u, s^2 I) (latent_scm="equations"): below 1e-3, s^2 and the KL's 1/s^2 leave float32's comfort
+PRIOR_STD = values.real("a standard deviation between 0.001 and 1", lambda s: 1e-3 <= s <= 1)
+
+
 @dataclass(frozen=True)
 class CausalVAEOutput:
     """What ``model(x, u)`` returns (every latent is (B, D), concept-major: block i is [i k, (i + 1) k))."""
@@ -146,8 +150,7 @@ class CausalVAE(CourseModel):
             raise ValueError("decoder='shadow_rows' needs band_rows and band_owners (which image rows the owning "
                              "concepts draw alone, e.g. Pendulum.shadow_band()), and only it takes them; got "
                              f"decoder={decoder!r}, band_rows={band_rows!r}, band_owners={band_owners!r}")
-        if isinstance(prior_std, bool) or not isinstance(prior_std, (int, float)) or not 0 < prior_std <= 1:
-            raise ValueError(f"prior_std must be a number in (0, 1], got {prior_std!r}")
+        prior_std = PRIOR_STD.check("prior_std", prior_std)
         label_dropout = values.fraction.check("label_dropout", label_dropout)
         if cycle is not False and (cycle is not True or label_dropout == 0 or latent_scm != "equations"):
             raise ValueError("cycle=True reads the model's counterfactuals back through its encoder with the labels "

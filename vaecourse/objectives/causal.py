@@ -57,6 +57,7 @@ from vaecourse.objectives.elbo import Terms, check_target, non_negative
 from vaecourse.objectives.independence import noise_dependence
 from vaecourse.scm import check_adjacency
 
+GROWTH = values.real("a growth factor >= 1 (1: rho stays)", lambda v: v >= 1)  # rho's tenfold steps
 LABEL_FITS = ("tanh", "mask")  # l_u's prediction of u from its parents: sigma(A^T u) (Eq. 38) or the mask layer
 
 
@@ -99,6 +100,8 @@ def check_label_fit(label_fit: str) -> None:
 
 def mask_loss(z: Tensor, g: Tensor) -> Tensor:
     """l_m per example: sum_i ||z_i - g_i(A_i o z)||^2, (B,).  [slides, Eq. 39]"""
+    if z.dim() != 2 or g.shape != z.shape:
+        raise ValueError(f"mask_loss expects z and g of one shape (B, D), got {tuple(z.shape)} and {tuple(g.shape)}")
     return (z - g).pow(2).sum(1)
 
 
@@ -205,10 +208,13 @@ class CausalObjective:
                             ("rho_max", rho_max), ("independence", independence), ("ownership", ownership),
                             ("cycle", cycle), ("exclusive", exclusive), ("overlap", overlap)):
             non_negative(name, value)
+        values.positive_int.check("update_every", update_every)
+        bandwidth = values.positive.check("bandwidth", bandwidth)
+        rho_growth = GROWTH.check("rho_growth", rho_growth)
+        h_tol = values.non_negative.check("h_tol", h_tol)
         self.ownership, self.cycle, self.exclusive = float(ownership), float(cycle), float(exclusive)
         self.overlap = float(overlap)
         self.label_fit, self.independence, self.bandwidth = label_fit, float(independence), float(bandwidth)
-        values.positive_int.check("update_every", update_every)
         self.lu_weight, self.lm_weight = float(lu_weight), float(lm_weight)  # Eq. 41's beta and gamma
         self.alpha, self.rho = float(alpha), float(rho)
         self.update_every, self.rho_max, self.rho_growth = update_every, float(rho_max), float(rho_growth)

@@ -19,17 +19,18 @@ Shape letters: B batch (m above), n variables.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
+
+from vaecourse import values
 
 
 def hsic(x: Tensor, y: Tensor, bandwidth: float = 0.5) -> Tensor:
     """HSIC_b(x, y) for paired samples x, y (B,), Gaussian kernels of width ``bandwidth``: a scalar >= 0."""
-    if not isinstance(bandwidth, (int, float)) or isinstance(bandwidth, bool) or not bandwidth > 0 \
-            or math.isinf(bandwidth):
-        raise ValueError(f"bandwidth must be a positive finite number, got {bandwidth!r}")
+    bandwidth = values.positive.check("bandwidth", bandwidth)
+    if not all(isinstance(t, Tensor) and t.is_floating_point() for t in (x, y)):
+        raise TypeError(f"hsic expects two floating-point tensors, got {type(x).__name__} "
+                        f"{getattr(x, 'dtype', '')} and {type(y).__name__} {getattr(y, 'dtype', '')}")
     if x.dim() != 1 or y.shape != x.shape or x.shape[0] < 2:
         raise ValueError(f"hsic expects two 1-D samples of the same length >= 2, got {tuple(x.shape)} and "
                          f"{tuple(y.shape)}")
