@@ -439,6 +439,37 @@ def test_ctrl_c_before_training_is_one_line_and_status_130(ws, capsys, monkeypat
     assert hashes(ws) == before
 
 
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_outside_training_are_one_line_as_ctrl_c(prepared, tmp_path, signum):
+    """Issue 25 (third probe): SIGTERM or SIGHUP after start-up but before training (here while show reads the
+    checkpoint) ended the process without a word; it is answered as Ctrl-C is, with the shells' status 128 + N. The
+    signal is sent from inside the command, so the test does not depend on timing."""
+    script = ("import os, signal, sys\n"
+              "from vaecourse import checkpoints\n"
+              "from vaecourse.cli import main\n"
+              "def load(*args, **kwargs):\n"
+              f"    os.kill(os.getpid(), {int(signum)})\n"
+              "    raise AssertionError('the signal did not interrupt')\n"
+              "checkpoints.load = load\n"
+              "sys.exit(main(['show', sys.argv[1], '--out', sys.argv[2]]))\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    done = subprocess.run([sys.executable, "-c", script, str(prepared / "vae.pt"), str(tmp_path / "t.png")],
+                          capture_output=True, text=True, env=env, timeout=120, start_new_session=True,
+                          preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL))
+    name = signal.Signals(signum).name
+    assert done.returncode == 128 + signum, done.stderr
+    assert done.stderr.strip() == f"interrupted ({name}); every file written so far is complete"
+    assert not (tmp_path / "t.png").exists()
+
+
+def test_main_puts_the_signal_handlers_back(ws, capsys):
+    """main() answers SIGTERM and SIGHUP only while a command runs: a notebook or a test calling it keeps its own."""
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    run(["show", str(ws / "vae.pt"), "--out", str(ws / "t.png")], capsys)
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)) == before
+
+
 # ---- resume is exact for every model: N steps at once == N/2 steps, then --resume ------------------------------
 
 @pytest.mark.parametrize("kind, arguments, steps", [

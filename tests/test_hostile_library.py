@@ -741,7 +741,7 @@ def _third_probe_calls():
     out = _tiny_vae()(x)
     return {  # name -> (call, regular expression the one-line message must match)
         # sizes that reached the allocator: refused with an estimate, before anything is allocated
-        "mlp([65536] * 3)": (lambda: nn.mlp([65536] * 3), r"mlp\(\[65536, 65536, 65536\]\)'s weights must be at most "
+        "mlp([65536] * 3)": (lambda: nn.mlp([65536] * 3), r"mlp's sizes \[65536, 65536, 65536\]: their weights must be at most "
                                                          r"4,294,967,296 float32 weights .* got 8,589,934,592"),
         "standard_normal((10**6, 10**6), 10)": (lambda: distributions.standard_normal((10 ** 6, 10 ** 6), 10),
                                                 r"standard_normal's batch_shape .* must be at most .* GiB"),
@@ -831,3 +831,193 @@ def test_read_checks_the_weights_against_the_hyper_parameters_before_building(tm
     with pytest.raises(ValueError, match=message) as refused:
         checkpoints.read(path)
     assert "\n" not in str(refused.value)
+
+
+# ---- issue 25, the third probe's library leftovers (2026-12-07): figures, the SCM helpers, metrics' and data helpers ---
+def _third_probe_leftovers():
+    from vaecourse import distributions, likelihoods, metrics, nn, objectives, scm, viz, widgets
+    from vaecourse.data import mixed_radix_bases
+    from vaecourse.data.factors import FactorImages
+    from vaecourse.data.mnist import dynamic_binarize
+    from vaecourse.metrics import mic
+    from vaecourse import checkpoints, prose
+    from vaecourse.data import DSprites, SubGrid, make_dataset
+    from vaecourse.data.digit_images import DigitImages
+    from vaecourse.data.mnist5k import stratified_split
+    from vaecourse.files import atomic_write
+    from vaecourse.graph_fit import prune_edges
+    from vaecourse.metrics.codes import CodeCache
+    from vaecourse.train import History, fit
+    x = torch.rand(3, 1, 4, 4).round()
+    history = History(steps=[0, 1], records={"elbo": [-2.0, -1.0], "kl": [1.0, 1.0], "log_px_z": [-1.0, 0.0]})
+    nan = math.nan
+    return {  # name -> (call, regular expression the one-line message must match)
+        # figures: images, counts, sizes and labels through the kinds (a numpy, matplotlib or torch traceback, a blank
+        # figure of NaN, or a grid of 10^5 panels that never finished)
+        "image_grid(NaN)": (lambda: viz.image_grid(torch.full((2, 1, 4, 4), nan)),
+                            r"image_grid's images must be images \(N, C, H, W\) of finite values.* holding NaN"),
+        "image_grid(5-D)": (lambda: viz.image_grid(torch.zeros(2, 2, 1, 4, 4)), r"got a Tensor of shape \(2, 2, 1, 4, 4\)"),
+        "image_grid(10**5 images)": (lambda: viz.image_grid(torch.zeros(10 ** 5, 1, 2, 2)), r"1 to 1,024 images"),
+        "image_grid(ncols=0)": (lambda: viz.image_grid(x, ncols=0), r"image_grid's ncols must be a number of panels"),
+        "image_grid(size=nan)": (lambda: viz.image_grid(x, size=nan), r"image_grid's size must be a size in inches"),
+        "image_grid(row_labels mismatch)": (lambda: viz.image_grid(torch.zeros(4, 1, 4, 4), ncols=2,
+                                                                   row_labels=["a", "b", "c"]),
+                                            r"row_labels must hold one label per row \(2 rows of 2\), got 3"),
+        "reconstruction_figure(shapes differ)": (lambda: viz.reconstruction_figure(x, x[:, :, :2]),
+                                                 r"x_hat must have the images' shape"),
+        "traversal_images(values=[nan])": (lambda: viz.traversal_images(_tiny_vae(), torch.zeros(2), [0], [nan]),
+                                           r"traversal_images' values must be 1 to 1,024 finite values"),
+        "traversal_figure(10**6 values)": (lambda: viz.traversal_figure(_tiny_vae(), torch.zeros(2),
+                                                                        values=np.zeros(10 ** 6)),
+                                           r"traversal_figure's values must be 1 to 1,024"),
+        "traversal_figure(dims=[2.5])": (lambda: viz.traversal_figure(_tiny_vae(), torch.zeros(2), dims=[2.5]),
+                                         r"traversal_figure's dims must be a list of ints"),
+        "history_figure(smooth=2.5)": (lambda: viz.history_figure(history, smooth=2.5),
+                                       r"history_figure's smooth must be a positive integer"),
+        "history_figure(panel nope)": (lambda: viz.history_figure(history, panels=[["nope"]]),
+                                       r"panels must name terms of the history .*got \['nope'\]"),
+        "history_figure(a dict)": (lambda: viz.history_figure({"a": 1}), r"history must be a vaecourse.train.History"),
+        "kl_estimator_figure(mismatch)": (lambda: viz.kl_estimator_figure([1, 2], [np.zeros(3)], 0.0),
+                                          r"one array of estimates per sample count"),
+        "kl_per_dimension_figure(threshold=nan)": (lambda: viz.kl_per_dimension_figure({"a": [1.0]}, threshold=nan),
+                                                   r"threshold must be a finite number"),
+        "rate_distortion_figure(missing keys)": (lambda: viz.rate_distortion_figure([{"x": 1}]),
+                                                 r"points must be mappings with 'label', 'kl' and 'log_px_z'"),
+        "score_bars(chance=nan)": (lambda: viz.score_bars({"a": [0.5]}, chance=nan), r"score_bars' chance must be"),
+        "score_bars({})": (lambda: viz.score_bars({}), r"score_bars needs scores of 1 to"),
+        "matrix_figure(names mismatch)": (lambda: viz.matrix_figure({"a": np.ones((2, 3))}, ["f"]),
+                                          r"one column per name in factor_names \(1\), got shape \(2, 3\)"),
+        "pca_2d(NaN)": (lambda: viz.pca_2d(np.full((5, 3), nan)), r"pca_2d's z must be finite real numbers.*NaN"),
+        "adjacency_figure(shapes differ)": (lambda: viz.adjacency_figure(torch.zeros(2, 2), torch.zeros(3, 3),
+                                                                         ["a", "b"]),
+                                            r"adjacency_figure's true must be a finite \(2, 2\) matrix"),
+        "scm_scatter_figure(unknown x)": (lambda: viz.scm_scatter_figure(
+            {"p": {"a": torch.rand(5), "b": torch.rand(5)}}, "zz", "b"), r"panel 'p' has \['a', 'b'\]\), got \['zz'\]"),
+        "sweep_model_figure(n_latents=0)": (lambda: viz.sweep_model_figure(_tiny_vae(), x, "m", n_latents=0),
+                                            r"sweep_model_figure's n_latents must be a number of panels"),
+        "traversal_row_figure(span=inf)": (lambda: viz.traversal_row_figure(_tiny_vae(), torch.zeros(2), 0, 0.0,
+                                                                            span=math.inf),
+                                           r"traversal_row_figure's span must be a finite number > 0"),
+        "kl_heatmap_figure(vmin=nan)": (lambda: viz.kl_heatmap_figure({"a": np.ones((2, 3))}, [3], vmin=nan),
+                                        r"kl_heatmap_figure's vmin must be a finite number"),
+        "ownership_figure(names mismatch)": (lambda: viz.ownership_figure(torch.rand(4, 8, 8), ["a"]),
+                                             r"one per name in names \(1\)"),
+        "intervention_grid_figure(mismatch)": (lambda: viz.intervention_grid_figure(
+            torch.rand(2, 3, 3, 8, 8), torch.rand(3, 3, 3, 8, 8), ["a", "b"]), r"intervention_grid_figure's true_images"),
+        "mic_matrix_figure(names mismatch)": (lambda: viz.mic_matrix_figure({"a": np.ones((3, 4))}, ["x"]),
+                                              r"one column per name in concept_names"),
+        "render_traversal(steps=0)": (lambda: widgets.render_traversal(_tiny_vae(), torch.zeros(2), 0, 0.0, steps=0),
+                                      r"render_traversal's steps must be a number of panels"),
+        "intervention_ranges(span=True)": (lambda: widgets.intervention_ranges(None, span=True),
+                                           r"intervention_ranges' span must be a finite number > 0.*got True"),
+        # the SCM helpers: NaN, bools and indices through the kinds; shapes named
+        "chain(b=nan)": (lambda: scm.chain(b=nan), r"chain's b must be a finite number"),
+        "constant(nan)": (lambda: scm.constant(nan), r"constant's value must be finite real numbers"),
+        "Equation(scale=nan)": (lambda: scm.Equation((), lambda v, e: e, scale=nan), r"Equation's scale must be"),
+        "Equation(f=3)": (lambda: scm.Equation((), 3), r"Equation's f must be a function"),
+        "SCM.sample(10**12)": (lambda: scm.chain().sample(10 ** 12), r"n must be a number of examples"),
+        "linear_scm(scale=-1)": (lambda: scm.linear_scm(torch.zeros(2, 2), scale=-1.0),
+                                 r"scale must be noise standard deviations >= 0"),
+        "linear_intervene(index=True)": (lambda: scm.linear_intervene(torch.zeros(2, 2), torch.zeros(5, 2), True, 1.0),
+                                         r"index must be a variable index between 0 and 1, got True"),
+        "linear_intervene(value=nan)": (lambda: scm.linear_intervene(torch.zeros(2, 2), torch.zeros(5, 2), 0, nan),
+                                        r"linear_intervene's value must be a finite number"),
+        "linear_sample(interventions={9: 1})": (lambda: scm.linear_sample(torch.zeros(2, 2), torch.zeros(5, 2), {9: 1.0}),
+                                                r"index must be a variable index between 0 and 1, got 9"),
+        "linear_covariance(scale of 3 for 2)": (lambda: scm.linear_covariance(torch.zeros(2, 2), [1.0, 2.0, 3.0]),
+                                                r"scale must be noise standard deviations >= 0: one number or 2"),
+        "linear_scm_from_covariance(not PD)": (lambda: scm.linear_scm_from_covariance(
+            torch.tensor([[1.0, 2.0], [2.0, 1.0]]), [0, 1]), r"cov must be a symmetric positive-definite"),
+        "is_dag(non-square)": (lambda: scm.is_dag(torch.zeros(2, 3)), r"A must be a square \(K, K\) adjacency matrix"),
+        "markov_equivalent(shapes differ)": (lambda: scm.markov_equivalent(torch.zeros(2, 2), torch.zeros(3, 3)),
+                                             r"got A of shape \(2, 2\) and B of shape \(3, 3\)"),
+        "causal_matrix(singular)": (lambda: scm.causal_matrix(torch.tensor([[0.0, 1.0], [1.0, 0.0]])),
+                                    r"I - A\^T is invertible"),
+        "check_adjacency(n=2.5)": (lambda: scm.check_adjacency(torch.zeros(2, 2), n=2.5), r"check_adjacency's n must be"),
+        # metrics' and data helpers
+        "kl_per_dimension(NaN)": (lambda: metrics.kl_per_dimension(torch.full((2, 3), nan), torch.zeros(2, 3)),
+                                  r"kl_per_dimension's mu must be finite real numbers"),
+        "spearman_matrix(strings)": (lambda: metrics.spearman_matrix([["a"]], [[1.0]]),
+                                     r"spearman_matrix's codes must be real numbers"),
+        "equipartition(bins=2.5)": (lambda: mic.equipartition(np.arange(20.0), 2.5), r"equipartition's bins must be"),
+        "characteristic_matrix(c=1e9)": (lambda: mic.characteristic_matrix(np.arange(20.0), np.arange(20.0), c=1e9),
+                                         r"c \(the clumps factor\) must be a clumps factor > 0"),
+        "mic(strings)": (lambda: mic.mic(["a", "b"], ["c", "d"]), r"x must be real numbers"),
+        "mixed_radix_bases([True])": (lambda: mixed_radix_bases([True]), r"sizes must be factor sizes"),
+        "FactorImages([2.5])": (lambda: FactorImages([2.5]), r"factor_sizes must be factor sizes"),
+        "dynamic_binarize(generator='x')": (lambda: dynamic_binarize(torch.rand(2, 1, 2, 2), generator="x"),
+                                            r"dynamic_binarize's generator must be a torch.Generator"),
+        "importance_weighted_bound(model='vae')": (lambda: objectives.importance_weighted_bound("vae", x, 2),
+                                                   r"importance_weighted_bound's model must be a vaecourse model"),
+        "precision_weighted_merge(var < 0)": (lambda: distributions.precision_weighted_merge(
+            torch.zeros(2), -torch.ones(2), torch.zeros(2), torch.ones(2)), r"var_hat and var_p must be variances > 0"),
+        "bernoulli_log_prob(shapes differ)": (lambda: likelihoods.bernoulli_log_prob(torch.zeros(2, 1, 4, 4),
+                                                                                     torch.zeros(3, 1, 4, 4)),
+                                              r"logits and x of one shape"),
+        "gaussian(logvar='0')": (lambda: likelihoods.gaussian(torch.zeros(2, 1, 4, 4), "0"),
+                                 r"gaussian's logvar must be a log-variance"),
+        "History.last(window=0)": (lambda: history.last(0), r"History.last's window must be a positive integer"),
+        "History.from_dict({})": (lambda: History.from_dict({}), r"a dict with 'steps' and 'records'"),
+        "fit(model=3)": (lambda: fit(3, objectives.elbo, x, steps=1), r"fit's model must be a torch.nn.Module"),
+        "fit(optimizer='adam')": (lambda: fit(_tiny_vae(), objectives.elbo, x, steps=1, optimizer="adam"),
+                                  r"fit's optimizer must be a torch.optim.Optimizer"),
+        "fit(data=empty)": (lambda: fit(_tiny_vae(), objectives.elbo, torch.zeros(0, 1, 4, 4), steps=1),
+                            r"fit's data must hold at least one example"),
+        "nn.mlp([10**6, 10**6])": (lambda: nn.mlp([10 ** 6, 10 ** 6]), r"mlp's sizes \[1000000, 1000000\]"),
+        "LadderVAE(image 1024, hidden 65536)": (lambda: LadderVAE(latent_sizes=[3, 2], hidden_sizes=[65536, 8],
+                                                                  image_shape=(1, 1024, 1024)),
+                                                r"LadderVAE's weights \(image_shape and hidden_sizes\) must be at most"),
+        "LadderVAE(batch_norm='no')": (lambda: LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8], image_shape=(1, 4, 4),
+                                                         batch_norm="no"), r"batch_norm must be True or False"),
+        "prune_edges(threshold=-1)": (lambda: prune_edges(torch.zeros(2, 2), lambda A: 1.0, threshold=-1.0),
+                                      r"threshold .* must be a finite number >= 0"),  # it looped for ever
+        "prune_edges(a loss of NaN)": (lambda: prune_edges(torch.tensor([[0.0, 1.0], [0.0, 0.0]]), lambda A: nan),
+                                       r"label_loss\(A\) .* must be a finite number"),
+        "CodeCache(codes of 3 rows for 18)": (lambda: CodeCache(SubGrid(DSprites(), scale=range(6), orientation=[0],
+                                                                        posX=[0], posY=[0]), np.zeros((3, 2))),
+                                              r"one row per combination .*N = 18"),
+        "DigitImages(labels of another length)": (lambda: DigitImages(torch.zeros(5, 1, 28, 28), torch.zeros(4),
+                                                                      torch.zeros(2, 1, 28, 28), torch.zeros(2), "x"),
+                                                  r"DigitImages' train must be images .* and train_labels N labels"),
+        "stratified_split(seed=-1)": (lambda: stratified_split(np.arange(10) % 2, 5, -1), r"seed \(of the split\) must"),
+        "make_dataset(dsprites, shadow_noise=1)": (lambda: make_dataset("dsprites", torch.device("cpu"), shadow_noise=1.0),
+                                                   r"shadow_noise is the pendulum's"),
+        "checkpoints.read(map_location='meta')": (lambda: checkpoints.read("x.pt", map_location="meta"),
+                                                  r"read's map_location must be a device that holds values"),
+        "checkpoints.read(3)": (lambda: checkpoints.read(3), r"the checkpoint: expected the path of a file .* got 3"),
+        "checkpoints.state_digest(ints)": (lambda: checkpoints.state_digest({"w": 1}), r"expected a state dict"),
+        "atomic_write(write=3)": (lambda: atomic_write("x.txt", 3), r"atomic_write's write must be a function"),
+        "say('{x}')": (lambda: prose.say("{x}", show=False), r"needs a value for \{x\}"),
+        "claim(3, True)": (lambda: prose.claim(3, True, show=False), r"claim's statement and measured must be str"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_third_probe_leftovers()))
+def test_third_probe_leftovers_are_refused_in_one_line_naming_the_argument(case):
+    call, message = _third_probe_leftovers()[case]
+    text = refused(call)
+    assert re.search(message, text), (message, text)
+
+
+def test_the_figures_still_draw_what_they_drew():
+    """The checks take what the notebooks pass: lists, integer tensors and float64 arrays, grey and RGB images."""
+    from vaecourse import scm, viz
+    assert len(viz.image_grid(torch.rand(3, 3, 4, 4), ncols=2, row_labels=["a", "b"]).axes) == 4
+    assert viz.traversal_images(_tiny_vae(), [0.0, 0.0], [1, 0], np.linspace(-1, 1, 3)).shape == (2, 3, 1, 4, 4)
+    assert len(viz.matrix_figure({"a": torch.ones(2, 3, dtype=torch.int64)}, ["f", "g", "h"]).axes) == 2
+    assert scm.check_adjacency([[0, 1], [0, 0]]).dtype == torch.get_default_dtype()
+    assert scm.check_adjacency(np.zeros((2, 2))).dtype == torch.float64
+    assert scm.linear_covariance(torch.tensor([[0.0, 2.0], [0.0, 0.0]]), [1.0, 0.5]).tolist() == [[1.0, 2.0],
+                                                                                                [2.0, 4.25]]
+
+
+def test_save_names_the_extra_value_and_refuses_a_path_through_a_file(tmp_path):
+    """Issue 25 (third probe): an extra numpy array was refused without its name; a path through a file ended in
+    pathlib's FileExistsError."""
+    from vaecourse import checkpoints
+    (tmp_path / "afile").write_text("a plain file\n")
+    assert re.search(r"the extra value 'arr' must be a plain Python value",
+                     refused(lambda: checkpoints.save(_tiny_vae(), tmp_path / "m.pt", arr=np.zeros(3))))
+    assert re.search(r"expected a path through folders, got one through .*afile, a file",
+                     refused(lambda: checkpoints.save(_tiny_vae(), tmp_path / "afile" / "m.pt")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]

@@ -8,6 +8,7 @@ read back with ``torch.load(..., weights_only=True)`` (no pickled code is ever e
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
 import re
@@ -55,8 +56,10 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
         try:  # never replace a good checkpoint by one that load() would refuse
             back = torch.load(tmp, map_location="cpu", weights_only=True)
         except Exception as err:
-            raise ValueError("cannot save: the extra values must be plain Python values and tensors "
-                             f"(what torch.load(weights_only=True) reads back); {_first_line(err)}") from err
+            key = _unreadable(extra)
+            raise ValueError(f"cannot save: the extra value {key!r} must be a plain Python value or tensors (what "
+                             f"torch.load(weights_only=True) reads back), got a {type(extra.get(key)).__name__}; "
+                             f"{_first_line(err)}") from err
         if content_digest(back) != payload["content_digest"]:
             raise ValueError("cannot save: some extra values do not read back as they were written (plain Python "
                              "values and tensors only: int, float, str, bool, None, lists, tuples, dicts)")
@@ -74,9 +77,24 @@ def _unpicklable(extra: dict[str, Any]) -> str:
     return "?"
 
 
+def _unreadable(extra: dict[str, Any]) -> str:
+    """The name of the first extra value a safe load does not read back (what save's message names)."""
+    for key, value in extra.items():
+        buffer = io.BytesIO()
+        try:
+            torch.save(value, buffer)
+            buffer.seek(0)
+            torch.load(buffer, weights_only=True)
+        except Exception:  # noqa: BLE001 - any refusal is the answer
+            return key
+    return "?"
+
+
 def state_digest(state: dict[str, torch.Tensor]) -> str:
     """SHA-256 of a state dict: every tensor's name, dtype, shape and bytes, in name order. torch's zip reader does
     not check the archive's CRCs, so a flipped byte in the weights would load silently; :func:`read` compares this."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"state_digest expected a state dict (name -> tensor), got {type(state).__name__}")
     digest = hashlib.sha256()
     for key in sorted(state):
         tensor = state[key].detach().cpu().contiguous()
@@ -93,6 +111,8 @@ def content_digest(payload: dict) -> str:
     weights and every extra value (optimiser state, RNG states, history, the stored recipe). A flipped byte in the
     optimiser's moments or in a stored learning rate would otherwise resume a run silently changed; :func:`read`
     compares it (files written before it existed carry only :func:`state_digest`)."""
+    if not isinstance(payload, dict):
+        raise ValueError(f"content_digest expected a checkpoint's payload (a dict), got {type(payload).__name__}")
     digest = hashlib.sha256()
 
     def feed(value) -> None:
@@ -122,7 +142,7 @@ def _first_line(err: Exception) -> str:
     """An exception's first line without terminal colour codes: ``TypeName: message``."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()
     first = text.splitlines()[0] if text else ""
-    if "weights_only" in first:  # torch's advice to load unsafely: never passed on
+    if "weights_only" in first or "weights only" in first.lower():  # torch's advice to load unsafely: never passed on
         first = "a safe load (weights_only=True) could not read it"
     return f"{type(err).__name__}: {first}"
 
@@ -146,7 +166,14 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
     if expected_class is not None and not isinstance(expected_class, (str, type)):
         raise TypeError(f"read's expected_class must be a model class or its name (e.g. 'VAE'), got "
                         f"{expected_class!r}")
-    path = Path(path)
+    try:
+        device = torch.device(map_location) if isinstance(map_location, (str, torch.device)) else None
+    except RuntimeError:  # 'gpu9'
+        device = None
+    if device is None or device.type == "meta":
+        raise ValueError(f"read's map_location must be a device that holds values ('cpu', 'cuda', a torch.device), "
+                         f"got {map_location!r}")
+    path = check_regular(path, "the checkpoint")
     if path.is_symlink() and not path.exists():
         check_regular(path, "the checkpoint")  # a link that loops (a dangling one is "no checkpoint at")
     if not path.is_file():

@@ -138,6 +138,12 @@ def precision_weighted_merge(mu_hat: Tensor, var_hat: Tensor, mu_p: Tensor, var_
     element-wise. The more certain source (smaller variance) pulls the mean towards itself, and the
     merged variance is smaller than either. Variances, not log-variances, go in and come out.
     """
+    shapes = {tuple(t.shape) for t in (mu_hat, var_hat, mu_p, var_p)}
+    if len(shapes) != 1:
+        raise ValueError(f"precision_weighted_merge expects mu_hat, var_hat, mu_p and var_p of one shape, got "
+                         f"{[tuple(t.shape) for t in (mu_hat, var_hat, mu_p, var_p)]}")
+    if not bool(((var_hat > 0) & (var_p > 0)).all()):  # (NaN > 0 is False)
+        raise ValueError("precision_weighted_merge's var_hat and var_p must be variances > 0, got a value <= 0 or NaN")
     precision_hat, precision_p = 1.0 / var_hat, 1.0 / var_p  # (..., D)
     var = 1.0 / (precision_hat + precision_p)  # Eq. (23)
     mu = (mu_hat * precision_hat + mu_p * precision_p) * var  # Eq. (24)

@@ -61,6 +61,8 @@ def check_regular(path: str | os.PathLike, what: str = "file") -> Path:
     """``path`` if it is absent or a regular file (a link to one included); a ValueError for a FIFO, a device
     (``/dev/null``, ``/dev/zero``), a socket or a folder: reading one can hang for ever, and writing over one
     would replace it by a regular file (as root, which Colab is, even ``/dev/null``)."""
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ValueError(f"{what}: expected the path of a file (a str or os.PathLike), got {path!r}")
     path = Path(path)
     if path.is_symlink() and not path.exists():  # dangling, or a loop (a -> a), which nothing can read or write
         try:
@@ -83,10 +85,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     writes of ``path`` whose process died are removed first. Only a regular file is ever replaced
     (:func:`check_regular`); a symbolic link is written through (its target replaced, the link kept).
     """
+    if not callable(write):
+        raise TypeError(f"atomic_write's write must be a function write(tmp_path), got {type(write).__name__}")
     path = check_regular(path, "cannot write")
     if path.is_symlink():  # write the file the link names (a resume through a link continues its target); the
         path = Path(os.path.realpath(path))  # link itself stays a link
         check_regular(path, "cannot write")
+    through = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if through is not None:  # (mkdir's FileExistsError)
+        raise ValueError(f"cannot write {path}: expected a path through folders, got one through {through}, a file")
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=path.parent)

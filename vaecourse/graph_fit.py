@@ -65,7 +65,7 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
     allowed = 1 - torch.eye(n)
     if support is not None:
         allowed = allowed * (check_adjacency(support, n, name="support") != 0).float()
-    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    generator = values.generator.or_none().check("generator", generator) or torch.Generator().manual_seed(0)
     A0 = torch.zeros(n, n) if a_init == "zero" else 0.1 * (2 * torch.rand(n, n, generator=generator) - 1)
     A_raw = torch.nn.Parameter(A0 * allowed)
     groups = [{"params": [A_raw], "lr": lr}]
@@ -98,6 +98,10 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
         return A, float(residuals(u, A).pow(2).sum(1).mean())
 
 
+_FRACTION_OF_LOSS = values.real("a number >= 0 (a fraction of l_u)", lambda v: v >= 0, values.MAX_WEIGHT,
+                                 values.WEIGHT_LIMIT)
+
+
 def prune_edges(A: Tensor, label_loss: Callable[[Tensor], float], tolerance: float = 0.01,
                 threshold: float = 0.3) -> tuple[Tensor, dict[tuple[int, int], float]]:
     """Backward elimination of the edges a fitted label loss does not need (the course's, not the paper's).
@@ -113,19 +117,24 @@ def prune_edges(A: Tensor, label_loss: Callable[[Tensor], float], tolerance: flo
     if not isinstance(A, Tensor) or A.dim() != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"A must be a square (n, n) tensor, got "
                          f"{tuple(A.shape) if isinstance(A, Tensor) else type(A).__name__}")
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not tolerance >= 0:
-        raise ValueError(f"tolerance must be a number >= 0 (a fraction of l_u), got {tolerance!r}")
-    A = A.detach()
+    tolerance = _FRACTION_OF_LOSS.check("tolerance", tolerance)
+    threshold = values.non_negative.check("threshold (|A| of the edges tested)", threshold)
+    values.function.check("label_loss", label_loss)
+
+    def loss(graph: Tensor) -> float:
+        return values.finite.check("label_loss(A) (the labels' loss, a float)", label_loss(graph))
+
+    A = check_adjacency(A).detach()  # (and finite)
     keep = torch.ones_like(A)
-    base, rises = label_loss(A), {}
+    base, rises = loss(A), {}
     while True:
-        edges = [tuple(e) for e in ((A * keep).abs() > threshold).nonzero().tolist()]
+        edges = [tuple(e) for e in (((A * keep).abs() > threshold) & (keep > 0)).nonzero().tolist()]
         if not edges:
             return keep, rises
-        current = label_loss(A * keep)
+        current = loss(A * keep)
         for j, i in edges:
             keep[j, i] = 0
-            rises[(j, i)] = label_loss(A * keep) - current
+            rises[(j, i)] = loss(A * keep) - current
             keep[j, i] = 1
         weakest = min(edges, key=rises.__getitem__)
         if rises[weakest] >= tolerance * base:

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import Bernoulli, Independent, Normal
 
+from vaecourse import values
+
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
@@ -22,6 +24,9 @@ def bernoulli_log_prob(logits: Tensor, x: Tensor) -> Tensor:
     The same number as minus the summed binary cross-entropy; written with softplus it stays finite
     for any logit, where log(sigmoid(l)) would underflow.
     """
+    if logits.shape != x.shape:
+        raise ValueError(f"bernoulli_log_prob needs logits and x of one shape (B, ...), got {tuple(logits.shape)} "
+                         f"and {tuple(x.shape)}")
     return (x * logits - F.softplus(logits)).flatten(1).sum(dim=1)
 
 
@@ -35,6 +40,8 @@ def bernoulli(logits: Tensor) -> Independent:
 
 def gaussian(mean: Tensor, logvar: Tensor | float = 0.0) -> Independent:
     """p(x|z) = prod_pixels N(mean, e^logvar), a Gaussian head with shared or per-pixel variance."""
+    if not isinstance(logvar, Tensor):
+        logvar = values.log_variance.check("gaussian's logvar", logvar)
     scale = torch.exp(0.5 * torch.as_tensor(logvar, dtype=mean.dtype, device=mean.device)).expand_as(mean)
     return Independent(Normal(mean, scale, validate_args=False), mean.dim() - 1, validate_args=False)
 

@@ -31,7 +31,7 @@ def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Seque
     sizes = [values.positive_int.check(f"mlp's sizes[{i}]", n) for i, n in enumerate(sizes)]
     if len(sizes) < 2:
         raise ValueError(f"mlp's sizes must be at least two widths (input and output), got {list(sizes)}")
-    values.fits_in_memory(f"mlp({list(sizes)})'s weights", sum(a * b for a, b in zip(sizes[:-1], sizes[1:])), 4,
+    values.fits_in_memory(f"mlp's sizes {list(sizes)}: their weights", sum(a * b for a, b in zip(sizes[:-1], sizes[1:])), 4,
                           "float32 weights")
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):

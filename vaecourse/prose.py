@@ -65,7 +65,16 @@ def _show(shown: Shown, show: bool) -> Shown | None:
 def say(template: str, /, show: bool = True, **values) -> Shown | None:
     """Display the Markdown ``template.format(**values)``: a sentence of the lecture whose figures are this run's.
     ``show=False`` returns the :class:`Shown` instead of displaying it."""
-    text = template.format(**values)
+    if not isinstance(template, str):
+        raise TypeError(f"say's template must be a str (Markdown with {{name}} fields), got {type(template).__name__}")
+    try:
+        text = template.format(**values)
+    except KeyError as err:
+        raise ValueError(f"say's template needs a value for {{{err.args[0]}}} ({err.args[0]}=...), got values for "
+                         f"{sorted(values)}") from None
+    except (ValueError, TypeError, IndexError) as err:  # "{x:.2f}" of a str, a positional "{}"
+        raise ValueError(f"say's template {template!r} does not fit the values given ({err}); got "
+                         f"{ {k: type(v).__name__ for k, v in values.items()} }") from None
     return _show(Shown(markdown=text, text=text), show)
 
 
@@ -73,6 +82,9 @@ def claim(statement: str, holds: bool, measured: str = "", show: bool = True) ->
     """Display the checked claim ``statement``: held, failed (a warning; :class:`ClaimFailed` in a site build),
     or not checked in FAST mode. ``holds`` is the condition evaluated on the cell's own results; ``measured``
     says what they were, in the chapter's terms. ``show=False`` returns the :class:`Shown` instead."""
+    if not isinstance(statement, str) or not isinstance(measured, str):
+        raise TypeError(f"claim's statement and measured must be str (sentences), got {type(statement).__name__} and "
+                        f"{type(measured).__name__}")
     if not isinstance(holds, (bool, np.bool_)):  # numpy's bool too, nothing else (not a number, not None)
         raise TypeError(f"claim({statement!r}, holds=...) needs a bool (the condition on the results), got "
                         f"{type(holds).__name__}")

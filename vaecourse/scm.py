@@ -26,26 +26,34 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from vaecourse import values as kinds
 
 Values = dict[str, Tensor]  # variable name -> (n,)
 
 
 # ---------------------------------------------------------------------------------------------- graphs
 def check_adjacency(A, n: int | None = None, *, name: str = "A") -> Tensor:
-    """``A`` as a float tensor (K, K), or a ValueError saying what was expected and what came."""
-    A = torch.as_tensor(A)
-    if A.dim() != 2 or A.shape[0] != A.shape[1]:
-        raise ValueError(f"{name} must be a square (K, K) adjacency matrix (A[i, j] != 0: edge i -> j), "
-                         f"got shape {tuple(A.shape)}")
-    if n is not None and A.shape[0] != n:
-        raise ValueError(f"{name} must be ({n}, {n}) for {n} variables, got shape {tuple(A.shape)}")
-    if not A.is_floating_point():
+    """``A`` as a float tensor (K, K), or a ValueError saying what was expected and what came. A floating tensor or
+    array keeps its dtype; lists and integer matrices are read in torch's default dtype."""
+    given = A
+    A = _ADJACENCY.check(name, A)
+    floating = given.is_floating_point() if isinstance(given, Tensor) else \
+        isinstance(given, np.ndarray) and given.dtype.kind == "f"
+    if not floating:
         A = A.to(torch.get_default_dtype())
-    if not torch.isfinite(A).all():
-        raise ValueError(f"{name} contains NaN or inf")
+    if n is not None and A.shape[0] != kinds.non_negative_int.check("check_adjacency's n", n):
+        raise ValueError(f"{name} must be ({n}, {n}) for {n} variables, got shape {tuple(A.shape)}")
     return A
+
+
+_ADJACENCY = kinds.numbers("a square (K, K) adjacency matrix of finite numbers (A[i, j] != 0: edge i -> j)",
+                           lambda t: t.dim() == 2 and t.shape[0] == t.shape[1] <= kinds.MAX_UNITS)
+_STD = kinds.real("a noise standard deviation >= 0", lambda v: v >= 0, kinds.MAX_WEIGHT, kinds.WEIGHT_LIMIT)
+_CALLABLE_OR_NONE = kinds.function.or_none()
 
 
 def topological_order(A) -> list[int]:
@@ -76,6 +84,7 @@ def topological_order(A) -> list[int]:
 
 def is_dag(A) -> bool:
     """True when the edges A != 0 form a directed acyclic graph (self-loops count as cycles)."""
+    A = check_adjacency(A)
     try:
         topological_order(A)
     except ValueError:
@@ -99,6 +108,14 @@ class Equation:
     noise: Callable[[int, torch.Generator | None], Tensor] | None = None
     abduct: Callable[[Values, Tensor], Tensor] | None = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.parents, str) or not all(isinstance(p, str) for p in self.parents):
+            raise ValueError(f"Equation's parents must be a tuple of variable names, got {self.parents!r}")
+        kinds.function.check("Equation's f", self.f)
+        _STD.check("Equation's scale", self.scale)
+        _CALLABLE_OR_NONE.check("Equation's noise", self.noise)
+        _CALLABLE_OR_NONE.check("Equation's abduct", self.abduct)
+
     def draw(self, n: int, generator: torch.Generator | None) -> Tensor:
         if self.noise is not None:
             return self.noise(n, generator)
@@ -112,7 +129,7 @@ class Equation:
 
 def constant(value: float | Tensor) -> Equation:
     """The equation do(x = value) puts in place: no parents, no noise."""
-    value = torch.as_tensor(value, dtype=torch.get_default_dtype())
+    value = kinds.finite_numbers.check("constant's value", value).to(torch.get_default_dtype())
 
     def f(_parents: Values, eps: Tensor) -> Tensor:
         return value.expand_as(eps).clone() if value.dim() == 0 else value.clone()
@@ -130,7 +147,7 @@ class SCM:
 
     def __init__(self, equations: Mapping[str, Equation], ranges: Mapping[str, tuple[float, float]] | None = None):
         if not equations:
-            raise ValueError("an SCM needs at least one equation")
+            raise ValueError("an SCM needs at least one equation in equations")
         self.equations: dict[str, Equation] = dict(equations)
         self.ranges = dict(ranges or {})
         names = tuple(self.equations)
@@ -185,8 +202,7 @@ class SCM:
 
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Values:
         """Draw the exogenous variables eps: one (n,) tensor per endogenous variable."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(f"n must be a non-negative int, got {n!r}")
+        n = kinds.draws.check("n", n)
         return {name: self.equations[name].draw(n, generator) for name in self.names}
 
     def sample(self, n: int, generator: torch.Generator | None = None,
@@ -234,7 +250,11 @@ def causal_matrix(A) -> Tensor:
     """C = (I - A^T)^{-1}, so that z = C eps solves z = A^T z + eps.  [slides, Eq. 27]"""
     A = check_adjacency(A)
     eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
-    return torch.linalg.inv(eye - A.T)
+    C, info = torch.linalg.inv_ex(eye - A.T)
+    if int(info) != 0:
+        raise ValueError("causal_matrix needs an A whose I - A^T is invertible (z = A^T z + eps then has one "
+                         "solution), got one that makes it singular (a cycle whose weights multiply to 1)")
+    return C
 
 
 def linear_solve(A, eps: Tensor) -> Tensor:
@@ -243,8 +263,7 @@ def linear_solve(A, eps: Tensor) -> Tensor:
     Row by row z_n = C eps_n, i.e. Z = E C^T; solved, not inverted.
     """
     A = check_adjacency(A)
-    if eps.dim() != 2 or eps.shape[1] != A.shape[0]:
-        raise ValueError(f"eps must have shape (n, {A.shape[0]}), got {tuple(eps.shape)}")
+    eps = _eps(eps, A)
     eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
     return torch.linalg.solve(eye - A.T, eps.T.to(A.dtype)).T
 
@@ -253,9 +272,9 @@ def linear_sample(A, eps: Tensor, interventions: Mapping[int, float] | None = No
     """Evaluate x_j = sum_i A[i, j] x_i + eps_j parents first, with do(x_j = v) for j in ``interventions``:
     (n, K). The intervened equations are replaced by constants (their parents and noise are ignored)."""
     A = check_adjacency(A)
-    if eps.dim() != 2 or eps.shape[1] != A.shape[0]:
-        raise ValueError(f"eps must have shape (n, {A.shape[0]}), got {tuple(eps.shape)}")
-    interventions = dict(interventions or {})
+    eps = _eps(eps, A)
+    interventions = {_variable(j, A): kinds.finite.check(f"linear_sample's interventions[{j!r}]", v)
+                     for j, v in dict(interventions or {}).items()}
     x = torch.zeros_like(eps, dtype=A.dtype)
     for j in topological_order(A):
         x[:, j] = float(interventions[j]) if j in interventions else x @ A[:, j] + eps[:, j]
@@ -266,10 +285,10 @@ def linear_intervene(A, eps: Tensor, index: int, value: float) -> Tensor:
     """z under do(z_index = value) for the linear SCM z = A^T z + eps with the units' noise eps (n, K):
     cut the edges into ``index``, fix it, and solve: a counterfactual when eps was abducted."""
     A = check_adjacency(A).clone()
-    if not 0 <= int(index) < A.shape[0]:
-        raise ValueError(f"index must be in 0..{A.shape[0] - 1}, got {index}")
+    index = _variable(index, A)
+    value = kinds.finite.check("linear_intervene's value", value)
     A[:, index] = 0  # action: no parents any more
-    eps = eps.clone().to(A.dtype)
+    eps = _eps(eps, A).clone().to(A.dtype)
     eps[:, index] = value  # ... and its equation is the constant
     return linear_solve(A, eps)
 
@@ -277,7 +296,7 @@ def linear_intervene(A, eps: Tensor, index: int, value: float) -> Tensor:
 def linear_covariance(A, scale: float | Sequence[float] | Tensor = 1.0) -> Tensor:
     """Cov(z) = C diag(s^2) C^T for z = A^T z + eps, eps ~ N(0, diag s^2)."""
     C = causal_matrix(A)
-    s = torch.as_tensor(scale, dtype=C.dtype).expand(C.shape[0])
+    s = _scales(scale, C.shape[0]).to(C.dtype)
     return C @ torch.diag(s ** 2) @ C.T
 
 
@@ -288,7 +307,7 @@ def linear_scm(A, names: Sequence[str] | None = None, scale: float | Sequence[fl
     names = tuple(names) if names is not None else tuple(f"x{i + 1}" for i in range(k))
     if len(names) != k:
         raise ValueError(f"{k} names expected for a ({k}, {k}) matrix, got {len(names)}")
-    scales = [float(s) for s in torch.as_tensor(scale, dtype=torch.float64).expand(k)]
+    scales = _scales(scale, k).tolist()
     equations = {}
     for j, name in enumerate(names):
         parents = tuple(names[i] for i in range(k) if A[i, j] != 0)
@@ -301,18 +320,44 @@ def linear_scm(A, names: Sequence[str] | None = None, scale: float | Sequence[fl
     return SCM(equations)
 
 
+def _eps(eps, A: Tensor) -> Tensor:
+    k = A.shape[0]
+    return kinds.numbers(f"finite noise of shape (n, {k}), one column per variable of A",
+                         lambda t: t.dim() == 2 and t.shape[1] == k).check("eps", eps)
+
+
+def _variable(index, A: Tensor) -> int:
+    """``index`` as a variable of A (0..K-1), or a ValueError naming it."""
+    k = A.shape[0]
+    return kinds.integer(f"a variable index between 0 and {k - 1}", 0, k - 1).check("index", index)
+
+
+def _scales(scale, k: int) -> Tensor:
+    """The noise standard deviations as a float64 tensor (k,): one number for all, or k of them, each >= 0."""
+    s = kinds.numbers(f"noise standard deviations >= 0: one number or {k} (one per variable)",
+                      lambda t: t.dim() <= 1 and t.numel() in (1, k) and bool((t >= 0).all())).check("scale", scale)
+    return s.double().reshape(-1).expand(k)
+
+
+def _weights(who: str, **weights: float) -> list[float]:
+    return [kinds.finite.check(f"{who}'s {name}", w) for name, w in weights.items()]
+
+
 def chain(b: float = 1.0, c: float = 1.0) -> SCM:
     """x1 -> x2 -> x3:  x2 = b x1 + eps2,  x3 = c x2 + eps3."""
+    b, c = _weights("chain", b=b, c=c)
     return linear_scm([[0, b, 0], [0, 0, c], [0, 0, 0]])
 
 
 def fork(b: float = 1.0, c: float = 1.0) -> SCM:
     """x1 <- x2 -> x3 (x2 the common cause):  x1 = b x2 + eps1,  x3 = c x2 + eps3."""
+    b, c = _weights("fork", b=b, c=c)
     return linear_scm([[0, 0, 0], [b, 0, c], [0, 0, 0]])
 
 
 def collider(b: float = 1.0, c: float = 1.0) -> SCM:
     """x1 -> x2 <- x3 (x2 the common effect):  x2 = b x1 + c x3 + eps2."""
+    b, c = _weights("collider", b=b, c=c)
     return linear_scm([[0, b, 0], [0, 0, 0], [0, c, 0]])
 
 
@@ -324,9 +369,12 @@ def linear_scm_from_covariance(cov, order: Sequence[int]) -> tuple[Tensor, Tenso
     cannot tell these models apart; edges with weight 0 show which orders keep the true skeleton
     (members of the Markov equivalence class) and which need extra edges.
     """
-    cov = torch.as_tensor(cov, dtype=torch.float64)
+    cov = kinds.numbers("a finite square (K, K) covariance matrix", lambda t: t.dim() == 2 and t.shape[0] == t.shape[1]
+                        <= kinds.MAX_UNITS).check("cov", cov).double()
     k = cov.shape[0]
-    order = [int(i) for i in order]
+    if not torch.allclose(cov, cov.T) or int(torch.linalg.cholesky_ex(cov).info) != 0:
+        raise ValueError(f"cov must be a symmetric positive-definite covariance matrix, got {cov.tolist()}"[:300])
+    order = list(kinds.indices.check("order", order))
     if sorted(order) != list(range(k)):
         raise ValueError(f"order must be a permutation of 0..{k - 1}, got {order}")
     A = torch.zeros(k, k, dtype=torch.float64)
@@ -345,9 +393,10 @@ def linear_scm_from_covariance(cov, order: Sequence[int]) -> tuple[Tensor, Tenso
 
 def markov_equivalent(A, B) -> bool:
     """Same skeleton and same v-structures (a -> c <- b with a, b not adjacent) [verma1990, Thm. 1]."""
-    A, B = (check_adjacency(M) != 0 for M in (A, B))
+    A, B = (check_adjacency(M, name=name) != 0 for M, name in ((A, "A"), (B, "B")))
     if A.shape != B.shape:
-        return False
+        raise ValueError(f"markov_equivalent needs two graphs on the same variables, got A of shape {tuple(A.shape)} "
+                         f"and B of shape {tuple(B.shape)}")
     if not torch.equal(A | A.T, B | B.T):
         return False
 

@@ -53,6 +53,7 @@ class History:
 
     def last(self, window: int = 1) -> dict[str, float]:
         """Mean of each term over the last ``window`` logged steps."""
+        window = values.positive_int.check("History.last's window", window)
         return {k: float(np.mean(v[-window:])) for k, v in self.records.items()}
 
     @property
@@ -65,6 +66,9 @@ class History:
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
+        if not isinstance(d, dict) or not {"steps", "records"} <= set(d) or not isinstance(d["records"], dict):
+            raise ValueError("History.from_dict needs a history as to_dict writes it: a dict with 'steps' and "
+                             f"'records' (a dict of term -> values), got {values._shown(d)}")
         return cls(steps=list(d["steps"]), records={k: list(v) for k, v in d["records"].items()},
                    seconds=float(d.get("seconds", 0.0)), examples=int(d.get("examples", 0)))
 
@@ -108,9 +112,13 @@ def _tensor_batches(data: Tensor, batch_size: int, generator: torch.Generator) -
 def _batches(data, batch_size: int, generator: torch.Generator) -> tuple[Iterator, int | None]:
     """An endless iterator of batches, and the number of steps per epoch when it is known."""
     if isinstance(data, Tensor):
+        if data.dim() == 0 or data.shape[0] == 0:
+            raise ValueError(f"fit's data must hold at least one example (a tensor (N, ...) with N >= 1), got an "
+                             f"empty tensor of shape {tuple(data.shape)}")
         return _tensor_batches(data, batch_size, generator), max(1, data.shape[0] // batch_size)
-    if not isinstance(data, Iterable):
-        raise ValueError(f"fit expected data as a tensor of examples or an iterable of batches, got {type(data).__name__}")
+    if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+        raise ValueError(f"fit's data must be a tensor of examples or an iterable of batches, got "
+                         f"{type(data).__name__}")
     per_epoch = len(data) if hasattr(data, "__len__") and not isinstance(data, Iterator) else None
 
     def cycle() -> Iterator:
@@ -174,6 +182,16 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
     seed = values.seed.or_none().check("fit's seed", seed)  # as seed_everything: torch's manual_seed took -1
     transform = values.function.or_none().check("fit's transform", transform)
     callbacks = values.functions.check("fit's callbacks", callbacks)
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"fit's model must be a torch.nn.Module (e.g. a vaecourse.models.VAE), got "
+                         f"{type(model).__name__}")
+    objective = values.function.check("fit's objective", objective)
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError(f"fit's optimizer must be a torch.optim.Optimizer over the model's parameters (or None: "
+                         f"Adam at lr), got {type(optimizer).__name__}")
+    if history is not None and not isinstance(history, History):
+        raise ValueError(f"fit's history must be a vaecourse.train.History (what fit returned) or None, got "
+                         f"{type(history).__name__}")
     if optimizer is None:
         lr = values.learning_rate.check("fit's lr", lr)
     if log_every is not None:

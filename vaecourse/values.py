@@ -75,6 +75,38 @@ def _as_shape(value: Any) -> Any:
     return _REFUSED if _REFUSED in sizes else sizes
 
 
+def _as_numbers(value: Any) -> Any:
+    """Real numbers as a floating tensor: a floating tensor is kept (its device and dtype), an integer tensor, an
+    array or a (nested) list of numbers is read as float64; bools, complex numbers, strings and None are refused."""
+    if isinstance(value, torch.Tensor):
+        if value.dtype == torch.bool or value.is_complex():
+            return _REFUSED
+        return value if value.is_floating_point() else value.double()
+    if value is None or isinstance(value, (str, bytes)):
+        return _REFUSED
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):  # ragged lists
+        return _REFUSED
+    return torch.from_numpy(array.astype(np.float64)) if array.dtype.kind in "iuf" else _REFUSED
+
+
+def _all_finite(t: torch.Tensor) -> bool:
+    return t.device.type != "meta" and bool(torch.isfinite(t).all())
+
+
+def _shown(value: Any) -> str:
+    """``value`` in a few words for a one-line message: an array by its shape, dtype and any NaN or inf."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        numbers = _as_numbers(value)
+        bad = "" if numbers is _REFUSED or numbers.device.type == "meta" else \
+            " holding NaN" if bool(torch.isnan(numbers).any()) else \
+            " holding inf" if bool(torch.isinf(numbers).any()) else ""
+        return f"a {type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}{bad}"
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
 def _parse_sizes(text: str) -> tuple[int, ...]:
     return tuple(int(s) for s in text.split(","))
 
@@ -95,7 +127,7 @@ class Kind:
             return None
         converted = self.convert(value)
         if converted is _REFUSED or not self.test(converted):
-            raise ValueError(f"{name} must be {self.expected}, got {value!r}")
+            raise ValueError(f"{name} must be {self.expected}, got {_shown(value)}")
         return converted
 
     def __call__(self, text: str) -> Any:
@@ -120,6 +152,12 @@ def real(expected: str, test: Callable[[float], bool], limit: float = MAX_FLOAT,
     float. ``why`` says where the limit comes from."""
     return Kind(f"{expected} (at most {limit:g} in size: {why})", lambda v: abs(v) <= limit and test(v),
                 _as_float, float)
+
+
+def numbers(expected: str, test: Callable[[torch.Tensor], bool] = lambda t: True, finite: bool = True) -> Kind:
+    """Real numbers as a floating tensor (not bools, strings or None), finite unless ``finite=False``, passing
+    ``test`` (usually a shape)."""
+    return Kind(expected, lambda t: (not finite or _all_finite(t)) and test(t), _as_numbers)
 
 
 def one_of(*names: str) -> Kind:
@@ -153,6 +191,7 @@ learning_rate = real("a learning rate > 0 that float32 can hold (at least about 
                      lambda v: v > 0 and float(np.float32(v)) >= FLOAT32_TINY, MAX_WEIGHT,
                      "Adam's first step is lr / (1 - beta1), ten times lr: 3e38 overflowed float32 inside it")
 function = Kind("a function (a callable)", callable)
+boolean = Kind("True or False", lambda v: True, lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else _REFUSED)
 generator = Kind("a torch.Generator (e.g. torch.Generator().manual_seed(0))", lambda v: isinstance(v, torch.Generator))
 indices = Kind(f"a list of ints between 0 and {MAX_EXAMPLES:,}", lambda v: all(0 <= n <= MAX_EXAMPLES for n in v),
                _as_shape)
@@ -161,9 +200,23 @@ functions = Kind("a list of functions (callables)", lambda v: all(callable(f) fo
 MAX_CHANNELS = 4  # grey, RGB, RGBA: the course's images have 1 or 3
 image_shape = Kind(f"(C, H, W) with 1 to {MAX_CHANNELS} channels and sides between 1 and {MAX_SIDE:,} pixels", lambda v: len(v) == 3 and 1 <= v[0] <= MAX_CHANNELS and all(1 <= n <= MAX_SIDE for n in v[1:]),
                    _as_sizes, _parse_sizes)
+factor_sizes = Kind(f"factor sizes: at least one int >= 1, at most {MAX_INT:,} combinations in all",
+                    lambda v: min(v) >= 1 and math.prod(v) <= MAX_INT, _as_sizes)
 layers = integer("a number of layers between 1 and 64", 1, 64)
 layer_sizes = Kind(f"layer sizes between 1 and {MAX_UNITS:,}, comma-separated on the command line (e.g. 64,32,16)",
                    lambda v: all(1 <= n <= MAX_UNITS for n in v), _as_sizes, _parse_sizes)
+
+
+MAX_PANELS = 1_024  # images or bars in one figure: matplotlib draws a thousand panels in tens of seconds
+panels = integer(f"a number of panels between 1 and {MAX_PANELS:,}", 1, MAX_PANELS)
+inches = real("a size in inches > 0", lambda v: v > 0, 100, "a figure beyond 100 inches is not drawn")
+finite_numbers = numbers("finite real numbers (a tensor, an array or a list of floats)")
+real_numbers = numbers("real numbers (a tensor, an array or a list of floats)", finite=False)
+figure_images = numbers(f"images (N, C, H, W) of finite values: 1 to {MAX_PANELS:,} images of 1, 3 or 4 channels",
+                        lambda t: t.dim() == 4 and 1 <= len(t) <= MAX_PANELS and t.shape[1] in (1, 3, 4)
+                        and min(t.shape[2:]) >= 1)
+figure_values = numbers(f"1 to {MAX_PANELS:,} finite values in a list or a 1-D tensor",
+                        lambda t: t.dim() == 1 and 1 <= len(t) <= MAX_PANELS)
 
 
 def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") -> int:
@@ -176,7 +229,8 @@ def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") 
     return count
 
 
-__all__ = ["FLOAT32_TINY", "Kind", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_SAMPLES", "MAX_WEIGHT",
+__all__ = ["FLOAT32_TINY", "Kind", "MAX_PANELS", "boolean", "factor_sizes", "figure_images", "figure_values", "finite_numbers", "inches",
+           "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_SAMPLES", "MAX_WEIGHT",
            "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "epochs", "examples", "finite", "fits_in_memory", "fraction", "function", "functions", "generator", "image_side", "integer",
            "image_shape", "indices", "layer_sizes", "layers", "learning_rate", "log_variance", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
            "real", "samples", "seed", "shape", "step_count", "steps", "units"]

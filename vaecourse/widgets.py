@@ -11,13 +11,17 @@ import math
 import numpy as np
 import torch
 
+from vaecourse import values as kinds
 from vaecourse.viz import traversal_figure
 
 
 def render_traversal(model, z: torch.Tensor, dim: int, value: float, span: float = 3.0, steps: int = 9):
     """The figure the traversal explorer shows: row ``dim`` traversed over [-span, span], and the
     decoded image at ``value`` framed in red. Pure: same inputs, same figure."""
-    values = np.linspace(-span, span, steps)
+    value = kinds.finite.check("render_traversal's value", value)
+    dim = kinds.non_negative_int.check("render_traversal's dim", dim)
+    span = kinds.positive.check("render_traversal's span", span)
+    values = np.linspace(-span, span, kinds.panels.check("render_traversal's steps", steps))
     return traversal_figure(model, z, dims=[dim], values=values, highlight=(dim, value),
                             title=f"z{dim} = {value:+.2f} (others held at their values)")
 
@@ -27,7 +31,8 @@ def traversal_explorer(model, z: torch.Tensor, span: float = 3.0):
     import ipywidgets as widgets
     from IPython.display import display
 
-    z = torch.as_tensor(z, dtype=torch.float32).flatten()
+    z = kinds.finite_numbers.check("traversal_explorer's z", z).float().flatten()
+    span = kinds.positive.check("traversal_explorer's span", span)
     dim = widgets.IntSlider(value=0, min=0, max=z.numel() - 1, description="latent", continuous_update=False)
     value = widgets.FloatSlider(value=0.0, min=-span, max=span, step=0.25, description="value",
                                 continuous_update=False)
@@ -53,6 +58,7 @@ def sweep_traversal_explorer(models: dict, x: torch.Tensor, span: float = 3.0):
 
     if not models:
         raise ValueError("sweep_traversal_explorer needs at least one model")
+    span = kinds.positive.check("sweep_traversal_explorer's span", span)
     labels = list(models)
     latent_dim = models[labels[0]].latent_dim
     choice = widgets.Dropdown(options=labels, value=labels[0], description="model")
@@ -78,7 +84,9 @@ def beta_explorer(models: dict, x: torch.Tensor, n_latents: int = 5):
     from vaecourse.viz.beta import sweep_model_figure
 
     if not models:
-        raise ValueError("beta_explorer needs at least one model")
+        raise ValueError("beta_explorer needs at least one model in models")
+    n_latents = kinds.panels.check("beta_explorer's n_latents", n_latents)
+    x = kinds.figure_images.check("beta_explorer's x", x)
     labels = list(models)
     choice = widgets.SelectionSlider(options=labels, value=labels[0], description="model", continuous_update=False)
     example = widgets.IntSlider(value=0, min=0, max=x.shape[0] - 1, description="image", continuous_update=False)
@@ -99,6 +107,7 @@ SLIDER_STEP = 0.05
 def intervention_ranges(dataset, span: float = 1.2) -> list[tuple[float, float]]:
     """Each concept's slider range: [-span, span] cut to the label values the simulator accepts
     (``dataset.label_ranges()``: below -0.93 a shadow length is negative), on the slider's step grid."""
+    span = kinds.positive.check("intervention_ranges' span", span)
     out = []
     for lo, hi in dataset.label_ranges():
         lo, hi = max(-span, lo), min(span, hi)

@@ -10,6 +10,7 @@ work starts, so every mistake ends in one ``error: ...`` line and exit status 2 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -287,15 +288,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one verb; a mistake is one ``error: ...`` line on stderr and exit status 2 (Ctrl-C: 130)."""
+    """Run one verb; a mistake is one ``error: ...`` line on stderr and exit status 2 (Ctrl-C: 130). SIGTERM and
+    SIGHUP are answered as Ctrl-C is (one line, status 128 + the signal); ``train`` saves the finished steps."""
+    previous = _stop_on_terminate()
+    try:
+        return _main(argv)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _stop_on_terminate() -> dict:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt naming the signal, as Ctrl-C does, while the command runs (where
+    they are not ignored, and only in the main thread); the handlers they replaced."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        try:
+            if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
+                previous[signum] = signal.signal(signum, interrupt)
+        except ValueError:  # not the main thread
+            pass
+    return previous
+
+
+def _interrupted(err: KeyboardInterrupt, what: str) -> int:
+    """One line for a Ctrl-C, SIGTERM or SIGHUP; the shells' status for it (128 + the signal)."""
+    name = str(err) if str(err) in ("SIGTERM", "SIGHUP") else "Ctrl-C"
+    print(f"interrupted ({name}){what}", file=sys.stderr)
+    return 128 + (signal.SIGINT if name == "Ctrl-C" else signal.Signals[name])
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)  # (imports torch: a Ctrl-C here is one line too)
     except checks.UsageError as err:
         return _fail(str(err))
-    except KeyboardInterrupt:
-        print("interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr)
-        return 130
-    from vaecourse.cli.outputs import INTERRUPTED
+    except KeyboardInterrupt as err:
+        return _interrupted(err, " while starting; nothing was written")
     from vaecourse.data.download import DownloadError
     try:
         return args.func(args)
@@ -309,9 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         if "allocate" not in str(err) and "out of memory" not in str(err):
             raise
         return _fail(f"out of memory: {str(err).splitlines()[0]}: ask for less (--batch-size, --image-size, --n)")
-    except KeyboardInterrupt:  # a second Ctrl-C in train, or one outside training: files are whole (atomic writes)
-        print("interrupted (Ctrl-C); every file written so far is complete", file=sys.stderr)
-        return INTERRUPTED
+    except KeyboardInterrupt as err:  # a second Ctrl-C in train, or one outside training: files are whole (atomic)
+        return _interrupted(err, "; every file written so far is complete")
 
 
 def _fail(message: str) -> int:

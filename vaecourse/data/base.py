@@ -30,6 +30,7 @@ def mixed_radix_bases(sizes: Sequence[int]) -> tuple[int, ...]:
     >>> mixed_radix_bases((1, 3, 6, 40, 32, 32))
     (737280, 245760, 40960, 1024, 32, 1)
     """
+    sizes = values.factor_sizes.check("sizes", sizes)
     return tuple(math.prod(sizes[k + 1:]) for k in range(len(sizes)))
 
 
@@ -95,9 +96,9 @@ class GroundTruthDataset(Dataset, abc.ABC):
         """Return flat ``indices`` as a ``LongTensor (n,)`` on ``self.device``, or raise a ValueError."""
         indices = torch.as_tensor(indices)
         if indices.dtype.is_floating_point or indices.dtype.is_complex or indices.dtype == torch.bool:
-            raise ValueError(f"indices must be integers (torch.long), got dtype {indices.dtype}")
+            raise ValueError(f"indices (each index of the grid) must be integers (torch.long), got dtype {indices.dtype}")
         if indices.ndim != 1:
-            raise ValueError(f"indices must have shape (n,), got shape {tuple(indices.shape)}")
+            raise ValueError(f"indices (each index of the grid) must have shape (n,), got shape {tuple(indices.shape)}")
         indices = indices.to(device=self.device, dtype=torch.long)
         bad = (indices < 0) | (indices >= self.num_combinations)
         if bool(bad.any()):
@@ -132,6 +133,7 @@ class GroundTruthDataset(Dataset, abc.ABC):
         ``self.device``, so a seeded CPU generator gives the same factors on every device.
         """
         n = values.draws.check("n", n)  # bounded before the (n, K) draw is allocated
+        generator = values.generator.or_none().check("generator", generator)
         where = generator.device if generator is not None else torch.device("cpu")
         u = torch.rand((n, self.num_factors), generator=generator, device=where, dtype=torch.float64)  # (n, K)
         sizes = torch.tensor(self.factor_sizes, device=where)  # (K,)

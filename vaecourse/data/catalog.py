@@ -39,6 +39,9 @@ def make_dataset(name: str, device: torch.device, image_shape: tuple[int, ...] |
     image_shape = values.image_shape.or_none().check("make_dataset's image_shape", image_shape)
     shadow_noise = values.non_negative.check("make_dataset's shadow_noise (scene units)", shadow_noise)
     side = 64 if image_shape is None else image_shape[-1]
+    if shadow_noise and name != "pendulum":
+        raise ValueError(f"make_dataset's shadow_noise is the pendulum's (its shadow's own noise): expected 0 for "
+                         f"{name!r}, got {shadow_noise:g}")
     if name == "dsprites":
         from vaecourse.data.dsprites import DSprites
         from vaecourse.data.views import Pooled

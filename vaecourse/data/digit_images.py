@@ -22,6 +22,17 @@ class DigitImages:
     test_labels: Tensor  # (M,) int64
     source: str  # a sentence naming the data, for notebooks and logs
 
+    def __post_init__(self) -> None:
+        for images, labels, name in ((self.train, self.train_labels, "train"), (self.test, self.test_labels, "test")):
+            if not isinstance(images, Tensor) or not isinstance(labels, Tensor) or images.dim() != 4 \
+                    or labels.shape != images.shape[:1]:
+                raise ValueError(f"DigitImages' {name} must be images (N, 1, H, W) and {name}_labels N labels, got "
+                                 f"{getattr(images, 'shape', type(images).__name__)} and "
+                                 f"{getattr(labels, 'shape', type(labels).__name__)}")
+        if self.train.shape[1:] != self.test.shape[1:]:
+            raise ValueError(f"DigitImages' test images must have the train images' shape {tuple(self.train.shape[1:])}, "
+                             f"got {tuple(self.test.shape[1:])}")
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.train.shape[1:])

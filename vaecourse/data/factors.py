@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.data.base import GroundTruthDataset
 
 
@@ -24,12 +25,11 @@ class FactorImages(GroundTruthDataset):
 
     def __init__(self, factor_sizes: Sequence[int], factor_names: Sequence[str] | None = None,
                  device: str | torch.device = "cpu"):
-        sizes = tuple(int(s) for s in factor_sizes)
-        if not sizes or min(sizes) < 1:
-            raise ValueError(f"factor_sizes must be positive ints, at least one factor; got {tuple(factor_sizes)}")
+        sizes = values.factor_sizes.check("factor_sizes", factor_sizes)
         names = tuple(factor_names) if factor_names is not None else tuple(f"v{k}" for k in range(len(sizes)))
         if len(names) != len(sizes):
-            raise ValueError(f"{len(names)} factor names for {len(sizes)} factor sizes")
+            raise ValueError(f"factor_names must hold one name per factor size: {len(names)} names for "
+                             f"{len(sizes)} factor sizes")
         self.factor_sizes, self.factor_names = sizes, names
         self.device = torch.device(device)
         self._scale = torch.tensor([max(s - 1, 1) for s in sizes], dtype=torch.float32, device=self.device)  # (K,)

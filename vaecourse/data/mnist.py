@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.data.digit_images import DigitImages  # also importable from here, as before
 from vaecourse.data.download import DownloadError, default_cache_dir, download_verified, fetch as _fetch  # tests replace _fetch
 from vaecourse.data.mnist5k import load_mnist5k
@@ -181,7 +182,7 @@ def dynamic_binarize(x: Tensor, generator: torch.Generator | None = None) -> Ten
             what = "NaN" if math.isnan(lo) or math.isnan(hi) else f"values from {lo:g} to {hi:g}"
             raise ValueError(f"dynamic_binarize expected grey images in [0, 1] (each pixel is a probability), "
                              f"got {what}")
-    return torch.bernoulli(x, generator=generator)
+    return torch.bernoulli(x, generator=values.generator.or_none().check("dynamic_binarize's generator", generator))
 
 
 __all__ = ["MNIST_FILES", "MNIST_MIRRORS", "DigitImages", "dynamic_binarize", "load_digit_images", "load_mnist",

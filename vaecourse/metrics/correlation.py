@@ -32,8 +32,8 @@ def spearman_matrix(codes, factors) -> np.ndarray:
     rho = Pearson correlation of the average ranks. A column that is constant has no defined
     correlation; it gets rho = 0 (it cannot follow any factor).
     """
-    codes = np.asarray(torch.as_tensor(codes).detach().cpu().double())  # (N, D)
-    factors = np.asarray(torch.as_tensor(factors).detach().cpu().double())  # (N, K)
+    codes = values.real_numbers.check("spearman_matrix's codes", codes).detach().cpu().double().numpy()  # (N, D)
+    factors = values.real_numbers.check("spearman_matrix's factors", factors).detach().cpu().double().numpy()  # (N, K)
     if codes.ndim != 2 or factors.ndim != 2 or codes.shape[0] != factors.shape[0]:
         raise ValueError(f"spearman_matrix expected codes (N, D) and factors (N, K) with the same N, "
                          f"got {codes.shape} and {factors.shape}")
@@ -69,6 +69,8 @@ def factor_latent_correlations(dataset, representation_fn: Callable[[Tensor], Te
       separate      True when every assigned |rho| >= ``threshold`` (three distinct latents for dSprites)
       factor_names, threshold, n
     """
+    if isinstance(factors, str):
+        raise ValueError(f"factors must be a list of factor names (e.g. ['posX', 'posY']), got the string {factors!r}")
     names = tuple(factors)
     unknown = [f for f in names if f not in dataset.factor_names]
     if unknown or not names:

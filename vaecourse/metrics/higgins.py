@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.metrics.checks import check_count, check_dataset, check_generator
 from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, CodeSource, sklearn_seed
 
@@ -122,6 +123,7 @@ def higgins(dataset, representation_fn, *, generator: torch.Generator, batch_siz
     who = "higgins"
     check_dataset(dataset, who, min_varying=2)
     check_generator(generator, who)
+    standardize = values.boolean.check(f"{who}'s standardize", standardize)
     varying = dataset.varying_factors
     K = len(varying)
     batch_size = check_count(batch_size, "batch_size (L, pairs per point)")

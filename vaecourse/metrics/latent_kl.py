@@ -26,6 +26,8 @@ def kl_per_dimension(mu: Tensor, logvar: Tensor) -> Tensor:
 
     Summed over the last dimension it is :func:`vaecourse.distributions.kl_standard_normal`.
     """
+    mu = values.finite_numbers.check("kl_per_dimension's mu", mu)
+    logvar = values.finite_numbers.check("kl_per_dimension's logvar", logvar)
     if mu.shape != logvar.shape:
         raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)  # (B, D)

@@ -29,12 +29,14 @@ from vaecourse import values
 from vaecourse.data.pendulum import split_concepts
 
 ALPHA, CLUMPS = 0.6, 15.0
+_BINS = values.positive_int
+CLUMPS_FACTOR = values.real("a clumps factor > 0", lambda v: v > 0, 1000, "beyond it every point is its own clump")
 EXPONENT = values.real("an exponent in (0, 1]", lambda v: 0 < v <= 1)  # alpha: B(n) = n^alpha grid cells
 
 
 def _as_pair(x, y) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(x, dtype=np.float64).ravel()
-    y = np.asarray(y, dtype=np.float64).ravel()
+    x = values.real_numbers.check("x", x).detach().cpu().double().numpy().ravel()
+    y = values.real_numbers.check("y", y).detach().cpu().double().numpy().ravel()
     if x.shape != y.shape:
         raise ValueError(f"x and y must hold the same number of points (the same length), got {x.size} and {y.size}")
     if x.size < 4:
@@ -54,6 +56,7 @@ def grid_bound(n: int, alpha: float = ALPHA) -> int:
 def equipartition(values: np.ndarray, bins: int, order: np.ndarray | None = None) -> np.ndarray:
     """Row of each point when ``values`` are cut into ``bins`` rows of (about) equal counts; ties share a row.
     ``order`` may pass ``np.argsort(values, kind="stable")`` when it is already known."""
+    bins = _BINS.check("equipartition's bins", bins)
     n = values.size
     order = np.argsort(values, kind="stable") if order is None else order
     ranked = values[order]
@@ -120,7 +123,7 @@ def _optimize_x_axis(x: np.ndarray, rows: np.ndarray, max_cols: int, c: float, o
 def characteristic_matrix(x, y, alpha: float = ALPHA, c: float = CLUMPS) -> np.ndarray:
     """M[a, b] = I*(a columns, b rows) / log min(a, b) for a b <= B(n), a, b >= 2 (NaN elsewhere)."""
     x, y = _as_pair(x, y)
-    values.positive.check("c (the clumps factor)", c)
+    CLUMPS_FACTOR.check("c (the clumps factor)", c)
     B = grid_bound(x.size, alpha)
     x_order, y_order = np.argsort(x, kind="stable"), np.argsort(y, kind="stable")
     M = np.full((B // 2 + 1, B // 2 + 1), np.nan)
@@ -187,6 +190,7 @@ def mic_tic_score(dataset, representation_fn: Callable, *, generator=None, split
     """
     import torch
 
+    batch_size = values.batch_size.check("mic_tic_score's batch_size", batch_size)
     concepts = split_concepts(dataset, split, n, generator)
     labels = dataset.labels(concepts)
     parts = []

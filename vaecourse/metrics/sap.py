@@ -24,11 +24,13 @@ import warnings
 import numpy as np
 import torch
 
+from vaecourse import values
 from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, sklearn_seed, train_eval_codes
 
 
 def sap_score_matrix(x_train, y_train, x_eval, y_eval, *, continuous: bool = False, seed: int = 0) -> np.ndarray:
     """S ``(D, K)``: how well each single dimension predicts each factor (accuracy, or R^2 if ``continuous``)."""
+    continuous = values.boolean.check("continuous", continuous)
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.svm import LinearSVC
 

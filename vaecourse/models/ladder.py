@@ -132,8 +132,13 @@ class LadderVAE(CourseModel):
         if inference not in INFERENCE:
             raise ValueError(f"unknown inference {inference!r}: expected one of {INFERENCE}")
         mlp_layers = values.layers.check("mlp_layers", mlp_layers)
+        batch_norm = values.boolean.check("batch_norm", batch_norm)
         values.positive.check("var_floor", var_floor)
         image_shape = values.image_shape.check("image_shape", image_shape)  # bounded before any layer is built
+        if torch.empty(0).device.type != "meta":  # (built on the meta device, for the recipes' estimate, it is free)
+            widths = [math.prod(image_shape), *hidden_sizes]  # the bottom-up pass; the top-down one mirrors it
+            values.fits_in_memory("LadderVAE's weights (image_shape and hidden_sizes)",
+                                  2 * sum(a * b for a, b in zip(widths[:-1], widths[1:])), 4, "float32 weights")
         self._remember(latent_sizes=list(latent_sizes), hidden_sizes=list(hidden_sizes), inference=inference,
                        batch_norm=bool(batch_norm), mlp_layers=mlp_layers, var_floor=float(var_floor),
                        image_shape=image_shape, likelihood=likelihood)

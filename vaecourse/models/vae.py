@@ -81,8 +81,9 @@ class VAE(CourseModel):
 
     def decode(self, z: Tensor) -> Distribution:
         """p(x|z), whose ``log_prob(x)`` is summed over pixels: (B,)."""
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"decode expected z of shape (B, {self.latent_dim}), got {tuple(z.shape)}")
+        if not isinstance(z, Tensor) or z.dim() != 2 or z.shape[1] != self.latent_dim:  # (NaN: fit names the step)
+            got = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
+            raise ValueError(f"decode expected z of shape (B, {self.latent_dim}), got {got}")
         return self.likelihood(self.decoder(z))
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> VAEOutput:
@@ -93,6 +94,7 @@ class VAE(CourseModel):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n images E[x|z] with z ~ p(z) = N(0, I): (n, C, H, W)."""
+        generator = values.generator.or_none().check("sample's generator", generator)
         z = torch.randn((values.batch_size.check("n", n), self.latent_dim), generator=generator).to(self.device)
         return self.decode(z).mean
 

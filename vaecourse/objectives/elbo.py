@@ -114,7 +114,7 @@ def log_mean_exp(a: Tensor, dim: int = 0) -> Tensor:
     dim = values.integer(f"an axis of a (between {-a.dim()} and {a.dim() - 1})", -a.dim(), a.dim() - 1).check(
         "log_mean_exp's dim", dim)
     if a.shape[dim] == 0:
-        raise ValueError(f"log_mean_exp needs at least one value along dim {dim}, got a of shape {tuple(a.shape)}")
+        raise ValueError(f"log_mean_exp needs at least one value along dim {dim}, got an empty a of shape {tuple(a.shape)}")
     return torch.logsumexp(a, dim=dim) - math.log(a.shape[dim])
 
 
@@ -132,6 +132,10 @@ def importance_weighted_bound(model, x: Tensor, k: int = 5000, *, chunk_size: in
     """
     values.samples.check("k (the number of importance samples)", k)
     values.samples.check("chunk_size", chunk_size)
+    generator = values.generator.or_none().check("generator", generator)
+    if not isinstance(model, torch.nn.Module) or not hasattr(model, "encode"):
+        raise ValueError(f"importance_weighted_bound's model must be a vaecourse model (encode and decode), got "
+                         f"{type(model).__name__}")
     check_chunk_fits("chunk_size", min(chunk_size, k), x)
     if hasattr(model, "log_importance_weights"):  # a model that scores its own samples (a hierarchy)
         log_weights = model.log_importance_weights

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vaecourse import values as kinds
 from vaecourse.viz.figure import CourseFigure as Figure
 from vaecourse.viz.images import draw_image, traversal_images
 
@@ -25,9 +26,14 @@ def rate_distortion_figure(points: Sequence[Mapping], title: str = "rate-distort
     the curve, buying a lower rate with more distortion [alemi2018, Fig. 1; higgins2017, Eq. 4].
     """
     if not points:
-        raise ValueError("rate_distortion_figure needs at least one point")
-    rate = np.array([float(p["kl"]) for p in points])
-    distortion = np.array([-float(p["log_px_z"]) for p in points])
+        raise ValueError(f"rate_distortion_figure needs at least one point (in points), got {points!r}")
+    for i, p in enumerate(points):
+        if not isinstance(p, Mapping) or not {"label", "kl", "log_px_z"} <= set(p):
+            raise ValueError(f"rate_distortion_figure's points must be mappings with 'label', 'kl' and 'log_px_z', "
+                             f"got {kinds._shown(p)} at {i}")
+    rate = kinds.finite_numbers.check("rate_distortion_figure's points' kl", [p["kl"] for p in points]).numpy()
+    distortion = -kinds.finite_numbers.check("rate_distortion_figure's points' log_px_z",
+                                             [p["log_px_z"] for p in points]).numpy()
     fig = Figure(figsize=(5.6, 4.2))
     ax = fig.subplots()
     span = max(rate.max(), 1.0)
@@ -55,7 +61,10 @@ def kl_per_dimension_figure(kls: Mapping[str, Sequence[float] | Tensor], thresho
     ``kls``: label -> (D,) per-dimension KLs in nats (e.g. from ``metrics.model_kl_per_dimension``).
     """
     if not kls:
-        raise ValueError("kl_per_dimension_figure needs at least one model")
+        raise ValueError("kl_per_dimension_figure needs at least one model in kls")
+    threshold = kinds.finite.check("kl_per_dimension_figure's threshold", threshold)
+    kls = {label: kinds.figure_values.check(f"kl_per_dimension_figure's kls[{label!r}]", v).double().cpu()
+           for label, v in kls.items()}
     n = len(kls)
     fig = Figure(figsize=(min(3.0 * n, 15.0), 2.9))
     axes = fig.subplots(1, n, squeeze=False, sharey=True)[0]
@@ -118,7 +127,10 @@ def traversal_row_figure(model, z: Tensor, dim: int, value: float, span: float =
                          title: str | None = None) -> Figure:
     """The decoded image with latent ``dim`` set to ``value`` (large, left) beside the whole row of that
     dimension traversed over [-span, span] (right), the cell nearest ``value`` framed in red."""
-    z = torch.as_tensor(z, dtype=torch.float32).flatten()
+    value = kinds.finite.check("traversal_row_figure's value", value)
+    span = kinds.positive.check("traversal_row_figure's span", span)
+    steps = kinds.panels.check("traversal_row_figure's steps", steps)
+    dim = kinds.non_negative_int.check("traversal_row_figure's dim", dim)
     values = torch.linspace(-span, span, steps)
     row = traversal_images(model, z, [dim], values)[0]  # (V, C, H, W)
     image = traversal_images(model, z, [dim], torch.tensor([float(value)]))[0, 0]  # (C, H, W)
@@ -147,7 +159,11 @@ def sweep_model_figure(model, x: Tensor, label: str, n_latents: int = 5, span: f
     and traversals of its ``n_latents`` most informative latents around the first image's code (right)."""
     from vaecourse.metrics.latent_kl import kl_per_dimension
 
-    x = x.to(model.device)
+    n_latents = kinds.panels.check("sweep_model_figure's n_latents", n_latents)
+    span = kinds.positive.check("sweep_model_figure's span", span)
+    steps = kinds.panels.check("sweep_model_figure's steps", steps)
+    threshold = kinds.finite.check("sweep_model_figure's threshold", threshold)
+    x = model.check_input(kinds.figure_images.check("sweep_model_figure's x", x).to(model.device))
     q = model.encode(x)
     kl = kl_per_dimension(q.mu, q.logvar).mean(dim=0).cpu()  # (D,)
     recon = model.decode(q.mu).mean.cpu()  # (N, C, H, W)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vaecourse import values as kinds
 from vaecourse.viz.figure import CourseFigure as Figure
 from vaecourse.viz.images import draw_image
 
@@ -19,6 +20,14 @@ from vaecourse.viz.images import draw_image
 def scm_scatter_figure(panels: Mapping[str, Mapping[str, Tensor]], x: str, y: str, max_points: int = 1500,
                        title: str | None = None) -> Figure:
     """One scatter plot of (x, y) per panel (e.g. "observational", "do(x2 = 1)"), sharing axes."""
+    max_points = kinds.examples.check("scm_scatter_figure's max_points", max_points)
+    if not 1 <= len(panels) <= 64:
+        raise ValueError(f"scm_scatter_figure needs 1 to 64 panels, got {len(panels)}")
+    for name, sample in panels.items():
+        missing = [k for k in (x, y) if k not in sample]
+        if missing:
+            raise ValueError(f"scm_scatter_figure's x and y must name variables of every panel (panel {name!r} has "
+                             f"{sorted(sample)}), got {missing}")
     fig = Figure(figsize=(3.2 * len(panels), 3.0))
     axes = np.atleast_1d(fig.subplots(1, len(panels), sharex=True, sharey=True))
     for ax, (name, sample) in zip(axes, panels.items()):
@@ -37,8 +46,12 @@ def scm_scatter_figure(panels: Mapping[str, Mapping[str, Tensor]], x: str, y: st
 def adjacency_figure(learned: Tensor, true: Tensor, names: Sequence[str], threshold: float = 0.3,
                      title: str | None = None) -> Figure:
     """The learned A (weights, with thresholded edges marked) beside the true graph; rows cause columns."""
-    learned = torch.as_tensor(learned).detach().cpu().numpy()
-    true = torch.as_tensor(true).detach().cpu().numpy()
+    k = len(names)
+    square = kinds.numbers(f"a finite ({k}, {k}) matrix, one row and column per name in names",
+                           lambda t: tuple(t.shape) == (k, k))
+    learned = square.check("adjacency_figure's learned", learned).detach().cpu().numpy()
+    true = square.check("adjacency_figure's true", true).detach().cpu().numpy()
+    threshold = kinds.finite.check("adjacency_figure's threshold", threshold)
     fig = Figure(figsize=(8.4, 3.6))
     axes = fig.subplots(1, 2)
     bound = max(1e-6, float(np.abs(learned).max()), 1.0)
@@ -65,7 +78,9 @@ def ownership_figure(owned: Tensor, names: Sequence[str], image: Tensor | None =
                      title: str = "which pixels each concept owns, learned (mean over test images)") -> Figure:
     """One panel per concept: owned_i(p) (K, H, W) in [0, 1] (``CausalVAE.ownership``, averaged), after an example
     image (C, H, W) when given."""
-    owned = torch.as_tensor(owned).detach().cpu()
+    owned = kinds.numbers(f"finite shares (K, H, W), one per name in names ({len(names)})",
+                          lambda t: t.dim() == 3 and len(t) == len(names) >= 1).check("ownership_figure's owned", owned)
+    owned = owned.detach().cpu()
     panels = len(names) + (image is not None)
     fig = Figure(figsize=(2.2 * panels, 2.5))
     axes = np.atleast_1d(fig.subplots(1, panels))
@@ -104,6 +119,9 @@ def score_figure(scores: Mapping[str, Mapping[str, float]], keys: Sequence[str] 
 
 def mic_matrix_figure(matrices: Mapping[str, np.ndarray], concept_names: Sequence[str]) -> Figure:
     """MIC of each latent (rows) with each concept (columns), one panel per model."""
+    from vaecourse.viz.metrics import _matrices
+
+    matrices = _matrices("mic_matrix_figure", matrices, concept_names, "concept_names")
     fig = Figure(figsize=(3.4 * len(matrices), 3.4))
     axes = np.atleast_1d(fig.subplots(1, len(matrices)))
     for ax, (name, matrix) in zip(axes, matrices.items()):
@@ -123,6 +141,15 @@ def intervention_grid_figure(model_images: Tensor, true_images: Tensor, concept_
                              values: Sequence[Sequence[float]] | None = None,
                              title: str = "do(concept = value): model (left) and simulator (right)") -> Figure:
     """Two grids side by side, rows: the concept intervened on; columns: the values. (K, V, C, H, W) each."""
+    grids = kinds.numbers(f"finite images (K, V, C, H, W): one row per concept in concept_names "
+                          f"({len(concept_names)}), at most {kinds.MAX_PANELS:,} images",
+                          lambda t: t.dim() == 5 and len(t) == len(concept_names) >= 1 and t.shape[2] in (1, 3, 4)
+                          and 1 <= t.shape[0] * t.shape[1] <= kinds.MAX_PANELS)
+    model_images = grids.check("intervention_grid_figure's model_images", model_images)
+    true_images = grids.check("intervention_grid_figure's true_images", true_images)
+    if model_images.shape != true_images.shape:
+        raise ValueError(f"intervention_grid_figure's true_images must have model_images' shape "
+                         f"{tuple(model_images.shape)}, got {tuple(true_images.shape)}")
     k, v = model_images.shape[:2]
     fig = Figure(figsize=(1.0 * (2 * v + 1), 1.05 * k + 0.6))
     axes = fig.subplots(k, 2 * v + 1, squeeze=False)
@@ -170,6 +197,12 @@ def render_intervention(counterfactual_fn: Callable, dataset, concepts: Tensor,
     simulator's true counterfactual. ``concepts`` (4,) are the scene's true concept values; ``interventions``
     map concept index -> label value; ``counterfactual_fn(x, u, interventions) -> images``. Pure."""
     names = list(concept_names or dataset.concept_names)
+    wrong = [i for i in interventions if isinstance(i, bool) or i not in range(len(names))]
+    if wrong:
+        raise ValueError(f"render_intervention's interventions must map concept indices 0..{len(names) - 1} "
+                         f"({', '.join(names)}) to values, got {wrong}")
+    for i, value in interventions.items():
+        kinds.finite.check(f"render_intervention's interventions[{i}]", value)
     concepts = torch.as_tensor(concepts, dtype=torch.float64).reshape(1, -1)
     u = dataset.labels(concepts)
     x = dataset.render_concepts(concepts)

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from vaecourse.viz.figure import CourseFigure as Figure
 from torch import Tensor
+
+from vaecourse import values as kinds
+from vaecourse.viz.figure import CourseFigure as Figure
 
 
 def _as_hwc(image: Tensor) -> np.ndarray:
@@ -28,8 +30,14 @@ def draw_image(ax, image: Tensor) -> None:
 def image_grid(images: Tensor, ncols: int = 8, title: str | None = None, size: float = 1.2,
                row_labels: Sequence[str] | None = None) -> Figure:
     """Images (N, C, H, W) in [0, 1] laid out ``ncols`` to a row."""
+    images = kinds.figure_images.check("image_grid's images", images)
+    ncols = kinds.panels.check("image_grid's ncols", ncols)
+    size = kinds.inches.check("image_grid's size", size)
     n = images.shape[0]
     nrows = max(1, -(-n // ncols))
+    if row_labels is not None and len(row_labels) != nrows:
+        raise ValueError(f"image_grid's row_labels must hold one label per row ({nrows} rows of {ncols}), "
+                         f"got {len(row_labels)}")
     fig = Figure(figsize=(size * ncols, size * nrows + (0.4 if title else 0)))
     axes = np.atleast_2d(fig.subplots(nrows, ncols, squeeze=False))
     for i, ax in enumerate(axes.flat):
@@ -48,7 +56,12 @@ def image_grid(images: Tensor, ncols: int = 8, title: str | None = None, size: f
 
 def reconstruction_figure(x: Tensor, x_hat: Tensor, n: int = 8, title: str = "data (top) and reconstructions") -> Figure:
     """Two rows: n inputs and their reconstructions E[x | z = mu(x)]."""
-    n = min(n, x.shape[0])
+    x = kinds.figure_images.check("reconstruction_figure's x", x)
+    x_hat = kinds.figure_images.check("reconstruction_figure's x_hat", x_hat)
+    if x.shape[1:] != x_hat.shape[1:]:
+        raise ValueError(f"reconstruction_figure's x_hat must have the images' shape {tuple(x.shape[1:])}, got "
+                         f"{tuple(x_hat.shape[1:])}")
+    n = min(kinds.positive_int.check("reconstruction_figure's n", n), x.shape[0], x_hat.shape[0])
     return image_grid(torch.cat([x[:n].cpu(), x_hat[:n].cpu()]), ncols=n, title=title,
                       row_labels=["x", "x̂"])
 
@@ -59,15 +72,20 @@ def traversal_images(model, z: Tensor, dims: Sequence[int], values: Sequence[flo
 
     z is one latent vector (D,) — usually mu(x) of an example, or zeros (the prior's centre).
     """
-    z = torch.as_tensor(z, dtype=torch.float32).flatten()
-    values = torch.as_tensor(values, dtype=torch.float32)
+    z = kinds.finite_numbers.check("traversal_images' z", z).float().flatten().cpu()
+    values = kinds.figure_values.check("traversal_images' values", values).float().cpu()
+    dims = kinds.indices.check("traversal_images' dims", dims)
+    if not 1 <= len(dims) * len(values) <= kinds.MAX_PANELS:
+        raise ValueError(f"traversal_images draws len(dims) x len(values) images: at most {kinds.MAX_PANELS:,}, got "
+                         f"{len(dims)} x {len(values)}")
     device = next(model.parameters()).device
     rows = []
     for d in dims:
-        if not 0 <= int(d) < z.numel():
-            raise ValueError(f"latent dimension {d} does not exist: the model has {z.numel()} (0..{z.numel() - 1})")
+        if not d < z.numel():
+            raise ValueError(f"traversal_images' dims: latent dimension {d} does not exist: the model has "
+                             f"{z.numel()} (0..{z.numel() - 1})")
         zs = z.repeat(len(values), 1)  # (V, D)
-        zs[:, int(d)] = values
+        zs[:, d] = values
         rows.append(model.decode(zs.to(device)).mean.cpu())
     return torch.stack(rows)
 
@@ -80,9 +98,12 @@ def traversal_figure(model, z: Tensor, dims: Sequence[int] | None = None,
 
     ``highlight=(dim, value)`` frames the cell nearest that value (the widgets use it).
     """
-    z = torch.as_tensor(z, dtype=torch.float32).flatten()
-    dims = list(range(z.numel())) if dims is None else list(dims)
-    values = torch.as_tensor(values, dtype=torch.float32)
+    z = kinds.finite_numbers.check("traversal_figure's z", z).float().flatten().cpu()
+    dims = list(range(z.numel())) if dims is None else list(kinds.indices.check("traversal_figure's dims", dims))
+    values = kinds.figure_values.check("traversal_figure's values", values).float().cpu()
+    if labels is not None and len(labels) != len(dims):
+        raise ValueError(f"traversal_figure's labels must hold one label per dimension in dims ({len(dims)}), "
+                         f"got {len(labels)}")
     grid = traversal_images(model, z, dims, values)  # (R, V, C, H, W)
     nrows, ncols = grid.shape[:2]
     fig = Figure(figsize=(1.0 * ncols + 0.8, 1.0 * nrows + 0.6))

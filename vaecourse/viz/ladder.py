@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from matplotlib.colors import Normalize
 
+from vaecourse import values as kinds
 from vaecourse.viz.figure import CourseFigure
 
 LOG_KL_FLOOR = 1e-4  # KLs below this are drawn as this (log10 = -4): "inactive"
@@ -29,12 +30,16 @@ def kl_heatmap_figure(runs: Mapping[str, np.ndarray], layer_sizes: Sequence[int]
     """
     if not runs:
         raise ValueError("kl_heatmap_figure needs at least one run")
+    layer_sizes = kinds.layer_sizes.check("kl_heatmap_figure's layer_sizes", layer_sizes)
+    vmin = kinds.finite.check("kl_heatmap_figure's vmin", vmin)
+    vmax = None if vmax is None else kinds.finite.check("kl_heatmap_figure's vmax", vmax)
     total = int(sum(layer_sizes))
     logs = {}
     for name, kl in runs.items():
-        kl = np.asarray(kl, dtype=float)
+        kl = kinds.real_numbers.check(f"kl_heatmap_figure's runs[{name!r}]", kl).cpu().double().numpy()
         if kl.ndim != 2 or kl.shape[1] != total:
-            raise ValueError(f"run {name!r}: expected per-unit KLs of shape (epochs, {total}), got {kl.shape}")
+            raise ValueError(f"run {name!r}: expected per-unit KLs of shape (epochs, {total}) for layer_sizes "
+                             f"{list(layer_sizes)}, got {kl.shape}")
         logs[name] = np.log10(np.maximum(kl, LOG_KL_FLOOR)).T  # (U, E)
     vmax = max(float(v.max()) for v in logs.values()) if vmax is None else vmax
     cmap, line = "viridis", "white"
@@ -75,10 +80,13 @@ def active_units_figure(runs: Mapping[str, Sequence[int]], layer_sizes: Sequence
         raise ValueError("active_units_figure needs at least one run")
     if kl_runs is not None and set(kl_runs) != set(runs):
         raise ValueError(f"kl_runs must name the same runs as runs: got {sorted(kl_runs)} and {sorted(runs)}")
+    layer_sizes = kinds.layer_sizes.check("active_units_figure's layer_sizes", layer_sizes)
     L = len(layer_sizes)
     for name, counts in [*runs.items(), *(kl_runs or {}).items()]:
+        counts = kinds.indices.check(f"active_units_figure's counts of run {name!r}", counts)
         if len(counts) != L:
-            raise ValueError(f"run {name!r}: expected {L} counts (one per layer), got {len(counts)}")
+            raise ValueError(f"run {name!r}: expected {L} counts (one per layer of layer_sizes {list(layer_sizes)}), "
+                             f"got {len(counts)}")
     per_run = 1 if kl_runs is None else 2
     fig = CourseFigure(figsize=(1.2 * L * per_run + 1.5 * len(runs) / 2 + 2.5, 3.4))
     ax = fig.subplots()
@@ -103,9 +111,9 @@ def active_units_figure(runs: Mapping[str, Sequence[int]], layer_sizes: Sequence
 
 def pca_2d(z: np.ndarray | torch.Tensor) -> np.ndarray:
     """The first two principal components of the rows of z, (N, D) -> (N, 2) (zero-padded when D = 1)."""
-    z = np.asarray(z.detach().cpu() if isinstance(z, torch.Tensor) else z, dtype=float)
+    z = kinds.finite_numbers.check("pca_2d's z", z).detach().cpu().double().numpy()
     if z.ndim != 2 or len(z) < 2:
-        raise ValueError(f"pca_2d expected (N >= 2, D) samples, got shape {z.shape}")
+        raise ValueError(f"pca_2d's z must be samples (N >= 2, D), got shape {z.shape}")
     centred = z - z.mean(0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     out = centred @ vt[:2].T
@@ -141,6 +149,7 @@ def depth_figure(results: Mapping[str, Mapping[int, tuple[float, float]]], *, k:
     stochastic layers, with +-1 standard error. ``results[name][layers] = (log_likelihood, standard_error)``."""
     if not results or not all(results.values()):
         raise ValueError("depth_figure needs at least one model with at least one depth")
+    k = kinds.samples.check("depth_figure's k", k)
     fig = CourseFigure(figsize=(4.8, 3.4))
     ax = fig.subplots()
     for name, by_depth in results.items():

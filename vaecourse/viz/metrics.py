@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from vaecourse import values as kinds
 from vaecourse.viz.figure import CourseFigure as Figure
 
 
@@ -20,6 +21,11 @@ def _mean_std(values) -> tuple[float, float]:
 def score_bars(scores: Mapping[str, Sequence[float]], chance: float | None = None, title: str = "",
                ylabel: str = "score", ylim: tuple[float, float] | None = (0.0, 1.05)) -> Figure:
     """One bar per representation: mean over seeds, error bar = standard deviation over seeds, dots = each seed."""
+    if not 1 <= len(scores) <= kinds.MAX_PANELS:
+        raise ValueError(f"score_bars needs scores of 1 to {kinds.MAX_PANELS:,} representations, got {len(scores)}")
+    scores = {name: kinds.finite_numbers.check(f"score_bars' scores[{name!r}]", v).cpu().numpy()
+              for name, v in scores.items()}
+    chance = None if chance is None else kinds.finite.check("score_bars' chance", chance)
     names = list(scores)
     fig = Figure(figsize=(max(4.0, 1.1 * len(names) + 1.5), 3.6))
     ax = fig.subplots()
@@ -70,11 +76,11 @@ def grouped_score_bars(table: Mapping[str, Mapping[str, Sequence[float]]], title
 def matrix_figure(matrices: Mapping[str, np.ndarray], factor_names: Sequence[str], title: str = "",
                   value_label: str = "") -> Figure:
     """Heat maps of (code dimension x factor) matrices side by side (mutual information, importances, z_diff)."""
+    matrices = _matrices("matrix_figure", matrices, factor_names, "factor_names")
     n = len(matrices)
     fig = Figure(figsize=(2.0 + 2.6 * n, 3.6))
     axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
     for ax, (name, matrix) in zip(axes, matrices.items()):
-        matrix = np.asarray(matrix, dtype=np.float64)  # (D, K)
         image = ax.imshow(matrix, cmap="viridis", aspect="auto", vmin=0.0)
         ax.set_xticks(range(matrix.shape[1]), factor_names, rotation=45, ha="right", fontsize=8)
         ax.set_yticks(range(matrix.shape[0]), [f"z{d}" for d in range(matrix.shape[0])], fontsize=7)
@@ -84,6 +90,20 @@ def matrix_figure(matrices: Mapping[str, np.ndarray], factor_names: Sequence[str
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _matrices(who: str, matrices: Mapping[str, np.ndarray], names: Sequence[str], names_arg: str) -> dict:
+    """``matrices`` as (rows, len(names)) float64 arrays, or a ValueError naming the matrix or ``names_arg``."""
+    if not 1 <= len(matrices) <= 64:
+        raise ValueError(f"{who} needs 1 to 64 matrices, got {len(matrices)}")
+    out = {}
+    for name, matrix in matrices.items():
+        matrix = kinds.real_numbers.check(f"{who}'s matrices[{name!r}]", matrix).cpu().double().numpy()
+        if matrix.ndim != 2 or matrix.shape[1] != len(names) or not 1 <= matrix.size <= 2 ** 20:
+            raise ValueError(f"{who}'s matrices[{name!r}] must be a 2-D array with one column per name in "
+                             f"{names_arg} ({len(names)}), got shape {matrix.shape}")
+        out[name] = matrix
+    return out
 
 
 def zdiff_figure(features: np.ndarray, labels: np.ndarray, factor_names: Sequence[str], title: str = "") -> Figure:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from vaecourse import values as kinds
 from vaecourse.viz.figure import CourseFigure as Figure
 
 
@@ -21,6 +23,18 @@ def history_figure(history, panels: Sequence[Sequence[str]] = (("elbo",), ("log_
 
     Curves are moving averages over ``smooth`` steps (the raw values are faint behind them).
     """
+    from vaecourse.train import History
+
+    if not isinstance(history, History):
+        raise ValueError(f"history_figure's history must be a vaecourse.train.History (what fit returns), got "
+                         f"{type(history).__name__}")
+    smooth = kinds.positive_int.check("history_figure's smooth", smooth)
+    if not 1 <= len(panels) <= 16:
+        raise ValueError(f"history_figure's panels must be 1 to 16 groups of terms, got {len(panels)}")
+    unknown = [key for keys in panels for key in keys if key not in history.records]
+    if unknown:
+        raise ValueError(f"history_figure's panels must name terms of the history (it has {sorted(history.records)}), "
+                         f"got {unknown}")
     steps = np.asarray(history.steps)
     fig = Figure(figsize=(4.2 * len(panels), 3.2))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
@@ -45,6 +59,12 @@ def kl_estimator_figure(sample_counts: Sequence[int], estimates: Sequence[np.nda
 
     ``estimates[i]`` holds repeated estimates that each averaged ``sample_counts[i]`` samples.
     """
+    sample_counts = kinds.indices.check("kl_estimator_figure's sample_counts", sample_counts)
+    estimates = [kinds.figure_values.check("kl_estimator_figure's estimates", e).numpy() for e in estimates]
+    if len(estimates) != len(sample_counts) or not estimates or 0 in sample_counts:
+        raise ValueError(f"kl_estimator_figure needs one array of estimates per sample count (counts >= 1), got "
+                         f"{len(estimates)} estimates for sample_counts {list(sample_counts)}")
+    exact = kinds.finite.check("kl_estimator_figure's exact", exact)
     fig = Figure(figsize=(8.5, 3.2))
     ax_box, ax_std = fig.subplots(1, 2)
     ax_box.boxplot([np.asarray(e) for e in estimates], showfliers=False)
