@@ -236,3 +236,15 @@ def test_quantile_ranges_refuse_what_is_not_a_range_naming_the_argument():
         free_ranges(data, [9])
     ranges = free_ranges(data, [2, 3], low=0.0, high=1.0)
     assert set(ranges) == {2, 3} and all(r[0] < r[1] for r in ranges.values())
+
+
+def test_causal_scores_refuse_meaningless_thresholds_sizes_and_concepts():
+    from vaecourse.metrics.causal import free_concepts, free_ranges, label_reliance
+    data = Pendulum(size=32)
+    for bad in (float("nan"), -0.1, True):
+        with pytest.raises(ValueError, match="threshold must be a finite number >= 0"):
+            structural_hamming_distance(torch.zeros(4, 4), TRUE_GRAPH, threshold=bad)
+    with pytest.raises(ValueError, match="concepts must be finite concept values of shape"):
+        free_concepts(torch.full((2, 4), float("nan")), free_ranges(data, [2]))
+    with pytest.raises(ValueError, match="n must be a number of examples between 1 and"):
+        label_reliance(object(), data, n=10 ** 12)

@@ -164,3 +164,11 @@ def test_chapter_5s_beta_vae_uses_its_latents():
     with torch.no_grad():
         spread = model.embed(x).std(0)
     assert (spread > 0.1).sum() >= 2, f"posterior means' spread across test images: {spread}"
+
+
+def test_a_shipped_name_never_reaches_outside_the_folder():
+    for bad in ("../../../etc/passwd", "a/b", "", 3, None, "ch5_causalvae\\x"):
+        with pytest.raises(ValueError, match="a shipped checkpoint's name is letters, digits"):
+            pretrained.path(bad)
+    assert pretrained.path("ch5_causalvae_promise_pendulum32").parent == pretrained.HERE
+    assert not pretrained.available("../MANIFEST")  # not listed: no path is built

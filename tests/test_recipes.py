@@ -154,3 +154,25 @@ def test_each_field_is_declared_once_and_the_flags_are_the_fields():
             continue
         assert f.metadata["help"] and f.metadata["kind"] is not None, f.name
         assert f.name in dests, f.name
+
+
+def test_a_recipe_refuses_an_architecture_built_for_another_image_size_in_the_flags_words():
+    """Issue 25 (the third probe): conv32 on 64x64 dSprites, conv64 on the 28x28 digits were refused only when the
+    network was built, in the architecture's words; a name of 3 was taken; build('ch1-vae') an AttributeError."""
+    from vaecourse.recipes import Recipe
+    for fields_, words in ((dict(encoder="conv32"), r"conv32 is built for 32x32 images, and the dsprites images are "
+                                                   r"64x64: use --image-size 32, or --encoder mlp"),
+                           (dict(dataset="digits"), r"conv64 is built for 64x64 images, and the digits images are "
+                                                    r"28x28: use --encoder mlp28 or mlp"),
+                           (dict(model="causalvae", dataset="pendulum", image_size=32), r"conv64 is built for 64x64"),
+                           (dict(name=3), "a recipe's name must be a non-empty string")):
+        with pytest.raises(ValueError, match=words):
+            Recipe(**fields_)
+    assert Recipe(dataset="digits", encoder="mlp28").encoder == "mlp28"
+    assert Recipe(encoder="mlp", image_size=32).image_size == 32  # the MLPs take any size
+    assert Recipe(model="lvae", dataset="digits", objective="ladder").model == "lvae"  # (no --encoder there)
+    with pytest.raises(ValueError, match=r"latent_sizes \(--latent-sizes\) and hidden_sizes \(--hidden-sizes\) take "
+                                         r"one entry per stochastic layer each, got 2 latent sizes 4,2 and 3 hidden"):
+        Recipe(model="lvae", dataset="digits", objective="ladder", latent_sizes=(4, 2), hidden_sizes=(8, 8, 8))
+    with pytest.raises(TypeError, match=r"build takes a Recipe \(recipes.get\(name\)"):
+        recipes.build("ch1-vae")

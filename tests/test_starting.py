@@ -58,3 +58,24 @@ def test_ctrl_c_while_python_imports_the_course_is_one_line(tmp_path, moment):
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert process.returncode == 130 and err.startswith("interrupted"), (process.returncode, err)
     assert not (tmp_path / "x.pt").exists() or moment == "one second in"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/PID/maps (Linux)")
+@pytest.mark.parametrize("name, status, words", [("SIGTERM", 143, "terminated (SIGTERM) while starting"),
+                                                 ("SIGHUP", 129, "hung up (SIGHUP) while starting")])
+def test_sigterm_and_sighup_while_python_imports_the_course_are_one_line(tmp_path, name, status, words):
+    """A batch scheduler's time limit or a closed terminal in the first second or two ended the process silently,
+    by the signal; now as Ctrl-C is: one line, status 128 + N, nothing written."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    process = subprocess.Popen([sys.executable, "-m", "vaecourse", *TRAIN, "--out", str(tmp_path / "x.pt")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(getattr(signal, name), signal.SIG_DFL))
+    try:
+        assert wait_until_loaded(process, "libtorch"), "libtorch never loaded"
+        process.send_signal(getattr(signal, name))
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert "Traceback" not in err and err.strip().splitlines() == [f"{words}; nothing was written"], err
+    assert process.returncode == status and not (tmp_path / "x.pt").exists()

@@ -1,4 +1,5 @@
-"""``python -m vaecourse``: a Ctrl-C in the second or two while torch and numpy load is one line, not a traceback.
+"""``python -m vaecourse``: a Ctrl-C (or SIGTERM, SIGHUP) in the second or two while torch and numpy load is one
+line, not a traceback or a silent death.
 
 Python imports the package (this ``__init__``) before it runs ``__main__``, so ``__main__``'s own ``try`` cannot
 catch an interrupt that lands in the imports. While the module is being located ``sys.argv[0]`` is ``"-m"``; only
@@ -14,26 +15,36 @@ import signal
 import sys
 
 MESSAGE = "interrupted (Ctrl-C) while starting; nothing was written"
+SIGNALS = {"SIGINT": "interrupted (Ctrl-C)", "SIGTERM": "terminated (SIGTERM)", "SIGHUP": "hung up (SIGHUP)"}
 
 
 def _exit_at_once(signum, frame):  # nothing has been written yet: no clean-up is owed
+    name = signal.Signals(signum).name
     try:
-        sys.stderr.write(MESSAGE + "\n")
+        sys.stderr.write(MESSAGE.replace(SIGNALS["SIGINT"], SIGNALS.get(name, name)) + "\n")
         sys.stderr.flush()
     finally:
-        os._exit(130)
+        os._exit(128 + signum)  # 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP: the shell's convention
+
+
+def _ours() -> list[signal.Signals]:
+    return [getattr(signal, name) for name in SIGNALS if hasattr(signal, name)]
 
 
 def answer_ctrl_c_while_starting() -> None:
-    """SIGINT, until :func:`started`, prints one line and exits with status 130; an ignored SIGINT stays ignored."""
+    """Ctrl-C, SIGTERM and SIGHUP, until :func:`started`, print one line and exit with status 128 + N; a signal
+    someone else handles or ignores (``nohup``: SIGHUP ignored) is left as it is."""
     try:
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            signal.signal(signal.SIGINT, _exit_at_once)
+        for signum in _ours():
+            if signal.getsignal(signum) in (signal.default_int_handler, signal.SIG_DFL):
+                signal.signal(signum, _exit_at_once)
     except ValueError:  # not the main thread
         pass
 
 
 def started() -> None:
-    """Python's own Ctrl-C (KeyboardInterrupt) again, for the command itself."""
-    if signal.getsignal(signal.SIGINT) is _exit_at_once:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    """Python's own handlers again (KeyboardInterrupt for Ctrl-C), for the command itself, which installs its own
+    (``train`` saves the finished steps)."""
+    for signum in _ours():
+        if signal.getsignal(signum) is _exit_at_once:
+            signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)

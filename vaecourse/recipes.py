@@ -167,6 +167,8 @@ class Recipe:
     clip_grad_norm: float | None = option(None, v.positive.or_none(), "clip the gradient norm")
 
     def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"a recipe's name must be a non-empty string (e.g. 'custom'), got {self.name!r}")
         who = "" if self.name == "custom" else f"recipe {self.name}: "
         for f in fields(self):
             if f.metadata.get("kind") is not None:
@@ -195,6 +197,18 @@ class Recipe:
                 raise ValueError(f"{who}cycle (--cycle) reads each counterfactual back with the labels withheld: it "
                                  "needs --label-dropout > 0 and --latent-scm equations, got label_dropout "
                                  f"{self.label_dropout:g} and latent_scm {self.latent_scm!r}")
+        side = {"conv64": 64, "conv32": 32}.get(self.encoder)  # the convolutional bodies' one image size (nn.py)
+        image = 28 if self.dataset in ("mnist", "digits") else self.image_size
+        if self.model != "lvae" and side is not None and image != side:
+            raise ValueError(f"{who}encoder (--encoder) {self.encoder} is built for {side}x{side} images, and the "
+                             f"{self.dataset} images are {image}x{image}"
+                             + (f": use --image-size {side}, or --encoder mlp" if image != 28 else
+                                ": use --encoder mlp28 or mlp"))
+        if self.model == "lvae" and len(self.latent_sizes) != len(self.hidden_sizes):
+            raise ValueError(f"{who}latent_sizes (--latent-sizes) and hidden_sizes (--hidden-sizes) take one entry per "
+                             f"stochastic layer each, got {len(self.latent_sizes)} latent sizes "
+                             f"{','.join(map(str, self.latent_sizes))} and {len(self.hidden_sizes)} hidden sizes "
+                             f"{','.join(map(str, self.hidden_sizes))}")
         if self.model == "lvae" and self.batch_norm and self.batch_size < 2:
             raise ValueError(f"{who}model lvae normalises each batch (batch norm): it needs batch_size >= 2, got "
                              f"{self.batch_size} (or batch_norm=False, --no-batch-norm)")
@@ -472,6 +486,9 @@ def build(recipe: Recipe, *, device: str | torch.device = "auto", steps: int | N
     """The run of ``recipe`` (``steps`` overrides its steps) on ``device`` ("auto": cuda, then mps, then cpu),
     resolved here once. The command line's seeding: the batches' generator seeded, ``torch`` seeded, the model
     built, so a notebook that builds ``RECIPES["ch2-beta4"]`` on a CPU gets the shipped model's numbers."""
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"build takes a Recipe (recipes.get(name) gives a named one: recipes.get('ch1-vae')), got "
+                        f"{type(recipe).__name__} {recipe!r}"[:200])
     recipe = replace(recipe, steps=steps) if steps is not None else recipe
     device = default_device(device)
     data = make_data(recipe, device)

@@ -35,6 +35,7 @@ from vaecourse.scm import check_adjacency
 def structural_hamming_distance(learned, true, threshold: float = 0.3) -> int:
     """Number of node pairs whose edge differs (missing, extra or reversed) between |learned| > threshold and
     the true graph (true != 0)."""
+    threshold = values.non_negative.check("threshold", threshold)
     true = check_adjacency(true, name="the true graph") != 0
     learned = check_adjacency(learned, true.shape[0], name="the learned graph").detach().abs() > threshold
     k = true.shape[0]
@@ -67,7 +68,7 @@ def free_ranges(dataset, free: Sequence[int], low: float = 0.01, high: float = 0
 def free_concepts(concepts: Tensor, ranges: dict[int, Tensor], generator: torch.Generator | None = None) -> Tensor:
     """``concepts`` (n, K) with the columns of ``ranges`` (``free_ranges``) redrawn independently of everything
     else, uniform within their range: scenes as do(concept_i = random value) draws them. Other columns are kept."""
-    concepts = concepts.clone()
+    concepts = CONCEPT_TABLE.check("concepts", concepts).clone()
     for i, (lo, hi) in ranges.items():
         draw = torch.rand(concepts.shape[0], generator=generator, dtype=torch.float64)
         concepts[:, i] = (lo + (hi - lo) * draw).to(concepts)
@@ -134,6 +135,7 @@ def label_values(dataset, concept: int, count: int, low: float = 0.05, high: flo
     return torch.linspace(float(q[0]), float(q[1]), count)
 
 
+CONCEPT_TABLE = values.numbers("finite concept values of shape (n, K)", lambda t: t.dim() == 2)
 QUANTILE = values.real("a quantile in [0, 1]", lambda q: 0 <= q <= 1)
 
 
@@ -206,10 +208,10 @@ def causal_model_report(model, dataset, *, n: int = 256, generator: torch.Genera
     from vaecourse.objectives.causal import causal_terms, check_label_fit, dag_constraint, label_loss, mask_loss
 
     check_label_fit(label_fit)
-
+    threshold = values.non_negative.check("threshold", threshold)
     if not getattr(model, "takes_labels", False):
         raise ValueError(f"causal_model_report needs a CausalVAE or ConditionalVAE, got {type(model).__name__}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+    if values.examples.check("n", n) < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
     concepts = split_concepts(dataset, split, n, generator)  # (n, K)
     u = dataset.labels(concepts).to(model.device)
@@ -243,6 +245,7 @@ def label_reliance(model, dataset, *, n: int = 1000, generator: torch.Generator 
     A model that reads its concepts from the image keeps ``swapped_vs_image`` near ``given``; one that passes the
     labels through keeps ``swapped_vs_fed`` high instead, and its ``given`` score measured the labels, not the image.
     """
+    n = values.examples.check("n", n)
     if not getattr(model, "takes_labels", False):
         raise ValueError(f"label_reliance needs a label-conditioned model (CausalVAE, ConditionalVAE), got "
                          f"{type(model).__name__}")

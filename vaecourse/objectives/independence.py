@@ -31,6 +31,8 @@ def hsic(x: Tensor, y: Tensor, bandwidth: float = 0.5) -> Tensor:
     if not all(isinstance(t, Tensor) and t.is_floating_point() for t in (x, y)):
         raise TypeError(f"hsic expects two floating-point tensors, got {type(x).__name__} "
                         f"{getattr(x, 'dtype', '')} and {type(y).__name__} {getattr(y, 'dtype', '')}")
+    if not bool(torch.isfinite(x).all() and torch.isfinite(y).all()):
+        raise ValueError("hsic expects finite samples, got NaN or inf in x or y")
     if x.dim() != 1 or y.shape != x.shape or x.shape[0] < 2:
         raise ValueError(f"hsic expects two 1-D samples of the same length >= 2, got {tuple(x.shape)} and "
                          f"{tuple(y.shape)}")

@@ -9,6 +9,7 @@ not match is refused.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,11 @@ def names() -> list[str]:
 
 
 def path(name: str) -> Path:
+    """The file of shipped checkpoint ``name``: a plain name (letters, digits, _ and -), never a path, so that no
+    name can reach outside this folder."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise ValueError(f"a shipped checkpoint's name is letters, digits, '_' and '-' (e.g. "
+                         f"'ch5_causalvae_promise_pendulum32'; `pretrained.names()` lists them), got {name!r}")
     return HERE / f"{name}.pt"
 
 
