@@ -14,14 +14,21 @@ import os
 import signal
 import sys
 
-MESSAGE = "interrupted (Ctrl-C) while starting; nothing was written"
 SIGNALS = {"SIGINT": "interrupted (Ctrl-C)", "SIGTERM": "terminated (SIGTERM)", "SIGHUP": "hung up (SIGHUP)"}
+
+
+def message(name: str) -> str:
+    """The one line for signal ``name`` arriving while the course loads."""
+    return f"{SIGNALS.get(name, name)} while starting; nothing was written"
+
+
+MESSAGE = message("SIGINT")  # (``__main__``'s own KeyboardInterrupt)
 
 
 def _exit_at_once(signum, frame):  # nothing has been written yet: no clean-up is owed
     name = signal.Signals(signum).name
     try:
-        sys.stderr.write(MESSAGE.replace(SIGNALS["SIGINT"], SIGNALS.get(name, name)) + "\n")
+        sys.stderr.write(message(name) + "\n")
         sys.stderr.flush()
     finally:
         os._exit(128 + signum)  # 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP: the shell's convention

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from vaecourse import values
 
 ARCHITECTURES = ("mlp", "conv64", "conv32", "mlp28")
+CONV_SIDES = {"conv64": 64, "conv32": 32}  # the one image side each convolutional body reads (the MLPs take any)
 
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
@@ -109,10 +110,10 @@ def build_encoder(name: str, image_shape: tuple[int, int, int], latent_dim: int)
     if name == "mlp28":
         return nn.Sequential(nn.Flatten(), mlp([pixels, 512, 256, 2 * latent_dim]))
     if name == "conv64":
-        _expect_shape(name, image_shape, [(64, 64)])
+        _expect_shape(name, image_shape, [(CONV_SIDES[name],) * 2])
         return _ConvEncoder(c, 64, 4, 2 * latent_dim)
     if name == "conv32":
-        _expect_shape(name, image_shape, [(32, 32)])
+        _expect_shape(name, image_shape, [(CONV_SIDES[name],) * 2])
         return _ConvEncoder(c, 32, 3, 2 * latent_dim)
     raise ValueError(f"unknown encoder {name!r}: expected one of {ARCHITECTURES}")
 
@@ -127,12 +128,12 @@ def build_decoder(name: str, image_shape: tuple[int, int, int], latent_dim: int)
     if name == "mlp28":
         return _FlatDecoder(mlp([latent_dim, 256, 512, pixels]), image_shape)
     if name == "conv64":
-        _expect_shape(name, image_shape, [(64, 64)])
+        _expect_shape(name, image_shape, [(CONV_SIDES[name],) * 2])
         return _ConvDecoder(latent_dim, c, 64, 4)
     if name == "conv32":
-        _expect_shape(name, image_shape, [(32, 32)])
+        _expect_shape(name, image_shape, [(CONV_SIDES[name],) * 2])
         return _ConvDecoder(latent_dim, c, 32, 3)
     raise ValueError(f"unknown decoder {name!r}: expected one of {ARCHITECTURES}")
 
 
-__all__ = ["ARCHITECTURES", "build_decoder", "build_encoder", "mlp"]
+__all__ = ["ARCHITECTURES", "CONV_SIDES", "build_decoder", "build_encoder", "mlp"]

@@ -35,6 +35,7 @@ from vaecourse import values as v
 from vaecourse.data.catalog import DATASETS, TrainingData, make_dataset
 from vaecourse.models import VAE, CausalVAE, ConditionalVAE, LadderVAE
 from vaecourse.models.causal import PRIOR_STD
+from vaecourse.nn import CONV_SIDES
 from vaecourse.runtime import default_device
 
 MODELS = {"vae": VAE, "lvae": LadderVAE, "causalvae": CausalVAE, "cvae": ConditionalVAE}
@@ -197,7 +198,7 @@ class Recipe:
                 raise ValueError(f"{who}cycle (--cycle) reads each counterfactual back with the labels withheld: it "
                                  "needs --label-dropout > 0 and --latent-scm equations, got label_dropout "
                                  f"{self.label_dropout:g} and latent_scm {self.latent_scm!r}")
-        side = {"conv64": 64, "conv32": 32}.get(self.encoder)  # the convolutional bodies' one image size (nn.py)
+        side = CONV_SIDES.get(self.encoder)  # the convolutional bodies' one image side
         image = 28 if self.dataset in ("mnist", "digits") else self.image_size
         if self.model != "lvae" and side is not None and image != side:
             raise ValueError(f"{who}encoder (--encoder) {self.encoder} is built for {side}x{side} images, and the "

@@ -27,28 +27,39 @@ from vaecourse import values
 
 def hsic(x: Tensor, y: Tensor, bandwidth: float = 0.5) -> Tensor:
     """HSIC_b(x, y) for paired samples x, y (B,), Gaussian kernels of width ``bandwidth``: a scalar >= 0."""
-    bandwidth = values.positive.check("bandwidth", bandwidth)
-    if not all(isinstance(t, Tensor) and t.is_floating_point() for t in (x, y)):
-        raise TypeError(f"hsic expects two floating-point tensors, got {type(x).__name__} "
-                        f"{getattr(x, 'dtype', '')} and {type(y).__name__} {getattr(y, 'dtype', '')}")
-    if not bool(torch.isfinite(x).all() and torch.isfinite(y).all()):
-        raise ValueError("hsic expects finite samples, got NaN or inf in x or y")
-    if x.dim() != 1 or y.shape != x.shape or x.shape[0] < 2:
-        raise ValueError(f"hsic expects two 1-D samples of the same length >= 2, got {tuple(x.shape)} and "
-                         f"{tuple(y.shape)}")
-    m = x.shape[0]
-    K = torch.exp(-(x[:, None] - x[None, :]).pow(2) / (2 * bandwidth ** 2))  # (B, B)
-    L = torch.exp(-(y[:, None] - y[None, :]).pow(2) / (2 * bandwidth ** 2))  # (B, B)
-    Kc = K - K.mean(0, keepdim=True) - K.mean(1, keepdim=True) + K.mean()  # H K H
-    return (Kc * L).sum() / (m - 1) ** 2  # tr(H K H L) = sum_ab (HKH)_ab L_ab
+    return _hsic(x, y, _checked(x, y, bandwidth))
 
 
 def noise_dependence(r: Tensor, bandwidth: float = 0.5) -> Tensor:
     """sum_{i<j} HSIC_b(r_i, r_j) over the columns of r (B, n): zero for mutually independent noises."""
     if r.dim() != 2 or r.shape[1] < 2:
         raise ValueError(f"noise_dependence expects residuals of shape (B, n) with n >= 2, got {tuple(r.shape)}")
+    bandwidth = _checked(r[:, 0], r[:, 1], bandwidth, r)  # once, not per pair: every training step calls this
     n = r.shape[1]
-    return sum(hsic(r[:, i], r[:, j], bandwidth) for i in range(n) for j in range(i + 1, n))
+    return sum(_hsic(r[:, i], r[:, j], bandwidth) for i in range(n) for j in range(i + 1, n))
+
+
+def _checked(x: Tensor, y: Tensor, bandwidth: float, *more: Tensor) -> float:
+    """``bandwidth`` checked, after the samples x, y (of one kind and length, finite, as ``more`` is)."""
+    bandwidth = values.positive.check("bandwidth", bandwidth)
+    if not all(isinstance(t, Tensor) and t.is_floating_point() for t in (x, y)):
+        raise TypeError(f"hsic expects two floating-point tensors, got {type(x).__name__} "
+                        f"{getattr(x, 'dtype', '')} and {type(y).__name__} {getattr(y, 'dtype', '')}")
+    if not all(bool(torch.isfinite(t).all()) for t in (*more, x, y)):
+        raise ValueError("hsic expects finite samples, got NaN or inf in x or y")
+    if x.dim() != 1 or y.shape != x.shape or x.shape[0] < 2:
+        raise ValueError(f"hsic expects two 1-D samples of the same length >= 2, got {tuple(x.shape)} and "
+                         f"{tuple(y.shape)}")
+    return bandwidth
+
+
+def _hsic(x: Tensor, y: Tensor, bandwidth: float) -> Tensor:
+    """HSIC_b of checked samples (``hsic``'s formula)."""
+    m = x.shape[0]
+    K = torch.exp(-(x[:, None] - x[None, :]).pow(2) / (2 * bandwidth ** 2))  # (B, B)
+    L = torch.exp(-(y[:, None] - y[None, :]).pow(2) / (2 * bandwidth ** 2))  # (B, B)
+    Kc = K - K.mean(0, keepdim=True) - K.mean(1, keepdim=True) + K.mean()  # H K H
+    return (Kc * L).sum() / (m - 1) ** 2  # tr(H K H L) = sum_ab (HKH)_ab L_ab
 
 
 __all__ = ["hsic", "noise_dependence"]
