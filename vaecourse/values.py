@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -107,6 +108,12 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+def _as_path(value: Any) -> Any:
+    from pathlib import Path
+    ok = isinstance(value, (str, os.PathLike)) and "\0" not in os.fspath(value) and os.fspath(value) != ""
+    return Path(value) if ok else _REFUSED
+
+
 def _parse_sizes(text: str) -> tuple[int, ...]:
     return tuple(int(s) for s in text.split(","))
 
@@ -165,6 +172,11 @@ def one_of(*names: str) -> Kind:
     return Kind(f"one of {', '.join(names)}", lambda v: v in names)
 
 
+def instance(expected: str, *types: type) -> Kind:
+    """An instance of one of ``types`` (a model, a dict, a string), ``expected`` saying which in words."""
+    return Kind(expected, lambda v: isinstance(v, types))
+
+
 MAX_INT = 2 ** 63 - 1  # what torch and numpy hold in an int64: a larger count cannot even be stored
 positive_int = integer(f"a positive integer (at most 2**63 - 1 = {MAX_INT:,})", 1, MAX_INT)
 non_negative_int = integer(f"an integer >= 0 (at most 2**63 - 1 = {MAX_INT:,})", 0, MAX_INT)
@@ -219,9 +231,18 @@ figure_values = numbers(f"1 to {MAX_PANELS:,} finite values in a list or a 1-D t
                         lambda t: t.dim() == 1 and 1 <= len(t) <= MAX_PANELS)
 
 
+mapping = instance("a dict", Mapping)
+text = instance("a string", str)
+path = Kind("a path (a non-empty string or os.PathLike, no NUL character)", lambda v: True, _as_path)
+floating_dtype = Kind("a floating torch dtype (torch.float32, torch.float64, ...)",
+                      lambda v: isinstance(v, torch.dtype) and v.is_floating_point)
+
+
 def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") -> int:
     """``count`` (already checked as a count), or a ValueError when ``count`` items of ``bytes_each`` bytes would
     need more than MAX_BYTES at once, naming ``name`` and the estimate, before anything is allocated."""
+    if count < 0 or bytes_each < 0:
+        raise ValueError(f"{name} must be a count >= 0 of items of bytes_each >= 0 bytes, got {count:,} of {bytes_each:,}")
     if count * bytes_each > MAX_BYTES:
         raise ValueError(f"{name} must be at most {MAX_BYTES // bytes_each:,} {what} ({bytes_each:,} bytes each, "
                          f"{MAX_BYTES / 2 ** 30:g} GiB at once), got {count:,} (about "
@@ -231,6 +252,6 @@ def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") 
 
 __all__ = ["FLOAT32_TINY", "Kind", "MAX_PANELS", "boolean", "factor_sizes", "figure_images", "figure_values", "finite_numbers", "inches",
            "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_SAMPLES", "MAX_WEIGHT",
-           "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "epochs", "examples", "finite", "fits_in_memory", "fraction", "function", "functions", "generator", "image_side", "integer",
-           "image_shape", "indices", "layer_sizes", "layers", "learning_rate", "log_variance", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
+           "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "epochs", "examples", "finite", "fits_in_memory", "floating_dtype", "fraction", "function", "functions", "generator", "image_side", "integer",
+           "image_shape", "indices", "instance", "mapping", "path", "text", "layer_sizes", "layers", "learning_rate", "log_variance", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
            "real", "samples", "seed", "shape", "step_count", "steps", "units"]
