@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 import vaecourse
-from vaecourse.files import atomic_write, check_regular  # atomic_write re-exported: checkpoints.atomic_write
+from vaecourse.files import atomic_write, check_regular, sha256_of  # atomic_write re-exported: checkpoints.atomic_write
 from vaecourse.models.base import MODEL_REGISTRY
 
 FORMAT = "vaecourse-checkpoint/1"
@@ -40,6 +40,11 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise ValueError(f"cannot save {path}: the {name}'s weights must be finite, got NaN or inf in {key} (the "
                              "run that trained it diverged: train again with a smaller lr or clip_grad_norm); "
+                             "nothing was written")
+    for key, value in extra.items():  # what read() gives back as it was, and what content_digest reads alike
+        if not _plain(value):
+            raise ValueError(f"cannot save {path}: the extra value {key!r} must be a plain Python value or a tensor "
+                             f"(int, float, str, bool, None, lists, tuples, dicts of them), got {_kinds(value)}; "
                              "nothing was written")
     payload = {"format": FORMAT, "vaecourse_version": vaecourse.__version__, "model_class": name,
                "hparams": dict(model.hparams), "state_dict": state, "state_digest": state_digest(state),
@@ -65,6 +70,29 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
                              "values and tensors only: int, float, str, bool, None, lists, tuples, dicts)")
 
     return atomic_write(path, write_and_verify)
+
+
+PLAIN = (bool, int, float, str, type(None), torch.Tensor)
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is tensors and plain values all the way down (a set's order, and so its digest, changes from
+    one Python process to the next; a numpy number or an object is not what a safe load reads back as itself)."""
+    if isinstance(value, dict):
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return type(value) in PLAIN or isinstance(value, torch.Tensor)
+
+
+def _kinds(value: Any) -> str:
+    """The first value in ``value`` that is not plain, in words."""
+    if isinstance(value, dict):
+        value = next(iter([k for k in value if not _plain(k)] + [v for v in value.values() if not _plain(v)]))
+        return _kinds(value)
+    if isinstance(value, (list, tuple)):
+        return _kinds(next(v for v in value if not _plain(v)))
+    return f"a {type(value).__module__}.{type(value).__qualname__}".replace("builtins.", "")
 
 
 def _unpicklable(extra: dict[str, Any]) -> str:
@@ -93,8 +121,10 @@ def _unreadable(extra: dict[str, Any]) -> str:
 def state_digest(state: dict[str, torch.Tensor]) -> str:
     """SHA-256 of a state dict: every tensor's name, dtype, shape and bytes, in name order. torch's zip reader does
     not check the archive's CRCs, so a flipped byte in the weights would load silently; :func:`read` compares this."""
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"state_digest expected a state dict (name -> tensor), got {type(state).__name__}")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) and v.device.type != "meta"
+                                              for v in state.values()):
+        raise ValueError(f"state_digest expected a state dict (name -> tensor holding values), got "
+                         f"{type(state).__name__}" + (" with meta tensors" if isinstance(state, dict) else ""))
     digest = hashlib.sha256()
     for key in sorted(state):
         tensor = state[key].detach().cpu().contiguous()
@@ -163,7 +193,9 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
     Raises ValueError for a file that is not a vaecourse checkpoint (corrupted, truncated, foreign)
     or that holds another model class than ``expected_class``.
     """
-    if expected_class is not None and not isinstance(expected_class, (str, type)):
+    known = isinstance(expected_class, str) or (isinstance(expected_class, type) and
+                                                issubclass(expected_class, torch.nn.Module))
+    if expected_class is not None and not known:
         raise TypeError(f"read's expected_class must be a model class or its name (e.g. 'VAE'), got "
                         f"{expected_class!r}")
     try:
@@ -229,7 +261,8 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
 
 def _check_payload(path: Path, payload: dict) -> None:
     """Each part of a checkpoint of the right type, its weights whole (the digest, when stored) and finite."""
-    for key, kind in (("model_class", str), ("hparams", dict), ("state_dict", dict), ("extra", dict)):
+    for key, kind in (("model_class", str), ("hparams", dict), ("state_dict", dict), ("extra", dict),
+                      ("vaecourse_version", str)):
         if key not in payload and key != "extra":
             raise ValueError(f"{path} is damaged or hand-edited: it has no {key!r}")
         if key in payload and not isinstance(payload[key], kind):
@@ -239,6 +272,10 @@ def _check_payload(path: Path, payload: dict) -> None:
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise ValueError(f"{path} is damaged or hand-edited: the weights {bad[:3]} are not named tensors")
+    if "state_digest" not in payload and "content_digest" not in payload and not _shipped(path):
+        raise ValueError(f"{path} carries no digest of what it holds (every checkpoint vaecourse writes has one; a "
+                         "shipped model is checked against its SHA-256 in pretrained/MANIFEST.json instead), so a "
+                         "changed byte or a hand edit cannot be told from the real thing: train it again")
     if "state_digest" in payload and payload["state_digest"] != state_digest(state):
         raise ValueError(f"{path} is damaged: its weights do not match the digest stored when it was written (a "
                          "changed byte on disk or in a copy); train it again or copy it again from its source")
@@ -247,6 +284,14 @@ def _check_payload(path: Path, payload: dict) -> None:
             raise ValueError(f"{path} holds NaN or infinite weights ({key}): the run that wrote it diverged, so "
                              "every image it draws and every score is meaningless; train it again with a smaller "
                              "--lr or --clip-grad-norm")
+
+
+def _shipped(path: Path) -> bool:
+    """Whether ``path`` holds, byte for byte, one of the models shipped in pretrained/ (written before checkpoints
+    carried a digest; the manifest's SHA-256 is theirs)."""
+    from vaecourse import pretrained  # pretrained reads checkpoints: imported when needed
+
+    return sha256_of(path) in {entry["sha256"] for entry in pretrained._manifest().values()}
 
 
 def _check_weights_fit(path: Path, payload: dict, expected: dict[str, torch.Tensor], name: str) -> None:

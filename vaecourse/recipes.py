@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import Field, asdict, dataclass, field, fields, replace
 from functools import partial
 
 import torch
@@ -218,6 +218,10 @@ class Recipe:
         """Refuse the fields ``names`` that do not apply to this recipe's model, objective or data set: the rule of
         :func:`option`'s ``applies``, for changed values (here) and for every flag given (the command line)."""
         who = "" if self.name == "custom" else f"recipe {self.name}: "
+        names = v.sequence("a list of Recipe field names (recipes.FIELDS, e.g. ['beta', 'lr'])",
+                           lambda got: all(n in FIELDS for n in got)).check("check_applies' names", names)
+        names = v.sequence("a list of Recipe field names (recipes.FIELDS, e.g. ['beta', 'lr'])",
+                           lambda got: all(n in FIELDS for n in got)).check("check_applies' names", names)
         for f in fields(self):
             for on, allowed in f.metadata.get("applies", {}).items() if f.name in names else ():
                 if getattr(self, on) not in allowed:
@@ -231,6 +235,8 @@ class Recipe:
 
 def flag_of(f) -> str:
     """The command-line flag of the Recipe field ``f`` (``latent_dim``: ``--latent-dim``)."""
+    if not isinstance(f, Field) or f.name not in FIELDS:
+        raise TypeError(f"flag_of expected a field of Recipe (dataclasses.fields(Recipe)), got {v.shown(f)}")
     return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
@@ -530,6 +536,7 @@ def train(run: Run, *, start_step: int = 0, history=None, callbacks: Sequence[Ca
     """
     from vaecourse.train import fit
 
+    v.instance("a Run (recipes.build(recipe))", Run).check("train's run", run)
     recipe = run.recipe
     history = fit(run.model, run.objective, run.batches(start_step), steps=recipe.steps - start_step,
                   optimizer=run.optimizer, device=run.device, seed=None, clip_grad_norm=recipe.clip_grad_norm,

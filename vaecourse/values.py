@@ -114,6 +114,9 @@ def _as_path(value: Any) -> Any:
     return Path(value) if ok else _REFUSED
 
 
+shown = _shown  # what a one-line message says a refused value was
+
+
 def _parse_sizes(text: str) -> tuple[int, ...]:
     return tuple(int(s) for s in text.split(","))
 
@@ -170,6 +173,11 @@ def numbers(expected: str, test: Callable[[torch.Tensor], bool] = lambda t: True
 def one_of(*names: str) -> Kind:
     """One of ``names``."""
     return Kind(f"one of {', '.join(names)}", lambda v: v in names)
+
+
+def sequence(expected: str, test: Callable[[tuple], bool]) -> Kind:
+    """A list or tuple (not a string) whose items, as a tuple, pass ``test``."""
+    return Kind(expected, test, _as_tuple)
 
 
 def instance(expected: str, *types: type) -> Kind:
@@ -254,4 +262,4 @@ __all__ = ["FLOAT32_TINY", "Kind", "MAX_PANELS", "boolean", "factor_sizes", "fig
            "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_SAMPLES", "MAX_WEIGHT",
            "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "epochs", "examples", "finite", "fits_in_memory", "floating_dtype", "fraction", "function", "functions", "generator", "image_side", "integer",
            "image_shape", "indices", "instance", "mapping", "path", "text", "layer_sizes", "layers", "learning_rate", "log_variance", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
-           "real", "samples", "seed", "shape", "step_count", "steps", "units"]
+           "real", "samples", "seed", "sequence", "shown", "shape", "step_count", "steps", "units"]
