@@ -38,7 +38,8 @@ def _process_alive(pid: int) -> bool:
 
 def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     """Remove the temporary files that writes of ``path`` left behind when their process died; return them."""
-    path = Path(path)
+    from vaecourse import values
+    path = values.path.check("remove_stale_temporaries' path", path)
     prefix = _temporary_prefix(path)
     pattern = re.compile(re.escape(prefix) + r"(\d+)\.[^/]*\.tmp$")
     removed = []
@@ -61,8 +62,12 @@ def check_regular(path: str | os.PathLike, what: str = "file") -> Path:
     """``path`` if it is absent or a regular file (a link to one included); a ValueError for a FIFO, a device
     (``/dev/null``, ``/dev/zero``), a socket or a folder: reading one can hang for ever, and writing over one
     would replace it by a regular file (as root, which Colab is, even ``/dev/null``)."""
-    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or not str(path):
-        raise ValueError(f"{what}: expected the path of a file (a str or os.PathLike), got {path!r}")
+    if not isinstance(what, str):
+        raise ValueError(f"check_regular's what must be a string (what the file is, for the message), got {what!r}")
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or not os.fspath(path) \
+            or "\0" in os.fspath(path):
+        raise ValueError(f"{what}: expected the path of a file (a non-empty str or os.PathLike, no NUL character), "
+                         f"got {path!r}")
     path = Path(path)
     if path.is_symlink() and not path.exists():  # dangling, or a loop (a -> a), which nothing can read or write
         try:
@@ -122,7 +127,10 @@ def sha256_of(path: str | os.PathLike) -> str:
 
 def verify_sha256(path: str | os.PathLike, expected: str, remedy: str = "") -> Path:
     """``path`` when its SHA-256 is ``expected``; otherwise a ValueError naming both (and ``remedy``, what to do)."""
-    path = Path(path)
+    from vaecourse import values
+    values.text.check("verify_sha256's expected (a SHA-256 in hex)", expected)
+    values.text.check("verify_sha256's remedy", remedy)
+    path = check_regular(path, "verify_sha256's path")
     actual = sha256_of(path)
     if actual != expected:
         raise ValueError(f"{path} is damaged or not the shipped file: SHA-256 {actual}, expected {expected}"

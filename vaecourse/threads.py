@@ -30,8 +30,10 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from vaecourse import values
 
 THREADS_ENV = "VAECOURSE_THREADS"
 INTERVAL = 0.5  # seconds between two reads of /proc/stat during training (the reaction time to new load)
@@ -40,6 +42,15 @@ INTERVAL = 0.5  # seconds between two reads of /proc/stat during training (the r
 # 1 -> 2 below 0.15.
 DROP_MARGIN = 0.45
 RAISE_MARGIN = 0.15
+MAX_SETTLE = 60.0  # seconds between the first two readings: the default is 0.1; a minute is already a hang
+MAX_STAT_BYTES = 16 * 2 ** 20  # /proc/stat is about 100 bytes per CPU: 16 MiB is far beyond any machine's
+
+_SECONDS = values.real(f"a number of seconds between 0 and {MAX_SETTLE:g}", lambda v: v >= 0, MAX_SETTLE,
+                       "the governor waits that long")
+_INTERVAL = values.real("a number of seconds >= 0", lambda v: v >= 0, values.MAX_WEIGHT, "beyond it nothing is re-read")
+_CPUS = values.Kind("a non-empty list of CPU numbers (ints >= 0)", lambda v: len(v) > 0 and all(n >= 0 for n in v),
+                    values.indices.convert)
+_TICKS = values.real("clock ticks per second, a number > 0", lambda v: v > 0)
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,9 @@ class CpuReading:
     total: float  # busy + idle + iowait seconds, since boot
     own: float  # this process's CPU seconds (all threads)
     cpus: int
+
+
+_READING = values.instance("a CpuReading (from read_cpu)", CpuReading)
 
 
 def allowed_cpus() -> list[int]:
@@ -70,6 +84,10 @@ def parse_proc_stat(text: str, cpus: list[int], ticks_per_second: float, *,
     >>> parse_proc_stat("cpu  9 0 9 9 0 0 0 0\\ncpu0 10 2 3 80 5 0 0 0 0 0\\ncpu1 1 0 1 98 0 0 0 0\\n", [0], 100)
     (0.15, 1.0)
     """
+    values.text.check("parse_proc_stat's text", text)
+    cpus = _CPUS.check("cpus", cpus)
+    ticks_per_second = _TICKS.check("ticks_per_second", ticks_per_second)
+    count_nice = values.boolean.check("count_nice", count_nice)
     wanted = {f"cpu{n}" for n in cpus}
     busy = total = 0
     found = 0
@@ -90,11 +108,19 @@ def parse_proc_stat(text: str, cpus: list[int], ticks_per_second: float, *,
 
 
 def read_cpu(path: str = "/proc/stat") -> CpuReading | None:
-    """The counters now, or None where ``path`` cannot be read (not Linux)."""
+    """The counters now, or None where ``path`` cannot be read (not Linux), or is not a regular file (a FIFO would
+    be read for ever, ``/dev/zero`` without end; /proc/stat is a regular file). ``path`` must be a path: an int
+    would be opened as a file descriptor."""
+    from vaecourse.files import check_regular
+    path = values.path.check("read_cpu's path", path)
+    try:
+        check_regular(path, "read_cpu's path")
+    except ValueError:
+        return None
     cpus = allowed_cpus()
     try:
         with open(path) as handle:
-            text = handle.read()
+            text = handle.read(MAX_STAT_BYTES)
         # Niced processes give way to ours, so their time counts as free, unless we are niced too (then our
         # own time is in that column and is subtracted below).
         busy, total = parse_proc_stat(text, cpus, os.sysconf("SC_CLK_TCK"), count_nice=os.nice(0) > 0)
@@ -105,6 +131,7 @@ def read_cpu(path: str = "/proc/stat") -> CpuReading | None:
 
 def busy_elsewhere(before: CpuReading, after: CpuReading) -> float | None:
     """Cores kept busy by other processes between two readings (0 .. cpus); None if no time passed."""
+    before, after = (_READING.check(name, r) for name, r in (("before", before), ("after", after)))
     elapsed = (after.total - before.total) / after.cpus  # wall seconds, as the kernel counted them
     if elapsed <= 0:
         return None
@@ -121,10 +148,11 @@ def choose_threads(free_cores: float, current: int, max_threads: int) -> int:
     >>> choose_threads(2.0, 2, 2), choose_threads(1.0, 2, 2), choose_threads(1.7, 1, 2), choose_threads(1.9, 1, 2)
     (2, 1, 1, 2)
     """
-    if max_threads < 1 or current < 1:
-        raise ValueError(f"thread counts must be >= 1, got current={current}, max_threads={max_threads}")
-    if not math.isfinite(free_cores):
-        raise ValueError(f"free_cores must be a finite number of cores, got {free_cores}")
+    for name, count in (("current", current), ("max_threads", max_threads)):
+        if isinstance(count, (int, float)) and not isinstance(count, bool) and count < 1:
+            raise ValueError(f"thread counts must be >= 1, got current={current}, max_threads={max_threads}")
+        values.positive_int.check(f"choose_threads' {name} (a thread count)", count)
+    free_cores = values.finite.check("free_cores (a finite number of cores)", free_cores)
     low = math.floor(free_cores + DROP_MARGIN)
     high = math.floor(free_cores + RAISE_MARGIN)
     chosen = current
@@ -137,7 +165,8 @@ def choose_threads(free_cores: float, current: int, max_threads: int) -> int:
 
 def fixed_threads(environ=os.environ) -> int | None:
     """The thread count ``VAECOURSE_THREADS`` fixes, None for unset/"auto"; a clear error otherwise."""
-    value = environ.get(THREADS_ENV, "").strip().lower()
+    environ = values.mapping.check("environ", environ)
+    value = str(environ.get(THREADS_ENV, "")).strip().lower()
     if value in {"", "auto"}:
         return None
     if not value.isdigit() or int(value) < 1:
@@ -155,6 +184,11 @@ class ThreadGovernor:
     def __init__(self, *, interval: float = INTERVAL, reader: Callable[[], CpuReading | None] = read_cpu,
                  clock: Callable[[], float] = time.monotonic, get_threads: Callable[[], int] | None = None,
                  set_threads: Callable[[int], None] | None = None, environ=os.environ):
+        interval = _INTERVAL.check("ThreadGovernor's interval", interval)
+        for name, fn in (("reader", reader), ("clock", clock)):
+            values.function.check(f"ThreadGovernor's {name}", fn)
+        for name, fn in (("get_threads", get_threads), ("set_threads", set_threads)):
+            values.function.or_none().check(f"ThreadGovernor's {name}", fn)
         if get_threads is None or set_threads is None:
             import torch
             get_threads, set_threads = get_threads or torch.get_num_threads, set_threads or torch.set_num_threads
@@ -180,6 +214,7 @@ class ThreadGovernor:
 
     def update(self, *, force: bool = False) -> int:
         """Re-read the load if ``interval`` has passed (or ``force``); set and return the thread count."""
+        force = values.boolean.check("force", force)
         if not self.enabled:
             return self._get()
         current = self._adopt_user_setting()
@@ -205,6 +240,7 @@ class ThreadGovernor:
 
     def settle(self, seconds: float = 0.1) -> int:
         """First choice: two readings ``seconds`` apart (nothing of ours runs in between)."""
+        seconds = _SECONDS.check("settle's seconds", seconds)
         if not self.enabled:
             return self._get()
         self.update(force=True)
@@ -246,6 +282,7 @@ def start(*, settle_seconds: float = 0.1) -> int:
     covers ``fit``, the loop chapter 1 writes by hand and any loop of the learner's, on every optimiser.
     """
     global _STEP_HOOK
+    settle_seconds = _SECONDS.check("start's settle_seconds", settle_seconds)
     threads = governor().settle(settle_seconds)
     if _STEP_HOOK is None:
         from torch.optim.optimizer import register_optimizer_step_post_hook

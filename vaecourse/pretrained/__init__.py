@@ -41,11 +41,15 @@ def path(name: str) -> Path:
 
 
 def available(name: str) -> bool:
-    """True when ``name`` is listed and its file is present."""
+    """True when ``name`` is listed and its file is present; a string that is not a plain name (see :func:`path`)
+    is never listed, and anything but a string (None, 3) is refused."""
+    from vaecourse import values
+    values.text.check("available's name (a shipped checkpoint's name)", name)
     return name in _manifest() and path(name).is_file()
 
 
 def _verified(name: str) -> Path:
+    path(name)  # a plain name, or a ValueError saying what a name is
     manifest = _manifest()
     if name not in manifest:
         raise ValueError(f"no shipped checkpoint called {name!r}; available: {names()}")
@@ -64,6 +68,7 @@ def recipe(name: str):
     """The recipe (:class:`vaecourse.recipes.Recipe`) the shipped checkpoint ``name`` was trained from."""
     from vaecourse import recipes
 
+    path(name)
     manifest = _manifest()
     if name not in manifest:
         raise ValueError(f"no shipped checkpoint called {name!r}; available: {names()}")
@@ -90,8 +95,10 @@ def publish(source: str | Path, name: str) -> Path:
     The slim copy keeps the model, the command line, steps, seconds, machine and the history of terms. The source must
     have been trained from a named recipe as it stands (``train --recipe NAME`` with no field changed).
     """
-    from vaecourse import recipes
+    from vaecourse import recipes, values
 
+    source = values.path.check("publish's source (a checkpoint file)", source)
+    path(name)  # the name checked before anything is read or written
     saved = checkpoints.read(source)
     recipe_name = saved.extra.get("recipe")
     if recipe_name not in recipes.RECIPES:
