@@ -43,11 +43,13 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
     u - predictor.predict_labels(u, A)).
     Seconds for the pendulum's labels.
     """
-    if not isinstance(u, Tensor) or u.dim() != 2 or u.shape[0] < 2:
-        raise ValueError(f"labels u must be a (N, n) tensor with N >= 2, got "
-                         f"{tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__}")
-    if a_init not in ("zero", "random"):
+    if not isinstance(u, Tensor) or u.dim() != 2 or u.shape[0] < 2 or u.shape[1] < 2:
+        raise ValueError(f"labels u must be a (N, n) tensor with N >= 2 examples of n >= 2 concepts (a graph needs two "
+                         f"nodes), got {values.shown(u)}")
+    if not isinstance(a_init, str) or a_init not in ("zero", "random"):
         raise ValueError(f"a_init must be 'zero' or 'random' (never the true graph), got {a_init!r}")
+    if u.dtype == torch.bool or u.is_complex() or u.device.type == "meta":
+        raise ValueError(f"labels u must be real numbers, got {values.shown(u)}")
     if not torch.isfinite(u.detach()).all():
         raise ValueError(f"labels u must be finite numbers, got NaN or inf in {int((~torch.isfinite(u)).sum())} of "
                          f"{u.numel()} values")

@@ -35,11 +35,21 @@ from vaecourse import values as kinds
 Values = dict[str, Tensor]  # variable name -> (n,)
 
 
+def _is_finite_number(value) -> bool:
+    """A real number that is finite (not a bool, not a string, not NaN or inf)."""
+    try:
+        return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating)) \
+            and bool(np.isfinite(value))
+    except OverflowError:  # an int beyond float
+        return False
+
+
 # ---------------------------------------------------------------------------------------------- graphs
 def check_adjacency(A, n: int | None = None, *, name: str = "A") -> Tensor:
     """``A`` as a float tensor (K, K), or a ValueError saying what was expected and what came. A floating tensor or
     array keeps its dtype; lists and integer matrices are read in torch's default dtype."""
     given = A
+    kinds.text.check("check_adjacency's name", name)
     A = _ADJACENCY.check(name, A)
     floating = given.is_floating_point() if isinstance(given, Tensor) else \
         isinstance(given, np.ndarray) and given.dtype.kind == "f"
@@ -50,8 +60,13 @@ def check_adjacency(A, n: int | None = None, *, name: str = "A") -> Tensor:
     return A
 
 
-_ADJACENCY = kinds.numbers("a square (K, K) adjacency matrix of finite numbers (A[i, j] != 0: edge i -> j)",
-                           lambda t: t.dim() == 2 and t.shape[0] == t.shape[1] <= kinds.MAX_UNITS)
+_ADJACENCY = kinds.numbers("a square (K, K) adjacency matrix of finite numbers, K >= 1 (A[i, j] != 0: edge i -> j)",
+                           lambda t: t.dim() == 2 and 1 <= t.shape[0] == t.shape[1] <= kinds.MAX_UNITS)
+_NAME = kinds.Kind("a variable name (a non-empty string)", lambda v: isinstance(v, str) and v != "")
+_RANGE = kinds.sequence("a range (lo, hi) of two finite numbers with lo <= hi",
+                        lambda v: len(v) == 2 and all(_is_finite_number(x) for x in v) and float(v[0]) <= float(v[1]))
+_VALUES = kinds.numbers("finite real numbers: one number, or one value per sample (n,)", lambda t: t.dim() <= 1)
+_DRAWS = kinds.draws
 _STD = kinds.real("a noise standard deviation >= 0", lambda v: v >= 0, kinds.MAX_WEIGHT, kinds.WEIGHT_LIMIT)
 _CALLABLE_OR_NONE = kinds.function.or_none()
 
@@ -109,22 +124,38 @@ class Equation:
     abduct: Callable[[Values, Tensor], Tensor] | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.parents, str) or not all(isinstance(p, str) for p in self.parents):
-            raise ValueError(f"Equation's parents must be a tuple of variable names, got {self.parents!r}")
+        if isinstance(self.parents, str) or not isinstance(self.parents, (tuple, list)) \
+                or not all(isinstance(p, str) and p for p in self.parents) or len(set(self.parents)) != len(self.parents):
+            raise ValueError(f"Equation's parents must be a tuple of distinct variable names, got "
+                             f"{kinds.shown(self.parents)}")
+        object.__setattr__(self, "parents", tuple(self.parents))
         kinds.function.check("Equation's f", self.f)
         _STD.check("Equation's scale", self.scale)
         _CALLABLE_OR_NONE.check("Equation's noise", self.noise)
         _CALLABLE_OR_NONE.check("Equation's abduct", self.abduct)
 
     def draw(self, n: int, generator: torch.Generator | None) -> Tensor:
+        """eps (n,) for n samples, from ``noise`` (checked: n finite values) or scale * N(0, 1)."""
+        n = _DRAWS.check("Equation.draw's n", n)
+        generator = kinds.generator.or_none().check("Equation.draw's generator", generator)
         if self.noise is not None:
-            return self.noise(n, generator)
+            return _output("Equation's noise(n, generator)", self.noise(n, generator), n)
         return self.scale * torch.randn(n, generator=generator, dtype=torch.get_default_dtype())
 
     def recover(self, parents: Values, x: Tensor) -> Tensor:
+        """eps (n,) that reproduces the observation x (n,) given the parents' values (checked: n finite values)."""
         if self.abduct is not None:
-            return self.abduct(parents, x)
-        return x - self.f(parents, torch.zeros_like(x))
+            return _output("Equation's abduct(parents, x)", self.abduct(parents, x), len(x))
+        return x - _output("Equation's f(parents, 0)", self.f(parents, torch.zeros_like(x)), len(x))
+
+
+def _output(what: str, value, n: int) -> Tensor:
+    """What a user's function returned: n finite values (n,), or a ValueError naming the function."""
+    if not isinstance(value, Tensor) or value.shape != (n,) or value.dtype == torch.bool or value.is_complex() \
+            or not value.is_floating_point() or not bool(torch.isfinite(value).all()):
+        raise ValueError(f"{what} must return {n} finite values, a floating tensor of shape ({n},), got "
+                         f"{kinds.shown(value)}")
+    return value
 
 
 def constant(value: float | Tensor) -> Equation:
@@ -146,10 +177,21 @@ class SCM:
     """
 
     def __init__(self, equations: Mapping[str, Equation], ranges: Mapping[str, tuple[float, float]] | None = None):
+        equations = kinds.mapping.check("SCM's equations (variable name -> Equation)", equations)
         if not equations:
-            raise ValueError("an SCM needs at least one equation in equations")
+            raise ValueError("an SCM needs at least one equation in equations, got an empty mapping")
+        for name, eq in equations.items():
+            _NAME.check("SCM's variable name", name)
+            kinds.instance("an Equation", Equation).check(f"SCM's equations[{name!r}]", eq)
         self.equations: dict[str, Equation] = dict(equations)
-        self.ranges = dict(ranges or {})
+        ranges = kinds.mapping.or_none().check("SCM's ranges (variable name -> (lo, hi))", ranges)
+        self.ranges = {}
+        for name, pair in (ranges or {}).items():
+            if name not in self.equations:
+                raise ValueError(f"SCM's ranges name an unknown variable {name!r}: expected one of "
+                                 f"{tuple(self.equations)}")
+            lo, hi = _RANGE.check(f"SCM's ranges[{name!r}]", pair)
+            self.ranges[name] = (float(lo), float(hi))
         names = tuple(self.equations)
         for name, eq in self.equations.items():
             for parent in eq.parents:
@@ -172,7 +214,7 @@ class SCM:
         return self.equations[self._known(name)].parents
 
     def _known(self, name: str) -> str:
-        if name not in self.equations:
+        if not isinstance(name, str) or name not in self.equations:
             raise ValueError(f"unknown variable {name!r}: this SCM has {self.names}")
         return name
 
@@ -180,9 +222,7 @@ class SCM:
         out = {}
         for name, value in values.items():
             self._known(name)
-            value = torch.as_tensor(value, dtype=torch.get_default_dtype())
-            if not torch.isfinite(value).all():
-                raise ValueError(f"{what} {name} must be finite, got {value}")
+            value = _VALUES.check(f"{what} {name}", value)
             if name in self.ranges:
                 lo, hi = self.ranges[name]
                 if bool((value < lo).any() or (value > hi).any()):
@@ -194,20 +234,51 @@ class SCM:
     # ---- observational and interventional sampling ----------------------------------------------
     def evaluate(self, eps: Mapping[str, Tensor]) -> Values:
         """Evaluate the equations in topological order for given exogenous values (each (n,))."""
+        eps = self._observed(eps, "evaluate's eps")
+        n = len(next(iter(eps.values())))
         values: Values = {}
         for name in self.order:
             eq = self.equations[name]
-            values[name] = eq.f({p: values[p] for p in eq.parents}, eps[name])
+            values[name] = _output(f"the equation of {name!r}", eq.f({p: values[p] for p in eq.parents}, eps[name]), n)
         return {name: values[name] for name in self.names}
+
+    def _observed(self, given, what: str) -> Values:
+        """One (n,) tensor of finite numbers per variable, all of the same n, or a ValueError naming ``what``."""
+        given = kinds.mapping.check(f"{what} (variable name -> (n,) values)", given)
+        for name in given:
+            self._known(name)
+        missing = [name for name in self.names if name not in given]
+        if missing:
+            raise ValueError(f"{what} must give every variable {self.names}, got none for {missing}")
+        out = {name: kinds.numbers("finite real numbers of shape (n,)", lambda t: t.dim() == 1).check(
+            f"{what}[{name!r}]", given[name]) for name in self.names}
+        lengths = {name: len(v) for name, v in out.items()}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"{what} must give the same number n of values for every variable, got lengths {lengths}")
+        return out
+
+    def _interventions(self, interventions, n: int, what: str) -> dict[str, Tensor]:
+        """do() values for n units: one number or n of them per variable, checked."""
+        interventions = kinds.mapping.or_none().check(f"{what} (variable name -> value)", interventions) or {}
+        values = self._check_values(interventions, what)
+        for name, value in values.items():
+            if value.dim() == 1 and len(value) != n:
+                raise ValueError(f"{what} {name} must be one number or {n} values (one per sample), got "
+                                 f"{len(value)} values")
+        return values
 
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Values:
         """Draw the exogenous variables eps: one (n,) tensor per endogenous variable."""
         n = kinds.draws.check("n", n)
+        generator = kinds.generator.or_none().check("generator", generator)
         return {name: self.equations[name].draw(n, generator) for name in self.names}
 
     def sample(self, n: int, generator: torch.Generator | None = None,
                interventions: Mapping[str, float | Tensor] | None = None) -> Values:
         """n joint samples of X (observational, or under ``do(interventions)``)."""
+        n = _DRAWS.check("n", n)
+        generator = kinds.generator.or_none().check("generator", generator)
+        interventions = self._interventions(interventions, n, "sample's interventions")
         scm = self.do(**interventions) if interventions else self
         return scm.evaluate(scm.sample_noise(n, generator))
 
@@ -227,11 +298,7 @@ class SCM:
     # ---- counterfactuals -------------------------------------------------------------------------
     def abduct(self, observation: Mapping[str, Tensor]) -> Values:
         """Step 1, abduction: the exogenous eps that reproduce a full observation of X."""
-        missing = [n for n in self.names if n not in observation]
-        if missing:
-            raise ValueError(f"abduction needs every variable observed; missing {missing}")
-        obs = {k: torch.as_tensor(v, dtype=torch.get_default_dtype()) for k, v in observation.items()
-               if self._known(k)}
+        obs = self._observed(observation, "abduct's observation")
         return {name: self.equations[name].recover({p: obs[p] for p in self.equations[name].parents}, obs[name])
                 for name in self.names}
 
@@ -242,7 +309,8 @@ class SCM:
         [pearl2009, Thm. 7.1.7]
         """
         eps = self.abduct(observation)
-        return self.do(**interventions).evaluate(eps)
+        n = len(next(iter(eps.values())))
+        return self.do(**self._interventions(interventions, n, "counterfactual's do()")).evaluate(eps)
 
 
 # ------------------------------------------------------------------------------------ linear-Gaussian
@@ -274,7 +342,8 @@ def linear_sample(A, eps: Tensor, interventions: Mapping[int, float] | None = No
     A = check_adjacency(A)
     eps = _eps(eps, A)
     interventions = {_variable(j, A): kinds.finite.check(f"linear_sample's interventions[{j!r}]", v)
-                     for j, v in dict(interventions or {}).items()}
+                     for j, v in dict(kinds.mapping.or_none().check(
+                         "linear_sample's interventions (variable index -> value)", interventions) or {}).items()}
     x = torch.zeros_like(eps, dtype=A.dtype)
     for j in topological_order(A):
         x[:, j] = float(interventions[j]) if j in interventions else x @ A[:, j] + eps[:, j]
@@ -304,9 +373,10 @@ def linear_scm(A, names: Sequence[str] | None = None, scale: float | Sequence[fl
     """The SCM x_j = sum_i A[i, j] x_i + eps_j, eps_j ~ N(0, s_j^2). A must be a DAG."""
     A = check_adjacency(A)
     k = A.shape[0]
-    names = tuple(names) if names is not None else tuple(f"x{i + 1}" for i in range(k))
-    if len(names) != k:
-        raise ValueError(f"{k} names expected for a ({k}, {k}) matrix, got {len(names)}")
+    names = kinds.sequence(f"{k} distinct variable names (non-empty strings), one per row of A", lambda v: len(v) == k
+                           and all(isinstance(x, str) and x for x in v) and len(set(v)) == k).or_none().check(
+        "linear_scm's names", names)
+    names = names if names is not None else tuple(f"x{i + 1}" for i in range(k))
     scales = _scales(scale, k).tolist()
     equations = {}
     for j, name in enumerate(names):

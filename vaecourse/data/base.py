@@ -15,6 +15,7 @@ import abc
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from vaecourse import values
@@ -22,6 +23,27 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 __all__ = ["GroundTruthDataset", "check_dataset", "mixed_radix_bases"]
+
+
+def _integer_tensor(name: str, value, expected: str) -> Tensor:
+    """``value`` as a tensor (not yet checked for dtype or shape), or a ValueError when it cannot be one (strings,
+    ragged lists, None) or is a meta tensor (it holds no values)."""
+    if isinstance(value, Tensor):
+        tensor = value
+    elif value is None or isinstance(value, (str, bytes)):
+        tensor = None
+    else:
+        try:
+            tensor = torch.as_tensor(np.asarray(value)) if not isinstance(value, np.ndarray) else torch.as_tensor(value)
+        except (TypeError, ValueError, RuntimeError):
+            tensor = None
+        if tensor is not None and not (tensor.dtype.is_floating_point or tensor.dtype.is_complex
+                                       or tensor.dtype in (torch.bool, torch.uint8, torch.int8, torch.int16,
+                                                           torch.int32, torch.int64)):
+            tensor = None
+    if tensor is None or tensor.device.type == "meta":
+        raise ValueError(f"{name} must be {expected}, got {values.shown(value)}")
+    return tensor
 
 
 def mixed_radix_bases(sizes: Sequence[int]) -> tuple[int, ...]:
@@ -76,7 +98,7 @@ class GroundTruthDataset(Dataset, abc.ABC):
     def check_factors(self, factors) -> Tensor:
         """Return ``factors`` as a ``LongTensor (n, K)`` on ``self.device``, or raise a helpful ValueError."""
         names = ", ".join(self.factor_names)
-        factors = torch.as_tensor(factors)
+        factors = _integer_tensor("factors", factors, f"integer class indices of shape (n, {self.num_factors})")
         if factors.dtype.is_floating_point or factors.dtype.is_complex or factors.dtype == torch.bool:
             raise ValueError(f"factors must hold integer class indices (torch.long), got dtype {factors.dtype}; "
                              "real factor values go through render_values() where the data set has one")
@@ -94,7 +116,7 @@ class GroundTruthDataset(Dataset, abc.ABC):
 
     def check_indices(self, indices) -> Tensor:
         """Return flat ``indices`` as a ``LongTensor (n,)`` on ``self.device``, or raise a ValueError."""
-        indices = torch.as_tensor(indices)
+        indices = _integer_tensor("indices", indices, "integer flat indices of shape (n,)")
         if indices.dtype.is_floating_point or indices.dtype.is_complex or indices.dtype == torch.bool:
             raise ValueError(f"indices (each index of the grid) must be integers (torch.long), got dtype {indices.dtype}")
         if indices.ndim != 1:
@@ -152,11 +174,17 @@ class GroundTruthDataset(Dataset, abc.ABC):
     # ---- torch Dataset view ---------------------------------------------------------------------
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         """(image ``(C, H, W)``, factors ``(K,)``) of flat index ``i`` (negative counts from the end)."""
+        given = i
+        if isinstance(i, Tensor) and i.dim() == 0 and not i.is_floating_point() and i.dtype != torch.bool:
+            i = int(i)
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"a data set's index must be an integer, got {values.shown(given)}")
         i = int(i)
         if i < 0:
             i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(f"index {i} out of range for a data set of {len(self)} images")
+        if not 0 <= i < len(self):  # an IndexError, as a sequence's: iteration stops on it
+            raise IndexError(f"index {given} out of range for a data set of {len(self)} images (0..{len(self) - 1}, "
+                             f"or -{len(self)}..-1 from the end)")
         factors = self.factors_at(torch.tensor([i]))  # (1, K)
         return self.render(factors)[0], factors[0]
 
@@ -167,6 +195,8 @@ class GroundTruthDataset(Dataset, abc.ABC):
 
 def check_dataset(dataset, who: str, min_varying: int = 1) -> GroundTruthDataset:
     """Return ``dataset`` if it is a ground-truth data set (``who`` names the caller in the error) with at least ``min_varying`` varying factors."""
+    values.text.check("check_dataset's who", who)
+    min_varying = values.non_negative_int.check("check_dataset's min_varying", min_varying)
     needed = ("factor_sizes", "sample_factors", "render", "index_of")
     missing = [name for name in needed if not hasattr(dataset, name)]
     if missing:

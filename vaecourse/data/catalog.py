@@ -15,6 +15,7 @@ import torch
 
 from vaecourse import values
 from vaecourse.data.epochs import shuffled_epochs
+from vaecourse.runtime import default_device
 
 DATASETS = ("dsprites", "mnist", "digits", "pendulum")
 
@@ -36,8 +37,16 @@ def make_dataset(name: str, device: torch.device, image_shape: tuple[int, ...] |
     (dSprites: the 64x64 renders seen through ``Pooled(DSprites(), side)``, e.g. 32 for the ``conv32`` models;
     the pendulum: rendered at that side); ``shadow_noise`` gives the pendulum's shadow its own exogenous noise
     (scene units)."""
+    if not isinstance(name, str) or name not in DATASETS:
+        raise ValueError(f"unknown dataset {values.shown(name)}: expected one of {DATASETS}")
+    device = default_device(device)  # checked: 'cpu', 'cuda[:N]', 'mps', 'auto' or a torch.device
     image_shape = values.image_shape.or_none().check("make_dataset's image_shape", image_shape)
     shadow_noise = values.non_negative.check("make_dataset's shadow_noise (scene units)", shadow_noise)
+    if image_shape is not None and image_shape[1] != image_shape[2]:
+        raise ValueError(f"make_dataset's image_shape must be square images (C, H, H), got {image_shape}")
+    if name == "dsprites" and image_shape is not None and image_shape[0] != 1:
+        raise ValueError(f"make_dataset's image_shape must have 1 channel for dsprites (grey images), got "
+                         f"{image_shape}")
     side = 64 if image_shape is None else image_shape[-1]
     if shadow_noise and name != "pendulum":
         raise ValueError(f"make_dataset's shadow_noise is the pendulum's (its shadow's own noise): expected 0 for "
@@ -66,11 +75,13 @@ def _digit_dataset(name: str, device: torch.device) -> TrainingData:
     digits = load_digit_images(name)
     train, test = digits.train.to(device), digits.test.to(device)
 
-    def batches(batch_size, steps, generator):
-        for index in islice(shuffled_epochs(len(train), batch_size, generator), steps):
-            yield dynamic_binarize(train[index.to(device)], generator), None
+    def batches(batch_size, steps, generator):  # checked at the call (shuffled_epochs checks its own)
+        steps = values.step_count.or_none().check("steps (None: endless)", steps)
+        epochs = shuffled_epochs(len(train), batch_size, generator)
+        return ((dynamic_binarize(train[index.to(device)], generator), None) for index in islice(epochs, steps))
 
     def evaluation_batch(n, generator):
+        n = values.examples.check("n (test images)", n)
         return dynamic_binarize(test[:n], generator)
 
     return TrainingData(batches=batches, evaluation_batch=evaluation_batch, image_shape=tuple(digits.image_shape),

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
+
+from vaecourse import values
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,18 @@ class DigitImages:
                 raise ValueError(f"DigitImages' {name} must be images (N, 1, H, W) and {name}_labels N labels, got "
                                  f"{getattr(images, 'shape', type(images).__name__)} and "
                                  f"{getattr(labels, 'shape', type(labels).__name__)}")
+            if not images.is_floating_point() or images.device.type == "meta":
+                raise ValueError(f"DigitImages' {name} must be grey images in [0, 1] (a floating tensor), got "
+                                 f"{values.shown(images)}")
+            if images.numel():
+                lo, hi = (float(v) for v in torch.aminmax(images))  # one pass; NaN reaches both ends
+                if not (0.0 <= lo and hi <= 1.0):
+                    raise ValueError(f"DigitImages' {name} must be grey images in [0, 1], got {values.shown(images)}"
+                                     + ("" if lo != lo or hi != hi else f" with values from {lo:g} to {hi:g}"))
+            if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool \
+                    or labels.device.type == "meta":
+                raise ValueError(f"DigitImages' {name}_labels must be integer class labels, got {values.shown(labels)}")
+        values.text.check("DigitImages' source", self.source)
         if self.train.shape[1:] != self.test.shape[1:]:
             raise ValueError(f"DigitImages' test images must have the train images' shape {tuple(self.train.shape[1:])}, "
                              f"got {tuple(self.test.shape[1:])}")

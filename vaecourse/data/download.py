@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from vaecourse import values
 from vaecourse.files import atomic_write
 
 
@@ -30,16 +31,29 @@ class DownloadError(OSError):
 
 
 def fetch(url: str, out) -> None:
-    """Stream ``url`` into the binary file object ``out`` (60 s timeout per read)."""
+    """Stream ``url`` into the binary file object ``out`` (60 s timeout per read): an https:// or http:// URL only
+    (``file://`` would copy a local file, ``ftp://`` is not a mirror of the course's)."""
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise ValueError(f"fetch's url must be an https:// or http:// URL (a string), got {values.shown(url)}")
+    if not callable(getattr(out, "write", None)):
+        raise ValueError(f"fetch's out must be a binary file open for writing (with a write method), got "
+                         f"{values.shown(out)}")
     with urllib.request.urlopen(url, timeout=60) as response:
         shutil.copyfileobj(response, out, length=1 << 20)
 
 
 def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
-    """``cache_dir`` if given, else ``$VAECOURSE_CACHE``, else ``~/.cache/vaecourse``."""
+    """``cache_dir`` if given, else ``$VAECOURSE_CACHE``, else ``~/.cache/vaecourse``; one that exists and is not a
+    folder (a file, a FIFO) is a ValueError."""
+    cache_dir = values.path.or_none().check("cache_dir", cache_dir)
+    name = "cache_dir"
     if cache_dir is None:
+        name = f"${CACHE_ENV}" if os.environ.get(CACHE_ENV) else "the cache folder"
         cache_dir = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "vaecourse"
-    return Path(cache_dir).expanduser()
+    folder = values.path.check(name, cache_dir).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{name} must be a folder (where downloads are kept), got {folder}, which is not one")
+    return folder
 
 
 def download_verified(dest: str | os.PathLike, write: Callable[[BinaryIO], object], *, source: str,
@@ -50,6 +64,12 @@ def download_verified(dest: str | os.PathLike, write: Callable[[BinaryIO], objec
     ``expected=None`` skips the check (a file you trust). A wrong checksum is a ValueError naming ``source``, both
     values and the size; any error (from ``write`` too) removes the temporary file and leaves ``dest`` as it was.
     """
+    values.path.check("download_verified's dest", dest)
+    values.function.check("download_verified's write (a function write(out))", write)
+    values.text.check("download_verified's source", source)
+    values.function.or_none().check("download_verified's digest (a function digest(path) -> str)", digest)
+    values.text.or_none().check("download_verified's expected (a checksum)", expected)
+    values.text.check("download_verified's digest_name", digest_name)
     if expected is not None and digest is None:
         raise ValueError(f"expected {digest_name} {expected} given without a digest function to compute it")
 

@@ -266,6 +266,23 @@ def _fill_rows(lo: Tensor, hi: Tensor, width: int, table: Tensor, extra: list[Te
 
 
 # ==== the procedural data set =======================================================================
+IMAGE_DTYPE = values.Kind("a floating torch dtype, or torch.uint8 for 0/1 bytes (None: the data set's own)",
+                          lambda v: isinstance(v, torch.dtype) and (v.is_floating_point or v == torch.uint8)).or_none()
+_SHAPES = values.Kind("integer class indices (0 square, 1 ellipse, 2 heart)", lambda v: v is not None,
+                      lambda v: _integer_array(v))
+
+
+def _integer_array(value) -> Tensor | None:
+    """An int or an array/list of ints as an int64 tensor; None (refused) for bools, floats, text and None."""
+    if value is None or isinstance(value, (bool, np.bool_, str, bytes)):
+        return None
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        return None
+    return torch.from_numpy(array.astype(np.int64)) if array.dtype.kind in "iu" else None
+
+
 class DSprites(GroundTruthDataset):
     """dSprites [matthey2017] rendered on the fly on ``device``, factor-for-factor like the official file.
 
@@ -280,8 +297,8 @@ class DSprites(GroundTruthDataset):
 
     def __init__(self, device: str | torch.device = "cpu", image_size: int = 64, dtype: torch.dtype = torch.float32):
         image_size = values.image_side.check("image_size (64 for dSprites)", image_size)
-        if not dtype.is_floating_point:
-            raise ValueError(f"dtype must be a floating dtype (images in [0, 1]), got {dtype}; "
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise ValueError(f"dtype must be a floating torch dtype (images in [0, 1]), got {values.shown(dtype)}; "
                              "use render(..., dtype=torch.uint8) for bytes")
         self.device = default_device(device)  # "auto": cuda, then mps, then cpu
         self.image_size = image_size
@@ -311,7 +328,15 @@ class DSprites(GroundTruthDataset):
 
         ``dtype=torch.uint8`` gives 0/1 bytes, a quarter of the memory of float32.
         """
-        return self._render_classes(self.check_factors(factors), dtype)
+        dtype = IMAGE_DTYPE.check("render's dtype", dtype)
+        factors = self.check_factors(factors)
+        self._fits("factors (images to render)", len(factors))
+        return self._render_classes(factors, dtype)
+
+    def _fits(self, name: str, count: int) -> int:
+        """``count`` images of this side, or a ValueError before they are allocated (values.MAX_BYTES)."""
+        return values.fits_in_memory(name, count, 4 * self.image_size ** 2,
+                                     f"{self.image_size}x{self.image_size} images")
 
     def render_uint8(self, factors) -> Tensor:
         """``render(factors, dtype=torch.uint8)``: 0/1 bytes ``(B, 1, H, W)``."""
@@ -324,22 +349,26 @@ class DSprites(GroundTruthDataset):
         radians, counter-clockwise on screen; pos_x, pos_y: 0..1 (centre at 16 + 32 pos pixels).
         Arguments are tensors or numbers, broadcast together to ``(B,)``.
         """
-        kind = torch.as_tensor(shape)
-        if kind.dtype.is_floating_point or kind.dtype.is_complex or kind.dtype == torch.bool:
-            raise ValueError(f"shape must be integer class indices (0 square, 1 ellipse, 2 heart), got {kind.dtype}")
-        real = {name: torch.as_tensor(value).to(device=self.device, dtype=torch.float32)
+        dtype = IMAGE_DTYPE.check("render_values' dtype", dtype)
+        kind = _SHAPES.check("shape", shape) if not isinstance(shape, Tensor) else shape
+        if kind.dtype.is_floating_point or kind.dtype.is_complex or kind.dtype == torch.bool or kind.device.type == "meta":
+            raise ValueError(f"shape must be integer class indices (0 square, 1 ellipse, 2 heart), got "
+                             f"{values.shown(shape)}")
+        real = {name: values.finite_numbers.check(name, value).to(device=self.device, dtype=torch.float32)
                 for name, value in (("scale", scale), ("orientation", orientation), ("pos_x", pos_x), ("pos_y", pos_y))}
         try:
-            kind, *values = torch.broadcast_tensors(kind.to(device=self.device, dtype=torch.long), *real.values())
+            kind, *broadcast = torch.broadcast_tensors(kind.to(device=self.device, dtype=torch.long), *real.values())
         except RuntimeError as err:
             shapes = {"shape": tuple(kind.shape), **{name: tuple(v.shape) for name, v in real.items()}}
             raise ValueError(f"render_values arguments must broadcast to one batch shape, got {shapes}") from err
+        self._fits("render_values' batch (the arguments broadcast together)", kind.numel())
         kind = kind.reshape(-1)  # (B,)
-        real = {name: v.reshape(-1) for name, v in zip(real, values)}
+        real = {name: v.reshape(-1) for name, v in zip(real, broadcast)}
         if bool(((kind < 0) | (kind > 2)).any()):
             raise ValueError(f"shape must be 0 (square), 1 (ellipse) or 2 (heart), got values {kind.unique().tolist()}")
-        if not all(bool(torch.isfinite(v).all()) for v in real.values()):
-            raise ValueError("scale, orientation, pos_x and pos_y must be finite")
+        for name, v in real.items():  # finite in float64, but beyond float32 (1e39 is inf there)
+            if not bool(torch.isfinite(v).all()):
+                raise ValueError(f"{name} must be finite real numbers that float32 can hold, got {values.shown(v)}")
         if bool((real["scale"] <= 0).any()):
             raise ValueError(f"scale must be positive, got min {float(real['scale'].min())}")
         theta = torch.remainder(real["orientation"], 2 * math.pi)  # 0 and 2 pi give the same image
@@ -373,8 +402,14 @@ class DSprites(GroundTruthDataset):
         Factors are uniform over the grid (what a shuffled pass over the official file sees) and the
         images are rendered on ``self.device``: this is the training stream, no DataLoader needed.
         """
-        batch_size = values.batch_size.check("batch_size", batch_size)
+        batch_size = self._fits("batch_size", values.batch_size.check("batch_size", batch_size))
         steps = values.step_count.or_none().check("steps (None: endless)", steps)
+        generator = values.generator.or_none().check("generator", generator)
+        dtype = IMAGE_DTYPE.check("batches' dtype", dtype)
+        return self._batches(batch_size, steps, generator, dtype)  # checked at the call, not at the first batch
+
+    def _batches(self, batch_size: int, steps: int | None, generator: torch.Generator | None,
+                 dtype: torch.dtype | None) -> Iterator[tuple[Tensor, Tensor]]:
         step = 0
         while steps is None or step < steps:
             factors = self.sample_factors(batch_size, generator)
@@ -383,6 +418,7 @@ class DSprites(GroundTruthDataset):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """``n`` random (images ``(n, 1, H, W)``, factors ``(n, K)``) pairs."""
+        self._fits("n", values.draws.check("n", n))
         factors = self.sample_factors(n, generator)
         return self._render_classes(factors, None), factors
 
@@ -392,10 +428,15 @@ class DSprites(GroundTruthDataset):
 
         Chunk i holds official indices ``[start + i batch_size, ...)``; nothing is kept in memory.
         """
-        stop = len(self) if stop is None else stop
+        start = values.non_negative_int.check("iter_grid's start", start)
+        stop = len(self) if stop is None else values.non_negative_int.check("iter_grid's stop", stop)
         if not 0 <= start <= stop <= len(self):
             raise ValueError(f"need 0 <= start <= stop <= {len(self)}, got start={start}, stop={stop}")
-        batch_size = values.batch_size.check("batch_size", batch_size)
+        batch_size = self._fits("batch_size", values.batch_size.check("batch_size", batch_size))
+        dtype = IMAGE_DTYPE.check("iter_grid's dtype", dtype)
+        return self._iter_grid(batch_size, dtype, start, stop)  # checked at the call
+
+    def _iter_grid(self, batch_size: int, dtype: torch.dtype, start: int, stop: int) -> Iterator[tuple[Tensor, Tensor]]:
         bases = torch.tensor(self.factor_bases, device=self.device)  # (K,)
         sizes = torch.tensor(self.factor_sizes, device=self.device)
         for first in range(start, stop, batch_size):

@@ -21,10 +21,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.data.base import GroundTruthDataset
 from vaecourse.data.download import DownloadError, default_cache_dir, download_verified
 from vaecourse.data.download import fetch as _fetch  # tests replace _fetch
-from vaecourse.data.dsprites import (CANVAS, FACTOR_NAMES, FACTOR_SIZES, FACTOR_VALUES, OFFICIAL_BLOB_ID,
+from vaecourse.data.dsprites import (IMAGE_DTYPE, CANVAS, FACTOR_NAMES, FACTOR_SIZES, FACTOR_VALUES, OFFICIAL_BLOB_ID,
                                      OFFICIAL_FILENAME, OFFICIAL_URL, SHAPE_NAMES, _bit_table)
 from vaecourse.files import check_regular
 from vaecourse.runtime import default_device
@@ -47,8 +48,13 @@ class OfficialDSprites(GroundTruthDataset):
     def __init__(self, packed_images: Tensor, latents_classes: Tensor, *, device: str | torch.device = "cpu",
                  dtype: torch.dtype = torch.float32):
         self.device = default_device(device)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise ValueError(f"dtype must be a floating torch dtype (images in [0, 1]), got {values.shown(dtype)}; "
+                             "use render(..., dtype=torch.uint8) for bytes")
         self.dtype = dtype
         self.image_size = CANVAS
+        values.instance("a uint8 tensor (N, 64, 8) of packed images", torch.Tensor).check("packed_images",
+                                                                                          packed_images)
         if packed_images.dtype != torch.uint8 or packed_images.shape[1:] != (CANVAS, CANVAS // 8):
             raise ValueError(f"packed_images must be uint8 (N, 64, 8), got {packed_images.dtype} "
                              f"{tuple(packed_images.shape)}")
@@ -69,7 +75,14 @@ class OfficialDSprites(GroundTruthDataset):
     @classmethod
     def from_arrays(cls, imgs, latents_classes, **kwargs) -> OfficialDSprites:
         """From 0/1 images ``(N, 64, 64)`` and classes ``(N, K)`` (numpy or torch)."""
-        imgs = np.asarray(imgs)
+        given = imgs
+        try:
+            imgs = np.asarray(imgs)
+        except (TypeError, ValueError):
+            imgs = None
+        if imgs is None or imgs.ndim != 3 or imgs.shape[1:] != (CANVAS, CANVAS) or imgs.dtype.kind not in "biuf":
+            raise ValueError(f"imgs must be 0/1 images (N, {CANVAS}, {CANVAS}) (numpy or torch), got "
+                             f"{values.shown(given)}")
         packed = np.packbits(imgs.astype(bool), axis=-1, bitorder="little")  # (N, 64, 8)
         return cls(torch.from_numpy(packed), torch.as_tensor(np.asarray(latents_classes)), **kwargs)
 
@@ -78,6 +91,8 @@ class OfficialDSprites(GroundTruthDataset):
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         """(image ``(1, 64, 64)``, factors ``(K,)``) of stored row ``i`` (the official index for the full file)."""
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"a data set's index must be an integer, got {values.shown(i)}")
         i = int(i)
         if not -len(self) <= i < len(self):
             raise IndexError(f"index {i} out of range for {len(self)} stored images")
@@ -92,12 +107,15 @@ class OfficialDSprites(GroundTruthDataset):
         """Uniform over the grid for the full file; uniform over the stored rows for a subset."""
         if self.complete:
             return super().sample_factors(n, generator)
+        n = values.draws.check("n", n)
+        generator = values.generator.or_none().check("generator", generator)
         where = generator.device if generator is not None else torch.device("cpu")
         rows = torch.randint(len(self), (n,), generator=generator, device=where).to(self.device)
         return self._classes[rows]
 
     def render(self, factors, dtype: torch.dtype | None = None) -> Tensor:
         """The stored images of factor classes ``(B, K)`` -> ``(B, 1, 64, 64)`` (``dtype=torch.uint8``: bytes)."""
+        dtype = IMAGE_DTYPE.check("render's dtype", dtype)
         index = self.index_of(factors)  # (B,)
         if self.complete:
             rows = index
@@ -153,7 +171,10 @@ def load_official_dsprites(path: str | os.PathLike | None = None, *, download: b
     you wrote yourself) and then its keys, shapes, dtypes and values; anything else is a ValueError
     naming what is wrong. The pickled ``metadata`` entry is never unpickled.
     """
-    path = Path(path).expanduser() if path is not None else default_cache_dir(cache_dir) / OFFICIAL_FILENAME
+    download = values.boolean.check("load_official_dsprites' download", download)
+    values.text.or_none().check("load_official_dsprites' expected_blob_id", expected_blob_id)
+    path = values.path.or_none().check("load_official_dsprites' path", path)
+    path = path.expanduser() if path is not None else default_cache_dir(cache_dir) / OFFICIAL_FILENAME
     check_regular(path, "the dSprites file")  # a FIFO or /dev/zero would be read for ever
     if not path.exists():
         if not download:

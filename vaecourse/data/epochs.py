@@ -22,6 +22,10 @@ def shuffled_epochs(n: int, batch_size: int, generator: torch.Generator) -> Iter
     n = values.examples.check("shuffled_epochs' number of examples n", n)
     batch_size = values.batch_size.check("batch_size", batch_size)
     generator = values.generator.check("shuffled_epochs' generator", generator)
+    return _epochs(n, batch_size, generator)  # checked at the call, not at the first batch
+
+
+def _epochs(n: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
     while True:
         order = torch.randperm(n, generator=generator, device=generator.device)  # (n,)
         for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):

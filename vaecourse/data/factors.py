@@ -18,6 +18,7 @@ from torch import Tensor
 
 from vaecourse import values
 from vaecourse.data.base import GroundTruthDataset
+from vaecourse.runtime import default_device
 
 
 class FactorImages(GroundTruthDataset):
@@ -26,12 +27,13 @@ class FactorImages(GroundTruthDataset):
     def __init__(self, factor_sizes: Sequence[int], factor_names: Sequence[str] | None = None,
                  device: str | torch.device = "cpu"):
         sizes = values.factor_sizes.check("factor_sizes", factor_sizes)
-        names = tuple(factor_names) if factor_names is not None else tuple(f"v{k}" for k in range(len(sizes)))
-        if len(names) != len(sizes):
-            raise ValueError(f"factor_names must hold one name per factor size: {len(names)} names for "
-                             f"{len(sizes)} factor sizes")
+        names = values.sequence(f"{len(sizes)} distinct factor names (non-empty strings), one per factor size",
+                                lambda v: len(v) == len(sizes) and all(isinstance(n, str) and n for n in v)
+                                and len(set(v)) == len(v)).or_none().check("factor_names", factor_names)
+        names = names if names is not None else tuple(f"v{k}" for k in range(len(sizes)))
         self.factor_sizes, self.factor_names = sizes, names
-        self.device = torch.device(device)
+        self.device = default_device(device)  # checked: 'cpu', 'cuda[:N]', 'mps' or 'auto'
+
         self._scale = torch.tensor([max(s - 1, 1) for s in sizes], dtype=torch.float32, device=self.device)  # (K,)
 
     def __repr__(self) -> str:

@@ -48,6 +48,11 @@ MNIST_MIRRORS = (  # each serves FILE.gz; the first that answers is used
 IDX_UBYTE = 0x08  # the only element type MNIST uses (unsigned byte)
 
 
+_MIRRORS = values.sequence("a non-empty list of mirror URLs (strings starting with https:// or http://, ending in /)",
+                           lambda v: len(v) > 0 and all(isinstance(m, str) and m.startswith(("https://", "http://"))
+                                                       for m in v))
+
+
 # ------------------------------------------------------------------------------------------------ IDX files
 def read_idx(path: str | os.PathLike, expected_dims: int | None = None) -> np.ndarray:
     """Read one IDX file of unsigned bytes [lecun1998]: 2 zero bytes, a type byte (0x08), a byte with the
@@ -57,6 +62,8 @@ def read_idx(path: str | os.PathLike, expected_dims: int | None = None) -> np.nd
     than its header says is a ValueError naming the file and what was found.
     """
     path = check_regular(path, "the MNIST file")  # a FIFO or /dev/zero would be read for ever
+    expected_dims = values.integer("a number of dimensions between 1 and 255", 1, 255).or_none().check(
+        "read_idx's expected_dims", expected_dims)
     data = path.read_bytes()
     if len(data) < 4:
         raise ValueError(f"{path} is not an IDX file: only {len(data)} bytes, not even the 4-byte magic number")
@@ -111,8 +118,13 @@ def _download_idx(name: str, dest: Path, md5: str, mirrors=MNIST_MIRRORS) -> Non
 
 
 def mnist_dir(root: str | os.PathLike | None = None) -> Path:
-    """The folder the IDX files are read from: ``root``, else ``<cache>/mnist``."""
-    return Path(root).expanduser() if root is not None else default_cache_dir() / "mnist"
+    """The folder the IDX files are read from: ``root``, else ``<cache>/mnist``; a ``root`` that exists and is not a
+    folder (a file, a FIFO) is a ValueError."""
+    root = values.path.or_none().check("root (the folder of the MNIST files)", root)
+    folder = root.expanduser() if root is not None else default_cache_dir() / "mnist"
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"root (the folder of the MNIST files) must be a folder, got {folder}, which is not one")
+    return folder
 
 
 def load_mnist(root: str | os.PathLike | None = None, *, download: bool = False, verify: bool = True,
@@ -124,6 +136,9 @@ def load_mnist(root: str | os.PathLike | None = None, *, download: bool = False,
     only with ``download=True``; otherwise a FileNotFoundError says how to get it.
     """
     folder = mnist_dir(root)
+    download = values.boolean.check("load_mnist's download", download)
+    verify = values.boolean.check("load_mnist's verify", verify)
+    mirrors = _MIRRORS.check("load_mnist's mirrors", mirrors)
     arrays = {}
     for key, (name, md5, ndim) in MNIST_FILES.items():
         path = folder / name
@@ -176,6 +191,9 @@ def dynamic_binarize(x: Tensor, generator: torch.Generator | None = None) -> Ten
         raise TypeError(f"dynamic_binarize expected a tensor of grey images in [0, 1], got {type(x).__name__}")
     if not x.is_floating_point():
         raise ValueError(f"dynamic_binarize expected grey images in [0, 1] (floating point), got dtype {x.dtype}")
+    if x.device.type == "meta":
+        raise ValueError(f"dynamic_binarize expected grey images in [0, 1], got {values.shown(x)} on device meta "
+                         "(it holds no values)")
     if x.numel():
         lo, hi = (float(v) for v in torch.aminmax(x))  # one pass; NaN reaches both ends
         if not (0.0 <= lo and hi <= 1.0):

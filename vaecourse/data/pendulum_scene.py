@@ -95,30 +95,63 @@ COLOURS = {"rod": (0.0, 0.0, 0.0), "bob": (178 / 255, 34 / 255, 34 / 255), "sun"
 
 
 # -------------------------------------------------------------------------------------------- geometry
+def _coordinates(who: str, **given) -> list[Tensor]:
+    """The public geometry functions' arguments: finite real numbers (tensors, arrays, lists or floats) whose
+    shapes broadcast together, or a ValueError naming the argument (NaN in, NaN out would draw nothing)."""
+    out = [values.finite_numbers.check(f"{who}'s {name}", value) for name, value in given.items()]
+    try:
+        torch.broadcast_shapes(*(t.shape for t in out))
+    except RuntimeError:
+        shapes = ", ".join(f"{name} {tuple(t.shape)}" for name, t in zip(given, out))
+        raise ValueError(f"{who}'s arguments must have shapes that broadcast together, got {shapes}") from None
+    return out
+
+
 def ground_projection(x: Tensor, y: Tensor, phi: Tensor, height: float = GROUND) -> Tensor:
     """Where the light ray through (x, y) with slope tan(phi) meets the line y = height."""
+    x, y, phi = _coordinates("ground_projection", x=x, y=y, phi=phi)
+    return _ground_projection(x, y, phi, values.finite.check("ground_projection's height", height))
+
+
+def _ground_projection(x: Tensor, y: Tensor, phi: Tensor, height: float = GROUND) -> Tensor:
     return x + (height - y) * torch.cos(phi) / torch.sin(phi)
 
 
 def sun_position(phi: Tensor) -> Tensor:
     """x of the sun: the line through the pivot with slope tan(phi), at height 20.5."""
-    return ground_projection(torch.full_like(phi, PIVOT[0]), torch.full_like(phi, PIVOT[1]), phi, SUN_HEIGHT)
+    return _sun_position(*_coordinates("sun_position", phi=phi))
+
+
+def _sun_position(phi: Tensor) -> Tensor:
+    return _ground_projection(torch.full_like(phi, PIVOT[0]), torch.full_like(phi, PIVOT[1]), phi, SUN_HEIGHT)
 
 
 def bob_centre(theta: Tensor) -> tuple[Tensor, Tensor]:
+    """(x, y) of the bob's centre for pendulum angles theta (radians)."""
+    return _bob_centre(*_coordinates("bob_centre", theta=theta))
+
+
+def _bob_centre(theta: Tensor) -> tuple[Tensor, Tensor]:
     return PIVOT[0] + ROD * torch.sin(theta), PIVOT[1] - ROD * torch.cos(theta)
 
 
 def shadow(theta: Tensor, phi: Tensor) -> tuple[Tensor, Tensor]:
     """(shadow length, shadow position) the physics gives for (theta, phi), each (n,)."""
+    theta, phi = _coordinates("shadow", theta=theta, phi=phi)
+    return _shadow(theta, phi)
+
+
+def _shadow(theta: Tensor, phi: Tensor) -> tuple[Tensor, Tensor]:
     theta, phi = torch.as_tensor(theta, dtype=torch.float64), torch.as_tensor(phi, dtype=torch.float64)
-    pivot = ground_projection(torch.full_like(theta, PIVOT[0]), torch.full_like(theta, PIVOT[1]), phi)
-    edge = ground_projection(PIVOT[0] + FAR_EDGE * torch.sin(theta), PIVOT[1] - FAR_EDGE * torch.cos(theta), phi)
+    theta, phi = torch.broadcast_tensors(theta, phi)
+    pivot = _ground_projection(torch.full_like(theta, PIVOT[0]), torch.full_like(theta, PIVOT[1]), phi)
+    edge = _ground_projection(PIVOT[0] + FAR_EDGE * torch.sin(theta), PIVOT[1] - FAR_EDGE * torch.cos(theta), phi)
     return torch.clamp((pivot - edge).abs(), min=MIN_SHADOW), (pivot + edge) / 2
 
 
 def pendulum_scm(shadow_noise: float = 0.0) -> SCM:
     """The scene's SCM: theta, phi roots (uniform over the paper's grid range); the shadow from both."""
+    shadow_noise = values.non_negative.check("pendulum_scm's shadow_noise (scene units)", shadow_noise)
     lo_t, hi_t = THETA_STEPS[0] * math.pi / 200, THETA_STEPS[-1] * math.pi / 200
     lo_p, hi_p = PHI_STEPS[0] * math.pi / 200, PHI_STEPS[-1] * math.pi / 200
 
@@ -129,10 +162,10 @@ def pendulum_scm(shadow_noise: float = 0.0) -> SCM:
         return eps
 
     def length(pa, eps):
-        return shadow(pa["theta"], pa["phi"])[0] + eps
+        return _shadow(pa["theta"], pa["phi"])[0] + eps
 
     def position(pa, eps):
-        return shadow(pa["theta"], pa["phi"])[1] + eps
+        return _shadow(pa["theta"], pa["phi"])[1] + eps
 
     def noise(n, g):
         return shadow_noise * torch.randn(n, generator=g, dtype=torch.float64)
@@ -156,6 +189,10 @@ SNAP_TOLERANCE = 1e-4  # Agg snaps a path whose segments are all horizontal or v
 
 def to_pixels(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """Scene (data) coordinates -> figure pixels (u, v): the axes box maps xlim (0, 20) and ylim (-1, 21)."""
+    return _to_pixels(*_coordinates("to_pixels", x=x, y=y))
+
+
+def _to_pixels(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     left, bottom, right, top = (FIGURE * f for f in AXES_BOX)
     u = left + (x - SCENE_X[0]) * (right - left) / (SCENE_X[1] - SCENE_X[0])
     v = FIGURE - bottom - (y - SCENE_Y[0]) * (top - bottom) / (SCENE_Y[1] - SCENE_Y[0])
@@ -247,6 +284,27 @@ def _darkness(alpha: Tensor, colour: tuple[float, float, float]) -> Tensor:
     return alpha[:, None] * (1.0 - torch.tensor(colour, device=alpha.device))[None, :, None, None]
 
 
+_CONCEPTS = values.numbers(f"real numbers (theta, phi, shadow length, shadow position), finite, of shape (n, 4) = "
+                           f"{CONCEPTS}", lambda t: t.dim() == 2 and t.shape[1] == 4, finite=False)
+
+
+def check_concepts(concepts, name: str = "concepts") -> Tensor:
+    """``concepts`` (n, 4) as a floating tensor (its device kept), or a ValueError naming ``name``: the shape and
+    the type first (a tensor of shape (n, 4)), then NaN and inf."""
+    if not isinstance(concepts, Tensor) or concepts.dtype == torch.bool or concepts.is_complex() \
+            or concepts.dim() != 2 or concepts.shape[1] != 4:
+        if isinstance(concepts, Tensor) and (concepts.dim() != 2 or concepts.shape[1] != 4):
+            raise ValueError(f"{name} must have shape (n, 4) = {CONCEPTS}, got {tuple(concepts.shape)}")
+        if isinstance(concepts, Tensor):
+            raise ValueError(f"{name} must be real numbers (theta, phi, shadow length, shadow position), got dtype "
+                             f"{concepts.dtype}")
+    concepts = _CONCEPTS.check(name, concepts)
+    if concepts.device.type == "meta" or not bool(torch.isfinite(concepts).all()):
+        raise ValueError(f"{name} must be finite real numbers (theta, phi, shadow length, shadow position), got "
+                         f"{values.shown(concepts)}")
+    return concepts
+
+
 def render_scene(concepts, size: int = 96, chunk: int = 1024) -> Tensor:
     """Images of the scene with the given concept values (n, 4) = (theta, phi, shadow length, shadow position):
     (n, 3, size, size) float32 in [0, 1]. Renders exactly what it is given (no physics): the SCM decides the
@@ -259,30 +317,23 @@ def render_scene(concepts, size: int = 96, chunk: int = 1024) -> Tensor:
     computed on its band of rows only, and the pendulum (rod under bob, composited) and the sun once per
     distinct angle; the axes box clips the result.
     """
-    concepts = torch.as_tensor(concepts)
-    if concepts.dim() != 2 or concepts.shape[1] != 4:
-        raise ValueError(f"concepts must have shape (n, 4) = {CONCEPTS}, got {tuple(concepts.shape)}")
+    concepts = check_concepts(concepts)
     size = SIDE.check("size", size)
     chunk = values.batch_size.check("chunk (scenes drawn at once)", chunk)
-    if concepts.dtype == torch.bool or concepts.is_complex():
-        raise ValueError(f"concepts must be real numbers (theta, phi, shadow length, shadow position), got dtype "
-                         f"{concepts.dtype}")
-    if not torch.isfinite(concepts).all():
-        raise ValueError("concepts contain NaN or inf")
     values.fits_in_memory("concepts (scenes)", concepts.shape[0], 4 * 3 * size * size, f"{size}x{size} images")
     device = concepts.device
     out = torch.ones((concepts.shape[0], 3, size, size), device=device)
     pixel = FIGURE / size  # figure pixels per output pixel
     edges = torch.linspace(0.0, FIGURE, size + 1, device=device, dtype=torch.float64).float()  # (size + 1,)
     centres = (edges[:-1] + edges[1:]) / 2  # (size,): u of the columns, v of the rows
-    _, pivot_v = to_pixels(torch.tensor(PIVOT[0]), torch.tensor(PIVOT[1]))
-    _, lowest_v = to_pixels(torch.tensor(0.0), torch.tensor(PIVOT[1] - ROD - BOB_RADIUS))
+    _, pivot_v = _to_pixels(torch.tensor(PIVOT[0]), torch.tensor(PIVOT[1]))
+    _, lowest_v = _to_pixels(torch.tensor(0.0), torch.tensor(PIVOT[1] - ROD - BOB_RADIUS))
     pend = _band(centres, float(pivot_v) - LINE_WIDTH, float(lowest_v) + EDGE_WIDTH, pixel)
-    _, sun_low = to_pixels(torch.tensor(0.0), torch.tensor(SUN_HEIGHT - SUN_RADIUS))
+    _, sun_low = _to_pixels(torch.tensor(0.0), torch.tensor(SUN_HEIGHT - SUN_RADIUS))
     sun_rows = _band(centres, CLIP_V[0], float(sun_low) + EDGE_WIDTH, pixel)
     # the shadow: a horizontal line, snapped, so its rows are whole pixels of the figure, cut by the clip box (the
     # bottom one of the four); exact coverage (H,)
-    _, ground_v = to_pixels(torch.tensor(0.0), torch.tensor(GROUND))
+    _, ground_v = _to_pixels(torch.tensor(0.0), torch.tensor(GROUND))
     ground_v = _agg_round(float(ground_v))
     shadow_rows = _interval(torch.tensor([max(ground_v - LINE_WIDTH / 2, CLIP_V[0])], device=device),
                             torch.tensor([min(ground_v + LINE_WIDTH / 2, CLIP_V[1])], device=device), edges)[0]  # (H,)
@@ -290,14 +341,14 @@ def render_scene(concepts, size: int = 96, chunk: int = 1024) -> Tensor:
     bob_colour = torch.tensor(COLOURS["bob"], device=device)[None, :, None, None]
 
     def pendulum(t: Tensor) -> Tensor:  # the rod, then the bob over it: darkening (u, 3, h, W)
-        bu, bv = to_pixels(*bob_centre(t))
-        pu, pv = to_pixels(torch.full_like(t, PIVOT[0]), torch.full_like(t, PIVOT[1]))
+        bu, bv = _to_pixels(*_bob_centre(t))
+        pu, pv = _to_pixels(torch.full_like(t, PIVOT[0]), torch.full_like(t, PIVOT[1]))
         rod = _stroke(pu, pv, bu, bv, centres, centres[pend], pixel)[:, None]
         bob = _ellipse(bu, bv, BOB_RADIUS, centres, centres[pend], pixel)[:, None]
         return 1 - ((1 - rod) * (1 - bob) + bob * bob_colour)  # inside the clip box at every angle do() accepts
 
     def sun(p: Tensor) -> Tensor:
-        su, sv = to_pixels(sun_position(p), torch.full_like(p, SUN_HEIGHT))
+        su, sv = _to_pixels(_sun_position(p), torch.full_like(p, SUN_HEIGHT))
         return _darkness(_ellipse(su, sv, SUN_RADIUS, centres, centres[sun_rows], pixel, clip=True), COLOURS["sun"])
 
     for start in range(0, concepts.shape[0], chunk):
@@ -308,8 +359,8 @@ def render_scene(concepts, size: int = 96, chunk: int = 1024) -> Tensor:
         unique, inverse = torch.unique(phi, return_inverse=True)
         img[:, :, sun_rows] -= sun(unique)[inverse]
         # the shadow's columns: its snapped ends, exact coverage (m, W); length 0 draws nothing
-        lo, _ = to_pixels(position - length / 2, position)
-        hi, _ = to_pixels(position + length / 2, position)
+        lo, _ = _to_pixels(position - length / 2, position)
+        hi, _ = _to_pixels(position + length / 2, position)
         cols = _interval(torch.floor(lo + 0.5).clamp(*CLIP_U), torch.floor(hi + 0.5).clamp(*CLIP_U), edges)  # (m, W)
         img[:, :, bar] -= (shadow_rows[bar][None, :, None] * cols[:, None, :])[:, None]
     return out.clamp_(0.0, 1.0)
@@ -337,5 +388,5 @@ def official_images() -> tuple[Tensor, Tensor]:
 
 
 __all__ = ["CONCEPTS", "CONCEPT_LABELS", "LABEL_CENTRE", "LABEL_SCALE", "PHI_STEPS", "RANGES", "THETA_STEPS",
-           "TRUE_GRAPH", "bob_centre", "ground_projection", "official_images", "pendulum_scm", "render_scene",
+           "TRUE_GRAPH", "bob_centre", "check_concepts", "ground_projection", "official_images", "pendulum_scm", "render_scene",
            "shadow", "sun_position", "to_pixels"]

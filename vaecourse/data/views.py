@@ -58,6 +58,10 @@ class Pooled(GroundTruthDataset):
 
     def pool(self, x: Tensor) -> Tensor:
         """Parent images ``(B, C, H, H)`` -> ``(B, C, side, side)``, each pixel the mean of its block."""
+        expected = tuple(self.parent.image_shape)
+        if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != expected or not x.is_floating_point():
+            raise ValueError(f"Pooled.pool's x must be the parent's floating images (B, {', '.join(map(str, expected))}), "
+                             f"got {values.shown(x)}")
         return F.avg_pool2d(x, self.kernel) if self.kernel > 1 else x
 
     def render(self, factors) -> Tensor:
@@ -72,8 +76,14 @@ class Pooled(GroundTruthDataset):
 
     def batches(self, batch_size: int, steps: int | None = None,
                 generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, ...]]:
-        """The parent's batches ``(images, factors or labels, ...)`` with the images pooled."""
-        for x, *rest in self.parent.batches(batch_size, steps, generator):
+        """The parent's batches ``(images, factors or labels, ...)`` with the images pooled (the arguments checked by
+        the parent, at the call)."""
+        if not hasattr(self.parent, "batches"):
+            raise ValueError(f"Pooled.batches needs a parent that streams batches, got {type(self.parent).__name__}")
+        return self._pooled(self.parent.batches(batch_size, steps, generator))
+
+    def _pooled(self, batches) -> Iterator[tuple[Tensor, ...]]:
+        for x, *rest in batches:
             yield (self.pool(x), *rest)
 
 
@@ -128,8 +138,13 @@ def cpu_subgrid(dataset, orientation_step: int = 4, position_step: int = 2) -> S
     if not {"orientation", "posX", "posY"} <= set(names):
         raise ValueError(f"cpu_subgrid expects dSprites factors (orientation, posX, posY), got {names}")
     size = dict(zip(names, dataset.factor_sizes))
-    orientation_step = values.positive_int.check("cpu_subgrid's orientation_step", orientation_step)
-    position_step = values.positive_int.check("cpu_subgrid's position_step", position_step)
+
+    def step(name: str, value, classes: int) -> int:  # at least two classes kept, or the factor no longer varies
+        return values.integer(f"a positive integer at most {max(classes - 1, 1)} (every k-th of {classes} classes; at "
+                              f"least two kept)", 1, max(classes - 1, 1)).check(f"cpu_subgrid's {name}", value)
+
+    orientation_step = step("orientation_step", orientation_step, size["orientation"])
+    position_step = step("position_step", position_step, min(size["posX"], size["posY"]))
     return SubGrid(dataset, orientation=range(0, size["orientation"], orientation_step),
                    posX=range(0, size["posX"], position_step), posY=range(0, size["posY"], position_step))
 
