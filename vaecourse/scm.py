@@ -65,7 +65,7 @@ _ADJACENCY = kinds.numbers("a square (K, K) adjacency matrix of finite numbers, 
 _NAME = kinds.Kind("a variable name (a non-empty string)", lambda v: isinstance(v, str) and v != "")
 _RANGE = kinds.sequence("a range (lo, hi) of two finite numbers with lo <= hi",
                         lambda v: len(v) == 2 and all(_is_finite_number(x) for x in v) and float(v[0]) <= float(v[1]))
-_VALUES = kinds.numbers("finite real numbers: one number, or one value per sample (n,)", lambda t: t.dim() <= 1)
+_VALUES = kinds.numbers("finite real numbers (not a bool): one number, or one value per sample (n,)", lambda t: t.dim() <= 1)
 _DRAWS = kinds.draws
 _STD = kinds.real("a noise standard deviation >= 0", lambda v: v >= 0, kinds.MAX_WEIGHT, kinds.WEIGHT_LIMIT)
 _CALLABLE_OR_NONE = kinds.function.or_none()
