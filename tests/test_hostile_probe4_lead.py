@@ -108,3 +108,43 @@ def test_check_applies_still_refuses_a_field_that_does_not_apply_and_takes_one_t
     with pytest.raises(ValueError, match=r"beta \(--beta\) applies to objective"):
         recipes.Recipe().check_applies(["beta"])
     recipes.Recipe(objective="beta").check_applies(("beta", "lr"))
+
+
+def _repo(tmp_path, source=None, name="01_x.py"):
+    for folder in ("notebooks", "solutions"):
+        (tmp_path / folder).mkdir()
+    if source == "fifo":
+        import os
+        os.mkfifo(tmp_path / "solutions" / name)
+    elif source is not None:
+        (tmp_path / "solutions" / name).write_bytes(source)
+    return tmp_path
+
+
+@pytest.mark.parametrize("source, name, words", [
+    (b"def f(:\n", "01_x.py", "solutions/01_x.py:1: invalid syntax: fix the source before building"),
+    (b"# %%\nx = 1\n# %%\n  y = 2\n", "01_x.py", "solutions/01_x.py:4: unexpected indent"),
+    (b"\xff\xfe\x00garbage", "01_x.py", "solutions/01_x.py is not UTF-8 text"),
+    (b"x = 1\0\n", "01_x.py", "solutions/01_x.py: source code string cannot contain null bytes"),
+    ("fifo", "01_x.py", "repo-like/solutions/01_x.py is a FIFO: expected a regular file"),
+    (b"{not json", "01_x.ipynb", "solutions/01_x.ipynb: has no .py twin"),
+], ids=["syntax error", "an indented cell", "not UTF-8", "a NUL byte", "a FIFO", "a notebook without its .py"])
+@pytest.mark.parametrize("check", [False, True], ids=["build", "check"])
+def test_build_exercises_refuses_sources_it_cannot_build_and_writes_nothing(tmp_path, capsys, source, name, words,
+                                                                           check):
+    """Fourth probe: a solutions .py with a syntax error was built into exercises that cannot run ("3 files
+    written"), a FIFO hung the build, and a notebook without its .py was "up to date" for the build while --check
+    called it a problem. Refused in one line naming the file (status 2; --check reports it), nothing written."""
+    from vaecourse.cli import main
+
+    (tmp_path / "repo-like").mkdir()
+    root = _repo(tmp_path / "repo-like", source, name)
+    before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+    code = main(["build-exercises", "--root", str(root), *(["--check"] if check else [])])
+    out, err = capsys.readouterr()
+    assert code == (1 if check and name.endswith(".ipynb") else 2), (out, err)
+    text = out if check else err
+    assert words.replace("repo-like/", "") in text and "Traceback" not in out + err, (out, err)
+    if not check:
+        assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before

@@ -113,14 +113,23 @@ def test_a_failing_notebook_stops_the_build_with_its_name_and_cell(tmp_path, cap
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "09_broken.ipynb").write_text(_notebook(["x = 1", "raise ValueError('kaput 42')"]))
     assert main(["site", "--fast", "--root", str(tmp_path), "--out", str(tmp_path / "out"), "--timeout", "60"]) == 1
-    text = capsys.readouterr().out
+    text = capsys.readouterr().err  # an error is on stderr, as every verb's
     assert "notebooks/09_broken.ipynb" in text and "kaput 42" in text
     assert not (tmp_path / "out" / "index.html").exists()
 
 
 def test_no_notebooks_is_an_error_not_an_empty_site(tmp_path, capsys):
-    assert main(["site", "--fast", "--root", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
-    assert "no notebooks found" in capsys.readouterr().out
+    """Refused before any work, as every bad input is: one line on stderr, status 2 (issue 25's fourth probe: it was
+    status 1 on stdout, and a notebooks/ that is a file or a --root of '' read as '.')."""
+    assert main(["site", "--fast", "--root", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "is not the repository root" in capsys.readouterr().err
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "notebooks").write_text("")
+    assert main(["site", "--fast", "--root", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "holds no notebooks in notebooks/, solutions/" in capsys.readouterr().err
+    assert main(["site", "--fast", "--root", "", "--out", str(tmp_path / "out")]) == 2
+    assert "argument --root: expected a folder" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_small_notebook_builds_end_to_end_through_the_command_line(tmp_path, capsys):

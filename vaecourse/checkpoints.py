@@ -12,6 +12,7 @@ import io
 import os
 import pickle
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -211,7 +212,9 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}" + (" (not a regular file)" if path.exists() else ""))
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's two-line "Detected pickle protocol" warning for a plain pickle
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated zip, random bytes, pickled code...
         found = re.search(r"GLOBAL (\S+)", str(err)) if isinstance(err, pickle.UnpicklingError) else None
         if found:  # pickled code or objects: refused, and never worth running (torch's advice to do so is dropped)

@@ -197,7 +197,8 @@ image_side = integer(f"an image side in pixels between 1 and {MAX_SIDE:,}", 1, M
 draws = integer(f"a number of examples between 0 and {MAX_EXAMPLES:,}", 0, MAX_EXAMPLES)  # 0: an empty draw
 examples = integer(f"a number of examples between 1 and {MAX_EXAMPLES:,}", 1, MAX_EXAMPLES)
 samples = integer(f"a number of samples between 1 and {MAX_SAMPLES:,}", 1, MAX_SAMPLES)
-dpi = integer(f"a resolution in dots per inch between 1 and {MAX_DPI:,}", 1, MAX_DPI)
+MIN_DPI = 10  # below it matplotlib cannot size the figure's labels (FreeType: "invalid ppem value" at 3 dpi)
+dpi = integer(f"a resolution in dots per inch between {MIN_DPI} and {MAX_DPI:,}", MIN_DPI, MAX_DPI)
 finite = real("a finite number", lambda v: True)
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # about 1.2e-38: below it float32 keeps no precision (or is 0)
 positive = real(f"a finite number > 0 (at least about {FLOAT32_TINY:.2g}: float32)", lambda v: v >= FLOAT32_TINY)
@@ -259,7 +260,7 @@ def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") 
 
 
 __all__ = ["FLOAT32_TINY", "Kind", "MAX_PANELS", "boolean", "factor_sizes", "figure_images", "figure_values", "finite_numbers", "inches",
-           "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_SAMPLES", "MAX_WEIGHT",
+           "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MIN_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_SAMPLES", "MAX_WEIGHT",
            "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "epochs", "examples", "finite", "fits_in_memory", "floating_dtype", "fraction", "function", "functions", "generator", "image_side", "integer",
            "image_shape", "indices", "instance", "mapping", "path", "text", "layer_sizes", "layers", "learning_rate", "log_variance", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
            "real", "samples", "seed", "sequence", "shown", "shape", "step_count", "steps", "units"]

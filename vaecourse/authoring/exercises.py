@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
-from vaecourse.files import atomic_write
+from vaecourse.files import atomic_write, check_regular
 
 SOURCE_DIRS = ("notebooks", "solutions")
 EXERCISE_DIR = "exercises"
@@ -157,10 +158,29 @@ def _sources(root: Path, folder: str) -> list[Path]:
     return sorted((root / folder).glob(SOURCE_GLOB)) if (root / folder).is_dir() else []
 
 
+def _source_text(source: Path, root: Path) -> str:
+    """A source's text, refused (one line naming it) when it is not a regular file (a FIFO would be read for ever),
+    not UTF-8 text, or not Python (a syntax error would be built into notebooks and exercises that cannot run)."""
+    name = source.relative_to(root).as_posix()
+    try:
+        check_regular(source, "the source")
+    except ValueError as err:
+        raise ExerciseBuildError(str(err)) from None
+    try:
+        text = source.read_text(encoding="utf-8")
+        compile(text, name, "exec")
+    except UnicodeDecodeError:
+        raise ExerciseBuildError(f"{name} is not UTF-8 text: a notebook's .py source is expected") from None
+    except SyntaxError as err:
+        where = f"{name}:{err.lineno}" if err.lineno else name
+        raise ExerciseBuildError(f"{where}: {err.msg}: fix the source before building") from None
+    return text
+
+
 def planned_notebooks(root: str | Path) -> dict[Path, str]:
     """The ``.ipynb`` twin of every ``notebooks/NN_*.py`` and ``solutions/NN_*.py``, and its content."""
     root = Path(root)
-    return {source.with_suffix(".ipynb"): ipynb_text(source.read_text(encoding="utf-8"))
+    return {source.with_suffix(".ipynb"): ipynb_text(_source_text(source, root))
             for folder in SOURCE_DIRS for source in _sources(root, folder)}
 
 
@@ -169,7 +189,7 @@ def planned_exercises(root: str | Path) -> dict[Path, str]:
     root = Path(root)
     files: dict[Path, str] = {}
     for source in _sources(root, "solutions"):
-        exercise = exercise_text(source.read_text(encoding="utf-8"), source.relative_to(root).as_posix())
+        exercise = exercise_text(_source_text(source, root), source.relative_to(root).as_posix())
         target = root / EXERCISE_DIR / source.name
         files[target] = exercise
         files[target.with_suffix(".ipynb")] = ipynb_text(exercise)
@@ -243,12 +263,16 @@ def check_built(root: str | Path = ".") -> list[str]:
             if stray.suffix in {".py", ".ipynb"} and stray not in planned:
                 problems.append(f"{stray.relative_to(root).as_posix()}: has no source in solutions/ "
                                 "(exercises/ is generated: delete it, or add solutions/" f"{stray.stem}.py)")
-    for folder in SOURCE_DIRS:
-        for notebook in sorted((root / folder).glob("*.ipynb")) if (root / folder).is_dir() else []:
-            if notebook not in planned:
-                problems.append(f"{notebook.relative_to(root).as_posix()}: has no .py twin (the .py percent file is "
-                                "the source: `jupytext --to py:percent` it, then rebuild)")
-    return problems
+    return problems + _orphans(root, planned)
+
+
+def _orphans(root: Path, planned: dict[Path, str]) -> list[str]:
+    """The ``.ipynb`` files in notebooks/ or solutions/ that no ``.py`` source builds (a build would leave them)."""
+    return [f"{notebook.relative_to(root).as_posix()}: has no .py twin (the .py percent file is the source: "
+            "`jupytext --to py:percent` it, then rebuild)"
+            for folder in SOURCE_DIRS
+            for notebook in (sorted((root / folder).glob("*.ipynb")) if (root / folder).is_dir() else [])
+            if notebook not in planned]
 
 
 def main(root: str | Path = ".", check: bool = False) -> int:
@@ -268,9 +292,14 @@ def main(root: str | Path = ".", check: bool = False) -> int:
         print("notebooks and exercises are up to date")
         return 0
     try:
-        written = build_all(root)
+        files = planned_files(root)  # every content first: a bad source anywhere writes nothing
+        orphans = _orphans(root, files)
+        if orphans:  # what --check reports is refused here too, before anything is written
+            raise ExerciseBuildError(f"{orphans[0]}" + (f" (and {len(orphans) - 1} more)" if len(orphans) > 1 else "")
+                                     + "; nothing was written")
+        written = _write(files)
     except ExerciseBuildError as error:
-        print(f"error: {error}")
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     for path in written:
         print(f"wrote {path.relative_to(root).as_posix() if path.is_relative_to(root) else path}")

@@ -31,6 +31,7 @@ import html
 import os
 import re
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,7 +331,7 @@ def main(out: str | Path = "_site", root: str | Path | None = None, fast: bool =
     try:
         build_site(out, root, folders=folders, fast=fast, timeout=timeout, rendered=rendered)
     except SiteBuildError as error:
-        print(f"error: {error}")
+        print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
 

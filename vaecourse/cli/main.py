@@ -215,9 +215,13 @@ def _build_exercises(args: argparse.Namespace) -> int:
 
 def _site(args: argparse.Namespace) -> int:
     from vaecourse.authoring import site
-    from vaecourse.cli.outputs import check_site_out
-    check_site_out(Path(args.out), Path(args.root), Path(args.rendered) if args.rendered else None)
+    from vaecourse.cli.outputs import check_repository_root, check_site_out
     folders = ("notebooks",) if args.lectures_only else site.SITE_FOLDERS
+    check_site_out(Path(args.out), Path(args.root), Path(args.rendered) if args.rendered else None)
+    check_repository_root(Path(args.root), folders)
+    if not site.find_notebooks(args.root, folders):
+        raise ValueError(f"--root {args.root} holds no notebooks in {', '.join(f + '/' for f in folders)} (expected "
+                         "NN_name.ipynb files: run `python -m vaecourse build-exercises` to build them from the .py)")
     return site.main(args.out, args.root, fast=args.fast, timeout=args.timeout, rendered=args.rendered,
                      folders=folders)
 
@@ -262,11 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--download", action="store_true", help="download into the cache, then verify its checksum")
     data.add_argument("--cache-dir", default=None)
     data.set_defaults(func=_data)
+    checks.constrain(data, checks.DATA_TYPES)
 
     build = verbs.add_parser("build-exercises", help="rebuild notebooks' .ipynb twins and exercises/ from solutions/")
     build.add_argument("--check", action="store_true", help="only report what is out of date (exit 1 if anything is, 2 if a solutions file cannot be built)")
     build.add_argument("--root", default=".", help="repository root")
     build.set_defaults(func=_build_exercises)
+    checks.constrain(build, checks.BUILD_TYPES)
 
     site = verbs.add_parser("site", help="execute every notebook (normal mode, shipped models) and render the course "
                                          "to static HTML")

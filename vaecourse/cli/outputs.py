@@ -164,6 +164,16 @@ def check_site_out(out: Path, root: Path, rendered: Path | None = None) -> None:
             raise ValueError(f"site {flag} {folder} is a file, not a folder")
 
 
+def _is_lock(path: Path) -> bool:
+    """True when ``path`` is absent or holds what :class:`RunLock` writes (a process number, or nothing yet)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(32)
+    except FileNotFoundError:
+        return True
+    return head.strip().isdigit() or head == b""
+
+
 class RunLock:
     """``with RunLock(out):`` holds ``OUT.lock`` (an exclusive ``flock``) while a ``train`` run may write ``out``:
     a second run on the same ``--out`` (two new runs, a resume beside a run, an ``--overwrite`` beside a run) is
@@ -182,6 +192,9 @@ class RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             check_regular(self.path, "the lock file")
+            if not _is_lock(self.path):  # a checkpoint or notes someone named OUT.lock: never truncated, never removed
+                raise ValueError(f"{self.path} exists and is not a train run's lock (it holds data): train writes "
+                                 f"its lock there while it writes {self.out}; move that file, or choose another --out")
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -205,7 +218,8 @@ class RunLock:
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
             try:
-                os.unlink(self.path)
+                if os.stat(self.path).st_ino == os.fstat(self._fd).st_ino:  # still ours: nobody replaced it
+                    os.unlink(self.path)
             except FileNotFoundError:
                 pass
             os.close(self._fd)
@@ -227,8 +241,8 @@ class Interruption:
         self._previous: dict[int, object] = {}
 
     def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
+        if self.requested:  # a second signal: stop at once, named as it came (main's one line and status)
+            raise KeyboardInterrupt("" if signum == signal.SIGINT else signal.Signals(signum).name)
         self.requested, self.signum = True, signum
 
     @property

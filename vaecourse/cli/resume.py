@@ -19,6 +19,10 @@ from vaecourse import recipes
 TRAINING_STATE = ("step", "optimizer", "generator_state", "torch_rng_state", "history")
 MAY_CHANGE = ("steps",)  # what a resumed run may be given anew
 RUN_OPTIONS = ("device", "checkpoint_every", "resume", "out", "no_progress")  # how to run: stored beside the fields
+# Recipe fields added after the first checkpoints were written: a run saved without one ran at its default (the
+# shipped chapter 1-5 runs lack some). Every other field must be stored: without lr, a resume took the default.
+ADDED_LATER = ("batch_norm", "cycle", "decoder", "exclusive", "label_dropout", "latent_scm", "name", "overlap",
+               "ownership", "prior_std", "prune", "shadow_weight")
 
 
 def stored_recipe(saved, out: Path, args) -> recipes.Recipe:
@@ -41,13 +45,28 @@ def stored_recipe(saved, out: Path, args) -> recipes.Recipe:
         raise ValueError(f"cannot resume {out}: the run it stores has settings this version does not know "
                          f"({', '.join(unknown)}), so it cannot continue it as it was; train a new run with another "
                          "--out, or use the version that wrote it")
-    name = str(saved.extra.get("recipe", "custom"))
+    absent = [k for k in recipes.FIELDS if k not in stored and k not in ADDED_LATER]
+    if absent:
+        raise ValueError(f"cannot resume {out}: the run it stores does not say its {', '.join(absent)} (damaged or "
+                         "hand-edited), so it cannot continue it as it was; train a new run with another --out")
+    name = _stored_name(saved.extra.get("recipe", "custom"), out)
+    if stored.get("name", name) != name:
+        raise ValueError(f"cannot resume {out}: its stored run is named {stored['name']!r} but the checkpoint says "
+                         f"{name!r} (damaged or hand-edited); train a new run with another --out")
     try:
         recipe = recipes.Recipe(**{k: stored[k] for k in recipes.FIELDS if k in stored and k != "name"},
                                 name="custom")
     except (TypeError, ValueError) as err:
         raise ValueError(f"cannot resume {out}: the run it stores is not one this version can rebuild ({err})") \
             from None
+    if name != "custom":  # a named run is that recipe but for the fields its name lists: a relabelled run is not
+        base, _, listed = name.partition(" + ")
+        differ = [f.name for f in fields(recipes.RECIPES[base]) if f.name not in ("name", *MAY_CHANGE)
+                  and f.name not in listed.split(", ") and getattr(recipes.RECIPES[base], f.name) != getattr(recipe, f.name)]
+        if differ:
+            raise ValueError(f"cannot resume {out}: it says it is the recipe {name}, but its stored run differs from "
+                             f"that recipe in {', '.join(differ)} (damaged or hand-edited); train a new run with "
+                             "another --out")
     recipe = replace(recipe, name=name)
     given = {k: v for k, v in vars(args).items() if k in recipes.FIELDS}
     changed = [f"{recipes.flag_of(f)} {given[f.name]} (the run has {getattr(recipe, f.name)})"
@@ -70,6 +89,14 @@ def stored_recipe(saved, out: Path, args) -> recipes.Recipe:
                          "the run it saved (only --steps may change); to train with other settings, start a new run "
                          "with another --out (or --overwrite)")
     return replace(recipe, steps=given["steps"]) if "steps" in given else recipe
+
+
+def _stored_name(name, out: Path) -> str:
+    """The recipe name a checkpoint stores: "custom", a recipe of this version, or one with flags ("NAME + a, b")."""
+    if not isinstance(name, str) or (name != "custom" and name.partition(" + ")[0] not in recipes.RECIPES):
+        raise ValueError(f"cannot resume {out}: it names its recipe {name!r}, which is not \"custom\" or a recipe of "
+                         f"this version (or one with flags: 'ch2-beta4 + seed'); train a new run with another --out")
+    return name
 
 
 def check_training_state(saved, out: Path, run) -> None:
@@ -99,9 +126,15 @@ def check_training_state(saved, out: Path, run) -> None:
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in record):
             refuse(f"its history's {term!r} should be {step + 1} numbers, found "
                    f"{len(record) if isinstance(record, list) else type(record).__name__}")
+    if step >= 0 and "loss" not in history["records"]:  # every objective logs its loss at every step
+        refuse(f"its history records no loss (terms: {', '.join(map(str, history['records'])) or 'none'})")
     for key in ("seconds", "examples"):
-        if key in history and (isinstance(history[key], bool) or not isinstance(history[key], (int, float))):
-            refuse(f"its history's {key} should be a number, found {history[key]!r}")
+        value = history.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            refuse(f"its history's {key} should be a number >= 0, found {value!r}")
+    total = extra.get("total_steps", step + 1)
+    if isinstance(total, bool) or not isinstance(total, int) or not step + 1 <= total <= values.MAX_STEPS:
+        refuse(f"its total_steps should be a number of steps of at least {step + 1}, found {total!r}")
     optimizer = extra["optimizer"]
     groups = optimizer.get("param_groups") if isinstance(optimizer, dict) else None
     if not isinstance(groups, list) or len(groups) != len(run.optimizer.param_groups):
@@ -116,13 +149,24 @@ def check_training_state(saved, out: Path, run) -> None:
             refuse(f"its optimiser's group {i} has {', '.join(changed)}")
     params = [p for group in run.optimizer.param_groups for p in group["params"]]  # what the state's indices name
     state = optimizer.get("state", {})
-    for index, moments in state.items() if isinstance(state, dict) else ():
+    if not isinstance(state, dict) or (step >= 0 and not state):  # Adam's moments: without them, another run
+        refuse("its optimiser holds no moments after a step was taken" if isinstance(state, dict) else
+               f"its optimiser's state is a {type(state).__name__}")
+    for index, moments in state.items():
         if not isinstance(index, int) or not 0 <= index < len(params) or not isinstance(moments, dict):
             refuse(f"its optimiser's state names parameter {index!r}; the model has {len(params)}")
         for key, value in moments.items():
             if key != "step" and isinstance(value, torch.Tensor) and tuple(value.shape) != tuple(params[index].shape):
                 refuse(f"its optimiser's {key} for parameter {index} has shape {tuple(value.shape)}, the parameter "
                        f"{tuple(params[index].shape)}")
+            if isinstance(value, torch.Tensor) and (not value.is_floating_point() or not torch.isfinite(value).all()
+                                                    or (key in ("step", "exp_avg_sq") and (value < 0).any())):
+                refuse(f"its optimiser's {key} for parameter {index} is not a finite"
+                       f"{' non-negative' if key in ('step', 'exp_avg_sq') else ''} floating tensor")
+        if "step" in moments and not (isinstance(moments["step"], torch.Tensor) and moments["step"].numel() == 1
+                                      and float(moments["step"]) <= step + 1):
+            refuse(f"its optimiser's step for parameter {index} is {moments['step']!r}, more than the {step + 1} "
+                   "steps the run took")
 
 
 def _span(steps: list) -> str:
@@ -143,4 +187,4 @@ def check_resumable(saved, out: Path, recipe) -> bool:
     return recipe.steps > done
 
 
-__all__ = ["MAY_CHANGE", "RUN_OPTIONS", "TRAINING_STATE", "check_resumable", "check_training_state", "stored_recipe"]
+__all__ = ["ADDED_LATER", "MAY_CHANGE", "RUN_OPTIONS", "TRAINING_STATE", "check_resumable", "check_training_state", "stored_recipe"]

@@ -25,6 +25,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from vaecourse import checkpoints, recipes
+from vaecourse.cli import checks
 from vaecourse.cli.outputs import Interruption, RunLock, check_train_out, check_writable, log_paths
 from vaecourse.cli.resume import RUN_OPTIONS, check_resumable, check_training_state, stored_recipe
 from vaecourse.files import atomic_write
@@ -57,7 +58,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run saved at --out (its recipe; only "
                                                                "--steps may change)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint at --out")
-    parser.add_argument("--out", required=True, help="checkpoint path, e.g. runs/beta4.pt")
+    parser.add_argument("--out", required=True, type=checks.OUT_FILE, help="checkpoint path, e.g. runs/beta4.pt")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
 
 
@@ -154,7 +155,8 @@ def _train(out: Path, args: argparse.Namespace) -> int:
                              seconds=seconds_before + (time.time() - started), arguments=arguments)
             _write_logs(out, history)
         except (OSError, RuntimeError) as err:  # a full disk, a file-size limit: torch's zip writer says RuntimeError
-            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0]
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else \
+                "the write failed part way: a full disk or a file-size limit (ulimit -f)"
             raise ValueError(f"could not save step {step + 1} to {out} ({reason}). {Interruption.kept(out)}") \
                 from None
 
