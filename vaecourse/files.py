@@ -58,16 +58,22 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def _shown(value) -> str:
+    """``value`` in one line (a tensor by its shape, not its numbers)."""
+    from vaecourse import values
+    return values.shown(value)
+
+
 def check_regular(path: str | os.PathLike, what: str = "file") -> Path:
     """``path`` if it is absent or a regular file (a link to one included); a ValueError for a FIFO, a device
     (``/dev/null``, ``/dev/zero``), a socket or a folder: reading one can hang for ever, and writing over one
     would replace it by a regular file (as root, which Colab is, even ``/dev/null``)."""
     if not isinstance(what, str):
-        raise ValueError(f"check_regular's what must be a string (what the file is, for the message), got {what!r}")
+        raise ValueError(f"check_regular's what must be a string (what the file is, for the message), got {_shown(what)}")
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or not os.fspath(path) \
             or "\0" in os.fspath(path):
         raise ValueError(f"{what}: expected the path of a file (a non-empty str or os.PathLike, no NUL character), "
-                         f"got {path!r}")
+                         f"got {_shown(path)}")
     path = Path(path)
     if path.is_symlink() and not path.exists():  # dangling, or a loop (a -> a), which nothing can read or write
         try:

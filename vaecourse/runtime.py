@@ -47,7 +47,7 @@ def default_device(preference: str | torch.device | None = "auto") -> torch.devi
         return torch.device("cpu")
     kind = name.split(":")[0]
     if kind not in {"cpu", "cuda", "mps"} or not re.fullmatch(r"(cpu|cuda|mps)(:\d{1,4})?", name):
-        raise ValueError(f"unknown device {preference!r}: expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        raise ValueError(f"unknown device {values.shown(preference)}: expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
     if kind == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {preference!r} was asked for but CUDA is not available on this machine")
     if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):

@@ -215,7 +215,7 @@ class SCM:
 
     def _known(self, name: str) -> str:
         if not isinstance(name, str) or name not in self.equations:
-            raise ValueError(f"unknown variable {name!r}: this SCM has {self.names}")
+            raise ValueError(f"unknown variable {kinds.shown(name)}: this SCM has {self.names}")
         return name
 
     def _check_values(self, values: Mapping[str, float | Tensor], what: str) -> dict[str, Tensor]:

@@ -266,6 +266,8 @@ def _fill_rows(lo: Tensor, hi: Tensor, width: int, table: Tensor, extra: list[Te
 
 
 # ==== the procedural data set =======================================================================
+MAX_SCALE = 10.0  # render_values' largest scale: the grid's largest is 1
+
 IMAGE_DTYPE = values.Kind("a floating torch dtype, or torch.uint8 for 0/1 bytes (None: the data set's own)",
                           lambda v: isinstance(v, torch.dtype) and (v.is_floating_point or v == torch.uint8)).or_none()
 _SHAPES = values.Kind("integer class indices (0 square, 1 ellipse, 2 heart)", lambda v: v is not None,
@@ -371,6 +373,9 @@ class DSprites(GroundTruthDataset):
                 raise ValueError(f"{name} must be finite real numbers that float32 can hold, got {values.shown(v)}")
         if bool((real["scale"] <= 0).any()):
             raise ValueError(f"scale must be positive, got min {float(real['scale'].min())}")
+        if bool((real["scale"] > MAX_SCALE).any()):  # the heart's outline is drawn with memory that grows with it
+            raise ValueError(f"scale must be at most {MAX_SCALE:g} (the grid's scales are 0.5 to 1; at {MAX_SCALE:g} a "
+                             f"shape already covers the canvas), got max {float(real['scale'].max()):g}")
         theta = torch.remainder(real["orientation"], 2 * math.pi)  # 0 and 2 pi give the same image
         return self._draw(kind, real["scale"], theta, real["pos_x"], real["pos_y"], dtype,
                           max_scale=float(real["scale"].max()) if real["scale"].numel() else 1.0)

@@ -173,6 +173,10 @@ def load_digit_images(source: str = "auto", root: str | os.PathLike | None = Non
     """``"mnist"`` (the IDX files, see :func:`load_mnist`), ``"mnist5k"`` or its synonym ``"digits"`` (the 5,000
     shipped MNIST digits, offline, see :func:`~vaecourse.data.mnist5k.load_mnist5k`) or ``"auto"``: MNIST when
     its four files are in ``root``/the cache (or ``download``), else the shipped digits."""
+    download = values.boolean.check("load_digit_images' download", download)
+    if not isinstance(source, str) or source not in ("mnist", "mnist5k", "digits", "auto"):
+        raise ValueError(f"unknown digit source {values.shown(source)}: expected 'mnist', 'mnist5k' (or 'digits') or "
+                         "'auto'")
     if source == "mnist":
         return load_mnist(root, download=download)
     if source in ("mnist5k", "digits"):
@@ -182,7 +186,7 @@ def load_digit_images(source: str = "auto", root: str | os.PathLike | None = Non
         if download or all((folder / name).exists() for name, _, _ in MNIST_FILES.values()):
             return load_mnist(root, download=download)
         return load_mnist5k()
-    raise ValueError(f"unknown digit source {source!r}: expected 'mnist', 'mnist5k' (or 'digits') or 'auto'")
+    raise AssertionError(source)  # (every name is handled above)
 
 
 def dynamic_binarize(x: Tensor, generator: torch.Generator | None = None) -> Tensor:

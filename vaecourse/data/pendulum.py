@@ -48,8 +48,9 @@ def _check_do(values: Mapping[str, float | Tensor], n: int | None = None) -> dic
             tensor = torch.as_tensor(value)
         except (TypeError, ValueError, RuntimeError):
             tensor = None
-        if tensor is None or tensor.dtype == torch.bool or tensor.is_complex():  # True is not an angle
-            got = type(value).__name__ + ("" if tensor is None else f" of dtype {tensor.dtype}")
+        if tensor is None or tensor.dtype == torch.bool or tensor.is_complex() or tensor.device.type == "meta":
+            got = type(value).__name__ + ("" if tensor is None else f" of dtype {tensor.dtype}") + \
+                (" on device meta (it holds no values)" if tensor is not None and tensor.device.type == "meta" else "")
             raise ValueError(f"do({name} = ...) needs a real number or a tensor of real numbers, got {got}")
         tensor = torch.as_tensor(value, dtype=torch.float64)  # (a Python float kept exact, not read as float32)
         if tensor.dim() > 1 or (n is not None and tensor.dim() == 1 and len(tensor) != n):
@@ -212,7 +213,7 @@ class Pendulum(GroundTruthDataset):
             return order[n_test:].sort().values.to(self.device)
         if split == "all":
             return torch.arange(self.num_combinations, device=self.device)
-        raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
+        raise ValueError(f"split must be 'train', 'test' or 'all', got {kinds.shown(split)}")
 
     def tensors(self, split: str = "train", generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """The whole split in memory: (images (n, 3, H, W), labels u (n, 4), concepts (n, 4))."""

@@ -42,7 +42,7 @@ class Pooled(GroundTruthDataset):
                              f"{type(dataset).__name__} has image_shape {shape}")
         if isinstance(side, bool) or not isinstance(side, int) or side < 1 or shape[1] % side:
             raise ValueError(f"Pooled: {type(dataset).__name__}'s {shape[1]}x{shape[2]} images can be average-pooled "
-                             f"to a side that divides {shape[1]}, got side={side!r}")
+                             f"to a side that divides {shape[1]}, got side={values.shown(side)}")
         self.parent, self.side = dataset, side
         self.kernel = shape[1] // side  # pixels per side of each averaged block
         self.factor_names = tuple(dataset.factor_names)
@@ -134,6 +134,7 @@ class SubGrid(GroundTruthDataset):
 
 def cpu_subgrid(dataset, orientation_step: int = 4, position_step: int = 2) -> SubGrid:
     """The documented CPU subsample of dSprites: every 4th orientation, every 2nd position (46,080 images)."""
+    check_dataset(dataset, "cpu_subgrid")
     names = tuple(dataset.factor_names)
     if not {"orientation", "posX", "posY"} <= set(names):
         raise ValueError(f"cpu_subgrid expects dSprites factors (orientation, posX, posY), got {names}")

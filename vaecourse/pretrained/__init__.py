@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from vaecourse import checkpoints
+from vaecourse import checkpoints, values
 from vaecourse.files import atomic_write, sha256_of, verify_sha256
 
 HERE = Path(__file__).resolve().parent
@@ -36,7 +36,7 @@ def path(name: str) -> Path:
     name can reach outside this folder."""
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"a shipped checkpoint's name is letters, digits, '_' and '-' (e.g. "
-                         f"'ch5_causalvae_promise_pendulum32'; `pretrained.names()` lists them), got {name!r}")
+                         f"'ch5_causalvae_promise_pendulum32'; `pretrained.names()` lists them), got {values.shown(name)}")
     return HERE / f"{name}.pt"
 
 
