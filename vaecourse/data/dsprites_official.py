@@ -160,6 +160,10 @@ def _download(url: str, dest: Path, expected_blob_id: str | None) -> None:
                       digest_name="git blob id")
 
 
+_BLOB_ID = values.Kind("a git blob id (40 hexadecimal digits)", lambda v: isinstance(v, str) and len(v) == 40
+                       and all(c in "0123456789abcdefABCDEF" for c in v)).or_none()
+
+
 def load_official_dsprites(path: str | os.PathLike | None = None, *, download: bool = False,
                            cache_dir: str | os.PathLike | None = None,
                            expected_blob_id: str | None = OFFICIAL_BLOB_ID,
@@ -172,7 +176,12 @@ def load_official_dsprites(path: str | os.PathLike | None = None, *, download: b
     naming what is wrong. The pickled ``metadata`` entry is never unpickled.
     """
     download = values.boolean.check("load_official_dsprites' download", download)
-    values.text.or_none().check("load_official_dsprites' expected_blob_id", expected_blob_id)
+    _BLOB_ID.check("load_official_dsprites' expected_blob_id", expected_blob_id)
+    values.path.or_none().check("load_official_dsprites' cache_dir", cache_dir)
+    device = default_device(device)  # checked at the call, before a 26 MB download
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"load_official_dsprites' dtype must be a floating torch dtype (images in [0, 1]), got "
+                         f"{values.shown(dtype)}")
     path = values.path.or_none().check("load_official_dsprites' path", path)
     path = path.expanduser() if path is not None else default_cache_dir(cache_dir) / OFFICIAL_FILENAME
     check_regular(path, "the dSprites file")  # a FIFO or /dev/zero would be read for ever
