@@ -114,7 +114,11 @@ class Pendulum(GroundTruthDataset):
     @staticmethod
     def labels(concepts: Tensor) -> Tensor:
         """u: concepts normalised as the public generator does, about [-1, 1] on the grid: (n, 4) float32."""
-        concepts = check_concepts(concepts)
+        return Pendulum._labels(check_concepts(concepts))
+
+    @staticmethod
+    def _labels(concepts: Tensor) -> Tensor:
+        """labels without their checks (no NaN scan, which would synchronise a GPU at every training batch)."""
         centre = torch.tensor(LABEL_CENTRE, dtype=torch.float64, device=concepts.device)
         scale = torch.tensor(LABEL_SCALE, dtype=torch.float64, device=concepts.device)
         return ((concepts.to(torch.float64) - centre) / scale).float()
@@ -220,7 +224,7 @@ class Pendulum(GroundTruthDataset):
         generator = _GENERATOR.check("generator", generator)
         factors = self.factors_at(self.split_indices(split))
         concepts = self.concepts(factors, generator)
-        return self._render(concepts, generator), self.labels(concepts), concepts
+        return self._render(concepts, generator), self._labels(concepts), concepts
 
     def batches(self, batch_size: int, steps: int, generator: torch.Generator | None = None,
                 split: str = "train") -> Iterator[tuple[Tensor, Tensor]]:
@@ -238,7 +242,7 @@ class Pendulum(GroundTruthDataset):
         for _ in range(steps):
             pick = indices[torch.randint(len(indices), (batch_size,), generator=generator, device=where).to(self.device)]
             concepts = self.concepts(self.factors_at(pick), generator)
-            yield self._render(concepts, generator), self.labels(concepts)
+            yield self._render(concepts, generator), self._labels(concepts)
 
 
 def split_concepts(dataset: Pendulum, split: str = "test", n: int | None = None, generator=None) -> Tensor:
