@@ -25,7 +25,9 @@ def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor | None = None,
     gradients of E_q[f(z)] flow back into the encoder.
     """
     _same_shapes("reparameterize", mu=mu, logvar=logvar)
-    if eps is not None and (not isinstance(eps, Tensor) or tuple(eps.shape[eps.dim() - mu.dim():]) != tuple(mu.shape)):
+    if eps is not None:
+        _floating("reparameterize", "eps", eps)
+    if eps is not None and (eps.dim() < mu.dim() or tuple(eps.shape[eps.dim() - mu.dim():]) != tuple(mu.shape)):
         got = tuple(eps.shape) if isinstance(eps, Tensor) else type(eps).__name__
         raise ValueError(f"reparameterize expected eps of shape (..., {', '.join(map(str, mu.shape))}) (mu's, with any "
                          f"sample axes in front), got {got}")
@@ -35,16 +37,53 @@ def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor | None = None,
     return mu + torch.exp(0.5 * logvar) * eps  # (B, D)
 
 
+def _floating(who: str, name: str, t) -> None:
+    """``t`` a real floating-point tensor (not an integer, bool or complex one, not a list), or a TypeError naming
+    ``name``: a dtype check costs nothing; the values follow IEEE arithmetic (NaN in, NaN out)."""
+    if not isinstance(t, Tensor) or not t.is_floating_point():
+        raise TypeError(f"{who}'s {name} must be a real floating-point tensor (torch.float32, torch.float64, ...), "
+                        f"got {values.shown(t)}")
+
+
 def _same_shapes(who: str, **tensors) -> None:
-    """Each of ``tensors`` a tensor, all of one shape (a shape check costs nothing; values follow IEEE)."""
-    got = {name: tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__ for name, t in tensors.items()}
-    if not all(isinstance(t, Tensor) for t in tensors.values()) or len(set(got.values())) > 1:
+    """Each of ``tensors`` a real floating-point tensor, all of one shape and on one device (checks that cost
+    nothing: no value is read, so a GPU is not synchronised; values follow IEEE)."""
+    if not all(isinstance(t, Tensor) for t in tensors.values()):
+        got = {name: tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__ for name, t in tensors.items()}
         raise ValueError(f"{who} expected {', '.join(tensors)} as tensors of one shape, got "
                          + ", ".join(f"{name} {shape}" for name, shape in got.items()))
+    for name, t in tensors.items():
+        _floating(who, name, t)
+    got = {name: tuple(t.shape) for name, t in tensors.items()}
+    if len(set(got.values())) > 1:
+        raise ValueError(f"{who} expected {', '.join(tensors)} as tensors of one shape, got "
+                         + ", ".join(f"{name} {shape}" for name, shape in got.items()))
+    devices = {name: t.device for name, t in tensors.items()}
+    if len(set(devices.values())) > 1:
+        raise ValueError(f"{who} expected {', '.join(tensors)} on one device, got "
+                         + ", ".join(f"{name} on {device}" for name, device in devices.items()))
+
+
+def _broadcast(who: str, name: str, t, z: Tensor) -> Tensor | float:
+    """``t`` (a mean or a log-variance beside the points ``z``): a finite number, or a real floating-point tensor on
+    ``z``'s device whose shape broadcasts with ``z``'s (sample axes in front), or a ValueError/TypeError naming it."""
+    if not isinstance(t, Tensor):
+        return values.finite.check(f"{who}'s {name}", t)
+    _floating(who, name, t)
+    try:
+        torch.broadcast_shapes(t.shape, z.shape)
+    except RuntimeError:
+        raise ValueError(f"{who}'s {name} must have a shape that broadcasts with z's {tuple(z.shape)} (sample axes in "
+                         f"front), got {tuple(t.shape)}") from None
+    if t.device != z.device:
+        raise ValueError(f"{who}'s {name} must be on z's device {z.device}, got it on {t.device}")
+    return t
 
 
 def kl_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mu, diag e^logvar) || N(0, I)) = 1/2 sum_d (mu^2 + e^logvar - 1 - logvar).  [kingma2014, App. B]"""
+    _same_shapes("kl_standard_normal", mu=mu, logvar=logvar)
+    _at_least_one_axis("kl_standard_normal", mu)
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)  # (B,)
 
 
@@ -55,11 +94,27 @@ def kl_diagonal_gaussians(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p
     With mu_p = 0 and logvar_p = 0 it reduces to :func:`kl_standard_normal`.
     """
     _same_shapes("kl_diagonal_gaussians", mu_q=mu_q, logvar_q=logvar_q, mu_p=mu_p, logvar_p=logvar_p)
+    _at_least_one_axis("kl_diagonal_gaussians", mu_q, "mu_q")
     return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1.0).sum(dim=-1)
 
 
 def log_normal(z: Tensor, mu: Tensor | float = 0.0, logvar: Tensor | float = 0.0) -> Tensor:
-    """log N(z; mu, diag e^logvar) summed over the last dimension: -1/2 sum_d [log 2pi + logvar + (z-mu)^2/e^logvar]."""
+    """log N(z; mu, diag e^logvar) summed over the last dimension: -1/2 sum_d [log 2pi + logvar + (z-mu)^2/e^logvar].
+
+    ``mu`` and ``logvar`` are numbers or tensors whose shapes broadcast with z's (sample axes in front)."""
+    _floating("log_normal", "z", z)
+    _at_least_one_axis("log_normal", z, "z")
+    mu, logvar = _broadcast("log_normal", "mu", mu, z), _broadcast("log_normal", "logvar", logvar, z)
+    return _log_normal(z, mu, logvar)
+
+
+def _at_least_one_axis(who: str, t: Tensor, name: str = "mu") -> None:
+    if t.dim() < 1:
+        raise ValueError(f"{who}'s {name} must have at least one dimension (the latent dimension D), got a 0-d tensor")
+
+
+def _log_normal(z: Tensor, mu: Tensor | float, logvar: Tensor | float) -> Tensor:
+    """:func:`log_normal` of checked arguments."""
     logvar = torch.as_tensor(logvar, dtype=z.dtype, device=z.device)
     return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(dim=-1)
 
@@ -73,11 +128,14 @@ def monte_carlo_kl(mu: Tensor, logvar: Tensor, n_samples: int,
     n_samples = values.samples.check("n_samples", n_samples)
     generator = values.generator.or_none().check("monte_carlo_kl's generator", generator)
     _same_shapes("monte_carlo_kl", mu=mu, logvar=logvar)
+    if mu.dim() < 2:
+        raise ValueError(f"monte_carlo_kl's mu and logvar must be (B, D): a batch of posteriors, got shape "
+                         f"{tuple(mu.shape)}")
     values.fits_in_memory("monte_carlo_kl's n_samples", n_samples, 4 * mu.numel() * mu.element_size(),
                           f"draws of {tuple(mu.shape)} (noise, z and two densities each)")
     eps = torch.randn((n_samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)  # (S, B, D)
     z = reparameterize(mu, logvar, eps)  # (S, B, D)
-    return log_normal(z, mu, logvar) - log_normal(z)  # (S, B)
+    return _log_normal(z, mu, logvar) - _log_normal(z, 0.0, 0.0)  # (S, B)
 
 
 class DiagonalGaussian(Independent):
@@ -90,18 +148,37 @@ class DiagonalGaussian(Independent):
     def __init__(self, mu: Tensor, logvar: Tensor):
         _same_shapes("DiagonalGaussian", mu=mu, logvar=logvar)
         if mu.dim() < 1:
-            raise ValueError("mu must have at least one dimension (the latent dimension D)")
+            raise ValueError("DiagonalGaussian's mu must have at least one dimension (the latent dimension D), got a "
+                             "0-d tensor")
         super().__init__(Normal(mu, torch.exp(0.5 * logvar), validate_args=False), 1, validate_args=False)
         self.mu = mu
         self.logvar = logvar
 
     def rsample(self, sample_shape: torch.Size | tuple = (), generator: torch.Generator | None = None) -> Tensor:
+        """z = mu + sigma eps, (*sample_shape, B, D): ``sample_shape`` a tuple of sizes, checked (and its draws
+        bounded by ``values.MAX_BYTES``) before anything is allocated."""
+        sample_shape = values.shape.check("DiagonalGaussian.rsample's sample_shape", sample_shape)
+        generator = values.generator.or_none().check("DiagonalGaussian.rsample's generator", generator)
+        values.fits_in_memory(f"DiagonalGaussian.rsample's sample_shape {sample_shape}", math.prod(sample_shape),
+                              2 * self.mu.numel() * self.mu.element_size(),
+                              f"draws of {tuple(self.mu.shape)} (noise and z each)")
         eps = torch.randn((*sample_shape, *self.mu.shape), generator=generator, device=self.mu.device,
                           dtype=self.mu.dtype)
         return reparameterize(self.mu, self.logvar, eps)
 
     def log_prob(self, value: Tensor) -> Tensor:
-        return log_normal(value, self.mu, self.logvar)
+        """log q(value), summed over D: value (..., B, D), sample axes in front."""
+        _floating("DiagonalGaussian.log_prob", "value", value)
+        try:
+            torch.broadcast_shapes(value.shape, self.mu.shape)
+        except RuntimeError:
+            raise ValueError(f"DiagonalGaussian.log_prob's value must have a shape that broadcasts with the "
+                             f"distribution's {tuple(self.mu.shape)} (sample axes in front), got "
+                             f"{tuple(value.shape)}") from None
+        if value.device != self.mu.device:
+            raise ValueError(f"DiagonalGaussian.log_prob's value must be on the distribution's device "
+                             f"{self.mu.device}, got it on {value.device}")
+        return _log_normal(value, self.mu, self.logvar)
 
     def kl_to_standard_normal(self) -> Tensor:
         """KL(q || N(0, I)) per example, (B,)."""
@@ -121,6 +198,14 @@ def standard_normal(batch_shape: tuple[int, ...], dim: int, device=None, dtype=t
     """The prior p(z) = N(0, I) with the given batch shape and D = ``dim``.  [slides, Eq. 5]"""
     batch_shape = values.shape.check("standard_normal's batch_shape", batch_shape)
     dim = values.units.check("standard_normal's dim (latent dimensions)", dim)
+    dtype = values.floating_dtype.check("standard_normal's dtype", dtype)
+    if device is not None:
+        from vaecourse.runtime import default_device
+        try:
+            device = default_device(device)
+        except ValueError as error:
+            raise ValueError(f"standard_normal's device must be 'cpu', 'cuda', 'cuda:N', 'mps', 'auto' or a "
+                             f"torch.device this machine has, got {values.shown(device)} ({error})") from None
     values.fits_in_memory(f"standard_normal's batch_shape {batch_shape} x dim {dim}", math.prod(batch_shape) * dim,
                           2 * torch.finfo(dtype).bits // 8, "values (mu and logvar, zeros)")
     zeros = torch.zeros((*batch_shape, dim), device=device, dtype=dtype)
@@ -138,6 +223,8 @@ def precision_weighted_merge(mu_hat: Tensor, var_hat: Tensor, mu_p: Tensor, var_
     element-wise. The more certain source (smaller variance) pulls the mean towards itself, and the
     merged variance is smaller than either. Variances, not log-variances, go in and come out.
     """
+    for name, t in (("mu_hat", mu_hat), ("var_hat", var_hat), ("mu_p", mu_p), ("var_p", var_p)):
+        _floating("precision_weighted_merge", name, t)
     shapes = {tuple(t.shape) for t in (mu_hat, var_hat, mu_p, var_p)}
     if len(shapes) != 1:
         raise ValueError(f"precision_weighted_merge expects mu_hat, var_hat, mu_p and var_p of one shape, got "

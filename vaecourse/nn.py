@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from torch import Tensor, nn
 
 from vaecourse import values
@@ -25,11 +26,17 @@ CONV_SIDES = {"conv64": 64, "conv32": 32}  # the one image side each convolution
 
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
-    """Linear layers with ``activation`` between them (none after the last); ``sizes`` are at least two layer
-    widths, and their weights must fit in ``values.MAX_BYTES`` (checked before anything is allocated)."""
+    """Linear layers with ``activation`` (a module class, e.g. ``nn.ReLU``) between them (none after the last);
+    ``sizes`` are at least two layer widths (a list, or a 1-D integer array), and their weights must fit in
+    ``values.MAX_BYTES`` (checked before anything is allocated)."""
+    if isinstance(sizes, np.ndarray) and sizes.ndim == 1 and sizes.dtype.kind in "iu":
+        sizes = sizes.tolist()  # an array of widths, read as the list it holds
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         raise TypeError(f"mlp's sizes must be a list of layer widths (e.g. [784, 512, 10]), got {sizes!r}")
     sizes = [values.positive_int.check(f"mlp's sizes[{i}]", n) for i, n in enumerate(sizes)]
+    if not (isinstance(activation, type) and issubclass(activation, nn.Module)):
+        raise TypeError(f"mlp's activation must be a torch.nn.Module class (e.g. torch.nn.ReLU, not torch.relu or "
+                        f"nn.ReLU()), got {values.shown(activation)}")
     if len(sizes) < 2:
         raise ValueError(f"mlp's sizes must be at least two widths (input and output), got {list(sizes)}")
     values.fits_in_memory(f"mlp's sizes {list(sizes)}: their weights", sum(a * b for a, b in zip(sizes[:-1], sizes[1:])), 4,

@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from vaecourse import values
+
 MODEL_REGISTRY: dict[str, type[nn.Module]] = {}
 
 
@@ -26,7 +28,7 @@ class CourseModel(nn.Module):
     def parameter_groups(self, lr: float) -> list[dict]:
         """The optimiser's parameter groups at learning rate ``lr``: one group here; a model whose parts learn at
         other rates (CausalVAE's A) says so by overriding this. ``torch.optim.Adam(model.parameter_groups(lr))``."""
-        return [{"params": list(self.parameters()), "lr": lr}]
+        return [{"params": list(self.parameters()), "lr": values.learning_rate.check("parameter_groups' lr", lr)}]
 
     def _remember(self, **hparams: Any) -> None:
         self.hparams = {k: (list(v) if isinstance(v, tuple) else v) for k, v in hparams.items()}
@@ -38,6 +40,10 @@ class CourseModel(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         return next(self.parameters()).dtype
+
+    def check_latent(self, z: Any, size: int, who: str, name: str = "z") -> Tensor:
+        """``z`` checked as latents of this model (:func:`check_latents`) and in the model's dtype."""
+        return check_latents(z, size, who=who, name=name, device=self.device, dtype=self.dtype)
 
     def check_input(self, x: Any) -> Tensor:
         """The images ``x`` checked (:func:`check_images`) and in the model's dtype."""
@@ -80,3 +86,21 @@ def check_images(x: Any, image_shape: tuple[int, ...], *, unit_range: bool, who:
         raise ValueError(f"{who} expected pixel values in [0, 1] for a Bernoulli likelihood, "
                          f"got values from {lo:.3g} to {hi:.3g}")
     return x
+
+
+def check_latents(z: Any, size: int, *, who: str, name: str = "z", device: torch.device | None = None,
+                  dtype: torch.dtype | None = None) -> Tensor:
+    """``z`` as a non-empty batch of latents (B, ``size``): a real floating-point tensor on ``device`` (the model's),
+    returned in ``dtype`` (the model's, so float64 latents simply work), or a ValueError/TypeError naming ``name``.
+    Shapes, dtypes and devices only: no value is read (decode runs at every training step; NaN follows IEEE)."""
+    if not isinstance(z, Tensor):
+        raise TypeError(f"{who} expected {name} as a tensor of shape (B, {size}), got {values.shown(z)}")
+    if not z.is_floating_point():
+        raise TypeError(f"{who} expected {name} as a real floating-point tensor (B, {size}), got dtype {z.dtype}")
+    if z.dim() != 2 or z.shape[1] != size:
+        raise ValueError(f"{who} expected {name} of shape (B, {size}), got {tuple(z.shape)}")
+    if z.shape[0] == 0:
+        raise ValueError(f"{who} expected a non-empty batch of {name} (B >= 1), got shape {tuple(z.shape)}")
+    if device is not None and z.device != device:
+        raise ValueError(f"{who} expected {name} on the model's device {device}, got it on {z.device}")
+    return z if dtype is None else z.to(dtype)

@@ -72,6 +72,8 @@ DECODERS = ("joint", "per_concept", "shadow_rows", "layered")  # one decoder rea
 
 
 # s of p(z|u) = N(u, s^2 I) (latent_scm="equations"): below 1e-3, s^2 and the KL's 1/s^2 leave float32's comfort
+GRAPH_LR_SCALE = values.real("a factor > 0 (A's learning rate over the networks')", lambda v: v > 0,
+                             values.MAX_WEIGHT, values.WEIGHT_LIMIT)
 PRIOR_STD = values.real("a standard deviation between 0.001 and 1", lambda s: 1e-3 <= s <= 1)
 
 
@@ -104,6 +106,14 @@ def gaussian_kl_to_label_prior(C: Tensor, mu: Tensor, logvar: Tensor, u: Tensor)
     mu, logvar (B, n, k); u (B, n). Per column: 0.5 [tr S + |C mu - u|^2 - n - log det S] with
     S = C diag(sigma^2) C^T, tr S = sum_ij C_ij^2 sigma_j^2, log det S = sum_j log sigma_j^2 + 2 log|det C|.
     """
+    for name, t in (("C", C), ("mu", mu), ("logvar", logvar), ("u", u)):
+        if not isinstance(t, Tensor) or not t.is_floating_point():
+            raise TypeError(f"gaussian_kl_to_label_prior's {name} must be a real floating-point tensor, got "
+                            f"{values.shown(t)}")
+    if C.dim() != 2 or C.shape[0] != C.shape[1] or mu.dim() != 3 or mu.shape[1] != C.shape[0] \
+            or logvar.shape != mu.shape or tuple(u.shape) != tuple(mu.shape[:2]):
+        raise ValueError(f"gaussian_kl_to_label_prior expected C (n, n), mu and logvar (B, n, k), u (B, n), got C "
+                         f"{tuple(C.shape)}, mu {tuple(mu.shape)}, logvar {tuple(logvar.shape)}, u {tuple(u.shape)}")
     n = C.shape[0]
     mean = torch.einsum("ij,bjk->bik", C, mu)  # (B, n, k)
     trace = torch.einsum("ij,bjk->bk", C ** 2, logvar.exp())  # (B, k)
@@ -161,9 +171,8 @@ class CausalVAE(CourseModel):
         if latent_scm == "equations" and graph_from != "labels":
             raise ValueError("latent_scm='equations' uses the label equations, which graph_from='labels' learns; "
                              f"got graph_from={graph_from!r}")
-        image_shape = tuple(int(s) for s in image_shape)
-        if len(image_shape) != 3 or min(image_shape) <= 0:
-            raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {image_shape}")
+        image_shape = values.image_shape.check("image_shape", image_shape)  # (2.5 was read as 2)
+        seed_a = values.seed.check("seed_a", seed_a)
         self._remember(n_concepts=n_concepts, concept_dim=concept_dim, encoder=encoder, image_shape=image_shape,
                        likelihood=likelihood, a_init=a_init, mask_hidden=mask_hidden, seed_a=seed_a,
                        **({} if graph_from == "all" else {"graph_from": graph_from}),  # old checkpoints stay equal
@@ -213,6 +222,9 @@ class CausalVAE(CourseModel):
     def parameter_groups(self, lr: float, graph_lr_scale: float = 10.0) -> list[dict]:
         """Optimiser groups: A learns ``graph_lr_scale`` times faster than the networks (it has 12 numbers and
         small gradients next to the networks' thousands): ``torch.optim.Adam(model.parameter_groups(1e-3))``."""
+        lr = values.learning_rate.check("parameter_groups' lr", lr)
+        graph_lr_scale = GRAPH_LR_SCALE.check("graph_lr_scale", graph_lr_scale)
+        values.learning_rate.check("lr * graph_lr_scale (A's learning rate)", lr * graph_lr_scale)
         others = [p for name, p in self.named_parameters() if name != "A_raw"]
         groups = [{"params": others, "lr": lr}]
         if self.causal:
@@ -278,6 +290,10 @@ class CausalVAE(CourseModel):
         ``u=None`` withholds the labels (a model trained with ``label_dropout`` > 0 reads its concepts from the
         image alone, as it must on an image nobody labelled); ``given`` (B, 1) of 0/1 withholds them per example."""
         x = self.check_input(x, u)
+        if given is not None and (not isinstance(given, Tensor) or not given.is_floating_point()
+                                  or tuple(given.shape) != (x.shape[0], 1) or given.device != x.device):
+            raise ValueError(f"encode's given must be a floating-point tensor ({x.shape[0]}, 1) of 0/1 on {x.device} "
+                             f"(1: the example's labels given), got {values.shown(given)}")
         if given is None:
             given = torch.full((x.shape[0], 1), float(u is not None), dtype=x.dtype, device=x.device)
         u = torch.zeros(x.shape[0], self.n, dtype=x.dtype, device=x.device) if u is None else u.to(x.dtype)
@@ -302,6 +318,7 @@ class CausalVAE(CourseModel):
     def causal_layer(self, eps: Tensor) -> Tensor:
         """z = (I - A^T)^{-1} eps, block-wise: (B, D) -> (B, D).  [slides, Eq. 27]
         (latent_scm="equations": z = g(A o z) + eps instead, ``_solve_equations``.)"""
+        eps = self.check_latent(eps, self.latent_dim, "causal_layer", "eps")
         if not self.causal:
             return eps
         if self.latent_scm == "equations":
@@ -313,11 +330,25 @@ class CausalVAE(CourseModel):
     def predict_labels(self, u: Tensor) -> Tensor:
         """Each concept's label from its parents' labels, (B, n) -> (B, n), through A itself (never detached): the
         label equations of graph_from="labels", else the mask layer's own equations (``MaskLayer.predict_labels``)."""
+        if not self.causal:
+            raise ValueError("the conditional baseline has no label equations (no graph) to predict labels with")
+        if not isinstance(u, Tensor) or not u.is_floating_point() or u.dim() != 2 or u.shape[1] != self.n \
+                or u.shape[0] == 0:
+            raise ValueError(f"predict_labels' u must be real floating-point labels (B, {self.n}), one column per "
+                             f"concept, got {values.shown(u)}")
+        if u.device != self.A_raw.device:
+            raise ValueError(f"predict_labels' u must be on the model's device {self.A_raw.device}, got it on {u.device}")
+        if not bool(torch.isfinite(u).all()):  # (the model's forward reads labels it has already checked)
+            raise ValueError(f"predict_labels' u must be finite labels, got {values.shown(u)}")
+        return self._predict_labels(u.to(self.A_raw.dtype))
+
+    def _predict_labels(self, u: Tensor) -> Tensor:
         equations = self.label_equations if self.graph_from == "labels" else self.mask
         return equations.predict_labels(u, self.adjacency())
 
     def structural(self, z: Tensor) -> Tensor:
         """g_i(A_i o z) for every concept (B, D); zeros for the conditional baseline (no mask layer)."""
+        z = self.check_latent(z, self.latent_dim, "structural")
         if not self.causal:
             return torch.zeros_like(z)
         if self.latent_scm == "equations":
@@ -327,8 +358,7 @@ class CausalVAE(CourseModel):
 
     def decode(self, z_tilde: Tensor) -> Distribution:
         """p(x|z~) = decoder f(z~); ``log_prob(x)`` summed over pixels: (B,).  [slides, Eq. 29]"""
-        if z_tilde.dim() != 2 or z_tilde.shape[1] != self.latent_dim:
-            raise ValueError(f"decode expected z of shape (B, {self.latent_dim}), got {tuple(z_tilde.shape)}")
+        z_tilde = self.check_latent(z_tilde, self.latent_dim, "decode")
         return self.likelihood(self.decoder(z_tilde))
 
     def forward(self, x: Tensor, u: Tensor | None, generator: torch.Generator | None = None) -> CausalVAEOutput:
@@ -360,7 +390,7 @@ class CausalVAE(CourseModel):
             p_x = self.decode(z_tilde)
         return CausalVAEOutput(q_eps=q, eps=eps, z=z, z_mean=self.causal_layer(q.mu), g=g, z_tilde=z_tilde,
                                p_x=p_x, u=u, A=self.adjacency(), kl_z=kl_z,
-                               u_hat=self.predict_labels(u.to(q.mu.dtype)) if self.causal else None,
+                               u_hat=self._predict_labels(u.to(q.mu.dtype)) if self.causal else None,
                                causal=self.causal, owned=owned, shared=shared, overlap=overlap,
                                reads_back=self.cycle,
                                cycle=self.read_back(eps, z) if self.cycle and self.training else None)
@@ -375,6 +405,11 @@ class CausalVAE(CourseModel):
         The decoder has to draw do(z_i = c) so that the image shows c and keeps every other concept at its z', and the
         encoder has to read each concept from the pixels that show it (in the data the shadow nearly follows the
         angles: read back, a shadow drawn from the angle latents does not move under do(shadow position))."""
+        eps = self.check_latent(eps, self.latent_dim, "read_back", "eps")
+        z = self.check_latent(z, self.latent_dim, "read_back", "z")
+        if z.shape != eps.shape:
+            raise ValueError(f"read_back expected eps and z of one shape (B, {self.latent_dim}), got eps "
+                             f"{tuple(eps.shape)} and z {tuple(z.shape)}")
         i = int(torch.randint(self.n, (1,)))
         blocks = z.view(-1, self.n, self.k)
         c = blocks[torch.randperm(blocks.shape[0], device=z.device), i].detach()  # (B, k): values the data holds
@@ -434,14 +469,16 @@ class CausalVAE(CourseModel):
     @torch.no_grad()
     def intervene_latent(self, x: Tensor, u: Tensor | None, interventions: dict[int, float | Tensor]) -> Tensor:
         """z~ under do(z_i = c_i) (B, D): abduction (eps = posterior mean), action, prediction."""
+        interventions = values.mapping.check("interventions (a dict {concept index: value})", interventions)
+        x = self.check_input(x, u)
+        batch = x.shape[0]
+        value_kind = values.numbers(f"a finite number or one value per example ({batch},) (do(z_i = c))",
+                                    lambda t: t.dim() == 0 or tuple(t.shape) == (batch,))
         fixed = {}
         for i, value in interventions.items():
             if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.n:
                 raise ValueError(f"interventions are keyed by concept index 0..{self.n - 1}, got {i!r}")
-            value = torch.as_tensor(value, dtype=torch.float32, device=x.device)
-            if value.dim() > 1 or (value.dim() == 1 and value.shape[0] != x.shape[0]) or not torch.isfinite(value).all():
-                raise ValueError(f"do(z_{i} = c) needs a finite number or one value per example ({x.shape[0]},), "
-                                 f"got {tuple(value.shape)}")
+            value = value_kind.check(f"interventions[{i}]", value).to(x.device, x.dtype)
             fixed[i] = value[:, None] if value.dim() == 1 else value
         eps = self.encode(x, u).mu  # abduction at the posterior mean
         return self._propagate(eps, fixed)

@@ -15,7 +15,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vaecourse import values
 from vaecourse.nn import build_decoder, mlp
+
+
+def _sizes(**sizes: int) -> tuple[int, ...]:
+    """Each of ``sizes`` a number of units (``values.units``: an int in 1 .. MAX_UNITS, not a bool or 2.5)."""
+    return tuple(values.units.check(name, value) for name, value in sizes.items())
+
+
+def _blocks(who: str, z, n: int, k: int, name: str = "z") -> Tensor:
+    """``z`` (B, n k), concept-major, as a real floating-point tensor, or an error naming ``name``; shapes only."""
+    if not isinstance(z, Tensor) or not z.is_floating_point():
+        raise TypeError(f"{who}'s {name} must be a real floating-point tensor (B, {n * k}), got {values.shown(z)}")
+    if z.dim() != 2 or z.shape[1] != n * k or z.shape[0] == 0:
+        raise ValueError(f"{who}'s {name} must have shape (B, {n * k}) with B >= 1 ({n} concepts of {k} dimensions), "
+                         f"got {tuple(z.shape)}")
+    return z
+
+
+GATE_LOGIT = values.real("a gate logit log alpha between -30 and 30", lambda v: abs(v) <= 30)
 
 
 class ConceptDecoders(nn.Module):
@@ -29,12 +48,17 @@ class ConceptDecoders(nn.Module):
 
     def __init__(self, n: int, k: int, architecture: str, image_shape: tuple[int, int, int]):
         super().__init__()
+        n, k = _sizes(n=n, k=k)
+        image_shape = values.image_shape.check("image_shape", image_shape)
+        first = build_decoder(architecture, image_shape, k)
+        values.fits_in_memory("n (one decoder per concept)", n, 4 * sum(p.numel() for p in first.parameters()),
+                              f"decoders of {architecture!r}")
         self.n, self.k = n, k
-        self.parts = nn.ModuleList(build_decoder(architecture, image_shape, k) for _ in range(n))
+        self.parts = nn.ModuleList([first, *(build_decoder(architecture, image_shape, k) for _ in range(n - 1))])
 
     def forward(self, z: Tensor) -> Tensor:
         """z~ (B, n k), concept-major -> logits (B, C, H, W)."""
-        blocks = z.view(-1, self.n, self.k)
+        blocks = _blocks("ConceptDecoders", z, self.n, self.k).view(-1, self.n, self.k)
         return torch.stack([part(blocks[:, i]) for i, part in enumerate(self.parts)]).mean(0)
 
 
@@ -51,7 +75,8 @@ class ShadowRowsDecoder(nn.Module):
     def __init__(self, n: int, k: int, architecture: str, image_shape: tuple[int, int, int], rows: list[int],
                  owners: list[int], hidden: int = 128):
         super().__init__()
-        channels, height, width = image_shape
+        n, k, hidden = _sizes(n=n, k=k, hidden=hidden)
+        channels, height, width = image_shape = values.image_shape.check("image_shape", image_shape)
         rows, owners = _indices("band_rows", rows, height), _indices("band_owners", owners, n)
         self.n, self.k, self.owners = n, k, tuple(owners)
         self.full = build_decoder(architecture, image_shape, n * k)
@@ -63,7 +88,7 @@ class ShadowRowsDecoder(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         """z~ (B, n k), concept-major -> logits (B, C, H, W)."""
-        logits = self.full(z)
+        logits = self.full(_blocks("ShadowRowsDecoder", z, self.n, self.k))
         own = z.view(-1, self.n, self.k)[:, list(self.owners)].flatten(1)  # (B, |owners| k)
         band = self.band(own).view(-1, *self.band_shape)
         out = logits.clone()
@@ -108,7 +133,11 @@ class LayeredDecoder(nn.Module):
     def __init__(self, n: int, k: int, architecture: str, image_shape: tuple[int, int, int], layers: int | None = None,
                  own_logit: float = 3.0, other_logit: float = -1.6):
         super().__init__()
-        channels, height, width = image_shape
+        n, k = _sizes(n=n, k=k)
+        channels, height, width = image_shape = values.image_shape.check("image_shape", image_shape)
+        layers = values.layers.or_none().check("layers", layers)
+        own_logit, other_logit = (GATE_LOGIT.check(name, value) for name, value in (("own_logit", own_logit),
+                                                                                  ("other_logit", other_logit)))
         self.n, self.k, self.channels = n, k, channels
         self.n_layers = n if layers is None else layers
         self.parts = nn.ModuleList(build_decoder(architecture, (channels + 1, height, width), n * k)
@@ -140,7 +169,7 @@ class LayeredDecoder(nn.Module):
 
     def draw(self, z: Tensor) -> Drawing:
         """z~ (B, n k) -> the composite's logits, who drew each pixel, and how much the layers blend (``Drawing``)."""
-        blocks = z.view(-1, self.n, self.k)
+        blocks = _blocks("LayeredDecoder", z, self.n, self.k).view(-1, self.n, self.k)
         r = self.gates(blocks.shape[0])  # (B, L, n)
         drawn = torch.stack([part((blocks * r[:, l, :, None]).flatten(1)) for l, part in enumerate(self.parts)], 1)
         content, mask = drawn[:, :, :self.channels], drawn[:, :, self.channels]  # (B, L, C, H, W), (B, L, H, W)
@@ -179,11 +208,19 @@ class MaskLayer(nn.Module):
 
     def __init__(self, n: int, k: int, hidden: int = 32):
         super().__init__()
+        n, k, hidden = _sizes(n=n, k=k, hidden=hidden)
+        values.fits_in_memory("MaskLayer's n, k and hidden", 2 * n * n * k * hidden, 4,
+                              "float32 weights (n^2 k hidden in each layer)")
         self.n, self.k = n, k
         self.w1 = nn.Parameter(torch.randn(n, n * k, hidden) / (n * k) ** 0.5)
         self.b1 = nn.Parameter(torch.zeros(n, hidden))
         self.w2 = nn.Parameter(torch.randn(n, hidden, k) / hidden ** 0.5)
         self.b2 = nn.Parameter(torch.zeros(n, k))
+
+    def _check_graph(self, A) -> None:
+        if not isinstance(A, Tensor) or not A.is_floating_point() or tuple(A.shape) != (self.n, self.n):
+            raise ValueError(f"MaskLayer's A must be a real floating-point ({self.n}, {self.n}) adjacency matrix, got "
+                             f"{values.shown(A)}")
 
     def weights(self) -> tuple[Tensor, Tensor]:
         """(w1, w2) normalised: w1 (n, n k, hidden) with unit norm per (child, parent block), w2 (n, hidden, k)
@@ -196,6 +233,12 @@ class MaskLayer(nn.Module):
     def forward(self, z: Tensor, A: Tensor, frozen: bool = False) -> Tensor:
         """z (B, n, k), A (n, n) -> g (B, n, k); g_i sees z_j scaled by A[j, i] (0: not a parent). ``frozen``:
         the weights enter detached (gradients reach z and A's callers only)."""
+        self._check_graph(A)
+        if not isinstance(z, Tensor) or not z.is_floating_point() or z.dim() != 3 or tuple(z.shape[1:]) != (self.n, self.k):
+            raise ValueError(f"MaskLayer's z must be a real floating-point tensor (B, {self.n}, {self.k}), got "
+                             f"{values.shown(z)}")
+        if frozen is not False and frozen is not True:
+            raise TypeError(f"MaskLayer's frozen must be True or False, got {values.shown(frozen)}")
         w1, w2 = self.weights()
         b1, b2 = self.b1, self.b2
         if frozen:
@@ -207,6 +250,9 @@ class MaskLayer(nn.Module):
     def predict_labels(self, u: Tensor, A: Tensor) -> Tensor:
         """The same equations on the labels: each concept's label from its parents' labels, (B, n) -> (B, n).
         Label u_j enters as the block u_j 1_k (the mean of p(z_j|u)); the prediction is the mean of g_i's block."""
+        if not isinstance(u, Tensor) or not u.is_floating_point() or u.dim() != 2 or u.shape[1] != self.n:
+            raise ValueError(f"MaskLayer.predict_labels' u must be a real floating-point tensor (B, {self.n}), one "
+                             f"column per concept, got {values.shown(u)}")
         return self(u[:, :, None].expand(-1, -1, self.k), A).mean(2)
 
 

@@ -39,7 +39,7 @@ from torch.distributions import Distribution
 from vaecourse import values
 from vaecourse.distributions import DiagonalGaussian, precision_weighted_merge
 from vaecourse.likelihoods import LikelihoodHead
-from vaecourse.models.base import CourseModel, register_model
+from vaecourse.models.base import CourseModel, check_latents, register_model
 
 INFERENCE = ("ladder", "bottom_up")
 PAPER_LATENT_SIZES = (64, 32, 16, 8, 4)
@@ -168,12 +168,20 @@ class LadderVAE(CourseModel):
 
     def prior_step(self, i: int, z_above: Tensor) -> tuple[Tensor, Tensor]:
         """(mu_p, sigma^2_p) of p(z_i | z_{i+1}) for layer i < L-1.  [sonderby2016, Eq. 11]"""
+        if self.n_layers < 2:
+            raise ValueError("prior_step needs a model with at least two stochastic layers; this one has one (its "
+                             "only prior is N(0, I))")
+        i = values.integer(f"a layer index in 0..{self.n_layers - 2} (a layer with a layer above it)", 0,
+                           self.n_layers - 2).check("prior_step's i", i)
+        z_above = self.check_latent(z_above, self.latent_sizes[i + 1], f"prior_step({i})", "z_above")
+        return self._prior_step(i, z_above)
+
+    def _prior_step(self, i: int, z_above: Tensor) -> tuple[Tensor, Tensor]:
         return self.p_heads[i](self.down[i](z_above))
 
     def decode(self, z: Tensor) -> Distribution:
         """p(x | z_1) from the bottom layer's sample z_1, (B, D_1); ``log_prob`` is per example.  [Eq. 12]"""
-        if z.dim() != 2 or z.shape[1] != self.latent_sizes[0]:
-            raise ValueError(f"decode expected z_1 of shape (B, {self.latent_sizes[0]}), got {tuple(z.shape)}")
+        z = self.check_latent(z, self.latent_sizes[0], "decode", "z_1")
         return self.likelihood(self.decoder(z).view(-1, *self.image_shape))
 
     def bottom_up(self, x: Tensor) -> list[tuple[Tensor, Tensor]]:
@@ -187,12 +195,34 @@ class LadderVAE(CourseModel):
 
     def _noise(self, batch: int, eps, generator, like: Tensor) -> list[Tensor]:
         if eps is None:
+            generator = values.generator.or_none().check("generator", generator)
             return [torch.randn((batch, d), generator=generator).to(like.device, like.dtype) for d in self.latent_sizes]
-        eps = list(eps)
-        if len(eps) != self.n_layers or any(tuple(e.shape) != (batch, d) for e, d in zip(eps, self.latent_sizes)):
-            raise ValueError(f"eps must be {self.n_layers} tensors of shapes "
-                             f"{[(batch, d) for d in self.latent_sizes]}, got {[tuple(e.shape) for e in eps]}")
+        shapes = [(batch, d) for d in self.latent_sizes]
+        eps = list(eps) if isinstance(eps, (list, tuple)) else eps
+        if not isinstance(eps, list) or len(eps) != self.n_layers or any(
+                not isinstance(e, Tensor) or not e.is_floating_point() or tuple(e.shape) != shape
+                for e, shape in zip(eps, shapes)):
+            got = "[" + ", ".join(values.shown(e) if not isinstance(e, Tensor) else f"{tuple(e.shape)} {e.dtype}"
+                                  for e in eps) + "]" if isinstance(eps, list) else values.shown(eps)
+            raise ValueError(f"eps must be {self.n_layers} tensors of shapes {shapes} (a list, real floating-point), "
+                             f"got {got}")
         return [e.to(like.device, like.dtype) for e in eps]
+
+    def _hats(self, hats, batch: int, like: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """``hats`` (a bottom-up pass for these x: one (mu_hat, var_hat) pair of (B, D_i) per layer) checked."""
+        if self.inference != "ladder":
+            raise ValueError("hats (a bottom-up pass to reuse) is for inference='ladder'; this model's inference is "
+                             f"{self.inference!r}, got hats={values.shown(hats)}")
+        shapes = [(batch, d) for d in self.latent_sizes]
+        pairs = list(hats) if isinstance(hats, (list, tuple)) else None
+        if pairs is None or len(pairs) != self.n_layers or any(
+                not isinstance(pair, (list, tuple)) or len(pair) != 2
+                or any(not isinstance(t, Tensor) or not t.is_floating_point() or tuple(t.shape) != shape
+                       or t.device != like.device for t in pair)
+                for pair, shape in zip(pairs, shapes)):
+            raise ValueError(f"hats must be {self.n_layers} pairs (mu_hat, var_hat) of floating-point tensors of shapes "
+                             f"{shapes} on {like.device} (bottom_up(x) of these x), got {values.shown(hats)}")
+        return [tuple(pair) for pair in pairs]
 
     # ------------------------------------------------------------------------------------------------ forward
     def forward(self, x: Tensor, generator: torch.Generator | None = None,
@@ -206,18 +236,20 @@ class LadderVAE(CourseModel):
                              "norm normalises each unit over the batch, and one image has no spread; train on "
                              "larger batches, or call model.eval() to use the model on a single image")
         eps = self._noise(x.shape[0], eps, generator, x)
+        if hats is not None and self.inference != "ladder":
+            self._hats(hats, x.shape[0], x)
         L = self.n_layers
         q: list = [None] * L  # (mu_q, var_q) per layer
         p: list = [None] * L  # (mu_p, var_p) per layer
         z: list = [None] * L
         if self.inference == "ladder":
             # 1. deterministic bottom-up pass [Eq. 19-21]
-            hats = self.bottom_up(x) if hats is None else list(hats)
+            hats = self.bottom_up(x) if hats is None else self._hats(hats, x.shape[0], x)
             # 2. top-down pass: the top layer takes the bottom-up estimate as it is (mu_q,L = mu_hat_L) [Eq. 25]
             q[L - 1] = hats[L - 1]
             for i in reversed(range(L)):
                 if i < L - 1:
-                    p[i] = self.prior_step(i, z[i + 1])  # the generative model's own top-down step [Eq. 11]
+                    p[i] = self._prior_step(i, z[i + 1])  # the generative model's own top-down step [Eq. 11]
                     q[i] = precision_weighted_merge(*hats[i], *p[i])  # [Eq. 23-24]
                 mu, var = q[i]
                 z[i] = mu + var.sqrt() * eps[i]  # z_i ~ q(z_i | .) [Eq. 25]
@@ -231,7 +263,7 @@ class LadderVAE(CourseModel):
                 h = z[i]
             # the generative model scores the sample top-down [Eq. 10-11]
             for i in range(L - 1):
-                p[i] = self.prior_step(i, z[i + 1])
+                p[i] = self._prior_step(i, z[i + 1])
         zeros = torch.zeros_like(z[L - 1])
         p[L - 1] = (zeros, torch.ones_like(zeros))  # p(z_L) = N(0, I)
 
@@ -259,6 +291,7 @@ class LadderVAE(CourseModel):
     @torch.no_grad()
     def embed(self, x: Tensor) -> Tensor:
         """The posterior means with every parent at its own mean (no noise), (B, sum D_i)."""
+        x = self.check_input(x)
         return self.forward(x, eps=[x.new_zeros(x.shape[0], d) for d in self.latent_sizes]).q_z.mu
 
     @torch.no_grad()
@@ -266,6 +299,7 @@ class LadderVAE(CourseModel):
         """E_q[z_i] per layer, (B, D_i): the conditional means averaged over ``n_samples`` draws of the
         parents (for the top layer of a ladder, or the bottom layer of bottom-up inference, it is exact)."""
         values.samples.check("n_samples", n_samples)
+        generator = values.generator.or_none().check("layer_means' generator", generator)
         total = None
         for _ in range(n_samples):
             out = self.forward(x, generator=generator)
@@ -277,8 +311,15 @@ class LadderVAE(CourseModel):
     def log_importance_weights(self, x: Tensor, n_samples: int,
                                generator: torch.Generator | None = None) -> Tensor:
         """log w_s = log p(x | z_1^s) + log p(z^s) - log q(z^s | x) for S samples of the whole hierarchy,
-        (S, B).  [burda2016, Eq. 8]  The noise is drawn sample by sample, so chunking does not change it."""
+        (S, B).  [burda2016, Eq. 8]  The noise is drawn sample by sample, so chunking does not change it.
+        ``n_samples`` is bounded by ``values.MAX_SAMPLES`` and its decoded images by ``values.MAX_BYTES``."""
+        n_samples = values.samples.check("log_importance_weights' n_samples", n_samples)
+        generator = values.generator.or_none().check("log_importance_weights' generator", generator)
+        x = self.check_input(x)
         B = x.shape[0]
+        values.fits_in_memory(f"log_importance_weights' n_samples ({n_samples:,} samples for each of {B:,} images)",
+                              n_samples * B, 3 * 4 * x[0].numel() + 4 * 4 * (self.latent_dim + sum(self.hidden_sizes)),
+                              "images and latents at once")
         eps = [torch.stack(e) for e in zip(*[[torch.randn((B, d), generator=generator) for d in self.latent_sizes]
                                             for _ in range(n_samples)])]  # L tensors (S, B, D_i)
         flat_x = x.unsqueeze(0).expand(n_samples, *x.shape).reshape(n_samples * B, *x.shape[1:])  # (S*B, C, H, W)
@@ -295,30 +336,29 @@ class LadderVAE(CourseModel):
         """Ancestral samples from p: z_L ~ N(0, I), z_i ~ p(z_i | z_{i+1}), then E[x | z_1]: (n, C, H, W).
         With ``layers=True`` also the list of z_i, (n, D_i)."""
         dtype = next(self.parameters()).dtype
-        z = torch.randn((values.batch_size.check("n", n), self.latent_sizes[-1]), generator=generator).to(self.device,
-                                                                                                       dtype)
+        n = values.batch_size.check("n", n)
+        generator = values.generator.or_none().check("sample's generator", generator)
+        layers = values.boolean.check("sample's layers", layers)
+        z = torch.randn((n, self.latent_sizes[-1]), generator=generator).to(self.device, dtype)
         zs = [z]
         for i in reversed(range(self.n_layers - 1)):
-            mu, var = self.prior_step(i, z)
+            mu, var = self._prior_step(i, z)
             z = mu + var.sqrt() * torch.randn(mu.shape, generator=generator).to(mu.device, dtype)
             zs.insert(0, z)
         images = self.decode(z).mean
         return (images, zs) if layers else images
 
     def check_layer(self, layer: int) -> None:
-        """Refuse a layer index that is not 0 ... L-1 (0 is next to x)."""
-        if not 0 <= layer < self.n_layers:
-            raise ValueError(f"layer must be in 0..{self.n_layers - 1} (0 is next to x), got {layer}")
+        """Refuse a layer index that is not 0 ... L-1 (0 is next to x): an int, not a bool, a float or a string."""
+        values.integer(f"in 0..{self.n_layers - 1} (0 is next to x; an int)", 0, self.n_layers - 1).check("layer", layer)
 
     def decode_from(self, layer: int, z: Tensor) -> Distribution:
         """p(x | z_layer): z (B, D_layer) carried down with every layer beneath at its conditional prior mean,
         z_{i} = mu_p,i(z_{i+1}) for i < layer, then p(x | z_1).  [sonderby2016, Eq. 11-12]"""
         self.check_layer(layer)
-        if z.dim() != 2 or z.shape[1] != self.latent_sizes[layer]:
-            raise ValueError(f"decode_from({layer}) expected z of shape (B, {self.latent_sizes[layer]}), "
-                             f"got {tuple(z.shape)}")
+        z = self.check_latent(z, self.latent_sizes[layer], f"decode_from({layer})")
         for i in reversed(range(layer)):
-            z, _ = self.prior_step(i, z)
+            z, _ = self._prior_step(i, z)
         return self.decode(z)
 
     @torch.no_grad()
@@ -329,7 +369,7 @@ class LadderVAE(CourseModel):
         z = torch.zeros(1, self.latent_sizes[-1], device=self.device, dtype=dtype)
         path = [(z[0], torch.ones_like(z[0]))]
         for i in reversed(range(self.n_layers - 1)):
-            mu, var = self.prior_step(i, z)
+            mu, var = self._prior_step(i, z)
             path.insert(0, (mu[0], var[0]))
             z = mu
         return path
@@ -341,6 +381,7 @@ class LadderVAE(CourseModel):
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
         """E[x | z_1] with every latent at its conditional posterior mean: (B, C, H, W)."""
+        x = self.check_input(x)
         out = self.forward(x, eps=[x.new_zeros(x.shape[0], d) for d in self.latent_sizes])
         return out.p_x.mean
 
@@ -368,6 +409,8 @@ class PriorUnitsDecoder(nn.Module):
         return self.model.latent_sizes[self.layer]
 
     def decode(self, s: Tensor) -> Distribution:
+        s = check_latents(s, self.latent_dim, who=f"layer {self.layer}'s decode", name="s", device=self.centre.device,
+                          dtype=self.centre.dtype)
         return self.model.decode_from(self.layer, self.centre + s * self.scale)
 
 

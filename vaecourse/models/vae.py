@@ -81,12 +81,11 @@ class VAE(CourseModel):
 
     def decode(self, z: Tensor) -> Distribution:
         """p(x|z), whose ``log_prob(x)`` is summed over pixels: (B,)."""
-        if not isinstance(z, Tensor) or z.dim() != 2 or z.shape[1] != self.latent_dim:  # (NaN: fit names the step)
-            got = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
-            raise ValueError(f"decode expected z of shape (B, {self.latent_dim}), got {got}")
+        z = self.check_latent(z, self.latent_dim, "decode")  # (NaN: fit names the step)
         return self.likelihood(self.decoder(z))
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> VAEOutput:
+        generator = values.generator.or_none().check("generator", generator)
         q_z = self.encode(x)
         z = reparameterize(q_z.mu, q_z.logvar, generator=generator)  # (B, D)
         return VAEOutput(q_z=q_z, z=z, p_x=self.decode(z))
@@ -95,7 +94,8 @@ class VAE(CourseModel):
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n images E[x|z] with z ~ p(z) = N(0, I): (n, C, H, W)."""
         generator = values.generator.or_none().check("sample's generator", generator)
-        z = torch.randn((values.batch_size.check("n", n), self.latent_dim), generator=generator).to(self.device)
+        z = torch.randn((values.batch_size.check("n", n), self.latent_dim), generator=generator).to(self.device,
+                                                                                                 self.dtype)
         return self.decode(z).mean
 
     @torch.no_grad()
