@@ -12,15 +12,17 @@ import numpy as np
 import torch
 
 from vaecourse import values as kinds
+from vaecourse.viz import figure as checks
 from vaecourse.viz import traversal_figure
 
 
 def render_traversal(model, z: torch.Tensor, dim: int, value: float, span: float = 3.0, steps: int = 9):
     """The figure the traversal explorer shows: row ``dim`` traversed over [-span, span], and the
     decoded image at ``value`` framed in red. Pure: same inputs, same figure."""
+    model = checks.traversal_model("render_traversal", "model", model)
     value = kinds.finite.check("render_traversal's value", value)
     dim = kinds.non_negative_int.check("render_traversal's dim", dim)
-    span = kinds.positive.check("render_traversal's span", span)
+    span = checks.span("render_traversal", span)
     values = np.linspace(-span, span, kinds.panels.check("render_traversal's steps", steps))
     return traversal_figure(model, z, dims=[dim], values=values, highlight=(dim, value),
                             title=f"z{dim} = {value:+.2f} (others held at their values)")
@@ -31,8 +33,11 @@ def traversal_explorer(model, z: torch.Tensor, span: float = 3.0):
     import ipywidgets as widgets
     from IPython.display import display
 
-    z = kinds.finite_numbers.check("traversal_explorer's z", z).float().flatten()
-    span = kinds.positive.check("traversal_explorer's span", span)
+    from vaecourse.viz.images import _code
+
+    model = checks.traversal_model("traversal_explorer", "model", model)
+    z = _code("traversal_explorer", model, z)
+    span = checks.span("traversal_explorer", span)
     dim = widgets.IntSlider(value=0, min=0, max=z.numel() - 1, description="latent", continuous_update=False)
     value = widgets.FloatSlider(value=0.0, min=-span, max=span, step=0.25, description="value",
                                 continuous_update=False)
@@ -56,18 +61,26 @@ def sweep_traversal_explorer(models: dict, x: torch.Tensor, span: float = 3.0):
 
     from vaecourse.viz.beta import traversal_row_figure
 
-    if not models:
-        raise ValueError("sweep_traversal_explorer needs at least one model")
-    span = kinds.positive.check("sweep_traversal_explorer's span", span)
+    models = checks.models("sweep_traversal_explorer", models, checks.image_model)
+    x = kinds.figure_images.check("sweep_traversal_explorer's x", x)
+    span = checks.span("sweep_traversal_explorer", span)
     labels = list(models)
-    latent_dim = models[labels[0]].latent_dim
+    codes = {label: model.embed(checks.model_images("sweep_traversal_explorer", "x", model, x[:1],
+                                                    f"models[{label!r}]")).detach().cpu()[0]
+             for label, model in models.items()}
+    sizes = {label: int(model.latent_dim) for label, model in models.items()}
     choice = widgets.Dropdown(options=labels, value=labels[0], description="model")
-    dim = widgets.IntSlider(value=0, min=0, max=latent_dim - 1, description="latent", continuous_update=False)
+    dim = widgets.IntSlider(value=0, min=0, max=sizes[labels[0]] - 1, description="latent", continuous_update=False)
     value = widgets.FloatSlider(value=0.0, min=-span, max=span, step=0.25, description="value",
                                 continuous_update=False)
-    codes = {label: model.embed(x[:1].to(model.device)).cpu()[0] for label, model in models.items()}
+
+    def follow(change) -> None:  # the latent slider offers the chosen model's latents (it clips its value)
+        dim.max = sizes[change["new"]] - 1
+
+    choice.observe(follow, names="value")  # registered first: runs before the figure is drawn again
 
     def show(label: str, dim: int, value: float) -> None:
+        dim = min(dim, sizes[label] - 1)
         display(traversal_row_figure(models[label], codes[label], dim, value, span=span,
                                      title=f"{label}: latent {dim} traversed around mu(x)"))
 
@@ -83,10 +96,11 @@ def beta_explorer(models: dict, x: torch.Tensor, n_latents: int = 5):
 
     from vaecourse.viz.beta import sweep_model_figure
 
-    if not models:
-        raise ValueError("beta_explorer needs at least one model in models")
+    models = checks.models("beta_explorer", models, checks.image_model)
     n_latents = kinds.panels.check("beta_explorer's n_latents", n_latents)
     x = kinds.figure_images.check("beta_explorer's x", x)
+    for label, model in models.items():  # the images must be what each model reads (its image shape)
+        checks.model_images("beta_explorer", "x", model, x[:1], f"models[{label!r}]")
     labels = list(models)
     choice = widgets.SelectionSlider(options=labels, value=labels[0], description="model", continuous_update=False)
     example = widgets.IntSlider(value=0, min=0, max=x.shape[0] - 1, description="image", continuous_update=False)
@@ -104,15 +118,31 @@ __all__ += ["beta_explorer", "sweep_traversal_explorer"]
 SLIDER_STEP = 0.05
 
 
-def intervention_ranges(dataset, span: float = 1.2) -> list[tuple[float, float]]:
+def intervention_ranges(dataset, span: float = 1.2, include=None) -> list[tuple[float, float]]:
     """Each concept's slider range: [-span, span] cut to the label values the simulator accepts
-    (``dataset.label_ranges()``: below -0.93 a shadow length is negative), on the slider's step grid."""
+    (``dataset.label_ranges()``: below -0.93 a shadow length is negative), on the slider's step grid.
+
+    ``include`` (one label value per concept, e.g. a scene's own ``dataset.labels(concepts)[0]``) widens each range
+    to hold that value rounded to 2 decimals (what the slider starts at), whatever the span: the scene itself, "no
+    intervention", stays a position of every slider."""
+    from vaecourse.viz.causal import concept_dataset
+
     span = kinds.positive.check("intervention_ranges' span", span)
+    dataset = concept_dataset("intervention_ranges", dataset)
+    accepted = list(dataset.label_ranges())
+    if include is not None:
+        include = kinds.numbers(f"one finite label value per concept ({len(accepted)})",
+                                lambda t: t.numel() == len(accepted)).check("intervention_ranges' include", include)
+        include = include.flatten().tolist()
     out = []
-    for lo, hi in dataset.label_ranges():
-        lo, hi = max(-span, lo), min(span, hi)
-        out.append((math.ceil(lo / SLIDER_STEP - 1e-9) * SLIDER_STEP, math.floor(hi / SLIDER_STEP + 1e-9) * SLIDER_STEP))
-    return [(round(lo, 2), round(hi, 2)) for lo, hi in out]
+    for k, (lo, hi) in enumerate(accepted):
+        lo = math.ceil(max(-span, lo) / SLIDER_STEP - 1e-9) * SLIDER_STEP
+        hi = math.floor(min(span, hi) / SLIDER_STEP + 1e-9) * SLIDER_STEP
+        if include is not None:
+            v = round(include[k], 2)
+            lo, hi = min(lo, v), max(hi, v)
+        out.append((round(lo, 2), round(hi, 2)))
+    return out
 
 
 def intervention_explorer(counterfactual_fn, dataset, concepts, span: float = 1.2):
@@ -123,12 +153,17 @@ def intervention_explorer(counterfactual_fn, dataset, concepts, span: float = 1.
 
     from vaecourse.viz.causal import render_intervention
 
-    concepts = torch.as_tensor(concepts, dtype=torch.float64).reshape(1, -1)
+    from vaecourse.viz.causal import concept_dataset, scene_concepts
+
+    counterfactual_fn = kinds.function.check("intervention_explorer's counterfactual_fn", counterfactual_fn)
+    dataset = concept_dataset("intervention_explorer", dataset)
+    concepts = scene_concepts("intervention_explorer", dataset, concepts)
+    span = kinds.positive.check("intervention_explorer's span", span)
     start = dataset.labels(concepts)[0].tolist()
+    ranges = intervention_ranges(dataset, span, include=start)  # each holds the scene's own value
     sliders = {f"c{i}": widgets.FloatSlider(value=round(v, 2), min=lo, max=hi, step=SLIDER_STEP,
                                             description=name[:14], continuous_update=False)
-               for i, (name, v, (lo, hi)) in enumerate(zip(dataset.concept_names, start,
-                                                           intervention_ranges(dataset, span)))}
+               for i, (name, v, (lo, hi)) in enumerate(zip(dataset.concept_names, start, ranges))}
 
     def show(**values) -> None:
         moved = {i: values[f"c{i}"] for i in range(len(start)) if abs(values[f"c{i}"] - round(start[i], 2)) > 1e-9}

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from vaecourse import values as kinds
+from vaecourse.viz import figure as checks
 from vaecourse.viz.figure import CourseFigure as Figure
 from vaecourse.viz.images import draw_image, traversal_images
 
@@ -91,6 +92,28 @@ def _smooth(y: np.ndarray, window: int) -> np.ndarray:
     return np.convolve(y, np.ones(window) / window, mode="valid")
 
 
+def _run_curves(label, history) -> tuple[np.ndarray, dict]:
+    """A run's steps and its beta, kl and log_px_z as finite float arrays of one length, or a ValueError naming it."""
+    name = f"multiplier_figure's runs[{label!r}]"
+    if hasattr(history, "steps") and hasattr(history, "records"):
+        steps, records = history.steps, history.records
+    elif isinstance(history, Mapping) and {"steps", "records"} <= set(history):
+        steps, records = history["steps"], history["records"]
+    else:
+        raise ValueError(f"{name} must be a History (or a mapping with 'steps' and 'records'), got "
+                         f"{kinds.shown(history)}")
+    if not isinstance(records, Mapping):
+        raise ValueError(f"{name}'s records must be a dict of term -> values, got {kinds.shown(records)}")
+    steps = kinds.finite_numbers.check(f"{name}'s steps", steps).cpu().double().numpy().reshape(-1)
+    out = {}
+    for key in ("beta", "kl", "log_px_z"):
+        if key not in records:
+            raise ValueError(f"run {label!r} has no {key!r} in its history (it has {sorted(records)})")
+        kind = kinds.numbers(f"finite values, one per step ({len(steps)})", lambda t: t.dim() <= 1 and t.numel() == len(steps))
+        out[key] = kind.check(f"{name}'s records[{key!r}]", records[key]).cpu().double().numpy().reshape(-1)
+    return steps, out
+
+
 def multiplier_figure(runs: Mapping[str, object], epsilon: float | None = None, smooth: int = 50,
                       title: str = "the Lagrange multiplier against fixed beta") -> Figure:
     """Three panels against the step: the multiplier beta, the KL (with the bound epsilon) and log p(x|z).
@@ -99,17 +122,19 @@ def multiplier_figure(runs: Mapping[str, object], epsilon: float | None = None, 
     and ``log_px_z``. A fixed-beta run draws a flat line in the first panel: the same Lagrangian with its
     multiplier frozen [slides, Eq. 8-9].
     """
-    if not runs:
-        raise ValueError("multiplier_figure needs at least one run")
+    runs = kinds.Kind("a dict of 1 to 64 runs by label, each a History", lambda v: 1 <= len(v) <= 64,
+                      lambda v: v if isinstance(v, Mapping) else kinds._REFUSED).check("multiplier_figure's runs", runs)
+    epsilon = kinds.finite.or_none().check("multiplier_figure's epsilon", epsilon)
+    smooth = kinds.positive_int.check("multiplier_figure's smooth", smooth)
+    title = kinds.text.check("multiplier_figure's title", title)
+    curves = {}
+    for label, history in runs.items():
+        curves[label] = _run_curves(label, history)
     fig = Figure(figsize=(13.0, 3.4))
     axes = fig.subplots(1, 3)
-    for label, history in runs.items():
-        steps = np.asarray(history.steps if hasattr(history, "steps") else history["steps"])
-        records = history.records if hasattr(history, "records") else history["records"]
+    for label, (steps, records) in curves.items():
         for ax, key in zip(axes, ("beta", "kl", "log_px_z")):
-            if key not in records:
-                raise ValueError(f"run {label!r} has no {key!r} in its history (it has {sorted(records)})")
-            y = _smooth(np.asarray(records[key], dtype=float), 1 if key == "beta" else smooth)
+            y = _smooth(records[key], 1 if key == "beta" else smooth)
             ax.plot(steps[len(steps) - len(y):], y, label=label, lw=1.6)
     if epsilon is not None:
         axes[1].axhline(epsilon, color="black", ls="--", lw=1, label=f"epsilon = {epsilon:g}")
@@ -127,8 +152,10 @@ def traversal_row_figure(model, z: Tensor, dim: int, value: float, span: float =
                          title: str | None = None) -> Figure:
     """The decoded image with latent ``dim`` set to ``value`` (large, left) beside the whole row of that
     dimension traversed over [-span, span] (right), the cell nearest ``value`` framed in red."""
+    model = checks.traversal_model("traversal_row_figure", "model", model)
     value = kinds.finite.check("traversal_row_figure's value", value)
-    span = kinds.positive.check("traversal_row_figure's span", span)
+    span = checks.span("traversal_row_figure", span)
+    title = checks.title("traversal_row_figure", title)
     steps = kinds.panels.check("traversal_row_figure's steps", steps)
     dim = kinds.non_negative_int.check("traversal_row_figure's dim", dim)
     values = torch.linspace(-span, span, steps)
@@ -159,11 +186,13 @@ def sweep_model_figure(model, x: Tensor, label: str, n_latents: int = 5, span: f
     and traversals of its ``n_latents`` most informative latents around the first image's code (right)."""
     from vaecourse.metrics.latent_kl import kl_per_dimension
 
+    model = checks.image_model("sweep_model_figure", "model", model)
+    label = kinds.text.check("sweep_model_figure's label", label)
     n_latents = kinds.panels.check("sweep_model_figure's n_latents", n_latents)
     span = kinds.positive.check("sweep_model_figure's span", span)
     steps = kinds.panels.check("sweep_model_figure's steps", steps)
     threshold = kinds.finite.check("sweep_model_figure's threshold", threshold)
-    x = model.check_input(kinds.figure_images.check("sweep_model_figure's x", x).to(model.device))
+    x = checks.model_images("sweep_model_figure", "x", model, kinds.figure_images.check("sweep_model_figure's x", x))
     q = model.encode(x)
     kl = kl_per_dimension(q.mu, q.logvar).mean(dim=0).cpu()  # (D,)
     recon = model.decode(q.mu).mean.cpu()  # (N, C, H, W)

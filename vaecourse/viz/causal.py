@@ -13,25 +13,46 @@ import torch
 from torch import Tensor
 
 from vaecourse import values as kinds
+from vaecourse.viz import figure as checks
 from vaecourse.viz.figure import CourseFigure as Figure
 from vaecourse.viz.images import draw_image
+
+
+def _dict(name: str, expected: str, value, most: int) -> Mapping:
+    kind = kinds.Kind(f"a dict of {expected}" if not expected.startswith("a dict") else expected,
+                      lambda v: 1 <= len(v) <= most, lambda v: v if isinstance(v, Mapping) else kinds._REFUSED)
+    return kind.check(name, value)
+
+
+def _finite(t: Tensor) -> bool:
+    return t.device.type != "meta" and (not t.is_floating_point() or bool(torch.isfinite(t).all()))
 
 
 def scm_scatter_figure(panels: Mapping[str, Mapping[str, Tensor]], x: str, y: str, max_points: int = 1500,
                        title: str | None = None) -> Figure:
     """One scatter plot of (x, y) per panel (e.g. "observational", "do(x2 = 1)"), sharing axes."""
     max_points = kinds.examples.check("scm_scatter_figure's max_points", max_points)
-    if not 1 <= len(panels) <= 64:
-        raise ValueError(f"scm_scatter_figure needs 1 to 64 panels, got {len(panels)}")
+    x, y = kinds.text.check("scm_scatter_figure's x", x), kinds.text.check("scm_scatter_figure's y", y)
+    title = checks.title("scm_scatter_figure", title)
+    panels = _dict("scm_scatter_figure's panels", "1 to 64 panels by name, each a dict of variable -> samples",
+                   panels, 64)
     for name, sample in panels.items():
+        _dict(f"scm_scatter_figure's panels[{name!r}]", "a dict of variable -> samples", sample, 10 ** 6)
         missing = [k for k in (x, y) if k not in sample]
         if missing:
             raise ValueError(f"scm_scatter_figure's x and y must name variables of every panel (panel {name!r} has "
                              f"{sorted(sample)}), got {missing}")
+    columns = {}
+    for name, sample in panels.items():
+        a = kinds.numbers("one finite value per sample, a 1-D tensor", lambda t: t.dim() == 1 and len(t) >= 1).check(
+            f"scm_scatter_figure's panels[{name!r}][{x!r}]", sample[x])
+        b = kinds.numbers(f"one finite value per sample of {x!r} ({len(a)}), a 1-D tensor",
+                          lambda t: t.dim() == 1 and len(t) == len(a)).check(
+            f"scm_scatter_figure's panels[{name!r}][{y!r}]", sample[y])
+        columns[name] = (a.detach().cpu().double().numpy()[:max_points], b.detach().cpu().double().numpy()[:max_points])
     fig = Figure(figsize=(3.2 * len(panels), 3.0))
     axes = np.atleast_1d(fig.subplots(1, len(panels), sharex=True, sharey=True))
-    for ax, (name, sample) in zip(axes, panels.items()):
-        a, b = (sample[k].detach().cpu().numpy()[:max_points] for k in (x, y))
+    for ax, (name, (a, b)) in zip(axes, columns.items()):
         ax.scatter(a, b, s=4, alpha=0.4)
         r = np.corrcoef(a, b)[0, 1] if a.std() > 0 and b.std() > 0 else float("nan")
         ax.set_title(f"{name}\ncorr = {r:+.2f}", fontsize=9)
@@ -46,6 +67,8 @@ def scm_scatter_figure(panels: Mapping[str, Mapping[str, Tensor]], x: str, y: st
 def adjacency_figure(learned: Tensor, true: Tensor, names: Sequence[str], threshold: float = 0.3,
                      title: str | None = None) -> Figure:
     """The learned A (weights, with thresholded edges marked) beside the true graph; rows cause columns."""
+    names = checks.names("adjacency_figure", "names", names)
+    title = checks.title("adjacency_figure", title)
     k = len(names)
     square = kinds.numbers(f"a finite ({k}, {k}) matrix, one row and column per name in names",
                            lambda t: tuple(t.shape) == (k, k))
@@ -78,9 +101,17 @@ def ownership_figure(owned: Tensor, names: Sequence[str], image: Tensor | None =
                      title: str = "which pixels each concept owns, learned (mean over test images)") -> Figure:
     """One panel per concept: owned_i(p) (K, H, W) in [0, 1] (``CausalVAE.ownership``, averaged), after an example
     image (C, H, W) when given."""
-    owned = kinds.numbers(f"finite shares (K, H, W), one per name in names ({len(names)})",
-                          lambda t: t.dim() == 3 and len(t) == len(names) >= 1).check("ownership_figure's owned", owned)
+    names = checks.names("ownership_figure", "names", names)
+    owned = kinds.numbers(f"finite shares (K, H, W) in [0, 1], one per name in names ({len(names)})",
+                          lambda t: t.dim() == 3 and len(t) == len(names) >= 1 and min(t.shape) >= 1
+                          and t.numel() <= 2 ** 24).check("ownership_figure's owned", owned)
     owned = owned.detach().cpu()
+    names = checks.names("ownership_figure", "names", names, len(owned))
+    title = kinds.text.check("ownership_figure's title", title)
+    if image is not None:
+        image = kinds.numbers("one finite image (C, H, W) of 1, 3 or 4 channels, of the shares' size "
+                              f"{tuple(owned.shape[1:])}", lambda t: t.dim() == 3 and t.shape[0] in (1, 3, 4)
+                              and tuple(t.shape[1:]) == tuple(owned.shape[1:])).check("ownership_figure's image", image)
     panels = len(names) + (image is not None)
     fig = Figure(figsize=(2.2 * panels, 2.5))
     axes = np.atleast_1d(fig.subplots(1, panels))
@@ -100,12 +131,23 @@ def ownership_figure(owned: Tensor, names: Sequence[str], image: Tensor | None =
 def score_figure(scores: Mapping[str, Mapping[str, float]], keys: Sequence[str] = ("mic", "tic"),
                  title: str = "MIC and TIC with the true concepts (best-matching latent, mean over concepts)") -> Figure:
     """Grouped bars: one group per score key, one bar per model."""
+    keys = checks.names("score_figure", "keys", keys)
+    title = kinds.text.check("score_figure's title", title)
+    scores = _dict("score_figure's scores", "1 to 64 models by name, each a dict of score name -> score", scores, 64)
+    for model, row in scores.items():
+        row = _dict(f"score_figure's scores[{model!r}]", "a dict of score name -> score", row, 10 ** 6)
+        missing = [k for k in keys if k not in row]
+        if missing:
+            raise ValueError(f"score_figure's scores[{model!r}] must hold every key in keys {keys}, got "
+                             f"{sorted(map(str, row))} (missing {missing})")
+        for k in keys:
+            kinds.finite.check(f"score_figure's scores[{model!r}][{k!r}]", row[k])
     fig = Figure(figsize=(6.0, 3.2))
     ax = fig.subplots()
     models = list(scores)
     width = 0.8 / max(1, len(models))
     for m, model in enumerate(models):
-        values = [scores[model][k] for k in keys]
+        values = [float(scores[model][k]) for k in keys]
         bars = ax.bar(np.arange(len(keys)) + m * width, values, width, label=model)
         for bar, v in zip(bars, values):
             ax.text(bar.get_x() + bar.get_width() / 2, v + 0.01, f"{v:.2f}", ha="center", fontsize=8)
@@ -121,6 +163,7 @@ def mic_matrix_figure(matrices: Mapping[str, np.ndarray], concept_names: Sequenc
     """MIC of each latent (rows) with each concept (columns), one panel per model."""
     from vaecourse.viz.metrics import _matrices
 
+    concept_names = checks.names("mic_matrix_figure", "concept_names", concept_names)
     matrices = _matrices("mic_matrix_figure", matrices, concept_names, "concept_names")
     fig = Figure(figsize=(3.4 * len(matrices), 3.4))
     axes = np.atleast_1d(fig.subplots(1, len(matrices)))
@@ -141,6 +184,8 @@ def intervention_grid_figure(model_images: Tensor, true_images: Tensor, concept_
                              values: Sequence[Sequence[float]] | None = None,
                              title: str = "do(concept = value): model (left) and simulator (right)") -> Figure:
     """Two grids side by side, rows: the concept intervened on; columns: the values. (K, V, C, H, W) each."""
+    concept_names = checks.names("intervention_grid_figure", "concept_names", concept_names)
+    title = kinds.text.check("intervention_grid_figure's title", title)
     grids = kinds.numbers(f"finite images (K, V, C, H, W): one row per concept in concept_names "
                           f"({len(concept_names)}), at most {kinds.MAX_PANELS:,} images",
                           lambda t: t.dim() == 5 and len(t) == len(concept_names) >= 1 and t.shape[2] in (1, 3, 4)
@@ -151,6 +196,10 @@ def intervention_grid_figure(model_images: Tensor, true_images: Tensor, concept_
         raise ValueError(f"intervention_grid_figure's true_images must have model_images' shape "
                          f"{tuple(model_images.shape)}, got {tuple(true_images.shape)}")
     k, v = model_images.shape[:2]
+    if values is not None:
+        values = kinds.numbers(f"finite values (K, V) = {(k, v)}: one per image of the grids",
+                               lambda t: tuple(t.shape) == (k, v)).check("intervention_grid_figure's values", values)
+        values = values.detach().cpu().double().tolist()
     fig = Figure(figsize=(1.0 * (2 * v + 1), 1.05 * k + 0.6))
     axes = fig.subplots(k, 2 * v + 1, squeeze=False)
     for i in range(k):
@@ -173,12 +222,16 @@ def pendulum_reference_figure(official: Tensor, simulated: Tensor, small: Tensor
                               titles: Sequence[str] | None = None) -> Figure:
     """The paper's images (top row) above the simulator's images of the same concepts (second row) and, if given,
     the simulator at the size the models see (third row, each pixel drawn as a block). (n, 3, H, W) each. Pure."""
+    official = kinds.figure_images.check("pendulum_reference_figure's official", official)
+    n = official.shape[0]
+    same = kinds.numbers(f"the same number of images as official ({n}): finite images (n, C, H, W) of 1, 3 or 4 channels",
+                         lambda t: kinds.figure_images.test(t) and len(t) == n)
+    simulated = same.check("pendulum_reference_figure's simulated", simulated)
+    small = same.or_none().check("pendulum_reference_figure's small", small)
+    titles = checks.names("pendulum_reference_figure", "titles", titles, n, optional=True)
     rows = [("paper's\ngenerator", official), ("simulator\n96 x 96", simulated)]
     if small is not None:
         rows.append((f"simulator\n{small.shape[-1]} x {small.shape[-2]}", small))
-    n = official.shape[0]
-    if any(images.shape[0] != n for _, images in rows):
-        raise ValueError(f"every row needs the same number of images, got {[images.shape[0] for _, images in rows]}")
     fig = Figure(figsize=(1.6 * n + 1.0, 1.6 * len(rows) + 0.3))
     axes = fig.subplots(len(rows), n, squeeze=False)
     for r, (label, images) in enumerate(rows):
@@ -191,22 +244,47 @@ def pendulum_reference_figure(official: Tensor, simulated: Tensor, small: Tensor
     return fig
 
 
+_DATASET_PARTS = ("concept_names", "labels", "from_labels", "label_ranges", "render_concepts", "counterfactual")
+
+
+def concept_dataset(who: str, dataset):
+    """A simulator of concepts with labels and counterfactuals (a vaecourse.data.Pendulum)."""
+    kind = kinds.Kind("a concept simulator such as vaecourse.data.Pendulum (with labels, from_labels, label_ranges, "
+                      "render_concepts and counterfactual)", lambda d: all(hasattr(d, a) for a in _DATASET_PARTS))
+    return kind.check(f"{checks.owner(who)} dataset", dataset)
+
+
+def scene_concepts(who: str, dataset, concepts) -> Tensor:
+    """One scene's true concept values, (K,) or (1, K) finite numbers, as a (1, K) float64 tensor."""
+    k = len(dataset.concept_names)
+    kind = kinds.numbers(f"one scene's {k} finite concept values ({', '.join(dataset.concept_names)})",
+                         lambda t: t.numel() == k and (t.dim() == 1 or t.dim() == 2 and len(t) == 1))
+    return kind.check(f"{checks.owner(who)} concepts", concepts).detach().cpu().double().reshape(1, -1)
+
+
 def render_intervention(counterfactual_fn: Callable, dataset, concepts: Tensor,
                         interventions: Mapping[int, float], concept_names: Sequence[str] | None = None) -> Figure:
     """The intervention explorer's figure: the scene, the model's counterfactual under do(z_i = c_i) and the
     simulator's true counterfactual. ``concepts`` (4,) are the scene's true concept values; ``interventions``
     map concept index -> label value; ``counterfactual_fn(x, u, interventions) -> images``. Pure."""
-    names = list(concept_names or dataset.concept_names)
+    counterfactual_fn = kinds.function.check("render_intervention's counterfactual_fn", counterfactual_fn)
+    dataset = concept_dataset("render_intervention", dataset)
+    interventions = kinds.mapping.check("render_intervention's interventions", interventions)
+    names = list(dataset.concept_names) if concept_names is None else \
+        checks.names("render_intervention", "concept_names", concept_names, len(dataset.concept_names))
     wrong = [i for i in interventions if isinstance(i, bool) or i not in range(len(names))]
     if wrong:
         raise ValueError(f"render_intervention's interventions must map concept indices 0..{len(names) - 1} "
                          f"({', '.join(names)}) to values, got {wrong}")
     for i, value in interventions.items():
         kinds.finite.check(f"render_intervention's interventions[{i}]", value)
-    concepts = torch.as_tensor(concepts, dtype=torch.float64).reshape(1, -1)
+    concepts = scene_concepts("render_intervention", dataset, concepts)
     u = dataset.labels(concepts)
     x = dataset.render_concepts(concepts)
     model_cf = counterfactual_fn(x, u, dict(interventions))
+    if not isinstance(model_cf, torch.Tensor) or model_cf.shape != x.shape or not _finite(model_cf):
+        raise ValueError(f"render_intervention's counterfactual_fn must return finite images of the scene's shape "
+                         f"{tuple(x.shape)}, got {kinds.shown(model_cf)}")
     real = {}
     for i, value in interventions.items():
         real[names[i]] = float(dataset.from_labels(torch.full((1, len(names)), float(value)))[0, i])

@@ -9,7 +9,17 @@ import torch
 from torch import Tensor
 
 from vaecourse import values as kinds
+from vaecourse.viz import figure as checks
 from vaecourse.viz.figure import CourseFigure as Figure
+
+# images drawn in [0, 1]: an integer tensor (0..255 bytes, or labels) would be clamped to black and white
+_float_images = kinds.numbers(f"floating images (N, C, H, W) in [0, 1] of finite values: 1 to {kinds.MAX_PANELS:,} "
+                              "images of 1, 3 or 4 channels (an integer tensor: divide bytes by 255 first)",
+                              lambda t: kinds.figure_images.test(t))
+latent_values = kinds.numbers(f"1 to {kinds.MAX_PANELS:,} finite values in a list or a 1-D tensor, latent values each at "
+                              f"most {checks.MAX_TRAVERSAL:g} in size (codes are standard normal)",
+                              lambda t: t.dim() == 1 and 1 <= len(t) <= kinds.MAX_PANELS
+                              and bool(t.abs().max() <= checks.MAX_TRAVERSAL))
 
 
 def _as_hwc(image: Tensor) -> np.ndarray:
@@ -30,11 +40,15 @@ def draw_image(ax, image: Tensor) -> None:
 def image_grid(images: Tensor, ncols: int = 8, title: str | None = None, size: float = 1.2,
                row_labels: Sequence[str] | None = None) -> Figure:
     """Images (N, C, H, W) in [0, 1] laid out ``ncols`` to a row."""
+    if isinstance(images, torch.Tensor) and not (images.is_floating_point() or images.dtype == torch.bool):
+        raise ValueError(f"image_grid's images must be {_float_images.expected}, got {kinds.shown(images)}")
     images = kinds.figure_images.check("image_grid's images", images)
     ncols = kinds.panels.check("image_grid's ncols", ncols)
     size = kinds.inches.check("image_grid's size", size)
+    title = checks.title("image_grid", title)
     n = images.shape[0]
     nrows = max(1, -(-n // ncols))
+    row_labels = checks.names("image_grid", "row_labels", row_labels, optional=True)
     if row_labels is not None and len(row_labels) != nrows:
         raise ValueError(f"image_grid's row_labels must hold one label per row ({nrows} rows of {ncols}), "
                          f"got {len(row_labels)}")
@@ -66,14 +80,23 @@ def reconstruction_figure(x: Tensor, x_hat: Tensor, n: int = 8, title: str = "da
                       row_labels=["x", "x̂"])
 
 
+def _code(who: str, model, z) -> Tensor:
+    """z: one finite latent code of the model's latent_dim numbers, as a float32 (D,) tensor on the CPU."""
+    size = int(model.latent_dim)
+    kind = kinds.numbers(f"one latent code: {size} finite numbers (the model's latent_dim)",
+                         lambda t: t.numel() == size and (t.dim() <= 1 or t.dim() == 2 and len(t) == 1))
+    return kind.check(f"{checks.owner(who)} z", z).float().flatten().cpu()
+
+
 @torch.no_grad()
 def traversal_images(model, z: Tensor, dims: Sequence[int], values: Sequence[float] | Tensor) -> Tensor:
     """Decoded means for z with dimension d set to each value: (len(dims), len(values), C, H, W).
 
     z is one latent vector (D,) — usually mu(x) of an example, or zeros (the prior's centre).
     """
-    z = kinds.finite_numbers.check("traversal_images' z", z).float().flatten().cpu()
-    values = kinds.figure_values.check("traversal_images' values", values).float().cpu()
+    model = checks.traversal_model("traversal_images", "model", model)
+    z = _code("traversal_images", model, z)
+    values = latent_values.check("traversal_images' values", values).float().cpu()
     dims = kinds.indices.check("traversal_images' dims", dims)
     if not 1 <= len(dims) * len(values) <= kinds.MAX_PANELS:
         raise ValueError(f"traversal_images draws len(dims) x len(values) images: at most {kinds.MAX_PANELS:,}, got "
@@ -98,12 +121,18 @@ def traversal_figure(model, z: Tensor, dims: Sequence[int] | None = None,
 
     ``highlight=(dim, value)`` frames the cell nearest that value (the widgets use it).
     """
-    z = kinds.finite_numbers.check("traversal_figure's z", z).float().flatten().cpu()
+    model = checks.traversal_model("traversal_figure", "model", model)
+    z = _code("traversal_figure", model, z)
     dims = list(range(z.numel())) if dims is None else list(kinds.indices.check("traversal_figure's dims", dims))
-    values = kinds.figure_values.check("traversal_figure's values", values).float().cpu()
-    if labels is not None and len(labels) != len(dims):
-        raise ValueError(f"traversal_figure's labels must hold one label per dimension in dims ({len(dims)}), "
-                         f"got {len(labels)}")
+    values = latent_values.check("traversal_figure's values", values).float().cpu()
+    labels = checks.names("traversal_figure", "labels", labels, len(dims), optional=True)
+    title = checks.title("traversal_figure", title)
+    if highlight is not None:
+        pair = kinds.sequence("(dim, value): a latent dimension and a finite value (or None)",
+                              lambda v: len(v) == 2 and kinds.non_negative_int.convert(v[0]) is not kinds._REFUSED
+                              and kinds.finite.convert(v[1]) is not kinds._REFUSED)
+        dim, value = pair.check("traversal_figure's highlight", highlight)
+        highlight = (int(dim), float(value))
     grid = traversal_images(model, z, dims, values)  # (R, V, C, H, W)
     nrows, ncols = grid.shape[:2]
     fig = Figure(figsize=(1.0 * ncols + 0.8, 1.0 * nrows + 0.6))

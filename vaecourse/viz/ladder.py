@@ -14,7 +14,14 @@ import torch
 from matplotlib.colors import Normalize
 
 from vaecourse import values as kinds
+from vaecourse.viz import figure as checks
 from vaecourse.viz.figure import CourseFigure
+
+
+def _runs(name: str, value, most: int = 64) -> Mapping:
+    kind = kinds.Kind(f"a dict of 1 to {most} runs by name", lambda v: 1 <= len(v) <= most,
+                      lambda v: v if isinstance(v, Mapping) else kinds._REFUSED)
+    return kind.check(name, value)
 
 LOG_KL_FLOOR = 1e-4  # KLs below this are drawn as this (log10 = -4): "inactive"
 
@@ -28,16 +35,21 @@ def kl_heatmap_figure(runs: Mapping[str, np.ndarray], layer_sizes: Sequence[int]
     paper draws inactive units: the white cells of the last column are exactly the units that
     :func:`vaecourse.metrics.kl_active_units` counts as inactive at that threshold (layers then separated in black).
     """
-    if not runs:
-        raise ValueError("kl_heatmap_figure needs at least one run")
+    runs = _runs("kl_heatmap_figure's runs", runs)
     layer_sizes = kinds.layer_sizes.check("kl_heatmap_figure's layer_sizes", layer_sizes)
+    title = checks.title("kl_heatmap_figure", title)
     vmin = kinds.finite.check("kl_heatmap_figure's vmin", vmin)
-    vmax = None if vmax is None else kinds.finite.check("kl_heatmap_figure's vmax", vmax)
+    vmax = kinds.real(f"a finite number above vmin ({vmin:g})", lambda v: v > vmin).or_none().check(
+        "kl_heatmap_figure's vmax", vmax)
+    threshold = kinds.real("> 0 nats, a finite number (it is drawn on a log scale)", lambda v: v > 0).or_none().check(
+        "kl_heatmap_figure's threshold", threshold)
     total = int(sum(layer_sizes))
     logs = {}
     for name, kl in runs.items():
-        kl = kinds.real_numbers.check(f"kl_heatmap_figure's runs[{name!r}]", kl).cpu().double().numpy()
-        if kl.ndim != 2 or kl.shape[1] != total:
+        kl = kinds.numbers(f"per-unit KLs (epochs, {total}) of finite values >= 0 (rounding's -1e-3 at most)",
+                           lambda t: not t.numel() or bool((t >= -1e-3).all())).check(
+            f"kl_heatmap_figure's runs[{name!r}]", kl).cpu().double().numpy()
+        if kl.ndim != 2 or kl.shape[1] != total or not 1 <= kl.size <= 2 ** 24:
             raise ValueError(f"run {name!r}: expected per-unit KLs of shape (epochs, {total}) for layer_sizes "
                              f"{list(layer_sizes)}, got {kl.shape}")
         logs[name] = np.log10(np.maximum(kl, LOG_KL_FLOOR)).T  # (U, E)
@@ -76,17 +88,19 @@ def active_units_figure(runs: Mapping[str, Sequence[int]], layer_sizes: Sequence
 
     ``kl_runs`` (same names) adds, beside each run's bar, a hatched bar of the units active by their KL
     (:func:`vaecourse.metrics.kl_active_units`): the two readings side by side."""
-    if not runs:
-        raise ValueError("active_units_figure needs at least one run")
+    runs = _runs("active_units_figure's runs", runs)
+    kl_runs = None if kl_runs is None else _runs("active_units_figure's kl_runs", kl_runs)
+    title = kinds.text.check("active_units_figure's title", title)
     if kl_runs is not None and set(kl_runs) != set(runs):
         raise ValueError(f"kl_runs must name the same runs as runs: got {sorted(kl_runs)} and {sorted(runs)}")
     layer_sizes = kinds.layer_sizes.check("active_units_figure's layer_sizes", layer_sizes)
     L = len(layer_sizes)
-    for name, counts in [*runs.items(), *(kl_runs or {}).items()]:
-        counts = kinds.indices.check(f"active_units_figure's counts of run {name!r}", counts)
-        if len(counts) != L:
-            raise ValueError(f"run {name!r}: expected {L} counts (one per layer of layer_sizes {list(layer_sizes)}), "
-                             f"got {len(counts)}")
+    for arg, name, counts in [*(("runs", n, c) for n, c in runs.items()),
+                              *(("kl_runs", n, c) for n, c in (kl_runs or {}).items())]:
+        counts = kinds.indices.check(f"active_units_figure's {arg}[{name!r}]", counts)
+        if len(counts) != L or any(c > size for c, size in zip(counts, layer_sizes)):
+            raise ValueError(f"active_units_figure's {arg}[{name!r}] must be {L} counts of active units, one per layer "
+                             f"of layer_sizes {list(layer_sizes)} and at most its size, got {list(counts)}")
     per_run = 1 if kl_runs is None else 2
     fig = CourseFigure(figsize=(1.2 * L * per_run + 1.5 * len(runs) / 2 + 2.5, 3.4))
     ax = fig.subplots()
@@ -123,11 +137,21 @@ def pca_2d(z: np.ndarray | torch.Tensor) -> np.ndarray:
 def layer_pca_figure(samples: Sequence, labels=None, *, title: str | None = None) -> CourseFigure:
     """One scatter per layer: posterior samples z_i projected on their first two principal components,
     coloured by digit label.  [sonderby2016, Fig. 5] Collapsed layers show as a blob with no class structure."""
-    if not samples:
-        raise ValueError("layer_pca_figure needs samples of at least one layer")
+    layers = kinds.sequence("a list of 1 to 64 layers' samples, each (N >= 2, D_i)", lambda v: 1 <= len(v) <= 64)
+    samples = layers.check("layer_pca_figure's samples", samples)
+    title = checks.title("layer_pca_figure", title)
+    kind = kinds.numbers("finite samples (N >= 2, D) of one layer", lambda t: t.dim() == 2 and len(t) >= 2
+                         and t.shape[1] >= 1 and t.numel() <= 2 ** 24)
+    samples = [kind.check(f"layer_pca_figure's samples[{i}]", z) for i, z in enumerate(samples)]
+    n = len(samples[0])
+    if labels is not None and any(len(z) != n for z in samples):
+        raise ValueError(f"layer_pca_figure's samples must hold the same examples in every layer (one per label), "
+                         f"got {[len(z) for z in samples]} rows")
+    colours = None if labels is None else kinds.numbers(
+        f"one finite digit label per sample ({n}), a 1-D tensor or array", lambda t: t.dim() == 1 and len(t) == n).check(
+        "layer_pca_figure's labels", labels).detach().cpu().numpy()
     fig = CourseFigure(figsize=(2.6 * len(samples), 2.8))
     axes = fig.subplots(1, len(samples), squeeze=False)[0]
-    colours = None if labels is None else np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
     scatter = None
     for i, (ax, z) in enumerate(zip(axes, samples)):
         xy = pca_2d(z)
@@ -147,9 +171,19 @@ def depth_figure(results: Mapping[str, Mapping[int, tuple[float, float]]], *, k:
                  title: str = "Test log-likelihood against the number of stochastic layers") -> CourseFigure:
     """[sonderby2016, Fig. 3]: one line per inference model, log p(x) >= L_k (nats) against the number of
     stochastic layers, with +-1 standard error. ``results[name][layers] = (log_likelihood, standard_error)``."""
-    if not results or not all(results.values()):
-        raise ValueError("depth_figure needs at least one model with at least one depth")
+    results = _runs("depth_figure's results", results)
     k = kinds.samples.check("depth_figure's k", k)
+    title = kinds.text.check("depth_figure's title", title)
+    pair = kinds.numbers("(log_likelihood, standard_error): a finite number and a finite standard error >= 0",
+                         lambda t: t.shape == (2,) and bool(t[1] >= 0))
+    depth = kinds.integer("a number of stochastic layers between 1 and 64", 1, 64)
+    checked = {}
+    for name, by_depth in results.items():
+        by_depth = _runs(f"depth_figure's results[{name!r}]", by_depth)
+        checked[name] = {depth.check(f"depth_figure's results[{name!r}]'s depth", d):
+                         tuple(pair.check(f"depth_figure's results[{name!r}][{d!r}]", v).tolist())
+                         for d, v in by_depth.items()}
+    results = checked
     fig = CourseFigure(figsize=(4.8, 3.4))
     ax = fig.subplots()
     for name, by_depth in results.items():

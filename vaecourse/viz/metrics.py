@@ -10,7 +10,21 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from vaecourse import values as kinds
+from vaecourse.viz import figure as checks
 from vaecourse.viz.figure import CourseFigure as Figure
+
+_scores = kinds.numbers(f"1 to {kinds.MAX_PANELS:,} finite scores (one per seed) in a list or a 1-D tensor",
+                        lambda t: t.dim() <= 1 and 1 <= t.numel() <= kinds.MAX_PANELS)
+_ylim = kinds.Kind("(low, high): two finite numbers with low < high, or None",
+                   lambda v: len(v) == 2 and all(kinds.finite.convert(a) is not kinds._REFUSED for a in v)
+                   and float(v[0]) < float(v[1]), lambda v: kinds._REFUSED if isinstance(v, (str, bytes)) else
+                   (tuple(v) if isinstance(v, (tuple, list)) else kinds._REFUSED), optional=True)
+_table = kinds.Kind(f"a dict of 1 to {kinds.MAX_PANELS:,} entries by name", lambda v: 1 <= len(v) <= kinds.MAX_PANELS,
+                    lambda v: v if isinstance(v, Mapping) else kinds._REFUSED)
+
+
+def _text(who: str, name: str, value) -> str:
+    return kinds.text.check(f"{checks.owner(who)} {name}", value)
 
 
 def _mean_std(values) -> tuple[float, float]:
@@ -21,11 +35,14 @@ def _mean_std(values) -> tuple[float, float]:
 def score_bars(scores: Mapping[str, Sequence[float]], chance: float | None = None, title: str = "",
                ylabel: str = "score", ylim: tuple[float, float] | None = (0.0, 1.05)) -> Figure:
     """One bar per representation: mean over seeds, error bar = standard deviation over seeds, dots = each seed."""
+    scores = kinds.mapping.check("score_bars' scores", scores)
     if not 1 <= len(scores) <= kinds.MAX_PANELS:
         raise ValueError(f"score_bars needs scores of 1 to {kinds.MAX_PANELS:,} representations, got {len(scores)}")
-    scores = {name: kinds.finite_numbers.check(f"score_bars' scores[{name!r}]", v).cpu().numpy()
+    scores = {str(name): _scores.check(f"score_bars' scores[{name!r}]", v).cpu().numpy().reshape(-1)
               for name, v in scores.items()}
-    chance = None if chance is None else kinds.finite.check("score_bars' chance", chance)
+    chance = kinds.finite.or_none().check("score_bars' chance", chance)
+    title, ylabel = _text("score_bars", "title", title), _text("score_bars", "ylabel", ylabel)
+    ylim = _ylim.check("score_bars' ylim", ylim)
     names = list(scores)
     fig = Figure(figsize=(max(4.0, 1.1 * len(names) + 1.5), 3.6))
     ax = fig.subplots()
@@ -52,6 +69,12 @@ def score_bars(scores: Mapping[str, Sequence[float]], chance: float | None = Non
 def grouped_score_bars(table: Mapping[str, Mapping[str, Sequence[float]]], title: str = "",
                        ylim: tuple[float, float] | None = (0.0, 1.05)) -> Figure:
     """``table[representation][metric]`` -> groups of bars (one group per representation, one colour per metric)."""
+    table = _table.check("grouped_score_bars' table", table)
+    table = {str(name): {str(metric): _scores.check(f"grouped_score_bars' table[{name!r}][{metric!r}]", v).cpu().numpy()
+                         for metric, v in _table.check(f"grouped_score_bars' table[{name!r}]", row).items()}
+             for name, row in table.items()}
+    title = _text("grouped_score_bars", "title", title)
+    ylim = _ylim.check("grouped_score_bars' ylim", ylim)
     names = list(table)
     metrics = list(dict.fromkeys(m for row in table.values() for m in row))
     width = 0.8 / max(1, len(metrics))
@@ -76,6 +99,8 @@ def grouped_score_bars(table: Mapping[str, Mapping[str, Sequence[float]]], title
 def matrix_figure(matrices: Mapping[str, np.ndarray], factor_names: Sequence[str], title: str = "",
                   value_label: str = "") -> Figure:
     """Heat maps of (code dimension x factor) matrices side by side (mutual information, importances, z_diff)."""
+    factor_names = checks.names("matrix_figure", "factor_names", factor_names)
+    title, value_label = _text("matrix_figure", "title", title), _text("matrix_figure", "value_label", value_label)
     matrices = _matrices("matrix_figure", matrices, factor_names, "factor_names")
     n = len(matrices)
     fig = Figure(figsize=(2.0 + 2.6 * n, 3.6))
@@ -94,11 +119,12 @@ def matrix_figure(matrices: Mapping[str, np.ndarray], factor_names: Sequence[str
 
 def _matrices(who: str, matrices: Mapping[str, np.ndarray], names: Sequence[str], names_arg: str) -> dict:
     """``matrices`` as (rows, len(names)) float64 arrays, or a ValueError naming the matrix or ``names_arg``."""
-    if not 1 <= len(matrices) <= 64:
-        raise ValueError(f"{who} needs 1 to 64 matrices, got {len(matrices)}")
+    kind = kinds.Kind("a dict of 1 to 64 matrices by name", lambda v: 1 <= len(v) <= 64,
+                      lambda v: v if isinstance(v, Mapping) else kinds._REFUSED)
+    matrices = kind.check(f"{checks.owner(who)} matrices", matrices)
     out = {}
     for name, matrix in matrices.items():
-        matrix = kinds.real_numbers.check(f"{who}'s matrices[{name!r}]", matrix).cpu().double().numpy()
+        matrix = kinds.finite_numbers.check(f"{checks.owner(who)} matrices[{name!r}]", matrix).cpu().double().numpy()
         if matrix.ndim != 2 or matrix.shape[1] != len(names) or not 1 <= matrix.size <= 2 ** 20:
             raise ValueError(f"{who}'s matrices[{name!r}] must be a 2-D array with one column per name in "
                              f"{names_arg} ({len(names)}), got shape {matrix.shape}")
@@ -111,8 +137,18 @@ def zdiff_figure(features: np.ndarray, labels: np.ndarray, factor_names: Sequenc
 
     In a disentangled code each row has one (near) zero: the dimension that encodes the fixed factor.
     """
-    features, labels = np.asarray(features, dtype=np.float64), np.asarray(labels)
+    factor_names = checks.names("zdiff_figure", "factor_names", factor_names)
+    title = _text("zdiff_figure", "title", title)
     K = len(factor_names)
+    features = kinds.numbers("finite z_diff features (n, D): at least one row and one column",
+                             lambda t: t.dim() == 2 and min(t.shape) >= 1 and t.numel() <= 2 ** 24).check(
+        "zdiff_figure's features", features).detach().cpu().double().numpy()
+    n = len(features)
+    labels = kinds.numbers(f"one fixed factor's index per row of features ({n}): ints from 0 to {K - 1} "
+                           f"(one per name in factor_names)",
+                           lambda t: t.dim() == 1 and len(t) == n and bool((t == t.round()).all())
+                           and bool(((t >= 0) & (t < K)).all())).check("zdiff_figure's labels", labels)
+    labels = labels.detach().cpu().numpy().astype(np.int64)
     rows = np.stack([features[labels == k].mean(axis=0) if np.any(labels == k) else np.full(features.shape[1], np.nan)
                      for k in range(K)])  # (K, D)
     fig = Figure(figsize=(1.6 + 0.45 * features.shape[1], 0.6 + 0.45 * K))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from vaecourse import values as kinds
+from vaecourse.viz import figure as checks
 from vaecourse.viz.figure import CourseFigure as Figure
 
 
@@ -29,8 +30,12 @@ def history_figure(history, panels: Sequence[Sequence[str]] = (("elbo",), ("log_
         raise ValueError(f"history_figure's history must be a vaecourse.train.History (what fit returns), got "
                          f"{type(history).__name__}")
     smooth = kinds.positive_int.check("history_figure's smooth", smooth)
-    if not 1 <= len(panels) <= 16:
-        raise ValueError(f"history_figure's panels must be 1 to 16 groups of terms, got {len(panels)}")
+    groups = kinds.sequence("1 to 16 groups of terms, each a list of term names (e.g. [['elbo'], ['kl']])",
+                            lambda v: 1 <= len(v) <= 16 and all(not isinstance(g, (str, bytes)) and
+                                                                isinstance(g, Sequence) and len(g) >= 1 and
+                                                                all(isinstance(k, str) for k in g) for g in v))
+    panels = groups.check("history_figure's panels", panels)
+    titles = checks.names("history_figure", "titles", titles, len(panels), optional=True)
     unknown = [key for keys in panels for key in keys if key not in history.records]
     if unknown:
         raise ValueError(f"history_figure's panels must name terms of the history (it has {sorted(history.records)}), "
