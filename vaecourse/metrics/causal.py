@@ -31,6 +31,8 @@ from vaecourse.data.pendulum import split_concepts
 from vaecourse.metrics.mic import mic_tic_summary
 from vaecourse.scm import check_adjacency
 
+_kinds = values  # ``values`` is also intervention_fidelity's argument
+
 
 def structural_hamming_distance(learned, true, threshold: float = 0.3) -> int:
     """Number of node pairs whose edge differs (missing, extra or reversed) between |learned| > threshold and
@@ -69,7 +71,17 @@ def free_concepts(concepts: Tensor, ranges: dict[int, Tensor], generator: torch.
     """``concepts`` (n, K) with the columns of ``ranges`` (``free_ranges``) redrawn independently of everything
     else, uniform within their range: scenes as do(concept_i = random value) draws them. Other columns are kept."""
     concepts = CONCEPT_TABLE.check("concepts", concepts).clone()
-    for i, (lo, hi) in ranges.items():
+    ranges = values.mapping.check("free_concepts' ranges", ranges)
+    generator = values.generator.or_none().check("free_concepts' generator", generator)
+    K = concepts.shape[1]
+    checked = {}
+    for i, bounds in ranges.items():
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < K:
+            raise ValueError(f"free_concepts' ranges must map concept indices 0 .. {K - 1} (the columns of concepts) "
+                             f"to (low, high), got the key {i!r}")
+        bounds = RANGE.check(f"free_concepts' ranges[{i}]", bounds).double().cpu()
+        checked[int(i)] = (float(bounds[0]), float(bounds[1]))
+    for i, (lo, hi) in checked.items():
         draw = torch.rand(concepts.shape[0], generator=generator, dtype=torch.float64)
         concepts[:, i] = (lo + (hi - lo) * draw).to(concepts)
     return concepts
@@ -136,6 +148,10 @@ def label_values(dataset, concept: int, count: int, low: float = 0.05, high: flo
 
 
 CONCEPT_TABLE = values.numbers("finite concept values of shape (n, K)", lambda t: t.dim() == 2)
+_VALUES = values.numbers(f"1 to {values.MAX_PANELS:,} finite label values in a list or a 1-D tensor",
+                         lambda t: t.dim() == 1 and 1 <= len(t) <= values.MAX_PANELS)
+RANGE = values.numbers("a range (low, high) of two finite numbers with low <= high (concept units)",
+                       lambda t: t.shape == (2,) and bool(t[0] <= t[1]))
 QUANTILE = values.real("a quantile in [0, 1]", lambda q: 0 <= q <= 1)
 
 
@@ -170,16 +186,30 @@ def intervention_fidelity(dataset, counterfactual_fn: Callable, regressor: nn.Mo
     model's counterfactual against the true counterfactual's concepts, and the same for the regressor on the
     true counterfactual itself (``reference_mae``, the instrument's own error).
     """
+    counterfactual_fn = _kinds.function.check("intervention_fidelity's counterfactual_fn", counterfactual_fn)
+    if not isinstance(regressor, nn.Module):
+        raise ValueError(f"intervention_fidelity's regressor must be a torch.nn.Module reading concepts from images "
+                         f"(train_concept_regressor's ConceptRegressor), got {type(regressor).__name__}")
+    n = _kinds.examples.check("intervention_fidelity's n", n)
+    concepts = split_concepts(dataset, split, n, generator)  # checks the data set, the split and the generator
     names = dataset.concept_names
-    concepts = split_concepts(dataset, split, n, generator)
+    if values is not None:
+        if isinstance(values, (str, bytes, Tensor, np.ndarray)) or not isinstance(values, Sequence) or \
+                len(values) != len(names):
+            raise ValueError(f"intervention_fidelity's values must be a list of {len(names)} lists of label values, one "
+                             f"per concept ({', '.join(names)}), got {_kinds.shown(values)}")
+        values = [_VALUES.check(f"intervention_fidelity's values[{i}]", v).float().cpu() for i, v in enumerate(values)]
     u = dataset.labels(concepts)
     x = dataset.render_concepts(concepts)
+    images = _kinds.numbers(f"images of the shape of its input {tuple(x.shape)}, finite values",
+                            lambda t: t.shape == x.shape)
     out = {}
     for i, name in enumerate(names):
-        vs = label_values(dataset, i, 5) if values is None else torch.as_tensor(values[i], dtype=torch.float32)
+        vs = label_values(dataset, i, 5) if values is None else values[i]
         pixel, mae, ref = [], [], []
         for v in vs.tolist():
-            model_cf = counterfactual_fn(x, u, i, v).clamp(0, 1)
+            model_cf = images.check(f"what intervention_fidelity's counterfactual_fn returned for do({name} = {v:g})",
+                                    counterfactual_fn(x, u, i, v)).to(x).clamp(0, 1)
             value = float(dataset.from_labels(torch.full((1, len(names)), v))[0, i])
             true_images, true_concepts = dataset.counterfactual(concepts, **{name: value})
             true_u = dataset.labels(true_concepts)
@@ -278,10 +308,18 @@ def ink_left(observed: Tensor, erased: Tensor, truth: Tensor, rows: Tensor) -> f
     ``observed``, ``erased`` (the model's counterfactual) and ``truth`` (the simulator's) are (n, C, H, W) in [0, 1];
     ``rows`` a boolean (H,) mask (``Pendulum.shadow_rows()`` for the shadow). Summed over the images, not averaged
     per image: a scene whose shadow falls outside the rows would divide by nearly nothing."""
+    kind = values.numbers("images (n, C, H, W) of finite values", lambda t: t.dim() == 4 and t.numel() > 0)
+    observed, erased, truth = (kind.check(name, t) for name, t in
+                               (("ink_left's observed", observed), ("ink_left's erased", erased),
+                                ("ink_left's truth", truth)))
     shapes = {tuple(t.shape) for t in (observed, erased, truth)}
     if len(shapes) != 1 or observed.dim() != 4:
         raise ValueError(f"ink_left expected observed, erased and truth of one shape (n, C, H, W), got "
                          f"{[tuple(t.shape) for t in (observed, erased, truth)]}")
+    if isinstance(rows, (str, bytes)) or rows is None:
+        raise ValueError(f"rows must be a boolean mask of the {observed.shape[2]} image rows with at least one True, "
+                         f"got {values.shown(rows)}")
+    erased, truth = erased.to(observed), truth.to(observed)
     rows = torch.as_tensor(rows, device=observed.device)
     if rows.dtype != torch.bool or rows.shape != (observed.shape[2],) or not bool(rows.any()):
         raise ValueError(f"rows must be a boolean mask of the {observed.shape[2]} image rows with at least one True, "

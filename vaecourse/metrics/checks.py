@@ -77,4 +77,67 @@ def check_codes(codes, n: int, dim: int | None = None, who: str = "representatio
     return codes
 
 
-__all__ = ["check_codes", "check_numbers", "check_count", "check_dataset", "check_generator"]
+SKLEARN_SEED = values.integer("a seed between 0 and 2**32 - 1 (scikit-learn's random_state)", 0, 2 ** 32 - 1)
+
+
+def check_table(value, name: str, *, dims: tuple[int, ...] = (2,), rows: int = 1, columns: int = 1,
+                finite: bool = True, non_negative: bool = False, what: str = "", layout: str = "") -> np.ndarray:
+    """Real numbers of ``dims`` dimensions (a tensor, an array or a list) as a float64 array with at least ``rows``
+    entries along the first axis and ``columns`` along the second (``layout`` names the axes, e.g. "(D, K)"), finite unless ``finite=False`` and >= 0 when
+    ``non_negative``, or a ValueError naming ``name``: ``{name} must be {expected}, got {value}``."""
+    shape = {1: "(n,)", 2: "(n, D)", 3: "(P, L, D)"}
+    layout = layout or " or ".join(shape.get(d, f"{d}-D") for d in dims)
+    sizes = f" with at least {rows} row{'s' * (rows != 1)}" + (f" and {columns} column{'s' * (columns != 1)}"
+                                                              if max(dims) > 1 else "")
+    expected = (f"{what or 'an array'} {layout} of {'finite ' if finite else ''}real numbers"
+                f"{' >= 0' if non_negative else ''}{sizes}")
+
+    def fits(t: Tensor) -> bool:
+        if t.dim() not in dims or t.device.type == "meta" or t.shape[0] < rows or (t.dim() > 1 and t.shape[1] < columns):
+            return False
+        return not non_negative or t.numel() == 0 or bool((t.nan_to_num(0.0) >= 0).all())
+
+    table = values.numbers(expected, fits, finite=finite).check(name, value)
+    return table.detach().cpu().double().numpy()
+
+
+def check_classes(value, name: str, *, dims: tuple[int, ...] = (1, 2), rows: int = 1) -> np.ndarray:
+    """Class labels (integers: an integer tensor or array, or whole floats) of ``dims`` dimensions as an int64 array,
+    or a ValueError naming ``name``."""
+    layout = " or ".join({1: "(n,)", 2: "(n, K)"}[d] for d in dims)
+    kind = values.numbers(f"class labels {layout} (whole numbers) with at least {rows} row{'s' * (rows != 1)}",
+                          lambda t: t.dim() in dims and t.shape[0] >= rows and (t.dim() < 2 or t.shape[1] >= 1)
+                          and bool((t == t.round()).all()) and bool((t.abs() < 2 ** 53).all()))
+    return kind.check(name, value).detach().cpu().numpy().astype(np.int64)
+
+
+def check_supervised(x_train, y_train, x_eval, y_eval, *, label_dims: tuple[int, ...] = (2,),
+                     who: str = "", classes: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The four arrays of a fitted-then-scored metric: codes ``x (n, D)`` and class labels ``y`` (``(n,)`` or
+    ``(n, K)``) of training and evaluation points, one label row per code row, the same D and K in both sets, and
+    at least ``classes`` classes of every factor among the training labels (a classifier of one class predicts
+    nothing; ``classes=1`` where a constant factor has a defined score)."""
+    at = f"{who}'s " if who else ""
+    x_train = check_table(x_train, f"{at}x_train", rows=2, what="codes")
+    y_train = check_classes(y_train, f"{at}y_train", dims=label_dims, rows=2)
+    x_eval = check_table(x_eval, f"{at}x_eval", what="codes")
+    y_eval = check_classes(y_eval, f"{at}y_eval", dims=label_dims)
+    for x, y, part in ((x_train, y_train, "train"), (x_eval, y_eval, "eval")):
+        if len(y) != len(x):
+            raise ValueError(f"{at}y_{part} must hold one label row per row of x_{part} ({len(x)}), got {len(y)} rows")
+    if x_eval.shape[1] != x_train.shape[1]:
+        raise ValueError(f"{at}x_eval must have the {x_train.shape[1]} code dimensions of x_train, got "
+                         f"{x_eval.shape[1]}")
+    if y_eval.ndim != y_train.ndim or y_eval.shape[1:] != y_train.shape[1:]:
+        raise ValueError(f"{at}y_eval must have the shape of y_train's rows {y_train.shape[1:]}, got {y_eval.shape[1:]}")
+    columns = y_train.reshape(len(y_train), -1)
+    for k in range(columns.shape[1]):
+        if np.unique(columns[:, k]).size < classes:
+            where = f" (factor {k})" if y_train.ndim == 2 else ""
+            raise ValueError(f"{at}y_train must hold at least {classes} classes{where} to fit a classifier, got only the class "
+                             f"{int(columns[0, k])} in all {len(columns)} rows")
+    return x_train, y_train, x_eval, y_eval
+
+
+__all__ = ["SKLEARN_SEED", "check_classes", "check_codes", "check_count", "check_dataset", "check_generator",
+           "check_numbers", "check_supervised", "check_table"]

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from vaecourse.data.base import GroundTruthDataset
-from vaecourse.metrics.checks import check_codes, check_count, check_dataset, check_generator
+from vaecourse.metrics.checks import check_codes, check_count, check_dataset, check_generator, check_table
 
 RepresentationFn = Callable[[Tensor], object]  # images (B, C, H, W) -> codes (B, D), tensor or array
 
@@ -83,6 +83,12 @@ class CodeCache:
         if not isinstance(codes, np.ndarray) or codes.ndim != 2 or codes.shape[0] != n:
             raise ValueError(f"CodeCache's codes must be an array (N, D) with one row per combination of the "
                              f"dataset's grid (N = {n:,}), got {getattr(codes, 'shape', type(codes).__name__)}")
+        object.__setattr__(self, "codes", check_table(codes, "CodeCache's codes", what="codes, one row per "
+                                                       "combination,"))  # real, finite, float64
+        if not isinstance(self.seconds, (int, float, np.floating)) or isinstance(self.seconds, bool) or \
+                not (math.isnan(self.seconds) or 0 <= self.seconds < math.inf):
+            raise ValueError(f"CodeCache's seconds must be a time >= 0 in seconds (or NaN: not measured), got "
+                             f"{self.seconds!r}")
 
     @property
     def dim(self) -> int:
@@ -104,8 +110,11 @@ def encode_grid(dataset, representation_fn: RepresentationFn | Mapping[str, Repr
     """
     import time
 
+    from vaecourse import values
+
     check_dataset(dataset, "encode_grid")
     batch_size = check_count(batch_size, "batch_size")
+    progress = values.boolean.check("encode_grid's progress", progress)
     several = isinstance(representation_fn, Mapping)
     functions = dict(representation_fn) if several else {"": representation_fn}
     for name, fn in functions.items():
@@ -192,6 +201,7 @@ def train_eval_codes(dataset, representation_fn, who: str, generator: torch.Gene
 
 def sklearn_seed(generator: torch.Generator) -> int:
     """A seed for scikit-learn drawn from the metric's generator (so one seed fixes everything)."""
+    check_generator(generator, "sklearn_seed")
     return int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vaecourse.metrics.checks import check_count
+from vaecourse.metrics.checks import SKLEARN_SEED, check_count, check_supervised, check_table
 from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, sklearn_seed, train_eval_codes
 
 EPS = 1e-11  # keeps log(0) out of the entropies, as in [locatello2019]
@@ -35,9 +35,14 @@ def _entropy(p: np.ndarray, base: int, axis: int) -> np.ndarray:
     return -(p * np.log(p)).sum(axis=axis) / np.log(base)
 
 
+def _importance(importance, who: str) -> np.ndarray:
+    return check_table(importance, f"{who}'s importance", non_negative=True, layout="(D, K)",
+                       what="an importance matrix R")
+
+
 def disentanglement(importance: np.ndarray) -> float:
     """sum_d rho_d (1 - H_K(P_d.))  [eastwood2018]; ``importance`` is R ``(D, K)``."""
-    importance = np.asarray(importance, dtype=np.float64)
+    importance = _importance(importance, "disentanglement")
     D, K = importance.shape
     if K < 2:
         return 1.0  # one factor: every dimension trivially serves a single factor
@@ -49,7 +54,7 @@ def disentanglement(importance: np.ndarray) -> float:
 
 def completeness(importance: np.ndarray) -> float:
     """sum_k rho_k (1 - H_D(P~_.k))  [eastwood2018]; ``importance`` is R ``(D, K)``."""
-    importance = np.asarray(importance, dtype=np.float64)
+    importance = _importance(importance, "completeness")
     D, K = importance.shape
     if D < 2:
         return 1.0
@@ -64,6 +69,9 @@ def importance_matrix(x_train, y_train, x_eval, y_eval, *, seed: int = 0,
     """R ``(D, K)`` from one gradient-boosted classifier per factor, and the mean train / eval accuracy."""
     from sklearn.ensemble import GradientBoostingClassifier
 
+    seed = SKLEARN_SEED.check("importance_matrix's seed", seed)
+    n_estimators = check_count(n_estimators, "importance_matrix's n_estimators")
+    x_train, y_train, x_eval, y_eval = check_supervised(x_train, y_train, x_eval, y_eval, who="importance_matrix")
     D, K = x_train.shape[1], y_train.shape[1]
     importance = np.zeros((D, K))
     train, evaluation = [], []

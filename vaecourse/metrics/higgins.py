@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from vaecourse import values
-from vaecourse.metrics.checks import check_count, check_dataset, check_generator
+from vaecourse.metrics.checks import SKLEARN_SEED, check_count, check_dataset, check_generator, check_supervised
 from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, CodeSource, sklearn_seed
 
 POINTS_PER_DRAW = 64  # points drawn (and encoded) together; fixed, so the draws do not depend on batch sizes
@@ -40,7 +40,16 @@ def fixed_factor_pairs_batched(dataset, ys: Tensor, batch_size: int, generator: 
 
     [slides: "sample v1_l and v2_l enforcing [v1_l]_k = [v2_l]_k if k = y"]. Draw order: all of v1, then all of v2.
     """
-    P, L, K = ys.shape[0], batch_size, dataset.num_factors
+    who = "fixed_factor_pairs_batched"
+    check_dataset(dataset, who)
+    check_generator(generator, who)
+    K = dataset.num_factors
+    ys = values.numbers(f"factor indices (P,): whole numbers between 0 and {K - 1} (the data set has {K} factors)",
+                        lambda t: t.dim() == 1 and bool((t == t.round()).all()) and bool(((t >= 0) & (t < K)).all())
+                        ).check(f"{who}'s ys", ys).long()
+    batch_size = check_count(batch_size, f"{who}'s batch_size (pairs per point)")
+    values.fits_in_memory(f"{who}'s ys", ys.shape[0] * batch_size, 16 * K, "pairs")
+    P, L = ys.shape[0], batch_size
     v1 = dataset.sample_factors(P * L, generator).view(P, L, K)  # (P, L, K)
     v2 = dataset.sample_factors(P * L, generator).view(P, L, K)  # (P, L, K)
     rows = torch.arange(P, device=v1.device)
@@ -51,15 +60,26 @@ def fixed_factor_pairs_batched(dataset, ys: Tensor, batch_size: int, generator: 
 
 def fixed_factor_pairs(dataset, y: int, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """One batch: ``batch_size`` pairs (v1_l, v2_l) of factor classes that agree on factor ``y`` -> ``(L, K)`` x 2."""
-    v1, v2 = fixed_factor_pairs_batched(dataset, torch.tensor([int(y)]), batch_size, generator)
+    check_dataset(dataset, "fixed_factor_pairs")
+    y = values.integer(f"a factor index between 0 and {dataset.num_factors - 1}", 0, dataset.num_factors - 1
+                       ).check("fixed_factor_pairs' y", y)
+    batch_size = check_count(batch_size, "fixed_factor_pairs' batch_size")
+    v1, v2 = fixed_factor_pairs_batched(dataset, torch.tensor([y]), batch_size, generator)
     return v1[0], v2[0]
 
 
 def z_diff(z1, z2):
     """z_diff = (1/L) sum_l |z1_l - z2_l|: codes ``(..., L, D)`` -> ``(..., D)``.  [higgins2017, Sec. 3; slides]"""
-    if isinstance(z1, Tensor):
-        return (z1 - z2).abs().mean(dim=-2)
-    return np.abs(np.asarray(z1) - np.asarray(z2)).mean(axis=-2)
+    kind = values.numbers("codes (..., L, D) of finite real numbers with L >= 1 and D >= 1",
+                          lambda t: t.dim() >= 2 and t.shape[-1] >= 1 and t.shape[-2] >= 1)
+    tensor = isinstance(z1, Tensor)
+    a, b = kind.check("z_diff's z1", z1), kind.check("z_diff's z2", z2)
+    if a.shape != b.shape:
+        raise ValueError(f"z_diff's z2 must have z1's shape {tuple(a.shape)} (one code per code of z1), got "
+                         f"{tuple(b.shape)}")
+    if tensor:
+        return (a - b.to(a)).abs().mean(dim=-2)
+    return np.abs(a.cpu().double().numpy() - b.cpu().double().numpy()).mean(axis=-2)
 
 
 def higgins_points(dataset, source: CodeSource, n_points: int, batch_size: int,
@@ -90,6 +110,11 @@ def linear_classifier_accuracy(x_train, y_train, x_eval, y_eval, *, seed: int = 
     chance), and rescaling a latent no longer changes the score. disentanglement_lib fits on raw features
     (``standardize=False``).
     """
+    seed = SKLEARN_SEED.check("linear_classifier_accuracy's seed", seed)
+    max_iter = check_count(max_iter, "linear_classifier_accuracy's max_iter")
+    standardize = values.boolean.check("linear_classifier_accuracy's standardize", standardize)
+    x_train, y_train, x_eval, y_eval = check_supervised(x_train, y_train, x_eval, y_eval, label_dims=(1,),
+                                                        who="linear_classifier_accuracy")
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

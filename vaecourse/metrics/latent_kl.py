@@ -21,13 +21,17 @@ from vaecourse import values
 from vaecourse.metrics.checks import check_numbers
 
 
+_POSTERIOR = values.numbers("finite real numbers of shape (B, D), B >= 1 examples and D >= 1 dimensions",
+                            lambda t: t.dim() == 2 and min(t.shape) >= 1)
+
+
 def kl_per_dimension(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL_d = 1/2 (mu_d^2 + e^logvar_d - 1 - logvar_d) per example and dimension: (B, D) -> (B, D).
 
     Summed over the last dimension it is :func:`vaecourse.distributions.kl_standard_normal`.
     """
-    mu = values.finite_numbers.check("kl_per_dimension's mu", mu)
-    logvar = values.finite_numbers.check("kl_per_dimension's logvar", logvar)
+    mu = _POSTERIOR.check("kl_per_dimension's mu", mu)
+    logvar = _POSTERIOR.check("kl_per_dimension's logvar", logvar)
     if mu.shape != logvar.shape:
         raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)  # (B, D)
@@ -36,8 +40,21 @@ def kl_per_dimension(mu: Tensor, logvar: Tensor) -> Tensor:
 @torch.no_grad()
 def model_kl_per_dimension(model, x: Tensor) -> Tensor:
     """The batch-mean KL_d of ``model``'s posterior on images ``x``: (D,), in nats."""
+    from vaecourse.models.base import CourseModel
+
+    if not isinstance(model, CourseModel) or not hasattr(model, "encode"):
+        raise ValueError(f"model_kl_per_dimension's model must be a vaecourse model whose encode gives a diagonal "
+                         f"Gaussian q(z|x) (e.g. a VAE), got {type(model).__name__}")
+    if not isinstance(x, Tensor):
+        raise ValueError(f"model_kl_per_dimension's x must be a tensor of images (B, C, H, W), got {values.shown(x)}")
     q = model.encode(x.to(model.device))
+    if not (hasattr(q, "mu") and hasattr(q, "logvar")):
+        raise ValueError(f"model_kl_per_dimension's model must encode to a diagonal Gaussian (mu, logvar); "
+                         f"{type(model).__name__}.encode gave {type(q).__name__}")
     return kl_per_dimension(q.mu, q.logvar).mean(dim=0).cpu()  # (D,)
+
+
+KL_ROUNDING = 1e-6  # float32 rounding of 1/2 (mu^2 + e^l - 1 - l) can leave -1e-8; a KL below -1e-6 is no KL
 
 
 def active_latents(kl: Tensor, threshold: float = 0.1) -> Tensor:
@@ -47,11 +64,15 @@ def active_latents(kl: Tensor, threshold: float = 0.1) -> Tensor:
     dimension indices sorted by decreasing mean KL.
     """
     kl = check_numbers(kl, "active_latents' kl (per-dimension KLs)")  # a list or an array is read as a tensor
-    if kl.dim() not in (1, 2):
-        raise ValueError(f"active_latents expected KLs of shape (B, D) or (D,), got {tuple(kl.shape)}")
+    if kl.dim() not in (1, 2) or min(kl.shape) < 1:
+        raise ValueError(f"active_latents expected KLs of shape (B, D) or (D,) with at least one example and "
+                         f"dimension, got {tuple(kl.shape)}")
     values.non_negative.check("threshold (nats)", threshold)
     if not torch.isfinite(kl).all():
         raise ValueError("active_latents expected finite KLs, got NaN or inf: the run that produced them diverged")
+    if bool((kl < -KL_ROUNDING).any()):
+        raise ValueError(f"active_latents' kl must be KLs >= 0 (a KL divergence is never negative), got "
+                         f"{float(kl.min()):g}: these are not KLs (log-variances? differences?)")
     mean = kl.mean(dim=0) if kl.dim() == 2 else kl  # (D,)
     order = torch.argsort(mean, descending=True, stable=True)  # (D,)
     return order[mean[order] > threshold]

@@ -20,8 +20,21 @@ def test_log_likelihood(model, images: Tensor, *, k: int = 5000, chunk_size: int
 
     Returns ``{"log_likelihood": mean, "per_example": tensor (N,), "k": k, "standard_error": ...}``.
     """
+    from vaecourse.models.base import CourseModel
+
     values.samples.check("k (the number of importance samples)", k)
+    values.samples.check("chunk_size", chunk_size)
     values.batch_size.check("batch_size", batch_size)
+    values.generator.or_none().check("test_log_likelihood's generator", generator)
+    if not isinstance(model, CourseModel) or not hasattr(model, "encode"):
+        raise ValueError(f"test_log_likelihood's model must be a vaecourse model (a VAE or a LadderVAE), got "
+                         f"{type(model).__name__}")
+    if getattr(model, "takes_labels", False):
+        raise ValueError(f"test_log_likelihood's model must be a model of images alone (a VAE or a LadderVAE); "
+                         f"{type(model).__name__} takes labels")
+    if not isinstance(images, Tensor) or images.dim() < 1 or images.shape[0] < 1:
+        raise ValueError(f"test_log_likelihood's images must be a non-empty tensor of images (N >= 1, C, H, W), got "
+                         f"{values.shown(images)}")
     was_training = model.training
     model.eval()  # batch norm uses its running statistics: a test image's score must not depend on its batch
     try:

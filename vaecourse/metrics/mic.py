@@ -30,20 +30,31 @@ from vaecourse.data.pendulum import split_concepts
 
 ALPHA, CLUMPS = 0.6, 15.0
 _BINS = values.positive_int
+_POINT_ROW = values.numbers("a 1-D tensor, array or list of finite real numbers", lambda t: t.dim() == 1)
+_kinds = values  # ``values`` is also equipartition's argument
 CLUMPS_FACTOR = values.real("a clumps factor > 0", lambda v: v > 0, 1000, "beyond it every point is its own clump")
 EXPONENT = values.real("an exponent in (0, 1]", lambda v: 0 < v <= 1)  # alpha: B(n) = n^alpha grid cells
 
 
+POINTS = values.numbers("real numbers: at least 4 finite points in a 1-D tensor, array or list",
+                        lambda t: t.dim() == 1 and t.shape[0] >= 4)
+MIC_IMAGES = values.integer(f"a number of images between 4 (MIC needs 4 points) and {values.MAX_EXAMPLES:,}", 4,
+                            values.MAX_EXAMPLES)
+
+
 def _as_pair(x, y) -> tuple[np.ndarray, np.ndarray]:
-    x = values.real_numbers.check("x", x).detach().cpu().double().numpy().ravel()
-    y = values.real_numbers.check("y", y).detach().cpu().double().numpy().ravel()
+    x = POINTS.check("x", x).detach().cpu().double().numpy()
+    y = POINTS.check("y", y).detach().cpu().double().numpy()
     if x.shape != y.shape:
         raise ValueError(f"x and y must hold the same number of points (the same length), got {x.size} and {y.size}")
-    if x.size < 4:
-        raise ValueError(f"MIC needs at least 4 points, got {x.size}")
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError("x and y must be finite numbers, got NaN or inf")
     return x, y
+
+
+def _table(value, name: str) -> np.ndarray:
+    """``value`` as (n, columns) float64 of finite numbers, n >= 4, or a ValueError naming ``name``."""
+    return values.numbers("(n, D) finite real numbers with n >= 4 points (MIC needs 4) and at least 1 column",
+                          lambda t: t.dim() == 2 and t.shape[0] >= 4 and t.shape[1] >= 1).check(
+        name, value).detach().cpu().double().numpy()
 
 
 def grid_bound(n: int, alpha: float = ALPHA) -> int:
@@ -57,8 +68,24 @@ def equipartition(values: np.ndarray, bins: int, order: np.ndarray | None = None
     """Row of each point when ``values`` are cut into ``bins`` rows of (about) equal counts; ties share a row.
     ``order`` may pass ``np.argsort(values, kind="stable")`` when it is already known."""
     bins = _BINS.check("equipartition's bins", bins)
+    values = _POINT_ROW.check("equipartition's values", values).detach().cpu().double().numpy()
     n = values.size
-    order = np.argsort(values, kind="stable") if order is None else order
+    if order is None:
+        order = np.argsort(values, kind="stable")
+    else:
+        ranks = np.asarray(order) if not isinstance(order, (str, bytes)) else None
+        if ranks is None or ranks.dtype.kind not in "iu" or ranks.shape != (n,) or \
+                not np.array_equal(np.sort(ranks), np.arange(n)) or \
+                not (values[ranks][1:] >= values[ranks][:-1]).all():
+            raise ValueError(f"equipartition's order must be np.argsort(values) (a permutation of 0..{n - 1} that sorts "
+                             f"values), got {_kinds.shown(order)}")
+        order = ranks
+    return _equipartition(values, bins, order)
+
+
+def _equipartition(values: np.ndarray, bins: int, order: np.ndarray) -> np.ndarray:
+    """:func:`equipartition` of checked arguments (the inner loop of :func:`characteristic_matrix`)."""
+    n = values.size
     ranked = values[order]
     first = np.searchsorted(ranked, ranked, side="left")  # rank of the first point with the same value
     rows = np.empty(n, dtype=np.int64)
@@ -131,8 +158,8 @@ def characteristic_matrix(x, y, alpha: float = ALPHA, c: float = CLUMPS) -> np.n
         a_max = B // b
         if a_max < 2:
             break
-        along_x = _optimize_x_axis(x, equipartition(y, b, y_order), a_max, c, x_order)  # y in b rows, x optimised
-        along_y = _optimize_x_axis(y, equipartition(x, b, x_order), a_max, c, y_order)  # x in b columns, y optimised
+        along_x = _optimize_x_axis(x, _equipartition(y, b, y_order), a_max, c, x_order)  # y in b rows, x optimised
+        along_y = _optimize_x_axis(y, _equipartition(x, b, x_order), a_max, c, y_order)  # x in b columns, y optimised
         for a in range(2, a_max + 1):
             norm = math.log(min(a, b))
             M[a, b] = max(M[a, b] if np.isfinite(M[a, b]) else 0.0, along_x[a] / norm)
@@ -153,10 +180,12 @@ def mic_tic(x, y, alpha: float = ALPHA, c: float = CLUMPS) -> tuple[float, float
 
 def mic_tic_matrices(latents, concepts, alpha: float = ALPHA, c: float = CLUMPS) -> tuple[np.ndarray, np.ndarray]:
     """MIC and TIC of every latent dimension against every concept: two (D, K) arrays."""
-    latents, concepts = np.asarray(latents, np.float64), np.asarray(concepts, np.float64)
-    if latents.ndim != 2 or concepts.ndim != 2 or latents.shape[0] != concepts.shape[0]:
-        raise ValueError(f"latents (n, D) and concepts (n, K) must have the same n, got shapes {latents.shape} "
-                         f"and {concepts.shape}")
+    latents, concepts = _table(latents, "latents"), _table(concepts, "concepts")
+    if latents.shape[0] != concepts.shape[0]:
+        raise ValueError(f"concepts must hold one row per row of latents ({latents.shape[0]}: the same images), got "
+                         f"{concepts.shape[0]} rows")
+    EXPONENT.check("alpha", alpha)
+    CLUMPS_FACTOR.check("c (the clumps factor)", c)
     mics = np.zeros((latents.shape[1], concepts.shape[1]))
     tics = np.zeros_like(mics)
     for d in range(latents.shape[1]):
@@ -188,16 +217,25 @@ def mic_tic_score(dataset, representation_fn: Callable, *, generator=None, split
     ``representation_fn(images, labels) -> (n, D)`` (a model that ignores labels takes them and drops them).
     ``n`` images of ``split`` (all of it by default, :func:`vaecourse.data.pendulum.split_concepts`) are rendered ``batch_size`` at a time.
     """
-    import torch
+    from vaecourse.metrics.checks import check_codes
 
     batch_size = values.batch_size.check("mic_tic_score's batch_size", batch_size)
+    n = MIC_IMAGES.or_none().check("mic_tic_score's n", n)
+    representation_fn = values.function.check("mic_tic_score's representation_fn", representation_fn)
+    EXPONENT.check("alpha", alpha)
+    CLUMPS_FACTOR.check("c (the clumps factor)", c)
     concepts = split_concepts(dataset, split, n, generator)
+    if len(concepts) < 4:
+        raise ValueError(f"mic_tic_score needs at least 4 images of the {split!r} split (MIC needs 4 points), got "
+                         f"{len(concepts)}")
     labels = dataset.labels(concepts)
     parts = []
     for start in range(0, len(concepts), batch_size):
         x = dataset.render_concepts(concepts[start:start + batch_size])
-        parts.append(torch.as_tensor(representation_fn(x, labels[start:start + batch_size].to(x.device))).detach().cpu())
-    return mic_tic_summary(torch.cat(parts).numpy(), concepts.cpu().numpy(), alpha, c)
+        codes = representation_fn(x, labels[start:start + batch_size].to(x.device))
+        dim = parts[0].shape[1] if parts else None
+        parts.append(check_codes(codes, len(x), dim, who="mic_tic_score's representation_fn"))
+    return mic_tic_summary(np.concatenate(parts), concepts.cpu().numpy(), alpha, c)
 
 
 __all__ = ["ALPHA", "CLUMPS", "characteristic_matrix", "equipartition", "grid_bound", "mic", "mic_tic",

@@ -20,13 +20,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vaecourse.metrics.checks import check_count, check_dataset, check_generator
+from vaecourse import values
+from vaecourse.metrics.checks import check_count, check_dataset, check_generator, check_table
 from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, CodeSource, factor_code_batch
 
 
 def histogram_discretize(codes: np.ndarray, bins: int = 20) -> np.ndarray:
     """Each column of ``codes (n, D)`` into ``bins`` equal-width bins over its own range -> ints ``(n, D)``."""
-    codes = np.asarray(codes, dtype=np.float64)
+    codes = check_table(codes, "histogram_discretize's codes", what="codes")
+    bins = check_count(bins, "histogram_discretize's bins")
     out = np.zeros(codes.shape, dtype=np.int64)
     for d in range(codes.shape[1]):
         edges = np.histogram(codes[:, d], bins)[1]  # bins + 1 edges from min to max
@@ -40,7 +42,7 @@ def _labels(column: np.ndarray) -> np.ndarray:
 
 def discrete_entropy(labels: np.ndarray) -> np.ndarray:
     """H(v_k) in nats of each column of integer ``labels (n, K)`` -> ``(K,)``."""
-    labels = np.asarray(labels)
+    labels = check_table(labels, "discrete_entropy's labels", what="labels", layout="(n, K)")
     out = np.zeros(labels.shape[1])
     for k in range(labels.shape[1]):
         p = np.bincount(_labels(labels[:, k])) / labels.shape[0]
@@ -50,7 +52,10 @@ def discrete_entropy(labels: np.ndarray) -> np.ndarray:
 
 def discrete_mutual_info(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """I(a_i; b_j) in nats for integer columns ``a (n, D)``, ``b (n, K)`` -> ``(D, K)`` (plug-in estimate)."""
-    a, b = np.asarray(a), np.asarray(b)
+    a = check_table(a, "discrete_mutual_info's a", what="labels")
+    b = check_table(b, "discrete_mutual_info's b", what="labels", layout="(n, K)")
+    if len(a) != len(b):
+        raise ValueError(f"discrete_mutual_info's b must hold one row per row of a ({len(a)}), got {len(b)} rows")
     n = a.shape[0]
     out = np.zeros((a.shape[1], b.shape[1]))
     for j in range(b.shape[1]):
@@ -72,9 +77,15 @@ def mig_from_mutual_info(mutual_info: np.ndarray, entropy: np.ndarray) -> tuple[
 
     For each factor (a column), sort the D dimensions by information, take top minus runner-up, divide by H.
     """
-    mutual_info = np.asarray(mutual_info, dtype=np.float64)
+    mutual_info = check_table(mutual_info, "mig_from_mutual_info's mutual_info", rows=2, non_negative=True,
+                              what="mutual information in nats (the gap needs 2 code dimensions)", layout="(D, K)")
+    entropy = check_table(entropy, "mig_from_mutual_info's entropy", dims=(1,), what="entropies", layout="(K,)")
+    if entropy.shape[0] != mutual_info.shape[1] or not (entropy > 0).all():
+        raise ValueError(f"mig_from_mutual_info's entropy must be {mutual_info.shape[1]} entropies > 0 (one per factor "
+                         f"column of mutual_info; a factor of one value has none), got {values.shown(entropy)}"
+                         f"{'' if entropy.shape[0] != mutual_info.shape[1] else f' with minimum {entropy.min():g}'}")
     ordered = np.sort(mutual_info, axis=0)[::-1]  # (D, K), largest first in each column
-    per_factor = (ordered[0] - ordered[1]) / np.asarray(entropy, dtype=np.float64)  # (K,)
+    per_factor = (ordered[0] - ordered[1]) / entropy  # (K,)
     return float(per_factor.mean()), per_factor
 
 

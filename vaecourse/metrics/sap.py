@@ -25,12 +25,16 @@ import numpy as np
 import torch
 
 from vaecourse import values
+from vaecourse.metrics.checks import SKLEARN_SEED, check_supervised, check_table
 from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, sklearn_seed, train_eval_codes
 
 
 def sap_score_matrix(x_train, y_train, x_eval, y_eval, *, continuous: bool = False, seed: int = 0) -> np.ndarray:
     """S ``(D, K)``: how well each single dimension predicts each factor (accuracy, or R^2 if ``continuous``)."""
     continuous = values.boolean.check("continuous", continuous)
+    seed = SKLEARN_SEED.check("sap_score_matrix's seed", seed)
+    x_train, y_train, x_eval, y_eval = check_supervised(x_train, y_train, x_eval, y_eval, who="sap_score_matrix",
+                                                        classes=1 if continuous else 2)
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.svm import LinearSVC
 
@@ -55,7 +59,9 @@ def sap_score_matrix(x_train, y_train, x_eval, y_eval, *, continuous: bool = Fal
 
 def sap_from_scores(scores: np.ndarray) -> float:
     """Mean over factors of (best - second best) in each column of S ``(D, K)``  [kumar2018]."""
-    ordered = np.sort(np.asarray(scores, dtype=np.float64), axis=0)  # (D, K) ascending
+    scores = check_table(scores, "sap_from_scores' scores", rows=2, layout="(D, K)",
+                         what="a score matrix S (2 code dimensions or more: a gap needs a runner-up)")
+    ordered = np.sort(scores, axis=0)  # (D, K) ascending
     return float(np.mean(ordered[-1] - ordered[-2]))
 
 

@@ -40,6 +40,18 @@ def unit_activity(means: Tensor) -> Tensor:
     return means.var(dim=0, unbiased=True)  # (D,)
 
 
+def _images(images, who: str, at_least: int = 1, why: str = "") -> Tensor:
+    """``images`` as a tensor of at least ``at_least`` finite images (N, ...), or a ValueError naming it (``who`` is
+    the caller's possessive: "kl_per_unit's")."""
+    reason = f" ({why})" if why else ""
+    kind = values.numbers(f"a tensor of at least {at_least} image{'s' * (at_least > 1)}{reason}, (N, C, H, W) of "
+                          "finite values", lambda t: t.dim() >= 2 and t.shape[0] >= at_least and t.numel() > 0)
+    if not isinstance(images, Tensor):
+        raise ValueError(f"{who} images must be {kind.expected}, got {values.shown(images)}")
+    kind.check(f"{who} images", images)
+    return images
+
+
 @torch.no_grad()
 def active_units(images: Tensor, representation_fn: Callable[[Tensor], Tensor | Sequence[Tensor]], *,
                  threshold: float = ACTIVE_THRESHOLD, batch_size: int = 500) -> dict:
@@ -52,8 +64,7 @@ def active_units(images: Tensor, representation_fn: Callable[[Tensor], Tensor | 
     values.batch_size.check("batch_size", batch_size)
     values.non_negative.check("threshold", threshold)
     values.function.check("active_units' representation_fn", representation_fn)
-    if not isinstance(images, Tensor):
-        raise TypeError(f"active_units expected images as a tensor (N, C, H, W), got a {type(images).__name__}")
+    images = _images(images, "active_units'", at_least=2, why="A_u is a variance over images")
     chunks: list[list[Tensor]] = []
     for start in range(0, images.shape[0], batch_size):
         batch = images[start:start + batch_size]
@@ -96,7 +107,14 @@ def kl_active_units(kl: np.ndarray | Tensor, layer_sizes: Sequence[int], *,
 @torch.no_grad()
 def kl_per_unit(model, images: Tensor, *, batch_size: int = 500, generator: torch.Generator | None = None) -> np.ndarray:
     """The data-average KL of every unit, (U,), layers concatenated from layer 0 (next to x) up.  [sonderby2016, Fig. 4]"""
+    from vaecourse.models.ladder import LadderVAE
+
     batch_size = values.batch_size.check("kl_per_unit's batch_size", batch_size)
+    generator = values.generator.or_none().check("kl_per_unit's generator", generator)
+    if not isinstance(model, LadderVAE):
+        raise ValueError(f"kl_per_unit's model must be a hierarchical model whose output has per-unit KLs (a "
+                         f"LadderVAE), got {type(model).__name__}")
+    images = _images(images, "kl_per_unit's")
     total, n = None, 0
     for start in range(0, images.shape[0], batch_size):
         x = images[start:start + batch_size]
