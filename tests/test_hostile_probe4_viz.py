@@ -299,6 +299,17 @@ def _cases():
             torch.zeros(2, 3, 8, 8), torch.zeros(2, 3, 8, 8), torch.full((2, 3, 4, 4), nan)), "pendulum_reference_figure's small"),
         "scm_scatter_figure(inf)": (lambda: viz.scm_scatter_figure({"p": {"x": torch.full((3,), inf), "y": torch.zeros(3)}},
                                                                    "x", "y"), r"scm_scatter_figure's panels\['p'\]\['x'\]"),
+        "simulated_vs_official_figure(NaN)": (lambda: viz.simulated_vs_official_figure(
+            np.full((2, 4, 4), nan), np.zeros((2, 4, 4)), ["a"], ["x", "y"]), "simulated_vs_official_figure's official"),
+        "simulated_vs_official_figure(labels=3)": (lambda: viz.simulated_vs_official_figure(
+            np.zeros((2, 4, 4)), np.zeros((2, 4, 4)), 3, ["x", "y"]), "simulated_vs_official_figure's row_labels"),
+        "simulated_vs_official_figure(size=0)": (lambda: viz.simulated_vs_official_figure(
+            np.zeros((2, 4, 4)), np.zeros((2, 4, 4)), ["a"], ["x", "y"], size=0), "simulated_vs_official_figure's size"),
+        "rate_distortion_figure(a dict)": (lambda: viz.rate_distortion_figure({"label": "a", "kl": 1, "log_px_z": 0}),
+                                           "rate_distortion_figure's points"),
+        "kl_per_dimension_figure(a list)": (lambda: viz.kl_per_dimension_figure([[1.0]]), "kl_per_dimension_figure's kls"),
+        "reconstruction_figure(title=None)": (lambda: viz.reconstruction_figure(X, X, title=None),
+                                              "reconstruction_figure's title"),
         "adjacency_figure(names=3)": (lambda: viz.adjacency_figure(torch.zeros(2, 2), torch.zeros(2, 2), 3),
                                       "adjacency_figure's names"),
     }

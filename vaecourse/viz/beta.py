@@ -26,6 +26,10 @@ def rate_distortion_figure(points: Sequence[Mapping], title: str = "rate-distort
     are constant ELBO (rate + distortion = -ELBO): the lower-left, the better the bound; beta-VAE trades along
     the curve, buying a lower rate with more distortion [alemi2018, Fig. 1; higgins2017, Eq. 4].
     """
+    title = kinds.text.check("rate_distortion_figure's title", title)
+    if isinstance(points, (str, bytes, Mapping)) or not isinstance(points, Sequence):
+        raise ValueError(f"rate_distortion_figure's points must be a list of mappings with 'label', 'kl' and "
+                         f"'log_px_z', got {kinds.shown(points)}")
     if not points:
         raise ValueError(f"rate_distortion_figure needs at least one point (in points), got {points!r}")
     for i, p in enumerate(points):
@@ -61,6 +65,10 @@ def kl_per_dimension_figure(kls: Mapping[str, Sequence[float] | Tensor], thresho
 
     ``kls``: label -> (D,) per-dimension KLs in nats (e.g. from ``metrics.model_kl_per_dimension``).
     """
+    title = kinds.text.check("kl_per_dimension_figure's title", title)
+    if not isinstance(kls, Mapping):
+        raise ValueError(f"kl_per_dimension_figure's kls must be a dict of label -> per-dimension KLs, got "
+                         f"{kinds.shown(kls)}")
     if not kls:
         raise ValueError("kl_per_dimension_figure needs at least one model in kls")
     threshold = kinds.finite.check("kl_per_dimension_figure's threshold", threshold)

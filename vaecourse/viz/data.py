@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
+from vaecourse import values as kinds
+from vaecourse.viz import figure as checks
 from vaecourse.viz.figure import CourseFigure as Figure
+
+_frame_kind = kinds.numbers(f"finite images (N, H, W) or (N, 1, H, W), 1 to {kinds.MAX_PANELS:,} of them",
+                            lambda t: (t.dim() == 3 or t.dim() == 4 and t.shape[1] == 1) and 1 <= len(t) <= kinds.MAX_PANELS
+                            and min(t.shape[-2:]) >= 1)
 
 
 def _frames(images, name: str) -> np.ndarray:
     """(N, H, W) or (N, 1, H, W) images in [0, 1] -> float array (N, H, W)."""
-    array = images.detach().float().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images, float)
-    if array.ndim == 4 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.ndim != 3:
-        raise ValueError(f"{name} must be images (N, H, W) or (N, 1, H, W), got shape {array.shape}")
-    return array
+    array = _frame_kind.check(f"simulated_vs_official_figure's {name}", images).detach().float().cpu().numpy()
+    return array[:, 0] if array.ndim == 4 else array
 
 
 def simulated_vs_official_figure(official, simulated, row_labels: Sequence[str], column_labels: Sequence[str],
@@ -29,6 +30,10 @@ def simulated_vs_official_figure(official, simulated, row_labels: Sequence[str],
     with the number of pixels that differ from the official one ("exact" when none).
     """
     official, simulated = _frames(official, "official"), _frames(simulated, "simulated")
+    row_labels = checks.names("simulated_vs_official_figure", "row_labels", row_labels)
+    column_labels = checks.names("simulated_vs_official_figure", "column_labels", column_labels)
+    title = kinds.text.check("simulated_vs_official_figure's title", title)
+    size = kinds.inches.check("simulated_vs_official_figure's size", size)
     rows, cols = len(row_labels), len(column_labels)
     if official.shape != simulated.shape or official.shape[0] != rows * cols:
         raise ValueError(f"need {rows} x {cols} = {rows * cols} official and simulated frames of one shape, got "

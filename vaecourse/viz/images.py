@@ -70,6 +70,7 @@ def image_grid(images: Tensor, ncols: int = 8, title: str | None = None, size: f
 
 def reconstruction_figure(x: Tensor, x_hat: Tensor, n: int = 8, title: str = "data (top) and reconstructions") -> Figure:
     """Two rows: n inputs and their reconstructions E[x | z = mu(x)]."""
+    title = kinds.text.check("reconstruction_figure's title", title)
     x = kinds.figure_images.check("reconstruction_figure's x", x)
     x_hat = kinds.figure_images.check("reconstruction_figure's x_hat", x_hat)
     if x.shape[1:] != x_hat.shape[1:]:
