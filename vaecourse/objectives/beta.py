@@ -34,6 +34,12 @@ def beta_vae_loss(log_px_z: Tensor, kl: Tensor, beta: float) -> Tensor:
     if not isinstance(log_px_z, Tensor) or not isinstance(kl, Tensor) or log_px_z.shape != kl.shape:
         raise TypeError(f"beta_vae_loss expected log_px_z and kl as tensors of one shape (B,), got "
                         f"{_described(log_px_z)} and {_described(kl)}")
+    for name, value in (("log_px_z", log_px_z), ("kl", kl)):
+        if not value.is_floating_point():
+            raise TypeError(f"beta_vae_loss's {name} must be a real floating-point tensor (B,), got dtype {value.dtype}")
+    if log_px_z.dim() != 1 or log_px_z.shape[0] == 0:
+        raise ValueError(f"beta_vae_loss expected log_px_z and kl per example, (B,) with B >= 1, got shape "
+                         f"{tuple(log_px_z.shape)}")
     return -(log_px_z - beta * kl).mean()
 
 
@@ -132,8 +138,27 @@ class ConstrainedVAE:
         return {"beta": self.beta, "beta_trace": list(self.beta_trace)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.beta = float(state["beta"])
-        self.beta_trace = [float(b) for b in state["beta_trace"]]
+        """The multiplier and its trace of :meth:`state_dict`, checked (nothing changes when a value is refused)."""
+        state = values.mapping.check("ConstrainedVAE.load_state_dict's state", state)
+        missing = [key for key in ("beta", "beta_trace") if key not in state]
+        if missing:
+            raise ValueError(f"ConstrainedVAE.load_state_dict's state must hold 'beta' and 'beta_trace', got keys "
+                             f"{values.shown(sorted(map(str, state)))} (missing {', '.join(missing)})")
+        beta = non_negative("ConstrainedVAE.load_state_dict's beta", state["beta"])
+        trace = TRACE.check("ConstrainedVAE.load_state_dict's beta_trace", state["beta_trace"])
+        self.beta, self.beta_trace = beta, [float(b) for b in trace]
+
+
+TRACE = values.sequence(f"a list of multipliers, each a finite number >= 0 (at most {values.MAX_WEIGHT:g})",
+                        lambda v: all(_is_multiplier(b) for b in v))
+
+
+def _is_multiplier(value) -> bool:
+    try:
+        values.non_negative.check("beta", value)
+    except ValueError:
+        return False
+    return True
 
 
 def normalised_beta(beta: float, latent_dim: int, n_pixels: int) -> float:

@@ -53,12 +53,30 @@ import torch
 from torch import Tensor
 
 from vaecourse import values
+from vaecourse.models.causal import CausalVAEOutput
 from vaecourse.objectives.elbo import Terms, check_target, non_negative
 from vaecourse.objectives.independence import noise_dependence
 from vaecourse.scm import check_adjacency
 
 GROWTH = values.real("a growth factor >= 1 (1: rho stays)", lambda v: v >= 1)  # rho's tenfold steps
-LABEL_FITS = ("tanh", "mask")  # l_u's prediction of u from its parents: sigma(A^T u) (Eq. 38) or the mask layer
+LABEL_FITS = ("tanh", "mask")
+
+
+def _is_update(entry) -> bool:
+    """One dual update of the trace: (step, H, alpha, rho), a step >= 0 and three finite numbers."""
+    if isinstance(entry, (str, bytes)) or not isinstance(entry, (list, tuple)) or len(entry) != 4:
+        return False
+    try:
+        values.step_count.check("step", entry[0])
+        for number in entry[1:]:
+            values.finite.check("number", number)
+    except ValueError:
+        return False
+    return True
+
+
+DUAL_TRACE = values.sequence("a list of dual updates (step, H, alpha, rho): a step >= 0 and three finite numbers",
+                             lambda v: all(_is_update(entry) for entry in v))  # l_u's prediction of u from its parents: sigma(A^T u) (Eq. 38) or the mask layer
 
 
 def dag_constraint(A: Tensor) -> Tensor:
@@ -82,9 +100,20 @@ def dag_constraint_grad(A: Tensor) -> Tensor:
 
 def label_residuals(u: Tensor, A: Tensor) -> Tensor:
     """r = u - tanh(A^T u), (B, n): what the labels' parents leave unexplained.  (A^T u)_j = sum_i A_ij u_i."""
-    A = check_adjacency(A)
-    if u.dim() != 2 or u.shape[1] != A.shape[0]:
-        raise ValueError(f"labels u must have shape (B, {A.shape[0]}), one column per concept, got {tuple(u.shape)}")
+    A = check_adjacency(A)  # (it reads A's values: finite; the labels' scan below costs no more)
+    if not isinstance(u, Tensor) or not u.is_floating_point() or u.dim() != 2 or u.shape[1] != A.shape[0]:
+        got = f"shape {tuple(u.shape)}" if isinstance(u, Tensor) and u.is_floating_point() else values.shown(u)
+        raise ValueError(f"labels u must have shape (B, {A.shape[0]}), one column per concept (a real floating-point "
+                         f"tensor), got {got}")
+    if u.device != A.device:
+        raise ValueError(f"labels u must be on A's device {A.device}, got them on {u.device}")
+    if not bool(torch.isfinite(u).all()):
+        raise ValueError(f"labels u must be finite, got {values.shown(u)}")
+    return _label_residuals(u, A.to(u.dtype))
+
+
+def _label_residuals(u: Tensor, A: Tensor) -> Tensor:
+    """:func:`label_residuals` of checked labels and graph (a model's output: its forward checked u)."""
     return u - torch.tanh(u @ A)
 
 
@@ -94,12 +123,15 @@ def label_loss(u: Tensor, A: Tensor) -> Tensor:
 
 
 def check_label_fit(label_fit: str) -> None:
-    if label_fit not in LABEL_FITS:
+    if not isinstance(label_fit, str) or label_fit not in LABEL_FITS:
         raise ValueError(f"label_fit must be one of {LABEL_FITS}, got {label_fit!r}")
 
 
 def mask_loss(z: Tensor, g: Tensor) -> Tensor:
     """l_m per example: sum_i ||z_i - g_i(A_i o z)||^2, (B,).  [slides, Eq. 39]"""
+    for name, value in (("z", z), ("g", g)):  # types and shapes only: every training step calls this (NaN: IEEE)
+        if not isinstance(value, Tensor) or not value.is_floating_point():
+            raise TypeError(f"mask_loss's {name} must be a real floating-point tensor (B, D), got {values.shown(value)}")
     if z.dim() != 2 or g.shape != z.shape:
         raise ValueError(f"mask_loss expects z and g of one shape (B, D), got {tuple(z.shape)} and {tuple(g.shape)}")
     return (z - g).pow(2).sum(1)
@@ -107,6 +139,7 @@ def mask_loss(z: Tensor, g: Tensor) -> Tensor:
 
 def causal_terms(output, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """(log p(x|z~), KL_eps, KL_z, ELBO) per example from a CausalVAE output.  [slides, Eq. 36-37]"""
+    check_output(output)
     x = check_target(output, x)
     log_px_z = output.p_x.log_prob(x)  # (B,)
     if output.causal:  # CausalVAE: eps and z both KL'd
@@ -117,15 +150,48 @@ def causal_terms(output, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     return log_px_z, kl_eps, output.kl_z, log_px_z - kl
 
 
+def check_output(output) -> None:
+    """``output`` a label-conditioned model's output (CausalVAE/ConditionalVAE(x, u): a CausalVAEOutput), or a
+    TypeError naming what came (a VAE's output has no labels, no graph and no KL to p(z|u))."""
+    if not isinstance(output, CausalVAEOutput):
+        raise TypeError(f"the causal objective's output must be a CausalVAE's or ConditionalVAE's output "
+                        f"(model(x, u): a CausalVAEOutput), got {type(output).__name__}")
+
+
 def augmented_lagrangian_term(H: Tensor, alpha: float, rho: float) -> Tensor:
     """alpha H(A) + rho/2 H(A)^2: the acyclicity constraint H(A) = 0 (Eq. 40) as Eq. (41) enforces it."""
+    if not isinstance(H, Tensor) or not H.is_floating_point():
+        raise TypeError(f"augmented_lagrangian_term's H must be a real floating-point tensor, got {values.shown(H)}")
+    alpha, rho = non_negative("alpha", alpha), non_negative("rho", rho)
     return alpha * H + 0.5 * rho * H ** 2
 
 
 def weighted_log_likelihood(output, x: Tensor, pixel_weights: Tensor) -> Tensor:
     """sum_pixels w_pixel log p(x_pixel|z~), (B,): each pixel's log-likelihood weighted by its map entry."""
+    x = check_target(output, x)
+    check_pixel_weights(pixel_weights, tuple(x.shape[1:]))
+    return _weighted_log_likelihood(output, x, pixel_weights)
+
+
+def _weighted_log_likelihood(output, x: Tensor, pixel_weights: Tensor) -> Tensor:
     per_pixel = output.p_x.base_dist.log_prob(x)  # (B, C, H, W)
     return (per_pixel * pixel_weights.to(per_pixel)).flatten(1).sum(1)
+
+
+def check_pixel_weights(pixel_weights, image_shape: tuple[int, ...] | None = None) -> None:
+    """``pixel_weights`` a real (C, H, W) or (H, W) tensor that broadcasts to ``image_shape``; no value is read
+    (CausalObjective checks once that they are >= 0)."""
+    ok = isinstance(pixel_weights, Tensor) and pixel_weights.dim() in (2, 3) and pixel_weights.dtype != torch.bool \
+        and not pixel_weights.is_complex()
+    if ok and image_shape is not None:
+        try:
+            ok = torch.broadcast_shapes(pixel_weights.shape, image_shape) == torch.Size(image_shape)
+        except RuntimeError:
+            ok = False
+    if not ok:
+        shape = f" for images of shape {image_shape}" if image_shape is not None else ""
+        raise ValueError(f"pixel_weights must be a non-negative (C, H, W) or (H, W) tensor{shape}, got "
+                         f"{values.shown(pixel_weights)}")
 
 
 def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, lu_weight: float = 1.0,
@@ -138,21 +204,25 @@ def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, lu_
     + ownership * owned (the layered decoder's pixels-times-concepts read, logged as ``l_own``) + exclusive * shared
     (its layers reading one concept, ``l_share``) + overlap * its layers' blending (``l_overlap``) + cycle * the
     read-back (``l_cycle``)."""
-    for name, value in (("lu_weight", lu_weight), ("lm_weight", lm_weight), ("rho", rho),
+    for name, value in (("lu_weight", lu_weight), ("lm_weight", lm_weight), ("alpha", alpha), ("rho", rho),
                         ("independence", independence), ("ownership", ownership), ("cycle", cycle),
                         ("exclusive", exclusive), ("overlap", overlap)):
         non_negative(name, value)
     check_label_fit(label_fit)
+    bandwidth = values.positive.check("bandwidth", bandwidth)
     log_px_z, kl_eps, kl_z, bound = causal_terms(output, x)
+    if pixel_weights is not None:
+        check_pixel_weights(pixel_weights, tuple(x.shape[1:]))
     H = dag_constraint(output.A)
     u = output.u.to(output.A.dtype)
     if label_fit == "mask" and output.u_hat is None:
         raise ValueError("label_fit='mask' needs a CausalVAE output with label predictions (u_hat); got none")
-    r = label_residuals(u, output.A) if label_fit == "tanh" else u - output.u_hat  # (B, n)
+    r = _label_residuals(u, output.A) if label_fit == "tanh" else u - output.u_hat  # (B, n) (A: H checked it)
     l_u = r.pow(2).sum(1)  # (B,)
     l_m = mask_loss(output.z, output.g)  # (B,)
     l_ind = noise_dependence(r, bandwidth)
-    fit = bound if pixel_weights is None else weighted_log_likelihood(output, x, pixel_weights) - kl_eps - kl_z
+    fit = bound if pixel_weights is None else \
+        _weighted_log_likelihood(output, x.to(output.z.dtype), pixel_weights) - kl_eps - kl_z  # (x checked above)
     loss = -fit.mean() + augmented_lagrangian_term(H, alpha, rho) + lu_weight * l_u.mean() + lm_weight * l_m.mean()
     if independence > 0:
         loss = loss + independence * l_ind
@@ -199,16 +269,20 @@ class CausalObjective:
                  pixel_weights: Tensor | None = None, ownership: float = 0.0, cycle: float = 0.0,
                  exclusive: float = 0.0, overlap: float = 0.0):
         check_label_fit(label_fit)
-        if pixel_weights is not None and (not isinstance(pixel_weights, Tensor) or pixel_weights.dim() not in (2, 3)
-                                          or not (pixel_weights >= 0).all()):
-            raise ValueError("pixel_weights must be a non-negative (C, H, W) or (H, W) tensor, got "
-                             f"{pixel_weights if not isinstance(pixel_weights, Tensor) else tuple(pixel_weights.shape)}")
+        if pixel_weights is not None:
+            check_pixel_weights(pixel_weights)
+            if pixel_weights.device.type == "meta" or not bool(((pixel_weights >= 0) & pixel_weights.isfinite()).all()):
+                raise ValueError("pixel_weights must be a non-negative (C, H, W) or (H, W) tensor of finite values, "
+                                 f"got {values.shown(pixel_weights)}")
         self.pixel_weights = pixel_weights
         for name, value in (("lu_weight", lu_weight), ("lm_weight", lm_weight), ("alpha", alpha), ("rho", rho),
                             ("rho_max", rho_max), ("independence", independence), ("ownership", ownership),
                             ("cycle", cycle), ("exclusive", exclusive), ("overlap", overlap)):
             non_negative(name, value)
         values.positive_int.check("update_every", update_every)
+        if float(rho) > float(rho_max):
+            raise ValueError(f"rho_max must be at least rho (the penalty only grows towards it), got rho_max "
+                             f"{values.shown(rho_max)} below rho {values.shown(rho)}")
         bandwidth = values.positive.check("bandwidth", bandwidth)
         rho_growth = GROWTH.check("rho_growth", rho_growth)
         h_tol = values.non_negative.check("h_tol", h_tol)
@@ -223,6 +297,7 @@ class CausalObjective:
         self.trace: list[tuple[int, float, float, float]] = []  # (step, H, alpha, rho) at each dual update
 
     def __call__(self, output, x: Tensor, step: int = 0) -> Terms:
+        step = values.step_count.check("CausalObjective's step", step)
         terms = causal_vae_loss(output, x, alpha=self.alpha, rho=self.rho, lu_weight=self.lu_weight,
                                 lm_weight=self.lm_weight, label_fit=self.label_fit, independence=self.independence,
                                 bandwidth=self.bandwidth, pixel_weights=self.pixel_weights, ownership=self.ownership,
@@ -234,6 +309,8 @@ class CausalObjective:
     def dual_update(self, step: int, h: float) -> None:
         """alpha <- alpha + rho H; rho *= growth while H has not dropped below a quarter of its last value.
         Nothing changes once H <= h_tol (the constraint holds)."""
+        step = values.step_count.check("dual_update's step", step)
+        h = values.real("H(A), a finite number (>= 0 up to rounding)", lambda v: v >= -1e-3).check("dual_update's h", h)
         if h <= self.h_tol:
             return
         self.alpha += self.rho * h
@@ -246,9 +323,21 @@ class CausalObjective:
         return {"alpha": self.alpha, "rho": self.rho, "h_previous": self.h_previous, "trace": list(self.trace)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.alpha, self.rho = float(state["alpha"]), float(state["rho"])
-        self.h_previous = float(state["h_previous"])
-        self.trace = [tuple(t) for t in state["trace"]]
+        """The multiplier, the penalty, the last H and the trace of :meth:`state_dict`, checked (nothing changes
+        when a value is refused)."""
+        state = values.mapping.check("CausalObjective.load_state_dict's state", state)
+        missing = [key for key in ("alpha", "rho", "h_previous", "trace") if key not in state]
+        if missing:
+            raise ValueError(f"CausalObjective.load_state_dict's state must hold 'alpha', 'rho', 'h_previous' and "
+                             f"'trace', got keys {values.shown(sorted(map(str, state)))} (missing {', '.join(missing)})")
+        alpha = non_negative("CausalObjective.load_state_dict's alpha", state["alpha"])
+        rho = non_negative("CausalObjective.load_state_dict's rho", state["rho"])
+        h_previous = state["h_previous"]
+        if not (isinstance(h_previous, float) and h_previous == math.inf):  # inf: no dual update yet
+            h_previous = values.finite.check("CausalObjective.load_state_dict's h_previous", h_previous)
+        trace = DUAL_TRACE.check("CausalObjective.load_state_dict's trace", state["trace"])
+        self.alpha, self.rho, self.h_previous = alpha, rho, float(h_previous)
+        self.trace = [(int(t[0]), float(t[1]), float(t[2]), float(t[3])) for t in trace]
 
 
 __all__ = ["CausalObjective", "augmented_lagrangian_term", "causal_terms", "causal_vae_loss", "conditional_vae_loss",

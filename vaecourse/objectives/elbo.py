@@ -35,11 +35,12 @@ def schedule(*names: str):
     ``schedule = ("step",)`` attribute on a callable class; seen through ``functools.partial``), and nothing to an
     objective that declares none: ``objective(output, x)``.
     """
-    unknown = set(names) - {"step", "epoch"}
+    unknown = [name for name in names if name not in ("step", "epoch")]  # (a list or a number is not a name either)
     if unknown:
-        raise ValueError(f"an objective's schedule is read as 'step' and/or 'epoch', got {sorted(unknown)}")
+        raise ValueError(f"an objective's schedule is read as 'step' and/or 'epoch', got {values.shown(unknown)}")
 
     def declare(objective):
+        values.function.check("the objective schedule() decorates", objective)
         objective.schedule = tuple(names)
         return objective
     return declare
@@ -59,6 +60,20 @@ class Terms:
     loss: Tensor  # () what the optimiser minimises
     extras: dict[str, Tensor] = field(default_factory=dict)  # e.g. {"beta": ..., "capacity": ...}
 
+    def __post_init__(self):  # types only (an objective returns Terms at every training step)
+        for name in ("log_px_z", "kl", "elbo", "loss"):
+            value = getattr(self, name)
+            if not isinstance(value, Tensor) or not value.is_floating_point():
+                raise TypeError(f"Terms' {name} must be a real floating-point tensor, got {values.shown(value)}")
+        if self.loss.dim() != 0:
+            raise ValueError(f"Terms' loss must be a scalar tensor (what the optimiser minimises), got shape "
+                             f"{tuple(self.loss.shape)}")
+        values.mapping.check("Terms' extras", self.extras)
+        for key, value in self.extras.items():
+            if not isinstance(key, str) or not isinstance(value, Tensor):
+                raise TypeError(f"Terms' extras must map names to tensors, got {values.shown(key)}: "
+                                f"{values.shown(value)}")
+
     def scalars(self) -> dict[str, Tensor]:
         """Batch means of every term, detached: what a log or a progress bar shows (nats per example)."""
         out = {"loss": self.loss.detach(), "elbo": self.elbo.detach().mean(),
@@ -70,7 +85,8 @@ class Terms:
 def check_target(output, x) -> Tensor:
     """``x``, the batch the model was given, checked against the output and in the output's dtype: a ValueError
     naming what was expected and what came for another shape, a non-float dtype, an empty batch or NaN/inf."""
-    if not isinstance(getattr(output, "p_x", None), torch.distributions.Distribution):
+    if not isinstance(getattr(output, "p_x", None), torch.distributions.Distribution) \
+            or not isinstance(getattr(output, "z", None), Tensor):
         raise TypeError(f"the objective expected a model's output (model(x), with p_x, q_z and z), got "
                         f"{type(output).__name__}")
     expected = tuple(output.p_x.batch_shape + output.p_x.event_shape)
@@ -96,6 +112,9 @@ def elbo_terms(output, x: Tensor) -> tuple[Tensor, Tensor]:
     log_px_z = output.p_x.log_prob(x)  # (B,) summed over pixels
     if getattr(output, "kl", None) is not None:  # a model whose prior is not N(0, I) (a hierarchy) reports its KL
         return log_px_z, output.kl  # (B,)
+    if not hasattr(getattr(output, "q_z", None), "kl_to_standard_normal"):
+        raise TypeError(f"the objective expected a model's output with q_z (a DiagonalGaussian) for the KL term, got "
+                        f"{type(output).__name__} without one")
     kl = output.q_z.kl_to_standard_normal()  # (B,) closed form, summed over D
     return log_px_z, kl
 
@@ -109,8 +128,10 @@ def elbo(output, x: Tensor) -> Terms:
 
 def log_mean_exp(a: Tensor, dim: int = 0) -> Tensor:
     """log (1/n) sum exp(a) along ``dim``, stably: max + log mean exp(a - max)."""
-    if not isinstance(a, Tensor):
-        raise TypeError(f"log_mean_exp expected a tensor a, got a {type(a).__name__}")
+    if not isinstance(a, Tensor) or not a.is_floating_point():
+        raise TypeError(f"log_mean_exp expected a real floating-point tensor a (log-weights), got {values.shown(a)}")
+    if a.dim() == 0:
+        raise ValueError("log_mean_exp expected a tensor a with at least one axis to average over, got a 0-d tensor")
     dim = values.integer(f"an axis of a (between {-a.dim()} and {a.dim() - 1})", -a.dim(), a.dim() - 1).check(
         "log_mean_exp's dim", dim)
     if a.shape[dim] == 0:

@@ -32,6 +32,8 @@ def hsic(x: Tensor, y: Tensor, bandwidth: float = 0.5) -> Tensor:
 
 def noise_dependence(r: Tensor, bandwidth: float = 0.5) -> Tensor:
     """sum_{i<j} HSIC_b(r_i, r_j) over the columns of r (B, n): zero for mutually independent noises."""
+    if not isinstance(r, Tensor) or not r.is_floating_point():
+        raise TypeError(f"noise_dependence's r must be a real floating-point tensor (B, n), got {values.shown(r)}")
     if r.dim() != 2 or r.shape[1] < 2:
         raise ValueError(f"noise_dependence expects residuals of shape (B, n) with n >= 2, got {tuple(r.shape)}")
     bandwidth = _checked(r[:, 0], r[:, 1], bandwidth, r)  # once, not per pair: every training step calls this

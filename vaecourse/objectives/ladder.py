@@ -30,6 +30,10 @@ def ladder_elbo(output, x: Tensor, epoch: float | None = None, step: int | None 
     example, layer i = 0 next to the data) and ``kl_units`` (B, sum D_i), the per-unit KLs that
     :class:`vaecourse.metrics.units.KLRecorder` averages per epoch.
     """
+    if getattr(output, "kl_units", None) is None or getattr(output, "kl", None) is None:
+        raise TypeError(f"ladder_elbo's output must be a hierarchical model's output (LadderVAE(x): a LadderOutput, "
+                        f"with kl and kl_units), got {type(output).__name__}; a VAE trains with elbo or beta_vae")
+    step = values.step_count.or_none().check("ladder_elbo's step", step)
     if epoch is None:
         if step is None:
             epoch = 0.0
