@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -24,20 +24,89 @@ from vaecourse.data.epochs import shuffled_epochs
 from vaecourse.runtime import default_device
 
 Callback = Callable[[int, torch.nn.Module, object], None]
+_kinds = values  # ``values`` is also History.append's argument
+
+
+_STEP = values.step_count  # a step number: an int from 0 to MAX_STEPS
+_SECONDS = values.real("a time in seconds >= 0", lambda v: v >= 0)
+
+
+def _term_value(name: str, value) -> float:
+    """One logged value as a float: a finite real number (a Python or numpy number, or a one-element tensor)."""
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_complex() and value.dtype != torch.bool \
+            and value.device.type != "meta":
+        value = value.item()
+    return values.finite.check(name, value)
+
+
+def _series(key: str, series) -> list[float]:
+    """One term's logged values as floats, each a finite real number (one vectorised pass for a list of numbers,
+    then element by element to name the first that is not)."""
+    try:
+        array = np.asarray(series)
+    except (TypeError, ValueError):
+        array = None
+    if array is not None and array.ndim == 1 and array.dtype.kind in "iuf" and \
+            bool((np.abs(array.astype(np.float64)) <= values.MAX_FLOAT).all()) and \
+            not (isinstance(series, (list, tuple)) and any(isinstance(v, (bool, np.bool_)) for v in series)):
+        return array.astype(np.float64).tolist()
+    return [_term_value(f"History's records[{key!r}][{i}]", v) for i, v in enumerate(series)]
 
 
 @dataclass
 class History:
-    """Per-step batch means of every term an objective reports (nats per example), plus timing."""
+    """Per-step batch means of every term an objective reports (nats per example), plus timing.
+
+    ``steps`` are increasing step numbers; ``records`` maps each term's name to one finite value per step;
+    ``seconds`` >= 0 and ``examples`` >= 0 count the training time and the examples seen."""
 
     steps: list[int] = field(default_factory=list)
     records: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
     examples: int = 0
 
+    def __post_init__(self) -> None:
+        if isinstance(self.steps, (str, bytes, Mapping)) or not isinstance(self.steps, Iterable):
+            raise ValueError(f"History's steps must be a list of increasing step numbers (ints >= 0), got "
+                             f"{values.shown(self.steps)}")
+        steps = [_STEP.check(f"History's steps[{i}]", s) for i, s in enumerate(self.steps)]
+        for i in range(1, len(steps)):
+            if steps[i] <= steps[i - 1]:
+                raise ValueError(f"History's steps must increase (one entry per logged step), got step {steps[i]} "
+                                 f"after step {steps[i - 1]} at position {i}")
+        records = values.mapping.check("History's records", self.records)
+        checked: dict[str, list[float]] = {}
+        for key, series in records.items():
+            values.text.check("History's records' keys (term names)", key)
+            if isinstance(series, (str, bytes, Mapping)) or not isinstance(series, Iterable):
+                raise ValueError(f"History's records[{key!r}] must be a list of numbers, one per step, got "
+                                 f"{values.shown(series)}")
+            checked[key] = _series(key, series)
+            if len(checked[key]) != len(steps):
+                raise ValueError(f"History's records[{key!r}] must hold one value per step ({len(steps)}), got "
+                                 f"{len(checked[key])}")
+        self.steps, self.records = steps, checked
+        self.seconds = _SECONDS.check("History's seconds", self.seconds)
+        self.examples = values.non_negative_int.check("History's examples", self.examples)
+
     def append(self, step: int, values: dict[str, float]) -> None:
-        self.steps.append(step)
+        """Log ``values`` (term name -> finite number) at ``step``, after the last logged step; a history that
+        already holds steps takes the same terms again."""
+        step = _STEP.check("History.append's step", step)
+        if self.steps and step <= self.steps[-1]:
+            raise ValueError(f"History.append's step must come after the last logged step {self.steps[-1]}, got {step}")
+        _kinds.mapping.check("History.append's values", values)
+        row = {}
         for key, value in values.items():
+            _kinds.text.check("History.append's values' keys (term names)", key)
+            row[key] = _term_value(f"History.append's values[{key!r}]", value)
+        if self.steps and set(row) != set(self.records):
+            raise ValueError(f"History.append's values must have this history's terms {sorted(self.records)}, got "
+                             f"{sorted(row)}")
+        if not self.steps and not row:
+            raise ValueError("History.append's values must hold at least one term, got {}")
+        self.steps.append(step)
+        for key, value in row.items():
             self.records.setdefault(key, []).append(value)
 
     def __getitem__(self, key: str) -> np.ndarray:
@@ -69,8 +138,8 @@ class History:
         if not isinstance(d, dict) or not {"steps", "records"} <= set(d) or not isinstance(d["records"], dict):
             raise ValueError("History.from_dict needs a history as to_dict writes it: a dict with 'steps' and "
                              f"'records' (a dict of term -> values), got {values._shown(d)}")
-        return cls(steps=list(d["steps"]), records={k: list(v) for k, v in d["records"].items()},
-                   seconds=float(d.get("seconds", 0.0)), examples=int(d.get("examples", 0)))
+        return cls(steps=d["steps"], records=d["records"], seconds=d.get("seconds", 0.0),
+                   examples=d.get("examples", 0))  # each checked by __post_init__
 
 
 class StopTraining(Exception):
@@ -182,16 +251,30 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
     seed = values.seed.or_none().check("fit's seed", seed)  # as seed_everything: torch's manual_seed took -1
     transform = values.function.or_none().check("fit's transform", transform)
     callbacks = values.functions.check("fit's callbacks", callbacks)
-    if not isinstance(model, torch.nn.Module):
-        raise ValueError(f"fit's model must be a torch.nn.Module (e.g. a vaecourse.models.VAE), got "
+    from vaecourse.models.base import CourseModel
+
+    if not isinstance(model, CourseModel):
+        raise ValueError(f"fit's model must be a vaecourse model (a CourseModel: VAE, LadderVAE, CausalVAE, ...), got "
                          f"{type(model).__name__}")
+    progress = values.boolean.check("fit's progress", progress)
+    desc = values.text.check("fit's desc", desc)
     objective = values.function.check("fit's objective", objective)
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(f"fit's optimizer must be a torch.optim.Optimizer over the model's parameters (or None: "
                          f"Adam at lr), got {type(optimizer).__name__}")
+    if optimizer is not None:
+        own = {id(p) for p in model.parameters()}
+        theirs = [p for group in optimizer.param_groups for p in group["params"]]
+        if not any(id(p) in own for p in theirs):
+            raise ValueError(f"fit's optimizer must be an optimizer over the model's parameters (it would train "
+                             f"nothing), got {type(optimizer).__name__} over {len(theirs)} tensors, none of them "
+                             f"a parameter of this {type(model).__name__}")
     if history is not None and not isinstance(history, History):
         raise ValueError(f"fit's history must be a vaecourse.train.History (what fit returned) or None, got "
                          f"{type(history).__name__}")
+    if history is not None and history.steps and start_step <= history.steps[-1]:
+        raise ValueError(f"fit's start_step must come after the history's last step {history.steps[-1]} (a resumed "
+                         f"run continues it), got {start_step}")
     if optimizer is None:
         lr = values.learning_rate.check("fit's lr", lr)
     if log_every is not None:
@@ -228,10 +311,15 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
             try:
                 batch = next(batches)
             except StopIteration:
+                if step == start_step:
+                    raise ValueError(f"fit's data must give at least one batch, got {type(data).__name__} that gave "
+                                     "none (an empty or exhausted iterator?)") from None
                 break
             x = _first_tensor(batch).to(dev, non_blocking=True)
             if transform is not None:
                 x = transform(x)
+                if not isinstance(x, Tensor):
+                    raise ValueError(f"fit's transform must return a tensor of images, got {values.shown(x)}")
             hyper = {}
             if "step" in keywords:
                 hyper["step"] = step
@@ -239,6 +327,8 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
                 hyper["epoch"] = step / per_epoch if per_epoch else None
             output = model(x, _labels(batch, dev)) if labelled else model(x)
             terms = objective(output, x, **hyper)
+            if step == start_step:
+                _check_terms(terms, history)
             optimizer.zero_grad(set_to_none=True)
             terms.loss.backward()
             if clip_grad_norm is not None:
@@ -259,6 +349,22 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
         if bar is not None:
             bar.close()
     return history
+
+
+def _check_terms(terms, history: History) -> None:
+    """The first step's terms: a Terms whose loss is a scalar that depends on the parameters, with the terms of the
+    history being continued (checked once: the same objective gives the same kinds of terms at every step)."""
+    loss = getattr(terms, "loss", None)
+    if not isinstance(loss, Tensor) or not hasattr(terms, "scalars"):
+        raise ValueError(f"fit's objective must return a vaecourse.objectives.Terms (its .loss is minimised), got "
+                         f"{values.shown(terms)}")
+    if not loss.requires_grad:
+        raise ValueError(f"fit's objective must return a loss that depends on the model's parameters (a tensor that "
+                         f"requires grad), got a loss of {float(loss.detach()) if loss.numel() == 1 else values.shown(loss)} "
+                         "with no gradient")
+    if history.steps and set(terms.scalars()) != set(history.records):
+        raise ValueError(f"fit's history must hold the objective's terms {sorted(terms.scalars())} to be continued, "
+                         f"got a history of {sorted(history.records)}")
 
 
 def _flush(pending: list[tuple[int, dict[str, Tensor]]], history: History, bar) -> None:
