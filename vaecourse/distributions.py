@@ -41,8 +41,9 @@ def _floating(who: str, name: str, t) -> None:
     """``t`` a real floating-point tensor (not an integer, bool or complex one, not a list), or a TypeError naming
     ``name``: a dtype check costs nothing; the values follow IEEE arithmetic (NaN in, NaN out)."""
     if not isinstance(t, Tensor) or not t.is_floating_point():
+        got = values.shown(t) if isinstance(t, Tensor) else f"a {type(t).__name__}: {values.shown(t)}"
         raise TypeError(f"{who}'s {name} must be a real floating-point tensor (torch.float32, torch.float64, ...), "
-                        f"got {values.shown(t)}")
+                        f"got {got}")
 
 
 def _same_shapes(who: str, **tensors) -> None:
