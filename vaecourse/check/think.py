@@ -105,10 +105,33 @@ def guarded(exercise: str, title: str) -> Callable:
     return wrap
 
 
+def _choice_arguments(exercise: Any, what: Any, low: Any, high: Any, default: Any, integer: Any, taken: Any,
+                      unit: Any) -> tuple[float, ...]:
+    """``choose``'s arguments from the notebook (not the learner's answer) checked, ``taken`` as floats returned, or a
+    ValueError naming the wrong one."""
+    from vaecourse import values
+
+    for name, text in (("exercise", exercise), ("what", what), ("unit", unit)):
+        values.text.check(f"choose's {name}", text)
+    low, high = values.finite.check("choose's low", low), values.finite.check("choose's high", high)
+    if low > high:
+        raise ValueError(f"choose's high must be at least low ({low:g}), got {high:g}")
+    integer = values.boolean.check("choose's integer", integer)
+    default = values.finite.check("choose's default", default)
+    if not low <= default <= high or (integer and default != round(default)):
+        raise ValueError(f"choose's default must be a{' whole' if integer else ''} number from low to high "
+                         f"([{low:g}, {high:g}]), got {default:g}")
+    taken = values.finite_numbers.check("choose's taken", list(taken) if isinstance(taken, tuple) else taken)
+    return tuple(float(t) for t in taken.reshape(-1).tolist())
+
+
 def choose(fn: Any, exercise: str, what: str, *, low: float, high: float, default: float, integer: bool = False,
            taken: Sequence[float] = (), unit: str = "") -> float:
     """The value the learner chose for the knob of a vary-and-measure exercise (``fn()``), or ``default`` until it is
-    chosen, in range, and not one of the runs the notebook makes anyway (``taken``). Never raises."""
+    chosen, in range, and not one of the runs the notebook makes anyway (``taken``). Never raises on the learner's
+    answer; the notebook's own arguments (``low <= default <= high``, finite; ``taken`` numbers; ``exercise``,
+    ``what`` and ``unit`` strings) are checked first, a ValueError naming the one that is wrong."""
+    taken = _choice_arguments(exercise, what, low, high, default, integer, taken, unit)  # low etc. kept as given
     title = f"vary and measure: your {what}"
     follow = f"Until you choose, the run uses {what} = {default:g}{unit}."
     try:
