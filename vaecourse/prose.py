@@ -20,6 +20,8 @@ its outputs contradict. Markdown cells keep the reasoning and the papers' own (c
 from __future__ import annotations
 
 import html
+import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,33 +64,96 @@ def _show(shown: Shown, show: bool) -> Shown | None:
     return None
 
 
+_NOT_FINITE = re.compile(r"(?<![A-Za-z])[+-]?(nan|inf|infinity)(?![A-Za-z])", re.IGNORECASE)
+
+
+def _not_finite(value) -> bool:
+    """True for a number, numpy array or tensor that holds NaN or inf (what would print 'nan' into a sentence)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (float, complex, np.floating, np.complexfloating)):
+        return not np.isfinite(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
+        return not bool(np.isfinite(value).all())
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch comes with the course
+        return False
+    if isinstance(value, torch.Tensor) and (value.is_floating_point() or value.is_complex()) \
+            and value.device.type != "meta":
+        return not bool(torch.isfinite(value).all())
+    return False
+
+
 def say(template: str, /, show: bool = True, **values) -> Shown | None:
     """Display the Markdown ``template.format(**values)``: a sentence of the lecture whose figures are this run's.
-    ``show=False`` returns the :class:`Shown` instead of displaying it."""
+    ``show=False`` returns the :class:`Shown` instead of displaying it. A value that is NaN or infinite is refused
+    (a ValueError naming it): the sentence would print "nan" where the run's figure belongs."""
     if not isinstance(template, str):
         raise TypeError(f"say's template must be a str (Markdown with {{name}} fields), got {type(template).__name__}")
+    if not isinstance(show, (bool, np.bool_)):
+        raise TypeError(f"say's show must be True or False, got {type(show).__name__}")
+    for name, value in values.items():
+        if _not_finite(value):
+            raise ValueError(f"say's {name} must be a finite number (the sentence would print it as "
+                             f"{'nan' if 'nan' in str(value).lower() else 'inf'}), got {_one_line(value)}")
     try:
         text = template.format(**values)
     except KeyError as err:
         raise ValueError(f"say's template needs a value for {{{err.args[0]}}} ({err.args[0]}=...), got values for "
                          f"{sorted(values)}") from None
     except (ValueError, TypeError, IndexError) as err:  # "{x:.2f}" of a str, a positional "{}"
-        raise ValueError(f"say's template {template!r} does not fit the values given ({err}); got "
-                         f"{ {k: type(v).__name__ for k, v in values.items()} }") from None
+        raise ValueError(_misfit(template, values, err)) from None
     return _show(Shown(markdown=text, text=text), show)
+
+
+def _misfit(template: str, values: dict, error: Exception) -> str:
+    """Which value of ``values`` a field of ``template`` cannot format, in words (or why the template is wrong)."""
+    import string
+
+    try:
+        fields = [(name, spec) for _, name, spec, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError:  # an unmatched brace
+        return f"say's template must be Markdown with {{name}} fields (double a literal brace: {{{{ }}}}), got {template!r}"
+    for name, spec in fields:
+        if name == "" or name.isdigit():
+            return (f"say's template must name each field ({{x}} with x=..., not a positional {{{name}}}), got "
+                    f"{template!r}")
+        key = name.split(".")[0].split("[")[0]
+        if key in values and name == key:
+            try:
+                format(values[key], spec or "")
+            except (ValueError, TypeError):
+                return (f"say's {key} must be a value its field {{{name}:{spec}}} can format, got "
+                        f"{_one_line(values[key])} ({type(values[key]).__name__})")
+    return f"say's template {template!r} does not fit the values given, got values of types " \
+           f"{ {k: type(v).__name__ for k, v in values.items()} }"
+
+
+def _one_line(value) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def claim(statement: str, holds: bool, measured: str = "", show: bool = True) -> Shown | None:
     """Display the checked claim ``statement``: held, failed (a warning; :class:`ClaimFailed` in a site build),
     or not checked in FAST mode. ``holds`` is the condition evaluated on the cell's own results; ``measured``
-    says what they were, in the chapter's terms. ``show=False`` returns the :class:`Shown` instead."""
+    says what they were, in the chapter's terms. ``show=False`` returns the :class:`Shown` instead. A statement, or
+    a measurement that is shown (not in FAST mode), that reads NaN or inf is refused (a ValueError naming it)."""
     if not isinstance(statement, str) or not isinstance(measured, str):
         raise TypeError(f"claim's statement and measured must be str (sentences), got {type(statement).__name__} and "
                         f"{type(measured).__name__}")
     if not isinstance(holds, (bool, np.bool_)):  # numpy's bool too, nothing else (not a number, not None)
         raise TypeError(f"claim({statement!r}, holds=...) needs a bool (the condition on the results), got "
                         f"{type(holds).__name__}")
+    if not isinstance(show, (bool, np.bool_)):
+        raise TypeError(f"claim's show must be True or False, got {type(show).__name__}")
     detail = f" ({measured})" if measured else ""
+    for name, text in (("statement", statement), ("measured", measured)):
+        found = _NOT_FINITE.search(text)
+        if found and (name == "statement" or not fast_mode()):  # FAST mode shows the statement alone
+            raise ValueError(f"claim's {name} must state finite figures (the run gave {found.group(0)!r}: a lecture "
+                             f"would print it), got {_one_line(text)}")
     if fast_mode():
         return _show(Shown(markdown=f"*Claim, not checked in FAST mode (tiny runs):* {statement}.",
                            text=f"claim, not checked in FAST mode: {statement}"), show)
