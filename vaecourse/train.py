@@ -254,8 +254,8 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
     from vaecourse.models.base import CourseModel
 
     if not isinstance(model, CourseModel):
-        raise ValueError(f"fit's model must be a vaecourse model (a CourseModel: VAE, LadderVAE, CausalVAE, ...), got "
-                         f"{type(model).__name__}")
+        raise ValueError(f"fit's model must be a torch.nn.Module of the course (a vaecourse CourseModel: VAE, LadderVAE, "
+                         f"CausalVAE, ...), got {type(model).__name__}")
     progress = values.boolean.check("fit's progress", progress)
     desc = values.text.check("fit's desc", desc)
     objective = values.function.check("fit's objective", objective)

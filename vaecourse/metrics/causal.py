@@ -101,7 +101,10 @@ def train_concept_regressor(dataset, *, steps: int = 1500, batch_size: int = 64,
     test scenes' shadow noise come from it too, so equal generators give equal instruments."""
     steps, batch_size = values.steps.check("steps", steps), values.batch_size.check("batch_size", batch_size)
     lr = values.learning_rate.check("lr", lr)
-    free = tuple(_concept_index(dataset, i, "free") for i in free)
+    generator = values.generator.or_none().check("train_concept_regressor's generator", generator)
+    split_concepts(dataset, "train", 1, torch.Generator().manual_seed(0))  # a data set of scenes, before any work
+    free = tuple(_concept_index(dataset, i, "free") for i in
+                 values.sequence("a list of concept indices", lambda t: True).check("free", free))
     with torch.random.fork_rng(devices=[]):  # the initial weights from ``generator``, torch's own RNG left alone
         if generator is not None:
             torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=generator, device=generator.device)))
@@ -165,6 +168,8 @@ def _quantiles(low, high) -> tuple[float, float]:
 
 def _concept_index(dataset, index, name: str) -> int:
     """``index`` as a concept's index 0 .. K - 1 of ``dataset``, or a ValueError naming ``name``."""
+    if not hasattr(dataset, "concept_names"):
+        raise ValueError(f"dataset must be a data set of concepts (a Pendulum), got {type(dataset).__name__}")
     count = len(dataset.concept_names)
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < count:
         raise ValueError(f"{name} must be a concept index between 0 and {count - 1} "

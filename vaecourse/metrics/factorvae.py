@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vaecourse import values
 from vaecourse.metrics.checks import check_count, check_dataset, check_generator
 from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, CodeSource
 
@@ -33,6 +34,19 @@ POINTS_PER_DRAW = 64
 def factorvae_votes(dataset, source: CodeSource, n_points: int, batch_size: int, generator: torch.Generator,
                     scale: np.ndarray, active: np.ndarray) -> np.ndarray:
     """``votes (K, D)``: how often fixing factor k made dimension d the least variable one (normalised)."""
+    from vaecourse.metrics.checks import check_table
+    from vaecourse.metrics.higgins import _check_points
+
+    _check_points("factorvae_votes", dataset, source, n_points, batch_size, generator)
+    if batch_size < 2:
+        raise ValueError(f"factorvae_votes' batch_size must be an int >= 2 (a variance needs two codes), got {batch_size}")
+    scale = check_table(scale, "factorvae_votes' scale", dims=(1,), what="the codes' global standard deviations",
+                        layout="(D,)")
+    if isinstance(active, (str, bytes)) or np.asarray(active).dtype != bool or np.asarray(active).shape != scale.shape \
+            or not np.asarray(active).any() or not (scale[np.asarray(active)] > 0).all():
+        raise ValueError(f"factorvae_votes' active must be a boolean mask (D,) = {scale.shape} of the dimensions used, "
+                         f"at least one True and each with scale > 0, got {values.shown(active)}")
+    active = np.asarray(active)
     varying = torch.tensor(dataset.varying_factors)
     K, D = len(varying), scale.shape[0]
     votes = np.zeros((K, D), dtype=np.int64)
@@ -45,6 +59,9 @@ def factorvae_votes(dataset, source: CodeSource, n_points: int, batch_size: int,
         rows = torch.arange(P, device=factors.device)
         factors[rows, :, ks] = factors[rows, 0, ks][:, None]  # the whole batch shares one value of factor k
         codes = source(factors.reshape(P * batch_size, -1)).reshape(P, batch_size, -1)  # (P, L, D)
+        if codes.shape[-1] != scale.shape[0]:
+            raise ValueError(f"factorvae_votes' scale must hold one standard deviation per code dimension "
+                             f"({codes.shape[-1]}), got {scale.shape[0]}")
         normalised = codes[:, :, active] / scale[active]  # 1. divide by the global std [kim2018]
         local = normalised.var(axis=1, ddof=1)  # (P, D_active)
         chosen = active_index[local.argmin(axis=1)]  # 2. the least variable dimension
@@ -71,13 +88,12 @@ def factorvae(dataset, representation_fn, *, generator: torch.Generator, batch_s
     n_train = check_count(n_train, "n_train", at_least=K, why=f"at least one point per factor; there are {K} factors")
     n_eval = check_count(n_eval, "n_eval", at_least=K, why=f"at least one point per factor; there are {K} factors")
     n_variance = check_count(n_variance, "n_variance", at_least=2, why="a variance needs two codes")
-    if not prune_threshold >= 0:
-        raise ValueError(f"prune_threshold must be >= 0, got {prune_threshold!r}")
+    prune_threshold = values.non_negative.check("prune_threshold", prune_threshold)
     source = CodeSource(dataset, representation_fn, who, encode_batch_size)
 
     codes = source(dataset.sample_factors(n_variance, generator))  # (n_variance, D)
     scale = codes.std(axis=0, ddof=1)  # (D,) global std of each dimension
-    active = scale >= prune_threshold
+    active = (scale >= prune_threshold) & (scale > 0)  # a constant dimension has no scale to divide by
     result = {"num_active_dims": int(active.sum()), "chance": 1.0 / K, "batch_size": batch_size,
               "n_train": n_train, "n_eval": n_eval}
     if not active.any():

@@ -82,9 +82,21 @@ def z_diff(z1, z2):
     return np.abs(a.cpu().double().numpy() - b.cpu().double().numpy()).mean(axis=-2)
 
 
+def _check_points(who: str, dataset, source, n_points, batch_size, generator) -> None:
+    """The arguments of a helper that draws points from a :class:`CodeSource`, or a ValueError naming the wrong one."""
+    check_dataset(dataset, who)
+    check_generator(generator, who)
+    if not isinstance(source, CodeSource):
+        raise ValueError(f"{who}'s source must be a CodeSource(dataset, representation_fn, ...) (codes of factor classes),"
+                         f" got {type(source).__name__}")
+    check_count(n_points, f"{who}'s n_points")
+    check_count(batch_size, f"{who}'s batch_size")
+
+
 def higgins_points(dataset, source: CodeSource, n_points: int, batch_size: int,
                    generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``n_points`` classifier inputs ``z_diff (n, D)`` and labels ``(n,)`` (the position of y among the varying factors)."""
+    _check_points("higgins_points", dataset, source, n_points, batch_size, generator)
     varying = torch.tensor(dataset.varying_factors)
     features, labels = [], []
     for start in range(0, n_points, POINTS_PER_DRAW):
