@@ -20,8 +20,9 @@ from vaecourse.objectives import Terms, elbo
 from vaecourse.train import History, fit
 
 # the modules (``vaecourse.metrics.mig`` etc. are also the names of functions the package exports)
-CA, CO, DC, FV, HG, LK, LL, MI, MG, SA, UN = (importlib.import_module(f"vaecourse.metrics.{name}") for name in (
-    "causal", "codes", "dci", "factorvae", "higgins", "latent_kl", "likelihood", "mic", "mig", "sap", "units"))
+CA, CO, COR, DC, FV, HG, LK, LL, MI, MG, SA, UN = (importlib.import_module(f"vaecourse.metrics.{name}") for name in (
+    "causal", "codes", "correlation", "dci", "factorvae", "higgins", "latent_kl", "likelihood", "mic", "mig", "sap",
+    "units"))
 NaN, INF = math.nan, math.inf
 RNG = np.random.default_rng(0)
 
@@ -156,6 +157,14 @@ REFUSED = {
     "factorvae(prune_threshold=-1)": (lambda: FV.factorvae(FACT, lambda b: b.flatten(1), generator=_g(), n_train=6,
                                                            n_eval=6, n_variance=8, prune_threshold=-1.0),
                                       "prune_threshold"),
+    "factor_latent_correlations(factors=5)": (lambda: COR.factor_latent_correlations(FACT, lambda b: b.flatten(1),
+                                                                                      factors=5, n=8), "factors"),
+    "factor_latent_correlations(generator='g')": (lambda: COR.factor_latent_correlations(
+        FACT, lambda b: b.flatten(1), factors=["v0"], generator="g", n=8), "generator"),
+    "factor_latent_correlations(representation_fn=None)": (lambda: COR.factor_latent_correlations(
+        FACT, None, factors=["v0"], n=8), "representation_fn"),
+    "factor_latent_correlations(codes of one image)": (lambda: COR.factor_latent_correlations(
+        FACT, lambda b: b.flatten(1)[:1], factors=["v0"], n=8), "representation_fn"),
     # codes.py
     "sklearn_seed(None)": (lambda: CO.sklearn_seed(None), "generator"),
     "CodeCache(inf codes)": (lambda: CO.CodeCache(FACT, np.full((60, 2), INF)), "codes"),
@@ -268,6 +277,8 @@ REFUSED = {
     "say(x=tensor nan)": (lambda: prose.say("{x}", show=False, x=torch.tensor(NaN)), "x"),
     "say(x=array with inf)": (lambda: prose.say("{x}", show=False, x=np.array([1.0, -INF])), "x"),
     "say(x='b' for :d)": (lambda: prose.say("{x:d}", show=False, x="b"), "x"),
+    "say(x=[1.0, nan])": (lambda: prose.say("{x}", show=False, x=[1.0, NaN]), "x"),
+    "say(x={'a': inf})": (lambda: prose.say("{x}", show=False, x={"a": INF}), "x"),
     "say(show='yes')": (lambda: prose.say("{x}", show="yes", x=1), "show"),
     "claim(measured inf)": (lambda: _normal_mode(lambda: prose.claim("it holds", True, measured="a gap of inf nats",
                                                                       show=False)), "measured"),

@@ -71,6 +71,10 @@ def _not_finite(value) -> bool:
     """True for a number, numpy array or tensor that holds NaN or inf (what would print 'nan' into a sentence)."""
     if isinstance(value, bool):
         return False
+    if isinstance(value, (list, tuple, set, frozenset)):  # a list of figures prints each one
+        return any(_not_finite(v) for v in value)
+    if isinstance(value, dict):
+        return any(_not_finite(v) for v in value.values())
     if isinstance(value, (float, complex, np.floating, np.complexfloating)):
         return not np.isfinite(value)
     if isinstance(value, np.ndarray) and value.dtype.kind in "fc":

@@ -23,7 +23,7 @@ from scipy.stats import rankdata
 from torch import Tensor
 
 from vaecourse import values
-from vaecourse.metrics.checks import check_codes, check_count
+from vaecourse.metrics.checks import check_codes, check_count, check_dataset
 
 
 def spearman_matrix(codes, factors) -> np.ndarray:
@@ -69,9 +69,12 @@ def factor_latent_correlations(dataset, representation_fn: Callable[[Tensor], Te
       separate      True when every assigned |rho| >= ``threshold`` (three distinct latents for dSprites)
       factor_names, threshold, n
     """
+    check_dataset(dataset, "factor_latent_correlations")
+    values.function.check("factor_latent_correlations' representation_fn", representation_fn)
+    values.generator.or_none().check("factor_latent_correlations' generator", generator)
     if isinstance(factors, str):
         raise ValueError(f"factors must be a list of factor names (e.g. ['posX', 'posY']), got the string {factors!r}")
-    names = tuple(factors)
+    names = values.sequence("a list of factor names (e.g. ['posX', 'posY'])", lambda t: True).check("factors", factors)
     unknown = [f for f in names if f not in dataset.factor_names]
     if unknown or not names:
         raise ValueError(f"unknown factor names {unknown or names}: the data set has {tuple(dataset.factor_names)}")
@@ -83,8 +86,10 @@ def factor_latent_correlations(dataset, representation_fn: Callable[[Tensor], Te
     codes = []
     with torch.no_grad():
         for start in range(0, n, batch_size):
-            codes.append(torch.as_tensor(representation_fn(dataset.render(classes[start:start + batch_size]))).cpu())
-    codes = torch.from_numpy(check_codes(torch.cat(codes), n))  # (N, D), finite
+            part = classes[start:start + batch_size]
+            codes.append(check_codes(representation_fn(dataset.render(part)), len(part),
+                                     codes[0].shape[1] if codes else None))  # (b, D) finite, one per image
+    codes = torch.from_numpy(np.concatenate(codes))  # (N, D)
     rho = spearman_matrix(codes, classes[:, columns])  # (D, K); classes are monotone in the factor values
     magnitude = np.abs(rho)
     if magnitude.shape[0] < len(names):
