@@ -192,6 +192,7 @@ REFUSED = {
     "kl_per_dimension(3-D)": (lambda: LK.kl_per_dimension(torch.zeros(2, 3, 4), torch.zeros(2, 3, 4)), "mu"),
     "kl_per_dimension(empty)": (lambda: LK.kl_per_dimension(torch.zeros(0, 3), torch.zeros(0, 3)), "mu"),
     "model_kl_per_dimension(model='vae')": (lambda: LK.model_kl_per_dimension("vae", _x()), "model"),
+    "model_kl_per_dimension(x NaN)": (lambda: LK.model_kl_per_dimension(_vae(), torch.full((2, 1, 4, 4), NaN)), "x"),
     "model_kl_per_dimension(x list)": (lambda: LK.model_kl_per_dimension(_vae(), [[1.0]]), "x"),
     "active_latents(kl -0.5)": (lambda: LK.active_latents([0.3, -0.5]), "kl"),
     "active_latents(kl (2, 0))": (lambda: LK.active_latents(torch.ones(2, 0)), "KLs"),
@@ -230,6 +231,8 @@ REFUSED = {
         PEND, lambda x, u, i, v: [0.0], CA.ConceptRegressor(), n=4), "counterfactual_fn"),
     "intervention_fidelity(fn returns inf)": (lambda: CA.intervention_fidelity(
         PEND, lambda x, u, i, v: x + INF, CA.ConceptRegressor(), n=4), "counterfactual_fn"),
+    "intervention_fidelity(regressor reads 3 concepts)": (lambda: CA.intervention_fidelity(
+        PEND, lambda x, u, i, v: x, torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 3)), n=4), "regressor"),
     "ink_left(erased inf)": (lambda: CA.ink_left(torch.zeros(2, 3, 8, 8), torch.full((2, 3, 8, 8), INF),
                                                  torch.zeros(2, 3, 8, 8), torch.arange(8) == 0), "erased"),
     "ink_left(truth list)": (lambda: CA.ink_left(torch.zeros(2, 3, 8, 8), torch.zeros(2, 3, 8, 8), "t",

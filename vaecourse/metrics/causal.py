@@ -208,6 +208,8 @@ def intervention_fidelity(dataset, counterfactual_fn: Callable, regressor: nn.Mo
     x = dataset.render_concepts(concepts)
     images = _kinds.numbers(f"images of the shape of its input {tuple(x.shape)}, finite values",
                             lambda t: t.shape == x.shape)
+    readings = _kinds.numbers(f"concept labels of shape ({len(x)}, {len(names)}), finite values",
+                              lambda t: t.shape == (len(x), len(names)))
     out = {}
     for i, name in enumerate(names):
         vs = label_values(dataset, i, 5) if values is None else values[i]
@@ -219,8 +221,11 @@ def intervention_fidelity(dataset, counterfactual_fn: Callable, regressor: nn.Mo
             true_images, true_concepts = dataset.counterfactual(concepts, **{name: value})
             true_u = dataset.labels(true_concepts)
             pixel.append(float((model_cf - true_images).pow(2).mean()))
-            mae.append((regressor(model_cf) - true_u).abs().mean(0))
-            ref.append((regressor(true_images) - true_u).abs().mean(0))
+            read = [readings.check(f"what intervention_fidelity's regressor read from {what}", regressor(images_))
+                    for what, images_ in (("the counterfactual images", model_cf), ("the true counterfactuals",
+                                                                                   true_images))]
+            mae.append((read[0].to(true_u) - true_u).abs().mean(0))
+            ref.append((read[1].to(true_u) - true_u).abs().mean(0))
         out[name] = {"values": vs.tolist(), "pixel_mse": float(np.mean(pixel)),
                      "concept_mae": torch.stack(mae).mean(0).numpy(), "reference_mae": torch.stack(ref).mean(0).numpy()}
     out["pixel_mse"] = float(np.mean([out[k]["pixel_mse"] for k in names]))

@@ -47,6 +47,8 @@ def model_kl_per_dimension(model, x: Tensor) -> Tensor:
                          f"Gaussian q(z|x) (e.g. a VAE), got {type(model).__name__}")
     if not isinstance(x, Tensor):
         raise ValueError(f"model_kl_per_dimension's x must be a tensor of images (B, C, H, W), got {values.shown(x)}")
+    values.numbers("a non-empty tensor of images (B, C, H, W) of finite values",
+                   lambda t: t.dim() >= 2 and t.shape[0] >= 1).check("model_kl_per_dimension's x", x)
     q = model.encode(x.to(model.device))
     if not (hasattr(q, "mu") and hasattr(q, "logvar")):
         raise ValueError(f"model_kl_per_dimension's model must encode to a diagonal Gaussian (mu, logvar); "
