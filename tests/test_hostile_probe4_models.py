@@ -293,3 +293,72 @@ def test_valid_odd_inputs_keep_working():
     out = causal.train()(x, u)
     assert torch.isfinite(O.causal_vae_loss(out, x, pixel_weights=torch.ones(4, 4)).loss)
     assert torch.isfinite(O.dag_constraint([[0.0, 1.0], [0.0, 0.0]]))  # check_adjacency reads lists
+
+
+def _constrained():
+    return O.ConstrainedVAE(epsilon=1.0)
+
+
+def _dual():
+    return O.CausalObjective(rho_max=50.0)
+
+
+_C_OK = {"beta": 2.0, "beta_trace": [1.0, 2.0]}
+_D_OK = {"alpha": 1.0, "rho": 10.0, "h_previous": 0.2, "trace": [(100, 0.2, 1.0, 10.0)]}
+
+# what `train --resume` passes from a checkpoint's objective_state: each refused, and the objective left unchanged
+STATES = {
+    "beta nan": (_constrained, {**_C_OK, "beta": NAN}, ["beta", "nan"]),
+    "beta tensor nan": (_constrained, {**_C_OK, "beta": torch.tensor(NAN)}, ["beta", "Tensor"]),
+    "beta inf": (_constrained, {**_C_OK, "beta": INF}, ["beta", "inf"]),
+    "beta '2'": (_constrained, {**_C_OK, "beta": "2"}, ["beta", "'2'"]),
+    "beta None": (_constrained, {**_C_OK, "beta": None}, ["beta", "None"]),
+    "beta_trace [nan]": (_constrained, {**_C_OK, "beta_trace": [1.0, NAN]}, ["beta_trace", "nan"]),
+    "beta_trace dict": (_constrained, {**_C_OK, "beta_trace": {1.0: 2.0}}, ["beta_trace", "{1.0: 2.0}"]),
+    "beta_trace set": (_constrained, {**_C_OK, "beta_trace": {1.0}}, ["beta_trace", "{1.0}"]),
+    "no beta": (_constrained, {"beta_trace": []}, ["state", "missing beta"]),
+    "constrained {}": (_constrained, {}, ["state", "missing beta, beta_trace"]),
+    "constrained list": (_constrained, [("beta", 1.0)], ["state", "dict"]),
+    "constrained None": (_constrained, None, ["state", "dict", "None"]),
+    "alpha nan": (_dual, {**_D_OK, "alpha": NAN}, ["alpha", "nan"]),
+    "alpha -1": (_dual, {**_D_OK, "alpha": -1.0}, ["alpha", "-1.0"]),
+    "rho inf": (_dual, {**_D_OK, "rho": INF}, ["rho", "inf"]),
+    "rho above rho_max": (_dual, {**_D_OK, "rho": 60.0}, ["rho", "rho_max", "60.0"]),
+    "h_previous nan": (_dual, {**_D_OK, "h_previous": NAN}, ["h_previous", "nan"]),
+    "h_previous -1": (_dual, {**_D_OK, "h_previous": -1.0}, ["h_previous", "-1.0"]),
+    "h_previous -inf": (_dual, {**_D_OK, "h_previous": -INF}, ["h_previous", "-inf"]),
+    "h_previous 'inf'": (_dual, {**_D_OK, "h_previous": "inf"}, ["h_previous", "'inf'"]),
+    "trace H nan": (_dual, {**_D_OK, "trace": [(100, NAN, 1.0, 10.0)]}, ["trace", "nan"]),
+    "trace H -2": (_dual, {**_D_OK, "trace": [(100, -2.0, 1.0, 10.0)]}, ["trace", "-2.0"]),
+    "trace alpha -1": (_dual, {**_D_OK, "trace": [(100, 0.2, -1.0, 10.0)]}, ["trace", "-1.0"]),
+    "trace three fields": (_dual, {**_D_OK, "trace": [(100, 0.2, 1.0)]}, ["trace", "(100, 0.2, 1.0)"]),
+    "trace dict": (_dual, {**_D_OK, "trace": {}}, ["trace", "{}"]),
+    "no h_previous": (_dual, {"alpha": 0.0, "rho": 1.0, "trace": []}, ["state", "missing h_previous"]),
+    "dual []": (_dual, [], ["state", "dict", "[]"]),
+    "dual 'alpha'": (_dual, "alpha", ["state", "dict", "'alpha'"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STATES))
+def test_objective_states_are_checked_and_nothing_changes_when_refused(case):
+    make, state, words = STATES[case]
+    objective = make()
+    before = objective.state_dict()
+    with pytest.raises((ValueError, TypeError)) as err:
+        objective.load_state_dict(state)
+    text = str(err.value)
+    assert "\n" not in text, text
+    for word in words:
+        assert word in text, (word, text)
+    assert objective.state_dict() == before
+
+
+def test_objective_states_round_trip():
+    constrained = _constrained()
+    constrained.load_state_dict(_C_OK)
+    assert constrained.state_dict() == _C_OK
+    dual = _dual()
+    dual.load_state_dict({**_D_OK, "h_previous": np.float32(INF), "trace": [[100, 0, 1, 10]]})  # inf: no update yet
+    assert dual.h_previous == INF and dual.trace == [(100, 0.0, 1.0, 10.0)]
+    dual.load_state_dict(_D_OK)
+    assert dual.state_dict() == {**_D_OK, "trace": [(100, 0.2, 1.0, 10.0)]}

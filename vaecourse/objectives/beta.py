@@ -149,8 +149,8 @@ class ConstrainedVAE:
         self.beta, self.beta_trace = beta, [float(b) for b in trace]
 
 
-TRACE = values.sequence(f"a list of multipliers, each a finite number >= 0 (at most {values.MAX_WEIGHT:g})",
-                        lambda v: all(_is_multiplier(b) for b in v))
+TRACE = values.Kind(f"a list of multipliers, each a finite number >= 0 (at most {values.MAX_WEIGHT:g})",
+                    lambda v: isinstance(v, (list, tuple)) and all(_is_multiplier(b) for b in v))  # (a dict's keys: no)
 
 
 def _is_multiplier(value) -> bool:

@@ -48,6 +48,7 @@ Shape letters: B batch, n concepts.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import Tensor
@@ -62,21 +63,25 @@ GROWTH = values.real("a growth factor >= 1 (1: rho stays)", lambda v: v >= 1)  #
 LABEL_FITS = ("tanh", "mask")
 
 
+H_VALUE = values.real("H(A), a finite number (>= 0 up to rounding)", lambda v: v >= -1e-3)  # dual_update's h
+
+
 def _is_update(entry) -> bool:
-    """One dual update of the trace: (step, H, alpha, rho), a step >= 0 and three finite numbers."""
+    """One dual update of the trace: (step, H, alpha, rho), a step >= 0, an H and two finite numbers >= 0."""
     if isinstance(entry, (str, bytes)) or not isinstance(entry, (list, tuple)) or len(entry) != 4:
         return False
     try:
         values.step_count.check("step", entry[0])
-        for number in entry[1:]:
-            values.finite.check("number", number)
+        H_VALUE.check("H", entry[1])
+        for number in entry[2:]:
+            values.non_negative.check("number", number)
     except ValueError:
         return False
     return True
 
 
-DUAL_TRACE = values.sequence("a list of dual updates (step, H, alpha, rho): a step >= 0 and three finite numbers",
-                             lambda v: all(_is_update(entry) for entry in v))  # l_u's prediction of u from its parents: sigma(A^T u) (Eq. 38) or the mask layer
+DUAL_TRACE = values.Kind("a list of dual updates (step, H, alpha, rho): a step >= 0, H >= 0 and alpha, rho finite "
+                         "numbers >= 0", lambda v: isinstance(v, (list, tuple)) and all(_is_update(entry) for entry in v))  # l_u's prediction of u from its parents: sigma(A^T u) (Eq. 38) or the mask layer
 
 
 def dag_constraint(A: Tensor) -> Tensor:
@@ -310,7 +315,7 @@ class CausalObjective:
         """alpha <- alpha + rho H; rho *= growth while H has not dropped below a quarter of its last value.
         Nothing changes once H <= h_tol (the constraint holds)."""
         step = values.step_count.check("dual_update's step", step)
-        h = values.real("H(A), a finite number (>= 0 up to rounding)", lambda v: v >= -1e-3).check("dual_update's h", h)
+        h = H_VALUE.check("dual_update's h", h)
         if h <= self.h_tol:
             return
         self.alpha += self.rho * h
@@ -332,9 +337,12 @@ class CausalObjective:
                              f"'trace', got keys {values.shown(sorted(map(str, state)))} (missing {', '.join(missing)})")
         alpha = non_negative("CausalObjective.load_state_dict's alpha", state["alpha"])
         rho = non_negative("CausalObjective.load_state_dict's rho", state["rho"])
+        if rho > self.rho_max:
+            raise ValueError(f"CausalObjective.load_state_dict's rho must be at most this objective's rho_max "
+                             f"{self.rho_max:g} (the penalty only grows towards it), got {values.shown(rho)}")
         h_previous = state["h_previous"]
-        if not (isinstance(h_previous, float) and h_previous == math.inf):  # inf: no dual update yet
-            h_previous = values.finite.check("CausalObjective.load_state_dict's h_previous", h_previous)
+        if not (isinstance(h_previous, numbers.Real) and h_previous == math.inf):  # inf: no update yet
+            h_previous = H_VALUE.check("CausalObjective.load_state_dict's h_previous", h_previous)
         trace = DUAL_TRACE.check("CausalObjective.load_state_dict's trace", state["trace"])
         self.alpha, self.rho, self.h_previous = alpha, rho, float(h_previous)
         self.trace = [(int(t[0]), float(t[1]), float(t[2]), float(t[3])) for t in trace]
