@@ -298,6 +298,11 @@ REFUSED = {
     "choose(taken NaN)": (lambda: check.choose(lambda: 1.0, "9.9", "w", low=0.0, high=1.0, default=0.5, taken=[NaN]),
                           "taken"),
     "choose(exercise 3)": (lambda: check.choose(lambda: 1.0, 3, "w", low=0.0, high=1.0, default=0.5), "exercise"),
+    # causal.py's regressor (a conv with 0 input channels was built; 2.5 outputs reached torch)
+    "ConceptRegressor(channels=0)": (lambda: CA.ConceptRegressor(channels=0), "channels"),
+    "ConceptRegressor(channels=5)": (lambda: CA.ConceptRegressor(channels=5), "channels"),
+    "ConceptRegressor(outputs=2.5)": (lambda: CA.ConceptRegressor(outputs=2.5), "outputs"),
+    "ConceptRegressor(outputs=True)": (lambda: CA.ConceptRegressor(outputs=True), "outputs"),
 }
 
 

@@ -50,6 +50,9 @@ class ConceptRegressor(nn.Module):
 
     def __init__(self, channels: int = 3, outputs: int = 4):
         super().__init__()
+        channels = values.integer(f"a number of image channels between 1 and {values.MAX_CHANNELS}", 1,
+                                  values.MAX_CHANNELS).check("ConceptRegressor's channels", channels)
+        outputs = values.units.check("ConceptRegressor's outputs (concepts)", outputs)
         self.body = nn.Sequential(
             nn.Conv2d(channels, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 32, 4, 2, 1), nn.ReLU(),
             nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
