@@ -362,3 +362,37 @@ def test_objective_states_round_trip():
     assert dual.h_previous == INF and dual.trace == [(100, 0.0, 1.0, 10.0)]
     dual.load_state_dict(_D_OK)
     assert dual.state_dict() == {**_D_OK, "trace": [(100, 0.2, 1.0, 10.0)]}
+
+
+SIBLINGS = {
+    "LadderVAE.bottom_up(2.5)": (lambda: _ladder().bottom_up(2.5), ["LadderVAE", "Tensor", "float"]),
+    "LadderVAE.bottom_up(list)": (lambda: _ladder().bottom_up([[0.0] * 16]), ["LadderVAE", "Tensor", "list"]),
+    "LadderVAE.bottom_up(0-d)": (lambda: _ladder().bottom_up(torch.tensor(0.5)), ["LadderVAE", "shape", "()"]),
+    "LadderVAE.bottom_up(flat)": (lambda: _ladder().bottom_up(torch.rand(2, 16)), ["LadderVAE", "(2, 16)"]),
+    "LadderVAE.bottom_up(nan)": (lambda: _ladder().bottom_up(torch.full((2, 1, 4, 4), NAN)), ["LadderVAE", "NaN"]),
+    "CausalVAE(band_owners only)": (lambda: CausalVAE(n_concepts=4, concept_dim=1, encoder="mlp", image_shape=(3, 4, 4),
+                                                      band_owners=[1]), ["band_owners", "[1]", "shadow_rows"]),
+    "CausalVAE(band_rows only)": (lambda: CausalVAE(n_concepts=4, concept_dim=1, encoder="mlp", image_shape=(3, 4, 4),
+                                                    band_rows="ab"), ["band_rows", "'ab'", "shadow_rows"]),
+    "dual_ascent_step(kl=-5)": (lambda: O.dual_ascent_step(1.0, -5.0, 1.0, 0.1), ["kl", "-5.0", ">= 0"]),
+    "dual_ascent_step(kl=nan)": (lambda: O.dual_ascent_step(1.0, NAN, 1.0, 0.1), ["kl", "nan"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SIBLINGS))
+def test_siblings_refuse_at_the_call_in_one_line(case):
+    call, words = SIBLINGS[case]
+    with pytest.raises((ValueError, TypeError)) as err:
+        call()
+    text = str(err.value)
+    assert "\n" not in text, text
+    for word in words:
+        assert word in text, (word, text)
+
+
+def test_siblings_valid_odd_inputs():
+    ladder = _ladder().eval()
+    hats = ladder.bottom_up(_x(1).double())  # float64 images: read in the model's dtype
+    assert [tuple(t.shape) for pair in hats for t in pair] == [(1, 3), (1, 3), (1, 2), (1, 2)]
+    assert O.dual_ascent_step(1.0, -1e-7, 1.0, 0.1) == pytest.approx(0.9, abs=1e-6)  # rounding below 0 is a KL of 0
+    assert O.dual_ascent_step(np.float32(1.0), np.float64(3.0), 1, 0.5) == pytest.approx(2.0)

@@ -156,7 +156,8 @@ class CausalVAE(CourseModel):
             raise ValueError(f"latent_scm must be one of {LATENT_SCMS}, got {latent_scm!r}")
         if decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
-        if (decoder == "shadow_rows") != (band_rows is not None and band_owners is not None):
+        if (decoder == "shadow_rows") != (band_rows is not None and band_owners is not None) or (
+                decoder != "shadow_rows" and (band_rows is not None or band_owners is not None)):  # (one was ignored)
             raise ValueError("decoder='shadow_rows' needs band_rows and band_owners (which image rows the owning "
                              "concepts draw alone, e.g. Pendulum.shadow_band()), and only it takes them; got "
                              f"decoder={decoder!r}, band_rows={band_rows!r}, band_owners={band_owners!r}")

@@ -186,6 +186,9 @@ class LadderVAE(CourseModel):
 
     def bottom_up(self, x: Tensor) -> list[tuple[Tensor, Tensor]]:
         """The ladder's deterministic pass: (mu_hat_i, sigma_hat^2_i) for every layer.  [Eq. 19-21]"""
+        return self._bottom_up(self.check_input(x))  # (a float, a list or a 0-d tensor reached x.flatten)
+
+    def _bottom_up(self, x: Tensor) -> list[tuple[Tensor, Tensor]]:  # x checked
         d = x.flatten(1)  # d_0 = x, (B, P)
         hats = []
         for up, head in zip(self.up, self.q_heads):
@@ -244,7 +247,7 @@ class LadderVAE(CourseModel):
         z: list = [None] * L
         if self.inference == "ladder":
             # 1. deterministic bottom-up pass [Eq. 19-21]
-            hats = self.bottom_up(x) if hats is None else self._hats(hats, x.shape[0], x)
+            hats = self._bottom_up(x) if hats is None else self._hats(hats, x.shape[0], x)
             # 2. top-down pass: the top layer takes the bottom-up estimate as it is (mu_q,L = mu_hat_L) [Eq. 25]
             q[L - 1] = hats[L - 1]
             for i in reversed(range(L)):
@@ -326,7 +329,7 @@ class LadderVAE(CourseModel):
         hats = None
         if self.inference == "ladder" and not self.training:  # x is deterministic bottom-up: run it once, not S times
             hats = [tuple(t.unsqueeze(0).expand(n_samples, *t.shape).reshape(n_samples * B, -1) for t in pair)
-                    for pair in self.bottom_up(x)]
+                    for pair in self._bottom_up(x)]
         out = self.forward(flat_x, eps=[e.reshape(n_samples * B, -1) for e in eps], hats=hats)
         log_w = out.p_x.log_prob(flat_x) + out.log_p_z - out.log_q_z  # (S*B,)
         return log_w.view(n_samples, B)
