@@ -607,6 +607,7 @@ def _resave(payload, path) -> None:
     lambda x: x.update(recipe="nope"), lambda x: x.update(recipe=None), lambda x: x.update(recipe="ch1-vae"),
     lambda x: x["arguments"].update(name="ch1-vae"),
     lambda x: x["arguments"].pop("lr"), lambda x: x["arguments"].pop("latent_dim"),
+    lambda x: x.update(objective_state={"beta": float("nan")}), lambda x: x.update(objective_state=[1]),
 ])
 def test_resume_of_a_hand_edited_training_state_is_one_line_and_changes_nothing(ws, capsys, edit):
     """Issue 25: a crafted or hand-edited training state ended in a KeyError / TypeError / RuntimeError traceback,

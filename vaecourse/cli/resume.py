@@ -135,6 +135,10 @@ def check_training_state(saved, out: Path, run) -> None:
     total = extra.get("total_steps", step + 1)
     if isinstance(total, bool) or not isinstance(total, int) or not step + 1 <= total <= values.MAX_STEPS:
         refuse(f"its total_steps should be a number of steps of at least {step + 1}, found {total!r}")
+    kept = extra.get("objective_state", {})
+    if not isinstance(kept, dict) or (kept and not hasattr(run.objective, "load_state_dict")):
+        refuse(f"its objective_state {values.shown(kept)} is not what this run's objective keeps (it keeps "
+               f"{'a dict' if hasattr(run.objective, 'load_state_dict') else 'nothing'})")
     optimizer = extra["optimizer"]
     groups = optimizer.get("param_groups") if isinstance(optimizer, dict) else None
     if not isinstance(groups, list) or len(groups) != len(run.optimizer.param_groups):
