@@ -379,6 +379,57 @@ SIBLINGS = {
 }
 
 
+def test_siblings_valid_odd_inputs():
+    ladder = _ladder().eval()
+    hats = ladder.bottom_up(_x(1).double())  # float64 images: read in the model's dtype
+    assert [tuple(t.shape) for pair in hats for t in pair] == [(1, 3), (1, 3), (1, 2), (1, 2)]
+    assert O.dual_ascent_step(1.0, -1e-7, 1.0, 0.1) == pytest.approx(0.9, abs=1e-6)  # rounding below 0 is a KL of 0
+    assert O.dual_ascent_step(np.float32(1.0), np.float64(3.0), 1, 0.5) == pytest.approx(2.0)
+
+
+def _layered():
+    torch.manual_seed(0)
+    return CL.LayeredDecoder(4, 1, "mlp", (3, 4, 4))
+
+
+def _shadow(**kwargs):
+    return CausalVAE(n_concepts=4, concept_dim=1, encoder="mlp", image_shape=(3, 4, 4), decoder="shadow_rows", **kwargs)
+
+
+MORE = {
+    "LayeredDecoder.gates(10**11)": (lambda: _layered().gates(10 ** 11), ["gates' batch", "at most", "GiB"]),
+    "LayeredDecoder.gates(-2)": (lambda: _layered().gates(-2), ["gates' batch", "-2"]),
+    "LayeredDecoder.gates(3.0)": (lambda: _layered().gates(3.0), ["gates' batch", "3.0"]),
+    "LayeredDecoder.gates('4')": (lambda: _layered().eval().gates("4"), ["gates' batch", "'4'"]),
+    "reparameterize(eps meta)": (lambda: D.reparameterize(torch.zeros(2, 3), torch.zeros(2, 3),
+                                                         eps=torch.zeros(2, 3, device="meta")), ["eps", "meta"]),
+    "hsic(y meta)": (lambda: O.hsic(torch.rand(6), torch.zeros(6, device="meta")), ["hsic", "meta"]),
+    "noise_dependence(meta)": (lambda: noise_dependence(torch.zeros(6, 2, device="meta")), ["meta"]),
+    "ladder_elbo(steps_per_epoch nan, no step)": (lambda: O.ladder_elbo(_ladder()(_x()), _x(), steps_per_epoch=NAN),
+                                                  ["steps_per_epoch", "nan"]),
+    "ladder_elbo(steps_per_epoch -3, an epoch)": (lambda: O.ladder_elbo(_ladder()(_x()), _x(), epoch=1.0,
+                                                                        steps_per_epoch=-3), ["steps_per_epoch", "-3"]),
+    "importance_weighted_bound(x empty 1-D)": (lambda: O.importance_weighted_bound(_ladder(), torch.zeros(0), k=2),
+                                               ["LadderVAE", "(0,)"]),
+    "VAE(encoder tensor)": (lambda: VAE(latent_dim=2, encoder=torch.zeros(3, 3), image_shape=(1, 4, 4)),
+                            ["encoder", "Tensor of shape (3, 3)"]),
+    "VAE(likelihood tensor)": (lambda: VAE(latent_dim=2, encoder="mlp", image_shape=(1, 4, 4),
+                                           likelihood=torch.zeros(2, 2)), ["likelihood", "Tensor of shape (2, 2)"]),
+    "LadderVAE(inference tensor)": (lambda: LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8], image_shape=(1, 4, 4),
+                                                      inference=torch.zeros(2, 2)), ["inference", "Tensor"]),
+    "mlp(sizes 2-D tensor)": (lambda: N.mlp(torch.zeros(3, 3)), ["sizes", "Tensor of shape (3, 3)"]),
+    "CausalVAE(decoder tensor)": (lambda: CausalVAE(n_concepts=4, concept_dim=1, encoder="mlp", image_shape=(3, 4, 4),
+                                                    decoder=torch.zeros(4, 4)), ["decoder", "Tensor of shape (4, 4)"]),
+    "CausalObjective(label_fit tensor)": (lambda: O.CausalObjective(label_fit=torch.zeros(2, 2)), ["label_fit", "Tensor"]),
+    "CausalVAE(band_rows (5, 5) tensor)": (lambda: _shadow(band_rows=torch.zeros(5, 5), band_owners=[0]),
+                                           ["band_rows", "Tensor of shape (5, 5)"]),
+    "CausalVAE(band_owners 9)": (lambda: _shadow(band_rows=[0, 1], band_owners=[9]), ["band_owners", "[9]", "[0, 4)"]),
+}
+
+
+SIBLINGS.update(MORE)
+
+
 @pytest.mark.parametrize("case", sorted(SIBLINGS))
 def test_siblings_refuse_at_the_call_in_one_line(case):
     call, words = SIBLINGS[case]
@@ -390,9 +441,15 @@ def test_siblings_refuse_at_the_call_in_one_line(case):
         assert word in text, (word, text)
 
 
-def test_siblings_valid_odd_inputs():
-    ladder = _ladder().eval()
-    hats = ladder.bottom_up(_x(1).double())  # float64 images: read in the model's dtype
-    assert [tuple(t.shape) for pair in hats for t in pair] == [(1, 3), (1, 3), (1, 2), (1, 2)]
-    assert O.dual_ascent_step(1.0, -1e-7, 1.0, 0.1) == pytest.approx(0.9, abs=1e-6)  # rounding below 0 is a KL of 0
-    assert O.dual_ascent_step(np.float32(1.0), np.float64(3.0), 1, 0.5) == pytest.approx(2.0)
+def test_more_siblings_valid_odd_inputs():
+    layered = _layered()
+    assert layered.gates(np.int64(2)).shape == (2, layered.gate_logits.shape[0], 4)
+    ladder = _ladder()
+    assert ladder.training
+    path = ladder.layer_decoder(0).decode(torch.zeros(2, 3))  # in training mode: batch norm reads its running stats
+    assert path.mean.shape == (2, 1, 4, 4) and ladder.training
+    assert [tuple(mu.shape) for mu, _ in ladder.prior_mean_path()] == [(3,), (2,)]
+    assert torch.isfinite(O.ladder_elbo(ladder(_x()), _x(), step=4, steps_per_epoch=np.int64(2)).loss)
+    model = _shadow(band_rows=(0, 1), band_owners=np.array([2, 3]))
+    assert model.hparams["band_rows"] == [0, 1] and model.hparams["band_owners"] == [2, 3]
+    assert D.reparameterize(torch.zeros(2, 3), torch.zeros(2, 3), eps=torch.ones(5, 2, 3)).shape == (5, 2, 3)

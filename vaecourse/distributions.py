@@ -31,6 +31,8 @@ def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor | None = None,
         got = tuple(eps.shape) if isinstance(eps, Tensor) else type(eps).__name__
         raise ValueError(f"reparameterize expected eps of shape (..., {', '.join(map(str, mu.shape))}) (mu's, with any "
                          f"sample axes in front), got {got}")
+    if eps is not None and eps.device != mu.device:  # (a meta eps reached torch's device error)
+        raise ValueError(f"reparameterize expected eps on mu's device {mu.device}, got eps on {eps.device}")
     if eps is None:
         generator = values.generator.or_none().check("reparameterize's generator", generator)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)  # (B, D)

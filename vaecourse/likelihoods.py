@@ -84,7 +84,7 @@ class LikelihoodHead(torch.nn.Module):
     def __init__(self, name: str = "bernoulli"):
         super().__init__()
         if not isinstance(name, str) or name not in LIKELIHOODS:
-            raise ValueError(f"unknown likelihood {name!r}: expected one of {LIKELIHOODS}")
+            raise ValueError(f"unknown likelihood {values.shown(name)}: expected one of {LIKELIHOODS}")
         self.name = name
         if name == "gaussian":
             self.logvar = torch.nn.Parameter(torch.tensor(math.log(0.1)))

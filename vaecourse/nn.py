@@ -32,7 +32,7 @@ def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Seque
     if isinstance(sizes, np.ndarray) and sizes.ndim == 1 and sizes.dtype.kind in "iu":
         sizes = sizes.tolist()  # an array of widths, read as the list it holds
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
-        raise TypeError(f"mlp's sizes must be a list of layer widths (e.g. [784, 512, 10]), got {sizes!r}")
+        raise TypeError(f"mlp's sizes must be a list of layer widths (e.g. [784, 512, 10]), got {values.shown(sizes)}")
     sizes = [values.positive_int.check(f"mlp's sizes[{i}]", n) for i, n in enumerate(sizes)]
     if not (isinstance(activation, type) and issubclass(activation, nn.Module)):
         raise TypeError(f"mlp's activation must be a torch.nn.Module class (e.g. torch.nn.ReLU, not torch.relu or "
@@ -104,7 +104,7 @@ class _FlatDecoder(nn.Module):
 def _expect_shape(name: str, image_shape: tuple[int, int, int], allowed: Sequence[tuple[int, int]]) -> None:
     if tuple(image_shape[1:]) not in [tuple(a) for a in allowed]:
         sizes = " or ".join(f"{h}x{w}" for h, w in allowed)
-        raise ValueError(f"the {name!r} architecture expects {sizes} images, got image_shape={tuple(image_shape)}")
+        raise ValueError(f"the {values.shown(name)} architecture expects {sizes} images, got image_shape={tuple(image_shape)}")
 
 
 def build_encoder(name: str, image_shape: tuple[int, int, int], latent_dim: int) -> nn.Module:
@@ -122,7 +122,7 @@ def build_encoder(name: str, image_shape: tuple[int, int, int], latent_dim: int)
     if name == "conv32":
         _expect_shape(name, image_shape, [(CONV_SIDES[name],) * 2])
         return _ConvEncoder(c, 32, 3, 2 * latent_dim)
-    raise ValueError(f"unknown encoder {name!r}: expected one of {ARCHITECTURES}")
+    raise ValueError(f"unknown encoder {values.shown(name)}: expected one of {ARCHITECTURES}")
 
 
 def build_decoder(name: str, image_shape: tuple[int, int, int], latent_dim: int) -> nn.Module:
@@ -140,7 +140,7 @@ def build_decoder(name: str, image_shape: tuple[int, int, int], latent_dim: int)
     if name == "conv32":
         _expect_shape(name, image_shape, [(CONV_SIDES[name],) * 2])
         return _ConvDecoder(latent_dim, c, 32, 3)
-    raise ValueError(f"unknown decoder {name!r}: expected one of {ARCHITECTURES}")
+    raise ValueError(f"unknown decoder {values.shown(name)}: expected one of {ARCHITECTURES}")
 
 
 __all__ = ["ARCHITECTURES", "CONV_SIDES", "build_decoder", "build_encoder", "mlp"]

@@ -61,7 +61,7 @@ from vaecourse import values
 from vaecourse.distributions import DiagonalGaussian, reparameterize
 from vaecourse.likelihoods import LikelihoodHead
 from vaecourse.models.base import CourseModel, register_model
-from vaecourse.models.causal_layers import ConceptDecoders, LayeredDecoder, MaskLayer, ShadowRowsDecoder
+from vaecourse.models.causal_layers import ConceptDecoders, LayeredDecoder, MaskLayer, ShadowRowsDecoder, _indices
 from vaecourse.nn import build_decoder, build_encoder, mlp
 
 GRAPH_SOURCES = ("all", "labels")  # which terms move A: the whole loss (the paper), or the label terms and H(A)
@@ -149,31 +149,34 @@ class CausalVAE(CourseModel):
         values.fits_in_memory("n_concepts", n_concepts * n_concepts * concept_dim * mask_hidden, 4,
                               "float32 weights of the mask layer (n_concepts^2 concept_dim mask_hidden)")
         if a_init not in ("zero", "random"):
-            raise ValueError(f"a_init must be 'zero' or 'random' (never the true graph), got {a_init!r}")
+            raise ValueError(f"a_init must be 'zero' or 'random' (never the true graph), got {values.shown(a_init)}")
         if graph_from not in GRAPH_SOURCES:
-            raise ValueError(f"graph_from must be one of {GRAPH_SOURCES}, got {graph_from!r}")
+            raise ValueError(f"graph_from must be one of {GRAPH_SOURCES}, got {values.shown(graph_from)}")
         if latent_scm not in LATENT_SCMS:
-            raise ValueError(f"latent_scm must be one of {LATENT_SCMS}, got {latent_scm!r}")
+            raise ValueError(f"latent_scm must be one of {LATENT_SCMS}, got {values.shown(latent_scm)}")
         if decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+            raise ValueError(f"decoder must be one of {DECODERS}, got {values.shown(decoder)}")
         if (decoder == "shadow_rows") != (band_rows is not None and band_owners is not None) or (
                 decoder != "shadow_rows" and (band_rows is not None or band_owners is not None)):  # (one was ignored)
             raise ValueError("decoder='shadow_rows' needs band_rows and band_owners (which image rows the owning "
                              "concepts draw alone, e.g. Pendulum.shadow_band()), and only it takes them; got "
-                             f"decoder={decoder!r}, band_rows={band_rows!r}, band_owners={band_owners!r}")
+                             f"decoder={values.shown(decoder)}, band_rows={values.shown(band_rows)}, band_owners={values.shown(band_owners)}")
         prior_std = PRIOR_STD.check("prior_std", prior_std)
         label_dropout = values.fraction.check("label_dropout", label_dropout)
         if cycle is not False and (cycle is not True or label_dropout == 0 or latent_scm != "equations"):
             raise ValueError("cycle=True reads the model's counterfactuals back through its encoder with the labels "
                              "withheld: it needs label_dropout > 0 and latent_scm='equations'; got "
-                             f"cycle={cycle!r}, label_dropout={label_dropout!r}, latent_scm={latent_scm!r}")
+                             f"cycle={values.shown(cycle)}, label_dropout={values.shown(label_dropout)}, latent_scm={values.shown(latent_scm)}")
         if prior_std != 1.0 and latent_scm != "equations":
             raise ValueError("prior_std applies to latent_scm='equations' (the paper's p(z|u) = N(u, I) otherwise)")
         if latent_scm == "equations" and graph_from != "labels":
             raise ValueError("latent_scm='equations' uses the label equations, which graph_from='labels' learns; "
-                             f"got graph_from={graph_from!r}")
+                             f"got graph_from={values.shown(graph_from)}")
         image_shape = values.image_shape.check("image_shape", image_shape)  # (2.5 was read as 2)
         seed_a = values.seed.check("seed_a", seed_a)
+        if band_rows is not None:  # (checked before they are remembered: int() of a (5, 5) tensor was torch's words)
+            band_rows = _indices("band_rows", band_rows, image_shape[1])
+            band_owners = _indices("band_owners", band_owners, n_concepts)
         self._remember(n_concepts=n_concepts, concept_dim=concept_dim, encoder=encoder, image_shape=image_shape,
                        likelihood=likelihood, a_init=a_init, mask_hidden=mask_hidden, seed_a=seed_a,
                        **({} if graph_from == "all" else {"graph_from": graph_from}),  # old checkpoints stay equal
@@ -478,7 +481,7 @@ class CausalVAE(CourseModel):
         fixed = {}
         for i, value in interventions.items():
             if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.n:
-                raise ValueError(f"interventions are keyed by concept index 0..{self.n - 1}, got {i!r}")
+                raise ValueError(f"interventions are keyed by concept index 0..{self.n - 1}, got {values.shown(i)}")
             value = value_kind.check(f"interventions[{i}]", value).to(x.device, x.dtype)
             fixed[i] = value[:, None] if value.dim() == 1 else value
         eps = self.encode(x, u).mu  # abduction at the posterior mean

@@ -52,7 +52,7 @@ class ConceptDecoders(nn.Module):
         image_shape = values.image_shape.check("image_shape", image_shape)
         first = build_decoder(architecture, image_shape, k)
         values.fits_in_memory("n (one decoder per concept)", n, 4 * sum(p.numel() for p in first.parameters()),
-                              f"decoders of {architecture!r}")
+                              f"decoders of {values.shown(architecture)}")
         self.n, self.k = n, k
         self.parts = nn.ModuleList([first, *(build_decoder(architecture, image_shape, k) for _ in range(n - 1))])
 
@@ -160,6 +160,8 @@ class LayeredDecoder(nn.Module):
     def gates(self, batch: int) -> Tensor:
         """r (B, L, n): a hard-concrete sample per example in training, the deterministic gate in eval mode.
         s = sigmoid((log u - log(1 - u) + log alpha) / beta), r = clamp(s (zeta - gamma) + gamma, 0, 1)."""
+        batch = values.positive_int.check("LayeredDecoder.gates' batch", batch)
+        values.fits_in_memory("LayeredDecoder.gates' batch", batch, 3 * 4 * self.gate_logits.numel(), "examples' gates")
         if self.training:
             noise = torch.rand(batch, *self.gate_logits.shape, device=self.gate_logits.device).clamp(1e-6, 1 - 1e-6)
             s = torch.sigmoid((noise.log() - (-noise).log1p() + self.gate_logits) / self.TEMPERATURE)
@@ -184,15 +186,15 @@ class LayeredDecoder(nn.Module):
         return self.draw(z).logits
 
 
-def _indices(name: str, values, size: int) -> list[int]:
-    """``values`` as a non-empty list of distinct ints in [0, size), or a ValueError naming ``name``."""
+def _indices(name: str, given, size: int) -> list[int]:
+    """``given`` as a non-empty list of distinct ints in [0, size), or a ValueError naming ``name``."""
     try:
-        out = [int(v) for v in values]
-        whole = all(not isinstance(v, bool) and int(v) == v for v in values)
+        out = [int(v) for v in given]
+        whole = all(not isinstance(v, bool) and int(v) == v for v in given)
     except (TypeError, ValueError):
         out, whole = [], False
     if not out or not whole or len(set(out)) != len(out) or not all(0 <= v < size for v in out):
-        raise ValueError(f"{name} must be distinct integers in [0, {size}), got {values!r}")
+        raise ValueError(f"{name} must be distinct integers in [0, {size}), got {values.shown(given)}")
     return out
 
 

@@ -130,7 +130,7 @@ class LadderVAE(CourseModel):
                              f"{len(latent_sizes)} latent sizes {list(latent_sizes)} and {len(hidden_sizes)} "
                              f"hidden sizes {list(hidden_sizes)}")
         if inference not in INFERENCE:
-            raise ValueError(f"unknown inference {inference!r}: expected one of {INFERENCE}")
+            raise ValueError(f"unknown inference {values.shown(inference)}: expected one of {INFERENCE}")
         mlp_layers = values.layers.check("mlp_layers", mlp_layers)
         batch_norm = values.boolean.check("batch_norm", batch_norm)
         values.positive.check("var_floor", var_floor)
@@ -371,10 +371,15 @@ class LadderVAE(CourseModel):
         dtype = next(self.parameters()).dtype
         z = torch.zeros(1, self.latent_sizes[-1], device=self.device, dtype=dtype)
         path = [(z[0], torch.ones_like(z[0]))]
-        for i in reversed(range(self.n_layers - 1)):
-            mu, var = self._prior_step(i, z)
-            path.insert(0, (mu[0], var[0]))
-            z = mu
+        training = self.training  # one path, a batch of one: batch norm reads its running statistics (in training
+        self.eval()               # mode a batch of one was torch's "Expected more than 1 value per channel")
+        try:
+            for i in reversed(range(self.n_layers - 1)):
+                mu, var = self._prior_step(i, z)
+                path.insert(0, (mu[0], var[0]))
+                z = mu
+        finally:
+            self.train(training)
         return path
 
     def layer_decoder(self, layer: int) -> "PriorUnitsDecoder":

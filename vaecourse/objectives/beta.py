@@ -95,7 +95,7 @@ def capacity_vae(output, x: Tensor, step: int = 0, gamma: float = 1000.0, c_max:
                  extras={"capacity": torch.tensor(target), "gamma": torch.tensor(gamma)})
 
 
-KL_VALUE = values.real("the batch-mean KL, a finite number (>= 0 up to rounding)", lambda v: v >= -1e-3)
+KL_VALUE = values.real("a finite number (>= 0 up to rounding)", lambda v: v >= -1e-3)  # a batch-mean KL
 
 
 def dual_ascent_step(beta: float, kl: float, epsilon: float, lr: float) -> float:
@@ -105,7 +105,7 @@ def dual_ascent_step(beta: float, kl: float, epsilon: float, lr: float) -> float
     while it holds with slack: complementary slackness, beta * (KL - epsilon) = 0, at a KKT point.
     """
     beta, epsilon, lr = non_negative("beta", beta), non_negative("epsilon", epsilon), non_negative("lr", lr)
-    kl = KL_VALUE.check("kl", kl)
+    kl = KL_VALUE.check("kl (the batch-mean KL, a float)", kl)
     return max(0.0, beta + lr * (kl - epsilon))
 
 

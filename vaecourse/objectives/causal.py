@@ -129,7 +129,7 @@ def label_loss(u: Tensor, A: Tensor) -> Tensor:
 
 def check_label_fit(label_fit: str) -> None:
     if not isinstance(label_fit, str) or label_fit not in LABEL_FITS:
-        raise ValueError(f"label_fit must be one of {LABEL_FITS}, got {label_fit!r}")
+        raise ValueError(f"label_fit must be one of {LABEL_FITS}, got {values.shown(label_fit)}")
 
 
 def mask_loss(z: Tensor, g: Tensor) -> Tensor:

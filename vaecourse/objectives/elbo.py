@@ -178,7 +178,7 @@ def check_chunk_fits(name: str, chunk_size: int, x: Tensor) -> None:
     decodes ``chunk_size`` samples for every image of ``x`` at once (the images repeated, the decoder's output and its
     log-probabilities: about three copies). 100,000 samples of 1,000 32x32 images asked the allocator for 410 GB."""
     images = x.shape[0] if isinstance(x, Tensor) and x.dim() > 0 else 1
-    pixels = x[0].numel() if isinstance(x, Tensor) and x.dim() > 0 else 1
+    pixels = x[0].numel() if isinstance(x, Tensor) and x.dim() > 0 and x.shape[0] > 0 else 1  # (the model names x)
     values.fits_in_memory(f"{name} ({chunk_size:,} samples for each of {images:,} images)", chunk_size * images,
                           3 * 4 * pixels, "decoded images at once")
 

@@ -47,6 +47,9 @@ def _checked(x: Tensor, y: Tensor, bandwidth: float, *more: Tensor) -> float:
     if not all(isinstance(t, Tensor) and t.is_floating_point() for t in (x, y)):
         raise TypeError(f"hsic expects two floating-point tensors, got {type(x).__name__} "
                         f"{getattr(x, 'dtype', '')} and {type(y).__name__} {getattr(y, 'dtype', '')}")
+    if any(t.device.type == "meta" for t in (*more, x, y)) or len({t.device for t in (*more, x, y)}) > 1:
+        raise ValueError(f"hsic expects samples with values on one device, got {x.device} and {y.device}"
+                         + "".join(f" and {t.device}" for t in more))  # (meta reached torch's Tensor.item error)
     if not all(bool(torch.isfinite(t).all()) for t in (*more, x, y)):
         raise ValueError("hsic expects finite samples, got NaN or inf in x or y")
     if x.dim() != 1 or y.shape != x.shape or x.shape[0] < 2:

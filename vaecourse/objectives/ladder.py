@@ -34,6 +34,8 @@ def ladder_elbo(output, x: Tensor, epoch: float | None = None, step: int | None 
         raise TypeError(f"ladder_elbo's output must be a hierarchical model's output (LadderVAE(x): a LadderOutput, "
                         f"with kl and kl_units), got {type(output).__name__}; a VAE trains with elbo or beta_vae")
     step = values.step_count.or_none().check("ladder_elbo's step", step)
+    steps_per_epoch = values.positive_int.or_none().check(
+        "ladder_elbo's steps_per_epoch (to convert a step into an epoch)", steps_per_epoch)
     if epoch is None:
         if step is None:
             epoch = 0.0
