@@ -424,6 +424,14 @@ MORE = {
     "CausalVAE(band_rows (5, 5) tensor)": (lambda: _shadow(band_rows=torch.zeros(5, 5), band_owners=[0]),
                                            ["band_rows", "Tensor of shape (5, 5)"]),
     "CausalVAE(band_owners 9)": (lambda: _shadow(band_rows=[0, 1], band_owners=[9]), ["band_owners", "[9]", "[0, 4)"]),
+    "CausalVAE.ownership(u list, joint decoder)": (lambda: _causal().ownership(_x(c=3), [[0.0] * 4] * 3),
+                                                   ["labels u", "list"]),
+    "Terms(kl of another shape)": (lambda: O.Terms(torch.zeros(4), torch.zeros(2, 7), torch.zeros(4), torch.tensor(0.0)),
+                                   ["kl", "(2, 7)", "one shape"]),
+    "Terms(elbo (3, 1))": (lambda: O.Terms(torch.zeros(3), torch.zeros(3), torch.zeros(3, 1), torch.tensor(0.0)),
+                           ["elbo", "(3, 1)"]),
+    "augmented_lagrangian_term(H (2, 7))": (lambda: OC.augmented_lagrangian_term(torch.zeros(2, 7), 0.0, 1.0),
+                                            ["H", "scalar", "(2, 7)"]),
 }
 
 
@@ -453,3 +461,5 @@ def test_more_siblings_valid_odd_inputs():
     model = _shadow(band_rows=(0, 1), band_owners=np.array([2, 3]))
     assert model.hparams["band_rows"] == [0, 1] and model.hparams["band_owners"] == [2, 3]
     assert D.reparameterize(torch.zeros(2, 3), torch.zeros(2, 3), eps=torch.ones(5, 2, 3)).shape == (5, 2, 3)
+    assert O.Terms(*(torch.zeros(()),) * 4).loss.dim() == 0  # one shape, whatever it is
+    assert OC.augmented_lagrangian_term(torch.tensor(0.5, dtype=torch.float64), 1, 2).item() == pytest.approx(0.75)

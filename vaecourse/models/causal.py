@@ -435,6 +435,7 @@ class CausalVAE(CourseModel):
     @torch.no_grad()
     def ownership(self, x: Tensor, u: Tensor | None) -> Tensor:
         """owned_i(p) for each image (B, n, H, W): how much of each pixel each concept draws (decoder="layered")."""
+        self.check_input(x, u)  # the arguments first, then whether this model can answer
         if not isinstance(self.decoder, LayeredDecoder):
             raise ValueError(f"only decoder='layered' learns which pixels each concept owns; this model's decoder "
                              f"is {self.hparams.get('decoder', 'joint')!r}")

@@ -167,6 +167,9 @@ def augmented_lagrangian_term(H: Tensor, alpha: float, rho: float) -> Tensor:
     """alpha H(A) + rho/2 H(A)^2: the acyclicity constraint H(A) = 0 (Eq. 40) as Eq. (41) enforces it."""
     if not isinstance(H, Tensor) or not H.is_floating_point():
         raise TypeError(f"augmented_lagrangian_term's H must be a real floating-point tensor, got {values.shown(H)}")
+    if H.dim() != 0:  # (a (2, 7) H was summed into a (2, 7) penalty)
+        raise ValueError(f"augmented_lagrangian_term's H must be a scalar tensor (dag_constraint(A)), got shape "
+                         f"{tuple(H.shape)}")
     alpha, rho = non_negative("alpha", alpha), non_negative("rho", rho)
     return alpha * H + 0.5 * rho * H ** 2
 

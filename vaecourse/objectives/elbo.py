@@ -65,6 +65,10 @@ class Terms:
             value = getattr(self, name)
             if not isinstance(value, Tensor) or not value.is_floating_point():
                 raise TypeError(f"Terms' {name} must be a real floating-point tensor, got {values.shown(value)}")
+        shapes = {name: tuple(getattr(self, name).shape) for name in ("log_px_z", "kl", "elbo")}
+        if len(set(shapes.values())) > 1:
+            raise ValueError("Terms' log_px_z, kl and elbo must be per-example tensors of one shape (B,), got "
+                             + ", ".join(f"{name} {shape}" for name, shape in shapes.items()))
         if self.loss.dim() != 0:
             raise ValueError(f"Terms' loss must be a scalar tensor (what the optimiser minimises), got shape "
                              f"{tuple(self.loss.shape)}")
