@@ -354,3 +354,20 @@ def test_valid_odd_input_still_draws():
         assert len(controls(widgets.traversal_explorer(vae(), np.zeros(2), span=100))[0]) == 2
         assert drive(widgets.beta_explorer({"a": vae(), "b": vae(3)}, X.double(), n_latents=1)) == []
         assert drive(widgets.traversal_explorer(vae(1), torch.zeros(1), span=0.1)) == []
+
+
+def test_one_layer_of_a_ladder_vae_is_traversed_as_show_does():
+    """`show` of a Ladder VAE traverses one layer through PriorUnitsDecoder: refused by the LadderVAE check at first
+    (test_cli_ladder caught it), taken now, while a LadderVAE itself is still refused by name."""
+    import matplotlib.pyplot as plt
+
+    from vaecourse.models import LadderVAE
+    from vaecourse.models.ladder import PriorUnitsDecoder
+    from vaecourse.viz import traversal_figure
+
+    torch.manual_seed(0)
+    ladder = LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8], image_shape=(1, 4, 4)).eval()
+    layer = PriorUnitsDecoder(ladder, 1)  # the top layer: 2 units
+    plt.close(traversal_figure(layer, torch.zeros(2), values=[-1.0, 0.0, 1.0]))
+    with pytest.raises(ValueError, match="LadderVAE's code stacks its layers"):
+        traversal_figure(ladder, torch.zeros(5), values=[-1.0, 0.0, 1.0])

@@ -57,14 +57,15 @@ def names(who: str, name: str, value, count: int | None = None, optional: bool =
 
 
 def traversal_model(who: str, name: str, model):
-    """A model whose ``decode`` takes its whole latent code (latent_dim numbers): a VAE or a CausalVAE, not a
-    LadderVAE (its code stacks every layer; decode reads only the bottom one)."""
+    """A model whose ``decode`` takes its whole latent code (latent_dim numbers): a VAE, a CausalVAE or one layer of
+    a Ladder VAE (:class:`PriorUnitsDecoder`, what ``show`` and chapter 4 traverse), not a LadderVAE itself (its code
+    stacks every layer; decode reads only the bottom one)."""
     from vaecourse import values as kinds
     from vaecourse.models.base import CourseModel
-    from vaecourse.models.ladder import LadderVAE
+    from vaecourse.models.ladder import LadderVAE, PriorUnitsDecoder
     kind = kinds.Kind("a course model whose decode takes its whole latent code (a VAE; a LadderVAE's code stacks "
-                      "its layers: traverse one with decode_from)",
-                      lambda m: isinstance(m, CourseModel) and not isinstance(m, LadderVAE))
+                      "its layers: traverse one layer with models.ladder.PriorUnitsDecoder)",
+                      lambda m: isinstance(m, (CourseModel, PriorUnitsDecoder)) and not isinstance(m, LadderVAE))
     return kind.check(f"{owner(who)} {name}", model)
 
 
