@@ -57,7 +57,9 @@ def test_a_shipped_model_without_a_digest_is_checked_by_the_manifest(tmp_path):
     ({"history": {"loss": [1.0, {2.0}]}}, r"'history' .* got a set"),
     ({"when": frozenset({1})}, r"'when' .* got a frozenset"),
     ({"shape": np.int64(3)}, r"'shape' .* got a numpy.int64"),
-], ids=["set", "numpy float", "set inside a dict", "frozenset", "numpy int"])
+    ({"mu": torch.zeros(2, device="meta")}, r"'mu' .* got a Tensor .* on meta"),
+    ({"codes": {"z": torch.zeros(3).to_sparse()}}, r"'codes' .* got a Tensor of layout torch.sparse_coo"),
+], ids=["set", "numpy float", "set inside a dict", "frozenset", "numpy int", "meta tensor", "sparse tensor"])
 def test_save_refuses_extra_values_that_do_not_read_back_as_they_were(tmp_path, extra, words):
     """A set's order (and so the content digest) changes from one Python process to the next: the file would read
     as damaged tomorrow. Refused before anything is written."""

@@ -8,7 +8,6 @@ read back with ``torch.load(..., weights_only=True)`` (no pickled code is ever e
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import pickle
 import re
@@ -44,7 +43,7 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
                              "nothing was written")
     for key, value in extra.items():  # what read() gives back as it was, and what content_digest reads alike
         if not _plain(value):
-            raise ValueError(f"cannot save {path}: the extra value {key!r} must be a plain Python value or a tensor "
+            raise ValueError(f"cannot save {path}: the extra value {key!r} must be a plain Python value or a dense tensor "
                              f"(int, float, str, bool, None, lists, tuples, dicts of them), got {_kinds(value)}; "
                              "nothing was written")
     payload = {"format": FORMAT, "vaecourse_version": vaecourse.__version__, "model_class": name,
@@ -53,27 +52,17 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
     payload["content_digest"] = content_digest(payload)
 
     def write_and_verify(tmp: str) -> None:
-        try:
-            torch.save(payload, tmp)
-        except (pickle.PicklingError, AttributeError, TypeError) as err:  # a function, a lock, an open file...
-            raise ValueError(f"cannot save {path}: the extra value {_unpicklable(extra)!r} must be a plain Python "
-                             f"value or a tensor (int, float, str, bool, None, lists, tuples, dicts), got something "
-                             f"that cannot be stored ({_first_line(err)}); nothing was written") from None
-        try:  # never replace a good checkpoint by one that load() would refuse
-            back = torch.load(tmp, map_location="cpu", weights_only=True)
-        except Exception as err:
-            key = _unreadable(extra)
-            raise ValueError(f"cannot save: the extra value {key!r} must be a plain Python value or tensors (what "
-                             f"torch.load(weights_only=True) reads back), got a {type(extra.get(key)).__name__}; "
-                             f"{_first_line(err)}") from err
+        torch.save(payload, tmp)  # every extra value is plain (checked above): pickle stores each of them
+        back = torch.load(tmp, map_location="cpu", weights_only=True)  # never replace a good checkpoint by a bad one
         if content_digest(back) != payload["content_digest"]:
-            raise ValueError("cannot save: some extra values do not read back as they were written (plain Python "
-                             "values and tensors only: int, float, str, bool, None, lists, tuples, dicts)")
+            raise ValueError(f"cannot save {path}: some extra values do not read back as they were written (plain "
+                             "Python values and tensors only: int, float, str, bool, None, lists, tuples, dicts); "
+                             "nothing was written")
 
     return atomic_write(path, write_and_verify)
 
 
-PLAIN = (bool, int, float, str, type(None), torch.Tensor)
+PLAIN = (bool, int, float, str, type(None))
 
 
 def _plain(value: Any) -> bool:
@@ -83,7 +72,10 @@ def _plain(value: Any) -> bool:
         return all(_plain(k) and _plain(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return all(_plain(v) for v in value)
-    return type(value) in PLAIN or isinstance(value, torch.Tensor)
+    if isinstance(value, torch.Tensor):  # a dense tensor in memory (a meta or sparse one does not read back alike)
+        return type(value) in (torch.Tensor, torch.nn.Parameter) and value.layout == torch.strided \
+            and value.device.type != "meta"
+    return type(value) in PLAIN
 
 
 def _kinds(value: Any) -> str:
@@ -93,30 +85,9 @@ def _kinds(value: Any) -> str:
         return _kinds(value)
     if isinstance(value, (list, tuple)):
         return _kinds(next(v for v in value if not _plain(v)))
+    if isinstance(value, torch.Tensor):
+        return f"a {type(value).__qualname__} of layout {value.layout} on {value.device}"
     return f"a {type(value).__module__}.{type(value).__qualname__}".replace("builtins.", "")
-
-
-def _unpicklable(extra: dict[str, Any]) -> str:
-    """The name of the first extra value pickle cannot store (what save's message names)."""
-    for key, value in extra.items():
-        try:
-            pickle.dumps(value)
-        except Exception:  # noqa: BLE001 - any refusal is the answer
-            return key
-    return "?"
-
-
-def _unreadable(extra: dict[str, Any]) -> str:
-    """The name of the first extra value a safe load does not read back (what save's message names)."""
-    for key, value in extra.items():
-        buffer = io.BytesIO()
-        try:
-            torch.save(value, buffer)
-            buffer.seek(0)
-            torch.load(buffer, weights_only=True)
-        except Exception:  # noqa: BLE001 - any refusal is the answer
-            return key
-    return "?"
 
 
 def state_digest(state: dict[str, torch.Tensor]) -> str:

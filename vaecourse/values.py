@@ -108,10 +108,14 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+def is_path(value: Any) -> bool:
+    """A path that names something: a str or PathLike, not empty ('' would be read as '.') and without NUL."""
+    return isinstance(value, (str, os.PathLike)) and "\0" not in os.fspath(value) and os.fspath(value) != ""
+
+
 def _as_path(value: Any) -> Any:
     from pathlib import Path
-    ok = isinstance(value, (str, os.PathLike)) and "\0" not in os.fspath(value) and os.fspath(value) != ""
-    return Path(value) if ok else _REFUSED
+    return Path(value) if is_path(value) else _REFUSED
 
 
 shown = _shown  # what a one-line message says a refused value was

@@ -14,6 +14,7 @@ import argparse
 from collections.abc import Callable
 
 from vaecourse import values
+from vaecourse.cli.outputs import LOCK_SUFFIX
 
 
 class UsageError(Exception):
@@ -30,25 +31,18 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see: {self.prog} --help)")
 
 
-RESERVED = (".lock",)  # train's lock beside its checkpoint (outputs.RunLock): a file of that name is never data
-
-
 def _file_name(text: str) -> str:
     if text.endswith(("/", "\\", "/.")):
         raise ValueError("it ends in a folder separator, so it names a folder")
-    if text.endswith(RESERVED):
+    if text.endswith(LOCK_SUFFIX):
         raise ValueError("a name ending in .lock is the lock train holds beside a checkpoint")
     return text
 
 
-def _some_path(text: object) -> bool:
-    return isinstance(text, str) and text != "" and "\0" not in text  # '' would be read as '.', the current folder
-
-
 OUT_FILE = values.Kind("a file name (not a folder, and not ending in .lock: the lock train holds beside a "
-                       "checkpoint)", _some_path, parse=_file_name)
-FOLDER = values.Kind("a folder (a non-empty path)", _some_path)
-PATH = values.Kind("a path (not empty)", _some_path)
+                       "checkpoint)", values.is_path, parse=_file_name)
+FOLDER = values.Kind("a folder (a non-empty path)", values.is_path)
+PATH = values.Kind("a path (not empty)", values.is_path)
 SPAN = values.real("a span between 0.001 and 100 prior standard deviations", lambda v: 0.001 <= v <= 100)
 COLUMNS = values.integer("a number of columns between 1 and 100", 1, 100)
 LAYER = values.integer("a stochastic layer's number (1 is next to x; the model says how many it has)",
@@ -58,7 +52,7 @@ EXAMPLES = values.examples
 SAMPLES = values.integer(f"a number of importance samples between 0 and {values.MAX_SAMPLES:,} (0: the ELBO only)", 0,
                          values.MAX_SAMPLES)
 CHUNK = values.integer(f"a chunk size between 1 and {values.MAX_SAMPLES:,}", 1, values.MAX_SAMPLES)
-DATASET = values.Kind("a data set's name (not empty: e.g. dsprites, pendulum)", _some_path)
+DATASET = values.Kind("a data set's name (not empty: e.g. dsprites, pendulum)", values.is_path)
 EVALUATE_TYPES = {"checkpoint": PATH, "dataset": DATASET, "n": EXAMPLES, "k": SAMPLES, "chunk": CHUNK, "seed": values.seed}
 SITE_TYPES = {"timeout": values.positive_int, "out": FOLDER, "root": FOLDER, "rendered": FOLDER}
 BUILD_TYPES = {"root": FOLDER}
@@ -78,5 +72,5 @@ def constrain(parser: argparse.ArgumentParser, types: dict[str, Callable[[str], 
         actions[dest].type = convert
 
 
-__all__ = ["BUILD_TYPES", "DATA_TYPES", "EVALUATE_TYPES", "FOLDER", "OUT_FILE", "Parser", "RESERVED", "SHOW_TYPES", "SITE_TYPES",
+__all__ = ["BUILD_TYPES", "DATA_TYPES", "EVALUATE_TYPES", "FOLDER", "OUT_FILE", "Parser", "SHOW_TYPES", "SITE_TYPES",
            "UsageError", "constrain"]

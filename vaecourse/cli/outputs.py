@@ -174,6 +174,9 @@ def _is_lock(path: Path) -> bool:
     return head.strip().isdigit() or head == b""
 
 
+LOCK_SUFFIX = ".lock"  # RunLock's file beside a checkpoint: a file of that name is never data (--out refuses it)
+
+
 class RunLock:
     """``with RunLock(out):`` holds ``OUT.lock`` (an exclusive ``flock``) while a ``train`` run may write ``out``:
     a second run on the same ``--out`` (two new runs, a resume beside a run, an ``--overwrite`` beside a run) is
@@ -182,7 +185,7 @@ class RunLock:
 
     def __init__(self, out: Path):
         real = Path(os.path.realpath(out))  # one file, one lock: a symlink or ../ spelling of OUT locks OUT itself
-        self.out, self.path, self._fd = Path(out), real.with_name(real.name + ".lock"), None
+        self.out, self.path, self._fd = Path(out), real.with_name(real.name + LOCK_SUFFIX), None
 
     def __enter__(self) -> "RunLock":
         try:
@@ -315,5 +318,5 @@ def resume_command(argv: list[str]) -> str:
     return " ".join(shlex.quote(a) for a in ["python", "-m", "vaecourse", *words])
 
 
-__all__ = ["INTERRUPTED", "Interruption", "RunLock", "check_repository_root", "check_site_out", "check_train_out", "check_writable", "log_paths",
+__all__ = ["INTERRUPTED", "Interruption", "LOCK_SUFFIX", "RunLock", "check_repository_root", "check_site_out", "check_train_out", "check_writable", "log_paths",
            "refuse_overwriting_input", "resume_command"]
