@@ -241,7 +241,9 @@ figure_images = numbers(f"images (N, C, H, W) of finite values: 1 to {MAX_PANELS
                         lambda t: t.dim() == 4 and 1 <= len(t) <= MAX_PANELS and t.shape[1] in (1, 3, 4)
                         and min(t.shape[2:]) >= 1)
 figure_values = numbers(f"1 to {MAX_PANELS:,} finite values in a list or a 1-D tensor",
-                        lambda t: t.dim() == 1 and 1 <= len(t) <= MAX_PANELS)
+                        lambda t: t.dim() == 1 and 1 <= len(t) <= MAX_PANELS)  # one bar or box each
+figure_samples = numbers(f"1 to {MAX_EXAMPLES:,} finite values in a list or a 1-D tensor",
+                         lambda t: t.dim() == 1 and 1 <= len(t) <= MAX_EXAMPLES)  # a distribution a box summarises
 
 
 mapping = instance("a dict", Mapping)
@@ -263,7 +265,7 @@ def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") 
     return count
 
 
-__all__ = ["FLOAT32_TINY", "Kind", "MAX_PANELS", "boolean", "factor_sizes", "figure_images", "figure_values", "finite_numbers", "inches",
+__all__ = ["FLOAT32_TINY", "Kind", "MAX_PANELS", "boolean", "factor_sizes", "figure_images", "figure_samples", "figure_values", "finite_numbers", "inches",
            "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MIN_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_SAMPLES", "MAX_WEIGHT",
            "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "epochs", "examples", "finite", "fits_in_memory", "floating_dtype", "fraction", "function", "functions", "generator", "image_side", "integer",
            "image_shape", "indices", "instance", "mapping", "path", "text", "layer_sizes", "layers", "learning_rate", "log_variance", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",

@@ -59,14 +59,20 @@ def check_writable(out: Path, flag: str = "--out") -> None:
     if out.is_dir():
         raise ValueError(f"{flag} {out} is a directory; give a file name inside it, e.g. {out / 'model.pt'}")
     check_regular(out, flag)  # a FIFO or a device (/dev/null) would be replaced by a regular file
-    ancestor = _existing_ancestor(out)
+    check_creatable(out, flag)
+
+
+def check_creatable(out: Path, flag: str) -> None:
+    """Refuse an ``out`` (a file or a folder) that cannot be created where it is: its nearest existing ancestor
+    (``out`` itself, for a folder that exists) must be a folder this user can create files in."""
+    ancestor = out if out.is_dir() else _existing_ancestor(out)
     if not ancestor.is_dir():
         raise ValueError(f"{flag} {out} cannot be created: {ancestor} is a file, not a folder")
     try:
         with tempfile.TemporaryFile(dir=ancestor):  # the only true test of "can be written" (ACLs, read-only mounts)
             pass
     except OSError as err:
-        raise ValueError(f"{flag} {out} cannot be written: no permission to create files in {ancestor} "
+        raise ValueError(f"{flag} {out} cannot be written: no file can be created in {ancestor} "
                          f"({err.strerror or err})") from None
 
 
@@ -162,6 +168,7 @@ def check_site_out(out: Path, root: Path, rendered: Path | None = None) -> None:
                                  f"would replace them; give a folder of its own (e.g. {default})")
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"site {flag} {folder} is a file, not a folder")
+        check_creatable(folder, f"site {flag}")  # before any notebook runs, not after an hour of them
 
 
 def _is_lock(path: Path) -> bool:
@@ -318,5 +325,5 @@ def resume_command(argv: list[str]) -> str:
     return " ".join(shlex.quote(a) for a in ["python", "-m", "vaecourse", *words])
 
 
-__all__ = ["INTERRUPTED", "Interruption", "LOCK_SUFFIX", "RunLock", "check_repository_root", "check_site_out", "check_train_out", "check_writable", "log_paths",
+__all__ = ["INTERRUPTED", "Interruption", "LOCK_SUFFIX", "RunLock", "check_creatable", "check_repository_root", "check_site_out", "check_train_out", "check_writable", "log_paths",
            "refuse_overwriting_input", "resume_command"]

@@ -64,8 +64,9 @@ def kl_estimator_figure(sample_counts: Sequence[int], estimates: Sequence[np.nda
 
     ``estimates[i]`` holds repeated estimates that each averaged ``sample_counts[i]`` samples.
     """
-    sample_counts = kinds.indices.check("kl_estimator_figure's sample_counts", sample_counts)
-    estimates = [kinds.figure_values.check("kl_estimator_figure's estimates", e).numpy() for e in estimates]
+    sample_counts = kinds.indices.check("kl_estimator_figure's sample_counts", sample_counts)  # one box each
+    kinds.panels.check("kl_estimator_figure's number of sample counts", len(sample_counts) or 1)
+    estimates = [kinds.figure_samples.check("kl_estimator_figure's estimates", e).numpy() for e in estimates]
     if len(estimates) != len(sample_counts) or not estimates or 0 in sample_counts:
         raise ValueError(f"kl_estimator_figure needs one array of estimates per sample count (counts >= 1), got "
                          f"{len(estimates)} estimates for sample_counts {list(sample_counts)}")
