@@ -24,3 +24,111 @@ def test_kl_estimator_figure_takes_normal_mode_repeats():
 def test_kl_estimator_figure_still_refuses_what_means_nothing(counts, estimates, words):
     with pytest.raises(ValueError, match=words):
         kl_estimator_figure(counts, estimates, 0.5)
+
+
+# ---- the probe's library findings ---------------------------------------------------------------------------------
+import errno  # noqa: E402
+import os  # noqa: E402
+
+import torch  # noqa: E402
+
+from vaecourse import checkpoints, files, prose  # noqa: E402
+from vaecourse.cli.main import main  # noqa: E402
+from vaecourse.models import VAE, CausalVAE, ConditionalVAE  # noqa: E402
+from vaecourse.objectives import elbo  # noqa: E402
+from vaecourse.train import fit  # noqa: E402
+from vaecourse.viz import adjacency_figure, kl_per_dimension_figure, reconstruction_figure, traversal_images  # noqa: E402
+from vaecourse.viz.beta import sweep_model_figure  # noqa: E402
+
+
+def _vae():
+    return VAE(latent_dim=2, image_shape=(1, 4, 4), encoder="mlp", decoder="mlp")
+
+
+@pytest.fixture(params=[CausalVAE, ConditionalVAE], ids=["CausalVAE", "ConditionalVAE"])
+def causal(request):
+    return request.param(n_concepts=3, concept_dim=2, encoder="mlp", image_shape=(1, 8, 8)).eval()
+
+
+@pytest.mark.parametrize("u", [torch.ones(2, 3, dtype=torch.bool), torch.ones(2, 3, dtype=torch.long),
+                               torch.ones(2, 3, device="meta")], ids=["bool", "int64", "meta"])
+def test_causal_models_refuse_labels_that_are_not_concept_values(causal, u):
+    """Bool labels were taken as 0/1 concept values; meta labels were torch's '.item() on meta' RuntimeError."""
+    with pytest.raises(ValueError, match=r"expected finite floating-point labels u on cpu, .* got a Tensor"):
+        causal(torch.rand(2, 1, 8, 8), u)
+
+
+def test_causal_models_take_float64_labels(causal):
+    assert causal(torch.rand(2, 1, 8, 8), torch.rand(2, 3, dtype=torch.float64)) is not None
+
+
+def test_interventions_take_numpy_ints_as_concept_indices():
+    """np.int64(0) was refused as 'keyed by concept index 0..2, got np.int64(0)', a message that contradicts itself."""
+    model = CausalVAE(n_concepts=3, concept_dim=2, encoder="mlp", image_shape=(1, 8, 8)).eval()
+    x, u = torch.rand(2, 1, 8, 8), torch.rand(2, 3)
+    assert torch.equal(model.intervene(x, u, {np.int64(1): 0.5}), model.intervene(x, u, {1: 0.5}))
+    with pytest.raises(ValueError, match=r"keyed by concept index 0..2 \(ints\), got np.True_"):
+        model.intervene(x, u, {np.bool_(True): 0.5})
+
+
+def test_say_names_an_attribute_field_that_does_not_fit():
+    """'{x.nope}' was Python's AttributeError from inside str.format."""
+    with pytest.raises(ValueError, match=r"does not fit the values given \('int' object has no attribute 'nope'\)"):
+        prose.say("a {x.real.nope}", show=False, x=1)
+
+
+def test_fit_names_the_epochs_that_give_too_many_steps():
+    """fit(epochs=10**15) was refused in the words of steps=, which the caller never passed."""
+    with pytest.raises(ValueError, match=r"fit's epochs must give at most 1,000,000,000 steps \(2 per epoch\)"):
+        fit(_vae(), elbo, torch.rand(8, 1, 4, 4), epochs=10 ** 15, batch_size=4)
+
+
+def test_reconstruction_figure_refuses_reconstructions_of_other_images():
+    """4 images beside 3 reconstructions were drawn as pairs, x[3] without its partner and n cut silently."""
+    with pytest.raises(ValueError, match=r"one reconstruction per image of x, of shape \(4, 1, 4, 4\), got \(3, 1, 4, 4\)"):
+        reconstruction_figure(torch.rand(4, 1, 4, 4), torch.rand(3, 1, 4, 4))
+
+
+@pytest.mark.parametrize("draw", [
+    lambda: kl_per_dimension_figure({"a": [0.5, 1.0]}, threshold=-1.0),
+    lambda: sweep_model_figure(_vae().eval(), torch.rand(2, 1, 4, 4), "m", n_latents=2, threshold=-0.1),
+    lambda: adjacency_figure(torch.zeros(2, 2), torch.zeros(2, 2), ["a", "b"], threshold=-0.3),
+], ids=["kl_per_dimension_figure", "sweep_model_figure", "adjacency_figure"])
+def test_figures_refuse_a_negative_threshold_on_a_kl_or_an_absolute_weight(draw):
+    with pytest.raises(ValueError, match=r"threshold must be a finite number >= 0 .*, got -"):
+        draw()
+
+
+def test_a_count_bound_is_checked_before_any_pass_over_the_values(monkeypatch):
+    """traversal_images of 10^9 values reached the allocator in the finiteness pass before the 1,024-panel bound."""
+    huge = torch.zeros(1).expand(10 ** 9)  # 10^9 values in 4 bytes: a pass over them would allocate 1 GB
+    real = torch.isfinite
+    monkeypatch.setattr(torch, "isfinite", lambda t: real(t) if t.numel() <= 10 ** 6 else pytest.fail("a pass over "
+                                                                                                        "10^9 values"))
+    with pytest.raises(ValueError, match=r"traversal_images' values must be 1 to 1,024 finite values"):
+        traversal_images(_vae().eval(), torch.zeros(2), [0], huge)
+
+
+# ---- the probe's command-line findings ----------------------------------------------------------------------------
+def test_a_full_disk_under_show_names_the_file_and_the_cause(tmp_path, capsys, monkeypatch):
+    """Under ulimit -f, show said only '[Errno 27] File too large': a write(2) names no file."""
+    checkpoint = checkpoints.save(_vae(), tmp_path / "vae.pt")
+    real = files.atomic_write
+
+    def full(path, write):
+        return real(path, lambda tmp: (_ for _ in ()).throw(OSError(errno.EFBIG, os.strerror(errno.EFBIG))))
+
+    monkeypatch.setattr(files, "atomic_write", full)
+    (tmp_path / "o.png").write_bytes(b"\x89PNG\r\n\x1a\nold")
+    code = main(["show", str(checkpoint), "--out", str(tmp_path / "o.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"cannot write {tmp_path / 'o.png'}: File too large (a full disk or a file-size limit" in err
+    assert (tmp_path / "o.png").read_bytes() == b"\x89PNG\r\n\x1a\nold"
+
+
+def test_show_out_a_folder_suggests_a_png(tmp_path, capsys):
+    checkpoint = checkpoints.save(_vae(), tmp_path / "vae.pt")
+    (tmp_path / "d").mkdir()
+    assert main(["show", str(checkpoint), "--out", str(tmp_path / "d")]) == 2
+    assert f"e.g. {tmp_path / 'd' / 'traversal.png'}" in capsys.readouterr().err

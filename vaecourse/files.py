@@ -115,9 +115,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.errno and not err.filename:  # a write(2) names no file: name ours
+            raise OSError(err.errno, err.strerror, os.fspath(path)) from err
         raise
     return path
 

@@ -106,7 +106,7 @@ def say(template: str, /, show: bool = True, **values) -> Shown | None:
     except KeyError as err:
         raise ValueError(f"say's template needs a value for {{{err.args[0]}}} ({err.args[0]}=...), got values for "
                          f"{sorted(values)}") from None
-    except (ValueError, TypeError, IndexError) as err:  # "{x:.2f}" of a str, a positional "{}"
+    except (ValueError, TypeError, IndexError, AttributeError) as err:  # "{x:.2f}" of a str, "{}", "{x.nope}"
         raise ValueError(_misfit(template, values, err)) from None
     return _show(Shown(markdown=text, text=text), show)
 
@@ -130,7 +130,7 @@ def _misfit(template: str, values: dict, error: Exception) -> str:
             except (ValueError, TypeError):
                 return (f"say's {key} must be a value its field {{{name}:{spec}}} can format, got "
                         f"{_one_line(values[key])} ({type(values[key]).__name__})")
-    return f"say's template {template!r} does not fit the values given, got values of types " \
+    return f"say's template {template!r} does not fit the values given ({error}), got values of types " \
            f"{ {k: type(v).__name__ for k, v in values.items()} }"
 
 

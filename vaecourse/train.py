@@ -291,6 +291,9 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
         if per_epoch is None:
             raise ValueError("epochs=... needs data whose length is known (a tensor or a DataLoader); pass steps=...")
         steps = int(math.ceil(epochs * per_epoch))
+        if steps > values.MAX_STEPS:
+            raise ValueError(f"fit's epochs must give at most {values.MAX_STEPS:,} steps ({per_epoch:,} per epoch), "
+                             f"got {epochs!r} epochs = {steps:,} steps")
     steps = values.step_count.check("fit's steps", steps)  # the command line's bound: 10^9 steps is years
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     log_every = log_every or (1 if dev.type == "cpu" else 10)

@@ -10,6 +10,7 @@ work starts, so every mistake ends in one ``error: ...`` line and exit status 2 
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
 from pathlib import Path
@@ -328,6 +329,9 @@ def _interrupted(err: KeyboardInterrupt, what: str) -> int:
     return 128 + (signal.SIGINT if name == "Ctrl-C" else signal.Signals[name])
 
 
+_FULL = (errno.EFBIG, errno.ENOSPC, errno.EDQUOT)  # the write ran out of room: a disk, a quota, a size limit
+
+
 def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)  # (imports torch: a Ctrl-C here is one line too)
@@ -341,6 +345,9 @@ def _main(argv: list[str] | None) -> int:
     except (ValueError, FileNotFoundError, DownloadError) as err:
         return _fail(str(err))
     except OSError as err:  # the file system refused (permissions, a full disk, a path through a file)
+        if err.errno in _FULL:
+            return _fail(f"cannot write {err.filename or 'the output'}: {err.strerror} (a full disk or a file-size "
+                         "limit, ulimit -f); nothing was replaced: a file already there is as it was")
         return _fail(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))
     except MemoryError as err:
         return _fail(f"out of memory ({err or 'MemoryError'}): ask for less (--batch-size, --image-size, --n, --dpi)")

@@ -53,11 +53,11 @@ def _existing_ancestor(path: Path) -> Path:
     return Path(".")
 
 
-def check_writable(out: Path, flag: str = "--out") -> None:
+def check_writable(out: Path, flag: str = "--out", example: str = "model.pt") -> None:
     """Refuse, before any work, an ``out`` that could never be written: a directory, a path through a file, a
     folder this user cannot write in."""
     if out.is_dir():
-        raise ValueError(f"{flag} {out} is a directory; give a file name inside it, e.g. {out / 'model.pt'}")
+        raise ValueError(f"{flag} {out} is a directory; give a file name inside it, e.g. {out / example}")
     check_regular(out, flag)  # a FIFO or a device (/dev/null) would be replaced by a regular file
     check_creatable(out, flag)
 
@@ -128,7 +128,7 @@ def refuse_overwriting_input(out: Path, source: Path, *, what: str, flag: str = 
         same = os.path.samefile(out, source)
     if same:
         raise ValueError(f"the {what} would be written over its input {source}; choose another name with {flag}")
-    check_writable(out, flag)
+    check_writable(out, flag, example="traversal.png" if signature == PNG_SIGNATURE else "output")
     if out.is_file():
         with open(out, "rb") as handle:
             if handle.read(len(signature)) != signature:

@@ -53,6 +53,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
@@ -282,9 +283,11 @@ class CausalVAE(CourseModel):
             got = tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__
             raise ValueError(f"{type(self).__name__} expected labels u of shape ({x.shape[0]}, {self.n}), one column "
                              f"per concept, got {got}")
-        if u.is_complex() or not torch.isfinite(u).all():
-            found = f"dtype {u.dtype}" if u.is_complex() else "NaN or inf"
-            raise ValueError(f"{type(self).__name__} expected finite real labels u, got {found}")
+        if not u.is_floating_point() or u.device != x.device:  # bools, ints and complex numbers are not concept values
+            raise ValueError(f"{type(self).__name__} expected finite floating-point labels u on {x.device}, the "
+                             f"images' device, got {values.shown(u)} on {u.device}")
+        if not torch.isfinite(u).all():
+            raise ValueError(f"{type(self).__name__} expected finite real labels u, got NaN or inf")
         return x
 
     # ---- the layers -------------------------------------------------------------------------------
@@ -481,8 +484,10 @@ class CausalVAE(CourseModel):
                                     lambda t: t.dim() == 0 or tuple(t.shape) == (batch,))
         fixed = {}
         for i, value in interventions.items():
-            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.n:
-                raise ValueError(f"interventions are keyed by concept index 0..{self.n - 1}, got {values.shown(i)}")
+            if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.n:
+                raise ValueError(f"interventions are keyed by concept index 0..{self.n - 1} (ints), got "
+                                 f"{values.shown(i)}")
+            i = int(i)
             value = value_kind.check(f"interventions[{i}]", value).to(x.device, x.dtype)
             fixed[i] = value[:, None] if value.dim() == 1 else value
         eps = self.encode(x, u).mu  # abduction at the posterior mean

@@ -71,7 +71,7 @@ def kl_per_dimension_figure(kls: Mapping[str, Sequence[float] | Tensor], thresho
                          f"{kinds.shown(kls)}")
     if not kls:
         raise ValueError("kl_per_dimension_figure needs at least one model in kls")
-    threshold = kinds.finite.check("kl_per_dimension_figure's threshold", threshold)
+    threshold = kinds.non_negative.check("kl_per_dimension_figure's threshold", threshold)  # a KL is >= 0
     kls = {label: kinds.figure_values.check(f"kl_per_dimension_figure's kls[{label!r}]", v).double().cpu()
            for label, v in kls.items()}
     n = len(kls)
@@ -199,7 +199,7 @@ def sweep_model_figure(model, x: Tensor, label: str, n_latents: int = 5, span: f
     n_latents = kinds.panels.check("sweep_model_figure's n_latents", n_latents)
     span = kinds.positive.check("sweep_model_figure's span", span)
     steps = kinds.panels.check("sweep_model_figure's steps", steps)
-    threshold = kinds.finite.check("sweep_model_figure's threshold", threshold)
+    threshold = kinds.non_negative.check("sweep_model_figure's threshold", threshold)  # a KL is >= 0
     x = checks.model_images("sweep_model_figure", "x", model, kinds.figure_images.check("sweep_model_figure's x", x))
     q = model.encode(x)
     kl = kl_per_dimension(q.mu, q.logvar).mean(dim=0).cpu()  # (D,)

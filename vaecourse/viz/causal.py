@@ -74,7 +74,7 @@ def adjacency_figure(learned: Tensor, true: Tensor, names: Sequence[str], thresh
                            lambda t: tuple(t.shape) == (k, k))
     learned = square.check("adjacency_figure's learned", learned).detach().cpu().numpy()
     true = square.check("adjacency_figure's true", true).detach().cpu().numpy()
-    threshold = kinds.finite.check("adjacency_figure's threshold", threshold)
+    threshold = kinds.non_negative.check("adjacency_figure's threshold", threshold)  # on |A_ij|
     fig = Figure(figsize=(8.4, 3.6))
     axes = fig.subplots(1, 2)
     bound = max(1e-6, float(np.abs(learned).max()), 1.0)

@@ -73,10 +73,10 @@ def reconstruction_figure(x: Tensor, x_hat: Tensor, n: int = 8, title: str = "da
     title = kinds.text.check("reconstruction_figure's title", title)
     x = kinds.figure_images.check("reconstruction_figure's x", x)
     x_hat = kinds.figure_images.check("reconstruction_figure's x_hat", x_hat)
-    if x.shape[1:] != x_hat.shape[1:]:
-        raise ValueError(f"reconstruction_figure's x_hat must have the images' shape {tuple(x.shape[1:])}, got "
-                         f"{tuple(x_hat.shape[1:])}")
-    n = min(kinds.positive_int.check("reconstruction_figure's n", n), x.shape[0], x_hat.shape[0])
+    if x.shape != x_hat.shape:  # x_hat[i] is x[i]'s reconstruction: one per input, of its shape
+        raise ValueError(f"reconstruction_figure's x_hat must be one reconstruction per image of x, of shape "
+                         f"{tuple(x.shape)}, got {tuple(x_hat.shape)}")
+    n = min(kinds.positive_int.check("reconstruction_figure's n", n), x.shape[0])
     return image_grid(torch.cat([x[:n].cpu(), x_hat[:n].cpu()]), ncols=n, title=title,
                       row_labels=["x", "x̂"])
 
