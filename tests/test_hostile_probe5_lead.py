@@ -50,11 +50,11 @@ def causal(request):
     return request.param(n_concepts=3, concept_dim=2, encoder="mlp", image_shape=(1, 8, 8)).eval()
 
 
-@pytest.mark.parametrize("u", [torch.ones(2, 3, dtype=torch.bool), torch.ones(2, 3, dtype=torch.long),
-                               torch.ones(2, 3, device="meta")], ids=["bool", "int64", "meta"])
+@pytest.mark.parametrize("u", [torch.ones(2, 3, dtype=torch.bool), torch.ones(2, 3, dtype=torch.complex64),
+                               torch.ones(2, 3, device="meta")], ids=["bool", "complex", "meta"])
 def test_causal_models_refuse_labels_that_are_not_concept_values(causal, u):
     """Bool labels were taken as 0/1 concept values; meta labels were torch's '.item() on meta' RuntimeError."""
-    with pytest.raises(ValueError, match=r"expected finite floating-point labels u on cpu, .* got a Tensor"):
+    with pytest.raises(ValueError, match=r"expected finite real labels u \(not bools\) on cpu, .* got a Tensor"):
         causal(torch.rand(2, 1, 8, 8), u)
 
 
@@ -132,3 +132,119 @@ def test_show_out_a_folder_suggests_a_png(tmp_path, capsys):
     (tmp_path / "d").mkdir()
     assert main(["show", str(checkpoint), "--out", str(tmp_path / "d")]) == 2
     assert f"e.g. {tmp_path / 'd' / 'traversal.png'}" in capsys.readouterr().err
+
+
+# ---- the second part of the probe's findings: the SCM, the objectives, the metrics, checkpoints -----------------
+from vaecourse import scm  # noqa: E402
+from vaecourse.metrics import encode_grid, model_kl_per_dimension, spearman_matrix  # noqa: E402
+from vaecourse.metrics.mic import mic  # noqa: E402
+from vaecourse.models import LadderVAE  # noqa: E402
+from vaecourse.objectives import CausalObjective, causal_vae_loss, conditional_vae_loss, ladder_elbo  # noqa: E402
+from vaecourse.objectives.causal import dag_constraint  # noqa: E402
+
+CYCLE = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: scm.linear_solve(CYCLE, torch.rand(5, 2)), r"linear_solve needs an A whose I - A\^T is invertible"),
+    (lambda: scm.markov_equivalent(CYCLE, torch.zeros(2, 2)), r"markov_equivalent's A must be a DAG"),
+    (lambda: scm.markov_equivalent(torch.zeros(2, 2), CYCLE), r"markov_equivalent's B must be a DAG"),
+    (lambda: scm.linear_sample(torch.zeros(3, 3), torch.rand(5, 3), {7: 0.0}),
+     r"linear_sample's interventions key must be a variable index between 0 and 2, got 7"),
+], ids=["linear_solve of a cycle", "markov_equivalent of a cyclic A", "... of a cyclic B", "an intervention on no variable"])
+def test_scm_helpers_refuse_graphs_and_keys_that_mean_nothing(call, words):
+    """A singular I - A^T was torch's _LinAlgError; a cycle was 'not equivalent' (False), as if it had been compared."""
+    with pytest.raises(ValueError, match=words):
+        call()
+
+
+def test_scm_helpers_still_answer_for_dags():
+    assert scm.markov_equivalent(torch.tensor([[0.0, 1.0], [0.0, 0.0]]), torch.tensor([[0.0, 0.0], [1.0, 0.0]]))
+    assert torch.allclose(scm.linear_solve(torch.tensor([[0.0, 0.5], [0.0, 0.0]]), torch.ones(1, 2)),
+                          torch.tensor([[1.0, 1.5]]))
+
+
+def _causal_batch(cls=CausalVAE):
+    model = cls(n_concepts=3, concept_dim=2, encoder="mlp", image_shape=(1, 8, 8))
+    x, u = torch.rand(2, 1, 8, 8), torch.rand(2, 3)
+    return model(x, u), x
+
+
+@pytest.mark.parametrize("loss, target", [
+    (lambda: (lambda o, x: elbo(o, torch.full_like(x, 3.0)))(_vae()(torch.rand(2, 1, 4, 4)), torch.rand(2, 1, 4, 4)), None),
+    (lambda: (lambda ox: causal_vae_loss(ox[0], -ox[1]))(_causal_batch()), None),
+    (lambda: (lambda ox: conditional_vae_loss(ox[0], ox[1] + 2))(_causal_batch(ConditionalVAE)), None),
+    (lambda: (lambda m, x: ladder_elbo(m(x), x * 255, epoch=0))(LadderVAE((2, 2), (8, 8), image_shape=(1, 8, 8)),
+                                                                  torch.rand(2, 1, 8, 8)), None),
+], ids=["elbo", "causal_vae_loss", "conditional_vae_loss", "ladder_elbo"])
+def test_objectives_refuse_pixels_a_bernoulli_cannot_have(loss, target):
+    """Targets of 3.0 or -1 beside a Bernoulli p(x|z) gave finite losses (42.09) that are no likelihood at all."""
+    with pytest.raises(ValueError, match=r"pixel values in \[0, 1\] for the model's Bernoulli likelihood, got values from"):
+        loss()
+
+
+def test_a_gaussian_likelihood_takes_any_real_pixels():
+    model = VAE(latent_dim=2, image_shape=(1, 4, 4), encoder="mlp", decoder="mlp", likelihood="gaussian")
+    x = torch.rand(2, 1, 4, 4) * 10 - 5
+    assert torch.isfinite(elbo(model(x.clamp(0, 1)), x).loss)
+
+
+@pytest.mark.parametrize("weights", [torch.full((1, 8, 8), float("nan")), -torch.ones(1, 8, 8),
+                                     torch.ones(1, 8, 8, device="meta")], ids=["NaN", "negative", "meta"])
+def test_causal_vae_loss_refuses_pixel_weights_that_are_no_weights(weights):
+    """NaN weights gave a NaN loss and -1 a loss of -32.66: only CausalObjective read the values."""
+    output, x = _causal_batch()
+    with pytest.raises(ValueError, match=r"pixel_weights must be a non-negative .* of finite values"):
+        causal_vae_loss(output, x, pixel_weights=weights)
+    with pytest.raises(ValueError, match=r"pixel_weights must be a non-negative .* of finite values"):
+        CausalObjective(pixel_weights=weights)
+
+
+def test_dag_constraint_refuses_weights_whose_h_overflows():
+    """A finite A of 1e30 gave H = inf."""
+    with pytest.raises(ValueError, match=r"dag_constraint's A must have weights small enough .* up to 1e\+30"):
+        dag_constraint(torch.full((3, 3), 1e30))
+    assert dag_constraint(torch.zeros(3, 3)) == 0
+
+
+def test_model_kl_per_dimension_refuses_a_ladder_vae():
+    """It gave KLs to N(0, I) of all layers' units stacked, though the lower layers' prior is p(z_i | z_{i+1})."""
+    with pytest.raises(ValueError, match=r"got a LadderVAE: its lower layers' prior is p\(z_i \| z_\{i\+1\}\)"):
+        model_kl_per_dimension(LadderVAE((4, 2), (16, 8), image_shape=(1, 8, 8)), torch.rand(2, 1, 8, 8))
+
+
+def test_encode_grid_refuses_an_empty_mapping():
+    """{} was Python's ZeroDivisionError."""
+    from vaecourse.data import FactorImages
+    with pytest.raises(ValueError, match=r"representation_fn must be .* holding at least one, got an empty mapping"):
+        encode_grid(FactorImages((3, 4)), {})
+
+
+@pytest.mark.parametrize("which", ["codes", "factors"])
+def test_spearman_matrix_names_the_table_holding_nan(which):
+    rng = np.random.default_rng(0)
+    tables = {"codes": rng.random((10, 2)), "factors": rng.random((10, 2))}
+    tables[which][3, 1] = np.nan
+    with pytest.raises(ValueError, match=rf"spearman_matrix's {which} must be finite real numbers, got NaN or inf in 1 of"):
+        spearman_matrix(tables["codes"], tables["factors"])
+
+
+def test_mic_refuses_more_points_than_its_tables_hold_before_allocating(monkeypatch):
+    """10^8 points asked numpy for a (31548, 31548) float64 table (MemoryError)."""
+    huge = torch.zeros(1).expand(10 ** 8)
+    with pytest.raises(ValueError, match=r"x must be real numbers: 4 to 1,000,000 finite points"):
+        mic(huge, huge)
+
+
+def test_a_checkpoint_with_bytes_appended_is_refused_naming_the_file(tmp_path, capsys):
+    """torch's zip reader reads past bytes after the archive's end record: an appended-to file was used silently."""
+    path = checkpoints.save(_vae(), tmp_path / "vae.pt")
+    with open(path, "ab") as handle:
+        handle.write(b"garbage")
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=rf"{path} is damaged: 7 bytes follow the end of its archive"):
+        checkpoints.read(path)
+    for argv in (["show", str(path), "--out", str(tmp_path / "s.png")], ["evaluate", str(path), "--n", "4"]):
+        assert main(argv) == 2
+        assert "7 bytes follow the end of its archive" in capsys.readouterr().err
+    assert path.read_bytes() == before

@@ -158,6 +158,29 @@ class Checkpoint:
     vaecourse_version: str
 
 
+ZIP_END = b"PK\x05\x06"  # a zip archive's end-of-central-directory record: torch writes it last, 22 bytes, no comment
+
+
+def _check_archive_end(path: Path) -> None:
+    """A zip archive (what torch.save writes) must end with its end record: bytes appended after it are read past
+    by torch's zip reader without a word, so a file that grew (a copy gone wrong, a log written onto it) is refused."""
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":
+            return  # not a zip: torch.load says what it is
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - 22))
+        tail = handle.read(22)
+    if tail.startswith(ZIP_END):
+        return
+    with open(path, "rb") as handle:  # where the archive ended, to say how much was added
+        handle.seek(max(0, size - (1 << 20)))
+        block = handle.read()
+    end = block.rfind(ZIP_END)
+    if end >= 0 and len(block) - end > 22:  # (no end record at all: cut short, which torch.load's words report)
+        raise ValueError(f"{path} is damaged: {len(block) - end - 22:,} bytes follow the end of its archive (a file "
+                         "appended to or written over); expected a vaecourse checkpoint exactly as it was written")
+
+
 def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
          map_location: str | torch.device = "cpu") -> Checkpoint:
     """Rebuild the model stored at ``path`` and return it with the ``extra`` values saved beside it.
@@ -182,6 +205,7 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
         check_regular(path, "the checkpoint")  # a link that loops (a dangling one is "no checkpoint at")
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}" + (" (not a regular file)" if path.exists() else ""))
+    _check_archive_end(path)
     try:
         with warnings.catch_warnings():  # torch's two-line "Detected pickle protocol" warning for a plain pickle
             warnings.simplefilter("ignore", UserWarning)

@@ -314,14 +314,17 @@ class SCM:
 
 
 # ------------------------------------------------------------------------------------ linear-Gaussian
+_INVERTIBLE = ("an A whose I - A^T is invertible (z = A^T z + eps then has one solution), got one that makes it "
+               "singular (a cycle whose weights multiply to 1)")
+
+
 def causal_matrix(A) -> Tensor:
     """C = (I - A^T)^{-1}, so that z = C eps solves z = A^T z + eps.  [slides, Eq. 27]"""
     A = check_adjacency(A)
     eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
     C, info = torch.linalg.inv_ex(eye - A.T)
     if int(info) != 0:
-        raise ValueError("causal_matrix needs an A whose I - A^T is invertible (z = A^T z + eps then has one "
-                         "solution), got one that makes it singular (a cycle whose weights multiply to 1)")
+        raise ValueError(f"causal_matrix needs {_INVERTIBLE}")
     return C
 
 
@@ -333,7 +336,10 @@ def linear_solve(A, eps: Tensor) -> Tensor:
     A = check_adjacency(A)
     eps = _eps(eps, A)
     eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
-    return torch.linalg.solve(eye - A.T, eps.T.to(A.dtype)).T
+    z, info = torch.linalg.solve_ex(eye - A.T, eps.T.to(A.dtype))
+    if int(info) != 0:
+        raise ValueError(f"linear_solve needs {_INVERTIBLE}")
+    return z.T
 
 
 def linear_sample(A, eps: Tensor, interventions: Mapping[int, float] | None = None) -> Tensor:
@@ -341,7 +347,7 @@ def linear_sample(A, eps: Tensor, interventions: Mapping[int, float] | None = No
     (n, K). The intervened equations are replaced by constants (their parents and noise are ignored)."""
     A = check_adjacency(A)
     eps = _eps(eps, A)
-    interventions = {_variable(j, A): kinds.finite.check(f"linear_sample's interventions[{j!r}]", v)
+    interventions = {_variable(j, A, "linear_sample's interventions key"): kinds.finite.check(f"linear_sample's interventions[{j!r}]", v)
                      for j, v in dict(kinds.mapping.or_none().check(
                          "linear_sample's interventions (variable index -> value)", interventions) or {}).items()}
     x = torch.zeros_like(eps, dtype=A.dtype)
@@ -396,10 +402,10 @@ def _eps(eps, A: Tensor) -> Tensor:
                          lambda t: t.dim() == 2 and t.shape[1] == k).check("eps", eps)
 
 
-def _variable(index, A: Tensor) -> int:
-    """``index`` as a variable of A (0..K-1), or a ValueError naming it."""
+def _variable(index, A: Tensor, name: str = "index") -> int:
+    """``index`` as a variable of A (0..K-1), or a ValueError naming it (``name``)."""
     k = A.shape[0]
-    return kinds.integer(f"a variable index between 0 and {k - 1}", 0, k - 1).check("index", index)
+    return kinds.integer(f"a variable index between 0 and {k - 1}", 0, k - 1).check(name, index)
 
 
 def _scales(scale, k: int) -> Tensor:
@@ -467,6 +473,10 @@ def markov_equivalent(A, B) -> bool:
     if A.shape != B.shape:
         raise ValueError(f"markov_equivalent needs two graphs on the same variables, got A of shape {tuple(A.shape)} "
                          f"and B of shape {tuple(B.shape)}")
+    for G, name in ((A, "A"), (B, "B")):  # v-structures and Verma-Pearl's theorem are about DAGs
+        if not is_dag(G.to(torch.float64)):
+            raise ValueError(f"markov_equivalent's {name} must be a DAG (equivalence classes are of acyclic graphs), "
+                             "got a graph with a cycle")
     if not torch.equal(A | A.T, B | B.T):
         return False
 

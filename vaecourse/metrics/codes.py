@@ -117,6 +117,9 @@ def encode_grid(dataset, representation_fn: RepresentationFn | Mapping[str, Repr
     progress = values.boolean.check("encode_grid's progress", progress)
     several = isinstance(representation_fn, Mapping)
     functions = dict(representation_fn) if several else {"": representation_fn}
+    if not functions:
+        raise ValueError("encode_grid's representation_fn must be a function of images or a mapping {name: function} "
+                         "holding at least one, got an empty mapping")
     for name, fn in functions.items():
         if not callable(fn):
             raise ValueError(f"representation_fn{f'[{name!r}]' if several else ''} must be a function of images, "

@@ -39,8 +39,10 @@ def spearman_matrix(codes, factors) -> np.ndarray:
                          f"got {codes.shape} and {factors.shape}")
     if codes.shape[0] < 3:
         raise ValueError(f"spearman_matrix needs at least 3 examples, got {codes.shape[0]}")
-    if not (np.isfinite(codes).all() and np.isfinite(factors).all()):
-        raise ValueError("spearman_matrix got NaN or infinite values")
+    for name, table in (("codes", codes), ("factors", factors)):
+        if not np.isfinite(table).all():
+            raise ValueError(f"spearman_matrix's {name} must be finite real numbers, got NaN or inf in "
+                             f"{int((~np.isfinite(table)).sum()):,} of its {table.size:,} values")
 
     def standardised_ranks(a: np.ndarray) -> np.ndarray:
         r = rankdata(a, axis=0)  # (N, C) average ranks for ties

@@ -45,6 +45,12 @@ def model_kl_per_dimension(model, x: Tensor) -> Tensor:
     if not isinstance(model, CourseModel) or not hasattr(model, "encode"):
         raise ValueError(f"model_kl_per_dimension's model must be a vaecourse model whose encode gives a diagonal "
                          f"Gaussian q(z|x) (e.g. a VAE), got {type(model).__name__}")
+    from vaecourse.models.ladder import LadderVAE
+
+    if isinstance(model, LadderVAE):  # KL_d to N(0, I) of stacked layers would be a number about no prior at all
+        raise ValueError("model_kl_per_dimension's model must have the prior N(0, I) (e.g. a VAE), got a LadderVAE: "
+                         "its lower layers' prior is p(z_i | z_{i+1}); use its own per-unit KLs (model(x).kl_units, "
+                         "metrics.kl_per_unit)")
     if not isinstance(x, Tensor):
         raise ValueError(f"model_kl_per_dimension's x must be a tensor of images (B, C, H, W), got {values.shown(x)}")
     values.numbers("a non-empty tensor of images (B, C, H, W) of finite values",

@@ -36,8 +36,9 @@ CLUMPS_FACTOR = values.real("a clumps factor > 0", lambda v: v > 0, 1000, "beyon
 EXPONENT = values.real("an exponent in (0, 1]", lambda v: 0 < v <= 1)  # alpha: B(n) = n^alpha grid cells
 
 
-POINTS = values.numbers("real numbers: at least 4 finite points in a 1-D tensor, array or list",
-                        lambda t: t.dim() == 1 and t.shape[0] >= 4)
+POINTS = values.numbers(f"real numbers: 4 to {values.MAX_EXAMPLES:,} finite points in a 1-D tensor, array or list (the "
+                        "grid search's tables grow as n^(2 alpha))",
+                        lambda t: t.dim() == 1 and 4 <= t.shape[0] <= values.MAX_EXAMPLES)
 MIC_IMAGES = values.integer(f"a number of images between 4 (MIC needs 4 points) and {values.MAX_EXAMPLES:,}", 4,
                             values.MAX_EXAMPLES)
 
@@ -52,8 +53,9 @@ def _as_pair(x, y) -> tuple[np.ndarray, np.ndarray]:
 
 def _table(value, name: str) -> np.ndarray:
     """``value`` as (n, columns) float64 of finite numbers, n >= 4, or a ValueError naming ``name``."""
-    return values.numbers("(n, D) finite real numbers with n >= 4 points (MIC needs 4) and at least 1 column",
-                          lambda t: t.dim() == 2 and t.shape[0] >= 4 and t.shape[1] >= 1).check(
+    return values.numbers(f"(n, D) finite real numbers with 4 to {values.MAX_EXAMPLES:,} points (MIC needs 4) and at "
+                          "least 1 column", lambda t: t.dim() == 2 and 4 <= t.shape[0] <= values.MAX_EXAMPLES
+                          and t.shape[1] >= 1).check(
         name, value).detach().cpu().double().numpy()
 
 

@@ -283,8 +283,8 @@ class CausalVAE(CourseModel):
             got = tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__
             raise ValueError(f"{type(self).__name__} expected labels u of shape ({x.shape[0]}, {self.n}), one column "
                              f"per concept, got {got}")
-        if not u.is_floating_point() or u.device != x.device:  # bools, ints and complex numbers are not concept values
-            raise ValueError(f"{type(self).__name__} expected finite floating-point labels u on {x.device}, the "
+        if u.dtype == torch.bool or u.is_complex() or u.device != x.device:  # (ints are read as numbers)
+            raise ValueError(f"{type(self).__name__} expected finite real labels u (not bools) on {x.device}, the "
                              f"images' device, got {values.shown(u)} on {u.device}")
         if not torch.isfinite(u).all():
             raise ValueError(f"{type(self).__name__} expected finite real labels u, got NaN or inf")

@@ -101,8 +101,13 @@ def check_target(output, x) -> Tensor:
         raise ValueError(f"the objective expected floating-point images, got dtype {x.dtype}")
     if x.shape[0] == 0:
         raise ValueError(f"the objective expected a non-empty batch, got an empty one of shape {tuple(x.shape)}")
-    if not all(math.isfinite(v.item()) for v in torch.aminmax(x.detach())):  # NaN reaches both ends; one pass
+    low, high = (v.item() for v in torch.aminmax(x.detach()))  # NaN reaches both ends; one pass
+    if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError("the objective expected finite pixel values, got images containing NaN or inf")
+    if isinstance(getattr(output.p_x, "base_dist", output.p_x), torch.distributions.Bernoulli) \
+            and not 0 <= low <= high <= 1:  # log p(x|z) of a Bernoulli is a likelihood only for x in [0, 1]
+        raise ValueError(f"the objective expected pixel values in [0, 1] for the model's Bernoulli likelihood, got "
+                         f"values from {low:g} to {high:g} (scale the images, or use a Gaussian likelihood)")
     return x.to(output.z.dtype)
 
 
