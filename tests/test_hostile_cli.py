@@ -49,6 +49,8 @@ def prepared(tmp_path_factory) -> Path:
     (root / "notes.csv").write_text("my own notes, not a training log\n")
     (root / "run.pt.log.csv").write_text("my own notes, where run.pt's log would go\n")
     (root / "afile").write_text("a plain file\n")
+    (root / "empty.pt").write_bytes(b"")
+    (root / "notes.pt").write_text("notes, not a checkpoint\n")
     (root / "folder").mkdir()
     for folder in ("notebooks", "solutions"):  # enough of a repository root for the site/build-exercises cases
         (root / folder).mkdir()
@@ -178,6 +180,10 @@ REFUSED = [
      "without training state"),
     ("resume another class", ["train", "--steps", "4", "--resume", "--out", "{ws}/lvae.pt", *VAE],
      "lvae.pt with other settings: --encoder conv32 (the run has conv64)"),
+    ("resume without batch norm", ["train", "--steps", "4", "--resume", "--out", "{ws}/lvae.pt", *LVAE, "--no-batch-norm"],
+     "with other settings: --no-batch-norm (batch_norm off; the run has it on)"),  # fifth probe: was "False (... True)"
+    ("show an empty file", ["show", "{ws}/empty.pt", "--out", "{ws}/e.png"], "the file is empty (0 bytes)"),
+    ("show a text file", ["show", "{ws}/notes.pt", "--out", "{ws}/e.png"], "not a torch archive: it starts with b'notes"),
     ("resume another size", ["train", "--steps", "4", "--resume", "--out", "{ws}/vae.pt", *VAE, "--latent-dim", "5"],
      "cannot resume"),
     ("resume a PNG", ["train", "--steps", "4", "--resume", "--out", "{ws}/traversal.png", *VAE],

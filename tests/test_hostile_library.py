@@ -512,7 +512,7 @@ def test_importance_sample_counts_are_bounded(call):
     (lambda: __import__("vaecourse.values").values.positive_int.check("c_steps", 10 ** 19), r"at most 2\*\*63 - 1"),
     # fit accepted what the command line refuses: 10^12 steps (for ever) and a float32-zero clipping norm
     (lambda: _fit(steps=10 ** 12), "fit's steps must be a number of steps between 0 and 1,000,000,000"),
-    (lambda: _fit(steps=None, epochs=1e30), "fit's steps must be a number of steps between 0"),
+    (lambda: _fit(steps=None, epochs=1e30), "fit's epochs must give at most 1,000,000,000 steps"),
     (lambda: _fit(start_step=10 ** 30), "fit's start_step must be"),
     (lambda: _fit(clip_grad_norm=1e-50), "clip_grad_norm must be a finite number > 0 \\(at least about 1.2e-38"),
     # image shapes: floats, bools and sizes that cannot be allocated reached the layers
@@ -864,7 +864,7 @@ def _third_probe_leftovers():
                                                                    row_labels=["a", "b", "c"]),
                                             r"row_labels must hold one label per row \(2 rows of 2\), got 3"),
         "reconstruction_figure(shapes differ)": (lambda: viz.reconstruction_figure(x, x[:, :, :2]),
-                                                 r"x_hat must have the images' shape"),
+                                                 r"x_hat must be one reconstruction per image of x, of shape"),
         "traversal_images(values=[nan])": (lambda: viz.traversal_images(_tiny_vae(), torch.zeros(2), [0], [nan]),
                                            r"traversal_images' values must be 1 to 1,024 finite values"),
         "traversal_figure(10**6 values)": (lambda: viz.traversal_figure(_tiny_vae(), torch.zeros(2),
@@ -923,7 +923,7 @@ def _third_probe_leftovers():
         "linear_intervene(value=nan)": (lambda: scm.linear_intervene(torch.zeros(2, 2), torch.zeros(5, 2), 0, nan),
                                         r"linear_intervene's value must be a finite number"),
         "linear_sample(interventions={9: 1})": (lambda: scm.linear_sample(torch.zeros(2, 2), torch.zeros(5, 2), {9: 1.0}),
-                                                r"index must be a variable index between 0 and 1, got 9"),
+                                                r"interventions key must be a variable index between 0 and 1, got 9"),
         "linear_covariance(scale of 3 for 2)": (lambda: scm.linear_covariance(torch.zeros(2, 2), [1.0, 2.0, 3.0]),
                                                 r"scale must be noise standard deviations >= 0: one number or 2"),
         "linear_scm_from_covariance(not PD)": (lambda: scm.linear_scm_from_covariance(

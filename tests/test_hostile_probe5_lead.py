@@ -1,6 +1,8 @@
 """The fifth held-out probe's findings in the lead's files (issue 25): the checks must refuse only what means
 nothing, never what a lecture gives in normal mode."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -248,3 +250,118 @@ def test_a_checkpoint_with_bytes_appended_is_refused_naming_the_file(tmp_path, c
         assert main(argv) == 2
         assert "7 bytes follow the end of its archive" in capsys.readouterr().err
     assert path.read_bytes() == before
+
+
+# ---- the third part: metrics' tables, prose, figures and the thinking checks --------------------------------------
+from decimal import Decimal  # noqa: E402
+
+from vaecourse import check  # noqa: E402
+from vaecourse.metrics import KLRecorder, active_units, kl_active_units  # noqa: E402
+from vaecourse.metrics.mig import mig_from_mutual_info  # noqa: E402
+from vaecourse.metrics.likelihood import test_log_likelihood as _test_log_likelihood  # noqa: E402
+from vaecourse.train import History  # noqa: E402
+from vaecourse.viz import traversal_figure  # noqa: E402
+from vaecourse.viz.causal import mic_matrix_figure  # noqa: E402
+
+NAN = float("nan")
+
+
+def _terms(units):
+    """What KLRecorder reads of a step's terms (an objective of one's own may give any object with extras)."""
+    from types import SimpleNamespace
+    return SimpleNamespace(extras={"kl_units": units})
+
+
+@pytest.mark.parametrize("second", [torch.ones(2, 4), [[1.0, 2.0, 3.0]] * 2, torch.full((2, 3), NAN)],
+                         ids=["another width", "a list", "NaN"])
+def test_kl_recorder_refuses_kl_units_that_are_not_one_table(second):
+    """(2, 3) then (2, 4) was torch's RuntimeError, a list an AttributeError, NaN a NaN epoch row."""
+    recorder = KLRecorder(2)
+    recorder(0, None, _terms(torch.ones(2, 3)))
+    with pytest.raises(ValueError, match=r"KLRecorder needs terms.extras\['kl_units'\] as finite KLs \(B, U\) with the same U"):
+        recorder(1, None, _terms(second))
+
+
+def test_mig_refuses_more_information_than_the_factor_has():
+    """I = 5 nats beside H = 1 gave MIG = 5.0; I(z; v) <= H(v)."""
+    with pytest.raises(ValueError, match=r"mutual_info must be at most its factor's entropy .* got 5 nats for factor 0"):
+        mig_from_mutual_info(np.array([[5.0], [0.0]]), np.array([1.0]))
+
+
+def test_kl_active_units_refuses_a_negative_kl():
+    with pytest.raises(ValueError, match=r"kl_active_units expected KLs >= 0, got -0.5 at unit 0"):
+        kl_active_units(np.array([-0.5, 0.0, 0.2]), [3])
+
+
+def test_active_units_refuses_a_representation_without_layers():
+    with pytest.raises(ValueError, match=r"representation_fn must return E_q\[u\] .* got 0 layers"):
+        active_units(torch.rand(4, 1, 4, 4), lambda batch: [])
+
+
+def test_one_image_has_no_standard_error_rather_than_nan():
+    result = _test_log_likelihood(_vae().eval(), torch.rand(1, 1, 4, 4).round(), k=3)
+    assert result["standard_error"] is None and math.isfinite(result["log_likelihood"])
+
+
+def test_a_history_without_time_has_no_speed_rather_than_nan():
+    assert History(examples=5).examples_per_second is None
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("Infinity"), np.array([1.0, NAN], dtype=object), {NAN: 1},
+                                   "nan", " -inf"], ids=["Decimal NaN", "Decimal inf", "object array", "a dict key",
+                                                         "text nan", "text -inf"])
+def test_say_refuses_every_value_that_would_print_nan_or_inf(value):
+    with pytest.raises(ValueError, match=r"say's x must be a finite number"):
+        prose.say("a {x}", show=False, x=value)
+
+
+@pytest.mark.parametrize("value, printed", [(Decimal("1.5"), "a 1.5"), ("banana", "a banana"), (np.int64(3), "a 3"),
+                                            ({"info": 2}, "a {'info': 2}")], ids=["Decimal", "a word", "numpy int", "dict"])
+def test_say_still_prints_finite_values_and_words(value, printed):
+    assert prose.say("a {x}", show=False, x=value).text == printed
+
+
+def test_claim_refuses_an_empty_statement():
+    with pytest.raises(ValueError, match=r"claim's statement must say what is claimed"):
+        prose.claim(" ", True, show=False)
+
+
+def test_traversal_figure_refuses_to_highlight_a_latent_that_does_not_exist():
+    with pytest.raises(ValueError, match=r"highlight names latent dimension 7, which does not exist: the model has 2"):
+        traversal_figure(_vae().eval(), torch.zeros(2), highlight=(7, 0.0))
+
+
+def test_mic_matrix_figure_refuses_values_that_are_not_mic():
+    with pytest.raises(ValueError, match=r"matrices\['a'\] must hold MIC values in \[0, 1\], got values from 5 to 5"):
+        mic_matrix_figure({"a": np.full((2, 1), 5.0)}, ["x"])
+
+
+def test_kl_per_dimension_figure_refuses_negative_kls():
+    with pytest.raises(ValueError, match=r"kls\['a'\] must be KLs >= 0 \(nats\), got -1 at dimension 0"):
+        kl_per_dimension_figure({"a": [-1.0, 1.0]})
+
+
+def _runs(beta):
+    return {e: {"beta": list(beta), "kl": [5.0] * len(beta)} for e in (4.0, 8.0)}
+
+
+@pytest.mark.parametrize("name, fn, args", [
+    ("predict_multiplier", lambda: "lower", (_runs([NAN] * 20),)),
+    ("predict_rotation", lambda: "neither", ({"ideal code": {"Higgins": NAN, "MIG": NAN},
+                                              "rotated": {"Higgins": NAN, "MIG": NAN}},)),
+    ("interpret_dropped_factor", lambda: "none", ({"factor_names": ("posX", "scale"), "latent": [0, 1],
+                                                   "abs_rho": [NAN, NAN], "threshold": 0.9},)),
+    ("interpret_dropped_factor", lambda: "none", ({"factor_names": ("posX", "posY", "scale"), "latent": [0],
+                                                   "abs_rho": [0.95], "threshold": 0.9},)),
+    ("predict_prior_mean", lambda: "average", (torch.full((64, 64), NAN), torch.rand(64, 64))),
+    ("interpret_traversals", lambda: 0, (torch.full((3, 5, 1, 8, 8), NAN), torch.ones(3))),
+    ("interpret_traversals", lambda: 3, (torch.rand(3, 5, 8, 8), torch.ones(3))),
+    ("predict_collider", lambda: "conditioned", ({name: {"x1": torch.full((50,), NAN), "x3": torch.randn(50)}
+                                                  for name in ("observational", "conditioned", "intervened")},)),
+], ids=["multiplier of NaN runs", "rotation of NaN scores", "dropped factor of NaN rho", "dropped factor, short lists",
+        "prior mean of a NaN image", "traversals of a NaN grid", "traversals of a 4-D grid", "collider of NaN panels"])
+def test_thinking_checks_give_no_verdict_on_a_run_they_cannot_read(capsys, name, fn, args):
+    """Each of these answers passed (✅) against a diverged or misshapen run; a run with no outcome gets one line."""
+    assert getattr(check, name)(fn, *args) is False
+    out = capsys.readouterr().out
+    assert "the check could not read the run's results" in out and "✅" not in out

@@ -33,7 +33,7 @@ def test_constant_latent_has_zero_correlation():
 @pytest.mark.parametrize("codes, factors, message", [
     (torch.zeros(5, 2), torch.zeros(4, 1), "same N"),
     (torch.zeros(2, 2), torch.zeros(2, 1), "at least 3 examples"),
-    (torch.full((5, 2), float("nan")), torch.zeros(5, 1), "NaN or infinite"),
+    (torch.full((5, 2), float("nan")), torch.zeros(5, 1), "codes must be finite real numbers, got NaN or inf"),
 ])
 def test_spearman_matrix_refuses_bad_input(codes, factors, message):
     with pytest.raises(ValueError, match=message):

@@ -181,6 +181,17 @@ def _check_archive_end(path: Path) -> None:
                          "appended to or written over); expected a vaecourse checkpoint exactly as it was written")
 
 
+def _what_it_is(path: Path) -> str:
+    """What a file that torch cannot load is, when its first bytes say so ('' when only torch's words can tell)."""
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if not head:
+        return "the file is empty (0 bytes)"
+    if not head.startswith((b"PK\x03\x04", b"\x80")):  # a zip archive (torch.save) or a pickle (older torch)
+        return f"it is not a torch archive: it starts with {head!r}"
+    return ""
+
+
 def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
          map_location: str | torch.device = "cpu") -> Checkpoint:
     """Rebuild the model stored at ``path`` and return it with the ``extra`` values saved beside it.
@@ -217,7 +228,7 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
                              f"({found.group(1)}) that a safe load refuses to run; vaecourse checkpoints hold only "
                              "tensors and plain values, so do not load this file") from None
         raise ValueError(f"{path} is not a readable vaecourse checkpoint (corrupted, truncated, or written by "
-                         f"something else): {_first_line(err)}") from None
+                         f"something else): {_what_it_is(path) or _first_line(err)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{path} is not a vaecourse checkpoint: expected format {FORMAT!r}, found {found!r}")

@@ -19,8 +19,9 @@ its outputs contradict. Markdown cells keep the reasoning and the papers' own (c
 
 from __future__ import annotations
 
+import cmath
 import html
-import math
+import numbers
 import re
 from dataclasses import dataclass
 
@@ -68,17 +69,25 @@ _NOT_FINITE = re.compile(r"(?<![A-Za-z])[+-]?(nan|inf|infinity)(?![A-Za-z])", re
 
 
 def _not_finite(value) -> bool:
-    """True for a number, numpy array or tensor that holds NaN or inf (what would print 'nan' into a sentence)."""
+    """True for a value that would print 'nan' or 'inf' into a sentence: a number (float, Decimal, numpy, a
+    tensor) that is NaN or inf, a text that reads so, or a container or object array holding one (keys too)."""
     if isinstance(value, bool):
         return False
+    if isinstance(value, str):  # a figure already formatted as text ("nan")
+        return bool(_NOT_FINITE.search(value))
     if isinstance(value, (list, tuple, set, frozenset)):  # a list of figures prints each one
         return any(_not_finite(v) for v in value)
     if isinstance(value, dict):
-        return any(_not_finite(v) for v in value.values())
-    if isinstance(value, (float, complex, np.floating, np.complexfloating)):
-        return not np.isfinite(value)
-    if isinstance(value, np.ndarray) and value.dtype.kind in "fc":
-        return not bool(np.isfinite(value).all())
+        return any(_not_finite(k) or _not_finite(v) for k, v in value.items())
+    if isinstance(value, numbers.Number):  # float, complex, Decimal, Fraction, numpy scalars
+        try:
+            return not cmath.isfinite(complex(value))
+        except (TypeError, ValueError, OverflowError):  # a Decimal too large for a float is no NaN
+            return False
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "fc":
+            return not bool(np.isfinite(value).all())
+        return value.dtype.kind == "O" and any(_not_finite(v) for v in value.ravel().tolist())
     try:
         import torch
     except ImportError:  # pragma: no cover - torch comes with the course
@@ -152,6 +161,8 @@ def claim(statement: str, holds: bool, measured: str = "", show: bool = True) ->
                         f"{type(holds).__name__}")
     if not isinstance(show, (bool, np.bool_)):
         raise TypeError(f"claim's show must be True or False, got {type(show).__name__}")
+    if not statement.strip():
+        raise ValueError("claim's statement must say what is claimed (a sentence), got an empty one")
     detail = f" ({measured})" if measured else ""
     for name, text in (("statement", statement), ("measured", measured)):
         found = _NOT_FINITE.search(text)

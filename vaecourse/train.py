@@ -126,8 +126,9 @@ class History:
         return {k: float(np.mean(v[-window:])) for k, v in self.records.items()}
 
     @property
-    def examples_per_second(self) -> float:
-        return self.examples / self.seconds if self.seconds > 0 else float("nan")
+    def examples_per_second(self) -> float | None:
+        """Training speed, or None before any time was recorded (no rate to give)."""
+        return self.examples / self.seconds if self.seconds > 0 else None
 
     def to_dict(self) -> dict:
         return {"steps": list(self.steps), "records": {k: list(v) for k, v in self.records.items()},

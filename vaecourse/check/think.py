@@ -182,9 +182,20 @@ def reading_verdict(exercise: str, title: str, value: float, want: float, measur
                                           f"{value - want:+.3g}); {measured}.", why)
 
 
+def _finite(values: Any, what: str) -> np.ndarray:
+    """The run's ``values`` as a float64 array, or a ValueError (guarded's one line) when they hold NaN or inf: a
+    diverged run has no outcome to give a verdict on."""
+    a = np.asarray(torch.as_tensor(values).detach().double().cpu()) if isinstance(values, Tensor) else \
+        np.asarray(values, dtype=np.float64)
+    if a.size == 0 or not np.isfinite(a).all():
+        raise ValueError(f"{what} must be finite numbers from a finished run, got "
+                         f"{'nothing' if a.size == 0 else 'NaN or inf'}")
+    return a
+
+
 def _series(history: Any, key: str) -> np.ndarray:
     """One logged term of a History (or a mapping of lists) as a float array."""
-    return np.asarray(history[key], dtype=np.float64).reshape(-1)
+    return _finite(history[key], f"the run's {key!r}").reshape(-1)
 
 
 def tail_mean(values: Any) -> float:
@@ -200,7 +211,7 @@ def _as_image(image: Any) -> np.ndarray:
         a = a[0]
     if a.dim() != 2:
         raise ValueError(f"expected one grey image, got shape {tuple(torch.as_tensor(image).shape)}")
-    return a.numpy()
+    return _finite(a.numpy(), "the image")
 
 
 # --------------------------------------------------------------------------------------------- chapter 1: the ELBO
@@ -260,13 +271,15 @@ def interpret_traversals(fn: Callable[[], int], grid: Any, kl: Any) -> bool:
     latent. A row moves when at least 0.2 % of its pixels change by more than 0.5 along it.
     """
     title = "interpret: the traversal rows that move"
-    grid = torch.as_tensor(grid).detach().double().cpu()
+    grid = torch.from_numpy(_finite(torch.as_tensor(grid), "the traversal grid"))
+    if grid.dim() != 5:
+        raise ValueError(f"the traversal grid must be (R, V, C, H, W) (viz.traversal_images), got shape {tuple(grid.shape)}")
     rows = grid.shape[0]
     answer = ask("1.6", title, fn, number_rules("the number of rows", 0, rows, integer=True))
     if answer is _NO_ANSWER:
         return False
     answer = int(round(number_value(answer)))
-    kl = np.asarray(torch.as_tensor(kl).detach().double().cpu()).reshape(-1)
+    kl = _finite(torch.as_tensor(kl), "the latents' KL").reshape(-1)
     changed = ((grid.amax(1) - grid.amin(1)) > 0.5).flatten(1).double().mean(1).numpy()  # (R,) fraction of pixels
     moving = [r for r in range(rows) if changed[r] >= 0.002]
     flat = [r for r in range(rows) if r not in moving]
@@ -387,7 +400,11 @@ def interpret_dropped_factor(fn: Callable[[], str], scores: Mapping[str, Any], k
     answer = ask("2.7", title, fn, choice_rules([*names, "none"]))
     if answer is _NO_ANSWER:
         return False
-    rho, latents, threshold = [float(r) for r in scores["abs_rho"]], list(scores["latent"]), float(scores["threshold"])
+    rho, latents = _finite(scores["abs_rho"], "abs_rho").reshape(-1).tolist(), list(scores["latent"])
+    threshold = float(_finite(scores["threshold"], "threshold"))
+    if not len(rho) == len(latents) == len(names):
+        raise ValueError(f"factor_names, latent and abs_rho must have one entry per factor, got {len(names)}, "
+                         f"{len(latents)} and {len(rho)}")
     dropped = {n for n, r in zip(names, rho) if r < threshold}
     outcome = dropped or {"none"}
     measured = ("the best latent of each factor: " + ", ".join(f"{n} z{l} |ρ| {r:.3f}" for n, l, r in
@@ -395,7 +412,7 @@ def interpret_dropped_factor(fn: Callable[[], str], scores: Mapping[str, Any], k
                 + f" (a latent of its own needs |ρ| ≥ {threshold:g})")
     budget = ""
     if kl is not None:
-        kl = np.asarray(torch.as_tensor(kl).detach().double().cpu()).reshape(-1)
+        kl = _finite(torch.as_tensor(kl), "the latents' KL").reshape(-1)
         budget = (f"β = 16 leaves a budget of {kl.sum():.1f} nats per image, spent on {int((kl > 0.1).sum())} active "
                   "latents. ")
     why = (budget + "Moving the shape changes many pixels, and position has 32 values along each axis; a change of "
@@ -420,7 +437,8 @@ def predict_rotation(fn: Callable[[], str], scores: Mapping[str, Mapping[str, fl
     answer = ask("3.5", title, fn, choice_rules(ROTATION_ANSWERS))
     if answer is _NO_ANSWER:
         return False
-    ideal, rotated = scores["ideal code"], scores["rotated"]
+    ideal, rotated = ({m: float(_finite(scores[code][m], f"the {code}'s {m}")) for m in ("Higgins", "MIG")}
+                      for code in ("ideal code", "rotated"))
     kept = {m: float(rotated[m]) / max(float(ideal[m]), 1e-9) for m in ("Higgins", "MIG")}
     noticed = [m for m in ("Higgins", "MIG") if kept[m] < 0.5]
     outcome = "both" if len(noticed) == 2 else noticed[0] if noticed else "neither"
@@ -536,8 +554,8 @@ COLLIDER_ANSWERS = ("observational", "conditioned", "intervened")
 
 
 def _corr(sample: Mapping[str, Any], a: str, b: str) -> float:
-    x = np.asarray(torch.as_tensor(sample[a]).detach().double().cpu()).reshape(-1)
-    y = np.asarray(torch.as_tensor(sample[b]).detach().double().cpu()).reshape(-1)
+    x = _finite(torch.as_tensor(sample[a]), a).reshape(-1)
+    y = _finite(torch.as_tensor(sample[b]), b).reshape(-1)
     return float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else 0.0
 
 

@@ -69,8 +69,7 @@ def stored_recipe(saved, out: Path, args) -> recipes.Recipe:
                              "another --out")
     recipe = replace(recipe, name=name)
     given = {k: v for k, v in vars(args).items() if k in recipes.FIELDS}
-    changed = [f"{recipes.flag_of(f)} {given[f.name]} (the run has {getattr(recipe, f.name)})"
-               for f in fields(recipe) if f.name in given and f.name not in MAY_CHANGE
+    changed = [_change(f, given[f.name], getattr(recipe, f.name)) for f in fields(recipe) if f.name in given and f.name not in MAY_CHANGE
                and f.metadata["kind"].check(f.name, given[f.name]) != getattr(recipe, f.name)]
     if args.recipe:  # a named recipe may continue the run when it is the same run with more steps (ch1-vae-3000)
         overrides = {f.name: f.metadata["kind"].check(f.name, given[f.name]) for f in fields(recipe)
@@ -89,6 +88,14 @@ def stored_recipe(saved, out: Path, args) -> recipes.Recipe:
                          "the run it saved (only --steps may change); to train with other settings, start a new run "
                          "with another --out (or --overwrite)")
     return replace(recipe, steps=given["steps"]) if "steps" in given else recipe
+
+
+def _change(field, value, stored) -> str:
+    """A flag given against the run's own setting, in words: a switch by what it turns on or off."""
+    if isinstance(stored, bool):
+        word = {True: "on", False: "off"}
+        return f"{recipes.flag_of(field)} ({field.name} {word[bool(value)]}; the run has it {word[stored]})"
+    return f"{recipes.flag_of(field)} {value} (the run has {stored})"
 
 
 def _stored_name(name, out: Path) -> str:

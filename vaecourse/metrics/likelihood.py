@@ -18,7 +18,8 @@ def test_log_likelihood(model, images: Tensor, *, k: int = 5000, chunk_size: int
                         generator: torch.Generator | None = None) -> dict:
     """Mean L_k over ``images`` (binary, already on the model's device) in nats, with the model in eval mode.
 
-    Returns ``{"log_likelihood": mean, "per_example": tensor (N,), "k": k, "standard_error": ...}``.
+    Returns ``{"log_likelihood": mean, "per_example": tensor (N,), "k": k, "standard_error": ...}`` (the standard
+    error is None for a single image: one value has no spread to estimate it from).
     """
     from vaecourse.models.base import CourseModel
 
@@ -46,7 +47,7 @@ def test_log_likelihood(model, images: Tensor, *, k: int = 5000, chunk_size: int
     per_example = torch.cat(parts)  # (N,)
     n = per_example.numel()
     return {"log_likelihood": float(per_example.mean()), "per_example": per_example, "k": k,
-            "standard_error": float(per_example.std() / n ** 0.5) if n > 1 else float("nan")}
+            "standard_error": float(per_example.std() / n ** 0.5) if n > 1 else None}  # one image has no spread
 
 
 test_log_likelihood.__test__ = False  # not a pytest test, despite its name

@@ -29,6 +29,7 @@ from vaecourse import values
 from vaecourse.data.pendulum import split_concepts
 
 ALPHA, CLUMPS = 0.6, 15.0
+MAX_GRID = 4_096  # grid cells a b: 10^6 points at alpha 0.6 give 3,981
 _BINS = values.positive_int
 _POINT_ROW = values.numbers("a 1-D tensor, array or list of finite real numbers", lambda t: t.dim() == 1)
 _kinds = values  # ``values`` is also equipartition's argument
@@ -154,6 +155,9 @@ def characteristic_matrix(x, y, alpha: float = ALPHA, c: float = CLUMPS) -> np.n
     x, y = _as_pair(x, y)
     CLUMPS_FACTOR.check("c (the clumps factor)", c)
     B = grid_bound(x.size, alpha)
+    if B > MAX_GRID:  # the (B/2)^2 table and the search over a b <= B grow with B: beyond it they do not finish
+        raise ValueError(f"characteristic_matrix's grid bound B(n) = n^alpha must be at most {MAX_GRID:,} cells, got "
+                         f"{B:,} for n = {x.size:,} points and alpha = {alpha:g}: use fewer points or a smaller alpha")
     x_order, y_order = np.argsort(x, kind="stable"), np.argsort(y, kind="stable")
     M = np.full((B // 2 + 1, B // 2 + 1), np.nan)
     for b in range(2, B // 2 + 1):

@@ -84,6 +84,11 @@ def mig_from_mutual_info(mutual_info: np.ndarray, entropy: np.ndarray) -> tuple[
         raise ValueError(f"mig_from_mutual_info's entropy must be {mutual_info.shape[1]} entropies > 0 (one per factor "
                          f"column of mutual_info; a factor of one value has none), got {values.shown(entropy)}"
                          f"{'' if entropy.shape[0] != mutual_info.shape[1] else f' with minimum {entropy.min():g}'}")
+    above = mutual_info.max(axis=0) > entropy * (1 + 1e-9)  # I(z_j; v_k) <= H(v_k): no code knows more than all of v_k
+    if above.any():
+        k = int(np.argmax(above))
+        raise ValueError(f"mig_from_mutual_info's mutual_info must be at most its factor's entropy (I(z; v) <= H(v)), got "
+                         f"{mutual_info[:, k].max():g} nats for factor {k} whose entropy is {entropy[k]:g}")
     ordered = np.sort(mutual_info, axis=0)[::-1]  # (D, K), largest first in each column
     per_factor = (ordered[0] - ordered[1]) / entropy  # (K,)
     return float(per_factor.mean()), per_factor

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from vaecourse import values
+from vaecourse.metrics.latent_kl import KL_ROUNDING
 from vaecourse.metrics.checks import check_codes, check_numbers
 
 ACTIVE_THRESHOLD = 0.01
@@ -70,6 +71,10 @@ def active_units(images: Tensor, representation_fn: Callable[[Tensor], Tensor | 
         batch = images[start:start + batch_size]
         out = representation_fn(batch)
         layers = [out] if isinstance(out, Tensor) else list(out)
+        if not layers or (chunks and len(layers) != len(chunks[0])):
+            raise ValueError(f"active_units' representation_fn must return E_q[u] for the batch: a tensor (B, D) or "
+                             f"one per layer, the same layers for every batch, got {len(layers)} layers"
+                             f"{f' after {len(chunks[0])}' if chunks else ''}")
         chunks.append([torch.from_numpy(check_codes(m, len(batch), who="representation_fn (a layer's E_q[u])"))
                        for m in layers])  # one finite row per image
     per_layer = [torch.cat(parts) for parts in zip(*chunks)]  # (N, D_i) each
@@ -97,6 +102,8 @@ def kl_active_units(kl: np.ndarray | Tensor, layer_sizes: Sequence[int], *,
     if not np.isfinite(kl).all():
         raise ValueError(f"kl_active_units expected finite KLs, got NaN or inf at unit {int(np.argmin(np.isfinite(kl)))}"
                          ": the run that produced them diverged")
+    if (kl < -KL_ROUNDING).any():  # a KL is >= 0: a negative one was not computed as a KL
+        raise ValueError(f"kl_active_units expected KLs >= 0, got {float(kl.min()):.3g} at unit {int(np.argmin(kl))}")
     threshold = values.non_negative.check("threshold (nats)", threshold)
     per_layer = np.split(kl, np.cumsum(layer_sizes)[:-1])
     active = [int((k > threshold).sum()) for k in per_layer]
@@ -143,6 +150,11 @@ class KLRecorder:
         if units is None:
             raise ValueError("KLRecorder needs terms.extras['kl_units'] (B, U): train with "
                              "vaecourse.objectives.ladder_elbo and a hierarchical model")
+        width = len(self.rows[0]) if self.rows else None if self._sum is None else len(self._sum)
+        if not isinstance(units, torch.Tensor) or units.dim() != 2 or units.shape[0] < 1 \
+                or (width is not None and units.shape[1] != width) or not bool(torch.isfinite(units.detach()).all()):
+            raise ValueError(f"KLRecorder needs terms.extras['kl_units'] as finite KLs (B, U) with the same U every step"
+                             f"{f' ({width})' if width is not None else ''}, got {values.shown(units)}")
         batch_mean = units.detach().double().mean(0)  # (U,)
         self._sum = batch_mean if self._sum is None else self._sum + batch_mean
         self._count += 1

@@ -74,6 +74,12 @@ def kl_per_dimension_figure(kls: Mapping[str, Sequence[float] | Tensor], thresho
     threshold = kinds.non_negative.check("kl_per_dimension_figure's threshold", threshold)  # a KL is >= 0
     kls = {label: kinds.figure_values.check(f"kl_per_dimension_figure's kls[{label!r}]", v).double().cpu()
            for label, v in kls.items()}
+    from vaecourse.metrics.latent_kl import KL_ROUNDING
+
+    for label, kl in kls.items():
+        if bool((kl < -KL_ROUNDING).any()):  # a KL is >= 0 (float32 rounding leaves -1e-8 at most)
+            raise ValueError(f"kl_per_dimension_figure's kls[{label!r}] must be KLs >= 0 (nats), got "
+                             f"{float(kl.min()):.3g} at dimension {int(kl.argmin())}")
     n = len(kls)
     fig = Figure(figsize=(min(3.0 * n, 15.0), 2.9))
     axes = fig.subplots(1, n, squeeze=False, sharey=True)[0]

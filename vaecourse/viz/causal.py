@@ -165,6 +165,10 @@ def mic_matrix_figure(matrices: Mapping[str, np.ndarray], concept_names: Sequenc
 
     concept_names = checks.names("mic_matrix_figure", "concept_names", concept_names)
     matrices = _matrices("mic_matrix_figure", matrices, concept_names, "concept_names")
+    for name, matrix in matrices.items():  # MIC is in [0, 1]: anything else is another score, drawn on MIC's scale
+        if matrix.size and not (matrix.min() >= 0 and matrix.max() <= 1):
+            raise ValueError(f"mic_matrix_figure's matrices[{name!r}] must hold MIC values in [0, 1], got values from "
+                             f"{matrix.min():g} to {matrix.max():g}")
     fig = Figure(figsize=(3.4 * len(matrices), 3.4))
     axes = np.atleast_1d(fig.subplots(1, len(matrices)))
     for ax, (name, matrix) in zip(axes, matrices.items()):

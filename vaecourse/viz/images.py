@@ -133,6 +133,9 @@ def traversal_figure(model, z: Tensor, dims: Sequence[int] | None = None,
                               lambda v: len(v) == 2 and kinds.non_negative_int.convert(v[0]) is not kinds._REFUSED
                               and kinds.finite.convert(v[1]) is not kinds._REFUSED)
         dim, value = pair.check("traversal_figure's highlight", highlight)
+        if int(dim) >= z.numel():
+            raise ValueError(f"traversal_figure's highlight names latent dimension {int(dim)}, which does not exist: "
+                             f"the model has {z.numel()} (0..{z.numel() - 1})")
         highlight = (int(dim), float(value))
     grid = traversal_images(model, z, dims, values)  # (R, V, C, H, W)
     nrows, ncols = grid.shape[:2]
