@@ -69,7 +69,8 @@ def stored_recipe(saved, out: Path, args) -> recipes.Recipe:
                              "another --out")
     recipe = replace(recipe, name=name)
     given = {k: v for k, v in vars(args).items() if k in recipes.FIELDS}
-    changed = [_change(f, given[f.name], getattr(recipe, f.name)) for f in fields(recipe) if f.name in given and f.name not in MAY_CHANGE
+    changed = [_change(f, given[f.name], getattr(recipe, f.name)) for f in fields(recipe)
+               if f.name in given and f.name not in MAY_CHANGE
                and f.metadata["kind"].check(f.name, given[f.name]) != getattr(recipe, f.name)]
     if args.recipe:  # a named recipe may continue the run when it is the same run with more steps (ch1-vae-3000)
         overrides = {f.name: f.metadata["kind"].check(f.name, given[f.name]) for f in fields(recipe)
