@@ -324,6 +324,8 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
                 x = transform(x)
                 if not isinstance(x, Tensor):
                     raise ValueError(f"fit's transform must return a tensor of images, got {values.shown(x)}")
+                if hasattr(model, "check_pixels"):  # a refusal names the transform, not only the model
+                    x = model.check_pixels(x, who=f"the {type(model).__name__}, reading fit's transform output,")
             hyper = {}
             if "step" in keywords:
                 hyper["step"] = step

@@ -134,6 +134,11 @@ def intervention_ranges(dataset, span: float = 1.2, include=None) -> list[tuple[
         include = kinds.numbers(f"one finite label value per concept ({len(accepted)})",
                                 lambda t: t.numel() == len(accepted)).check("intervention_ranges' include", include)
         include = include.flatten().tolist()
+        outside = [f"{name} {v:.3g} (accepted {lo:.3g} to {hi:.3g})" for name, v, (lo, hi)
+                   in zip(dataset.concept_names, include, accepted) if not lo <= v <= hi]
+        if outside:
+            raise ValueError("intervention_ranges' include must be label values the simulator accepts "
+                             f"(dataset.label_ranges()), got {'; '.join(outside)}")
     out = []
     for k, (lo, hi) in enumerate(accepted):
         lo = math.ceil(max(-span, lo) / SLIDER_STEP - 1e-9) * SLIDER_STEP

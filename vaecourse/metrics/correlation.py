@@ -80,6 +80,10 @@ def factor_latent_correlations(dataset, representation_fn: Callable[[Tensor], Te
     unknown = [f for f in names if f not in dataset.factor_names]
     if unknown or not names:
         raise ValueError(f"unknown factor names {unknown or names}: the data set has {tuple(dataset.factor_names)}")
+    twice = sorted({f for f in names if names.count(f) > 1})
+    if twice:
+        raise ValueError(f"factors must name each factor once (one latent is matched per factor), got {twice} more "
+                         f"than once in {list(names)}")
     check_count(n, "n", at_least=3, why="examples")
     values.batch_size.check("batch_size", batch_size)
     values.real("a number in [0, 1] (an |rho|)", lambda v: 0 <= v <= 1).check("threshold", threshold)

@@ -47,8 +47,12 @@ class CourseModel(nn.Module):
 
     def check_input(self, x: Any) -> Tensor:
         """The images ``x`` checked (:func:`check_images`) and in the model's dtype."""
+        return self.check_pixels(x)
+
+    def check_pixels(self, x: Any, who: str | None = None) -> Tensor:
+        """:meth:`check_input` of the images alone; ``who`` names the reader in a refusal (default: the model)."""
         return check_images(x, self.image_shape, unit_range=self.likelihood.name == "bernoulli",
-                            who=type(self).__name__, device=self.device, dtype=self.dtype)
+                            who=who or type(self).__name__, device=self.device, dtype=self.dtype)
 
 
 def check_images(x: Any, image_shape: tuple[int, ...], *, unit_range: bool, who: str,
