@@ -197,7 +197,7 @@ claim("the Monte-Carlo estimate is unbiased (every mean within 4 standard errors
 latent_dim = 10
 model = VAE(latent_dim=latent_dim, encoder="conv64", image_shape=(1, 64, 64), logvar_bias=-4).to(device)
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-steps = 40 if FAST else 3000  # the whole notebook: ~3 min on a quiet 2-core CPU, ~5 min beside another busy program
+steps = 40 if FAST else 3000  # the course's slowest CPU cell; it prints its time (README: what we measured)
 warmup = 10 if FAST else 500
 batch_size = 64
 print(f"{sum(p.numel() for p in model.parameters()):,} parameters; {steps} steps of {batch_size} images")
@@ -282,7 +282,7 @@ claim("the VAE places and sizes the shapes: on 256 images, nine in ten reconstru
                f"{ink_off.quantile(0.9).exp().item() - 1:.0%}")
 
 # %% [markdown]
-# After three CPU minutes the VAE places and sizes the shapes well, but draws them all as round blobs: position
+# After 3,000 steps the VAE places and sizes the shapes well, but draws them all as round blobs: position
 # and scale carry most of the pixels, so they are learnt first; shape and orientation change only a few pixels
 # at the rim and take many more steps. The course ships a VAE trained the same way for longer (the exact
 # command, steps, time and scores are in `vaecourse/pretrained/README.md`): compare its reconstructions. After

@@ -404,7 +404,7 @@ for side in (64, 32):
 # %%
 recipe4 = recipes.get("ch2-beta4")  # section 2's choices as one named record (vaecourse/recipes.py)
 latent_dim = recipe4.latent_dim
-steps = 40 if FAST else recipe4.steps  # 4,500: about 3 minutes on a 2-core laptop CPU; seconds on a GPU
+steps = 40 if FAST else recipe4.steps  # 4,500: about 3 minutes on a 2-core laptop CPU (the cell prints its time)
 
 
 def train_vae(recipe, steps, desc="training"):

@@ -278,7 +278,7 @@ def test_kl_recorder_refuses_kl_units_that_are_not_one_table(second):
     """(2, 3) then (2, 4) was torch's RuntimeError, a list an AttributeError, NaN a NaN epoch row."""
     recorder = KLRecorder(2)
     recorder(0, None, _terms(torch.ones(2, 3)))
-    with pytest.raises(ValueError, match=r"KLRecorder needs terms.extras\['kl_units'\] as finite KLs \(B, U\) with the same U"):
+    with pytest.raises(ValueError, match=r"KLRecorder needs terms.extras\['kl_units'\] as finite KLs >= 0 \(B, U\), floating point, with the same U"):
         recorder(1, None, _terms(second))
 
 

@@ -20,6 +20,7 @@ its outputs contradict. Markdown cells keep the reasoning and the papers' own (c
 from __future__ import annotations
 
 import cmath
+import decimal
 import html
 import numbers
 import re
@@ -79,7 +80,9 @@ def _not_finite(value) -> bool:
         return any(_not_finite(v) for v in value)
     if isinstance(value, dict):
         return any(_not_finite(k) or _not_finite(v) for k, v in value.items())
-    if isinstance(value, numbers.Number):  # float, complex, Decimal, Fraction, numpy scalars
+    if isinstance(value, decimal.Decimal):  # 1E+400 prints as itself: finite, though no float holds it
+        return not value.is_finite()
+    if isinstance(value, numbers.Number):  # float, complex, Fraction, numpy scalars
         try:
             return not cmath.isfinite(complex(value))
         except (TypeError, ValueError, OverflowError):  # a Decimal too large for a float is no NaN
@@ -117,7 +120,23 @@ def say(template: str, /, show: bool = True, **values) -> Shown | None:
                          f"{sorted(values)}") from None
     except (ValueError, TypeError, IndexError, AttributeError) as err:  # "{x:.2f}" of a str, "{}", "{x.nope}"
         raise ValueError(_misfit(template, values, err)) from None
+    for name, rendered in _rendered_fields(template, values):  # an object whose format prints "nan"
+        if _NOT_FINITE.search(rendered):
+            raise ValueError(f"say's {name} must print as a finite figure (the sentence would read {rendered!r}), "
+                             f"got {_one_line(values[name])}")
     return _show(Shown(markdown=text, text=text), show)
+
+
+def _rendered_fields(template: str, values: dict) -> list[tuple[str, str]]:
+    """Each field of ``template`` as the sentence prints it: (the value's name, its text)."""
+    import string
+
+    formatter, out = string.Formatter(), []
+    for _, field, spec, conversion in formatter.parse(template):
+        if field is not None:
+            value = formatter.convert_field(formatter.get_field(field, (), values)[0], conversion)
+            out.append((field.split(".")[0].split("[")[0], formatter.format_field(value, spec)))
+    return out
 
 
 def _misfit(template: str, values: dict, error: Exception) -> str:

@@ -182,20 +182,35 @@ def reading_verdict(exercise: str, title: str, value: float, want: float, measur
                                           f"{value - want:+.3g}); {measured}.", why)
 
 
-def _finite(values: Any, what: str) -> np.ndarray:
-    """The run's ``values`` as a float64 array, or a ValueError (guarded's one line) when they hold NaN or inf: a
-    diverged run has no outcome to give a verdict on."""
-    a = np.asarray(torch.as_tensor(values).detach().double().cpu()) if isinstance(values, Tensor) else \
-        np.asarray(values, dtype=np.float64)
+KL_FLOOR = -1e-6  # a KL is >= 0; float32 rounding leaves -1e-8 at most (metrics.latent_kl.KL_ROUNDING)
+
+
+def _finite(values: Any, what: str, low: float | None = None, high: float | None = None,
+            whole: bool = False) -> np.ndarray:
+    """The run's ``values`` (a tensor, an array, a list or a number) as a float64 array, or a ValueError (guarded's
+    one line) when they are no outcome of a finished run: NaN or inf (a diverged run), bools, values below ``low`` or
+    above ``high`` (a share, an accuracy or a KL outside its range: logits, percentages or a signed ρ passed by
+    mistake), or values that are not whole numbers where they are counts (``whole``)."""
+    a = values.detach().cpu() if isinstance(values, Tensor) else values
+    a = np.asarray(a.double() if isinstance(a, Tensor) and a.dtype != torch.bool else a)
+    if a.dtype == bool:
+        raise ValueError(f"{what} must be numbers from a finished run, got bools")
+    a = a.astype(np.float64)
     if a.size == 0 or not np.isfinite(a).all():
         raise ValueError(f"{what} must be finite numbers from a finished run, got "
                          f"{'nothing' if a.size == 0 else 'NaN or inf'}")
+    if (low is not None and a.min() < low) or (high is not None and a.max() > high):
+        span = (f"from {low:g} to {high:g}" if low is not None and high is not None else
+                f"at least {low:g}" if low is not None else f"at most {high:g}")
+        raise ValueError(f"{what} must be {span}, got values from {a.min():.4g} to {a.max():.4g}")
+    if whole and not (a == np.round(a)).all():
+        raise ValueError(f"{what} must be whole numbers (counts), got {a.reshape(-1).tolist()}")
     return a
 
 
-def _series(history: Any, key: str) -> np.ndarray:
-    """One logged term of a History (or a mapping of lists) as a float array."""
-    return _finite(history[key], f"the run's {key!r}").reshape(-1)
+def _series(history: Any, key: str, low: float | None = None) -> np.ndarray:
+    """One logged term of a History (or a mapping of lists) as a float array (each value at least ``low``)."""
+    return _finite(history[key], f"the run's {key!r}", low).reshape(-1)
 
 
 def tail_mean(values: Any) -> float:
@@ -204,14 +219,15 @@ def tail_mean(values: Any) -> float:
     return float(values[-max(1, len(values) // 10):].mean())
 
 
-def _as_image(image: Any) -> np.ndarray:
-    """A single-channel image of any of the shapes (H, W), (1, H, W), (1, 1, H, W) as (H, W) float64."""
-    a = torch.as_tensor(image).detach().double().cpu()
-    while a.dim() > 2 and a.shape[0] == 1:
+def _as_image(image: Any, what: str = "the image") -> np.ndarray:
+    """A single-channel image in [0, 1] of any of the shapes (H, W), (1, H, W), (1, 1, H, W) as (H, W) float64 (the
+    decoder's mean, not its logits; pixels as fractions, not bytes)."""
+    a = _finite(image, what, 0.0, 1.0)
+    while a.ndim > 2 and a.shape[0] == 1:
         a = a[0]
-    if a.dim() != 2:
-        raise ValueError(f"expected one grey image, got shape {tuple(torch.as_tensor(image).shape)}")
-    return _finite(a.numpy(), "the image")
+    if a.ndim != 2:
+        raise ValueError(f"{what} must be one grey image (H, W), got shape {np.shape(image)}")
+    return a
 
 
 # --------------------------------------------------------------------------------------------- chapter 1: the ELBO
@@ -231,7 +247,9 @@ def predict_prior_mean(fn: Callable[[], str], image: Any, average: Any) -> bool:
     answer = ask("1.5", title, fn, choice_rules(PRIOR_MEAN_ANSWERS))
     if answer is _NO_ANSWER:
         return False
-    img, avg = _as_image(image), _as_image(average)
+    img, avg = _as_image(image, "the decoded image"), _as_image(average, "the average image")
+    if img.shape != avg.shape:
+        raise ValueError(f"the decoded image and the average image must have one size, got {img.shape} and {avg.shape}")
     side = img.shape[-1]
     on = img > 0.5
     average_peak = float(avg.max())
@@ -271,7 +289,7 @@ def interpret_traversals(fn: Callable[[], int], grid: Any, kl: Any) -> bool:
     latent. A row moves when at least 0.2 % of its pixels change by more than 0.5 along it.
     """
     title = "interpret: the traversal rows that move"
-    grid = torch.from_numpy(_finite(torch.as_tensor(grid), "the traversal grid"))
+    grid = torch.from_numpy(_finite(grid, "the traversal grid (decoded means)", 0.0, 1.0))
     if grid.dim() != 5:
         raise ValueError(f"the traversal grid must be (R, V, C, H, W) (viz.traversal_images), got shape {tuple(grid.shape)}")
     rows = grid.shape[0]
@@ -279,7 +297,9 @@ def interpret_traversals(fn: Callable[[], int], grid: Any, kl: Any) -> bool:
     if answer is _NO_ANSWER:
         return False
     answer = int(round(number_value(answer)))
-    kl = _finite(torch.as_tensor(kl), "the latents' KL").reshape(-1)
+    kl = _finite(kl, "the latents' KL", KL_FLOOR).reshape(-1)
+    if len(kl) != rows:
+        raise ValueError(f"the latents' KL must hold one value per traversal row ({rows}), got {len(kl)}")
     changed = ((grid.amax(1) - grid.amin(1)) > 0.5).flatten(1).double().mean(1).numpy()  # (R,) fraction of pixels
     moving = [r for r in range(rows) if changed[r] >= 0.002]
     flat = [r for r in range(rows) if r not in moving]
@@ -289,8 +309,8 @@ def interpret_traversals(fn: Callable[[], int], grid: Any, kl: Any) -> bool:
             f"other {len(flat)} are flat")
     if not right and abs(answer - len(moving)) == 1:
         said += " (off by one: a row whose shape only shifts a little still counts; a row that stays the same does not)"
-    kl_moving = ", ".join(f"z{r} {kl[r]:.2f}" for r in moving) if len(kl) == rows else "?"
-    kl_flat = f"{max(kl[r] for r in flat):.3f}" if flat and len(kl) == rows else "–"
+    kl_moving = ", ".join(f"z{r} {kl[r]:.2f}" for r in moving) or "none"
+    kl_flat = f"{max(kl[r] for r in flat):.3f}" if flat else "–"
     why = (f"a row moves only if the decoder reads that latent. The moving rows are the latents that carry information "
            f"(mean KL in nats: {kl_moving}); the flat ones have KL ≈ 0 (at most {kl_flat} nats): their posterior is "
            "the prior for every image, they say nothing, and the decoder has learnt to ignore them. dSprites has five "
@@ -323,8 +343,8 @@ def predict_multiplier(fn: Callable[[], str], runs: Mapping[float, Any], tight: 
     answer = ask("2.5", title, fn, choice_rules(MULTIPLIER_ANSWERS))
     if answer is _NO_ANSWER:
         return False
-    beta = {e: tail_mean(_series(runs[e], "beta")) for e in (tight, loose)}
-    kl = {e: tail_mean(_series(runs[e], "kl")) for e in (tight, loose)}
+    beta = {e: tail_mean(_series(runs[e], "beta", 0.0)) for e in (tight, loose)}  # dual ascent projects beta >= 0
+    kl = {e: tail_mean(_series(runs[e], "kl", KL_FLOOR)) for e in (tight, loose)}
     steps = len(_series(runs[tight], "beta"))
     outcome = _compare(beta[tight], beta[loose])
     measured = (f"over the last tenth of {steps} steps β was {beta[tight]:.2f} with ε = {tight:g} and "
@@ -356,10 +376,10 @@ def vary_epsilon(fn: Callable[[Any], float], runs: Mapping[float, Any], epsilon:
     value = ask("2.6", title, fn, number_rules("the multiplier", 0.0), mine)
     if value is _NO_ANSWER:
         return False
-    beta_trace, kl_trace = _series(mine, "beta"), _series(mine, "kl")
+    beta_trace, kl_trace = _series(mine, "beta", 0.0), _series(mine, "kl", KL_FLOOR)
     want = tail_mean(beta_trace)
     order = sorted(runs)
-    ends = {e: tail_mean(_series(runs[e], "beta")) for e in order}
+    ends = {e: tail_mean(_series(runs[e], "beta", 0.0)) for e in order}
     kl_end = tail_mean(kl_trace)
     measured = ("β at the end of each run: " + ", ".join(f"ε = {e:g} → {ends[e]:.2f}" for e in order)
                 + f"; your run's KL ended at {kl_end:.2f} nats against ε = {epsilon:g}")
@@ -400,8 +420,9 @@ def interpret_dropped_factor(fn: Callable[[], str], scores: Mapping[str, Any], k
     answer = ask("2.7", title, fn, choice_rules([*names, "none"]))
     if answer is _NO_ANSWER:
         return False
-    rho, latents = _finite(scores["abs_rho"], "abs_rho").reshape(-1).tolist(), list(scores["latent"])
-    threshold = float(_finite(scores["threshold"], "threshold"))
+    rho = _finite(scores["abs_rho"], "abs_rho (|ρ|)", 0.0, 1.0).reshape(-1).tolist()
+    latents = list(scores["latent"])
+    threshold = float(_finite(scores["threshold"], "threshold (an |ρ|)", 0.0, 1.0))
     if not len(rho) == len(latents) == len(names):
         raise ValueError(f"factor_names, latent and abs_rho must have one entry per factor, got {len(names)}, "
                          f"{len(latents)} and {len(rho)}")
@@ -412,7 +433,7 @@ def interpret_dropped_factor(fn: Callable[[], str], scores: Mapping[str, Any], k
                 + f" (a latent of its own needs |ρ| ≥ {threshold:g})")
     budget = ""
     if kl is not None:
-        kl = _finite(torch.as_tensor(kl), "the latents' KL").reshape(-1)
+        kl = _finite(kl, "the latents' KL", KL_FLOOR).reshape(-1)
         budget = (f"β = 16 leaves a budget of {kl.sum():.1f} nats per image, spent on {int((kl > 0.1).sum())} active "
                   "latents. ")
     why = (budget + "Moving the shape changes many pixels, and position has 32 values along each axis; a change of "
@@ -437,9 +458,12 @@ def predict_rotation(fn: Callable[[], str], scores: Mapping[str, Mapping[str, fl
     answer = ask("3.5", title, fn, choice_rules(ROTATION_ANSWERS))
     if answer is _NO_ANSWER:
         return False
-    ideal, rotated = ({m: float(_finite(scores[code][m], f"the {code}'s {m}")) for m in ("Higgins", "MIG")}
+    ideal, rotated = ({m: float(_finite(scores[code][m], f"the {code}'s {m} score", 0.0, 1.0)) for m in ("Higgins", "MIG")}
                       for code in ("ideal code", "rotated"))
-    kept = {m: float(rotated[m]) / max(float(ideal[m]), 1e-9) for m in ("Higgins", "MIG")}
+    for m in ("Higgins", "MIG"):
+        if ideal[m] <= 0:
+            raise ValueError(f"the ideal code's {m} score must be above 0 (the rotated code keeps a share of it), got 0")
+    kept = {m: rotated[m] / ideal[m] for m in ("Higgins", "MIG")}
     noticed = [m for m in ("Higgins", "MIG") if kept[m] < 0.5]
     outcome = "both" if len(noticed) == 2 else noticed[0] if noticed else "neither"
     measured = ", ".join(f"the rotated code keeps {kept[m]:.0%} of the ideal code's {m} ({float(rotated[m]):.3f} of "
@@ -466,7 +490,8 @@ def vary_pairs(fn: Callable[[Any], float], results: Mapping[int, Mapping[str, An
     value = ask("3.6", title, fn, number_rules("the eval accuracy", 0.0), mine)
     if value is _NO_ANSWER:
         return False
-    want, base = float(mine["eval_accuracy"]), float(results[baseline]["eval_accuracy"])
+    want, base = (float(_finite(r["eval_accuracy"], f"the L = {L} run's eval accuracy", 0.0, 1.0))
+                  for L, r in ((pairs, mine), (baseline, results[baseline])))
     n_eval = int(mine.get("n_eval", 0)) or None
     measured = f"L = {pairs}: {want:.3f}; L = {baseline}: {base:.3f}" + (f"; chance {chance:.2f}" if chance else "")
     misreadings = [(float(mine.get("train_accuracy", math.nan)),
@@ -484,7 +509,8 @@ def vary_pairs(fn: Callable[[Any], float], results: Mapping[int, Mapping[str, An
     else:
         why += f" Here more pairs scored {'higher' if want > base else 'no higher'}{spread}: past a few dozen pairs " \
                "the score saturates."
-    return reading_verdict("3.6", title, number_value(value), want, measured, why, misreadings, abs_tol=5e-4)
+    return reading_verdict("3.6", title, number_value(value), want, measured, why, misreadings, rel=0.0,
+                           abs_tol=5e-4)  # three decimals; 1 % of an accuracy would pass another quantity
 
 
 # ----------------------------------------------------------------------------------- chapter 4: the Ladder VAE
@@ -500,7 +526,13 @@ def predict_warmup(fn: Callable[[], str], runs: Mapping[str, Mapping[str, Sequen
     if answer is _NO_ANSWER:
         return False
     warm, cold = runs["with warm-up"], runs["without warm-up"]
-    a, b = sum(int(k) for k in warm["kl"]), sum(int(k) for k in cold["kl"])
+    counts = {(name, key): _finite(run[key], f"the {name} run's {key!r} (active units per layer)", 0.0,
+                                   whole=True).reshape(-1).astype(int)
+              for name, run in (("with warm-up", warm), ("without warm-up", cold)) for key in ("kl", "au") if key in run}
+    if len({len(c) for c in counts.values()}) != 1:
+        raise ValueError("the runs' counts must hold one count per layer, the same layers in both, got "
+                         + ", ".join(f"{len(c)} in {name} {key!r}" for (name, key), c in counts.items()))
+    a, b = int(counts["with warm-up", "kl"].sum()), int(counts["without warm-up", "kl"].sum())
     outcome = "same" if a == b else "more" if b > a else "fewer"
     measured = (f"units with KL > 0.01 nats, layers z1 … z{len(warm['kl'])}: {list(warm['kl'])} ({a}) with warm-up, "
                 f"{list(cold['kl'])} ({b}) without" + (f"; by A_u: {list(warm['au'])} and {list(cold['au'])}"
@@ -526,7 +558,12 @@ def vary_samples(fn: Callable[[Tensor, int], float], log_w: Tensor, k: int) -> b
     from vaecourse.objectives import log_mean_exp
 
     title = "vary and measure: importance samples"
-    log_w = torch.as_tensor(log_w).detach().double().cpu()
+    log_w = torch.from_numpy(_finite(log_w, "log_w (the log-weights)"))
+    if log_w.dim() != 2:
+        raise ValueError(f"log_w must be the log-weights (k_max, B): samples by images, got shape {tuple(log_w.shape)}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= log_w.shape[0]:
+        raise ValueError(f"k must be a number of samples from 1 to {log_w.shape[0]} (log_w's k_max), got {k!r}")
+    k = int(k)
     value = ask("4.6", title, fn, number_rules("L_k − L_1"), log_w, k)
     if value is _NO_ANSWER:
         return False
@@ -554,8 +591,8 @@ COLLIDER_ANSWERS = ("observational", "conditioned", "intervened")
 
 
 def _corr(sample: Mapping[str, Any], a: str, b: str) -> float:
-    x = _finite(torch.as_tensor(sample[a]), a).reshape(-1)
-    y = _finite(torch.as_tensor(sample[b]), b).reshape(-1)
+    x = _finite(sample[a], a).reshape(-1)
+    y = _finite(sample[b], b).reshape(-1)
     return float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else 0.0
 
 
@@ -587,8 +624,14 @@ EFFECT_ANSWERS = ("shadow only", "shadow and pendulum", "pendulum only", "nothin
 
 def _row_change(images: Any, rows: Tensor) -> tuple[float, float]:
     """How much a row of images (V, C, H, W) changes along it: mean |image − their mean| outside and inside ``rows``."""
-    images = torch.as_tensor(images).detach().double().cpu()
-    rows = torch.as_tensor(rows).bool().cpu()
+    images = torch.from_numpy(_finite(images, "a row of intervened images"))
+    if images.dim() != 4 or images.shape[0] < 2:
+        raise ValueError(f"a row of intervened images must be (V, C, H, W) with V >= 2 values (one value changes "
+                         f"nothing), got shape {tuple(images.shape)}")
+    rows = torch.as_tensor(rows).cpu()
+    if rows.dtype != torch.bool or rows.shape != (images.shape[2],) or rows.all() or not rows.any():
+        raise ValueError(f"shadow_rows must be a boolean mask of the {images.shape[2]} image rows with rows inside "
+                         f"and outside the shadow, got {rows.dtype} of shape {tuple(rows.shape)}")
     d = (images - images.mean(0, keepdim=True)).abs()
     return float(d[:, :, ~rows].mean()), float(d[:, :, rows].mean())
 
@@ -633,6 +676,9 @@ def vary_independence(fn: Callable[[Tensor], int], learned: Any, true: Any, weig
     from vaecourse.metrics.causal import structural_hamming_distance
 
     title = "vary and measure: the independence weight"
+    from vaecourse import values as kinds
+
+    weight = kinds.non_negative.check("vary_independence's weight (λ)", weight)
     A = torch.as_tensor(learned).detach().float().cpu()
     G = torch.as_tensor(true).detach().float().cpu() != 0
     n = G.shape[0]

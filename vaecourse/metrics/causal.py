@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from vaecourse import values
 from vaecourse.data.pendulum import split_concepts
 from vaecourse.metrics.mic import mic_tic_summary
-from vaecourse.scm import check_adjacency
+from vaecourse.scm import check_adjacency, is_dag
 
 _kinds = values  # ``values`` is also intervention_fidelity's argument
 
@@ -39,6 +39,9 @@ def structural_hamming_distance(learned, true, threshold: float = 0.3) -> int:
     the true graph (true != 0)."""
     threshold = values.non_negative.check("threshold", threshold)
     true = check_adjacency(true, name="the true graph") != 0
+    if not is_dag(true.to(torch.float64)):  # the truth is a causal DAG; a learned graph may hold cycles
+        raise ValueError("structural_hamming_distance's true graph must be a DAG (the simulator's causal graph), "
+                         "got a graph with a cycle")
     learned = check_adjacency(learned, true.shape[0], name="the learned graph").detach().abs() > threshold
     k = true.shape[0]
     return sum(int((learned[i, j], learned[j, i]) != (true[i, j], true[j, i]))
@@ -321,7 +324,8 @@ def ink_left(observed: Tensor, erased: Tensor, truth: Tensor, rows: Tensor) -> f
     ``observed``, ``erased`` (the model's counterfactual) and ``truth`` (the simulator's) are (n, C, H, W) in [0, 1];
     ``rows`` a boolean (H,) mask (``Pendulum.shadow_rows()`` for the shadow). Summed over the images, not averaged
     per image: a scene whose shadow falls outside the rows would divide by nearly nothing."""
-    kind = values.numbers("images (n, C, H, W) of finite values", lambda t: t.dim() == 4 and t.numel() > 0)
+    kind = values.numbers("images (n, C, H, W) of finite values in [0, 1]", lambda t: t.dim() == 4 and t.numel() > 0
+                          and bool((t >= 0).all() and (t <= 1).all()))
     observed, erased, truth = (kind.check(name, t) for name, t in
                                (("ink_left's observed", observed), ("ink_left's erased", erased),
                                 ("ink_left's truth", truth)))

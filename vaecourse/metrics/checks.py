@@ -33,6 +33,8 @@ def check_numbers(value, name: str) -> Tensor:
     array or a list of numbers is read as float64), or a ValueError naming ``name``: bools, complex numbers,
     strings and None are not numbers here. NaN and inf are the caller's to refuse (with its own reason)."""
     if isinstance(value, Tensor):
+        if value.device.type == "meta":
+            raise ValueError(f"{name} must be real numbers with values, got a tensor on the meta device (shapes only)")
         kind = "b" if value.dtype == torch.bool else "c" if value.is_complex() else "f"
         if kind == "f":
             return value if value.is_floating_point() else value.double()
@@ -45,8 +47,17 @@ def check_numbers(value, name: str) -> Tensor:
     raise ValueError(f"{name} must be real numbers (a tensor, an array or a list of floats), got {got}")
 
 
+MAX_CODE = 1e30  # |z| beyond this is no code: scikit-learn's classifiers read float32 and square the features
+
+
 def check_codes(codes, n: int, dim: int | None = None, who: str = "representation_fn") -> np.ndarray:
-    """The output of a representation function as float64 ``(n, D)``, or a ValueError naming the problem."""
+    """The output of a representation function as float64 ``(n, D)`` of finite values at most ``MAX_CODE`` in
+    size, or a ValueError naming the problem."""
+    if codes is None:
+        raise ValueError(f"{who} must return a (batch, D) tensor or array of codes, got None (does the function end "
+                         "with `return ...`?)")
+    if isinstance(codes, Tensor) and codes.device.type == "meta":
+        raise ValueError(f"{who} must return codes with values, got a tensor on the meta device (shapes only)")
     if isinstance(codes, Tensor) and (codes.dtype == torch.bool or codes.is_complex()):
         raise ValueError(f"{who} must return real-valued codes (a float tensor or array), got dtype {codes.dtype}")
     if isinstance(codes, np.ndarray) and codes.dtype.kind in "bc":
@@ -74,6 +85,11 @@ def check_codes(codes, n: int, dim: int | None = None, who: str = "representatio
         row, col = np.argwhere(~finite)[0]
         raise ValueError(f"{who} returned {codes[row, col]} (NaN or inf) at row {row}, dimension {col}; every code "
                          "must be finite")
+    size = np.abs(codes).max()
+    if size > MAX_CODE:
+        row, col = np.argwhere(np.abs(codes) == size)[0]
+        raise ValueError(f"{who} returned {codes[row, col]:.3g} at row {row}, dimension {col}: codes must be at most "
+                         f"{MAX_CODE:g} in size (the classifiers read float32 and square them)")
     return codes
 
 

@@ -80,11 +80,11 @@ class CodeCache:
         check_dataset(self.dataset, "CodeCache")
         n = self.dataset.num_combinations
         codes = self.codes
-        if not isinstance(codes, np.ndarray) or codes.ndim != 2 or codes.shape[0] != n:
+        codes = check_table(codes, "CodeCache's codes", what="codes, one row per combination,")  # real, finite
+        if codes.shape[0] != n:
             raise ValueError(f"CodeCache's codes must be an array (N, D) with one row per combination of the "
-                             f"dataset's grid (N = {n:,}), got {getattr(codes, 'shape', type(codes).__name__)}")
-        object.__setattr__(self, "codes", check_table(codes, "CodeCache's codes", what="codes, one row per "
-                                                       "combination,"))  # real, finite, float64
+                             f"dataset's grid (N = {n:,}), got shape {codes.shape}")
+        object.__setattr__(self, "codes", codes)  # float64
         if not isinstance(self.seconds, (int, float, np.floating)) or isinstance(self.seconds, bool) or \
                 not (math.isnan(self.seconds) or 0 <= self.seconds < math.inf):
             raise ValueError(f"CodeCache's seconds must be a time >= 0 in seconds (or NaN: not measured), got "

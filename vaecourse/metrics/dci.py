@@ -36,8 +36,12 @@ def _entropy(p: np.ndarray, base: int, axis: int) -> np.ndarray:
 
 
 def _importance(importance, who: str) -> np.ndarray:
-    return check_table(importance, f"{who}'s importance", non_negative=True, layout="(D, K)",
-                       what="an importance matrix R")
+    """R checked; the scores do not depend on R's scale, so entries above 1 (a tree's importances sum to 1) are
+    divided by the largest: sums of entries near 1e308 would overflow to inf and the score to NaN."""
+    importance = check_table(importance, f"{who}'s importance", non_negative=True, layout="(D, K)",
+                             what="an importance matrix R")
+    largest = importance.max(initial=0.0)
+    return importance / largest if largest > 1 else importance
 
 
 def disentanglement(importance: np.ndarray) -> float:

@@ -34,7 +34,12 @@ def kl_per_dimension(mu: Tensor, logvar: Tensor) -> Tensor:
     logvar = _POSTERIOR.check("kl_per_dimension's logvar", logvar)
     if mu.shape != logvar.shape:
         raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)  # (B, D)
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)  # (B, D)
+    if not bool(torch.isfinite(kl).all()):  # finite mu and logvar whose KL overflows (e^1000): no posterior
+        raise ValueError(f"kl_per_dimension's mu and logvar give a KL that overflows {kl.dtype} (mu up to "
+                         f"{mu.abs().max().item():.3g} in size, logvar up to {logvar.max().item():.3g}): they are "
+                         "no posterior's parameters")
+    return kl
 
 
 @torch.no_grad()

@@ -70,7 +70,7 @@ def active_units(images: Tensor, representation_fn: Callable[[Tensor], Tensor | 
     for start in range(0, images.shape[0], batch_size):
         batch = images[start:start + batch_size]
         out = representation_fn(batch)
-        layers = [out] if isinstance(out, Tensor) else list(out)
+        layers = [out] if isinstance(out, (Tensor, np.ndarray)) else list(out)  # one array is one layer
         if not layers or (chunks and len(layers) != len(chunks[0])):
             raise ValueError(f"active_units' representation_fn must return E_q[u] for the batch: a tensor (B, D) or "
                              f"one per layer, the same layers for every batch, got {len(layers)} layers"
@@ -146,14 +146,17 @@ class KLRecorder:
         self._count = 0
 
     def __call__(self, step: int, model, terms) -> None:
+        step = values.non_negative_int.check("KLRecorder's step", step)
         units = terms.extras.get("kl_units") if hasattr(terms, "extras") else None
         if units is None:
             raise ValueError("KLRecorder needs terms.extras['kl_units'] (B, U): train with "
                              "vaecourse.objectives.ladder_elbo and a hierarchical model")
         width = len(self.rows[0]) if self.rows else None if self._sum is None else len(self._sum)
-        if not isinstance(units, torch.Tensor) or units.dim() != 2 or units.shape[0] < 1 \
-                or (width is not None and units.shape[1] != width) or not bool(torch.isfinite(units.detach()).all()):
-            raise ValueError(f"KLRecorder needs terms.extras['kl_units'] as finite KLs (B, U) with the same U every step"
+        if not isinstance(units, torch.Tensor) or not units.is_floating_point() or units.dim() != 2 \
+                or units.shape[0] < 1 or (width is not None and units.shape[1] != width) \
+                or not bool((torch.isfinite(units.detach()) & (units.detach() >= -KL_ROUNDING)).all()):  # KL >= 0
+            raise ValueError(f"KLRecorder needs terms.extras['kl_units'] as finite KLs >= 0 (B, U), floating point, "
+                             f"with the same U every step"
                              f"{f' ({width})' if width is not None else ''}, got {values.shown(units)}")
         batch_mean = units.detach().double().mean(0)  # (U,)
         self._sum = batch_mean if self._sum is None else self._sum + batch_mean

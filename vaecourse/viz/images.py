@@ -39,7 +39,8 @@ def draw_image(ax, image: Tensor) -> None:
 
 def image_grid(images: Tensor, ncols: int = 8, title: str | None = None, size: float = 1.2,
                row_labels: Sequence[str] | None = None) -> Figure:
-    """Images (N, C, H, W) in [0, 1] laid out ``ncols`` to a row."""
+    """Images (N, C, H, W) in [0, 1] laid out ``ncols`` to a row. Finite values outside [0, 1] are drawn clamped
+    (:func:`draw_image`), not refused: a Gaussian decoder's means, which the lectures draw, may leave the range."""
     if isinstance(images, torch.Tensor) and not (images.is_floating_point() or images.dtype == torch.bool):
         raise ValueError(f"image_grid's images must be {_float_images.expected}, got {kinds.shown(images)}")
     images = kinds.figure_images.check("image_grid's images", images)
