@@ -63,10 +63,17 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
     if predictor is not None and not hasattr(predictor, "predict_labels"):
         raise ValueError(f"predictor must be a MaskLayer (with predict_labels), got {type(predictor).__name__}")
     n = u.shape[1]
+    if predictor is not None and getattr(predictor, "n", n) != n:
+        raise ValueError(f"predictor must be a MaskLayer of the labels' {n} concepts (u has {n} columns), got a "
+                         f"MaskLayer of {predictor.n}")
     u = u.detach().float()
     allowed = 1 - torch.eye(n)
     if support is not None:
-        allowed = allowed * (check_adjacency(support, n, name="support") != 0).float()
+        support = check_adjacency(support, n, name="support")
+        if not bool(((support == 0) | (support == 1)).all()):
+            raise ValueError(f"support must be an ({n}, {n}) mask of 0/1 (1: the edge may be learned), got values "
+                             f"{sorted(set(support.flatten().tolist()))[:6]}")
+        allowed = allowed * support.float()
     generator = values.generator.or_none().check("generator", generator) or torch.Generator().manual_seed(0)
     A0 = torch.zeros(n, n) if a_init == "zero" else 0.1 * (2 * torch.rand(n, n, generator=generator) - 1)
     A_raw = torch.nn.Parameter(A0 * allowed)

@@ -25,7 +25,7 @@ ARCHITECTURES = ("mlp", "conv64", "conv32", "mlp28")
 CONV_SIDES = {"conv64": 64, "conv32": 32}  # the one image side each convolutional body reads (the MLPs take any)
 
 
-def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU, who: str | None = None) -> nn.Sequential:
     """Linear layers with ``activation`` (a module class, e.g. ``nn.ReLU``) between them (none after the last);
     ``sizes`` are at least two layer widths (a list, or a 1-D integer array), and their weights must fit in
     ``values.MAX_BYTES`` (checked before anything is allocated)."""
@@ -39,7 +39,8 @@ def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Seque
                         f"nn.ReLU()), got {values.shown(activation)}")
     if len(sizes) < 2:
         raise ValueError(f"mlp's sizes must be at least two widths (input and output), got {list(sizes)}")
-    values.fits_in_memory(f"mlp's sizes {list(sizes)}: their weights", sum(a * b for a, b in zip(sizes[:-1], sizes[1:])), 4,
+    values.fits_in_memory(f"{who} (layers {list(sizes)}): its weights" if who else
+                          f"mlp's sizes {list(sizes)}: their weights", sum(a * b for a, b in zip(sizes[:-1], sizes[1:])), 4,
                           "float32 weights")
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -107,15 +108,20 @@ def _expect_shape(name: str, image_shape: tuple[int, int, int], allowed: Sequenc
         raise ValueError(f"the {values.shown(name)} architecture expects {sizes} images, got image_shape={tuple(image_shape)}")
 
 
+def _sized(name: str, image_shape: tuple[int, int, int]) -> str:
+    """Who a dense body's memory refusal names: the argument that sized its first or last layer."""
+    return f"the {name} body for image_shape={tuple(image_shape)}"
+
+
 def build_encoder(name: str, image_shape: tuple[int, int, int], latent_dim: int) -> nn.Module:
     """The encoder body ``name`` for images of ``image_shape``: (B, C, H, W) -> (B, 2D)."""
     c, h, w = image_shape = values.image_shape.check("build_encoder's image_shape", image_shape)
     latent_dim = values.units.check("build_encoder's latent_dim", latent_dim)
     pixels = c * h * w
     if name == "mlp":
-        return nn.Sequential(nn.Flatten(), mlp([pixels, 1200, 1200, 2 * latent_dim]))
+        return nn.Sequential(nn.Flatten(), mlp([pixels, 1200, 1200, 2 * latent_dim], who=_sized(name, image_shape)))
     if name == "mlp28":
-        return nn.Sequential(nn.Flatten(), mlp([pixels, 512, 256, 2 * latent_dim]))
+        return nn.Sequential(nn.Flatten(), mlp([pixels, 512, 256, 2 * latent_dim], who=_sized(name, image_shape)))
     if name == "conv64":
         _expect_shape(name, image_shape, [(CONV_SIDES[name],) * 2])
         return _ConvEncoder(c, 64, 4, 2 * latent_dim)
@@ -131,9 +137,9 @@ def build_decoder(name: str, image_shape: tuple[int, int, int], latent_dim: int)
     latent_dim = values.units.check("build_decoder's latent_dim", latent_dim)
     pixels = c * h * w
     if name == "mlp":
-        return _FlatDecoder(mlp([latent_dim, 1200, 1200, 1200, pixels], activation=nn.Tanh), image_shape)
+        return _FlatDecoder(mlp([latent_dim, 1200, 1200, 1200, pixels], activation=nn.Tanh, who=_sized(name, image_shape)), image_shape)
     if name == "mlp28":
-        return _FlatDecoder(mlp([latent_dim, 256, 512, pixels]), image_shape)
+        return _FlatDecoder(mlp([latent_dim, 256, 512, pixels], who=_sized(name, image_shape)), image_shape)
     if name == "conv64":
         _expect_shape(name, image_shape, [(CONV_SIDES[name],) * 2])
         return _ConvDecoder(latent_dim, c, 64, 4)

@@ -37,12 +37,23 @@ WEIGHT_LIMIT = "beyond it float32 losses overflow"  # at most 1e4; a weight of 3
 _REFUSED = object()  # what a converter returns for a value of the wrong type
 
 
+def _scalar(value: Any, floating: bool) -> Any:
+    """A 0-d tensor of one real number as that number (a loss weight or a score computed with torch); anything
+    else as it came. Bool, complex and meta tensors are no numbers."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and value.device.type != "meta" \
+            and value.dtype != torch.bool and not value.is_complex() and (floating or not value.is_floating_point()):
+        return value.item()
+    return value
+
+
 def _as_int(value: Any) -> Any:
+    value = _scalar(value, floating=False)
     ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
     return int(value) if ok else _REFUSED
 
 
 def _as_float(value: Any) -> Any:
+    value = _scalar(value, floating=True)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         return _REFUSED
     value = float(value)

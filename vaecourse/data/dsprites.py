@@ -358,6 +358,11 @@ class DSprites(GroundTruthDataset):
                              f"{values.shown(shape)}")
         real = {name: values.finite_numbers.check(name, value).to(device=self.device, dtype=torch.float32)
                 for name, value in (("scale", scale), ("orientation", orientation), ("pos_x", pos_x), ("pos_y", pos_y))}
+        for name in ("pos_x", "pos_y"):  # the centre at 16 + 32 pos pixels of 64: on the canvas for -0.5..1.5
+            if real[name].numel() and not bool(((real[name] >= -0.5) & (real[name] <= 1.5)).all()):
+                raise ValueError(f"{name} must be positions from -0.5 to 1.5 (0..1 is the data's range; beyond 1.5 the "
+                                 f"sprite's centre leaves the canvas), got values from {real[name].min().item():.3g} "
+                                 f"to {real[name].max().item():.3g}")
         try:
             kind, *broadcast = torch.broadcast_tensors(kind.to(device=self.device, dtype=torch.long), *real.values())
         except RuntimeError as err:

@@ -40,7 +40,8 @@ class Pooled(GroundTruthDataset):
         if shape is None or len(shape) != 3 or shape[1] != shape[2]:
             raise ValueError(f"Pooled needs a data set of square images with image_shape (C, H, H); "
                              f"{type(dataset).__name__} has image_shape {shape}")
-        if isinstance(side, bool) or not isinstance(side, int) or side < 1 or shape[1] % side:
+        side = values.positive_int.check("Pooled's side", side)  # numpy ints too; bools are no sizes
+        if shape[1] % side:
             raise ValueError(f"Pooled: {type(dataset).__name__}'s {shape[1]}x{shape[2]} images can be average-pooled "
                              f"to a side that divides {shape[1]}, got side={values.shown(side)}")
         self.parent, self.side = dataset, side

@@ -286,8 +286,10 @@ class CausalVAE(CourseModel):
         if u.dtype == torch.bool or u.is_complex() or u.device != x.device:  # (ints are read as numbers)
             raise ValueError(f"{type(self).__name__} expected finite real labels u (not bools) on {x.device}, the "
                              f"images' device, got {values.shown(u)} on {u.device}")
-        if not torch.isfinite(u).all():
-            raise ValueError(f"{type(self).__name__} expected finite real labels u, got NaN or inf")
+        if not bool((u.abs() <= values.MAX_WEIGHT).all()):  # NaN fails too; 1e30 overflowed the label prior to inf
+            raise ValueError(f"{type(self).__name__} expected finite real labels u at most {values.MAX_WEIGHT:g} in "
+                             f"size (normalised concept values, about -1 to 1), got "
+                             f"{'NaN or inf' if not bool(torch.isfinite(u).all()) else f'{u.abs().max().item():.3g}'}")
         return x
 
     # ---- the layers -------------------------------------------------------------------------------
@@ -298,7 +300,8 @@ class CausalVAE(CourseModel):
         image alone, as it must on an image nobody labelled); ``given`` (B, 1) of 0/1 withholds them per example."""
         x = self.check_input(x, u)
         if given is not None and (not isinstance(given, Tensor) or not given.is_floating_point()
-                                  or tuple(given.shape) != (x.shape[0], 1) or given.device != x.device):
+                                  or tuple(given.shape) != (x.shape[0], 1) or given.device != x.device
+                                  or not bool(((given == 0) | (given == 1)).all())):
             raise ValueError(f"encode's given must be a floating-point tensor ({x.shape[0]}, 1) of 0/1 on {x.device} "
                              f"(1: the example's labels given), got {values.shown(given)}")
         if given is None:
@@ -480,8 +483,10 @@ class CausalVAE(CourseModel):
         interventions = values.mapping.check("interventions (a dict {concept index: value})", interventions)
         x = self.check_input(x, u)
         batch = x.shape[0]
-        value_kind = values.numbers(f"a finite number or one value per example ({batch},) (do(z_i = c))",
-                                    lambda t: t.dim() == 0 or tuple(t.shape) == (batch,))
+        value_kind = values.numbers(f"a finite number at most {values.MAX_WEIGHT:g} in size, or one per example "
+                                    f"({batch},) (do(z_i = c), c in label units)",
+                                    lambda t: (t.dim() == 0 or tuple(t.shape) == (batch,))
+                                    and bool((t.abs() <= values.MAX_WEIGHT).all()))
         fixed = {}
         for i, value in interventions.items():
             if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.n:

@@ -197,7 +197,7 @@ def check_pixel_weights(pixel_weights, image_shape: tuple[int, ...] | None = Non
         and not pixel_weights.is_complex() and pixel_weights.device.type != "meta" and pixel_weights.numel() > 0
     if ok:
         low, high = (float(v) for v in torch.aminmax(pixel_weights.detach().double()))
-        ok = math.isfinite(low) and math.isfinite(high) and low >= 0
+        ok = math.isfinite(low) and math.isfinite(high) and low >= 0 and high > 0  # all 0: no pixel would count
     if ok and image_shape is not None:
         try:
             ok = torch.broadcast_shapes(pixel_weights.shape, image_shape) == torch.Size(image_shape)
@@ -205,7 +205,8 @@ def check_pixel_weights(pixel_weights, image_shape: tuple[int, ...] | None = Non
             ok = False
     if not ok:
         shape = f" for images of shape {image_shape}" if image_shape is not None else ""
-        raise ValueError(f"pixel_weights must be a non-negative (C, H, W) or (H, W) tensor of finite values{shape}, got "
+        raise ValueError(f"pixel_weights must be a non-negative (C, H, W) or (H, W) tensor of finite values, not all 0"
+                         f"{shape}, got "
                          f"{values.shown(pixel_weights)}")
 
 

@@ -166,6 +166,9 @@ def importance_weighted_bound(model, x: Tensor, k: int = 5000, *, chunk_size: in
     if not isinstance(model, torch.nn.Module) or not hasattr(model, "encode"):
         raise ValueError(f"importance_weighted_bound's model must be a vaecourse model (encode and decode), got "
                          f"{type(model).__name__}")
+    if getattr(model, "takes_labels", False):  # q(z|x, u): log p(x) of an image alone is not what it models
+        raise ValueError(f"importance_weighted_bound's model must encode images alone (a VAE or a LadderVAE), got "
+                         f"{type(model).__name__}, which reads labels u beside x")
     check_chunk_fits("chunk_size", min(chunk_size, k), x)
     if hasattr(model, "log_importance_weights"):  # a model that scores its own samples (a hierarchy)
         log_weights = model.log_importance_weights
