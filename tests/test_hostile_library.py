@@ -887,7 +887,7 @@ def _third_probe_leftovers():
         "score_bars({})": (lambda: viz.score_bars({}), r"score_bars needs scores of 1 to"),
         "matrix_figure(names mismatch)": (lambda: viz.matrix_figure({"a": np.ones((2, 3))}, ["f"]),
                                           r"one column per name in factor_names \(1\), got shape \(2, 3\)"),
-        "pca_2d(NaN)": (lambda: viz.pca_2d(np.full((5, 3), nan)), r"pca_2d's z must be finite real numbers.*NaN"),
+        "pca_2d(NaN)": (lambda: viz.pca_2d(np.full((5, 3), nan)), r"pca_2d's z must be finite samples.*NaN"),
         "adjacency_figure(shapes differ)": (lambda: viz.adjacency_figure(torch.zeros(2, 2), torch.zeros(3, 3),
                                                                          ["a", "b"]),
                                             r"adjacency_figure's true must be a finite \(2, 2\) matrix"),

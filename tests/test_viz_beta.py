@@ -28,7 +28,7 @@ def test_rate_distortion_places_each_model_at_its_kl_and_distortion():
     assert np.allclose(offsets, [[20.0, 30.0], [8.0, 45.0]])
     assert [t.get_text() for t in ax.texts] == ["beta=1", "beta=4"]
     assert fig._repr_png_()[:8] == PNG
-    with pytest.raises(ValueError, match="at least one point"):
+    with pytest.raises(ValueError, match="points must be 1 to 1,024 points, got 0"):
         rate_distortion_figure([])
 
 

@@ -20,9 +20,10 @@ def render_traversal(model, z: torch.Tensor, dim: int, value: float, span: float
     """The figure the traversal explorer shows: row ``dim`` traversed over [-span, span], and the
     decoded image at ``value`` framed in red. Pure: same inputs, same figure."""
     model = checks.traversal_model("render_traversal", "model", model)
-    value = kinds.finite.check("render_traversal's value", value)
     dim = kinds.non_negative_int.check("render_traversal's dim", dim)
     span = checks.span("render_traversal", span)
+    value = kinds.real(f"a finite number in [-span, span] = [{-span:g}, {span:g}] (the row drawn, where the frame "
+                       "goes)", lambda v: abs(v) <= span).check("render_traversal's value", value)
     values = np.linspace(-span, span, kinds.panels.check("render_traversal's steps", steps))
     return traversal_figure(model, z, dims=[dim], values=values, highlight=(dim, value),
                             title=f"z{dim} = {value:+.2f} (others held at their values)")
@@ -62,7 +63,7 @@ def sweep_traversal_explorer(models: dict, x: torch.Tensor, span: float = 3.0):
     from vaecourse.viz.beta import traversal_row_figure
 
     models = checks.models("sweep_traversal_explorer", models, checks.image_model)
-    x = kinds.figure_images.check("sweep_traversal_explorer's x", x)
+    x = checks.images("sweep_traversal_explorer", "x", x)
     span = checks.span("sweep_traversal_explorer", span)
     labels = list(models)
     codes = {label: model.embed(checks.model_images("sweep_traversal_explorer", "x", model, x[:1],
@@ -94,13 +95,15 @@ def beta_explorer(models: dict, x: torch.Tensor, n_latents: int = 5):
     import ipywidgets as widgets
     from IPython.display import display
 
-    from vaecourse.viz.beta import sweep_model_figure
+    from vaecourse.viz.beta import SWEEP_STEPS, sweep_model_figure, sweep_panels
 
     models = checks.models("beta_explorer", models, checks.image_model)
+    models = dict(zip(checks.labels("beta_explorer", "models", models), models.values()))  # sweep_model_figure's label
     n_latents = kinds.panels.check("beta_explorer's n_latents", n_latents)
-    x = kinds.figure_images.check("beta_explorer's x", x)
+    x = checks.images("beta_explorer", "x", x)
     for label, model in models.items():  # the images must be what each model reads (its image shape)
         checks.model_images("beta_explorer", "x", model, x[:1], f"models[{label!r}]")
+        sweep_panels("beta_explorer", len(x), min(n_latents, int(model.latent_dim)), SWEEP_STEPS)  # all x is drawn
     labels = list(models)
     choice = widgets.SelectionSlider(options=labels, value=labels[0], description="model", continuous_update=False)
     example = widgets.IntSlider(value=0, min=0, max=x.shape[0] - 1, description="image", continuous_update=False)
@@ -116,6 +119,17 @@ def beta_explorer(models: dict, x: torch.Tensor, n_latents: int = 5):
 __all__ += ["beta_explorer", "sweep_traversal_explorer"]
 # ---- chapter 5: the intervention explorer -----------------------------------------------------------
 SLIDER_STEP = 0.05
+
+
+def _outside(dataset, labels: list[float], shown: list[float] | None = None) -> list[str]:
+    """The concepts whose label value lies outside ``dataset.label_ranges()``, in words (with ``shown``'s value
+    beside it when given: the scene's own units). A millionth of the range's width is allowed on either side, as
+    the simulator allows it (pendulum._in_range): float32 labels of a scene on a bound (4.400000095 for 4.4) land
+    that far outside."""
+    return [f"{name} {v:.3g}" + ("" if shown is None else f" (scene value {shown[k]:.3g})")
+            + f" (accepted {lo:.3g} to {hi:.3g})" for k, (name, v, (lo, hi))
+            in enumerate(zip(dataset.concept_names, labels, dataset.label_ranges()))
+            if not lo - 1e-6 * (hi - lo) <= v <= hi + 1e-6 * (hi - lo)]
 
 
 def intervention_ranges(dataset, span: float = 1.2, include=None) -> list[tuple[float, float]]:
@@ -134,8 +148,7 @@ def intervention_ranges(dataset, span: float = 1.2, include=None) -> list[tuple[
         include = kinds.numbers(f"one finite label value per concept ({len(accepted)})",
                                 lambda t: t.numel() == len(accepted)).check("intervention_ranges' include", include)
         include = include.flatten().tolist()
-        outside = [f"{name} {v:.3g} (accepted {lo:.3g} to {hi:.3g})" for name, v, (lo, hi)
-                   in zip(dataset.concept_names, include, accepted) if not lo <= v <= hi]
+        outside = _outside(dataset, include)
         if outside:
             raise ValueError("intervention_ranges' include must be label values the simulator accepts "
                              f"(dataset.label_ranges()), got {'; '.join(outside)}")
@@ -165,6 +178,10 @@ def intervention_explorer(counterfactual_fn, dataset, concepts, span: float = 1.
     concepts = scene_concepts("intervention_explorer", dataset, concepts)
     span = kinds.positive.check("intervention_explorer's span", span)
     start = dataset.labels(concepts)[0].tolist()
+    outside = _outside(dataset, start, concepts[0].tolist())
+    if outside:  # a scene the simulator cannot draw (render_concepts refuses it)
+        raise ValueError(f"intervention_explorer's concepts must be a scene inside the simulator's ranges (its "
+                         f"labels within dataset.label_ranges()), got labels {'; '.join(outside)}")
     ranges = intervention_ranges(dataset, span, include=start)  # each holds the scene's own value
     sliders = {f"c{i}": widgets.FloatSlider(value=round(v, 2), min=lo, max=hi, step=SLIDER_STEP,
                                             description=name[:14], continuous_update=False)

@@ -30,15 +30,25 @@ def rate_distortion_figure(points: Sequence[Mapping], title: str = "rate-distort
     if isinstance(points, (str, bytes, Mapping)) or not isinstance(points, Sequence):
         raise ValueError(f"rate_distortion_figure's points must be a list of mappings with 'label', 'kl' and "
                          f"'log_px_z', got {kinds.shown(points)}")
-    if not points:
-        raise ValueError(f"rate_distortion_figure needs at least one point (in points), got {points!r}")
+    if not 1 <= len(points) <= kinds.MAX_PANELS:  # one scatter marker and label each
+        raise ValueError(f"rate_distortion_figure's points must be 1 to {kinds.MAX_PANELS:,} points, got "
+                         f"{len(points):,}")
     for i, p in enumerate(points):
         if not isinstance(p, Mapping) or not {"label", "kl", "log_px_z"} <= set(p):
             raise ValueError(f"rate_distortion_figure's points must be mappings with 'label', 'kl' and 'log_px_z', "
                              f"got {kinds._shown(p)} at {i}")
-    rate = kinds.finite_numbers.check("rate_distortion_figure's points' kl", [p["kl"] for p in points]).numpy()
-    distortion = -kinds.finite_numbers.check("rate_distortion_figure's points' log_px_z",
-                                             [p["log_px_z"] for p in points]).numpy()
+    from vaecourse.metrics.latent_kl import KL_ROUNDING
+
+    def one_each(expected: str, test=lambda t: True):  # one number per point, or matplotlib's "x and y" error
+        return kinds.numbers(f"{expected}, one finite number per point ({len(points)})",
+                             lambda t: tuple(t.shape) == (len(points),) and test(t))
+    # rate = KL(q(z|x) || p(z)) >= 0 (float32 rounding leaves -1e-6 at most)
+    def column(key: str) -> list:  # tensor values (a model's KL) read on the CPU
+        return [p[key].detach().cpu() if isinstance(p[key], Tensor) else p[key] for p in points]
+    rate = one_each("KLs >= 0 (nats)", lambda t: bool((t >= -KL_ROUNDING).all())).check(
+        "rate_distortion_figure's points' kl", column("kl")).double().numpy()
+    distortion = -one_each("log-likelihoods (nats)").check(
+        "rate_distortion_figure's points' log_px_z", column("log_px_z")).double().numpy()
     fig = Figure(figsize=(5.6, 4.2))
     ax = fig.subplots()
     span = max(rate.max(), 1.0)
@@ -50,7 +60,8 @@ def rate_distortion_figure(points: Sequence[Mapping], title: str = "rate-distort
         ax.annotate(str(p["label"]), (r, d), textcoords="offset points", xytext=(6, 4), fontsize=9)
     pad = 0.1 * (distortion.max() - distortion.min() + 1.0)
     ax.set_xlim(0, span * 1.15)
-    ax.set_ylim(max(0.0, distortion.min() - pad), distortion.max() + pad)
+    low = distortion.min() - pad  # a density's log p(x|z) may be > 0: the axis then goes below 0
+    ax.set_ylim(max(0.0, low) if distortion.min() >= 0 else low, distortion.max() + pad)
     ax.set_xlabel("rate: KL(q(z|x) || p(z))  [nats]")
     ax.set_ylabel("distortion: -E_q log p(x|z)  [nats]")
     ax.set_title(title)
@@ -69,8 +80,8 @@ def kl_per_dimension_figure(kls: Mapping[str, Sequence[float] | Tensor], thresho
     if not isinstance(kls, Mapping):
         raise ValueError(f"kl_per_dimension_figure's kls must be a dict of label -> per-dimension KLs, got "
                          f"{kinds.shown(kls)}")
-    if not kls:
-        raise ValueError("kl_per_dimension_figure needs at least one model in kls")
+    if not 1 <= len(kls) <= 64:  # one bar chart each, side by side
+        raise ValueError(f"kl_per_dimension_figure's kls must hold 1 to 64 models, got {len(kls):,}")
     threshold = kinds.non_negative.check("kl_per_dimension_figure's threshold", threshold)  # a KL is >= 0
     kls = {label: kinds.figure_values.check(f"kl_per_dimension_figure's kls[{label!r}]", v).double().cpu()
            for label, v in kls.items()}
@@ -118,13 +129,18 @@ def _run_curves(label, history) -> tuple[np.ndarray, dict]:
                          f"{kinds.shown(history)}")
     if not isinstance(records, Mapping):
         raise ValueError(f"{name}'s records must be a dict of term -> values, got {kinds.shown(records)}")
-    steps = kinds.finite_numbers.check(f"{name}'s steps", steps).cpu().double().numpy().reshape(-1)
+    steps = kinds.numbers("finite steps in increasing order, a list or a 1-D tensor (a curve against the step)",
+                          lambda t: t.dim() <= 1 and bool((t.reshape(-1).diff() > 0).all())).check(
+        f"{name}'s steps", steps).cpu().double().numpy().reshape(-1)
     out = {}
     for key in ("beta", "kl", "log_px_z"):
         if key not in records:
             raise ValueError(f"run {label!r} has no {key!r} in its history (it has {sorted(records)})")
         kind = kinds.numbers(f"finite values, one per step ({len(steps)})", lambda t: t.dim() <= 1 and t.numel() == len(steps))
         out[key] = kind.check(f"{name}'s records[{key!r}]", records[key]).cpu().double().numpy().reshape(-1)
+    if bool((out["beta"] < 0).any()):  # a Lagrange multiplier of a KL bound is >= 0 [slides, Eq. 8-9]
+        raise ValueError(f"{name}'s records['beta'] must be multipliers >= 0, got {out['beta'].min():g} at step "
+                         f"{steps[int(out['beta'].argmin())]:g}")
     return steps, out
 
 
@@ -138,7 +154,7 @@ def multiplier_figure(runs: Mapping[str, object], epsilon: float | None = None, 
     """
     runs = kinds.Kind("a dict of 1 to 64 runs by label, each a History", lambda v: 1 <= len(v) <= 64,
                       lambda v: v if isinstance(v, Mapping) else kinds._REFUSED).check("multiplier_figure's runs", runs)
-    epsilon = kinds.finite.or_none().check("multiplier_figure's epsilon", epsilon)
+    epsilon = kinds.non_negative.or_none().check("multiplier_figure's epsilon", epsilon)  # a bound on a KL >= 0
     smooth = kinds.positive_int.check("multiplier_figure's smooth", smooth)
     title = kinds.text.check("multiplier_figure's title", title)
     curves = {}
@@ -193,9 +209,21 @@ def traversal_row_figure(model, z: Tensor, dim: int, value: float, span: float =
     return fig
 
 
+SWEEP_STEPS = 7  # traversal cells per latent in sweep_model_figure (beta_explorer draws it so)
+
+
+def sweep_panels(who: str, n: int, rows: int, steps: int) -> None:
+    """A ValueError naming ``who``'s x unless sweep_model_figure's panels fit in one figure: two per image of x (data
+    and reconstruction) and ``rows`` x ``steps`` traversal cells, at most MAX_PANELS."""
+    most = (kinds.MAX_PANELS - rows * steps) // 2
+    if n > most:
+        raise ValueError(f"{checks.owner(who)} x must be at most {max(most, 0):,} images (two panels each, beside "
+                         f"{rows} x {steps} traversal cells: at most {kinds.MAX_PANELS:,} panels), got {n:,}")
+
+
 @torch.no_grad()
-def sweep_model_figure(model, x: Tensor, label: str, n_latents: int = 5, span: float = 2.5, steps: int = 7,
-                       threshold: float = 0.1) -> Figure:
+def sweep_model_figure(model, x: Tensor, label: str, n_latents: int = 5, span: float = 2.5,
+                       steps: int = SWEEP_STEPS, threshold: float = 0.1) -> Figure:
     """One model of a beta sweep at a glance: data and reconstructions (top), its per-dimension KL (left)
     and traversals of its ``n_latents`` most informative latents around the first image's code (right)."""
     from vaecourse.metrics.latent_kl import kl_per_dimension
@@ -203,10 +231,11 @@ def sweep_model_figure(model, x: Tensor, label: str, n_latents: int = 5, span: f
     model = checks.image_model("sweep_model_figure", "model", model)
     label = kinds.text.check("sweep_model_figure's label", label)
     n_latents = kinds.panels.check("sweep_model_figure's n_latents", n_latents)
-    span = kinds.positive.check("sweep_model_figure's span", span)
+    span = checks.span("sweep_model_figure", span)
     steps = kinds.panels.check("sweep_model_figure's steps", steps)
     threshold = kinds.non_negative.check("sweep_model_figure's threshold", threshold)  # a KL is >= 0
-    x = checks.model_images("sweep_model_figure", "x", model, kinds.figure_images.check("sweep_model_figure's x", x))
+    x = checks.model_images("sweep_model_figure", "x", model, x)
+    sweep_panels("sweep_model_figure", len(x), min(n_latents, int(model.latent_dim)), steps)
     q = model.encode(x)
     kl = kl_per_dimension(q.mu, q.logvar).mean(dim=0).cpu()  # (D,)
     recon = model.decode(q.mu).mean.cpu()  # (N, C, H, W)
@@ -242,4 +271,4 @@ def sweep_model_figure(model, x: Tensor, label: str, n_latents: int = 5, span: f
 
 
 __all__ = ["kl_per_dimension_figure", "multiplier_figure", "rate_distortion_figure", "sweep_model_figure",
-           "traversal_row_figure"]
+           "sweep_panels", "traversal_row_figure"]

@@ -67,7 +67,7 @@ def scm_scatter_figure(panels: Mapping[str, Mapping[str, Tensor]], x: str, y: st
 def adjacency_figure(learned: Tensor, true: Tensor, names: Sequence[str], threshold: float = 0.3,
                      title: str | None = None) -> Figure:
     """The learned A (weights, with thresholded edges marked) beside the true graph; rows cause columns."""
-    names = checks.names("adjacency_figure", "names", names)
+    names = checks.names("adjacency_figure", "names", names, distinct=True)
     title = checks.title("adjacency_figure", title)
     k = len(names)
     square = kinds.numbers(f"a finite ({k}, {k}) matrix, one row and column per name in names",
@@ -97,21 +97,29 @@ def adjacency_figure(learned: Tensor, true: Tensor, names: Sequence[str], thresh
     return fig
 
 
+MAX_CONCEPTS = 64  # concepts (or models) drawn side by side in one row of panels
+
+
 def ownership_figure(owned: Tensor, names: Sequence[str], image: Tensor | None = None,
                      title: str = "which pixels each concept owns, learned (mean over test images)") -> Figure:
     """One panel per concept: owned_i(p) (K, H, W) in [0, 1] (``CausalVAE.ownership``, averaged), after an example
     image (C, H, W) when given."""
-    names = checks.names("ownership_figure", "names", names)
+    names = checks.names("ownership_figure", "names", names, distinct=True)
+    if len(names) > MAX_CONCEPTS:  # one row of panels, 2.2 inches each
+        raise ValueError(f"ownership_figure's names must name 1 to {MAX_CONCEPTS} concepts (one panel each, in one "
+                         f"row), got {len(names):,}")
+    # owned_i(p) is a share of pixel p (the decoder's softmax over concepts): in [0, 1] up to float32 rounding
     owned = kinds.numbers(f"finite shares (K, H, W) in [0, 1], one per name in names ({len(names)})",
                           lambda t: t.dim() == 3 and len(t) == len(names) >= 1 and min(t.shape) >= 1
-                          and t.numel() <= 2 ** 24).check("ownership_figure's owned", owned)
+                          and t.numel() <= 2 ** 24 and bool(((t >= -1e-6) & (t <= 1 + 1e-6)).all())).check(
+        "ownership_figure's owned", owned)
     owned = owned.detach().cpu()
     names = checks.names("ownership_figure", "names", names, len(owned))
     title = kinds.text.check("ownership_figure's title", title)
     if image is not None:
-        image = kinds.numbers("one finite image (C, H, W) of 1, 3 or 4 channels, of the shares' size "
-                              f"{tuple(owned.shape[1:])}", lambda t: t.dim() == 3 and t.shape[0] in (1, 3, 4)
-                              and tuple(t.shape[1:]) == tuple(owned.shape[1:])).check("ownership_figure's image", image)
+        image = checks.images("ownership_figure", "image", image, kinds.numbers(
+            f"one finite image (C, H, W) of 1, 3 or 4 channels, of the shares' size {tuple(owned.shape[1:])}",
+            lambda t: t.dim() == 3 and t.shape[0] in (1, 3, 4) and tuple(t.shape[1:]) == tuple(owned.shape[1:])))
     panels = len(names) + (image is not None)
     fig = Figure(figsize=(2.2 * panels, 2.5))
     axes = np.atleast_1d(fig.subplots(1, panels))
@@ -128,12 +136,18 @@ def ownership_figure(owned: Tensor, names: Sequence[str], image: Tensor | None =
     return fig
 
 
+# MIC and TIC are in [0, 1] [yang2021, Table 1]; the bars are drawn on a fixed axis from 0 to 1.1
+_score = kinds.numbers("a score in [0, 1]: a finite number (or a 0-d tensor)", lambda t: t.dim() == 0
+                       and bool((t >= 0) & (t <= 1)))
+
+
 def score_figure(scores: Mapping[str, Mapping[str, float]], keys: Sequence[str] = ("mic", "tic"),
                  title: str = "MIC and TIC with the true concepts (best-matching latent, mean over concepts)") -> Figure:
-    """Grouped bars: one group per score key, one bar per model."""
-    keys = checks.names("score_figure", "keys", keys)
+    """Grouped bars: one group per score key, one bar per model; scores in [0, 1] (MIC, normalised TIC)."""
+    keys = checks.names("score_figure", "keys", keys, distinct=True)
     title = kinds.text.check("score_figure's title", title)
-    scores = _dict("score_figure's scores", "1 to 64 models by name, each a dict of score name -> score", scores, 64)
+    scores = _dict("score_figure's scores", f"1 to {MAX_CONCEPTS} models by name, each a dict of score name -> score",
+                   scores, MAX_CONCEPTS)
     for model, row in scores.items():
         row = _dict(f"score_figure's scores[{model!r}]", "a dict of score name -> score", row, 10 ** 6)
         missing = [k for k in keys if k not in row]
@@ -141,13 +155,13 @@ def score_figure(scores: Mapping[str, Mapping[str, float]], keys: Sequence[str] 
             raise ValueError(f"score_figure's scores[{model!r}] must hold every key in keys {keys}, got "
                              f"{sorted(map(str, row))} (missing {missing})")
         for k in keys:
-            kinds.finite.check(f"score_figure's scores[{model!r}][{k!r}]", row[k])
+            _score.check(f"score_figure's scores[{model!r}][{k!r}]", row[k])
     fig = Figure(figsize=(6.0, 3.2))
     ax = fig.subplots()
     models = list(scores)
     width = 0.8 / max(1, len(models))
     for m, model in enumerate(models):
-        values = [float(scores[model][k]) for k in keys]
+        values = [float(_score.convert(scores[model][k])) for k in keys]
         bars = ax.bar(np.arange(len(keys)) + m * width, values, width, label=model)
         for bar, v in zip(bars, values):
             ax.text(bar.get_x() + bar.get_width() / 2, v + 0.01, f"{v:.2f}", ha="center", fontsize=8)
@@ -163,7 +177,7 @@ def mic_matrix_figure(matrices: Mapping[str, np.ndarray], concept_names: Sequenc
     """MIC of each latent (rows) with each concept (columns), one panel per model."""
     from vaecourse.viz.metrics import _matrices
 
-    concept_names = checks.names("mic_matrix_figure", "concept_names", concept_names)
+    concept_names = checks.names("mic_matrix_figure", "concept_names", concept_names, distinct=True)
     matrices = _matrices("mic_matrix_figure", matrices, concept_names, "concept_names")
     for name, matrix in matrices.items():  # MIC is in [0, 1]: anything else is another score, drawn on MIC's scale
         if matrix.size and not (matrix.min() >= 0 and matrix.max() <= 1):
@@ -188,14 +202,15 @@ def intervention_grid_figure(model_images: Tensor, true_images: Tensor, concept_
                              values: Sequence[Sequence[float]] | None = None,
                              title: str = "do(concept = value): model (left) and simulator (right)") -> Figure:
     """Two grids side by side, rows: the concept intervened on; columns: the values. (K, V, C, H, W) each."""
-    concept_names = checks.names("intervention_grid_figure", "concept_names", concept_names)
+    concept_names = checks.names("intervention_grid_figure", "concept_names", concept_names, distinct=True)
     title = kinds.text.check("intervention_grid_figure's title", title)
+    # the figure draws both grids and a spacer per row: K x (2 V + 1) panels
     grids = kinds.numbers(f"finite images (K, V, C, H, W): one row per concept in concept_names "
-                          f"({len(concept_names)}), at most {kinds.MAX_PANELS:,} images",
-                          lambda t: t.dim() == 5 and len(t) == len(concept_names) >= 1 and t.shape[2] in (1, 3, 4)
-                          and 1 <= t.shape[0] * t.shape[1] <= kinds.MAX_PANELS)
-    model_images = grids.check("intervention_grid_figure's model_images", model_images)
-    true_images = grids.check("intervention_grid_figure's true_images", true_images)
+                          f"({len(concept_names)}), K x (2 V + 1) at most {kinds.MAX_PANELS:,} panels (both grids and "
+                          "a spacer)", lambda t: t.dim() == 5 and len(t) == len(concept_names) >= 1
+                          and t.shape[2] in (1, 3, 4) and 1 <= t.shape[0] * (2 * t.shape[1] + 1) <= kinds.MAX_PANELS)
+    model_images = checks.images("intervention_grid_figure", "model_images", model_images, grids)
+    true_images = checks.images("intervention_grid_figure", "true_images", true_images, grids)
     if model_images.shape != true_images.shape:
         raise ValueError(f"intervention_grid_figure's true_images must have model_images' shape "
                          f"{tuple(model_images.shape)}, got {tuple(true_images.shape)}")
@@ -226,12 +241,12 @@ def pendulum_reference_figure(official: Tensor, simulated: Tensor, small: Tensor
                               titles: Sequence[str] | None = None) -> Figure:
     """The paper's images (top row) above the simulator's images of the same concepts (second row) and, if given,
     the simulator at the size the models see (third row, each pixel drawn as a block). (n, 3, H, W) each. Pure."""
-    official = kinds.figure_images.check("pendulum_reference_figure's official", official)
+    official = checks.images("pendulum_reference_figure", "official", official)
     n = official.shape[0]
     same = kinds.numbers(f"the same number of images as official ({n}): finite images (n, C, H, W) of 1, 3 or 4 channels",
                          lambda t: kinds.figure_images.test(t) and len(t) == n)
-    simulated = same.check("pendulum_reference_figure's simulated", simulated)
-    small = same.or_none().check("pendulum_reference_figure's small", small)
+    simulated = checks.images("pendulum_reference_figure", "simulated", simulated, same)
+    small = None if small is None else checks.images("pendulum_reference_figure", "small", small, same)
     titles = checks.names("pendulum_reference_figure", "titles", titles, n, optional=True)
     rows = [("paper's\ngenerator", official), ("simulator\n96 x 96", simulated)]
     if small is not None:

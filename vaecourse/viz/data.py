@@ -10,9 +10,12 @@ from vaecourse import values as kinds
 from vaecourse.viz import figure as checks
 from vaecourse.viz.figure import CourseFigure as Figure
 
-_frame_kind = kinds.numbers(f"finite images (N, H, W) or (N, 1, H, W), 1 to {kinds.MAX_PANELS:,} of them",
-                            lambda t: (t.dim() == 3 or t.dim() == 4 and t.shape[1] == 1) and 1 <= len(t) <= kinds.MAX_PANELS
-                            and min(t.shape[-2:]) >= 1)
+# frames in [0, 1] (floats, or the official 0/1 bytes): a pixel is "on" above 0.5, so 0..255 would all be on
+_frame_kind = kinds.numbers(f"finite images (N, H, W) or (N, 1, H, W) in [0, 1] (bytes 0..255: divide by 255 "
+                            f"first), 1 to {kinds.MAX_PANELS:,} of them",
+                            lambda t: (t.dim() == 3 or t.dim() == 4 and t.shape[1] == 1)
+                            and 1 <= len(t) <= kinds.MAX_PANELS and min(t.shape[-2:]) >= 1
+                            and bool(((t >= 0) & (t <= 1)).all()))
 
 
 def _frames(images, name: str) -> np.ndarray:
@@ -36,7 +39,8 @@ def simulated_vs_official_figure(official, simulated, row_labels: Sequence[str],
     size = kinds.inches.check("simulated_vs_official_figure's size", size)
     rows, cols = len(row_labels), len(column_labels)
     if official.shape != simulated.shape or official.shape[0] != rows * cols:
-        raise ValueError(f"need {rows} x {cols} = {rows * cols} official and simulated frames of one shape, got "
+        raise ValueError(f"simulated_vs_official_figure's official and simulated must be len(row_labels) x "
+                         f"len(column_labels) = {rows} x {cols} = {rows * cols} frames each, of one shape, got "
                          f"{official.shape} and {simulated.shape}")
     fig = Figure(figsize=(size * cols, size * 2 * rows + 0.5))
     axes = fig.subplots(2 * rows, cols, squeeze=False)

@@ -32,8 +32,7 @@ def model_images(who: str, name: str, model, x, label: str = "model"):
     kind = kinds.numbers(f"finite images (N, {', '.join(map(str, shape))}) of {label}'s image shape, 1 to "
                          f"{kinds.MAX_PANELS:,} of them", lambda t: t.dim() == 4 and tuple(t.shape[1:]) == shape
                          and 1 <= len(t) <= kinds.MAX_PANELS)
-    kind.check(f"{owner(who)} {name}", x)
-    return model.check_input(x if isinstance(x, __import__("torch").Tensor) else kind.convert(x))
+    return model.check_input(images(who, name, x, kind))
 
 
 def _is_texts(value) -> bool:
@@ -46,14 +45,45 @@ def title(who: str, value, name: str = "title"):
     return kinds.text.or_none().check(f"{owner(who)} {name}", value)
 
 
-def names(who: str, name: str, value, count: int | None = None, optional: bool = False) -> list | None:
-    """A list of strings (labels, titles, names), of ``count`` items when given; None when ``optional``."""
+def names(who: str, name: str, value, count: int | None = None, optional: bool = False,
+          distinct: bool = False) -> list | None:
+    """A list of strings (labels, titles, names), of ``count`` items when given; None when ``optional``; no name
+    twice when ``distinct`` (names of factors, concepts or terms: a name given twice draws one thing twice)."""
     from vaecourse import values as kinds
     if value is None and optional:
         return None
-    expected = "a list of strings" + ("" if count is None else f" with one item per panel ({count})")
-    kind = kinds.sequence(expected, lambda v: _is_texts(v) and (len(v) >= 1 if count is None else len(v) == count))
+    expected = ("a list of " + ("distinct " if distinct else "") + "strings"
+                + ("" if count is None else f" with one item per panel ({count})"))
+    kind = kinds.sequence(expected, lambda v: _is_texts(v) and (len(v) >= 1 if count is None else len(v) == count)
+                          and (not distinct or len(set(v)) == len(v)))
     return list(kind.check(f"{owner(who)} {name}", value))
+
+
+def labels(who: str, name: str, value) -> list[str]:
+    """A dict's keys as the labels a figure shows (``str(key)``), or a ValueError when two keys read alike (1 and
+    '1' would be drawn as one bar, one of them lost)."""
+    shown = [str(key) for key in value]
+    twice = sorted({text for text in shown if shown.count(text) > 1})
+    if twice:
+        raise ValueError(f"{owner(who)} {name} must have keys that read differently as labels, got "
+                         f"{[key for key in value if str(key) in twice]} all shown as {twice}")
+    return shown
+
+
+def images(who: str, name: str, value, kind=None):
+    """Images drawn in [0, 1] (``kind``: values.figure_images unless given), floating: an integer tensor or array
+    (bytes 0..255) would be drawn clamped to black and white, a bool one is no image of numbers."""
+    import numpy as np
+    import torch
+
+    from vaecourse import values as kinds
+    kind = kinds.figure_images if kind is None else kind
+    floating = value.is_floating_point() if isinstance(value, torch.Tensor) else \
+        value.dtype.kind == "f" if isinstance(value, np.ndarray) else True
+    if not floating:
+        raise ValueError(f"{owner(who)} {name} must be floating {kind.expected} (an integer tensor or array: divide "
+                         f"bytes by 255 first; a bool mask: .float() it), got {kinds.shown(value)}")
+    return kind.check(f"{owner(who)} {name}", value)
 
 
 def traversal_model(who: str, name: str, model):

@@ -12,10 +12,6 @@ from vaecourse import values as kinds
 from vaecourse.viz import figure as checks
 from vaecourse.viz.figure import CourseFigure as Figure
 
-# images drawn in [0, 1]: an integer tensor (0..255 bytes, or labels) would be clamped to black and white
-_float_images = kinds.numbers(f"floating images (N, C, H, W) in [0, 1] of finite values: 1 to {kinds.MAX_PANELS:,} "
-                              "images of 1, 3 or 4 channels (an integer tensor: divide bytes by 255 first)",
-                              lambda t: kinds.figure_images.test(t))
 latent_values = kinds.numbers(f"1 to {kinds.MAX_PANELS:,} finite values in a list or a 1-D tensor, latent values each at "
                               f"most {checks.MAX_TRAVERSAL:g} in size (codes are standard normal)",
                               lambda t: t.dim() == 1 and 1 <= len(t) <= kinds.MAX_PANELS
@@ -41,9 +37,7 @@ def image_grid(images: Tensor, ncols: int = 8, title: str | None = None, size: f
                row_labels: Sequence[str] | None = None) -> Figure:
     """Images (N, C, H, W) in [0, 1] laid out ``ncols`` to a row. Finite values outside [0, 1] are drawn clamped
     (:func:`draw_image`), not refused: a Gaussian decoder's means, which the lectures draw, may leave the range."""
-    if isinstance(images, torch.Tensor) and not (images.is_floating_point() or images.dtype == torch.bool):
-        raise ValueError(f"image_grid's images must be {_float_images.expected}, got {kinds.shown(images)}")
-    images = kinds.figure_images.check("image_grid's images", images)
+    images = checks.images("image_grid", "images", images)  # floating: bytes would be drawn clamped
     ncols = kinds.panels.check("image_grid's ncols", ncols)
     size = kinds.inches.check("image_grid's size", size)
     title = checks.title("image_grid", title)
@@ -72,8 +66,8 @@ def image_grid(images: Tensor, ncols: int = 8, title: str | None = None, size: f
 def reconstruction_figure(x: Tensor, x_hat: Tensor, n: int = 8, title: str = "data (top) and reconstructions") -> Figure:
     """Two rows: n inputs and their reconstructions E[x | z = mu(x)]."""
     title = kinds.text.check("reconstruction_figure's title", title)
-    x = kinds.figure_images.check("reconstruction_figure's x", x)
-    x_hat = kinds.figure_images.check("reconstruction_figure's x_hat", x_hat)
+    x = checks.images("reconstruction_figure", "x", x)
+    x_hat = checks.images("reconstruction_figure", "x_hat", x_hat)
     if x.shape != x_hat.shape:  # x_hat[i] is x[i]'s reconstruction: one per input, of its shape
         raise ValueError(f"reconstruction_figure's x_hat must be one reconstruction per image of x, of shape "
                          f"{tuple(x.shape)}, got {tuple(x_hat.shape)}")
@@ -137,6 +131,9 @@ def traversal_figure(model, z: Tensor, dims: Sequence[int] | None = None,
         if int(dim) >= z.numel():
             raise ValueError(f"traversal_figure's highlight names latent dimension {int(dim)}, which does not exist: "
                              f"the model has {z.numel()} (0..{z.numel() - 1})")
+        if int(dim) not in dims:  # the frame goes on a cell of that dimension's row: no row, no frame
+            raise ValueError(f"traversal_figure's highlight names latent dimension {int(dim)}, which is not drawn: "
+                             f"dims are {dims}")
         highlight = (int(dim), float(value))
     grid = traversal_images(model, z, dims, values)  # (R, V, C, H, W)
     nrows, ncols = grid.shape[:2]
@@ -148,7 +145,7 @@ def traversal_figure(model, z: Tensor, dims: Sequence[int] | None = None,
             if r == nrows - 1:
                 axes[r, c].set_xlabel(f"{values[c].item():.1f}")
         axes[r, 0].set_ylabel(labels[r] if labels else f"z{dims[r]}", rotation=0, ha="right", va="center")
-    if highlight is not None and highlight[0] in dims:
+    if highlight is not None:
         r = dims.index(highlight[0])
         c = int(torch.argmin((values - highlight[1]).abs()))
         for spine in axes[r, c].spines.values():

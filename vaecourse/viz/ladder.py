@@ -39,10 +39,12 @@ def kl_heatmap_figure(runs: Mapping[str, np.ndarray], layer_sizes: Sequence[int]
     layer_sizes = kinds.layer_sizes.check("kl_heatmap_figure's layer_sizes", layer_sizes)
     title = checks.title("kl_heatmap_figure", title)
     vmin = kinds.finite.check("kl_heatmap_figure's vmin", vmin)
-    vmax = kinds.real(f"a finite number above vmin ({vmin:g})", lambda v: v > vmin).or_none().check(
-        "kl_heatmap_figure's vmax", vmax)
     threshold = kinds.real("> 0 nats, a finite number (it is drawn on a log scale)", lambda v: v > 0).or_none().check(
         "kl_heatmap_figure's threshold", threshold)
+    # with a threshold the colour scale starts at log10(threshold), not at vmin: vmax must lie above that start
+    low, start = (vmin, "vmin") if threshold is None else (float(np.log10(threshold)), "log10(threshold)")
+    vmax = kinds.real(f"a finite number above {start} ({low:g})", lambda v: v > low).or_none().check(
+        "kl_heatmap_figure's vmax", vmax)
     total = int(sum(layer_sizes))
     logs = {}
     for name, kl in runs.items():
@@ -55,10 +57,9 @@ def kl_heatmap_figure(runs: Mapping[str, np.ndarray], layer_sizes: Sequence[int]
         logs[name] = np.log10(np.maximum(kl, LOG_KL_FLOOR)).T  # (U, E)
     vmax = max(float(v.max()) for v in logs.values()) if vmax is None else vmax
     cmap, line = "viridis", "white"
+    vmin = low
     if threshold is not None:
-        if threshold <= 0:
-            raise ValueError(f"threshold must be > 0 nats (it is drawn on a log scale), got {threshold}")
-        vmin, line = float(np.log10(threshold)), "black"
+        line = "black"
         cmap = matplotlib.colormaps["viridis"].with_extremes(under="white")
     norm = Normalize(vmin=vmin, vmax=max(vmax, vmin + 1e-3))
     fig = CourseFigure(figsize=(3.4 * len(runs) + 1.0, 4.2))
@@ -123,11 +124,14 @@ def active_units_figure(runs: Mapping[str, Sequence[int]], layer_sizes: Sequence
     return fig
 
 
+# one layer's samples: the float64 copy and its SVD stay within a few hundred MiB at 2**24 numbers
+_layer_samples = kinds.numbers(f"finite samples (N >= 2, D) of one layer, at most 2**24 = {2 ** 24:,} numbers",
+                               lambda t: t.dim() == 2 and len(t) >= 2 and t.shape[1] >= 1 and t.numel() <= 2 ** 24)
+
+
 def pca_2d(z: np.ndarray | torch.Tensor) -> np.ndarray:
     """The first two principal components of the rows of z, (N, D) -> (N, 2) (zero-padded when D = 1)."""
-    z = kinds.finite_numbers.check("pca_2d's z", z).detach().cpu().double().numpy()
-    if z.ndim != 2 or len(z) < 2:
-        raise ValueError(f"pca_2d's z must be samples (N >= 2, D), got shape {z.shape}")
+    z = _layer_samples.check("pca_2d's z", z).detach().cpu().double().numpy()
     centred = z - z.mean(0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     out = centred @ vt[:2].T
@@ -140,22 +144,22 @@ def layer_pca_figure(samples: Sequence, labels=None, *, title: str | None = None
     layers = kinds.sequence("a list of 1 to 64 layers' samples, each (N >= 2, D_i)", lambda v: 1 <= len(v) <= 64)
     samples = layers.check("layer_pca_figure's samples", samples)
     title = checks.title("layer_pca_figure", title)
-    kind = kinds.numbers("finite samples (N >= 2, D) of one layer", lambda t: t.dim() == 2 and len(t) >= 2
-                         and t.shape[1] >= 1 and t.numel() <= 2 ** 24)
-    samples = [kind.check(f"layer_pca_figure's samples[{i}]", z) for i, z in enumerate(samples)]
+    samples = [_layer_samples.check(f"layer_pca_figure's samples[{i}]", z) for i, z in enumerate(samples)]
     n = len(samples[0])
     if labels is not None and any(len(z) != n for z in samples):
         raise ValueError(f"layer_pca_figure's samples must hold the same examples in every layer (one per label), "
                          f"got {[len(z) for z in samples]} rows")
-    colours = None if labels is None else kinds.numbers(
-        f"one finite digit label per sample ({n}), a 1-D tensor or array", lambda t: t.dim() == 1 and len(t) == n).check(
+    colours = None if labels is None else kinds.numbers(  # the colour scale is the ten digits' (tab10, 0..9)
+        f"one digit label 0..9 per sample ({n}), a 1-D tensor or array", lambda t: t.dim() == 1 and len(t) == n
+        and bool(((t >= 0) & (t <= 9) & (t == t.round())).all())).check(
         "layer_pca_figure's labels", labels).detach().cpu().numpy()
     fig = CourseFigure(figsize=(2.6 * len(samples), 2.8))
     axes = fig.subplots(1, len(samples), squeeze=False)[0]
     scatter = None
     for i, (ax, z) in enumerate(zip(axes, samples)):
         xy = pca_2d(z)
-        scatter = ax.scatter(xy[:, 0], xy[:, 1], c=colours, cmap="tab10", s=4, vmin=-0.5, vmax=9.5)
+        digits = {} if colours is None else dict(c=colours, cmap="tab10", vmin=-0.5, vmax=9.5)  # one colour a digit
+        scatter = ax.scatter(xy[:, 0], xy[:, 1], s=4, **digits)
         ax.set_title(f"z{i + 1} ({np.asarray(z.shape)[1]} units)", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])

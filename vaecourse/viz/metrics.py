@@ -38,8 +38,8 @@ def score_bars(scores: Mapping[str, Sequence[float]], chance: float | None = Non
     scores = kinds.mapping.check("score_bars' scores", scores)
     if not 1 <= len(scores) <= kinds.MAX_PANELS:
         raise ValueError(f"score_bars needs scores of 1 to {kinds.MAX_PANELS:,} representations, got {len(scores)}")
-    scores = {str(name): _scores.check(f"score_bars' scores[{name!r}]", v).cpu().numpy().reshape(-1)
-              for name, v in scores.items()}
+    scores = {text: _scores.check(f"score_bars' scores[{name!r}]", v).cpu().numpy().reshape(-1)
+              for text, (name, v) in zip(checks.labels("score_bars", "scores", scores), scores.items())}
     chance = kinds.finite.or_none().check("score_bars' chance", chance)
     title, ylabel = _text("score_bars", "title", title), _text("score_bars", "ylabel", ylabel)
     ylim = _ylim.check("score_bars' ylim", ylim)
@@ -70,9 +70,11 @@ def grouped_score_bars(table: Mapping[str, Mapping[str, Sequence[float]]], title
                        ylim: tuple[float, float] | None = (0.0, 1.05)) -> Figure:
     """``table[representation][metric]`` -> groups of bars (one group per representation, one colour per metric)."""
     table = _table.check("grouped_score_bars' table", table)
-    table = {str(name): {str(metric): _scores.check(f"grouped_score_bars' table[{name!r}][{metric!r}]", v).cpu().numpy()
-                         for metric, v in _table.check(f"grouped_score_bars' table[{name!r}]", row).items()}
-             for name, row in table.items()}
+    rows = {name: _table.check(f"grouped_score_bars' table[{name!r}]", row) for name, row in table.items()}
+    table = {text: {label: _scores.check(f"grouped_score_bars' table[{name!r}][{metric!r}]", v).cpu().numpy()
+                    for label, (metric, v) in zip(checks.labels("grouped_score_bars", f"table[{name!r}]", row),
+                                                  row.items())}
+             for text, (name, row) in zip(checks.labels("grouped_score_bars", "table", rows), rows.items())}
     title = _text("grouped_score_bars", "title", title)
     ylim = _ylim.check("grouped_score_bars' ylim", ylim)
     names = list(table)
@@ -99,14 +101,14 @@ def grouped_score_bars(table: Mapping[str, Mapping[str, Sequence[float]]], title
 def matrix_figure(matrices: Mapping[str, np.ndarray], factor_names: Sequence[str], title: str = "",
                   value_label: str = "") -> Figure:
     """Heat maps of (code dimension x factor) matrices side by side (mutual information, importances, z_diff)."""
-    factor_names = checks.names("matrix_figure", "factor_names", factor_names)
+    factor_names = checks.names("matrix_figure", "factor_names", factor_names, distinct=True)
     title, value_label = _text("matrix_figure", "title", title), _text("matrix_figure", "value_label", value_label)
     matrices = _matrices("matrix_figure", matrices, factor_names, "factor_names")
     n = len(matrices)
     fig = Figure(figsize=(2.0 + 2.6 * n, 3.6))
     axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
     for ax, (name, matrix) in zip(axes, matrices.items()):
-        image = ax.imshow(matrix, cmap="viridis", aspect="auto", vmin=0.0)
+        image = ax.imshow(matrix, cmap="viridis", aspect="auto", vmin=min(0.0, matrix.min()))  # signed scores too
         ax.set_xticks(range(matrix.shape[1]), factor_names, rotation=45, ha="right", fontsize=8)
         ax.set_yticks(range(matrix.shape[0]), [f"z{d}" for d in range(matrix.shape[0])], fontsize=7)
         ax.set_title(name, fontsize=10)
@@ -137,11 +139,13 @@ def zdiff_figure(features: np.ndarray, labels: np.ndarray, factor_names: Sequenc
 
     In a disentangled code each row has one (near) zero: the dimension that encodes the fixed factor.
     """
-    factor_names = checks.names("zdiff_figure", "factor_names", factor_names)
+    factor_names = checks.names("zdiff_figure", "factor_names", factor_names, distinct=True)
     title = _text("zdiff_figure", "title", title)
     K = len(factor_names)
-    features = kinds.numbers("finite z_diff features (n, D): at least one row and one column",
-                             lambda t: t.dim() == 2 and min(t.shape) >= 1 and t.numel() <= 2 ** 24).check(
+    # z_diff = mean |z(v1) - z(v2)| over pairs sharing factor y [higgins2017, Sec. 3]: >= 0
+    features = kinds.numbers("finite z_diff features (n, D) >= 0 (mean absolute differences): at least one row and "
+                             "one column", lambda t: t.dim() == 2 and min(t.shape) >= 1 and t.numel() <= 2 ** 24
+                             and bool((t >= 0).all())).check(
         "zdiff_figure's features", features).detach().cpu().double().numpy()
     n = len(features)
     labels = kinds.numbers(f"one fixed factor's index per row of features ({n}): ints from 0 to {K - 1} "

@@ -30,10 +30,11 @@ def history_figure(history, panels: Sequence[Sequence[str]] = (("elbo",), ("log_
         raise ValueError(f"history_figure's history must be a vaecourse.train.History (what fit returns), got "
                          f"{type(history).__name__}")
     smooth = kinds.positive_int.check("history_figure's smooth", smooth)
-    groups = kinds.sequence("1 to 16 groups of terms, each a list of term names (e.g. [['elbo'], ['kl']])",
+    groups = kinds.sequence("1 to 16 groups of terms, each a list of distinct term names (e.g. [['elbo'], ['kl']])",
                             lambda v: 1 <= len(v) <= 16 and all(not isinstance(g, (str, bytes)) and
                                                                 isinstance(g, Sequence) and len(g) >= 1 and
-                                                                all(isinstance(k, str) for k in g) for g in v))
+                                                                all(isinstance(k, str) for k in g) and
+                                                                len(set(g)) == len(g) for g in v))
     panels = groups.check("history_figure's panels", panels)
     titles = checks.names("history_figure", "titles", titles, len(panels), optional=True)
     unknown = [key for keys in panels for key in keys if key not in history.records]
@@ -70,7 +71,8 @@ def kl_estimator_figure(sample_counts: Sequence[int], estimates: Sequence[np.nda
     if len(estimates) != len(sample_counts) or not estimates or 0 in sample_counts:
         raise ValueError(f"kl_estimator_figure needs one array of estimates per sample count (counts >= 1), got "
                          f"{len(estimates)} estimates for sample_counts {list(sample_counts)}")
-    exact = kinds.finite.check("kl_estimator_figure's exact", exact)
+    exact = kinds.real("the closed-form KL: a finite number >= 0 (nats)", lambda v: v >= 0).check(
+        "kl_estimator_figure's exact", exact)  # KL(q || p) >= 0 (Gibbs' inequality)
     fig = Figure(figsize=(8.5, 3.2))
     ax_box, ax_std = fig.subplots(1, 2)
     ax_box.boxplot([np.asarray(e) for e in estimates], showfliers=False)
