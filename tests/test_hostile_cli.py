@@ -145,7 +145,7 @@ REFUSED = [
      "larger than the digits training set (4,000 images)"),
     ("conv32 at 64", [*T, "--image-size", "64"],
      "encoder (--encoder) conv32 is built for 32x32 images, and the dsprites images are 64x64"),
-    ("dsprites at 3", [*T, "--encoder", "mlp", "--image-size", "3"], "can be average-pooled to a side that divides 64, got side=3"),
+    ("dsprites at 3", [*T, "--encoder", "mlp", "--image-size", "3"], "image_size (--image-size) of dsprites must divide 64 (its 64x64 images are average-pooled: 1, 2, 4, 8, 16, 32 or 64), got 3"),
     ("shadow noise on dsprites", [*T, "--shadow-noise", "1"], "shadow_noise (--shadow-noise) applies to dataset pendulum only"),
     ("causalvae on dsprites", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--dataset", "dsprites"],
      "needs labelled data"),
@@ -357,6 +357,24 @@ REFUSED = [
     ("build-exercises root empty", ["build-exercises", "--root", ""], "argument --root: expected a folder"),
     ("data path empty", ["data", "dsprites", "--path", ""], "argument --path: expected a path"),
     ("data cache-dir empty", ["data", "mnist", "--cache-dir", ""], "argument --cache-dir: expected a folder"),
+    # sixth probe: a name the folder cannot hold failed at the first save; flags and data that change nothing
+    ("train out name too long", ["train", "--steps", "2", "--out", "{ws}/" + "b" * 240 + ".pt", *VAE],
+     "its name is too long for the folder"),
+    ("train out folder name too long", ["train", "--steps", "2", "--out", "{ws}/" + "d" * 300 + "/m.pt", *VAE],
+     "File name too long: "),  # the first look at the path says so, naming it
+    ("show out name too long", ["show", "{ws}/vae.pt", "--out", "{ws}/" + "s" * 250 + ".png"],
+     "its name is too long for the folder"),
+    ("cvae x causal", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CVAE, "--objective", "causal", "--lu-weight", "5"],
+     "model cvae cannot be trained with objective causal"),
+    ("ladder objective on dsprites", ["train", "--steps", "2", "--out", "{ws}/l.pt", "--model", "lvae",
+                                      "--latent-sizes", "4,2", "--hidden-sizes", "8,8", "--image-size", "16",
+                                      "--batch-size", "4", "--no-progress", "--objective", "ladder"],
+     "objective ladder warms its KL up over epochs"),
+    ("dsprites image size 48", [*T, "--image-size", "48", "--encoder", "mlp"],
+     "image_size (--image-size) of dsprites must divide 64"),
+    ("pendulum image size 7", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--image-size", "7",
+                               "--encoder", "mlp"], "image_size (--image-size) of the pendulum must be"),
+    ("clip none is off, nan is not", [*T, "--clip-grad-norm", "nan"], "(none: off), got 'nan'"),
 ]
 
 
@@ -388,6 +406,10 @@ ACCEPTED = [
      "importance-weighted log p(x) estimate, k=3"),
     ("a weight at its bound trains", ["train", "--steps", "2", "--out", "{ws}/c.pt", *CAUSAL, "--independence", "1e6"],
      "wrote"),
+    # sixth probe
+    ("clip and logvar bias none", ["train", "--steps", "2", "--out", "{ws}/n.pt", *VAE, "--clip-grad-norm", "none",
+                                   "--logvar-bias", "None"], "wrote"),
+    ("evaluate more scenes than the test split", ["evaluate", "{ws}/causal.pt", "--n", "100000"], "test images"),
 ]
 
 
@@ -842,3 +864,23 @@ def test_the_step_estimate_keeps_the_run_as_it_was(tmp_path, capsys):
     recipes.train(run_b, progress=False)
     for key, value in run_a.model.state_dict().items():
         assert torch.equal(value, run_b.model.state_dict()[key]), key
+
+
+def test_a_read_that_fails_names_its_file(tmp_path):
+    """EIO from /proc/self/mem (a failing disk) was '[Errno 5] Input/output error', naming no file (sixth probe)."""
+    import errno
+
+    from vaecourse import files
+
+    with pytest.raises(OSError) as raised, files.naming(tmp_path / "data.npz"):
+        raise OSError(errno.EIO, "Input/output error")
+    assert raised.value.filename == str(tmp_path / "data.npz") and raised.value.errno == errno.EIO
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("argv", [["data", "dsprites", "--path", "/proc/self/mem"],
+                                  ["show", "/proc/self/mem", "--out", "{ws}/a.png"]], ids=["data", "show"])
+def test_a_file_that_cannot_be_read_is_named_in_one_line(ws, capsys, argv):
+    code, _, err = run([a.format(ws=ws) for a in argv], capsys)
+    assert code == 2
+    assert_one_error_line(err, "/proc/self/mem")

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 import vaecourse
-from vaecourse.files import atomic_write, check_regular, sha256_of  # atomic_write re-exported: checkpoints.atomic_write
+from vaecourse.files import atomic_write, check_regular, naming, sha256_of  # atomic_write re-exported: checkpoints.atomic_write
 from vaecourse.models.base import MODEL_REGISTRY
 
 FORMAT = "vaecourse-checkpoint/1"
@@ -216,9 +216,10 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
         check_regular(path, "the checkpoint")  # a link that loops (a dangling one is "no checkpoint at")
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}" + (" (not a regular file)" if path.exists() else ""))
-    _check_archive_end(path)
+    with naming(path):  # EIO (/proc/self/mem, a failing disk) names the checkpoint
+        _check_archive_end(path)
     try:
-        with warnings.catch_warnings():  # torch's two-line "Detected pickle protocol" warning for a plain pickle
+        with naming(path), warnings.catch_warnings():  # torch's two-line "Detected pickle protocol" warning for a plain pickle
             warnings.simplefilter("ignore", UserWarning)
             payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated zip, random bytes, pickled code...

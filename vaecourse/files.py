@@ -10,6 +10,7 @@ cannot remove its own; the next write of the same target removes those whose pro
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -22,6 +23,12 @@ from pathlib import Path
 
 def _temporary_prefix(path: Path) -> str:
     return f".{path.name}.pid"
+
+
+def longest_temporary_name(path: Path) -> str:
+    """The longest name :func:`atomic_write` gives ``path``'s temporary file (a pid of up to 7 digits, mkstemp's 8
+    random characters): a name the folder cannot hold fails at the first save, so it is checked up front."""
+    return f"{_temporary_prefix(Path(path))}{'9' * 7}.{'x' * 8}.tmp"
 
 
 def _process_alive(pid: int) -> bool:
@@ -112,25 +119,43 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # the permissions a plain open() would give, not mkstemp's 0600
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException as err:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(err, OSError) and err.errno and not err.filename:  # a write(2) names no file: name ours
-            raise OSError(err.errno, err.strerror, os.fspath(path)) from err
-        raise
+    with naming(path):  # a write(2) names no file: name ours
+        try:
+            write(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
     return path
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file, read in 1 MiB blocks: what shipped files (checkpoints, data) are pinned by."""
-    digest = hashlib.sha256()
-    with open(check_regular(path, "cannot read"), "rb") as handle:  # a FIFO or /dev/zero would be read for ever
+@contextlib.contextmanager
+def naming(path: str | os.PathLike):
+    """An OSError raised inside that names no file (a read(2) or write(2) failing: EIO, ENOSPC, EFBIG) is raised
+    again naming ``path``, so that its one line says which file."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno and not err.filename:
+            raise OSError(err.errno, err.strerror, os.fspath(path)) from err
+        raise
+
+
+def digest_of(path: str | os.PathLike, digest, what: str = "cannot read"):
+    """``digest`` (a hashlib object, perhaps already fed a header) updated with the file's bytes, read in 1 MiB
+    blocks; only a regular file is read (a FIFO or /dev/zero would be read for ever), and a failing read (EIO)
+    names the file. ``what`` begins the refusal of a path that is no regular file."""
+    path = check_regular(path, what)
+    with naming(path), open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    return digest
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file: what shipped files (checkpoints, data) are pinned by."""
+    return digest_of(path, hashlib.sha256()).hexdigest()
 
 
 def verify_sha256(path: str | os.PathLike, expected: str, remedy: str = "") -> Path:

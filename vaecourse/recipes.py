@@ -38,6 +38,7 @@ from vaecourse.models.causal import PRIOR_STD
 from vaecourse.nn import CONV_SIDES
 from vaecourse.runtime import default_device
 
+FINITE = ("mnist", "digits")  # the data sets of a fixed size (epochs); dsprites and the pendulum are rendered
 MODELS = {"vae": VAE, "lvae": LadderVAE, "causalvae": CausalVAE, "cvae": ConditionalVAE}
 OBJECTIVES = ("elbo", "beta", "beta_norm", "capacity", "constrained", "ladder", "causal", "cvae")
 # which objectives each model can be trained with (the objective reads the fields of that model's output)
@@ -45,7 +46,7 @@ COMBINATIONS = {
     "vae": ("elbo", "beta", "beta_norm", "capacity", "constrained"),
     "lvae": ("elbo", "beta", "capacity", "constrained", "ladder"),  # beta_norm counts M for one latent layer
     "causalvae": ("elbo", "causal", "cvae"),
-    "cvae": ("elbo", "causal", "cvae"),
+    "cvae": ("elbo", "cvae"),  # no graph: the causal objective's l_u, l_m and H(A) would have nothing to act on
 }
 
 
@@ -198,6 +199,16 @@ class Recipe:
                 raise ValueError(f"{who}cycle (--cycle) reads each counterfactual back with the labels withheld: it "
                                  "needs --label-dropout > 0 and --latent-scm equations, got label_dropout "
                                  f"{self.label_dropout:g} and latent_scm {self.latent_scm!r}")
+        if self.objective == "ladder" and self.dataset not in FINITE:  # N_t counts epochs of a finite set
+            raise ValueError(f"{who}objective ladder warms its KL up over epochs (--warmup-epochs): it needs a data "
+                             f"set of a fixed size, --dataset {' | '.join(FINITE)}, got {self.dataset} (rendered "
+                             "afresh at every step: it has no epochs)")
+        if self.dataset == "dsprites" and 64 % self.image_size:  # Pooled(DSprites(), side): blocks of 64 / side
+            raise ValueError(f"{who}image_size (--image-size) of dsprites must divide 64 (its 64x64 images are "
+                             f"average-pooled: 1, 2, 4, 8, 16, 32 or 64), got {self.image_size}")
+        if self.dataset == "pendulum":
+            from vaecourse.data.pendulum_scene import SIDE
+            SIDE.check(f"{who}image_size (--image-size) of the pendulum", self.image_size)
         side = CONV_SIDES.get(self.encoder)  # the convolutional bodies' one image side
         image = 28 if self.dataset in ("mnist", "digits") else self.image_size
         if self.model != "lvae" and side is not None and image != side:
@@ -218,8 +229,6 @@ class Recipe:
         """Refuse the fields ``names`` that do not apply to this recipe's model, objective or data set: the rule of
         :func:`option`'s ``applies``, for changed values (here) and for every flag given (the command line)."""
         who = "" if self.name == "custom" else f"recipe {self.name}: "
-        names = v.sequence("a list of Recipe field names (recipes.FIELDS, e.g. ['beta', 'lr'])",
-                           lambda got: all(n in FIELDS for n in got)).check("check_applies' names", names)
         names = v.sequence("a list of Recipe field names (recipes.FIELDS, e.g. ['beta', 'lr'])",
                            lambda got: all(n in FIELDS for n in got)).check("check_applies' names", names)
         for f in fields(self):

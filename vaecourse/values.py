@@ -157,10 +157,14 @@ class Kind:
 
     def __call__(self, text: str) -> Any:
         """argparse's ``type=``: the text parsed and checked, or an ArgumentTypeError saying what was expected."""
+        if self.optional and str(text).strip().lower() == "none":  # the option off, as leaving the flag out
+            return None
         try:
             return self.check("value", self.parse(str(text).strip()))
         except (TypeError, ValueError, OverflowError):
-            raise argparse.ArgumentTypeError(f"expected {self.expected}, got {text!r}") from None
+            off = " (none: off)" if self.optional else ""  # the text none is the command line's None
+            raise argparse.ArgumentTypeError(f"expected {self.expected.removesuffix(' (or None)')}{off}, got "
+                                             f"{text!r}") from None
 
     def or_none(self) -> "Kind":
         """This kind, or None."""

@@ -177,7 +177,8 @@ def _evaluate_causal(model, args: argparse.Namespace, extra: dict) -> int:
     except ValueError as err:
         raise ValueError(f"{args.checkpoint}: {err}") from None
     data = Pendulum(size=model.image_shape[1], device=model.device, shadow_noise=shadow_noise)  # its training scene
-    r = causal_model_report(model, data, n=args.n, generator=torch.Generator().manual_seed(args.seed),
+    n = min(args.n, len(data.split_indices("test")))  # as the digits: the test split's images at most (printed)
+    r = causal_model_report(model, data, n=n, generator=torch.Generator().manual_seed(args.seed),
                             label_fit=label_fit)
     if not all(math.isfinite(r[k]) for k in ("elbo", "log_px_z", "kl_eps", "kl_z")):
         raise _not_finite(args.checkpoint, "ELBO")
@@ -252,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "(causalvae/cvae: ELBO terms, MIC/TIC and the learned graph on pendulum test images)")
     evaluate.add_argument("checkpoint")
     evaluate.add_argument("--dataset", default=None, help="default dsprites; pendulum for causalvae/cvae")
-    evaluate.add_argument("--n", type=int, default=256, help="number of evaluation examples")
+    evaluate.add_argument("--n", type=int, default=256, help="number of evaluation examples (a fixed test set: at "
+                          "most its size, and the count scored is printed)")
     evaluate.add_argument("--k", type=int, default=0, help="importance samples (0: ELBO only)")
     evaluate.add_argument("--chunk", type=int, default=None,
                           help=f"importance samples per chunk (memory; with --k; default {CHUNK_DEFAULT})")

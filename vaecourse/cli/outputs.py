@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from vaecourse.files import check_regular
+from vaecourse.files import check_regular, longest_temporary_name
 
 INTERRUPTED = 130  # exit status after Ctrl-C: 128 + SIGINT, what shells report for a program stopped by it
 
@@ -30,7 +30,10 @@ INTERRUPTED = 130  # exit status after Ctrl-C: 128 + SIGINT, what shells report 
 def log_paths(out: str | os.PathLike) -> tuple[Path, Path]:
     """The training logs of the checkpoint ``out``: ``OUT.log.csv`` (a row per step), ``OUT.log.json`` (the history)."""
     out = Path(out)
-    return out.with_name(out.name + ".log.csv"), out.with_name(out.name + ".log.json")
+    return tuple(out.with_name(out.name + suffix) for suffix in LOG_SUFFIXES)
+
+
+LOG_SUFFIXES = (".log.csv", ".log.json")  # the logs beside a checkpoint: OUT.log.csv, OUT.log.json
 
 
 def _is_training_log(path: Path) -> bool:
@@ -53,21 +56,40 @@ def _existing_ancestor(path: Path) -> Path:
     return Path(".")
 
 
-def check_writable(out: Path, flag: str = "--out", example: str = "model.pt") -> None:
+def check_writable(out: Path, flag: str = "--out", example: str = "model.pt", beside: tuple[str, ...] = ()) -> None:
     """Refuse, before any work, an ``out`` that could never be written: a directory, a path through a file, a
-    folder this user cannot write in."""
+    folder this user cannot write in, a name too long for the folder (with ``beside``'s suffixes: the files
+    written next to it, e.g. the logs)."""
     if out.is_dir():
         raise ValueError(f"{flag} {out} is a directory; give a file name inside it, e.g. {out / example}")
     check_regular(out, flag)  # a FIFO or a device (/dev/null) would be replaced by a regular file
-    check_creatable(out, flag)
+    check_creatable(out, flag, files=[out.name + suffix for suffix in ("", *beside)])
 
 
-def check_creatable(out: Path, flag: str) -> None:
+def _check_names_fit(out: Path, ancestor: Path, flag: str, files: list[str]) -> None:
+    """Each folder ``out`` would create, and each file's temporary name (files.atomic_write's), within the
+    folder's NAME_MAX: a name too long fails only at the first save, after the training."""
+    try:
+        limit = os.pathconf(ancestor, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255  # Linux's NAME_MAX
+    created = out.parts[len(ancestor.parts):] if out.is_absolute() == ancestor.is_absolute() else out.parts
+    names = [*created[:-1], *(longest_temporary_name(out.with_name(name)) for name in files)] if files else created
+    for name in names:
+        if len(os.fsencode(name)) > limit:
+            raise ValueError(f"{flag} {out} cannot be written: its name is too long for the folder (the file "
+                             f"{name[:40]}... would need {len(os.fsencode(name))} bytes, at most {limit}); choose "
+                             "a shorter name")
+
+
+def check_creatable(out: Path, flag: str, files: list[str] | None = None) -> None:
     """Refuse an ``out`` (a file or a folder) that cannot be created where it is: its nearest existing ancestor
-    (``out`` itself, for a folder that exists) must be a folder this user can create files in."""
+    (``out`` itself, for a folder that exists) must be a folder this user can create files in, and the names to
+    create must fit it (``files``: the file names written beside each other, ``out``'s among them)."""
     ancestor = out if out.is_dir() else _existing_ancestor(out)
     if not ancestor.is_dir():
         raise ValueError(f"{flag} {out} cannot be created: {ancestor} is a file, not a folder")
+    _check_names_fit(out, ancestor, flag, files or [])
     try:
         with tempfile.TemporaryFile(dir=ancestor):  # the only true test of "can be written" (ACLs, read-only mounts)
             pass
@@ -80,7 +102,7 @@ def check_train_out(out: Path, *, resume: bool, overwrite: bool) -> None:
     """Everything ``train`` checks about ``--out`` before the first step (see the module's docstring)."""
     if resume and overwrite:
         raise ValueError("--resume continues the run at --out and --overwrite replaces it: give one of them")
-    check_writable(out)
+    check_writable(out, beside=LOG_SUFFIXES)
     if resume and not out.is_file():
         raise ValueError(f"--resume: there is no checkpoint at {out} to continue (leave out --resume to start one)")
     if out.is_file() and not resume and not _is_checkpoint(out):
@@ -325,5 +347,5 @@ def resume_command(argv: list[str]) -> str:
     return " ".join(shlex.quote(a) for a in ["python", "-m", "vaecourse", *words])
 
 
-__all__ = ["INTERRUPTED", "Interruption", "LOCK_SUFFIX", "RunLock", "check_creatable", "check_repository_root", "check_site_out", "check_train_out", "check_writable", "log_paths",
+__all__ = ["INTERRUPTED", "Interruption", "LOCK_SUFFIX", "LOG_SUFFIXES", "RunLock", "check_creatable", "check_repository_root", "check_site_out", "check_train_out", "check_writable", "log_paths",
            "refuse_overwriting_input", "resume_command"]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from vaecourse import checkpoints, recipes
 from vaecourse.cli import checks
-from vaecourse.cli.outputs import Interruption, RunLock, check_train_out, check_writable, log_paths
+from vaecourse.cli.outputs import LOG_SUFFIXES, Interruption, RunLock, check_train_out, check_writable, log_paths
 from vaecourse.cli.resume import RUN_OPTIONS, check_resumable, check_training_state, stored_recipe
 from vaecourse.files import atomic_write
 from vaecourse.values import positive_int
@@ -108,7 +108,7 @@ def recipe_from_args(args: argparse.Namespace) -> recipes.Recipe:
 
 def train_from_args(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    check_writable(out)
+    check_writable(out, beside=LOG_SUFFIXES)
     with RunLock(out):  # one run at a time on one --out, from the checks to the last save
         check_train_out(out, resume=args.resume, overwrite=getattr(args, "overwrite", False))
         return _train(out, args)

@@ -27,7 +27,7 @@ from vaecourse.data.download import DownloadError, default_cache_dir, download_v
 from vaecourse.data.download import fetch as _fetch  # tests replace _fetch
 from vaecourse.data.dsprites import (IMAGE_DTYPE, CANVAS, FACTOR_NAMES, FACTOR_SIZES, FACTOR_VALUES, OFFICIAL_BLOB_ID,
                                      OFFICIAL_FILENAME, OFFICIAL_URL, SHAPE_NAMES, _bit_table)
-from vaecourse.files import check_regular
+from vaecourse.files import check_regular, digest_of, naming
 from vaecourse.runtime import default_device
 
 __all__ = ["OfficialDSprites", "load_official_dsprites", "git_blob_id"]
@@ -140,11 +140,7 @@ class OfficialDSprites(GroundTruthDataset):
 def git_blob_id(path: str | os.PathLike) -> str:
     """Git's object id of a file: ``sha1(b"blob <size>\\0" + bytes)`` (what ``git hash-object`` prints)."""
     path = check_regular(path, "git_blob_id: cannot read")  # a FIFO or /dev/zero would be read for ever
-    digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return digest_of(path, hashlib.sha1(b"blob %d\0" % path.stat().st_size), "git_blob_id: cannot read").hexdigest()
 
 
 def _download(url: str, dest: Path, expected_blob_id: str | None) -> None:
@@ -199,7 +195,8 @@ def load_official_dsprites(path: str | os.PathLike | None = None, *, download: b
             raise ValueError(f"{path} is not the official dSprites file: expected git blob id {expected_blob_id}, "
                              f"got {actual} ({path.stat().st_size} bytes). Delete it and load with download=True, "
                              "or pass expected_blob_id=None to load a file you trust.")
-    packed, classes = _read_npz(path, require_full=expected_blob_id is not None)
+    with naming(path):
+        packed, classes = _read_npz(path, require_full=expected_blob_id is not None)
     return OfficialDSprites(torch.from_numpy(packed), torch.from_numpy(classes), device=device, dtype=dtype)
 
 

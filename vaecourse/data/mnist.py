@@ -32,7 +32,7 @@ from vaecourse import values
 from vaecourse.data.digit_images import DigitImages  # also importable from here, as before
 from vaecourse.data.download import DownloadError, default_cache_dir, download_verified, fetch as _fetch  # tests replace _fetch
 from vaecourse.data.mnist5k import load_mnist5k
-from vaecourse.files import check_regular
+from vaecourse.files import check_regular, digest_of, naming
 
 # name: (file name, MD5 of the decompressed IDX file, expected number of dimensions)
 MNIST_FILES = {
@@ -64,7 +64,8 @@ def read_idx(path: str | os.PathLike, expected_dims: int | None = None) -> np.nd
     path = check_regular(path, "the MNIST file")  # a FIFO or /dev/zero would be read for ever
     expected_dims = values.integer("a number of dimensions between 1 and 255", 1, 255).or_none().check(
         "read_idx's expected_dims", expected_dims)
-    data = path.read_bytes()
+    with naming(path):
+        data = path.read_bytes()
     if len(data) < 4:
         raise ValueError(f"{path} is not an IDX file: only {len(data)} bytes, not even the 4-byte magic number")
     magic = int.from_bytes(data[:4], "big")
@@ -89,11 +90,7 @@ def read_idx(path: str | os.PathLike, expected_dims: int | None = None) -> np.nd
 
 
 def md5_of(path: str | os.PathLike) -> str:
-    digest = hashlib.md5()
-    with check_regular(path, "the MNIST file").open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return digest_of(path, hashlib.md5(), "the MNIST file").hexdigest()
 
 
 def _download_idx(name: str, dest: Path, md5: str, mirrors=MNIST_MIRRORS) -> None:
