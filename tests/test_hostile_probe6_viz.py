@@ -84,8 +84,8 @@ def test_simulated_frames_must_be_in_0_1_but_the_official_bytes_0_1_draw():
 
 
 def test_simulated_vs_official_names_the_labels_when_the_counts_differ():
-    with pytest.raises(ValueError, match=r"simulated_vs_official_figure's official and simulated must be "
-                                         r"len\(row_labels\) x len\(column_labels\) = 1 x 2 = 2 frames each"):
+    with pytest.raises(ValueError, match=r"simulated_vs_official_figure needs len\(row_labels\) x "
+                                         r"len\(column_labels\) = 1 x 2 = 2 official and simulated frames"):
         viz.simulated_vs_official_figure(torch.rand(4, 4, 4), torch.rand(4, 4, 4), ["r1"], ["c1", "c2"])
 
 

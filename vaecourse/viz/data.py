@@ -39,9 +39,9 @@ def simulated_vs_official_figure(official, simulated, row_labels: Sequence[str],
     size = kinds.inches.check("simulated_vs_official_figure's size", size)
     rows, cols = len(row_labels), len(column_labels)
     if official.shape != simulated.shape or official.shape[0] != rows * cols:
-        raise ValueError(f"simulated_vs_official_figure's official and simulated must be len(row_labels) x "
-                         f"len(column_labels) = {rows} x {cols} = {rows * cols} frames each, of one shape, got "
-                         f"{official.shape} and {simulated.shape}")
+        raise ValueError(f"simulated_vs_official_figure needs len(row_labels) x len(column_labels) = {rows} x {cols} "
+                         f"= {rows * cols} official and simulated frames of one shape, got {official.shape} and "
+                         f"{simulated.shape}")
     fig = Figure(figsize=(size * cols, size * 2 * rows + 0.5))
     axes = fig.subplots(2 * rows, cols, squeeze=False)
     for r in range(rows):
