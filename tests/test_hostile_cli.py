@@ -884,3 +884,23 @@ def test_a_file_that_cannot_be_read_is_named_in_one_line(ws, capsys, argv):
     code, _, err = run([a.format(ws=ws) for a in argv], capsys)
     assert code == 2
     assert_one_error_line(err, "/proc/self/mem")
+
+
+def test_build_exercises_names_a_file_where_its_folder_goes(ws, capsys):
+    """Each exercise was 'missing' (--check) or 'Not a directory: exercises/01_elbo.py' (sixth probe)."""
+    shutil.rmtree(ws / "exercises", ignore_errors=True)
+    (ws / "exercises").write_text("not a folder")
+    for check in ([], ["--check"]):
+        code, _, err = run(["build-exercises", "--root", str(ws), *check], capsys)
+        assert code == 2
+        assert_one_error_line(err, f"{ws / 'exercises'} is a file, not a folder")
+    assert (ws / "exercises").read_text() == "not a folder"
+
+
+def test_a_named_recipes_own_setting_is_not_blamed_on_the_learner():
+    from dataclasses import replace
+
+    from vaecourse import recipes
+
+    with pytest.raises(ValueError, match=r"the recipe sets it or you gave it: it would change nothing"):
+        replace(recipes.get("ch5-causalvae-promise"), objective="cvae", name="ch5-causalvae-promise + objective")

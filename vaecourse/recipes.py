@@ -234,8 +234,11 @@ class Recipe:
         for f in fields(self):
             for on, allowed in f.metadata.get("applies", {}).items() if f.name in names else ():
                 if getattr(self, on) not in allowed:
+                    tail = "leave it out (it would change nothing)" if not who else \
+                        "the recipe sets it or you gave it: it would change nothing, so leave out the flag, or " \
+                        "start from a recipe that trains what you asked for"
                     raise ValueError(f"{who}{f.name} ({flag_of(f)}) applies to {on} {' | '.join(allowed)} only, "
-                                     f"not to {on} {getattr(self, on)}: leave it out (it would change nothing)")
+                                     f"not to {on} {getattr(self, on)}: {tail}")
 
     def arguments(self) -> dict:
         """The fields as a plain dict (tuples as lists): what a checkpoint stores as its ``arguments``."""

@@ -282,6 +282,12 @@ def main(root: str | Path = ".", check: bool = False) -> int:
     found files out of date; 2 when a solutions file has marker errors.
     """
     root = Path(root)
+    folder = next((root / d for d in (*SOURCE_DIRS, EXERCISE_DIR) if (root / d).exists() and not (root / d).is_dir()),
+                  None)
+    if folder is not None:  # each exercise would be "missing", each write "Not a directory"
+        print(f"error: {folder} is a file, not a folder: build-exercises reads and writes the notebooks in the folders "
+              f"{', '.join(f'{d}/' for d in (*SOURCE_DIRS, EXERCISE_DIR))}; move the file away", file=sys.stderr)
+        return 2
     if check:
         problems = check_built(root)
         for problem in problems:

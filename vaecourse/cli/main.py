@@ -331,6 +331,8 @@ def _interrupted(err: KeyboardInterrupt, what: str) -> int:
     return 128 + (signal.SIGINT if name == "Ctrl-C" else signal.Signals[name])
 
 
+_SIZES = {"train": "--batch-size, --image-size, --latent-dim", "evaluate": "--n, --k, --chunk",
+          "show": "--columns, --dpi"}  # each verb's flags that size its memory
 _FULL = (errno.EFBIG, errno.ENOSPC, errno.EDQUOT)  # the write ran out of room: a disk, a quota, a size limit
 
 
@@ -352,11 +354,11 @@ def _main(argv: list[str] | None) -> int:
                          "limit, ulimit -f); nothing was replaced: a file already there is as it was")
         return _fail(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))
     except MemoryError as err:
-        return _fail(f"out of memory ({err or 'MemoryError'}): ask for less (--batch-size, --image-size, --n, --dpi)")
+        return _fail(f"out of memory ({err or 'MemoryError'}): ask for less ({_SIZES.get(args.verb, 'smaller sizes')})")
     except RuntimeError as err:  # torch's allocators say so in a RuntimeError (torch.OutOfMemoryError on a GPU)
         if "allocate" not in str(err) and "out of memory" not in str(err):
             raise
-        return _fail(f"out of memory: {str(err).splitlines()[0]}: ask for less (--batch-size, --image-size, --n)")
+        return _fail(f"out of memory: {str(err).splitlines()[0]}: ask for less ({_SIZES.get(args.verb, 'smaller sizes')})")
     except KeyboardInterrupt as err:  # a second Ctrl-C in train, or one outside training: files are whole (atomic)
         return _interrupted(err, "; every file written so far is complete")
 
