@@ -199,7 +199,7 @@ def _finite(values: Any, what: str, low: float | None = None, high: float | None
     if a.size == 0 or not np.isfinite(a).all():
         raise ValueError(f"{what} must be finite numbers from a finished run, got "
                          f"{'nothing' if a.size == 0 else 'NaN or inf'}")
-    if (low is not None and a.min() < low) or (high is not None and a.max() > high):
+    if (low is not None and a.min() < low - 1e-9) or (high is not None and a.max() > high + 1e-9):  # (rounding)
         span = (f"from {low:g} to {high:g}" if low is not None and high is not None else
                 f"at least {low:g}" if low is not None else f"at most {high:g}")
         raise ValueError(f"{what} must be {span}, got values from {a.min():.4g} to {a.max():.4g}")

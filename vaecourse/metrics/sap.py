@@ -61,7 +61,7 @@ def sap_from_scores(scores: np.ndarray) -> float:
     """Mean over factors of (best - second best) in each column of S ``(D, K)``  [kumar2018]."""
     scores = check_table(scores, "sap_from_scores' scores", rows=2, layout="(D, K)",
                          what="a score matrix S (2 code dimensions or more: a gap needs a runner-up)")
-    if scores.min() < 0 or scores.max() > 1:  # accuracies or R^2 (sap_score_matrix), not percentages
+    if scores.min() < -1e-9 or scores.max() > 1 + 1e-9:  # accuracies or R^2 (sap_score_matrix; rounding), not percentages
         raise ValueError(f"sap_from_scores' scores must be accuracies or R^2 in [0, 1], got values from "
                          f"{scores.min():.3g} to {scores.max():.3g}")
     ordered = np.sort(scores, axis=0)  # (D, K) ascending
