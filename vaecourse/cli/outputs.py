@@ -139,9 +139,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def refuse_overwriting_input(out: Path, source: Path, *, what: str, flag: str = "--out",
-                             signature: bytes = PNG_SIGNATURE) -> None:
+                             signature: bytes = PNG_SIGNATURE, example: str = "traversal.png") -> None:
     """Refuse to write ``out`` when it is the input file ``source`` itself (same path, link, or hard link), or an
-    existing file of another kind (a file that does not start with ``signature``: a checkpoint, notes...)."""
+    existing file of another kind (a file that does not start with ``signature``: a checkpoint, notes...);
+    ``example`` is the file name suggested inside a directory given as ``out``."""
     for path, name in ((source, "the input"), (out, flag)):
         if path.is_symlink() and not path.exists():  # a link that loops cannot be resolved (pathlib's RuntimeError)
             check_regular(path, name)
@@ -150,7 +151,7 @@ def refuse_overwriting_input(out: Path, source: Path, *, what: str, flag: str = 
         same = os.path.samefile(out, source)
     if same:
         raise ValueError(f"the {what} would be written over its input {source}; choose another name with {flag}")
-    check_writable(out, flag, example="traversal.png" if signature == PNG_SIGNATURE else "output")
+    check_writable(out, flag, example=example)
     if out.is_file():
         with open(out, "rb") as handle:
             if handle.read(len(signature)) != signature:
