@@ -115,7 +115,7 @@ def test_panel_counts_are_refused_up_front(words, call):
 
 def test_sweep_model_figure_and_beta_explorer_take_the_lecture_sizes():
     viz.sweep_model_figure(vae(3), torch.rand(6, 1, 4, 4), "b")  # lecture 02 draws x_eval[:6]
-    viz.sweep_model_figure(vae(3), torch.rand(400, 1, 4, 4), "b", n_latents=2, steps=3)
+    viz.sweep_model_figure(vae(3), torch.rand(60, 1, 4, 4), "b", n_latents=2, steps=3)
     quiet(lambda: widgets.beta_explorer({"a": vae(), "b": vae(3)}, torch.rand(6, 1, 4, 4)))
 
 
