@@ -324,3 +324,10 @@ def test_a_zero_dim_tensor_is_a_number_where_a_number_is_asked():
 def test_a_dense_body_too_large_names_image_shape():
     with pytest.raises(ValueError, match=r"the mlp body for image_shape=\(4, 1024, 1024\) \(layers"):
         VAE(latent_dim=2, image_shape=(4, 1024, 1024), encoder="mlp")
+
+
+def test_image_grid_refuses_a_figure_beyond_a_hundred_million_pixel_values():
+    from vaecourse import viz
+
+    with pytest.raises(ValueError, match=r"at most 100,000,000 pixel values in all"):
+        viz.image_grid(torch.zeros(1, 1, 1, 1).expand(1, 1, 20000, 20000))  # (a view: no memory)

@@ -254,9 +254,11 @@ panels = integer(f"a number of panels between 1 and {MAX_PANELS:,}", 1, MAX_PANE
 inches = real("a size in inches > 0", lambda v: v > 0, 100, "a figure beyond 100 inches is not drawn")
 finite_numbers = numbers("finite real numbers (a tensor, an array or a list of floats)")
 real_numbers = numbers("real numbers (a tensor, an array or a list of floats)", finite=False)
-figure_images = numbers(f"images (N, C, H, W) of finite values: 1 to {MAX_PANELS:,} images of 1, 3 or 4 channels",
+MAX_FIGURE_VALUES = 10 ** 8  # pixel values in one figure's images: the command line's 100-megapixel figure
+figure_images = numbers(f"images (N, C, H, W) of finite values: 1 to {MAX_PANELS:,} images of 1, 3 or 4 channels, "
+                        f"at most {MAX_FIGURE_VALUES:,} pixel values in all",
                         lambda t: t.dim() == 4 and 1 <= len(t) <= MAX_PANELS and t.shape[1] in (1, 3, 4)
-                        and min(t.shape[2:]) >= 1)
+                        and min(t.shape[2:]) >= 1 and t.numel() <= MAX_FIGURE_VALUES)
 figure_values = numbers(f"1 to {MAX_PANELS:,} finite values in a list or a 1-D tensor",
                         lambda t: t.dim() == 1 and 1 <= len(t) <= MAX_PANELS)  # one bar or box each
 figure_samples = numbers(f"1 to {MAX_EXAMPLES:,} finite values in a list or a 1-D tensor",
