@@ -331,3 +331,11 @@ def test_image_grid_refuses_a_figure_beyond_a_hundred_million_pixel_values():
 
     with pytest.raises(ValueError, match=r"at most 100,000,000 pixel values in all"):
         viz.image_grid(torch.zeros(1, 1, 1, 1).expand(1, 1, 20000, 20000))  # (a view: no memory)
+
+
+def test_unit_activity_refuses_means_whose_variance_overflows():
+    from vaecourse.metrics import unit_activity
+
+    assert torch.isfinite(unit_activity(torch.randn(6, 3, dtype=torch.float64))).all()
+    with pytest.raises(ValueError, match=r"unit_activity's means are too large for a variance"):
+        unit_activity(torch.randn(6, 3, dtype=torch.float64) * 1e200)

@@ -38,7 +38,11 @@ def unit_activity(means: Tensor) -> Tensor:
         raise ValueError("unit_activity expected finite posterior means, got NaN or inf")
     if means.dim() != 2 or means.shape[0] < 2:
         raise ValueError(f"unit_activity expected posterior means of shape (N >= 2, D), got {tuple(means.shape)}")
-    return means.var(dim=0, unbiased=True)  # (D,)
+    activity = means.var(dim=0, unbiased=True)  # (D,)
+    if not bool(torch.isfinite(activity).all()):  # finite means near 1e200 whose squares overflow
+        raise ValueError(f"unit_activity's means are too large for a variance in {means.dtype} (up to "
+                         f"{means.abs().max().item():.3g} in size): they are no posterior means")
+    return activity
 
 
 def _images(images, who: str, at_least: int = 1, why: str = "") -> Tensor:
