@@ -130,9 +130,11 @@ def warmup_weight(fn: Callable[[float, float], float]) -> bool:
         wrong_at_zero = [(e, v) for (e, n), v in got.items() if n == 0 and not math.isclose(v, 1.0)]
         if wrong_at_zero:
             epoch, value = wrong_at_zero[0]
-            raise Problem(f"with n_t = 0 at epoch {epoch:g} you return {value:.4g}: dividing by max(n_t, 1) (or by "
-                          "n_t plus a small number) turns 'no warm-up' into a one-epoch warm-up; with n_t = 0 there "
-                          "is no warm-up at all, and beta = 1 from epoch 0")
+            one_epoch = all(math.isclose(v, min(e, 1.0), abs_tol=1e-9) for e, v in wrong_at_zero)  # min(e / max(n_t, 1), 1)
+            cause = ("dividing by max(n_t, 1) (or by n_t plus a small number) turns 'no warm-up' into a one-epoch "
+                     "warm-up; " if one_epoch else "")
+            raise Problem(f"with n_t = 0 at epoch {epoch:g} you return {value:.4g}, expected 1: {cause}with n_t = 0 "
+                          "there is no warm-up at all, and beta = 1 from epoch 0")
         for (epoch, n_t), value in got.items():
             want = _warmup_reference(epoch, n_t)
             if not math.isclose(value, want, rel_tol=1e-6, abs_tol=1e-9):

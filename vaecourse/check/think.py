@@ -62,8 +62,8 @@ def number_rules(what: str, low: float | None = None, high: float | None = None,
         (lambda o: not is_real_number(o), lambda o: f"return {what} as {kind}{span}, got {describe(o)}"),
         (lambda o: not math.isfinite(number_value(o)),
          lambda o: f"{what} is {number_value(o)}: return a finite number"),
-        (lambda o: integer and number_value(o) != round(number_value(o)),
-         lambda o: f"{what} is a whole number, got {number_value(o):g}"),
+        (lambda o: integer and abs(number_value(o) - round(number_value(o))) > 1e-9,  # float rounding allowed
+         lambda o: f"{what} is a whole number, got {number_value(o)!r}"),
         (lambda o: (low is not None and number_value(o) < low) or (high is not None and number_value(o) > high),
          lambda o: f"{what} must be{span}, got {number_value(o):g}"),
     ]
@@ -121,7 +121,11 @@ def _choice_arguments(exercise: Any, what: Any, low: Any, high: Any, default: An
     if not low <= default <= high or (integer and default != round(default)):
         raise ValueError(f"choose's default must be a{' whole' if integer else ''} number from low to high "
                          f"([{low:g}, {high:g}]), got {default:g}")
-    taken = values.finite_numbers.check("choose's taken", list(taken) if isinstance(taken, tuple) else taken)
+    if isinstance(taken, (set, frozenset, tuple, range)) or (not isinstance(taken, (str, bytes, Mapping, Tensor,
+                                                                                     np.ndarray)) and
+                                                              hasattr(taken, "__iter__")):
+        taken = list(taken)  # a set or a generator of the runs' values, as a list of numbers
+    taken = values.finite_numbers.check("choose's taken", taken)
     return tuple(float(t) for t in taken.reshape(-1).tolist())
 
 
@@ -185,20 +189,41 @@ def reading_verdict(exercise: str, title: str, value: float, want: float, measur
 KL_FLOOR = -1e-6  # a KL is >= 0; float32 rounding leaves -1e-8 at most (metrics.latent_kl.KL_ROUNDING)
 
 
+MAX_RUN_VALUE = 1e30  # no loss, KL, multiplier, score or code of a run is this large; beyond it the check's own
+# sums and means overflow (β of 1.7e308 averaged to inf, samples ×1e200 gave a correlation of NaN)
+
+
 def _finite(values: Any, what: str, low: float | None = None, high: float | None = None,
             whole: bool = False) -> np.ndarray:
     """The run's ``values`` (a tensor, an array, a list or a number) as a float64 array, or a ValueError (guarded's
-    one line) when they are no outcome of a finished run: NaN or inf (a diverged run), bools, values below ``low`` or
-    above ``high`` (a share, an accuracy or a KL outside its range: logits, percentages or a signed ρ passed by
-    mistake), or values that are not whole numbers where they are counts (``whole``)."""
+    one line) when they are no outcome of a finished run: NaN or inf (a diverged run), values beyond
+    ``MAX_RUN_VALUE`` in size, bools, complex numbers, text, None or other objects, values below ``low`` or above
+    ``high`` (a share, an accuracy or a KL outside its range: logits, percentages or a signed ρ passed by mistake;
+    1e-9 of rounding allowed), or values that are not whole numbers where they are counts (``whole``)."""
+    from vaecourse.values import shown
+
     a = values.detach().cpu() if isinstance(values, Tensor) else values
-    a = np.asarray(a.double() if isinstance(a, Tensor) and a.dtype != torch.bool else a)
-    if a.dtype == bool:
-        raise ValueError(f"{what} must be numbers from a finished run, got bools")
+    if isinstance(a, Tensor):
+        if a.is_complex() or a.dtype == torch.bool:
+            raise ValueError(f"{what} must be real numbers from a finished run, got {shown(values)}")
+        a = a.double().numpy()
+    else:
+        try:
+            a = np.asarray(a)
+        except (TypeError, ValueError):  # ragged lists, objects numpy cannot hold
+            a = None
+        if a is not None and a.dtype == object and a.size and all(  # Python ints beyond int64 (2**70), as floats
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in a.reshape(-1)):
+            a = np.array([float(v) for v in a.reshape(-1)]).reshape(a.shape)
+        if a is None or a.dtype.kind not in "iuf":  # strings, None, dicts, complex numbers, bools
+            raise ValueError(f"{what} must be real numbers from a finished run, got {shown(values)}")
     a = a.astype(np.float64)
     if a.size == 0 or not np.isfinite(a).all():
         raise ValueError(f"{what} must be finite numbers from a finished run, got "
                          f"{'nothing' if a.size == 0 else 'NaN or inf'}")
+    if np.abs(a).max() > MAX_RUN_VALUE:
+        raise ValueError(f"{what} must be numbers of a finished run, at most {MAX_RUN_VALUE:g} in size (beyond it "
+                         f"the check's sums overflow), got values up to {np.abs(a).max():.4g}")
     if (low is not None and a.min() < low - 1e-9) or (high is not None and a.max() > high + 1e-9):  # (rounding)
         span = (f"from {low:g} to {high:g}" if low is not None and high is not None else
                 f"at least {low:g}" if low is not None else f"at most {high:g}")
@@ -217,6 +242,27 @@ def tail_mean(values: Any) -> float:
     """The mean over the last tenth of the logged steps (at least one): where a short run ended."""
     values = np.asarray(values, dtype=np.float64).reshape(-1)
     return float(values[-max(1, len(values) // 10):].mean())
+
+
+def _budget_runs(runs: Any) -> dict[float, Any]:
+    """The constrained runs keyed by their budget ε (a number >= 0, read from a float, an int or a 0-d tensor), or a
+    ValueError naming the key that is none."""
+    from vaecourse import values
+
+    values.mapping.check("the runs (ε -> History)", runs)
+    read = {values.non_negative.check("a run's budget ε (its key)", e): run for e, run in runs.items()}
+    if len(read) != len(runs):
+        raise ValueError(f"the runs must have one budget each, got {sorted(read)} from {len(runs)} runs")
+    return read
+
+
+def _traces(run: Any, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
+    """The β and KL traces of one constrained run, one value per step in both, or a ValueError."""
+    beta, kl = _series(run, "beta", 0.0), _series(run, "kl", KL_FLOOR)  # dual ascent projects beta >= 0
+    if len(beta) != len(kl):
+        raise ValueError(f"the ε = {epsilon:g} run's 'beta' and 'kl' must hold one value per step each, got "
+                         f"{len(beta)} and {len(kl)} values")
+    return beta, kl
 
 
 def _as_image(image: Any, what: str = "the image") -> np.ndarray:
@@ -250,6 +296,11 @@ def predict_prior_mean(fn: Callable[[], str], image: Any, average: Any) -> bool:
     img, avg = _as_image(image, "the decoded image"), _as_image(average, "the average image")
     if img.shape != avg.shape:
         raise ValueError(f"the decoded image and the average image must have one size, got {img.shape} and {avg.shape}")
+    if img.shape[0] != img.shape[1]:
+        raise ValueError(f"the decoded image must be square (dSprites' H = W), got {img.shape[0]}×{img.shape[1]}")
+    if avg.max() < 1e-3:
+        raise ValueError(f"the average image has no ink (its brightest pixel {avg.max():.2g}): no data set's average "
+                         "image is blank; pass the mean of many data images")
     side = img.shape[-1]
     on = img > 0.5
     average_peak = float(avg.max())
@@ -290,8 +341,9 @@ def interpret_traversals(fn: Callable[[], int], grid: Any, kl: Any) -> bool:
     """
     title = "interpret: the traversal rows that move"
     grid = torch.from_numpy(_finite(grid, "the traversal grid (decoded means)", 0.0, 1.0))
-    if grid.dim() != 5:
-        raise ValueError(f"the traversal grid must be (R, V, C, H, W) (viz.traversal_images), got shape {tuple(grid.shape)}")
+    if grid.dim() != 5 or grid.shape[1] < 2:
+        raise ValueError(f"the traversal grid must be (R, V, C, H, W) (viz.traversal_images) with V >= 2 values per "
+                         f"row (a row of one image cannot change), got shape {tuple(grid.shape)}")
     rows = grid.shape[0]
     answer = ask("1.6", title, fn, number_rules("the number of rows", 0, rows, integer=True))
     if answer is _NO_ANSWER:
@@ -343,9 +395,24 @@ def predict_multiplier(fn: Callable[[], str], runs: Mapping[float, Any], tight: 
     answer = ask("2.5", title, fn, choice_rules(MULTIPLIER_ANSWERS))
     if answer is _NO_ANSWER:
         return False
-    beta = {e: tail_mean(_series(runs[e], "beta", 0.0)) for e in (tight, loose)}  # dual ascent projects beta >= 0
-    kl = {e: tail_mean(_series(runs[e], "kl", KL_FLOOR)) for e in (tight, loose)}
-    steps = len(_series(runs[tight], "beta"))
+    from vaecourse import values
+
+    tight, loose = (values.non_negative.check(f"predict_multiplier's {n}", v) for n, v in (("tight", tight),
+                                                                                          ("loose", loose)))
+    if not tight < loose:
+        raise ValueError(f"predict_multiplier's tight budget must be below its loose one, got tight = {tight:g} "
+                         f"and loose = {loose:g}")
+    runs = _budget_runs(runs)
+    for e in (tight, loose):
+        if e not in runs:
+            raise ValueError(f"the runs have no run with ε = {e:g} (they have {sorted(runs)})")
+    traces = {e: _traces(runs[e], e) for e in (tight, loose)}
+    if len(traces[tight][0]) != len(traces[loose][0]):
+        raise ValueError(f"the two runs must be of one length, got {len(traces[tight][0])} steps with ε = {tight:g} "
+                         f"and {len(traces[loose][0])} with ε = {loose:g}")
+    beta = {e: tail_mean(traces[e][0]) for e in (tight, loose)}
+    kl = {e: tail_mean(traces[e][1]) for e in (tight, loose)}
+    steps = len(traces[tight][0])
     outcome = _compare(beta[tight], beta[loose])
     measured = (f"over the last tenth of {steps} steps β was {beta[tight]:.2f} with ε = {tight:g} and "
                 f"{beta[loose]:.2f} with ε = {loose:g} (the KL {kl[tight]:.1f} and {kl[loose]:.1f} nats)")
@@ -371,15 +438,21 @@ def vary_epsilon(fn: Callable[[Any], float], runs: Mapping[float, Any], epsilon:
     ``runs``: ε -> History of the constrained runs (the learner's and the baselines). The quantity: the mean of
     ``history["beta"]`` over the last tenth of the steps.
     """
+    from vaecourse import values
+
     title = "vary and measure: the multiplier at your budget"
+    epsilon = values.non_negative.check("vary_epsilon's epsilon (your budget ε)", epsilon)
+    runs = _budget_runs(runs)
+    if epsilon not in runs:
+        raise ValueError(f"the runs have no run with your ε = {epsilon:g} (they have {sorted(runs)})")
     mine = runs[epsilon]
     value = ask("2.6", title, fn, number_rules("the multiplier", 0.0), mine)
     if value is _NO_ANSWER:
         return False
-    beta_trace, kl_trace = _series(mine, "beta", 0.0), _series(mine, "kl", KL_FLOOR)
+    beta_trace, kl_trace = _traces(mine, epsilon)
     want = tail_mean(beta_trace)
     order = sorted(runs)
-    ends = {e: tail_mean(_series(runs[e], "beta", 0.0)) for e in order}
+    ends = {e: tail_mean(_traces(runs[e], e)[0]) for e in order}
     kl_end = tail_mean(kl_trace)
     measured = ("β at the end of each run: " + ", ".join(f"ε = {e:g} → {ends[e]:.2f}" for e in order)
                 + f"; your run's KL ended at {kl_end:.2f} nats against ε = {epsilon:g}")
@@ -416,12 +489,16 @@ def interpret_dropped_factor(fn: Callable[[], str], scores: Mapping[str, Any], k
     """Exercise 2.7: which factor has no latent of its own, from ``metrics.factor_latent_correlations`` of the
     model (``factor_names``, ``latent``, ``abs_rho``, ``threshold``); ``kl``: its (D,) per-dimension KL."""
     title = "interpret: what β = 16 lets go"
-    names = [str(n) for n in scores["factor_names"]]
+    from vaecourse import values
+
+    names = values.sequence("a list of factor names (strings, each once)", lambda v: all(
+        isinstance(n, str) for n in v) and len(set(v)) == len(v)).check("factor_names", scores["factor_names"])
     answer = ask("2.7", title, fn, choice_rules([*names, "none"]))
     if answer is _NO_ANSWER:
         return False
     rho = _finite(scores["abs_rho"], "abs_rho (|ρ|)", 0.0, 1.0).reshape(-1).tolist()
-    latents = list(scores["latent"])
+    latents = [int(v) for v in _finite(scores["latent"], "latent (each factor's best latent, an index)", 0.0,
+                                       whole=True).reshape(-1)]
     threshold = float(_finite(scores["threshold"], "threshold (an |ρ|)", 0.0, 1.0))
     if not len(rho) == len(latents) == len(names):
         raise ValueError(f"factor_names, latent and abs_rho must have one entry per factor, got {len(names)}, "
@@ -450,6 +527,9 @@ def interpret_dropped_factor(fn: Callable[[], str], scores: Mapping[str, Any], k
 ROTATION_ANSWERS = ("Higgins", "MIG", "both", "neither")
 
 
+IDEAL_SCORE_FLOOR = 0.05  # an ideal code's Higgins score is ~1 (chance is 1/K) and its MIG ~1 (lecture 3)
+
+
 @guarded("3.5", "predict: which metric notices a rotation")
 def predict_rotation(fn: Callable[[], str], scores: Mapping[str, Mapping[str, float]]) -> bool:
     """Exercise 3.5: ``scores["ideal code"]`` and ``scores["rotated"]``, each {"Higgins": ..., "MIG": ...}. A metric
@@ -461,8 +541,12 @@ def predict_rotation(fn: Callable[[], str], scores: Mapping[str, Mapping[str, fl
     ideal, rotated = ({m: float(_finite(scores[code][m], f"the {code}'s {m} score", 0.0, 1.0)) for m in ("Higgins", "MIG")}
                       for code in ("ideal code", "rotated"))
     for m in ("Higgins", "MIG"):
-        if ideal[m] <= 0:
-            raise ValueError(f"the ideal code's {m} score must be above 0 (the rotated code keeps a share of it), got 0")
+        if ideal[m] < IDEAL_SCORE_FLOOR:
+            raise ValueError(f"the ideal code's {m} score must be at least {IDEAL_SCORE_FLOOR:g} (an ideal code scores "
+                             f"high; the rotated code keeps a share of it), got {ideal[m]:.3g}")
+        if rotated[m] > ideal[m] + 0.25:
+            raise ValueError(f"the rotated code's {m} score ({rotated[m]:.3f}) must not be far above the ideal "
+                             f"code's ({ideal[m]:.3f}): a rotation adds no information; were the two swapped?")
     kept = {m: rotated[m] / ideal[m] for m in ("Higgins", "MIG")}
     noticed = [m for m in ("Higgins", "MIG") if kept[m] < 0.5]
     outcome = "both" if len(noticed) == 2 else noticed[0] if noticed else "neither"
@@ -485,16 +569,25 @@ def vary_pairs(fn: Callable[[Any], float], results: Mapping[int, Mapping[str, An
                chance: float | None = None) -> bool:
     """Exercise 3.6: the Higgins score (eval accuracy) of the run with L = ``pairs`` pairs per point, recomputed
     from ``results`` (L -> the dict ``metrics.higgins`` returned), beside the ``baseline`` L."""
+    from vaecourse import values
+
     title = "vary and measure: pairs per point"
+    pairs, baseline = (values.positive_int.check(f"vary_pairs's {n}", v) for n, v in (("pairs", pairs),
+                                                                                    ("baseline", baseline)))
+    chance = None if chance is None else float(_finite(chance, "vary_pairs's chance (an accuracy)", 0.0, 1.0))
+    values.mapping.check("vary_pairs's results (L -> metrics.higgins' dict)", results)
     mine = results[pairs]
     value = ask("3.6", title, fn, number_rules("the eval accuracy", 0.0), mine)
     if value is _NO_ANSWER:
         return False
     want, base = (float(_finite(r["eval_accuracy"], f"the L = {L} run's eval accuracy", 0.0, 1.0))
                   for L, r in ((pairs, mine), (baseline, results[baseline])))
-    n_eval = int(mine.get("n_eval", 0)) or None
-    measured = f"L = {pairs}: {want:.3f}; L = {baseline}: {base:.3f}" + (f"; chance {chance:.2f}" if chance else "")
-    misreadings = [(float(mine.get("train_accuracy", math.nan)),
+    n_eval = (int(_finite(mine["n_eval"], "the run's n_eval (a number of points)", 1.0, whole=True))
+              if mine.get("n_eval") is not None else None)
+    train = (float(_finite(mine["train_accuracy"], "the run's train accuracy", 0.0, 1.0))
+             if mine.get("train_accuracy") is not None else math.nan)
+    measured = f"L = {pairs}: {want:.3f}; L = {baseline}: {base:.3f}" + (f"; chance {chance:.2f}" if chance is not None else "")
+    misreadings = [(train,
                     "the training accuracy; the score is the eval accuracy"),
                    (100 * want, "the accuracy in percent; give it as a fraction from 0 to 1"),
                    (base, f"the score at L = {baseline}, the baseline, not at your L")]
@@ -526,17 +619,21 @@ def predict_warmup(fn: Callable[[], str], runs: Mapping[str, Mapping[str, Sequen
     if answer is _NO_ANSWER:
         return False
     warm, cold = runs["with warm-up"], runs["without warm-up"]
-    counts = {(name, key): _finite(run[key], f"the {name} run's {key!r} (active units per layer)", 0.0,
-                                   whole=True).reshape(-1).astype(int)
+    from vaecourse.values import MAX_UNITS
+
+    counts = {(name, key): _finite(run[key], f"the {name} run's {key!r} (active units per layer)", 0.0, MAX_UNITS,
+                                   whole=True).reshape(-1).astype(np.int64)
               for name, run in (("with warm-up", warm), ("without warm-up", cold)) for key in ("kl", "au") if key in run}
     if len({len(c) for c in counts.values()}) != 1:
         raise ValueError("the runs' counts must hold one count per layer, the same layers in both, got "
                          + ", ".join(f"{len(c)} in {name} {key!r}" for (name, key), c in counts.items()))
     a, b = int(counts["with warm-up", "kl"].sum()), int(counts["without warm-up", "kl"].sum())
     outcome = "same" if a == b else "more" if b > a else "fewer"
-    measured = (f"units with KL > 0.01 nats, layers z1 … z{len(warm['kl'])}: {list(warm['kl'])} ({a}) with warm-up, "
-                f"{list(cold['kl'])} ({b}) without" + (f"; by A_u: {list(warm['au'])} and {list(cold['au'])}"
-                                                        if "au" in warm and "au" in cold else ""))
+    shown = {k: c.tolist() for k, c in counts.items()}
+    measured = (f"units with KL > 0.01 nats, layers z1 … z{len(shown['with warm-up', 'kl'])}: "
+                f"{shown['with warm-up', 'kl']} ({a}) with warm-up, {shown['without warm-up', 'kl']} ({b}) without"
+                + (f"; by A_u: {shown['with warm-up', 'au']} and {shown['without warm-up', 'au']}"
+                   if ("with warm-up", "au") in shown and ("without warm-up", "au") in shown else ""))
     reason = ("with the KL at full weight from the first step, a unit pays for what it says before the decoder has "
               "learnt to use it, so a unit that is not useful at once is pushed onto its prior; once there, its KL "
               "and its gradient toward being used are both near 0, and it stays inactive. Warm-up (β from 0 to 1, "
@@ -561,9 +658,10 @@ def vary_samples(fn: Callable[[Tensor, int], float], log_w: Tensor, k: int) -> b
     log_w = torch.from_numpy(_finite(log_w, "log_w (the log-weights)"))
     if log_w.dim() != 2:
         raise ValueError(f"log_w must be the log-weights (k_max, B): samples by images, got shape {tuple(log_w.shape)}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= log_w.shape[0]:
-        raise ValueError(f"k must be a number of samples from 1 to {log_w.shape[0]} (log_w's k_max), got {k!r}")
-    k = int(k)
+    from vaecourse import values
+
+    k = values.integer(f"a number of samples from 1 to {log_w.shape[0]} (log_w's k_max)", 1,
+                       log_w.shape[0]).check("k", k)
     value = ask("4.6", title, fn, number_rules("L_k − L_1"), log_w, k)
     if value is _NO_ANSWER:
         return False
@@ -590,10 +688,18 @@ def vary_samples(fn: Callable[[Tensor, int], float], log_w: Tensor, k: int) -> b
 COLLIDER_ANSWERS = ("observational", "conditioned", "intervened")
 
 
-def _corr(sample: Mapping[str, Any], a: str, b: str) -> float:
-    x = _finite(sample[a], a).reshape(-1)
-    y = _finite(sample[b], b).reshape(-1)
-    return float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else 0.0
+def _corr(sample: Mapping[str, Any], a: str, b: str, panel: str) -> float:
+    """corr(a, b) of one panel's samples (standardised first, so no sum overflows), or a ValueError when the panel
+    cannot show a correlation: samples of two lengths, fewer than 3 points, or a constant variable."""
+    x, y = (_finite(sample[v], f"the {panel} panel's {v}") for v in (a, b))
+    if x.ndim != 1 or y.ndim != 1 or len(x) != len(y):
+        raise ValueError(f"the {panel} panel's {a} and {b} must be samples of one length (1-D), got shapes "
+                         f"{x.shape} and {y.shape}")
+    if len(x) < 3 or x.std() == 0 or y.std() == 0:
+        raise ValueError(f"the {panel} panel cannot show whether {a} and {b} are correlated: {len(x)} points, "
+                         f"{a} spread {x.std():.3g}, {b} spread {y.std():.3g}; the check does not judge it")
+    x, y = (x - x.mean()) / x.std(), (y - y.mean()) / y.std()
+    return float(np.clip((x * y).mean(), -1.0, 1.0))
 
 
 @guarded("5.5", "predict: the collider")
@@ -604,7 +710,7 @@ def predict_collider(fn: Callable[[], str], panels: Mapping[str, Mapping[str, An
     answer = ask("5.5", title, fn, choice_rules(COLLIDER_ANSWERS))
     if answer is _NO_ANSWER:
         return False
-    r = {name: _corr(panels[name], "x1", "x3") for name in COLLIDER_ANSWERS}
+    r = {name: _corr(panels[name], "x1", "x3", name) for name in COLLIDER_ANSWERS}
     dependent = {name for name, v in r.items() if abs(v) > 0.3} or {"none of them"}
     measured = "corr(x1, x3): " + ", ".join(f"{name} {v:+.2f}" for name, v in r.items())
     why = ("x1 and x3 are independent causes of x2. Observed, nothing connects them. Knowing that x2 ≈ 1 does: if x1 "
@@ -622,9 +728,11 @@ def predict_collider(fn: Callable[[], str], panels: Mapping[str, Mapping[str, An
 EFFECT_ANSWERS = ("shadow only", "shadow and pendulum", "pendulum only", "nothing")
 
 
-def _row_change(images: Any, rows: Tensor) -> tuple[float, float]:
-    """How much a row of images (V, C, H, W) changes along it: mean |image − their mean| outside and inside ``rows``."""
-    images = torch.from_numpy(_finite(images, "a row of intervened images"))
+def _row_change(images: Any, rows: Tensor, what: str = "a row of intervened images") -> tuple[float, float]:
+    """How much a row of images (V, C, H, W) in [0, 1] changes along it: mean |image − their mean| outside and inside
+    ``rows``."""
+    images = torch.from_numpy(_finite(images, f"{what} (pixels in [0, 1]: decoded means, not logits or bytes)",
+                                      0.0, 1.0))
     if images.dim() != 4 or images.shape[0] < 2:
         raise ValueError(f"a row of intervened images must be (V, C, H, W) with V >= 2 values (one value changes "
                          f"nothing), got shape {tuple(images.shape)}")
@@ -647,9 +755,18 @@ def predict_effect_intervention(fn: Callable[[], str], model_rows: Mapping[str, 
     answer = ask("5.6", title, fn, choice_rules(EFFECT_ANSWERS))
     if answer is _NO_ANSWER:
         return False
-    outside, inside = _row_change(model_rows["shadow_position"], shadow_rows)
-    _, truth_inside = _row_change(true_rows["shadow_position"], shadow_rows)
-    theta_outside, _ = _row_change(model_rows["theta"], shadow_rows)
+    rows = {(who, c): np.shape(source[c]) for who, source in (("model", model_rows), ("simulator", true_rows))
+            for c in ("shadow_position", "theta") if c in source}
+    if len(set(rows.values())) != 1:
+        raise ValueError("the model's and the simulator's rows must be images of one shape (V, C, H, W), got "
+                         + ", ".join(f"{shape} ({who}, do({c}))" for (who, c), shape in rows.items()))
+    outside, inside = _row_change(model_rows["shadow_position"], shadow_rows, "the model's do(shadow_position) row")
+    _, truth_inside = _row_change(true_rows["shadow_position"], shadow_rows, "the simulator's do(shadow_position) row")
+    theta_outside, _ = _row_change(model_rows["theta"], shadow_rows, "the model's do(theta) row")
+    if truth_inside < 1e-3:
+        raise ValueError(f"the simulator's shadow does not move under do(shadow position) (its shadow rows change by "
+                         f"{truth_inside:.2g}): the run cannot show whether the model's does; the check does not "
+                         "judge it")
     shadow_moves, rest_moves = inside > 0.25 * truth_inside, outside > 0.25 * theta_outside
     outcome = {(True, False): "shadow only", (True, True): "shadow and pendulum", (False, True): "pendulum only",
                (False, False): "nothing"}[shadow_moves, rest_moves]
@@ -679,9 +796,17 @@ def vary_independence(fn: Callable[[Tensor], int], learned: Any, true: Any, weig
     from vaecourse import values as kinds
 
     weight = kinds.non_negative.check("vary_independence's weight (λ)", weight)
-    A = torch.as_tensor(learned).detach().float().cpu()
-    G = torch.as_tensor(true).detach().float().cpu() != 0
-    n = G.shape[0]
+    A = torch.from_numpy(_finite(learned, "the learned graph A")).float()
+    G = torch.from_numpy(_finite(true, "the true graph")).float()
+    n = G.shape[0] if G.dim() == 2 else 0
+    for what, graph in (("the learned graph A", A), ("the true graph", G)):
+        if graph.dim() != 2 or graph.shape != (n, n) or n < 2:
+            raise ValueError(f"{what} must be a square (n, n) adjacency matrix like the true graph's, got shapes "
+                             f"{tuple(A.shape)} (learned) and {tuple(G.shape)} (true)")
+    G = G != 0
+    if names is not None:
+        names = kinds.sequence(f"{n} concept names (strings)", lambda v: len(v) == n and all(
+            isinstance(x, str) for x in v)).check("vary_independence's names", names)
     pairs = n * (n - 1) // 2
     value = ask("5.7", title, fn, number_rules("the SHD", 0, pairs, integer=True), A)
     if value is _NO_ANSWER:
@@ -720,7 +845,7 @@ def vary_independence(fn: Callable[[Tensor], int], learned: Any, true: Any, weig
             why += (" Where edges are still missing, the fit may be too short (FAST mode runs 150 steps) or stuck: the "
                     "length is a steep, non-monotone function of the angles, and while its edges are small the bounded "
                     "equations cannot pull them up.")
-    return reading_verdict("5.7", title, number_value(value), float(want), measured, why, misreadings, rel=0.0, abs_tol=0.0)
+    return reading_verdict("5.7", title, float(round(number_value(value))), float(want), measured, why, misreadings, rel=0.0, abs_tol=0.0)
 
 
 __all__ = ["choose", "interpret_dropped_factor", "interpret_traversals", "predict_collider",
