@@ -203,9 +203,11 @@ def test_causal_vae_loss_refuses_pixel_weights_that_are_no_weights(weights):
 
 
 def test_dag_constraint_refuses_weights_whose_h_overflows():
-    """A finite A of 1e30 gave H = inf."""
-    with pytest.raises(ValueError, match=r"dag_constraint's A must have weights small enough .* up to 1e\+30"):
+    """A finite A of 1e30 gave H = inf (now refused as no adjacency; weights of 1e6 still overflow a 6-node H)."""
+    with pytest.raises(ValueError, match=r"adjacency matrix of finite numbers at most 1e\+06 in size"):
         dag_constraint(torch.full((3, 3), 1e30))
+    with pytest.raises(ValueError, match=r"dag_constraint's A must have weights small enough .* up to 1e\+06"):
+        dag_constraint(torch.full((6, 6), 1e6))
     assert dag_constraint(torch.zeros(3, 3)) == 0
 
 

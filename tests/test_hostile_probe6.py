@@ -339,3 +339,76 @@ def test_unit_activity_refuses_means_whose_variance_overflows():
     assert torch.isfinite(unit_activity(torch.randn(6, 3, dtype=torch.float64))).all()
     with pytest.raises(ValueError, match=r"unit_activity's means are too large for a variance"):
         unit_activity(torch.randn(6, 3, dtype=torch.float64) * 1e200)
+
+
+# ---- the seventh probe (held-out siblings of the sixth's classes) --------------------------------------------------
+from vaecourse import scm  # noqa: E402
+from vaecourse.metrics.higgins import z_diff  # noqa: E402
+from vaecourse.metrics.codes import encode_grid  # noqa: E402
+from vaecourse.metrics.mig import histogram_discretize, mig_from_mutual_info  # noqa: E402
+from vaecourse.metrics.sap import sap_score_matrix  # noqa: E402
+from vaecourse.objectives.causal import dag_constraint_grad, label_loss  # noqa: E402
+
+
+def _xy(scale=1.0):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 2, generator=g, dtype=torch.float64) * scale
+    y = torch.randint(0, 2, (40, 1), generator=g)
+    return x, y
+
+
+SEVENTH = {
+    "sap_score_matrix of codes 1e200 (hung in LinearSVC)": (
+        lambda: sap_score_matrix(*_xy(1e200), *_xy(1e200)), r"sap_score_matrix's x_train holds a code of .* at most 1e\+30"),
+    "CodeCache of codes 1e200": (lambda: CodeCache(FactorImages([3, 4]), np.full((12, 2), 1e200)),
+                                 r"CodeCache's codes hold a code of 1e\+200"),
+    "encode_grid of 10^9 combinations": (lambda: encode_grid(FactorImages([1000, 1000, 1000]), lambda x: x.flatten(1)),
+                                         r"encode_grid's grid \(the data set's combinations\) must be an int .* at most"),
+    "histogram_discretize of a range of 3e308": (
+        lambda: histogram_discretize(np.array([[-1.7e308], [1.7e308], [0.0]])), r"histogram_discretize's codes hold"),
+    "active_units of a function returning None": (lambda: active_units(torch.rand(5, 1, 2, 2), lambda x: None),
+                                                  r"active_units' representation_fn must return .* got None"),
+    "active_units of a function returning a dict": (lambda: active_units(torch.rand(5, 1, 2, 2), lambda x: {"a": x}),
+                                                    r"active_units' representation_fn must return .* got dict"),
+    "KLRecorder of KLs of 1.7e308": (lambda: KLRecorder(1)(0, None, _Terms(torch.full((2, 3), 1.7e308,
+                                                                                      dtype=torch.float64))),
+                                     r"as finite KLs >= 0"),
+    "z_diff of codes 3e38": (lambda: z_diff(torch.full((3, 2, 4), 3e38), torch.full((3, 2, 4), -3e38)),
+                             r"z_diff's z1 and z2 are codes too large"),
+    "causal_matrix of weights 1e20": (lambda: scm.causal_matrix(torch.tensor([[0.0, 1e20], [0.0, 0.0]])),
+                                      r"A must be a square \(K, K\) adjacency matrix of finite numbers at most 1e\+06"),
+    "linear_covariance of a scale of 1e200": (lambda: scm.linear_covariance(torch.zeros(2, 2), 1e200),
+                                              r"scale must be noise standard deviations >= 0 and at most 1e\+06"),
+    "do() of 1e300": (lambda: scm.collider().do(x2=1e300), r"at most 1e\+06 in size"),
+    "label_loss of labels 1e20": (lambda: label_loss(torch.full((2, 3), 1e20), torch.zeros(3, 3)),
+                                  r"labels u must be finite and at most 1e\+06 in size"),
+    "dag_constraint_grad that overflows": (lambda: dag_constraint_grad(torch.full((6, 6), 1e6)),
+                                           r"dag_constraint_grad's A has weights too large"),
+    "learn_graph_from_labels of labels 1e30": (lambda: learn_graph_from_labels(torch.full((8, 3), 1e30), steps=2),
+                                               r"labels u must be finite numbers at most 1e\+06 in size"),
+    "say of NaT": (lambda: say("{t}", t=np.datetime64("NaT"), show=False), r"say's t must be a finite number"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEVENTH))
+def test_seventh_probe_refusals(name):
+    call, words = SEVENTH[name]
+    with pytest.raises(ValueError, match=words):
+        call()
+
+
+def test_seventh_probe_valid_input_still_works():
+    """A MIG a hair above 1 by rounding is 1; a plug-in MI of -1e-17 is 0; a boolean support is a 0/1 mask."""
+    score, per_factor = mig_from_mutual_info(np.array([[0.69 * (1 + 1e-12)], [0.0]]), np.array([0.69]))
+    assert score == 1.0 and per_factor.max() <= 1.0
+    assert mig_from_mutual_info(np.array([[0.5], [-1e-17]]), np.array([0.69]))[0] == pytest.approx(0.5 / 0.69)
+    support = torch.ones(3, 3, dtype=torch.bool)
+    A, _ = learn_graph_from_labels(torch.randn(16, 3, generator=torch.Generator().manual_seed(0)), steps=2,
+                                   support=support)
+    assert A.shape == (3, 3)
+
+
+def test_learn_graph_from_labels_names_its_settings_when_it_diverges():
+    u = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match=r"learn_graph_from_labels diverged before step \d+: .* lower lr \(1e\+06\)"):
+        learn_graph_from_labels(u, steps=50, lr=1e6, bandwidth=1e-30, independence=1.0)

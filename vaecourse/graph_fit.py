@@ -50,9 +50,10 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
         raise ValueError(f"a_init must be 'zero' or 'random' (never the true graph), got {a_init!r}")
     if u.dtype == torch.bool or u.is_complex() or u.device.type == "meta":
         raise ValueError(f"labels u must be real numbers, got {values.shown(u)}")
-    if not torch.isfinite(u.detach()).all():
-        raise ValueError(f"labels u must be finite numbers, got NaN or inf in {int((~torch.isfinite(u)).sum())} of "
-                         f"{u.numel()} values")
+    if not bool((u.detach().abs() <= values.MAX_WEIGHT).all()):  # 1e30 labels: the fit's squares overflow
+        raise ValueError(f"labels u must be finite numbers at most {values.MAX_WEIGHT:g} in size (normalised concept "
+                         f"values), got {int((~(u.detach().abs() <= values.MAX_WEIGHT)).sum())} of {u.numel()} values "
+                         "that are NaN, inf or larger")
     steps = values.steps.check("steps", steps)
     batch_size = values.batch_size.check("batch_size", batch_size)
     lr = values.learning_rate.check("lr (the graph's learning rate)", lr)
@@ -69,7 +70,8 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
     u = u.detach().float()
     allowed = 1 - torch.eye(n)
     if support is not None:
-        support = check_adjacency(support, n, name="support")
+        support = check_adjacency(support.float() if isinstance(support, Tensor) and support.dtype == torch.bool
+                                  else support, n, name="support")  # a boolean mask is a 0/1 mask
         if not bool(((support == 0) | (support == 1)).all()):
             raise ValueError(f"support must be an ({n}, {n}) mask of 0/1 (1: the edge may be learned), got values "
                              f"{sorted(set(support.flatten().tolist()))[:6]}")
@@ -91,7 +93,14 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
     for step in range(1, steps + 1):
         batch = u[torch.randint(0, u.shape[0], (min(batch_size, u.shape[0]),), generator=generator)]  # (B, n)
         A = A_raw * allowed
-        H = dag_constraint(A)
+        try:
+            H = dag_constraint(A)  # (it refuses a NaN A: name the fit's own settings, not its internal A)
+        except ValueError:
+            if bool(torch.isfinite(A_raw.detach()).all()):
+                raise
+            raise ValueError(f"learn_graph_from_labels diverged before step {step}: the graph's weights became NaN or "
+                             f"inf; lower lr ({lr:g}) or predictor_lr ({predictor_lr:g}), or raise bandwidth "
+                             f"({bandwidth:g})") from None
         penalty = augmented_lagrangian_term(H, constraint.alpha, constraint.rho)
         r = residuals(batch, A)  # (B, n)
         loss = r.pow(2).sum(1).mean() + penalty + l1 * A.abs().sum()

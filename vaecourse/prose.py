@@ -80,6 +80,8 @@ def _not_finite(value) -> bool:
         return any(_not_finite(v) for v in value)
     if isinstance(value, dict):
         return any(_not_finite(k) or _not_finite(v) for k, v in value.items())
+    if isinstance(value, (np.datetime64, np.timedelta64)):  # NaT prints as "NaT": no figure
+        return bool(np.isnat(value))
     if isinstance(value, decimal.Decimal):  # 1E+400 prints as itself: finite, though no float holds it
         return not value.is_finite()
     if isinstance(value, numbers.Number):  # float, complex, Fraction, numpy scalars

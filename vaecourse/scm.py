@@ -60,12 +60,15 @@ def check_adjacency(A, n: int | None = None, *, name: str = "A") -> Tensor:
     return A
 
 
-_ADJACENCY = kinds.numbers("a square (K, K) adjacency matrix of finite numbers, K >= 1 (A[i, j] != 0: edge i -> j)",
-                           lambda t: t.dim() == 2 and 1 <= t.shape[0] == t.shape[1] <= kinds.MAX_UNITS)
+_ADJACENCY = kinds.numbers(f"a square (K, K) adjacency matrix of finite numbers at most {kinds.MAX_WEIGHT:g} in size, "
+                           "K >= 1 (A[i, j] != 0: edge i -> j)",
+                           lambda t: t.dim() == 2 and 1 <= t.shape[0] == t.shape[1] <= kinds.MAX_UNITS
+                           and bool((t.abs() <= kinds.MAX_WEIGHT).all()))  # 1e20 weights: (I - A^T)^-1 overflowed
 _NAME = kinds.Kind("a variable name (a non-empty string)", lambda v: isinstance(v, str) and v != "")
 _RANGE = kinds.sequence("a range (lo, hi) of two finite numbers with lo <= hi",
                         lambda v: len(v) == 2 and all(_is_finite_number(x) for x in v) and float(v[0]) <= float(v[1]))
-_VALUES = kinds.numbers("finite real numbers (not a bool): one number, or one value per sample (n,)", lambda t: t.dim() <= 1)
+_VALUES = kinds.numbers(f"finite real numbers (not a bool) at most {kinds.MAX_WEIGHT:g} in size: one number, or one "
+                        "value per sample (n,)", lambda t: t.dim() <= 1 and bool((t.abs() <= kinds.MAX_WEIGHT).all()))
 _DRAWS = kinds.draws
 _STD = kinds.real("a noise standard deviation >= 0", lambda v: v >= 0, kinds.MAX_WEIGHT, kinds.WEIGHT_LIMIT)
 _CALLABLE_OR_NONE = kinds.function.or_none()
@@ -398,8 +401,10 @@ def linear_scm(A, names: Sequence[str] | None = None, scale: float | Sequence[fl
 
 def _eps(eps, A: Tensor) -> Tensor:
     k = A.shape[0]
-    return kinds.numbers(f"finite noise of shape (n, {k}), one column per variable of A",
-                         lambda t: t.dim() == 2 and t.shape[1] == k).check("eps", eps)
+    return kinds.numbers(f"finite noise of shape (n, {k}), one column per variable of A, at most "
+                         f"{kinds.MAX_WEIGHT:g} in size",
+                         lambda t: t.dim() == 2 and t.shape[1] == k and bool((t.abs() <= kinds.MAX_WEIGHT).all())
+                         ).check("eps", eps)
 
 
 def _variable(index, A: Tensor, name: str = "index") -> int:
@@ -410,8 +415,9 @@ def _variable(index, A: Tensor, name: str = "index") -> int:
 
 def _scales(scale, k: int) -> Tensor:
     """The noise standard deviations as a float64 tensor (k,): one number for all, or k of them, each >= 0."""
-    s = kinds.numbers(f"noise standard deviations >= 0: one number or {k} (one per variable)",
-                      lambda t: t.dim() <= 1 and t.numel() in (1, k) and bool((t >= 0).all())).check("scale", scale)
+    s = kinds.numbers(f"noise standard deviations >= 0 and at most {kinds.MAX_WEIGHT:g}: one number or {k} (one per "
+                      "variable)", lambda t: t.dim() <= 1 and t.numel() in (1, k)
+                      and bool(((t >= 0) & (t <= kinds.MAX_WEIGHT)).all())).check("scale", scale)
     return s.double().reshape(-1).expand(k)
 
 

@@ -85,10 +85,15 @@ def check_codes(codes, n: int, dim: int | None = None, who: str = "representatio
         row, col = np.argwhere(~finite)[0]
         raise ValueError(f"{who} returned {codes[row, col]} (NaN or inf) at row {row}, dimension {col}; every code "
                          "must be finite")
-    size = np.abs(codes).max()
+    return check_code_size(codes, f"{who} returned", "")
+
+
+def check_code_size(codes: np.ndarray, who: str, what: str = " a code of") -> np.ndarray:
+    """Finite codes (n, D) at most ``MAX_CODE`` in size, or a ValueError saying where the largest is."""
+    size = np.abs(codes).max(initial=0.0)
     if size > MAX_CODE:
         row, col = np.argwhere(np.abs(codes) == size)[0]
-        raise ValueError(f"{who} returned {codes[row, col]:.3g} at row {row}, dimension {col}: codes must be at most "
+        raise ValueError(f"{who}{what} {codes[row, col]:.3g} at row {row}, dimension {col}: codes must be at most "
                          f"{MAX_CODE:g} in size (the classifiers read float32 and square them)")
     return codes
 
@@ -134,9 +139,9 @@ def check_supervised(x_train, y_train, x_eval, y_eval, *, label_dims: tuple[int,
     at least ``classes`` classes of every factor among the training labels (a classifier of one class predicts
     nothing; ``classes=1`` where a constant factor has a defined score)."""
     at = f"{who}'s " if who else ""
-    x_train = check_table(x_train, f"{at}x_train", rows=2, what="codes")
+    x_train = check_code_size(check_table(x_train, f"{at}x_train", rows=2, what="codes"), f"{at}x_train holds")
     y_train = check_classes(y_train, f"{at}y_train", dims=label_dims, rows=2)
-    x_eval = check_table(x_eval, f"{at}x_eval", what="codes")
+    x_eval = check_code_size(check_table(x_eval, f"{at}x_eval", what="codes"), f"{at}x_eval holds")
     y_eval = check_classes(y_eval, f"{at}y_eval", dims=label_dims)
     for x, y, part in ((x_train, y_train, "train"), (x_eval, y_eval, "eval")):
         if len(y) != len(x):
@@ -155,5 +160,5 @@ def check_supervised(x_train, y_train, x_eval, y_eval, *, label_dims: tuple[int,
     return x_train, y_train, x_eval, y_eval
 
 
-__all__ = ["SKLEARN_SEED", "check_classes", "check_codes", "check_count", "check_dataset", "check_generator",
+__all__ = ["MAX_CODE", "SKLEARN_SEED", "check_classes", "check_code_size", "check_codes", "check_count", "check_dataset", "check_generator",
            "check_numbers", "check_supervised", "check_table"]

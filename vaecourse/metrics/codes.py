@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from vaecourse.data.base import GroundTruthDataset
-from vaecourse.metrics.checks import check_codes, check_count, check_dataset, check_generator, check_table
+from vaecourse.metrics.checks import check_code_size, check_codes, check_count, check_dataset, check_generator, check_table
 
 RepresentationFn = Callable[[Tensor], object]  # images (B, C, H, W) -> codes (B, D), tensor or array
 
@@ -80,7 +80,8 @@ class CodeCache:
         check_dataset(self.dataset, "CodeCache")
         n = self.dataset.num_combinations
         codes = self.codes
-        codes = check_table(codes, "CodeCache's codes", what="codes, one row per combination,")  # real, finite
+        codes = check_code_size(check_table(codes, "CodeCache's codes", what="codes, one row per combination,"),
+                                "CodeCache's codes hold")  # real, finite, at most MAX_CODE
         if codes.shape[0] != n:
             raise ValueError(f"CodeCache's codes must be an array (N, D) with one row per combination of the "
                              f"dataset's grid (N = {n:,}), got shape {codes.shape}")
@@ -124,7 +125,8 @@ def encode_grid(dataset, representation_fn: RepresentationFn | Mapping[str, Repr
         if not callable(fn):
             raise ValueError(f"representation_fn{f'[{name!r}]' if several else ''} must be a function of images, "
                              f"got {type(fn).__name__}")
-    n = int(dataset.num_combinations)
+    n = check_count(int(dataset.num_combinations), "encode_grid's grid (the data set's combinations)",
+                    why="every combination is rendered and encoded")
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in functions}
     seconds = dict.fromkeys(functions, 0.0)
     starts = range(0, n, RENDER_BATCH)

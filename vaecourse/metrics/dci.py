@@ -36,8 +36,9 @@ def _entropy(p: np.ndarray, base: int, axis: int) -> np.ndarray:
 
 
 def _importance(importance, who: str) -> np.ndarray:
-    """R checked; the scores do not depend on R's scale, so entries above 1 (a tree's importances sum to 1) are
-    divided by the largest: sums of entries near 1e308 would overflow to inf and the score to NaN."""
+    """R checked, entries above 1 divided by the largest (a tree's importances sum to 1): sums of entries near 1e308
+    would overflow to inf and the score to NaN. Below 1, R is kept as it is, as [locatello2019] scores it: EPS
+    (1e-11) is added to every entry, so importances near 1e-12 read as nearly uniform."""
     importance = check_table(importance, f"{who}'s importance", non_negative=True, layout="(D, K)",
                              what="an importance matrix R")
     largest = importance.max(initial=0.0)

@@ -77,9 +77,12 @@ def z_diff(z1, z2):
     if a.shape != b.shape:
         raise ValueError(f"z_diff's z2 must have z1's shape {tuple(a.shape)} (one code per code of z1), got "
                          f"{tuple(b.shape)}")
-    if tensor:
-        return (a - b.to(a)).abs().mean(dim=-2)
-    return np.abs(a.cpu().double().numpy() - b.cpu().double().numpy()).mean(axis=-2)
+    out = (a - b.to(a)).abs().mean(dim=-2) if tensor else \
+        torch.from_numpy(np.abs(a.cpu().double().numpy() - b.cpu().double().numpy()).mean(axis=-2))
+    if not bool(torch.isfinite(out).all()):  # finite codes near 3e38 whose difference overflows
+        raise ValueError(f"z_diff's z1 and z2 are codes too large for their difference in {a.dtype} (up to "
+                         f"{max(a.abs().max().item(), b.abs().max().item()):.3g} in size): they are no codes")
+    return out if tensor else out.numpy()
 
 
 def _check_points(who: str, dataset, source, n_points, batch_size, generator) -> None:

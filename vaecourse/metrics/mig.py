@@ -21,13 +21,14 @@ import numpy as np
 import torch
 
 from vaecourse import values
-from vaecourse.metrics.checks import check_count, check_dataset, check_generator, check_table
+from vaecourse.metrics.checks import check_code_size, check_count, check_dataset, check_generator, check_table
 from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, CodeSource, factor_code_batch
 
 
 def histogram_discretize(codes: np.ndarray, bins: int = 20) -> np.ndarray:
     """Each column of ``codes (n, D)`` into ``bins`` equal-width bins over its own range -> ints ``(n, D)``."""
-    codes = check_table(codes, "histogram_discretize's codes", what="codes")
+    codes = check_code_size(check_table(codes, "histogram_discretize's codes", what="codes"),
+                            "histogram_discretize's codes hold")  # a range of 3e308 is too many bins for numpy
     bins = check_count(bins, "histogram_discretize's bins")
     out = np.zeros(codes.shape, dtype=np.int64)
     for d in range(codes.shape[1]):
@@ -77,8 +78,12 @@ def mig_from_mutual_info(mutual_info: np.ndarray, entropy: np.ndarray) -> tuple[
 
     For each factor (a column), sort the D dimensions by information, take top minus runner-up, divide by H.
     """
-    mutual_info = check_table(mutual_info, "mig_from_mutual_info's mutual_info", rows=2, non_negative=True,
+    mutual_info = check_table(mutual_info, "mig_from_mutual_info's mutual_info", rows=2,
                               what="mutual information in nats (the gap needs 2 code dimensions)", layout="(D, K)")
+    if mutual_info.min() < -1e-12:  # I >= 0; the plug-in estimate's rounding leaves -1e-17 (discrete_mutual_info)
+        raise ValueError(f"mig_from_mutual_info's mutual_info must be >= 0 (mutual information), got "
+                         f"{mutual_info.min():g}")
+    mutual_info = np.maximum(mutual_info, 0.0)
     entropy = check_table(entropy, "mig_from_mutual_info's entropy", dims=(1,), what="entropies", layout="(K,)")
     if entropy.shape[0] != mutual_info.shape[1] or not (entropy > 0).all():
         raise ValueError(f"mig_from_mutual_info's entropy must be {mutual_info.shape[1]} entropies > 0 (one per factor "
@@ -90,7 +95,7 @@ def mig_from_mutual_info(mutual_info: np.ndarray, entropy: np.ndarray) -> tuple[
         raise ValueError(f"mig_from_mutual_info's mutual_info must be at most its factor's entropy (I(z; v) <= H(v)), got "
                          f"{mutual_info[:, k].max():g} nats for factor {k} whose entropy is {entropy[k]:g}")
     ordered = np.sort(mutual_info, axis=0)[::-1]  # (D, K), largest first in each column
-    per_factor = (ordered[0] - ordered[1]) / entropy  # (K,)
+    per_factor = np.minimum((ordered[0] - ordered[1]) / entropy, 1.0)  # (K,); I <= H(1 + 1e-9) allows rounding
     return float(per_factor.mean()), per_factor
 
 

@@ -74,6 +74,9 @@ def active_units(images: Tensor, representation_fn: Callable[[Tensor], Tensor | 
     for start in range(0, images.shape[0], batch_size):
         batch = images[start:start + batch_size]
         out = representation_fn(batch)
+        if not isinstance(out, (Tensor, np.ndarray, list, tuple)):  # None (a missing return), a number, a dict
+            raise ValueError(f"active_units' representation_fn must return E_q[u] for the batch: a tensor (B, D) or a "
+                             f"list of one per layer, got {values.shown(out) if out is None else type(out).__name__}")
         layers = [out] if isinstance(out, (Tensor, np.ndarray)) else list(out)  # one array is one layer
         if not layers or (chunks and len(layers) != len(chunks[0])):
             raise ValueError(f"active_units' representation_fn must return E_q[u] for the batch: a tensor (B, D) or "
@@ -135,6 +138,9 @@ def kl_per_unit(model, images: Tensor, *, batch_size: int = 500, generator: torc
     return (total / n).numpy()
 
 
+MAX_KL = 1e30  # nats: beyond it a per-unit KL is no KL, and an epoch's mean of them would overflow to inf
+
+
 class KLRecorder:
     """A ``fit`` callback that averages the per-unit KLs of the training batches over each epoch.
 
@@ -158,7 +164,7 @@ class KLRecorder:
         width = len(self.rows[0]) if self.rows else None if self._sum is None else len(self._sum)
         if not isinstance(units, torch.Tensor) or not units.is_floating_point() or units.dim() != 2 \
                 or units.shape[0] < 1 or (width is not None and units.shape[1] != width) \
-                or not bool((torch.isfinite(units.detach()) & (units.detach() >= -KL_ROUNDING)).all()):  # KL >= 0
+                or not bool(((units.detach() >= -KL_ROUNDING) & (units.detach() <= MAX_KL)).all()):  # (NaN fails)
             raise ValueError(f"KLRecorder needs terms.extras['kl_units'] as finite KLs >= 0 (B, U), floating point, "
                              f"with the same U every step"
                              f"{f' ({width})' if width is not None else ''}, got {values.shown(units)}")

@@ -104,7 +104,11 @@ def dag_constraint_grad(A: Tensor) -> Tensor:
     A = check_adjacency(A)
     n = A.shape[0]
     M = torch.linalg.matrix_power(torch.eye(n, dtype=A.dtype, device=A.device) + A * A, n - 1)
-    return 2 * n * M.T * A
+    grad = 2 * n * M.T * A
+    if not bool(torch.isfinite(grad).all()):  # as dag_constraint refuses the H that overflows
+        raise ValueError(f"dag_constraint_grad's A has weights too large for (I + A o A)^{n - 1} in {A.dtype} (up to "
+                         f"{A.abs().max().item():.3g} in size): the gradient overflows")
+    return grad
 
 
 def label_residuals(u: Tensor, A: Tensor) -> Tensor:
@@ -116,8 +120,9 @@ def label_residuals(u: Tensor, A: Tensor) -> Tensor:
                          f"tensor), got {got}")
     if u.device != A.device:
         raise ValueError(f"labels u must be on A's device {A.device}, got them on {u.device}")
-    if not bool(torch.isfinite(u).all()):
-        raise ValueError(f"labels u must be finite, got {values.shown(u)}")
+    if not bool((u.abs() <= values.MAX_WEIGHT).all()):  # NaN fails too; 1e20 labels squared to inf in l_u
+        raise ValueError(f"labels u must be finite and at most {values.MAX_WEIGHT:g} in size (normalised concept "
+                         f"values), got {values.shown(u)}")
     return _label_residuals(u, A.to(u.dtype))
 
 
