@@ -217,3 +217,39 @@ def test_warmup_names_the_division_only_when_there_is_one(fn, words, not_words, 
     assert check.warmup_weight(fn) is False
     out = capsys.readouterr().out
     assert words in out and (not_words is None or not_words not in out), out
+
+
+def _kl_clamped(mu, logvar):
+    logvar = logvar.clamp(-10, 10)
+    return 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(-1)
+
+
+def _kl(mu, logvar):
+    return 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(-1)
+
+
+def _ll_binarised(logits, x):
+    return ((x > 0.5).to(logits.dtype) * logits - torch.nn.functional.softplus(logits)).flatten(1).sum(1)
+
+
+def _ll(logits, x):
+    return (x * logits - torch.nn.functional.softplus(logits)).flatten(1).sum(1)
+
+
+def _ll_bce(logits, x):
+    return -torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+
+
+@pytest.mark.parametrize("checker, fn, right, words", [
+    (check.gaussian_kl, _kl_clamped, False, "KL differs from the closed form at mu=[0, 0, 0], logvar="),
+    (check.gaussian_kl, _kl, True, "matches the library"),
+    (check.bernoulli_log_likelihood, _ll_binarised, False, "for grey pixels x in [0, 1] (not only 0 and 1)"),
+    (check.bernoulli_log_likelihood, _ll, True, "matches the library"),
+    (check.bernoulli_log_likelihood, _ll_bce, True, "matches the library"),
+    (check.bernoulli_log_likelihood, lambda l, x: torch.distributions.Bernoulli(logits=l).log_prob(x).flatten(1).sum(1),
+     True, "matches the library"),  # torch refuses grey x (validate_args): still right for the course's binary data
+], ids=["1.2 logvar clamped to ±10", "1.2 right", "1.3 x binarised", "1.3 right", "1.3 right (BCE with logits)",
+        "1.3 right (torch Bernoulli)"])
+def test_coding_checks_tell_clamped_logvar_and_binarised_x_apart(checker, fn, right, words, capsys):
+    assert checker(fn) is right
+    assert words in capsys.readouterr().out

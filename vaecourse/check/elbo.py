@@ -91,6 +91,9 @@ def gaussian_kl(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
         cases = [
             (torch.zeros(B, D, dtype=F64), torch.ones(B, D, dtype=F64), lambda i: "mu=0, logvar=1"),
             (1.5 * torch.randn(B, D, generator=g, dtype=F64), torch.randn(B, D, generator=g, dtype=F64), None),
+            # log-variances of ±12 to ±25 (the library allows 30): a KL that clamps logvar to ±10 is wrong there
+            (torch.zeros(B, D, dtype=F64), (12.0 + 13.0 * torch.rand(B, D, generator=g, dtype=F64)) * torch.randn(
+                B, D, generator=g, dtype=F64).sign(), None),
         ]
         basic = tensor_rules("KL", (B,), meaning="one KL per example", shape_rules=[
             *batch_shape_rules("KL", B, "KL", "sum over the latent dimensions only"),
@@ -106,22 +109,25 @@ def gaussian_kl(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
             want = kl_standard_normal(mu, logvar)
             at = label or (lambda i: f"mu={fmt(mu[i])}, logvar={fmt(logvar[i])}")
 
+            def misread(other: Tensor) -> Callable[[Any], bool]:  # a typical slip, where it differs from the KL here
+                return lambda o: close(o, other) and not close(other, want)
+
             def run(f: Callable) -> None:
                 expect(called(f, (mu.clone(), logvar.clone()), ("mu", "logvar"), UNCHANGED), [
                     *basic,
                     finite_rule("KL", f"{formula} is finite for mu={fmt(mu[0])}, logvar={fmt(logvar[0])}"),
-                    (lambda o: close(o, 2 * want),
+                    (misread(2 * want),
                      f"your KL is exactly twice the closed form: the factor ½ is missing; {formula}"),
-                    (lambda o: close(o, -want),
+                    (misread(-want),
                      lambda o: f"KL came out negative ({fmt(o.min())}) for {at(0)}: your result is exactly −KL, "
                                "an overall sign is flipped; in the form −½ Σ (1 + logvar − mu² − exp(logvar)) the "
                                "minus in front matters"),
-                    (lambda o: close(o, 0.5 * (mu.pow(2) + torch.exp(0.5 * logvar) - 1.0 - logvar).sum(-1)),
+                    (misread(0.5 * (mu.pow(2) + torch.exp(0.5 * logvar) - 1.0 - logvar).sum(-1)),
                      "you used sigma = exp(logvar / 2) where the formula has the variance sigma² = exp(logvar); "
                      + formula),
-                    (lambda o: close(o, 0.5 * (mu.pow(2) + logvar.exp() - 1.0 + logvar).sum(-1)),
+                    (misread(0.5 * (mu.pow(2) + logvar.exp() - 1.0 + logvar).sum(-1)),
                      f"check the sign of the log-variance term: it is − logvar; {formula}"),
-                    (lambda o: close(o, want / mu.shape[1]),
+                    (misread(want / mu.shape[1]),
                      f"you averaged over the latent dimensions (.mean); sum them instead: {formula}"),
                     (lambda o: (as64(o) < -ATOL).any(),
                      lambda o: f"KL came out negative ({fmt(o.min())}) for {at(int(as64(o).argmin()))}, "
@@ -223,9 +229,23 @@ def bernoulli_log_likelihood(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
                 *float32_rules("the log-likelihood", want32, "at logits of ±40 to ±160", stable, rtol=1e-4, atol=1e-2),
             ])
 
+        grey = torch.rand(B, *shape, generator=g, dtype=F64)  # targets in [0, 1]: the library's objectives take them
+        want_grey = _bernoulli_reference(ordinary, grey)
+
+        def grey_targets(f: Callable) -> None:
+            try:
+                out = call(f, ordinary, grey)
+            except ValueError:  # torch's Bernoulli(logits=...).log_prob refuses x outside {0, 1}: right for binary data
+                return
+            expect(out, [*basic, (
+                lambda o: not close(o, want_grey),
+                lambda o: f"for grey pixels x in [0, 1] (not only 0 and 1) {differs(o, want_grey, _image)}: use x as "
+                          f"it is, without rounding or thresholding it; {formula} holds for any x in [0, 1]")])
+
         gradients = gradient_trial(_bernoulli_reference, lambda: (ordinary, x), {0: "the logits"}, basic,
                                    "the log-likelihood", why)
-        return [trial(in_unit, "in_unit"), trial(ordinary, "ordinary"), trial(extreme, "extreme"), float32, gradients]
+        return [trial(in_unit, "in_unit"), trial(ordinary, "ordinary"), trial(extreme, "extreme"), float32,
+                grey_targets, gradients]
 
     return run_check("1.3", "Bernoulli log-likelihood",
                      "compute log p(x|z) per image from the decoder's logits, summed over pixels, stable in float32",
