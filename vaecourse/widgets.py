@@ -21,6 +21,9 @@ def render_traversal(model, z: torch.Tensor, dim: int, value: float, span: float
     decoded image at ``value`` framed in red. Pure: same inputs, same figure."""
     model = checks.traversal_model("render_traversal", "model", model)
     dim = kinds.non_negative_int.check("render_traversal's dim", dim)
+    if dim >= int(model.latent_dim):  # traversal_figure would name its own highlight
+        raise ValueError(f"render_traversal's dim must be a latent dimension 0..{int(model.latent_dim) - 1} of the "
+                         f"model, got {dim}")
     span = checks.span("render_traversal", span)
     value = kinds.real(f"a finite number in [-span, span] = [{-span:g}, {span:g}] (the row drawn, where the frame "
                        "goes)", lambda v: abs(v) <= span).check("render_traversal's value", value)
@@ -63,6 +66,7 @@ def sweep_traversal_explorer(models: dict, x: torch.Tensor, span: float = 3.0):
     from vaecourse.viz.beta import traversal_row_figure
 
     models = checks.models("sweep_traversal_explorer", models, checks.image_model)
+    models = checks.relabel("sweep_traversal_explorer", "models", models)  # the Dropdown's options: distinct text
     x = checks.images("sweep_traversal_explorer", "x", x)
     span = checks.span("sweep_traversal_explorer", span)
     labels = list(models)
@@ -98,7 +102,7 @@ def beta_explorer(models: dict, x: torch.Tensor, n_latents: int = 5):
     from vaecourse.viz.beta import SWEEP_STEPS, sweep_model_figure, sweep_panels
 
     models = checks.models("beta_explorer", models, checks.image_model)
-    models = dict(zip(checks.labels("beta_explorer", "models", models), models.values()))  # sweep_model_figure's label
+    models = checks.relabel("beta_explorer", "models", models)  # sweep_model_figure's label
     n_latents = kinds.panels.check("beta_explorer's n_latents", n_latents)
     x = checks.images("beta_explorer", "x", x)
     for label, model in models.items():  # the images must be what each model reads (its image shape)

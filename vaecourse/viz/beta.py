@@ -83,6 +83,7 @@ def kl_per_dimension_figure(kls: Mapping[str, Sequence[float] | Tensor], thresho
     if not 1 <= len(kls) <= 64:  # one bar chart each, side by side
         raise ValueError(f"kl_per_dimension_figure's kls must hold 1 to 64 models, got {len(kls):,}")
     threshold = kinds.non_negative.check("kl_per_dimension_figure's threshold", threshold)  # a KL is >= 0
+    kls = checks.relabel("kl_per_dimension_figure", "kls", kls)  # one panel titled by each key
     kls = {label: kinds.figure_values.check(f"kl_per_dimension_figure's kls[{label!r}]", v).double().cpu()
            for label, v in kls.items()}
     from vaecourse.metrics.latent_kl import KL_ROUNDING
@@ -141,6 +142,11 @@ def _run_curves(label, history) -> tuple[np.ndarray, dict]:
     if bool((out["beta"] < 0).any()):  # a Lagrange multiplier of a KL bound is >= 0 [slides, Eq. 8-9]
         raise ValueError(f"{name}'s records['beta'] must be multipliers >= 0, got {out['beta'].min():g} at step "
                          f"{steps[int(out['beta'].argmin())]:g}")
+    from vaecourse.metrics.latent_kl import KL_ROUNDING
+
+    if bool((out["kl"] < -KL_ROUNDING).any()):  # a KL is >= 0 (float32 rounding leaves -1e-8 at most)
+        raise ValueError(f"{name}'s records['kl'] must be KLs >= 0 (nats), got {out['kl'].min():g} at step "
+                         f"{steps[int(out['kl'].argmin())]:g}")
     return steps, out
 
 
@@ -157,6 +163,7 @@ def multiplier_figure(runs: Mapping[str, object], epsilon: float | None = None, 
     epsilon = kinds.non_negative.or_none().check("multiplier_figure's epsilon", epsilon)  # a bound on a KL >= 0
     smooth = kinds.positive_int.check("multiplier_figure's smooth", smooth)
     title = kinds.text.check("multiplier_figure's title", title)
+    runs = checks.relabel("multiplier_figure", "runs", runs)  # the legend's labels
     curves = {}
     for label, history in runs.items():
         curves[label] = _run_curves(label, history)
@@ -182,12 +189,19 @@ def traversal_row_figure(model, z: Tensor, dim: int, value: float, span: float =
                          title: str | None = None) -> Figure:
     """The decoded image with latent ``dim`` set to ``value`` (large, left) beside the whole row of that
     dimension traversed over [-span, span] (right), the cell nearest ``value`` framed in red."""
+    from vaecourse.viz.images import _code
+
     model = checks.traversal_model("traversal_row_figure", "model", model)
-    value = kinds.finite.check("traversal_row_figure's value", value)
+    z = _code("traversal_row_figure", model, z)  # refused in this function's words, not traversal_images'
+    value = kinds.real("a finite latent value", lambda v: True,
+                       checks.MAX_TRAVERSAL, "codes are standard normal").check("traversal_row_figure's value", value)
     span = checks.span("traversal_row_figure", span)
     title = checks.title("traversal_row_figure", title)
     steps = kinds.panels.check("traversal_row_figure's steps", steps)
     dim = kinds.non_negative_int.check("traversal_row_figure's dim", dim)
+    if dim >= z.numel():
+        raise ValueError(f"traversal_row_figure's dim must be a latent dimension 0..{z.numel() - 1} of the model, "
+                         f"got {dim}")
     values = torch.linspace(-span, span, steps)
     row = traversal_images(model, z, [dim], values)[0]  # (V, C, H, W)
     image = traversal_images(model, z, [dim], torch.tensor([float(value)]))[0, 0]  # (C, H, W)

@@ -18,10 +18,15 @@ from vaecourse.viz.figure import CourseFigure as Figure
 from vaecourse.viz.images import draw_image
 
 
-def _dict(name: str, expected: str, value, most: int) -> Mapping:
+def _dict(name: str, expected: str, value, most: int, shown: bool = False) -> Mapping:
+    """A dict of 1 to ``most`` items; keyed by its labels when ``shown`` (panels or bars titled by their keys)."""
     kind = kinds.Kind(f"a dict of {expected}" if not expected.startswith("a dict") else expected,
                       lambda v: 1 <= len(v) <= most, lambda v: v if isinstance(v, Mapping) else kinds._REFUSED)
-    return kind.check(name, value)
+    value = kind.check(name, value)
+    if shown:
+        who, _, arg = name.partition("'s ")
+        value = checks.relabel(who, arg, value)
+    return value
 
 
 def _finite(t: Tensor) -> bool:
@@ -35,7 +40,7 @@ def scm_scatter_figure(panels: Mapping[str, Mapping[str, Tensor]], x: str, y: st
     x, y = kinds.text.check("scm_scatter_figure's x", x), kinds.text.check("scm_scatter_figure's y", y)
     title = checks.title("scm_scatter_figure", title)
     panels = _dict("scm_scatter_figure's panels", "1 to 64 panels by name, each a dict of variable -> samples",
-                   panels, 64)
+                   panels, 64, shown=True)
     for name, sample in panels.items():
         _dict(f"scm_scatter_figure's panels[{name!r}]", "a dict of variable -> samples", sample, 10 ** 6)
         missing = [k for k in (x, y) if k not in sample]
@@ -54,8 +59,9 @@ def scm_scatter_figure(panels: Mapping[str, Mapping[str, Tensor]], x: str, y: st
     axes = np.atleast_1d(fig.subplots(1, len(panels), sharex=True, sharey=True))
     for ax, (name, (a, b)) in zip(axes, columns.items()):
         ax.scatter(a, b, s=4, alpha=0.4)
-        r = np.corrcoef(a, b)[0, 1] if a.std() > 0 and b.std() > 0 else float("nan")
-        ax.set_title(f"{name}\ncorr = {r:+.2f}", fontsize=9)
+        corr = f"corr = {np.corrcoef(a, b)[0, 1]:+.2f}" if a.std() > 0 and b.std() > 0 else \
+            "corr undefined (" + ("one point" if len(a) < 2 else "a constant variable") + ")"
+        ax.set_title(f"{name}\n{corr}", fontsize=9)
         ax.set_xlabel(x)
     axes[0].set_ylabel(y)
     if title:
@@ -68,6 +74,9 @@ def adjacency_figure(learned: Tensor, true: Tensor, names: Sequence[str], thresh
                      title: str | None = None) -> Figure:
     """The learned A (weights, with thresholded edges marked) beside the true graph; rows cause columns."""
     names = checks.names("adjacency_figure", "names", names, distinct=True)
+    if len(names) > MAX_CONCEPTS:  # one text per cell of two k x k matrices
+        raise ValueError(f"adjacency_figure's names must name 1 to {MAX_CONCEPTS} concepts (one row and column each), "
+                         f"got {len(names):,}")
     title = checks.title("adjacency_figure", title)
     k = len(names)
     square = kinds.numbers(f"a finite ({k}, {k}) matrix, one row and column per name in names",
@@ -147,7 +156,7 @@ def score_figure(scores: Mapping[str, Mapping[str, float]], keys: Sequence[str] 
     keys = checks.names("score_figure", "keys", keys, distinct=True)
     title = kinds.text.check("score_figure's title", title)
     scores = _dict("score_figure's scores", f"1 to {MAX_CONCEPTS} models by name, each a dict of score name -> score",
-                   scores, MAX_CONCEPTS)
+                   scores, MAX_CONCEPTS, shown=True)
     for model, row in scores.items():
         row = _dict(f"score_figure's scores[{model!r}]", "a dict of score name -> score", row, 10 ** 6)
         missing = [k for k in keys if k not in row]
@@ -198,6 +207,15 @@ def mic_matrix_figure(matrices: Mapping[str, np.ndarray], concept_names: Sequenc
     return fig
 
 
+def _has_bool(value) -> bool:
+    """A bool anywhere in a nested list, or a bool tensor or array."""
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        return value.dtype in (torch.bool, np.bool_)
+    return isinstance(value, (list, tuple)) and any(_has_bool(v) for v in value)
+
+
 def intervention_grid_figure(model_images: Tensor, true_images: Tensor, concept_names: Sequence[str],
                              values: Sequence[Sequence[float]] | None = None,
                              title: str = "do(concept = value): model (left) and simulator (right)") -> Figure:
@@ -216,6 +234,9 @@ def intervention_grid_figure(model_images: Tensor, true_images: Tensor, concept_
                          f"{tuple(model_images.shape)}, got {tuple(true_images.shape)}")
     k, v = model_images.shape[:2]
     if values is not None:
+        if _has_bool(values):  # True would be titled +1.00
+            raise ValueError(f"intervention_grid_figure's values must be finite numbers (K, V) = {(k, v)}, not "
+                             f"bools, got {kinds.shown(values)}")
         values = kinds.numbers(f"finite values (K, V) = {(k, v)}: one per image of the grids",
                                lambda t: tuple(t.shape) == (k, v)).check("intervention_grid_figure's values", values)
         values = values.detach().cpu().double().tolist()
@@ -291,22 +312,29 @@ def render_intervention(counterfactual_fn: Callable, dataset, concepts: Tensor,
     interventions = kinds.mapping.check("render_intervention's interventions", interventions)
     names = list(dataset.concept_names) if concept_names is None else \
         checks.names("render_intervention", "concept_names", concept_names, len(dataset.concept_names))
-    wrong = [i for i in interventions if isinstance(i, bool) or i not in range(len(names))]
-    if wrong:
+    wrong = [i for i in interventions if kinds.non_negative_int.convert(i) not in range(len(names))]
+    if wrong:  # 1.0 is no index (names[1.0] fails), True is none either
         raise ValueError(f"render_intervention's interventions must map concept indices 0..{len(names) - 1} "
-                         f"({', '.join(names)}) to values, got {wrong}")
-    for i, value in interventions.items():
-        kinds.finite.check(f"render_intervention's interventions[{i}]", value)
+                         f"({', '.join(names)}), ints, to values, got {wrong}")
+    interventions = {kinds.non_negative_int.convert(i): v for i, v in interventions.items()}
+    for (i, value), (lo, hi) in zip(sorted(interventions.items()), [dataset.label_ranges()[i]
+                                                                     for i in sorted(interventions)]):
+        value = kinds.finite.check(f"render_intervention's interventions[{i}]", value)
+        if not lo - 1e-6 * (hi - lo) <= value <= hi + 1e-6 * (hi - lo):  # as the simulator allows (_in_range)
+            raise ValueError(f"render_intervention's interventions[{i}] must be a label value of {names[i]} the "
+                             f"simulator accepts (dataset.label_ranges(): {lo:.3g} to {hi:.3g}), got {value:g}")
     concepts = scene_concepts("render_intervention", dataset, concepts)
     u = dataset.labels(concepts)
     x = dataset.render_concepts(concepts)
     model_cf = counterfactual_fn(x, u, dict(interventions))
-    if not isinstance(model_cf, torch.Tensor) or model_cf.shape != x.shape or not _finite(model_cf):
-        raise ValueError(f"render_intervention's counterfactual_fn must return finite images of the scene's shape "
+    if not isinstance(model_cf, torch.Tensor) or model_cf.shape != x.shape or not _finite(model_cf) \
+            or not model_cf.is_floating_point():  # bytes 0..255 would be drawn clamped to white
+        raise ValueError(f"render_intervention's counterfactual_fn must return finite floating images (in [0, 1]) of "
+                         f"the scene's shape "
                          f"{tuple(x.shape)}, got {kinds.shown(model_cf)}")
     real = {}
     for i, value in interventions.items():
-        real[names[i]] = float(dataset.from_labels(torch.full((1, len(names)), float(value)))[0, i])
+        real[dataset.concept_names[i]] = float(dataset.from_labels(torch.full((1, len(names)), float(value)))[0, i])
     true_cf, cf_concepts = dataset.counterfactual(concepts, **real)
     fig = Figure(figsize=(7.5, 2.9))
     axes = fig.subplots(1, 3)

@@ -32,7 +32,7 @@ def model_images(who: str, name: str, model, x, label: str = "model"):
     kind = kinds.numbers(f"finite images (N, {', '.join(map(str, shape))}) of {label}'s image shape, 1 to "
                          f"{kinds.MAX_PANELS:,} of them", lambda t: t.dim() == 4 and tuple(t.shape[1:]) == shape
                          and 1 <= len(t) <= kinds.MAX_PANELS)
-    return model.check_input(images(who, name, x, kind))
+    return model.check_pixels(images(who, name, x, kind), who=f"{owner(who)} {name}")
 
 
 def _is_texts(value) -> bool:
@@ -68,6 +68,11 @@ def labels(who: str, name: str, value) -> list[str]:
         raise ValueError(f"{owner(who)} {name} must have keys that read differently as labels, got "
                          f"{[key for key in value if str(key) in twice]} all shown as {twice}")
     return shown
+
+
+def relabel(who: str, name: str, value) -> dict:
+    """The dict ``value`` keyed by its :func:`labels` (a tuple key becomes its text; 1 and '1' are refused)."""
+    return dict(zip(labels(who, name, value), value.values()))
 
 
 def images(who: str, name: str, value, kind=None):

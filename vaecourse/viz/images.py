@@ -79,12 +79,32 @@ def reconstruction_figure(x: Tensor, x_hat: Tensor, n: int = 8, title: str = "da
 def _code(who: str, model, z) -> Tensor:
     """z: one finite latent code of the model's latent_dim numbers, as a float32 (D,) tensor on the CPU."""
     size = int(model.latent_dim)
-    kind = kinds.numbers(f"one latent code: {size} finite numbers (the model's latent_dim)",
-                         lambda t: t.numel() == size and (t.dim() <= 1 or t.dim() == 2 and len(t) == 1))
+    kind = kinds.numbers(f"one latent code: {size} finite numbers (the model's latent_dim), each at most "
+                         f"{kinds.MAX_FLOAT:.2g} in size (float32: the model decodes in it)",
+                         lambda t: t.numel() == size and (t.dim() <= 1 or t.dim() == 2 and len(t) == 1)
+                         and bool(t.abs().max() <= kinds.MAX_FLOAT))
     return kind.check(f"{checks.owner(who)} z", z).float().flatten().cpu()
 
 
 @torch.no_grad()
+def _fits(kind, value) -> bool:
+    converted = kind.convert(value)
+    return converted is not kinds._REFUSED and bool(kind.test(converted))
+
+
+def _dims(who: str, z: Tensor, dims, values: Tensor) -> list:
+    """``dims`` checked as latent dimensions of the code ``z``, len(dims) x len(values) at most MAX_PANELS images."""
+    dims = list(kinds.indices.check(f"{checks.owner(who)} dims", dims))
+    if not 1 <= len(dims) * len(values) <= kinds.MAX_PANELS:
+        raise ValueError(f"{who} draws len(dims) x len(values) images: at most {kinds.MAX_PANELS:,}, got "
+                         f"{len(dims)} x {len(values)}")
+    wrong = [d for d in dims if not d < z.numel()]
+    if wrong:
+        raise ValueError(f"{checks.owner(who)} dims: latent dimension {wrong[0]} does not exist: the model has "
+                         f"{z.numel()} (0..{z.numel() - 1})")
+    return dims
+
+
 def traversal_images(model, z: Tensor, dims: Sequence[int], values: Sequence[float] | Tensor) -> Tensor:
     """Decoded means for z with dimension d set to each value: (len(dims), len(values), C, H, W).
 
@@ -93,16 +113,10 @@ def traversal_images(model, z: Tensor, dims: Sequence[int], values: Sequence[flo
     model = checks.traversal_model("traversal_images", "model", model)
     z = _code("traversal_images", model, z)
     values = latent_values.check("traversal_images' values", values).float().cpu()
-    dims = kinds.indices.check("traversal_images' dims", dims)
-    if not 1 <= len(dims) * len(values) <= kinds.MAX_PANELS:
-        raise ValueError(f"traversal_images draws len(dims) x len(values) images: at most {kinds.MAX_PANELS:,}, got "
-                         f"{len(dims)} x {len(values)}")
+    dims = _dims("traversal_images", z, dims, values)
     device = next(model.parameters()).device
     rows = []
     for d in dims:
-        if not d < z.numel():
-            raise ValueError(f"traversal_images' dims: latent dimension {d} does not exist: the model has "
-                             f"{z.numel()} (0..{z.numel() - 1})")
         zs = z.repeat(len(values), 1)  # (V, D)
         zs[:, d] = values
         rows.append(model.decode(zs.to(device)).mean.cpu())
@@ -119,14 +133,14 @@ def traversal_figure(model, z: Tensor, dims: Sequence[int] | None = None,
     """
     model = checks.traversal_model("traversal_figure", "model", model)
     z = _code("traversal_figure", model, z)
-    dims = list(range(z.numel())) if dims is None else list(kinds.indices.check("traversal_figure's dims", dims))
     values = latent_values.check("traversal_figure's values", values).float().cpu()
+    dims = _dims("traversal_figure", z, list(range(z.numel())) if dims is None else dims, values)
     labels = checks.names("traversal_figure", "labels", labels, len(dims), optional=True)
     title = checks.title("traversal_figure", title)
     if highlight is not None:
         pair = kinds.sequence("(dim, value): a latent dimension and a finite value (or None)",
-                              lambda v: len(v) == 2 and kinds.non_negative_int.convert(v[0]) is not kinds._REFUSED
-                              and kinds.finite.convert(v[1]) is not kinds._REFUSED)
+                              lambda v: len(v) == 2 and _fits(kinds.non_negative_int, v[0])
+                              and _fits(kinds.finite, v[1]))
         dim, value = pair.check("traversal_figure's highlight", highlight)
         if int(dim) >= z.numel():
             raise ValueError(f"traversal_figure's highlight names latent dimension {int(dim)}, which does not exist: "

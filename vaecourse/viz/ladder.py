@@ -35,7 +35,7 @@ def kl_heatmap_figure(runs: Mapping[str, np.ndarray], layer_sizes: Sequence[int]
     paper draws inactive units: the white cells of the last column are exactly the units that
     :func:`vaecourse.metrics.kl_active_units` counts as inactive at that threshold (layers then separated in black).
     """
-    runs = _runs("kl_heatmap_figure's runs", runs)
+    runs = checks.relabel("kl_heatmap_figure", "runs", _runs("kl_heatmap_figure's runs", runs))
     layer_sizes = kinds.layer_sizes.check("kl_heatmap_figure's layer_sizes", layer_sizes)
     title = checks.title("kl_heatmap_figure", title)
     vmin = kinds.finite.check("kl_heatmap_figure's vmin", vmin)
@@ -89,8 +89,8 @@ def active_units_figure(runs: Mapping[str, Sequence[int]], layer_sizes: Sequence
 
     ``kl_runs`` (same names) adds, beside each run's bar, a hatched bar of the units active by their KL
     (:func:`vaecourse.metrics.kl_active_units`): the two readings side by side."""
-    runs = _runs("active_units_figure's runs", runs)
-    kl_runs = None if kl_runs is None else _runs("active_units_figure's kl_runs", kl_runs)
+    runs = checks.relabel("active_units_figure", "runs", _runs("active_units_figure's runs", runs))
+    kl_runs = None if kl_runs is None else checks.relabel("active_units_figure", "kl_runs", _runs("active_units_figure's kl_runs", kl_runs))
     title = kinds.text.check("active_units_figure's title", title)
     if kl_runs is not None and set(kl_runs) != set(runs):
         raise ValueError(f"kl_runs must name the same runs as runs: got {sorted(kl_runs)} and {sorted(runs)}")
@@ -175,7 +175,7 @@ def depth_figure(results: Mapping[str, Mapping[int, tuple[float, float]]], *, k:
                  title: str = "Test log-likelihood against the number of stochastic layers") -> CourseFigure:
     """[sonderby2016, Fig. 3]: one line per inference model, log p(x) >= L_k (nats) against the number of
     stochastic layers, with +-1 standard error. ``results[name][layers] = (log_likelihood, standard_error)``."""
-    results = _runs("depth_figure's results", results)
+    results = checks.relabel("depth_figure", "results", _runs("depth_figure's results", results))
     k = kinds.samples.check("depth_figure's k", k)
     title = kinds.text.check("depth_figure's title", title)
     pair = kinds.numbers("(log_likelihood, standard_error): a finite number and a finite standard error >= 0",

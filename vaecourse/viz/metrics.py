@@ -27,6 +27,18 @@ def _text(who: str, name: str, value) -> str:
     return kinds.text.check(f"{checks.owner(who)} {name}", value)
 
 
+def _inside(who: str, name: str, scores: Mapping, ylim) -> None:
+    """Every score inside ``ylim`` (a bar or dot beyond it is drawn off the axes), or a ValueError naming it."""
+    if ylim is None:
+        return
+    for key, values in scores.items():
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        outside = values[(values < ylim[0]) | (values > ylim[1])]
+        if outside.size:
+            raise ValueError(f"{checks.owner(who)} {name}[{key!r}] must hold scores inside ylim {ylim} (or pass "
+                             f"ylim=None), got {outside[0]:g}")
+
+
 def _mean_std(values) -> tuple[float, float]:
     values = np.atleast_1d(np.asarray(values, dtype=np.float64))
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
@@ -43,6 +55,9 @@ def score_bars(scores: Mapping[str, Sequence[float]], chance: float | None = Non
     chance = kinds.finite.or_none().check("score_bars' chance", chance)
     title, ylabel = _text("score_bars", "title", title), _text("score_bars", "ylabel", ylabel)
     ylim = _ylim.check("score_bars' ylim", ylim)
+    _inside("score_bars", "scores", scores, ylim)
+    if chance is not None and ylim is not None and not ylim[0] <= chance <= ylim[1]:
+        raise ValueError(f"score_bars' chance must lie inside ylim {ylim} (or pass ylim=None), got {chance:g}")
     names = list(scores)
     fig = Figure(figsize=(max(4.0, 1.1 * len(names) + 1.5), 3.6))
     ax = fig.subplots()
@@ -77,6 +92,8 @@ def grouped_score_bars(table: Mapping[str, Mapping[str, Sequence[float]]], title
              for text, (name, row) in zip(checks.labels("grouped_score_bars", "table", rows), rows.items())}
     title = _text("grouped_score_bars", "title", title)
     ylim = _ylim.check("grouped_score_bars' ylim", ylim)
+    for name, row in table.items():
+        _inside("grouped_score_bars", f"table[{name!r}]", row, ylim)
     names = list(table)
     metrics = list(dict.fromkeys(m for row in table.values() for m in row))
     width = 0.8 / max(1, len(metrics))
@@ -123,7 +140,7 @@ def _matrices(who: str, matrices: Mapping[str, np.ndarray], names: Sequence[str]
     """``matrices`` as (rows, len(names)) float64 arrays, or a ValueError naming the matrix or ``names_arg``."""
     kind = kinds.Kind("a dict of 1 to 64 matrices by name", lambda v: 1 <= len(v) <= 64,
                       lambda v: v if isinstance(v, Mapping) else kinds._REFUSED)
-    matrices = kind.check(f"{checks.owner(who)} matrices", matrices)
+    matrices = checks.relabel(who, "matrices", kind.check(f"{checks.owner(who)} matrices", matrices))
     out = {}
     for name, matrix in matrices.items():
         matrix = kinds.finite_numbers.check(f"{checks.owner(who)} matrices[{name!r}]", matrix).cpu().double().numpy()
