@@ -904,3 +904,22 @@ def test_a_named_recipes_own_setting_is_not_blamed_on_the_learner():
 
     with pytest.raises(ValueError, match=r"the recipe sets it or you gave it: it would change nothing"):
         replace(recipes.get("ch5-causalvae-promise"), objective="cvae", name="ch5-causalvae-promise + objective")
+
+
+SEVENTH_PROBE = [  # (id, argv, a piece of the one error line)
+    ("show out pdf", ["show", "{ws}/vae.pt", "--out", "{ws}/t.pdf"], "show writes a PNG, expected a name ending in .png"),
+    ("show default out unwritable", ["show", "/proc/self/mem"], "the default --out (the checkpoint's name with .png)"),
+    ("evaluate causal n 1", ["evaluate", "{ws}/causal.pt", "--n", "1"], "--n must be at least 2 for CausalVAE"),
+    ("data mnist path a file", ["data", "mnist", "--path", "{ws}/vae.pt"], "--path {ws}/vae.pt must be a folder"),
+    ("data dsprites cache-dir a file", ["data", "dsprites", "--cache-dir", "{ws}/vae.pt"],
+     "--cache-dir {ws}/vae.pt must be a folder"),
+]
+
+
+@pytest.mark.parametrize("argv, message", [pytest.param(a, m, id=i) for i, a, m in SEVENTH_PROBE])
+def test_seventh_probe_refusals_name_the_flag(ws, capsys, argv, message):
+    before = hashes(ws)
+    code, _, err = run([a.format(ws=ws) for a in argv], capsys)
+    assert code == 2, err
+    assert_one_error_line(err, message.format(ws=ws))
+    assert hashes(ws) == before

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from vaecourse.cli import checks
+from vaecourse.values import MAX_PANELS
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -24,7 +25,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 MAX_PIXELS = 10 ** 8  # a traversal PNG of 100 megapixels is 400 MB while drawn: a larger one is a typo, not a plan
-MAX_IMAGES = 2_000  # images in one traversal figure (latents x --columns): matplotlib takes minutes beyond
+MAX_IMAGES = MAX_PANELS  # images in one traversal figure (latents x --columns): the figures' own panel bound
+OTHER_IMAGE_FORMATS = {".pdf", ".svg", ".svgz", ".eps", ".ps", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".gif"}
 CHUNK_DEFAULT = 250  # evaluate --chunk: importance samples encoded at once
 EVALUATE_BATCH = 1024  # evaluate: images through the model at once (the default --n 256 in one batch, as before)
 
@@ -39,7 +41,10 @@ def _show(args: argparse.Namespace) -> int:
 
     from vaecourse.cli.outputs import refuse_overwriting_input
     out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(".png")
-    refuse_overwriting_input(out, Path(args.checkpoint), what="traversal PNG")
+    flag = "--out" if args.out else "the default --out (the checkpoint's name with .png)"
+    if out.suffix.lower() in OTHER_IMAGE_FORMATS:  # the file would hold PNG bytes under another format's name
+        raise ValueError(f"--out {out}: show writes a PNG, expected a name ending in .png, got {out.suffix}")
+    refuse_overwriting_input(out, Path(args.checkpoint), what="traversal PNG", flag=flag)
     model = checkpoints.load(args.checkpoint)
     values = np.linspace(-args.span, args.span, args.columns)
     name = Path(args.checkpoint).name
@@ -162,6 +167,9 @@ def _evaluate_causal(model, args: argparse.Namespace, extra: dict) -> int:
     if args.dataset not in (None, "pendulum"):
         raise ValueError(f"{name} checkpoints need labelled images: evaluate them with --dataset pendulum "
                          f"(or no --dataset), not {args.dataset!r}")
+    if args.n < 2:  # MIC/TIC rank the concept latents against the truth over the test scenes
+        raise ValueError(f"--n must be at least 2 for {name}: its MIC/TIC compare latents and concepts over several "
+                         f"test scenes, got {args.n}")
     if args.k:
         raise ValueError(f"--k (importance sampling) is not available for {name}: its bound has two latent "
                          f"layers (eps, z) tied to the labels; use --k 0")
@@ -194,6 +202,11 @@ def _evaluate_causal(model, args: argparse.Namespace, extra: dict) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
+    folders = [("--cache-dir", args.cache_dir)] + ([("--path", args.path)] if args.name == "mnist" else [])
+    for flag, folder in folders:  # (mnist's --path is the folder of its four files)
+        if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+            raise ValueError(f"{flag} {folder} must be a folder (data {args.name} reads its files from one), and it is "
+                             "not one")
     if args.name == "dsprites":
         from vaecourse.data.dsprites_official import load_official_dsprites
         data = load_official_dsprites(args.path, download=args.download, cache_dir=args.cache_dir)
