@@ -329,9 +329,8 @@ def render_intervention(counterfactual_fn: Callable, dataset, concepts: Tensor,
     model_cf = counterfactual_fn(x, u, dict(interventions))
     if not isinstance(model_cf, torch.Tensor) or model_cf.shape != x.shape or not _finite(model_cf) \
             or not model_cf.is_floating_point():  # bytes 0..255 would be drawn clamped to white
-        raise ValueError(f"render_intervention's counterfactual_fn must return finite floating images (in [0, 1]) of "
-                         f"the scene's shape "
-                         f"{tuple(x.shape)}, got {kinds.shown(model_cf)}")
+        raise ValueError(f"render_intervention's counterfactual_fn must return finite images of the scene's shape "
+                         f"{tuple(x.shape)}, floating (in [0, 1]: divide bytes by 255), got {kinds.shown(model_cf)}")
     real = {}
     for i, value in interventions.items():
         real[dataset.concept_names[i]] = float(dataset.from_labels(torch.full((1, len(names)), float(value)))[0, i])

@@ -86,7 +86,6 @@ def _code(who: str, model, z) -> Tensor:
     return kind.check(f"{checks.owner(who)} z", z).float().flatten().cpu()
 
 
-@torch.no_grad()
 def _fits(kind, value) -> bool:
     converted = kind.convert(value)
     return converted is not kinds._REFUSED and bool(kind.test(converted))
@@ -105,6 +104,7 @@ def _dims(who: str, z: Tensor, dims, values: Tensor) -> list:
     return dims
 
 
+@torch.no_grad()
 def traversal_images(model, z: Tensor, dims: Sequence[int], values: Sequence[float] | Tensor) -> Tensor:
     """Decoded means for z with dimension d set to each value: (len(dims), len(values), C, H, W).
 
