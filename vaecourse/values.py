@@ -111,7 +111,8 @@ def _shown(value: Any) -> str:
     """``value`` in a few words for a one-line message: an array by its shape, dtype and any NaN or inf."""
     if isinstance(value, (torch.Tensor, np.ndarray)):
         numbers = _as_numbers(value)
-        bad = "" if numbers is _REFUSED or numbers.device.type == "meta" else \
+        meta = isinstance(value, torch.Tensor) and value.device.type == "meta"
+        bad = " on the meta device (shapes only, no values)" if meta else "" if numbers is _REFUSED else \
             " holding NaN" if bool(torch.isnan(numbers).any()) else \
             " holding inf" if bool(torch.isinf(numbers).any()) else ""
         return f"a {type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}{bad}"
