@@ -83,6 +83,9 @@ def _broadcast(who: str, name: str, t, z: Tensor) -> Tensor | float:
     return t
 
 
+KL_ROUNDING = 1e-6  # float32 rounding of 1/2 (mu^2 + e^l - 1 - l) can leave -1e-8; a KL below -1e-6 is no KL
+
+
 def kl_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mu, diag e^logvar) || N(0, I)) = 1/2 sum_d (mu^2 + e^logvar - 1 - logvar).  [kingma2014, App. B]"""
     _same_shapes("kl_standard_normal", mu=mu, logvar=logvar)

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from vaecourse.check.core import Rule, describe, expect, is_real_number, number_value, run_check
+from vaecourse.distributions import KL_ROUNDING
 
 _NO_ANSWER = object()
 PREDICTION_FOLLOW_UP = "Record your answer and run this cell again."
@@ -186,7 +187,7 @@ def reading_verdict(exercise: str, title: str, value: float, want: float, measur
                                           f"{value - want:+.3g}); {measured}.", why)
 
 
-KL_FLOOR = -1e-6  # a KL is >= 0; float32 rounding leaves -1e-8 at most (metrics.latent_kl.KL_ROUNDING)
+KL_FLOOR = -KL_ROUNDING  # a KL is >= 0, up to float32 rounding
 
 
 MAX_RUN_VALUE = 1e30  # no loss, KL, multiplier, score or code of a run is this large; beyond it the check's own

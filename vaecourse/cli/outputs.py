@@ -73,7 +73,7 @@ def _check_names_fit(out: Path, ancestor: Path, flag: str, files: list[str]) -> 
         limit = os.pathconf(ancestor, "PC_NAME_MAX")
     except (OSError, ValueError):
         limit = 255  # Linux's NAME_MAX
-    created = out.parts[len(ancestor.parts):] if out.is_absolute() == ancestor.is_absolute() else out.parts
+    created = out.parts[len(ancestor.parts):]  # (the ancestor is one of out's parents, or "." of no parts)
     names = [*created[:-1], *(longest_temporary_name(out.with_name(name)) for name in files)] if files else created
     for name in names:
         if len(os.fsencode(name)) > limit:

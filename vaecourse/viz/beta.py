@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from vaecourse import values as kinds
+from vaecourse.distributions import KL_ROUNDING
 from vaecourse.viz import figure as checks
 from vaecourse.viz.figure import CourseFigure as Figure
 from vaecourse.viz.images import draw_image, traversal_images
@@ -37,7 +38,6 @@ def rate_distortion_figure(points: Sequence[Mapping], title: str = "rate-distort
         if not isinstance(p, Mapping) or not {"label", "kl", "log_px_z"} <= set(p):
             raise ValueError(f"rate_distortion_figure's points must be mappings with 'label', 'kl' and 'log_px_z', "
                              f"got {kinds._shown(p)} at {i}")
-    from vaecourse.metrics.latent_kl import KL_ROUNDING
 
     def one_each(expected: str, test=lambda t: True):  # one number per point, or matplotlib's "x and y" error
         return kinds.numbers(f"{expected}, one finite number per point ({len(points)})",
@@ -86,7 +86,6 @@ def kl_per_dimension_figure(kls: Mapping[str, Sequence[float] | Tensor], thresho
     kls = checks.relabel("kl_per_dimension_figure", "kls", kls)  # one panel titled by each key
     kls = {label: kinds.figure_values.check(f"kl_per_dimension_figure's kls[{label!r}]", v).double().cpu()
            for label, v in kls.items()}
-    from vaecourse.metrics.latent_kl import KL_ROUNDING
 
     for label, kl in kls.items():
         if bool((kl < -KL_ROUNDING).any()):  # a KL is >= 0 (float32 rounding leaves -1e-8 at most)
@@ -142,7 +141,6 @@ def _run_curves(label, history) -> tuple[np.ndarray, dict]:
     if bool((out["beta"] < 0).any()):  # a Lagrange multiplier of a KL bound is >= 0 [slides, Eq. 8-9]
         raise ValueError(f"{name}'s records['beta'] must be multipliers >= 0, got {out['beta'].min():g} at step "
                          f"{steps[int(out['beta'].argmin())]:g}")
-    from vaecourse.metrics.latent_kl import KL_ROUNDING
 
     if bool((out["kl"] < -KL_ROUNDING).any()):  # a KL is >= 0 (float32 rounding leaves -1e-8 at most)
         raise ValueError(f"{name}'s records['kl'] must be KLs >= 0 (nats), got {out['kl'].min():g} at step "
