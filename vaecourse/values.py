@@ -30,6 +30,9 @@ MAX_EXAMPLES = 10 ** 6  # images or points one call encodes or samples: a millio
 MAX_SAMPLES = 10 ** 5  # importance samples per image: k = 100,000 already takes hours for one test set on a CPU
 MAX_BYTES = 16 * 2 ** 30  # one array the course allocates at once: 16 GiB is more than a laptop or Colab has
 MAX_DPI = 1200
+MAX_MEASURED = 1e30  # a code, a KL in nats, a loss, a multiplier or a score of a run: none the course computes comes
+# near it, and beyond it the sums, means and squares made from it overflow (float32 squares 1e20 to inf; sixty
+# means of 1.7e308 are inf). The metrics' codes, the KL recorder and the thinking checks' run values share it.
 MAX_WEIGHT = 1e6  # a loss weight, a bound in nats, a step size, a noise level, a number of epochs: the course's are
 WEIGHT_LIMIT = "beyond it float32 losses overflow"  # at most 1e4; a weight of 3e38 gave a loss of inf or NaN  # a traversal PNG of 9 columns at 1200 dpi is already poster-sized
 
@@ -286,7 +289,7 @@ def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") 
 
 
 __all__ = ["FLOAT32_TINY", "Kind", "MAX_PANELS", "boolean", "factor_sizes", "figure_images", "figure_samples", "figure_values", "finite_numbers", "inches",
-           "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MIN_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_SAMPLES", "MAX_WEIGHT",
+           "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MIN_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_MEASURED", "MAX_SAMPLES", "MAX_WEIGHT",
            "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "epochs", "examples", "finite", "fits_in_memory", "floating_dtype", "fraction", "function", "functions", "generator", "image_side", "integer",
            "image_shape", "indices", "instance", "mapping", "path", "text", "layer_sizes", "layers", "learning_rate", "log_variance", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
            "real", "samples", "seed", "sequence", "shown", "shape", "step_count", "steps", "units"]

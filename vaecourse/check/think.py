@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vaecourse import values
 from vaecourse.check.core import Rule, describe, expect, is_real_number, number_value, run_check
 from vaecourse.distributions import KL_ROUNDING
 
@@ -110,8 +111,6 @@ def _choice_arguments(exercise: Any, what: Any, low: Any, high: Any, default: An
                       unit: Any) -> tuple[float, ...]:
     """``choose``'s arguments from the notebook (not the learner's answer) checked, ``taken`` as floats returned, or a
     ValueError naming the wrong one."""
-    from vaecourse import values
-
     for name, text in (("exercise", exercise), ("what", what), ("unit", unit)):
         values.text.check(f"choose's {name}", text)
     low, high = values.finite.check("choose's low", low), values.finite.check("choose's high", high)
@@ -190,8 +189,8 @@ def reading_verdict(exercise: str, title: str, value: float, want: float, measur
 KL_FLOOR = -KL_ROUNDING  # a KL is >= 0, up to float32 rounding
 
 
-MAX_RUN_VALUE = 1e30  # no loss, KL, multiplier, score or code of a run is this large; beyond it the check's own
-# sums and means overflow (β of 1.7e308 averaged to inf, samples ×1e200 gave a correlation of NaN)
+MAX_RUN_VALUE = values.MAX_MEASURED  # no loss, KL, multiplier, score or code of a run is this large; beyond it the
+# check's own sums and means overflow (β of 1.7e308 averaged to inf, samples ×1e200 gave a correlation of NaN)
 
 
 def _finite(values: Any, what: str, low: float | None = None, high: float | None = None,

@@ -47,7 +47,7 @@ def check_numbers(value, name: str) -> Tensor:
     raise ValueError(f"{name} must be real numbers (a tensor, an array or a list of floats), got {got}")
 
 
-MAX_CODE = 1e30  # |z| beyond this is no code: scikit-learn's classifiers read float32 and square the features
+MAX_CODE = values.MAX_MEASURED  # |z| beyond this is no code: scikit-learn's classifiers read float32 and square the features
 
 
 def check_codes(codes, n: int, dim: int | None = None, who: str = "representation_fn") -> np.ndarray:

@@ -138,7 +138,7 @@ def kl_per_unit(model, images: Tensor, *, batch_size: int = 500, generator: torc
     return (total / n).numpy()
 
 
-MAX_KL = 1e30  # nats: beyond it a per-unit KL is no KL, and an epoch's mean of them would overflow to inf
+MAX_KL = values.MAX_MEASURED  # nats: beyond it a per-unit KL is no KL, and an epoch's mean of them would overflow to inf
 
 
 class KLRecorder:
