@@ -396,18 +396,18 @@ def test_command_line_trains_causalvae_on_the_pendulum(tmp_path, capsys):
 def test_command_line_evaluates_causal_checkpoints_or_says_why_not(tmp_path, capsys):
     from vaecourse.cli import main
 
-    for model, noise, fit in (("causalvae", "0", "tanh"), ("cvae", "0.5", "tanh"), ("causalvae", "0", "mask")):
-        out = tmp_path / f"{model}_{fit}.pt"
+    for model, noise, label_fit in (("causalvae", "0", "tanh"), ("cvae", "0.5", "tanh"), ("causalvae", "0", "mask")):
+        out = tmp_path / f"{model}_{label_fit}.pt"
         assert main(["train", "--model", model, "--dataset", "pendulum", "--image-size", "32", "--encoder", "conv32",
                      "--steps", "1", "--batch-size", "4", "--shadow-noise", noise,
-                     *(["--label-fit", fit] if model == "causalvae" else []),  # (the CVAE's loss has no l_u)
+                     *(["--label-fit", label_fit] if model == "causalvae" else []),  # (the CVAE's loss has no l_u)
                      "--out", str(out), "--no-progress"]) == 0
         capsys.readouterr()
         assert main(["evaluate", str(out), "--n", "16"]) == 0
         printed = capsys.readouterr().out
         if model == "causalvae":  # the label loss it was trained with
-            assert ("mask-layer label equations, as trained" in printed) == (fit == "mask")
-            assert ("tanh(A^T u), Eq. 38, as trained" in printed) == (fit == "tanh")
+            assert ("mask-layer label equations, as trained" in printed) == (label_fit == "mask")
+            assert ("tanh(A^T u), Eq. 38, as trained" in printed) == (label_fit == "tanh")
         assert "KL_z" in printed and "MIC" in printed and "TIC" in printed
         assert f"shadow noise {float(noise):g} as in training" in printed
         assert ("structural Hamming distance" in printed) == (model == "causalvae")
