@@ -634,7 +634,7 @@ def _second_probe_calls():
         "learn_graph_from_labels(NaN u)": (lambda: learn_graph_from_labels(u * math.nan, steps=2),
                                            "labels u must be finite numbers at most 1e\\+06 in size"),
         "kl_active_units(NaN)": (lambda: metrics.kl_active_units(np.array([math.nan, 1.0, 1.0]), [3]),
-                                 "expected finite KLs, got NaN or inf"),
+                                 "kl_active_units. kl must be finite KLs, got nan at unit 0"),
         "kl_active_units(layer_sizes=[2.5])": (lambda: metrics.kl_active_units(np.ones(3), [2.5]),
                                                "layer_sizes must be layer sizes"),
         "kl_active_units(sizes do not sum)": (lambda: metrics.kl_active_units(np.ones(3), [2]),

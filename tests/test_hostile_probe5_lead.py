@@ -291,7 +291,7 @@ def test_mig_refuses_more_information_than_the_factor_has():
 
 
 def test_kl_active_units_refuses_a_negative_kl():
-    with pytest.raises(ValueError, match=r"kl_active_units expected KLs >= 0, got -0.5 at unit 0"):
+    with pytest.raises(ValueError, match=r"kl_active_units' kl must be KLs >= 0 \(nats\), got -0.5 at unit 0"):
         kl_active_units(np.array([-0.5, 0.0, 0.2]), [3])
 
 

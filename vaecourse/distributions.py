@@ -7,6 +7,7 @@ Every KL here is summed over D and returned per example, (B,), in nats.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -67,11 +68,15 @@ def _same_shapes(who: str, **tensors) -> None:
                          + ", ".join(f"{name} on {device}" for name, device in devices.items()))
 
 
+_MEAN = values.real("a finite mean", lambda v: True, values.MAX_WEIGHT,
+                    "beyond it (z - mu)^2 overflows float32 (3e38 gave -inf)")
+
+
 def _broadcast(who: str, name: str, t, z: Tensor) -> Tensor | float:
     """``t`` (a mean or a log-variance beside the points ``z``): a finite number, or a real floating-point tensor on
     ``z``'s device whose shape broadcasts with ``z``'s (sample axes in front), or a ValueError/TypeError naming it."""
-    if not isinstance(t, Tensor):
-        return values.finite.check(f"{who}'s {name}", t)
+    if not isinstance(t, Tensor):  # a number: bounded so that (z - mu)^2 and e^logvar stay finite in float32
+        return (values.log_variance if name == "logvar" else _MEAN).check(f"{who}'s {name}", t)
     _floating(who, name, t)
     try:
         torch.broadcast_shapes(t.shape, z.shape)
@@ -84,6 +89,23 @@ def _broadcast(who: str, name: str, t, z: Tensor) -> Tensor | float:
 
 
 KL_ROUNDING = 1e-6  # float32 rounding of 1/2 (mu^2 + e^l - 1 - l) can leave -1e-8; a KL below -1e-6 is no KL
+MAX_KL = values.MAX_MEASURED  # nats: no run's KL comes near it, and a mean of larger ones overflows to inf
+
+
+def check_kls(kl: Tensor, name: str, position: Callable[[int], str]) -> Tensor:
+    """``kl`` when every value is a KL in nats (finite, >= 0 up to ``KL_ROUNDING``, at most ``MAX_KL``), else a
+    ValueError naming ``name`` and where the first other value is (``position(flat index)``, e.g. "unit 3")."""
+    bad = ~((kl >= -KL_ROUNDING) & (kl <= MAX_KL))  # (NaN fails both)
+    if not bool(bad.any()):
+        return kl
+    i = int(bad.reshape(-1).nonzero()[0])
+    v = float(kl.reshape(-1)[i])
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite KLs, got {v} at {position(i)}: the run that produced them diverged")
+    if v < 0:
+        raise ValueError(f"{name} must be KLs >= 0 (nats), got {v:.3g} at {position(i)}")
+    raise ValueError(f"{name} must be KLs of at most {MAX_KL:g} nats (no run's KL comes near it; their mean "
+                     f"overflows), got {v:.3g} at {position(i)}")
 
 
 def kl_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -235,8 +257,10 @@ def precision_weighted_merge(mu_hat: Tensor, var_hat: Tensor, mu_p: Tensor, var_
     if len(shapes) != 1:
         raise ValueError(f"precision_weighted_merge expects mu_hat, var_hat, mu_p and var_p of one shape, got "
                          f"{[tuple(t.shape) for t in (mu_hat, var_hat, mu_p, var_p)]}")
-    if not bool(((var_hat > 0) & (var_p > 0)).all()):  # (NaN > 0 is False)
-        raise ValueError("precision_weighted_merge's var_hat and var_p must be variances > 0, got a value <= 0 or NaN")
+    tiny = torch.finfo(var_hat.dtype).tiny  # below it (subnormals, 1e-310 in float64) 1/var is inf and mu NaN
+    if not bool(((var_hat >= tiny) & (var_p >= torch.finfo(var_p.dtype).tiny)).all()):  # (NaN fails)
+        raise ValueError(f"precision_weighted_merge's var_hat and var_p must be variances > 0 (at least {tiny:.3g} in "
+                         f"{var_hat.dtype}, where 1/var is finite), got a value below it or NaN")
     precision_hat, precision_p = 1.0 / var_hat, 1.0 / var_p  # (..., D)
     var = 1.0 / (precision_hat + precision_p)  # Eq. (23)
     mu = (mu_hat * precision_hat + mu_p * precision_p) * var  # Eq. (24)
@@ -244,6 +268,6 @@ def precision_weighted_merge(mu_hat: Tensor, var_hat: Tensor, mu_p: Tensor, var_
 
 
 __all__ = [
-    "DiagonalGaussian", "kl_diagonal_gaussians", "precision_weighted_merge", "kl_divergence", "kl_standard_normal", "log_normal",
+    "DiagonalGaussian", "KL_ROUNDING", "MAX_KL", "check_kls", "kl_diagonal_gaussians", "precision_weighted_merge", "kl_divergence", "kl_standard_normal", "log_normal",
     "monte_carlo_kl", "reparameterize", "standard_normal",
 ]

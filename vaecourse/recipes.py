@@ -483,14 +483,12 @@ def check_step_fits(recipe: Recipe, model: torch.nn.Module) -> None:
 
     leaves = [m for m in model.modules() if not any(True for _ in m.children())]
     hooks = [m.register_forward_hook(count) for m in leaves]
-    training = model.training
     x = torch.zeros(1, *model.image_shape, device=model.device)
     try:
-        with torch.random.fork_rng(devices=[model.device] if model.device.type == "cuda" else []), torch.no_grad():
-            model.eval()
+        with torch.random.fork_rng(devices=[model.device] if model.device.type == "cuda" else []), torch.no_grad(), \
+                model.evaluating():
             model(x, torch.zeros(1, model.n, device=model.device)) if model.takes_labels else model(x)
     finally:
-        model.train(training)
         for hook in hooks:
             hook.remove()
     per_image = 3 * sum(outputs) + 2 * x.numel() * x.element_size()  # outputs, their gradients, inputs; the batch

@@ -36,14 +36,10 @@ def test_log_likelihood(model, images: Tensor, *, k: int = 5000, chunk_size: int
     if not isinstance(images, Tensor) or images.dim() < 1 or images.shape[0] < 1:
         raise ValueError(f"test_log_likelihood's images must be a non-empty tensor of images (N >= 1, C, H, W), got "
                          f"{values.shown(images)}")
-    was_training = model.training
-    model.eval()  # batch norm uses its running statistics: a test image's score must not depend on its batch
-    try:
+    with model.evaluating():  # batch norm uses its running statistics: a test image's score must not depend on its batch
         parts = [importance_weighted_bound(model, images[s:s + batch_size], k, chunk_size=chunk_size,
                                            generator=generator).double().cpu()
                  for s in range(0, images.shape[0], batch_size)]
-    finally:
-        model.train(was_training)
     per_example = torch.cat(parts)  # (N,)
     n = per_example.numel()
     return {"log_likelihood": float(per_example.mean()), "per_example": per_example, "k": k,

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from vaecourse import values
-from vaecourse.metrics.latent_kl import KL_ROUNDING
+from vaecourse.distributions import KL_ROUNDING, MAX_KL, check_kls
 from vaecourse.metrics.checks import check_codes, check_numbers
 
 ACTIVE_THRESHOLD = 0.01
@@ -106,11 +106,7 @@ def kl_active_units(kl: np.ndarray | Tensor, layer_sizes: Sequence[int], *,
     if kl.ndim != 1 or kl.shape[0] != sum(layer_sizes):
         raise ValueError(f"kl_active_units expected one KL per unit of layer_sizes {list(layer_sizes)}, shape "
                          f"({sum(layer_sizes)},), got shape {kl.shape}")
-    if not np.isfinite(kl).all():
-        raise ValueError(f"kl_active_units expected finite KLs, got NaN or inf at unit {int(np.argmin(np.isfinite(kl)))}"
-                         ": the run that produced them diverged")
-    if (kl < -KL_ROUNDING).any():  # a KL is >= 0: a negative one was not computed as a KL
-        raise ValueError(f"kl_active_units expected KLs >= 0, got {float(kl.min()):.3g} at unit {int(np.argmin(kl))}")
+    check_kls(torch.from_numpy(kl), "kl_active_units' kl", lambda i: f"unit {i}")
     threshold = values.non_negative.check("threshold (nats)", threshold)
     per_layer = np.split(kl, np.cumsum(layer_sizes)[:-1])
     active = [int((k > threshold).sum()) for k in per_layer]
@@ -130,15 +126,15 @@ def kl_per_unit(model, images: Tensor, *, batch_size: int = 500, generator: torc
                          f"LadderVAE), got {type(model).__name__}")
     images = _images(images, "kl_per_unit's")
     total, n = None, 0
-    for start in range(0, images.shape[0], batch_size):
-        x = images[start:start + batch_size]
-        units = torch.cat(model(x, generator=generator).kl_units, dim=-1).double().sum(0).cpu()  # (U,)
-        total = units if total is None else total + units
-        n += x.shape[0]
+    with model.evaluating():  # as test_log_likelihood: batch norm's running statistics, read and not updated
+        for start in range(0, images.shape[0], batch_size):
+            x = images[start:start + batch_size]
+            units = torch.cat(model(x, generator=generator).kl_units, dim=-1).double().sum(0).cpu()  # (U,)
+            total = units if total is None else total + units
+            n += x.shape[0]
     return (total / n).numpy()
 
 
-MAX_KL = values.MAX_MEASURED  # nats: beyond it a per-unit KL is no KL, and an epoch's mean of them would overflow to inf
 
 
 class KLRecorder:

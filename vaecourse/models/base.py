@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -32,6 +34,18 @@ class CourseModel(nn.Module):
 
     def _remember(self, **hparams: Any) -> None:
         self.hparams = {k: (list(v) if isinstance(v, tuple) else v) for k, v in hparams.items()}
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[CourseModel]:
+        """The model in eval mode for a measurement, its mode restored after (also on an error): batch norm reads
+        its running statistics, so a score does not depend on the batch, and the measurement does not update them.
+        ``with model.evaluating(): ...``"""
+        was_training = self.training
+        self.eval()
+        try:
+            yield self
+        finally:
+            self.train(was_training)
 
     @property
     def device(self) -> torch.device:

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from vaecourse import values as kinds
-from vaecourse.distributions import KL_ROUNDING
+from vaecourse.distributions import check_kls
 from vaecourse.viz import figure as checks
 from vaecourse.viz.figure import CourseFigure as Figure
 from vaecourse.viz.images import draw_image, traversal_images
@@ -45,8 +45,8 @@ def rate_distortion_figure(points: Sequence[Mapping], title: str = "rate-distort
     # rate = KL(q(z|x) || p(z)) >= 0 (float32 rounding leaves -1e-6 at most)
     def column(key: str) -> list:  # tensor values (a model's KL) read on the CPU
         return [p[key].detach().cpu() if isinstance(p[key], Tensor) else p[key] for p in points]
-    rate = one_each("KLs >= 0 (nats)", lambda t: bool((t >= -KL_ROUNDING).all())).check(
-        "rate_distortion_figure's points' kl", column("kl")).double().numpy()
+    rate = check_kls(one_each("KLs >= 0 (nats)").check("rate_distortion_figure's points' kl", column("kl")),
+                     "rate_distortion_figure's points' kl", lambda i: f"point {i}").double().numpy()
     distortion = -one_each("log-likelihoods (nats)").check(
         "rate_distortion_figure's points' log_px_z", column("log_px_z")).double().numpy()
     fig = Figure(figsize=(5.6, 4.2))
@@ -88,9 +88,7 @@ def kl_per_dimension_figure(kls: Mapping[str, Sequence[float] | Tensor], thresho
            for label, v in kls.items()}
 
     for label, kl in kls.items():
-        if bool((kl < -KL_ROUNDING).any()):  # a KL is >= 0 (float32 rounding leaves -1e-8 at most)
-            raise ValueError(f"kl_per_dimension_figure's kls[{label!r}] must be KLs >= 0 (nats), got "
-                             f"{float(kl.min()):.3g} at dimension {int(kl.argmin())}")
+        check_kls(kl, f"kl_per_dimension_figure's kls[{label!r}]", lambda i: f"dimension {i}")
     n = len(kls)
     fig = Figure(figsize=(min(3.0 * n, 15.0), 2.9))
     axes = fig.subplots(1, n, squeeze=False, sharey=True)[0]
@@ -142,9 +140,7 @@ def _run_curves(label, history) -> tuple[np.ndarray, dict]:
         raise ValueError(f"{name}'s records['beta'] must be multipliers >= 0, got {out['beta'].min():g} at step "
                          f"{steps[int(out['beta'].argmin())]:g}")
 
-    if bool((out["kl"] < -KL_ROUNDING).any()):  # a KL is >= 0 (float32 rounding leaves -1e-8 at most)
-        raise ValueError(f"{name}'s records['kl'] must be KLs >= 0 (nats), got {out['kl'].min():g} at step "
-                         f"{steps[int(out['kl'].argmin())]:g}")
+    check_kls(torch.from_numpy(out["kl"]), f"{name}'s records['kl']", lambda i: f"step {steps[i]:g}")
     return steps, out
 
 
