@@ -59,7 +59,10 @@ def _as_float(value: Any) -> Any:
     value = _scalar(value, floating=True)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         return _REFUSED
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float64 (10**400) is no finite number
+        return _REFUSED
     return value if math.isfinite(value) else _REFUSED
 
 
@@ -255,7 +258,9 @@ layer_sizes = Kind(f"layer sizes between 1 and {MAX_UNITS:,}, comma-separated on
 
 MAX_PANELS = 1_024  # images or bars in one figure: matplotlib draws a thousand panels in tens of seconds
 panels = integer(f"a number of panels between 1 and {MAX_PANELS:,}", 1, MAX_PANELS)
-inches = real("a size in inches > 0", lambda v: v > 0, 100, "a figure beyond 100 inches is not drawn")
+MIN_INCHES = 0.1  # one pixel at MIN_DPI: below it a panel has no pixel (1e-300 inches drew an empty PNG)
+inches = real(f"a size in inches of at least {MIN_INCHES:g}", lambda v: v >= MIN_INCHES, 100,
+              "a figure beyond 100 inches is not drawn")
 finite_numbers = numbers("finite real numbers (a tensor, an array or a list of floats)")
 real_numbers = numbers("real numbers (a tensor, an array or a list of floats)", finite=False)
 MAX_FIGURE_VALUES = 10 ** 8  # pixel values in one figure's images: the command line's 100-megapixel figure
@@ -263,10 +268,20 @@ figure_images = numbers(f"images (N, C, H, W) of finite values: 1 to {MAX_PANELS
                         f"at most {MAX_FIGURE_VALUES:,} pixel values in all",
                         lambda t: t.dim() == 4 and 1 <= len(t) <= MAX_PANELS and t.shape[1] in (1, 3, 4)
                         and min(t.shape[2:]) >= 1 and t.numel() <= MAX_FIGURE_VALUES)
-figure_values = numbers(f"1 to {MAX_PANELS:,} finite values in a list or a 1-D tensor",
-                        lambda t: t.dim() == 1 and 1 <= len(t) <= MAX_PANELS)  # one bar or box each
-figure_samples = numbers(f"1 to {MAX_EXAMPLES:,} finite values in a list or a 1-D tensor",
-                         lambda t: t.dim() == 1 and 1 <= len(t) <= MAX_EXAMPLES)  # a distribution a box summarises
+def measured(t: torch.Tensor) -> bool:
+    """Every value of ``t`` at most ``MAX_MEASURED`` in size (NaN fails): what a figure or a summary of a run's
+    values may read; beyond it a figure's own margins, means and spans overflow to inf (matplotlib then refuses)."""
+    return bool((t.abs() <= MAX_MEASURED).all())
+
+
+figure_values = numbers(f"1 to {MAX_PANELS:,} finite values in a list or a 1-D tensor, each at most "
+                        f"{MAX_MEASURED:g} in size", lambda t: t.dim() == 1 and 1 <= len(t) <= MAX_PANELS
+                        and measured(t))  # one bar or box each
+figure_samples = numbers(f"1 to {MAX_EXAMPLES:,} finite values in a list or a 1-D tensor, each at most "
+                         f"{MAX_MEASURED:g} in size", lambda t: t.dim() == 1 and 1 <= len(t) <= MAX_EXAMPLES
+                         and measured(t))  # a distribution a box summarises
+figure_number = real("a finite number", lambda v: True, MAX_MEASURED,
+                     "beyond it a figure's margins and spans overflow")  # an axis limit, a threshold, a value drawn
 
 
 mapping = instance("a dict", Mapping)
@@ -289,7 +304,7 @@ def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") 
 
 
 __all__ = ["FLOAT32_TINY", "Kind", "MAX_PANELS", "boolean", "factor_sizes", "figure_images", "figure_samples", "figure_values", "finite_numbers", "inches",
-           "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MIN_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_MEASURED", "MAX_SAMPLES", "MAX_WEIGHT",
+           "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MIN_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_MEASURED", "MIN_INCHES", "figure_number", "measured", "MAX_SAMPLES", "MAX_WEIGHT",
            "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "epochs", "examples", "finite", "fits_in_memory", "floating_dtype", "fraction", "function", "functions", "generator", "image_side", "integer",
            "image_shape", "indices", "instance", "mapping", "path", "text", "layer_sizes", "layers", "learning_rate", "log_variance", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
            "real", "samples", "seed", "sequence", "shown", "shape", "step_count", "steps", "units"]
