@@ -82,6 +82,14 @@ def check_regular(path: str | os.PathLike, what: str = "file") -> Path:
         raise ValueError(f"{what}: expected the path of a file (a non-empty str or os.PathLike, no NUL character), "
                          f"got {_shown(path)}")
     path = Path(path)
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        pass  # absent (or through a missing folder): the reader or writer says so in its own words
+    except OSError as err:  # a name longer than the file system holds, a folder that cannot be searched, ...
+        if err.errno not in (errno.ENOTDIR, errno.ELOOP):  # (through a file, a loop: pathlib answers those below)
+            raise ValueError(f"{what} {path}: {err.strerror} (errno {errno.errorcode.get(err.errno, err.errno)}): "
+                             "expected the path of a regular file") from None
     if path.is_symlink() and not path.exists():  # dangling, or a loop (a -> a), which nothing can read or write
         try:
             os.stat(path)
@@ -114,7 +122,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
         raise ValueError(f"cannot write {path}: expected a path through folders, got one through {through}, a file")
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:  # /proc, a read-only folder: named by the target, not by a temporary name never made
+        raise OSError(err.errno, f"{err.strerror} (cannot create a file in {path.parent})", os.fspath(path)) from None
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)

