@@ -139,7 +139,7 @@ CASES = {
     "interpret_traversals": (answer(4), (traversal_grid(), KL10), {}),
     "predict_multiplier": (answer("higher"), (budget_runs(),), {}),
     "vary_epsilon": (lambda h: float(np.mean(h["beta"][-10:])), (budget_runs(), 4.0), {}),
-    "interpret_dropped_factor": (answer("scale"), (SCORES16, torch.tensor([0, 0, 1.15, 1.19])), {}),
+    "interpret_dropped_factor": (answer("scale"), (SCORES16, torch.tensor([0, 0, 0, 0, 1.15, 1.19, 0, 0])), {}),
     "predict_rotation": (answer("MIG"), (ROTATION,), {}),
     "vary_pairs": (lambda r: r["eval_accuracy"], (pair_runs(), 4), {"baseline": 32, "chance": 0.2}),
     "predict_warmup": (answer("fewer"), (WARMUP,), {}),

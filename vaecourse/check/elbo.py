@@ -25,6 +25,26 @@ SIZES = assumed("a batch size or a latent size (the notebook's model has others 
 UNCHANGED = "Notebook 01 calls your function again on the same tensors, so a changed input spoils what follows"
 
 
+EXTREME = ("at means up to ±30 and log-variances of ±10 to ±25 (a model's encoder reaches them, and the library "
+           "allows log-variances up to ±30): clamping mu, logvar or sigma, or flooring sigma, changes the result there")
+
+
+def _extreme_posteriors(B: int, D: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Means up to ±30 and log-variances of ±10 to ±25, (B, D) float64 with B, D >= 2: positive log-variances in the
+    even rows, negative ones in the odd rows (so a per-example sum is not swamped by one e^25), and the extremes where
+    a clamp shows: logvar +25 and −25 beside a small mean (0: the tolerance is then absolute, 1e-6), means ±30
+    beside moderate spreads. A clamp of mu, logvar or
+    sigma anywhere inside these ranges changes z and the KL; float32 computes both to 1e-7 here (e^25 ≈ 7e10)."""
+    mu = 30.0 * (2 * torch.rand(B, D, generator=g, dtype=F64) - 1)
+    sign = torch.tensor([1.0 if b % 2 == 0 else -1.0 for b in range(B)], dtype=F64)[:, None]
+    logvar = (10.0 + 15.0 * torch.rand(B, D, generator=g, dtype=F64)) * sign
+    mu[0, 0], logvar[0, 0] = 0.5, 25.0
+    mu[1, 0], logvar[1, 0] = 0.0, -25.0
+    mu[0, 1], logvar[0, 1] = -30.0, 12.0
+    mu[1, 1], logvar[1, 1] = 30.0, -12.0
+    return mu, logvar
+
+
 def _reference_z(mu: Tensor, logvar: Tensor, eps: Tensor) -> Tensor:
     return mu + torch.exp(0.5 * logvar) * eps
 
@@ -71,8 +91,28 @@ def reparameterize(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> bool:
                 (lambda o: not close(o, want), lambda o: f"z differs from {formula}: {differs(o, want, at)}"),
             ])
 
+        far_mu, far_logvar = _extreme_posteriors(B, D, g)
+        far_eps = torch.randn(B, D, generator=g, dtype=F64)
+        far_eps[0, 0], far_eps[1, 0] = 1.0, -3.0  # sigma e^12.5 and 3 e^-12.5 (beside mu = 0) fully in z
+        far_want = _reference_z(far_mu, far_logvar, far_eps)
+        far_size = far_mu.abs() + torch.exp(0.5 * far_logvar) * far_eps.abs()  # where mu and sigma·eps cancel, z's
+        # float32 rounding is that of its terms: the tolerance is relative to them, elementwise
+
+        def far_close(o: Any) -> bool:
+            return shape_of(o) == (B, D) and bool(((as64(o) - far_want).abs() <= 1e-6 + 1e-5 * far_size).all())
+
+        def extreme(f: Callable) -> None:
+            expect(called(f, (far_mu.clone(), far_logvar.clone(), far_eps.clone()), ("mu", "logvar", "eps"),
+                          UNCHANGED), [
+                *basic,
+                finite_rule("z", f"sigma = exp(logvar / 2) is finite {EXTREME.split(':')[0]}"),
+                (lambda o: not far_close(o),
+                 lambda o: f"z differs from {formula} " + differs(o, far_want, lambda i: (
+                     f"mu={fmt(far_mu[i])}, logvar={fmt(far_logvar[i])}, eps={fmt(far_eps[i])}")) + f"; {EXTREME}"),
+            ])
+
         gradients = gradient_trial(_reference_z, lambda: (mu, logvar, eps), {0: "mu", 1: "logvar"}, basic, "z", why)
-        return [values, gradients]
+        return [values, extreme, gradients]
 
     return run_check("1.1", "reparameterisation",
                      "compute z from mu, logvar and the noise eps you are given (lecture section 3)", fn,
@@ -94,6 +134,7 @@ def gaussian_kl(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
             # log-variances of ±12 to ±25 (the library allows 30): a KL that clamps logvar to ±10 is wrong there
             (torch.zeros(B, D, dtype=F64), (12.0 + 13.0 * torch.rand(B, D, generator=g, dtype=F64)) * torch.randn(
                 B, D, generator=g, dtype=F64).sign(), None),
+            (*_extreme_posteriors(B, D, g), None),  # and means up to ±30: a clamp of mu, logvar or sigma is wrong
         ]
         basic = tensor_rules("KL", (B,), meaning="one KL per example", shape_rules=[
             *batch_shape_rules("KL", B, "KL", "sum over the latent dimensions only"),
@@ -134,7 +175,8 @@ def gaussian_kl(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
                                "but a KL divergence is never negative: check the sign of the log-variance term "
                                "(and that mu is squared); " + formula),
                     (lambda o: not close(o, want),
-                     lambda o: f"KL differs from the closed form {differs(o, want, lambda i: at(i[0]))}; {formula}"),
+                     lambda o: f"KL differs from the closed form {differs(o, want, lambda i: at(i[0]))}; {formula}"
+                               + (f" ({EXTREME})" if mu.abs().max() > 10 or logvar.abs().max() > 10 else "")),
                 ])
             return run
 

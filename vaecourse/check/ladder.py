@@ -81,8 +81,31 @@ def precision_weighted_merge(fn: Callable[[Tensor, Tensor, Tensor, Tensor], tupl
                 (lambda o: not close(o, want_mu), lambda o: f"mu_q differs {differs(o, want_mu, at)}; {formula}"),
             ])
 
+        # variances from 1e-6 to 1e3 (log-uniform), the extremes where a clamp shows: a floor var.clamp_min(1e-3)
+        # or a ceiling changes (mu_q, var_q) there; float32 computes both to 1e-7 relative
+        far = [10.0 ** (-6.0 + 9.0 * torch.rand(B, D, generator=g, dtype=F64)) for _ in range(2)]
+        far[0][0, 0], far[1][0, 1], far[0][1, 0], far[1][1, 0], far[0][1, 1], far[1][1, 1] = \
+            1e-6, 1e-6, 1e3, 1.0, 1e3, 1e3
+        far_inputs = (mu_hat.clone(), far[0], mu_p.clone(), far[1])
+        far_mu, far_var = _merge(*far_inputs)
+        extreme_words = ("for variances from 1e-6 to 1e3 (a confident and a vague source: both happen in a ladder) "
+                         "a floor or a ceiling on the variances, or on var_q, changes the merge: use them as they are; "
+                         + formula)
+
+        def far_at(i: tuple[int, ...]) -> str:
+            return ", ".join(f"{n}={fmt(t[i])}" for n, t in zip(names, far_inputs))
+
+        def extreme(f: Callable) -> None:
+            out = expect(called(f, tuple(t.clone() for t in far_inputs), names, UNCHANGED), pair)
+            expect(out[1], [*tensor_rules("var_q", (B, D)), finite_rule("var_q", extreme_words),
+                            (lambda o: not close(o, far_var, atol=1e-12),  # relative: var_q is down to 5e-7
+                             lambda o: f"var_q differs {differs(o, far_var, far_at)}; {extreme_words}")])
+            expect(out[0], [*tensor_rules("mu_q", (B, D)), finite_rule("mu_q", extreme_words),
+                            (lambda o: not close(o, far_mu),
+                             lambda o: f"mu_q differs {differs(o, far_mu, far_at)}; {extreme_words}")])
+
         gradients = gradient_trial(_merge, lambda: inputs, dict(enumerate(names)), pair, "(mu_q, var_q)", why)
-        return [values, gradients]
+        return [values, extreme, gradients]
 
     return run_check("4.1", "precision-weighted merge",
                      "merge the bottom-up estimate and the prior of one layer into (mu_q, var_q), Eq. (23)-(24)", fn,

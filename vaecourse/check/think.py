@@ -42,6 +42,17 @@ def _norm(answer: str) -> str:
     return " ".join(answer.strip().lower().replace("_", " ").split())
 
 
+def _names(names: Any, what: str, noun: str, count: int | None = None, with_none: bool = False) -> tuple[str, ...]:
+    """Names the run gives (factors, concepts) as a tuple of strings, each read differently from the others the way
+    an answer is read (case, spaces and "_" ignored: "posX" and "posx" are one answer), none empty, and none read as
+    "none" where that is an answer of its own (``with_none``); ``count`` of them where it is given."""
+    expected = (f"{count} " if count is not None else "a list of ") + f"{noun} (strings, each once, not empty" + \
+        (', none of them "none"' if with_none else "") + "; case, spaces and _ ignored)"
+    return values.sequence(expected, lambda v: all(isinstance(n, str) for n in v) and (count is None or len(v) == count)
+                          and len(v) > 0 and all(_norm(n) for n in v) and len({_norm(n) for n in v}) == len(v)
+                          and not (with_none and "none" in {_norm(n) for n in v})).check(what, names)
+
+
 def choice_rules(allowed: Sequence[str]) -> list[Rule]:
     """An answer that is one of ``allowed`` (case and spacing ignored), or the message naming what came."""
     options = ", ".join(f'"{a}"' for a in allowed)
@@ -113,6 +124,10 @@ def _choice_arguments(exercise: Any, what: Any, low: Any, high: Any, default: An
     ValueError naming the wrong one."""
     for name, text in (("exercise", exercise), ("what", what), ("unit", unit)):
         values.text.check(f"choose's {name}", text)
+    for name, text in (("exercise", exercise), ("what", what)):  # printed as "Exercise 2.6: your ε = 4"
+        if not text.strip():
+            raise ValueError(f"choose's {name} must be a non-empty string (it is printed: \"Exercise 2.6: your ε = "
+                             f"4\"), got {text!r}")
     low, high = values.finite.check("choose's low", low), values.finite.check("choose's high", high)
     if low > high:
         raise ValueError(f"choose's high must be at least low ({low:g}), got {high:g}")
@@ -143,7 +158,7 @@ def choose(fn: Any, exercise: str, what: str, *, low: float, high: float, defaul
         if value is _NO_ANSWER:
             return default
         value = int(round(number_value(value))) if integer else number_value(value)
-        if any(math.isclose(value, t) for t in taken):
+        if any(math.isclose(value, t) or f"{value:g}" == f"{t:g}" for t in taken):  # as printed: 4.0000001 is 4
             print(f"❌ Exercise {exercise} ({title}): {what} = {value:g}{unit} is a run this notebook makes anyway, the "
                   f"baseline to compare with; choose another value. {follow}")
             return default
@@ -193,49 +208,117 @@ MAX_RUN_VALUE = values.MAX_MEASURED  # no loss, KL, multiplier, score or code of
 # check's own sums and means overflow (β of 1.7e308 averaged to inf, samples ×1e200 gave a correlation of NaN)
 
 
+def _digits(value: float, bound: float) -> int:
+    """Significant digits enough for ``value`` to read differently from ``bound`` (at least 4): a value just out of
+    range never prints as the bound itself ("must be from 0 to 1, got values from 1 to 1")."""
+    for n in range(4, 18):
+        if f"{value:.{n}g}" != f"{bound:.{n}g}":
+            return n
+    return 17
+
+
+def _span(low: float, high: float, bound_low: float | None, bound_high: float | None) -> str:
+    """"from LOW to HIGH", each printed with the digits that show it past the bound it crosses."""
+    n = max(_digits(low, bound_low) if bound_low is not None and low < bound_low else 4,
+            _digits(high, bound_high) if bound_high is not None and high > bound_high else 4)
+    return f"from {low:.{n}g} to {high:.{n}g}"
+
+
 def _finite(values: Any, what: str, low: float | None = None, high: float | None = None,
-            whole: bool = False) -> np.ndarray:
+            whole: bool = False, bools: bool = False) -> np.ndarray:
     """The run's ``values`` (a tensor, an array, a list or a number) as a float64 array, or a ValueError (guarded's
     one line) when they are no outcome of a finished run: NaN or inf (a diverged run), values beyond
-    ``MAX_RUN_VALUE`` in size, bools, complex numbers, text, None or other objects, values below ``low`` or above
-    ``high`` (a share, an accuracy or a KL outside its range: logits, percentages or a signed ρ passed by mistake;
-    1e-9 of rounding allowed), or values that are not whole numbers where they are counts (``whole``)."""
+    ``MAX_RUN_VALUE`` in size, bools (unless ``bools``: a 0/1 mask, read as 0 and 1), complex numbers, text, None,
+    tensors with no values (the meta device) or other objects, values below ``low`` or above ``high`` (a share, an
+    accuracy or a KL outside its range: logits, percentages or a signed ρ passed by mistake; 1e-9 of rounding
+    allowed, and the message prints the digits that show the excess), or values that are not whole numbers where
+    they are counts (``whole``)."""
     from vaecourse.values import shown
 
-    a = values.detach().cpu() if isinstance(values, Tensor) else values
-    if isinstance(a, Tensor):
-        if a.is_complex() or a.dtype == torch.bool:
-            raise ValueError(f"{what} must be real numbers from a finished run, got {shown(values)}")
-        a = a.double().numpy()
+    refused = f"{what} must be real numbers from a finished run, got {shown(values)}"
+    if isinstance(values, Tensor):
+        if values.device.type == "meta" or values.is_complex() or (values.dtype == torch.bool and not bools):
+            raise ValueError(refused)  # a meta tensor: "on the meta device (shapes only, no values)"
+        try:
+            a = values.detach().cpu()
+            a = (a.to_dense() if a.layout != torch.strided else a).double().numpy()
+        except (RuntimeError, TypeError, NotImplementedError, ValueError):  # sparse, nested, quantized, ...
+            raise ValueError(refused) from None
     else:
         try:
-            a = np.asarray(a)
-        except (TypeError, ValueError):  # ragged lists, objects numpy cannot hold
+            a = np.asarray(values)
+        except (TypeError, ValueError, RuntimeError, NotImplementedError):  # ragged lists, objects numpy cannot hold
             a = None
         if a is not None and a.dtype == object and a.size and all(  # Python ints beyond int64 (2**70), as floats
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in a.reshape(-1)):
             a = np.array([float(v) for v in a.reshape(-1)]).reshape(a.shape)
-        if a is None or a.dtype.kind not in "iuf":  # strings, None, dicts, complex numbers, bools
-            raise ValueError(f"{what} must be real numbers from a finished run, got {shown(values)}")
+        if a is None or a.dtype.kind not in ("iufb" if bools else "iuf"):  # strings, None, dicts, complex, bools
+            raise ValueError(refused)
     a = a.astype(np.float64)
     if a.size == 0 or not np.isfinite(a).all():
         raise ValueError(f"{what} must be finite numbers from a finished run, got "
                          f"{'nothing' if a.size == 0 else 'NaN or inf'}")
     if np.abs(a).max() > MAX_RUN_VALUE:
+        biggest = float(np.abs(a).max())
         raise ValueError(f"{what} must be numbers of a finished run, at most {MAX_RUN_VALUE:g} in size (beyond it "
-                         f"the check's sums overflow), got values up to {np.abs(a).max():.4g}")
+                         f"the check's sums overflow), got values up to {biggest:.{_digits(biggest, MAX_RUN_VALUE)}g}")
     if (low is not None and a.min() < low - 1e-9) or (high is not None and a.max() > high + 1e-9):  # (rounding)
         span = (f"from {low:g} to {high:g}" if low is not None and high is not None else
                 f"at least {low:g}" if low is not None else f"at most {high:g}")
-        raise ValueError(f"{what} must be {span}, got values from {a.min():.4g} to {a.max():.4g}")
+        raise ValueError(f"{what} must be {span}, got values {_span(float(a.min()), float(a.max()), low, high)}")
     if whole and not (a == np.round(a)).all():
         raise ValueError(f"{what} must be whole numbers (counts), got {a.reshape(-1).tolist()}")
     return a
 
 
-def _series(history: Any, key: str, low: float | None = None) -> np.ndarray:
+def _one(value: Any, what: str, low: float | None = None, high: float | None = None, whole: bool = False) -> float:
+    """One number of the run (a threshold, a score, an accuracy, a count): a Python or numpy number, a 0-d tensor or
+    anything of size 1, read by :func:`_finite`; several values are a ValueError naming ``what``."""
+    a = _finite(value, what, low, high, whole)
+    if a.size != 1:
+        raise ValueError(f"{what} must be one number, got {a.size} values (shape {tuple(a.shape)})")
+    return float(a.reshape(-1)[0])
+
+
+def _keys(container: Any) -> str:
+    try:
+        keys = list(container.keys())
+    except Exception:
+        return "keys it cannot list"
+    listed = ", ".join(repr(k) for k in keys[:12]) + (", ..." if len(keys) > 12 else "")
+    return f"[{listed}]"
+
+
+def _results(container: Any, what: str) -> Any:
+    """A mapping of a run's results (a dict, or a History: what has keys and items), or a ValueError naming it."""
+    from vaecourse.values import shown
+
+    if container is None or isinstance(container, (str, bytes, Tensor, np.ndarray)) or not (
+            callable(getattr(container, "keys", None)) and hasattr(container, "__getitem__")):
+        raise ValueError(f"{what} must be a dict of the run's results, got {shown(container)}")
+    return container
+
+
+def _has(container: Any, key: Any) -> bool:
+    try:
+        return key in container.keys()
+    except Exception:
+        return False
+
+
+def _entry(container: Any, key: Any, what: str, item: str | None = None) -> Any:
+    """``container[key]`` of a run's results, or a ValueError naming ``what``, the missing ``item`` (the key by
+    default) and the keys there are: never a bare KeyError."""
+    _results(container, what)
+    try:
+        return container[key]
+    except (KeyError, IndexError, TypeError):
+        raise ValueError(f"{what} has no {item or repr(key)} (it has {_keys(container)})") from None
+
+
+def _series(history: Any, key: str, low: float | None = None, what: str = "the run") -> np.ndarray:
     """One logged term of a History (or a mapping of lists) as a float array (each value at least ``low``)."""
-    return _finite(history[key], f"the run's {key!r}", low).reshape(-1)
+    return _finite(_entry(history, key, what), f"{what}'s {key!r}", low).reshape(-1)
 
 
 def tail_mean(values: Any) -> float:
@@ -258,7 +341,8 @@ def _budget_runs(runs: Any) -> dict[float, Any]:
 
 def _traces(run: Any, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
     """The β and KL traces of one constrained run, one value per step in both, or a ValueError."""
-    beta, kl = _series(run, "beta", 0.0), _series(run, "kl", KL_FLOOR)  # dual ascent projects beta >= 0
+    what = f"the ε = {epsilon:g} run"
+    beta, kl = _series(run, "beta", 0.0, what), _series(run, "kl", KL_FLOOR, what)  # dual ascent projects beta >= 0
     if len(beta) != len(kl):
         raise ValueError(f"the ε = {epsilon:g} run's 'beta' and 'kl' must hold one value per step each, got "
                          f"{len(beta)} and {len(kl)} values")
@@ -491,18 +575,24 @@ def interpret_dropped_factor(fn: Callable[[], str], scores: Mapping[str, Any], k
     title = "interpret: what β = 16 lets go"
     from vaecourse import values
 
-    names = values.sequence("a list of factor names (strings, each once)", lambda v: all(
-        isinstance(n, str) for n in v) and len(set(v)) == len(v)).check("factor_names", scores["factor_names"])
+    what = "scores (metrics.factor_latent_correlations' dict)"
+    names = _names(_entry(scores, "factor_names", what), "factor_names", "factor names", with_none=True)
     answer = ask("2.7", title, fn, choice_rules([*names, "none"]))
     if answer is _NO_ANSWER:
         return False
-    rho = _finite(scores["abs_rho"], "abs_rho (|ρ|)", 0.0, 1.0).reshape(-1).tolist()
-    latents = [int(v) for v in _finite(scores["latent"], "latent (each factor's best latent, an index)", 0.0,
-                                       whole=True).reshape(-1)]
-    threshold = float(_finite(scores["threshold"], "threshold (an |ρ|)", 0.0, 1.0))
+    rho = _finite(_entry(scores, "abs_rho", what), "abs_rho (|ρ|)", 0.0, 1.0).reshape(-1).tolist()
+    kl = None if kl is None else _finite(kl, "the latents' KL", KL_FLOOR).reshape(-1)
+    latents = _finite(_entry(scores, "latent", what), "latent (each factor's best latent, an index" + (
+        f" into the KL, which holds {len(kl)})" if kl is not None else f" below {values.MAX_UNITS:,})"), 0.0,
+                      values.MAX_UNITS - 1 if kl is None else len(kl) - 1, whole=True).reshape(-1)
+    latents = [int(v) for v in latents]
+    threshold = _one(_entry(scores, "threshold", what), "threshold (an |ρ|)", 0.0, 1.0)
     if not len(rho) == len(latents) == len(names):
         raise ValueError(f"factor_names, latent and abs_rho must have one entry per factor, got {len(names)}, "
                          f"{len(latents)} and {len(rho)}")
+    if len(set(latents)) != len(latents):  # factor_latent_correlations assigns one latent per factor (Hungarian)
+        raise ValueError(f"latent must name a different latent for each factor (one latent per factor), got "
+                         f"{latents}")
     dropped = {n for n, r in zip(names, rho) if r < threshold}
     outcome = dropped or {"none"}
     measured = ("the best latent of each factor: " + ", ".join(f"{n} z{l} |ρ| {r:.3f}" for n, l, r in
@@ -510,7 +600,6 @@ def interpret_dropped_factor(fn: Callable[[], str], scores: Mapping[str, Any], k
                 + f" (a latent of its own needs |ρ| ≥ {threshold:g})")
     budget = ""
     if kl is not None:
-        kl = _finite(kl, "the latents' KL", KL_FLOOR).reshape(-1)
         budget = (f"β = 16 leaves a budget of {kl.sum():.1f} nats per image, spent on {int((kl > 0.1).sum())} active "
                   "latents. ")
     why = (budget + "Moving the shape changes many pixels, and position has 32 values along each axis; a change of "
@@ -538,12 +627,14 @@ def predict_rotation(fn: Callable[[], str], scores: Mapping[str, Mapping[str, fl
     answer = ask("3.5", title, fn, choice_rules(ROTATION_ANSWERS))
     if answer is _NO_ANSWER:
         return False
-    ideal, rotated = ({m: float(_finite(scores[code][m], f"the {code}'s {m} score", 0.0, 1.0)) for m in ("Higgins", "MIG")}
-                      for code in ("ideal code", "rotated"))
+    what = "scores (the ideal and the rotated code's)"
+    ideal, rotated = ({m: _one(_entry(_entry(scores, code, what), m, f"scores[{code!r}]"), f"the {code}'s {m} score",
+                               0.0, 1.0) for m in ("Higgins", "MIG")} for code in ("ideal code", "rotated"))
     for m in ("Higgins", "MIG"):
         if ideal[m] < IDEAL_SCORE_FLOOR:
             raise ValueError(f"the ideal code's {m} score must be at least {IDEAL_SCORE_FLOOR:g} (an ideal code scores "
-                             f"high; the rotated code keeps a share of it), got {ideal[m]:.3g}")
+                             f"high; the rotated code keeps a share of it), got "
+                             f"{ideal[m]:.{_digits(ideal[m], IDEAL_SCORE_FLOOR)}g}")
         if rotated[m] > ideal[m] + 0.25:
             raise ValueError(f"the rotated code's {m} score ({rotated[m]:.3f}) must not be far above the ideal "
                              f"code's ({ideal[m]:.3f}): a rotation adds no information; were the two swapped?")
@@ -574,18 +665,20 @@ def vary_pairs(fn: Callable[[Any], float], results: Mapping[int, Mapping[str, An
     title = "vary and measure: pairs per point"
     pairs, baseline = (values.positive_int.check(f"vary_pairs's {n}", v) for n, v in (("pairs", pairs),
                                                                                     ("baseline", baseline)))
-    chance = None if chance is None else float(_finite(chance, "vary_pairs's chance (an accuracy)", 0.0, 1.0))
-    values.mapping.check("vary_pairs's results (L -> metrics.higgins' dict)", results)
-    mine = results[pairs]
+    chance = None if chance is None else _one(chance, "vary_pairs's chance (an accuracy)", 0.0, 1.0)
+    what = "vary_pairs's results (L -> metrics.higgins' dict)"
+    values.mapping.check(what, results)
+    mine = _results(_entry(results, pairs, what, f"run with your L = {pairs}"), f"the L = {pairs} run's results")
     value = ask("3.6", title, fn, number_rules("the eval accuracy", 0.0), mine)
     if value is _NO_ANSWER:
         return False
-    want, base = (float(_finite(r["eval_accuracy"], f"the L = {L} run's eval accuracy", 0.0, 1.0))
-                  for L, r in ((pairs, mine), (baseline, results[baseline])))
-    n_eval = (int(_finite(mine["n_eval"], "the run's n_eval (a number of points)", 1.0, whole=True))
-              if mine.get("n_eval") is not None else None)
-    train = (float(_finite(mine["train_accuracy"], "the run's train accuracy", 0.0, 1.0))
-             if mine.get("train_accuracy") is not None else math.nan)
+    theirs = _entry(results, baseline, what, f"run with the baseline L = {baseline}")
+    want, base = (_one(_entry(r, "eval_accuracy", f"the L = {L} run's results"), f"the L = {L} run's eval accuracy",
+                       0.0, 1.0) for L, r in ((pairs, mine), (baseline, theirs)))
+    n_eval = (int(_one(mine["n_eval"], "the run's n_eval (a number of points)", 1.0, whole=True))
+              if _has(mine, "n_eval") and mine["n_eval"] is not None else None)
+    train = (_one(mine["train_accuracy"], "the run's train accuracy", 0.0, 1.0)
+             if _has(mine, "train_accuracy") and mine["train_accuracy"] is not None else math.nan)
     measured = f"L = {pairs}: {want:.3f}; L = {baseline}: {base:.3f}" + (f"; chance {chance:.2f}" if chance is not None else "")
     misreadings = [(train,
                     "the training accuracy; the score is the eval accuracy"),
@@ -618,12 +711,16 @@ def predict_warmup(fn: Callable[[], str], runs: Mapping[str, Mapping[str, Sequen
     answer = ask("4.5", title, fn, choice_rules(WARMUP_ANSWERS))
     if answer is _NO_ANSWER:
         return False
-    warm, cold = runs["with warm-up"], runs["without warm-up"]
+    what = "runs (with and without warm-up)"
+    warm, cold = (_results(_entry(runs, name, what), f"the {name} run's counts") for name in ("with warm-up",
+                                                                                              "without warm-up"))
     from vaecourse.values import MAX_UNITS
 
-    counts = {(name, key): _finite(run[key], f"the {name} run's {key!r} (active units per layer)", 0.0, MAX_UNITS,
+    counts = {(name, key): _finite(_entry(run, key, f"the {name} run's counts"),
+                                   f"the {name} run's {key!r} (active units per layer)", 0.0, MAX_UNITS,
                                    whole=True).reshape(-1).astype(np.int64)
-              for name, run in (("with warm-up", warm), ("without warm-up", cold)) for key in ("kl", "au") if key in run}
+              for name, run in (("with warm-up", warm), ("without warm-up", cold)) for key in ("kl", "au")
+              if key == "kl" or _has(run, key)}
     if len({len(c) for c in counts.values()}) != 1:
         raise ValueError("the runs' counts must hold one count per layer, the same layers in both, got "
                          + ", ".join(f"{len(c)} in {name} {key!r}" for (name, key), c in counts.items()))
@@ -688,18 +785,33 @@ def vary_samples(fn: Callable[[Tensor, int], float], log_w: Tensor, k: int) -> b
 COLLIDER_ANSWERS = ("observational", "conditioned", "intervened")
 
 
-def _corr(sample: Mapping[str, Any], a: str, b: str, panel: str) -> float:
-    """corr(a, b) of one panel's samples (standardised first, so no sum overflows), or a ValueError when the panel
-    cannot show a correlation: samples of two lengths, fewer than 3 points, or a constant variable."""
-    x, y = (_finite(sample[v], f"the {panel} panel's {v}") for v in (a, b))
+MIN_POINTS = 50  # |r| > 0.3 is not chance from 50 points on (at n = 4 it often is; ~43 points give p = 0.05)
+
+
+def _corr(sample: Any, a: str, b: str, panel: str) -> float:
+    """corr(a, b) of one panel's samples, or a ValueError when the panel cannot show a correlation: samples of two
+    lengths, fewer than ``MIN_POINTS`` points, or a constant variable. Each variable is divided by its largest size
+    and centred before its spread is taken, so that no sum overflows (1e30) and no square underflows (1e-300)."""
+    what = f"the {panel} panel"
+    x, y = (_finite(_entry(sample, v, what), f"the {panel} panel's {v}") for v in (a, b))
     if x.ndim != 1 or y.ndim != 1 or len(x) != len(y):
         raise ValueError(f"the {panel} panel's {a} and {b} must be samples of one length (1-D), got shapes "
                          f"{x.shape} and {y.shape}")
-    if len(x) < 3 or x.std() == 0 or y.std() == 0:
+    if len(x) < MIN_POINTS:
+        raise ValueError(f"the {panel} panel cannot show whether {a} and {b} are correlated: {len(x)} points, and "
+                         f"below {MIN_POINTS} a correlation of 0.3 is often chance; the check does not judge it")
+    scaled = []
+    for v in (x, y):
+        size = float(np.abs(v).max())
+        v = v / size if size > 0 else v
+        v = v - v.mean()
+        scaled.append((v, float(v.std())))
+    (x, sx), (y, sy) = scaled
+    if sx <= 1e-12 or sy <= 1e-12:  # constant, up to the rounding of its mean
         raise ValueError(f"the {panel} panel cannot show whether {a} and {b} are correlated: {len(x)} points, "
-                         f"{a} spread {x.std():.3g}, {b} spread {y.std():.3g}; the check does not judge it")
-    x, y = (x - x.mean()) / x.std(), (y - y.mean()) / y.std()
-    return float(np.clip((x * y).mean(), -1.0, 1.0))
+                         f"{a} {'constant' if sx <= 1e-12 else 'varies'}, {b} "
+                         f"{'constant' if sy <= 1e-12 else 'varies'}; the check does not judge it")
+    return float(np.clip((x / sx * (y / sy)).mean(), -1.0, 1.0))
 
 
 @guarded("5.5", "predict: the collider")
@@ -710,7 +822,8 @@ def predict_collider(fn: Callable[[], str], panels: Mapping[str, Mapping[str, An
     answer = ask("5.5", title, fn, choice_rules(COLLIDER_ANSWERS))
     if answer is _NO_ANSWER:
         return False
-    r = {name: _corr(panels[name], "x1", "x3", name) for name in COLLIDER_ANSWERS}
+    r = {name: _corr(_entry(panels, name, "panels (the collider's samples)", f"{name!r} panel"), "x1", "x3", name)
+         for name in COLLIDER_ANSWERS}
     dependent = {name for name, v in r.items() if abs(v) > 0.3} or {"none of them"}
     measured = "corr(x1, x3): " + ", ".join(f"{name} {v:+.2f}" for name, v in r.items())
     why = ("x1 and x3 are independent causes of x2. Observed, nothing connects them. Knowing that x2 ≈ 1 does: if x1 "
@@ -726,9 +839,34 @@ def predict_collider(fn: Callable[[], str], panels: Mapping[str, Mapping[str, An
 
 
 EFFECT_ANSWERS = ("shadow only", "shadow and pendulum", "pendulum only", "nothing")
+MIN_CHANGE = 1e-3  # mean |pixel change| along a row below which nothing moved (a float32 decoder's rounding is ~1e-7)
 
 
-def _row_change(images: Any, rows: Tensor, what: str = "a row of intervened images") -> tuple[float, float]:
+def _row_mask(rows: Any, height: int) -> Tensor:
+    """``shadow_rows`` as a bool tensor (height,) with rows inside and outside the shadow: a bool tensor, a bool
+    array or a list of bools; anything else (None, text, numbers, a dict, a meta tensor) is a ValueError naming it."""
+    from vaecourse.values import shown
+
+    expected = (f"shadow_rows must be a boolean mask of the {height} image rows (a bool tensor, array or list of "
+                f"bools) with rows inside and outside the shadow, got ")
+    if isinstance(rows, Tensor):
+        mask = rows.detach().cpu() if rows.device.type != "meta" and rows.dtype == torch.bool else None
+    elif isinstance(rows, np.ndarray):
+        mask = torch.from_numpy(rows.copy()) if rows.dtype == np.bool_ else None
+    elif isinstance(rows, (list, tuple)) and rows and all(isinstance(r, (bool, np.bool_)) for r in rows):
+        mask = torch.tensor([bool(r) for r in rows])
+    else:
+        mask = None
+    if mask is None:
+        raise ValueError(expected + shown(rows))
+    if mask.shape != (height,) or mask.all() or not mask.any():
+        raise ValueError(expected + f"{mask.dtype} of shape {tuple(mask.shape)}"
+                         + (" with every row in it" if mask.shape == (height,) and mask.all() else
+                            " with no row in it" if mask.shape == (height,) else ""))
+    return mask
+
+
+def _row_change(images: Any, rows: Any, what: str = "a row of intervened images") -> tuple[float, float]:
     """How much a row of images (V, C, H, W) in [0, 1] changes along it: mean |image − their mean| outside and inside
     ``rows``."""
     images = torch.from_numpy(_finite(images, f"{what} (pixels in [0, 1]: decoded means, not logits or bytes)",
@@ -736,10 +874,7 @@ def _row_change(images: Any, rows: Tensor, what: str = "a row of intervened imag
     if images.dim() != 4 or images.shape[0] < 2:
         raise ValueError(f"a row of intervened images must be (V, C, H, W) with V >= 2 values (one value changes "
                          f"nothing), got shape {tuple(images.shape)}")
-    rows = torch.as_tensor(rows).cpu()
-    if rows.dtype != torch.bool or rows.shape != (images.shape[2],) or rows.all() or not rows.any():
-        raise ValueError(f"shadow_rows must be a boolean mask of the {images.shape[2]} image rows with rows inside "
-                         f"and outside the shadow, got {rows.dtype} of shape {tuple(rows.shape)}")
+    rows = _row_mask(rows, images.shape[2])
     d = (images - images.mean(0, keepdim=True)).abs()
     return float(d[:, :, ~rows].mean()), float(d[:, :, rows].mean())
 
@@ -755,18 +890,26 @@ def predict_effect_intervention(fn: Callable[[], str], model_rows: Mapping[str, 
     answer = ask("5.6", title, fn, choice_rules(EFFECT_ANSWERS))
     if answer is _NO_ANSWER:
         return False
-    rows = {(who, c): np.shape(source[c]) for who, source in (("model", model_rows), ("simulator", true_rows))
-            for c in ("shadow_position", "theta") if c in source}
+    sources = {"model": _results(model_rows, "model_rows (the model's do() rows)"),
+               "simulator": _results(true_rows, "true_rows (the simulator's do() rows)")}
+    row = {(who, c): _entry(source, c, f"the {who}'s rows", f"do({c}) row") for who, source in sources.items()
+           for c in ("shadow_position", "theta") if c == "shadow_position" or who == "model" or _has(source, c)}
+    rows = {k: np.shape(v) for k, v in row.items()}
     if len(set(rows.values())) != 1:
         raise ValueError("the model's and the simulator's rows must be images of one shape (V, C, H, W), got "
                          + ", ".join(f"{shape} ({who}, do({c}))" for (who, c), shape in rows.items()))
-    outside, inside = _row_change(model_rows["shadow_position"], shadow_rows, "the model's do(shadow_position) row")
-    _, truth_inside = _row_change(true_rows["shadow_position"], shadow_rows, "the simulator's do(shadow_position) row")
-    theta_outside, _ = _row_change(model_rows["theta"], shadow_rows, "the model's do(theta) row")
-    if truth_inside < 1e-3:
+    outside, inside = _row_change(row["model", "shadow_position"], shadow_rows, "the model's do(shadow_position) row")
+    _, truth_inside = _row_change(row["simulator", "shadow_position"], shadow_rows,
+                                  "the simulator's do(shadow_position) row")
+    theta_outside, _ = _row_change(row["model", "theta"], shadow_rows, "the model's do(theta) row")
+    if truth_inside < MIN_CHANGE:
         raise ValueError(f"the simulator's shadow does not move under do(shadow position) (its shadow rows change by "
-                         f"{truth_inside:.2g}): the run cannot show whether the model's does; the check does not "
-                         "judge it")
+                         f"{truth_inside:.{_digits(truth_inside, MIN_CHANGE)}g}): the run cannot show whether the "
+                         "model's does; the check does not judge it")
+    if theta_outside < MIN_CHANGE:  # the yardstick of "the pendulum moves": a model whose do(θ) moves nothing has none
+        raise ValueError(f"the model's pendulum does not move under do(θ) (its pixels outside the shadow change by "
+                         f"{theta_outside:.{_digits(theta_outside, MIN_CHANGE)}g}): the run cannot show whether "
+                         "do(shadow position) moves it; the check does not judge it")
     shadow_moves, rest_moves = inside > 0.25 * truth_inside, outside > 0.25 * theta_outside
     outcome = {(True, False): "shadow only", (True, True): "shadow and pendulum", (False, True): "pendulum only",
                (False, False): "nothing"}[shadow_moves, rest_moves]
@@ -796,8 +939,9 @@ def vary_independence(fn: Callable[[Tensor], int], learned: Any, true: Any, weig
     from vaecourse import values as kinds
 
     weight = kinds.non_negative.check("vary_independence's weight (λ)", weight)
+    threshold = kinds.non_negative.check("vary_independence's threshold (an |A|)", threshold)
     A = torch.from_numpy(_finite(learned, "the learned graph A")).float()
-    G = torch.from_numpy(_finite(true, "the true graph")).float()
+    G = torch.from_numpy(_finite(true, "the true graph", bools=True)).float()
     n = G.shape[0] if G.dim() == 2 else 0
     for what, graph in (("the learned graph A", A), ("the true graph", G)):
         if graph.dim() != 2 or graph.shape != (n, n) or n < 2:
@@ -805,8 +949,7 @@ def vary_independence(fn: Callable[[Tensor], int], learned: Any, true: Any, weig
                              f"{tuple(A.shape)} (learned) and {tuple(G.shape)} (true)")
     G = G != 0
     if names is not None:
-        names = kinds.sequence(f"{n} concept names (strings)", lambda v: len(v) == n and all(
-            isinstance(x, str) for x in v)).check("vary_independence's names", names)
+        names = _names(names, "vary_independence's names", "concept names", count=n)
     pairs = n * (n - 1) // 2
     value = ask("5.7", title, fn, number_rules("the SHD", 0, pairs, integer=True), A)
     if value is _NO_ANSWER:
