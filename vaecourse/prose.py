@@ -111,6 +111,7 @@ def say(template: str, /, show: bool = True, **values) -> Shown | None:
         raise TypeError(f"say's template must be a str (Markdown with {{name}} fields), got {type(template).__name__}")
     if not isinstance(show, (bool, np.bool_)):
         raise TypeError(f"say's show must be True or False, got {type(show).__name__}")
+    _check_widths(template, values)
     for name, value in values.items():
         if _not_finite(value):
             raise ValueError(f"say's {name} must be a finite number (the sentence would print it as "
@@ -129,6 +130,27 @@ def say(template: str, /, show: bool = True, **values) -> Shown | None:
     return _show(Shown(markdown=text, text=text), show)
 
 
+MAX_WIDTH = 1_000  # characters a field's width or precision may ask for: {x:>1000000000} built a 1 GB sentence
+
+
+def _check_widths(template: str, values: dict) -> None:
+    """A ValueError when a field of ``template`` asks for a width or a precision beyond ``MAX_WIDTH`` (written in
+    the field, or given as a value of a nested field: ``{x:>{w}}``)."""
+    import string
+
+    try:
+        fields = [(field, spec) for _, field, spec, _ in string.Formatter().parse(template) if field is not None]
+    except ValueError:
+        return  # an unmatched brace: format() raises it, in _misfit's words
+    for field, spec in fields:
+        nested = [values.get(name) for name in re.findall(r"\{(\w+)\}", spec or "")]
+        asked = max([int(n) for n in re.findall(r"\d+", re.sub(r"\{\w*\}", "", spec or ""))]
+                    + [n for n in nested if isinstance(n, int)], default=0)
+        if asked > MAX_WIDTH:
+            raise ValueError(f"say's template field {{{field}:{spec}}} asks for {asked:,} characters (a width or a "
+                             f"precision), expected at most {MAX_WIDTH:,}: a figure of a sentence")
+
+
 def _rendered_fields(template: str, values: dict) -> list[tuple[str, str]]:
     """Each field of ``template`` as the sentence prints it: (the value's name, its text)."""
     import string
@@ -137,6 +159,7 @@ def _rendered_fields(template: str, values: dict) -> list[tuple[str, str]]:
     for _, field, spec, conversion in formatter.parse(template):
         if field is not None:
             value = formatter.convert_field(formatter.get_field(field, (), values)[0], conversion)
+            spec = formatter.vformat(spec, (), values) if "{" in spec else spec  # {x:>{w}}: w's value
             out.append((field.split(".")[0].split("[")[0], formatter.format_field(value, spec)))
     return out
 
