@@ -77,7 +77,7 @@ def test_vaecourse_threads_fixes_the_count_or_says_what_it_expected():
     assert threads.fixed_threads({}) is None
     assert threads.fixed_threads({"VAECOURSE_THREADS": "auto"}) is None
     assert threads.fixed_threads({"VAECOURSE_THREADS": " 3 "}) == 3
-    with pytest.raises(ValueError, match="VAECOURSE_THREADS='two': expected 'auto' or a whole number >= 1"):
+    with pytest.raises(ValueError, match="VAECOURSE_THREADS='two': expected 'auto' or a whole number from 1 to 4,096"):
         threads.fixed_threads({"VAECOURSE_THREADS": "two"})
 
 

@@ -59,6 +59,6 @@ def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and PyTorch; return a CPU ``torch.Generator`` seeded the same way."""
     seed = values.seed.check("seed", seed)
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed % 2 ** 32)  # NumPy's legacy seed is 32 bits; torch and the course's seeds go to 2**63 - 1
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)

@@ -164,14 +164,18 @@ def choose_threads(free_cores: float, current: int, max_threads: int) -> int:
     return max(1, min(max_threads, chosen))
 
 
+MAX_THREADS = 4_096  # threads one process may ask for: more than any machine's cores (10^30 was taken)
+
+
 def fixed_threads(environ=os.environ) -> int | None:
     """The thread count ``VAECOURSE_THREADS`` fixes, None for unset/"auto"; a clear error otherwise."""
     environ = values.mapping.check("environ", environ)
     value = str(environ.get(THREADS_ENV, "")).strip().lower()
     if value in {"", "auto"}:
         return None
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{THREADS_ENV}={environ[THREADS_ENV]!r}: expected 'auto' or a whole number >= 1")
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_THREADS:  # ('²'.isdigit() is True)
+        raise ValueError(f"{THREADS_ENV}={environ[THREADS_ENV]!r}: expected 'auto' or a whole number from 1 to "
+                         f"{MAX_THREADS:,}")
     return int(value)
 
 

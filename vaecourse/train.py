@@ -28,7 +28,8 @@ _kinds = values  # ``values`` is also History.append's argument
 
 
 _STEP = values.step_count  # a step number: an int from 0 to MAX_STEPS
-_SECONDS = values.real("a time in seconds >= 0", lambda v: v >= 0)
+MIN_SECONDS = 1e-9  # perf_counter's resolution: a shorter time is none (5e-324 s gave a speed of inf)
+_SECONDS = values.real(f"a time in seconds: 0, or at least {MIN_SECONDS:g}", lambda v: v == 0 or v >= MIN_SECONDS)
 
 
 def _term_value(name: str, value) -> float:
@@ -166,6 +167,9 @@ def _first_tensor(batch) -> Tensor:
     if isinstance(batch, dict):
         for key in ("x", "images", "image"):
             if key in batch:
+                if not isinstance(batch[key], Tensor):
+                    raise ValueError(f"fit expected the batch's {key!r} to be a tensor of images, got "
+                                     f"{values.shown(batch[key])}")
                 return batch[key]
     if isinstance(batch, Sequence) and batch and isinstance(batch[0], Tensor):
         return batch[0]
@@ -296,6 +300,9 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
             raise ValueError(f"fit's epochs must give at most {values.MAX_STEPS:,} steps ({per_epoch:,} per epoch), "
                              f"got {epochs!r} epochs = {steps:,} steps")
     steps = values.step_count.check("fit's steps", steps)  # the command line's bound: 10^9 steps is years
+    if start_step + steps > values.MAX_STEPS:  # the history's last step would be refused after the training
+        raise ValueError(f"fit's start_step + steps must be at most {values.MAX_STEPS:,} (the last step's number), "
+                         f"got {start_step:,} + {steps:,}")
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     log_every = log_every or (1 if dev.type == "cpu" else 10)
     keywords = _schedule(objective)

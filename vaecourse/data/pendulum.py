@@ -173,12 +173,7 @@ class Pendulum(GroundTruthDataset):
     def counterfactual(self, concepts, **values) -> tuple[Tensor, Tensor]:
         """The true counterfactual of observed scenes (n, 4 concept values) under do(values):
         abduction (the shadow noise), action, prediction. Returns (images (n, 3, H, W), concepts (n, 4))."""
-        concepts = torch.as_tensor(concepts, dtype=torch.float64) if isinstance(concepts, Tensor) else concepts
-        if isinstance(concepts, Tensor) and (concepts.dim() != 2 or concepts.shape[1] != 4):
-            raise ValueError(f"concepts must have shape (n, 4) = {CONCEPTS}, got {tuple(concepts.shape)}")
-        concepts = kinds.numbers(f"observed scenes: real numbers of shape (n, 4) = {CONCEPTS}",
-                                 lambda t: t.dim() == 2 and t.shape[1] == 4, finite=False).check(
-            "concepts", concepts).to(torch.float64)
+        concepts = check_concepts(concepts, "counterfactual's concepts (observed scenes)").to(torch.float64)
         values = _check_do(values, len(concepts))
         observed = {name: _in_range(name, concepts[:, k].cpu(), "counterfactual's concepts (an observed scene)")
                     for k, name in enumerate(CONCEPTS)}

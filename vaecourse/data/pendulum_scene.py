@@ -95,10 +95,21 @@ COLOURS = {"rod": (0.0, 0.0, 0.0), "bob": (178 / 255, 34 / 255, 34 / 255), "sun"
 
 
 # -------------------------------------------------------------------------------------------- geometry
+_COORDINATE = values.numbers(f"finite real numbers at most {values.MAX_WEIGHT:g} in size (a tensor, an array, a list "
+                             "or a float)", lambda t: bool((t.abs() <= values.MAX_WEIGHT).all()))  # (scene units)
+_HEIGHT = values.real("a height in scene units", lambda v: True, values.MAX_WEIGHT, "the scene is 22 units high")
+MIN_SIN_PHI = 1e-6  # a light ray at phi = 0 or pi never meets the ground (cot phi = 1/0: shadows of NaN and inf)
+
+
 def _coordinates(who: str, **given) -> list[Tensor]:
     """The public geometry functions' arguments: finite real numbers (tensors, arrays, lists or floats) whose
     shapes broadcast together, or a ValueError naming the argument (NaN in, NaN out would draw nothing)."""
-    out = [values.finite_numbers.check(f"{who}'s {name}", value) for name, value in given.items()]
+    out = [_COORDINATE.check(f"{who}'s {name}", value) for name, value in given.items()]
+    for name, t in zip(given, out):
+        if name == "phi" and not bool((torch.sin(t.double()) >= MIN_SIN_PHI).all()):  # cot phi: 1/0 at 0 and pi
+            raise ValueError(f"{who}'s phi must be the light's angles above the ground, sin(phi) >= {MIN_SIN_PHI:g} "
+                             f"(0 < phi < pi; the scene's range is {RANGES['phi'][0]:.3g} to {RANGES['phi'][1]:.3g}), "
+                             f"got values from {float(t.min()):.3g} to {float(t.max()):.3g}")
     try:
         torch.broadcast_shapes(*(t.shape for t in out))
     except RuntimeError:
@@ -110,7 +121,7 @@ def _coordinates(who: str, **given) -> list[Tensor]:
 def ground_projection(x: Tensor, y: Tensor, phi: Tensor, height: float = GROUND) -> Tensor:
     """Where the light ray through (x, y) with slope tan(phi) meets the line y = height."""
     x, y, phi = _coordinates("ground_projection", x=x, y=y, phi=phi)
-    return _ground_projection(x, y, phi, values.finite.check("ground_projection's height", height))
+    return _ground_projection(x, y, phi, _HEIGHT.check("ground_projection's height", height))
 
 
 def _ground_projection(x: Tensor, y: Tensor, phi: Tensor, height: float = GROUND) -> Tensor:
@@ -286,6 +297,7 @@ def _darkness(alpha: Tensor, colour: tuple[float, float, float]) -> Tensor:
 
 _CONCEPTS = values.numbers(f"real numbers (theta, phi, shadow length, shadow position), finite, of shape (n, 4) = "
                            f"{CONCEPTS}", lambda t: t.dim() == 2 and t.shape[1] == 4, finite=False)
+MAX_CONCEPT = values.MAX_WEIGHT  # concept values or labels: the scene's are within 40 (1e30 labels gave 1e31 concepts)
 
 
 def check_concepts(concepts, name: str = "concepts") -> Tensor:
@@ -299,9 +311,11 @@ def check_concepts(concepts, name: str = "concepts") -> Tensor:
             raise ValueError(f"{name} must be real numbers (theta, phi, shadow length, shadow position), got dtype "
                              f"{concepts.dtype}")
     concepts = _CONCEPTS.check(name, concepts)
-    if concepts.device.type == "meta" or not bool(torch.isfinite(concepts).all()):
-        raise ValueError(f"{name} must be finite real numbers (theta, phi, shadow length, shadow position), got "
-                         f"{values.shown(concepts)}")
+    if concepts.device.type == "meta" or not bool((concepts.abs() <= MAX_CONCEPT).all()):  # (NaN fails)
+        raise ValueError(f"{name} must be finite real numbers (theta, phi, shadow length, shadow position) at most "
+                         f"{MAX_CONCEPT:g} in size, got {values.shown(concepts)}"
+                         + ("" if concepts.device.type == "meta" or not bool(torch.isfinite(concepts).all())
+                            else f" of values up to {float(concepts.abs().max()):.3g}"))
     return concepts
 
 
