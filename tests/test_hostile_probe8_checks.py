@@ -208,6 +208,21 @@ def test_choose_refuses_empty_words_of_the_notebook(kwargs, name):
         K.choose(A(5.0), args["exercise"], args["what"], low=2.0, high=14.0, default=12.0)
 
 
+@pytest.mark.parametrize("kwargs, words", [
+    ({"low": 4.0000001, "high": 4.0, "default": 4.0}, "at least low (4.0000001), got 4"),
+    ({"low": 2.0, "high": 14.0, "default": 14.0000001}, "got 14.0000001"),
+    ({"low": 2.0, "high": 14.0, "default": 1.9999999}, "got 1.9999999"),
+])
+def test_choose_names_an_argument_just_out_of_range_with_its_digits(kwargs, words):
+    with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        K.choose(A(5.0), "2.6", "ε", **kwargs)
+
+
+def test_an_answer_just_out_of_range_prints_its_digits(capsys):
+    assert K.choose(A(14.0000001), "2.6", "ε", low=2.0, high=14.0, default=12.0) == 12.0
+    assert "ε must be from 2 to 14, got 14.0000001" in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------------------ coding checks: clamps, right rewrites
 def _merge(mh, vh, mp, vp):
     return (mh * vp + mp * vh) / (vh + vp), vh * vp / (vh + vp)

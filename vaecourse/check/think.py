@@ -78,7 +78,7 @@ def number_rules(what: str, low: float | None = None, high: float | None = None,
         (lambda o: integer and abs(number_value(o) - round(number_value(o))) > 1e-9,  # float rounding allowed
          lambda o: f"{what} is a whole number, got {number_value(o)!r}"),
         (lambda o: (low is not None and number_value(o) < low) or (high is not None and number_value(o) > high),
-         lambda o: f"{what} must be{span}, got {number_value(o):g}"),
+         lambda o: f"{what} must be{span}, got {_past(number_value(o), low, high)}"),
     ]
 
 
@@ -130,12 +130,13 @@ def _choice_arguments(exercise: Any, what: Any, low: Any, high: Any, default: An
                              f"4\"), got {text!r}")
     low, high = values.finite.check("choose's low", low), values.finite.check("choose's high", high)
     if low > high:
-        raise ValueError(f"choose's high must be at least low ({low:g}), got {high:g}")
+        n = _digits(high, low)
+        raise ValueError(f"choose's high must be at least low ({low:.{n}g}), got {high:.{n}g}")
     integer = values.boolean.check("choose's integer", integer)
     default = values.finite.check("choose's default", default)
     if not low <= default <= high or (integer and default != round(default)):
         raise ValueError(f"choose's default must be a{' whole' if integer else ''} number from low to high "
-                         f"([{low:g}, {high:g}]), got {default:g}")
+                         f"([{low:g}, {high:g}]), got {_past(default, low, high)}")
     if isinstance(taken, (set, frozenset, tuple, range)) or (not isinstance(taken, (str, bytes, Mapping, Tensor,
                                                                                      np.ndarray)) and
                                                               hasattr(taken, "__iter__")):
@@ -215,6 +216,12 @@ def _digits(value: float, bound: float) -> int:
         if f"{value:.{n}g}" != f"{bound:.{n}g}":
             return n
     return 17
+
+
+def _past(value: float, low: float | None, high: float | None) -> str:
+    """``value`` printed with the digits that show it past ``low`` or ``high`` (``:g`` where it is not past them)."""
+    bound = low if low is not None and value < low else high if high is not None and value > high else None
+    return f"{value:g}" if bound is None else f"{value:.{_digits(value, bound)}g}"
 
 
 def _span(low: float, high: float, bound_low: float | None, bound_high: float | None) -> str:
