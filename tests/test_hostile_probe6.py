@@ -411,7 +411,7 @@ def test_seventh_probe_valid_input_still_works():
 def test_learn_graph_from_labels_names_its_settings_when_it_diverges():
     u = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match=r"learn_graph_from_labels diverged before step \d+: .* lower lr \(1e\+06\)"):
-        learn_graph_from_labels(u, steps=50, lr=1e6, bandwidth=1e-30, independence=1.0)
+        learn_graph_from_labels(u, steps=50, lr=1e6, bandwidth=1e-18, independence=1.0)
 
 
 def test_a_meta_tensor_is_described_as_one():

@@ -18,10 +18,9 @@ import torch
 from torch import Tensor
 
 from vaecourse import values
-from vaecourse.objectives.causal import (CausalObjective, augmented_lagrangian_term, dag_constraint,
-                                         label_residuals)
+from vaecourse.objectives.causal import CausalObjective, _penalty, dag_constraint, label_residuals
 from vaecourse.objectives.elbo import non_negative
-from vaecourse.objectives.independence import noise_dependence
+from vaecourse.objectives.independence import BANDWIDTH, noise_dependence
 from vaecourse.scm import check_adjacency
 
 
@@ -59,7 +58,7 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
     lr = values.learning_rate.check("lr (the graph's learning rate)", lr)
     predictor_lr = values.learning_rate.check("predictor_lr", predictor_lr)
     l1 = values.non_negative.check("l1", l1)
-    bandwidth = values.positive.check("bandwidth", bandwidth)
+    bandwidth = BANDWIDTH.check("bandwidth", bandwidth)
     non_negative("independence", independence)
     if predictor is not None and not hasattr(predictor, "predict_labels"):
         raise ValueError(f"predictor must be a MaskLayer (with predict_labels), got {type(predictor).__name__}")
@@ -101,7 +100,7 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
             raise ValueError(f"learn_graph_from_labels diverged before step {step}: the graph's weights became NaN or "
                              f"inf; lower lr ({lr:g}) or predictor_lr ({predictor_lr:g}), or raise bandwidth "
                              f"({bandwidth:g})") from None
-        penalty = augmented_lagrangian_term(H, constraint.alpha, constraint.rho)
+        penalty = _penalty(H, constraint.alpha, constraint.rho)  # (H checked by dag_constraint)
         r = residuals(batch, A)  # (B, n)
         loss = r.pow(2).sum(1).mean() + penalty + l1 * A.abs().sum()
         if independence > 0:
@@ -116,6 +115,8 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
         return A, float(residuals(u, A).pow(2).sum(1).mean())
 
 
+_LABEL_LOSS = values.real("a label loss (a mean squared error): a finite number >= 0", lambda v: v >= 0,
+                          values.MAX_MEASURED, "no loss the course computes comes near it")  # -1: tolerance * l_u < 0
 _FRACTION_OF_LOSS = values.real("a number >= 0 (a fraction of l_u)", lambda v: v >= 0, values.MAX_WEIGHT,
                                  values.WEIGHT_LIMIT)
 
@@ -140,7 +141,7 @@ def prune_edges(A: Tensor, label_loss: Callable[[Tensor], float], tolerance: flo
     values.function.check("label_loss", label_loss)
 
     def loss(graph: Tensor) -> float:
-        return values.finite.check("label_loss(A) (the labels' loss, a float)", label_loss(graph))
+        return _LABEL_LOSS.check("label_loss(A) (the labels' loss, a float)", label_loss(graph))
 
     A = check_adjacency(A).detach()  # (and finite)
     keep = torch.ones_like(A)

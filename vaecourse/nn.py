@@ -27,8 +27,15 @@ CONV_SIDES = {"conv64": 64, "conv32": 32}  # the one image side each convolution
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU, who: str | None = None) -> nn.Sequential:
     """Linear layers with ``activation`` (a module class, e.g. ``nn.ReLU``) between them (none after the last);
-    ``sizes`` are at least two layer widths (a list, or a 1-D integer array), and their weights must fit in
-    ``values.MAX_BYTES`` (checked before anything is allocated)."""
+    ``sizes`` are at least two layer widths (a list, or a 1-D integer array; ``values.layer_sizes``: each between 1
+    and ``values.MAX_UNITS``), and their weights and biases must fit in ``values.MAX_BYTES`` (checked before anything
+    is allocated)."""
+    return _mlp(sizes, activation, who, wide=False)
+
+
+def _mlp(sizes, activation=nn.ReLU, who: str | None = None, wide: bool = False) -> nn.Sequential:
+    """:func:`mlp`; ``wide``: an image body, whose first or last width is the image's pixels (checked by
+    ``values.image_shape``, up to 4 x 1024 x 1024), not a number of units."""
     if isinstance(sizes, np.ndarray) and sizes.ndim == 1 and sizes.dtype.kind in "iu":
         sizes = sizes.tolist()  # an array of widths, read as the list it holds
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
@@ -40,8 +47,10 @@ def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU, who: str | 
     if len(sizes) < 2:
         raise ValueError(f"mlp's sizes must be at least two widths (input and output), got {list(sizes)}")
     values.fits_in_memory(f"{who} (layers {list(sizes)}): its weights" if who else
-                          f"mlp's sizes {list(sizes)}: their weights", sum(a * b for a, b in zip(sizes[:-1], sizes[1:])), 4,
-                          "float32 weights")
+                          f"mlp's sizes {list(sizes)}: their weights", sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])),
+                          4, "float32 weights")  # (with the biases: [65536, 65536] is 16 GiB and 256 KiB)
+    if not wide:  # (after the memory estimate, which names the sizes that do not fit)
+        values.layer_sizes.check("mlp's sizes", sizes)
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out))
@@ -119,9 +128,9 @@ def build_encoder(name: str, image_shape: tuple[int, int, int], latent_dim: int)
     latent_dim = values.units.check("build_encoder's latent_dim", latent_dim)
     pixels = c * h * w
     if name == "mlp":
-        return nn.Sequential(nn.Flatten(), mlp([pixels, 1200, 1200, 2 * latent_dim], who=_sized(name, image_shape)))
+        return nn.Sequential(nn.Flatten(), _mlp([pixels, 1200, 1200, 2 * latent_dim], who=_sized(name, image_shape), wide=True))
     if name == "mlp28":
-        return nn.Sequential(nn.Flatten(), mlp([pixels, 512, 256, 2 * latent_dim], who=_sized(name, image_shape)))
+        return nn.Sequential(nn.Flatten(), _mlp([pixels, 512, 256, 2 * latent_dim], who=_sized(name, image_shape), wide=True))
     if name == "conv64":
         _expect_shape(name, image_shape, [(CONV_SIDES[name],) * 2])
         return _ConvEncoder(c, 64, 4, 2 * latent_dim)
@@ -137,9 +146,9 @@ def build_decoder(name: str, image_shape: tuple[int, int, int], latent_dim: int)
     latent_dim = values.units.check("build_decoder's latent_dim", latent_dim)
     pixels = c * h * w
     if name == "mlp":
-        return _FlatDecoder(mlp([latent_dim, 1200, 1200, 1200, pixels], activation=nn.Tanh, who=_sized(name, image_shape)), image_shape)
+        return _FlatDecoder(_mlp([latent_dim, 1200, 1200, 1200, pixels], activation=nn.Tanh, who=_sized(name, image_shape), wide=True), image_shape)
     if name == "mlp28":
-        return _FlatDecoder(mlp([latent_dim, 256, 512, pixels], who=_sized(name, image_shape)), image_shape)
+        return _FlatDecoder(_mlp([latent_dim, 256, 512, pixels], who=_sized(name, image_shape), wide=True), image_shape)
     if name == "conv64":
         _expect_shape(name, image_shape, [(CONV_SIDES[name],) * 2])
         return _ConvDecoder(latent_dim, c, 64, 4)

@@ -24,6 +24,7 @@ Shape letters: n samples, K variables. Values of one variable are tensors of sha
 from __future__ import annotations
 
 import collections
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -85,6 +86,8 @@ _RANGE = kinds.sequence("a range (lo, hi) of two finite numbers with lo <= hi",
                         lambda v: len(v) == 2 and all(_is_finite_number(x) for x in v) and float(v[0]) <= float(v[1]))
 _VALUES = kinds.numbers(f"finite real numbers (not a bool) at most {kinds.MAX_WEIGHT:g} in size: one number, or one "
                         "value per sample (n,)", lambda t: t.dim() <= 1 and bool((t.abs() <= kinds.MAX_WEIGHT).all()))
+_DO_VALUE = kinds.real("a do() value, a finite number", lambda v: True, kinds.MAX_WEIGHT,
+                       "as every do() value: 1e30 through weights of 1e6 gave inf")  # linear_sample, linear_intervene
 _DRAWS = kinds.draws
 _STD = kinds.real("a noise standard deviation >= 0", lambda v: v >= 0, kinds.MAX_WEIGHT, kinds.WEIGHT_LIMIT)
 _CALLABLE_OR_NONE = kinds.function.or_none()
@@ -342,12 +345,35 @@ _INVERTIBLE = ("an A whose I - A^T is invertible (z = A^T z + eps then has one s
 
 def causal_matrix(A) -> Tensor:
     """C = (I - A^T)^{-1}, so that z = C eps solves z = A^T z + eps.  [slides, Eq. 27]"""
+    return _causal_matrix(A, "causal_matrix")
+
+
+def _causal_matrix(A, who: str) -> Tensor:
+    """:func:`causal_matrix`, a refusal naming ``who``."""
     A = check_adjacency(A)
     eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
     C, info = torch.linalg.inv_ex(eye - A.T)
     if int(info) != 0:
-        raise ValueError(f"causal_matrix needs {_INVERTIBLE}")
+        _not_solved(who, A)
+    _finite_result(who, C, A)
     return C
+
+
+def _not_solved(who: str, A: Tensor) -> None:
+    """The ValueError for a system I - A^T that torch could not solve: singular (a cycle), or, on a DAG (whose
+    I - A^T is triangular with unit diagonal, never singular), weights whose products overflow."""
+    if is_dag(A):
+        _finite_result(who, torch.tensor(math.inf), A)
+    raise ValueError(f"{who} needs {_INVERTIBLE}")
+
+
+def _finite_result(who: str, result: Tensor, A: Tensor) -> Tensor:
+    """``result`` if finite; else a ValueError naming A: weights multiply along a path (a chain of 1e6 weights
+    passes float32's 3.4e38 after seven edges), so finite weights and noise can still give inf or NaN."""
+    if not bool(torch.isfinite(result).all()):
+        raise ValueError(f"{who}'s A must have weights whose products along its paths stay finite in {result.dtype}, "
+                         f"got weights up to {float(A.abs().max()):.3g} that give inf or NaN")
+    return result
 
 
 def linear_solve(A, eps: Tensor) -> Tensor:
@@ -360,22 +386,23 @@ def linear_solve(A, eps: Tensor) -> Tensor:
     eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
     z, info = torch.linalg.solve_ex(eye - A.T, eps.T.to(A.dtype))
     if int(info) != 0:
-        raise ValueError(f"linear_solve needs {_INVERTIBLE}")
-    return z.T
+        _not_solved("linear_solve", A)
+    return _finite_result("linear_solve", z.T, A)
 
 
 def linear_sample(A, eps: Tensor, interventions: Mapping[int, float] | None = None) -> Tensor:
     """Evaluate x_j = sum_i A[i, j] x_i + eps_j parents first, with do(x_j = v) for j in ``interventions``:
-    (n, K). The intervened equations are replaced by constants (their parents and noise are ignored)."""
+    (n, K). The intervened equations are replaced by constants (their parents and noise are ignored); each v is a
+    finite number at most ``MAX_WEIGHT`` in size, as every do() value of the course."""
     A = check_adjacency(A)
     eps = _eps(eps, A)
-    interventions = {_variable(j, A, "linear_sample's interventions key"): kinds.finite.check(f"linear_sample's interventions[{j!r}]", v)
+    interventions = {_variable(j, A, "linear_sample's interventions key"): _DO_VALUE.check(f"linear_sample's interventions[{j!r}]", v)
                      for j, v in dict(kinds.mapping.or_none().check(
                          "linear_sample's interventions (variable index -> value)", interventions) or {}).items()}
     x = torch.zeros_like(eps, dtype=A.dtype)
     for j in topological_order(A):
         x[:, j] = float(interventions[j]) if j in interventions else x @ A[:, j] + eps[:, j]
-    return x
+    return _finite_result("linear_sample", x, A)
 
 
 def linear_intervene(A, eps: Tensor, index: int, value: float) -> Tensor:
@@ -383,7 +410,7 @@ def linear_intervene(A, eps: Tensor, index: int, value: float) -> Tensor:
     cut the edges into ``index``, fix it, and solve: a counterfactual when eps was abducted."""
     A = check_adjacency(A).clone()
     index = _variable(index, A)
-    value = kinds.finite.check("linear_intervene's value", value)
+    value = _DO_VALUE.check("linear_intervene's value", value)  # (by its name: 1e30 was blamed on eps)
     A[:, index] = 0  # action: no parents any more
     eps = _eps(eps, A).clone().to(A.dtype)
     eps[:, index] = value  # ... and its equation is the constant
@@ -392,9 +419,9 @@ def linear_intervene(A, eps: Tensor, index: int, value: float) -> Tensor:
 
 def linear_covariance(A, scale: float | Sequence[float] | Tensor = 1.0) -> Tensor:
     """Cov(z) = C diag(s^2) C^T for z = A^T z + eps, eps ~ N(0, diag s^2)."""
-    C = causal_matrix(A)
+    C = _causal_matrix(A, "linear_covariance")
     s = _scales(scale, C.shape[0]).to(C.dtype)
-    return C @ torch.diag(s ** 2) @ C.T
+    return _finite_result("linear_covariance", C @ torch.diag(s ** 2) @ C.T, check_adjacency(A))
 
 
 def linear_scm(A, names: Sequence[str] | None = None, scale: float | Sequence[float] = 1.0) -> SCM:
@@ -462,6 +489,9 @@ def collider(b: float = 1.0, c: float = 1.0) -> SCM:
     return linear_scm([[0, b, 0], [0, 0, 0], [0, c, 0]])
 
 
+_MAX_VARIANCE = kinds.MAX_WEIGHT ** 2  # a covariance of noise scales at most MAX_WEIGHT: s_j^2 <= cov[j, j]
+
+
 def linear_scm_from_covariance(cov, order: Sequence[int]) -> tuple[Tensor, Tensor]:
     """(A, s): a linear-Gaussian SCM whose variables come in ``order`` and whose covariance is ``cov``.
 
@@ -470,8 +500,9 @@ def linear_scm_from_covariance(cov, order: Sequence[int]) -> tuple[Tensor, Tenso
     cannot tell these models apart; edges with weight 0 show which orders keep the true skeleton
     (members of the Markov equivalence class) and which need extra edges.
     """
-    cov = kinds.numbers("a finite square (K, K) covariance matrix", lambda t: t.dim() == 2 and t.shape[0] == t.shape[1]
-                        <= kinds.MAX_UNITS).check("cov", cov).double()
+    cov = kinds.numbers(f"a finite square (K, K) covariance matrix with entries at most {_MAX_VARIANCE:g} in size (noise "
+                        f"scales at most {kinds.MAX_WEIGHT:g})", lambda t: t.dim() == 2 and t.shape[0] == t.shape[1]
+                        <= kinds.MAX_UNITS and bool((t.abs() <= _MAX_VARIANCE).all())).check("cov", cov).double()
     k = cov.shape[0]
     if not torch.allclose(cov, cov.T) or int(torch.linalg.cholesky_ex(cov).info) != 0:
         raise ValueError(f"cov must be a symmetric positive-definite covariance matrix, got {cov.tolist()}"[:300])
@@ -489,7 +520,11 @@ def linear_scm_from_covariance(cov, order: Sequence[int]) -> tuple[Tensor, Tenso
         w = torch.linalg.solve(S, cov[before, j])  # regression weights of x_j on its predecessors
         A[before, j] = w
         s2[j] = cov[j, j] - cov[before, j] @ w  # residual variance
-    return A, s2.sqrt()
+    if not bool((A.abs() <= kinds.MAX_WEIGHT).all()):  # (an A that check_adjacency would refuse everywhere else)
+        raise ValueError(f"cov must give regression weights at most {kinds.MAX_WEIGHT:g} in size (an A the SCMs take), "
+                         f"got weights up to {float(A.abs().max()):.3g} in the order {order}: some variances differ by "
+                         "more than float32 weights can bridge")
+    return A, s2.clamp_min(0).sqrt()
 
 
 def markov_equivalent(A, B) -> bool:

@@ -63,7 +63,7 @@ from vaecourse.distributions import DiagonalGaussian, reparameterize
 from vaecourse.likelihoods import LikelihoodHead
 from vaecourse.models.base import CourseModel, register_model
 from vaecourse.models.causal_layers import ConceptDecoders, LayeredDecoder, MaskLayer, ShadowRowsDecoder, _indices
-from vaecourse.nn import build_decoder, build_encoder, mlp
+from vaecourse.nn import _mlp, build_decoder, build_encoder
 
 GRAPH_SOURCES = ("all", "labels")  # which terms move A: the whole loss (the paper), or the label terms and H(A)
 LATENT_SCMS = ("linear", "equations")  # z = (I - A^T)^{-1} eps then the mask layer (the paper), or z = g(A o z) + eps
@@ -111,6 +111,9 @@ def gaussian_kl_to_label_prior(C: Tensor, mu: Tensor, logvar: Tensor, u: Tensor)
         if not isinstance(t, Tensor) or not t.is_floating_point():
             raise TypeError(f"gaussian_kl_to_label_prior's {name} must be a real floating-point tensor, got "
                             f"{values.shown(t)}")
+        if t.device.type == "meta" or t.device != C.device:  # (devices cost nothing; slogdet of meta raised)
+            raise ValueError(f"gaussian_kl_to_label_prior's {name} must be a tensor with values on C's device "
+                             f"{C.device}, got {values.shown(t)} on {t.device}")
     if C.dim() != 2 or C.shape[0] != C.shape[1] or mu.dim() != 3 or mu.shape[1] != C.shape[0] \
             or logvar.shape != mu.shape or tuple(u.shape) != tuple(mu.shape[:2]):
         raise ValueError(f"gaussian_kl_to_label_prior expected C (n, n), mu and logvar (B, n, k), u (B, n), got C "
@@ -196,7 +199,8 @@ class CausalVAE(CourseModel):
         features = 64
         self.encoder = build_encoder(encoder, image_shape, features // 2)  # (B, C, H, W) -> (B, 64)
         given = 1 if label_dropout > 0 else 0  # label_dropout: a 0/1 input says whether u was given
-        self.head = mlp([features + n_concepts + given, 128, 2 * self.latent_dim])  # h(x, u) -> (mu, logvar)
+        self.head = _mlp([features + n_concepts + given, 128, 2 * self.latent_dim], who="the encoder's head (n_concepts, "
+                         "concept_dim)", wide=True)  # h(x, u) -> (mu, logvar): 2 D may pass MAX_UNITS
         if decoder == "joint":
             self.decoder = build_decoder(encoder, image_shape, self.latent_dim)
         elif decoder == "per_concept":
@@ -250,10 +254,9 @@ class CausalVAE(CourseModel):
         from vaecourse.graph_fit import prune_edges
         if not self.causal:
             raise ValueError("the conditional baseline has no graph to prune")
-        if not isinstance(u, Tensor) or u.dim() != 2 or u.shape[1] != self.n or u.shape[0] < 1:
-            got = tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__
-            raise ValueError(f"prune_graph expected labels u of shape (N, {self.n}), got {got}")
-        u = u.to(self.A_raw.device, self.A_raw.dtype)
+        if isinstance(u, Tensor) and u.dtype != torch.bool and not u.is_complex() and u.device.type != "meta":
+            u = u.to(self.A_raw.device, self.A_raw.dtype)  # (labels on another device, or integers, are read as they were)
+        u = self._labels("prune_graph's u", u)
         equations = self.label_equations if self.graph_from == "labels" else self.mask
         keep, rises = prune_edges(self.adjacency(), lambda A: float((u - equations.predict_labels(u, A)).pow(2)
                                                                     .sum(1).mean()), tolerance, threshold)
@@ -342,15 +345,23 @@ class CausalVAE(CourseModel):
         label equations of graph_from="labels", else the mask layer's own equations (``MaskLayer.predict_labels``)."""
         if not self.causal:
             raise ValueError("the conditional baseline has no label equations (no graph) to predict labels with")
+        return self._predict_labels(self._labels("predict_labels' u", u))
+
+    def _labels(self, name: str, u) -> Tensor:
+        """Labels u (N, n) read as ``forward`` reads them (real, on the model's device, finite and at most
+        ``values.MAX_WEIGHT`` in size), in the model's dtype, or a ValueError naming ``name``."""
         if not isinstance(u, Tensor) or not u.is_floating_point() or u.dim() != 2 or u.shape[1] != self.n \
                 or u.shape[0] == 0:
-            raise ValueError(f"predict_labels' u must be real floating-point labels (B, {self.n}), one column per "
-                             f"concept, got {values.shown(u)}")
+            raise ValueError(f"{name} must be real floating-point labels (B, {self.n}), one column per concept, got "
+                             f"{values.shown(u)}")
         if u.device != self.A_raw.device:
-            raise ValueError(f"predict_labels' u must be on the model's device {self.A_raw.device}, got it on {u.device}")
-        if not bool(torch.isfinite(u).all()):  # (the model's forward reads labels it has already checked)
-            raise ValueError(f"predict_labels' u must be finite labels, got {values.shown(u)}")
-        return self._predict_labels(u.to(self.A_raw.dtype))
+            raise ValueError(f"{name} must be on the model's device {self.A_raw.device}, got {values.shown(u)} on "
+                             f"{u.device}")
+        if not bool((u.abs() <= values.MAX_WEIGHT).all()):  # NaN fails too; 1e30 labels gave all-zero predictions
+            raise ValueError(f"{name} must be finite labels at most {values.MAX_WEIGHT:g} in size (normalised concept "
+                             f"values, about -1 to 1), got {values.shown(u)} up to "
+                             f"{'NaN or inf' if not bool(torch.isfinite(u).all()) else f'{u.abs().max().item():.3g}'}")
+        return u.to(self.A_raw.dtype)
 
     def _predict_labels(self, u: Tensor) -> Tensor:
         equations = self.label_equations if self.graph_from == "labels" else self.mask

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vaecourse import values
-from vaecourse.nn import build_decoder, mlp
+from vaecourse.nn import _mlp, build_decoder
 
 
 def _sizes(**sizes: int) -> tuple[int, ...]:
@@ -84,7 +84,8 @@ class ShadowRowsDecoder(nn.Module):
         mask[list(rows)] = True
         self.register_buffer("rows", mask)
         self.band_shape = (channels, len(rows), width)  # the logits f_s draws: (C, band rows, W)
-        self.band = mlp([len(owners) * k, hidden, hidden, math.prod(self.band_shape)])
+        self.band = _mlp([len(owners) * k, hidden, hidden, math.prod(self.band_shape)], who="the shadow rows' band "
+                          "(band_owners x concept_dim, the band's pixels)", wide=True)  # (a band of pixels, not units)
 
     def forward(self, z: Tensor) -> Tensor:
         """z~ (B, n k), concept-major -> logits (B, C, H, W)."""
@@ -223,6 +224,13 @@ class MaskLayer(nn.Module):
         if not isinstance(A, Tensor) or not A.is_floating_point() or tuple(A.shape) != (self.n, self.n):
             raise ValueError(f"MaskLayer's A must be a real floating-point ({self.n}, {self.n}) adjacency matrix, got "
                              f"{values.shown(A)}")
+        self._check_device("A", A)
+
+    def _check_device(self, name: str, t: Tensor) -> None:
+        """``t`` on the layer's device (a device check costs nothing: meta or another device raised inside torch)."""
+        if t.device != self.w1.device:
+            raise ValueError(f"MaskLayer's {name} must be on the layer's device {self.w1.device}, got {values.shown(t)} "
+                             f"on {t.device}")
 
     def weights(self) -> tuple[Tensor, Tensor]:
         """(w1, w2) normalised: w1 (n, n k, hidden) with unit norm per (child, parent block), w2 (n, hidden, k)
@@ -239,6 +247,7 @@ class MaskLayer(nn.Module):
         if not isinstance(z, Tensor) or not z.is_floating_point() or z.dim() != 3 or tuple(z.shape[1:]) != (self.n, self.k):
             raise ValueError(f"MaskLayer's z must be a real floating-point tensor (B, {self.n}, {self.k}), got "
                              f"{values.shown(z)}")
+        self._check_device("z", z)
         if frozen is not False and frozen is not True:
             raise TypeError(f"MaskLayer's frozen must be True or False, got {values.shown(frozen)}")
         w1, w2 = self.weights()
@@ -255,6 +264,7 @@ class MaskLayer(nn.Module):
         if not isinstance(u, Tensor) or not u.is_floating_point() or u.dim() != 2 or u.shape[1] != self.n:
             raise ValueError(f"MaskLayer.predict_labels' u must be a real floating-point tensor (B, {self.n}), one "
                              f"column per concept, got {values.shown(u)}")
+        self._check_device("u", u)
         return self(u[:, :, None].expand(-1, -1, self.k), A).mean(2)
 
 

@@ -37,6 +37,10 @@ def beta_vae_loss(log_px_z: Tensor, kl: Tensor, beta: float) -> Tensor:
     for name, value in (("log_px_z", log_px_z), ("kl", kl)):
         if not value.is_floating_point():
             raise TypeError(f"beta_vae_loss's {name} must be a real floating-point tensor (B,), got dtype {value.dtype}")
+        if value.device.type == "meta":  # (devices cost nothing: torch's "not on the expected device meta" otherwise)
+            raise ValueError(f"beta_vae_loss's {name} must be per-example terms with values, got {values.shown(value)}")
+    if log_px_z.device != kl.device:
+        raise ValueError(f"beta_vae_loss's log_px_z and kl must be on one device, got {log_px_z.device} and {kl.device}")
     if log_px_z.dim() != 1 or log_px_z.shape[0] == 0:
         raise ValueError(f"beta_vae_loss expected log_px_z and kl per example, (B,) with B >= 1, got shape "
                          f"{tuple(log_px_z.shape)}")
@@ -95,25 +99,30 @@ def capacity_vae(output, x: Tensor, step: int = 0, gamma: float = 1000.0, c_max:
                  extras={"capacity": torch.tensor(target), "gamma": torch.tensor(gamma)})
 
 
-KL_VALUE = values.real("a finite number (>= 0 up to rounding)", lambda v: v >= -1e-3)  # a batch-mean KL
+KL_VALUE = values.real("a KL in nats, a finite number (>= 0 up to rounding)", lambda v: v >= -1e-3, values.MAX_MEASURED,
+                       "no KL the course computes comes near it")  # a batch-mean KL
 
 
 def dual_ascent_step(beta: float, kl: float, epsilon: float, lr: float) -> float:
-    """beta <- max(0, beta + lr * (KL - epsilon)): gradient ascent on the dual.  [slides, Eq. 8]
+    """beta <- min(MAX_WEIGHT, max(0, beta + lr * (KL - epsilon))): gradient ascent on the dual.  [slides, Eq. 8]
 
     The multiplier grows while the constraint KL < epsilon is violated and shrinks (to 0 at most)
     while it holds with slack: complementary slackness, beta * (KL - epsilon) = 0, at a KKT point.
+    It is clamped at ``values.MAX_WEIGHT`` (1e6), the largest beta that ``ConstrainedVAE.load_state_dict`` and
+    every other beta take, so a checkpoint of a run whose multiplier ran away still resumes (a step of
+    lr_dual 1e6 on a KL of 9 nats gave 9e6, which the run's own loader then refused).
     """
     beta, epsilon, lr = non_negative("beta", beta), non_negative("epsilon", epsilon), non_negative("lr", lr)
     kl = KL_VALUE.check("kl (the batch-mean KL, a float)", kl)
-    return max(0.0, beta + lr * (kl - epsilon))
+    return min(values.MAX_WEIGHT, max(0.0, beta + lr * (kl - epsilon)))
 
 
 class ConstrainedVAE:
     """The constrained problem of Eq. (6)-(7) solved by its Lagrangian with a learned multiplier.
 
     Each call returns the Lagrangian terms for the model update (beta held fixed for this step),
-    then updates beta by dual ascent on the batch-mean KL. With ``lr_dual = 0`` the multiplier is
+    then updates beta by dual ascent on the batch-mean KL (:func:`dual_ascent_step`: clamped at
+    ``values.MAX_WEIGHT``, the bound :meth:`load_state_dict` applies, so every saved state resumes). With ``lr_dual = 0`` the multiplier is
     frozen and the objective is exactly beta-VAE with that beta (the KKT view of Eq. 9).
 
         objective = ConstrainedVAE(epsilon=20.0, lr_dual=0.01, beta=1.0)
@@ -130,9 +139,9 @@ class ConstrainedVAE:
         log_px_z, kl = elbo_terms(output, x)  # (B,), (B,)
         beta = self.beta
         lagrangian = log_px_z - beta * (kl - self.epsilon)  # (B,)  Eq. (8)
-        self.beta_trace.append(beta)
-        if self.lr_dual > 0:
+        if self.lr_dual > 0:  # (first: a refused KL leaves the multiplier and its trace as they were)
             self.beta = dual_ascent_step(beta, kl.detach().mean().item(), self.epsilon, self.lr_dual)
+        self.beta_trace.append(beta)
         return Terms(log_px_z=log_px_z, kl=kl, elbo=log_px_z - kl, loss=-lagrangian.mean(),
                      extras={"beta": torch.tensor(beta), "constraint": (kl.detach() - self.epsilon)})
 

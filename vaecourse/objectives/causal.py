@@ -56,14 +56,15 @@ from torch import Tensor
 from vaecourse import values
 from vaecourse.models.causal import CausalVAEOutput
 from vaecourse.objectives.elbo import Terms, check_target, non_negative
-from vaecourse.objectives.independence import noise_dependence
+from vaecourse.objectives.independence import BANDWIDTH, noise_dependence
 from vaecourse.scm import check_adjacency
 
 GROWTH = values.real("a growth factor >= 1 (1: rho stays)", lambda v: v >= 1)  # rho's tenfold steps
 LABEL_FITS = ("tanh", "mask")
 
 
-H_VALUE = values.real("H(A), a finite number (>= 0 up to rounding)", lambda v: v >= -1e-3)  # dual_update's h
+H_VALUE = values.real("H(A), a finite number (>= 0 up to rounding)", lambda v: v >= -1e-3, values.MAX_MEASURED,
+                      "no H of a graph the course fits comes near it")  # dual_update's h, the penalty's H
 
 
 def _is_update(entry) -> bool:
@@ -118,8 +119,8 @@ def label_residuals(u: Tensor, A: Tensor) -> Tensor:
         got = f"shape {tuple(u.shape)}" if isinstance(u, Tensor) and u.is_floating_point() else values.shown(u)
         raise ValueError(f"labels u must have shape (B, {A.shape[0]}), one column per concept (a real floating-point "
                          f"tensor), got {got}")
-    if u.device != A.device:
-        raise ValueError(f"labels u must be on A's device {A.device}, got them on {u.device}")
+    if u.device.type == "meta" or u.device != A.device:
+        raise ValueError(f"labels u must be on A's device {A.device}, got {values.shown(u)} on {u.device}")
     if not bool((u.abs() <= values.MAX_WEIGHT).all()):  # NaN fails too; 1e20 labels squared to inf in l_u
         raise ValueError(f"labels u must be finite and at most {values.MAX_WEIGHT:g} in size (normalised concept "
                          f"values), got {values.shown(u)}")
@@ -146,8 +147,12 @@ def mask_loss(z: Tensor, g: Tensor) -> Tensor:
     for name, value in (("z", z), ("g", g)):  # types and shapes only: every training step calls this (NaN: IEEE)
         if not isinstance(value, Tensor) or not value.is_floating_point():
             raise TypeError(f"mask_loss's {name} must be a real floating-point tensor (B, D), got {values.shown(value)}")
+        if value.device.type == "meta":  # (a device check costs nothing; torch's "expected device meta" otherwise)
+            raise ValueError(f"mask_loss's {name} must be a tensor with values (B, D), got {values.shown(value)}")
     if z.dim() != 2 or g.shape != z.shape:
         raise ValueError(f"mask_loss expects z and g of one shape (B, D), got {tuple(z.shape)} and {tuple(g.shape)}")
+    if z.device != g.device:
+        raise ValueError(f"mask_loss expects z and g on one device, got {z.device} and {g.device}")
     return (z - g).pow(2).sum(1)
 
 
@@ -173,13 +178,24 @@ def check_output(output) -> None:
 
 
 def augmented_lagrangian_term(H: Tensor, alpha: float, rho: float) -> Tensor:
-    """alpha H(A) + rho/2 H(A)^2: the acyclicity constraint H(A) = 0 (Eq. 40) as Eq. (41) enforces it."""
+    """alpha H(A) + rho/2 H(A)^2: the acyclicity constraint H(A) = 0 (Eq. 40) as Eq. (41) enforces it.
+    H = tr(e^{A o A}) - n is >= 0 (up to rounding, -1e-3) and finite, and the penalty must be finite in H's dtype."""
     if not isinstance(H, Tensor) or not H.is_floating_point():
         raise TypeError(f"augmented_lagrangian_term's H must be a real floating-point tensor, got {values.shown(H)}")
     if H.dim() != 0:  # (a (2, 7) H was summed into a (2, 7) penalty)
         raise ValueError(f"augmented_lagrangian_term's H must be a scalar tensor (dag_constraint(A)), got shape "
                          f"{tuple(H.shape)}")
+    H_VALUE.check("augmented_lagrangian_term's H", H)  # (meta refused in the library's words; H = -1 is no H(A))
     alpha, rho = non_negative("alpha", alpha), non_negative("rho", rho)
+    penalty = _penalty(H, alpha, rho)
+    if not bool(torch.isfinite(penalty)):
+        raise ValueError(f"augmented_lagrangian_term's H must be small enough for alpha H + rho/2 H^2 to be finite in "
+                         f"{H.dtype}, got H = {float(H):.3g} with alpha {alpha:g} and rho {rho:g}")
+    return penalty
+
+
+def _penalty(H: Tensor, alpha: float, rho: float) -> Tensor:
+    """:func:`augmented_lagrangian_term` of an H that ``dag_constraint`` returned (checked there) and checked weights."""
     return alpha * H + 0.5 * rho * H ** 2
 
 
@@ -196,13 +212,14 @@ def _weighted_log_likelihood(output, x: Tensor, pixel_weights: Tensor) -> Tensor
 
 
 def check_pixel_weights(pixel_weights, image_shape: tuple[int, ...] | None = None) -> None:
-    """``pixel_weights`` a finite real (C, H, W) or (H, W) tensor >= 0 that broadcasts to ``image_shape`` (one pass over
-    one image's worth of values)."""
+    """``pixel_weights`` a real (C, H, W) or (H, W) tensor of values in [0, ``values.MAX_WEIGHT``], not all 0, that
+    broadcasts to ``image_shape`` (one pass over one image's worth of values)."""
     ok = isinstance(pixel_weights, Tensor) and pixel_weights.dim() in (2, 3) and pixel_weights.dtype != torch.bool \
         and not pixel_weights.is_complex() and pixel_weights.device.type != "meta" and pixel_weights.numel() > 0
     if ok:
         low, high = (float(v) for v in torch.aminmax(pixel_weights.detach().double()))
-        ok = math.isfinite(low) and math.isfinite(high) and low >= 0 and high > 0  # all 0: no pixel would count
+        ok = math.isfinite(low) and math.isfinite(high) and low >= 0 and 0 < high <= values.MAX_WEIGHT  # all 0:
+        # no pixel would count; 1e37 (or 1e7 per pixel summed) overflowed the loss to inf
     if ok and image_shape is not None:
         try:
             ok = torch.broadcast_shapes(pixel_weights.shape, image_shape) == torch.Size(image_shape)
@@ -210,8 +227,8 @@ def check_pixel_weights(pixel_weights, image_shape: tuple[int, ...] | None = Non
             ok = False
     if not ok:
         shape = f" for images of shape {image_shape}" if image_shape is not None else ""
-        raise ValueError(f"pixel_weights must be a non-negative (C, H, W) or (H, W) tensor of finite values, not all 0"
-                         f"{shape}, got "
+        raise ValueError(f"pixel_weights must be a non-negative (C, H, W) or (H, W) tensor of finite values at most "
+                         f"{values.MAX_WEIGHT:g} ({values.WEIGHT_LIMIT}), not all 0{shape}, got "
                          f"{values.shown(pixel_weights)}")
 
 
@@ -230,7 +247,7 @@ def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, lu_
                         ("exclusive", exclusive), ("overlap", overlap)):
         non_negative(name, value)
     check_label_fit(label_fit)
-    bandwidth = values.positive.check("bandwidth", bandwidth)
+    bandwidth = BANDWIDTH.check("bandwidth", bandwidth)
     log_px_z, kl_eps, kl_z, bound = causal_terms(output, x)
     if pixel_weights is not None:
         check_pixel_weights(pixel_weights, tuple(x.shape[1:]))
@@ -244,7 +261,7 @@ def causal_vae_loss(output, x: Tensor, alpha: float = 0.0, rho: float = 0.0, lu_
     l_ind = noise_dependence(r, bandwidth)
     fit = bound if pixel_weights is None else \
         _weighted_log_likelihood(output, x.to(output.z.dtype), pixel_weights) - kl_eps - kl_z  # (x checked above)
-    loss = -fit.mean() + augmented_lagrangian_term(H, alpha, rho) + lu_weight * l_u.mean() + lm_weight * l_m.mean()
+    loss = -fit.mean() + _penalty(H, alpha, rho) + lu_weight * l_u.mean() + lm_weight * l_m.mean()
     if independence > 0:
         loss = loss + independence * l_ind
     extras = {}
@@ -301,7 +318,7 @@ class CausalObjective:
         if float(rho) > float(rho_max):
             raise ValueError(f"rho_max must be at least rho (the penalty only grows towards it), got rho_max "
                              f"{values.shown(rho_max)} below rho {values.shown(rho)}")
-        bandwidth = values.positive.check("bandwidth", bandwidth)
+        bandwidth = BANDWIDTH.check("bandwidth", bandwidth)
         rho_growth = GROWTH.check("rho_growth", rho_growth)
         h_tol = values.non_negative.check("h_tol", h_tol)
         self.ownership, self.cycle, self.exclusive = float(ownership), float(cycle), float(exclusive)
@@ -325,13 +342,15 @@ class CausalObjective:
         return terms
 
     def dual_update(self, step: int, h: float) -> None:
-        """alpha <- alpha + rho H; rho *= growth while H has not dropped below a quarter of its last value.
-        Nothing changes once H <= h_tol (the constraint holds)."""
+        """alpha <- min(MAX_WEIGHT, alpha + rho H); rho *= growth (up to rho_max) while H has not dropped below a quarter
+        of its last value. Nothing changes once H <= h_tol (the constraint holds). alpha is clamped at
+        ``values.MAX_WEIGHT`` (1e6), the bound :meth:`load_state_dict` applies, so every saved state resumes (an H of
+        1e7 gave alpha 1e7, which the run's own loader then refused); h is at most ``values.MAX_MEASURED``."""
         step = values.step_count.check("dual_update's step", step)
         h = H_VALUE.check("dual_update's h", h)
         if h <= self.h_tol:
             return
-        self.alpha += self.rho * h
+        self.alpha = min(values.MAX_WEIGHT, self.alpha + self.rho * h)
         if h > 0.25 * self.h_previous:
             self.rho = min(self.rho * self.rho_growth, self.rho_max)
         self.h_previous = h

@@ -24,6 +24,11 @@ from torch import Tensor
 
 from vaecourse import values
 
+MIN_BANDWIDTH, MAX_BANDWIDTH = 1e-18, 1e18  # the kernel divides by 2 s^2: float32 holds 2e-36 and 2e36 (1e-25 gave 0/0)
+BANDWIDTH = values.real(f"a kernel bandwidth whose square float32 holds, between {MIN_BANDWIDTH:g} and "
+                        f"{MAX_BANDWIDTH:g}", lambda v: MIN_BANDWIDTH <= v, MAX_BANDWIDTH,
+                        "the kernel divides by 2 s^2 in float32")  # hsic, noise_dependence, the causal objectives
+
 
 def hsic(x: Tensor, y: Tensor, bandwidth: float = 0.5) -> Tensor:
     """HSIC_b(x, y) for paired samples x, y (B,), Gaussian kernels of width ``bandwidth``: a scalar >= 0."""
@@ -43,13 +48,16 @@ def noise_dependence(r: Tensor, bandwidth: float = 0.5) -> Tensor:
 
 def _checked(x: Tensor, y: Tensor, bandwidth: float, *more: Tensor) -> float:
     """``bandwidth`` checked, after the samples x, y (of one kind and length, finite, as ``more`` is)."""
-    bandwidth = values.positive.check("bandwidth", bandwidth)
+    bandwidth = BANDWIDTH.check("bandwidth", bandwidth)
     if not all(isinstance(t, Tensor) and t.is_floating_point() for t in (x, y)):
         raise TypeError(f"hsic expects two floating-point tensors, got {type(x).__name__} "
                         f"{getattr(x, 'dtype', '')} and {type(y).__name__} {getattr(y, 'dtype', '')}")
-    if any(t.device.type == "meta" for t in (*more, x, y)) or len({t.device for t in (*more, x, y)}) > 1:
-        raise ValueError(f"hsic expects samples with values on one device, got {x.device} and {y.device}"
-                         + "".join(f" and {t.device}" for t in more))  # (meta reached torch's Tensor.item error)
+    meta = [t for t in (*more, x, y) if t.device.type == "meta"]
+    if meta:  # (meta reached torch's Tensor.item error)
+        raise ValueError(f"hsic expects samples with values, got {values.shown(meta[0])}")
+    if len({t.device for t in (*more, x, y)}) > 1:
+        raise ValueError(f"hsic expects samples on one device, got {x.device} and {y.device}"
+                         + "".join(f" and {t.device}" for t in more))
     if not all(bool(torch.isfinite(t).all()) for t in (*more, x, y)):
         raise ValueError("hsic expects finite samples, got NaN or inf in x or y")
     if x.dim() != 1 or y.shape != x.shape or x.shape[0] < 2:
@@ -61,10 +69,12 @@ def _checked(x: Tensor, y: Tensor, bandwidth: float, *more: Tensor) -> float:
 def _hsic(x: Tensor, y: Tensor, bandwidth: float) -> Tensor:
     """HSIC_b of checked samples (``hsic``'s formula)."""
     m = x.shape[0]
+    if x.dtype.itemsize < 4:  # float16 cannot hold 2 s^2 of a small bandwidth (1e-5: 0, then 0/0 on the diagonal)
+        x, y = x.float(), y.float()
     K = torch.exp(-(x[:, None] - x[None, :]).pow(2) / (2 * bandwidth ** 2))  # (B, B)
     L = torch.exp(-(y[:, None] - y[None, :]).pow(2) / (2 * bandwidth ** 2))  # (B, B)
     Kc = K - K.mean(0, keepdim=True) - K.mean(1, keepdim=True) + K.mean()  # H K H
     return (Kc * L).sum() / (m - 1) ** 2  # tr(H K H L) = sum_ab (HKH)_ab L_ab
 
 
-__all__ = ["hsic", "noise_dependence"]
+__all__ = ["BANDWIDTH", "hsic", "noise_dependence"]
