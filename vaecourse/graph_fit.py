@@ -115,7 +115,7 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
         return A, float(residuals(u, A).pow(2).sum(1).mean())
 
 
-_LABEL_LOSS = values.real("a label loss (a mean squared error): a finite number >= 0", lambda v: v >= 0,
+_LABEL_LOSS = values.real("a finite number >= 0 (a label loss: a mean squared error)", lambda v: v >= 0,
                           values.MAX_MEASURED, "no loss the course computes comes near it")  # -1: tolerance * l_u < 0
 _FRACTION_OF_LOSS = values.real("a number >= 0 (a fraction of l_u)", lambda v: v >= 0, values.MAX_WEIGHT,
                                  values.WEIGHT_LIMIT)

@@ -86,7 +86,7 @@ _RANGE = kinds.sequence("a range (lo, hi) of two finite numbers with lo <= hi",
                         lambda v: len(v) == 2 and all(_is_finite_number(x) for x in v) and float(v[0]) <= float(v[1]))
 _VALUES = kinds.numbers(f"finite real numbers (not a bool) at most {kinds.MAX_WEIGHT:g} in size: one number, or one "
                         "value per sample (n,)", lambda t: t.dim() <= 1 and bool((t.abs() <= kinds.MAX_WEIGHT).all()))
-_DO_VALUE = kinds.real("a do() value, a finite number", lambda v: True, kinds.MAX_WEIGHT,
+_DO_VALUE = kinds.real("a finite number (a do() value)", lambda v: True, kinds.MAX_WEIGHT,
                        "as every do() value: 1e30 through weights of 1e6 gave inf")  # linear_sample, linear_intervene
 _DRAWS = kinds.draws
 _STD = kinds.real("a noise standard deviation >= 0", lambda v: v >= 0, kinds.MAX_WEIGHT, kinds.WEIGHT_LIMIT)

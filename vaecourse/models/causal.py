@@ -254,7 +254,10 @@ class CausalVAE(CourseModel):
         from vaecourse.graph_fit import prune_edges
         if not self.causal:
             raise ValueError("the conditional baseline has no graph to prune")
-        if isinstance(u, Tensor) and u.dtype != torch.bool and not u.is_complex() and u.device.type != "meta":
+        if not isinstance(u, Tensor) or u.dim() != 2 or u.shape[1] != self.n or u.shape[0] < 1:
+            got = tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__
+            raise ValueError(f"prune_graph expected labels u of shape (N, {self.n}), got {got}")
+        if u.dtype != torch.bool and not u.is_complex() and u.device.type != "meta":
             u = u.to(self.A_raw.device, self.A_raw.dtype)  # (labels on another device, or integers, are read as they were)
         u = self._labels("prune_graph's u", u)
         equations = self.label_equations if self.graph_from == "labels" else self.mask

@@ -99,7 +99,7 @@ def capacity_vae(output, x: Tensor, step: int = 0, gamma: float = 1000.0, c_max:
                  extras={"capacity": torch.tensor(target), "gamma": torch.tensor(gamma)})
 
 
-KL_VALUE = values.real("a KL in nats, a finite number (>= 0 up to rounding)", lambda v: v >= -1e-3, values.MAX_MEASURED,
+KL_VALUE = values.real("a finite number (>= 0 up to rounding): a KL in nats", lambda v: v >= -1e-3, values.MAX_MEASURED,
                        "no KL the course computes comes near it")  # a batch-mean KL
 
 
