@@ -41,6 +41,7 @@ CELL = re.compile(r"^# %%(?P<header>.*)$")  # a percent cell boundary: "# %%", "
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\b(?P<rest>.*)$")
 END = re.compile(r"^[ \t]*# END SOLUTION\b.*$")
 TITLE = re.compile(r"^[ \t]*# (?P<title>Exercise (?P<number>\d+\.\d+): .+?)\s*$")
+NEAR_MARKER = re.compile(r"^[ \t]*#+[ \t]*(?P<word>BEGIN|END)[ \t_-]*SOLUTION", re.IGNORECASE)  # "#BEGIN SOLUTION", ...
 
 
 class ExerciseBuildError(ValueError):
@@ -56,12 +57,19 @@ def stub_solutions(text: str, source: str = "<solutions>") -> str:
     the BEGIN marker (``# BEGIN SOLUTION 1.2`` is not a form this build knows: name the exercise in the
     ``# Exercise N.M:`` comment instead).
     """
+    if not isinstance(text, str) or not isinstance(source, str):
+        raise TypeError(f"stub_solutions expected the text of a solutions file and its name as strings, got "
+                        f"{type(text).__name__} and {type(source).__name__}")
     out: list[str] = []
     title: str | None = None  # the exercise named in the current cell
     inside: int | None = None  # line number of the open BEGIN
     markdown = False  # the current cell is a markdown cell (a written answer, not code)
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
         bare = line.rstrip("\r\n")
+        if (near := NEAR_MARKER.match(bare)) is not None and not (BEGIN.match(bare) or END.match(bare)):
+            marker = f"# {near['word'].upper()} SOLUTION"  # a marker mistyped would ship (or swallow) a solution
+            raise ExerciseBuildError(f"{source}:{number}: {bare.strip()!r} looks like a solution marker but is not "
+                                     f"written {marker!r} (exactly, at the start of the comment): write it so")
         if (cell := CELL.match(bare)) is not None:
             if inside is not None:
                 raise ExerciseBuildError(f"{source}:{inside}: '# BEGIN SOLUTION' is not closed by '# END SOLUTION' "
@@ -109,6 +117,9 @@ def ipynb_text(py_text: str) -> str:
     """The ``.ipynb`` twin of a percent-format text, without outputs, byte-stable across builds."""
     import jupytext
 
+    if not isinstance(py_text, str):
+        raise TypeError(f"ipynb_text expected the text of a percent-format .py file, got {type(py_text).__name__}")
+
     notebook = jupytext.reads(py_text, fmt="py:percent")
     notebook.metadata.pop("jupytext", None)  # pairing info lives in the .py header only
     notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -138,7 +149,12 @@ def _notebook_content(text: str) -> object:
 
 
 def _same(path: Path, content: str) -> bool:
-    """True when the file at ``path`` already holds ``content`` (for .ipynb: the same notebook)."""
+    """True when the file at ``path`` already holds ``content`` (for .ipynb: the same notebook); a target that is
+    no regular file (a folder, a FIFO) is refused, naming it."""
+    try:
+        check_regular(path, "the generated file")
+    except ValueError as err:
+        raise ExerciseBuildError(f"{err}: move it away, then rebuild") from None
     try:
         current = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -154,6 +170,18 @@ def _same(path: Path, content: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------- planning and writing
+def _root(root) -> Path:
+    """``root`` as the folder of a course tree (notebooks/, solutions/, exercises/), or an ExerciseBuildError: a
+    missing root would build nothing and say nothing."""
+    if isinstance(root, bytes) or not isinstance(root, (str, Path)) or not str(root):
+        raise ExerciseBuildError(f"root must be the path of the course's folder (a str or Path), got {root!r}")
+    root = Path(root)
+    if not root.is_dir():
+        raise ExerciseBuildError(f"root {root} is not a folder: expected the course's folder, which holds "
+                                 f"{', '.join(f'{d}/' for d in SOURCE_DIRS)}")
+    return root
+
+
 def _sources(root: Path, folder: str) -> list[Path]:
     return sorted((root / folder).glob(SOURCE_GLOB)) if (root / folder).is_dir() else []
 
@@ -179,14 +207,14 @@ def _source_text(source: Path, root: Path) -> str:
 
 def planned_notebooks(root: str | Path) -> dict[Path, str]:
     """The ``.ipynb`` twin of every ``notebooks/NN_*.py`` and ``solutions/NN_*.py``, and its content."""
-    root = Path(root)
+    root = _root(root)
     return {source.with_suffix(".ipynb"): ipynb_text(_source_text(source, root))
             for folder in SOURCE_DIRS for source in _sources(root, folder)}
 
 
 def planned_exercises(root: str | Path) -> dict[Path, str]:
     """``exercises/NN_*.py`` and ``.ipynb`` for every ``solutions/NN_*.py``, and their content."""
-    root = Path(root)
+    root = _root(root)
     files: dict[Path, str] = {}
     for source in _sources(root, "solutions"):
         exercise = exercise_text(_source_text(source, root), source.relative_to(root).as_posix())
@@ -245,7 +273,7 @@ def check_built(root: str | Path = ".") -> list[str]:
     source in solutions/, and ``.ipynb`` files in notebooks/ or solutions/ that have no ``.py`` twin.
     A marker error in a solutions file is reported as a problem too, not raised.
     """
-    root = Path(root)
+    root = _root(root)
     problems: list[str] = []
     try:
         planned = planned_notebooks(root)

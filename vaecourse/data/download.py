@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -33,8 +34,10 @@ class DownloadError(OSError):
 def fetch(url: str, out) -> None:
     """Stream ``url`` into the binary file object ``out`` (60 s timeout per read): an https:// or http:// URL only
     (``file://`` would copy a local file, ``ftp://`` is not a mirror of the course's)."""
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-        raise ValueError(f"fetch's url must be an https:// or http:// URL (a string), got {values.shown(url)}")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")) \
+            or not urllib.parse.urlsplit(url).hostname or any(c.isspace() for c in url):
+        raise ValueError(f"fetch's url must be an https:// or http:// URL naming a host (a string, no spaces), got "
+                         f"{values.shown(url)}")
     if not callable(getattr(out, "write", None)):
         raise ValueError(f"fetch's out must be a binary file open for writing (with a write method), got "
                          f"{values.shown(out)}")

@@ -22,8 +22,25 @@ HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "MANIFEST.json"
 
 
+_ENTRY = re.compile(r"[0-9a-f]{64}")  # an entry's sha256
+
+
 def _manifest() -> dict[str, dict[str, Any]]:
-    return json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+    """The manifest {name: {"sha256", "bytes", "recipe"}}, or a ValueError saying the install is damaged."""
+    if not MANIFEST.exists():
+        return {}
+    damaged = f"the shipped manifest {MANIFEST} is damaged"
+    try:
+        manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:  # (json's JSONDecodeError is a ValueError)
+        raise ValueError(f"{damaged} ({type(err).__name__}: {err}); reinstall vaecourse") from None
+    for name, entry in manifest.items() if isinstance(manifest, dict) else [(None, None)]:
+        if not (isinstance(entry, dict) and isinstance(entry.get("sha256"), str) and _ENTRY.fullmatch(entry["sha256"])
+                and isinstance(entry.get("recipe"), str)):
+            raise ValueError(f"{damaged}: expected each entry to hold a SHA-256 and a recipe name, got "
+                             f"{values.shown(entry if name is not None else manifest)}"
+                             f"{f' for {name!r}' if name is not None else ''}; reinstall vaecourse")
+    return manifest
 
 
 def names() -> list[str]:
