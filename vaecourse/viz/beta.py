@@ -40,8 +40,8 @@ def rate_distortion_figure(points: Sequence[Mapping], title: str = "rate-distort
                              f"got {kinds._shown(p)} at {i}")
 
     def one_each(expected: str, test=lambda t: True):  # one number per point, or matplotlib's "x and y" error
-        return kinds.numbers(f"{expected}, one finite number per point ({len(points)})",
-                             lambda t: tuple(t.shape) == (len(points),) and test(t))
+        return checks.measured(f"{expected}, one finite number per point ({len(points)})",
+                               lambda t: tuple(t.shape) == (len(points),) and test(t))
     # rate = KL(q(z|x) || p(z)) >= 0 (float32 rounding leaves -1e-6 at most)
     def column(key: str) -> list:  # tensor values (a model's KL) read on the CPU
         return [p[key].detach().cpu() if isinstance(p[key], Tensor) else p[key] for p in points]
@@ -49,14 +49,16 @@ def rate_distortion_figure(points: Sequence[Mapping], title: str = "rate-distort
                      "rate_distortion_figure's points' kl", lambda i: f"point {i}").double().numpy()
     distortion = -one_each("log-likelihoods (nats)").check(
         "rate_distortion_figure's points' log_px_z", column("log_px_z")).double().numpy()
+    markers = [checks.marker("rate_distortion_figure", f"points[{i}]['marker']", p["marker"]) if "marker" in p else "o"
+               for i, p in enumerate(points)]
     fig = Figure(figsize=(5.6, 4.2))
     ax = fig.subplots()
     span = max(rate.max(), 1.0)
     for level in np.unique(np.round((rate + distortion) / 10) * 10):
         xs = np.linspace(0, span * 1.15, 50)
         ax.plot(xs, level - xs, ls="--", lw=0.7, color="0.75", zorder=0)
-    for p, r, d in zip(points, rate, distortion):
-        ax.scatter([r], [d], s=45, marker=p.get("marker", "o"), zorder=3)
+    for p, m, r, d in zip(points, markers, rate, distortion):
+        ax.scatter([r], [d], s=45, marker=m, zorder=3)
         ax.annotate(str(p["label"]), (r, d), textcoords="offset points", xytext=(6, 4), fontsize=9)
     pad = 0.1 * (distortion.max() - distortion.min() + 1.0)
     ax.set_xlim(0, span * 1.15)
@@ -89,6 +91,8 @@ def kl_per_dimension_figure(kls: Mapping[str, Sequence[float] | Tensor], thresho
 
     for label, kl in kls.items():
         check_kls(kl, f"kl_per_dimension_figure's kls[{label!r}]", lambda i: f"dimension {i}")
+    checks.label_count("kl_per_dimension_figure", "kls", sum(len(v) for v in kls.values()),
+                       "one bar and tick label per latent dimension of every model, in all")
     n = len(kls)
     fig = Figure(figsize=(min(3.0 * n, 15.0), 2.9))
     axes = fig.subplots(1, n, squeeze=False, sharey=True)[0]
@@ -127,14 +131,14 @@ def _run_curves(label, history) -> tuple[np.ndarray, dict]:
                          f"{kinds.shown(history)}")
     if not isinstance(records, Mapping):
         raise ValueError(f"{name}'s records must be a dict of term -> values, got {kinds.shown(records)}")
-    steps = kinds.numbers("finite steps in increasing order, a list or a 1-D tensor (a curve against the step)",
-                          lambda t: t.dim() <= 1 and bool((t.reshape(-1).diff() > 0).all())).check(
+    steps = checks.measured("finite steps in increasing order, a list or a 1-D tensor (a curve against the step)",
+                            lambda t: t.dim() <= 1 and bool((t.reshape(-1).diff() > 0).all())).check(
         f"{name}'s steps", steps).cpu().double().numpy().reshape(-1)
     out = {}
     for key in ("beta", "kl", "log_px_z"):
         if key not in records:
             raise ValueError(f"run {label!r} has no {key!r} in its history (it has {sorted(records)})")
-        kind = kinds.numbers(f"finite values, one per step ({len(steps)})", lambda t: t.dim() <= 1 and t.numel() == len(steps))
+        kind = checks.measured(f"finite values, one per step ({len(steps)})", lambda t: t.dim() <= 1 and t.numel() == len(steps))
         out[key] = kind.check(f"{name}'s records[{key!r}]", records[key]).cpu().double().numpy().reshape(-1)
     if bool((out["beta"] < 0).any()):  # a Lagrange multiplier of a KL bound is >= 0 [slides, Eq. 8-9]
         raise ValueError(f"{name}'s records['beta'] must be multipliers >= 0, got {out['beta'].min():g} at step "
@@ -196,6 +200,7 @@ def traversal_row_figure(model, z: Tensor, dim: int, value: float, span: float =
     if dim >= z.numel():
         raise ValueError(f"traversal_row_figure's dim must be a latent dimension 0..{z.numel() - 1} of the model, "
                          f"got {dim}")
+    checks.figure_size("traversal_row_figure", "steps", 2.4 + 1.0 * steps, 2.4)
     values = torch.linspace(-span, span, steps)
     row = traversal_images(model, z, [dim], values)[0]  # (V, C, H, W)
     image = traversal_images(model, z, [dim], torch.tensor([float(value)]))[0, 0]  # (C, H, W)
@@ -227,6 +232,7 @@ def sweep_panels(who: str, n: int, rows: int, steps: int) -> None:
     if n > most:
         raise ValueError(f"{checks.owner(who)} x must be at most {max(most, 0):,} images (two panels each, beside "
                          f"{rows} x {steps} traversal cells: at most {kinds.MAX_PANELS:,} panels), got {n:,}")
+    checks.figure_size(who, "x, steps and n_latents", 1.0 * max(n, steps + 4), 2.2 + 1.0 * rows)  # sweep_model_figure's
 
 
 @torch.no_grad()
@@ -244,6 +250,7 @@ def sweep_model_figure(model, x: Tensor, label: str, n_latents: int = 5, span: f
     threshold = kinds.non_negative.check("sweep_model_figure's threshold", threshold)  # a KL is >= 0
     x = checks.model_images("sweep_model_figure", "x", model, x)
     sweep_panels("sweep_model_figure", len(x), min(n_latents, int(model.latent_dim)), steps)
+    checks.label_count("sweep_model_figure", "model", int(model.latent_dim), "one bar and tick label per latent")
     q = model.encode(x)
     kl = kl_per_dimension(q.mu, q.logvar).mean(dim=0).cpu()  # (D,)
     recon = model.decode(q.mu).mean.cpu()  # (N, C, H, W)

@@ -33,6 +33,17 @@ def _finite(t: Tensor) -> bool:
     return t.device.type != "meta" and (not t.is_floating_point() or bool(torch.isfinite(t).all()))
 
 
+def _correlation(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Pearson's correlation of a and b computed on standardised values (each centred and divided by its largest
+    deviation first, so neither 1e160 nor 1e-200 over- or underflows the products), or None for a constant one."""
+    if len(a) < 2 or a.max() == a.min() or b.max() == b.min():  # (a mean of equal values may round off them)
+        return None
+    a, b = a - a.mean(), b - b.mean()
+    sa, sb = np.abs(a).max(), np.abs(b).max()
+    a, b = a / sa, b / sb
+    return float(np.clip(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)), -1.0, 1.0))
+
+
 def scm_scatter_figure(panels: Mapping[str, Mapping[str, Tensor]], x: str, y: str, max_points: int = 1500,
                        title: str | None = None) -> Figure:
     """One scatter plot of (x, y) per panel (e.g. "observational", "do(x2 = 1)"), sharing axes."""
@@ -49,17 +60,18 @@ def scm_scatter_figure(panels: Mapping[str, Mapping[str, Tensor]], x: str, y: st
                              f"{sorted(sample)}), got {missing}")
     columns = {}
     for name, sample in panels.items():
-        a = kinds.numbers("one finite value per sample, a 1-D tensor", lambda t: t.dim() == 1 and len(t) >= 1).check(
+        a = checks.measured("one finite value per sample, a 1-D tensor", lambda t: t.dim() == 1 and len(t) >= 1).check(
             f"scm_scatter_figure's panels[{name!r}][{x!r}]", sample[x])
-        b = kinds.numbers(f"one finite value per sample of {x!r} ({len(a)}), a 1-D tensor",
-                          lambda t: t.dim() == 1 and len(t) == len(a)).check(
+        b = checks.measured(f"one finite value per sample of {x!r} ({len(a)}), a 1-D tensor",
+                            lambda t: t.dim() == 1 and len(t) == len(a)).check(
             f"scm_scatter_figure's panels[{name!r}][{y!r}]", sample[y])
         columns[name] = (a.detach().cpu().double().numpy()[:max_points], b.detach().cpu().double().numpy()[:max_points])
     fig = Figure(figsize=(3.2 * len(panels), 3.0))
     axes = np.atleast_1d(fig.subplots(1, len(panels), sharex=True, sharey=True))
     for ax, (name, (a, b)) in zip(axes, columns.items()):
         ax.scatter(a, b, s=4, alpha=0.4)
-        corr = f"corr = {np.corrcoef(a, b)[0, 1]:+.2f}" if a.std() > 0 and b.std() > 0 else \
+        r = _correlation(a, b)
+        corr = f"corr = {r:+.2f}" if r is not None else \
             "corr undefined (" + ("one point" if len(a) < 2 else "a constant variable") + ")"
         ax.set_title(f"{name}\n{corr}", fontsize=9)
         ax.set_xlabel(x)
@@ -79,8 +91,9 @@ def adjacency_figure(learned: Tensor, true: Tensor, names: Sequence[str], thresh
                          f"got {len(names):,}")
     title = checks.title("adjacency_figure", title)
     k = len(names)
-    square = kinds.numbers(f"a finite ({k}, {k}) matrix, one row and column per name in names",
-                           lambda t: tuple(t.shape) == (k, k))
+    checks.panel_count("adjacency_figure", "names", 2 * k * k, "one text per cell of two k x k matrices")
+    square = checks.measured(f"a finite ({k}, {k}) matrix, one row and column per name in names",
+                             lambda t: tuple(t.shape) == (k, k))
     learned = square.check("adjacency_figure's learned", learned).detach().cpu().numpy()
     true = square.check("adjacency_figure's true", true).detach().cpu().numpy()
     threshold = kinds.non_negative.check("adjacency_figure's threshold", threshold)  # on |A_ij|
@@ -154,6 +167,7 @@ def score_figure(scores: Mapping[str, Mapping[str, float]], keys: Sequence[str] 
                  title: str = "MIC and TIC with the true concepts (best-matching latent, mean over concepts)") -> Figure:
     """Grouped bars: one group per score key, one bar per model; scores in [0, 1] (MIC, normalised TIC)."""
     keys = checks.names("score_figure", "keys", keys, distinct=True)
+    checks.label_count("score_figure", "keys", len(keys), "one group of bars and tick label per key")
     title = kinds.text.check("score_figure's title", title)
     scores = _dict("score_figure's scores", f"1 to {MAX_CONCEPTS} models by name, each a dict of score name -> score",
                    scores, MAX_CONCEPTS, shown=True)
@@ -165,9 +179,10 @@ def score_figure(scores: Mapping[str, Mapping[str, float]], keys: Sequence[str] 
                              f"{sorted(map(str, row))} (missing {missing})")
         for k in keys:
             _score.check(f"score_figure's scores[{model!r}][{k!r}]", row[k])
+    models = list(scores)
+    checks.panel_count("score_figure", "scores and keys", len(models) * len(keys), "one labelled bar per model and key")
     fig = Figure(figsize=(6.0, 3.2))
     ax = fig.subplots()
-    models = list(scores)
     width = 0.8 / max(1, len(models))
     for m, model in enumerate(models):
         values = [float(_score.convert(scores[model][k])) for k in keys]
@@ -188,6 +203,10 @@ def mic_matrix_figure(matrices: Mapping[str, np.ndarray], concept_names: Sequenc
 
     concept_names = checks.names("mic_matrix_figure", "concept_names", concept_names, distinct=True)
     matrices = _matrices("mic_matrix_figure", matrices, concept_names, "concept_names")
+    checks.label_count("mic_matrix_figure", "concept_names", len(matrices) * len(concept_names),
+                       "one tick label per concept in every model's panel, in all")
+    checks.panel_count("mic_matrix_figure", "matrices", sum(m.size for m in matrices.values() if m.shape[0] <= 8),
+                       "one text per cell of every matrix of at most 8 latents")
     for name, matrix in matrices.items():  # MIC is in [0, 1]: anything else is another score, drawn on MIC's scale
         if matrix.size and not (matrix.min() >= 0 and matrix.max() <= 1):
             raise ValueError(f"mic_matrix_figure's matrices[{name!r}] must hold MIC values in [0, 1], got values from "
@@ -237,10 +256,10 @@ def intervention_grid_figure(model_images: Tensor, true_images: Tensor, concept_
         if _has_bool(values):  # True would be titled +1.00
             raise ValueError(f"intervention_grid_figure's values must be finite numbers (K, V) = {(k, v)}, not "
                              f"bools, got {kinds.shown(values)}")
-        values = kinds.numbers(f"finite values (K, V) = {(k, v)}: one per image of the grids",
-                               lambda t: tuple(t.shape) == (k, v)).check("intervention_grid_figure's values", values)
+        values = checks.measured(f"finite values (K, V) = {(k, v)}: one per image of the grids",
+                                 lambda t: tuple(t.shape) == (k, v)).check("intervention_grid_figure's values", values)
         values = values.detach().cpu().double().tolist()
-    fig = Figure(figsize=(1.0 * (2 * v + 1), 1.05 * k + 0.6))
+    fig = Figure(figsize=checks.figure_size("intervention_grid_figure", "model_images", 1.0 * (2 * v + 1), 1.05 * k + 0.6))
     axes = fig.subplots(k, 2 * v + 1, squeeze=False)
     for i in range(k):
         for j in range(v):
@@ -272,7 +291,10 @@ def pendulum_reference_figure(official: Tensor, simulated: Tensor, small: Tensor
     rows = [("paper's\ngenerator", official), ("simulator\n96 x 96", simulated)]
     if small is not None:
         rows.append((f"simulator\n{small.shape[-1]} x {small.shape[-2]}", small))
-    fig = Figure(figsize=(1.6 * n + 1.0, 1.6 * len(rows) + 0.3))
+    checks.panel_count("pendulum_reference_figure", "official", len(rows) * n,
+                       f"{len(rows)} per image: the paper's, the simulator's" + (" and the small one" if small is not None else ""))
+    fig = Figure(figsize=checks.figure_size("pendulum_reference_figure", "official", 1.6 * n + 1.0,
+                                            1.6 * len(rows) + 0.3))
     axes = fig.subplots(len(rows), n, squeeze=False)
     for r, (label, images) in enumerate(rows):
         for k in range(n):
@@ -297,8 +319,8 @@ def concept_dataset(who: str, dataset):
 def scene_concepts(who: str, dataset, concepts) -> Tensor:
     """One scene's true concept values, (K,) or (1, K) finite numbers, as a (1, K) float64 tensor."""
     k = len(dataset.concept_names)
-    kind = kinds.numbers(f"one scene's {k} finite concept values ({', '.join(dataset.concept_names)})",
-                         lambda t: t.numel() == k and (t.dim() == 1 or t.dim() == 2 and len(t) == 1))
+    kind = checks.measured(f"one scene's {k} finite concept values ({', '.join(dataset.concept_names)})",
+                           lambda t: t.numel() == k and (t.dim() == 1 or t.dim() == 2 and len(t) == 1))
     return kind.check(f"{checks.owner(who)} concepts", concepts).detach().cpu().double().reshape(1, -1)
 
 
@@ -311,7 +333,7 @@ def render_intervention(counterfactual_fn: Callable, dataset, concepts: Tensor,
     dataset = concept_dataset("render_intervention", dataset)
     interventions = kinds.mapping.check("render_intervention's interventions", interventions)
     names = list(dataset.concept_names) if concept_names is None else \
-        checks.names("render_intervention", "concept_names", concept_names, len(dataset.concept_names))
+        checks.names("render_intervention", "concept_names", concept_names, len(dataset.concept_names), distinct=True)
     wrong = [i for i in interventions if kinds.non_negative_int.convert(i) not in range(len(names))]
     if wrong:  # 1.0 is no index (names[1.0] fails), True is none either
         raise ValueError(f"render_intervention's interventions must map concept indices 0..{len(names) - 1} "

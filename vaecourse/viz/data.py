@@ -42,7 +42,9 @@ def simulated_vs_official_figure(official, simulated, row_labels: Sequence[str],
         raise ValueError(f"simulated_vs_official_figure needs len(row_labels) x len(column_labels) = {rows} x {cols} "
                          f"= {rows * cols} official and simulated frames of one shape, got {official.shape} and "
                          f"{simulated.shape}")
-    fig = Figure(figsize=(size * cols, size * 2 * rows + 0.5))
+    checks.panel_count("simulated_vs_official_figure", "official", 2 * rows * cols, "two per frame: official and simulated")
+    fig = Figure(figsize=checks.figure_size("simulated_vs_official_figure", "size, row_labels and column_labels",
+                                            size * cols, size * 2 * rows + 0.5))
     axes = fig.subplots(2 * rows, cols, squeeze=False)
     for r in range(rows):
         for c in range(cols):

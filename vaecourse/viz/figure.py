@@ -135,3 +135,96 @@ def _span_kind():
 def span(who: str, value) -> float:
     """A traversal's half-width: > 0 and at most MAX_TRAVERSAL."""
     return _span_kind().check(f"{owner(who)} span", value)
+
+
+# ---- what one figure may draw (the eighth probe): its magnitudes, its size, its panels, its labels ---------------
+class _Measured:
+    """A kind of finite numbers (values.numbers) whose every value must also be at most values.MAX_MEASURED in size,
+    refused in a second sentence that names the first value beyond it and where it is."""
+
+    def __init__(self, kind) -> None:
+        self.kind, self.expected = kind, kind.expected
+
+    def check(self, name: str, value):
+        import numpy as np
+
+        from vaecourse import values as kinds
+        t = self.kind.check(name, value)
+        if t is not None and not kinds.measured(t):
+            array = t.detach().cpu().double().numpy()
+            where = np.unravel_index(int(np.argmax(np.abs(array))), array.shape) if array.ndim else ()
+            at = f" at {where[0] if len(where) == 1 else tuple(int(i) for i in where)}" if where else ""
+            raise ValueError(f"{name} must hold values at most {kinds.MAX_MEASURED:g} in size (beyond it the figure's "
+                             f"margins, means and spans overflow to inf), got {float(array[where]):g}{at}")
+        return t
+
+
+def measured(expected: str, test=lambda t: True) -> _Measured:
+    """Finite real numbers passing ``test`` (described by ``expected``), each at most values.MAX_MEASURED in size:
+    every number a figure draws (values, matrices, samples, steps, log-likelihoods); beyond it the figure's own
+    margins, means and spans overflow to inf and matplotlib raises from inside."""
+    from vaecourse import values as kinds
+    return _Measured(kinds.numbers(expected, test))
+
+
+MAX_FIGURE_INCHES = 655  # one side: 2^16 pixels at the figures' 100 dpi (matplotlib refuses 2^23 after ~30 s of layout)
+MAX_FIGURE_PIXELS = 10 ** 8  # the whole figure at its dpi: the command line's 100-megapixel bound (cli.main.MAX_PIXELS)
+
+
+def figure_size(who: str, arguments: str, width: float, height: float, dpi: float = 100.0) -> tuple[float, float]:
+    """(width, height) in inches, or a ValueError naming ``arguments`` (what sets the size: "size and ncols") when the
+    whole figure is wider or taller than MAX_FIGURE_INCHES or holds more than MAX_FIGURE_PIXELS at ``dpi``, before
+    anything is drawn (each cell's size alone is bounded by values.inches)."""
+    if not (width <= MAX_FIGURE_INCHES and height <= MAX_FIGURE_INCHES
+            and width * height * dpi ** 2 <= MAX_FIGURE_PIXELS):
+        raise ValueError(f"{owner(who)} {arguments} must give a figure of at most {MAX_FIGURE_INCHES} inches a side "
+                         f"and {MAX_FIGURE_PIXELS:,} pixels at {dpi:g} dpi, got {width:,.1f} x {height:,.1f} inches")
+    return width, height
+
+
+def panel_count(who: str, arguments: str, count: int, what: str) -> int:
+    """``count`` axes (``what`` says how they are counted: "two per frame"), or a ValueError naming ``arguments`` when
+    it exceeds values.MAX_PANELS, before any is drawn."""
+    from vaecourse import values as kinds
+    if count > kinds.MAX_PANELS:
+        raise ValueError(f"{owner(who)} {arguments} must need at most {kinds.MAX_PANELS:,} panels ({what}), got "
+                         f"{count:,}")
+    return count
+
+
+# tick labels in one figure (one per factor, latent, layer or key): measured with tight_layout and a PNG on the course
+# machine (2 shared cores, nice 19): 256 rotated tick labels 2.7 s, 512 5.8 s, 1,024 11.2 s (1,024 cell texts 3.2 s,
+# so cell texts and bars are bounded by values.MAX_PANELS); 512 keeps a figure's labels within a few seconds
+MAX_LABELS = 512
+
+
+def label_count(who: str, name: str, count: int, what: str, most: int = MAX_LABELS) -> int:
+    """``count`` labels drawn for ``name`` (``what``: "one tick label per factor"), or a ValueError naming it when there
+    are more than ``most``, before anything is drawn."""
+    if count > most:
+        raise ValueError(f"{owner(who)} {name} must hold at most {most:,} items ({what}: more cannot be read and take "
+                         f"minutes to lay out), got {count:,}")
+    return count
+
+
+MARKERS = None  # matplotlib's marker styles, read on first use
+
+
+def marker(who: str, name: str, value):
+    """One of matplotlib's marker styles that draws something ('o', 's', '^', 'x', ...), or a ValueError naming it."""
+    global MARKERS
+    from vaecourse import values as kinds
+    if MARKERS is None:
+        from matplotlib.markers import MarkerStyle
+        MARKERS = [m for m in MarkerStyle.markers if not isinstance(m, bool) and m not in (None, "None", "none", " ", "")]
+    ok = not isinstance(value, (bool, np_bool())) and isinstance(value, (str, int)) and value in MARKERS
+    if not ok:
+        shown = ", ".join(repr(m) for m in MARKERS if isinstance(m, str))
+        raise ValueError(f"{owner(who)} {name} must be one of matplotlib's marker styles ({shown}), got "
+                         f"{kinds.shown(value)}")
+    return value
+
+
+def np_bool():
+    import numpy as np
+    return np.bool_

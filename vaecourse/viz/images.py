@@ -47,7 +47,9 @@ def image_grid(images: Tensor, ncols: int = 8, title: str | None = None, size: f
     if row_labels is not None and len(row_labels) != nrows:
         raise ValueError(f"image_grid's row_labels must hold one label per row ({nrows} rows of {ncols}), "
                          f"got {len(row_labels)}")
-    fig = Figure(figsize=(size * ncols, size * nrows + (0.4 if title else 0)))
+    checks.panel_count("image_grid", "ncols", nrows * ncols, f"{nrows} rows of ncols = {ncols} cells")
+    fig = Figure(figsize=checks.figure_size("image_grid", "size and ncols", size * ncols,
+                                            size * nrows + (0.4 if title else 0)))
     axes = np.atleast_2d(fig.subplots(nrows, ncols, squeeze=False))
     for i, ax in enumerate(axes.flat):
         if i < n:
@@ -72,6 +74,7 @@ def reconstruction_figure(x: Tensor, x_hat: Tensor, n: int = 8, title: str = "da
         raise ValueError(f"reconstruction_figure's x_hat must be one reconstruction per image of x, of shape "
                          f"{tuple(x.shape)}, got {tuple(x_hat.shape)}")
     n = min(kinds.positive_int.check("reconstruction_figure's n", n), x.shape[0])
+    checks.panel_count("reconstruction_figure", "n", 2 * n, "two per image: the input and its reconstruction")
     return image_grid(torch.cat([x[:n].cpu(), x_hat[:n].cpu()]), ncols=n, title=title,
                       row_labels=["x", "x̂"])
 
@@ -149,6 +152,7 @@ def traversal_figure(model, z: Tensor, dims: Sequence[int] | None = None,
             raise ValueError(f"traversal_figure's highlight names latent dimension {int(dim)}, which is not drawn: "
                              f"dims are {dims}")
         highlight = (int(dim), float(value))
+    checks.figure_size("traversal_figure", "dims and values", 1.0 * len(values) + 0.8, 1.0 * len(dims) + 0.6)
     grid = traversal_images(model, z, dims, values)  # (R, V, C, H, W)
     nrows, ncols = grid.shape[:2]
     fig = Figure(figsize=(1.0 * ncols + 0.8, 1.0 * nrows + 0.6))

@@ -37,19 +37,23 @@ def kl_heatmap_figure(runs: Mapping[str, np.ndarray], layer_sizes: Sequence[int]
     """
     runs = checks.relabel("kl_heatmap_figure", "runs", _runs("kl_heatmap_figure's runs", runs))
     layer_sizes = kinds.layer_sizes.check("kl_heatmap_figure's layer_sizes", layer_sizes)
+    checks.label_count("kl_heatmap_figure", "layer_sizes", len(runs) * len(layer_sizes),
+                       "one tick label and separating line per layer in every run's panel, in all")
     title = checks.title("kl_heatmap_figure", title)
-    vmin = kinds.finite.check("kl_heatmap_figure's vmin", vmin)
-    threshold = kinds.real("> 0 nats, a finite number (it is drawn on a log scale)", lambda v: v > 0).or_none().check(
+    vmin = kinds.figure_number.check("kl_heatmap_figure's vmin", vmin)
+    threshold = kinds.real("> 0 nats, a finite number (it is drawn on a log scale)", lambda v: v > 0,
+                           kinds.MAX_MEASURED, "a KL the course computes").or_none().check(
         "kl_heatmap_figure's threshold", threshold)
     # with a threshold the colour scale starts at log10(threshold), not at vmin: vmax must lie above that start
     low, start = (vmin, "vmin") if threshold is None else (float(np.log10(threshold)), "log10(threshold)")
-    vmax = kinds.real(f"a finite number above {start} ({low:g})", lambda v: v > low).or_none().check(
+    vmax = kinds.real(f"a finite number above {start} ({low:g})", lambda v: v > low, kinds.MAX_MEASURED,
+                      "beyond it a figure's margins and spans overflow").or_none().check(
         "kl_heatmap_figure's vmax", vmax)
     total = int(sum(layer_sizes))
     logs = {}
     for name, kl in runs.items():
-        kl = kinds.numbers(f"per-unit KLs (epochs, {total}) of finite values >= 0 (rounding's -1e-3 at most)",
-                           lambda t: not t.numel() or bool((t >= -1e-3).all())).check(
+        kl = checks.measured(f"per-unit KLs (epochs, {total}) of finite values >= 0 (rounding's -1e-3 at most)",
+                             lambda t: not t.numel() or bool((t >= -1e-3).all())).check(
             f"kl_heatmap_figure's runs[{name!r}]", kl).cpu().double().numpy()
         if kl.ndim != 2 or kl.shape[1] != total or not 1 <= kl.size <= 2 ** 24:
             raise ValueError(f"run {name!r}: expected per-unit KLs of shape (epochs, {total}) for layer_sizes "
@@ -95,7 +99,9 @@ def active_units_figure(runs: Mapping[str, Sequence[int]], layer_sizes: Sequence
     if kl_runs is not None and set(kl_runs) != set(runs):
         raise ValueError(f"kl_runs must name the same runs as runs: got {sorted(kl_runs)} and {sorted(runs)}")
     layer_sizes = kinds.layer_sizes.check("active_units_figure's layer_sizes", layer_sizes)
-    L = len(layer_sizes)
+    L = checks.label_count("active_units_figure", "layer_sizes", len(layer_sizes), "one group and tick label per layer")
+    checks.panel_count("active_units_figure", "runs and layer_sizes", L * (len(runs) * (1 if kl_runs is None else 2) + 1),
+                       "one labelled bar per run (and KL run) and an outline per layer")
     for arg, name, counts in [*(("runs", n, c) for n, c in runs.items()),
                               *(("kl_runs", n, c) for n, c in (kl_runs or {}).items())]:
         counts = kinds.indices.check(f"active_units_figure's {arg}[{name!r}]", counts)
@@ -103,7 +109,8 @@ def active_units_figure(runs: Mapping[str, Sequence[int]], layer_sizes: Sequence
             raise ValueError(f"active_units_figure's {arg}[{name!r}] must be {L} counts of active units, one per layer "
                              f"of layer_sizes {list(layer_sizes)} and at most its size, got {list(counts)}")
     per_run = 1 if kl_runs is None else 2
-    fig = CourseFigure(figsize=(1.2 * L * per_run + 1.5 * len(runs) / 2 + 2.5, 3.4))
+    fig = CourseFigure(figsize=checks.figure_size("active_units_figure", "runs and layer_sizes",
+                                                  1.2 * L * per_run + 1.5 * len(runs) / 2 + 2.5, 3.4))
     ax = fig.subplots()
     width = 0.8 / (len(runs) * per_run)
     x = np.arange(L)
@@ -125,8 +132,8 @@ def active_units_figure(runs: Mapping[str, Sequence[int]], layer_sizes: Sequence
 
 
 # one layer's samples: the float64 copy and its SVD stay within a few hundred MiB at 2**24 numbers
-_layer_samples = kinds.numbers(f"finite samples (N >= 2, D) of one layer, at most 2**24 = {2 ** 24:,} numbers",
-                               lambda t: t.dim() == 2 and len(t) >= 2 and t.shape[1] >= 1 and t.numel() <= 2 ** 24)
+_layer_samples = checks.measured(f"finite samples (N >= 2, D) of one layer, at most 2**24 = {2 ** 24:,} numbers",
+                                 lambda t: t.dim() == 2 and len(t) >= 2 and t.shape[1] >= 1 and t.numel() <= 2 ** 24)
 
 
 def pca_2d(z: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -178,8 +185,8 @@ def depth_figure(results: Mapping[str, Mapping[int, tuple[float, float]]], *, k:
     results = checks.relabel("depth_figure", "results", _runs("depth_figure's results", results))
     k = kinds.samples.check("depth_figure's k", k)
     title = kinds.text.check("depth_figure's title", title)
-    pair = kinds.numbers("(log_likelihood, standard_error): a finite number and a finite standard error >= 0",
-                         lambda t: t.shape == (2,) and bool(t[1] >= 0))
+    pair = checks.measured("(log_likelihood, standard_error): a finite number and a finite standard error >= 0",
+                           lambda t: t.shape == (2,) and bool(t[1] >= 0))
     depth = kinds.integer("a number of stochastic layers between 1 and 64", 1, 64)
     checked = {}
     for name, by_depth in results.items():

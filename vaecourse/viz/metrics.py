@@ -13,12 +13,21 @@ from vaecourse import values as kinds
 from vaecourse.viz import figure as checks
 from vaecourse.viz.figure import CourseFigure as Figure
 
-_scores = kinds.numbers(f"1 to {kinds.MAX_PANELS:,} finite scores (one per seed) in a list or a 1-D tensor",
-                        lambda t: t.dim() <= 1 and 1 <= t.numel() <= kinds.MAX_PANELS)
-_ylim = kinds.Kind("(low, high): two finite numbers with low < high, or None",
-                   lambda v: len(v) == 2 and all(kinds.finite.convert(a) is not kinds._REFUSED for a in v)
-                   and float(v[0]) < float(v[1]), lambda v: kinds._REFUSED if isinstance(v, (str, bytes)) else
-                   (tuple(v) if isinstance(v, (tuple, list)) else kinds._REFUSED), optional=True)
+_scores = checks.measured(f"1 to {kinds.MAX_PANELS:,} finite scores (one per seed) in a list or a 1-D tensor",
+                          lambda t: t.dim() <= 1 and 1 <= t.numel() <= kinds.MAX_PANELS)
+
+
+def _as_ylim(value):
+    """A list or tuple of two numbers (floats, numpy or 0-d tensor scalars) as a tuple of floats."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)) or len(value) != 2:
+        return kinds._REFUSED
+    ends = tuple(kinds.figure_number.convert(a) for a in value)
+    return kinds._REFUSED if kinds._REFUSED in ends else ends
+
+
+_ylim = kinds.Kind(f"(low, high): two finite numbers with low < high, each at most {kinds.MAX_MEASURED:g} in size, "
+                   "or None", lambda v: all(abs(a) <= kinds.MAX_MEASURED for a in v) and v[0] < v[1], _as_ylim,
+                   optional=True)
 _table = kinds.Kind(f"a dict of 1 to {kinds.MAX_PANELS:,} entries by name", lambda v: 1 <= len(v) <= kinds.MAX_PANELS,
                     lambda v: v if isinstance(v, Mapping) else kinds._REFUSED)
 
@@ -35,7 +44,8 @@ def _inside(who: str, name: str, scores: Mapping, ylim) -> None:
         values = np.asarray(values, dtype=np.float64).reshape(-1)
         outside = values[(values < ylim[0]) | (values > ylim[1])]
         if outside.size:
-            raise ValueError(f"{checks.owner(who)} {name}[{key!r}] must hold scores inside ylim {ylim} (or pass "
+            raise ValueError(f"{checks.owner(who)} {name}[{key!r}] must hold scores inside ylim ({ylim[0]:g}, "
+                             f"{ylim[1]:g}) (or pass "
                              f"ylim=None), got {outside[0]:g}")
 
 
@@ -52,14 +62,16 @@ def score_bars(scores: Mapping[str, Sequence[float]], chance: float | None = Non
         raise ValueError(f"score_bars needs scores of 1 to {kinds.MAX_PANELS:,} representations, got {len(scores)}")
     scores = {text: _scores.check(f"score_bars' scores[{name!r}]", v).cpu().numpy().reshape(-1)
               for text, (name, v) in zip(checks.labels("score_bars", "scores", scores), scores.items())}
-    chance = kinds.finite.or_none().check("score_bars' chance", chance)
+    chance = kinds.figure_number.or_none().check("score_bars' chance", chance)
     title, ylabel = _text("score_bars", "title", title), _text("score_bars", "ylabel", ylabel)
     ylim = _ylim.check("score_bars' ylim", ylim)
     _inside("score_bars", "scores", scores, ylim)
     if chance is not None and ylim is not None and not ylim[0] <= chance <= ylim[1]:
-        raise ValueError(f"score_bars' chance must lie inside ylim {ylim} (or pass ylim=None), got {chance:g}")
+        raise ValueError(f"score_bars' chance must lie inside ylim ({ylim[0]:g}, {ylim[1]:g}) (or pass ylim=None), "
+                         f"got {chance:g}")
     names = list(scores)
-    fig = Figure(figsize=(max(4.0, 1.1 * len(names) + 1.5), 3.6))
+    checks.label_count("score_bars", "scores", len(names), "one bar and tick label per representation")
+    fig = Figure(figsize=checks.figure_size("score_bars", "scores", max(4.0, 1.1 * len(names) + 1.5), 3.6))
     ax = fig.subplots()
     for i, name in enumerate(names):
         mean, std = _mean_std(scores[name])
@@ -96,8 +108,11 @@ def grouped_score_bars(table: Mapping[str, Mapping[str, Sequence[float]]], title
         _inside("grouped_score_bars", f"table[{name!r}]", row, ylim)
     names = list(table)
     metrics = list(dict.fromkeys(m for row in table.values() for m in row))
+    checks.label_count("grouped_score_bars", "table", len(names), "one group and tick label per representation")
+    checks.label_count("grouped_score_bars", "table's metrics", len(metrics), "one colour and legend entry per metric")
+    checks.panel_count("grouped_score_bars", "table", len(names) * len(metrics), "one bar per representation and metric")
     width = 0.8 / max(1, len(metrics))
-    fig = Figure(figsize=(max(5.0, 1.3 * len(names) + 2.5), 3.8))
+    fig = Figure(figsize=checks.figure_size("grouped_score_bars", "table", max(5.0, 1.3 * len(names) + 2.5), 3.8))
     ax = fig.subplots()
     for j, metric in enumerate(metrics):
         means, stds = zip(*[_mean_std(table[n].get(metric, [np.nan])) for n in names])
@@ -122,6 +137,8 @@ def matrix_figure(matrices: Mapping[str, np.ndarray], factor_names: Sequence[str
     title, value_label = _text("matrix_figure", "title", title), _text("matrix_figure", "value_label", value_label)
     matrices = _matrices("matrix_figure", matrices, factor_names, "factor_names")
     n = len(matrices)
+    checks.label_count("matrix_figure", "factor_names and matrices", sum(sum(m.shape) for m in matrices.values()),
+                       "one tick label per factor and per code dimension of every matrix, in all")
     fig = Figure(figsize=(2.0 + 2.6 * n, 3.6))
     axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
     for ax, (name, matrix) in zip(axes, matrices.items()):
@@ -143,7 +160,8 @@ def _matrices(who: str, matrices: Mapping[str, np.ndarray], names: Sequence[str]
     matrices = checks.relabel(who, "matrices", kind.check(f"{checks.owner(who)} matrices", matrices))
     out = {}
     for name, matrix in matrices.items():
-        matrix = kinds.finite_numbers.check(f"{checks.owner(who)} matrices[{name!r}]", matrix).cpu().double().numpy()
+        matrix = checks.measured("finite real numbers (a tensor, an array or a list of floats)").check(
+            f"{checks.owner(who)} matrices[{name!r}]", matrix).cpu().double().numpy()
         if matrix.ndim != 2 or matrix.shape[1] != len(names) or not 1 <= matrix.size <= 2 ** 20:
             raise ValueError(f"{who}'s matrices[{name!r}] must be a 2-D array with one column per name in "
                              f"{names_arg} ({len(names)}), got shape {matrix.shape}")
@@ -158,9 +176,9 @@ def zdiff_figure(features: np.ndarray, labels: np.ndarray, factor_names: Sequenc
     """
     factor_names = checks.names("zdiff_figure", "factor_names", factor_names, distinct=True)
     title = _text("zdiff_figure", "title", title)
-    K = len(factor_names)
+    K = checks.label_count("zdiff_figure", "factor_names", len(factor_names), "one row and tick label per factor")
     # z_diff = mean |z(v1) - z(v2)| over pairs sharing factor y [higgins2017, Sec. 3]: >= 0
-    features = kinds.numbers("finite z_diff features (n, D) >= 0 (mean absolute differences): at least one row and "
+    features = checks.measured("finite z_diff features (n, D) >= 0 (mean absolute differences): at least one row and "
                              "one column", lambda t: t.dim() == 2 and min(t.shape) >= 1 and t.numel() <= 2 ** 24
                              and bool((t >= 0).all())).check(
         "zdiff_figure's features", features).detach().cpu().double().numpy()
@@ -170,6 +188,8 @@ def zdiff_figure(features: np.ndarray, labels: np.ndarray, factor_names: Sequenc
                            lambda t: t.dim() == 1 and len(t) == n and bool((t == t.round()).all())
                            and bool(((t >= 0) & (t < K)).all())).check("zdiff_figure's labels", labels)
     labels = labels.detach().cpu().numpy().astype(np.int64)
+    checks.label_count("zdiff_figure", "features and factor_names", K + features.shape[1],
+                       "one tick label per code dimension (column of features) and per factor, in all")
     rows = np.stack([features[labels == k].mean(axis=0) if np.any(labels == k) else np.full(features.shape[1], np.nan)
                      for k in range(K)])  # (K, D)
     fig = Figure(figsize=(1.6 + 0.45 * features.shape[1], 0.6 + 0.45 * K))

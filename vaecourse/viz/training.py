@@ -42,11 +42,14 @@ def history_figure(history, panels: Sequence[Sequence[str]] = (("elbo",), ("log_
         raise ValueError(f"history_figure's panels must name terms of the history (it has {sorted(history.records)}), "
                          f"got {unknown}")
     steps = np.asarray(history.steps)
+    curves = {key: checks.measured("one finite value per logged step").check(f"history_figure's history[{key!r}]",
+                                                                            history[key]).double().numpy()
+              for keys in panels for key in keys}  # a History holds up to float32's 3.4e38: drawn only up to 1e30
     fig = Figure(figsize=(4.2 * len(panels), 3.2))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for i, (ax, keys) in enumerate(zip(axes, panels)):
         for key in keys:
-            y = history[key]
+            y = curves[key]
             ax.plot(steps, y, alpha=0.25, lw=0.8)
             ys = _smooth(y, smooth)
             ax.plot(steps[len(steps) - len(ys):], ys, lw=1.8, label=key, color=ax.lines[-1].get_color())
@@ -67,11 +70,13 @@ def kl_estimator_figure(sample_counts: Sequence[int], estimates: Sequence[np.nda
     """
     sample_counts = kinds.indices.check("kl_estimator_figure's sample_counts", sample_counts)  # one box each
     kinds.panels.check("kl_estimator_figure's number of sample counts", len(sample_counts) or 1)
+    checks.label_count("kl_estimator_figure", "sample_counts", len(sample_counts), "one box and tick label each")
     estimates = [kinds.figure_samples.check("kl_estimator_figure's estimates", e).numpy() for e in estimates]
     if len(estimates) != len(sample_counts) or not estimates or 0 in sample_counts:
         raise ValueError(f"kl_estimator_figure needs one array of estimates per sample count (counts >= 1), got "
                          f"{len(estimates)} estimates for sample_counts {list(sample_counts)}")
-    exact = kinds.real("the closed-form KL: a finite number >= 0 (nats)", lambda v: v >= 0).check(
+    exact = kinds.real("the closed-form KL: a finite number >= 0 (nats)", lambda v: v >= 0, kinds.MAX_MEASURED,
+                       "a KL the course computes; beyond it a figure's margins overflow").check(
         "kl_estimator_figure's exact", exact)  # KL(q || p) >= 0 (Gibbs' inequality)
     fig = Figure(figsize=(8.5, 3.2))
     ax_box, ax_std = fig.subplots(1, 2)
