@@ -24,7 +24,6 @@ Shape letters: n samples, K variables. Values of one variable are tensors of sha
 from __future__ import annotations
 
 import collections
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -345,34 +344,38 @@ _INVERTIBLE = ("an A whose I - A^T is invertible (z = A^T z + eps then has one s
 
 def causal_matrix(A) -> Tensor:
     """C = (I - A^T)^{-1}, so that z = C eps solves z = A^T z + eps.  [slides, Eq. 27]"""
-    return _causal_matrix(A, "causal_matrix")
+    return _causal_matrix(A, "causal_matrix")[0]
 
 
-def _causal_matrix(A, who: str) -> Tensor:
-    """:func:`causal_matrix`, a refusal naming ``who``."""
+def _causal_matrix(A, who: str) -> tuple[Tensor, Tensor]:
+    """(C, the checked A): :func:`causal_matrix`, a refusal naming ``who``."""
     A = check_adjacency(A)
     eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
     C, info = torch.linalg.inv_ex(eye - A.T)
     if int(info) != 0:
         _not_solved(who, A)
-    _finite_result(who, C, A)
-    return C
+    return _finite_result(who, C, A), A
 
 
 def _not_solved(who: str, A: Tensor) -> None:
     """The ValueError for a system I - A^T that torch could not solve: singular (a cycle), or, on a DAG (whose
     I - A^T is triangular with unit diagonal, never singular), weights whose products overflow."""
     if is_dag(A):
-        _finite_result(who, torch.tensor(math.inf), A)
+        raise _overflowed(who, A, A.dtype)
     raise ValueError(f"{who} needs {_INVERTIBLE}")
 
 
+def _overflowed(who: str, A: Tensor, dtype: torch.dtype) -> ValueError:
+    """The refusal of an A whose path products overflow ``dtype``: weights multiply along a path (a chain of 1e6
+    weights passes float32's 3.4e38 after seven edges), so finite weights and noise can still give inf or NaN."""
+    return ValueError(f"{who}'s A must have weights whose products along its paths stay finite in {dtype}, got "
+                      f"weights up to {float(A.abs().max()):.3g} that give inf or NaN")
+
+
 def _finite_result(who: str, result: Tensor, A: Tensor) -> Tensor:
-    """``result`` if finite; else a ValueError naming A: weights multiply along a path (a chain of 1e6 weights
-    passes float32's 3.4e38 after seven edges), so finite weights and noise can still give inf or NaN."""
+    """``result`` if finite; else :func:`_overflowed`'s ValueError naming A."""
     if not bool(torch.isfinite(result).all()):
-        raise ValueError(f"{who}'s A must have weights whose products along its paths stay finite in {result.dtype}, "
-                         f"got weights up to {float(A.abs().max()):.3g} that give inf or NaN")
+        raise _overflowed(who, A, result.dtype)
     return result
 
 
@@ -419,9 +422,9 @@ def linear_intervene(A, eps: Tensor, index: int, value: float) -> Tensor:
 
 def linear_covariance(A, scale: float | Sequence[float] | Tensor = 1.0) -> Tensor:
     """Cov(z) = C diag(s^2) C^T for z = A^T z + eps, eps ~ N(0, diag s^2)."""
-    C = _causal_matrix(A, "linear_covariance")
+    C, A = _causal_matrix(A, "linear_covariance")
     s = _scales(scale, C.shape[0]).to(C.dtype)
-    return _finite_result("linear_covariance", C @ torch.diag(s ** 2) @ C.T, check_adjacency(A))
+    return _finite_result("linear_covariance", C @ torch.diag(s ** 2) @ C.T, A)
 
 
 def linear_scm(A, names: Sequence[str] | None = None, scale: float | Sequence[float] = 1.0) -> SCM:

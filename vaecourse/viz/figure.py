@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np  # (matplotlib's own dependency: importing it here costs nothing)
 from matplotlib.figure import Figure
 
 
@@ -146,8 +147,6 @@ class _Measured:
         self.kind, self.expected = kind, kind.expected
 
     def check(self, name: str, value):
-        import numpy as np
-
         from vaecourse import values as kinds
         t = self.kind.check(name, value)
         if t is not None and not kinds.measured(t):
@@ -217,14 +216,9 @@ def marker(who: str, name: str, value):
     if MARKERS is None:
         from matplotlib.markers import MarkerStyle
         MARKERS = [m for m in MarkerStyle.markers if not isinstance(m, bool) and m not in (None, "None", "none", " ", "")]
-    ok = not isinstance(value, (bool, np_bool())) and isinstance(value, (str, int)) and value in MARKERS
+    ok = not isinstance(value, (bool, np.bool_)) and isinstance(value, (str, int)) and value in MARKERS
     if not ok:
         shown = ", ".join(repr(m) for m in MARKERS if isinstance(m, str))
         raise ValueError(f"{owner(who)} {name} must be one of matplotlib's marker styles ({shown}), got "
                          f"{kinds.shown(value)}")
     return value
-
-
-def np_bool():
-    import numpy as np
-    return np.bool_
