@@ -263,7 +263,8 @@ inches = real(f"a size in inches of at least {MIN_INCHES:g}", lambda v: v >= MIN
               "a figure beyond 100 inches is not drawn")
 finite_numbers = numbers("finite real numbers (a tensor, an array or a list of floats)")
 real_numbers = numbers("real numbers (a tensor, an array or a list of floats)", finite=False)
-MAX_FIGURE_VALUES = 10 ** 8  # pixel values in one figure's images: the command line's 100-megapixel figure
+MAX_FIGURE_PIXELS = 10 ** 8  # one figure: the command line's 100-megapixel PNG (400 MB while drawn; larger is a typo)
+MAX_FIGURE_VALUES = MAX_FIGURE_PIXELS  # pixel values in one figure's images
 figure_images = numbers(f"images (N, C, H, W) of finite values: 1 to {MAX_PANELS:,} images of 1, 3 or 4 channels, "
                         f"at most {MAX_FIGURE_VALUES:,} pixel values in all",
                         lambda t: t.dim() == 4 and 1 <= len(t) <= MAX_PANELS and t.shape[1] in (1, 3, 4)
@@ -274,12 +275,34 @@ def measured(t: torch.Tensor) -> bool:
     return bool((t.abs() <= MAX_MEASURED).all())
 
 
-figure_values = numbers(f"1 to {MAX_PANELS:,} finite values in a list or a 1-D tensor, each at most "
-                        f"{MAX_MEASURED:g} in size", lambda t: t.dim() == 1 and 1 <= len(t) <= MAX_PANELS
-                        and measured(t))  # one bar or box each
-figure_samples = numbers(f"1 to {MAX_EXAMPLES:,} finite values in a list or a 1-D tensor, each at most "
-                         f"{MAX_MEASURED:g} in size", lambda t: t.dim() == 1 and 1 <= len(t) <= MAX_EXAMPLES
-                         and measured(t))  # a distribution a box summarises
+class Measured:
+    """Finite real numbers (a :func:`numbers` kind) each at most MAX_MEASURED in size: the one reader of what a figure
+    draws. Beyond the bound the refusal is a second sentence naming the first value beyond it and where it is."""
+
+    def __init__(self, kind: Kind) -> None:
+        self.kind, self.expected = kind, kind.expected
+
+    def check(self, name: str, value):
+        t = self.kind.check(name, value)
+        if t is not None and not measured(t):
+            array = t.detach().cpu().double().numpy()
+            where = np.unravel_index(int(np.argmax(np.abs(array))), array.shape) if array.ndim else ()
+            at = f" at {where[0] if len(where) == 1 else tuple(int(i) for i in where)}" if where else ""
+            raise ValueError(f"{name} must hold values at most {MAX_MEASURED:g} in size (beyond it the figure's "
+                             f"margins, means and spans overflow to inf), got {float(array[where]):g}{at}")
+        return t
+
+
+def measured_numbers(expected: str, test: Callable[[torch.Tensor], bool] = lambda t: True) -> Measured:
+    """Finite real numbers passing ``test`` (described by ``expected``), each at most MAX_MEASURED in size: every
+    number a figure draws (values, matrices, samples, steps, log-likelihoods)."""
+    return Measured(numbers(expected, test))
+
+
+figure_values = measured_numbers(f"1 to {MAX_PANELS:,} finite values in a list or a 1-D tensor",
+                                 lambda t: t.dim() == 1 and 1 <= len(t) <= MAX_PANELS)  # one bar or box each
+figure_samples = measured_numbers(f"1 to {MAX_EXAMPLES:,} finite values in a list or a 1-D tensor",
+                                  lambda t: t.dim() == 1 and 1 <= len(t) <= MAX_EXAMPLES)  # a distribution a box summarises
 figure_number = real("a finite number", lambda v: True, MAX_MEASURED,
                      "beyond it a figure's margins and spans overflow")  # an axis limit, a threshold, a value drawn
 
@@ -304,7 +327,7 @@ def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") 
 
 
 __all__ = ["FLOAT32_TINY", "Kind", "MAX_PANELS", "boolean", "factor_sizes", "figure_images", "figure_samples", "figure_values", "finite_numbers", "inches",
-           "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MIN_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_MEASURED", "MIN_INCHES", "figure_number", "measured", "MAX_SAMPLES", "MAX_WEIGHT",
+           "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MIN_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_MEASURED", "MIN_INCHES", "figure_number", "measured", "Measured", "measured_numbers", "MAX_FIGURE_PIXELS", "MAX_SAMPLES", "MAX_WEIGHT",
            "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "epochs", "examples", "finite", "fits_in_memory", "floating_dtype", "fraction", "function", "functions", "generator", "image_side", "integer",
            "image_shape", "indices", "instance", "mapping", "path", "text", "layer_sizes", "layers", "learning_rate", "log_variance", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
            "real", "samples", "seed", "sequence", "shown", "shape", "step_count", "steps", "units"]

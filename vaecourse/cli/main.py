@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from vaecourse.cli import checks
-from vaecourse.values import MAX_PANELS
+from vaecourse.values import MAX_FIGURE_PIXELS, MAX_PANELS
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -24,7 +24,7 @@ def _train(args: argparse.Namespace) -> int:
     return train_from_args(args)
 
 
-MAX_PIXELS = 10 ** 8  # a traversal PNG of 100 megapixels is 400 MB while drawn: a larger one is a typo, not a plan
+MAX_PIXELS = MAX_FIGURE_PIXELS  # a traversal PNG of 100 megapixels is 400 MB while drawn: a larger one is a typo
 MAX_IMAGES = MAX_PANELS  # images in one traversal figure (latents x --columns): the figures' own panel bound
 OTHER_IMAGE_FORMATS = {".pdf", ".svg", ".svgz", ".eps", ".ps", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".gif"}
 CHUNK_DEFAULT = 250  # evaluate --chunk: importance samples encoded at once

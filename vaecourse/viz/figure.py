@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import io
 
-import numpy as np  # (matplotlib's own dependency: importing it here costs nothing)
+import numpy as np
+import torch
 from matplotlib.figure import Figure
+
+from vaecourse import values as kinds
 
 
 class CourseFigure(Figure):
@@ -28,7 +31,6 @@ def owner(who: str) -> str:
 
 def model_images(who: str, name: str, model, x, label: str = "model"):
     """``x`` checked as images the model reads (its image shape), in the model's dtype and on its device."""
-    from vaecourse import values as kinds
     shape = tuple(model.image_shape)
     kind = kinds.numbers(f"finite images (N, {', '.join(map(str, shape))}) of {label}'s image shape, 1 to "
                          f"{kinds.MAX_PANELS:,} of them", lambda t: t.dim() == 4 and tuple(t.shape[1:]) == shape
@@ -42,7 +44,6 @@ def _is_texts(value) -> bool:
 
 def title(who: str, value, name: str = "title"):
     """A figure's title: a string or None (the function's own default then)."""
-    from vaecourse import values as kinds
     return kinds.text.or_none().check(f"{owner(who)} {name}", value)
 
 
@@ -50,7 +51,6 @@ def names(who: str, name: str, value, count: int | None = None, optional: bool =
           distinct: bool = False) -> list | None:
     """A list of strings (labels, titles, names), of ``count`` items when given; None when ``optional``; no name
     twice when ``distinct`` (names of factors, concepts or terms: a name given twice draws one thing twice)."""
-    from vaecourse import values as kinds
     if value is None and optional:
         return None
     expected = ("a list of " + ("distinct " if distinct else "") + "strings"
@@ -79,10 +79,6 @@ def relabel(who: str, name: str, value) -> dict:
 def images(who: str, name: str, value, kind=None):
     """Images drawn in [0, 1] (``kind``: values.figure_images unless given), floating: an integer tensor or array
     (bytes 0..255) would be drawn clamped to black and white, a bool one is no image of numbers."""
-    import numpy as np
-    import torch
-
-    from vaecourse import values as kinds
     kind = kinds.figure_images if kind is None else kind
     floating = value.is_floating_point() if isinstance(value, torch.Tensor) else \
         value.dtype.kind == "f" if isinstance(value, np.ndarray) else True
@@ -96,7 +92,6 @@ def traversal_model(who: str, name: str, model):
     """A model whose ``decode`` takes its whole latent code (latent_dim numbers): a VAE, a CausalVAE or one layer of
     a Ladder VAE (:class:`PriorUnitsDecoder`, what ``show`` and chapter 4 traverse), not a LadderVAE itself (its code
     stacks every layer; decode reads only the bottom one)."""
-    from vaecourse import values as kinds
     from vaecourse.models.base import CourseModel
     from vaecourse.models.ladder import LadderVAE, PriorUnitsDecoder
     kind = kinds.Kind("a course model whose decode takes its whole latent code (a VAE; a LadderVAE's code stacks "
@@ -107,7 +102,6 @@ def traversal_model(who: str, name: str, model):
 
 def image_model(who: str, name: str, model):
     """A model of images alone (a VAE of a beta sweep): not label-conditioned, not a LadderVAE."""
-    from vaecourse import values as kinds
     from vaecourse.models.base import CourseModel
     from vaecourse.models.ladder import LadderVAE
     kind = kinds.Kind("a VAE of images alone (not a label-conditioned model, not a LadderVAE)",
@@ -117,7 +111,6 @@ def image_model(who: str, name: str, model):
 
 def models(who: str, value, check) -> dict:
     """``value``: a non-empty dict label -> model (at most MAX_PANELS), each passing ``check(who, name, model)``."""
-    from vaecourse import values as kinds
     kind = kinds.Kind(f"a dict of at least one model (at most {kinds.MAX_PANELS:,}) by label (e.g. {{'beta = 4': model}})",
                       lambda v: isinstance(v, dict) and 1 <= len(v) <= kinds.MAX_PANELS)
     value = kind.check(f"{owner(who)} models", value)
@@ -128,7 +121,6 @@ MAX_TRAVERSAL = 1_000.0  # a latent value (codes are standard normal: 1,000 stan
 
 
 def _span_kind():
-    from vaecourse import values as kinds
     return kinds.real(f"a finite number > 0 (at least about {kinds.FLOAT32_TINY:.2g})",
                       lambda v: v >= kinds.FLOAT32_TINY, MAX_TRAVERSAL, "codes are standard normal")
 
@@ -139,35 +131,11 @@ def span(who: str, value) -> float:
 
 
 # ---- what one figure may draw (the eighth probe): its magnitudes, its size, its panels, its labels ---------------
-class _Measured:
-    """A kind of finite numbers (values.numbers) whose every value must also be at most values.MAX_MEASURED in size,
-    refused in a second sentence that names the first value beyond it and where it is."""
-
-    def __init__(self, kind) -> None:
-        self.kind, self.expected = kind, kind.expected
-
-    def check(self, name: str, value):
-        from vaecourse import values as kinds
-        t = self.kind.check(name, value)
-        if t is not None and not kinds.measured(t):
-            array = t.detach().cpu().double().numpy()
-            where = np.unravel_index(int(np.argmax(np.abs(array))), array.shape) if array.ndim else ()
-            at = f" at {where[0] if len(where) == 1 else tuple(int(i) for i in where)}" if where else ""
-            raise ValueError(f"{name} must hold values at most {kinds.MAX_MEASURED:g} in size (beyond it the figure's "
-                             f"margins, means and spans overflow to inf), got {float(array[where]):g}{at}")
-        return t
-
-
-def measured(expected: str, test=lambda t: True) -> _Measured:
-    """Finite real numbers passing ``test`` (described by ``expected``), each at most values.MAX_MEASURED in size:
-    every number a figure draws (values, matrices, samples, steps, log-likelihoods); beyond it the figure's own
-    margins, means and spans overflow to inf and matplotlib raises from inside."""
-    from vaecourse import values as kinds
-    return _Measured(kinds.numbers(expected, test))
+measured = kinds.measured_numbers  # every number a figure draws: finite, at most values.MAX_MEASURED in size
 
 
 MAX_FIGURE_INCHES = 655  # one side: 2^16 pixels at the figures' 100 dpi (matplotlib refuses 2^23 after ~30 s of layout)
-MAX_FIGURE_PIXELS = 10 ** 8  # the whole figure at its dpi: the command line's 100-megapixel bound (cli.main.MAX_PIXELS)
+MAX_FIGURE_PIXELS = kinds.MAX_FIGURE_PIXELS  # the whole figure at its dpi
 
 
 def figure_size(who: str, arguments: str, width: float, height: float, dpi: float = 100.0) -> tuple[float, float]:
@@ -184,7 +152,6 @@ def figure_size(who: str, arguments: str, width: float, height: float, dpi: floa
 def panel_count(who: str, arguments: str, count: int, what: str) -> int:
     """``count`` axes (``what`` says how they are counted: "two per frame"), or a ValueError naming ``arguments`` when
     it exceeds values.MAX_PANELS, before any is drawn."""
-    from vaecourse import values as kinds
     if count > kinds.MAX_PANELS:
         raise ValueError(f"{owner(who)} {arguments} must need at most {kinds.MAX_PANELS:,} panels ({what}), got "
                          f"{count:,}")
@@ -212,7 +179,6 @@ MARKERS = None  # matplotlib's marker styles, read on first use
 def marker(who: str, name: str, value):
     """One of matplotlib's marker styles that draws something ('o', 's', '^', 'x', ...), or a ValueError naming it."""
     global MARKERS
-    from vaecourse import values as kinds
     if MARKERS is None:
         from matplotlib.markers import MarkerStyle
         MARKERS = [m for m in MarkerStyle.markers if not isinstance(m, bool) and m not in (None, "None", "none", " ", "")]
