@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from vaecourse import values
+from vaecourse.values import shown
 from vaecourse.check.core import Rule, describe, expect, is_real_number, number_value, run_check
 from vaecourse.distributions import KL_ROUNDING
 
@@ -240,8 +241,6 @@ def _finite(values: Any, what: str, low: float | None = None, high: float | None
     accuracy or a KL outside its range: logits, percentages or a signed ρ passed by mistake; 1e-9 of rounding
     allowed, and the message prints the digits that show the excess), or values that are not whole numbers where
     they are counts (``whole``)."""
-    from vaecourse.values import shown
-
     refused = f"{what} must be real numbers from a finished run, got {shown(values)}"
     if isinstance(values, Tensor):
         if values.device.type == "meta" or values.is_complex() or (values.dtype == torch.bool and not bools):
@@ -298,8 +297,6 @@ def _keys(container: Any) -> str:
 
 def _results(container: Any, what: str) -> Any:
     """A mapping of a run's results (a dict, or a History: what has keys and items), or a ValueError naming it."""
-    from vaecourse.values import shown
-
     if container is None or isinstance(container, (str, bytes, Tensor, np.ndarray)) or not (
             callable(getattr(container, "keys", None)) and hasattr(container, "__getitem__")):
         raise ValueError(f"{what} must be a dict of the run's results, got {shown(container)}")
@@ -337,8 +334,6 @@ def tail_mean(values: Any) -> float:
 def _budget_runs(runs: Any) -> dict[float, Any]:
     """The constrained runs keyed by their budget ε (a number >= 0, read from a float, an int or a 0-d tensor), or a
     ValueError naming the key that is none."""
-    from vaecourse import values
-
     values.mapping.check("the runs (ε -> History)", runs)
     read = {values.non_negative.check("a run's budget ε (its key)", e): run for e, run in runs.items()}
     if len(read) != len(runs):
@@ -486,8 +481,6 @@ def predict_multiplier(fn: Callable[[], str], runs: Mapping[float, Any], tight: 
     answer = ask("2.5", title, fn, choice_rules(MULTIPLIER_ANSWERS))
     if answer is _NO_ANSWER:
         return False
-    from vaecourse import values
-
     tight, loose = (values.non_negative.check(f"predict_multiplier's {n}", v) for n, v in (("tight", tight),
                                                                                           ("loose", loose)))
     if not tight < loose:
@@ -529,8 +522,6 @@ def vary_epsilon(fn: Callable[[Any], float], runs: Mapping[float, Any], epsilon:
     ``runs``: ε -> History of the constrained runs (the learner's and the baselines). The quantity: the mean of
     ``history["beta"]`` over the last tenth of the steps.
     """
-    from vaecourse import values
-
     title = "vary and measure: the multiplier at your budget"
     epsilon = values.non_negative.check("vary_epsilon's epsilon (your budget ε)", epsilon)
     runs = _budget_runs(runs)
@@ -580,8 +571,6 @@ def interpret_dropped_factor(fn: Callable[[], str], scores: Mapping[str, Any], k
     """Exercise 2.7: which factor has no latent of its own, from ``metrics.factor_latent_correlations`` of the
     model (``factor_names``, ``latent``, ``abs_rho``, ``threshold``); ``kl``: its (D,) per-dimension KL."""
     title = "interpret: what β = 16 lets go"
-    from vaecourse import values
-
     what = "scores (metrics.factor_latent_correlations' dict)"
     names = _names(_entry(scores, "factor_names", what), "factor_names", "factor names", with_none=True)
     answer = ask("2.7", title, fn, choice_rules([*names, "none"]))
@@ -667,8 +656,6 @@ def vary_pairs(fn: Callable[[Any], float], results: Mapping[int, Mapping[str, An
                chance: float | None = None) -> bool:
     """Exercise 3.6: the Higgins score (eval accuracy) of the run with L = ``pairs`` pairs per point, recomputed
     from ``results`` (L -> the dict ``metrics.higgins`` returned), beside the ``baseline`` L."""
-    from vaecourse import values
-
     title = "vary and measure: pairs per point"
     pairs, baseline = (values.positive_int.check(f"vary_pairs's {n}", v) for n, v in (("pairs", pairs),
                                                                                     ("baseline", baseline)))
@@ -721,10 +708,9 @@ def predict_warmup(fn: Callable[[], str], runs: Mapping[str, Mapping[str, Sequen
     what = "runs (with and without warm-up)"
     warm, cold = (_results(_entry(runs, name, what), f"the {name} run's counts") for name in ("with warm-up",
                                                                                               "without warm-up"))
-    from vaecourse.values import MAX_UNITS
 
     counts = {(name, key): _finite(_entry(run, key, f"the {name} run's counts"),
-                                   f"the {name} run's {key!r} (active units per layer)", 0.0, MAX_UNITS,
+                                   f"the {name} run's {key!r} (active units per layer)", 0.0, values.MAX_UNITS,
                                    whole=True).reshape(-1).astype(np.int64)
               for name, run in (("with warm-up", warm), ("without warm-up", cold)) for key in ("kl", "au")
               if key == "kl" or _has(run, key)}
@@ -762,8 +748,6 @@ def vary_samples(fn: Callable[[Tensor, int], float], log_w: Tensor, k: int) -> b
     log_w = torch.from_numpy(_finite(log_w, "log_w (the log-weights)"))
     if log_w.dim() != 2:
         raise ValueError(f"log_w must be the log-weights (k_max, B): samples by images, got shape {tuple(log_w.shape)}")
-    from vaecourse import values
-
     k = values.integer(f"a number of samples from 1 to {log_w.shape[0]} (log_w's k_max)", 1,
                        log_w.shape[0]).check("k", k)
     value = ask("4.6", title, fn, number_rules("L_k − L_1"), log_w, k)
@@ -852,8 +836,6 @@ MIN_CHANGE = 1e-3  # mean |pixel change| along a row below which nothing moved (
 def _row_mask(rows: Any, height: int) -> Tensor:
     """``shadow_rows`` as a bool tensor (height,) with rows inside and outside the shadow: a bool tensor, a bool
     array or a list of bools; anything else (None, text, numbers, a dict, a meta tensor) is a ValueError naming it."""
-    from vaecourse.values import shown
-
     expected = (f"shadow_rows must be a boolean mask of the {height} image rows (a bool tensor, array or list of "
                 f"bools) with rows inside and outside the shadow, got ")
     if isinstance(rows, Tensor):
@@ -943,10 +925,9 @@ def vary_independence(fn: Callable[[Tensor], int], learned: Any, true: Any, weig
     from vaecourse.metrics.causal import structural_hamming_distance
 
     title = "vary and measure: the independence weight"
-    from vaecourse import values as kinds
 
-    weight = kinds.non_negative.check("vary_independence's weight (λ)", weight)
-    threshold = kinds.non_negative.check("vary_independence's threshold (an |A|)", threshold)
+    weight = values.non_negative.check("vary_independence's weight (λ)", weight)
+    threshold = values.non_negative.check("vary_independence's threshold (an |A|)", threshold)
     A = torch.from_numpy(_finite(learned, "the learned graph A")).float()
     G = torch.from_numpy(_finite(true, "the true graph", bools=True)).float()
     n = G.shape[0] if G.dim() == 2 else 0
