@@ -386,3 +386,17 @@ def test_fetch_refuses_a_url_without_a_host_before_any_network(url):
     from vaecourse.data.download import fetch
     with pytest.raises(ValueError, match=r"^fetch's url must be an https:// or http:// URL naming a host"):
         fetch(url, io.BytesIO())
+
+
+# ---- the eighth probe's unsure item, decided: one bound on the number of layers (values.MAX_LAYERS) ---------------
+def test_a_hierarchy_has_at_most_the_layers_its_depth_figure_draws():
+    from vaecourse import values
+    from vaecourse.models.ladder import LadderVAE
+    from vaecourse.viz import depth_figure
+    with pytest.raises(ValueError, match=r"^latent_sizes must be layer sizes between 1 and 65,536, .*1 to 64 layers, "
+                                         r"got .*"):
+        LadderVAE(image_shape=(1, 4, 4), latent_sizes=[1] * (values.MAX_LAYERS + 1), hidden_sizes=[2] * 65)
+    assert values.layer_sizes.check("latent_sizes", [1] * values.MAX_LAYERS) == tuple([1] * values.MAX_LAYERS)
+    with pytest.raises(ValueError, match=r"depth must be a number of layers between 1 and 64, got 65"):
+        depth_figure({"ladder": {65: (-90.0, 0.1)}}, k=10)
+    depth_figure({"ladder": {64: (-90.0, 0.1)}}, k=10)

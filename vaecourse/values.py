@@ -251,9 +251,11 @@ image_shape = Kind(f"(C, H, W) with 1 to {MAX_CHANNELS} channels and sides betwe
                    _as_sizes, _parse_sizes)
 factor_sizes = Kind(f"factor sizes: at least one int >= 1, at most {MAX_INT:,} combinations in all",
                     lambda v: min(v) >= 1 and math.prod(v) <= MAX_INT, _as_sizes)
-layers = integer("a number of layers between 1 and 64", 1, 64)
-layer_sizes = Kind(f"layer sizes between 1 and {MAX_UNITS:,}, comma-separated on the command line (e.g. 64,32,16)",
-                   lambda v: all(1 <= n <= MAX_UNITS for n in v), _as_sizes, _parse_sizes)
+MAX_LAYERS = 64  # layers of one network or one hierarchy: what the figures of depth draw (one tick each)
+layers = integer(f"a number of layers between 1 and {MAX_LAYERS}", 1, MAX_LAYERS)
+layer_sizes = Kind(f"layer sizes between 1 and {MAX_UNITS:,}, comma-separated on the command line (e.g. 64,32,16), "
+                   f"1 to {MAX_LAYERS} layers", lambda v: 1 <= len(v) <= MAX_LAYERS and all(1 <= n <= MAX_UNITS for n in v),
+                   _as_sizes, _parse_sizes)
 
 
 MAX_PANELS = 1_024  # images or bars in one figure: matplotlib draws a thousand panels in tens of seconds
@@ -329,5 +331,5 @@ def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") 
 __all__ = ["FLOAT32_TINY", "Kind", "MAX_PANELS", "boolean", "factor_sizes", "figure_images", "figure_samples", "figure_values", "finite_numbers", "inches",
            "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MIN_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_MEASURED", "MIN_INCHES", "figure_number", "measured", "Measured", "measured_numbers", "MAX_FIGURE_PIXELS", "MAX_SAMPLES", "MAX_WEIGHT",
            "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "epochs", "examples", "finite", "fits_in_memory", "floating_dtype", "fraction", "function", "functions", "generator", "image_side", "integer",
-           "image_shape", "indices", "instance", "mapping", "path", "text", "layer_sizes", "layers", "learning_rate", "log_variance", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
+           "image_shape", "indices", "instance", "mapping", "path", "text", "layer_sizes", "layers", "MAX_LAYERS", "learning_rate", "log_variance", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",
            "real", "samples", "seed", "sequence", "shown", "shape", "step_count", "steps", "units"]

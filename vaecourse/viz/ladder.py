@@ -148,7 +148,8 @@ def pca_2d(z: np.ndarray | torch.Tensor) -> np.ndarray:
 def layer_pca_figure(samples: Sequence, labels=None, *, title: str | None = None) -> CourseFigure:
     """One scatter per layer: posterior samples z_i projected on their first two principal components,
     coloured by digit label.  [sonderby2016, Fig. 5] Collapsed layers show as a blob with no class structure."""
-    layers = kinds.sequence("a list of 1 to 64 layers' samples, each (N >= 2, D_i)", lambda v: 1 <= len(v) <= 64)
+    layers = kinds.sequence(f"a list of 1 to {kinds.MAX_LAYERS} layers' samples, each (N >= 2, D_i)",
+                            lambda v: 1 <= len(v) <= kinds.MAX_LAYERS)
     samples = layers.check("layer_pca_figure's samples", samples)
     title = checks.title("layer_pca_figure", title)
     samples = [_layer_samples.check(f"layer_pca_figure's samples[{i}]", z) for i, z in enumerate(samples)]
@@ -187,7 +188,7 @@ def depth_figure(results: Mapping[str, Mapping[int, tuple[float, float]]], *, k:
     title = kinds.text.check("depth_figure's title", title)
     pair = checks.measured("(log_likelihood, standard_error): a finite number and a finite standard error >= 0",
                            lambda t: t.shape == (2,) and bool(t[1] >= 0))
-    depth = kinds.integer("a number of stochastic layers between 1 and 64", 1, 64)
+    depth = kinds.layers
     checked = {}
     for name, by_depth in results.items():
         by_depth = _runs(f"depth_figure's results[{name!r}]", by_depth)
