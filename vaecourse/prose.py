@@ -145,7 +145,7 @@ def _check_widths(template: str, values: dict) -> None:
     for field, spec in fields:
         nested = [values.get(name) for name in re.findall(r"\{(\w+)\}", spec or "")]
         asked = max([int(n) for n in re.findall(r"\d+", re.sub(r"\{\w*\}", "", spec or ""))]
-                    + [n for n in nested if isinstance(n, int)], default=0)
+                    + [int(n) for n in nested if isinstance(n, numbers.Integral)], default=0)  # (np.int64 too)
         if asked > MAX_WIDTH:
             raise ValueError(f"say's template field {{{field}:{spec}}} asks for {asked:,} characters (a width or a "
                              f"precision), expected at most {MAX_WIDTH:,}: a figure of a sentence")

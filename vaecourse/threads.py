@@ -153,6 +153,8 @@ def choose_threads(free_cores: float, current: int, max_threads: int) -> int:
         if isinstance(count, (int, float)) and not isinstance(count, bool) and count < 1:
             raise ValueError(f"thread counts must be >= 1, got current={current}, max_threads={max_threads}")
         values.positive_int.check(f"choose_threads' {name} (a thread count)", count)
+        if count > MAX_THREADS:  # (10^18 threads was chosen)
+            raise ValueError(f"choose_threads' {name} must be a thread count of at most {MAX_THREADS:,}, got {count:,}")
     free_cores = values.finite.check("free_cores (a finite number of cores)", free_cores)
     low = math.floor(free_cores + DROP_MARGIN)
     high = math.floor(free_cores + RAISE_MARGIN)
