@@ -14,3 +14,23 @@ def test_say_caps_a_numpy_int_width():
 def test_choose_threads_refuses_more_than_max_threads():
     with pytest.raises(ValueError, match=r"choose_threads' max_threads must be a thread count of at most 4,096"):
         choose_threads(1e30, 1, 10**18)
+
+
+def test_parse_proc_stat_refuses_a_subnormal_tick_rate():
+    from vaecourse.threads import parse_proc_stat
+    with pytest.raises(ValueError, match=r"ticks_per_second must be clock ticks per second, a number from 1 to 10\^9"):
+        parse_proc_stat('cpu  1 2 3 4 5 6 7 0 0 0\ncpu0 1 2 3 4 5 6 7 0 0 0\n', [0], 5e-324)
+
+
+@pytest.mark.parametrize("busy", [float("nan"), "1", None])
+def test_cpu_reading_refuses_a_field_that_is_not_finite_seconds(busy):
+    from vaecourse.threads import CpuReading
+    with pytest.raises((ValueError, TypeError), match=r"CpuReading's busy \(finite seconds\) must be"):
+        CpuReading(busy, 4., 1., 1)
+
+
+def test_cpu_reading_refuses_a_tensor_field():
+    import torch
+    from vaecourse.threads import CpuReading
+    with pytest.raises((ValueError, TypeError), match=r"CpuReading's busy .* got a Tensor"):
+        CpuReading(torch.tensor([1., 2.]), 4., 1., 1)

@@ -51,7 +51,7 @@ _SECONDS = values.real(f"a number of seconds between 0 and {MAX_SETTLE:g}", lamb
 _INTERVAL = values.real("a number of seconds >= 0", lambda v: v >= 0, values.MAX_WEIGHT, "beyond it nothing is re-read")
 _CPUS = values.Kind("a non-empty list of CPU numbers (ints >= 0)", lambda v: len(v) > 0 and all(n >= 0 for n in v),
                     values.indices.convert)
-_TICKS = values.real("clock ticks per second, a number > 0", lambda v: v > 0)
+_TICKS = values.real("clock ticks per second, a number from 1 to 10^9", lambda v: 1 <= v <= 1e9)  # (5e-324 gave inf s)
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,11 @@ class CpuReading:
     total: float  # busy + idle + iowait seconds, since boot
     own: float  # this process's CPU seconds (all threads)
     cpus: int
+
+    def __post_init__(self):  # a NaN or a tensor field gave a NaN share or torch's RuntimeError in busy_elsewhere
+        for name in ("busy", "total", "own"):
+            values.finite.check(f"CpuReading's {name} (finite seconds)", getattr(self, name))
+        values.positive_int.check("CpuReading's cpus (a CPU count)", self.cpus)
 
 
 _READING = values.instance("a CpuReading (from read_cpu)", CpuReading)
