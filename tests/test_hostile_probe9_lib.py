@@ -34,3 +34,17 @@ def test_cpu_reading_refuses_a_tensor_field():
     from vaecourse.threads import CpuReading
     with pytest.raises((ValueError, TypeError), match=r"CpuReading's busy .* got a Tensor"):
         CpuReading(torch.tensor([1., 2.]), 4., 1., 1)
+
+
+@pytest.mark.parametrize("value", [1e30, np.float32(3e38)])
+def test_scm_constant_is_bounded_like_do(value):
+    from vaecourse.scm import constant
+    with pytest.raises(ValueError, match=r"constant's value must be finite numbers at most"):
+        constant(value)
+
+
+@pytest.mark.parametrize("rng", [(-1.7e308, 1.7e308), (0, 1e30)])
+def test_scm_ranges_are_bounded_like_do(rng):
+    from vaecourse.scm import SCM, Equation
+    with pytest.raises(ValueError, match=r"at most .* in size with lo <= hi"):
+        SCM({'x': Equation((), lambda v, e: e)}, ranges={'x': rng})

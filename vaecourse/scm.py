@@ -81,8 +81,9 @@ _ADJACENCY = kinds.numbers(f"a square (K, K) adjacency matrix of finite numbers 
                            lambda t: t.dim() == 2 and 1 <= t.shape[0] == t.shape[1] <= kinds.MAX_UNITS
                            and bool((t.abs() <= kinds.MAX_WEIGHT).all()))  # 1e20 weights: (I - A^T)^-1 overflowed
 _NAME = kinds.Kind("a variable name (a non-empty string)", lambda v: isinstance(v, str) and v != "")
-_RANGE = kinds.sequence("a range (lo, hi) of two finite numbers with lo <= hi",
-                        lambda v: len(v) == 2 and all(_is_finite_number(x) for x in v) and float(v[0]) <= float(v[1]))
+_RANGE = kinds.sequence(f"a range (lo, hi) of two finite numbers at most {kinds.MAX_WEIGHT:g} in size with lo <= hi",
+                        lambda v: len(v) == 2 and all(_is_finite_number(x) and abs(float(x)) <= kinds.MAX_WEIGHT
+                                                      for x in v) and float(v[0]) <= float(v[1]))  # as do() values
 _VALUES = kinds.numbers(f"finite real numbers (not a bool) at most {kinds.MAX_WEIGHT:g} in size: one number, or one "
                         "value per sample (n,)", lambda t: t.dim() <= 1 and bool((t.abs() <= kinds.MAX_WEIGHT).all()))
 _DO_VALUE = kinds.real("a finite number (a do() value)", lambda v: True, kinds.MAX_WEIGHT,
@@ -185,6 +186,9 @@ def _output(what: str, value, n: int) -> Tensor:
 def constant(value: float | Tensor) -> Equation:
     """The equation do(x = value) puts in place: no parents, no noise."""
     value = kinds.finite_numbers.check("constant's value", value).to(torch.get_default_dtype())
+    if not bool((value.abs() <= kinds.MAX_WEIGHT).all()):  # as do()'s values: 1e30 was installed
+        raise ValueError(f"constant's value must be finite numbers at most {kinds.MAX_WEIGHT:g} in size, got "
+                         f"{kinds.shown(value)}")
 
     def f(_parents: Values, eps: Tensor) -> Tensor:
         return value.expand_as(eps).clone() if value.dim() == 0 else value.clone()
