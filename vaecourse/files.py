@@ -120,7 +120,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     through = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if through is not None:  # (mkdir's FileExistsError)
         raise ValueError(f"cannot write {path}: expected a path through folders, got one through {through}, a file")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a read-only folder, /proc, a loop on the way: one line naming the path given
+        raise ValueError(f"cannot write {path}: {err.strerror} (errno {errno.errorcode.get(err.errno, err.errno)}) "
+                         f"creating {err.filename or path.parent}: expected a path whose folders can be made") from None
     remove_stale_temporaries(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=path.parent)
