@@ -67,8 +67,8 @@ def test_load_returns_the_model_in_eval_mode_and_checks_the_class(saved):
     assert isinstance(loaded, VAE) and not loaded.training
     assert isinstance(load(saved, expected_class=VAE), VAE)
     assert isinstance(load(saved), VAE)
-    with pytest.raises(ValueError, match=r"holds a VAE model, but a LVAE was expected"):
-        load(saved, expected_class="LVAE")
+    with pytest.raises(ValueError, match=r"holds a VAE model, but a LadderVAE was expected"):
+        load(saved, expected_class="LadderVAE")
 
 
 def _rewrite(path, **changes):

@@ -48,3 +48,21 @@ def test_scm_ranges_are_bounded_like_do(rng):
     from vaecourse.scm import SCM, Equation
     with pytest.raises(ValueError, match=r"at most .* in size with lo <= hi"):
         SCM({'x': Equation((), lambda v, e: e)}, ranges={'x': rng})
+
+
+@pytest.mark.parametrize("name", ["", "vae"])
+def test_read_refuses_an_unknown_expected_class(tmp_path, name):
+    from vaecourse.checkpoints import save, read
+    from vaecourse.models.vae import VAE
+    path = save(VAE(2, 'mlp', (1, 4, 4)), tmp_path / 'ok.pt')
+    with pytest.raises(ValueError, match=r"read's expected_class must be one of \['CausalVAE'"):
+        read(path, expected_class=name)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_read_says_cuda_is_not_available(tmp_path):
+    from vaecourse.checkpoints import save, read
+    from vaecourse.models.vae import VAE
+    path = save(VAE(2, 'mlp', (1, 4, 4)), tmp_path / 'ok.pt')
+    with pytest.raises(ValueError, match=r"map_location must be a device this machine has, got 'cuda': CUDA is not"):
+        read(path, map_location='cuda')

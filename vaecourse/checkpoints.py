@@ -204,6 +204,8 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
     if expected_class is not None and not known:
         raise TypeError(f"read's expected_class must be a model class or its name (e.g. 'VAE'), got "
                         f"{expected_class!r}")
+    if isinstance(expected_class, str) and expected_class not in MODEL_REGISTRY:  # '' read "but a  was expected"
+        raise ValueError(f"read's expected_class must be one of {sorted(MODEL_REGISTRY)}, got {expected_class!r}")
     try:
         device = torch.device(map_location) if isinstance(map_location, (str, torch.device)) else None
     except RuntimeError:  # 'gpu9'
@@ -211,6 +213,9 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
     if device is None or device.type == "meta":
         raise ValueError(f"read's map_location must be a device that holds values ('cpu', 'cuda', a torch.device), "
                          f"got {map_location!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():  # torch's error blamed the (good) file
+        raise ValueError(f"read's map_location must be a device this machine has, got {map_location!r}: CUDA is not "
+                         f"available")
     path = check_regular(path, "the checkpoint")
     if path.is_symlink() and not path.exists():
         check_regular(path, "the checkpoint")  # a link that loops (a dangling one is "no checkpoint at")
