@@ -174,7 +174,7 @@ PANELS = [
     (lambda: causal.score_figure({str(i): {str(j): 0.5 for j in range(40)} for i in range(40)},
                                  keys=[str(j) for j in range(40)]), "scores and keys"),
     (lambda: viz.adjacency_figure(torch.zeros(30, 30), torch.zeros(30, 30), [str(i) for i in range(30)]), "names"),
-    (lambda: viz.active_units_figure({str(i): [1] * 100 for i in range(10)}, [2] * 100), "runs and layer_sizes"),
+    (lambda: viz.active_units_figure({str(i): [1] * 64 for i in range(20)}, [2] * 64), "runs and layer_sizes"),
 ]
 
 

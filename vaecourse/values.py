@@ -93,14 +93,31 @@ def _as_shape(value: Any) -> Any:
     return _REFUSED if _REFUSED in sizes else sizes
 
 
+def holds_bool(value: Any) -> bool:
+    """Whether a list or tuple holds a bool anywhere inside it (nested, as an item, a bool array or a bool tensor):
+    numpy reads [True, 0.5] as [1.0, 0.5], so a mask or a flag mixed into numbers would pass as numbers."""
+    stack, seen = [value], set()
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            if id(v) not in seen:  # (a list that holds itself is walked once)
+                seen.add(id(v))
+                stack.extend(v)
+        elif isinstance(v, (bool, np.bool_)) or (isinstance(v, torch.Tensor) and v.dtype == torch.bool) or (
+                isinstance(v, np.ndarray) and v.dtype == np.bool_):
+            return True
+    return False
+
+
 def _as_numbers(value: Any) -> Any:
     """Real numbers as a floating tensor: a floating tensor is kept (its device and dtype), an integer tensor, an
-    array or a (nested) list of numbers is read as float64; bools, complex numbers, strings and None are refused."""
+    array or a (nested) list of numbers is read as float64; bools (alone or mixed into a list of numbers), complex
+    numbers, strings and None are refused."""
     if isinstance(value, torch.Tensor):
         if value.dtype == torch.bool or value.is_complex():
             return _REFUSED
         return value if value.is_floating_point() else value.double()
-    if value is None or isinstance(value, (str, bytes)):
+    if value is None or isinstance(value, (str, bytes)) or holds_bool(value):
         return _REFUSED
     try:
         array = np.asarray(value)
@@ -328,7 +345,7 @@ def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") 
     return count
 
 
-__all__ = ["FLOAT32_TINY", "Kind", "MAX_PANELS", "boolean", "factor_sizes", "figure_images", "figure_samples", "figure_values", "finite_numbers", "inches",
+__all__ = ["FLOAT32_TINY", "Kind", "holds_bool", "MAX_PANELS", "boolean", "factor_sizes", "figure_images", "figure_samples", "figure_values", "finite_numbers", "inches",
            "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MIN_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_MEASURED", "MIN_INCHES", "figure_number", "measured", "Measured", "measured_numbers", "MAX_FIGURE_PIXELS", "MAX_SAMPLES", "MAX_WEIGHT",
            "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "epochs", "examples", "finite", "fits_in_memory", "floating_dtype", "fraction", "function", "functions", "generator", "image_side", "integer",
            "image_shape", "indices", "instance", "mapping", "path", "text", "layer_sizes", "layers", "MAX_LAYERS", "learning_rate", "log_variance", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from vaecourse import values
-from vaecourse.values import shown
+from vaecourse.values import holds_bool, shown
 from vaecourse.check.core import Rule, describe, expect, is_real_number, number_value, run_check
 from vaecourse.distributions import KL_ROUNDING
 
@@ -251,6 +251,8 @@ def _finite(values: Any, what: str, low: float | None = None, high: float | None
         except (RuntimeError, TypeError, NotImplementedError, ValueError):  # sparse, nested, quantized, ...
             raise ValueError(refused) from None
     else:
+        if not bools and holds_bool(values):  # [True, 0.5]: numpy reads the bool as the number 1.0
+            raise ValueError(refused)
         try:
             a = np.asarray(values)
         except (TypeError, ValueError, RuntimeError, NotImplementedError):  # ragged lists, objects numpy cannot hold

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import signal
 import sys
 from pathlib import Path
@@ -40,11 +41,18 @@ def _show(args: argparse.Namespace) -> int:
     from vaecourse.viz import traversal_figure
 
     from vaecourse.cli.outputs import refuse_overwriting_input
+    if not Path(args.checkpoint).name:  # ".", "/", "..": a folder, and no name to give the default PNG
+        raise ValueError(f"show's checkpoint {args.checkpoint!r} is a folder: expected a checkpoint file (e.g. vae.pt)")
     out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(".png")
     flag = "--out" if args.out else "the default --out (the checkpoint's name with .png)"
     if out.suffix.lower() in OTHER_IMAGE_FORMATS:  # the file would hold PNG bytes under another format's name
         raise ValueError(f"--out {out}: show writes a PNG, expected a name ending in .png, got {out.suffix}")
     refuse_overwriting_input(out, Path(args.checkpoint), what="traversal PNG", flag=flag)
+    # a new y.pt, y.csv or y would hold PNG bytes under a name that says otherwise (what already exists there, a FIFO,
+    # a device, a folder or another file, is refused in its own words by the checks above and below)
+    if out.suffix.lower() != ".png" and not os.path.lexists(out):
+        raise ValueError(f"--out {out}: show writes a PNG, expected a name ending in .png, got "
+                         f"{out.suffix or 'no suffix'}")
     model = checkpoints.load(args.checkpoint)
     values = np.linspace(-args.span, args.span, args.columns)
     name = Path(args.checkpoint).name

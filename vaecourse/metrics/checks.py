@@ -40,6 +40,9 @@ def check_numbers(value, name: str) -> Tensor:
             return value if value.is_floating_point() else value.double()
         got = f"a tensor of dtype {value.dtype}"
     else:
+        if values.holds_bool(value):  # [True, 0.5]: numpy would read the bool as the number 1.0
+            raise ValueError(f"{name} must be real numbers (a tensor, an array or a list of floats), got a list "
+                             f"holding bools: {values.shown(value)}")
         array = None if isinstance(value, (str, bytes)) or value is None else np.asarray(value)
         if array is not None and array.dtype.kind in "iuf":
             return torch.from_numpy(array.astype(np.float64))
@@ -62,6 +65,8 @@ def check_codes(codes, n: int, dim: int | None = None, who: str = "representatio
         raise ValueError(f"{who} must return real-valued codes (a float tensor or array), got dtype {codes.dtype}")
     if isinstance(codes, np.ndarray) and codes.dtype.kind in "bc":
         raise ValueError(f"{who} must return real-valued codes (a float tensor or array), got dtype {codes.dtype}")
+    if values.holds_bool(codes):  # a list mixing bools and numbers: numpy would read True as the code 1.0
+        raise ValueError(f"{who} must return real-valued codes (a float tensor or array), got a list holding bools")
     if isinstance(codes, Tensor):
         codes = codes.detach().to("cpu", torch.float64).numpy()
     try:
