@@ -157,9 +157,8 @@ def choose_threads(free_cores: float, current: int, max_threads: int) -> int:
     for name, count in (("current", current), ("max_threads", max_threads)):
         if isinstance(count, (int, float)) and not isinstance(count, bool) and count < 1:
             raise ValueError(f"thread counts must be >= 1, got current={current}, max_threads={max_threads}")
-        values.positive_int.check(f"choose_threads' {name} (a thread count)", count)
-        if count > MAX_THREADS:  # (10^18 threads was chosen)
-            raise ValueError(f"choose_threads' {name} must be a thread count of at most {MAX_THREADS:,}, got {count:,}")
+        values.integer(f"a thread count of at most {MAX_THREADS:,} (an int >= 1)", 1, MAX_THREADS).check(
+            f"choose_threads' {name}", count)  # (10^18 threads was chosen)
     free_cores = values.finite.check("free_cores (a finite number of cores)", free_cores)
     low = math.floor(free_cores + DROP_MARGIN)
     high = math.floor(free_cores + RAISE_MARGIN)

@@ -96,7 +96,7 @@ def adjacency_figure(learned: Tensor, true: Tensor, names: Sequence[str], thresh
                              lambda t: tuple(t.shape) == (k, k))
     learned = square.check("adjacency_figure's learned", learned).detach().cpu().numpy()
     if getattr(true, "dtype", None) in (torch.bool, np.bool_):  # a boolean graph is a graph, as in scm.check_adjacency
-        true = torch.as_tensor(np.asarray(true) if isinstance(true, np.ndarray) else true).float()
+        true = torch.as_tensor(true).float()
     true = square.check("adjacency_figure's true", true).detach().cpu().numpy()
     threshold = kinds.non_negative.check("adjacency_figure's threshold", threshold)  # on |A_ij|
     fig = Figure(figsize=(8.4, 3.6))
