@@ -71,25 +71,105 @@ def _shown(value) -> str:
     return values.shown(value)
 
 
+def _path_text(path, what: str, expected: str) -> str:
+    """``path`` as text, or a ValueError: bytes, None, a number, '' (which pathlib reads as the current folder) or a
+    NUL character (which no system call takes) name no file or folder."""
+    text = os.fspath(path) if isinstance(path, (str, os.PathLike)) and not isinstance(path, bytes) else None
+    if not isinstance(text, str) or not text or "\0" in text:
+        raise ValueError(f"{what}: expected the path of {expected} (a non-empty str or os.PathLike, no NUL "
+                         f"character), got {_shown(path)}")
+    return text
+
+
+def expanded(path, what: str, expected: str = "a folder") -> Path:
+    """``path`` (checked as by :func:`_path_text`) with ``~`` / ``~user`` expanded, or a ValueError for a user this
+    system does not know (pathlib's RuntimeError "Could not determine home directory")."""
+    text = _path_text(path, what, expected)
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        user = text.split("/", 1)[0]
+        raise ValueError(f"{what} {text}: cannot expand {user}, no such user (or no home folder) on this system: "
+                         f"expected the path of {expected}") from None
+
+
+def _errno_name(err: OSError) -> str:
+    return errno.errorcode.get(err.errno, str(err.errno))
+
+
+def _blocking_part(path: Path, code: int) -> Path:
+    """The first part of ``path`` (itself included) that a lookup failing with ``code`` stops at: the file that is
+    not a folder (ENOTDIR), the link that loops (ELOOP), the one too long or that cannot be searched."""
+    for part in (*reversed(path.parents), path):
+        try:
+            os.stat(part)
+        except OSError as err:
+            if err.errno == code:
+                return part
+    return path
+
+
+def _refuse_lookup(err: OSError, path: Path, what: str, expected: str):
+    """One ValueError line for a lookup of ``path`` that failed other than by being absent."""
+    if err.errno == errno.ENOTDIR:
+        raise ValueError(f"{what} {path}: expected a path through folders, got one through "
+                         f"{_file_on_the_way(path)}, a file") from None
+    if err.errno == errno.ELOOP:
+        raise ValueError(f"{what} {path}: {_blocking_part(path, errno.ELOOP)} is a symbolic link that loops (it never "
+                         f"reaches a file or folder): expected {expected}") from None
+    part = _blocking_part(path, err.errno)
+    raise ValueError(f"{what} {path}: {err.strerror} (errno {_errno_name(err)})"
+                     + (f" at {part}" if part != path else "") + f": expected {expected}") from None
+
+
+def _file_on_the_way(path: Path) -> Path:
+    """The first parent of ``path`` that exists and is not a folder (what makes a lookup fail with ENOTDIR)."""
+    return next((p for p in reversed(path.parents) if os.path.exists(p) and not os.path.isdir(p)), path.parent)
+
+
+def check_folder(path, what: str = "folder", must_exist: bool = False) -> Path:
+    """``path`` (``~`` expanded) if it is a folder that can be searched, or absent (unless ``must_exist``); else one
+    ValueError line naming ``what`` and the path: no path ('' , None, bytes, a number, a NUL), an unknown ``~user``, a
+    name too long, a loop, a file on the way or at the end, a folder that cannot be searched (EACCES)."""
+    expected = "a folder"
+    path = expanded(path, what, expected)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise ValueError(f"{what} {path} is a symbolic link to nothing ({os.readlink(path)}): expected "
+                             f"{expected}") from None
+        if must_exist:
+            raise ValueError(f"{what} {path} does not exist: expected {expected}") from None
+        return path
+    except OSError as err:
+        _refuse_lookup(err, path, what, expected)
+    if not stat.S_ISDIR(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else \
+            "a file" if stat.S_ISREG(mode) else "not a folder"
+        raise ValueError(f"{what} {path} is {kind}: expected {expected}")
+    try:
+        os.stat(path / ".")  # a lookup inside needs search (x) permission on the folder itself
+    except OSError as err:
+        raise ValueError(f"{what} {path}: {err.strerror} (errno {_errno_name(err)}): expected {expected} that can be "
+                         "searched (x permission)") from None
+    return path
+
+
 def check_regular(path: str | os.PathLike, what: str = "file") -> Path:
     """``path`` if it is absent or a regular file (a link to one included); a ValueError for a FIFO, a device
     (``/dev/null``, ``/dev/zero``), a socket or a folder: reading one can hang for ever, and writing over one
-    would replace it by a regular file (as root, which Colab is, even ``/dev/null``)."""
+    would replace it by a regular file (as root, which Colab is, even ``/dev/null``). A path through a file or
+    through a loop, too long a name, or a folder that cannot be searched is a ValueError too."""
     if not isinstance(what, str):
         raise ValueError(f"check_regular's what must be a string (what the file is, for the message), got {_shown(what)}")
-    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or not os.fspath(path) \
-            or "\0" in os.fspath(path):
-        raise ValueError(f"{what}: expected the path of a file (a non-empty str or os.PathLike, no NUL character), "
-                         f"got {_shown(path)}")
-    path = Path(path)
+    path = Path(_path_text(path, what, "a file"))
     try:
         os.lstat(path)
     except FileNotFoundError:
         pass  # absent (or through a missing folder): the reader or writer says so in its own words
     except OSError as err:  # a name longer than the file system holds, a folder that cannot be searched, ...
-        if err.errno not in (errno.ENOTDIR, errno.ELOOP):  # (through a file, a loop: pathlib answers those below)
-            raise ValueError(f"{what} {path}: {err.strerror} (errno {errno.errorcode.get(err.errno, err.errno)}): "
-                             "expected the path of a regular file") from None
+        _refuse_lookup(err, path, what, "the path of a regular file")
     if path.is_symlink() and not path.exists():  # dangling, or a loop (a -> a), which nothing can read or write
         try:
             os.stat(path)
@@ -186,4 +266,4 @@ def verify_sha256(path: str | os.PathLike, expected: str, remedy: str = "") -> P
     return path
 
 
-__all__ = ["atomic_write", "check_regular", "remove_stale_temporaries", "sha256_of", "verify_sha256"]
+__all__ = ["atomic_write", "check_folder", "check_regular", "expanded", "remove_stale_temporaries", "sha256_of", "verify_sha256"]
