@@ -147,7 +147,7 @@ def check_folder(path, what: str = "folder", must_exist: bool = False) -> Path:
     if not stat.S_ISDIR(mode):
         kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else \
             "a file" if stat.S_ISREG(mode) else "not a folder"
-        raise ValueError(f"{what} {path} is {kind}: expected {expected}")
+        raise ValueError(f"{what} must be {expected}, got {path}, which is not one (it is {kind})")
     try:
         os.stat(path / ".")  # a lookup inside needs search (x) permission on the folder itself
     except OSError as err:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from vaecourse import values
-from vaecourse.files import atomic_write
+from vaecourse.files import atomic_write, check_folder
 
 
 CACHE_ENV = "VAECOURSE_CACHE"
@@ -46,17 +46,13 @@ def fetch(url: str, out) -> None:
 
 
 def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
-    """``cache_dir`` if given, else ``$VAECOURSE_CACHE``, else ``~/.cache/vaecourse``; one that exists and is not a
-    folder (a file, a FIFO) is a ValueError."""
-    cache_dir = values.path.or_none().check("cache_dir", cache_dir)
-    name = "cache_dir"
-    if cache_dir is None:
-        name = f"${CACHE_ENV}" if os.environ.get(CACHE_ENV) else "the cache folder"
-        cache_dir = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "vaecourse"
-    folder = values.path.check(name, cache_dir).expanduser()
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{name} must be a folder (where downloads are kept), got {folder}, which is not one")
-    return folder
+    """``cache_dir`` if given, else ``$VAECOURSE_CACHE``, else ``~/.cache/vaecourse`` (``~`` expanded); one that is
+    no folder (a file, a FIFO, a loop, a name too long, ...) is a ValueError (:func:`vaecourse.files.check_folder`)."""
+    if cache_dir is not None:
+        return check_folder(cache_dir, "cache_dir (the folder where downloads are kept)")
+    if os.environ.get(CACHE_ENV):
+        return check_folder(os.environ[CACHE_ENV], f"${CACHE_ENV} (the folder where downloads are kept)")
+    return check_folder("~/.cache/vaecourse", "the cache folder")
 
 
 def download_verified(dest: str | os.PathLike, write: Callable[[BinaryIO], object], *, source: str,

@@ -31,8 +31,8 @@ from torch import Tensor
 from vaecourse import values
 from vaecourse.data.digit_images import DigitImages  # also importable from here, as before
 from vaecourse.data.download import DownloadError, default_cache_dir, download_verified, fetch as _fetch  # tests replace _fetch
-from vaecourse.data.mnist5k import load_mnist5k
-from vaecourse.files import check_regular, digest_of, naming
+from vaecourse.data.mnist5k import check_digit_labels, load_mnist5k
+from vaecourse.files import check_folder, check_regular, digest_of, naming
 
 # name: (file name, MD5 of the decompressed IDX file, expected number of dimensions)
 MNIST_FILES = {
@@ -46,6 +46,7 @@ MNIST_MIRRORS = (  # each serves FILE.gz; the first that answers is used
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 IDX_UBYTE = 0x08  # the only element type MNIST uses (unsigned byte)
+MAX_IDX_DIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32  # numpy's NPY_MAXDIMS (64 from numpy 2.0)
 
 
 _MIRRORS = values.sequence("a non-empty list of mirror URLs (strings starting with https:// or http://, ending in /)",
@@ -77,11 +78,14 @@ def read_idx(path: str | os.PathLike, expected_dims: int | None = None) -> np.nd
     if expected_dims is not None and ndim != expected_dims:
         raise ValueError(f"{path} holds a {ndim}-dimensional array (magic 0x{magic:08x}), expected "
                          f"{expected_dims} dimensions (magic 0x{0x800 + expected_dims:08x})")
+    if ndim > MAX_IDX_DIMS:
+        raise ValueError(f"{path} announces a {ndim}-dimensional array (magic 0x{magic:08x}): expected at most "
+                         f"{MAX_IDX_DIMS} dimensions (what numpy holds); is it an IDX file?")
     header = 4 + 4 * ndim
     if len(data) < header:
         raise ValueError(f"{path} is truncated: {len(data)} bytes, but its header alone needs {header}")
     shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape))
+    expected = header + math.prod(shape)  # Python ints: np.prod would wrap past 2**63 to a negative count
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "longer than its header says"
         raise ValueError(f"{path} is {what}: its header announces shape {shape}, i.e. {expected} bytes, "
@@ -117,11 +121,9 @@ def _download_idx(name: str, dest: Path, md5: str, mirrors=MNIST_MIRRORS) -> Non
 def mnist_dir(root: str | os.PathLike | None = None) -> Path:
     """The folder the IDX files are read from: ``root``, else ``<cache>/mnist``; a ``root`` that exists and is not a
     folder (a file, a FIFO) is a ValueError."""
-    root = values.path.or_none().check("root (the folder of the MNIST files)", root)
-    folder = root.expanduser() if root is not None else default_cache_dir() / "mnist"
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"root (the folder of the MNIST files) must be a folder, got {folder}, which is not one")
-    return folder
+    if root is None:
+        return check_folder(default_cache_dir() / "mnist", "the MNIST cache folder")
+    return check_folder(root, "root (the folder of the MNIST files)")
 
 
 def load_mnist(root: str | os.PathLike | None = None, *, download: bool = False, verify: bool = True,
@@ -148,9 +150,14 @@ def load_mnist(root: str | os.PathLike | None = None, *, download: bool = False,
                     "download.")
             _download_idx(name, path, md5, mirrors)
         elif verify and (actual := md5_of(path)) != md5:
-            raise ValueError(f"{path} is not the official MNIST file: MD5 {actual}, expected {md5}. Delete it and "
-                             "load with download=True, or pass verify=False for a file you wrote yourself.")
+            remedy = ("Delete it (the course's cache wrote it) and load with download=True" if root is None else
+                      "It is yours, so it is left alone: put the official file there, or pass root=None to use the "
+                      "course's cache (with download=True)")
+            raise ValueError(f"{path} is not the official MNIST file: MD5 {actual}, expected {md5}. {remedy}, or pass "
+                             "verify=False for a file you wrote yourself.")
         arrays[key] = read_idx(path, expected_dims=ndim)
+        if ndim == 1:  # a labels file
+            check_digit_labels(arrays[key], path)
     for part in ("train", "test"):
         n_images, n_labels = len(arrays[f"{part}_images"]), len(arrays[f"{part}_labels"])
         if n_images != n_labels:

@@ -148,6 +148,18 @@ def stratified_split(labels: np.ndarray, n_test: int, seed: int) -> tuple[np.nda
     return rng.permutation(train), rng.permutation(test)
 
 
+def check_digit_labels(labels: np.ndarray, path: str | os.PathLike) -> np.ndarray:
+    """``labels`` when every one is a digit, an integer 0-9; else a ValueError naming the file, the first label out
+    of range and where it is (a label 10 or -1 would index past a 10-class classifier's outputs)."""
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"{path}: expected digit labels (integers 0-9), got labels of dtype {labels.dtype}")
+    bad = np.flatnonzero((labels < 0) | (labels > 9))  # (out-of-range indices,)
+    if bad.size:
+        raise ValueError(f"{path}: expected digit labels 0-9, got {int(labels[bad[0]])} at label {int(bad[0]):,} "
+                         f"({bad.size:,} of {labels.size:,} labels out of range)")
+    return labels
+
+
 def read_mnist5k(path: str | os.PathLike = MNIST5K_PATH, expected_sha256: str | None = MNIST5K_SHA256
                  ) -> tuple[np.ndarray, np.ndarray]:
     """The verified arrays: images (5000, 28, 28) uint8, labels (5000,) uint8."""
@@ -170,7 +182,7 @@ def read_mnist5k(path: str | os.PathLike = MNIST5K_PATH, expected_sha256: str | 
     if images.dtype != np.uint8 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
         raise ValueError(f"{path}: expected uint8 images (N, 28, 28) and N labels, got {images.dtype} "
                          f"{images.shape} and {labels.shape}")
-    return images, labels
+    return images, check_digit_labels(labels, path)
 
 
 def load_mnist5k(n_test: int = N_TEST, seed: int = SPLIT_SEED, path: str | os.PathLike = MNIST5K_PATH,
@@ -187,5 +199,5 @@ def load_mnist5k(n_test: int = N_TEST, seed: int = SPLIT_SEED, path: str | os.Pa
                               f"split {len(train):,} / {len(test):,}")
 
 
-__all__ = ["MNIST5K_PATH", "MNIST5K_SHA256", "N_TEST", "SPLIT_SEED", "build_mnist5k", "load_mnist5k", "sha256_of",
+__all__ = ["MNIST5K_PATH", "MNIST5K_SHA256", "N_TEST", "SPLIT_SEED", "build_mnist5k", "check_digit_labels", "load_mnist5k", "sha256_of",
            "read_mnist5k", "read_source_csv", "stratified_split", "write_npz"]
