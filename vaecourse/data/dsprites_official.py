@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -27,7 +28,7 @@ from vaecourse.data.download import DownloadError, default_cache_dir, download_v
 from vaecourse.data.download import fetch as _fetch  # tests replace _fetch
 from vaecourse.data.dsprites import (IMAGE_DTYPE, CANVAS, FACTOR_NAMES, FACTOR_SIZES, FACTOR_VALUES, OFFICIAL_BLOB_ID,
                                      OFFICIAL_FILENAME, OFFICIAL_URL, SHAPE_NAMES, _bit_table)
-from vaecourse.files import check_regular, digest_of, naming
+from vaecourse.files import check_regular, digest_of, expanded, naming
 from vaecourse.runtime import default_device
 
 __all__ = ["OfficialDSprites", "load_official_dsprites", "git_blob_id"]
@@ -173,14 +174,20 @@ def load_official_dsprites(path: str | os.PathLike | None = None, *, download: b
     """
     download = values.boolean.check("load_official_dsprites' download", download)
     _BLOB_ID.check("load_official_dsprites' expected_blob_id", expected_blob_id)
-    values.path.or_none().check("load_official_dsprites' cache_dir", cache_dir)
     device = default_device(device)  # checked at the call, before a 26 MB download
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise ValueError(f"load_official_dsprites' dtype must be a floating torch dtype (images in [0, 1]), got "
                          f"{values.shown(dtype)}")
-    path = values.path.or_none().check("load_official_dsprites' path", path)
-    path = path.expanduser() if path is not None else default_cache_dir(cache_dir) / OFFICIAL_FILENAME
+    cached = path is None  # a file in the course's cache, which the course wrote (and may advise deleting)
+    if cached:
+        path = default_cache_dir(cache_dir) / OFFICIAL_FILENAME
+    else:
+        values.path.or_none().check("load_official_dsprites' cache_dir", cache_dir)
+        path = expanded(path, "load_official_dsprites' path", "a file")
     check_regular(path, "the dSprites file")  # a FIFO or /dev/zero would be read for ever
+    remedy = ("Delete it (the course's cache wrote it) and load with download=True" if cached else
+              "It is yours, so it is left alone: pass the official file as path, or leave path out to use the "
+              "course's cache (with download=True)")
     if not path.exists():
         if not download:
             raise FileNotFoundError(
@@ -189,14 +196,17 @@ def load_official_dsprites(path: str | os.PathLike | None = None, *, download: b
                 f"download {OFFICIAL_URL} yourself and pass path=...; the procedural DSprites() renderer needs "
                 "no file at all.")
         _download(OFFICIAL_URL, path, expected_blob_id)
+    elif path.stat().st_size == 0:  # empty, or a /proc or /sys file (stat says 0 bytes whatever it reads)
+        raise ValueError(f"{path} is not a dSprites file: the file system gives it 0 bytes (an empty file, or a "
+                         f"/proc or /sys file). {remedy}.")
     elif expected_blob_id is not None:
         actual = git_blob_id(path)
         if actual != expected_blob_id:
             raise ValueError(f"{path} is not the official dSprites file: expected git blob id {expected_blob_id}, "
-                             f"got {actual} ({path.stat().st_size} bytes). Delete it and load with download=True, "
-                             "or pass expected_blob_id=None to load a file you trust.")
+                             f"got {actual} ({path.stat().st_size} bytes). {remedy}, or pass expected_blob_id=None "
+                             "to load a file you trust.")
     with naming(path):
-        packed, classes = _read_npz(path, require_full=expected_blob_id is not None)
+        packed, classes = _read_npz(path, require_full=expected_blob_id is not None, remedy=remedy)
     return OfficialDSprites(torch.from_numpy(packed), torch.from_numpy(classes), device=device, dtype=dtype)
 
 
@@ -210,9 +220,14 @@ _KEYS = {  # key: (dtype, shape after the N rows)
 
 def _npy_header(stream, path: Path, key: str) -> tuple[int, ...]:
     """Read a .npy header from ``stream``, check dtype, trailing shape and C order; return the shape."""
-    version = np.lib.format.read_magic(stream)
-    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, fortran_order, dtype = read(stream)
+    try:
+        version = np.lib.format.read_magic(stream)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read(stream)
+    except (ValueError, SyntaxError, tokenize.TokenError, TypeError, KeyError) as err:  # numpy's parse of the
+        first = (str(err.args[0] if err.args else "").splitlines() or [type(err).__name__])[0]  # header's dict
+        # text, cut short (tokenize.TokenError, SyntaxError) or garbage (ValueError)
+        raise ValueError(f"the dSprites file {path}: member {key}.npy has a malformed header ({first})") from None
     want_dtype, want_tail = _KEYS[key]
     if dtype != np.dtype(want_dtype):
         raise ValueError(f"{path}: {key} must have dtype {np.dtype(want_dtype)}, got {dtype}")
@@ -230,7 +245,9 @@ def _read_exact(stream, nbytes: int, path: Path, key: str) -> bytes:
     return data
 
 
-def _read_npz(path: Path, require_full: bool, chunk_rows: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+def _read_npz(path: Path, require_full: bool, chunk_rows: int = 8192,
+              remedy: str = "Delete it and fetch it again (load_official_dsprites(download=True))"
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Validated (packed images ``(N, 64, 8)`` uint8, latents_classes ``(N, 6)`` int64) from a dSprites npz."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -263,8 +280,7 @@ def _read_npz(path: Path, require_full: bool, chunk_rows: int = 8192) -> tuple[n
                     packed[first:first + rows] = np.packbits(chunk, axis=-1, bitorder="little")
                 stream.read()  # CRC check
     except (zipfile.BadZipFile, EOFError, zlib.error) as err:
-        raise ValueError(f"{path} is truncated or corrupted ({type(err).__name__}: {err}); delete it and "
-                         "fetch it again (load_official_dsprites(download=True))") from err
+        raise ValueError(f"{path} is truncated or corrupted ({type(err).__name__}: {err}). {remedy}.") from err
     return packed, arrays["latents_classes"].copy()
 
 
