@@ -20,7 +20,7 @@ import torch
 
 import vaecourse
 from vaecourse.files import atomic_write, check_regular, naming, sha256_of  # atomic_write re-exported: checkpoints.atomic_write
-from vaecourse.models.base import MODEL_REGISTRY
+from vaecourse.models.base import MODEL_REGISTRY, check_weights
 
 FORMAT = "vaecourse-checkpoint/1"
 
@@ -35,6 +35,7 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
     if name not in MODEL_REGISTRY or not hasattr(model, "hparams"):
         raise ValueError(f"cannot save a {name}: only registered vaecourse models ({sorted(MODEL_REGISTRY)}) "
                          "can be rebuilt from a checkpoint")
+    check_weights(model, f"save's {name}")  # nothing is written
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     for key, tensor in state.items():  # read() would refuse the file: nothing is written
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():

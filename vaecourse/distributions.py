@@ -32,7 +32,7 @@ def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor | None = None,
         got = tuple(eps.shape) if isinstance(eps, Tensor) else type(eps).__name__
         raise ValueError(f"reparameterize expected eps of shape (..., {', '.join(map(str, mu.shape))}) (mu's, with any "
                          f"sample axes in front), got {got}")
-    if eps is not None and eps.device != mu.device:  # (a meta eps reached torch's device error)
+    if eps is not None and eps.device != mu.device:  # (a meta eps is refused by _floating)
         raise ValueError(f"reparameterize expected eps on mu's device {mu.device}, got eps on {eps.device}")
     if eps is None:
         generator = values.generator.or_none().check("reparameterize's generator", generator)
@@ -42,11 +42,13 @@ def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor | None = None,
 
 def _floating(who: str, name: str, t) -> None:
     """``t`` a real floating-point tensor (not an integer, bool or complex one, not a list), or a TypeError naming
-    ``name``: a dtype check costs nothing; the values follow IEEE arithmetic (NaN in, NaN out)."""
+    ``name``, or a ValueError when it is a meta tensor: dtype and device checks cost nothing; the values follow IEEE
+    arithmetic (NaN in, NaN out)."""
     if not isinstance(t, Tensor) or not t.is_floating_point():
         got = values.shown(t) if isinstance(t, Tensor) else f"a {type(t).__name__}: {values.shown(t)}"
         raise TypeError(f"{who}'s {name} must be a real floating-point tensor (torch.float32, torch.float64, ...), "
                         f"got {got}")
+    values.with_values(f"{who}'s {name}", t, "a real floating-point tensor with values")  # (a meta one reached .item())
 
 
 def _same_shapes(who: str, **tensors) -> None:
@@ -95,6 +97,7 @@ MAX_KL = values.MAX_MEASURED  # nats: no run's KL comes near it, and a mean of l
 def check_kls(kl: Tensor, name: str, position: Callable[[int], str]) -> Tensor:
     """``kl`` when every value is a KL in nats (finite, >= 0 up to ``KL_ROUNDING``, at most ``MAX_KL``), else a
     ValueError naming ``name`` and where the first other value is (``position(flat index)``, e.g. "unit 3")."""
+    values.with_values(name, kl, "KLs in nats with values")  # (a meta kl reached torch's Tensor.item())
     bad = ~((kl >= -KL_ROUNDING) & (kl <= MAX_KL))  # (NaN fails both)
     if not bool(bad.any()):
         return kl

@@ -160,19 +160,22 @@ class Every:
             self.callback(step, model, terms)
 
 
+_IMAGES = "images with values (a tensor on 'cpu' or 'cuda')"
+
+
 def _first_tensor(batch) -> Tensor:
     """A batch may be images, or a tuple/list/dict whose first entry (or 'x'/'images') is images."""
     if isinstance(batch, Tensor):
-        return batch
+        return values.with_values("fit's batch", batch, _IMAGES)
     if isinstance(batch, dict):
         for key in ("x", "images", "image"):
             if key in batch:
                 if not isinstance(batch[key], Tensor):
                     raise ValueError(f"fit expected the batch's {key!r} to be a tensor of images, got "
                                      f"{values.shown(batch[key])}")
-                return batch[key]
+                return values.with_values(f"fit's batch[{key!r}]", batch[key], _IMAGES)
     if isinstance(batch, Sequence) and batch and isinstance(batch[0], Tensor):
-        return batch[0]
+        return values.with_values("fit's batch[0]", batch[0], _IMAGES)
     raise ValueError(f"fit could not find images in a batch of type {type(batch).__name__}: expected a tensor, "
                      "a (images, ...) tuple or a dict with key 'x'")
 
@@ -186,6 +189,7 @@ def _tensor_batches(data: Tensor, batch_size: int, generator: torch.Generator) -
 def _batches(data, batch_size: int, generator: torch.Generator) -> tuple[Iterator, int | None]:
     """An endless iterator of batches, and the number of steps per epoch when it is known."""
     if isinstance(data, Tensor):
+        values.with_values("fit's data", data, f"examples (N, ...) with values: {_IMAGES}")  # before any step
         if data.dim() == 0 or data.shape[0] == 0:
             raise ValueError(f"fit's data must hold at least one example (a tensor (N, ...) with N >= 1), got an "
                              f"empty tensor of shape {tuple(data.shape)}")
@@ -207,12 +211,15 @@ def _batches(data, batch_size: int, generator: torch.Generator) -> tuple[Iterato
     return cycle(), per_epoch
 
 
+_LABELS = "labels with values (a tensor on 'cpu' or 'cuda')"
+
+
 def _labels(batch, device) -> Tensor:
     """The labels u of a labelled batch: the second entry of an (images, labels) tuple, or batch['u']."""
     if isinstance(batch, dict) and "u" in batch:
-        return batch["u"].to(device)
+        return values.with_values("fit's batch['u']", batch["u"], _LABELS).to(device)
     if isinstance(batch, Sequence) and len(batch) >= 2 and isinstance(batch[1], Tensor):
-        return batch[1].to(device)
+        return values.with_values("fit's batch[1] (the labels)", batch[1], _LABELS).to(device)
     raise ValueError("this model takes labels (model(x, u)): give fit batches of (images, labels) or dicts with 'u'")
 
 
@@ -256,7 +263,7 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
     seed = values.seed.or_none().check("fit's seed", seed)  # as seed_everything: torch's manual_seed took -1
     transform = values.function.or_none().check("fit's transform", transform)
     callbacks = values.functions.check("fit's callbacks", callbacks)
-    from vaecourse.models.base import CourseModel
+    from vaecourse.models.base import CourseModel, check_weights
 
     if not isinstance(model, CourseModel):
         raise ValueError(f"fit's model must be a torch.nn.Module of the course (a vaecourse CourseModel: VAE, LadderVAE, "
@@ -286,6 +293,7 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
         log_every = values.positive_int.check("fit's log_every", log_every)
     if epochs is not None:
         epochs = values.epochs.check("fit's epochs", epochs)
+    check_weights(model, f"fit's {type(model).__name__}")
     dev = default_device(device)
     model.to(dev)
     if seed is not None:

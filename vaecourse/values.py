@@ -127,7 +127,17 @@ def _as_numbers(value: Any) -> Any:
 
 
 def _all_finite(t: torch.Tensor) -> bool:
-    return t.device.type != "meta" and bool(torch.isfinite(t).all())
+    return bool(torch.isfinite(t).all())
+
+
+def with_values(name: str, value: Any, expected: str) -> Any:
+    """``value`` as it came, or a ValueError when it is a meta tensor: one built under ``torch.device("meta")`` or
+    moved with ``.to("meta")`` has a shape and a dtype but no values, so nothing can be read, saved or trained from
+    it (torch's words were "Cannot copy out of meta tensor" or "Tensor.item() cannot be called on meta tensors").
+    The one test of every public reader of tensors (the numbers kinds read it in :meth:`Kind.check`)."""
+    if isinstance(value, torch.Tensor) and value.device.type == "meta":
+        raise ValueError(f"{name} is a meta tensor (no values): expected {expected}, got {_shown(value)}")
+    return value
 
 
 def _shown(value: Any) -> str:
@@ -140,7 +150,10 @@ def _shown(value: Any) -> str:
             " holding inf" if bool(torch.isinf(numbers).any()) else ""
         return f"a {type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}{bad}"
     text = " ".join(repr(value).split())
-    return text if len(text) <= 120 else text[:117] + "..."
+    text = text if len(text) <= 120 else text[:117] + "..."
+    # numpy reads [True, 0.5] as numbers: the words say why such a list is refused
+    return f"a list holding bools: {text}" if isinstance(value, (list, tuple)) and holds_bool(value) \
+        else text
 
 
 def is_path(value: Any) -> bool:
@@ -174,7 +187,7 @@ class Kind:
         """``value`` converted and checked, or a ValueError: ``{name} must be {expected}, got {value!r}``."""
         if value is None and self.optional:
             return None
-        converted = self.convert(value)
+        converted = self.convert(with_values(name, value, self.expected))
         if converted is _REFUSED or not self.test(converted):
             raise ValueError(f"{name} must be {self.expected}, got {_shown(value)}")
         return converted
@@ -211,8 +224,7 @@ def numbers(expected: str, test: Callable[[torch.Tensor], bool] = lambda t: True
     """Real numbers as a floating tensor (not bools, strings or None), finite unless ``finite=False``, passing
     ``test`` (usually a shape)."""
     # the test (a shape, a count) first: a finiteness pass over 10^9 values would itself reach the allocator
-    return Kind(expected, lambda t: (not finite or t.device.type != "meta") and test(t) and (not finite or _all_finite(t)),
-                _as_numbers)
+    return Kind(expected, lambda t: test(t) and (not finite or _all_finite(t)), _as_numbers)  # (meta: Kind.check)
 
 
 def one_of(*names: str) -> Kind:
@@ -333,11 +345,16 @@ floating_dtype = Kind("a floating torch dtype (torch.float32, torch.float64, ...
                       lambda v: isinstance(v, torch.dtype) and v.is_floating_point)
 
 
+_COUNT = integer("a count (an int >= 0)", 0, math.inf)  # unbounded: a count beyond MAX_INT is refused below, in bytes
+_BYTES_EACH = integer("a size in bytes (an int >= 0)", 0, math.inf)  # 0: an empty draw needs nothing
+
+
 def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") -> int:
-    """``count`` (already checked as a count), or a ValueError when ``count`` items of ``bytes_each`` bytes would
-    need more than MAX_BYTES at once, naming ``name`` and the estimate, before anything is allocated."""
-    if count < 0 or bytes_each < 0:
-        raise ValueError(f"{name} must be a count >= 0 of items of bytes_each >= 0 bytes, got {count:,} of {bytes_each:,}")
+    """``count`` as an int, or a ValueError when ``count`` items of ``bytes_each`` bytes would need more than
+    MAX_BYTES at once, naming ``name`` and the estimate, before anything is allocated. Both are read as ints (a
+    0-d integer tensor or a numpy integer is its int; a bool, a float or a float tensor is no count)."""
+    count = _COUNT.check(f"{name} (the count)", count)
+    bytes_each = _BYTES_EACH.check(f"{name} (the bytes of each of its {what})", bytes_each)
     if count * bytes_each > MAX_BYTES:
         raise ValueError(f"{name} must be at most {MAX_BYTES // bytes_each:,} {what} ({bytes_each:,} bytes each, "
                          f"{MAX_BYTES / 2 ** 30:g} GiB at once), got {count:,} (about "
@@ -345,7 +362,7 @@ def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") 
     return count
 
 
-__all__ = ["FLOAT32_TINY", "Kind", "holds_bool", "MAX_PANELS", "boolean", "factor_sizes", "figure_images", "figure_samples", "figure_values", "finite_numbers", "inches",
+__all__ = ["FLOAT32_TINY", "Kind", "with_values", "holds_bool", "MAX_PANELS", "boolean", "factor_sizes", "figure_images", "figure_samples", "figure_values", "finite_numbers", "inches",
            "numbers", "panels", "real_numbers", "MAX_BATCH", "MAX_BYTES", "MAX_DPI", "MIN_DPI", "MAX_EXAMPLES", "MAX_FLOAT", "MAX_INT", "MAX_LOGVAR", "MAX_MEASURED", "MIN_INCHES", "figure_number", "measured", "Measured", "measured_numbers", "MAX_FIGURE_PIXELS", "MAX_SAMPLES", "MAX_WEIGHT",
            "MAX_CHANNELS", "MAX_SEED", "MAX_SIDE", "MAX_STEPS", "MAX_UNITS", "batch_size", "dpi", "draws", "epochs", "examples", "finite", "fits_in_memory", "floating_dtype", "fraction", "function", "functions", "generator", "image_side", "integer",
            "image_shape", "indices", "instance", "mapping", "path", "text", "layer_sizes", "layers", "MAX_LAYERS", "learning_rate", "log_variance", "non_negative", "non_negative_int", "one_of", "positive", "positive_int",

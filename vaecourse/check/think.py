@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from vaecourse import values
-from vaecourse.values import holds_bool, shown
+from vaecourse.values import holds_bool, shown, with_values
 from vaecourse.check.core import Rule, describe, expect, is_real_number, number_value, run_check
 from vaecourse.distributions import KL_ROUNDING
 
@@ -103,6 +103,18 @@ def report(exercise: str, title: str, right: bool, said: str, why: str) -> bool:
     return right
 
 
+class YourArgument(ValueError):
+    """A value the learner chose (k of exercise 4.6) that the check cannot use: guarded says so, not "the run"."""
+
+
+def yours(kind: Any, name: str, value: Any) -> Any:
+    """``kind.check(name, value)``, its refusal raised as :class:`YourArgument` (the learner's, not the run's)."""
+    try:
+        return kind.check(name, value)
+    except ValueError as error:
+        raise YourArgument(str(error)) from None
+
+
 def guarded(exercise: str, title: str) -> Callable:
     """A check that reads the notebook's run never raises: a run it cannot read is one line, and False."""
     def wrap(check: Callable) -> Callable:
@@ -110,6 +122,9 @@ def guarded(exercise: str, title: str) -> Callable:
         def run(*args: Any, **kwargs: Any) -> bool:
             try:
                 return check(*args, **kwargs)
+            except YourArgument as error:  # the learner's own choice (k): what was expected, what came
+                print(f"❌ Exercise {exercise} ({title}): {error}. Choose it again in the cell above and run this one.")
+                return False
             except Exception as error:  # the run's results, not the learner's answer (ask() handles that)
                 print(f"❌ Exercise {exercise} ({title}): the check could not read the run's results "
                       f"({type(error).__name__}: {error}). Run the cells above this one again, in order; if that does "
@@ -243,8 +258,9 @@ def _finite(values: Any, what: str, low: float | None = None, high: float | None
     they are counts (``whole``)."""
     refused = f"{what} must be real numbers from a finished run, got {shown(values)}"
     if isinstance(values, Tensor):
-        if values.device.type == "meta" or values.is_complex() or (values.dtype == torch.bool and not bools):
-            raise ValueError(refused)  # a meta tensor: "on the meta device (shapes only, no values)"
+        with_values(what, values, "real numbers from a finished run")
+        if values.is_complex() or (values.dtype == torch.bool and not bools):
+            raise ValueError(refused)
         try:
             a = values.detach().cpu()
             a = (a.to_dense() if a.layout != torch.strided else a).double().numpy()
@@ -327,10 +343,14 @@ def _series(history: Any, key: str, low: float | None = None, what: str = "the r
     return _finite(_entry(history, key, what), f"{what}'s {key!r}", low).reshape(-1)
 
 
-def tail_mean(values: Any) -> float:
-    """The mean over the last tenth of the logged steps (at least one): where a short run ended."""
-    values = np.asarray(values, dtype=np.float64).reshape(-1)
-    return float(values[-max(1, len(values) // 10):].mean())
+_TRACE = values.numbers("a run's logged values: at least one finite number (a list or a tensor)", lambda t: t.numel() >= 1)
+
+
+def tail_mean(trace: Any, name: str = "tail_mean's trace") -> float:
+    """The mean over the last tenth of the logged steps (at least one): where a short run ended. A trace of no
+    steps (None, []) has no end: a ValueError naming ``name`` (the mean of nothing was nan)."""
+    trace = _TRACE.check(name, trace).detach().cpu().double().numpy().reshape(-1)
+    return float(trace[-max(1, len(trace) // 10):].mean())
 
 
 def _budget_runs(runs: Any) -> dict[float, Any]:
@@ -750,8 +770,8 @@ def vary_samples(fn: Callable[[Tensor, int], float], log_w: Tensor, k: int) -> b
     log_w = torch.from_numpy(_finite(log_w, "log_w (the log-weights)"))
     if log_w.dim() != 2:
         raise ValueError(f"log_w must be the log-weights (k_max, B): samples by images, got shape {tuple(log_w.shape)}")
-    k = values.integer(f"a number of samples from 1 to {log_w.shape[0]} (log_w's k_max)", 1,
-                       log_w.shape[0]).check("k", k)
+    k = yours(values.integer(f"a number of samples from 1 to {log_w.shape[0]} (log_w's k_max), a whole number",
+                             1, log_w.shape[0]), "your k", k)
     value = ask("4.6", title, fn, number_rules("L_k − L_1"), log_w, k)
     if value is _NO_ANSWER:
         return False

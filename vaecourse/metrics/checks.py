@@ -30,24 +30,10 @@ def check_generator(generator, who: str) -> torch.Generator:
 
 def check_numbers(value, name: str) -> Tensor:
     """Real numbers as a floating tensor (a tensor keeps its device and floating dtype; an integer tensor, a numpy
-    array or a list of numbers is read as float64), or a ValueError naming ``name``: bools, complex numbers,
-    strings and None are not numbers here. NaN and inf are the caller's to refuse (with its own reason)."""
-    if isinstance(value, Tensor):
-        if value.device.type == "meta":
-            raise ValueError(f"{name} must be real numbers with values, got a tensor on the meta device (shapes only)")
-        kind = "b" if value.dtype == torch.bool else "c" if value.is_complex() else "f"
-        if kind == "f":
-            return value if value.is_floating_point() else value.double()
-        got = f"a tensor of dtype {value.dtype}"
-    else:
-        if values.holds_bool(value):  # [True, 0.5]: numpy would read the bool as the number 1.0
-            raise ValueError(f"{name} must be real numbers (a tensor, an array or a list of floats), got a list "
-                             f"holding bools: {values.shown(value)}")
-        array = None if isinstance(value, (str, bytes)) or value is None else np.asarray(value)
-        if array is not None and array.dtype.kind in "iuf":
-            return torch.from_numpy(array.astype(np.float64))
-        got = f"{type(value).__name__}" + (f" of dtype {array.dtype}" if array is not None else "")
-    raise ValueError(f"{name} must be real numbers (a tensor, an array or a list of floats), got {got}")
+    array or a list of numbers is read as float64), or a ValueError naming ``name``: bools (also mixed into a list),
+    complex numbers, strings, None and meta tensors are not numbers here. NaN and inf are the caller's to refuse
+    (with its own reason). The values kind :data:`vaecourse.values.real_numbers` is the one reader."""
+    return values.real_numbers.check(name, value)
 
 
 MAX_CODE = values.MAX_MEASURED  # |z| beyond this is no code: scikit-learn's classifiers read float32 and square the features
@@ -59,8 +45,7 @@ def check_codes(codes, n: int, dim: int | None = None, who: str = "representatio
     if codes is None:
         raise ValueError(f"{who} must return a (batch, D) tensor or array of codes, got None (does the function end "
                          "with `return ...`?)")
-    if isinstance(codes, Tensor) and codes.device.type == "meta":
-        raise ValueError(f"{who} must return codes with values, got a tensor on the meta device (shapes only)")
+    values.with_values(f"{who}'s codes", codes, "codes (batch, D) with values")
     if isinstance(codes, Tensor) and (codes.dtype == torch.bool or codes.is_complex()):
         raise ValueError(f"{who} must return real-valued codes (a float tensor or array), got dtype {codes.dtype}")
     if isinstance(codes, np.ndarray) and codes.dtype.kind in "bc":
@@ -119,7 +104,7 @@ def check_table(value, name: str, *, dims: tuple[int, ...] = (2,), rows: int = 1
                 f"{' >= 0' if non_negative else ''}{sizes}")
 
     def fits(t: Tensor) -> bool:
-        if t.dim() not in dims or t.device.type == "meta" or t.shape[0] < rows or (t.dim() > 1 and t.shape[1] < columns):
+        if t.dim() not in dims or t.shape[0] < rows or (t.dim() > 1 and t.shape[1] < columns):
             return False
         return not non_negative or t.numel() == 0 or bool((t.nan_to_num(0.0) >= 0).all())
 

@@ -89,8 +89,7 @@ def check_images(x: Any, image_shape: tuple[int, ...], *, unit_range: bool, who:
     if x.shape[0] == 0:
         raise ValueError(f"{who} expected a non-empty batch of images (B >= 1), got an empty one of shape "
                          f"{tuple(x.shape)}")
-    if x.device.type == "meta":
-        raise ValueError(f"{who} expected images with values, got a tensor on the meta device (shapes only)")
+    values.with_values(f"{who}'s images", x, "images with values")
     if device is not None and x.device != device:
         raise ValueError(f"{who} expected images on the model's device {device}, got them on {x.device}: "
                          f"move them with x.to({str(device)!r})")
@@ -119,6 +118,17 @@ def check_latents(z: Any, size: int, *, who: str, name: str = "z", device: torch
         raise ValueError(f"{who} expected {name} of shape (B, {size}), got {tuple(z.shape)}")
     if z.shape[0] == 0:
         raise ValueError(f"{who} expected a non-empty batch of {name} (B >= 1), got shape {tuple(z.shape)}")
+    values.with_values(f"{who}'s {name}", z, f"latents (B, {size}) with values")  # (a meta model refuses below)
     if device is not None and z.device != device:
         raise ValueError(f"{who} expected {name} on the model's device {device}, got it on {z.device}")
     return z if dtype is None else z.to(dtype)
+
+
+def check_weights(model: nn.Module, who: str) -> nn.Module:
+    """``model`` when every weight and buffer has values, or a ValueError naming the first that is a meta tensor: a
+    model built under ``torch.device("meta")`` or moved with ``model.to("meta")`` has shapes only (saving or training
+    it reached torch's "Cannot copy out of meta tensor")."""
+    for key, tensor in model.state_dict().items():
+        values.with_values(f"{who}'s weight {key}", tensor, "a model with values (build it on 'cpu' or 'cuda', "
+                           "or load its weights with load_state_dict(..., assign=True))")
+    return model
