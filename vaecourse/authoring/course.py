@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from vaecourse.files import check_folder
+
 NOTEBOOK_DIRS = ("notebooks", "solutions", "exercises")  # lectures, exercises with solutions, generated exercises
 NOTEBOOK_GLOB = "[0-9]*.ipynb"  # NN_name.ipynb
 REPOSITORY = "vaecourse/vaecourse"  # owner/name on GitHub
@@ -192,7 +194,7 @@ class Notebook:
 
 def find_notebooks(root: str | Path, folders: tuple[str, ...] = NOTEBOOK_DIRS) -> list[Notebook]:
     """Every ``NN_*.ipynb`` under ``root``'s course folders, folder by folder, sorted by name."""
-    root = Path(root).resolve()
+    root = check_folder(root, "find_notebooks' root (the course's folder)").resolve()  # (a loop refused first)
     found = []
     for folder in folders:
         if (root / folder).is_dir():

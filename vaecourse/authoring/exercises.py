@@ -31,7 +31,7 @@ import re
 import sys
 from pathlib import Path
 
-from vaecourse.files import atomic_write, check_regular
+from vaecourse.files import atomic_write, check_folder, check_regular
 
 SOURCE_DIRS = ("notebooks", "solutions")
 EXERCISE_DIR = "exercises"
@@ -173,9 +173,10 @@ def _same(path: Path, content: str) -> bool:
 def _root(root) -> Path:
     """``root`` as the folder of a course tree (notebooks/, solutions/, exercises/), or an ExerciseBuildError: a
     missing root would build nothing and say nothing."""
-    if isinstance(root, bytes) or not isinstance(root, (str, Path)) or not str(root):
-        raise ExerciseBuildError(f"root must be the path of the course's folder (a str or Path), got {root!r}")
-    root = Path(root)
+    try:
+        root = check_folder(root, "root (the course's folder)")
+    except ValueError as err:
+        raise ExerciseBuildError(str(err)) from None
     if not root.is_dir():
         raise ExerciseBuildError(f"root {root} is not a folder: expected the course's folder, which holds "
                                  f"{', '.join(f'{d}/' for d in SOURCE_DIRS)}")
@@ -309,7 +310,11 @@ def main(root: str | Path = ".", check: bool = False) -> int:
     Exit 0 when the build succeeded or, with ``check``, when everything is up to date; 1 when ``check``
     found files out of date; 2 when a solutions file has marker errors.
     """
-    root = Path(root)
+    try:
+        root = _root(root)
+    except ExerciseBuildError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     folder = next((root / d for d in (*SOURCE_DIRS, EXERCISE_DIR) if (root / d).exists() and not (root / d).is_dir()),
                   None)
     if folder is not None:  # each exercise would be "missing", each write "Not a directory"

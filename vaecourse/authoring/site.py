@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vaecourse.authoring.course import COLAB_BADGE, Notebook, colab_url, find_notebooks, repository_root
-from vaecourse.files import atomic_write
+from vaecourse.files import atomic_write, check_folder
 
 TIMEOUT_S = {True: 900, False: 3600}  # per cell, FAST and normal mode: a normal-mode cell on a loaded 2-core machine
 # ran past 900 s (chapter 1's training loop, before the site loaded its shipped run)
@@ -93,6 +93,7 @@ def mathjax_source() -> Path:
 
 def copy_mathjax(out: Path) -> Path:
     """Copy MathJax into ``out/mathjax`` (HTML-CSS output, English only: about 3 MB); return the folder."""
+    out = check_folder(out, "copy_mathjax's out (the site's folder)")
     source, target = mathjax_source(), out / "mathjax"
 
     def ignore(folder: str, names: list[str]) -> set[str]:
@@ -102,7 +103,12 @@ def copy_mathjax(out: Path) -> Path:
             skipped |= {name for name in names if name != "en"}
         return skipped
 
-    shutil.copytree(source, target, ignore=ignore, dirs_exist_ok=True)
+    try:
+        shutil.copytree(source, target, ignore=ignore, dirs_exist_ok=True)
+    except OSError as error:  # a read-only or full disk (shutil.Error lists each file that failed)
+        failed = error.args[0] if isinstance(error, shutil.Error) and error.args else None  # [(src, dst, why)]
+        why = failed[0][2] if isinstance(failed, list) and failed else error
+        raise SiteBuildError(f"cannot copy MathJax into {target}: {why}") from None
     return target
 
 
@@ -289,14 +295,18 @@ def build_site(out: str | Path = "_site", root: str | Path | None = None, folder
 
     Normal mode unless ``fast``; ``timeout`` is per cell (default :data:`TIMEOUT_S` of the mode). With
     ``rendered``, each executed lecture (``notebooks/``) is also written there as ``NN_name.ipynb`` with its outputs
-    (:func:`rendered_notebook`). Raises :class:`SiteBuildError` when there is no
+    (:func:`rendered_notebook`). A ``root``, ``out`` or ``rendered`` that is no folder is a ValueError
+    (:func:`vaecourse.files.check_folder`). Raises :class:`SiteBuildError` when there is no
     notebook, MathJax is missing, or a notebook fails (nothing is half-written: each page goes through a temporary
     file and a rename).
     """
     import nbformat
 
-    root = Path(root) if root is not None else repository_root()
-    out = Path(out)
+    root = repository_root() if root is None else check_folder(root, "build_site's root (the course's folder)",
+                                                               must_exist=True)
+    out = check_folder(out, "build_site's out (the site's folder)")
+    if rendered is not None:
+        rendered = check_folder(rendered, "build_site's rendered (the folder of executed lectures)")
     notebooks = find_notebooks(root, folders)
     if not notebooks:
         raise SiteBuildError(f"no notebooks found under {root} in {', '.join(folders)}/ (expected NN_name.ipynb)")
