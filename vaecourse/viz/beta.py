@@ -20,6 +20,14 @@ from vaecourse.viz.figure import CourseFigure as Figure
 from vaecourse.viz.images import draw_image, traversal_images
 
 
+def _label(i: int, label):
+    """A point's label: a string, or a number drawn as its text (beta = 4 as 4)."""
+    if isinstance(label, (bool, np.bool_)) or not isinstance(label, (str, int, float, np.integer, np.floating)):
+        raise ValueError(f"rate_distortion_figure's points[{i}]['label'] must be a string (or a number), got "
+                         f"{kinds.shown(label)}")
+    return label
+
+
 def rate_distortion_figure(points: Sequence[Mapping], title: str = "rate-distortion: what each beta buys") -> Figure:
     """Each trained model as a point (rate = KL, distortion = -E log p(x|z)), both in nats per image.
 
@@ -27,7 +35,7 @@ def rate_distortion_figure(points: Sequence[Mapping], title: str = "rate-distort
     are constant ELBO (rate + distortion = -ELBO): the lower-left, the better the bound; beta-VAE trades along
     the curve, buying a lower rate with more distortion [alemi2018, Fig. 1; higgins2017, Eq. 4].
     """
-    title = kinds.text.check("rate_distortion_figure's title", title)
+    title = checks.figure_text("rate_distortion_figure", "title", title)
     if isinstance(points, (str, bytes, Mapping)) or not isinstance(points, Sequence):
         raise ValueError(f"rate_distortion_figure's points must be a list of mappings with 'label', 'kl' and "
                          f"'log_px_z', got {kinds.shown(points)}")
@@ -49,6 +57,7 @@ def rate_distortion_figure(points: Sequence[Mapping], title: str = "rate-distort
                      "rate_distortion_figure's points' kl", lambda i: f"point {i}").double().numpy()
     distortion = -one_each("log-likelihoods (nats)").check(
         "rate_distortion_figure's points' log_px_z", column("log_px_z")).double().numpy()
+    shown = checks.labels("rate_distortion_figure", "points' labels", [_label(i, p["label"]) for i, p in enumerate(points)])
     markers = [checks.marker("rate_distortion_figure", f"points[{i}]['marker']", p["marker"]) if "marker" in p else "o"
                for i, p in enumerate(points)]
     fig = Figure(figsize=(5.6, 4.2))
@@ -57,9 +66,9 @@ def rate_distortion_figure(points: Sequence[Mapping], title: str = "rate-distort
     for level in np.unique(np.round((rate + distortion) / 10) * 10):
         xs = np.linspace(0, span * 1.15, 50)
         ax.plot(xs, level - xs, ls="--", lw=0.7, color="0.75", zorder=0)
-    for p, m, r, d in zip(points, markers, rate, distortion):
+    for label, m, r, d in zip(shown, markers, rate, distortion):
         ax.scatter([r], [d], s=45, marker=m, zorder=3)
-        ax.annotate(str(p["label"]), (r, d), textcoords="offset points", xytext=(6, 4), fontsize=9)
+        ax.annotate(label, (r, d), textcoords="offset points", xytext=(6, 4), fontsize=9)
     pad = 0.1 * (distortion.max() - distortion.min() + 1.0)
     ax.set_xlim(0, span * 1.15)
     low = distortion.min() - pad  # a density's log p(x|z) may be > 0: the axis then goes below 0
@@ -78,7 +87,7 @@ def kl_per_dimension_figure(kls: Mapping[str, Sequence[float] | Tensor], thresho
 
     ``kls``: label -> (D,) per-dimension KLs in nats (e.g. from ``metrics.model_kl_per_dimension``).
     """
-    title = kinds.text.check("kl_per_dimension_figure's title", title)
+    title = checks.figure_text("kl_per_dimension_figure", "title", title)
     if not isinstance(kls, Mapping):
         raise ValueError(f"kl_per_dimension_figure's kls must be a dict of label -> per-dimension KLs, got "
                          f"{kinds.shown(kls)}")
@@ -160,7 +169,7 @@ def multiplier_figure(runs: Mapping[str, object], epsilon: float | None = None, 
                       lambda v: v if isinstance(v, Mapping) else kinds._REFUSED).check("multiplier_figure's runs", runs)
     epsilon = kinds.non_negative.or_none().check("multiplier_figure's epsilon", epsilon)  # a bound on a KL >= 0
     smooth = kinds.positive_int.check("multiplier_figure's smooth", smooth)
-    title = kinds.text.check("multiplier_figure's title", title)
+    title = checks.figure_text("multiplier_figure", "title", title)
     runs = checks.relabel("multiplier_figure", "runs", runs)  # the legend's labels
     curves = {}
     for label, history in runs.items():
@@ -243,7 +252,7 @@ def sweep_model_figure(model, x: Tensor, label: str, n_latents: int = 5, span: f
     from vaecourse.metrics.latent_kl import kl_per_dimension
 
     model = checks.image_model("sweep_model_figure", "model", model)
-    label = kinds.text.check("sweep_model_figure's label", label)
+    label = checks.figure_text("sweep_model_figure", "label", label)
     n_latents = kinds.panels.check("sweep_model_figure's n_latents", n_latents)
     span = checks.span("sweep_model_figure", span)
     steps = kinds.panels.check("sweep_model_figure's steps", steps)

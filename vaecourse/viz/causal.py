@@ -6,6 +6,7 @@ Shape letters: n samples, K concepts, V values, C/H/W image.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -48,7 +49,7 @@ def scm_scatter_figure(panels: Mapping[str, Mapping[str, Tensor]], x: str, y: st
                        title: str | None = None) -> Figure:
     """One scatter plot of (x, y) per panel (e.g. "observational", "do(x2 = 1)"), sharing axes."""
     max_points = kinds.examples.check("scm_scatter_figure's max_points", max_points)
-    x, y = kinds.text.check("scm_scatter_figure's x", x), kinds.text.check("scm_scatter_figure's y", y)
+    x, y = checks.figure_text("scm_scatter_figure", "x", x), checks.figure_text("scm_scatter_figure", "y", y)
     title = checks.title("scm_scatter_figure", title)
     panels = _dict("scm_scatter_figure's panels", "1 to 64 panels by name, each a dict of variable -> samples",
                    panels, 64, shown=True)
@@ -139,7 +140,7 @@ def ownership_figure(owned: Tensor, names: Sequence[str], image: Tensor | None =
         "ownership_figure's owned", owned)
     owned = owned.detach().cpu()
     names = checks.names("ownership_figure", "names", names, len(owned))
-    title = kinds.text.check("ownership_figure's title", title)
+    title = checks.figure_text("ownership_figure", "title", title)
     if image is not None:
         image = checks.images("ownership_figure", "image", image, kinds.numbers(
             f"one finite image (C, H, W) of 1, 3 or 4 channels, of the shares' size {tuple(owned.shape[1:])}",
@@ -165,12 +166,19 @@ _score = kinds.numbers("a score in [0, 1]: a finite number (or a 0-d tensor)", l
                        and bool((t >= 0) & (t <= 1)))
 
 
+def _upper(text: str) -> str:
+    """``text`` upper-cased outside its $...$ math (r"$\\beta$" stays itself: r"$\\BETA$" is no command); the
+    split is matplotlib's: at each '$' not escaped as '\\$' (figure_text has checked they pair up)."""
+    parts = re.split(r"(?<!\\)\$", text)
+    return "$".join(part if i % 2 else part.upper() for i, part in enumerate(parts))
+
+
 def score_figure(scores: Mapping[str, Mapping[str, float]], keys: Sequence[str] = ("mic", "tic"),
                  title: str = "MIC and TIC with the true concepts (best-matching latent, mean over concepts)") -> Figure:
     """Grouped bars: one group per score key, one bar per model; scores in [0, 1] (MIC, normalised TIC)."""
-    keys = checks.names("score_figure", "keys", keys, distinct=True)
+    keys = checks.names("score_figure", "keys", keys, distinct=True, drawn=_upper)  # 'mic' and 'MIC': one label
     checks.label_count("score_figure", "keys", len(keys), "one group of bars and tick label per key")
-    title = kinds.text.check("score_figure's title", title)
+    title = checks.figure_text("score_figure", "title", title)
     scores = _dict("score_figure's scores", f"1 to {MAX_CONCEPTS} models by name, each a dict of score name -> score",
                    scores, MAX_CONCEPTS, shown=True)
     for model, row in scores.items():
@@ -191,7 +199,7 @@ def score_figure(scores: Mapping[str, Mapping[str, float]], keys: Sequence[str] 
         bars = ax.bar(np.arange(len(keys)) + m * width, values, width, label=model)
         for bar, v in zip(bars, values):
             ax.text(bar.get_x() + bar.get_width() / 2, v + 0.01, f"{v:.2f}", ha="center", fontsize=8)
-    ax.set_xticks(np.arange(len(keys)) + width * (len(models) - 1) / 2, [k.upper() for k in keys])
+    ax.set_xticks(np.arange(len(keys)) + width * (len(models) - 1) / 2, [_upper(k) for k in keys])
     ax.set_ylim(0, 1.1)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
@@ -242,7 +250,7 @@ def intervention_grid_figure(model_images: Tensor, true_images: Tensor, concept_
                              title: str = "do(concept = value): model (left) and simulator (right)") -> Figure:
     """Two grids side by side, rows: the concept intervened on; columns: the values. (K, V, C, H, W) each."""
     concept_names = checks.names("intervention_grid_figure", "concept_names", concept_names, distinct=True)
-    title = kinds.text.check("intervention_grid_figure's title", title)
+    title = checks.figure_text("intervention_grid_figure", "title", title)
     # the figure draws both grids and a spacer per row: K x (2 V + 1) panels
     grids = kinds.numbers(f"finite images (K, V, C, H, W): one row per concept in concept_names "
                           f"({len(concept_names)}), K x (2 V + 1) at most {kinds.MAX_PANELS:,} panels (both grids and "
@@ -334,6 +342,7 @@ def render_intervention(counterfactual_fn: Callable, dataset, concepts: Tensor,
     counterfactual_fn = kinds.function.check("render_intervention's counterfactual_fn", counterfactual_fn)
     dataset = concept_dataset("render_intervention", dataset)
     interventions = kinds.mapping.check("render_intervention's interventions", interventions)
+    checks.labels("render_intervention", "interventions", interventions)  # 1 and tensor(1): one concept, twice
     names = list(dataset.concept_names) if concept_names is None else \
         checks.names("render_intervention", "concept_names", concept_names, len(dataset.concept_names), distinct=True)
     wrong = [i for i in interventions if kinds.non_negative_int.convert(i) not in range(len(names))]

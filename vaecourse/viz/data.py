@@ -35,7 +35,7 @@ def simulated_vs_official_figure(official, simulated, row_labels: Sequence[str],
     official, simulated = _frames(official, "official"), _frames(simulated, "simulated")
     row_labels = checks.names("simulated_vs_official_figure", "row_labels", row_labels)
     column_labels = checks.names("simulated_vs_official_figure", "column_labels", column_labels)
-    title = kinds.text.check("simulated_vs_official_figure's title", title)
+    title = checks.figure_text("simulated_vs_official_figure", "title", title)
     size = kinds.inches.check("simulated_vs_official_figure's size", size)
     rows, cols = len(row_labels), len(column_labels)
     if official.shape != simulated.shape or official.shape[0] != rows * cols:

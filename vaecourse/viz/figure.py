@@ -42,32 +42,110 @@ def _is_texts(value) -> bool:
     return all(isinstance(v, str) for v in value)
 
 
+# one text a figure draws (a title, a label, a name, a legend entry): at most this many characters. Laying out one
+# text grows with its length (the ninth probe: a 10^5-character title took 25 s to draw, 10^6 hung); 1,000 characters
+# are already several lines across any course figure
+MAX_TEXT = 1_000
+_MATHTEXT = None  # matplotlib's mathtext parser, made on first use
+
+
+def _mathtext_reason(line: str) -> str | None:
+    """Why matplotlib cannot draw ``line`` (one line: Text lays out each line alone), or None when it can: a line
+    with unescaped dollars is mathtext, an even number of them (matplotlib.cbook.is_math_text counts '$' less
+    '\\$'), each $...$ parsed by matplotlib.mathtext.MathTextParser."""
+    global _MATHTEXT
+    dollars = line.count("$") - line.count(r"\$")
+    if dollars % 2:
+        return f"an odd number ({dollars}) of unescaped '$' (math goes between two; write \\$ for a dollar sign)"
+    if not dollars:
+        return None
+    if _MATHTEXT is None:
+        from matplotlib.mathtext import MathTextParser
+        _MATHTEXT = MathTextParser("path")
+    try:
+        _MATHTEXT.parse(line)
+    except Exception as error:  # pyparsing's ParseFatalException reaches us as a ValueError; any other is as fatal
+        lines = [part.strip() for part in str(error).splitlines() if part.strip()]
+        return "matplotlib's mathtext cannot parse it: " + (lines[-1] if lines else type(error).__name__)
+    return None
+
+
+def figure_text(who: str, name: str, value, optional: bool = False) -> str | None:
+    """A text a figure draws: a string of at most MAX_TEXT characters that matplotlib can draw (its mathtext parses
+    every $...$), refused here rather than at savefig; None when ``optional``. The text is returned unchanged."""
+    if value is None and optional:
+        return None
+    expected = (f"a string of at most {MAX_TEXT:,} characters that matplotlib can draw"
+                + (" (or None)" if optional else ""))
+    if not isinstance(value, str):
+        raise ValueError(f"{owner(who)} {name} must be {expected}, got {kinds.shown(value)}")
+    if len(value) > MAX_TEXT:
+        raise ValueError(f"{owner(who)} {name} must be {expected}, got {len(value):,} characters")
+    for line in value.split("\n"):
+        reason = _mathtext_reason(line)
+        if reason is not None:
+            raise ValueError(f"{owner(who)} {name} must be {expected}, got {kinds.shown(value)}: {reason}")
+    return value
+
+
 def title(who: str, value, name: str = "title"):
     """A figure's title: a string or None (the function's own default then)."""
-    return kinds.text.or_none().check(f"{owner(who)} {name}", value)
+    return figure_text(who, name, value, optional=True)
 
 
 def names(who: str, name: str, value, count: int | None = None, optional: bool = False,
-          distinct: bool = False) -> list | None:
-    """A list of strings (labels, titles, names), of ``count`` items when given; None when ``optional``; no name
-    twice when ``distinct`` (names of factors, concepts or terms: a name given twice draws one thing twice)."""
+          distinct: bool = False, drawn=None) -> list | None:
+    """A list of strings (labels, titles, names), each a :func:`figure_text`, of ``count`` items when given; None
+    when ``optional``; no name twice when ``distinct`` (names of factors, concepts or terms: a name given twice draws
+    one thing twice), nor two drawn alike by ``drawn`` (the figure's own rewriting of a name, e.g. upper-casing)."""
     if value is None and optional:
         return None
     expected = ("a list of " + ("distinct " if distinct else "") + "strings"
                 + ("" if count is None else f" with one item per panel ({count})"))
     kind = kinds.sequence(expected, lambda v: _is_texts(v) and (len(v) >= 1 if count is None else len(v) == count)
                           and (not distinct or len(set(v)) == len(v)))
-    return list(kind.check(f"{owner(who)} {name}", value))
+    value = list(kind.check(f"{owner(who)} {name}", value))
+    for i, text in enumerate(value):
+        figure_text(who, f"{name}[{i}]", text)
+    if distinct and drawn is not None:
+        _alike(who, name, value, [drawn(text) for text in value], "names that are drawn differently")
+    return value
 
 
-def labels(who: str, name: str, value) -> list[str]:
-    """A dict's keys as the labels a figure shows (``str(key)``), or a ValueError when two keys read alike (1 and
-    '1' would be drawn as one bar, one of them lost)."""
-    shown = [str(key) for key in value]
-    twice = sorted({text for text in shown if shown.count(text) > 1})
-    if twice:
-        raise ValueError(f"{owner(who)} {name} must have keys that read differently as labels, got "
-                         f"{[key for key in value if str(key) in twice]} all shown as {twice}")
+def _alike(who: str, name: str, items: list, texts: list, expected: str, values: list | None = None) -> None:
+    """A ValueError naming ``name`` when two of ``items`` are drawn as one text (``texts``) or mean one value
+    (``values``: 1, 1.0, numpy's 1 and tensor(1) are one key of a dict, one bar or one depth)."""
+    for seen in (texts, values or []):
+        groups = {}
+        for i, v in enumerate(seen):
+            try:
+                groups.setdefault(v, []).append(i)
+            except TypeError:  # an unhashable value is compared by its text alone
+                continue
+        twice = [i for group in groups.values() if len(group) > 1 for i in group]
+        if twice:
+            raise ValueError(f"{owner(who)} {name} must have {expected}, got {[items[i] for i in twice]} all shown "
+                             f"as {sorted({texts[i] for i in twice})}")
+
+
+def _plain(key):
+    """A 0-d tensor or a numpy scalar as the Python value it holds (tensor(1), numpy's 1 and 1 are one key)."""
+    if isinstance(key, torch.Tensor) and key.dim() == 0 and key.device.type != "meta":
+        return key.item()
+    return key.item() if isinstance(key, np.generic) else key
+
+
+def labels(who: str, name: str, value, drawn=None) -> list[str]:
+    """A dict's keys (or a list of labels) as the labels a figure shows (``str(key)``, each a :func:`figure_text`),
+    or a ValueError when two keys read alike (1 and '1' would be drawn as one bar, one of them lost) or mean one
+    value (1, 1.0 and tensor(1)), ``drawn`` applied to each label first when the figure rewrites it."""
+    keys = list(value)
+    plain = [_plain(key) for key in keys]
+    shown = [key if isinstance(key, str) else str(key) for key in plain]
+    for key, text in zip(keys, shown):
+        figure_text(who, f"{name} key {kinds.shown(key)}", text)
+    texts = shown if drawn is None else [drawn(text) for text in shown]
+    _alike(who, name, keys, texts, "keys that read differently as labels", plain)
     return shown
 
 

@@ -67,7 +67,7 @@ def image_grid(images: Tensor, ncols: int = 8, title: str | None = None, size: f
 
 def reconstruction_figure(x: Tensor, x_hat: Tensor, n: int = 8, title: str = "data (top) and reconstructions") -> Figure:
     """Two rows: n inputs and their reconstructions E[x | z = mu(x)]."""
-    title = kinds.text.check("reconstruction_figure's title", title)
+    title = checks.figure_text("reconstruction_figure", "title", title)
     x = checks.images("reconstruction_figure", "x", x)
     x_hat = checks.images("reconstruction_figure", "x_hat", x_hat)
     if x.shape != x_hat.shape:  # x_hat[i] is x[i]'s reconstruction: one per input, of its shape

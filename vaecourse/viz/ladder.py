@@ -95,7 +95,7 @@ def active_units_figure(runs: Mapping[str, Sequence[int]], layer_sizes: Sequence
     (:func:`vaecourse.metrics.kl_active_units`): the two readings side by side."""
     runs = checks.relabel("active_units_figure", "runs", _runs("active_units_figure's runs", runs))
     kl_runs = None if kl_runs is None else checks.relabel("active_units_figure", "kl_runs", _runs("active_units_figure's kl_runs", kl_runs))
-    title = kinds.text.check("active_units_figure's title", title)
+    title = checks.figure_text("active_units_figure", "title", title)
     if kl_runs is not None and set(kl_runs) != set(runs):
         raise ValueError(f"kl_runs must name the same runs as runs: got {sorted(kl_runs)} and {sorted(runs)}")
     layer_sizes = kinds.layer_sizes.check("active_units_figure's layer_sizes", layer_sizes)
@@ -185,13 +185,14 @@ def depth_figure(results: Mapping[str, Mapping[int, tuple[float, float]]], *, k:
     stochastic layers, with +-1 standard error. ``results[name][layers] = (log_likelihood, standard_error)``."""
     results = checks.relabel("depth_figure", "results", _runs("depth_figure's results", results))
     k = kinds.samples.check("depth_figure's k", k)
-    title = kinds.text.check("depth_figure's title", title)
+    title = checks.figure_text("depth_figure", "title", title)
     pair = checks.measured("(log_likelihood, standard_error): a finite number and a finite standard error >= 0",
                            lambda t: t.shape == (2,) and bool(t[1] >= 0))
     depth = kinds.layers
     checked = {}
     for name, by_depth in results.items():
         by_depth = _runs(f"depth_figure's results[{name!r}]", by_depth)
+        checks.labels("depth_figure", f"results[{name!r}]", by_depth)  # 1 and tensor(1): one depth, twice
         checked[name] = {depth.check(f"depth_figure's results[{name!r}]'s depth", d):
                          tuple(pair.check(f"depth_figure's results[{name!r}][{d!r}]", v).tolist())
                          for d, v in by_depth.items()}

@@ -32,10 +32,6 @@ _table = kinds.Kind(f"a dict of 1 to {kinds.MAX_PANELS:,} entries by name", lamb
                     lambda v: v if isinstance(v, Mapping) else kinds._REFUSED)
 
 
-def _text(who: str, name: str, value) -> str:
-    return kinds.text.check(f"{checks.owner(who)} {name}", value)
-
-
 def _inside(who: str, name: str, scores: Mapping, ylim) -> None:
     """Every score inside ``ylim`` (a bar or dot beyond it is drawn off the axes), or a ValueError naming it."""
     if ylim is None:
@@ -63,7 +59,7 @@ def score_bars(scores: Mapping[str, Sequence[float]], chance: float | None = Non
     scores = {text: _scores.check(f"score_bars' scores[{name!r}]", v).cpu().numpy().reshape(-1)
               for text, (name, v) in zip(checks.labels("score_bars", "scores", scores), scores.items())}
     chance = kinds.figure_number.or_none().check("score_bars' chance", chance)
-    title, ylabel = _text("score_bars", "title", title), _text("score_bars", "ylabel", ylabel)
+    title, ylabel = checks.figure_text("score_bars", "title", title), checks.figure_text("score_bars", "ylabel", ylabel)
     ylim = _ylim.check("score_bars' ylim", ylim)
     _inside("score_bars", "scores", scores, ylim)
     if chance is not None and ylim is not None and not ylim[0] <= chance <= ylim[1]:
@@ -78,7 +74,10 @@ def score_bars(scores: Mapping[str, Sequence[float]], chance: float | None = Non
         ax.bar(i, mean, yerr=std, capsize=4, color=f"C{i % 10}", alpha=0.8)
         values = np.atleast_1d(np.asarray(scores[name], dtype=np.float64))
         ax.plot(np.full(values.size, i), values, "k.", ms=4)
-        ax.text(i, mean + std + 0.02, f"{mean:.2f}", ha="center", va="bottom", fontsize=8)
+        # the mean's text 3 points above its error bar (0.02 in data units is off the axes, millions of pixels
+        # away, when ylim spans 1e-14: FreeType then fails at savefig)
+        ax.annotate(f"{mean:.2f}", (i, mean + std), xytext=(0, 3), textcoords="offset points", ha="center",
+                    va="bottom", fontsize=8)
     if chance is not None:
         ax.axhline(chance, color="k", ls="--", lw=1, label=f"chance ({chance:.2f})")
         ax.legend(loc="upper left", fontsize=8)
@@ -102,7 +101,7 @@ def grouped_score_bars(table: Mapping[str, Mapping[str, Sequence[float]]], title
                     for label, (metric, v) in zip(checks.labels("grouped_score_bars", f"table[{name!r}]", row),
                                                   row.items())}
              for text, (name, row) in zip(checks.labels("grouped_score_bars", "table", rows), rows.items())}
-    title = _text("grouped_score_bars", "title", title)
+    title = checks.figure_text("grouped_score_bars", "title", title)
     ylim = _ylim.check("grouped_score_bars' ylim", ylim)
     for name, row in table.items():
         _inside("grouped_score_bars", f"table[{name!r}]", row, ylim)
@@ -134,7 +133,7 @@ def matrix_figure(matrices: Mapping[str, np.ndarray], factor_names: Sequence[str
                   value_label: str = "") -> Figure:
     """Heat maps of (code dimension x factor) matrices side by side (mutual information, importances, z_diff)."""
     factor_names = checks.names("matrix_figure", "factor_names", factor_names, distinct=True)
-    title, value_label = _text("matrix_figure", "title", title), _text("matrix_figure", "value_label", value_label)
+    title, value_label = checks.figure_text("matrix_figure", "title", title), checks.figure_text("matrix_figure", "value_label", value_label)
     matrices = _matrices("matrix_figure", matrices, factor_names, "factor_names")
     n = len(matrices)
     checks.label_count("matrix_figure", "factor_names and matrices", sum(sum(m.shape) for m in matrices.values()),
@@ -175,7 +174,7 @@ def zdiff_figure(features: np.ndarray, labels: np.ndarray, factor_names: Sequenc
     In a disentangled code each row has one (near) zero: the dimension that encodes the fixed factor.
     """
     factor_names = checks.names("zdiff_figure", "factor_names", factor_names, distinct=True)
-    title = _text("zdiff_figure", "title", title)
+    title = checks.figure_text("zdiff_figure", "title", title)
     K = checks.label_count("zdiff_figure", "factor_names", len(factor_names), "one row and tick label per factor")
     # z_diff = mean |z(v1) - z(v2)| over pairs sharing factor y [higgins2017, Sec. 3]: >= 0
     features = checks.measured("finite z_diff features (n, D) >= 0 (mean absolute differences): at least one row and "

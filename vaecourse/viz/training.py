@@ -37,6 +37,8 @@ def history_figure(history, panels: Sequence[Sequence[str]] = (("elbo",), ("log_
                                                                 len(set(g)) == len(g) for g in v))
     panels = groups.check("history_figure's panels", panels)
     titles = checks.names("history_figure", "titles", titles, len(panels), optional=True)
+    for i, keys in enumerate(panels):  # the terms are drawn as legend entries and titles
+        checks.names("history_figure", f"panels[{i}]", keys)
     unknown = [key for keys in panels for key in keys if key not in history.records]
     if unknown:
         raise ValueError(f"history_figure's panels must name terms of the history (it has {sorted(history.records)}), "
