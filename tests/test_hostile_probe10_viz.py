@@ -117,7 +117,8 @@ SLOTS = [
                                                                      "a", "b", title=t), False),
 ]
 IDS = [f"{who}-{name}" for who, name, _, _ in SLOTS]
-UNPARSEABLE = ["$\\frac{$", "$x", "a$b$c$", "$\\nosuchcommand$", "ok\n$\\frac{$"]
+UNPARSEABLE = ["$\\frac{$", "$x", "a$b$c$", "$\\nosuchcommand$", "ok\n$\\frac{$",
+               "$" + "{" * 100 + "x" + "}" * 100 + "$"]  # (the parser's recursion runs out: matplotlib's too)
 VALID = [r"$\beta$", r"$\beta=4$ and a \$5 note", "two\nlines $x^2$"]
 
 
@@ -145,6 +146,7 @@ def test_the_table_covers_every_figure_function_that_draws_a_text():
 def test_text_matplotlib_cannot_draw_is_refused_at_the_call(who, name, call, key, text):
     message = refused(lambda: call(text), f"{who}'s {name}" if not who.endswith("s") else f"{who}' {name}")
     assert "that matplotlib can draw" in message and ("mathtext cannot parse" in message or "odd number" in message)
+    drawn(call(r"$\beta$"))  # the parser still parses after a refusal
 
 
 @pytest.mark.parametrize("who, name, call, key", SLOTS, ids=IDS)
@@ -166,6 +168,13 @@ def test_valid_mathtext_still_renders(who, name, call, key):
     for text in VALID:
         drawn(call(text))
     drawn(call("x" * figure.MAX_TEXT if name in ("title", "x", "y") else "plain"))
+
+
+def test_a_lone_surrogate_is_refused_at_the_call():
+    message = refused(lambda: viz.score_bars({"a": [0.5]}, title="a\ud800b"), "score_bars' title must be")
+    assert "lone surrogate" in message
+    refused(lambda: viz.score_bars({"\ud800": [0.5]}), "score_bars' scores key")
+    drawn(viz.score_bars({"a": [0.5]}, title="\U0001f600 \u200b tab\there \\"))
 
 
 def test_figure_text_reader_in_one_line():

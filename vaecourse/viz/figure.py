@@ -81,10 +81,14 @@ def figure_text(who: str, name: str, value, optional: bool = False) -> str | Non
         raise ValueError(f"{owner(who)} {name} must be {expected}, got {kinds.shown(value)}")
     if len(value) > MAX_TEXT:
         raise ValueError(f"{owner(who)} {name} must be {expected}, got {len(value):,} characters")
-    for line in value.split("\n"):
-        reason = _mathtext_reason(line)
-        if reason is not None:
-            raise ValueError(f"{owner(who)} {name} must be {expected}, got {kinds.shown(value)}: {reason}")
+    try:
+        value.encode("utf-8")  # a lone surrogate ('\\ud800') is no character: Agg's set_text refuses it at savefig
+        reasons = [_mathtext_reason(line) for line in value.split("\n")]
+    except UnicodeEncodeError as error:
+        reasons = [f"{error.object[error.start:error.end]!r} at {error.start} is no character (a lone surrogate)"]
+    reason = next((r for r in reasons if r is not None), None)
+    if reason is not None:
+        raise ValueError(f"{owner(who)} {name} must be {expected}, got {kinds.shown(value)}: {reason}")
     return value
 
 
