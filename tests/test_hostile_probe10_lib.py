@@ -251,3 +251,32 @@ def test_vary_samples_still_gives_its_verdict(capsys):
     assert check.vary_samples(lambda lw, k: want, LOG_W, 10) is True
     assert check.vary_samples(lambda lw, k: want, LOG_W, torch.tensor(10)) is True
     assert "✅" in capsys.readouterr().out
+
+
+def test_causal_vae_label_readers_and_kl_refuse_meta():
+    from vaecourse.models import CausalVAE
+    from vaecourse.models.causal import gaussian_kl_to_label_prior
+    torch.manual_seed(0)
+    causal = CausalVAE(encoder="mlp", image_shape=(3, 4, 4), n_concepts=3, concept_dim=2)
+    u = torch.rand(5, 3, device="meta")
+    for call, words in ((lambda: causal.prune_graph(u), "prune_graph's u " + META),
+                        (lambda: causal.predict_labels(u), META),
+                        (lambda: gaussian_kl_to_label_prior(torch.eye(3), torch.zeros(2, 3, 2), torch.zeros(2, 3, 2),
+                                                            torch.zeros(2, 3, device="meta")),
+                         "gaussian_kl_to_label_prior's u " + META)):
+        with pytest.raises(ValueError) as excinfo:
+            call()
+        _one_line(excinfo, words)
+    assert isinstance(causal.prune_graph(torch.rand(5, 3)), dict)
+    kl = gaussian_kl_to_label_prior(torch.eye(3), torch.zeros(2, 3, 2), torch.zeros(2, 3, 2), torch.zeros(2, 3))
+    assert kl.shape == (2,) and bool(torch.isfinite(kl).all())
+
+
+def test_state_digest_and_logged_terms_refuse_meta():
+    with pytest.raises(ValueError) as excinfo:
+        checkpoints.state_digest({"w": torch.zeros(2, device="meta")})
+    _one_line(excinfo, "state_digest's w " + META)
+    assert len(checkpoints.state_digest({"w": torch.zeros(2)})) == 64
+    with pytest.raises(ValueError) as excinfo:
+        train.History().append(1, {"loss": torch.tensor(1.0, device="meta")})
+    _one_line(excinfo, META)

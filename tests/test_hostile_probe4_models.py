@@ -53,7 +53,7 @@ CASES = {  # id -> (call, words the one-line message must hold)
     "DiagonalGaussian(int logvar)": (lambda: D.DiagonalGaussian(torch.zeros(2, 3), torch.zeros(2, 3, dtype=torch.int32)),
                                      ["logvar", "torch.int32"]),
     "DiagonalGaussian(meta logvar)": (lambda: D.DiagonalGaussian(torch.zeros(2, 3), torch.zeros(2, 3, device="meta")),
-                                      ["one device", "logvar on meta"]),
+                                      ["DiagonalGaussian's logvar is a meta tensor (no values)"]),
     "rsample((10**6, 10**6))": (lambda: _d().rsample((10 ** 6, 10 ** 6)), ["sample_shape", "GiB"]),
     "rsample((0, -2))": (lambda: _d().rsample((0, -2)), ["sample_shape", "(0, -2)"]),
     "rsample(True)": (lambda: _d().rsample(True), ["sample_shape", "True"]),

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 import vaecourse
+from vaecourse import values
 from vaecourse.files import atomic_write, check_regular, naming, sha256_of  # atomic_write re-exported: checkpoints.atomic_write
 from vaecourse.models.base import MODEL_REGISTRY, check_weights
 
@@ -94,10 +95,11 @@ def _kinds(value: Any) -> str:
 def state_digest(state: dict[str, torch.Tensor]) -> str:
     """SHA-256 of a state dict: every tensor's name, dtype, shape and bytes, in name order. torch's zip reader does
     not check the archive's CRCs, so a flipped byte in the weights would load silently; :func:`read` compares this."""
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) and v.device.type != "meta"
-                                              for v in state.values()):
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"state_digest expected a state dict (name -> tensor holding values), got "
-                         f"{type(state).__name__}" + (" with meta tensors" if isinstance(state, dict) else ""))
+                         f"{type(state).__name__}")
+    for key, tensor in state.items():  # (a meta tensor has no bytes to digest)
+        values.with_values(f"state_digest's {key}", tensor, "a state dict (name -> tensor holding values)")
     digest = hashlib.sha256()
     for key in sorted(state):
         tensor = state[key].detach().cpu().contiguous()

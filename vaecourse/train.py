@@ -34,8 +34,8 @@ _SECONDS = values.real(f"a time in seconds: 0, or at least {MIN_SECONDS:g}", lam
 
 def _term_value(name: str, value) -> float:
     """One logged value as a float: a finite real number (a Python or numpy number, or a one-element tensor)."""
-    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_complex() and value.dtype != torch.bool \
-            and value.device.type != "meta":
+    values.with_values(name, value, values.finite.expected)  # (a meta one reached Tensor.item())
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_complex() and value.dtype != torch.bool:
         value = value.item()
     return values.finite.check(name, value)
 

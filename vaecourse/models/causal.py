@@ -111,7 +111,8 @@ def gaussian_kl_to_label_prior(C: Tensor, mu: Tensor, logvar: Tensor, u: Tensor)
         if not isinstance(t, Tensor) or not t.is_floating_point():
             raise TypeError(f"gaussian_kl_to_label_prior's {name} must be a real floating-point tensor, got "
                             f"{values.shown(t)}")
-        if t.device.type == "meta" or t.device != C.device:  # (devices cost nothing; slogdet of meta raised)
+        values.with_values(f"gaussian_kl_to_label_prior's {name}", t, "a real floating-point tensor with values")
+        if t.device != C.device:  # (devices cost nothing; slogdet of meta raised)
             raise ValueError(f"gaussian_kl_to_label_prior's {name} must be a tensor with values on C's device "
                              f"{C.device}, got {values.shown(t)} on {t.device}")
     if C.dim() != 2 or C.shape[0] != C.shape[1] or mu.dim() != 3 or mu.shape[1] != C.shape[0] \
@@ -257,7 +258,8 @@ class CausalVAE(CourseModel):
         if not isinstance(u, Tensor) or u.dim() != 2 or u.shape[1] != self.n or u.shape[0] < 1:
             got = tuple(u.shape) if isinstance(u, Tensor) else type(u).__name__
             raise ValueError(f"prune_graph expected labels u of shape (N, {self.n}), got {got}")
-        if u.dtype != torch.bool and not u.is_complex() and u.device.type != "meta":
+        values.with_values("prune_graph's u", u, f"labels (N, {self.n}) with values")  # (.to of meta raised)
+        if u.dtype != torch.bool and not u.is_complex():
             u = u.to(self.A_raw.device, self.A_raw.dtype)  # (labels on another device, or integers, are read as they were)
         u = self._labels("prune_graph's u", u)
         equations = self.label_equations if self.graph_from == "labels" else self.mask
@@ -357,6 +359,7 @@ class CausalVAE(CourseModel):
                 or u.shape[0] == 0:
             raise ValueError(f"{name} must be real floating-point labels (B, {self.n}), one column per concept, got "
                              f"{values.shown(u)}")
+        values.with_values(name, u, f"labels (B, {self.n}) with values")
         if u.device != self.A_raw.device:
             raise ValueError(f"{name} must be on the model's device {self.A_raw.device}, got {values.shown(u)} on "
                              f"{u.device}")
