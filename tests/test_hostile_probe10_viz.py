@@ -211,6 +211,15 @@ def test_keys_meaning_one_value_or_drawn_alike_are_refused(call, words):
     refused(call, words)
 
 
+class NoText:
+    def __str__(self):
+        raise RuntimeError("no text")
+
+
+def test_a_key_without_a_text_is_refused():
+    refused(lambda: viz.score_bars({NoText(): [0.5]}), "score_bars' scores must have keys that read as labels")
+
+
 def test_score_figure_upper_cases_only_text_outside_math():
     fig = causal.score_figure({"m": {"mic": 0.5, r"tic $\beta$": 0.4}}, keys=["mic", r"tic $\beta$"])
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["MIC", r"TIC $\beta$"]

@@ -139,13 +139,22 @@ def _plain(key):
     return key.item() if isinstance(key, np.generic) else key
 
 
+def _text_of(who: str, name: str, key) -> str:
+    """``str(key)``, the label a key is drawn as, or a ValueError naming ``name`` when the key has none."""
+    try:
+        return str(key)
+    except Exception:  # a key whose __str__ fails (or returns no string) has no label to draw
+        raise ValueError(f"{owner(who)} {name} must have keys that read as labels (str(key)), got a key of type "
+                         f"{type(key).__name__} whose str() fails") from None
+
+
 def labels(who: str, name: str, value, drawn=None) -> list[str]:
     """A dict's keys (or a list of labels) as the labels a figure shows (``str(key)``, each a :func:`figure_text`),
     or a ValueError when two keys read alike (1 and '1' would be drawn as one bar, one of them lost) or mean one
     value (1, 1.0 and tensor(1)), ``drawn`` applied to each label first when the figure rewrites it."""
     keys = list(value)
     plain = [_plain(key) for key in keys]
-    shown = [key if isinstance(key, str) else str(key) for key in plain]
+    shown = [key if isinstance(key, str) else _text_of(who, name, key) for key in plain]
     for key, text in zip(keys, shown):
         figure_text(who, f"{name} key {kinds.shown(key)}", text)
     texts = shown if drawn is None else [drawn(text) for text in shown]
