@@ -241,8 +241,36 @@ def test_vary_samples_says_your_k_is_wrong_not_the_run(k, capsys):
     assert check.vary_samples(lambda lw, k: 0.0, LOG_W, k) is False
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "could not read the run's results" not in out, out
-    assert "Exercise 4.6" in out and "your k must be a number of samples from 1 to 50 (log_w's k_max)" in out, out
+    assert "Exercise 4.6" in out and "vary_samples' k (your k) must be a number of samples from 1 to 50 (log_w's k_max)" \
+        in out, out
     assert "got " in out and "Choose it again" in out, out
+
+
+RUNS = {4.0: {"beta": [1.0] * 10, "kl": [5.0] * 10}, 8.0: {"beta": [0.5] * 10, "kl": [8.0] * 10}}
+RESULTS = {8: {"eval_accuracy": 0.7}, 32: {"eval_accuracy": 0.9}}
+YOURS = {
+    "2.6 epsilon -1": (lambda: check.vary_epsilon(lambda r: 1.0, RUNS, -1), "vary_epsilon's epsilon (your budget ε)"),
+    "2.6 epsilon text": (lambda: check.vary_epsilon(lambda r: 1.0, RUNS, "4"), "vary_epsilon's epsilon (your budget ε)"),
+    "3.6 pairs 2.5": (lambda: check.vary_pairs(lambda r: 0.7, RESULTS, 2.5), "vary_pairs's pairs (your L)"),
+    "3.6 pairs True": (lambda: check.vary_pairs(lambda r: 0.7, RESULTS, True), "vary_pairs's pairs (your L)"),
+    "5.7 weight nan": (lambda: check.vary_independence(lambda a: 0, torch.zeros(3, 3), torch.zeros(3, 3), math.nan),
+                       "vary_independence's weight (your λ)"),
+}
+
+
+@pytest.mark.parametrize("case", YOURS, ids=YOURS.keys())
+def test_the_learners_own_choice_is_named_not_the_run(case, capsys):
+    call, words = YOURS[case]
+    assert call() is False
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "could not read the run's results" not in out, out
+    assert words + " must be" in out and "Choose it again" in out, out
+
+
+def test_the_vary_checks_still_give_their_verdicts(capsys):
+    assert check.vary_epsilon(lambda r: 1.0, RUNS, 4.0) is True
+    assert check.vary_pairs(lambda r: 0.7, RESULTS, 8) is True
+    capsys.readouterr()
 
 
 def test_vary_samples_still_gives_its_verdict(capsys):
@@ -280,3 +308,45 @@ def test_state_digest_and_logged_terms_refuse_meta():
     with pytest.raises(ValueError) as excinfo:
         train.History().append(1, {"loss": torch.tensor(1.0, device="meta")})
     _one_line(excinfo, META)
+
+
+def _entry_points():
+    from vaecourse.metrics import causal as MC, correlation, latent_kl, mic, units
+    from vaecourse.metrics.dci import disentanglement
+    from vaecourse.metrics.higgins import linear_classifier_accuracy, z_diff
+    from vaecourse.metrics.mig import mig_from_mutual_info
+    from vaecourse.metrics.sap import sap_from_scores
+    m = lambda *shape: torch.zeros(*shape, device="meta")
+    A = torch.tensor([[0.0, 1.0], [0.0, 0.0]])
+    chain = scm.chain()
+    return {
+        "structural_hamming_distance": (lambda: MC.structural_hamming_distance(m(2, 2), A), "the learned graph"),
+        "spearman_matrix": (lambda: correlation.spearman_matrix(m(10, 2), np.zeros((10, 2))), "spearman_matrix's codes"),
+        "disentanglement": (lambda: disentanglement(m(2, 2)), "disentanglement's importance"),
+        "linear_classifier_accuracy": (lambda: linear_classifier_accuracy(m(10, 2), np.arange(10) % 2, np.zeros((4, 2)),
+                                                                           np.arange(4) % 2), "x_train"),
+        "z_diff": (lambda: z_diff(m(4, 2), torch.zeros(4, 2)), "z_diff's z1"),
+        "mig_from_mutual_info": (lambda: mig_from_mutual_info(m(3, 2), torch.ones(2)), "mutual_info"),
+        "sap_from_scores": (lambda: sap_from_scores(m(3, 2)), "scores"),
+        "kl_per_dimension": (lambda: latent_kl.kl_per_dimension(m(4, 2), m(4, 2)), "kl_per_dimension's mu"),
+        "active_latents": (lambda: latent_kl.active_latents(m(2)), "active_latents' kl"),
+        "unit_activity": (lambda: units.unit_activity(m(10, 2)), "unit_activity's means"),
+        "kl_active_units": (lambda: units.kl_active_units(m(4), [2, 2]), "kl_active_units' kl"),
+        "mic": (lambda: mic.mic(m(100), torch.zeros(100)), "x"),
+        "topological_order": (lambda: scm.topological_order(m(2, 2)), "A"),
+        "linear_sample": (lambda: scm.linear_sample(A, m(3, 2)), "eps"),
+        "linear_covariance": (lambda: scm.linear_covariance(A, m(2)), "scale"),
+        "linear_scm_from_covariance": (lambda: scm.linear_scm_from_covariance(m(2, 2), [0, 1]), "cov"),
+        "SCM.do": (lambda: chain.do(x1=torch.tensor(1.0, device="meta")), "do() x1"),
+        "SCM.evaluate": (lambda: chain.evaluate({k: m(3) for k in ("x1", "x2", "x3")}), "evaluate's eps['x1']"),
+        "SCM.counterfactual": (lambda: chain.counterfactual({k: m(3) for k in ("x1", "x2", "x3")}, x1=0.5),
+                               "abduct's observation['x1']"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_entry_points()))
+def test_the_metrics_and_scm_entry_points_refuse_meta(case):
+    call, name = _entry_points()[case]
+    with pytest.raises(ValueError) as excinfo:
+        call()
+    _one_line(excinfo, name, META)

@@ -71,8 +71,8 @@ BAD_RUNS = {
     "2.5 tight > loose": lambda: K.predict_multiplier(lambda: "lower", RUNS, tight=8.0, loose=4.0),
     # 2.6: a negative budget, text keys
     "2.6 negative epsilon": lambda: K.vary_epsilon(lambda r: 1.0, {-1.0: _run([1.0] * 20, [0.0] * 20),
-                                                                  4.0: _run([3.0] * 20, [5.0] * 20)}, -1.0),
-    "2.6 text keys": lambda: K.vary_epsilon(lambda r: 3.0, {"4": RUNS[4.0], "8": RUNS[8.0]}, "4"),
+                                                                  4.0: _run([3.0] * 20, [5.0] * 20)}, 4.0),
+    "2.6 text keys": lambda: K.vary_epsilon(lambda r: 3.0, {"4": RUNS[4.0], "8": RUNS[8.0]}, 4.0),
     # 2.7: a factor named twice, names as one string, a NaN or text latent
     "2.7 factor named twice": lambda: K.interpret_dropped_factor(lambda: "posX", {**SC, "factor_names": ("posX", "posX", "scale")}),
     "2.7 names as one string": lambda: K.interpret_dropped_factor(lambda: "s", {**SC, "factor_names": "xys"}),
@@ -132,7 +132,7 @@ WORDS = {  # where the old line was already "could not read", its words were wro
     "1.5 None image": "the decoded image must be real numbers from a finished run, got None",
     "1.5 text image": "got 'img'",
     "1.5 dict image": "got {'a': 1}",
-    "2.6 text keys": "vary_epsilon's epsilon (your budget ε) must be a finite number >= 0",
+    "2.6 text keys": "a run's budget ε (its key) must be a finite number >= 0",
     "3.6 chance text": "vary_pairs's chance (an accuracy) must be real numbers",
     "3.6 n_eval -5": "the run's n_eval (a number of points) must be at least 1",
     "3.6 n_eval NaN": "the run's n_eval (a number of points) must be finite",

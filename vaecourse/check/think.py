@@ -104,7 +104,8 @@ def report(exercise: str, title: str, right: bool, said: str, why: str) -> bool:
 
 
 class YourArgument(ValueError):
-    """A value the learner chose (k of exercise 4.6) that the check cannot use: guarded says so, not "the run"."""
+    """A value the learner chose (ε, L, k, λ of the vary-and-measure exercises) that the check cannot use: guarded
+    says so, not "the run"."""
 
 
 def yours(kind: Any, name: str, value: Any) -> Any:
@@ -545,7 +546,7 @@ def vary_epsilon(fn: Callable[[Any], float], runs: Mapping[float, Any], epsilon:
     ``history["beta"]`` over the last tenth of the steps.
     """
     title = "vary and measure: the multiplier at your budget"
-    epsilon = values.non_negative.check("vary_epsilon's epsilon (your budget ε)", epsilon)
+    epsilon = yours(values.non_negative, "vary_epsilon's epsilon (your budget ε)", epsilon)
     runs = _budget_runs(runs)
     if epsilon not in runs:
         raise ValueError(f"the runs have no run with your ε = {epsilon:g} (they have {sorted(runs)})")
@@ -679,8 +680,8 @@ def vary_pairs(fn: Callable[[Any], float], results: Mapping[int, Mapping[str, An
     """Exercise 3.6: the Higgins score (eval accuracy) of the run with L = ``pairs`` pairs per point, recomputed
     from ``results`` (L -> the dict ``metrics.higgins`` returned), beside the ``baseline`` L."""
     title = "vary and measure: pairs per point"
-    pairs, baseline = (values.positive_int.check(f"vary_pairs's {n}", v) for n, v in (("pairs", pairs),
-                                                                                    ("baseline", baseline)))
+    pairs = yours(values.positive_int, "vary_pairs's pairs (your L)", pairs)
+    baseline = values.positive_int.check("vary_pairs's baseline", baseline)
     chance = None if chance is None else _one(chance, "vary_pairs's chance (an accuracy)", 0.0, 1.0)
     what = "vary_pairs's results (L -> metrics.higgins' dict)"
     values.mapping.check(what, results)
@@ -771,7 +772,7 @@ def vary_samples(fn: Callable[[Tensor, int], float], log_w: Tensor, k: int) -> b
     if log_w.dim() != 2:
         raise ValueError(f"log_w must be the log-weights (k_max, B): samples by images, got shape {tuple(log_w.shape)}")
     k = yours(values.integer(f"a number of samples from 1 to {log_w.shape[0]} (log_w's k_max), a whole number",
-                             1, log_w.shape[0]), "your k", k)
+                             1, log_w.shape[0]), "vary_samples' k (your k)", k)
     value = ask("4.6", title, fn, number_rules("L_k − L_1"), log_w, k)
     if value is _NO_ANSWER:
         return False
@@ -948,7 +949,7 @@ def vary_independence(fn: Callable[[Tensor], int], learned: Any, true: Any, weig
 
     title = "vary and measure: the independence weight"
 
-    weight = values.non_negative.check("vary_independence's weight (λ)", weight)
+    weight = yours(values.non_negative, "vary_independence's weight (your λ)", weight)
     threshold = values.non_negative.check("vary_independence's threshold (an |A|)", threshold)
     A = torch.from_numpy(_finite(learned, "the learned graph A")).float()
     G = torch.from_numpy(_finite(true, "the true graph", bools=True)).float()
