@@ -112,19 +112,29 @@ def _blocking_part(path: Path, code: int) -> Path:
 def _refuse_lookup(err: OSError, path: Path, what: str, expected: str):
     """One ValueError line for a lookup of ``path`` that failed other than by being absent."""
     if err.errno == errno.ENOTDIR:
-        raise ValueError(f"{what} {path}: expected a path through folders, got one through "
-                         f"{_file_on_the_way(path)}, a file") from None
+        through = _file_on_the_way(path)
+        raise ValueError(f"{what} {path}: expected a path through folders, got one through {through}, a file "
+                         f"({through.name} is a file, not a folder)") from None
     if err.errno == errno.ELOOP:
         raise ValueError(f"{what} {path}: {_blocking_part(path, errno.ELOOP)} is a symbolic link that loops (it never "
                          f"reaches a file or folder): expected {expected}") from None
     part = _blocking_part(path, err.errno)
-    raise ValueError(f"{what} {path}: {err.strerror} (errno {_errno_name(err)})"
-                     + (f" at {part}" if part != path else "") + f": expected {expected}") from None
+    where = f" at {part}" if part != path else ""
+    if err.errno == errno.EACCES:  # looking up part needs search (x) permission on the folder holding it
+        where = f": {part.parent} cannot be searched (no x permission)"
+    raise ValueError(f"{what} {path}: {err.strerror} (errno {_errno_name(err)}){where}: expected {expected}") from None
 
 
 def _file_on_the_way(path: Path) -> Path:
     """The first parent of ``path`` that exists and is not a folder (what makes a lookup fail with ENOTDIR)."""
     return next((p for p in reversed(path.parents) if os.path.exists(p) and not os.path.isdir(p)), path.parent)
+
+
+def _kind_of(mode: int) -> str:
+    """What a file of ``mode`` (``st_mode``) is, in words."""
+    return "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device" if \
+        stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a file" if stat.S_ISREG(mode) else "a socket" if \
+        stat.S_ISSOCK(mode) else "not a regular file"
 
 
 def check_folder(path, what: str = "folder", must_exist: bool = False) -> Path:
@@ -145,11 +155,9 @@ def check_folder(path, what: str = "folder", must_exist: bool = False) -> Path:
     except OSError as err:
         _refuse_lookup(err, path, what, expected)
     if not stat.S_ISDIR(mode):
-        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else \
-            "a file" if stat.S_ISREG(mode) else "not a folder"
-        raise ValueError(f"{what} must be {expected}, got {path}, which is not one (it is {kind})")
+        raise ValueError(f"{what} must be {expected}, got {path}, which is not one (it is {_kind_of(mode)})")
     try:
-        os.stat(path / ".")  # a lookup inside needs search (x) permission on the folder itself
+        os.stat(os.path.join(path, "."))  # a lookup inside needs search (x) on the folder (Path drops a ".")
     except OSError as err:
         raise ValueError(f"{what} {path}: {err.strerror} (errno {_errno_name(err)}): expected {expected} that can be "
                          "searched (x permission)") from None
@@ -178,9 +186,7 @@ def check_regular(path: str | os.PathLike, what: str = "file") -> Path:
                 raise ValueError(f"{what} {path} is a symbolic link that loops (it never reaches a file): expected "
                                  "a regular file") from None
     if path.exists() and not path.is_file():
-        kind = "a folder" if path.is_dir() else "a FIFO" if stat.S_ISFIFO(path.stat().st_mode) else \
-            "a device" if stat.S_ISCHR(path.stat().st_mode) or stat.S_ISBLK(path.stat().st_mode) else "not a regular file"
-        raise ValueError(f"{what} {path} is {kind}: expected a regular file")
+        raise ValueError(f"{what} {path} is {_kind_of(path.stat().st_mode)}: expected a regular file")
     return path
 
 
@@ -193,13 +199,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     """
     if not callable(write):
         raise TypeError(f"atomic_write's write must be a function write(tmp_path), got {type(write).__name__}")
-    path = check_regular(path, "cannot write")
+    path = check_regular(path, "cannot write")  # (also refuses a path through a file: mkdir's FileExistsError)
     if path.is_symlink():  # write the file the link names (a resume through a link continues its target); the
         path = Path(os.path.realpath(path))  # link itself stays a link
         check_regular(path, "cannot write")
-    through = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if through is not None:  # (mkdir's FileExistsError)
-        raise ValueError(f"cannot write {path}: expected a path through folders, got one through {through}, a file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:  # a read-only folder, /proc, a loop on the way: one line naming the path given
