@@ -177,6 +177,19 @@ def test_a_lone_surrogate_is_refused_at_the_call():
     drawn(viz.score_bars({"a": [0.5]}, title="\U0001f600 \u200b tab\there \\"))
 
 
+def test_labels_too_long_in_all_are_refused_at_the_call():
+    long = {f"{i:03d}" + "x" * 996: [0.5] for i in range(21)}  # 21 labels of 999 characters
+    message = refused(lambda: viz.score_bars(long), "score_bars' scores must hold labels of at most 20,000 characters")
+    assert "20,979 characters in 21 labels" in message
+    refused(lambda: viz.matrix_figure({"a": np.ones((1, 21))}, list(long)), "matrix_figure's factor_names must hold")
+    terms = [f"t{i}" + "x" * 300 for i in range(4)]
+    refused(lambda: viz.history_figure(train.History(steps=[1], records={t: [1.0] for t in terms}), panels=[terms]),
+            "history_figure's panels[0] (its terms joined as the panel's title) must be")
+    drawn(viz.history_figure(train.History(steps=[1], records={t: [1.0] for t in terms}), panels=[terms],
+                             titles=["four terms"]))
+    drawn(viz.score_bars({f"{i:03d}" + "x" * 36: [0.5] for i in range(20)}))
+
+
 def test_figure_text_reader_in_one_line():
     assert figure.figure_text("f", "title", r"a \$5 note") == r"a \$5 note"
     assert figure.figure_text("f", "title", None, optional=True) is None

@@ -46,6 +46,10 @@ def _is_texts(value) -> bool:
 # text grows with its length (the ninth probe: a 10^5-character title took 25 s to draw, 10^6 hung); 1,000 characters
 # are already several lines across any course figure
 MAX_TEXT = 1_000
+# every label of one list (the keys of a dict, a list of names), in characters: 512 labels of 1,000 characters each
+# would take a minute to lay out (measured: 50 rotated tick labels of 1,000 characters, 50,000 in all, 6 s with a PNG
+# on the course machine); 20,000 in all keep a figure's labels within a few seconds, and 512 labels of 39 characters
+MAX_LABEL_TEXT = 20_000
 _MATHTEXT = None  # matplotlib's mathtext parser, made on first use
 
 
@@ -111,9 +115,18 @@ def names(who: str, name: str, value, count: int | None = None, optional: bool =
     value = list(kind.check(f"{owner(who)} {name}", value))
     for i, text in enumerate(value):
         figure_text(who, f"{name}[{i}]", text)
+    _texts(who, name, value)
     if distinct and drawn is not None:
         _alike(who, name, value, [drawn(text) for text in value], "names that are drawn differently")
     return value
+
+
+def _texts(who: str, name: str, texts: list) -> None:
+    """A ValueError naming ``name`` when its labels hold more than MAX_LABEL_TEXT characters in all."""
+    total = sum(len(text) for text in texts)
+    if total > MAX_LABEL_TEXT:
+        raise ValueError(f"{owner(who)} {name} must hold labels of at most {MAX_LABEL_TEXT:,} characters in all "
+                         f"(more take minutes to lay out), got {total:,} characters in {len(texts):,} labels")
 
 
 def _alike(who: str, name: str, items: list, texts: list, expected: str, values: list | None = None) -> None:
@@ -157,6 +170,7 @@ def labels(who: str, name: str, value, drawn=None) -> list[str]:
     shown = [key if isinstance(key, str) else _text_of(who, name, key) for key in plain]
     for key, text in zip(keys, shown):
         figure_text(who, f"{name} key {kinds.shown(key)}", text)
+    _texts(who, name, shown)
     texts = shown if drawn is None else [drawn(text) for text in shown]
     _alike(who, name, keys, texts, "keys that read differently as labels", plain)
     return shown

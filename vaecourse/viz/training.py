@@ -37,8 +37,10 @@ def history_figure(history, panels: Sequence[Sequence[str]] = (("elbo",), ("log_
                                                                 len(set(g)) == len(g) for g in v))
     panels = groups.check("history_figure's panels", panels)
     titles = checks.names("history_figure", "titles", titles, len(panels), optional=True)
-    for i, keys in enumerate(panels):  # the terms are drawn as legend entries and titles
+    for i, keys in enumerate(panels):  # the terms are drawn as legend entries and (joined) as the panel's title
         checks.names("history_figure", f"panels[{i}]", keys)
+        if not titles:
+            checks.figure_text("history_figure", f"panels[{i}] (its terms joined as the panel's title)", ", ".join(keys))
     unknown = [key for keys in panels for key in keys if key not in history.records]
     if unknown:
         raise ValueError(f"history_figure's panels must name terms of the history (it has {sorted(history.records)}), "
