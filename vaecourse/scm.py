@@ -185,7 +185,8 @@ def _output(what: str, value, n: int) -> Tensor:
 
 def constant(value: float | Tensor) -> Equation:
     """The equation do(x = value) puts in place: no parents, no noise."""
-    value = _VALUES.check("constant's value", value).to(torch.get_default_dtype())  # as do()'s values: 1e30 was installed
+    # the kind of do()'s values: 1e30 was installed
+    value = _VALUES.check("constant's value", value).to(torch.get_default_dtype())
 
     def f(_parents: Values, eps: Tensor) -> Tensor:
         return value.expand_as(eps).clone() if value.dim() == 0 else value.clone()

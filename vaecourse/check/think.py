@@ -344,7 +344,8 @@ def _series(history: Any, key: str, low: float | None = None, what: str = "the r
     return _finite(_entry(history, key, what), f"{what}'s {key!r}", low).reshape(-1)
 
 
-_TRACE = values.numbers("a run's logged values: at least one finite number (a list or a tensor)", lambda t: t.numel() >= 1)
+_TRACE = values.numbers("a run's logged values: at least one finite number (a list or a tensor)",
+                        lambda t: t.numel() >= 1)
 
 
 def tail_mean(trace: Any, name: str = "tail_mean's trace") -> float:

@@ -209,8 +209,8 @@ class LadderVAE(CourseModel):
                                   for e in eps) + "]" if isinstance(eps, list) else values.shown(eps)
             raise ValueError(f"eps must be {self.n_layers} tensors of shapes {shapes} (a list, real floating-point), "
                              f"got {got}")
-        return [values.with_values(f"eps[{i}]", e, f"standard-normal noise {shape} with values").to(like.device, like.dtype)
-                for i, (e, shape) in enumerate(zip(eps, shapes))]
+        return [values.with_values(f"eps[{i}]", e, f"standard-normal noise {shape} with values")
+                .to(like.device, like.dtype) for i, (e, shape) in enumerate(zip(eps, shapes))]
 
     def _hats(self, hats, batch: int, like: Tensor) -> list[tuple[Tensor, Tensor]]:
         """``hats`` (a bottom-up pass for these x: one (mu_hat, var_hat) pair of (B, D_i) per layer) checked."""
