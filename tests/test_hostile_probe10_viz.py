@@ -117,9 +117,10 @@ SLOTS = [
                                                                      "a", "b", title=t), False),
 ]
 IDS = [f"{who}-{name}" for who, name, _, _ in SLOTS]
-UNPARSEABLE = ["$\\frac{$", "$x", "a$b$c$", "$\\nosuchcommand$", "ok\n$\\frac{$",
+UNPARSEABLE = ["$\\frac{$", "$\\nosuchcommand$", "ok\n$\\frac{$", "a$b$ $\\frac{$",
                "$" + "{" * 100 + "x" + "}" * 100 + "$"]  # (the parser's recursion runs out: matplotlib's too)
-VALID = [r"$\beta$", r"$\beta=4$ and a \$5 note", "two\nlines $x^2$"]
+VALID = [r"$\beta$", r"$\beta=4$ and a \$5 note", "two\nlines $x^2$",
+         "costs 5$", "a$b$c$", "$x"]  # an odd number of '$' is plain text, drawn as typed (matplotlib's rule)
 
 
 def refused(call, words: str) -> str:
@@ -145,7 +146,7 @@ def test_the_table_covers_every_figure_function_that_draws_a_text():
 @pytest.mark.parametrize("who, name, call, key", SLOTS, ids=IDS)
 def test_text_matplotlib_cannot_draw_is_refused_at_the_call(who, name, call, key, text):
     message = refused(lambda: call(text), f"{who}'s {name}" if not who.endswith("s") else f"{who}' {name}")
-    assert "that matplotlib can draw" in message and ("mathtext cannot parse" in message or "odd number" in message)
+    assert "that matplotlib can draw" in message and "mathtext cannot parse" in message
     drawn(call(r"$\beta$"))  # the parser still parses after a refusal
 
 

@@ -54,14 +54,13 @@ _MATHTEXT = None  # matplotlib's mathtext parser, made on first use
 
 
 def _mathtext_reason(line: str) -> str | None:
-    """Why matplotlib cannot draw ``line`` (one line: Text lays out each line alone), or None when it can: a line
-    with unescaped dollars is mathtext, an even number of them (matplotlib.cbook.is_math_text counts '$' less
-    '\\$'), each $...$ parsed by matplotlib.mathtext.MathTextParser."""
+    """Why matplotlib cannot draw ``line`` (one line: Text lays out each line alone), or None when it can. A line is
+    mathtext when it holds an even, non-zero number of unescaped dollars (matplotlib.cbook.is_math_text counts '$'
+    less '\\$'); then each $...$ must parse in matplotlib.mathtext.MathTextParser. An odd number is plain text, drawn
+    as typed ("costs 5$"), as matplotlib draws it."""
     global _MATHTEXT
     dollars = line.count("$") - line.count(r"\$")
-    if dollars % 2:
-        return f"an odd number ({dollars}) of unescaped '$' (math goes between two; write \\$ for a dollar sign)"
-    if not dollars:
+    if dollars % 2 or not dollars:
         return None
     if _MATHTEXT is None:
         from matplotlib.mathtext import MathTextParser
