@@ -47,7 +47,8 @@ def learn_graph_from_labels(u: Tensor, *, support: Tensor | None = None, steps: 
                          f"nodes), got {values.shown(u)}")
     if not isinstance(a_init, str) or a_init not in ("zero", "random"):
         raise ValueError(f"a_init must be 'zero' or 'random' (never the true graph), got {a_init!r}")
-    if u.dtype == torch.bool or u.is_complex() or u.device.type == "meta":
+    values.with_values("labels u", u, "real numbers (N, n)")
+    if u.dtype == torch.bool or u.is_complex():
         raise ValueError(f"labels u must be real numbers, got {values.shown(u)}")
     if not bool((u.detach().abs() <= values.MAX_WEIGHT).all()):  # 1e30 labels: the fit's squares overflow
         raise ValueError(f"labels u must be finite numbers at most {values.MAX_WEIGHT:g} in size (normalised concept "

@@ -41,8 +41,9 @@ def _integer_tensor(name: str, value, expected: str) -> Tensor:
                                        or tensor.dtype in (torch.bool, torch.uint8, torch.int8, torch.int16,
                                                            torch.int32, torch.int64)):
             tensor = None
-    if tensor is None or tensor.device.type == "meta":
+    if tensor is None:
         raise ValueError(f"{name} must be {expected}, got {values.shown(value)}")
+    values.with_values(name, tensor, expected)
     return tensor
 
 

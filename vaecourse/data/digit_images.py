@@ -32,7 +32,9 @@ class DigitImages:
                 raise ValueError(f"DigitImages' {name} must be images (N, 1, H, W) and {name}_labels N labels, got "
                                  f"{getattr(images, 'shape', type(images).__name__)} and "
                                  f"{getattr(labels, 'shape', type(labels).__name__)}")
-            if not images.is_floating_point() or images.device.type == "meta":
+            values.with_values(f"DigitImages' {name}", images, "grey images in [0, 1]")
+            values.with_values(f"DigitImages' {name}_labels", labels, "integer class labels")
+            if not images.is_floating_point():
                 raise ValueError(f"DigitImages' {name} must be grey images in [0, 1] (a floating tensor), got "
                                  f"{values.shown(images)}")
             if images.numel():
@@ -40,8 +42,7 @@ class DigitImages:
                 if not (0.0 <= lo and hi <= 1.0):
                     raise ValueError(f"DigitImages' {name} must be grey images in [0, 1], got {values.shown(images)}"
                                      + ("" if lo != lo or hi != hi else f" with values from {lo:g} to {hi:g}"))
-            if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool \
-                    or labels.device.type == "meta":
+            if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
                 raise ValueError(f"DigitImages' {name}_labels must be integer class labels, got {values.shown(labels)}")
         values.text.check("DigitImages' source", self.source)
         if self.train.shape[1:] != self.test.shape[1:]:

@@ -353,7 +353,8 @@ class DSprites(GroundTruthDataset):
         """
         dtype = IMAGE_DTYPE.check("render_values' dtype", dtype)
         kind = _SHAPES.check("shape", shape) if not isinstance(shape, Tensor) else shape
-        if kind.dtype.is_floating_point or kind.dtype.is_complex or kind.dtype == torch.bool or kind.device.type == "meta":
+        values.with_values("shape", kind, "integer class indices (0 square, 1 ellipse, 2 heart)")
+        if kind.dtype.is_floating_point or kind.dtype.is_complex or kind.dtype == torch.bool:
             raise ValueError(f"shape must be integer class indices (0 square, 1 ellipse, 2 heart), got "
                              f"{values.shown(shape)}")
         real = {name: values.finite_numbers.check(name, value).to(device=self.device, dtype=torch.float32)

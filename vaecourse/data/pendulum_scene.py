@@ -310,10 +310,9 @@ def check_concepts(concepts, name: str = "concepts") -> Tensor:
         if isinstance(concepts, Tensor):
             raise ValueError(f"{name} must be real numbers (theta, phi, shadow length, shadow position), got dtype "
                              f"{concepts.dtype}")
-    concepts = _CONCEPTS.check(name, concepts)
-    if concepts.device.type == "meta" or not bool((concepts.abs() <= MAX_CONCEPT).all()):  # (NaN fails)
-        where = "" if concepts.device.type == "meta" else \
-            " in " + ", ".join(c for c, ok in zip(CONCEPTS, (concepts.abs() <= MAX_CONCEPT).all(0).tolist()) if not ok)
+    concepts = _CONCEPTS.check(name, concepts)  # (a meta tensor is refused there: values.with_values)
+    if not bool((concepts.abs() <= MAX_CONCEPT).all()):  # (NaN fails)
+        where = " in " + ", ".join(c for c, ok in zip(CONCEPTS, (concepts.abs() <= MAX_CONCEPT).all(0).tolist()) if not ok)
         raise ValueError(f"{name} must be finite real numbers (theta, phi, shadow length, shadow position) at most "
                          f"{MAX_CONCEPT:g} in size, got {values.shown(concepts)}{where}")
     return concepts

@@ -37,8 +37,7 @@ def beta_vae_loss(log_px_z: Tensor, kl: Tensor, beta: float) -> Tensor:
     for name, value in (("log_px_z", log_px_z), ("kl", kl)):
         if not value.is_floating_point():
             raise TypeError(f"beta_vae_loss's {name} must be a real floating-point tensor (B,), got dtype {value.dtype}")
-        if value.device.type == "meta":  # (devices cost nothing: torch's "not on the expected device meta" otherwise)
-            raise ValueError(f"beta_vae_loss's {name} must be per-example terms with values, got {values.shown(value)}")
+        values.with_values(f"beta_vae_loss's {name}", value, "per-example terms (B,)")
     if log_px_z.device != kl.device:
         raise ValueError(f"beta_vae_loss's log_px_z and kl must be on one device, got {log_px_z.device} and {kl.device}")
     if log_px_z.dim() != 1 or log_px_z.shape[0] == 0:

@@ -119,7 +119,8 @@ def label_residuals(u: Tensor, A: Tensor) -> Tensor:
         got = f"shape {tuple(u.shape)}" if isinstance(u, Tensor) and u.is_floating_point() else values.shown(u)
         raise ValueError(f"labels u must have shape (B, {A.shape[0]}), one column per concept (a real floating-point "
                          f"tensor), got {got}")
-    if u.device.type == "meta" or u.device != A.device:
+    values.with_values("labels u", u, f"labels (B, {A.shape[0]}) on A's device {A.device}")
+    if u.device != A.device:
         raise ValueError(f"labels u must be on A's device {A.device}, got {values.shown(u)} on {u.device}")
     if not bool((u.abs() <= values.MAX_WEIGHT).all()):  # NaN fails too; 1e20 labels squared to inf in l_u
         raise ValueError(f"labels u must be finite and at most {values.MAX_WEIGHT:g} in size (normalised concept "
@@ -147,8 +148,7 @@ def mask_loss(z: Tensor, g: Tensor) -> Tensor:
     for name, value in (("z", z), ("g", g)):  # types and shapes only: every training step calls this (NaN: IEEE)
         if not isinstance(value, Tensor) or not value.is_floating_point():
             raise TypeError(f"mask_loss's {name} must be a real floating-point tensor (B, D), got {values.shown(value)}")
-        if value.device.type == "meta":  # (a device check costs nothing; torch's "expected device meta" otherwise)
-            raise ValueError(f"mask_loss's {name} must be a tensor with values (B, D), got {values.shown(value)}")
+        values.with_values(f"mask_loss's {name}", value, "a tensor (B, D)")
     if z.dim() != 2 or g.shape != z.shape:
         raise ValueError(f"mask_loss expects z and g of one shape (B, D), got {tuple(z.shape)} and {tuple(g.shape)}")
     if z.device != g.device:

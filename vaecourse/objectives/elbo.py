@@ -100,8 +100,8 @@ def check_target(output, x) -> Tensor:
     if not x.is_floating_point():
         raise ValueError(f"the objective expected floating-point images, got dtype {x.dtype}")
     for name, tensor in (("x", x), ("the model's output z", output.z)):  # (Tensor.item() cannot read meta tensors)
-        if tensor.device.type == "meta":
-            raise ValueError(f"the objective expected {name} with values, got {values.shown(tensor)}")
+        values.with_values(f"the objective's {name}", tensor, "the batch the model was given" if name == "x"
+                           else "the model's latents")
     if x.device != output.z.device:
         raise ValueError(f"the objective expected the batch x on the model output's device {output.z.device}, got it "
                          f"on {x.device}")
@@ -145,8 +145,7 @@ def log_mean_exp(a: Tensor, dim: int = 0) -> Tensor:
     """log (1/n) sum exp(a) along ``dim``, stably: max + log mean exp(a - max)."""
     if not isinstance(a, Tensor) or not a.is_floating_point():
         raise TypeError(f"log_mean_exp expected a real floating-point tensor a (log-weights), got {values.shown(a)}")
-    if a.device.type == "meta":
-        raise ValueError(f"log_mean_exp expected log-weights a with values, got {values.shown(a)}")
+    values.with_values("log_mean_exp's a", a, "log-weights")
     if a.dim() == 0:
         raise ValueError("log_mean_exp expected a tensor a with at least one axis to average over, got a 0-d tensor")
     dim = values.integer(f"an axis of a (between {-a.dim()} and {a.dim() - 1})", -a.dim(), a.dim() - 1).check(
