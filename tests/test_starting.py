@@ -79,3 +79,48 @@ def test_sigterm_and_sighup_while_python_imports_the_course_are_one_line(tmp_pat
         process.kill()
     assert "Traceback" not in err and err.strip().splitlines() == [f"{words}; nothing was written"], err
     assert process.returncode == status and not (tmp_path / "x.pt").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/PID/maps (Linux)")
+@pytest.mark.parametrize("first, second", [("SIGTERM", "SIGTERM"), ("SIGINT", "SIGTERM"), ("SIGHUP", "SIGINT")])
+def test_two_signals_while_starting_are_one_line(tmp_path, first, second):
+    """A second signal landing while the first one's line is written wrote the line again (probe 10: TERM, TERM)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    process = subprocess.Popen([sys.executable, "-m", "vaecourse", *TRAIN, "--out", str(tmp_path / "x.pt")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: [signal.signal(getattr(signal, n), signal.SIG_DFL)
+                                                   for n in ("SIGINT", "SIGTERM", "SIGHUP")])
+    try:
+        assert wait_until_loaded(process, "libtorch"), "libtorch never loaded"
+        process.send_signal(getattr(signal, first))
+        process.send_signal(getattr(signal, second))
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and "while starting" in err, err
+    assert process.returncode == 128 + getattr(signal, first) and not (tmp_path / "x.pt").exists()
+
+
+def test_the_starting_handler_ignores_further_signals_before_it_writes(monkeypatch):
+    """What makes the one line above deterministic: the first signal's handler ignores the others before writing."""
+    from vaecourse import _starting
+    seen = {}
+
+    class Exited(Exception):
+        pass
+
+    def exit_now(status):
+        seen["status"] = status
+        seen["handlers"] = {s: signal.getsignal(s) for s in _starting._ours()}
+        raise Exited
+
+    previous = {s: signal.getsignal(s) for s in _starting._ours()}
+    monkeypatch.setattr(_starting.os, "_exit", exit_now)
+    try:
+        with pytest.raises(Exited):
+            _starting._exit_at_once(signal.SIGTERM, None)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    assert seen["status"] == 143 and set(seen["handlers"].values()) == {signal.SIG_IGN}

@@ -27,6 +27,11 @@ MESSAGE = message("SIGINT")  # (``__main__``'s own KeyboardInterrupt)
 
 def _exit_at_once(signum, frame):  # nothing has been written yet: no clean-up is owed
     name = signal.Signals(signum).name
+    try:  # a second signal while this one writes would write the line again: the first one answers
+        for other in _ours():
+            signal.signal(other, signal.SIG_IGN)
+    except ValueError:  # pragma: no cover - the handler runs in the main thread
+        pass
     try:
         sys.stderr.write(message(name) + "\n")
         sys.stderr.flush()
