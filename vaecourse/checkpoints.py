@@ -8,6 +8,7 @@ read back with ``torch.load(..., weights_only=True)`` (no pickled code is ever e
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
 import re
@@ -54,7 +55,10 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
     payload["content_digest"] = content_digest(payload)
 
     def write_and_verify(tmp: str) -> None:
-        torch.save(payload, tmp)  # every extra value is plain (checked above): pickle stores each of them
+        buffer = io.BytesIO()  # torch's zip writer turns a full disk (ENOSPC, EFBIG) into "unexpected pos" words:
+        torch.save(payload, buffer)  # the bytes are written by Python, whose OSError names the file (atomic_write)
+        with open(tmp, "wb") as handle:  # (every extra value is plain, checked above: pickle stores each of them)
+            handle.write(buffer.getbuffer())
         back = torch.load(tmp, map_location="cpu", weights_only=True)  # never replace a good checkpoint by a bad one
         if content_digest(back) != payload["content_digest"]:
             raise ValueError(f"cannot save {path}: some extra values do not read back as they were written (plain "
@@ -76,7 +80,7 @@ def _plain(value: Any) -> bool:
         return all(_plain(v) for v in value)
     if isinstance(value, torch.Tensor):  # a dense tensor in memory (a meta or sparse one does not read back alike)
         return type(value) in (torch.Tensor, torch.nn.Parameter) and value.layout == torch.strided \
-            and value.device.type != "meta"
+            and value.device.type != "meta" and not value.is_nested and not value.is_quantized
     return type(value) in PLAIN
 
 
@@ -290,6 +294,10 @@ def _check_payload(path: Path, payload: dict) -> None:
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise ValueError(f"{path} is damaged or hand-edited: the weights {bad[:3]} are not named tensors")
+    for key in ("state_dict", "extra"):  # what save writes (a sparse, nested or meta tensor failed inside the digests)
+        if not _plain(payload.get(key, {})):
+            raise ValueError(f"{path} is damaged or hand-edited: its {key} holds {_kinds(payload[key])}: expected "
+                             "dense tensors and plain values, which is all vaecourse writes")
     if "state_digest" not in payload and "content_digest" not in payload and not _shipped(path):
         raise ValueError(f"{path} carries no digest of what it holds (every checkpoint vaecourse writes has one; a "
                          "shipped model is checked against its SHA-256 in pretrained/MANIFEST.json instead), so a "
@@ -297,8 +305,8 @@ def _check_payload(path: Path, payload: dict) -> None:
     if "state_digest" in payload and payload["state_digest"] != state_digest(state):
         raise ValueError(f"{path} is damaged: its weights do not match the digest stored when it was written (a "
                          "changed byte on disk or in a copy); train it again or copy it again from its source")
-    for key, tensor in state.items():
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+    for key, tensor in state.items():  # in float32, what the models compute in: a float64 1e39 loads as inf
+        if tensor.is_floating_point() and not torch.isfinite(tensor.to(torch.float32)).all():
             raise ValueError(f"{path} holds NaN or infinite weights ({key}): the run that wrote it diverged, so "
                              "every image it draws and every score is meaningless; train it again with a smaller "
                              "--lr or --clip-grad-norm")
@@ -312,6 +320,10 @@ def _shipped(path: Path) -> bool:
     return sha256_of(path) in {entry["sha256"] for entry in pretrained._manifest().values()}
 
 
+SAVED_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)  # the dtypes a model trains in, so all
+# save writes; float8 is a storage format with 8 steps between 1 and 2, never a course model's weights
+
+
 def _check_weights_fit(path: Path, payload: dict, expected: dict[str, torch.Tensor], name: str) -> None:
     """The stored weights are the tensors the hyper-parameters build, of their shapes and kinds (a float weight
     stored as int64, bool or complex was cast silently), before the model itself is allocated."""
@@ -323,9 +335,10 @@ def _check_weights_fit(path: Path, payload: dict, expected: dict[str, torch.Tens
         if tuple(got.shape) != tuple(want.shape):
             raise ValueError(f"{path}: the weights do not fit a {name}{payload['hparams']}: {key} should have shape "
                              f"{tuple(want.shape)}, found {tuple(got.shape)}")
-        if want.is_floating_point() and not got.is_floating_point():
+        if want.is_floating_point() and got.dtype not in SAVED_FLOATS:
             raise ValueError(f"{path} is damaged or hand-edited: the weights {key} should be floating-point "
-                             f"({want.dtype}), found {got.dtype}")
+                             f"({want.dtype}), found {got.dtype} (a model's weights are one of "
+                             f"{', '.join(str(d) for d in SAVED_FLOATS)})")
 
 
 def load(path: str | os.PathLike, *, expected_class: str | type | None = None,

@@ -85,7 +85,7 @@ def factor_latent_correlations(dataset, representation_fn: Callable[[Tensor], Te
         raise ValueError(f"factors must name each factor once (one latent is matched per factor), got {twice} more "
                          f"than once in {list(names)}")
     check_count(n, "n", at_least=3, why="examples")
-    values.batch_size.check("batch_size", batch_size)
+    batch_size = values.batch_size.check("batch_size", batch_size)
     values.real("a number in [0, 1] (an |rho|)", lambda v: 0 <= v <= 1).check("threshold", threshold)
     columns = [list(dataset.factor_names).index(f) for f in names]
     classes = dataset.sample_factors(n, generator)  # (N, all factors)

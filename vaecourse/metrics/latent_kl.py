@@ -80,7 +80,7 @@ def active_latents(kl: Tensor, threshold: float = 0.1) -> Tensor:
     if kl.dim() not in (1, 2) or min(kl.shape) < 1:
         raise ValueError(f"active_latents expected KLs of shape (B, D) or (D,) with at least one example and "
                          f"dimension, got {tuple(kl.shape)}")
-    values.non_negative.check("threshold (nats)", threshold)
+    threshold = values.non_negative.check("threshold (nats)", threshold)
     D = kl.shape[-1]
     check_kls(kl, "active_latents' kl", lambda i: f"dimension {i % D}" + (f" of example {i // D}" if kl.dim() == 2 else ""))
     mean = kl.mean(dim=0) if kl.dim() == 2 else kl  # (D,)

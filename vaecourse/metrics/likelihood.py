@@ -23,9 +23,9 @@ def test_log_likelihood(model, images: Tensor, *, k: int = 5000, chunk_size: int
     """
     from vaecourse.models.base import CourseModel
 
-    values.samples.check("k (the number of importance samples)", k)
-    values.samples.check("chunk_size", chunk_size)
-    values.batch_size.check("batch_size", batch_size)
+    k = values.samples.check("k (the number of importance samples)", k)
+    chunk_size = values.samples.check("chunk_size", chunk_size)
+    batch_size = values.batch_size.check("batch_size", batch_size)
     values.generator.or_none().check("test_log_likelihood's generator", generator)
     if not isinstance(model, CourseModel) or not hasattr(model, "encode"):
         raise ValueError(f"test_log_likelihood's model must be a vaecourse model (a VAE or a LadderVAE), got "

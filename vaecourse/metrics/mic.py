@@ -153,7 +153,7 @@ def _optimize_x_axis(x: np.ndarray, rows: np.ndarray, max_cols: int, c: float, o
 def characteristic_matrix(x, y, alpha: float = ALPHA, c: float = CLUMPS) -> np.ndarray:
     """M[a, b] = I*(a columns, b rows) / log min(a, b) for a b <= B(n), a, b >= 2 (NaN elsewhere)."""
     x, y = _as_pair(x, y)
-    CLUMPS_FACTOR.check("c (the clumps factor)", c)
+    c = CLUMPS_FACTOR.check("c (the clumps factor)", c)
     B = grid_bound(x.size, alpha)
     if B > MAX_GRID:  # the (B/2)^2 table and the search over a b <= B grow with B: beyond it they do not finish
         raise ValueError(f"characteristic_matrix's grid bound B(n) = n^alpha must be at most {MAX_GRID:,} cells, got "
@@ -190,8 +190,8 @@ def mic_tic_matrices(latents, concepts, alpha: float = ALPHA, c: float = CLUMPS)
     if latents.shape[0] != concepts.shape[0]:
         raise ValueError(f"concepts must hold one row per row of latents ({latents.shape[0]}: the same images), got "
                          f"{concepts.shape[0]} rows")
-    EXPONENT.check("alpha", alpha)
-    CLUMPS_FACTOR.check("c (the clumps factor)", c)
+    alpha = EXPONENT.check("alpha", alpha)
+    c = CLUMPS_FACTOR.check("c (the clumps factor)", c)
     mics = np.zeros((latents.shape[1], concepts.shape[1]))
     tics = np.zeros_like(mics)
     for d in range(latents.shape[1]):
@@ -228,8 +228,8 @@ def mic_tic_score(dataset, representation_fn: Callable, *, generator=None, split
     batch_size = values.batch_size.check("mic_tic_score's batch_size", batch_size)
     n = MIC_IMAGES.or_none().check("mic_tic_score's n", n)
     representation_fn = values.function.check("mic_tic_score's representation_fn", representation_fn)
-    EXPONENT.check("alpha", alpha)
-    CLUMPS_FACTOR.check("c (the clumps factor)", c)
+    alpha = EXPONENT.check("alpha", alpha)
+    c = CLUMPS_FACTOR.check("c (the clumps factor)", c)
     concepts = split_concepts(dataset, split, n, generator)
     if len(concepts) < 4:
         raise ValueError(f"mic_tic_score needs at least 4 images of the {split!r} split (MIC needs 4 points), got "

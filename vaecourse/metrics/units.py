@@ -66,8 +66,8 @@ def active_units(images: Tensor, representation_fn: Callable[[Tensor], Tensor | 
     ``lambda x: model.layer_means(x, n_samples=10)``). Returns ``{"active_per_layer": [...],
     "active": total, "units_per_layer": [...], "activity": [array (D_i,) of A_u per layer], "threshold"}``.
     """
-    values.batch_size.check("batch_size", batch_size)
-    values.non_negative.check("threshold", threshold)
+    batch_size = values.batch_size.check("batch_size", batch_size)
+    threshold = values.non_negative.check("threshold", threshold)
     values.function.check("active_units' representation_fn", representation_fn)
     images = _images(images, "active_units'", at_least=2, why="A_u is a variance over images")
     chunks: list[list[Tensor]] = []

@@ -44,6 +44,9 @@ from vaecourse.models.base import CourseModel, check_latents, register_model
 INFERENCE = ("ladder", "bottom_up")
 PAPER_LATENT_SIZES = (64, 32, 16, 8, 4)
 PAPER_HIDDEN_SIZES = (512, 256, 128, 64, 32)
+VAR_FLOOR = values.real(f"a variance floor > 0 (at least about {values.FLOAT32_TINY:.2g}: float32)",
+                        lambda v: v >= values.FLOAT32_TINY, values.MAX_WEIGHT,
+                        "the course's floors are 1e-4; a floor beyond it is no variance the data has")
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ class LadderVAE(CourseModel):
             raise ValueError(f"unknown inference {values.shown(inference)}: expected one of {INFERENCE}")
         mlp_layers = values.layers.check("mlp_layers", mlp_layers)
         batch_norm = values.boolean.check("batch_norm", batch_norm)
-        values.positive.check("var_floor", var_floor)
+        var_floor = VAR_FLOOR.check("var_floor", var_floor)  # (a float: an int 10**20 overflowed inside softplus' sum)
         image_shape = values.image_shape.check("image_shape", image_shape)  # bounded before any layer is built
         if torch.empty(0).device.type != "meta":  # (built on the meta device, for the recipes' estimate, it is free)
             widths = [math.prod(image_shape), *hidden_sizes]  # the bottom-up pass; the top-down one mirrors it
@@ -302,7 +305,7 @@ class LadderVAE(CourseModel):
     def layer_means(self, x: Tensor, n_samples: int = 10, generator: torch.Generator | None = None) -> list[Tensor]:
         """E_q[z_i] per layer, (B, D_i): the conditional means averaged over ``n_samples`` draws of the
         parents (for the top layer of a ladder, or the bottom layer of bottom-up inference, it is exact)."""
-        values.samples.check("n_samples", n_samples)
+        n_samples = values.samples.check("n_samples", n_samples)
         generator = values.generator.or_none().check("layer_means' generator", generator)
         total = None
         for _ in range(n_samples):

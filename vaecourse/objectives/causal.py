@@ -314,7 +314,7 @@ class CausalObjective:
                             ("rho_max", rho_max), ("independence", independence), ("ownership", ownership),
                             ("cycle", cycle), ("exclusive", exclusive), ("overlap", overlap)):
             non_negative(name, value)
-        values.positive_int.check("update_every", update_every)
+        update_every = values.positive_int.check("update_every", update_every)
         if float(rho) > float(rho_max):
             raise ValueError(f"rho_max must be at least rho (the penalty only grows towards it), got rho_max "
                              f"{values.shown(rho_max)} below rho {values.shown(rho)}")

@@ -167,8 +167,8 @@ def importance_weighted_bound(model, x: Tensor, k: int = 5000, *, chunk_size: in
     A model with a ``log_importance_weights(x, S, generator=...) -> (S, B)`` method (the hierarchical
     models of chapter 4, whose q and p span several layers) supplies its own weights.
     """
-    values.samples.check("k (the number of importance samples)", k)
-    values.samples.check("chunk_size", chunk_size)
+    k = values.samples.check("k (the number of importance samples)", k)
+    chunk_size = values.samples.check("chunk_size", chunk_size)
     generator = values.generator.or_none().check("generator", generator)
     if not isinstance(model, torch.nn.Module) or not hasattr(model, "encode"):
         raise ValueError(f"importance_weighted_bound's model must be a vaecourse model (encode and decode), got "

@@ -1,0 +1,129 @@
+"""Issue 25, the tenth held-out probe: the cases it found that the lead fixed (checkpoints, the data files and
+readers, the models' checked values). Each case is the probe's reproducer, made a test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from vaecourse import checkpoints
+from vaecourse.models.ladder import LadderVAE
+from vaecourse.models.vae import VAE
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_vae() -> VAE:
+    return VAE(latent_dim=2, encoder="mlp28", image_shape=(1, 4, 4))
+
+
+def rewritten(tmp_path: Path, edit, name: str = "edited.pt", digests: bool = True) -> Path:
+    """A checkpoint of a tiny VAE edited by ``edit(payload)``, its digests recomputed (a careful hand edit) or, for
+    what no digest can read, left as they were."""
+    checkpoints.save(tiny_vae(), tmp_path / "good.pt")
+    payload = torch.load(tmp_path / "good.pt", weights_only=True)
+    edit(payload)
+    if digests:
+        payload["state_digest"] = checkpoints.state_digest(payload["state_dict"])
+        payload["content_digest"] = checkpoints.content_digest(payload)
+    torch.save(payload, tmp_path / name)
+    return tmp_path / name
+
+
+@pytest.mark.parametrize("value", [1e39, 1e300])
+def test_float64_weights_beyond_float32_are_refused_not_loaded_as_inf(tmp_path, value):
+    def edit(payload):
+        weight = payload["state_dict"]["encoder.1.0.weight"].double()
+        weight[0, 0] = value
+        payload["state_dict"]["encoder.1.0.weight"] = weight
+    path = rewritten(tmp_path, edit)
+    with pytest.raises(ValueError, match=r"holds NaN or infinite weights \(encoder\.1\.0\.weight\)"):
+        checkpoints.load(path)
+
+
+def test_float64_weights_within_float32_still_load(tmp_path):
+    def edit(payload):
+        payload["state_dict"] = {k: v.double() for k, v in payload["state_dict"].items()}
+    model = checkpoints.load(rewritten(tmp_path, edit))
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def _sparse(payload):
+    key = "encoder.1.0.weight"
+    payload["state_dict"][key] = payload["state_dict"][key].to_sparse()
+
+
+def _extra(value):
+    def edit(payload):
+        payload["extra"] = {"step": 1, "odd": value}
+    return edit
+
+
+@pytest.mark.parametrize("edit, words", [
+    (_sparse, r"its state_dict holds a Tensor of layout torch\.sparse_coo"),
+    (_extra(torch.zeros(3).to_sparse()), r"its extra holds a Tensor of layout torch\.sparse_coo"),
+    (_extra(torch.nested.nested_tensor([torch.zeros(2), torch.zeros(3)])), r"its extra holds"),
+], ids=["sparse weight", "sparse extra", "nested extra"])
+def test_tensors_save_never_writes_are_refused_in_one_line(tmp_path, edit, words):
+    """They had reached the digests (torch's "unsupported memory format option", "NestedTensorImpl doesn't support
+    sizes"): refused before any digest reads them."""
+    path = rewritten(tmp_path, edit, digests=False)
+    with pytest.raises(ValueError, match=r"is damaged or hand-edited: " + words) as caught:
+        checkpoints.read(path)
+    assert "\n" not in str(caught.value) and "dense tensors and plain values" in str(caught.value)
+
+
+def test_a_meta_tensor_in_extra_is_refused_before_any_digest(tmp_path):
+    checkpoints.save(tiny_vae(), tmp_path / "good.pt")
+    payload = torch.load(tmp_path / "good.pt", weights_only=True)
+    payload["extra"] = {"odd": torch.zeros(2, device="meta")}  # (no digest can read it: the stored one stays)
+    torch.save(payload, tmp_path / "meta.pt")
+    with pytest.raises(ValueError, match=r"its extra holds a Tensor of layout torch\.strided on meta"):
+        checkpoints.read(tmp_path / "meta.pt")
+
+
+def test_float8_weights_are_no_weights_save_writes(tmp_path):
+    def edit(payload):
+        payload["state_dict"] = {k: v.to(torch.float8_e4m3fn) for k, v in payload["state_dict"].items()}
+    with pytest.raises(ValueError, match=r"should be floating-point .* found torch\.float8_e4m3fn"):
+        checkpoints.load(rewritten(tmp_path, edit))
+
+
+SAVE_UNDER_A_SIZE_LIMIT = """
+import resource, sys
+from vaecourse import checkpoints
+from vaecourse.models.vae import VAE
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+try:
+    checkpoints.save(VAE(latent_dim=2, encoder='mlp28', image_shape=(1, 28, 28)), sys.argv[1])
+except OSError as err:
+    print(type(err).__name__, err.errno, err.filename, err.strerror)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE")
+def test_save_past_a_file_size_limit_is_one_oserror_naming_the_file_and_keeps_the_old_one(tmp_path):
+    """torch's zip writer had answered EFBIG/ENOSPC with "[enforce fail at inline_container.cc] unexpected pos"."""
+    out = tmp_path / "run.pt"
+    out.write_bytes(b"the earlier run")
+    done = subprocess.run([sys.executable, "-c", SAVE_UNDER_A_SIZE_LIMIT, str(out)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert done.stderr == "" and done.stdout.split()[:3] == ["OSError", "27", str(out)], (done.stdout, done.stderr)
+    assert out.read_bytes() == b"the earlier run" and sorted(p.name for p in tmp_path.iterdir()) == ["run.pt"]
+
+
+@pytest.mark.parametrize("floor", [10 ** 20, 1e7, 0, -1e-4, float("nan"), True])
+def test_ladder_var_floor_is_read_with_one_bound(floor):
+    with pytest.raises(ValueError, match=r"^var_floor must be a variance floor > 0"):
+        LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8], image_shape=(1, 4, 4), var_floor=floor)
+
+
+@pytest.mark.parametrize("floor", [1e-4, 2, torch.tensor(0.1)])
+def test_ladder_var_floor_is_kept_as_the_float_it_read(floor):
+    model = LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8], image_shape=(1, 4, 4), var_floor=floor)
+    assert type(model.q_heads[0].var_floor) is float and model(torch.rand(2, 1, 4, 4)).z[0].isfinite().all()
