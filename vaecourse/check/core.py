@@ -111,6 +111,35 @@ def describe(o: Any) -> str:
         return f"an object of type {type(o).__name__}"
 
 
+ECHO = 72  # characters of the learner's own text (an answer, an exception's message) a one-line verdict repeats
+
+
+def echo(text: Any, limit: int = ECHO) -> str:
+    """The learner's text as a verdict repeats it: its first line, cut to ``limit`` characters with "…" (a
+    million-character answer or message would otherwise be a million-character verdict)."""
+    try:
+        line = (str(text).strip().splitlines() or [""])[0]
+    except Exception:
+        line = f"<{type(text).__name__} that cannot be shown>"
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+def message_of(error: BaseException) -> str:
+    """An exception's whole message, read defensively: "" when its ``__str__`` raises or returns no string."""
+    try:
+        text = str(error)
+        return text if isinstance(text, str) else ""
+    except Exception:
+        return ""
+
+
+def error_text(error: BaseException) -> str:
+    """'Type: first line of the message' of an exception (:func:`message_of`), cut by :func:`echo`."""
+    text = message_of(error)
+    first = echo(text) if text.strip() else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
 def verdict(out: Any, rules: Sequence[Rule]) -> str | None:
     """The message of the first rule whose condition holds on ``out``, or None when none does.
 
@@ -141,7 +170,7 @@ def expect(out: Any, rules: Sequence[Rule]) -> Any:
 
 def todo_from_stub(error: BaseException, exercise: str, default: str) -> str:
     """What to do, from the stub's own message ``Exercise N.M: what to do`` when it names this exercise."""
-    text = str(error).strip()
+    text = message_of(error).strip()
     prefix = f"Exercise {exercise}:"
     if text.startswith(prefix):
         text = text[len(prefix):].strip().rstrip(".")
@@ -153,12 +182,12 @@ def todo_from_stub(error: BaseException, exercise: str, default: str) -> str:
 def where_in_learner_code(error: BaseException) -> str:
     """' (in name, line N: `code`)' for the innermost frame of the learner's code (outside torch and vaecourse)."""
     try:
-        libraries = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (torch, _package()))
-        frames = [f for f in traceback.extract_tb(error.__traceback__)
+        libraries = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (torch, _package(), os))
+        frames = [f for f in traceback.extract_tb(error.__traceback__)  # os: the standard library (exit() is there)
                   if not os.path.abspath(f.filename).startswith(libraries)]
         if frames:
             frame = frames[-1]
-            code = f": `{frame.line.strip()}`" if frame.line else ""
+            code = f": `{echo(frame.line)}`" if frame.line else ""
             return f" (in {frame.name}, line {frame.lineno}{code})"
     except Exception:
         pass
@@ -193,6 +222,71 @@ _SET_ASYNC_EXC = getattr(getattr(ctypes, "pythonapi", None), "PyThreadState_SetA
 _NOTHING = object()
 
 
+def stopped_message(error: BaseException) -> str:
+    """The verdict on a learner's function that raised a BaseException other than KeyboardInterrupt: it would end
+    the notebook's cell (sys.exit() ends the script) instead of returning or reporting an error."""
+    where = where_in_learner_code(error)
+    if isinstance(error, SystemExit):
+        code = "" if error.code is None else f": {echo(error.code)}"
+        return (f"your function called sys.exit() or exit() (SystemExit{code}){where}: a function returns its "
+                "result, it never exits; to report a problem, raise an Exception such as ValueError")
+    return (f"your function raised {error_text(error)}{where}, which is no error but a signal to stop (a "
+            "BaseException, not an Exception): a function returns its result; to report a problem, raise an "
+            "Exception such as ValueError")
+
+
+# Process-wide settings a learner's function may change (name in a verdict, read it, set it back): each call is run
+# between settings() and restore(), so a change is undone and named, never left for the rest of the notebook.
+# The global random generators are not among them: the checks draw from their own seeded generators, and a function
+# may legitimately draw (run_check keeps the notebook's generators as they were over the whole check).
+SETTINGS: tuple[tuple[str, Callable[[], Any], Callable[[Any], Any]], ...] = (
+    ("autograd (torch.set_grad_enabled)", torch.is_grad_enabled, torch.set_grad_enabled),
+    ("the default dtype (torch.set_default_dtype)", torch.get_default_dtype, torch.set_default_dtype),
+    ("the default device (torch.set_default_device)", torch.get_default_device, torch.set_default_device),
+    ("the number of threads (torch.set_num_threads)", torch.get_num_threads, torch.set_num_threads),
+    ("deterministic algorithms (torch.use_deterministic_algorithms)",
+     lambda: (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()),
+     lambda v: torch.use_deterministic_algorithms(v[0], warn_only=v[1])),
+    ("anomaly detection (torch.set_anomaly_enabled)",
+     lambda: (torch.is_anomaly_enabled(), torch.is_anomaly_check_nan_enabled()),
+     lambda v: torch.set_anomaly_enabled(*v)),
+    ("numpy's floating-point error handling (np.seterr)", np.geterr, lambda v: np.seterr(**v)),
+)
+
+
+def settings() -> list[Any]:
+    """The values of :data:`SETTINGS` now."""
+    return [read() for _, read, _ in SETTINGS]
+
+
+def restore(before: Sequence[Any]) -> list[str]:
+    """Set every setting that differs from ``before`` back; the names of those that differed."""
+    changed = []
+    for (name, read, write), value in zip(SETTINGS, before):
+        try:
+            if read() != value:
+                write(value)
+                changed.append(name)
+        except Exception:  # a setting torch refuses to set back (none known): named, never raised
+            changed.append(name)
+    return changed
+
+
+class RandomState:
+    """The notebook's global random generators (torch's CPU one, numpy's, Python's), kept over a whole check and
+    put back after it: what the learner's function draws, or seeds, inside the check leaves the notebook's
+    sequence of random numbers as it was."""
+
+    def __enter__(self) -> "RandomState":
+        self.state = (torch.random.get_rng_state(), np.random.get_state(), random.getstate())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        torch.random.set_rng_state(self.state[0])
+        np.random.set_state(self.state[1])
+        random.setstate(self.state[2])
+
+
 class LearnerFunction:
     """The learner's function as the trials call it: each call gets ``limit`` seconds (see the module docstring),
     an exception raised in it is marked as the learner's, and the last value it returned is kept for messages."""
@@ -215,6 +309,7 @@ class LearnerFunction:
         limit = min(self.limit, left)
         self.over_total = limit < self.limit  # if this call is stopped, the total ran out
         self.calls += 1
+        before = settings()  # read before the watchdog starts: nothing may be interrupted outside the try below
         stop = threading.Event()
         watchdog = threading.Thread(target=self._watch, args=(stop, limit), daemon=True,
                                     name="vaecourse-check-watchdog")
@@ -225,7 +320,7 @@ class LearnerFunction:
         start = time.perf_counter()
         try:
             out = self.fn(*args, **kwargs)
-        except TimedOut:
+        except (TimedOut, KeyboardInterrupt):  # the watchdog's stop, the learner's own interrupt: pass through
             raise
         except Exception as error:
             try:
@@ -233,12 +328,20 @@ class LearnerFunction:
             except Exception:  # an exception type without attributes: reported as the check's failure to read
                 pass
             raise
+        except BaseException as error:  # SystemExit, GeneratorExit, a BaseException of its own: would end the cell
+            raise Problem(stopped_message(error)) from None
         finally:
             self._leave()
             self.spent += time.perf_counter() - start
             stop.set()
             if watchdog.is_alive():
                 watchdog.join()
+            changed = restore(before)  # always: the notebook, and the check's own next steps, run as before
+        if changed:
+            raise Problem(f"your function changed {' and '.join(changed)} for the whole notebook (it stays so after "
+                          "it returns; the check has set it back): a function must leave global settings alone, or "
+                          "every call in training changes them again; for one block use a `with` statement, e.g. "
+                          "`with torch.no_grad():`")
         self.returned = out
         return out
 
@@ -281,6 +384,12 @@ def run_check(exercise: str, title: str, todo: str, fn: Any, trials: Sequence[Tr
     ``success`` is the passed verdict, or None for a caller that prints its own (the thinking exercises)."""
     header = f"Exercise {exercise} ({title})"
     hint_line = f"\n   Hint: {hint}" if hint else ""
+    with RandomState():
+        return _run_check(exercise, header, todo, fn, trials, hint_line, fallback, success)
+
+
+def _run_check(exercise: str, header: str, todo: str, fn: Any, trials: Sequence[Trial], hint_line: str,
+               fallback: str, success: str | None) -> bool:
     learner = LearnerFunction(fn, TIME_LIMIT, TOTAL_LIMIT)
     try:
         if not callable(fn):
@@ -306,8 +415,7 @@ def run_check(exercise: str, title: str, todo: str, fn: Any, trials: Sequence[Tr
             what = todo_from_stub(error, exercise, todo)  # the stub's own words; a question keeps its "?"
             print(f"Exercise {exercise} is not done yet: {what}{' ' if what.endswith('?') else '. '}{fallback}")
             return False
-        message = str(error).strip().splitlines()
-        message = f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
+        message = error_text(error)
         if getattr(error, "_raised_by_learner", False):
             what = f"your function raised {message}{where_in_learner_code(error)}"
         elif learner.returned is not _NOTHING:  # the check choked on the output: say what came
@@ -315,6 +423,11 @@ def run_check(exercise: str, title: str, todo: str, fn: Any, trials: Sequence[Tr
         else:
             what = f"the check itself failed ({message}); please report this"
         print(f"❌ {header}: {what}{hint_line}\n   {fallback}")
+        return False
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # SystemExit & co. outside the learner's call (its own are Problems): one line
+        print(f"❌ {header}: {stopped_message(error)}{hint_line}\n   {fallback}")
         return False
     if success is not None:
         print(f"✅ {header}: {success}")
@@ -505,9 +618,8 @@ def _elsewhere(trial: Trial, sizes: Mapping[str, int], base: Mapping[str, int], 
             if not getattr(error, "_raised_by_learner", False) or (isinstance(error, NotImplementedError)
                                                                    and _is_stub(error)):
                 raise
-            first = (str(error).strip().splitlines() or [""])[0]
-            raise Problem(f"{lead}: there your function raised {type(error).__name__}"
-                          f"{': ' + first if first else ''}{where_in_learner_code(error)}. {advice}") from None
+            raise Problem(f"{lead}: there your function raised {error_text(error)}{where_in_learner_code(error)}. "
+                          f"{advice}") from None
     return run
 
 
@@ -659,7 +771,7 @@ def learner_call_with_grad(f: Callable, args: Sequence[Any], name: str, why: str
     try:
         return f(*args)
     except RuntimeError as error:
-        text = str(error)
+        text = message_of(error)
         if not getattr(error, "_raised_by_learner", False):
             raise
         if "numpy" in text and "requires grad" in text:
@@ -688,9 +800,10 @@ def float32_rules(name: str, want: Tensor, where: str, why: str,
     ]
 
 
-__all__ = ["ATOL", "CUT", "F64", "FALLBACK", "RTOL", "TIME_LIMIT", "TOTAL_LIMIT", "LearnerFunction", "Problem", "Rule",
-           "TimedOut", "Trial", "across_sizes", "as64", "assumed", "batch_shape_rules", "called", "changed_message",
-           "close", "compare_gradients", "describe", "device_rule", "differs", "expect", "finite_rule", "float32_rules",
-           "fmt", "fresh_generator", "fresh_seed", "fresh_sizes", "gradient_trial", "is_real_number",
-           "learner_call_with_grad", "mismatch", "number_text", "number_value", "run_check", "same", "seeded",
-           "shape_of", "show_sizes", "snapshot", "tensor_rules", "verdict", "worst"]
+__all__ = ["ATOL", "CUT", "ECHO", "F64", "FALLBACK", "LearnerFunction", "Problem", "RTOL", "RandomState", "Rule",
+           "SETTINGS", "TIME_LIMIT", "TOTAL_LIMIT", "TimedOut", "Trial", "across_sizes", "as64", "assumed",
+           "batch_shape_rules", "called", "changed_message", "close", "compare_gradients", "describe", "device_rule",
+           "differs", "echo", "error_text", "expect", "finite_rule", "float32_rules", "fmt", "fresh_generator",
+           "fresh_seed", "fresh_sizes", "gradient_trial", "is_real_number", "learner_call_with_grad", "message_of",
+           "mismatch", "number_text", "number_value", "restore", "run_check", "same", "seeded", "settings", "shape_of",
+           "show_sizes", "snapshot", "stopped_message", "tensor_rules", "verdict", "worst"]

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from vaecourse import values
 from vaecourse.values import holds_bool, shown, with_values
-from vaecourse.check.core import Rule, describe, expect, is_real_number, number_value, run_check
+from vaecourse.check.core import Rule, describe, echo, error_text, expect, is_real_number, number_value, run_check
 from vaecourse.distributions import KL_ROUNDING
 
 _NO_ANSWER = object()
@@ -62,7 +62,8 @@ def choice_rules(allowed: Sequence[str]) -> list[Rule]:
         (lambda o: not isinstance(o, str),
          lambda o: f"return one of {options} (a string), got {describe(o)}"
                    + ("; one answer, not several" if isinstance(o, (list, tuple, set)) else "")),
-        (lambda o: _norm(o) not in keys, lambda o: f'"{o}" is not one of the answers this question allows: {options}'),
+        (lambda o: _norm(o) not in keys,
+         lambda o: f'"{echo(o)}" is not one of the answers this question allows: {options}'),
     ]
 
 
@@ -128,7 +129,7 @@ def guarded(exercise: str, title: str) -> Callable:
                 return False
             except Exception as error:  # the run's results, not the learner's answer (ask() handles that)
                 print(f"❌ Exercise {exercise} ({title}): the check could not read the run's results "
-                      f"({type(error).__name__}: {error}). Run the cells above this one again, in order; if that does "
+                      f"({error_text(error)}). Run the cells above this one again, in order; if that does "
                       "not help, please report this.")
                 return False
         return run
@@ -183,7 +184,7 @@ def choose(fn: Any, exercise: str, what: str, *, low: float, high: float, defaul
         print(f"Exercise {exercise}: your {what} = {value:g}{unit}.")
         return value
     except Exception as error:  # never into the notebook
-        print(f"❌ Exercise {exercise} ({title}): could not read your choice ({type(error).__name__}: {error}). "
+        print(f"❌ Exercise {exercise} ({title}): could not read your choice ({error_text(error)}). "
               f"{follow}")
         return default
 
