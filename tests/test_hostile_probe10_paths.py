@@ -109,8 +109,11 @@ def test_valid_folders_still_work_and_tilde_is_the_home_folder(tmp_path, monkeyp
     assert mnist.load_digit_images("auto", root="~/m").source.startswith("5,000 real MNIST digits")
     with pytest.raises(FileNotFoundError, match="is not in"):
         mnist.load_mnist("~/m")
-    assert course.find_notebooks("~") == [] and course.find_notebooks(tmp_path / "absent") == []
+    for root in ("~", tmp_path / "absent"):  # no course there (probe 10b #10): refused, not "no notebook"
+        with pytest.raises(ValueError, match="find_notebooks' root"):
+            course.find_notebooks(root)
     (tmp_path / "notebooks").mkdir()
+    assert course.find_notebooks("~") == []
     assert exercises.build_all("~") == [] and exercises.check_built(tmp_path) == []
     assert exercises.main(str(tmp_path)) == 0
     assert site.copy_mathjax(tmp_path / "site") == tmp_path / "site" / "mathjax"

@@ -21,7 +21,8 @@ import torch
 
 import vaecourse
 from vaecourse import values
-from vaecourse.files import atomic_write, check_regular, naming, sha256_of  # atomic_write re-exported: checkpoints.atomic_write
+from vaecourse.files import atomic_write  # re-exported: checkpoints.atomic_write
+from vaecourse.files import naming, readable_file, sha256_of, shown_path
 from vaecourse.models.base import MODEL_REGISTRY, check_weights
 
 FORMAT = "vaecourse-checkpoint/1"
@@ -41,12 +42,14 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     for key, tensor in state.items():  # read() would refuse the file: nothing is written
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise ValueError(f"cannot save {path}: the {name}'s weights must be finite, got NaN or inf in {key} (the "
+            raise ValueError(f"cannot save {shown_path(path)}: the {name}'s weights must be finite, got NaN or inf "
+                             f"in {key} (the "
                              "run that trained it diverged: train again with a smaller lr or clip_grad_norm); "
                              "nothing was written")
     for key, value in extra.items():  # what read() gives back as it was, and what content_digest reads alike
         if not _plain(value):
-            raise ValueError(f"cannot save {path}: the extra value {key!r} must be a plain Python value or a dense tensor "
+            raise ValueError(f"cannot save {shown_path(path)}: the extra value {key!r} must be a plain Python value "
+                             f"or a dense tensor "
                              f"(int, float, str, bool, None, lists, tuples, dicts of them), got {_kinds(value)}; "
                              "nothing was written")
     payload = {"format": FORMAT, "vaecourse_version": vaecourse.__version__, "model_class": name,
@@ -61,7 +64,8 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
             handle.write(buffer.getbuffer())
         back = torch.load(tmp, map_location="cpu", weights_only=True)  # never replace a good checkpoint by a bad one
         if content_digest(back) != payload["content_digest"]:
-            raise ValueError(f"cannot save {path}: some extra values do not read back as they were written (plain "
+            raise ValueError(f"cannot save {shown_path(path)}: some extra values do not read back as they were "
+                             f"written (plain "
                              "Python values and tensors only: int, float, str, bool, None, lists, tuples, dicts); "
                              "nothing was written")
 
@@ -184,7 +188,8 @@ def _check_archive_end(path: Path) -> None:
         block = handle.read()
     end = block.rfind(ZIP_END)
     if end >= 0 and len(block) - end > 22:  # (no end record at all: cut short, which torch.load's words report)
-        raise ValueError(f"{path} is damaged: {len(block) - end - 22:,} bytes follow the end of its archive (a file "
+        raise ValueError(f"{shown_path(path)} is damaged: {len(block) - end - 22:,} bytes follow the end of its "
+                         f"archive (a file "
                          "appended to or written over); expected a vaecourse checkpoint exactly as it was written")
 
 
@@ -223,11 +228,7 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
     if device.type == "cuda" and not torch.cuda.is_available():  # torch's error blamed the (good) file
         raise ValueError(f"read's map_location must be a device this machine has, got {map_location!r}: CUDA is not "
                          f"available")
-    path = check_regular(path, "the checkpoint")
-    if path.is_symlink() and not path.exists():
-        check_regular(path, "the checkpoint")  # a link that loops (a dangling one is "no checkpoint at")
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}" + (" (not a regular file)" if path.exists() else ""))
+    path = readable_file(path, "checkpoint")  # ~ expanded; absent or a link to nothing: "no checkpoint at PATH"
     with naming(path):  # EIO (/proc/self/mem, a failing disk) names the checkpoint
         _check_archive_end(path)
     try:
@@ -237,28 +238,32 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
     except Exception as err:  # truncated zip, random bytes, pickled code...
         found = re.search(r"GLOBAL (\S+)", str(err)) if isinstance(err, pickle.UnpicklingError) else None
         if found:  # pickled code or objects: refused, and never worth running (torch's advice to do so is dropped)
-            raise ValueError(f"{path} is not a readable vaecourse checkpoint: it holds pickled Python objects "
+            raise ValueError(f"{shown_path(path)} is not a readable vaecourse checkpoint: it holds pickled Python "
+                             f"objects "
                              f"({found.group(1)}) that a safe load refuses to run; vaecourse checkpoints hold only "
                              "tensors and plain values, so do not load this file") from None
-        raise ValueError(f"{path} is not a readable vaecourse checkpoint (corrupted, truncated, or written by "
+        raise ValueError(f"{shown_path(path)} is not a readable vaecourse checkpoint (corrupted, truncated, or "
+                         f"written by "
                          f"something else): {_what_it_is(path) or _first_line(err)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise ValueError(f"{path} is not a vaecourse checkpoint: expected format {FORMAT!r}, found {found!r}")
+        raise ValueError(f"{shown_path(path)} is not a vaecourse checkpoint: expected format {FORMAT!r}, found "
+                         f"{found!r}")
     _check_payload(path, payload)
     name = payload["model_class"]
     if expected_class is not None:
         expected = expected_class if isinstance(expected_class, str) else expected_class.__name__
         if name != expected:
-            raise ValueError(f"{path} holds a {name} model, but a {expected} was expected")
+            raise ValueError(f"{shown_path(path)} holds a {name} model, but a {expected} was expected")
     if name not in MODEL_REGISTRY:
-        raise ValueError(f"{path} holds a model of unknown class {name!r}; known: {sorted(MODEL_REGISTRY)}")
+        raise ValueError(f"{shown_path(path)} holds a model of unknown class {name!r}; known: {sorted(MODEL_REGISTRY)}")
     try:
         # shapes only (hyper-parameters edited to 10^6 units allocate nothing here), the random state kept
         with torch.random.fork_rng(devices=[]), torch.device("meta"):
             shapes = MODEL_REGISTRY[name](**payload["hparams"])
     except (TypeError, ValueError) as err:  # hyper-parameters of another model (or another version, or hand-edited)
-        raise ValueError(f"{path}: the hyper-parameters {payload['hparams']} do not fit a {name}: {err}") from None
+        raise ValueError(f"{shown_path(path)}: the hyper-parameters {payload['hparams']} do not fit a {name}: "
+                         f"{err}") from None
     except (RuntimeError, NotImplementedError):  # a model that reads values while it is built: checked when built
         shapes = None
     if shapes is not None:
@@ -266,14 +271,16 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
     try:
         model = MODEL_REGISTRY[name](**payload["hparams"])
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{path}: the hyper-parameters {payload['hparams']} do not fit a {name}: {err}") from None
+        raise ValueError(f"{shown_path(path)}: the hyper-parameters {payload['hparams']} do not fit a {name}: "
+                         f"{err}") from None
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as err:
-        raise ValueError(f"{path}: the weights do not fit a {name}{payload['hparams']}: "
+        raise ValueError(f"{shown_path(path)}: the weights do not fit a {name}{payload['hparams']}: "
                          f"{str(err).splitlines()[0]}") from None
     if "content_digest" in payload and payload["content_digest"] != content_digest(payload):
-        raise ValueError(f"{path} is damaged or was edited by hand: what it holds (hyper-parameters, training state or "
+        raise ValueError(f"{shown_path(path)} is damaged or was edited by hand: what it holds (hyper-parameters, "
+                         f"training state or "
                          "history) does not match the digest stored when it was written; train it again or copy it "
                          "again from its source")
     model.to(map_location)
@@ -286,28 +293,33 @@ def _check_payload(path: Path, payload: dict) -> None:
     for key, kind in (("model_class", str), ("hparams", dict), ("state_dict", dict), ("extra", dict),
                       ("vaecourse_version", str)):
         if key not in payload and key != "extra":
-            raise ValueError(f"{path} is damaged or hand-edited: it has no {key!r}")
+            raise ValueError(f"{shown_path(path)} is damaged or hand-edited: it has no {key!r}")
         if key in payload and not isinstance(payload[key], kind):
-            raise ValueError(f"{path} is damaged or hand-edited: {key!r} should be a {kind.__name__}, found a "
+            raise ValueError(f"{shown_path(path)} is damaged or hand-edited: {key!r} should be a {kind.__name__}, "
+                             f"found a "
                              f"{type(payload[key]).__name__}")
     state = payload["state_dict"]
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
-        raise ValueError(f"{path} is damaged or hand-edited: the weights {bad[:3]} are not named tensors")
+        raise ValueError(f"{shown_path(path)} is damaged or hand-edited: the weights {bad[:3]} are not named tensors")
     for key in ("state_dict", "extra"):  # what save writes (a sparse, nested or meta tensor failed inside the digests)
         if not _plain(payload.get(key, {})):
-            raise ValueError(f"{path} is damaged or hand-edited: its {key} holds {_kinds(payload[key])}: expected "
+            raise ValueError(f"{shown_path(path)} is damaged or hand-edited: its {key} holds {_kinds(payload[key])}: "
+                             f"expected "
                              "dense tensors and plain values, which is all vaecourse writes")
     if "state_digest" not in payload and "content_digest" not in payload and not _shipped(path):
-        raise ValueError(f"{path} carries no digest of what it holds (every checkpoint vaecourse writes has one; a "
+        raise ValueError(f"{shown_path(path)} carries no digest of what it holds (every checkpoint vaecourse writes "
+                         f"has one; a "
                          "shipped model is checked against its SHA-256 in pretrained/MANIFEST.json instead), so a "
                          "changed byte or a hand edit cannot be told from the real thing: train it again")
     if "state_digest" in payload and payload["state_digest"] != state_digest(state):
-        raise ValueError(f"{path} is damaged: its weights do not match the digest stored when it was written (a "
+        raise ValueError(f"{shown_path(path)} is damaged: its weights do not match the digest stored when it was "
+                         f"written (a "
                          "changed byte on disk or in a copy); train it again or copy it again from its source")
     for key, tensor in state.items():  # in float32, what the models compute in: a float64 1e39 loads as inf
         if tensor.is_floating_point() and not torch.isfinite(tensor.to(torch.float32)).all():
-            raise ValueError(f"{path} holds NaN or infinite weights ({key}): the run that wrote it diverged, so "
+            raise ValueError(f"{shown_path(path)} holds NaN or infinite weights ({key}): the run that wrote it "
+                             f"diverged, so "
                              "every image it draws and every score is meaningless; train it again with a smaller "
                              "--lr or --clip-grad-norm")
 
@@ -333,10 +345,12 @@ def _check_weights_fit(path: Path, payload: dict, expected: dict[str, torch.Tens
         if got is None:
             continue  # load_state_dict names the missing keys
         if tuple(got.shape) != tuple(want.shape):
-            raise ValueError(f"{path}: the weights do not fit a {name}{payload['hparams']}: {key} should have shape "
+            raise ValueError(f"{shown_path(path)}: the weights do not fit a {name}{payload['hparams']}: {key} should "
+                             f"have shape "
                              f"{tuple(want.shape)}, found {tuple(got.shape)}")
         if want.is_floating_point() and got.dtype not in SAVED_FLOATS:
-            raise ValueError(f"{path} is damaged or hand-edited: the weights {key} should be floating-point "
+            raise ValueError(f"{shown_path(path)} is damaged or hand-edited: the weights {key} should be "
+                             f"floating-point "
                              f"({want.dtype}), found {got.dtype} (a model's weights are one of "
                              f"{', '.join(str(d) for d in SAVED_FLOATS)})")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import math
 import os
 import stat
 import re
@@ -71,6 +72,14 @@ def _shown(value) -> str:
     return values.shown(value)
 
 
+def shown_path(path) -> str:
+    """``path`` as a message shows it, in one line: as typed, or quoted (``repr``) when it holds a control character
+    (a newline, a tab, an escape), which would break the one-line refusal or hide what the name really is."""
+    text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(path)
+    text = text if isinstance(text, str) else repr(text)  # (a bytes path)
+    return repr(text) if any(c < " " or c == "\x7f" for c in text) else text
+
+
 def _path_text(path, what: str, expected: str) -> str:
     """``path`` as text, or a ValueError: bytes, None, a number, '' (which pathlib reads as the current folder) or a
     NUL character (which no system call takes) name no file or folder."""
@@ -89,7 +98,8 @@ def expanded(path, what: str, expected: str = "a folder") -> Path:
         return Path(text).expanduser()
     except RuntimeError:
         user = text.split("/", 1)[0]
-        raise ValueError(f"{what} {text}: cannot expand {user}, no such user (or no home folder) on this system: "
+        raise ValueError(f"{what} {shown_path(text)}: cannot expand {shown_path(user)}, no such user (or no home "
+                         f"folder) on this system: "
                          f"expected the path of {expected}") from None
 
 
@@ -113,16 +123,19 @@ def _refuse_lookup(err: OSError, path: Path, what: str, expected: str):
     """One ValueError line for a lookup of ``path`` that failed other than by being absent."""
     if err.errno == errno.ENOTDIR:
         through = _file_on_the_way(path)
-        raise ValueError(f"{what} {path}: expected a path through folders, got one through {through}, a file "
-                         f"({through.name} is a file, not a folder)") from None
+        raise ValueError(f"{what} {shown_path(path)}: expected a path through folders, got one through "
+                         f"{shown_path(through)}, a file "
+                         f"({shown_path(through.name)} is a file, not a folder)") from None
     if err.errno == errno.ELOOP:
-        raise ValueError(f"{what} {path}: {_blocking_part(path, errno.ELOOP)} is a symbolic link that loops (it never "
+        raise ValueError(f"{what} {shown_path(path)}: {shown_path(_blocking_part(path, errno.ELOOP))} is a symbolic "
+                         f"link that loops (it never "
                          f"reaches a file or folder): expected {expected}") from None
     part = _blocking_part(path, err.errno)
-    where = f" at {part}" if part != path else ""
+    where = f" at {shown_path(part)}" if part != path else ""
     if err.errno == errno.EACCES:  # looking up part needs search (x) permission on the folder holding it
-        where = f": {part.parent} cannot be searched (no x permission)"
-    raise ValueError(f"{what} {path}: {err.strerror} (errno {_errno_name(err)}){where}: expected {expected}") from None
+        where = f": {shown_path(part.parent)} cannot be searched (no x permission)"
+    raise ValueError(f"{what} {shown_path(path)}: {err.strerror} (errno {_errno_name(err)}){where}: expected "
+                     f"{expected}") from None
 
 
 def _file_on_the_way(path: Path) -> Path:
@@ -147,19 +160,22 @@ def check_folder(path, what: str = "folder", must_exist: bool = False) -> Path:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         if os.path.islink(path):
-            raise ValueError(f"{what} {path} is a symbolic link to nothing ({os.readlink(path)}): expected "
+            raise ValueError(f"{what} {shown_path(path)} is a symbolic link to nothing "
+                             f"({shown_path(os.readlink(path))}): expected "
                              f"{expected}") from None
         if must_exist:
-            raise ValueError(f"{what} {path} does not exist: expected {expected}") from None
+            raise ValueError(f"{what} {shown_path(path)} does not exist: expected {expected}") from None
         return path
     except OSError as err:
         _refuse_lookup(err, path, what, expected)
     if not stat.S_ISDIR(mode):
-        raise ValueError(f"{what} must be {expected}, got {path}, which is not one (it is {_kind_of(mode)})")
+        raise ValueError(f"{what} must be {expected}, got {shown_path(path)}, which is not one (it is "
+                         f"{_kind_of(mode)})")
     try:
         os.stat(os.path.join(path, "."))  # a lookup inside needs search (x) on the folder (Path drops a ".")
     except OSError as err:
-        raise ValueError(f"{what} {path}: {err.strerror} (errno {_errno_name(err)}): expected {expected} that can be "
+        raise ValueError(f"{what} {shown_path(path)}: {err.strerror} (errno {_errno_name(err)}): expected {expected} "
+                         f"that can be "
                          "searched (x permission)") from None
     return path
 
@@ -183,10 +199,24 @@ def check_regular(path: str | os.PathLike, what: str = "file") -> Path:
             os.stat(path)
         except OSError as err:
             if err.errno == errno.ELOOP:
-                raise ValueError(f"{what} {path} is a symbolic link that loops (it never reaches a file): expected "
+                raise ValueError(f"{what} {shown_path(path)} is a symbolic link that loops (it never reaches a "
+                                 f"file): expected "
                                  "a regular file") from None
     if path.exists() and not path.is_file():
-        raise ValueError(f"{what} {path} is {_kind_of(path.stat().st_mode)}: expected a regular file")
+        raise ValueError(f"{what} {shown_path(path)} is {_kind_of(path.stat().st_mode)}: expected a regular file")
+    return path
+
+
+def readable_file(path, what: str = "file", missing: str = "") -> Path:
+    """``path`` (``~`` expanded, as every folder reader does) when it is a regular file to read (a link to one
+    included); else one line in the library's words: a ValueError as :func:`check_regular` gives (a FIFO, a device,
+    a folder, a loop, an unknown ``~user``), or a FileNotFoundError "no ``what`` at PATH" (followed by ``missing``,
+    what to do) for a file that is absent, a link to nothing, or a path through a missing folder; pathlib's own
+    FileNotFoundError never comes out. Every file reader of the library comes through here."""
+    path = check_regular(expanded(path, f"the {what}", "a file"), f"the {what}")
+    if not path.is_file():  # absent: check_regular refused everything else that exists
+        link = f" (a symbolic link to nothing: {shown_path(os.readlink(path))})" if path.is_symlink() else ""
+        raise FileNotFoundError(f"no {what} at {shown_path(path)}{link}" + (f". {missing}" if missing else ""))
     return path
 
 
@@ -206,13 +236,16 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:  # a read-only folder, /proc, a loop on the way: one line naming the path given
-        raise ValueError(f"cannot write {path}: {err.strerror} (errno {errno.errorcode.get(err.errno, err.errno)}) "
-                         f"creating {err.filename or path.parent}: expected a path whose folders can be made") from None
+        raise ValueError(f"cannot write {shown_path(path)}: {err.strerror} (errno "
+                         f"{errno.errorcode.get(err.errno, err.errno)}) "
+                         f"creating {shown_path(err.filename or path.parent)}: expected a path whose folders can be "
+                         f"made") from None
     remove_stale_temporaries(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=path.parent)
     except OSError as err:  # /proc, a read-only folder: named by the target, not by a temporary name never made
-        raise OSError(err.errno, f"{err.strerror} (cannot create a file in {path.parent})", os.fspath(path)) from None
+        raise OSError(err.errno, f"{err.strerror} (cannot create a file in {shown_path(path.parent)})",
+                      os.fspath(path)) from None
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -240,15 +273,75 @@ def naming(path: str | os.PathLike):
         raise
 
 
-def digest_of(path: str | os.PathLike, digest, what: str = "cannot read"):
+def digest_of(path: str | os.PathLike, digest, what: str = "file"):
     """``digest`` (a hashlib object, perhaps already fed a header) updated with the file's bytes, read in 1 MiB
-    blocks; only a regular file is read (a FIFO or /dev/zero would be read for ever), and a failing read (EIO)
-    names the file. ``what`` begins the refusal of a path that is no regular file."""
-    path = check_regular(path, what)
+    blocks; only a regular file is read (a FIFO or /dev/zero would be read for ever, :func:`readable_file`), and a
+    failing read (EIO) names the file. ``what`` names the file in a refusal ("no MNIST file at PATH")."""
+    path = readable_file(path, what)
     with naming(path), open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest
+
+
+# ---- .npy members of an .npz archive, read without pickle and without trusting their headers -------------------
+DEFLATE_MAX_RATIO = 1032  # deflate's largest expansion (258-byte matches of 2 bits): a member whose declared size
+# exceeds its compressed bytes times this cannot hold that many bytes, whatever its header says
+
+
+def npy_header(stream, size: int, path, member: str, what: str) -> tuple[tuple[int, ...], bool, object]:
+    """(shape, fortran_order, dtype) of the .npy member ``member`` of ``what`` ``path``, read from ``stream``, whose
+    uncompressed ``size`` (the zip's ``file_size``) is known: a header announcing more (or fewer) bytes than the
+    member holds (an edited shape, 2 * 10^12 images) is one ValueError line here, before numpy would allocate it;
+    so are a malformed header and an object dtype (which only pickle reads)."""
+    import tokenize
+
+    import numpy as np
+    where = f"the {what} {shown_path(path)}"
+    try:
+        version = np.lib.format.read_magic(stream)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read(stream)
+    except (ValueError, SyntaxError, tokenize.TokenError, TypeError, KeyError) as err:  # numpy's parse of the
+        first = (str(err.args[0] if err.args else "").splitlines() or [type(err).__name__])[0]  # header's dict
+        # text, cut short (tokenize.TokenError, SyntaxError) or garbage (ValueError)
+        raise ValueError(f"{where}: member {member} has a malformed header ({first})") from None
+    name = member.removesuffix(".npy")
+    if dtype.hasobject:
+        raise ValueError(f"{where}: {name} holds Python objects (dtype {dtype}), which only pickle reads: expected an "
+                         "array of numbers")
+    nbytes, held = math.prod(shape) * dtype.itemsize, size - stream.tell()  # Python ints: no wrap past 2**63
+    if nbytes != held:
+        state = "is truncated" if nbytes > held else "is longer than its header says"
+        raise ValueError(f"{where}: {name} {state}: expected {nbytes:,} bytes of data (its header announces shape "
+                         f"{tuple(shape)} of {dtype}), got {held:,}")
+    return tuple(shape), bool(fortran_order), dtype
+
+
+def npz_member(archive, member: str, path, what: str, check: Callable | None = None):
+    """The array stored as ``member`` (``"images.npy"``) of the zip ``archive`` (an open ``zipfile.ZipFile`` of the
+    .npz at ``path``, a ``what``), read as ``np.load(allow_pickle=False)`` would, but with :func:`npy_header`'s
+    checks first and the member's declared size bounded by its compressed bytes, so that no edited header or zip
+    entry makes numpy allocate what the file cannot hold. ``check(shape, dtype, fortran_order)`` may refuse before
+    the data are read. A missing member is a KeyError (the caller names what the file should hold)."""
+    import numpy as np
+    info = archive.getinfo(member)
+    if info.file_size > info.compress_size * DEFLATE_MAX_RATIO + (1 << 10):
+        raise ValueError(f"the {what} {shown_path(path)}: member {member} claims {info.file_size:,} bytes, more than "
+                         f"its "
+                         f"{info.compress_size:,} compressed bytes can hold: expected an .npz as numpy writes it")
+    with archive.open(info) as stream:
+        shape, fortran_order, dtype = npy_header(stream, info.file_size, path, member, what)
+        if check is not None:
+            check(shape, dtype, fortran_order)
+        data = np.empty(math.prod(shape) * dtype.itemsize, dtype=np.uint8)
+        view, got = memoryview(data), 0
+        while got < len(data) and (n := stream.readinto(view[got:got + (1 << 24)])):
+            got += n
+        if got != len(data) or stream.read(1):  # reading to the end checks the member's CRC
+            raise ValueError(f"the {what} {shown_path(path)}: {member.removesuffix('.npy')} is truncated: expected "
+                             f"{len(data):,} bytes of data, got {got:,}")
+    return data.view(dtype).reshape(shape, order="F" if fortran_order else "C")
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -261,12 +354,13 @@ def verify_sha256(path: str | os.PathLike, expected: str, remedy: str = "") -> P
     from vaecourse import values
     values.text.check("verify_sha256's expected (a SHA-256 in hex)", expected)
     values.text.check("verify_sha256's remedy", remedy)
-    path = check_regular(path, "verify_sha256's path")
+    path = readable_file(path, "file to verify", remedy)
     actual = sha256_of(path)
     if actual != expected:
-        raise ValueError(f"{path} is damaged or not the shipped file: SHA-256 {actual}, expected {expected}"
+        raise ValueError(f"{shown_path(path)} is damaged or not the shipped file: SHA-256 {actual}, expected {expected}"
                          + (f". {remedy}" if remedy else ""))
     return path
 
 
-__all__ = ["atomic_write", "check_folder", "check_regular", "expanded", "remove_stale_temporaries", "sha256_of", "verify_sha256"]
+__all__ = ["atomic_write", "check_folder", "check_regular", "expanded", "readable_file", "remove_stale_temporaries",
+           "npy_header", "npz_member", "sha256_of", "shown_path", "verify_sha256"]

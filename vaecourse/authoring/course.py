@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from vaecourse.files import check_folder
+from vaecourse.files import check_folder, shown_path
 
+COURSE_DIRS = ("notebooks", "solutions")  # the sources: a course's folder holds at least one of them
 NOTEBOOK_DIRS = ("notebooks", "solutions", "exercises")  # lectures, exercises with solutions, generated exercises
 NOTEBOOK_GLOB = "[0-9]*.ipynb"  # NN_name.ipynb
 REPOSITORY = "vaecourse/vaecourse"  # owner/name on GitHub
@@ -192,9 +193,21 @@ class Notebook:
         return cells
 
 
+def course_root(root, what: str = "root (the course's folder)") -> Path:
+    """``root`` (``~`` expanded) when it is the course's folder: an existing folder holding ``notebooks/`` or
+    ``solutions/``; else one ValueError line naming ``what``. A folder that is no course (a typo, ``/tmp``) would
+    otherwise be found to hold no notebook, and be reported built, up to date, with nothing stale."""
+    root = check_folder(root, what, must_exist=True)
+    if not any((root / folder).is_dir() for folder in COURSE_DIRS):
+        raise ValueError(f"{what} {shown_path(root)} is not the course's folder: expected the course's folder, which "
+                         f"holds {', '.join(f'{d}/' for d in COURSE_DIRS)}, got one with neither")
+    return root
+
+
 def find_notebooks(root: str | Path, folders: tuple[str, ...] = NOTEBOOK_DIRS) -> list[Notebook]:
-    """Every ``NN_*.ipynb`` under ``root``'s course folders, folder by folder, sorted by name."""
-    root = check_folder(root, "find_notebooks' root (the course's folder)").resolve()  # (a loop refused first)
+    """Every ``NN_*.ipynb`` under ``root``'s course folders, folder by folder, sorted by name (``root``: see
+    :func:`course_root`)."""
+    root = course_root(root, "find_notebooks' root (the course's folder)").resolve()  # (a loop refused first)
     found = []
     for folder in folders:
         if (root / folder).is_dir():
@@ -207,5 +220,6 @@ def repository_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-__all__ = ["BADGE", "COLAB_BADGE", "NOTEBOOK_DIRS", "Notebook", "WidgetCell", "colab_url", "find_notebooks",
+__all__ = ["BADGE", "COLAB_BADGE", "COURSE_DIRS", "NOTEBOOK_DIRS", "Notebook", "WidgetCell", "colab_url", "course_root",
+           "find_notebooks",
            "install_requirement", "repository_root", "widget_calls"]

@@ -31,9 +31,10 @@ import re
 import sys
 from pathlib import Path
 
-from vaecourse.files import atomic_write, check_folder, check_regular
+from vaecourse.authoring.course import COURSE_DIRS, course_root
+from vaecourse.files import atomic_write, check_regular, shown_path
 
-SOURCE_DIRS = ("notebooks", "solutions")
+SOURCE_DIRS = COURSE_DIRS  # ("notebooks", "solutions")
 EXERCISE_DIR = "exercises"
 SOURCE_GLOB = "[0-9]*.py"  # NN_name.py; helper modules without a leading number are not notebooks
 
@@ -68,17 +69,19 @@ def stub_solutions(text: str, source: str = "<solutions>") -> str:
         bare = line.rstrip("\r\n")
         if (near := NEAR_MARKER.match(bare)) is not None and not (BEGIN.match(bare) or END.match(bare)):
             marker = f"# {near['word'].upper()} SOLUTION"  # a marker mistyped would ship (or swallow) a solution
-            raise ExerciseBuildError(f"{source}:{number}: {bare.strip()!r} looks like a solution marker but is not "
+            raise ExerciseBuildError(f"{shown_path(source)}:{number}: {bare.strip()!r} looks like a solution marker "
+                                     f"but is not "
                                      f"written {marker!r} (exactly, at the start of the comment): write it so")
         if (cell := CELL.match(bare)) is not None:
             if inside is not None:
-                raise ExerciseBuildError(f"{source}:{inside}: '# BEGIN SOLUTION' is not closed by '# END SOLUTION' "
+                raise ExerciseBuildError(f"{shown_path(source)}:{inside}: '# BEGIN SOLUTION' is not closed by '# END "
+                                         f"SOLUTION' "
                                          f"before the next cell starts (line {number})")
             title = None
             markdown = "[markdown]" in cell["header"] or "[md]" in cell["header"]
         if inside is not None:
             if BEGIN.match(bare):
-                raise ExerciseBuildError(f"{source}:{number}: nested '# BEGIN SOLUTION' (the one at line "
+                raise ExerciseBuildError(f"{shown_path(source)}:{number}: nested '# BEGIN SOLUTION' (the one at line "
                                          f"{inside} is still open)")
             if END.match(bare):
                 inside = None
@@ -87,11 +90,12 @@ def stub_solutions(text: str, source: str = "<solutions>") -> str:
             title = match["title"]
         if (match := BEGIN.match(bare)) is not None:
             if match["rest"].strip():
-                raise ExerciseBuildError(f"{source}:{number}: unexpected text after '# BEGIN SOLUTION' "
+                raise ExerciseBuildError(f"{shown_path(source)}:{number}: unexpected text after '# BEGIN SOLUTION' "
                                          f"({match['rest'].strip()!r}): name the exercise in a "
                                          "'# Exercise N.M: title' comment above the marker")
             if title is None:
-                raise ExerciseBuildError(f"{source}:{number}: '# BEGIN SOLUTION' without a '# Exercise N.M: title' "
+                raise ExerciseBuildError(f"{shown_path(source)}:{number}: '# BEGIN SOLUTION' without a '# Exercise "
+                                         f"N.M: title' "
                                          "comment above it in the same cell to name the exercise")
             inside = number
             if markdown:  # a written answer: leave a visible place for it
@@ -101,10 +105,12 @@ def stub_solutions(text: str, source: str = "<solutions>") -> str:
                 out.append(f'{match["indent"]}raise NotImplementedError("{message}")\n')
             continue
         if END.match(bare):
-            raise ExerciseBuildError(f"{source}:{number}: '# END SOLUTION' without a matching '# BEGIN SOLUTION'")
+            raise ExerciseBuildError(f"{shown_path(source)}:{number}: '# END SOLUTION' without a matching '# BEGIN "
+                                     f"SOLUTION'")
         out.append(line)
     if inside is not None:
-        raise ExerciseBuildError(f"{source}:{inside}: '# BEGIN SOLUTION' is never closed by '# END SOLUTION'")
+        raise ExerciseBuildError(f"{shown_path(source)}:{inside}: '# BEGIN SOLUTION' is never closed by '# END "
+                                 f"SOLUTION'")
     return "".join(out)
 
 
@@ -171,16 +177,12 @@ def _same(path: Path, content: str) -> bool:
 
 # ------------------------------------------------------------------------------------------- planning and writing
 def _root(root) -> Path:
-    """``root`` as the folder of a course tree (notebooks/, solutions/, exercises/), or an ExerciseBuildError: a
-    missing root would build nothing and say nothing."""
+    """``root`` as the folder of a course tree (:func:`~vaecourse.authoring.course.course_root`), or an
+    ExerciseBuildError: a missing root, or a folder without the course, would build nothing and say nothing."""
     try:
-        root = check_folder(root, "root (the course's folder)")
+        return course_root(root)
     except ValueError as err:
         raise ExerciseBuildError(str(err)) from None
-    if not root.is_dir():
-        raise ExerciseBuildError(f"root {root} is not a folder: expected the course's folder, which holds "
-                                 f"{', '.join(f'{d}/' for d in SOURCE_DIRS)}")
-    return root
 
 
 def _sources(root: Path, folder: str) -> list[Path]:
@@ -199,9 +201,9 @@ def _source_text(source: Path, root: Path) -> str:
         text = source.read_text(encoding="utf-8")
         compile(text, name, "exec")
     except UnicodeDecodeError:
-        raise ExerciseBuildError(f"{name} is not UTF-8 text: a notebook's .py source is expected") from None
+        raise ExerciseBuildError(f"{shown_path(name)} is not UTF-8 text: a notebook's .py source is expected") from None
     except SyntaxError as err:
-        where = f"{name}:{err.lineno}" if err.lineno else name
+        where = f"{shown_path(name)}:{err.lineno}" if err.lineno else shown_path(name)
         raise ExerciseBuildError(f"{where}: {err.msg}: fix the source before building") from None
     return text
 
@@ -284,20 +286,21 @@ def check_built(root: str | Path = ".") -> list[str]:
     for path, content in planned.items():
         name = path.relative_to(root).as_posix()
         if not path.exists():
-            problems.append(f"{name}: missing (generated from its .py source)")
+            problems.append(f"{shown_path(name)}: missing (generated from its .py source)")
         elif not _same(path, content):
-            problems.append(f"{name}: differs from what its .py source builds (edit the .py, then rebuild)")
+            problems.append(f"{shown_path(name)}: differs from what its .py source builds (edit the .py, then rebuild)")
     if (root / EXERCISE_DIR).is_dir():
         for stray in sorted((root / EXERCISE_DIR).iterdir()):
             if stray.suffix in {".py", ".ipynb"} and stray not in planned:
-                problems.append(f"{stray.relative_to(root).as_posix()}: has no source in solutions/ "
+                problems.append(f"{shown_path(stray.relative_to(root).as_posix())}: has no source in solutions/ "
                                 "(exercises/ is generated: delete it, or add solutions/" f"{stray.stem}.py)")
     return problems + _orphans(root, planned)
 
 
 def _orphans(root: Path, planned: dict[Path, str]) -> list[str]:
     """The ``.ipynb`` files in notebooks/ or solutions/ that no ``.py`` source builds (a build would leave them)."""
-    return [f"{notebook.relative_to(root).as_posix()}: has no .py twin (the .py percent file is the source: "
+    return [f"{shown_path(notebook.relative_to(root).as_posix())}: has no .py twin (the .py percent file is the "
+            f"source: "
             "`jupytext --to py:percent` it, then rebuild)"
             for folder in SOURCE_DIRS
             for notebook in (sorted((root / folder).glob("*.ipynb")) if (root / folder).is_dir() else [])
@@ -318,7 +321,8 @@ def main(root: str | Path = ".", check: bool = False) -> int:
     folder = next((root / d for d in (*SOURCE_DIRS, EXERCISE_DIR) if (root / d).exists() and not (root / d).is_dir()),
                   None)
     if folder is not None:  # each exercise would be "missing", each write "Not a directory"
-        print(f"error: {folder} is a file, not a folder: build-exercises reads and writes the notebooks in the folders "
+        print(f"error: {shown_path(folder)} is a file, not a folder: build-exercises reads and writes the notebooks "
+              f"in the folders "
               f"{', '.join(f'{d}/' for d in (*SOURCE_DIRS, EXERCISE_DIR))}; move the file away", file=sys.stderr)
         return 2
     if check:

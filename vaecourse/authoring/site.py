@@ -36,8 +36,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vaecourse.authoring.course import COLAB_BADGE, Notebook, colab_url, find_notebooks, repository_root
-from vaecourse.files import atomic_write, check_folder
+from vaecourse.authoring.course import COLAB_BADGE, Notebook, colab_url, course_root, find_notebooks, repository_root
+from vaecourse.files import atomic_write, check_folder, shown_path
 
 TIMEOUT_S = {True: 900, False: 3600}  # per cell, FAST and normal mode: a normal-mode cell on a loaded 2-core machine
 # ran past 900 s (chapter 1's training loop, before the site loaded its shipped run)
@@ -87,7 +87,7 @@ def mathjax_source() -> Path:
                              "(or pip install jupyter-server-mathjax)") from error
     source = Path(jupyter_server_mathjax.__file__).parent / "static"
     if not (source / "MathJax.js").is_file():
-        raise SiteBuildError(f"expected MathJax.js in {source} (jupyter-server-mathjax), found none")
+        raise SiteBuildError(f"expected MathJax.js in {shown_path(source)} (jupyter-server-mathjax), found none")
     return source
 
 
@@ -302,14 +302,14 @@ def build_site(out: str | Path = "_site", root: str | Path | None = None, folder
     """
     import nbformat
 
-    root = repository_root() if root is None else check_folder(root, "build_site's root (the course's folder)",
-                                                               must_exist=True)
+    root = repository_root() if root is None else course_root(root, "build_site's root (the course's folder)")
     out = check_folder(out, "build_site's out (the site's folder)")
     if rendered is not None:
         rendered = check_folder(rendered, "build_site's rendered (the folder of executed lectures)")
     notebooks = find_notebooks(root, folders)
     if not notebooks:
-        raise SiteBuildError(f"no notebooks found under {root} in {', '.join(folders)}/ (expected NN_name.ipynb)")
+        raise SiteBuildError(f"no notebooks found under {shown_path(root)} in {', '.join(folders)}/ (expected "
+                             f"NN_name.ipynb)")
     mathjax_source()  # fail before hours of execution, not after
     timeout = timeout or TIMEOUT_S[bool(fast)]
     built = {nb.relpath for nb in notebooks}

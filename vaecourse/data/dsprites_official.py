@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -28,7 +27,8 @@ from vaecourse.data.download import DownloadError, default_cache_dir, download_v
 from vaecourse.data.download import fetch as _fetch  # tests replace _fetch
 from vaecourse.data.dsprites import (IMAGE_DTYPE, CANVAS, FACTOR_NAMES, FACTOR_SIZES, FACTOR_VALUES, OFFICIAL_BLOB_ID,
                                      OFFICIAL_FILENAME, OFFICIAL_URL, SHAPE_NAMES, _bit_table)
-from vaecourse.files import check_regular, digest_of, expanded, naming
+from vaecourse.files import (check_regular, digest_of, expanded, naming, npy_header, npz_member, readable_file,
+                             shown_path)
 from vaecourse.runtime import default_device
 
 __all__ = ["OfficialDSprites", "load_official_dsprites", "git_blob_id"]
@@ -59,6 +59,8 @@ class OfficialDSprites(GroundTruthDataset):
         if packed_images.dtype != torch.uint8 or packed_images.shape[1:] != (CANVAS, CANVAS // 8):
             raise ValueError(f"packed_images must be uint8 (N, 64, 8), got {packed_images.dtype} "
                              f"{tuple(packed_images.shape)}")
+        if packed_images.shape[0] == 0:  # no row to draw: sample_factors would fail inside torch (randint of 0)
+            raise ValueError("packed_images holds no images (shape (0, 64, 8)): expected at least one")
         self._packed = packed_images.to(self.device)  # (N, 64, 8)  bit i of byte j = column 8 j + i
         self._classes = self.check_factors(latents_classes)  # (N, K)
         if self._classes.shape[0] != self._packed.shape[0]:
@@ -140,8 +142,8 @@ class OfficialDSprites(GroundTruthDataset):
 
 def git_blob_id(path: str | os.PathLike) -> str:
     """Git's object id of a file: ``sha1(b"blob <size>\\0" + bytes)`` (what ``git hash-object`` prints)."""
-    path = check_regular(path, "git_blob_id: cannot read")  # a FIFO or /dev/zero would be read for ever
-    return digest_of(path, hashlib.sha1(b"blob %d\0" % path.stat().st_size), "git_blob_id: cannot read").hexdigest()
+    path = readable_file(path, "file to hash")  # ~ expanded; a FIFO or /dev/zero would be read for ever
+    return digest_of(path, hashlib.sha1(b"blob %d\0" % path.stat().st_size), "file to hash").hexdigest()
 
 
 def _download(url: str, dest: Path, expected_blob_id: str | None) -> None:
@@ -184,25 +186,27 @@ def load_official_dsprites(path: str | os.PathLike | None = None, *, download: b
     else:
         values.path.or_none().check("load_official_dsprites' cache_dir", cache_dir)
         path = expanded(path, "load_official_dsprites' path", "a file")
-    check_regular(path, "the dSprites file")  # a FIFO or /dev/zero would be read for ever
+    check_regular(path, "the dSprites file")  # a FIFO or /dev/zero would be read for ever (absent: downloaded)
     remedy = ("Delete it (the course's cache wrote it) and load with download=True" if cached else
               "It is yours, so it is left alone: pass the official file as path, or leave path out to use the "
               "course's cache (with download=True)")
     if not path.exists():
         if not download:
             raise FileNotFoundError(
-                f"the official dSprites file is not at {path}. Fetch it (about 26 MB, verified) with "
+                f"the official dSprites file is not at {shown_path(path)}. Fetch it (about 26 MB, verified) with "
                 f"load_official_dsprites(download=True) or `python -m vaecourse data dsprites --download`, or "
                 f"download {OFFICIAL_URL} yourself and pass path=...; the procedural DSprites() renderer needs "
                 "no file at all.")
         _download(OFFICIAL_URL, path, expected_blob_id)
     elif path.stat().st_size == 0:  # empty, or a /proc or /sys file (stat says 0 bytes whatever it reads)
-        raise ValueError(f"{path} is not a dSprites file: the file system gives it 0 bytes (an empty file, or a "
+        raise ValueError(f"{shown_path(path)} is not a dSprites file: the file system gives it 0 bytes (an empty "
+                         f"file, or a "
                          f"/proc or /sys file). {remedy}.")
     elif expected_blob_id is not None:
         actual = git_blob_id(path)
         if actual != expected_blob_id:
-            raise ValueError(f"{path} is not the official dSprites file: expected git blob id {expected_blob_id}, "
+            raise ValueError(f"{shown_path(path)} is not the official dSprites file: expected git blob id "
+                             f"{expected_blob_id}, "
                              f"got {actual} ({path.stat().st_size} bytes). {remedy}, or pass expected_blob_id=None "
                              "to load a file you trust.")
     with naming(path):
@@ -218,30 +222,29 @@ _KEYS = {  # key: (dtype, shape after the N rows)
 }
 
 
-def _npy_header(stream, path: Path, key: str) -> tuple[int, ...]:
-    """Read a .npy header from ``stream``, check dtype, trailing shape and C order; return the shape."""
-    try:
-        version = np.lib.format.read_magic(stream)
-        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran_order, dtype = read(stream)
-    except (ValueError, SyntaxError, tokenize.TokenError, TypeError, KeyError) as err:  # numpy's parse of the
-        first = (str(err.args[0] if err.args else "").splitlines() or [type(err).__name__])[0]  # header's dict
-        # text, cut short (tokenize.TokenError, SyntaxError) or garbage (ValueError)
-        raise ValueError(f"the dSprites file {path}: member {key}.npy has a malformed header ({first})") from None
-    want_dtype, want_tail = _KEYS[key]
-    if dtype != np.dtype(want_dtype):
-        raise ValueError(f"{path}: {key} must have dtype {np.dtype(want_dtype)}, got {dtype}")
-    if len(shape) != 1 + len(want_tail) or tuple(shape[1:]) != want_tail:
-        raise ValueError(f"{path}: {key} must have shape (N, {', '.join(map(str, want_tail))}), got {tuple(shape)}")
-    if fortran_order:
-        raise ValueError(f"{path}: {key} is stored in Fortran order; expected C order as numpy.savez writes it")
-    return tuple(shape)
+def _check_member(path: Path, key: str):
+    """The check :func:`files.npz_member` runs on ``key``'s header: dtype, trailing shape and C order."""
+    def check(shape, dtype, fortran_order) -> None:
+        want_dtype, want_tail = _KEYS[key]
+        if dtype != np.dtype(want_dtype):
+            raise ValueError(f"{shown_path(path)}: {key} must have dtype {np.dtype(want_dtype)}, got {dtype}")
+        if len(shape) != 1 + len(want_tail) or tuple(shape[1:]) != want_tail:
+            raise ValueError(f"{shown_path(path)}: {key} must have shape (N, {', '.join(map(str, want_tail))}), got "
+                             f"{tuple(shape)}")
+        if fortran_order:
+            raise ValueError(f"{shown_path(path)}: {key} is stored in Fortran order; expected C order as numpy.savez "
+                             "writes it")
+        if shape[0] == 0:  # a data set of no images: its first draw would fail inside torch (randint of 0 rows)
+            raise ValueError(f"{shown_path(path)}: {key} holds no rows (shape {tuple(shape)}): expected a dSprites "
+                             f"file "
+                             "of at least one image")
+    return check
 
 
 def _read_exact(stream, nbytes: int, path: Path, key: str) -> bytes:
     data = stream.read(nbytes)
     if len(data) != nbytes:
-        raise ValueError(f"{path}: {key} is truncated: expected {nbytes} bytes of data, got {len(data)}")
+        raise ValueError(f"{shown_path(path)}: {key} is truncated: expected {nbytes} bytes of data, got {len(data)}")
     return data
 
 
@@ -254,33 +257,32 @@ def _read_npz(path: Path, require_full: bool, chunk_rows: int = 8192,
             found = sorted(name.removesuffix(".npy") for name in archive.namelist())
             missing = [key for key in _KEYS if f"{key}.npy" not in archive.namelist()]
             if missing:
-                raise ValueError(f"{path} is not a dSprites file: missing key(s) {missing}; expected "
+                raise ValueError(f"{shown_path(path)} is not a dSprites file: missing key(s) {missing}; expected "
                                  f"{sorted(_KEYS)} (plus metadata), found {found}")
             arrays = {}
             for key in ("latents_classes", "latents_values"):
-                with archive.open(f"{key}.npy") as stream:
-                    shape = _npy_header(stream, path, key)
-                    dtype = np.dtype(_KEYS[key][0])
-                    data = _read_exact(stream, math.prod(shape) * dtype.itemsize, path, key)
-                    arrays[key] = np.frombuffer(data, dtype=dtype).reshape(shape)
-                    stream.read()  # reach the end of the member: zipfile checks its CRC there
+                arrays[key] = npz_member(archive, f"{key}.npy", path, "dSprites file", _check_member(path, key))
             n = arrays["latents_classes"].shape[0]
             _check_latents(path, arrays["latents_classes"], arrays["latents_values"], require_full)
-            with archive.open("imgs.npy") as stream:
-                shape = _npy_header(stream, path, "imgs")
+            info = archive.getinfo("imgs.npy")
+            with archive.open(info) as stream:  # read in chunks, packed as it comes: 3 GB unpacked
+                shape, fortran_order, dtype = npy_header(stream, info.file_size, path, "imgs.npy", "dSprites file")
+                _check_member(path, "imgs")(shape, dtype, fortran_order)
                 if shape[0] != n:
-                    raise ValueError(f"{path}: imgs has {shape[0]} rows but latents_classes has {n}")
+                    raise ValueError(f"{shown_path(path)}: imgs has {shape[0]} rows but latents_classes has {n}")
                 packed = np.empty((n, CANVAS, CANVAS // 8), dtype=np.uint8)
                 for first in range(0, n, chunk_rows):  # 8192 images = 32 MB at a time
                     rows = min(chunk_rows, n - first)
                     chunk = np.frombuffer(_read_exact(stream, rows * CANVAS * CANVAS, path, "imgs"), dtype=np.uint8)
                     chunk = chunk.reshape(rows, CANVAS, CANVAS)
                     if chunk.max(initial=0) > 1:
-                        raise ValueError(f"{path}: imgs must be binary 0/1, found the value {int(chunk.max())}")
+                        raise ValueError(f"{shown_path(path)}: imgs must be binary 0/1, found the value "
+                                         f"{int(chunk.max())}")
                     packed[first:first + rows] = np.packbits(chunk, axis=-1, bitorder="little")
                 stream.read()  # CRC check
     except (zipfile.BadZipFile, EOFError, zlib.error) as err:
-        raise ValueError(f"{path} is truncated or corrupted ({type(err).__name__}: {err}). {remedy}.") from err
+        raise ValueError(f"{shown_path(path)} is truncated or corrupted ({type(err).__name__}: {err}). "
+                         f"{remedy}.") from err
     return packed, arrays["latents_classes"].copy()
 
 
@@ -288,16 +290,16 @@ def _check_latents(path: Path, classes: np.ndarray, values: np.ndarray, require_
     """Classes in range, values on the dSprites grid, and the full 737,280 rows when asked."""
     n = classes.shape[0]
     if values.shape[0] != n:
-        raise ValueError(f"{path}: latents_values has {values.shape[0]} rows but latents_classes has {n}")
+        raise ValueError(f"{shown_path(path)}: latents_values has {values.shape[0]} rows but latents_classes has {n}")
     full = math.prod(FACTOR_SIZES)
     if require_full and n != full:
-        raise ValueError(f"{path}: the official file has {full} images, this one has {n}")
+        raise ValueError(f"{shown_path(path)}: the official file has {full} images, this one has {n}")
     for k, (name, size) in enumerate(zip(FACTOR_NAMES, FACTOR_SIZES)):
         column = classes[:, k]
         if n and (column.min() < 0 or column.max() >= size):
-            raise ValueError(f"{path}: latents_classes column {name!r} must be in [0, {size - 1}], "
+            raise ValueError(f"{shown_path(path)}: latents_classes column {name!r} must be in [0, {size - 1}], "
                              f"got values in [{column.min()}, {column.max()}]")
         gap = np.abs(values[:, k] - FACTOR_VALUES[k][column]).max(initial=0.0)
         if not gap <= 1e-4:
-            raise ValueError(f"{path}: latents_values column {name!r} does not match the dSprites grid "
+            raise ValueError(f"{shown_path(path)}: latents_values column {name!r} does not match the dSprites grid "
                              f"(largest difference {gap:.3g}): not a dSprites file?")

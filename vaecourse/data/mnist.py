@@ -32,7 +32,7 @@ from vaecourse import values
 from vaecourse.data.digit_images import DigitImages  # also importable from here, as before
 from vaecourse.data.download import DownloadError, default_cache_dir, download_verified, fetch as _fetch  # tests replace _fetch
 from vaecourse.data.mnist5k import check_digit_labels, load_mnist5k
-from vaecourse.files import check_folder, check_regular, digest_of, naming
+from vaecourse.files import check_folder, digest_of, naming, readable_file, shown_path
 
 # name: (file name, MD5 of the decompressed IDX file, expected number of dimensions)
 MNIST_FILES = {
@@ -62,39 +62,42 @@ def read_idx(path: str | os.PathLike, expected_dims: int | None = None) -> np.nd
     A wrong magic number, a dimension count other than ``expected_dims``, or a file shorter or longer
     than its header says is a ValueError naming the file and what was found.
     """
-    path = check_regular(path, "the MNIST file")  # a FIFO or /dev/zero would be read for ever
+    path = readable_file(path, "IDX file")  # ~ expanded; a FIFO or /dev/zero would be read for ever
     expected_dims = values.integer("a number of dimensions between 1 and 255", 1, 255).or_none().check(
         "read_idx's expected_dims", expected_dims)
     with naming(path):
         data = path.read_bytes()
     if len(data) < 4:
-        raise ValueError(f"{path} is not an IDX file: only {len(data)} bytes, not even the 4-byte magic number")
+        raise ValueError(f"{shown_path(path)} is not an IDX file: only {len(data)} bytes, not even the 4-byte magic "
+                         f"number")
     magic = int.from_bytes(data[:4], "big")
     zero, kind, ndim = data[0] | data[1], data[2], data[3]
     if zero != 0 or kind != IDX_UBYTE or ndim == 0:
-        raise ValueError(f"{path} has magic number 0x{magic:08x}; an IDX file of unsigned bytes starts with "
+        raise ValueError(f"{shown_path(path)} has magic number 0x{magic:08x}; an IDX file of unsigned bytes starts "
+                         f"with "
                          f"0x000008NN (NN = number of dimensions, e.g. 0x00000803 for images, 0x00000801 for "
                          "labels). Is it still gzip-compressed, or another file?")
     if expected_dims is not None and ndim != expected_dims:
-        raise ValueError(f"{path} holds a {ndim}-dimensional array (magic 0x{magic:08x}), expected "
+        raise ValueError(f"{shown_path(path)} holds a {ndim}-dimensional array (magic 0x{magic:08x}), expected "
                          f"{expected_dims} dimensions (magic 0x{0x800 + expected_dims:08x})")
     if ndim > MAX_IDX_DIMS:
-        raise ValueError(f"{path} announces a {ndim}-dimensional array (magic 0x{magic:08x}): expected at most "
+        raise ValueError(f"{shown_path(path)} announces a {ndim}-dimensional array (magic 0x{magic:08x}): expected "
+                         f"at most "
                          f"{MAX_IDX_DIMS} dimensions (what numpy holds); is it an IDX file?")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise ValueError(f"{path} is truncated: {len(data)} bytes, but its header alone needs {header}")
+        raise ValueError(f"{shown_path(path)} is truncated: {len(data)} bytes, but its header alone needs {header}")
     shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
     expected = header + math.prod(shape)  # Python ints: np.prod would wrap past 2**63 to a negative count
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "longer than its header says"
-        raise ValueError(f"{path} is {what}: its header announces shape {shape}, i.e. {expected} bytes, "
+        raise ValueError(f"{shown_path(path)} is {what}: its header announces shape {shape}, i.e. {expected} bytes, "
                          f"but the file has {len(data)}")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape).copy()
 
 
 def md5_of(path: str | os.PathLike) -> str:
-    return digest_of(path, hashlib.md5(), "the MNIST file").hexdigest()
+    return digest_of(path, hashlib.md5(), "MNIST file").hexdigest()
 
 
 def _download_idx(name: str, dest: Path, md5: str, mirrors=MNIST_MIRRORS) -> None:
@@ -144,7 +147,8 @@ def load_mnist(root: str | os.PathLike | None = None, *, download: bool = False,
         if not path.exists():
             if not download:
                 raise FileNotFoundError(
-                    f"MNIST file {name} is not in {folder}. Fetch the four files (about 11 MB, verified by MD5) "
+                    f"MNIST file {name} is not in {shown_path(folder)}. Fetch the four files (about 11 MB, verified "
+                    f"by MD5) "
                     "with load_mnist(download=True) or `python -m vaecourse data mnist --download`, or put the "
                     "decompressed IDX files there yourself; load_mnist5k() (5,000 shipped MNIST digits) needs no "
                     "download.")
@@ -153,9 +157,13 @@ def load_mnist(root: str | os.PathLike | None = None, *, download: bool = False,
             remedy = ("Delete it (the course's cache wrote it) and load with download=True" if root is None else
                       "It is yours, so it is left alone: put the official file there, or pass root=None to use the "
                       "course's cache (with download=True)")
-            raise ValueError(f"{path} is not the official MNIST file: MD5 {actual}, expected {md5}. {remedy}, or pass "
+            raise ValueError(f"{shown_path(path)} is not the official MNIST file: MD5 {actual}, expected {md5}. "
+                             f"{remedy}, or pass "
                              "verify=False for a file you wrote yourself.")
         arrays[key] = read_idx(path, expected_dims=ndim)
+        if not len(arrays[key]):  # a split of no digits: its first batch would fail far from here, inside torch
+            raise ValueError(f"{shown_path(path)} holds no {'labels' if ndim == 1 else 'images'} (shape "
+                             f"{arrays[key].shape}): expected an MNIST file of at least one")
         if ndim == 1:  # a labels file
             check_digit_labels(arrays[key], path)
     for part in ("train", "test"):
@@ -168,7 +176,7 @@ def load_mnist(root: str | os.PathLike | None = None, *, download: bool = False,
 
     return DigitImages(train=images(arrays["train_images"]), train_labels=torch.from_numpy(arrays["train_labels"]).long(),
                        test=images(arrays["test_images"]), test_labels=torch.from_numpy(arrays["test_labels"]).long(),
-                       source=f"MNIST (LeCun et al.), IDX files from {folder}")
+                       source=f"MNIST (LeCun et al.), IDX files from {shown_path(folder)}")
 
 
 # ---------------------------------------------------------------------------------------------- the choice

