@@ -127,3 +127,85 @@ def test_ladder_var_floor_is_read_with_one_bound(floor):
 def test_ladder_var_floor_is_kept_as_the_float_it_read(floor):
     model = LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8], image_shape=(1, 4, 4), var_floor=floor)
     assert type(model.q_heads[0].var_floor) is float and model(torch.rand(2, 1, 4, 4)).z[0].isfinite().all()
+
+
+# ---- figures: labels that read alike once drawn (probe 10C F3) -------------------------------------------------
+@pytest.mark.parametrize("pair", [["mic", " mic"], ["mic", "mic "], ["x", "x\t"], ["a", "a\n"], ["a", "a\u200b"],
+                                  ["", " "], ["two words", "two  words"]],
+                         ids=["lead space", "trail space", "tab", "newline", "zero width", "blank", "double space"])
+def test_keys_drawn_alike_once_white_space_is_read_as_a_reader_sees_it_are_refused(pair):
+    import matplotlib
+    matplotlib.use("Agg")
+    from vaecourse.viz import causal, metrics
+    with pytest.raises(ValueError, match=r"^score_figure's keys must have names that are drawn differently"):
+        causal.score_figure({"m": {pair[0]: 0.5, pair[1]: 0.7}}, keys=pair)
+    with pytest.raises(ValueError, match=r"^score_bars' .*read differently as labels"):
+        metrics.score_bars({pair[0]: [0.5], pair[1]: [0.7]})
+
+
+def test_keys_that_differ_in_what_is_drawn_still_draw():
+    import io
+    import matplotlib
+    matplotlib.use("Agg")
+    from vaecourse.viz import metrics
+    fig = metrics.score_bars({"mic": [0.5], "mac": [0.7], "m ic": [0.1]})
+    fig.savefig(io.BytesIO(), format="png", dpi=20)
+
+
+# ---- widgets and traversals of a model that cannot draw (probe 10A F9, F10) ---------------------------------------
+def _vae(weights: str) -> VAE:
+    import math
+    model = VAE(latent_dim=2, encoder="mlp", image_shape=(1, 8, 8)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(math.nan) if weights == "nan" else p.mul_(1e18)
+    return model
+
+
+def _explorers():
+    from vaecourse import widgets
+    x = torch.rand(3, 1, 8, 8)
+    return {"render_traversal": lambda m: widgets.render_traversal(m, torch.zeros(2), 0, 0.0),
+            "traversal_explorer": lambda m: widgets.traversal_explorer(m, torch.zeros(2)),
+            "beta_explorer": lambda m: widgets.beta_explorer({"n": m}, x),
+            "sweep_traversal_explorer": lambda m: widgets.sweep_traversal_explorer({"n": m}, x)}
+
+
+@pytest.mark.parametrize("who", list(_explorers()))
+def test_a_model_with_nan_weights_is_refused_by_every_explorer_at_the_call(who):
+    """It had drawn blank panels (chapter 1's traversal explorer) or put a traceback in the output area."""
+    pytest.importorskip("ipywidgets")
+    with pytest.raises(ValueError, match=rf"^{who}'s model(s\['n'\])? holds NaN or inf in its weights"):
+        _explorers()[who](_vae("nan"))
+
+
+@pytest.mark.parametrize("who", ["beta_explorer", "sweep_traversal_explorer"])
+def test_a_model_whose_weights_overflow_is_refused_by_the_sweep_explorers_at_the_call(who):
+    pytest.importorskip("ipywidgets")
+    with pytest.raises(ValueError, match=rf"^{who}'s models\['n'\] encodes x to NaN or inf codes"):
+        _explorers()[who](_vae("overflow"))
+
+
+def test_traversal_images_refuse_what_decodes_to_nan():
+    from vaecourse.viz.images import traversal_images
+
+    class Overflowing(VAE):  # finite weights whose decoder gives NaN (an overflow inside it)
+        def decode(self, z):
+            out = super().decode(z)
+            out.mean.fill_(float("nan"))
+            return out
+
+    model = Overflowing(latent_dim=2, encoder="mlp", image_shape=(1, 8, 8)).eval()
+    with pytest.raises(ValueError, match=r"^traversal_images' model decodes its codes to NaN or inf"):
+        traversal_images(model, torch.zeros(2), [0], [0.0, 1.0])
+
+
+# ---- metrics: a draw too large is named by the argument the caller passed (probe 10A F8) ------------------------
+def test_pair_and_vote_metrics_name_batch_size_for_a_draw_too_large():
+    from vaecourse import metrics
+    from vaecourse.data.factors import FactorImages
+    data, g = FactorImages([3, 4, 5]), torch.Generator().manual_seed(0)
+    with pytest.raises(ValueError, match=r"^higgins' batch_size must be at most 20,000 here: 50 points"):
+        metrics.higgins(data, lambda x: x.flatten(1), generator=g, batch_size=30_000, n_train=50, n_eval=20)
+    with pytest.raises(ValueError, match=r"^factorvae's batch_size must be at most 15,625 here: 64 points"):
+        metrics.factorvae(data, lambda x: x.flatten(1), generator=g, batch_size=10 ** 6)

@@ -70,9 +70,7 @@ def sweep_traversal_explorer(models: dict, x: torch.Tensor, span: float = 3.0):
     x = checks.images("sweep_traversal_explorer", "x", x)
     span = checks.span("sweep_traversal_explorer", span)
     labels = list(models)
-    codes = {label: model.embed(checks.model_images("sweep_traversal_explorer", "x", model, x[:1],
-                                                    f"models[{label!r}]")).detach().cpu()[0]
-             for label, model in models.items()}
+    codes = {label: _codes("sweep_traversal_explorer", label, model, x[:1])[0] for label, model in models.items()}
     sizes = {label: int(model.latent_dim) for label, model in models.items()}
     choice = widgets.Dropdown(options=labels, value=labels[0], description="model")
     dim = widgets.IntSlider(value=0, min=0, max=sizes[labels[0]] - 1, description="latent", continuous_update=False)
@@ -93,6 +91,16 @@ def sweep_traversal_explorer(models: dict, x: torch.Tensor, span: float = 3.0):
     return widgets.VBox([widgets.HBox([choice, dim, value]), out])
 
 
+def _codes(who: str, label: str, model, x: torch.Tensor) -> torch.Tensor:
+    """The codes mu(x) a sweep explorer draws from, finite: a model whose weights overflow gives NaN codes, which
+    each slider position would answer with a traceback in the output area instead of one line here."""
+    codes = model.embed(checks.model_images(who, "x", model, x, f"models[{label!r}]")).detach().cpu()
+    if not bool(torch.isfinite(codes).all()):
+        raise ValueError(f"{who}'s models[{label!r}] encodes x to NaN or inf codes (its weights overflow float32); "
+                         "load it or train it again")
+    return codes
+
+
 def beta_explorer(models: dict, x: torch.Tensor, n_latents: int = 5):
     """Slide through the models of a beta sweep: reconstructions, per-dimension KL and the traversals of the
     most informative latents of each (``viz.sweep_model_figure``); a second slider picks the image."""
@@ -106,7 +114,7 @@ def beta_explorer(models: dict, x: torch.Tensor, n_latents: int = 5):
     n_latents = kinds.panels.check("beta_explorer's n_latents", n_latents)
     x = checks.images("beta_explorer", "x", x)
     for label, model in models.items():  # the images must be what each model reads (its image shape)
-        checks.model_images("beta_explorer", "x", model, x[:1], f"models[{label!r}]")
+        _codes("beta_explorer", label, model, x)  # (what each slider position draws from)
         sweep_panels("beta_explorer", len(x), min(n_latents, int(model.latent_dim)), SWEEP_STEPS)  # all x is drawn
     labels = list(models)
     choice = widgets.SelectionSlider(options=labels, value=labels[0], description="model", continuous_update=False)

@@ -21,6 +21,18 @@ def check_count(value, name: str, at_least: int = 1, why: str = "") -> int:
                           at_least, values.MAX_EXAMPLES).check(name, value)
 
 
+def check_draw(who: str, points: int, batch_size: int) -> None:
+    """``points`` x ``batch_size`` factor vectors, what one draw of a pair or vote metric samples at once, at most
+    MAX_EXAMPLES (``sample_factors``' bound), or a ValueError naming ``who``'s batch_size: the draw's own words named
+    an argument ``n`` the caller never passed."""
+    if points * batch_size > values.MAX_EXAMPLES:
+        whose = f"{who}'" if who.endswith("s") else f"{who}'s"
+        raise ValueError(f"{whose} batch_size must be at most {values.MAX_EXAMPLES // max(points, 1):,} here: "
+                         f"{points:,} points are drawn together, each of batch_size factor vectors, at most "
+                         f"{values.MAX_EXAMPLES:,} at once; got batch_size {batch_size:,} ({points * batch_size:,} "
+                         "vectors): lower batch_size")
+
+
 def check_generator(generator, who: str) -> torch.Generator:
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"{who} needs generator=torch.Generator(...).manual_seed(seed) (all randomness comes from "

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from vaecourse import values
-from vaecourse.metrics.checks import check_count, check_dataset, check_generator
+from vaecourse.metrics.checks import check_count, check_dataset, check_draw, check_generator
 from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, CodeSource
 
 POINTS_PER_DRAW = 64
@@ -88,6 +88,7 @@ def factorvae(dataset, representation_fn, *, generator: torch.Generator, batch_s
     n_train = check_count(n_train, "n_train", at_least=K, why=f"at least one point per factor; there are {K} factors")
     n_eval = check_count(n_eval, "n_eval", at_least=K, why=f"at least one point per factor; there are {K} factors")
     n_variance = check_count(n_variance, "n_variance", at_least=2, why="a variance needs two codes")
+    check_draw(who, min(POINTS_PER_DRAW, max(n_train, n_eval)), batch_size)
     prune_threshold = values.non_negative.check("prune_threshold", prune_threshold)
     source = CodeSource(dataset, representation_fn, who, encode_batch_size)
 

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from vaecourse import values
-from vaecourse.metrics.checks import SKLEARN_SEED, check_count, check_dataset, check_generator, check_supervised
+from vaecourse.metrics.checks import SKLEARN_SEED, check_count, check_dataset, check_draw, check_generator, check_supervised
 from vaecourse.metrics.codes import DEFAULT_ENCODE_BATCH, CodeSource, sklearn_seed
 
 POINTS_PER_DRAW = 64  # points drawn (and encoded) together; fixed, so the draws do not depend on batch sizes
@@ -48,7 +48,7 @@ def fixed_factor_pairs_batched(dataset, ys: Tensor, batch_size: int, generator: 
                         lambda t: t.dim() == 1 and bool((t == t.round()).all()) and bool(((t >= 0) & (t < K)).all())
                         ).check(f"{who}'s ys", ys).long()
     batch_size = check_count(batch_size, f"{who}'s batch_size (pairs per point)")
-    values.fits_in_memory(f"{who}'s ys", ys.shape[0] * batch_size, 16 * K, "pairs")
+    check_draw(who, ys.shape[0], batch_size)
     P, L = ys.shape[0], batch_size
     v1 = dataset.sample_factors(P * L, generator).view(P, L, K)  # (P, L, K)
     v2 = dataset.sample_factors(P * L, generator).view(P, L, K)  # (P, L, K)
@@ -92,8 +92,8 @@ def _check_points(who: str, dataset, source, n_points, batch_size, generator) ->
     if not isinstance(source, CodeSource):
         raise ValueError(f"{who}'s source must be a CodeSource(dataset, representation_fn, ...) (codes of factor classes),"
                          f" got {type(source).__name__}")
-    check_count(n_points, f"{who}'s n_points")
-    check_count(batch_size, f"{who}'s batch_size")
+    n_points = check_count(n_points, f"{who}'s n_points")
+    check_draw(who, min(POINTS_PER_DRAW, n_points), check_count(batch_size, f"{who}'s batch_size"))
 
 
 def higgins_points(dataset, source: CodeSource, n_points: int, batch_size: int,
@@ -169,6 +169,7 @@ def higgins(dataset, representation_fn, *, generator: torch.Generator, batch_siz
     batch_size = check_count(batch_size, "batch_size (L, pairs per point)")
     n_train = check_count(n_train, "n_train", at_least=K, why=f"at least one point per factor; there are {K} factors")
     n_eval = check_count(n_eval, "n_eval", at_least=K, why=f"at least one point per factor; there are {K} factors")
+    check_draw(who, min(POINTS_PER_DRAW, max(n_train, n_eval)), batch_size)
     source = CodeSource(dataset, representation_fn, who, encode_batch_size)
 
     x_train, y_train = higgins_points(dataset, source, n_train, batch_size, generator)  # (n_train, D), (n_train,)

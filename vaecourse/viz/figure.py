@@ -8,6 +8,7 @@ PNG in JupyterLab, Colab, nbconvert and the static course site, with or without 
 from __future__ import annotations
 
 import io
+import unicodedata
 
 import numpy as np
 import torch
@@ -128,10 +129,18 @@ def _texts(who: str, name: str, texts: list) -> None:
                          f"(more take minutes to lay out), got {total:,} characters in {len(texts):,} labels")
 
 
+def _as_seen(text: str) -> str:
+    """``text`` as a reader sees it drawn: white space at the ends gone, runs of it one space, invisible format
+    characters (a zero-width space, a soft hyphen: Unicode category Cf) dropped; 'mic', ' mic' and 'mic\u200b' are
+    one label on a tick."""
+    return " ".join("".join(c for c in text if unicodedata.category(c) != "Cf").split())
+
+
 def _alike(who: str, name: str, items: list, texts: list, expected: str, values: list | None = None) -> None:
-    """A ValueError naming ``name`` when two of ``items`` are drawn as one text (``texts``) or mean one value
-    (``values``: 1, 1.0, numpy's 1 and tensor(1) are one key of a dict, one bar or one depth)."""
-    for seen in (texts, values or []):
+    """A ValueError naming ``name`` when two of ``items`` are drawn as one text (``texts``, as :func:`_as_seen`
+    reads them) or mean one value (``values``: 1, 1.0, numpy's 1 and tensor(1) are one key of a dict, one bar or one
+    depth)."""
+    for seen in ([_as_seen(t) if isinstance(t, str) else t for t in texts], values or []):
         groups = {}
         for i, v in enumerate(seen):
             try:
@@ -192,6 +201,25 @@ def images(who: str, name: str, value, kind=None):
     return kind.check(f"{owner(who)} {name}", value)
 
 
+def trained(who: str, name: str, model):
+    """``model`` when every weight is finite: NaN or inf weights (a run that diverged, a damaged file) decode every
+    code to NaN, which a figure draws as blank panels, silently."""
+    for key, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and tensor.device.type != "meta" and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"{owner(who)} {name} holds NaN or inf in its weights ({key}): the run that trained it "
+                             "diverged, so every image it draws is blank; load it or train it again")
+    return model
+
+
+def decoded(who: str, name: str, images: torch.Tensor) -> torch.Tensor:
+    """``images`` a model decoded, when they are finite: weights that overflow (finite, but 1e18 times too large)
+    decode to NaN, drawn as blank panels."""
+    if not bool(torch.isfinite(images).all()):
+        raise ValueError(f"{owner(who)} {name} decodes its codes to NaN or inf (its weights overflow float32), so "
+                         "every image would be blank; load it or train it again")
+    return images
+
+
 def traversal_model(who: str, name: str, model):
     """A model whose ``decode`` takes its whole latent code (latent_dim numbers): a VAE, a CausalVAE or one layer of
     a Ladder VAE (:class:`PriorUnitsDecoder`, what ``show`` and chapter 4 traverse), not a LadderVAE itself (its code
@@ -201,7 +229,7 @@ def traversal_model(who: str, name: str, model):
     kind = kinds.Kind("a course model whose decode takes its whole latent code (a VAE; a LadderVAE's code stacks "
                       "its layers: traverse one layer with models.ladder.PriorUnitsDecoder)",
                       lambda m: isinstance(m, (CourseModel, PriorUnitsDecoder)) and not isinstance(m, LadderVAE))
-    return kind.check(f"{owner(who)} {name}", model)
+    return trained(who, name, kind.check(f"{owner(who)} {name}", model))
 
 
 def image_model(who: str, name: str, model):
@@ -210,7 +238,7 @@ def image_model(who: str, name: str, model):
     from vaecourse.models.ladder import LadderVAE
     kind = kinds.Kind("a VAE of images alone (not a label-conditioned model, not a LadderVAE)",
                       lambda m: isinstance(m, CourseModel) and not m.takes_labels and not isinstance(m, LadderVAE))
-    return kind.check(f"{owner(who)} {name}", model)
+    return trained(who, name, kind.check(f"{owner(who)} {name}", model))
 
 
 def models(who: str, value, check) -> dict:

@@ -123,7 +123,7 @@ def traversal_images(model, z: Tensor, dims: Sequence[int], values: Sequence[flo
         zs = z.repeat(len(values), 1)  # (V, D)
         zs[:, d] = values
         rows.append(model.decode(zs.to(device)).mean.cpu())
-    return torch.stack(rows)
+    return checks.decoded("traversal_images", "model", torch.stack(rows))
 
 
 def traversal_figure(model, z: Tensor, dims: Sequence[int] | None = None,
