@@ -44,8 +44,16 @@ def beta_vae_loss(fn: Callable[[Tensor, Tensor, float], Tensor]) -> bool:
              "the optimiser minimises"),
         ])
 
-        def trial(beta: float) -> Trial:
+        # a positive objective (a Gaussian likelihood's log-density exceeds 0; a small beta·KL): the loss is
+        # negative, so a loss kept positive (.abs(), relu, clamp(min=0)) differs from it only here
+        log_px_z_up = 20.0 + 10.0 * torch.rand(B, generator=g, dtype=F64)  # (B,) nats
+        kl_up = 0.5 + 2.0 * torch.rand(B, generator=g, dtype=F64)  # (B,) nats
+
+        def trial(beta: float, log_px_z: Tensor = log_px_z, kl: Tensor = kl) -> Trial:
             want = _beta_loss(log_px_z, kl, beta)
+            positive = bool(want < 0)  # the case built to show a sign kept positive
+            kept = (f"for log_px_z around +25 nats (a Gaussian likelihood's log-density can exceed 0) and beta = "
+                    f"{beta:g} the objective is positive and the loss negative ({fmt(want)})")
 
             def run(f: Callable) -> None:
                 out = called(f, (log_px_z.clone(), kl.clone(), beta), ("log_px_z", "kl", None), UNCHANGED)
@@ -54,6 +62,15 @@ def beta_vae_loss(fn: Callable[[Tensor, Tensor, float], Tensor]) -> bool:
                 expect(out, [
                     *basic,
                     finite_rule("the loss", formula),
+                    (lambda o: positive and close(o, -want),
+                     f"{kept}, yours is {fmt(-want)}: you took the absolute value of the loss (or of the objective); "
+                     f"a loss may be negative, and .abs() turns minimising into maximising here: {formula}"),
+                    (lambda o: positive and close(o, torch.zeros((), dtype=F64)),
+                     f"{kept}, yours is 0: you clamped the loss at 0 (relu, clamp(min=0) or max(0, ·)), which stops "
+                     f"training wherever the loss is negative; a loss may be negative: {formula}"),
+                    (lambda o: positive and close(o, (log_px_z - beta * kl).abs().mean()),
+                     f"{kept}: you kept each example's loss positive (.abs() per example); a loss may be negative: "
+                     f"{formula}"),
                     (lambda o: close(o, -want),
                      "the sign is flipped: you returned the objective (to maximise); the optimiser minimises, so "
                      f"return its negative: {formula}"),
@@ -84,7 +101,7 @@ def beta_vae_loss(fn: Callable[[Tensor, Tensor, float], Tensor]) -> bool:
                                        (lambda l, k, b: -(l.detach() - b * k).mean(),
                                         "your loss has the right value, but its reconstruction term carries no "
                                         "gradient")])
-        return [*(trial(b) for b in betas), gradients]
+        return [*(trial(b) for b in betas), trial(0.5, log_px_z_up, kl_up), gradients]
 
     return run_check("2.1", "the beta-VAE loss",
                      "compute the loss to minimise for the beta-VAE objective of Eq. (9) from log_px_z, kl and beta",

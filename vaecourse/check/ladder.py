@@ -292,11 +292,37 @@ def log_mean_exp(fn: Callable[[Tensor, int], Tensor]) -> bool:
                 ], rtol=1e-5, atol=1e-3),
             ])
 
+        # slices along dim at levels hundreds of nats apart (the log-weights of two images of one IWAE batch: −80
+        # and −300 nats), float32: a maximum (or mean, min) of the whole tensor leaves some slices' exponents far
+        # below float32's range, where they underflow to log(0) = −inf, or above it; the maximum along dim does not
+        levels = torch.tensor([0.0, -1000.0, 400.0, -300.0, -80.0, 700.0, -600.0, 50.0, -150.0], dtype=F64)[:B]
+        spread = (ordinary / 3 + levels).float()  # (S, B): column b around levels[b]
+
+        def apart(a: Tensor, dim: int) -> Trial:
+            want = _lme(a.double(), dim)
+            axis = "column" if dim == 0 else "row"
+            where = f"for {axis}s of log-weights at levels from −1000 to +700 nats (float32, reduced along dim={dim})"
+            whole = [_lme_around(a, dim, c) for c in (a.max(), a.min(), a.mean(), a.max().clamp(max=0))]
+
+            def run(f: Callable) -> None:
+                expect(called(f, (a.clone(), dim), ("a", None), UNCHANGED), [
+                    *tensor_rules("the result", shape_of(want), meaning=f"a reduced along dim={dim}"),
+                    (lambda o: any(close(o, w, rtol=1e-5, atol=1e-3, equal_nan=True) for w in whole) or (
+                        not torch.isfinite(o).all() and torch.isfinite(o).any()),
+                     f"{where} your result is inf or NaN in some {axis}s only: you subtracted one number for the "
+                     f"whole tensor (a.max(), or its mean or min), so the {axis}s far from it under- or overflow; "
+                     f"take the maximum along dim, m = a.max(dim, keepdim=True).values: {formula}"),
+                    (lambda o: not torch.isfinite(o).all(), f"{where} your result is inf or NaN: {formula}"),
+                    (lambda o: not close(o, want, rtol=1e-5, atol=1e-3),
+                     lambda o: f"{where} {differs(o, want, lambda i: f'{axis} {i[0]}')}; {formula}"),
+                ])
+            return run
+
         gradients = gradient_trial(_lme, lambda: (ordinary, 0), {0: "a"}, tensor_rules("the result", (B,)),
                                    "the result", why)
         return [trial(ordinary, 0, "ordinary"), trial(ordinary.T.contiguous(), 1, "ordinary"),
                 trial(ordinary.T.contiguous(), -1, "ordinary"), trial(low, 0, "low"), trial(high, 0, "high"),
-                float32, gradients]
+                float32, apart(spread, 0), apart(spread.T.contiguous(), 1), gradients]
 
     return run_check("4.4", "stable log-mean-exp",
                      "compute log(mean(exp(a))) along dim so that it stays finite for log-weights of ±1000, in "
