@@ -74,7 +74,7 @@ MISTAKES = [
     ("active_latents", lambda kl, t: (lambda s, o: o[s[o] > t])(kl.sum(0), kl.sum(0).argsort(descending=True)),
      "summed the KL over the batch"),
     ("active_latents", lambda kl, t: kl.mean(0).argsort(descending=True), "you returned all 7 dimensions"),
-    ("active_latents", lambda kl, t: kl.mean(0).argsort(descending=True)[:2], "expected"),
+    ("active_latents", lambda kl, t: kl.mean(0).argsort(descending=True)[:2], "for each of the thresholds"),
 ]
 
 

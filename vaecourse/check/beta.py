@@ -11,15 +11,15 @@ from __future__ import annotations
 import math
 import numbers
 import random
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from vaecourse.check.core import (F64, Trial, across_sizes, assumed, called, close, describe, device_rule, expect,
-                                  finite_rule, fmt, fresh_seed, gradient_trial, is_real_number, mismatch, number_value,
-                                  run_check, shape_of, tensor_rules)
+from vaecourse.check.core import (F64, Problem, Trial, across_sizes, assumed, called, close, describe, device_rule,
+                                  expect, finite_rule, fmt, fresh_seed, gradient_trial, is_real_number, mismatch,
+                                  number_value, run_check, shape_of, tensor_rules)
 
 UNCHANGED = "Notebook 02 reads the same tensors again after your function, so a changed input spoils what follows"
 
@@ -135,58 +135,91 @@ def _near(o: Any, v: float) -> bool:
     return math.isclose(number_value(o), v, rel_tol=REL, abs_tol=ABS)
 
 
+Case = tuple  # the arguments of one case
+Mistake = tuple[Callable[[Case], Any], Callable[[Case], str]]  # (its value at a case, or None there; its message)
+
+
+def named_mistake(got: Sequence[tuple[Case, Any, Any]], mistakes: Sequence[Mistake],
+                  same: Callable[[Any, Any], bool]) -> str | None:
+    """The message of the first named mistake that the learner's outputs match on EVERY case (its value None: the
+    right answer there), at the first case where it is told apart from the right answer; None when none does (the
+    verdict is then the plain "you return X, expected Y"). ``got`` holds (case, the learner's output, the right one)
+    for every case. A mistake judged on one case alone names a coincidence: min(1, max(0, ·)) equals "the step
+    forgot the old beta" on the first case, c_max·max(s/n, 1) equals "runs backwards" at step 0."""
+    for value, message in mistakes:
+        values = [(case, out, want if (v := value(case)) is None else v, want) for case, out, want in got]
+        told = [case for case, out, v, want in values if not same(v, want)]
+        if told and all(same(out, v) for case, out, v, want in values):
+            return message(told[0])
+    return None
+
+
+def _number_cases(name: str, cases: Sequence[Case], reference: Callable[..., float], at: Callable[[Case], str],
+                  mistakes: Sequence[Mistake], facts: Callable[[Case], list] = lambda case: [],
+                  after: Callable[[Case], str] = lambda case: "") -> Trial:
+    """The trial of a check whose answer is one number per case: every case is called and read first (the number
+    rules and ``facts``, such as a negative multiplier, where they fail), then a wrong answer is named by
+    :func:`named_mistake` or shown as "at <case> you return X, expected Y<after(case)>"."""
+    def run(f: Callable) -> None:
+        got = []
+        for case in cases:
+            out, want = f(*case), reference(*case)
+            if not _matches(out, want):
+                expect(out, [*_number_rules(name, f"at {at(case)}{after(case)}"), *facts(case)])
+            got.append((case, number_value(out), want))
+        wrong = [(case, out, want) for case, out, want in got if not _near(out, want)]
+        if wrong:
+            case, out, want = wrong[0]
+            raise Problem(named_mistake(got, mistakes, _near) or f"at {at(case)} {mismatch(out, want)}{after(case)}")
+    return run
+
+
 def dual_ascent(fn: Callable[[float, float, float, float], float]) -> bool:
     """Exercise 2.2: ``fn(beta, kl, epsilon, lr)`` -> max(0, beta + lr (kl − epsilon))."""
     formula = "the projected gradient-ascent step on the dual of Eq. (8)"
-    cases = [  # (beta, kl, epsilon, lr, what the case shows)
-        (1.0, 30.0, 20.0, 0.1, "the constraint KL < epsilon is violated (kl = 30 > epsilon = 20), so beta must grow"),
-        (3.0, 15.0, 20.0, 0.1, "the constraint holds with slack (kl = 15 < epsilon = 20), so beta must shrink"),
-        (0.2, 0.0, 20.0, 0.1, "beta would go below 0 here; a multiplier of an inequality constraint is never negative"),
-        (2.0, 25.0, 25.0, 0.5, "kl equals epsilon: the constraint is active and beta stays where it is"),
-        (0.7, 12.5, 10.0, 0.02, None),
-    ]
+    shows = {  # what a case shows, by its arguments (beta, kl, epsilon, lr)
+        (1.0, 30.0, 20.0, 0.1): "the constraint KL < epsilon is violated (kl = 30 > epsilon = 20), so beta must grow",
+        (3.0, 15.0, 20.0, 0.1): "the constraint holds with slack (kl = 15 < epsilon = 20), so beta must shrink",
+        (0.2, 0.0, 20.0, 0.1): "beta would go below 0 here; a multiplier of an inequality constraint is never negative",
+        (2.0, 25.0, 25.0, 0.5): "kl equals epsilon: the constraint is active and beta stays where it is",
+    }
+    cases = [*shows, (0.7, 12.5, 10.0, 0.02)]
     rng = random.Random(fresh_seed())  # cases the learner cannot read from this source
     for _ in range(3):
         cases.append((round(rng.uniform(0.0, 5.0), 3), round(rng.uniform(0.0, 40.0), 3),
-                      round(rng.uniform(1.0, 30.0), 3), rng.choice((0.003, 0.05, 0.2, 0.7)), None))
-    cases.append((rng.uniform(0.01, 0.5), rng.uniform(0.0, 2.0), rng.uniform(20.0, 40.0), rng.uniform(0.1, 0.5),
-                  "beta would go below 0 here; a multiplier of an inequality constraint is never negative"))
+                      round(rng.uniform(1.0, 30.0), 3), rng.choice((0.003, 0.05, 0.2, 0.7))))
+    below = (rng.uniform(0.01, 0.5), rng.uniform(0.0, 2.0), rng.uniform(20.0, 40.0), rng.uniform(0.1, 0.5))
+    cases.append(below)
+    shows[below] = "beta would go below 0 here; a multiplier of an inequality constraint is never negative"
 
-    def trial(beta: float, kl: float, eps: float, lr: float, why: str | None) -> Trial:
-        want = max(0.0, beta + lr * (kl - eps))
-        unclipped = beta + lr * (kl - eps)
-        at = f"beta={beta:g}, kl={kl:g}, epsilon={eps:g}, lr={lr:g}"
+    def at(case: Case) -> str:
+        return "beta={:g}, kl={:g}, epsilon={:g}, lr={:g}".format(*case)
 
-        def run(f: Callable) -> None:
-            out = f(beta, kl, eps, lr)
-            if _matches(out, want):
-                return
-            expect(out, [
-                *_number_rules("the new beta", f"for {at}; {formula}"),
-                (lambda o: number_value(o) < 0,
-                 lambda o: f"the new beta is negative ({number_value(o):.4g}) for {at}: a multiplier of an inequality "
-                           f"constraint is never negative, so the step is projected back onto beta ≥ 0"),
-                (lambda o: _near(o, max(0.0, beta - lr * (kl - eps))) and kl != eps,
-                 f"the step goes the wrong way for {at}: "
-                 f"{why or 'beta follows the constraint violation kl − epsilon'}; {formula}"),
-                (lambda o: _near(o, unclipped) and want != unclipped,
-                 f"for {at} your beta is not clipped at 0: {why}; {formula}"),
-                (lambda o: _near(o, abs(unclipped)) and unclipped < 0,
-                 f"for {at} you took the absolute value of a negative step: the projection onto beta ≥ 0 ends at 0, "
-                 "it does not mirror"),
-                (lambda o: _near(o, max(0.0, beta + (kl - eps))) and lr != 1,
-                 f"the step ignores the step size lr: {formula}"),
-                (lambda o: _near(o, max(0.0, lr * (kl - eps))) and beta != 0,
-                 f"the new beta should start from the old one: {formula}"),
-                (lambda o: not _near(o, want),
-                 lambda o: f"for {at} {mismatch(number_value(o), want)}" + (f" ({why})" if why else "")
-                           + f"; {formula}"),
-            ])
-        return run
+    def step(beta: float, kl: float, eps: float, lr: float) -> float:
+        return max(0.0, beta + lr * (kl - eps))
 
+    def facts(case: Case) -> list:
+        return [(lambda o: number_value(o) < 0,
+                 lambda o: f"the new beta is negative ({number_value(o):.4g}) for {at(case)}: a multiplier of an "
+                           "inequality constraint is never negative, so the step is projected back onto beta ≥ 0")]
+
+    mistakes: list[Mistake] = [
+        (lambda c: step(c[0], c[2], c[1], c[3]),  # kl and epsilon swapped: beta − lr (kl − epsilon)
+         lambda c: f"the step goes the wrong way for {at(c)}: "
+                   f"{shows.get(c, 'beta follows the constraint violation kl − epsilon')}; {formula}"),
+        (lambda c: c[0] + c[3] * (c[1] - c[2]),
+         lambda c: f"for {at(c)} your beta is not clipped at 0: {shows.get(c, 'it would go below 0')}; {formula}"),
+        (lambda c: abs(c[0] + c[3] * (c[1] - c[2])),
+         lambda c: f"for {at(c)} you took the absolute value of a negative step: the projection onto beta ≥ 0 ends "
+                   "at 0, it does not mirror"),
+        (lambda c: step(c[0], c[1], c[2], 1.0), lambda c: f"the step ignores the step size lr: {formula}"),
+        (lambda c: step(0.0, c[1], c[2], c[3]), lambda c: f"the new beta should start from the old one: {formula}"),
+    ]
     return run_check("2.2", "the dual-ascent step",
                      "compute the new multiplier beta from beta, the batch-mean kl, the budget epsilon and the step "
-                     "size lr (the lecture's section 1, Eq. 8)", fn, [trial(*case) for case in cases],
+                     "size lr (the lecture's section 1, Eq. 8)", fn,
+                     [_number_cases("the new beta", cases, step, at, mistakes, facts,
+                                    after=lambda c: (f" ({shows[c]})" if c in shows else "") + f"; {formula}")],
                      hint="ascent on the dual: beta moves by lr times the constraint's violation, and stays ≥ 0; all "
                           "four arguments are floats")
 
@@ -203,33 +236,27 @@ def capacity_schedule(fn: Callable[[int, float, int], float]) -> bool:
     c_steps = rng.randint(30, 300_000)
     cases.append((rng.randint(c_steps + 1, 3 * c_steps), round(rng.uniform(1.0, 60.0), 2), c_steps))
 
-    def trial(step: int, c_max: float, c_steps: int) -> Trial:
-        want = c_max * min(step / c_steps, 1.0)
-        at = f"step={step}, c_max={c_max:g}, c_steps={c_steps}"
+    def at(case: Case) -> str:
+        return "step={}, c_max={:g}, c_steps={}".format(*case)
 
-        def run(f: Callable) -> None:
-            out = f(step, c_max, c_steps)
-            if _matches(out, want):
-                return
-            expect(out, [
-                *_number_rules("the capacity C", f"at {at}; {formula}"),
-                (lambda o: step > c_steps and _near(o, c_max * step / c_steps),
-                 f"at {at} C kept growing past c_max: after c_steps the capacity is held at c_max; {formula}"),
-                (lambda o: 0 < step < c_steps and _near(o, c_max * (step // c_steps)),
-                 f"at {at} C is {c_max * (step // c_steps):g}: integer division (//) rounds the progress down to 0; "
-                 f"use true division; {formula}"),
-                (lambda o: 0 < step < c_steps and _near(o, min(step / c_steps, 1.0)),
-                 f"at {at} you returned the fraction of the schedule done; C is in nats, up to c_max: {formula}"),
-                (lambda o: _near(o, c_max * (1 - min(step / c_steps, 1.0))) and want != c_max / 2,
-                 f"the schedule runs backwards at {at}: C rises from 0 to c_max; {formula}"),
-                (lambda o: not _near(o, want),
-                 lambda o: f"at {at} {mismatch(number_value(o), want)}; {formula}"),
-            ])
-        return run
+    def capacity(step: int, c_max: float, c_steps: int) -> float:
+        return c_max * min(step / c_steps, 1.0)
 
+    mistakes: list[Mistake] = [
+        (lambda c: c[1] * c[0] / c[2] if c[0] > c[2] else None,
+         lambda c: f"at {at(c)} C kept growing past c_max: after c_steps the capacity is held at c_max; {formula}"),
+        (lambda c: c[1] * min(c[0] // c[2], 1),
+         lambda c: f"at {at(c)} C is {c[1] * min(c[0] // c[2], 1):g}: integer division (//) rounds the progress down to 0; "
+                   f"use true division; {formula}"),
+        (lambda c: min(c[0] / c[2], 1.0),
+         lambda c: f"at {at(c)} you returned the fraction of the schedule done; C is in nats, up to c_max: {formula}"),
+        (lambda c: c[1] - capacity(*c), lambda c: f"the schedule runs backwards at {at(c)}: C rises from 0 to c_max; "
+                                                  f"{formula}"),
+    ]
     return run_check("2.3", "the capacity schedule",
                      "compute the capacity C in nats at this step of the Burgess et al. schedule (lecture section 1)",
-                     fn, [trial(*case) for case in cases],
+                     fn, [_number_cases("the capacity C", cases, capacity, at, mistakes,
+                                        after=lambda c: f"; {formula}")],
                      hint=f"{formula}; step and c_steps are ints, c_max a float")
 
 
@@ -263,72 +290,76 @@ def active_latents(fn: Callable[[Tensor, float], Tensor]) -> bool:
         B, D = sizes["B"], sizes["D"]
         kl = _kl_batch(B, D, g, base=(B, D) == (8, 7))
 
-        def trial(threshold: float) -> Trial:
-            want = reference(kl, threshold)
-            mean = kl.mean(dim=0)
+        mean = kl.mean(dim=0)
+        thresholds = (1.0, 0.1, 100.0)
+        wants = {t: reference(kl, t) for t in thresholds}
 
-            def by(score: Tensor, keep: Tensor | None = None) -> Tensor:
-                order = torch.argsort(score, descending=True, stable=True)
-                return order[(score[order] > threshold) if keep is None else keep[order]]
+        def by(score: Tensor, threshold: float, keep: Tensor | None = None) -> Tensor:
+            order = torch.argsort(score, descending=True, stable=True)
+            return order[(score[order] > threshold) if keep is None else keep[order]]
 
-            ascending = torch.argsort(mean)[mean[torch.argsort(mean)] > threshold]
-            by_index = torch.nonzero(mean > threshold).flatten()
-            by_sum = by(kl.sum(0))
-            by_any = by(mean, (kl > threshold).any(0))
-            by_median = by(kl.median(dim=0).values)
-            # a size typed in is the first test case's (B = 8, D = 7): what a slice to it gives at these sizes
-            first_rows = {k: reference(kl[:k], threshold) for k in (8,) if k < B}
-            first_dims = {k: reference(kl[:, :k], threshold) for k in (7,) if k < D}
+        def equal(o: Tensor, v: Tensor) -> bool:
+            return o.shape == v.shape and torch.equal(o.long(), v)
 
-            def equal(o: Tensor, v: Tensor) -> bool:
-                return o.shape == v.shape and torch.equal(o.long(), v)
+        def facts(threshold: float) -> list:
+            return [
+                (lambda o: not isinstance(o, Tensor),
+                 lambda o: f"return a torch.Tensor of dimension indices, got {describe(o)}"),
+                device_rule("the result"),
+                (lambda o: o.dtype == torch.bool,
+                 "you returned a boolean mask; return the indices of the active dimensions, most informative first"),
+                (lambda o: o.is_floating_point() and shape_of(o) == (D,),
+                 "you returned a KL per dimension; return the indices of the dimensions above the threshold"),
+                (lambda o: o.is_floating_point(), "return integer indices (a LongTensor), not floats"),
+                (lambda o: o.dim() != 1, lambda o: f"return a 1-d tensor of indices, got shape {shape_of(o)}"),
+            ]
 
-            def row_slice(o: Tensor) -> int | None:
-                return next((k for k, v in first_rows.items() if equal(o, v) and not equal(v, want)), None)
+        # the named mistakes, each (its answer at a threshold, or None where it has none; its message), named only
+        # when the learner's answers are that mistake's at every threshold (named_mistake)
+        mistakes: list[Mistake] = [
+            (lambda t: by(kl.sum(0), t),
+             lambda t: "you summed the KL over the batch; the threshold applies to the batch MEAN (nats per image): "
+                       f"{formula}"),
+            *[(lambda t, k=k: reference(kl[:, :k], t),
+               lambda t, k=k: f"your answer looks at the first {k} latent dimensions only; kl has {D}")
+              for k in (7,) if k < D],  # a size typed in is the first test case's (B = 8, D = 7)
+            *[(lambda t, k=k: reference(kl[:k], t),
+               lambda t, k=k: f"your answer is what the first {k} images alone give: average over the whole batch of "
+                              f"{B} (read its size from kl, never type it)") for k in (8,) if k < B],
+            (lambda t: by(kl.median(dim=0).values, t),
+             lambda t: "you took the median over the batch: a dimension that a few images use heavily has median 0 "
+                       "but carries information on average; the threshold applies to the batch MEAN"),
+            (lambda t: by(mean, t, (kl > t).any(0)),
+             lambda t: "a dimension above the threshold for one image only was kept: you kept any dimension that some "
+                       f"example uses; average over the batch first: {formula}"),
+            (lambda t: torch.argsort(mean)[mean[torch.argsort(mean)] > t] if len(wants[t]) > 1 else None,
+             lambda t: f"the right dimensions, in increasing order of KL; put the most informative first: {formula}"),
+            (lambda t: torch.nonzero(mean > t).flatten(),
+             lambda t: f"the right dimensions, in index order; sort them by decreasing mean KL: {formula}"),
+        ]
 
-            def dim_slice(o: Tensor) -> int | None:
-                return next((k for k, v in first_dims.items() if equal(o, v) and not equal(v, want)), None)
-
-            def run(f: Callable) -> None:
+        def run(f: Callable) -> None:
+            got = []
+            for threshold in thresholds:
                 out = called(f, (kl.clone(), threshold), ("kl", None), UNCHANGED)
-                expect(out, [
-                    (lambda o: not isinstance(o, Tensor),
-                     lambda o: f"return a torch.Tensor of dimension indices, got {describe(o)}"),
-                    device_rule("the result"),
-                    (lambda o: o.dtype == torch.bool,
-                     "you returned a boolean mask; return the indices of the active dimensions, most informative "
-                     "first"),
-                    (lambda o: o.is_floating_point() and shape_of(o) == (D,),
-                     "you returned a KL per dimension; return the indices of the dimensions above the threshold"),
-                    (lambda o: o.is_floating_point(), "return integer indices (a LongTensor), not floats"),
-                    (lambda o: o.dim() != 1, lambda o: f"return a 1-d tensor of indices, got shape {shape_of(o)}"),
-                    (lambda o: o.numel() == D and len(want) < D,
-                     f"you returned all {D} dimensions; keep only those whose batch-mean KL is above the threshold: "
-                     f"{formula}"),
-                    (lambda o: equal(o, by_sum) and not equal(by_sum, want),
-                     "you summed the KL over the batch; the threshold applies to the batch MEAN (nats per image): "
-                     f"{formula}"),
-                    (lambda o: dim_slice(o) is not None,
-                     lambda o: f"your answer looks at the first {dim_slice(o)} latent dimensions only; kl has {D}"),
-                    (lambda o: row_slice(o) is not None,
-                     lambda o: f"your answer is what the first {row_slice(o)} images alone give: average over the "
-                               f"whole batch of {B} (read its size from kl, never type it)"),
-                    (lambda o: equal(o, by_median) and not equal(by_median, want),
-                     "you took the median over the batch: a dimension that a few images use heavily has median 0 "
-                     "but carries information on average; the threshold applies to the batch MEAN"),
-                    (lambda o: equal(o, by_any) and not equal(by_any, want),
-                     "a dimension above the threshold for one image only was kept: you kept any dimension that "
-                     f"some example uses; average over the batch first: {formula}"),
-                    (lambda o: equal(o, ascending) and len(want) > 1,
-                     f"the right dimensions, in increasing order of KL; put the most informative first: {formula}"),
-                    (lambda o: equal(o, by_index) and not equal(by_index, want),
-                     f"the right dimensions, in index order; sort them by decreasing mean KL: {formula}"),
-                    (lambda o: not equal(o, want),
-                     lambda o: f"with threshold {threshold:g} you return {o.tolist()}, expected {want.tolist()} "
-                               f"(batch-mean KL per dimension: {fmt(mean, 3)}); {formula}"),
-                ])
-            return run
-        return [trial(1.0), trial(0.1), trial(100.0)]
+                got.append((threshold, expect(out, facts(threshold)), wants[threshold]))
+            wrong = [(t, o, w) for t, o, w in got if not equal(o, w)]
+            if not wrong:
+                return
+            outs = [o for t, o, w in got]
+            everything = [t for t, o, w in wrong if o.numel() == D and len(w) < D]
+            if all(equal(o, outs[0]) for o in outs) and not everything:  # one answer whatever the threshold
+                raise Problem(f"your answer is {outs[0].tolist()} for each of the thresholds "
+                              f"{', '.join(f'{t:g}' for t in thresholds)}, expected "
+                              f"{', '.join(str(w.tolist()) for t, o, w in got)}: the answer depends on the threshold "
+                              f"argument (a number or a count typed in does not); {formula}")
+            threshold, o, want = wrong[0]
+            raise Problem(named_mistake(got, mistakes, equal) or
+                          (f"with threshold {everything[0]:g} you returned all {D} dimensions; keep only those whose "
+                           f"batch-mean KL is above the threshold: {formula}" if everything else "") or
+                          f"with threshold {threshold:g} you return {o.tolist()}, expected {want.tolist()} "
+                          f"(batch-mean KL per dimension: {fmt(mean, 3)}); {formula}")
+        return [run]
 
     return run_check("2.4", "active latents",
                      "find the latents whose batch-mean KL (in nats) is above the threshold, most informative first "
