@@ -246,8 +246,8 @@ def capacity_schedule(fn: Callable[[int, float, int], float]) -> bool:
         (lambda c: c[1] * c[0] / c[2] if c[0] > c[2] else None,
          lambda c: f"at {at(c)} C kept growing past c_max: after c_steps the capacity is held at c_max; {formula}"),
         (lambda c: c[1] * min(c[0] // c[2], 1),
-         lambda c: f"at {at(c)} C is {c[1] * min(c[0] // c[2], 1):g}: integer division (//) rounds the progress down to 0; "
-                   f"use true division; {formula}"),
+         lambda c: f"at {at(c)} C is {c[1] * min(c[0] // c[2], 1):g}: integer division (//) rounds the progress "
+                   f"down to 0; use true division; {formula}"),
         (lambda c: min(c[0] / c[2], 1.0),
          lambda c: f"at {at(c)} you returned the fraction of the schedule done; C is in nats, up to c_max: {formula}"),
         (lambda c: c[1] - capacity(*c), lambda c: f"the schedule runs backwards at {at(c)}: C rises from 0 to c_max; "

@@ -150,6 +150,10 @@ def scm_sample(fn: Callable[..., Tensor]) -> bool:
                           "variable is its constant, whatever its parents and noise")
 
 
+def _count(m: int) -> str:
+    return ("one", "two", "three", "four")[m - 1] if 1 <= m <= 4 else str(m)
+
+
 def causal_layer(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
     """Exercise 5.2: ``fn(A, eps)`` -> z (B, n) with z = (I - A^T)^{-1} eps for each row."""
     formula = "z = A^T z + eps for every row, i.e. z = (I − A^T)^{-1} eps (Eq. 27)"
@@ -161,30 +165,71 @@ def causal_layer(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
         A, eps = _graph(sizes, g, [[0.0, 0.8, 0.3, 0.0], [0.0, 0.0, -1.2, 0.0], [0.0, 0.0, 0.0, 0.0],
                                    [0.0, 0.0, 0.7, 0.0]], seed=4)
         want = linear_solve(A, eps)
-        eye = torch.eye(K, dtype=F64)
-        basic = tensor_rules("z", (n, K), meaning="one row per example, like eps")
 
-        def values(f: Callable) -> None:
-            expect(called(f, (A.clone(), eps.clone()), ("A", "eps"), UNCHANGED), [
-                *basic,
+        def basic_of(eps: Tensor) -> list:
+            return tensor_rules("z", tuple(eps.shape), meaning="one row per example, like eps")
+        basic = basic_of(eps)
+
+        def rules(A: Tensor, eps: Tensor, want: Tensor, where: str = "") -> list:
+            K = A.shape[0]
+            eye = torch.eye(K, dtype=F64)
+            # the series eps (I + A + A² + … + A^m), cut after m steps: right only where no path is longer than m
+            series = [eps @ sum(torch.linalg.matrix_power(A, k) for k in range(m + 1)) for m in range(1, K - 1)]
+            longest = next((m for m in range(1, K) if not torch.linalg.matrix_power(A, m).any()), K) - 1
+
+            def cut(o: Any) -> int | None:
+                return next((m for m, z in enumerate(series, 1) if close(o, z) and not close(z, want)), None)
+
+            return [
+                *basic_of(eps),
                 finite_rule("z", "I - A^T is invertible for a DAG"),
                 (lambda o: close(o, eps @ torch.linalg.inv(eye - A.T)),
-                 "you used (I - A)^{-1} (or multiplied the row vectors on the wrong side): with one example per "
-                 "row, each row z_b must solve z_b = A^T z_b + eps_b"),
-                (lambda o: close(o, eps + eps @ A), "z = eps + A^T eps is one step of the chain only; a grandchild "
-                 f"needs A^T A^T eps too: {formula}"),
-                (lambda o: close(o, eps @ A), "z = A^T eps leaves out the node's own eps: z = A^T z + eps"),
+                 f"{where}you used (I - A)^{{-1}} (or multiplied the row vectors on the wrong side): with one example "
+                 "per row, each row z_b must solve z_b = A^T z_b + eps_b"),
+                (lambda o: cut(o) is not None,
+                 lambda o: f"{where}z = eps + A^T eps{' + (A^T)² eps' if cut(o) > 1 else ''}"
+                           f"{' + …' if cut(o) > 2 else ''} is {_count(cut(o))} step{'s' * (cut(o) > 1)} of the "
+                           f"chain only, but this graph has a path of length {longest}: a node {longest} steps down "
+                           f"needs (A^T)^{longest} eps too: solve the linear system instead of summing a few terms, "
+                           f"{formula}"),
+                (lambda o: close(o, eps @ A), f"{where}z = A^T eps leaves out the node's own eps: z = A^T z + eps"),
                 (lambda o: close(o, eps),
-                 f"z equals eps: the causal layer should mix parents into children, {formula}"),
-                (lambda o: not close(o, want), lambda o: f"z does not solve z = A^T z + eps: {differs(o, want)}"),
-            ])
+                 f"{where}z equals eps: the causal layer should mix parents into children, {formula}"),
+                (lambda o: not close(o, want),
+                 lambda o: f"{where}z does not solve z = A^T z + eps: {differs(o, want)}"),
+            ]
+
+        def values(f: Callable) -> None:
+            expect(called(f, (A.clone(), eps.clone()), ("A", "eps"), UNCHANGED), rules(A, eps, want))
+
+        # a chain through all K nodes in shuffled order, longest path K − 1 ≥ 3 (the first graph's is 2): a series
+        # cut after two steps gives the right values there, and shows here (at the same sizes: a size typed in is
+        # told by the trials at other sizes)
+        order = torch.randperm(K, generator=seeded(5))
+        chain = torch.zeros(K, K, dtype=F64)
+        for k in range(K - 1):
+            chain[order[k], order[k + 1]] = (0.9, -1.1, 0.8, 1.3, -0.7)[k % 5]
+        chain_eps = torch.randn(n, K, generator=seeded(6), dtype=F64)
+        path = " → ".join(f"x{int(i)}" for i in order)
+
+        def deep(f: Callable) -> None:
+            expect(called(f, (chain.clone(), chain_eps.clone()), ("A", "eps"), UNCHANGED),
+                   rules(chain, chain_eps, linear_solve(chain, chain_eps), f"for the chain {path}, "))
 
         def identity(f: Callable) -> None:
             out = called(f, (torch.zeros(K, K, dtype=F64), eps.clone()), ("A", "eps"), UNCHANGED)
             expect(out, [*basic, (lambda o: not close(o, eps), "with A = 0 (no edges) z must equal eps")])
 
-        gradients = gradient_trial(linear_solve, lambda: (A, eps), {0: "A", 1: "eps"}, basic, "z", why)
-        return [values, identity, gradients]
+        # a series cut after K − 1 steps has the right values for any DAG of K nodes (no longer path), not the
+        # gradient with respect to A of (I − A^T)^{-1}: named as such, not as a cut graph
+        cut_series = [(lambda A, e, m=m: e @ sum(torch.linalg.matrix_power(A, k) for k in range(m + 1)),
+                       f"z = eps + A^T eps + … + (A^T)^{m} eps has the right values (no path here is longer than {m} "
+                       "steps), but not the gradient with respect to A of the causal layer, which differentiates "
+                       "every power of A: solve the linear system instead of summing a few terms")
+                      for m in range(1, K)]
+        gradients = gradient_trial(linear_solve, lambda: (A, eps), {0: "A", 1: "eps"}, basic, "z", why,
+                                   alternatives=cut_series)
+        return [values, deep, identity, gradients]
 
     base, ranges = _sizes("layer")
     return run_check("5.2", "the causal layer",
