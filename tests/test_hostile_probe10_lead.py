@@ -175,7 +175,7 @@ def _explorers():
 def test_a_model_with_nan_weights_is_refused_by_every_explorer_at_the_call(who):
     """It had drawn blank panels (chapter 1's traversal explorer) or put a traceback in the output area."""
     pytest.importorskip("ipywidgets")
-    with pytest.raises(ValueError, match=rf"^{who}'s model(s\['n'\])? holds NaN or inf in its weights"):
+    with pytest.raises(ValueError, match=rf"^{who}'s model(s\['n'\])?'s weight encoder\.1\.0\.weight holds NaN or inf"):
         _explorers()[who](_vae("nan"))
 
 
@@ -209,3 +209,46 @@ def test_pair_and_vote_metrics_name_batch_size_for_a_draw_too_large():
         metrics.higgins(data, lambda x: x.flatten(1), generator=g, batch_size=30_000, n_train=50, n_eval=20)
     with pytest.raises(ValueError, match=r"^factorvae's batch_size must be at most 15,625 here: 64 points"):
         metrics.factorvae(data, lambda x: x.flatten(1), generator=g, batch_size=10 ** 6)
+
+
+# ---- sizes, widths, training (probe 10B 12, 14, 18, 19) -----------------------------------------------------------
+def test_the_ladder_memory_estimate_counts_every_layer_of_its_blocks():
+    """2 x 65,536^2 weights (32 GiB) of the blocks' width x width layers were attempted (the allocator refused)."""
+    with pytest.raises(ValueError, match=r"^LadderVAE's weights \(image_shape, hidden_sizes and mlp_layers\) must be "
+                                         r"at most .* got 8,590,458,880 \(about 32\.0 GiB\)"):
+        LadderVAE(latent_sizes=[2], hidden_sizes=[65536], image_shape=(1, 2, 2))
+    model = LadderVAE(latent_sizes=[4, 2], hidden_sizes=[64, 32], image_shape=(1, 28, 28), mlp_layers=3)
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+
+@pytest.mark.parametrize("template, given", [("{x:{w}}", {"w": ">100000000"}), ("{x:{w}.{w}}", {"w": "5000"}),
+                                             ("{x:>{w}}", {"w": 10 ** 8}), ("{x:{a}{w}}", {"a": ">", "w": 2000})])
+def test_say_caps_the_width_a_nested_field_asks_for(template, given):
+    from vaecourse import prose
+    with pytest.raises(ValueError, match=r"^say's template field .* expected at most 1,000"):
+        prose.say(template, show=False, x=1.0, **given)
+
+
+def test_say_still_formats_nested_fields_within_the_cap():
+    from vaecourse import prose
+    assert prose.say("{x:>{w}.{p}f}", show=False, x=2.0, w=8, p=2).text == "    2.00"
+
+
+def test_fit_refuses_a_model_with_nan_weights_naming_the_weight():
+    import math
+    from vaecourse import train
+    from vaecourse.objectives.elbo import elbo
+    model = tiny_vae()
+    with torch.no_grad():
+        model.encoder[1][0].weight[0, 0] = math.nan
+    with pytest.raises(ValueError, match=r"^fit's VAE's weight encoder\.1\.0\.weight holds NaN or inf"):
+        train.fit(model, elbo, torch.rand(8, 1, 4, 4), steps=2, batch_size=4, progress=False)
+
+
+def test_fit_trains_a_float16_model_with_its_own_adam():
+    """Adam's eps 1e-8 is 0 in float16: the first update divided by zero and fit blamed the learning rate."""
+    from vaecourse import train
+    from vaecourse.objectives.elbo import elbo
+    model = tiny_vae().half()
+    train.fit(model, elbo, torch.rand(16, 1, 4, 4), steps=5, batch_size=4, progress=False)
+    assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -142,10 +142,9 @@ def _check_widths(template: str, values: dict) -> None:
         fields = [(field, spec) for _, field, spec, _ in string.Formatter().parse(template) if field is not None]
     except ValueError:
         return  # an unmatched brace: format() raises it, in _misfit's words
-    for field, spec in fields:
-        nested = [values.get(name) for name in re.findall(r"\{(\w+)\}", spec or "")]
-        asked = max([int(n) for n in re.findall(r"\d+", re.sub(r"\{\w*\}", "", spec or ""))]
-                    + [int(n) for n in nested if isinstance(n, numbers.Integral)], default=0)  # (np.int64 too)
+    for field, spec in fields:  # the spec as format() reads it: a nested field's value in its place ('>100000000')
+        resolved = re.sub(r"\{(\w*)\}", lambda m: str(values.get(m.group(1), "")), spec or "")
+        asked = max((int(n) for n in re.findall(r"\d+", resolved)), default=0)
         if asked > MAX_WIDTH:
             raise ValueError(f"say's template field {{{field}:{spec}}} asks for {asked:,} characters (a width or a "
                              f"precision), expected at most {MAX_WIDTH:,}: a figure of a sentence")

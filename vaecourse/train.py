@@ -293,7 +293,7 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
         log_every = values.positive_int.check("fit's log_every", log_every)
     if epochs is not None:
         epochs = values.epochs.check("fit's epochs", epochs)
-    check_weights(model, f"fit's {type(model).__name__}")
+    check_weights(model, f"fit's {type(model).__name__}", finite=True)
     dev = default_device(device)
     model.to(dev)
     if seed is not None:
@@ -311,7 +311,9 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
     if start_step + steps > values.MAX_STEPS:  # the history's last step would be refused after the training
         raise ValueError(f"fit's start_step + steps must be at most {values.MAX_STEPS:,} (the last step's number), "
                          f"got {start_step:,} + {steps:,}")
-    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+    if optimizer is None:  # Adam's eps 1e-8 is 0 in float16 (its update then divides by zero): at least the weights'
+        tiny = min((torch.finfo(p.dtype).tiny for p in model.parameters() if p.is_floating_point()), default=0.0)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr, eps=max(1e-8, tiny))  # smallest normal number
     log_every = log_every or (1 if dev.type == "cpu" else 10)
     keywords = _schedule(objective)
     labelled = getattr(model, "takes_labels", False)

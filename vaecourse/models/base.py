@@ -124,11 +124,15 @@ def check_latents(z: Any, size: int, *, who: str, name: str = "z", device: torch
     return z if dtype is None else z.to(dtype)
 
 
-def check_weights(model: nn.Module, who: str) -> nn.Module:
+def check_weights(model: nn.Module, who: str, finite: bool = False) -> nn.Module:
     """``model`` when every weight and buffer has values, or a ValueError naming the first that is a meta tensor: a
     model built under ``torch.device("meta")`` or moved with ``model.to("meta")`` has shapes only (saving or training
-    it reached torch's "Cannot copy out of meta tensor")."""
+    it reached torch's "Cannot copy out of meta tensor"). With ``finite``, also the first that holds NaN or inf: such
+    a model computes NaN (a figure of it is blank; training it stopped at step 0 blaming the learning rate)."""
     for key, tensor in model.state_dict().items():
         values.with_values(f"{who}'s weight {key}", tensor, "a model with values (build it on 'cpu' or 'cuda', "
                            "or load its weights with load_state_dict(..., assign=True))")
+        if finite and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"{who}'s weight {key} holds NaN or inf: the run that trained it diverged (or its file "
+                             "was damaged), so everything it computes is NaN; load it or train it again")
     return model

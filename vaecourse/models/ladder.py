@@ -140,8 +140,10 @@ class LadderVAE(CourseModel):
         image_shape = values.image_shape.check("image_shape", image_shape)  # bounded before any layer is built
         if torch.empty(0).device.type != "meta":  # (built on the meta device, for the recipes' estimate, it is free)
             widths = [math.prod(image_shape), *hidden_sizes]  # the bottom-up pass; the top-down one mirrors it
-            values.fits_in_memory("LadderVAE's weights (image_shape and hidden_sizes)",
-                                  2 * sum(a * b for a, b in zip(widths[:-1], widths[1:])), 4, "float32 weights")
+            # each block: one n_in x width layer, then mlp_layers - 1 of width x width (DeterministicBlock)
+            block = sum(a * b + (mlp_layers - 1) * b * b for a, b in zip(widths[:-1], widths[1:]))
+            values.fits_in_memory("LadderVAE's weights (image_shape, hidden_sizes and mlp_layers)", 2 * block, 4,
+                                  "float32 weights")
         self._remember(latent_sizes=list(latent_sizes), hidden_sizes=list(hidden_sizes), inference=inference,
                        batch_norm=bool(batch_norm), mlp_layers=mlp_layers, var_floor=float(var_floor),
                        image_shape=image_shape, likelihood=likelihood)

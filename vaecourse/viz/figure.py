@@ -204,11 +204,8 @@ def images(who: str, name: str, value, kind=None):
 def trained(who: str, name: str, model):
     """``model`` when every weight is finite: NaN or inf weights (a run that diverged, a damaged file) decode every
     code to NaN, which a figure draws as blank panels, silently."""
-    for key, tensor in model.state_dict().items():
-        if tensor.is_floating_point() and tensor.device.type != "meta" and not bool(torch.isfinite(tensor).all()):
-            raise ValueError(f"{owner(who)} {name} holds NaN or inf in its weights ({key}): the run that trained it "
-                             "diverged, so every image it draws is blank; load it or train it again")
-    return model
+    from vaecourse.models.base import check_weights
+    return check_weights(model, f"{owner(who)} {name}", finite=True)
 
 
 def decoded(who: str, name: str, images: torch.Tensor) -> torch.Tensor:
