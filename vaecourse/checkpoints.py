@@ -43,15 +43,13 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
     for key, tensor in state.items():  # read() would refuse the file: nothing is written
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise ValueError(f"cannot save {shown_path(path)}: the {name}'s weights must be finite, got NaN or inf "
-                             f"in {key} (the "
-                             "run that trained it diverged: train again with a smaller lr or clip_grad_norm); "
-                             "nothing was written")
+                             f"in {key} (the run that trained it diverged: train again with a smaller lr or "
+                             f"clip_grad_norm); nothing was written")
     for key, value in extra.items():  # what read() gives back as it was, and what content_digest reads alike
         if not _plain(value):
             raise ValueError(f"cannot save {shown_path(path)}: the extra value {key!r} must be a plain Python value "
-                             f"or a dense tensor "
-                             f"(int, float, str, bool, None, lists, tuples, dicts of them), got {_kinds(value)}; "
-                             "nothing was written")
+                             f"or a dense tensor (int, float, str, bool, None, lists, tuples, dicts of them), got "
+                             f"{_kinds(value)}; nothing was written")
     payload = {"format": FORMAT, "vaecourse_version": vaecourse.__version__, "model_class": name,
                "hparams": dict(model.hparams), "state_dict": state, "state_digest": state_digest(state),
                "extra": extra}
@@ -65,9 +63,8 @@ def save(model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
         back = torch.load(tmp, map_location="cpu", weights_only=True)  # never replace a good checkpoint by a bad one
         if content_digest(back) != payload["content_digest"]:
             raise ValueError(f"cannot save {shown_path(path)}: some extra values do not read back as they were "
-                             f"written (plain "
-                             "Python values and tensors only: int, float, str, bool, None, lists, tuples, dicts); "
-                             "nothing was written")
+                             f"written (plain Python values and tensors only: int, float, str, bool, None, lists, "
+                             f"tuples, dicts); nothing was written")
 
     return atomic_write(path, write_and_verify)
 
@@ -189,8 +186,8 @@ def _check_archive_end(path: Path) -> None:
     end = block.rfind(ZIP_END)
     if end >= 0 and len(block) - end > 22:  # (no end record at all: cut short, which torch.load's words report)
         raise ValueError(f"{shown_path(path)} is damaged: {len(block) - end - 22:,} bytes follow the end of its "
-                         f"archive (a file "
-                         "appended to or written over); expected a vaecourse checkpoint exactly as it was written")
+                         f"archive (a file appended to or written over); expected a vaecourse checkpoint exactly as "
+                         f"it was written")
 
 
 def _what_it_is(path: Path) -> str:
@@ -239,12 +236,10 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
         found = re.search(r"GLOBAL (\S+)", str(err)) if isinstance(err, pickle.UnpicklingError) else None
         if found:  # pickled code or objects: refused, and never worth running (torch's advice to do so is dropped)
             raise ValueError(f"{shown_path(path)} is not a readable vaecourse checkpoint: it holds pickled Python "
-                             f"objects "
-                             f"({found.group(1)}) that a safe load refuses to run; vaecourse checkpoints hold only "
-                             "tensors and plain values, so do not load this file") from None
+                             f"objects ({found.group(1)}) that a safe load refuses to run; vaecourse checkpoints "
+                             f"hold only tensors and plain values, so do not load this file") from None
         raise ValueError(f"{shown_path(path)} is not a readable vaecourse checkpoint (corrupted, truncated, or "
-                         f"written by "
-                         f"something else): {_what_it_is(path) or _first_line(err)}") from None
+                         f"written by something else): {_what_it_is(path) or _first_line(err)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{shown_path(path)} is not a vaecourse checkpoint: expected format {FORMAT!r}, found "
@@ -280,9 +275,8 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
                          f"{str(err).splitlines()[0]}") from None
     if "content_digest" in payload and payload["content_digest"] != content_digest(payload):
         raise ValueError(f"{shown_path(path)} is damaged or was edited by hand: what it holds (hyper-parameters, "
-                         f"training state or "
-                         "history) does not match the digest stored when it was written; train it again or copy it "
-                         "again from its source")
+                         f"training state or history) does not match the digest stored when it was written; train it "
+                         f"again or copy it again from its source")
     model.to(map_location)
     return Checkpoint(model=model, extra=payload.get("extra", {}), model_class=name,
                       hparams=payload["hparams"], vaecourse_version=str(payload.get("vaecourse_version", "?")))
@@ -296,8 +290,7 @@ def _check_payload(path: Path, payload: dict) -> None:
             raise ValueError(f"{shown_path(path)} is damaged or hand-edited: it has no {key!r}")
         if key in payload and not isinstance(payload[key], kind):
             raise ValueError(f"{shown_path(path)} is damaged or hand-edited: {key!r} should be a {kind.__name__}, "
-                             f"found a "
-                             f"{type(payload[key]).__name__}")
+                             f"found a {type(payload[key]).__name__}")
     state = payload["state_dict"]
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
@@ -305,23 +298,21 @@ def _check_payload(path: Path, payload: dict) -> None:
     for key in ("state_dict", "extra"):  # what save writes (a sparse, nested or meta tensor failed inside the digests)
         if not _plain(payload.get(key, {})):
             raise ValueError(f"{shown_path(path)} is damaged or hand-edited: its {key} holds {_kinds(payload[key])}: "
-                             f"expected "
-                             "dense tensors and plain values, which is all vaecourse writes")
+                             f"expected dense tensors and plain values, which is all vaecourse writes")
     if "state_digest" not in payload and "content_digest" not in payload and not _shipped(path):
         raise ValueError(f"{shown_path(path)} carries no digest of what it holds (every checkpoint vaecourse writes "
-                         f"has one; a "
-                         "shipped model is checked against its SHA-256 in pretrained/MANIFEST.json instead), so a "
-                         "changed byte or a hand edit cannot be told from the real thing: train it again")
+                         f"has one; a shipped model is checked against its SHA-256 in pretrained/MANIFEST.json "
+                         f"instead), so a changed byte or a hand edit cannot be told from the real thing: train it "
+                         f"again")
     if "state_digest" in payload and payload["state_digest"] != state_digest(state):
         raise ValueError(f"{shown_path(path)} is damaged: its weights do not match the digest stored when it was "
-                         f"written (a "
-                         "changed byte on disk or in a copy); train it again or copy it again from its source")
+                         f"written (a changed byte on disk or in a copy); train it again or copy it again from its "
+                         f"source")
     for key, tensor in state.items():  # in float32, what the models compute in: a float64 1e39 loads as inf
         if tensor.is_floating_point() and not torch.isfinite(tensor.to(torch.float32)).all():
             raise ValueError(f"{shown_path(path)} holds NaN or infinite weights ({key}): the run that wrote it "
-                             f"diverged, so "
-                             "every image it draws and every score is meaningless; train it again with a smaller "
-                             "--lr or --clip-grad-norm")
+                             f"diverged, so every image it draws and every score is meaningless; train it again with "
+                             f"a smaller --lr or --clip-grad-norm")
 
 
 def _shipped(path: Path) -> bool:
@@ -346,12 +337,10 @@ def _check_weights_fit(path: Path, payload: dict, expected: dict[str, torch.Tens
             continue  # load_state_dict names the missing keys
         if tuple(got.shape) != tuple(want.shape):
             raise ValueError(f"{shown_path(path)}: the weights do not fit a {name}{payload['hparams']}: {key} should "
-                             f"have shape "
-                             f"{tuple(want.shape)}, found {tuple(got.shape)}")
+                             f"have shape {tuple(want.shape)}, found {tuple(got.shape)}")
         if want.is_floating_point() and got.dtype not in SAVED_FLOATS:
             raise ValueError(f"{shown_path(path)} is damaged or hand-edited: the weights {key} should be "
-                             f"floating-point "
-                             f"({want.dtype}), found {got.dtype} (a model's weights are one of "
+                             f"floating-point ({want.dtype}), found {got.dtype} (a model's weights are one of "
                              f"{', '.join(str(d) for d in SAVED_FLOATS)})")
 
 

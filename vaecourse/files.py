@@ -99,8 +99,7 @@ def expanded(path, what: str, expected: str = "a folder") -> Path:
     except RuntimeError:
         user = text.split("/", 1)[0]
         raise ValueError(f"{what} {shown_path(text)}: cannot expand {shown_path(user)}, no such user (or no home "
-                         f"folder) on this system: "
-                         f"expected the path of {expected}") from None
+                         f"folder) on this system: expected the path of {expected}") from None
 
 
 def _errno_name(err: OSError) -> str:
@@ -124,12 +123,11 @@ def _refuse_lookup(err: OSError, path: Path, what: str, expected: str):
     if err.errno == errno.ENOTDIR:
         through = _file_on_the_way(path)
         raise ValueError(f"{what} {shown_path(path)}: expected a path through folders, got one through "
-                         f"{shown_path(through)}, a file "
-                         f"({shown_path(through.name)} is a file, not a folder)") from None
+                         f"{shown_path(through)}, a file ({shown_path(through.name)} is a file, not a "
+                         f"folder)") from None
     if err.errno == errno.ELOOP:
         raise ValueError(f"{what} {shown_path(path)}: {shown_path(_blocking_part(path, errno.ELOOP))} is a symbolic "
-                         f"link that loops (it never "
-                         f"reaches a file or folder): expected {expected}") from None
+                         f"link that loops (it never reaches a file or folder): expected {expected}") from None
     part = _blocking_part(path, err.errno)
     where = f" at {shown_path(part)}" if part != path else ""
     if err.errno == errno.EACCES:  # looking up part needs search (x) permission on the folder holding it
@@ -175,8 +173,7 @@ def check_folder(path, what: str = "folder", must_exist: bool = False) -> Path:
         os.stat(os.path.join(path, "."))  # a lookup inside needs search (x) on the folder (Path drops a ".")
     except OSError as err:
         raise ValueError(f"{what} {shown_path(path)}: {err.strerror} (errno {_errno_name(err)}): expected {expected} "
-                         f"that can be "
-                         "searched (x permission)") from None
+                         f"that can be searched (x permission)") from None
     return path
 
 
@@ -200,8 +197,7 @@ def check_regular(path: str | os.PathLike, what: str = "file") -> Path:
         except OSError as err:
             if err.errno == errno.ELOOP:
                 raise ValueError(f"{what} {shown_path(path)} is a symbolic link that loops (it never reaches a "
-                                 f"file): expected "
-                                 "a regular file") from None
+                                 f"file): expected a regular file") from None
     if path.exists() and not path.is_file():
         raise ValueError(f"{what} {shown_path(path)} is {_kind_of(path.stat().st_mode)}: expected a regular file")
     return path
@@ -328,8 +324,7 @@ def npz_member(archive, member: str, path, what: str, check: Callable | None = N
     info = archive.getinfo(member)
     if info.file_size > info.compress_size * DEFLATE_MAX_RATIO + (1 << 10):
         raise ValueError(f"the {what} {shown_path(path)}: member {member} claims {info.file_size:,} bytes, more than "
-                         f"its "
-                         f"{info.compress_size:,} compressed bytes can hold: expected an .npz as numpy writes it")
+                         f"its {info.compress_size:,} compressed bytes can hold: expected an .npz as numpy writes it")
     with archive.open(info) as stream:
         shape, fortran_order, dtype = npy_header(stream, info.file_size, path, member, what)
         if check is not None:

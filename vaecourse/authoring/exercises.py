@@ -70,13 +70,12 @@ def stub_solutions(text: str, source: str = "<solutions>") -> str:
         if (near := NEAR_MARKER.match(bare)) is not None and not (BEGIN.match(bare) or END.match(bare)):
             marker = f"# {near['word'].upper()} SOLUTION"  # a marker mistyped would ship (or swallow) a solution
             raise ExerciseBuildError(f"{shown_path(source)}:{number}: {bare.strip()!r} looks like a solution marker "
-                                     f"but is not "
-                                     f"written {marker!r} (exactly, at the start of the comment): write it so")
+                                     f"but is not written {marker!r} (exactly, at the start of the comment): write "
+                                     f"it so")
         if (cell := CELL.match(bare)) is not None:
             if inside is not None:
                 raise ExerciseBuildError(f"{shown_path(source)}:{inside}: '# BEGIN SOLUTION' is not closed by '# END "
-                                         f"SOLUTION' "
-                                         f"before the next cell starts (line {number})")
+                                         f"SOLUTION' before the next cell starts (line {number})")
             title = None
             markdown = "[markdown]" in cell["header"] or "[md]" in cell["header"]
         if inside is not None:
@@ -95,8 +94,7 @@ def stub_solutions(text: str, source: str = "<solutions>") -> str:
                                          "'# Exercise N.M: title' comment above the marker")
             if title is None:
                 raise ExerciseBuildError(f"{shown_path(source)}:{number}: '# BEGIN SOLUTION' without a '# Exercise "
-                                         f"N.M: title' "
-                                         "comment above it in the same cell to name the exercise")
+                                         f"N.M: title' comment above it in the same cell to name the exercise")
             inside = number
             if markdown:  # a written answer: leave a visible place for it
                 out.append(f'{match["indent"]}# *{title} — write your answer here.*\n')
@@ -300,8 +298,7 @@ def check_built(root: str | Path = ".") -> list[str]:
 def _orphans(root: Path, planned: dict[Path, str]) -> list[str]:
     """The ``.ipynb`` files in notebooks/ or solutions/ that no ``.py`` source builds (a build would leave them)."""
     return [f"{shown_path(notebook.relative_to(root).as_posix())}: has no .py twin (the .py percent file is the "
-            f"source: "
-            "`jupytext --to py:percent` it, then rebuild)"
+            f"source: `jupytext --to py:percent` it, then rebuild)"
             for folder in SOURCE_DIRS
             for notebook in (sorted((root / folder).glob("*.ipynb")) if (root / folder).is_dir() else [])
             if notebook not in planned]
@@ -322,8 +319,8 @@ def main(root: str | Path = ".", check: bool = False) -> int:
                   None)
     if folder is not None:  # each exercise would be "missing", each write "Not a directory"
         print(f"error: {shown_path(folder)} is a file, not a folder: build-exercises reads and writes the notebooks "
-              f"in the folders "
-              f"{', '.join(f'{d}/' for d in (*SOURCE_DIRS, EXERCISE_DIR))}; move the file away", file=sys.stderr)
+              f"in the folders {', '.join(f'{d}/' for d in (*SOURCE_DIRS, EXERCISE_DIR))}; move the file "
+              f"away", file=sys.stderr)
         return 2
     if check:
         problems = check_built(root)

@@ -200,15 +200,13 @@ def load_official_dsprites(path: str | os.PathLike | None = None, *, download: b
         _download(OFFICIAL_URL, path, expected_blob_id)
     elif path.stat().st_size == 0:  # empty, or a /proc or /sys file (stat says 0 bytes whatever it reads)
         raise ValueError(f"{shown_path(path)} is not a dSprites file: the file system gives it 0 bytes (an empty "
-                         f"file, or a "
-                         f"/proc or /sys file). {remedy}.")
+                         f"file, or a /proc or /sys file). {remedy}.")
     elif expected_blob_id is not None:
         actual = git_blob_id(path)
         if actual != expected_blob_id:
             raise ValueError(f"{shown_path(path)} is not the official dSprites file: expected git blob id "
-                             f"{expected_blob_id}, "
-                             f"got {actual} ({path.stat().st_size} bytes). {remedy}, or pass expected_blob_id=None "
-                             "to load a file you trust.")
+                             f"{expected_blob_id}, got {actual} ({path.stat().st_size} bytes). {remedy}, or pass "
+                             f"expected_blob_id=None to load a file you trust.")
     with naming(path):
         packed, classes = _read_npz(path, require_full=expected_blob_id is not None, remedy=remedy)
     return OfficialDSprites(torch.from_numpy(packed), torch.from_numpy(classes), device=device, dtype=dtype)
@@ -236,8 +234,7 @@ def _check_member(path: Path, key: str):
                              "writes it")
         if shape[0] == 0:  # a data set of no images: its first draw would fail inside torch (randint of 0 rows)
             raise ValueError(f"{shown_path(path)}: {key} holds no rows (shape {tuple(shape)}): expected a dSprites "
-                             f"file "
-                             "of at least one image")
+                             f"file of at least one image")
     return check
 
 

@@ -74,16 +74,14 @@ def read_idx(path: str | os.PathLike, expected_dims: int | None = None) -> np.nd
     zero, kind, ndim = data[0] | data[1], data[2], data[3]
     if zero != 0 or kind != IDX_UBYTE or ndim == 0:
         raise ValueError(f"{shown_path(path)} has magic number 0x{magic:08x}; an IDX file of unsigned bytes starts "
-                         f"with "
-                         f"0x000008NN (NN = number of dimensions, e.g. 0x00000803 for images, 0x00000801 for "
+                         f"with 0x000008NN (NN = number of dimensions, e.g. 0x00000803 for images, 0x00000801 for "
                          "labels). Is it still gzip-compressed, or another file?")
     if expected_dims is not None and ndim != expected_dims:
         raise ValueError(f"{shown_path(path)} holds a {ndim}-dimensional array (magic 0x{magic:08x}), expected "
                          f"{expected_dims} dimensions (magic 0x{0x800 + expected_dims:08x})")
     if ndim > MAX_IDX_DIMS:
         raise ValueError(f"{shown_path(path)} announces a {ndim}-dimensional array (magic 0x{magic:08x}): expected "
-                         f"at most "
-                         f"{MAX_IDX_DIMS} dimensions (what numpy holds); is it an IDX file?")
+                         f"at most {MAX_IDX_DIMS} dimensions (what numpy holds); is it an IDX file?")
     header = 4 + 4 * ndim
     if len(data) < header:
         raise ValueError(f"{shown_path(path)} is truncated: {len(data)} bytes, but its header alone needs {header}")
@@ -148,9 +146,8 @@ def load_mnist(root: str | os.PathLike | None = None, *, download: bool = False,
             if not download:
                 raise FileNotFoundError(
                     f"MNIST file {name} is not in {shown_path(folder)}. Fetch the four files (about 11 MB, verified "
-                    f"by MD5) "
-                    "with load_mnist(download=True) or `python -m vaecourse data mnist --download`, or put the "
-                    "decompressed IDX files there yourself; load_mnist5k() (5,000 shipped MNIST digits) needs no "
+                    f"by MD5) with load_mnist(download=True) or `python -m vaecourse data mnist --download`, or put "
+                    f"the decompressed IDX files there yourself; load_mnist5k() (5,000 shipped MNIST digits) needs no "
                     "download.")
             _download_idx(name, path, md5, mirrors)
         elif verify and (actual := md5_of(path)) != md5:
@@ -158,8 +155,7 @@ def load_mnist(root: str | os.PathLike | None = None, *, download: bool = False,
                       "It is yours, so it is left alone: put the official file there, or pass root=None to use the "
                       "course's cache (with download=True)")
             raise ValueError(f"{shown_path(path)} is not the official MNIST file: MD5 {actual}, expected {md5}. "
-                             f"{remedy}, or pass "
-                             "verify=False for a file you wrote yourself.")
+                             f"{remedy}, or pass verify=False for a file you wrote yourself.")
         arrays[key] = read_idx(path, expected_dims=ndim)
         if not len(arrays[key]):  # a split of no digits: its first batch would fail far from here, inside torch
             raise ValueError(f"{shown_path(path)} holds no {'labels' if ndim == 1 else 'images'} (shape "

