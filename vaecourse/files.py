@@ -6,6 +6,10 @@ is atomic on one file system, so a reader sees the old file or the new one, neve
 The temporary file is named ``.NAME.pidPID.RANDOM.tmp``. A process killed while writing (SIGKILL, power loss)
 cannot remove its own; the next write of the same target removes those whose process ``PID`` is gone
 (:func:`remove_stale_temporaries`), so they never pile up beside a checkpoint.
+
+Files read: every reader of the library opens its file through :func:`readable_file` (``~`` expanded, only a
+regular file, "no X at PATH" when absent), reads .npy members of an .npz through :func:`npz_member` (headers checked
+against the member's size first), and shows a path in a message with :func:`shown_path` (one line, always).
 """
 
 from __future__ import annotations

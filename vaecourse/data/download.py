@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from vaecourse import values
-from vaecourse.files import atomic_write, check_folder
+from vaecourse.files import atomic_write, check_folder, shown_path
 
 
 CACHE_ENV = "VAECOURSE_CACHE"
@@ -76,8 +76,8 @@ def download_verified(dest: str | os.PathLike, write: Callable[[BinaryIO], objec
         with open(tmp, "wb") as out:
             write(out)
         if expected is not None and (actual := digest(tmp)) != expected:
-            raise ValueError(f"downloaded {source} but it is not the expected file: expected {digest_name} {expected}, "
-                             f"got {actual} ({os.path.getsize(tmp)} bytes); nothing was kept")
+            raise ValueError(f"downloaded {shown_path(source)} but it is not the expected file: expected {digest_name} "
+                             f"{expected}, got {actual} ({os.path.getsize(tmp)} bytes); nothing was kept")
 
     return atomic_write(dest, write_and_verify)
 
