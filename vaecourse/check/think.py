@@ -31,7 +31,8 @@ from torch import Tensor
 
 from vaecourse import values
 from vaecourse.values import holds_bool, shown, with_values
-from vaecourse.check.core import Rule, describe, echo, error_text, expect, is_real_number, number_value, run_check
+from vaecourse.check.core import (Rule, describe, echo, expect, is_real_number, message_of, number_value,
+                                  run_check)
 from vaecourse.distributions import KL_ROUNDING
 
 _NO_ANSWER = object()
@@ -129,7 +130,7 @@ def guarded(exercise: str, title: str) -> Callable:
                 return False
             except Exception as error:  # the run's results, not the learner's answer (ask() handles that)
                 print(f"❌ Exercise {exercise} ({title}): the check could not read the run's results "
-                      f"({error_text(error)}). Run the cells above this one again, in order; if that does "
+                      f"({type(error).__name__}: {message_of(error)}). Run the cells above this one again, in order; if that does "
                       "not help, please report this.")
                 return False
         return run
@@ -184,8 +185,8 @@ def choose(fn: Any, exercise: str, what: str, *, low: float, high: float, defaul
         print(f"Exercise {exercise}: your {what} = {value:g}{unit}.")
         return value
     except Exception as error:  # never into the notebook
-        print(f"❌ Exercise {exercise} ({title}): could not read your choice ({error_text(error)}). "
-              f"{follow}")
+        print(f"❌ Exercise {exercise} ({title}): could not read your choice ({type(error).__name__}: "
+              f"{message_of(error)}). {follow}")
         return default
 
 
