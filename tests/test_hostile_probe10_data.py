@@ -107,7 +107,8 @@ def test_dsprites_file_headers_are_checked_against_the_member_before_reading(tmp
 
 def test_npz_member_reads_what_np_load_reads(tmp_path):
     arrays = {"c": np.arange(12, dtype=">i4").reshape(3, 4), "f": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
-              "e": np.zeros((0, 5), np.float32), "b": np.array([True, False])}
+              "e": np.zeros((0, 5), np.float32), "b": np.array([True, False]), "v": np.zeros(3, "V0"),
+              "s": np.zeros(2, dtype=[("a", "<i4"), ("b", "<f8")])}
     np.savez_compressed(tmp_path / "a.npz", **arrays)
     with zipfile.ZipFile(tmp_path / "a.npz") as archive, np.load(tmp_path / "a.npz") as loaded:
         for key in arrays:

@@ -333,6 +333,8 @@ def npz_member(archive, member: str, path, what: str, check: Callable | None = N
         shape, fortran_order, dtype = npy_header(stream, info.file_size, path, member, what)
         if check is not None:
             check(shape, dtype, fortran_order)
+        if not dtype.itemsize:  # a zero-size dtype ('V0'): no bytes to read, and none to view as the array
+            return np.empty(shape, dtype, order="F" if fortran_order else "C")
         data = np.empty(math.prod(shape) * dtype.itemsize, dtype=np.uint8)
         view, got = memoryview(data), 0
         while got < len(data) and (n := stream.readinto(view[got:got + (1 << 24)])):
