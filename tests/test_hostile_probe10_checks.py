@@ -310,6 +310,8 @@ DUAL = [  # (a wrong step, words that must not appear)
     (lambda b, kl, e, lr: max(0, b + lr * (kl - e) ** 2), "ignores the step size"),  # the probe's
     (lambda b, kl, e, lr: max(0.0, b + lr * (kl - e)) + (0.5 if kl > e else 0.0), "wrong way"),
     (lambda b, kl, e, lr: max(0.0, min(b + lr * (kl - e), 2.0)), "start from the old one"),
+    (lambda b, kl, e, lr: min(10.0, max(0.0, b + lr * (kl - e))), "start from the old one"),  # a cap the sweep found
+    (lambda b, kl, e, lr: float(np.clip(b + lr * (kl - e), 0.0, 20.0)), "wrong way"),
 ]
 
 
@@ -345,3 +347,20 @@ def test_the_librarys_answer_still_passes_and_leaves_the_state(name, capsys):
     before = _state()
     passed(name, REFERENCES[name], capsys)
     assert _same_state(before, _state())
+
+
+# ---------------------------------------------------------------- the same blind spot in other checks (a sweep of
+# caps, clips and sign changes over every check's reference): the ones that passed before
+def _gaps(mi, h):
+    top = np.sort(mi, axis=0)[::-1]
+    return (top[0] - top[1]) / h
+
+
+@pytest.mark.parametrize("cap", [0.5, 0.8])
+def test_mig_capped_below_one_fails_on_a_sharply_disentangled_code(cap, capsys):
+    failed("mig_normalisation", lambda mi, h: float(np.mean(np.clip(_gaps(mi, h), 0.0, cap))), capsys, "expected")
+    passed("mig_normalisation", lambda mi, h: float(np.mean(_gaps(mi, h))), capsys)
+
+
+def test_dual_ascent_capped_beta_fails(capsys):
+    failed("dual_ascent", lambda b, kl, e, lr: min(10.0, max(0.0, b + lr * (kl - e))), capsys, "no upper bound")

@@ -182,6 +182,8 @@ def dual_ascent(fn: Callable[[float, float, float, float], float]) -> bool:
         (3.0, 15.0, 20.0, 0.1): "the constraint holds with slack (kl = 15 < epsilon = 20), so beta must shrink",
         (0.2, 0.0, 20.0, 0.1): "beta would go below 0 here; a multiplier of an inequality constraint is never negative",
         (2.0, 25.0, 25.0, 0.5): "kl equals epsilon: the constraint is active and beta stays where it is",
+        (12.0, 45.0, 20.0, 0.5): "a tight budget may need a large beta: the multiplier has no upper bound, only "
+                                 "beta ≥ 0",
     }
     cases = [*shows, (0.7, 12.5, 10.0, 0.02)]
     rng = random.Random(fresh_seed())  # cases the learner cannot read from this source

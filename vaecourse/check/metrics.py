@@ -274,40 +274,50 @@ def mig_normalisation(fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
             rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=g)))
             entropy = rng.uniform(0.5, 3.5, K)
             mi = rng.uniform(0.0, 1.0, (D, K)) ** 2 * entropy  # I(z_j; v_k) <= H(v_k)
-        top = np.sort(mi, axis=0)[::-1]
-        gaps = top[0] - top[1]
-        want = float(np.mean(gaps / entropy))
-        by_latent = np.sort(mi, axis=1)[:, ::-1]
+        # and a sharply disentangled code: each factor read by one latent (I = 0.97 H), the others near 0, so that
+        # every normalised gap is near 1; the first case's gaps are below 0.5, where a cap or a saturating formula
+        # (a clip to [0, 0.5], a tanh) agrees with MIG
+        sharp = 0.03 * np.random.default_rng(D * 100 + K).uniform(0.0, 1.0, (D, K)) * entropy
+        sharp[np.arange(K) % D, np.arange(K)] = 0.97 * entropy
 
-        def run(f: Callable) -> None:
-            out = called(f, (mi.copy(), entropy.copy()), ("mutual_info", "entropy"), UNCHANGED)
-            expect(out, [
-                (lambda o: isinstance(o, tuple), "return the score alone (one number), not a tuple"),
-                (lambda o: isinstance(o, (list, np.ndarray, Tensor)) and (o.numel() if isinstance(o, Tensor)
-                                                                          else np.size(o)) == K,
-                 "you returned one gap per factor: MIG is their mean over the factors"),
-                (lambda o: not is_real_number(o), lambda o: f"MIG is a single number (a float), got {describe(o)}"),
-                (lambda o: not np.isfinite(value(o)), "MIG came out NaN or inf: the entropies here are positive"),
-                (lambda o: np.isclose(value(o), np.mean(gaps)),
-                 "you did not divide by the factor's entropy: each gap is divided by H(v_k), so factors with "
-                 "many values (position) and few (shape) are on the same [0, 1] scale"),
-                (lambda o: np.isclose(value(o), np.mean(gaps) / np.mean(entropy)),
-                 "divide each factor's gap by its own entropy H(v_k) before averaging, not the mean gap by the mean "
-                 "entropy"),
-                (lambda o: np.isclose(value(o), np.mean(gaps / top[0])),
-                 "you divided by the largest mutual information; MIG divides by the factor's entropy H(v_k)"),
-                (lambda o: np.isclose(value(o), np.sum(gaps / entropy)),
-                 "you summed over the factors; MIG averages them"),
-                (lambda o: np.isclose(value(o), np.mean((by_latent[:, 0] - by_latent[:, 1]))) or np.isclose(
-                    value(o), np.mean(np.divide(by_latent[:, 0] - by_latent[:, 1], entropy[np.argmax(mi, axis=1)]))),
-                 "you sorted each latent's row (over factors); MIG sorts each factor's column: for factor k, the two "
-                 "latents with the largest I(z_j; v_k)"),
-                (lambda o: np.isclose(value(o), np.mean((top[0] - top[-1]) / entropy)),
-                 "you took the largest minus the smallest; the gap is between the largest and the second largest"),
-                (lambda o: not np.isclose(value(o), want),
-                 lambda o: f"{mismatch(value(o), want)}: MIG = mean over k of (I_(1)k − I_(2)k) / H_k"),
-            ])
-        return [run]
+        def case(mi: np.ndarray, entropy: np.ndarray) -> Trial:
+            top = np.sort(mi, axis=0)[::-1]
+            gaps = top[0] - top[1]
+            want = float(np.mean(gaps / entropy))
+            by_latent = np.sort(mi, axis=1)[:, ::-1]
+
+            def run(f: Callable) -> None:
+                out = called(f, (mi.copy(), entropy.copy()), ("mutual_info", "entropy"), UNCHANGED)
+                expect(out, [
+                    (lambda o: isinstance(o, tuple), "return the score alone (one number), not a tuple"),
+                    (lambda o: isinstance(o, (list, np.ndarray, Tensor)) and (o.numel() if isinstance(o, Tensor)
+                                                                              else np.size(o)) == K,
+                     "you returned one gap per factor: MIG is their mean over the factors"),
+                    (lambda o: not is_real_number(o), lambda o: f"MIG is a single number (a float), got {describe(o)}"),
+                    (lambda o: not np.isfinite(value(o)), "MIG came out NaN or inf: the entropies here are positive"),
+                    (lambda o: np.isclose(value(o), np.mean(gaps)),
+                     "you did not divide by the factor's entropy: each gap is divided by H(v_k), so factors with "
+                     "many values (position) and few (shape) are on the same [0, 1] scale"),
+                    (lambda o: np.isclose(value(o), np.mean(gaps) / np.mean(entropy)),
+                     "divide each factor's gap by its own entropy H(v_k) before averaging, not the mean gap by the "
+                     "mean entropy"),
+                    (lambda o: np.isclose(value(o), np.mean(gaps / top[0])),
+                     "you divided by the largest mutual information; MIG divides by the factor's entropy H(v_k)"),
+                    (lambda o: np.isclose(value(o), np.sum(gaps / entropy)),
+                     "you summed over the factors; MIG averages them"),
+                    (lambda o: np.isclose(value(o), np.mean((by_latent[:, 0] - by_latent[:, 1]))) or np.isclose(
+                        value(o), np.mean(np.divide(by_latent[:, 0] - by_latent[:, 1],
+                                                    entropy[np.argmax(mi, axis=1)]))),
+                     "you sorted each latent's row (over factors); MIG sorts each factor's column: for factor k, the "
+                     "two latents with the largest I(z_j; v_k)"),
+                    (lambda o: np.isclose(value(o), np.mean((top[0] - top[-1]) / entropy)),
+                     "you took the largest minus the smallest; the gap is between the largest and the second largest"),
+                    (lambda o: not np.isclose(value(o), want),
+                     lambda o: f"{mismatch(value(o), want)}: MIG = mean over k of (I_(1)k − I_(2)k) / H_k"),
+                ])
+            return run
+
+        return [case(mi, entropy), case(sharp, entropy)]
 
     return run_check("3.4", "MIG's entropy normalisation",
                      "compute the MIG score from the mutual-information matrix and the factors' entropies", fn,
