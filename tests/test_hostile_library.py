@@ -966,7 +966,7 @@ def _third_probe_leftovers():
         "nn.mlp([10**6, 10**6])": (lambda: nn.mlp([10 ** 6, 10 ** 6]), r"mlp's sizes \[1000000, 1000000\]"),
         "LadderVAE(image 1024, hidden 65536)": (lambda: LadderVAE(latent_sizes=[3, 2], hidden_sizes=[65536, 8],
                                                                   image_shape=(1, 1024, 1024)),
-                                                r"LadderVAE's weights \(image_shape and hidden_sizes\) must be at most"),
+                                                r"LadderVAE's weights \(image_shape, hidden_sizes and mlp_layers\) must be at most"),
         "LadderVAE(batch_norm='no')": (lambda: LadderVAE(latent_sizes=[3, 2], hidden_sizes=[8, 8], image_shape=(1, 4, 4),
                                                          batch_norm="no"), r"batch_norm must be True or False"),
         "prune_edges(threshold=-1)": (lambda: prune_edges(torch.zeros(2, 2), lambda A: 1.0, threshold=-1.0),

@@ -124,3 +124,51 @@ def test_the_starting_handler_ignores_further_signals_before_it_writes(monkeypat
         for s, handler in previous.items():
             signal.signal(s, handler)
     assert seen["status"] == 143 and set(seen["handlers"].values()) == {signal.SIG_IGN}
+
+
+def test_after_an_interrupt_further_signals_wait_until_main_returns_and_main_puts_every_handler_back(monkeypatch):
+    """A third Ctrl-C (pressed three times) landed while main put the handlers back: a KeyboardInterrupt traceback
+    after the one line (probe 10). Once the line is written the command is over; the caller's handlers come back."""
+    import importlib
+    cli_main = importlib.import_module("vaecourse.cli.main")
+    seen = {}
+
+    def interrupted_command(argv):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as err:
+            status = cli_main._interrupted(err, "; every file written so far is complete")
+            seen.update({s: signal.getsignal(s) for s in cli_main._SIGNALS})
+            return status
+
+    monkeypatch.setattr(cli_main, "_main", interrupted_command)
+    before = {s: signal.getsignal(s) for s in cli_main._SIGNALS}
+    assert cli_main.main([]) == 130
+    assert set(seen.values()) == {signal.SIG_IGN}
+    assert {s: signal.getsignal(s) for s in cli_main._SIGNALS} == before
+
+
+@pytest.mark.slow
+def test_ctrl_c_pressed_three_times_during_train_is_one_line(tmp_path):
+    out = tmp_path / "x.pt"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    process = subprocess.Popen([sys.executable, "-m", "vaecourse", *TRAIN[:3], "--encoder", "mlp28", "--dataset",
+                                "digits", "--latent-dim", "4", "--batch-size", "32", "--checkpoint-every", "1",
+                                "--no-progress", "--device", "cpu", "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        while not out.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        for _ in range(3):
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.01)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert process.returncode == 130
+    from vaecourse import checkpoints
+    assert checkpoints.read(out).extra  # the run's last checkpoint is whole

@@ -7,11 +7,13 @@ the command is, never with a KeyboardInterrupt traceback (the package's own impo
 import sys
 
 if __name__ == "__main__":
-    from vaecourse._starting import MESSAGE, started
+    from vaecourse._starting import MESSAGE, finished, started
     try:
         from vaecourse.cli import main
     except KeyboardInterrupt:
         print(MESSAGE, file=sys.stderr)
         sys.exit(130)
     started()
-    sys.exit(main())
+    status = main()
+    finished()  # the status is decided: a signal while Python exits is not another traceback
+    sys.exit(status)

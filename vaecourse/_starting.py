@@ -54,6 +54,17 @@ def answer_ctrl_c_while_starting() -> None:
         pass
 
 
+def finished() -> None:
+    """Ignore Ctrl-C, SIGTERM and SIGHUP once the command has returned its status: while Python exits, torch's atexit
+    finalisers run, and one more Ctrl-C there (a user pressing it three times) printed a KeyboardInterrupt traceback
+    after the command's own one line."""
+    for signum in _ours():
+        try:
+            signal.signal(signum, signal.SIG_IGN)
+        except ValueError:  # pragma: no cover - not the main thread
+            pass
+
+
 def started() -> None:
     """Python's own handlers again (KeyboardInterrupt for Ctrl-C), for the command itself, which installs its own
     (``train`` saves the finished steps)."""

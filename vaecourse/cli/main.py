@@ -320,7 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one verb; a mistake is one ``error: ...`` line on stderr and exit status 2 (Ctrl-C: 130). SIGTERM and
     SIGHUP are answered as Ctrl-C is (one line, status 128 + the signal); ``train`` saves the finished steps."""
-    previous = _stop_on_terminate()
+    try:  # every handler as it was, put back at the end (_stop_on_terminate and _interrupted change them)
+        previous = {s: signal.getsignal(s) for s in _SIGNALS if signal.getsignal(s) is not None}
+    except ValueError:  # not the main thread: no handler changes
+        previous = {}
+    _stop_on_terminate()
     try:
         return _main(argv)
     finally:
@@ -328,25 +332,33 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signum, handler)
 
 
-def _stop_on_terminate() -> dict:
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _stop_on_terminate() -> None:
     """SIGTERM and SIGHUP raise KeyboardInterrupt naming the signal, as Ctrl-C does, while the command runs (where
-    they are not ignored, and only in the main thread); the handlers they replaced."""
+    they are not ignored, and only in the main thread); :func:`main` puts the handlers back."""
     def interrupt(signum, frame):
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    previous = {}
-    for name in ("SIGTERM", "SIGHUP"):
-        signum = getattr(signal, name, None)
+    for signum in _SIGNALS[1:]:  # SIGTERM, SIGHUP
         try:
-            if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
-                previous[signum] = signal.signal(signum, interrupt)
+            if signal.getsignal(signum) is signal.SIG_DFL:
+                signal.signal(signum, interrupt)
         except ValueError:  # not the main thread
             pass
-    return previous
 
 
 def _interrupted(err: KeyboardInterrupt, what: str) -> int:
-    """One line for a Ctrl-C, SIGTERM or SIGHUP; the shells' status for it (128 + the signal)."""
+    """One line for a Ctrl-C, SIGTERM or SIGHUP; the shells' status for it (128 + the signal). The command is over:
+    a further signal (Ctrl-C pressed three times) is ignored until :func:`main` returns, where a third one had ended
+    in a KeyboardInterrupt traceback while the handlers were put back."""
+    for signum in _SIGNALS:
+        try:
+            if signal.getsignal(signum) is not None:  # (one not set from Python cannot be put back: left alone)
+                signal.signal(signum, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            pass
     name = str(err) if str(err) in ("SIGTERM", "SIGHUP") else "Ctrl-C"
     print(f"interrupted ({name}){what}", file=sys.stderr)
     return 128 + (signal.SIGINT if name == "Ctrl-C" else signal.Signals[name])
