@@ -364,3 +364,21 @@ def test_mig_capped_below_one_fails_on_a_sharply_disentangled_code(cap, capsys):
 
 def test_dual_ascent_capped_beta_fails(capsys):
     failed("dual_ascent", lambda b, kl, e, lr: min(10.0, max(0.0, b + lr * (kl - e))), capsys, "no upper bound")
+
+
+def test_settings_are_set_back_when_the_function_also_raises(capsys):
+    def kl(mu, lv):
+        torch.set_grad_enabled(False)
+        raise ValueError("after changing autograd")
+
+    before = _state()
+    failed("gaussian_kl", kl, capsys, "your function raised ValueError: after changing autograd")
+    assert _same_state(before, _state())
+
+
+def test_a_check_run_under_no_grad_leaves_no_grad_on(capsys):
+    with torch.no_grad():
+        check.gaussian_kl(REFERENCES["gaussian_kl"])
+        assert not torch.is_grad_enabled()
+    capsys.readouterr()
+    assert torch.is_grad_enabled()

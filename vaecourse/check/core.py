@@ -37,6 +37,15 @@ its own message in the chapter's terms:
 - *imprecise feedback* (:func:`mismatch`, :func:`differs`): numbers are printed with as many digits as it takes
   for the learner's value and the expected one to read differently, with the difference beside them.
 
+What the learner's function does beyond returning is guarded too: process-wide settings it changes (autograd,
+the default dtype or device, threads, deterministic algorithms, anomaly detection, numpy's error handling: see
+:data:`SETTINGS`) are set back after each call and fail the check by name, since the same function called in training
+would change them for the rest of the notebook; the global random generators are kept over the whole check
+(:class:`RandomState`); a stop that is no error (``sys.exit()``, ``GeneratorExit``, a BaseException of its own) is a
+verdict like any exception, and only KeyboardInterrupt passes through. The learner's own text (an exception's message,
+a line of code, an answer) is repeated in a verdict cut to :data:`ECHO` characters (:func:`echo`), read so that a
+``__str__`` that raises cannot break the verdict (:func:`error_text`).
+
 A check also has a total time budget (``TOTAL_LIMIT`` over all the calls of one check) besides the limit of
 each call, so that many slow calls cannot hold the notebook either.
 
