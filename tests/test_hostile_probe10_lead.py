@@ -252,3 +252,14 @@ def test_fit_trains_a_float16_model_with_its_own_adam():
     model = tiny_vae().half()
     train.fit(model, elbo, torch.rand(16, 1, 4, 4), steps=5, batch_size=4, progress=False)
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_mic_refuses_more_points_than_its_grid_search_finishes():
+    """10^6 points were accepted and would have run for hours (about n^1.8: 20,000 points took 22 s)."""
+    import importlib
+    import numpy as np
+    mic = importlib.import_module("vaecourse.metrics.mic")
+    with pytest.raises(ValueError, match=r"^x must be real numbers: 4 to 10,000 finite points"):
+        mic.mic(np.random.rand(10_001), np.random.rand(10_001))
+    x = np.linspace(0, 1, 200)
+    assert mic.mic(x, x) > 0.99  # a function of x: MIC 1
