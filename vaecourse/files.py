@@ -185,10 +185,11 @@ def check_regular(path: str | os.PathLike, what: str = "file") -> Path:
     """``path`` if it is absent or a regular file (a link to one included); a ValueError for a FIFO, a device
     (``/dev/null``, ``/dev/zero``), a socket or a folder: reading one can hang for ever, and writing over one
     would replace it by a regular file (as root, which Colab is, even ``/dev/null``). A path through a file or
-    through a loop, too long a name, or a folder that cannot be searched is a ValueError too."""
+    through a loop, too long a name, or a folder that cannot be searched is a ValueError too. ``~`` and ``~user``
+    are expanded (:func:`expanded`: an unknown user is a ValueError), so every reader and writer reads a path alike."""
     if not isinstance(what, str):
         raise ValueError(f"check_regular's what must be a string (what the file is, for the message), got {_shown(what)}")
-    path = Path(_path_text(path, what, "a file"))
+    path = expanded(path, what, "a file")  # '~' / '~user' expanded, as every folder reader does: one rule for paths
     try:
         os.lstat(path)
     except FileNotFoundError:
@@ -212,11 +213,17 @@ def readable_file(path, what: str = "file", missing: str = "") -> Path:
     included); else one line in the library's words: a ValueError as :func:`check_regular` gives (a FIFO, a device,
     a folder, a loop, an unknown ``~user``), or a FileNotFoundError "no ``what`` at PATH" (followed by ``missing``,
     what to do) for a file that is absent, a link to nothing, or a path through a missing folder; pathlib's own
-    FileNotFoundError never comes out. Every file reader of the library comes through here."""
+    FileNotFoundError never comes out; a file that cannot be opened for reading (EACCES: no r permission) is a
+    ValueError "cannot read the ``what`` PATH". Every file reader of the library comes through here."""
     path = check_regular(expanded(path, f"the {what}", "a file"), f"the {what}")
     if not path.is_file():  # absent: check_regular refused everything else that exists
         link = f" (a symbolic link to nothing: {shown_path(os.readlink(path))})" if path.is_symlink() else ""
         raise FileNotFoundError(f"no {what} at {shown_path(path)}{link}" + (f". {missing}" if missing else ""))
+    try:  # can it be opened for reading (EACCES: no r permission)? O_NONBLOCK: a FIFO swapped in meanwhile never waits
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except OSError as err:
+        raise ValueError(f"cannot read the {what} {shown_path(path)}: {err.strerror} (errno {_errno_name(err)}): "
+                         f"expected a file you can read") from None
     return path
 
 
@@ -244,13 +251,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     try:
         fd, tmp = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=path.parent)
     except OSError as err:  # /proc, a read-only folder: named by the target, not by a temporary name never made
-        raise OSError(err.errno, f"{err.strerror} (cannot create a file in {shown_path(path.parent)})",
-                      os.fspath(path)) from None
+        raise OSError(err.errno, f"{err.strerror} (cannot create a file in {shown_path(path.parent)}; nothing was "
+                      f"written)", os.fspath(path)) from None
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # the permissions a plain open() would give, not mkstemp's 0600
-    with naming(path):  # a write(2) names no file: name ours
+    with naming(path, "; nothing was written", tmp):  # a write(2) names no file: name ours (the old file is kept)
         try:
             write(tmp)
             os.replace(tmp, path)
@@ -262,14 +269,17 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
 
 
 @contextlib.contextmanager
-def naming(path: str | os.PathLike):
-    """An OSError raised inside that names no file (a read(2) or write(2) failing: EIO, ENOSPC, EFBIG) is raised
-    again naming ``path``, so that its one line says which file."""
+def naming(path: str | os.PathLike, outcome: str = "", temporary: str | None = None):
+    """An OSError raised inside that names no file (a read(2) or write(2) failing: EIO, ENOSPC, EFBIG), or names the
+    ``temporary`` file written for ``path``, is raised again naming ``path``, so that its one line says which file;
+    ``outcome`` (``"; nothing was written"``) follows its words. The errno (and so the kind: PermissionError) is
+    kept: the command line maps a full disk by it."""
     try:
         yield
     except OSError as err:
-        if err.errno and not err.filename:
-            raise OSError(err.errno, err.strerror, os.fspath(path)) from err
+        if err.errno and (not err.filename or err.filename == temporary or outcome):
+            name = path if err.filename in (None, temporary) else err.filename
+            raise OSError(err.errno, f"{err.strerror}{outcome}", os.fspath(name)) from err
         raise
 
 

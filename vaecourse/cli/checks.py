@@ -11,9 +11,10 @@ traceback. The kinds are :mod:`vaecourse.values`, the same checks the library's 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
-from vaecourse import values
+from vaecourse import files, values
 from vaecourse.cli.outputs import LOCK_SUFFIX
 
 
@@ -31,18 +32,29 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see: {self.prog} --help)")
 
 
+def _home(text: str) -> str:
+    """``text`` with ``~`` / ``~user`` expanded, as the library expands every path (a quoted ``'~/a.pt'``, which the
+    shell leaves alone, names the same file as ``~/a.pt``); an unknown ``~user`` is refused (files.expanded)."""
+    try:
+        if text.startswith("~"):  # ('' and a NUL are refused by the Kind's test, in its words)
+            files.expanded(text, "the path", "a file or folder")
+    except ValueError as err:  # (argparse's own kind of error: Kind passes it on with these words, not its own)
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return os.path.expanduser(text)  # (the text kept as typed otherwise: a trailing / still names a folder)
+
+
 def _file_name(text: str) -> str:
     if text.endswith(("/", "\\", "/.")):
         raise ValueError("it ends in a folder separator, so it names a folder")
     if text.endswith(LOCK_SUFFIX):
         raise ValueError("a name ending in .lock is the lock train holds beside a checkpoint")
-    return text
+    return _home(text)
 
 
 OUT_FILE = values.Kind("a file name (not a folder, and not ending in .lock: the lock train holds beside a "
                        "checkpoint)", values.is_path, parse=_file_name)
-FOLDER = values.Kind("a folder (a non-empty path)", values.is_path)
-PATH = values.Kind("a path (not empty)", values.is_path)
+FOLDER = values.Kind("a folder (a non-empty path)", values.is_path, parse=_home)
+PATH = values.Kind("a path (not empty)", values.is_path, parse=_home)
 SPAN = values.real("a span between 0.001 and 100 prior standard deviations", lambda v: 0.001 <= v <= 100)
 COLUMNS = values.integer("a number of columns between 1 and 100", 1, 100)
 LAYER = values.integer("a stochastic layer's number (1 is next to x; the model says how many it has)",

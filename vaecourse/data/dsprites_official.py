@@ -198,7 +198,8 @@ def load_official_dsprites(path: str | os.PathLike | None = None, *, download: b
                 f"download {OFFICIAL_URL} yourself and pass path=...; the procedural DSprites() renderer needs "
                 "no file at all.")
         _download(OFFICIAL_URL, path, expected_blob_id)
-    elif path.stat().st_size == 0:  # empty, or a /proc or /sys file (stat says 0 bytes whatever it reads)
+    elif readable_file(path, "dSprites file").stat().st_size == 0:  # (EACCES: one line) empty, or a /proc or /sys
+        # file (stat says 0 bytes whatever it reads)
         raise ValueError(f"{shown_path(path)} is not a dSprites file: the file system gives it 0 bytes (an empty "
                          f"file, or a /proc or /sys file). {remedy}.")
     elif expected_blob_id is not None:
