@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from vaecourse import checkpoints, values
-from vaecourse.files import atomic_write, sha256_of, verify_sha256
+from vaecourse.files import atomic_write, readable_file, sha256_of, shown_path, verify_sha256
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "MANIFEST.json"
@@ -25,11 +25,25 @@ MANIFEST = HERE / "MANIFEST.json"
 _ENTRY = re.compile(r"[0-9a-f]{64}")  # an entry's sha256
 
 
+def _installed(file: Path, what: str) -> Path:
+    """``file`` of the install when it is a regular file to read (a FIFO there would hang the read, a link to
+    /dev/zero never end it: readable_file); absent: a FileNotFoundError; there but no regular file (or unreadable):
+    one ValueError line saying the install is damaged."""
+    try:
+        return readable_file(file, what)
+    except ValueError as err:
+        reason, lead = str(err), f"the {what} {shown_path(file)} "
+        reason = f"it {reason[len(lead):]}" if reason.startswith(lead) else reason  # "it is a FIFO: expected ..."
+        raise ValueError(f"the {what} {shown_path(file)} is damaged: {reason}; reinstall vaecourse") from None
+
+
 def _manifest() -> dict[str, dict[str, Any]]:
     """The manifest {name: {"sha256", "bytes", "recipe"}}, or a ValueError saying the install is damaged."""
-    if not MANIFEST.exists():
+    try:
+        _installed(MANIFEST, "shipped manifest")
+    except FileNotFoundError:  # (none shipped: no checkpoints)
         return {}
-    damaged = f"the shipped manifest {MANIFEST} is damaged"
+    damaged = f"the shipped manifest {shown_path(MANIFEST)} is damaged"
     try:
         manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:  # (json's JSONDecodeError is a ValueError)
@@ -71,8 +85,10 @@ def _verified(name: str) -> Path:
     if name not in manifest:
         raise ValueError(f"no shipped checkpoint called {name!r}; available: {names()}")
     file = path(name)
-    if not file.is_file():
-        raise FileNotFoundError(f"the shipped checkpoint {file} is missing (reinstall vaecourse)")
+    try:
+        _installed(file, "shipped checkpoint")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"the shipped checkpoint {shown_path(file)} is missing (reinstall vaecourse)") from None
     return verify_sha256(file, manifest[name]["sha256"], "Reinstall vaecourse")
 
 
