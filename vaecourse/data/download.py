@@ -31,13 +31,33 @@ class DownloadError(OSError):
     """A download that did not produce a verified file (no network, a mirror down, a wrong checksum)."""
 
 
-def fetch(url: str, out) -> None:
-    """Stream ``url`` into the binary file object ``out`` (60 s timeout per read): an https:// or http:// URL only
-    (``file://`` would copy a local file, ``ftp://`` is not a mirror of the course's)."""
+def is_url(url) -> bool:
+    """Whether ``url`` is an https:// or http:// URL that urllib can send as it stands: ``urlsplit`` parses it (no
+    unclosed ``[::1``), it names a host, its port (if any) is a number in 1..65535, it holds no space or control
+    character (http.client refuses them: the request line would break), its path is ASCII (%-encoded), and its host
+    encodes with the idna codec (each label 1 to 63 characters, DNS's limit). ``file://`` would copy a local file,
+    ``ftp://`` is no mirror."""
     if not isinstance(url, str) or not url.startswith(("https://", "http://")) \
-            or not urllib.parse.urlsplit(url).hostname or any(c.isspace() for c in url):
-        raise ValueError(f"fetch's url must be an https:// or http:// URL naming a host (a string, no spaces), got "
-                         f"{values.shown(url)}")
+            or any(c.isspace() or c < " " or "\x7f" <= c <= "\x9f" for c in url):
+        return False
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port, host = parts.port, parts.hostname  # (port: a ValueError when no number in 0..65535)
+        if host and ":" not in host:  # (an IPv6 address in brackets: urlsplit checked it)
+            host.encode("idna")  # a UnicodeError (a ValueError) for an empty label or one over 63 characters
+    except ValueError:
+        return False
+    return bool(host) and port != 0 and (parts.path + parts.query).isascii()  # (http.client sends the request line
+    # in ASCII: a path of 'ü' is a UnicodeEncodeError; %C3%BC is how a URL spells it)
+
+
+URL = values.Kind("an https:// or http:// URL naming a host (a string: no spaces or control characters, a port of "
+                  "1 to 65535, host labels of 1 to 63 characters, the path in ASCII: %-encoded)", is_url)
+
+
+def fetch(url: str, out) -> None:
+    """Stream ``url`` into the binary file object ``out`` (60 s timeout per read): a URL as :func:`is_url` says."""
+    URL.check("fetch's url", url)
     if not callable(getattr(out, "write", None)):
         raise ValueError(f"fetch's out must be a binary file open for writing (with a write method), got "
                          f"{values.shown(out)}")
@@ -82,4 +102,4 @@ def download_verified(dest: str | os.PathLike, write: Callable[[BinaryIO], objec
     return atomic_write(dest, write_and_verify)
 
 
-__all__ = ["CACHE_ENV", "DownloadError", "default_cache_dir", "download_verified", "fetch"]
+__all__ = ["CACHE_ENV", "DownloadError", "default_cache_dir", "download_verified", "fetch", "is_url", "URL"]

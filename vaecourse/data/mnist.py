@@ -30,7 +30,8 @@ from torch import Tensor
 
 from vaecourse import values
 from vaecourse.data.digit_images import DigitImages  # also importable from here, as before
-from vaecourse.data.download import DownloadError, default_cache_dir, download_verified, fetch as _fetch  # tests replace _fetch
+from vaecourse.data.download import DownloadError, default_cache_dir, download_verified, is_url
+from vaecourse.data.download import fetch as _fetch  # tests replace _fetch
 from vaecourse.data.mnist5k import check_digit_labels, load_mnist5k
 from vaecourse.files import check_folder, digest_of, naming, readable_file, shown_path
 
@@ -49,9 +50,9 @@ IDX_UBYTE = 0x08  # the only element type MNIST uses (unsigned byte)
 MAX_IDX_DIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32  # numpy's NPY_MAXDIMS (64 from numpy 2.0)
 
 
-_MIRRORS = values.sequence("a non-empty list of mirror URLs (strings starting with https:// or http://, ending in /)",
-                           lambda v: len(v) > 0 and all(isinstance(m, str) and m.startswith(("https://", "http://"))
-                                                       for m in v))
+_MIRRORS = values.sequence("a non-empty list of mirror URLs (https:// or http:// URLs naming a host, ending in /: "
+                           "no spaces or control characters, a port of 1 to 65535)",
+                           lambda v: len(v) > 0 and all(is_url(m) and m.endswith("/") for m in v))
 
 
 # ------------------------------------------------------------------------------------------------ IDX files
