@@ -263,3 +263,27 @@ def test_mic_refuses_more_points_than_its_grid_search_finishes():
         mic.mic(np.random.rand(10_001), np.random.rand(10_001))
     x = np.linspace(0, 1, 200)
     assert mic.mic(x, x) > 0.99  # a function of x: MIC 1
+
+
+def test_an_explorer_draws_its_first_figure_at_the_call_naming_itself():
+    """A counterfactual_fn of another image size (a model trained at 64x64 on a 32x32 scene) built the explorer and
+    put a traceback under render_intervention's name in its output area (probe 10A F10)."""
+    pytest.importorskip("ipywidgets")
+    from vaecourse import widgets
+    from vaecourse.data import Pendulum
+    data = Pendulum(size=8)
+    scene = data.from_labels(torch.zeros(1, 4))
+    wrong = lambda x, u, interventions: torch.rand(1, 3, 16, 16)  # noqa: E731
+    with pytest.raises(ValueError, match=r"^intervention_explorer's counterfactual_fn must return finite images of the "
+                                         r"scene's shape \(1, 3, 8, 8\)"):
+        widgets.intervention_explorer(wrong, data, scene)
+    right = lambda x, u, interventions: x.clone()  # noqa: E731
+    box = widgets.intervention_explorer(right, data, scene)
+    assert len(box.children) == 3
+
+
+def test_an_explorer_shows_its_first_figure_once_and_new_ones_after():
+    from vaecourse.widgets import _drawn_first
+    drawn = []
+    take = _drawn_first("x_explorer", "x_figure", lambda: drawn.append("first") or "first")
+    assert take(lambda: "second") == "first" and take(lambda: "third") == "third" and drawn == ["first"]

@@ -59,7 +59,7 @@ REFUSED = [
     ("bytes counterfactual", lambda: causal.render_intervention(lambda x, u, iv: (x * 255).int(), P, SCENE, {0: 0.5}),
      r"^render_intervention's counterfactual_fn must return finite images .*floating .*dtype torch.int32$"),
     ("bytes explorer", lambda: quiet(lambda: widgets.intervention_explorer(lambda x, u, iv: (x * 255).int(), P, SCENE)),
-     r"^render_intervention's counterfactual_fn must return finite images .*floating"),
+     r"^intervention_explorer's counterfactual_fn must return finite images .*floating"),  # at the call (probe 10)
     ("float index", lambda: causal.render_intervention(same, P, SCENE, {1.0: 0.5}),
      r"^render_intervention's interventions must map concept indices 0\.\.3 .*got \[1\.0\]$"),
     ("bool index", lambda: causal.render_intervention(same, P, SCENE, {True: 0.5}),

@@ -16,6 +16,18 @@ from vaecourse.viz import figure as checks
 from vaecourse.viz import traversal_figure
 
 
+def _drawn_first(who: str, inner: str, draw):
+    """An explorer's first figure, drawn at the call (``draw()``, ``inner`` the figure function's name): what its
+    figure refuses is one line naming the explorer here, not a traceback in the widget's output area (a
+    counterfactual_fn of another image size, a model that gives NaN). Returns ``take(draw_now)`` for ``show``: the
+    first figure the first time (the sliders start where it was drawn), a new one after."""
+    try:
+        first = [draw()]
+    except ValueError as err:
+        raise ValueError(str(err).replace(inner, who, 1)) from None
+    return lambda draw_now: first.pop() if first else draw_now()
+
+
 def render_traversal(model, z: torch.Tensor, dim: int, value: float, span: float = 3.0, steps: int = 9):
     """The figure the traversal explorer shows: row ``dim`` traversed over [-span, span], and the
     decoded image at ``value`` framed in red. Pure: same inputs, same figure."""
@@ -46,8 +58,10 @@ def traversal_explorer(model, z: torch.Tensor, span: float = 3.0):
     value = widgets.FloatSlider(value=0.0, min=-span, max=span, step=0.25, description="value",
                                 continuous_update=False)
 
+    take = _drawn_first("traversal_explorer", "render_traversal", lambda: render_traversal(model, z, 0, 0.0, span=span))
+
     def show(dim: int, value: float) -> None:
-        display(render_traversal(model, z, dim, value, span=span))
+        display(take(lambda: render_traversal(model, z, dim, value, span=span)))
 
     out = widgets.interactive_output(show, {"dim": dim, "value": value})
     return widgets.VBox([widgets.HBox([dim, value]), out])
@@ -82,10 +96,15 @@ def sweep_traversal_explorer(models: dict, x: torch.Tensor, span: float = 3.0):
 
     choice.observe(follow, names="value")  # registered first: runs before the figure is drawn again
 
+    def draw(label: str, dim: int, value: float):
+        return traversal_row_figure(models[label], codes[label], dim, value, span=span,
+                                    title=f"{label}: latent {dim} traversed around mu(x)")
+
+    take = _drawn_first("sweep_traversal_explorer", "traversal_row_figure", lambda: draw(labels[0], 0, 0.0))
+
     def show(label: str, dim: int, value: float) -> None:
         dim = min(dim, sizes[label] - 1)
-        display(traversal_row_figure(models[label], codes[label], dim, value, span=span,
-                                     title=f"{label}: latent {dim} traversed around mu(x)"))
+        display(take(lambda: draw(label, dim, value)))
 
     out = widgets.interactive_output(show, {"label": choice, "dim": dim, "value": value})
     return widgets.VBox([widgets.HBox([choice, dim, value]), out])
@@ -120,9 +139,14 @@ def beta_explorer(models: dict, x: torch.Tensor, n_latents: int = 5):
     choice = widgets.SelectionSlider(options=labels, value=labels[0], description="model", continuous_update=False)
     example = widgets.IntSlider(value=0, min=0, max=x.shape[0] - 1, description="image", continuous_update=False)
 
-    def show(label: str, example: int) -> None:
+    def draw(label: str, example: int):
         order = [example] + [i for i in range(x.shape[0]) if i != example]  # traversals start from this image
-        display(sweep_model_figure(models[label], x[order], label, n_latents=n_latents))
+        return sweep_model_figure(models[label], x[order], label, n_latents=n_latents)
+
+    take = _drawn_first("beta_explorer", "sweep_model_figure", lambda: draw(labels[0], 0))
+
+    def show(label: str, example: int) -> None:
+        display(take(lambda: draw(label, example)))
 
     out = widgets.interactive_output(show, {"label": choice, "example": example})
     return widgets.VBox([widgets.HBox([choice, example]), out])
@@ -199,9 +223,12 @@ def intervention_explorer(counterfactual_fn, dataset, concepts, span: float = 1.
                                             description=name[:14], continuous_update=False)
                for i, (name, v, (lo, hi)) in enumerate(zip(dataset.concept_names, start, ranges))}
 
+    take = _drawn_first("intervention_explorer", "render_intervention",
+                        lambda: render_intervention(counterfactual_fn, dataset, concepts, {}))  # the scene itself
+
     def show(**values) -> None:
         moved = {i: values[f"c{i}"] for i in range(len(start)) if abs(values[f"c{i}"] - round(start[i], 2)) > 1e-9}
-        display(render_intervention(counterfactual_fn, dataset, concepts, moved))
+        display(take(lambda: render_intervention(counterfactual_fn, dataset, concepts, moved)))
 
     out = widgets.interactive_output(show, sliders)
     return widgets.VBox([widgets.HBox(list(sliders.values())[:2]), widgets.HBox(list(sliders.values())[2:]), out])
