@@ -19,7 +19,7 @@ from torch import Tensor
 
 from vaecourse.check.core import (F64, Problem, Trial, across_sizes, assumed, called, close, describe, device_rule,
                                   expect, finite_rule, fmt, fresh_seed, gradient_trial, is_real_number, mismatch,
-                                  number_value, run_check, shape_of, tensor_rules)
+                                  number_value, own_state, run_check, shape_of, tensor_rules)
 
 UNCHANGED = "Notebook 02 reads the same tensors again after your function, so a changed input spoils what follows"
 
@@ -28,6 +28,7 @@ def _beta_loss(log_px_z: Tensor, kl: Tensor, beta: float) -> Tensor:
     return -(log_px_z - beta * kl).mean()
 
 
+@own_state
 def beta_vae_loss(fn: Callable[[Tensor, Tensor, float], Tensor]) -> bool:
     """Exercise 2.1: ``fn(log_px_z, kl, beta)`` -> the loss to minimise, -(1/B) sum_b (log p(x_b|z_b) - beta KL_b)."""
     formula = "loss = −(batch mean of log_px_z − beta · kl), Eq. (9) negated"
@@ -174,6 +175,7 @@ def _number_cases(name: str, cases: Sequence[Case], reference: Callable[..., flo
     return run
 
 
+@own_state
 def dual_ascent(fn: Callable[[float, float, float, float], float]) -> bool:
     """Exercise 2.2: ``fn(beta, kl, epsilon, lr)`` -> max(0, beta + lr (kl − epsilon))."""
     formula = "the projected gradient-ascent step on the dual of Eq. (8)"
@@ -226,6 +228,7 @@ def dual_ascent(fn: Callable[[float, float, float, float], float]) -> bool:
                           "four arguments are floats")
 
 
+@own_state
 def capacity_schedule(fn: Callable[[int, float, int], float]) -> bool:
     """Exercise 2.3: ``fn(step, c_max, c_steps)`` -> C = c_max · min(step / c_steps, 1), in nats."""
     formula = "C rises linearly from 0 nats at step 0 to c_max at step c_steps, then stays at c_max"
@@ -281,6 +284,7 @@ def _kl_batch(B: int, D: int, g: torch.Generator, base: bool) -> Tensor:
     return kl
 
 
+@own_state
 def active_latents(fn: Callable[[Tensor, float], Tensor]) -> bool:
     """Exercise 2.4: ``fn(kl, threshold)`` with per-example, per-dimension KLs (B, D) -> the indices of the
     dimensions whose batch-mean KL exceeds ``threshold``, most informative first (a LongTensor)."""

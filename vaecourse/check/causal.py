@@ -13,7 +13,8 @@ import torch
 from torch import Tensor
 
 from vaecourse.check.core import (F64, Problem, Trial, across_sizes, assumed, called, close, describe, device_rule,
-                                  differs, expect, finite_rule, fmt, gradient_trial, run_check, seeded, tensor_rules)
+                                  differs, expect, finite_rule, fmt, gradient_trial, own_state, run_check, seeded,
+                                  tensor_rules)
 from vaecourse.objectives.causal import dag_constraint
 from vaecourse.scm import linear_intervene, linear_sample, linear_solve
 
@@ -57,6 +58,7 @@ def _sizes(kind: str) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
     return {"K": 3, "n": 6} if kind == "scm" else {"K": 4, "n": 5}, {"K": (4, 6), "n": (7, 12)}
 
 
+@own_state
 def scm_sample(fn: Callable[..., Tensor]) -> bool:
     """Exercise 5.1: ``fn(A, eps, interventions)`` -> x (n, K), x_j = sum_i A[i, j] x_i + eps_j, do() applied."""
     formula = "x_j = Σ_i A[i, j] x_i + eps_j, evaluated parents first; do(x_j = v) replaces x_j's equation by v"
@@ -154,6 +156,7 @@ def _count(m: int) -> str:
     return ("one", "two", "three", "four")[m - 1] if 1 <= m <= 4 else str(m)
 
 
+@own_state
 def causal_layer(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
     """Exercise 5.2: ``fn(A, eps)`` -> z (B, n) with z = (I - A^T)^{-1} eps for each row."""
     formula = "z = A^T z + eps for every row, i.e. z = (I − A^T)^{-1} eps (Eq. 27)"
@@ -246,6 +249,7 @@ def _scaled_dag_constraint(A: Tensor) -> Tensor:
     return torch.trace(torch.linalg.matrix_power(torch.eye(n, dtype=A.dtype) + A * A / n, n)) - n
 
 
+@own_state
 def dag_penalty(fn: Callable[[Tensor], Tensor]) -> bool:
     """Exercise 5.3: ``fn(A)`` -> H(A) = tr((I + A o A)^n) - n, a scalar with the right gradient."""
     scaled = _scaled_dag_constraint  # the authors' code's form (DAG-GNN's): also a valid H, with its own gradient
@@ -324,6 +328,7 @@ def dag_penalty(fn: Callable[[Tensor], Tensor]) -> bool:
                           "(torch.linalg.matrix_power), n = the number of nodes; torch.trace sums the diagonal")
 
 
+@own_state
 def latent_intervention(fn: Callable[..., Tensor]) -> bool:
     """Exercise 5.4: ``fn(A, eps, i, value)`` -> z (B, n) under do(z_i = value), eps abducted (held)."""
     rule = ("do(z_i = v) cuts the edges into z_i, sets it to v, keeps every other eps, and solves z = A^T z + eps "

@@ -65,7 +65,9 @@ inside it) cannot be stopped, as with the notebook's own interrupt. Python imple
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import functools
 import math
 import numbers
 import os
@@ -294,6 +296,42 @@ class RandomState:
         torch.random.set_rng_state(self.state[0])
         np.random.set_state(self.state[1])
         random.setstate(self.state[2])
+
+
+def own_state(check: Callable[..., bool]) -> Callable[..., bool]:
+    """A check run in its own torch state, whatever the notebook's: autograd on (an earlier cell's
+    ``torch.set_grad_enabled(False)``, a ``with torch.no_grad():`` or ``torch.inference_mode()`` around the call would
+    take the gradient from the library's own answer, and the verdict would blame the learner), and every tensor made
+    on the CPU (under ``torch.set_default_device("cuda")`` the check's inputs would land there; its rules and
+    references assume the CPU). The notebook's settings are as they were afterwards. Every public check uses it."""
+    @functools.wraps(check)
+    def run(*args: Any, **kwargs: Any) -> bool:
+        with torch.inference_mode(False), torch.enable_grad(), _on_cpu():
+            return check(*args, **kwargs)
+    return run
+
+
+@contextlib.contextmanager
+def _on_cpu() -> Any:
+    """Tensors made without a device go to the CPU inside: the notebook's ``torch.set_default_device`` is lifted
+    (the learner's function may still call it: LearnerFunction sets it back) and put back after; a ``with
+    torch.device(...)`` block of the notebook's is overridden by one for the CPU."""
+    context = getattr(torch._GLOBAL_DEVICE_CONTEXT, "device_context", None)  # set by torch.set_default_device
+    default = None if context is None else context.device
+    try:
+        if default is not None:
+            torch.set_default_device(None)
+    except Exception:  # the notebook's own `with torch.device(...)` sits above it: the block below covers it
+        default = None
+    try:
+        if torch.get_default_device().type != "cpu":
+            with torch.device("cpu"):
+                yield
+        else:
+            yield
+    finally:
+        if default is not None:
+            torch.set_default_device(default)
 
 
 class LearnerFunction:
@@ -814,5 +852,5 @@ __all__ = ["ATOL", "CUT", "ECHO", "F64", "FALLBACK", "LearnerFunction", "Problem
            "batch_shape_rules", "called", "changed_message", "close", "compare_gradients", "describe", "device_rule",
            "differs", "echo", "error_text", "expect", "finite_rule", "float32_rules", "fmt", "fresh_generator",
            "fresh_seed", "fresh_sizes", "gradient_trial", "is_real_number", "learner_call_with_grad", "message_of",
-           "mismatch", "number_text", "number_value", "restore", "run_check", "same", "seeded", "settings", "shape_of",
-           "show_sizes", "snapshot", "stopped_message", "tensor_rules", "verdict", "worst"]
+           "mismatch", "number_text", "number_value", "own_state", "restore", "run_check", "same", "seeded", "settings",
+           "shape_of", "show_sizes", "snapshot", "stopped_message", "tensor_rules", "verdict", "worst"]

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from vaecourse.check.core import (ATOL, F64, Trial, across_sizes, as64, assumed, batch_shape_rules, called, close,
                                   compare_gradients, differs, expect, finite_rule, float32_rules, fmt, gradient_trial,
-                                  run_check, shape_of, tensor_rules)
+                                  own_state, run_check, shape_of, tensor_rules)
 from vaecourse.distributions import kl_standard_normal
 
 SIZES = assumed("a batch size or a latent size (the notebook's model has others than the first test case)",
@@ -49,6 +49,7 @@ def _reference_z(mu: Tensor, logvar: Tensor, eps: Tensor) -> Tensor:
     return mu + torch.exp(0.5 * logvar) * eps
 
 
+@own_state
 def reparameterize(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> bool:
     """Exercise 1.1: ``fn(mu, logvar, eps)`` must return z = mu + exp(logvar / 2) * eps, shape (B, D)."""
     formula = "z = mu + sigma * eps with sigma = exp(logvar / 2)"
@@ -120,6 +121,7 @@ def reparameterize(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> bool:
                      hint=f"{formula}, elementwise on tensors of shape (B, D), with torch operations only")
 
 
+@own_state
 def gaussian_kl(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
     """Exercise 1.2: ``fn(mu, logvar)`` → KL(N(mu, e^logvar) || N(0, I)) per example, (B,)."""
     formula = "KL = ½ Σ_d (mu² + exp(logvar) − 1 − logvar)"
@@ -194,6 +196,7 @@ def _bernoulli_reference(logits: Tensor, x: Tensor) -> Tensor:
     return (x * logits - torch.nn.functional.softplus(logits)).flatten(1).sum(dim=1)
 
 
+@own_state
 def bernoulli_log_likelihood(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
     """Exercise 1.3: ``fn(logits, x)`` → log p(x|z) for a Bernoulli decoder, summed over pixels, (B,)."""
     formula = "log p(x|z) = Σ_pixels [x · logits − softplus(logits)]"
@@ -326,6 +329,7 @@ def _model_leaves(model) -> dict[str, list[Tensor]]:
             "the decoder's weights": list(model.decoder.parameters())}
 
 
+@own_state
 def elbo(fn: Callable[[Any, Tensor, Tensor], Tensor]) -> bool:
     """Exercise 1.4: ``fn(model, x, eps)`` → per-example ELBO, (B,): log p(x|z) − KL(q(z|x) || N(0, I))."""
     formula = "ELBO = model.decode(z).log_prob(x) − KL(q || N(0, I)) with z = q.mu + exp(q.logvar / 2) · eps"

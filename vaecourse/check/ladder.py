@@ -17,13 +17,14 @@ from torch import Tensor
 
 from vaecourse.check.core import (F64, Problem, Trial, across_sizes, assumed, called, close, describe, differs, expect,
                                   finite_rule, float32_rules, fmt, fresh_seed, gradient_trial, is_real_number,
-                                  number_text, number_value, run_check, shape_of, tensor_rules)
+                                  number_text, number_value, own_state, run_check, shape_of, tensor_rules)
 from vaecourse.distributions import precision_weighted_merge as _merge
 
 UNCHANGED = "Notebook 04 uses the same tensors again after your function, so a changed input spoils what follows"
 SIZES = assumed("a size", "the inputs' shapes")
 
 
+@own_state
 def precision_weighted_merge(fn: Callable[[Tensor, Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]) -> bool:
     """Exercise 4.1: ``fn(mu_hat, var_hat, mu_p, var_p)`` -> (mu_q, var_q) of Eq. (23)-(24)."""
     formula = "Eq. (23)-(24): the precisions (1 / variance) add, and each mean is weighted by its precision"
@@ -117,6 +118,7 @@ def _warmup_reference(epoch: float, n_t: float) -> float:
     return 1.0 if n_t == 0 else min(1.0, epoch / n_t)
 
 
+@own_state
 def warmup_weight(fn: Callable[[float, float], float]) -> bool:
     """Exercise 4.2: ``fn(epoch, n_t)`` -> the KL weight beta of Eq. (26): linear 0 -> 1 over n_t epochs, then 1."""
     cases = [(0, 200), (50, 200), (100, 200), (199, 200), (200, 200), (250, 200), (1000, 200), (2.5, 10), (3, 0),
@@ -177,6 +179,7 @@ def _skewed_means(N: int, D: int, g: torch.Generator, base: bool) -> Tensor:
     return (noise + 0.5 * noise.pow(2)) * scales + 0.3
 
 
+@own_state
 def unit_activity(fn: Callable[[Tensor], Tensor]) -> bool:
     """Exercise 4.3: ``fn(means)`` with means (N, D) -> A_u = Cov_x(E_q[u]) per unit, (D,)."""
     formula = "A_u = Cov_x(E_q[u]): the variance over the N examples of each unit's posterior mean"
@@ -235,6 +238,7 @@ def _lme_around(a: Tensor, dim: int, centre: Tensor) -> Tensor:
     return (centre + (a - centre).exp().mean(dim, keepdim=True).log()).squeeze(dim)
 
 
+@own_state
 def log_mean_exp(fn: Callable[[Tensor, int], Tensor]) -> bool:
     """Exercise 4.4: ``fn(a, dim)`` -> log (1/n) sum_i exp(a_i) along ``dim``, stable for any a."""
     formula = "log_mean_exp(a) = m + log(mean(exp(a − m))) with m = the maximum along dim"

@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 
 from vaecourse.check.core import (F64, Problem, Trial, across_sizes, assumed, called, close, describe, differs, expect,
-                                  finite_rule, fresh_generator, is_real_number, mismatch, number_value, run_check,
-                                  seeded, tensor_rules)
+                                  finite_rule, fresh_generator, is_real_number, mismatch, number_value, own_state,
+                                  run_check, seeded, tensor_rules)
 
 DSPRITES_SIZES = (1, 3, 6, 40, 32, 32)
 UNCHANGED = "The metric uses the same inputs again after your function, so a changed input spoils its score"
@@ -25,6 +25,7 @@ def _grid(sizes=DSPRITES_SIZES, names=("color", "shape", "scale", "orientation",
 
 
 # ------------------------------------------------------------------------------------------ Exercise 3.1
+@own_state
 def fixed_factor_pairs(fn: Callable[..., Any]) -> bool:
     """Exercise 3.1: ``fn(dataset, y, batch_size, generator)`` -> (v1, v2), each (L, K), agreeing on column y only."""
     own_seed = ("draw all randomness from the generator you are given, with dataset.sample_factors(n, generator): "
@@ -120,6 +121,7 @@ def fixed_factor_pairs(fn: Callable[..., Any]) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ Exercise 3.2
+@own_state
 def z_diff(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
     """Exercise 3.2: ``fn(z1, z2)`` with codes (L, D) -> z_diff = mean over l of |z1_l - z2_l|, shape (D,)."""
     formula = "z_diff = (1/L) Σ_l |z1_l − z2_l|, shape (D,)"
@@ -189,6 +191,7 @@ def _classifier_case(seed: int, K: int, D: int, n: int):
     return data, _fitted(*data)
 
 
+@own_state
 def classifier_accuracy(fn: Callable[..., Any]) -> bool:
     """Exercise 3.3: ``fn(x_train, y_train, x_eval, y_eval)`` -> (train_accuracy, eval_accuracy) of a
     multinomial logistic regression fitted on the training points."""
@@ -261,6 +264,7 @@ BASE_MI = np.array([[1.2, 0.05, 0.30],
 BASE_ENTROPY = np.array([1.8, 0.7, 3.4])
 
 
+@own_state
 def mig_normalisation(fn: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
     """Exercise 3.4: ``fn(mutual_info (D, K), entropy (K,))`` -> MIG, the mean over factors of
     (largest - second largest I over the latents) / H(v_k)."""

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from vaecourse import values
 from vaecourse.values import holds_bool, shown, with_values
-from vaecourse.check.core import (Rule, describe, echo, expect, is_real_number, message_of, number_value,
+from vaecourse.check.core import (Rule, describe, echo, expect, is_real_number, message_of, number_value, own_state,
                                   run_check)
 from vaecourse.distributions import KL_ROUNDING
 
@@ -164,6 +164,7 @@ def _choice_arguments(exercise: Any, what: Any, low: Any, high: Any, default: An
     return tuple(float(t) for t in taken.reshape(-1).tolist())
 
 
+@own_state
 def choose(fn: Any, exercise: str, what: str, *, low: float, high: float, default: float, integer: bool = False,
            taken: Sequence[float] = (), unit: str = "") -> float:
     """The value the learner chose for the knob of a vary-and-measure exercise (``fn()``), or ``default`` until it is
@@ -393,6 +394,7 @@ PRIOR_MEAN_ANSWERS = ("blank", "average", "centre", "off-centre")
 
 
 @guarded("1.5", "predict: the decoder at z = 0")
+@own_state
 def predict_prior_mean(fn: Callable[[], str], image: Any, average: Any) -> bool:
     """Exercise 1.5: what the decoder draws for z = 0, the prior's most probable code.
 
@@ -445,6 +447,7 @@ def predict_prior_mean(fn: Callable[[], str], image: Any, average: Any) -> bool:
 
 
 @guarded("1.6", "interpret: the traversal rows that move")
+@own_state
 def interpret_traversals(fn: Callable[[], int], grid: Any, kl: Any) -> bool:
     """Exercise 1.6: how many rows of a traversal grid change the image.
 
@@ -496,6 +499,7 @@ def _compare(a: float, b: float, tolerance: float = 0.1) -> str:
 
 
 @guarded("2.5", "predict: the multiplier for a tighter budget")
+@own_state
 def predict_multiplier(fn: Callable[[], str], runs: Mapping[float, Any], tight: float = 4.0,
                        loose: float = 8.0) -> bool:
     """Exercise 2.5: with ε = ``tight`` instead of ``loose``, does the multiplier end higher, the same or lower?
@@ -542,6 +546,7 @@ def predict_multiplier(fn: Callable[[], str], runs: Mapping[float, Any], tight: 
 
 
 @guarded("2.6", "vary and measure: the multiplier at your budget")
+@own_state
 def vary_epsilon(fn: Callable[[Any], float], runs: Mapping[float, Any], epsilon: float) -> bool:
     """Exercise 2.6: the learner's reading of β at the end of their run (ε = ``epsilon``), recomputed.
 
@@ -593,6 +598,7 @@ def vary_epsilon(fn: Callable[[Any], float], runs: Mapping[float, Any], epsilon:
 
 
 @guarded("2.7", "interpret: what β = 16 lets go")
+@own_state
 def interpret_dropped_factor(fn: Callable[[], str], scores: Mapping[str, Any], kl: Any = None) -> bool:
     """Exercise 2.7: which factor has no latent of its own, from ``metrics.factor_latent_correlations`` of the
     model (``factor_names``, ``latent``, ``abs_rho``, ``threshold``); ``kl``: its (D,) per-dimension KL."""
@@ -642,6 +648,7 @@ IDEAL_SCORE_FLOOR = 0.05  # an ideal code's Higgins score is ~1 (chance is 1/K) 
 
 
 @guarded("3.5", "predict: which metric notices a rotation")
+@own_state
 def predict_rotation(fn: Callable[[], str], scores: Mapping[str, Mapping[str, float]]) -> bool:
     """Exercise 3.5: ``scores["ideal code"]`` and ``scores["rotated"]``, each {"Higgins": ..., "MIG": ...}. A metric
     notices the rotation when the rotated code keeps less than half of the ideal code's score."""
@@ -678,6 +685,7 @@ def predict_rotation(fn: Callable[[], str], scores: Mapping[str, Mapping[str, fl
 
 
 @guarded("3.6", "vary and measure: pairs per point")
+@own_state
 def vary_pairs(fn: Callable[[Any], float], results: Mapping[int, Mapping[str, Any]], pairs: int, baseline: int = 32,
                chance: float | None = None) -> bool:
     """Exercise 3.6: the Higgins score (eval accuracy) of the run with L = ``pairs`` pairs per point, recomputed
@@ -724,6 +732,7 @@ WARMUP_ANSWERS = ("more", "same", "fewer")
 
 
 @guarded("4.5", "predict: active units without warm-up")
+@own_state
 def predict_warmup(fn: Callable[[], str], runs: Mapping[str, Mapping[str, Sequence[int]]]) -> bool:
     """Exercise 4.5: ``runs["with warm-up"]`` and ``runs["without warm-up"]``, each {"kl": active units per layer by
     KL > 0.01 nats, "au": by A_u > 0.01}. The outcome: the KL count without warm-up against the count with it."""
@@ -765,6 +774,7 @@ def predict_warmup(fn: Callable[[], str], runs: Mapping[str, Mapping[str, Sequen
 
 
 @guarded("4.6", "vary and measure: importance samples")
+@own_state
 def vary_samples(fn: Callable[[Tensor, int], float], log_w: Tensor, k: int) -> bool:
     """Exercise 4.6: L_k − L_1 in nats, the mean over the images of the importance-weighted bound with the first
     ``k`` samples of ``log_w`` (k_max, B) minus the one-sample bound (the first sample), recomputed."""
@@ -832,6 +842,7 @@ def _corr(sample: Any, a: str, b: str, panel: str) -> float:
 
 
 @guarded("5.5", "predict: the collider")
+@own_state
 def predict_collider(fn: Callable[[], str], panels: Mapping[str, Mapping[str, Any]]) -> bool:
     """Exercise 5.5: ``panels`` "observational", "conditioned" (x2 ≈ 1), "intervened" (do(x2 = 1)) of the collider
     x1 → x2 ← x3, each {"x1": ..., "x3": ...}; dependent where |corr(x1, x3)| > 0.3."""
@@ -895,6 +906,7 @@ def _row_change(images: Any, rows: Any, what: str = "a row of intervened images"
 
 
 @guarded("5.6", "predict: do(shadow position) in a model of the graph")
+@own_state
 def predict_effect_intervention(fn: Callable[[], str], model_rows: Mapping[str, Any], true_rows: Mapping[str, Any],
                                 shadow_rows: Any) -> bool:
     """Exercise 5.6: the model's images under do(theta = c) and do(shadow_position = c) for several c
@@ -944,6 +956,7 @@ def predict_effect_intervention(fn: Callable[[], str], model_rows: Mapping[str, 
 
 
 @guarded("5.7", "vary and measure: the independence weight")
+@own_state
 def vary_independence(fn: Callable[[Tensor], int], learned: Any, true: Any, weight: float,
                       names: Sequence[str] | None = None, threshold: float = 0.3) -> bool:
     """Exercise 5.7: the structural Hamming distance of the graph learned from the labels with independence weight
