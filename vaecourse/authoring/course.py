@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from vaecourse import values
 from vaecourse.files import check_folder, shown_path
 
 COURSE_DIRS = ("notebooks", "solutions")  # the sources: a course's folder holds at least one of them
@@ -30,14 +31,32 @@ BADGE = re.compile(r"\[!\[Open In Colab\]\((?P<image>[^)\s]+)\)\]\((?P<url>[^)\s
 WIDGETS_MODULE = "vaecourse.widgets"
 
 
+RELPATH = values.Kind("a POSIX path relative to the repository root (a string: no leading /, no '..' part, no "
+                      "backslash, whitespace or control character; '' gives the prefix)",
+                      lambda v: isinstance(v, str) and not v.startswith("/") and ".." not in v.split("/")
+                      and v.isprintable() and not any(c in " \\" for c in v))  # printable: no control
+# character, no lone surrogate, no whitespace but ' ' (refused on its own: a URL holds none)
+NAMES = values.sequence("a set of names (strings)", lambda v: all(isinstance(n, str) for n in v)).or_none()
+
+
 def colab_url(relpath: str) -> str:
-    """Where Colab opens the repository file ``relpath`` (a POSIX path from the repository root)."""
+    """Where Colab opens the repository file ``relpath`` (a POSIX path from the repository root, :data:`RELPATH`)."""
+    RELPATH.check("colab_url's relpath", relpath)
     return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{relpath}"
 
 
 def install_requirement() -> str:
     """What the Colab install cell hands pip: the package, from the repository."""
     return f"vaecourse @ git+https://github.com/{REPOSITORY}"
+
+
+def _parsed(source: str) -> ast.Module | None:
+    """``source``'s syntax tree, or None for a cell Python cannot compile: a cell magic (SyntaxError), a NUL or a lone
+    surrogate (ValueError, UnicodeEncodeError), nesting deeper than the parser's stack (RecursionError, MemoryError)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 def _source(cell: dict) -> str:
@@ -61,11 +80,12 @@ def widget_calls(source: str, widget_names: set[str] | None = None, aliases: set
     itself (``from vaecourse import widgets`` binds ``widgets``). Calls to ``render_*`` and private names are
     figures or helpers, not widgets. A cell that does not parse (cell magics) calls nothing.
     """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    values.text.check("widget_calls' source (a cell's code)", source)
+    names = set(NAMES.check("widget_calls' widget_names", widget_names) or ())
+    aliases = set(NAMES.check("widget_calls' aliases", aliases) or ())
+    tree = _parsed(source)
+    if tree is None:
         return []
-    names, aliases = widget_names or set(), aliases or set()
     found = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
@@ -87,11 +107,7 @@ def _widget_imports(sources: list[str]) -> tuple[set[str], set[str]]:
     names: set[str] = set()
     aliases: set[str] = set()
     for source in sources:
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
+        for node in ast.walk(_parsed(source) or ast.Module(body=[], type_ignores=[])):
             if isinstance(node, ast.ImportFrom) and node.module == WIDGETS_MODULE:
                 names.update(alias.asname or alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module == "vaecourse":

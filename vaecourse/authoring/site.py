@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vaecourse.authoring.course import COLAB_BADGE, Notebook, colab_url, course_root, find_notebooks, repository_root
+from vaecourse import values
 from vaecourse.files import atomic_write, check_folder, shown_path
 
 TIMEOUT_S = {True: 900, False: 3600}  # per cell, FAST and normal mode: a normal-mode cell on a loaded 2-core machine
@@ -61,6 +62,19 @@ MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], imageFont: null, preferredF
                                  linebreaks: {automatic: true}}});
 </script>"""
 MATHJAX_SKIP = ("extensions/a11y", "jax/output/SVG")  # not used by the HTML-CSS output (3.7 and 2.9 MB)
+
+
+DEPTH = values.integer("a folder depth between 0 and 64 (how many folders a page is below the site's root)", 0, 64)
+SECONDS = values.real("a duration in seconds >= 0", lambda v: v >= 0, 1e9, "about 30 years").or_none()
+
+
+def _notebook(name: str, nb):
+    """``nb`` if it is a notebook as nbformat reads it (``cells``, a list, and ``metadata``, a dict), else one
+    ValueError line naming ``name``."""
+    if not (isinstance(getattr(nb, "cells", None), list) and isinstance(getattr(nb, "metadata", None), dict)):
+        raise ValueError(f"{name} must be a notebook as nbformat.read gives it (with cells and metadata), got "
+                         f"{values.shown(nb)}")
+    return nb
 
 
 class SiteBuildError(RuntimeError):
@@ -114,6 +128,7 @@ def copy_mathjax(out: Path) -> Path:
 
 def mathjax_url(depth: int) -> str:
     """The site's own MathJax, relative to a page ``depth`` folders below the site's root."""
+    depth = DEPTH.check("mathjax_url's depth", depth)
     return f"{'../' * depth}mathjax/MathJax.js?config={MATHJAX_CONFIG}"
 
 
@@ -121,6 +136,7 @@ def mathjax_url(depth: int) -> str:
 def kernel_environment(fast: bool = True) -> dict[str, str]:
     """The executing kernel's environment: FAST mode on (or off, with the site's load-what-ships switch on), this
     checkout first on PYTHONPATH."""
+    fast = values.boolean.check("kernel_environment's fast", fast)
     env = dict(os.environ)
     env["VAECOURSE_FAST"] = "1" if fast else "0"
     env["VAECOURSE_SITE"] = "0" if fast else "1"
@@ -150,6 +166,9 @@ def execute(notebook: Notebook, fast: bool = True, timeout: int = 900, kernel_na
 def replace_widgets(nb, colab: str, widget_cells: set[int] = frozenset()) -> int:
     """Widget outputs need a kernel: in a widget cell (index in ``widget_cells``) swap each for the note about its
     static figure; elsewhere (a tqdm progress bar, frozen at 0 %) drop it. Return how many notes were placed."""
+    _notebook("replace_widgets' nb", nb)
+    values.text.check("replace_widgets' colab (the notebook's Colab URL)", colab)
+    widget_cells = set(values.indices.check("replace_widgets' widget_cells (indices of cells)", widget_cells))
     notes = 0
     for index, cell in enumerate(nb.cells):
         kept = []
@@ -169,6 +188,8 @@ def replace_widgets(nb, colab: str, widget_cells: set[int] = frozenset()) -> int
 # ------------------------------------------------------------------------------------------- rendering
 def build_note(seconds: float | None, fast: bool) -> str:
     """One line: the mode, how long the execution took and when (UTC)."""
+    seconds = SECONDS.check("build_note's seconds", seconds)
+    fast = values.boolean.check("build_note's fast", fast)
     mode = ("FAST mode (tiny runs that prove the code works; run the notebook for the real results)" if fast else
             "normal mode (the chapter's real results; a model the course ships was loaded rather than retrained)")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
