@@ -287,3 +287,35 @@ def test_an_explorer_shows_its_first_figure_once_and_new_ones_after():
     drawn = []
     take = _drawn_first("x_explorer", "x_figure", lambda: drawn.append("first") or "first")
     assert take(lambda: "second") == "first" and take(lambda: "third") == "third" and drawn == ["first"]
+
+
+# ---- the recipes' steps, each public (probe 10B 13) -----------------------------------------------------------------
+def _digits_recipe():
+    from vaecourse import recipes
+    return recipes.Recipe(dataset="digits", encoder="mlp28", steps=2, batch_size=4, latent_dim=2)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda r, R: R.make_data(None, torch.device("cpu")), r"^make_data's recipe must be a Recipe"),
+    (lambda r, R: R.make_model(r, None), r"^make_model's data must be the recipe's data"),
+    (lambda r, R: R.make_optimizer(r, torch.nn.Linear(2, 2)), r"^make_optimizer's model must be a course model"),
+    (lambda r, R: R.check_step_fits(r, None), r"^check_step_fits's model must be a course model"),
+    (lambda r, R: R.check_weights_fit(r, "x"), r"^check_weights_fit's data must be the recipe's data"),
+    (lambda r, R: R.make_objective(r, None, R.make_data(r, "cpu")), r"^make_objective's model must be a course model"),
+    (lambda r, R: R.finish(r, "vae", None), r"^finish's model must be a course model"),
+    (lambda r, R: R.make_generator(3, "cpu"), r"^make_generator's recipe must be a Recipe"),
+    (lambda r, R: R.train(R.build(r, device="cpu"), callbacks=3, progress=False), r"^train's callbacks .* got 3$"),
+    (lambda r, R: R.train(R.build(r, device="cpu"), callbacks=[3], progress=False), r"^train's callbacks .* got \[3\]$"),
+], ids=["make_data", "make_model", "make_optimizer", "check_step_fits", "check_weights_fit", "make_objective",
+        "finish", "make_generator", "train callbacks", "train callbacks list"])
+def test_the_recipes_steps_refuse_what_is_not_their_argument_in_one_line(call, words):
+    from vaecourse import recipes
+    with pytest.raises(ValueError, match=words):
+        call(_digits_recipe(), recipes)
+
+
+def test_the_recipes_steps_take_a_device_string_as_build_does():
+    from vaecourse import recipes
+    r = _digits_recipe()
+    assert recipes.make_generator(r, "cpu").device.type == "cpu"
+    assert recipes.make_data(r, "cpu").image_shape == (1, 28, 28)

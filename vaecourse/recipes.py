@@ -307,8 +307,24 @@ def get(name: str) -> Recipe:
 
 
 # ---- building a run ------------------------------------------------------------------------------------------
+_UNSET = object()  # an argument a step does not take
+
+
+def _step(who: str, recipe, model=_UNSET, data=_UNSET) -> None:
+    """The arguments of one of build's steps (each public, for a notebook or a benchmark that takes a run apart),
+    refused in one line naming them: a device string, None or a class had reached AttributeError."""
+    from vaecourse.models.base import CourseModel
+    v.instance("a Recipe (recipes.get(name) gives a named one)", Recipe).check(f"{who}'s recipe", recipe)
+    if model is not _UNSET:
+        v.instance("a course model (make_model(recipe, data))", CourseModel).check(f"{who}'s model", model)
+    if data is not _UNSET:
+        v.instance("the recipe's data (make_data(recipe, device))", TrainingData).check(f"{who}'s data", data)
+
+
 def make_data(recipe: Recipe, device: torch.device) -> TrainingData:
     """The recipe's data view on ``device`` (batches, evaluation batch, image shape, the view itself)."""
+    _step("make_data", recipe)
+    device = default_device(device)
     return make_dataset(recipe.dataset, device, image_shape=(1, recipe.image_size, recipe.image_size),
                         shadow_noise=recipe.shadow_noise)
 
@@ -316,6 +332,7 @@ def make_data(recipe: Recipe, device: torch.device) -> TrainingData:
 def make_model(recipe: Recipe, data: TrainingData) -> torch.nn.Module:
     """The recipe's model for the images of ``data`` (``make_data(recipe, device)``); the scene's layout, where
     the model needs it (``decoder="shadow_rows"``), comes from the data set (``Pendulum.shadow_band``)."""
+    _step("make_model", recipe, data=data)
     image_shape = tuple(data.image_shape)
     if recipe.model == "causalvae":
         band = dict(zip(("band_rows", "band_owners"), data.dataset.shadow_band())) \
@@ -341,6 +358,9 @@ def make_objective(recipe: Recipe, model: torch.nn.Module, data: TrainingData, s
     M = the model's latent dimensions and N = its input size C * H * W (colour channels included).
     """
     from vaecourse import objectives as o
+    _step("make_objective", recipe, model=model, data=data)
+    if steps_per_epoch is not None:
+        steps_per_epoch = v.positive_int.check("make_objective's steps_per_epoch", steps_per_epoch)
     name = recipe.objective
     if name == "elbo":
         return o.elbo
@@ -375,11 +395,14 @@ def _pixel_weights(recipe: Recipe, data: TrainingData) -> torch.Tensor | None:
 
 def make_optimizer(recipe: Recipe, model: torch.nn.Module) -> torch.optim.Optimizer:
     """Adam at ``recipe.lr`` over the model's parameter groups (CausalVAE's A learns faster)."""
+    _step("make_optimizer", recipe, model=model)
     return torch.optim.Adam(model.parameter_groups(recipe.lr), lr=recipe.lr)
 
 
 def make_generator(recipe: Recipe, device: torch.device) -> torch.Generator:
     """The batches' generator, seeded with the recipe's seed (on the GPU for CUDA runs, else on the CPU)."""
+    _step("make_generator", recipe)
+    device = default_device(device)
     return torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(recipe.seed)
 
 
@@ -456,6 +479,7 @@ def check_weights_fit(recipe: Recipe, data: TrainingData) -> None:
     """Refuse, before a weight is allocated, a model whose weights, their gradients and Adam's two moments would
     need more than ``values.MAX_BYTES``: the model is built on the meta device (shapes only) and its weights counted.
     (A 1024x1024 pendulum through the ``mlp`` encoder is 3.8e9 weights in its first layer alone.)"""
+    _step("check_weights_fit", recipe, data=data)
     try:
         with torch.device("meta"):
             shapes = make_model(recipe, data)
@@ -475,6 +499,7 @@ def check_step_fits(recipe: Recipe, model: torch.nn.Module) -> None:
     layer's output for one image (measured on a forward pass of a blank image, in eval mode, the random state kept)
     is held for the backward pass beside its gradient and the layer's input, for each image of the batch. (A batch
     of 65,536 64x64 images through ``conv64`` asked the allocator for 8 GiB in its first layer, then more.)"""
+    _step("check_step_fits", recipe, model=model)
     outputs: list[int] = []
 
     def count(module, inputs, output):
@@ -529,6 +554,7 @@ def finish(recipe: Recipe, model: torch.nn.Module, dataset) -> dict | None:
     noise drawn with the recipe's seed). Returns the tested edges' rises in l_u, or None. (:func:`train` calls it;
     a benchmark may call it on a copy of a model mid-run, to score it as the run would end there.)"""
     from vaecourse.data.pendulum import split_concepts
+    _step("finish", recipe, model=model)
     if not recipe.prune:
         return None
     generator = torch.Generator(device=dataset.device).manual_seed(recipe.seed)
@@ -547,6 +573,7 @@ def train(run: Run, *, start_step: int = 0, history=None, callbacks: Sequence[Ca
     from vaecourse.train import fit
 
     v.instance("a Run (recipes.build(recipe))", Run).check("train's run", run)
+    callbacks = v.functions.check("train's callbacks (functions called after each step)", callbacks)
     recipe = run.recipe
     history = fit(run.model, run.objective, run.batches(start_step), steps=recipe.steps - start_step,
                   optimizer=run.optimizer, device=run.device, seed=None, clip_grad_norm=recipe.clip_grad_norm,
