@@ -319,3 +319,17 @@ def test_the_recipes_steps_take_a_device_string_as_build_does():
     r = _digits_recipe()
     assert recipes.make_generator(r, "cpu").device.type == "cpu"
     assert recipes.make_data(r, "cpu").image_shape == (1, 28, 28)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE")
+def test_train_under_a_file_size_limit_of_zero_names_the_lock_and_leaves_nothing(tmp_path):
+    """The first write of a run is its lock's process number (os.write names no file): 'cannot write the output'."""
+    import resource
+    out = tmp_path / "run.pt"
+    done = subprocess.run([sys.executable, "-m", "vaecourse", "train", "--dataset", "digits", "--encoder", "mlp28",
+                           "--steps", "2", "--no-progress", "--out", str(out)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT), VAECOURSE_FAST="1"), timeout=300,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY)))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"error: cannot write {out}.lock: File too large") and done.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

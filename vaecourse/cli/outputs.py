@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from vaecourse.files import check_regular, longest_temporary_name
+from vaecourse.files import check_regular, longest_temporary_name, naming
 
 INTERRUPTED = 130  # exit status after Ctrl-C: 128 + SIGINT, what shells report for a program stopped by it
 
@@ -243,8 +243,14 @@ class RunLock:
             if same:
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        try:
+            with naming(self.path):  # a write(2) names no file: a full disk or ulimit -f 0 said "the output"
+                os.ftruncate(fd, 0)
+                os.write(fd, str(os.getpid()).encode())
+        except OSError:
+            self._fd = fd
+            self.__exit__()  # the lock is ours (flock held): removed, as at the end of a run
+            raise
         self._fd = fd
         return self
 
