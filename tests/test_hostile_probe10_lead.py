@@ -333,3 +333,66 @@ def test_train_under_a_file_size_limit_of_zero_names_the_lock_and_leaves_nothing
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"error: cannot write {out}.lock: File too large") and done.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- numbers no float holds, 0-d tensors, bools in lists, optimisers and empty data (probe 10B 23-27) ----------
+def test_a_count_beyond_any_float_is_refused_in_one_line():
+    from vaecourse import prose, values
+    with pytest.raises(ValueError, match=r"got 1\.00e400 \(about 2\^1302 GiB\)$"):
+        values.fits_in_memory("n", 10 ** 400, 8)
+    with pytest.raises(ValueError, match=r"^say's x must be a value its field \{x:\.3f\} can format"):
+        prose.say("{x:.3f}", show=False, x=10 ** 400)
+    assert prose.say("{x}", show=False, x=10 ** 40).text == str(10 ** 40)
+
+
+@pytest.mark.parametrize("steps", [torch.tensor(3), __import__("numpy").array(3)], ids=["0-d tensor", "0-d array"])
+def test_history_refuses_a_0d_tensor_as_its_steps(steps):
+    from vaecourse import train
+    with pytest.raises(ValueError, match=r"^History's steps must be a list of increasing step numbers"):
+        train.History(steps=steps)
+    assert train.History(steps=torch.tensor([0, 1]), records={"loss": [1.0, 0.5]}).steps == [0, 1]
+
+
+@pytest.mark.parametrize("chunk", [torch.tensor([0.5]), True, 2.5, 0])
+def test_check_chunk_fits_reads_its_count_before_its_words(chunk):
+    import importlib
+    elbo_module = importlib.import_module("vaecourse.objectives.elbo")
+    with pytest.raises(ValueError, match=r"^chunk_size must be a positive integer"):
+        elbo_module.check_chunk_fits("chunk_size", chunk, torch.zeros(2, 1, 4, 4))
+
+
+@pytest.mark.parametrize("value", [[True, 0.5], [0.5, True], [__import__("numpy").True_, 0.5]])
+def test_the_pendulum_do_refuses_bools_mixed_into_numbers(value):
+    from vaecourse.data import Pendulum
+    data = Pendulum(size=8)
+    with pytest.raises(ValueError, match=r"^do\(theta = \.\.\.\) needs a real number .* holding bools$"):
+        data.do(2, theta=value)
+    with pytest.raises(ValueError, match=r"holding bools$"):
+        data.counterfactual(data.from_labels(torch.zeros(2, 4)), theta=value)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda m: torch.optim.SGD(m.parameters(), lr=0.0), r"param_groups\[0\]\['lr'\] must be a learning rate > 0"),
+    (lambda m: torch.optim.SGD(m.parameters(), lr=1e-46), r"param_groups\[0\]\['lr'\] must be a learning rate"),
+    (lambda m: torch.optim.Adam(m.parameters(), lr=1e300), r"param_groups\[0\]\['lr'\] must be a learning rate"),
+    (lambda m: torch.optim.LBFGS(m.parameters()), r"got LBFGS, whose step needs a closure"),
+], ids=["lr 0", "lr 0 in float32", "lr 1e300", "LBFGS"])
+def test_fit_reads_a_given_optimizer_as_it_reads_lr(make, words):
+    from vaecourse import train
+    from vaecourse.objectives.elbo import elbo
+    model = tiny_vae()
+    with pytest.raises(ValueError, match=r"^fit's optimizer" + ("'s " if "param" in words else " must ") + ".*" + words):
+        train.fit(model, elbo, torch.rand(8, 1, 4, 4), steps=2, batch_size=4, optimizer=make(model), progress=False)
+
+
+@pytest.mark.parametrize("data", [[], "loader", "drop_last"], ids=["empty list", "empty loader", "drop_last"])
+def test_fit_for_epochs_refuses_data_of_no_batch(data):
+    from torch.utils.data import DataLoader, TensorDataset
+    from vaecourse import train
+    from vaecourse.objectives.elbo import elbo
+    if data == "loader":
+        data = DataLoader(TensorDataset(torch.rand(0, 1, 4, 4)), batch_size=4)
+    elif data == "drop_last":
+        data = DataLoader(torch.rand(3, 1, 4, 4), batch_size=4, drop_last=True)
+    with pytest.raises(ValueError, match=r"^fit's data must give at least one batch per epoch"):
+        train.fit(tiny_vae(), elbo, data, epochs=1, progress=False)

@@ -121,7 +121,8 @@ def say(template: str, /, show: bool = True, **values) -> Shown | None:
     except KeyError as err:
         raise ValueError(f"say's template needs a value for {{{err.args[0]}}} ({err.args[0]}=...), got values for "
                          f"{sorted(values)}") from None
-    except (ValueError, TypeError, IndexError, AttributeError) as err:  # "{x:.2f}" of a str, "{}", "{x.nope}"
+    except (ValueError, TypeError, IndexError, AttributeError, OverflowError) as err:  # "{x:.2f}" of a str or of
+        # 10**400 (no float holds it), "{}", "{x.nope}"
         raise ValueError(_misfit(template, values, err)) from None
     for name, rendered in _rendered_fields(template, values):  # an object whose format prints "nan"
         if _NOT_FINITE.search(rendered):
@@ -179,7 +180,7 @@ def _misfit(template: str, values: dict, error: Exception) -> str:
         if key in values and name == key:
             try:
                 format(values[key], spec or "")
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, OverflowError):
                 return (f"say's {key} must be a value its field {{{name}:{spec}}} can format, got "
                         f"{_one_line(values[key])} ({type(values[key]).__name__})")
     return f"say's template {template!r} does not fit the values given ({error}), got values of types " \

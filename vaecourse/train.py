@@ -54,6 +54,13 @@ def _series(key: str, series) -> list[float]:
     return [_term_value(f"History's records[{key!r}][{i}]", v) for i, v in enumerate(series)]
 
 
+def _no_list(value) -> bool:
+    """Whether ``value`` is no list of numbers: text, a mapping, a non-iterable, or a 0-d tensor or array (which
+    claims to be iterable, then raises torch's "iteration over a 0-d tensor")."""
+    return isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable) \
+        or (isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim == 0)
+
+
 @dataclass
 class History:
     """Per-step batch means of every term an objective reports (nats per example), plus timing.
@@ -67,7 +74,7 @@ class History:
     examples: int = 0
 
     def __post_init__(self) -> None:
-        if isinstance(self.steps, (str, bytes, Mapping)) or not isinstance(self.steps, Iterable):
+        if _no_list(self.steps):
             raise ValueError(f"History's steps must be a list of increasing step numbers (ints >= 0), got "
                              f"{values.shown(self.steps)}")
         steps = [_STEP.check(f"History's steps[{i}]", s) for i, s in enumerate(self.steps)]
@@ -79,7 +86,7 @@ class History:
         checked: dict[str, list[float]] = {}
         for key, series in records.items():
             values.text.check("History's records' keys (term names)", key)
-            if isinstance(series, (str, bytes, Mapping)) or not isinstance(series, Iterable):
+            if _no_list(series):
                 raise ValueError(f"History's records[{key!r}] must be a list of numbers, one per step, got "
                                  f"{values.shown(series)}")
             checked[key] = _series(key, series)
@@ -281,6 +288,11 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
             raise ValueError(f"fit's optimizer must be an optimizer over the model's parameters (it would train "
                              f"nothing), got {type(optimizer).__name__} over {len(theirs)} tensors, none of them "
                              f"a parameter of this {type(model).__name__}")
+        for i, group in enumerate(optimizer.param_groups):  # what fit(lr=...) refuses, an optimiser's lr too
+            values.learning_rate.check(f"fit's optimizer's param_groups[{i}]['lr']", group.get("lr"))
+        if isinstance(optimizer, torch.optim.LBFGS):  # its step(closure) re-evaluates the loss: fit steps once
+            raise ValueError("fit's optimizer must take one step per batch (Adam, SGD, ...), got LBFGS, whose "
+                             "step needs a closure that re-evaluates the loss")
     if history is not None and not isinstance(history, History):
         raise ValueError(f"fit's history must be a vaecourse.train.History (what fit returned) or None, got "
                          f"{type(history).__name__}")
@@ -303,6 +315,9 @@ def fit(model: torch.nn.Module, objective: Callable, data, *, steps: int | None 
     if steps is None:
         if per_epoch is None:
             raise ValueError("epochs=... needs data whose length is known (a tensor or a DataLoader); pass steps=...")
+        if per_epoch == 0:  # [] or an empty DataLoader (or drop_last with fewer examples than a batch): no step
+            raise ValueError(f"fit's data must give at least one batch per epoch to train for epochs={epochs!r}, got "
+                             f"{type(data).__name__} of no batch (empty, or drop_last with fewer examples than a batch)")
         steps = int(math.ceil(epochs * per_epoch))
         if steps > values.MAX_STEPS:
             raise ValueError(f"fit's epochs must give at most {values.MAX_STEPS:,} steps ({per_epoch:,} per epoch), "

@@ -349,6 +349,12 @@ _COUNT = integer("a count (an int >= 0)", 0, math.inf)  # unbounded: a count bey
 _BYTES_EACH = integer("a size in bytes (an int >= 0)", 0, math.inf)  # 0: an empty draw needs nothing
 
 
+def _count_text(count: int) -> str:
+    """A count in words of one line: 1,500,000, or 1.0e400 for one with more digits than a line holds."""
+    text = str(count)
+    return f"{count:,}" if len(text) <= 30 else f"{text[0]}.{text[1:3]}e{len(text) - 1}"
+
+
 def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") -> int:
     """``count`` as an int, or a ValueError when ``count`` items of ``bytes_each`` bytes would need more than
     MAX_BYTES at once, naming ``name`` and the estimate, before anything is allocated. Both are read as ints (a
@@ -356,9 +362,10 @@ def fits_in_memory(name: str, count: int, bytes_each: int, what: str = "items") 
     count = _COUNT.check(f"{name} (the count)", count)
     bytes_each = _BYTES_EACH.check(f"{name} (the bytes of each of its {what})", bytes_each)
     if count * bytes_each > MAX_BYTES:
+        gib = count * bytes_each / 2 ** 30 if (count * bytes_each).bit_length() < 1000 else None  # (10**400: no float)
         raise ValueError(f"{name} must be at most {MAX_BYTES // bytes_each:,} {what} ({bytes_each:,} bytes each, "
-                         f"{MAX_BYTES / 2 ** 30:g} GiB at once), got {count:,} (about "
-                         f"{count * bytes_each / 2 ** 30:,.1f} GiB)")
+                         f"{MAX_BYTES / 2 ** 30:g} GiB at once), got {_count_text(count)} (about "
+                         + (f"{gib:,.1f} GiB)" if gib is not None else f"2^{(count * bytes_each).bit_length() - 30} GiB)"))
     return count
 
 

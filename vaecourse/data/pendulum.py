@@ -49,8 +49,9 @@ def _check_do(values: Mapping[str, float | Tensor], n: int | None = None) -> dic
         except (TypeError, ValueError, RuntimeError):
             tensor = None
         kinds.with_values(f"do({name} = ...)", tensor, "a real number or a tensor of real numbers")
-        if tensor is None or tensor.dtype == torch.bool or tensor.is_complex():
-            got = type(value).__name__ + ("" if tensor is None else f" of dtype {tensor.dtype}")
+        if tensor is None or tensor.dtype == torch.bool or tensor.is_complex() or kinds.holds_bool(value):
+            got = type(value).__name__ + ("" if tensor is None else f" of dtype {tensor.dtype}") + \
+                (" holding bools" if kinds.holds_bool(value) else "")
             raise ValueError(f"do({name} = ...) needs a real number or a tensor of real numbers, got {got}")
         tensor = torch.as_tensor(value, dtype=torch.float64)  # (a Python float kept exact, not read as float32)
         if tensor.dim() > 1 or (n is not None and tensor.dim() == 1 and len(tensor) != n):

@@ -196,6 +196,7 @@ def check_chunk_fits(name: str, chunk_size: int, x: Tensor) -> None:
     """Refuse a chunk of importance samples whose decoded images would not fit in ``values.MAX_BYTES``: each chunk
     decodes ``chunk_size`` samples for every image of ``x`` at once (the images repeated, the decoder's output and its
     log-probabilities: about three copies). 100,000 samples of 1,000 32x32 images asked the allocator for 410 GB."""
+    chunk_size = values.positive_int.check(name, chunk_size)  # (a tensor in the words below had reached __format__)
     images = x.shape[0] if isinstance(x, Tensor) and x.dim() > 0 else 1
     pixels = x[0].numel() if isinstance(x, Tensor) and x.dim() > 0 and x.shape[0] > 0 else 1  # (the model names x)
     values.fits_in_memory(f"{name} ({chunk_size:,} samples for each of {images:,} images)", chunk_size * images,
