@@ -187,7 +187,7 @@ def test_a_detached_maximum_is_still_right(capsys):
 @pytest.mark.parametrize("name, fn", [
     ("precision_weighted_merge", lambda *args: tuple(t + 2e-5 for t in precision_weighted_merge(*args))),
     ("unit_activity", lambda m: m.var(0) + 2e-5),
-    ("log_mean_exp", lambda a, dim: log_mean_exp(a, dim) + 2e-7),
+    ("log_mean_exp", lambda a, dim: log_mean_exp(a, dim) + 1e-4),  # 2e-7 is float32's rounding there
 ])
 def test_differences_are_printed_at_a_precision_that_shows_them(name, fn, capsys):
     assert_precise(name, fn, capsys)

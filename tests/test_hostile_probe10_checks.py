@@ -5,6 +5,7 @@ learner's function, learner text echoed unbounded, and named mistakes given for 
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sys
 
@@ -382,3 +383,123 @@ def test_a_check_run_under_no_grad_leaves_no_grad_on(capsys):
         assert not torch.is_grad_enabled()
     capsys.readouterr()
     assert torch.is_grad_enabled()
+
+
+# ---------------------------------------------------------------- F11: a size typed in as a cap, caught every time
+CAPS = {  # check -> a function right only up to a round size between the base and the top of the fresh sizes
+    "unit_activity": lambda m: m[:100].var(dim=0),  # the probe's four
+    "z_diff": lambda z1, z2: (z1[:32] - z2[:32]).abs().mean(0),
+    "gaussian_kl": lambda mu, lv: 0.5 * (mu[..., :6] ** 2 + lv[..., :6].exp() - 1 - lv[..., :6]).sum(-1),
+    "beta_vae_loss": lambda l, k, b: -(l[:8] - b * k[:8]).mean(),
+    "reparameterize": lambda mu, lv, eps: (mu + (0.5 * lv).exp() * eps)[:64],
+    "precision_weighted_merge": lambda *args: tuple(t[:, :8] for t in REFERENCES["precision_weighted_merge"](*args)),
+    "log_mean_exp": lambda a, dim: _lme(a[:64] if dim == 0 else a[:, :64], dim),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAPS))
+def test_a_capped_size_fails_every_time(name, capsys):
+    passes = 0
+    for _ in range(20):
+        ok, out = run(name, CAPS[name], capsys)
+        passes += ok
+        assert ok or "but not for" in out, out
+    assert passes == 0
+
+
+def test_fresh_sizes_start_at_the_top_of_every_range():
+    for _ in range(5):
+        top, below = core.fresh_sizes({"B": 5, "D": 3}, {"B": (2, 128), "D": (2, 9)}, 2)
+        assert top == {"B": 128, "D": 9} and below["B"] < 5 and below["D"] < 3
+    top, = core.fresh_sizes({"B": 4, "H": 28, "W": 28}, {"B": (2, 128), "H": (5, 12), "W": (5, 12)}, 1)
+    assert top == {"B": 128, "H": 12, "W": 11}  # two tops would coincide: the next size down keeps them apart
+    top, other = core.fresh_sizes({"K": 4}, {"K": (4, 8)}, 2)
+    assert top == {"K": 8} and other != top and other["K"] != 4
+
+
+# ---------------------------------------------------------------- F13/F14: the notebook's torch state, not the check's
+@contextlib.contextmanager
+def _grad_off():
+    torch.set_grad_enabled(False)
+    try:
+        yield
+    finally:
+        torch.set_grad_enabled(True)
+
+
+@contextlib.contextmanager
+def _default_meta():
+    torch.set_default_device("meta")
+    try:
+        yield
+    finally:
+        torch.set_default_device(None)
+
+
+AMBIENT = {"no_grad": torch.no_grad, "inference_mode": torch.inference_mode, "set_grad_enabled_False": _grad_off,
+           "set_default_device_meta": _default_meta, "device_block_meta": lambda: torch.device("meta")}
+
+
+@pytest.mark.parametrize("ambient", sorted(AMBIENT))
+@pytest.mark.parametrize("name", CHECKS)
+def test_the_librarys_answer_passes_whatever_the_notebooks_torch_state(name, ambient, capsys):
+    with AMBIENT[ambient]():
+        state = (torch.is_grad_enabled(), torch.is_inference_mode_enabled(), torch.get_default_device())
+        passed(name, REFERENCES[name], capsys)
+        assert (torch.is_grad_enabled(), torch.is_inference_mode_enabled(), torch.get_default_device()) == state
+    assert torch.is_grad_enabled() and torch.get_default_device().type == "cpu"
+
+
+def test_a_wrong_answer_still_fails_under_no_grad_and_a_meta_default(capsys):
+    with torch.no_grad(), _default_meta():
+        failed("gaussian_kl", lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv).sum(-1), capsys, "expected")
+        failed("gaussian_kl", lambda mu, lv: REFERENCES["gaussian_kl"](mu.detach(), lv.detach()), capsys,
+               "no gradient")
+
+
+def test_a_learner_setting_the_default_device_inside_is_set_back(capsys):
+    def kl(mu, lv):
+        torch.set_default_device("meta")
+        return REFERENCES["gaussian_kl"](mu, lv)
+
+    failed("gaussian_kl", kl, capsys, "the default device")
+    assert torch.get_default_device().type == "cpu"
+
+
+# ---------------------------------------------------------------- tolerances: a float32-correct answer is right
+def test_log_mean_exp_with_a_float32_log_n_passes(capsys):
+    passed("log_mean_exp", lambda a, dim: torch.logsumexp(a, dim) - torch.log(torch.tensor(a.shape[dim])), capsys)
+    failed("log_mean_exp", lambda a, dim: torch.logsumexp(a, dim) - np.log(a.shape[dim] - 1), capsys, "expected")
+    failed("log_mean_exp", lambda a, dim: _lme(a, dim) + 1e-4, capsys, "off by")
+
+
+def _in_float32(reference):
+    def f(*args):
+        return reference(*(a.float() if isinstance(a, torch.Tensor) and a.dtype == torch.float64 else a
+                           for a in args))
+    return f
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_the_librarys_answer_computed_in_float32_passes(name, capsys):
+    passed(name, _in_float32(REFERENCES[name]), capsys)
+
+
+def test_close_allows_float32_rounding_of_the_largest_value_of_a_solved_result():
+    ref = torch.tensor([45.0, 0.0], dtype=torch.float64)
+    off = ref + torch.tensor([0.0, 2e-5], dtype=torch.float64)
+    assert core.close(off, ref, scale=ref) and core.close(off[1:], ref[1:], scale=ref)  # 45 * 1e-6 + 1e-6
+    assert not core.close(off, ref)  # elementwise results: the near-zero entry is held to atol
+    assert not core.close(ref + torch.tensor([0.0, 1e-4], dtype=torch.float64), ref, scale=ref)
+
+
+# ---------------------------------------------------------------- F7's class in 4.2: shapes named on every warm-up
+def test_warmup_late_ramp_is_not_called_a_jump(capsys):
+    out = failed("warmup_weight", lambda e, n: 1.0 if n == 0 else min(1.0, max(0.0, (e - n / 2) / (n / 2))), capsys,
+                 "you return")
+    assert "jumps" not in out
+    failed("warmup_weight", lambda e, n: 1.0 if n == 0 else float(e >= n), capsys, "jumps from 0 to 1")
+    failed("warmup_weight", lambda e, n: 1.0 if n == 0 else 1 - min(1.0, e / n), capsys, "falls from 1 to 0")
+    out = failed("warmup_weight", lambda e, n: 1.0 if n == 0 else (0.0 if e <= 100 else min(1.0, e / n)), capsys,
+                 "you return")
+    assert "jumps" not in out and "falls" not in out

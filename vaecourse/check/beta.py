@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vaecourse.check.core import (F64, Problem, Trial, across_sizes, assumed, called, close, describe, device_rule,
-                                  expect, finite_rule, fmt, fresh_seed, gradient_trial, is_real_number, mismatch,
-                                  number_value, own_state, run_check, shape_of, tensor_rules)
+from vaecourse.check.core import (Case, F64, Mistake, Problem, Trial, across_sizes, assumed, called, close, describe,
+                                  device_rule, expect, finite_rule, fmt, fresh_seed, gradient_trial, is_real_number,
+                                  mismatch, named_mistake, number_value, own_state, run_check, shape_of, tensor_rules)
 
 UNCHANGED = "Notebook 02 reads the same tensors again after your function, so a changed input spoils what follows"
 
@@ -106,7 +106,7 @@ def beta_vae_loss(fn: Callable[[Tensor, Tensor, float], Tensor]) -> bool:
 
     return run_check("2.1", "the beta-VAE loss",
                      "compute the loss to minimise for the beta-VAE objective of Eq. (9) from log_px_z, kl and beta",
-                     fn, across_sizes(build, {"B": 6}, {"B": (2, 12)}, seed=21, count=2,
+                     fn, across_sizes(build, {"B": 6}, {"B": (2, 128)}, seed=21, count=2,
                                       advice=assumed("a batch size", "log_px_z.shape")),
                      hint="log_px_z and kl have shape (B,); Eq. (9) is maximised, the optimiser minimises; return a "
                           "0-d tensor")
@@ -134,25 +134,6 @@ def _number_rules(name: str, where: str) -> list:
 
 def _near(o: Any, v: float) -> bool:
     return math.isclose(number_value(o), v, rel_tol=REL, abs_tol=ABS)
-
-
-Case = tuple  # the arguments of one case
-Mistake = tuple[Callable[[Case], Any], Callable[[Case], str]]  # (its value at a case, or None there; its message)
-
-
-def named_mistake(got: Sequence[tuple[Case, Any, Any]], mistakes: Sequence[Mistake],
-                  same: Callable[[Any, Any], bool]) -> str | None:
-    """The message of the first named mistake that the learner's outputs match on EVERY case (its value None: the
-    right answer there), at the first case where it is told apart from the right answer; None when none does (the
-    verdict is then the plain "you return X, expected Y"). ``got`` holds (case, the learner's output, the right one)
-    for every case. A mistake judged on one case alone names a coincidence: min(1, max(0, ·)) equals "the step
-    forgot the old beta" on the first case, c_max·max(s/n, 1) equals "runs backwards" at step 0."""
-    for value, message in mistakes:
-        values = [(case, out, want if (v := value(case)) is None else v, want) for case, out, want in got]
-        told = [case for case, out, v, want in values if not same(v, want)]
-        if told and all(same(out, v) for case, out, v, want in values):
-            return message(told[0])
-    return None
 
 
 def _number_cases(name: str, cases: Sequence[Case], reference: Callable[..., float], at: Callable[[Case], str],
@@ -370,7 +351,7 @@ def active_latents(fn: Callable[[Tensor, float], Tensor]) -> bool:
     return run_check("2.4", "active latents",
                      "find the latents whose batch-mean KL (in nats) is above the threshold, most informative first "
                      "(lecture section 6)", fn,
-                     across_sizes(build, {"B": 8, "D": 7}, {"B": (10, 14), "D": (8, 11)}, seed=24,
+                     across_sizes(build, {"B": 8, "D": 7}, {"B": (10, 128), "D": (8, 14)}, seed=24,
                                   advice=assumed("a batch size or a number of latents", "kl.shape")),
                      hint="kl has shape (B, D): reduce over the batch, compare with the threshold, and order the "
                           "surviving dimensions by their mean KL (torch.argsort gives an order)")

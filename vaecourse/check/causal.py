@@ -55,7 +55,7 @@ def _graph(sizes: dict[str, int], g: torch.Generator, base: list, seed: int) -> 
 
 
 def _sizes(kind: str) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
-    return {"K": 3, "n": 6} if kind == "scm" else {"K": 4, "n": 5}, {"K": (4, 6), "n": (7, 12)}
+    return {"K": 3, "n": 6} if kind == "scm" else {"K": 4, "n": 5}, {"K": (4, 8), "n": (7, 128)}
 
 
 @own_state
@@ -94,7 +94,8 @@ def scm_sample(fn: Callable[..., Tensor]) -> bool:
                  "evaluate in a topological order, parents before children (vaecourse.scm.topological_order gives "
                  "one)"),
                 (lambda o: close(o, eps), "x equals eps: the parents' contributions Σ_i A[i, j] x_i are missing"),
-                (lambda o: not close(o, want_obs), lambda o: f"{formula} does not hold: {differs(o, want_obs)}"),
+                (lambda o: not close(o, want_obs, scale=want_obs),
+                 lambda o: f"{formula} does not hold: {differs(o, want_obs)}"),
             ])
 
         def intervened(interventions: dict, label: str) -> Trial:
@@ -122,10 +123,11 @@ def scm_sample(fn: Callable[..., Tensor]) -> bool:
                      f"under {label} an intervened variable is its value plus something: do(x_j = v) replaces the "
                      "whole equation (parents and noise) by the constant v"),
                     (lambda o: any(close(o[:, j], torch.full((n,), float(v), dtype=F64)) for j, v in items)
-                     and any(not close(o[:, c], want[:, c]) for c in range(K)),
+                     and any(not close(o[:, c], want[:, c], scale=want) for c in range(K)),
                      f"under {label} the intervened variables have their values but a descendant did not follow: set "
                      "the intervened value *before* computing its children, in the topological order"),
-                    (lambda o: not close(o, want), lambda o: f"under {label}: {differs(o, want)}; {formula}"),
+                    (lambda o: not close(o, want, scale=want),
+                     lambda o: f"under {label}: {differs(o, want)}; {formula}"),
                 ])
             return run
 
@@ -198,7 +200,7 @@ def causal_layer(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
                 (lambda o: close(o, eps @ A), f"{where}z = A^T eps leaves out the node's own eps: z = A^T z + eps"),
                 (lambda o: close(o, eps),
                  f"{where}z equals eps: the causal layer should mix parents into children, {formula}"),
-                (lambda o: not close(o, want),
+                (lambda o: not close(o, want, scale=want),
                  lambda o: f"{where}z does not solve z = A^T z + eps: {differs(o, want)}"),
             ]
 
@@ -374,14 +376,14 @@ def latent_intervention(fn: Callable[..., Tensor]) -> bool:
                      "and only the parents' influence on z_i is removed"),
                     (lambda o: close(o, one_step), f"you set z_{index} = {value:g} but its descendants keep their "
                      "factual values: after the action, recompute them from the equations (prediction)"),
-                    (lambda o: not close(o[:, index], torch.full((n,), float(value), dtype=F64)),
+                    (lambda o: not close(o[:, index], torch.full((n,), float(value), dtype=F64), scale=want),
                      f"under {label} z_{index} is not exactly {value:g}: do() replaces the whole equation (parents "
                      "and eps) by the constant"),
-                    (lambda o: any(not close(o[:, j], factual[:, j]) for j in range(K)
+                    (lambda o: any(not close(o[:, j], factual[:, j], scale=want) for j in range(K)
                                    if close(want[:, j], factual[:, j]) and j != index),
                      f"under {label} a variable that is not a descendant of z_{index} changed: an intervention never "
                      "reaches the ancestors of the intervened node (cut the incoming edges, do not invert them)"),
-                    (lambda o: not close(o, want), lambda o: f"under {label}: {differs(o, want)}; {rule}"),
+                    (lambda o: not close(o, want, scale=want), lambda o: f"under {label}: {differs(o, want)}; {rule}"),
                 ])
             return run
 

@@ -28,8 +28,9 @@ its own message in the chapter's terms:
   autograd gradients with respect to the inputs that need them are compared with the reference's, so a result
   computed through ``.detach()``, ``.item()``, numpy or under ``torch.no_grad()`` fails even when its values are right;
 - *right only for the tested shape* (:func:`across_sizes`): the trials run again at sizes and on data drawn
-  from a fresh seed (:func:`fresh_generator`) that the learner can neither read nor hard-code, and a failure
-  there says "right for B=5, D=3 but not for B=7, D=4";
+  from a fresh seed (:func:`fresh_generator`) that the learner can neither read nor hard-code, the first at the top
+  of every range (a size typed in as a cap shows every time), and a failure there says "right for B=5, D=3 but not
+  for B=128, D=9";
 - *numerically fragile* (:func:`float32_rules`): where a function must be stable, it also runs in float32 at
   extreme inputs, against the reference computed in float64;
 - *inputs mutated* (:func:`called`): every call keeps a copy of the inputs and fails a function that changes them,
@@ -45,6 +46,10 @@ would change them for the rest of the notebook; the global random generators are
 verdict like any exception, and only KeyboardInterrupt passes through. The learner's own text (an exception's message,
 a line of code, an answer) is repeated in a verdict cut to :data:`ECHO` characters (:func:`echo`), read so that a
 ``__str__`` that raises cannot break the verdict (:func:`error_text`).
+
+Nor does the notebook's own torch state decide a verdict (:func:`own_state`): a check runs with autograd on and
+its tensors on the CPU whatever ``torch.no_grad()``, ``torch.inference_mode()`` or ``torch.set_default_device``
+the notebook is under, and float32's rounding is no mistake (the tolerances of :func:`close`).
 
 A check also has a total time budget (``TOTAL_LIMIT`` over all the calls of one check) besides the limit of
 each call, so that many slow calls cannot hold the notebook either.
@@ -486,11 +491,23 @@ def as64(x: Any) -> Tensor:
     return torch.as_tensor(x.detach() if isinstance(x, Tensor) else x).to(F64)
 
 
-def close(out: Any, ref: Tensor, rtol: float = RTOL, atol: float = ATOL, equal_nan: bool = False) -> bool:
-    """Same shape and allclose (in float64); False for anything that cannot be compared."""
+SCALE = 1e-6  # of a result's largest magnitude: float32's rounding there (~1e-7), carried to every entry
+
+
+def close(out: Any, ref: Tensor, rtol: float = RTOL, atol: float = ATOL, equal_nan: bool = False,
+          scale: Any = None) -> bool:
+    """Same shape and allclose (in float64); False for anything that cannot be compared. ``scale``: the whole result
+    (``ref`` or the tensor ``ref`` is part of) where its entries are computed together, by a linear solve or a sum of
+    large terms; ``atol`` then grows by :data:`SCALE` times its largest finite magnitude, since an answer computed in
+    float32 is off by float32's rounding of the largest values in every entry, the near-zero ones too, and is as
+    right as one in float64. Elementwise results keep ``atol`` (their float32 error is relative: ``rtol``)."""
     try:
-        out = as64(out)
-        return tuple(out.shape) == tuple(ref.shape) and torch.allclose(out, as64(ref), rtol=rtol, atol=atol,
+        out, ref = as64(out), as64(ref)
+        if scale is not None:
+            whole = as64(scale).flatten()
+            whole = whole[torch.isfinite(whole)]
+            atol = atol + SCALE * (float(whole.abs().max()) if whole.numel() else 0.0)
+        return tuple(out.shape) == tuple(ref.shape) and torch.allclose(out, ref, rtol=rtol, atol=atol,
                                                                       equal_nan=equal_nan)
     except Exception:
         return False
@@ -599,6 +616,26 @@ def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+Case = tuple  # the arguments of one case
+Mistake = tuple[Callable[[Case], Any], Callable[[Case], str]]  # (its value at a case, or None there; its message)
+
+
+def named_mistake(got: Sequence[tuple[Case, Any, Any]], mistakes: Sequence[Mistake],
+                  same: Callable[[Any, Any], bool]) -> str | None:
+    """The message of the first named mistake that the learner's outputs match on EVERY case (its value None: the
+    right answer there), at the first case where it is told apart from the right answer; None when none does (the
+    verdict is then the plain "you return X, expected Y"). ``got`` holds (case, the learner's output, the right one)
+    for every case. A mistake judged on one case alone names a coincidence: min(1, max(0, ·)) equals "the step
+    forgot the old beta" on the first case, c_max·max(s/n, 1) equals "runs backwards" at step 0 (chapter 2), a ramp
+    starting late equals "jumps from 0 to 1" at two epochs (chapter 4)."""
+    for value, message in mistakes:
+        values = [(case, out, want if (v := value(case)) is None else v, want) for case, out, want in got]
+        told = [case for case, out, v, want in values if not same(v, want)]
+        if told and all(same(out, v) for case, out, v, want in values):
+            return message(told[0])
+    return None
+
+
 # ------------------------------------------------------------------- defences against plausible wrong learner code
 # 1. Sizes and seeds the learner cannot read: a function right only for the first test case's shape, or only for
 #    the seed printed in the check's source, fails on the next ones.
@@ -612,13 +649,20 @@ def fresh_generator() -> torch.Generator:
 
 
 def fresh_sizes(base: Mapping[str, int], ranges: Mapping[str, tuple[int, int]], count: int = 2) -> list[dict[str, int]]:
-    """``count`` sets of sizes drawn fresh from ``ranges`` (bounds included): each size differs from the base's and,
-    within one set, from the other sizes, so that a hard-coded, transposed or swapped dimension shows. The first set
-    lies above the base where the range allows (a slice [:, :3] shows there), the second below, and so on."""
+    """``count`` sets of sizes from ``ranges`` (bounds included): each size differs from the base's and, within one
+    set, from the other sizes, so that a hard-coded, transposed or swapped dimension shows. The first set is the top
+    of every range (the next size down where two would coincide), so that a size typed in as a cap (``means[:100]``,
+    ``mu[..., :6]``) between the base and the top always shows, not by luck of the draw: each check's ranges reach
+    well above its base (twice it; 128 examples, 9 latents). The second lies below the base where the range allows,
+    the third above it again, and so on, drawn fresh."""
     rng = random.SystemRandom()
-    out: list[dict[str, int]] = []
+    top: dict[str, int] = {}
+    for k, v in base.items():
+        lo, hi = ranges.get(k, (v, v))
+        top[k] = next((u for u in range(hi, lo - 1, -1) if u != v and u not in top.values()), v) if k in ranges else v
+    out = [top][:count]
     for attempt in range(1000):  # ranges always leave room; the bound only keeps a badly written range from hanging
-        if len(out) == count:
+        if len(out) >= count:
             break
         sizes = {}
         for k, v in base.items():
@@ -847,10 +891,11 @@ def float32_rules(name: str, want: Tensor, where: str, why: str,
     ]
 
 
-__all__ = ["ATOL", "CUT", "ECHO", "F64", "FALLBACK", "LearnerFunction", "Problem", "RTOL", "RandomState", "Rule",
-           "SETTINGS", "TIME_LIMIT", "TOTAL_LIMIT", "TimedOut", "Trial", "across_sizes", "as64", "assumed",
-           "batch_shape_rules", "called", "changed_message", "close", "compare_gradients", "describe", "device_rule",
-           "differs", "echo", "error_text", "expect", "finite_rule", "float32_rules", "fmt", "fresh_generator",
-           "fresh_seed", "fresh_sizes", "gradient_trial", "is_real_number", "learner_call_with_grad", "message_of",
-           "mismatch", "number_text", "number_value", "own_state", "restore", "run_check", "same", "seeded", "settings",
-           "shape_of", "show_sizes", "snapshot", "stopped_message", "tensor_rules", "verdict", "worst"]
+__all__ = ["ATOL", "CUT", "Case", "ECHO", "F64", "FALLBACK", "LearnerFunction", "Mistake", "Problem", "RTOL",
+           "RandomState", "Rule", "SCALE", "SETTINGS", "TIME_LIMIT", "TOTAL_LIMIT", "TimedOut", "Trial", "across_sizes",
+           "as64", "assumed", "batch_shape_rules", "called", "changed_message", "close", "compare_gradients",
+           "describe", "device_rule", "differs", "echo", "error_text", "expect", "finite_rule", "float32_rules", "fmt",
+           "fresh_generator", "fresh_seed", "fresh_sizes", "gradient_trial", "is_real_number", "learner_call_with_grad",
+           "message_of", "mismatch", "named_mistake", "number_text", "number_value", "own_state", "restore",
+           "run_check", "same", "seeded", "settings", "shape_of", "show_sizes", "snapshot", "stopped_message",
+           "tensor_rules", "verdict", "worst"]

@@ -117,7 +117,7 @@ def reparameterize(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> bool:
 
     return run_check("1.1", "reparameterisation",
                      "compute z from mu, logvar and the noise eps you are given (lecture section 3)", fn,
-                     across_sizes(build, {"B": 5, "D": 3}, {"B": (2, 9), "D": (2, 8)}, seed=11, advice=SIZES),
+                     across_sizes(build, {"B": 5, "D": 3}, {"B": (2, 128), "D": (2, 9)}, seed=11, advice=SIZES),
                      hint=f"{formula}, elementwise on tensors of shape (B, D), with torch operations only")
 
 
@@ -188,7 +188,7 @@ def gaussian_kl(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
 
     return run_check("1.2", "KL to the standard normal",
                      "compute the closed-form KL(q(z|x) || N(0, I)) per example from mu and logvar", fn,
-                     across_sizes(build, {"B": 5, "D": 3}, {"B": (2, 9), "D": (2, 8)}, seed=12, advice=SIZES),
+                     across_sizes(build, {"B": 5, "D": 3}, {"B": (2, 128), "D": (2, 9)}, seed=12, advice=SIZES),
                      hint=f"{formula}, with mu and logvar of shape (B, D); return shape (B,)")
 
 
@@ -295,7 +295,7 @@ def bernoulli_log_likelihood(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
     return run_check("1.3", "Bernoulli log-likelihood",
                      "compute log p(x|z) per image from the decoder's logits, summed over pixels, stable in float32",
                      fn, across_sizes(build, {"B": 4, "C": 1, "H": 28, "W": 28},
-                                      {"B": (2, 7), "C": (2, 3), "H": (5, 12), "W": (5, 12)}, seed=13,
+                                      {"B": (2, 128), "C": (2, 3), "H": (5, 12), "W": (5, 12)}, seed=13,
                                       advice=assumed("an image size", "logits.shape")),
                      hint=f"{formula}, with logits and x of shape (B, C, H, W); return shape (B,)")
 
@@ -397,7 +397,7 @@ def elbo(fn: Callable[[Any, Tensor, Tensor], Tensor]) -> bool:
 
     return run_check("1.4", "the ELBO",
                      "compute the per-example ELBO of Eq. (1) from the model, x and the noise eps you are given", fn,
-                     across_sizes(build, {"B": 5, "D": 4}, {"B": (2, 8), "D": (2, 7)}, seed=15, count=1,
+                     across_sizes(build, {"B": 5, "D": 4}, {"B": (2, 128), "D": (2, 9)}, seed=15, count=1,
                                   advice=assumed("a batch size or a latent size", "x.shape and eps.shape")),
                      hint="encode x, build z from q and eps as in Exercise 1.1, then take the decoder's "
                           "log-probability of x and subtract the KL of Exercise 1.2; each term has shape (B,)")

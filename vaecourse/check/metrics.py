@@ -114,7 +114,7 @@ def fixed_factor_pairs(fn: Callable[..., Any]) -> bool:
     return run_check("3.1", "a batch of fixed-factor pairs",
                      "draw batch_size pairs of factor vectors that share factor y (steps 1-2 of the lecture's "
                      "section 2)", fn,
-                     across_sizes(build, {"L": 256}, {"L": (40, 200)}, seed=31, count=1,
+                     across_sizes(build, {"L": 256}, {"L": (40, 512)}, seed=31, count=1,
                                   advice=assumed("dSprites' factors or a batch size", "the dataset, batch_size and y")),
                      hint="dataset.sample_factors(n, generator) draws n factor vectors (n, K); think about which "
                           "column the two batches must share")
@@ -158,7 +158,7 @@ def z_diff(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
 
     return run_check("3.2", "z_diff",
                      "compute z_diff from the codes of the two halves of the pairs (step 4 of the lecture's section 2)",
-                     fn, across_sizes(build, {"L": 8, "D": 4}, {"L": (10, 40), "D": (2, 9)}, seed=32,
+                     fn, across_sizes(build, {"L": 8, "D": 4}, {"L": (10, 128), "D": (2, 9)}, seed=32,
                                       advice=assumed("a number of pairs or of latents", "z1.shape")),
                      hint="z1 and z2 have shape (L, D): one value per latent dimension, averaged over the L pairs")
 
@@ -249,7 +249,7 @@ def classifier_accuracy(fn: Callable[..., Any]) -> bool:
     return run_check("3.3", "the linear classifier",
                      "fit a logistic regression on the training points and report (train, eval) accuracy (the "
                      "lecture's section 2)", fn,
-                     across_sizes(build, {"K": 5, "D": 20, "N": 100}, {"K": (3, 4), "D": (8, 15), "N": (60, 90)},
+                     across_sizes(build, {"K": 5, "D": 20, "N": 100}, {"K": (3, 4), "D": (8, 15), "N": (60, 200)},
                                   seed=33, count=1, advice=assumed("a number of points, features or classes",
                                                                    "the arrays")),
                      hint="sklearn.linear_model.LogisticRegression(max_iter=2000): fit it on the training points, "
