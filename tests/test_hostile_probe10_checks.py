@@ -20,6 +20,7 @@ from vaecourse.check.ladder import _lme
 from vaecourse.metrics.latent_kl import active_latents
 from vaecourse.scm import linear_solve
 
+import test_check_think
 from test_check_hostile import CHECKS, REFERENCES, run
 
 
@@ -503,3 +504,12 @@ def test_warmup_late_ramp_is_not_called_a_jump(capsys):
     out = failed("warmup_weight", lambda e, n: 1.0 if n == 0 else (0.0 if e <= 100 else min(1.0, e / n)), capsys,
                  "you return")
     assert "jumps" not in out and "falls" not in out
+
+
+@pytest.mark.parametrize("ambient", ["no_grad", "inference_mode", "set_default_device_meta"])
+@pytest.mark.parametrize("name", sorted(test_check_think.CASES))
+def test_a_thinking_check_passes_its_right_answer_whatever_the_notebooks_torch_state(name, ambient, capsys):
+    fn, args, kwargs = test_check_think.CASES[name]
+    with AMBIENT[ambient]():
+        assert getattr(check, name)(fn, *args, **kwargs) is True
+    assert capsys.readouterr().out.startswith("✅")
