@@ -127,7 +127,8 @@ def test_a_full_disk_under_show_names_the_file_and_the_cause(tmp_path, capsys, m
     code = main(["show", str(checkpoint), "--out", str(tmp_path / "o.png")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
-    assert f"cannot write {tmp_path / 'o.png'}: File too large (a full disk or a file-size limit" in err
+    assert f"cannot write {tmp_path / 'o.png'}: File too large; nothing was written (a full disk or a file-size " \
+        "limit" in err
     assert (tmp_path / "o.png").read_bytes() == b"\x89PNG\r\n\x1a\nold"
 
 
