@@ -253,9 +253,24 @@ def test_each_authoring_helper_refuses_a_wrong_argument_in_one_line(case):
     assert str(raised.value).startswith(words) and "\n" not in str(raised.value)
 
 
-@pytest.mark.parametrize("source", ["a." * 100_000 + "b()", "x = '\udcff'", "x\0y()", "%%bash\necho", "(" * 300 + ")" * 300])
-def test_a_cell_python_cannot_compile_calls_no_widget(source):
-    assert course.widget_calls(source, {"b", "y"}, {"a"}) == []
+@pytest.mark.parametrize("source", ["%%bash\necho", "(" * 300 + ")" * 300, "f(("])
+def test_a_cell_that_does_not_parse_calls_no_widget(source):
+    assert course.widget_calls(source, {"b", "f"}, {"a"}) == []
+
+
+@pytest.mark.parametrize("source, why", [("a." * 100_000 + "b()", "nested deeper than Python's parser reads"),
+                                         ("x = '\udcff'", "a lone surrogate"), ("x\0y()", "a NUL character")])
+def test_text_python_cannot_read_is_refused_in_one_line(source, why, tmp_path):
+    with pytest.raises(ValueError, match=r"^widget_calls' source must be a cell's code \(text Python can parse\), "
+                                         r"got text it cannot read: it (is|holds) ") as raised:
+        course.widget_calls(source, {"b", "y"}, {"a"})
+    assert why in str(raised.value)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("from vaecourse import widgets"), nbformat.v4.new_code_cell(source)]
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_x.ipynb").write_text(json.dumps(notebook), encoding="utf-8", errors="surrogatepass")
+    with pytest.raises(ValueError, match=r"^a code cell of notebooks/01_x.ipynb must be a cell's code"):
+        course.find_notebooks(tmp_path)[0].widget_cells()
 
 
 def test_the_authoring_helpers_still_answer_valid_arguments():

@@ -50,13 +50,21 @@ def install_requirement() -> str:
     return f"vaecourse @ git+https://github.com/{REPOSITORY}"
 
 
-def _parsed(source: str) -> ast.Module | None:
-    """``source``'s syntax tree, or None for a cell Python cannot compile: a cell magic (SyntaxError), a NUL or a lone
-    surrogate (ValueError, UnicodeEncodeError), nesting deeper than the parser's stack (RecursionError, MemoryError)."""
+def _parsed(source: str, what: str) -> ast.Module | None:
+    """``source``'s syntax tree, or None for a cell that does not parse (a cell magic, ``%%bash``: it calls no
+    widget); a ValueError naming ``what`` for text that is no code Python could ever run: a NUL character or a lone
+    surrogate (ValueError, UnicodeEncodeError), or nesting deeper than the parser's stack (RecursionError)."""
     try:
+        if "\0" in source:  # (Python 3.11 says so in a SyntaxError or a ValueError, by version)
+            raise ValueError("it holds a NUL character")
         return ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    except SyntaxError:
         return None
+    except (ValueError, RecursionError, MemoryError) as err:
+        why = ("it holds a NUL character" if "\0" in source else "it holds a lone surrogate (no UTF-8 text)"
+               if isinstance(err, UnicodeError) else "it is nested deeper than Python's parser reads")
+        raise ValueError(f"{what} must be a cell's code (text Python can parse), got text it cannot read: {why}") \
+            from None
 
 
 def _source(cell: dict) -> str:
@@ -83,7 +91,7 @@ def widget_calls(source: str, widget_names: set[str] | None = None, aliases: set
     values.text.check("widget_calls' source (a cell's code)", source)
     names = set(NAMES.check("widget_calls' widget_names", widget_names) or ())
     aliases = set(NAMES.check("widget_calls' aliases", aliases) or ())
-    tree = _parsed(source)
+    tree = _parsed(source, "widget_calls' source")
     if tree is None:
         return []
     found = []
@@ -102,12 +110,12 @@ def widget_calls(source: str, widget_names: set[str] | None = None, aliases: set
     return found
 
 
-def _widget_imports(sources: list[str]) -> tuple[set[str], set[str]]:
+def _widget_imports(sources: list[str], what: str) -> tuple[set[str], set[str]]:
     """Names imported from vaecourse.widgets, and names bound to the module, across a notebook's code cells."""
     names: set[str] = set()
     aliases: set[str] = set()
     for source in sources:
-        for node in ast.walk(_parsed(source) or ast.Module(body=[], type_ignores=[])):
+        for node in ast.walk(_parsed(source, what) or ast.Module(body=[], type_ignores=[])):
             if isinstance(node, ast.ImportFrom) and node.module == WIDGETS_MODULE:
                 names.update(alias.asname or alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module == "vaecourse":
@@ -196,7 +204,7 @@ class Notebook:
 
     def widget_cells(self) -> list[WidgetCell]:
         """The cells that show a widget, in order (empty for a notebook without widgets)."""
-        names, aliases = _widget_imports(self.sources("code"))
+        names, aliases = _widget_imports(self.sources("code"), f"a code cell of {self.relpath}")
         if not names and not aliases:
             return []
         cells = []
