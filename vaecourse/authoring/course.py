@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 
 from vaecourse import values
-from vaecourse.files import check_folder, shown_path
+from vaecourse.files import check_folder, readable_file, shown_path
 
 COURSE_DIRS = ("notebooks", "solutions")  # the sources: a course's folder holds at least one of them
 NOTEBOOK_DIRS = ("notebooks", "solutions", "exercises")  # lectures, exercises with solutions, generated exercises
@@ -156,7 +156,8 @@ class Notebook:
 
     @cached_property
     def cells(self) -> list[dict]:
-        return json.loads(self.path.read_text(encoding="utf-8")).get("cells", [])
+        # only a regular file you can read (a FIFO named NN_x.ipynb would be read for ever): one line, as every reader
+        return json.loads(readable_file(self.path, "notebook").read_text(encoding="utf-8")).get("cells", [])
 
     def sources(self, cell_type: str | None = None) -> list[str]:
         return [_source(c) for c in self.cells if cell_type is None or c.get("cell_type") == cell_type]

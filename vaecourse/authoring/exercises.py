@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 from vaecourse.authoring.course import COURSE_DIRS, course_root
-from vaecourse.files import atomic_write, check_regular, shown_path
+from vaecourse.files import atomic_write, readable_file, shown_path
 
 SOURCE_DIRS = COURSE_DIRS  # ("notebooks", "solutions")
 EXERCISE_DIR = "exercises"
@@ -156,13 +156,11 @@ def _same(path: Path, content: str) -> bool:
     """True when the file at ``path`` already holds ``content`` (for .ipynb: the same notebook); a target that is
     no regular file (a folder, a FIFO) is refused, naming it."""
     try:
-        check_regular(path, "the generated file")
-    except ValueError as err:
-        raise ExerciseBuildError(f"{err}: move it away, then rebuild") from None
-    try:
-        current = path.read_text(encoding="utf-8")
+        current = readable_file(path, "generated file").read_text(encoding="utf-8")  # (a FIFO, EACCES: one line)
     except FileNotFoundError:
         return False
+    except ValueError as err:
+        raise ExerciseBuildError(f"{err}: move it away, then rebuild") from None
     if current == content:
         return True
     if path.suffix == ".ipynb":
@@ -192,8 +190,8 @@ def _source_text(source: Path, root: Path) -> str:
     not UTF-8 text, or not Python (a syntax error would be built into notebooks and exercises that cannot run)."""
     name = source.relative_to(root).as_posix()
     try:
-        check_regular(source, "the source")
-    except ValueError as err:
+        readable_file(source, "source")  # a FIFO, a link to nothing, no r permission: one line
+    except (ValueError, FileNotFoundError) as err:
         raise ExerciseBuildError(str(err)) from None
     try:
         text = source.read_text(encoding="utf-8")
