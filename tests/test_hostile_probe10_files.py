@@ -376,3 +376,11 @@ def test_a_notebook_or_an_exercise_source_that_is_a_fifo_is_one_line_not_a_hang(
     os.mkfifo(shelf / "solutions" / "01_x.py")
     with pytest.raises(exercises.ExerciseBuildError, match=r"^the source .*01_x.py is a FIFO: expected a regular file$"):
         exercises.build_exercises(shelf)
+
+
+def test_the_clean_up_of_stale_temporaries_reads_home_as_the_writers_do(home):
+    stale = home / ".a.pt.pid9999999.abcdefgh.tmp"  # a pid no process has (pid_max is at most 2**22)
+    stale.write_text("x")
+    assert files.remove_stale_temporaries("~/a.pt") == [stale] and not stale.exists()
+    with pytest.raises(ValueError, match=r"^remove_stale_temporaries' path ~nosuchuser/a.pt: cannot expand"):
+        files.remove_stale_temporaries("~nosuchuser/a.pt")

@@ -50,8 +50,7 @@ def _process_alive(pid: int) -> bool:
 
 def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     """Remove the temporary files that writes of ``path`` left behind when their process died; return them."""
-    from vaecourse import values
-    path = values.path.check("remove_stale_temporaries' path", path)
+    path = expanded(path, "remove_stale_temporaries' path", "a file")  # '~' as every writer reads it
     prefix = _temporary_prefix(path)
     pattern = re.compile(re.escape(prefix) + r"(\d+)\.[^/]*\.tmp$")
     removed = []
