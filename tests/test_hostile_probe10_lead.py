@@ -396,3 +396,51 @@ def test_fit_for_epochs_refuses_data_of_no_batch(data):
         data = DataLoader(torch.rand(3, 1, 4, 4), batch_size=4, drop_last=True)
     with pytest.raises(ValueError, match=r"^fit's data must give at least one batch per epoch"):
         train.fit(tiny_vae(), elbo, data, epochs=1, progress=False)
+
+
+# ---- the site build: a timed-out or failed cell, a signal inside nbclient (probe 10C F5, F7) -------------------
+def _site_execute_raising(monkeypatch, error, signalled=False):
+    import importlib
+    import nbclient
+    from vaecourse.authoring.course import find_notebooks
+    site = importlib.import_module("vaecourse.authoring.site")
+    seen = {}
+
+    def execute(self, **kwargs):
+        seen.update(kwargs)
+        if signalled:  # what nbclient's own SIGINT/SIGTERM handler leaves before its clean-up fails
+            self._async_cleanup_kernel_future = object()
+        raise error
+
+    monkeypatch.setattr(nbclient.NotebookClient, "execute", execute)
+    notebook = find_notebooks(ROOT, ("notebooks",))[0]
+    return site, notebook, seen
+
+
+def test_a_cell_past_the_timeout_is_one_line_naming_the_timeout(monkeypatch):
+    from nbclient.exceptions import CellTimeoutError
+    site, notebook, seen = _site_execute_raising(monkeypatch, CellTimeoutError("a\nmany\nlines\nof preview"))
+    with pytest.raises(site.SiteBuildError) as caught:
+        site.execute(notebook, fast=True, timeout=7)
+    assert str(caught.value) == (f"{notebook.relpath}: a cell ran past the timeout of 7 s while building the site; "
+                                 "give a larger --timeout")
+    assert seen["stderr"] == subprocess.DEVNULL  # the kernel's own log (a transport warning, its shutdown) is not ours
+
+
+def test_a_failing_cell_is_one_line_with_its_error(monkeypatch):
+    from nbclient.exceptions import CellExecutionError
+    site, notebook, _ = _site_execute_raising(monkeypatch, CellExecutionError("Traceback\n...", "ValueError", "bad\nx"))
+    with pytest.raises(site.SiteBuildError, match=r"a cell failed while building the site: ValueError: bad x$"):
+        site.execute(notebook)
+
+
+def test_a_signal_inside_nbclient_is_the_interrupt_not_its_clean_up_error(monkeypatch):
+    import signal
+    site, notebook, _ = _site_execute_raising(monkeypatch, AssertionError(), signalled=True)
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    with pytest.raises(KeyboardInterrupt):
+        site.execute(notebook)
+    assert {s: signal.getsignal(s) for s in before} == before
+    site, notebook, _ = _site_execute_raising(monkeypatch, AssertionError("a real one"))
+    with pytest.raises(AssertionError, match="a real one"):
+        site.execute(notebook)

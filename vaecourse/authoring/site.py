@@ -26,11 +26,13 @@ nbclient with the ``python3`` kernel and this package's checkout first on the ke
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import html
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -157,10 +159,41 @@ def execute(notebook: Notebook, fast: bool = True, timeout: int = 900, kernel_na
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(notebook.path.parent)}})
     try:
-        client.execute(env=kernel_environment(fast))
-    except (CellExecutionError, CellTimeoutError) as error:
-        raise SiteBuildError(f"{notebook.relpath}: a cell failed while building the site:\n{error}") from error
+        with _handlers_kept():
+            # the kernel's own log (its transport warning; a traceback when a timed-out cell's kernel is shut down) is
+            # not the build's: cells' errors come back as messages, each in one line below
+            client.execute(env=kernel_environment(fast), stderr=subprocess.DEVNULL)
+    except CellTimeoutError:  # nbclient's words preview the cell over a dozen lines
+        raise SiteBuildError(f"{notebook.relpath}: a cell ran past the timeout of {timeout} s while building the "
+                             f"site; give a larger --timeout") from None
+    except CellExecutionError as error:  # the cell's own traceback is in the notebook; its last line here
+        raise SiteBuildError(f"{notebook.relpath}: a cell failed while building the site: {error.ename}: "
+                             + " ".join(str(error.evalue).split())[:300]) from None
+    except BaseException:
+        # nbclient answers Ctrl-C and SIGTERM itself (its loop's handlers shut the kernel down), then fails in its own
+        # words ("Kernel died", "assert self.km is not None"): the interrupt it was
+        if getattr(client, "_async_cleanup_kernel_future", None) is not None:
+            raise KeyboardInterrupt from None
+        raise
     return nb
+
+
+@contextlib.contextmanager
+def _handlers_kept():
+    """The Ctrl-C, SIGTERM and SIGHUP handlers as they were after a notebook ran: nbclient's loop adds its own and,
+    removing them, leaves Python's defaults (the command line's SIGTERM handler was gone after the first notebook)."""
+    import signal
+    signals = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {s: signal.getsignal(s) for s in signals}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            try:
+                if handler is not None:
+                    signal.signal(signum, handler)
+            except ValueError:  # not the main thread
+                pass
 
 
 def replace_widgets(nb, colab: str, widget_cells: set[int] = frozenset()) -> int:
