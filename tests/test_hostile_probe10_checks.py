@@ -513,3 +513,19 @@ def test_a_thinking_check_passes_its_right_answer_whatever_the_notebooks_torch_s
     with AMBIENT[ambient]():
         assert getattr(check, name)(fn, *args, **kwargs) is True
     assert capsys.readouterr().out.startswith("✅")
+
+
+def test_a_fragile_formulas_value_that_is_right_is_no_mistake():
+    want = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    rules = core.float32_rules("r", want, "somewhere", "why", wrong=[(want.clone(), "you subtracted the MEAN")])
+    assert core.verdict(want.float(), rules) is None  # the right answer, though the fragile formula gives it here
+    rules = core.float32_rules("r", want, "somewhere", "why", wrong=[(want + 1, "you subtracted the MEAN")])
+    assert core.verdict(want.float() + 1, rules) == "you subtracted the MEAN"
+
+
+def test_log_mean_exp_passes_at_few_samples(capsys, monkeypatch):  # S=5: the mean-centred formula is right there
+    import vaecourse.check.ladder as ladder
+    monkeypatch.setattr(ladder, "across_sizes", lambda build, base, ranges, **kw: core.across_sizes(
+        build, base, {k: (v, v) for k, v in {"S": 5, "B": 2}.items()}, **kw))
+    for _ in range(20):
+        passed("log_mean_exp", _lme, capsys)
