@@ -444,3 +444,28 @@ def test_a_signal_inside_nbclient_is_the_interrupt_not_its_clean_up_error(monkey
     site, notebook, _ = _site_execute_raising(monkeypatch, AssertionError("a real one"))
     with pytest.raises(AssertionError, match="a real one"):
         site.execute(notebook)
+
+
+@pytest.mark.parametrize("name", ["digits", "mnist"])
+def test_make_dataset_refuses_a_shape_the_digits_do_not_have(name):
+    """An image_shape (3, 32, 32) for the digits was dropped without a word (probe 10B 16)."""
+    from vaecourse.data.catalog import make_dataset
+    with pytest.raises(ValueError, match=rf"^make_dataset's image_shape must be None or \(1, 28, 28\) for '{name}'"):
+        make_dataset(name, torch.device("cpu"), image_shape=(3, 32, 32))
+
+
+def test_a_digits_recipe_still_builds_at_the_digits_own_shape():
+    from vaecourse import recipes
+    assert recipes.make_data(_digits_recipe(), "cpu").image_shape == (1, 28, 28)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE")
+def test_a_save_past_a_file_size_limit_says_nothing_was_written_once(tmp_path):
+    import resource
+    out = tmp_path / "run.pt"
+    done = subprocess.run([sys.executable, "-m", "vaecourse", "train", "--dataset", "digits", "--encoder", "mlp28",
+                           "--steps", "2", "--no-progress", "--out", str(out)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT), VAECOURSE_FAST="1"), timeout=300,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, resource.RLIM_INFINITY)))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr == f"error: could not save step 2 to {out} (File too large). Nothing was written to {out}.\n"

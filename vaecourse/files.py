@@ -226,6 +226,9 @@ def readable_file(path, what: str = "file", missing: str = "") -> Path:
     return path
 
 
+NOTHING_WRITTEN = "; nothing was written"  # what a failed atomic_write adds to its OSError's words (the old file stays)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it onto ``path``.
 
@@ -256,7 +259,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # the permissions a plain open() would give, not mkstemp's 0600
-    with naming(path, "; nothing was written", tmp):  # a write(2) names no file: name ours (the old file is kept)
+    with naming(path, NOTHING_WRITTEN, tmp):  # a write(2) names no file: name ours (the old file is kept)
         try:
             write(tmp)
             os.replace(tmp, path)

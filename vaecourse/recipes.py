@@ -325,8 +325,8 @@ def make_data(recipe: Recipe, device: torch.device) -> TrainingData:
     """The recipe's data view on ``device`` (batches, evaluation batch, image shape, the view itself)."""
     _step("make_data", recipe)
     device = default_device(device)
-    return make_dataset(recipe.dataset, device, image_shape=(1, recipe.image_size, recipe.image_size),
-                        shadow_noise=recipe.shadow_noise)
+    shape = None if recipe.dataset in FINITE else (1, recipe.image_size, recipe.image_size)  # the digits are 28x28
+    return make_dataset(recipe.dataset, device, image_shape=shape, shadow_noise=recipe.shadow_noise)
 
 
 def make_model(recipe: Recipe, data: TrainingData) -> torch.nn.Module:

@@ -116,6 +116,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from vaecourse import checkpoints
     from vaecourse.data.catalog import make_dataset
+    from vaecourse.recipes import FINITE
     from vaecourse.objectives import elbo, importance_weighted_bound
     from vaecourse.objectives.elbo import check_chunk_fits
     from vaecourse.runtime import default_device
@@ -131,8 +132,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     trained_on = saved.extra.get("dataset")
     name = args.dataset or trained_on or "dsprites"  # by default, the data the model was trained on
     shape = tuple(model.image_shape)
-    try:
-        dataset = make_dataset(name, model.device, image_shape=shape)
+    try:  # (the digits come at their own shape, compared below)
+        dataset = make_dataset(name, model.device, image_shape=None if name in FINITE else shape)
     except ValueError as err:
         raise ValueError(f"{args.checkpoint} holds a model of {shape} images"
                          f"{f' trained on {trained_on}' if trained_on else ''}: --dataset {name} cannot give them "
@@ -349,6 +350,12 @@ def _stop_on_terminate() -> None:
             pass
 
 
+def _words(err: OSError) -> str:
+    """An OSError's words without atomic_write's "; nothing was written", which the line says its own way."""
+    from vaecourse.files import NOTHING_WRITTEN
+    return (err.strerror or str(err)).removesuffix(NOTHING_WRITTEN)
+
+
 def _interrupted(err: KeyboardInterrupt, what: str) -> int:
     """One line for a Ctrl-C, SIGTERM or SIGHUP; the shells' status for it (128 + the signal). The command is over:
     a further signal (Ctrl-C pressed three times) is ignored until :func:`main` returns, where a third one had ended
@@ -383,7 +390,7 @@ def _main(argv: list[str] | None) -> int:
         return _fail(str(err))
     except OSError as err:  # the file system refused (permissions, a full disk, a path through a file)
         if err.errno in _FULL:
-            return _fail(f"cannot write {err.filename or 'the output'}: {err.strerror} (a full disk or a file-size "
+            return _fail(f"cannot write {err.filename or 'the output'}: {_words(err)} (a full disk or a file-size "
                          "limit, ulimit -f); nothing was replaced: a file already there is as it was")
         return _fail(f"{err.strerror or err}: {err.filename}" if err.filename else str(err))
     except MemoryError as err:

@@ -28,7 +28,7 @@ from vaecourse import checkpoints, recipes
 from vaecourse.cli import checks
 from vaecourse.cli.outputs import LOG_SUFFIXES, Interruption, RunLock, check_train_out, check_writable, log_paths
 from vaecourse.cli.resume import RUN_OPTIONS, check_resumable, check_training_state, stored_recipe
-from vaecourse.files import atomic_write
+from vaecourse.files import NOTHING_WRITTEN, atomic_write
 from vaecourse.values import positive_int
 
 DEFAULTS = recipes.Recipe()
@@ -155,7 +155,7 @@ def _train(out: Path, args: argparse.Namespace) -> int:
                              seconds=seconds_before + (time.time() - started), arguments=arguments)
             _write_logs(out, history)
         except (OSError, RuntimeError) as err:  # a full disk, a file-size limit: torch's zip writer says RuntimeError
-            reason = err.strerror if isinstance(err, OSError) and err.strerror else \
+            reason = err.strerror.removesuffix(NOTHING_WRITTEN) if isinstance(err, OSError) and err.strerror else \
                 "the write failed part way: a full disk or a file-size limit (ulimit -f)"
             raise ValueError(f"could not save step {step + 1} to {out} ({reason}). {Interruption.kept(out)}") \
                 from None

@@ -47,6 +47,9 @@ def make_dataset(name: str, device: torch.device, image_shape: tuple[int, ...] |
     if name == "dsprites" and image_shape is not None and image_shape[0] != 1:
         raise ValueError(f"make_dataset's image_shape must have 1 channel for dsprites (grey images), got "
                          f"{image_shape}")
+    if name in ("mnist", "digits") and image_shape not in (None, DIGIT_SHAPE):  # as shadow_noise: never dropped
+        raise ValueError(f"make_dataset's image_shape must be None or {DIGIT_SHAPE} for {name!r} (its digits are "
+                         f"28x28 grey images, loaded as they are), got {image_shape}")
     side = 64 if image_shape is None else image_shape[-1]
     if shadow_noise and name != "pendulum":
         raise ValueError(f"make_dataset's shadow_noise is the pendulum's (its shadow's own noise): expected 0 for "
@@ -66,6 +69,9 @@ def make_dataset(name: str, device: torch.device, image_shape: tuple[int, ...] |
                             evaluation_batch=lambda n, g: pendulum.render(pendulum.sample_factors(n, g)),
                             image_shape=pendulum.image_shape, dataset=pendulum)
     raise AssertionError(name)  # (every name of DATASETS is handled above)
+
+
+DIGIT_SHAPE = (1, 28, 28)  # MNIST's and the shipped digits' (C, H, W)
 
 
 def _digit_dataset(name: str, device: torch.device) -> TrainingData:
