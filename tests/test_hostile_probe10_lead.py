@@ -321,15 +321,20 @@ def test_the_recipes_steps_take_a_device_string_as_build_does():
     assert recipes.make_data(r, "cpu").image_shape == (1, 28, 28)
 
 
+def _train_under_a_size_limit(out: Path, limit: int) -> subprocess.CompletedProcess:
+    """``train`` of two digit steps to ``out`` under RLIMIT_FSIZE ``limit`` bytes (ulimit -f)."""
+    import resource
+    return subprocess.run([sys.executable, "-m", "vaecourse", "train", "--dataset", "digits", "--encoder", "mlp28",
+                           "--steps", "2", "--no-progress", "--out", str(out)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT), VAECOURSE_FAST="1"), timeout=300,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY)))
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE")
 def test_train_under_a_file_size_limit_of_zero_names_the_lock_and_leaves_nothing(tmp_path):
     """The first write of a run is its lock's process number (os.write names no file): 'cannot write the output'."""
-    import resource
     out = tmp_path / "run.pt"
-    done = subprocess.run([sys.executable, "-m", "vaecourse", "train", "--dataset", "digits", "--encoder", "mlp28",
-                           "--steps", "2", "--no-progress", "--out", str(out)], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT), VAECOURSE_FAST="1"), timeout=300,
-                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY)))
+    done = _train_under_a_size_limit(out, 0)
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"error: cannot write {out}.lock: File too large") and done.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
@@ -461,11 +466,7 @@ def test_a_digits_recipe_still_builds_at_the_digits_own_shape():
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE")
 def test_a_save_past_a_file_size_limit_says_nothing_was_written_once(tmp_path):
-    import resource
     out = tmp_path / "run.pt"
-    done = subprocess.run([sys.executable, "-m", "vaecourse", "train", "--dataset", "digits", "--encoder", "mlp28",
-                           "--steps", "2", "--no-progress", "--out", str(out)], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT), VAECOURSE_FAST="1"), timeout=300,
-                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, resource.RLIM_INFINITY)))
+    done = _train_under_a_size_limit(out, 20_000)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr == f"error: could not save step 2 to {out} (File too large). Nothing was written to {out}.\n"
