@@ -470,3 +470,24 @@ def test_a_save_past_a_file_size_limit_says_nothing_was_written_once(tmp_path):
     done = _train_under_a_size_limit(out, 20_000)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr == f"error: could not save step 2 to {out} (File too large). Nothing was written to {out}.\n"
+
+
+def test_a_file_swapped_for_a_fifo_after_its_check_is_refused_not_waited_on(tmp_path, monkeypatch):
+    """checkpoints.read checked the name, then opened it three more times: a symbolic link flipped to a FIFO between
+    the two hung it (probe 10B 22). It reads through one descriptor now, opened without waiting."""
+    from vaecourse import files
+    fifo = tmp_path / "ck.pt"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(files, "readable_file", lambda path, what="file", missing="": Path(path))  # the check passed
+    with pytest.raises(ValueError, match=r"^the checkpoint .*ck\.pt is a FIFO now \(it changed while it was being read"):
+        files.read_once(fifo, "checkpoint")
+
+
+def test_read_reads_a_checkpoint_through_one_descriptor(tmp_path, monkeypatch):
+    import builtins
+    path = checkpoints.save(tiny_vae(), tmp_path / "a.pt")
+    opened = []
+    real = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda f, *a, **k: opened.append(f) or real(f, *a, **k))
+    assert checkpoints.read(path).model_class == "VAE"
+    assert str(path) not in [str(f) for f in opened if isinstance(f, (str, os.PathLike))]

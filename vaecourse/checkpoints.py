@@ -22,7 +22,7 @@ import torch
 import vaecourse
 from vaecourse import values
 from vaecourse.files import atomic_write  # re-exported: checkpoints.atomic_write
-from vaecourse.files import naming, readable_file, sha256_of, shown_path
+from vaecourse.files import read_once, shown_path
 from vaecourse.models.base import MODEL_REGISTRY, check_weights
 
 FORMAT = "vaecourse-checkpoint/1"
@@ -169,20 +169,14 @@ class Checkpoint:
 ZIP_END = b"PK\x05\x06"  # a zip archive's end-of-central-directory record: torch writes it last, 22 bytes, no comment
 
 
-def _check_archive_end(path: Path) -> None:
+def _check_archive_end(path: Path, data: bytes) -> None:
     """A zip archive (what torch.save writes) must end with its end record: bytes appended after it are read past
     by torch's zip reader without a word, so a file that grew (a copy gone wrong, a log written onto it) is refused."""
-    with open(path, "rb") as handle:
-        if handle.read(4) != b"PK\x03\x04":
-            return  # not a zip: torch.load says what it is
-        size = handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, size - 22))
-        tail = handle.read(22)
-    if tail.startswith(ZIP_END):
+    if not data.startswith(b"PK\x03\x04"):
+        return  # not a zip: torch.load says what it is
+    if data[-22:].startswith(ZIP_END):
         return
-    with open(path, "rb") as handle:  # where the archive ended, to say how much was added
-        handle.seek(max(0, size - (1 << 20)))
-        block = handle.read()
+    block = data[-(1 << 20):]  # where the archive ended, to say how much was added
     end = block.rfind(ZIP_END)
     if end >= 0 and len(block) - end > 22:  # (no end record at all: cut short, which torch.load's words report)
         raise ValueError(f"{shown_path(path)} is damaged: {len(block) - end - 22:,} bytes follow the end of its "
@@ -190,10 +184,9 @@ def _check_archive_end(path: Path) -> None:
                          f"it was written")
 
 
-def _what_it_is(path: Path) -> str:
+def _what_it_is(data: bytes) -> str:
     """What a file that torch cannot load is, when its first bytes say so ('' when only torch's words can tell)."""
-    with open(path, "rb") as handle:
-        head = handle.read(16)
+    head = data[:16]
     if not head:
         return "the file is empty (0 bytes)"
     if not head.startswith((b"PK\x03\x04", b"\x80")):  # a zip archive (torch.save) or a pickle (older torch)
@@ -225,13 +218,13 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
     if device.type == "cuda" and not torch.cuda.is_available():  # torch's error blamed the (good) file
         raise ValueError(f"read's map_location must be a device this machine has, got {map_location!r}: CUDA is not "
                          f"available")
-    path = readable_file(path, "checkpoint")  # ~ expanded; absent or a link to nothing: "no checkpoint at PATH"
-    with naming(path):  # EIO (/proc/self/mem, a failing disk) names the checkpoint
-        _check_archive_end(path)
+    # ~ expanded; absent or a link to nothing: "no checkpoint at PATH"; EIO (/proc/self/mem) names it; read once
+    path, data = read_once(path, "checkpoint")
+    _check_archive_end(path, data)
     try:
-        with naming(path), warnings.catch_warnings():  # torch's two-line "Detected pickle protocol" warning for a plain pickle
+        with warnings.catch_warnings():  # torch's two-line "Detected pickle protocol" warning for a plain pickle
             warnings.simplefilter("ignore", UserWarning)
-            payload = torch.load(path, map_location=map_location, weights_only=True)
+            payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as err:  # truncated zip, random bytes, pickled code...
         found = re.search(r"GLOBAL (\S+)", str(err)) if isinstance(err, pickle.UnpicklingError) else None
         if found:  # pickled code or objects: refused, and never worth running (torch's advice to do so is dropped)
@@ -239,12 +232,12 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
                              f"objects ({found.group(1)}) that a safe load refuses to run; vaecourse checkpoints "
                              f"hold only tensors and plain values, so do not load this file") from None
         raise ValueError(f"{shown_path(path)} is not a readable vaecourse checkpoint (corrupted, truncated, or "
-                         f"written by something else): {_what_it_is(path) or _first_line(err)}") from None
+                         f"written by something else): {_what_it_is(data) or _first_line(err)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{shown_path(path)} is not a vaecourse checkpoint: expected format {FORMAT!r}, found "
                          f"{found!r}")
-    _check_payload(path, payload)
+    _check_payload(path, payload, data)
     name = payload["model_class"]
     if expected_class is not None:
         expected = expected_class if isinstance(expected_class, str) else expected_class.__name__
@@ -282,7 +275,7 @@ def read(path: str | os.PathLike, *, expected_class: str | type | None = None,
                       hparams=payload["hparams"], vaecourse_version=str(payload.get("vaecourse_version", "?")))
 
 
-def _check_payload(path: Path, payload: dict) -> None:
+def _check_payload(path: Path, payload: dict, data: bytes) -> None:
     """Each part of a checkpoint of the right type, its weights whole (the digest, when stored) and finite."""
     for key, kind in (("model_class", str), ("hparams", dict), ("state_dict", dict), ("extra", dict),
                       ("vaecourse_version", str)):
@@ -299,7 +292,7 @@ def _check_payload(path: Path, payload: dict) -> None:
         if not _plain(payload.get(key, {})):
             raise ValueError(f"{shown_path(path)} is damaged or hand-edited: its {key} holds {_kinds(payload[key])}: "
                              f"expected dense tensors and plain values, which is all vaecourse writes")
-    if "state_digest" not in payload and "content_digest" not in payload and not _shipped(path):
+    if "state_digest" not in payload and "content_digest" not in payload and not _shipped(data):
         raise ValueError(f"{shown_path(path)} carries no digest of what it holds (every checkpoint vaecourse writes "
                          f"has one; a shipped model is checked against its SHA-256 in pretrained/MANIFEST.json "
                          f"instead), so a changed byte or a hand edit cannot be told from the real thing: train it "
@@ -315,12 +308,12 @@ def _check_payload(path: Path, payload: dict) -> None:
                              f"a smaller --lr or --clip-grad-norm")
 
 
-def _shipped(path: Path) -> bool:
-    """Whether ``path`` holds, byte for byte, one of the models shipped in pretrained/ (written before checkpoints
-    carried a digest; the manifest's SHA-256 is theirs)."""
+def _shipped(data: bytes) -> bool:
+    """Whether ``data`` (a checkpoint's bytes) is, byte for byte, one of the models shipped in pretrained/ (written
+    before checkpoints carried a digest; the manifest's SHA-256 is theirs)."""
     from vaecourse import pretrained  # pretrained reads checkpoints: imported when needed
 
-    return sha256_of(path) in {entry["sha256"] for entry in pretrained._manifest().values()}
+    return hashlib.sha256(data).hexdigest() in {entry["sha256"] for entry in pretrained._manifest().values()}
 
 
 SAVED_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)  # the dtypes a model trains in, so all

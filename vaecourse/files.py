@@ -226,6 +226,21 @@ def readable_file(path, what: str = "file", missing: str = "") -> Path:
     return path
 
 
+def read_once(path, what: str = "file", missing: str = "") -> tuple[Path, bytes]:
+    """``path`` (as :func:`readable_file` reads it) and its bytes, read through one descriptor that is a regular file:
+    a reader that checked the name, then opened it again (three times, for a checkpoint), could meet a FIFO swapped in
+    meanwhile and wait for ever."""
+    path = readable_file(path, what, missing)
+    with naming(path):
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # (a FIFO opened so does not wait for a writer)
+        with os.fdopen(fd, "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise ValueError(f"the {what} {shown_path(path)} is {_kind_of(mode)} now (it changed while it was "
+                                 "being read): expected a regular file")
+            return path, handle.read()
+
+
 NOTHING_WRITTEN = "; nothing was written"  # what a failed atomic_write adds to its OSError's words (the old file stays)
 
 
