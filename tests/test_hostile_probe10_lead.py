@@ -491,3 +491,16 @@ def test_read_reads_a_checkpoint_through_one_descriptor(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "open", lambda f, *a, **k: opened.append(f) or real(f, *a, **k))
     assert checkpoints.read(path).model_class == "VAE"
     assert str(path) not in [str(f) for f in opened if isinstance(f, (str, os.PathLike))]
+
+
+def test_a_value_whose_repr_fails_is_refused_in_our_one_line():
+    """Every kind's refusal showed the value with repr(): the caller's own RuntimeError escaped it (probe 10B)."""
+    from vaecourse import values
+
+    class Unshowable:
+        def __repr__(self):
+            raise RuntimeError("no repr")
+
+    for kind in (values.units, values.positive_int, values.finite, values.text, values.path, values.learning_rate):
+        with pytest.raises(ValueError, match=r"got an object of type Unshowable \(whose repr fails\)$"):
+            kind.check("n", Unshowable())

@@ -149,7 +149,10 @@ def _shown(value: Any) -> str:
             " holding NaN" if bool(torch.isnan(numbers).any()) else \
             " holding inf" if bool(torch.isinf(numbers).any()) else ""
         return f"a {type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}{bad}"
-    text = " ".join(repr(value).split())
+    try:
+        text = " ".join(repr(value).split())
+    except Exception:  # the caller's own object whose repr fails: its refusal must still be one line of ours
+        text = f"an object of type {type(value).__name__} (whose repr fails)"
     text = text if len(text) <= 120 else text[:117] + "..."
     # numpy reads [True, 0.5] as numbers: the words say why such a list is refused
     return f"a list holding bools: {text}" if isinstance(value, (list, tuple)) and holds_bool(value) \
