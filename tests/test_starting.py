@@ -131,6 +131,7 @@ def test_after_an_interrupt_further_signals_wait_until_main_returns_and_main_put
     after the one line (probe 10). Once the line is written the command is over; the caller's handlers come back."""
     import importlib
     cli_main = importlib.import_module("vaecourse.cli.main")
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     seen = {}
 
     def interrupted_command(argv):
@@ -138,14 +139,14 @@ def test_after_an_interrupt_further_signals_wait_until_main_returns_and_main_put
             raise KeyboardInterrupt
         except KeyboardInterrupt as err:
             status = cli_main._interrupted(err, "; every file written so far is complete")
-            seen.update({s: signal.getsignal(s) for s in cli_main._SIGNALS})
+            seen.update({s: signal.getsignal(s) for s in _SIGNALS})
             return status
 
     monkeypatch.setattr(cli_main, "_main", interrupted_command)
-    before = {s: signal.getsignal(s) for s in cli_main._SIGNALS}
+    before = {s: signal.getsignal(s) for s in _SIGNALS}
     assert cli_main.main([]) == 130
     assert set(seen.values()) == {signal.SIG_IGN}
-    assert {s: signal.getsignal(s) for s in cli_main._SIGNALS} == before
+    assert {s: signal.getsignal(s) for s in _SIGNALS} == before
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ installs it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -55,14 +56,32 @@ def answer_ctrl_c_while_starting() -> None:
 
 
 def finished() -> None:
-    """Ignore Ctrl-C, SIGTERM and SIGHUP once the command has returned its status: while Python exits, torch's atexit
+    """Ignore Ctrl-C, SIGTERM and SIGHUP once the command's status is decided: while Python exits, torch's atexit
     finalisers run, and one more Ctrl-C there (a user pressing it three times) printed a KeyboardInterrupt traceback
-    after the command's own one line."""
+    after the command's own one line. A handler not set from Python (``getsignal`` None) cannot be put back by
+    :func:`handlers_kept`: it is left alone."""
     for signum in _ours():
         try:
-            signal.signal(signum, signal.SIG_IGN)
-        except ValueError:  # pragma: no cover - not the main thread
+            if signal.getsignal(signum) is not None:
+                signal.signal(signum, signal.SIG_IGN)
+        except ValueError:  # not the main thread
             pass
+
+
+@contextlib.contextmanager
+def handlers_kept():
+    """Ctrl-C's, SIGTERM's and SIGHUP's handlers as they were when the block began, put back when it ends (those set
+    from Python, in the main thread): the command line changes them while a verb runs, and nbclient's loop, removing
+    its own, leaves Python's defaults."""
+    try:
+        previous = {s: signal.getsignal(s) for s in _ours() if signal.getsignal(s) is not None}
+    except ValueError:  # not the main thread: nothing changes handlers there
+        previous = {}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def started() -> None:

@@ -26,7 +26,6 @@ nbclient with the ``python3`` kernel and this package's checkout first on the ke
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import html
 import os
@@ -40,6 +39,7 @@ from pathlib import Path
 
 from vaecourse.authoring.course import COLAB_BADGE, Notebook, colab_url, course_root, find_notebooks, repository_root
 from vaecourse import values
+from vaecourse._starting import handlers_kept
 from vaecourse.files import atomic_write, check_folder, shown_path
 
 TIMEOUT_S = {True: 900, False: 3600}  # per cell, FAST and normal mode: a normal-mode cell on a loaded 2-core machine
@@ -159,7 +159,7 @@ def execute(notebook: Notebook, fast: bool = True, timeout: int = 900, kernel_na
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(notebook.path.parent)}})
     try:
-        with _handlers_kept():
+        with handlers_kept():  # nbclient's loop, removing its handlers, leaves Python's defaults
             # the kernel's own log (its transport warning; a traceback when a timed-out cell's kernel is shut down) is
             # not the build's: cells' errors come back as messages, each in one line below
             client.execute(env=kernel_environment(fast), stderr=subprocess.DEVNULL)
@@ -176,24 +176,6 @@ def execute(notebook: Notebook, fast: bool = True, timeout: int = 900, kernel_na
             raise KeyboardInterrupt from None
         raise
     return nb
-
-
-@contextlib.contextmanager
-def _handlers_kept():
-    """The Ctrl-C, SIGTERM and SIGHUP handlers as they were after a notebook ran: nbclient's loop adds its own and,
-    removing them, leaves Python's defaults (the command line's SIGTERM handler was gone after the first notebook)."""
-    import signal
-    signals = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
-    previous = {s: signal.getsignal(s) for s in signals}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            try:
-                if handler is not None:
-                    signal.signal(signum, handler)
-            except ValueError:  # not the main thread
-                pass
 
 
 def replace_widgets(nb, colab: str, widget_cells: set[int] = frozenset()) -> int:

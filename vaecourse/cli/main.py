@@ -16,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
+from vaecourse._starting import finished, handlers_kept
 from vaecourse.cli import checks
 from vaecourse.values import MAX_FIGURE_PIXELS, MAX_PANELS
 
@@ -321,19 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one verb; a mistake is one ``error: ...`` line on stderr and exit status 2 (Ctrl-C: 130). SIGTERM and
     SIGHUP are answered as Ctrl-C is (one line, status 128 + the signal); ``train`` saves the finished steps."""
-    try:  # every handler as it was, put back at the end (_stop_on_terminate and _interrupted change them)
-        previous = {s: signal.getsignal(s) for s in _SIGNALS if signal.getsignal(s) is not None}
-    except ValueError:  # not the main thread: no handler changes
-        previous = {}
-    _stop_on_terminate()
-    try:
+    with handlers_kept():  # put back at the end: _stop_on_terminate and _interrupted change them
+        _stop_on_terminate()
         return _main(argv)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def _stop_on_terminate() -> None:
@@ -342,7 +333,7 @@ def _stop_on_terminate() -> None:
     def interrupt(signum, frame):
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    for signum in _SIGNALS[1:]:  # SIGTERM, SIGHUP
+    for signum in (getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)):
         try:
             if signal.getsignal(signum) is signal.SIG_DFL:
                 signal.signal(signum, interrupt)
@@ -360,12 +351,7 @@ def _interrupted(err: KeyboardInterrupt, what: str) -> int:
     """One line for a Ctrl-C, SIGTERM or SIGHUP; the shells' status for it (128 + the signal). The command is over:
     a further signal (Ctrl-C pressed three times) is ignored until :func:`main` returns, where a third one had ended
     in a KeyboardInterrupt traceback while the handlers were put back."""
-    for signum in _SIGNALS:
-        try:
-            if signal.getsignal(signum) is not None:  # (one not set from Python cannot be put back: left alone)
-                signal.signal(signum, signal.SIG_IGN)
-        except ValueError:  # not the main thread
-            pass
+    finished()
     name = str(err) if str(err) in ("SIGTERM", "SIGHUP") else "Ctrl-C"
     print(f"interrupted ({name}){what}", file=sys.stderr)
     return 128 + (signal.SIGINT if name == "Ctrl-C" else signal.Signals[name])
